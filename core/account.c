@@ -1,0 +1,332 @@
+/* provauth_account: allocation, copying and field helpers. */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+#include "internal.h"
+
+int provauth_account_new(provauth_account **out, const char *id, const char *provider)
+{
+	provauth_account *a;
+
+	*out = NULL;
+	if (!id || !*id || !provider || !*provider)
+		return pa_error_set(PROVAUTH_EINVAL, "account: id and provider are required");
+	if (!(a = calloc(1, sizeof(*a))) || !(a->id = strdup(id)) ||
+	    !(a->provider = strdup(provider)) || !(a->metadata = strdup("{}"))) {
+		provauth_account_free(a);
+		return pa_error_oom();
+	}
+	*out = a;
+	return 0;
+}
+
+void provauth_account_free(provauth_account *a)
+{
+	size_t i;
+
+	if (!a)
+		return;
+	free(a->id);
+	free(a->provider);
+	free(a->email);
+	pa_secret_free(a->password);
+	pa_secret_free(a->jwt_token);
+	for (i = 0; i < a->cookie_count; i++) {
+		free(a->cookies[i].name);
+		pa_secret_free(a->cookies[i].value);
+	}
+	free(a->cookies);
+	free(a->metadata);
+	for (i = 0; i < a->api_key_count; i++) {
+		free(a->api_keys[i].kind);
+		pa_secret_free(a->api_keys[i].value);
+	}
+	free(a->api_keys);
+	pa_secret_free(a->refresh_token);
+	pa_secret_free(a->access_token);
+	free(a);
+}
+
+void provauth_account_list_free(provauth_account **accounts, size_t count)
+{
+	size_t i;
+
+	if (!accounts)
+		return;
+	for (i = 0; i < count; i++)
+		provauth_account_free(accounts[i]);
+	free(accounts);
+}
+
+int provauth_account_set(char **field, const char *value)
+{
+	if (!field)
+		return pa_error_set(PROVAUTH_EINVAL, "account: no field given");
+	return pa_set_string(field, value);
+}
+
+int provauth_account_dup(provauth_account **out, const provauth_account *src)
+{
+	provauth_account *a;
+	size_t i;
+
+	*out = NULL;
+	if (!src)
+		return pa_error_set(PROVAUTH_EINVAL, "account: nothing to copy");
+	if (!(a = calloc(1, sizeof(*a))))
+		return pa_error_oom();
+	if ((src->id && !(a->id = strdup(src->id))) ||
+	    (src->provider && !(a->provider = strdup(src->provider))) ||
+	    (src->email && !(a->email = strdup(src->email))) ||
+	    (src->password && !(a->password = strdup(src->password))) ||
+	    (src->jwt_token && !(a->jwt_token = strdup(src->jwt_token))) ||
+	    !(a->metadata = strdup(src->metadata ? src->metadata : "{}")) ||
+	    (src->refresh_token && !(a->refresh_token = strdup(src->refresh_token))) ||
+	    (src->access_token && !(a->access_token = strdup(src->access_token))))
+		goto oom;
+	/* Counts are set first: free() copes with the NULL entries a failure leaves. */
+	if (src->cookie_count) {
+		if (!(a->cookies = calloc(src->cookie_count, sizeof(*a->cookies))))
+			goto oom;
+		a->cookie_count = src->cookie_count;
+		for (i = 0; i < src->cookie_count; i++)
+			if (!(a->cookies[i].name = strdup(src->cookies[i].name)) ||
+			    !(a->cookies[i].value = strdup(src->cookies[i].value ? src->cookies[i].value : "")))
+				goto oom;
+	}
+	if (src->api_key_count) {
+		if (!(a->api_keys = calloc(src->api_key_count, sizeof(*a->api_keys))))
+			goto oom;
+		a->api_key_count = src->api_key_count;
+		for (i = 0; i < src->api_key_count; i++)
+			if (!(a->api_keys[i].kind = strdup(src->api_keys[i].kind)) ||
+			    !(a->api_keys[i].value = strdup(src->api_keys[i].value ? src->api_keys[i].value : "")))
+				goto oom;
+	}
+	a->access_expires_at = src->access_expires_at;
+	a->revision = src->revision;
+	a->updated_at = src->updated_at;
+	*out = a;
+	return 0;
+oom:
+	provauth_account_free(a);
+	return pa_error_oom();
+}
+
+const char *provauth_account_cookie(const provauth_account *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; a && name && i < a->cookie_count; i++)
+		if (strcmp(a->cookies[i].name, name) == 0)
+			return a->cookies[i].value;
+	return NULL;
+}
+
+int provauth_account_set_cookie(provauth_account *a, const char *name, const char *value)
+{
+	provauth_cookie *grown;
+	char *n, *v;
+	size_t i;
+
+	if (!a || !name || !*name)
+		return pa_error_set(PROVAUTH_EINVAL, "account: cookie name is required");
+	for (i = 0; i < a->cookie_count; i++) {
+		if (strcmp(a->cookies[i].name, name) != 0)
+			continue;
+		if (!value) {
+			free(a->cookies[i].name);
+			pa_secret_free(a->cookies[i].value);
+			memmove(&a->cookies[i], &a->cookies[i + 1], (a->cookie_count - i - 1) * sizeof(*a->cookies));
+			a->cookie_count--;
+			return 0;
+		}
+		return pa_set_string(&a->cookies[i].value, value);
+	}
+	if (!value)
+		return 0;
+	if (!(grown = realloc(a->cookies, (a->cookie_count + 1) * sizeof(*grown))))
+		return pa_error_oom();
+	a->cookies = grown;
+	n = strdup(name);
+	v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return pa_error_oom();
+	}
+	a->cookies[a->cookie_count].name = n;
+	a->cookies[a->cookie_count].value = v;
+	a->cookie_count++;
+	return 0;
+}
+
+const char *provauth_account_api_key(const provauth_account *a, const char *kind)
+{
+	size_t i;
+
+	for (i = 0; a && kind && i < a->api_key_count; i++)
+		if (strcmp(a->api_keys[i].kind, kind) == 0)
+			return a->api_keys[i].value;
+	return NULL;
+}
+
+int provauth_account_set_api_key(provauth_account *a, const char *kind, const char *value)
+{
+	provauth_api_key *grown;
+	char *k, *v;
+	size_t i;
+
+	if (!a || !kind || !*kind)
+		return pa_error_set(PROVAUTH_EINVAL, "account: API key kind is required");
+	for (i = 0; i < a->api_key_count; i++) {
+		if (strcmp(a->api_keys[i].kind, kind) != 0)
+			continue;
+		if (!value) {
+			free(a->api_keys[i].kind);
+			pa_secret_free(a->api_keys[i].value);
+			memmove(&a->api_keys[i], &a->api_keys[i + 1], (a->api_key_count - i - 1) * sizeof(*a->api_keys));
+			a->api_key_count--;
+			return 0;
+		}
+		return pa_set_string(&a->api_keys[i].value, value);
+	}
+	if (!value)
+		return 0;
+	if (!(grown = realloc(a->api_keys, (a->api_key_count + 1) * sizeof(*grown))))
+		return pa_error_oom();
+	a->api_keys = grown;
+	k = strdup(kind);
+	v = strdup(value);
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return pa_error_oom();
+	}
+	a->api_keys[a->api_key_count].kind = k;
+	a->api_keys[a->api_key_count].value = v;
+	a->api_key_count++;
+	return 0;
+}
+
+const char *pa_account_metadata(const provauth_account *a)
+{
+	return a && a->metadata && *a->metadata ? a->metadata : "{}";
+}
+
+const char *provauth_auth_method_name(provauth_auth_method m)
+{
+	switch (m) {
+	case PROVAUTH_AUTH_PASSWORD: return "password";
+	case PROVAUTH_AUTH_GOOGLE:   return "google";
+	default:                     return "unknown";
+	}
+}
+
+provauth_auth_method provauth_auth_method_parse(const char *s)
+{
+	if (s && strcmp(s, "password") == 0)
+		return PROVAUTH_AUTH_PASSWORD;
+	if (s && strcmp(s, "google") == 0)
+		return PROVAUTH_AUTH_GOOGLE;
+	return PROVAUTH_AUTH_UNKNOWN;
+}
+
+provauth_auth_method provauth_account_auth_method(const provauth_account *a)
+{
+	const char *md = pa_account_metadata(a);
+	struct json_object *o, *v;
+	provauth_auth_method m = PROVAUTH_AUTH_UNKNOWN;
+
+	if (!strstr(md, "auth_method"))
+		return m;
+	o = json_tokener_parse(md);
+	if (o && json_object_object_get_ex(o, "auth_method", &v) && json_object_is_type(v, json_type_string))
+		m = provauth_auth_method_parse(json_object_get_string(v));
+	json_object_put(o);
+	return m;
+}
+
+int provauth_account_set_metadata(provauth_account *a, const char *key, const char *json)
+{
+	struct json_object *o, *v = NULL;
+	char *text;
+
+	if (!a || !key || !*key)
+		return pa_error_set(PROVAUTH_EINVAL, "account: metadata key is required");
+	o = json_tokener_parse(pa_account_metadata(a));
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		/* Unreadable metadata is replaced rather than kept half-edited. */
+		json_object_put(o);
+		if (!(o = json_object_new_object()))
+			return pa_error_oom();
+	}
+	if (json) {
+		if (!(v = json_tokener_parse(json)) && strcmp(json, "null") != 0) {
+			json_object_put(o);
+			return pa_error_set(PROVAUTH_EINVAL, "account %s: metadata.%s: value is not JSON", a->id, key);
+		}
+		json_object_object_add(o, key, v);
+	} else {
+		json_object_object_del(o, key);
+	}
+	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	if (!text)
+		return pa_error_oom();
+	free(a->metadata);
+	a->metadata = text;
+	return 0;
+}
+
+int provauth_account_new_id(char **out)
+{
+	unsigned char b[8];
+	int rc;
+
+	*out = NULL;
+	if ((rc = pa_random_bytes(b, sizeof(b))) < 0)
+		return rc;
+	if (!(*out = pa_sprintf("acct-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
+	                        b[5], b[6], b[7])))
+		return pa_error_oom();
+	return 0;
+}
+
+static int cookies_equal(const provauth_account *a, const provauth_account *b)
+{
+	size_t i;
+
+	if (a->cookie_count != b->cookie_count)
+		return 0;
+	for (i = 0; i < a->cookie_count; i++)
+		if (!pa_streq(provauth_account_cookie(b, a->cookies[i].name), a->cookies[i].value))
+			return 0;
+	return 1;
+}
+
+static int api_keys_equal(const provauth_account *a, const provauth_account *b)
+{
+	size_t i;
+
+	if (a->api_key_count != b->api_key_count)
+		return 0;
+	for (i = 0; i < a->api_key_count; i++)
+		if (!pa_streq(a->api_keys[i].kind, b->api_keys[i].kind) ||
+		    !pa_streq(a->api_keys[i].value, b->api_keys[i].value))
+			return 0;
+	return 1;
+}
+
+int pa_account_same_credentials(const provauth_account *a, const provauth_account *b)
+{
+	return pa_streq(a->id, b->id) && pa_streq(a->provider, b->provider) &&
+	       pa_streq(a->email, b->email) && pa_streq(a->password, b->password) &&
+	       pa_streq(a->jwt_token, b->jwt_token) && cookies_equal(a, b) &&
+	       pa_streq(pa_account_metadata(a), pa_account_metadata(b)) && api_keys_equal(a, b) &&
+	       pa_streq(a->refresh_token, b->refresh_token) &&
+	       pa_streq(a->access_token, b->access_token) &&
+	       a->access_expires_at == b->access_expires_at;
+}

@@ -1,0 +1,152 @@
+/* The provauth_host table: every service a plugin gets from the core. */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "internal.h"
+
+#define CTX(h) ((const pa_host_ctx *)(h)->host_data)
+
+int64_t pa_host_now(const pa_host_ctx *ctx)
+{
+	if (ctx && ctx->clock)
+		return ctx->clock(ctx->clock_payload);
+	return (int64_t)time(NULL);
+}
+
+static int host_set_error(const provauth_host *h, int code, const char *fmt, ...)
+{
+	va_list ap;
+	PA_UNUSED(h);
+	va_start(ap, fmt);
+	pa_error_setv(code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static void host_log(const provauth_host *h, provauth_log_level level, const char *event,
+                     const provauth_log_field *fields, size_t nfields)
+{
+	pa_log(CTX(h)->logger, level, event, fields, nfields);
+}
+
+static int host_setting_string(const provauth_host *h, const provauth_setting *s, const char *key,
+                               const char *def, const char **out)
+{
+	PA_UNUSED(h);
+	return pa_setting_string(s, key, def, out);
+}
+
+static int host_setting_int(const provauth_host *h, const provauth_setting *s, const char *key,
+                            int64_t def, int64_t min, int64_t max, int64_t *out)
+{
+	PA_UNUSED(h);
+	return pa_setting_int(s, key, def, min, max, out);
+}
+
+static int host_setting_bool(const provauth_host *h, const provauth_setting *s, const char *key,
+                             int def, int *out)
+{
+	PA_UNUSED(h);
+	return pa_setting_bool(s, key, def, out);
+}
+
+static int64_t host_now(const provauth_host *h)
+{
+	return pa_host_now(CTX(h));
+}
+
+static int host_random_bytes(const provauth_host *h, unsigned char *buf, size_t len)
+{
+	PA_UNUSED(h);
+	return pa_random_bytes(buf, len);
+}
+
+static int host_uuid4(const provauth_host *h, char out[37])
+{
+	PA_UNUSED(h);
+	return pa_uuid4(out);
+}
+
+static int host_base64_decode(const provauth_host *h, const char *in, size_t len,
+                              unsigned char **out, size_t *out_len)
+{
+	PA_UNUSED(h);
+	return pa_base64_decode(in, len, out, out_len);
+}
+
+static int host_digest_hex(const provauth_host *h, const char *alg, const void *data, size_t len,
+                           char *out, size_t out_size)
+{
+	PA_UNUSED(h);
+	return pa_digest_hex(alg, data, len, out, out_size);
+}
+
+static char *host_url_escape(const provauth_host *h, const char *s)
+{
+	PA_UNUSED(h);
+	return s ? pa_url_escape(s) : NULL;
+}
+
+static int host_http_request(const provauth_host *h, const provauth_http_request *req,
+                             provauth_http_response **out)
+{
+	if (!CTX(h)->http) {
+		*out = NULL;
+		return pa_error_set(PROVAUTH_EUNSUPPORTED, "http: this host has no HTTP service");
+	}
+	return pa_http_request(CTX(h)->http, req, out);
+}
+
+void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
+{
+	memset(h, 0, sizeof(*h));
+	h->abi_major = PROVAUTH_PLUGIN_ABI_MAJOR;
+	h->abi_minor = PROVAUTH_PLUGIN_ABI_MINOR;
+	h->size = sizeof(*h);
+	h->host_data = ctx;
+
+	h->set_error = host_set_error;
+	h->log = host_log;
+	h->setting_string = host_setting_string;
+	h->setting_int = host_setting_int;
+	h->setting_bool = host_setting_bool;
+	h->now = host_now;
+	h->random_bytes = host_random_bytes;
+	h->uuid4 = host_uuid4;
+	h->base64_decode = host_base64_decode;
+	h->digest_hex = host_digest_hex;
+	h->url_escape = host_url_escape;
+	h->http_request = host_http_request;
+	h->http_response_free = pa_http_response_free;
+	h->http_header = pa_http_header;
+
+	h->json_parse = pa_json_parse;
+	h->json_new_object = pa_json_new_object;
+	h->json_new_array = pa_json_new_array;
+	h->json_free = pa_json_free;
+	h->json_type = pa_json_type;
+	h->json_get = pa_json_get;
+	h->json_string = pa_json_string;
+	h->json_int = pa_json_int;
+	h->json_bool = pa_json_bool;
+	h->json_array_len = pa_json_array_len;
+	h->json_array_at = pa_json_array_at;
+	h->json_set = pa_json_set;
+	h->json_append = pa_json_append;
+	h->json_from_string = pa_json_from_string;
+	h->json_from_int = pa_json_from_int;
+	h->json_from_bool = pa_json_from_bool;
+	h->json_serialize = pa_json_serialize;
+
+	h->update_set = pa_update_set;
+	h->update_set_access_expiry = pa_update_set_access_expiry;
+	h->update_set_cookie = pa_update_set_cookie;
+	h->update_clear_cookies = pa_update_clear_cookies;
+	h->update_set_metadata = pa_update_set_metadata;
+
+	h->failure_set_message = provauth_failure_set_message;
+	h->failure_set_http = provauth_failure_set_http;
+	h->failure_set_transport = provauth_failure_set_transport;
+}

@@ -1,0 +1,353 @@
+/*
+ * <provauth/plugin.h>: the provider plugin contract. The only header a
+ * provider plugin needs; everything it may use from the host comes through
+ * the provauth_host table it is handed, so a plugin built out of tree links
+ * against nothing but libc.
+ *
+ * ABI rules
+ *  - A plugin is a shared object exporting one symbol, provauth_plugin_init.
+ *  - provauth_provider starts with abi_major, abi_minor and struct_size; those
+ *    three fields never move.
+ *  - The host refuses a plugin whose major differs from PROVAUTH_PLUGIN_ABI_MAJOR
+ *    or whose minor is newer than the host's. An older minor is accepted: the
+ *    host reads only the fields that fit within struct_size, and treats the
+ *    rest as absent (NULL / 0).
+ *  - A minor bump only appends fields to provauth_provider or provauth_host;
+ *    anything else is a major bump.
+ *  - provauth_host also starts with abi_major, abi_minor and size, so a plugin
+ *    can check which services its host has (PROVAUTH_HOST_HAS).
+ *
+ * History
+ *  1.0  vtable, init/fini, setting_keys
+ *  1.1  named operations (operations, operation_count)
+ *
+ * Threading
+ *  Every provider function except init and fini may be called from several
+ *  threads at once, for different accounts and for the same account. The
+ *  manager guarantees that refresh and try_reauth run at most once at a time
+ *  per account (single-flight) but other calls may overlap them. Host services
+ *  are all thread-safe.
+ *
+ * Ownership
+ *  Accounts, sessions, failures and updates passed to a plugin belong to the
+ *  host and are valid only during the call. Strings a plugin stores into a
+ *  provauth_session must be malloc()ed: the host frees them with free().
+ *  Values handed out by host services are freed with the matching host
+ *  function named next to them.
+ */
+#ifndef PROVAUTH_PLUGIN_H
+#define PROVAUTH_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <provauth/provauth.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PROVAUTH_PLUGIN_ABI_MAJOR 1
+#define PROVAUTH_PLUGIN_ABI_MINOR 1
+
+/* Name of the one symbol a plugin exports. */
+#define PROVAUTH_PLUGIN_ENTRY "provauth_plugin_init"
+
+/* ------------------------------------------------------------------------ */
+/* Types shared by host and plugin                                          */
+/* ------------------------------------------------------------------------ */
+
+/* A provider's settings block (providers.<id> in the YAML file). Opaque. */
+typedef struct provauth_setting provauth_setting;
+
+/* Parsed JSON value. Opaque; see the json_* host services. */
+typedef struct provauth_json provauth_json;
+
+/* Credentials a provider wants stored. Opaque; see the update_* services. */
+typedef struct provauth_update provauth_update;
+
+typedef enum provauth_json_type {
+	PROVAUTH_JSON_NULL = 0,
+	PROVAUTH_JSON_BOOL,
+	PROVAUTH_JSON_INT,
+	PROVAUTH_JSON_DOUBLE,
+	PROVAUTH_JSON_STRING,
+	PROVAUTH_JSON_OBJECT,
+	PROVAUTH_JSON_ARRAY
+} provauth_json_type;
+
+/* Account string fields a provider may update. */
+typedef enum provauth_field {
+	PROVAUTH_F_EMAIL = 0,
+	PROVAUTH_F_PASSWORD,       /* secret */
+	PROVAUTH_F_JWT_TOKEN,      /* secret */
+	PROVAUTH_F_REFRESH_TOKEN,  /* secret */
+	PROVAUTH_F_ACCESS_TOKEN    /* secret */
+} provauth_field;
+
+typedef struct provauth_http_header {
+	const char *name;
+	const char *value;
+	int secret;                /* 1: never shown in logs or errors */
+} provauth_http_header;
+
+typedef struct provauth_http_request {
+	unsigned int version;      /* PROVAUTH_HTTP_REQUEST_VERSION */
+	const char *method;        /* "GET", "POST", ... */
+	const char *url;           /* query string included; not secret */
+	const provauth_http_header *headers;
+	size_t header_count;
+	const char *body;          /* may hold secrets: never logged */
+	size_t body_len;
+	int follow_redirects;      /* 0: a 3xx is returned as is */
+	long timeout_ms;           /* 0: the http.timeout setting */
+} provauth_http_request;
+
+#define PROVAUTH_HTTP_REQUEST_VERSION 1
+#define PROVAUTH_HTTP_REQUEST_INIT { PROVAUTH_HTTP_REQUEST_VERSION, "GET", NULL, NULL, 0, NULL, 0, 0, 0 }
+
+/* Names are lowercased. Freed by host->http_response_free. */
+typedef struct provauth_http_response {
+	long status;
+	char *body;                /* NUL-terminated; body_len excludes the NUL */
+	size_t body_len;
+	struct { char *name; char *value; } *headers;
+	size_t header_count;
+} provauth_http_response;
+
+/*
+ * How a failure relates to the session. classify_error fills it; the host
+ * zeroes it first (all flags 0, result = failure->code, retry_after = -1).
+ */
+typedef struct provauth_outcome {
+	int is_session_error;        /* the credentials are no longer accepted */
+	int should_invalidate_cache; /* drop the cached session */
+	int should_attempt_reauth;   /* recovery (refresh / password reauth) may fix it */
+	char error_code[32];         /* provider's code as text, e.g. "10005"; "" if none */
+	char error_reason[48];       /* e.g. "logged_elsewhere", "api_error", "non_session_error" */
+	int result;                  /* provauth_error to return when not recovered */
+	long retry_after;            /* seconds, for PROVAUTH_ERATELIMIT; -1 if none */
+	int start_login_cooldown;    /* 1: stop all password logins for this provider for a while */
+} provauth_outcome;
+
+typedef struct provauth_op_arg {
+	const char *key;
+	const char *value;
+} provauth_op_arg;
+
+/* ------------------------------------------------------------------------ */
+/* Host services                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct provauth_host provauth_host;
+
+struct provauth_host {
+	unsigned int abi_major;
+	unsigned int abi_minor;
+	size_t size;               /* sizeof(provauth_host) in the host */
+	void *host_data;           /* the host's; plugins must not touch it */
+
+	/* -- errors and logging -- */
+
+	/* Sets the thread's last-error message ("pixverse: ..."); returns `code`. */
+	int (*set_error)(const provauth_host *h, int code, const char *fmt, ...) PROVAUTH_PRINTF(3, 4);
+	/* Logs through the manager's callback; SECRET fields are redacted first. */
+	void (*log)(const provauth_host *h, provauth_log_level level, const char *event,
+	            const provauth_log_field *fields, size_t nfields);
+
+	/* -- settings: each reports a wrong type/range as "FILE:LINE:COL: KEY: ..." -- */
+
+	/* *out points into the settings (valid until fini) or is `def`. */
+	int (*setting_string)(const provauth_host *h, const provauth_setting *s, const char *key,
+	                      const char *def, const char **out);
+	int (*setting_int)(const provauth_host *h, const provauth_setting *s, const char *key,
+	                   int64_t def, int64_t min, int64_t max, int64_t *out);
+	int (*setting_bool)(const provauth_host *h, const provauth_setting *s, const char *key,
+	                    int def, int *out);
+
+	/* -- clock and randomness -- */
+
+	int64_t (*now)(const provauth_host *h);             /* unix seconds (test-controllable) */
+	int (*random_bytes)(const provauth_host *h, unsigned char *buf, size_t len); /* CSPRNG */
+	/* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" into out[37]. */
+	int (*uuid4)(const provauth_host *h, char out[37]);
+
+	/* -- encodings and digests -- */
+
+	/* Base64url (or standard base64) decode, padding optional. Free with free(). */
+	int (*base64_decode)(const provauth_host *h, const char *in, size_t len,
+	                     unsigned char **out, size_t *out_len);
+	/* Lowercase hex digest ("md5", "sha256") of data into out (2*size+1 bytes). */
+	int (*digest_hex)(const provauth_host *h, const char *alg, const void *data, size_t len,
+	                  char *out, size_t out_size);
+	/* Percent-encodes for URLs and form bodies. Free with free(). */
+	char *(*url_escape)(const provauth_host *h, const char *s);
+
+	/* -- HTTP: libcurl with connection reuse, TLS verification always on -- */
+
+	/*
+	 * Performs the request. Returns 0 when a complete reply arrived, whatever
+	 * its status; PROVAUTH_ENETWORK / ETIMEOUT / ETOOBIG otherwise, with a
+	 * message free of the request's secrets.
+	 */
+	int (*http_request)(const provauth_host *h, const provauth_http_request *req,
+	                    provauth_http_response **out);
+	void (*http_response_free)(provauth_http_response *resp);
+	/* First header with that (case-insensitive) name, or NULL. */
+	const char *(*http_header)(const provauth_http_response *resp, const char *name);
+
+	/* -- JSON (json-c underneath) -- */
+
+	provauth_json *(*json_parse)(const char *text, size_t len);  /* NULL if not JSON */
+	provauth_json *(*json_new_object)(void);
+	provauth_json *(*json_new_array)(void);
+	void (*json_free)(provauth_json *v);
+	provauth_json_type (*json_type)(const provauth_json *v);     /* NULL is JSON_NULL */
+	/* Member by dotted path ("Resp.Result.Token"); NULL if absent. Borrowed. */
+	const provauth_json *(*json_get)(const provauth_json *v, const char *path);
+	const char *(*json_string)(const provauth_json *v);          /* NULL unless a string */
+	int (*json_int)(const provauth_json *v, int64_t *out);       /* ints, and integral strings */
+	int (*json_bool)(const provauth_json *v, int *out);
+	size_t (*json_array_len)(const provauth_json *v);
+	const provauth_json *(*json_array_at)(const provauth_json *v, size_t i);
+	/* Setters; `val` is taken over (freed by the container). */
+	int (*json_set)(provauth_json *obj, const char *key, provauth_json *val);
+	int (*json_append)(provauth_json *arr, provauth_json *val);
+	provauth_json *(*json_from_string)(const char *s);
+	provauth_json *(*json_from_int)(int64_t n);
+	provauth_json *(*json_from_bool)(int b);
+	/* Compact JSON text; free with free(). */
+	char *(*json_serialize)(const provauth_json *v);
+
+	/* -- credential updates (what build_session/refresh/try_reauth want stored) -- */
+
+	int (*update_set)(provauth_update *u, provauth_field field, const char *value); /* NULL clears */
+	int (*update_set_access_expiry)(provauth_update *u, int64_t unix_seconds);
+	/* Replace (value) or remove (NULL) one cookie. */
+	int (*update_set_cookie)(provauth_update *u, const char *name, const char *value);
+	/* Drop every stored cookie before applying this update's cookies. */
+	int (*update_clear_cookies)(provauth_update *u);
+	/* metadata[key] = JSON text (e.g. "\"google\""); NULL removes the key. */
+	int (*update_set_metadata)(provauth_update *u, const char *key, const char *json);
+
+	/* -- failures (same as the public provauth_failure_* functions) -- */
+
+	int (*failure_set_message)(provauth_failure *f, int code, const char *fmt, ...) PROVAUTH_PRINTF(3, 4);
+	int (*failure_set_http)(provauth_failure *f, long status, const char *body, size_t len,
+	                        long retry_after);
+	int (*failure_set_transport)(provauth_failure *f, int code, const char *message);
+};
+
+/* True when the host provides `member` (it is newer or as new as the plugin). */
+#define PROVAUTH_HOST_HAS(h, member) \
+	((h)->size >= offsetof(provauth_host, member) + sizeof((h)->member))
+
+/* ------------------------------------------------------------------------ */
+/* The provider description a plugin returns                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A named operation callers run with provauth_call. Runs inside
+ * run_with_session: on failure describe it in *failure and return its code.
+ * On success set *out_json to a malloc()ed JSON text.
+ */
+typedef struct provauth_operation {
+	const char *name;
+	const char *summary;
+	int (*run)(void *state, const provauth_session *session, const provauth_op_arg *args,
+	           size_t nargs, char **out_json, provauth_failure *failure);
+} provauth_operation;
+
+typedef struct provauth_provider {
+	/* ---- never move ---- */
+	unsigned int abi_major;      /* PROVAUTH_PLUGIN_ABI_MAJOR */
+	unsigned int abi_minor;      /* PROVAUTH_PLUGIN_ABI_MINOR */
+	size_t struct_size;          /* sizeof(provauth_provider) as the plugin was built */
+
+	/* ---- 1.0 ---- */
+	const char *id;              /* [a-z0-9_-]+, unique among loaded plugins */
+	const char *description;
+	const char *version;
+
+	/*
+	 * Keys the provider accepts in its settings block beyond the common ones
+	 * (auto_reauth_enabled, global_password, reauth_cooldown, login_cooldown,
+	 * refresh_ahead). NULL-terminated; the host rejects any other key.
+	 */
+	const char *const *setting_keys;
+
+	/*
+	 * Called once, before any other function, from one thread. Reads and
+	 * validates its settings through host->setting_*; on a bad value returns
+	 * PROVAUTH_ECONFIG after host->set_error. `*state` is handed back to every
+	 * other function. The host pointer stays valid until fini.
+	 */
+	int (*init)(void **state, const provauth_host *host, const provauth_setting *settings);
+	/* Called once when the manager is freed, after every other call ended. */
+	void (*fini)(void *state);
+
+	/*
+	 * Builds the session for `account`. Strings put into *session must be
+	 * malloc()ed (the host frees them); account_id, provider, email, metadata
+	 * and auth_method are filled in by the host. Credentials the build
+	 * changed (e.g. a fresher JWT taken from the cookies) go into `update`;
+	 * the host persists them, version-checked. Required.
+	 */
+	int (*build_session)(void *state, const provauth_account *account, provauth_session *session,
+	                     provauth_update *update);
+	/* Frees session->provider_data (optional; NULL if the provider keeps none). */
+	void (*session_data_free)(void *state, void *provider_data);
+
+	/* Classifies a failed operation. Required. */
+	int (*classify_error)(void *state, const provauth_failure *failure, provauth_outcome *out);
+
+	/*
+	 * Renews credentials without a password (cookie refresh, OAuth refresh
+	 * token). Optional. On success returns 0 with the new credentials in
+	 * `update`. Returns PROVAUTH_EAUTH when the credential is dead for good
+	 * (the host then never retries it), other codes for passing failures.
+	 * Updates made before a failure (e.g. metadata) are stored too.
+	 */
+	int (*refresh)(void *state, const provauth_account *account, provauth_update *update);
+
+	/*
+	 * Password login. Optional. `password` is the one the host chose
+	 * (explicit, the account's, or global_password). On success: 0 with new
+	 * credentials in `update`; the host sets auth_method = password.
+	 * PROVAUTH_EAUTH: a permanent refusal (wrong password, no such user);
+	 * the reason goes in the last error. PROVAUTH_ECOOLDOWN: the service
+	 * said "too many logins"; the host starts the provider-wide login
+	 * cooldown. Updates made before a failure (e.g. auth_method = google
+	 * for an OAuth-only account) are stored too.
+	 */
+	int (*try_reauth)(void *state, const provauth_account *account, const char *password,
+	                  provauth_update *update);
+
+	void *reserved_1_0[4];       /* keep zero */
+
+	/* ---- 1.1 ---- */
+	const provauth_operation *operations;
+	size_t operation_count;
+} provauth_provider;
+
+/* True when the plugin's struct has `member` (struct_size covers it). */
+#define PROVAUTH_PROVIDER_HAS(p, member) \
+	((p)->struct_size >= offsetof(provauth_provider, member) + sizeof((p)->member))
+
+/*
+ * The entry point. Returns 0 and the provider description (static storage,
+ * valid until the plugin is closed) or a negative code after
+ * host->set_error. Must not do I/O; init does the real work.
+ */
+typedef int (*provauth_plugin_init_fn)(const provauth_provider **out, const provauth_host *host);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+# define PROVAUTH_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+# define PROVAUTH_PLUGIN_EXPORT
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PROVAUTH_PLUGIN_H */

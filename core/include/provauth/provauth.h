@@ -1,0 +1,423 @@
+/*
+ * provauth: keeps authenticated sessions to third-party web APIs alive for
+ * servers that use pools of provider accounts.
+ *
+ * Conventions (the whole public API follows them):
+ *  - Functions return 0 on success or a negative provauth_error code. The
+ *    thread-local provauth_last_error() then says what failed and where.
+ *  - Outputs come first (`**out`) and are owned by the caller, who frees them
+ *    with the matching *_free function (or provauth_free for plain strings).
+ *  - Callbacks take `void *payload` last.
+ *  - Versioned structs start with `unsigned int version`; initialise them
+ *    with their _INIT macro so that new fields get safe defaults.
+ *  - Nothing is ever printed to stdout. Diagnostics go to the log callback.
+ *  - Every function is safe to call from any thread unless its comment says
+ *    otherwise. One provauth_manager may be shared by all threads.
+ */
+#ifndef PROVAUTH_H
+#define PROVAUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+# define PROVAUTH_EXTERN(type) __attribute__((visibility("default"))) type
+# define PROVAUTH_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+# define PROVAUTH_EXTERN(type) type
+# define PROVAUTH_PRINTF(a, b)
+#endif
+
+#define PROVAUTH_VERSION "0.1.0"
+
+/* The library's version string, as built (may differ from the header's). */
+PROVAUTH_EXTERN(const char *) provauth_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum provauth_error {
+	PROVAUTH_OK           = 0,
+	PROVAUTH_ERROR        = -1,  /* unclassified failure */
+	PROVAUTH_EINVAL       = -2,  /* bad argument or input */
+	PROVAUTH_ENOMEM       = -3,  /* out of memory */
+	PROVAUTH_ENOTFOUND    = -4,  /* no such account, provider, operation or file */
+	PROVAUTH_ECONFIG      = -5,  /* settings file is wrong; message names file:line:col and key */
+	PROVAUTH_EPLUGIN      = -6,  /* a plugin could not be loaded or misbehaved */
+	PROVAUTH_EIO          = -7,  /* file or store I/O failed */
+	PROVAUTH_ECONFLICT    = -8,  /* store: the account changed since it was read */
+	PROVAUTH_ECRYPTO      = -9,  /* store: wrong key or sealed data corrupt */
+	PROVAUTH_ENETWORK     = -10, /* connection failed, reset or TLS error */
+	PROVAUTH_ETIMEOUT     = -11, /* network or wait timeout */
+	PROVAUTH_EHTTP        = -12, /* unexpected HTTP status */
+	PROVAUTH_EPROTOCOL    = -13, /* reply not understood (not JSON, fields missing) */
+	PROVAUTH_ETOOBIG      = -14, /* reply larger than http.max_reply_bytes */
+	PROVAUTH_ESESSION     = -15, /* session invalid and could not be recovered */
+	PROVAUTH_EAUTH        = -16, /* credentials rejected (bad password, dead refresh token) */
+	PROVAUTH_ERATELIMIT   = -17, /* provider asked us to slow down; see retry_after */
+	PROVAUTH_ECOOLDOWN    = -18, /* recovery skipped: a cooldown is in force */
+	PROVAUTH_EBUSY        = -19, /* another recovery is in flight and did not finish in time */
+	PROVAUTH_EUNSUPPORTED = -20, /* provider lacks this capability */
+	PROVAUTH_EPROVIDER    = -21, /* provider reported an API error that is not about the session */
+	PROVAUTH_EBANNED      = -22, /* account blocked by the provider; never reauthenticated */
+	PROVAUTH_ESTORE       = -23, /* store unusable: newer schema, corrupt file */
+	PROVAUTH_ERROR_MIN_   = -23
+} provauth_error;
+
+/* Static description of an error code ("no such account", ...). Never NULL. */
+PROVAUTH_EXTERN(const char *) provauth_strerror(int error);
+
+/*
+ * Message for the last failure on the calling thread ("" when none). It names
+ * the file, key, account or symbol at fault and never contains a secret.
+ * Valid until the next provauth call on the same thread.
+ */
+PROVAUTH_EXTERN(const char *) provauth_last_error(void);
+PROVAUTH_EXTERN(void) provauth_error_clear(void);
+
+/* Frees a string or buffer the library handed out (char **out parameters). */
+PROVAUTH_EXTERN(void) provauth_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum provauth_log_level {
+	PROVAUTH_LOG_DEBUG = 0,
+	PROVAUTH_LOG_INFO  = 1,
+	PROVAUTH_LOG_WARN  = 2,
+	PROVAUTH_LOG_ERROR = 3
+} provauth_log_level;
+
+typedef enum provauth_field_type {
+	PROVAUTH_FIELD_STRING = 0,
+	PROVAUTH_FIELD_INT    = 1,
+	PROVAUTH_FIELD_BOOL   = 2,
+	/*
+	 * A secret. Whoever emits the field puts the secret in `str`; before
+	 * any callback sees it, the library replaces `str` with a fingerprint
+	 * ("fp:1a2b3c4d": an HMAC under a per-process random key, so equal
+	 * secrets match within one process and cannot be guessed offline).
+	 */
+	PROVAUTH_FIELD_SECRET = 3
+} provauth_field_type;
+
+typedef struct provauth_log_field {
+	const char *key;
+	provauth_field_type type;
+	const char *str;  /* STRING, SECRET */
+	int64_t num;      /* INT, BOOL (0/1) */
+} provauth_log_field;
+
+/*
+ * Receives every log event. `event` is a stable name such as
+ * "pixverse_auto_reauth_attempt"; fields are valid only during the call.
+ * May be called from any thread, concurrently; must not call back into the
+ * manager that emitted the event.
+ */
+typedef void (*provauth_log_fn)(provauth_log_level level, const char *event,
+                                const provauth_log_field *fields, size_t nfields,
+                                void *payload);
+
+/*
+ * The default sink: one JSON object per line on stderr
+ * ({"ts":"...","level":"info","event":"...",<fields>}). Exposed so a host's
+ * own callback can fall back to it. `payload` is ignored.
+ */
+PROVAUTH_EXTERN(void) provauth_log_stderr_json(provauth_log_level level, const char *event,
+                                               const provauth_log_field *fields, size_t nfields,
+                                               void *payload);
+
+PROVAUTH_EXTERN(const char *) provauth_log_level_name(provauth_log_level level);
+
+/* ------------------------------------------------------------------------ */
+/* Settings (YAML)                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct provauth_settings provauth_settings;
+
+/*
+ * Loads and validates a settings file. On failure *out is NULL and the last
+ * error reads "FILE:LINE:COL: KEY: what is wrong". `${NAME}` in a value
+ * expands from the environment; a missing variable is an error naming it.
+ */
+PROVAUTH_EXTERN(int) provauth_settings_load(provauth_settings **out, const char *path);
+
+/* Same, from memory; `name` stands for the file name in messages. */
+PROVAUTH_EXTERN(int) provauth_settings_parse(provauth_settings **out, const char *text,
+                                             size_t len, const char *name);
+
+/* Settings with every default and no providers block. */
+PROVAUTH_EXTERN(int) provauth_settings_default(provauth_settings **out);
+
+PROVAUTH_EXTERN(void) provauth_settings_free(provauth_settings *settings);
+
+/* Non-fatal findings (e.g. a literal global_password in a world-readable file). */
+PROVAUTH_EXTERN(size_t) provauth_settings_warning_count(const provauth_settings *settings);
+PROVAUTH_EXTERN(const char *) provauth_settings_warning(const provauth_settings *settings, size_t i);
+
+/* The file the settings came from, or the `name` given to _parse. */
+PROVAUTH_EXTERN(const char *) provauth_settings_source(const provauth_settings *settings);
+
+/* ------------------------------------------------------------------------ */
+/* Accounts                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef enum provauth_auth_method {
+	PROVAUTH_AUTH_UNKNOWN  = 0, /* legacy / cookie-only: conservative, no password reauth */
+	PROVAUTH_AUTH_PASSWORD = 1, /* password or global_password: reauth allowed */
+	PROVAUTH_AUTH_GOOGLE   = 2  /* OAuth login at the provider: never password reauth */
+} provauth_auth_method;
+
+PROVAUTH_EXTERN(const char *) provauth_auth_method_name(provauth_auth_method m);
+/* "password" / "google"; anything else (including NULL) is UNKNOWN. */
+PROVAUTH_EXTERN(provauth_auth_method) provauth_auth_method_parse(const char *s);
+
+typedef struct provauth_cookie {
+	char *name;
+	char *value;      /* secret */
+} provauth_cookie;
+
+typedef struct provauth_api_key {
+	char *kind;       /* e.g. "openapi" */
+	char *value;      /* secret */
+} provauth_api_key;
+
+/*
+ * One provider account: a plain snapshot. All strings are malloc()ed and
+ * NUL-terminated; NULL means absent. Free with provauth_account_free.
+ * Fields marked secret are sealed at rest by the sqlite store and are never
+ * logged.
+ */
+typedef struct provauth_account {
+	char *id;                 /* stable identifier, unique in the store */
+	char *provider;           /* provider id, e.g. "pixverse" */
+	char *email;
+	char *password;           /* secret */
+	char *jwt_token;          /* secret */
+	provauth_cookie *cookies; /* name -> value, names unique */
+	size_t cookie_count;
+	char *metadata;           /* JSON object text: auth_method, session_health, provider data */
+	provauth_api_key *api_keys;
+	size_t api_key_count;
+	char *refresh_token;      /* secret */
+	char *access_token;       /* secret */
+	int64_t access_expires_at;/* unix seconds; 0 = unknown */
+	uint64_t revision;        /* store version; bumped by every successful put */
+	int64_t updated_at;       /* unix seconds of the last put */
+} provauth_account;
+
+PROVAUTH_EXTERN(int) provauth_account_new(provauth_account **out, const char *id, const char *provider);
+PROVAUTH_EXTERN(int) provauth_account_dup(provauth_account **out, const provauth_account *src);
+PROVAUTH_EXTERN(void) provauth_account_free(provauth_account *account);
+PROVAUTH_EXTERN(void) provauth_account_list_free(provauth_account **accounts, size_t count);
+
+/* Replaces a string field: `*field` is freed and set to a copy of value (NULL clears). */
+PROVAUTH_EXTERN(int) provauth_account_set(char **field, const char *value);
+/* Adds or replaces a cookie; value NULL removes it. */
+PROVAUTH_EXTERN(int) provauth_account_set_cookie(provauth_account *account, const char *name, const char *value);
+PROVAUTH_EXTERN(const char *) provauth_account_cookie(const provauth_account *account, const char *name);
+/* Adds or replaces the first API key of `kind`; value NULL removes it. */
+PROVAUTH_EXTERN(int) provauth_account_set_api_key(provauth_account *account, const char *kind, const char *value);
+PROVAUTH_EXTERN(const char *) provauth_account_api_key(const provauth_account *account, const char *kind);
+/* metadata.auth_method, parsed. */
+PROVAUTH_EXTERN(provauth_auth_method) provauth_account_auth_method(const provauth_account *account);
+/*
+ * Sets top-level key `key` of the metadata object to the JSON value given as
+ * text (e.g. "\"password\"", "{\"state\":\"ok\"}"); json NULL removes the key.
+ */
+PROVAUTH_EXTERN(int) provauth_account_set_metadata(provauth_account *account, const char *key, const char *json);
+/* New random account id ("acct-" + 16 hex digits). */
+PROVAUTH_EXTERN(int) provauth_account_new_id(char **out);
+
+/* ------------------------------------------------------------------------ */
+/* Sessions and failures                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * What an operation authenticates with, built by the provider from the
+ * account. Owned by the manager; valid only during the operation callback.
+ */
+typedef struct provauth_session {
+	const char *account_id;
+	const char *provider;
+	const char *email;
+	const char *jwt_token;          /* secret */
+	const provauth_cookie *cookies; /* secret values */
+	size_t cookie_count;
+	const char *openapi_key;        /* secret */
+	const char *jwt_source;         /* "account" | "cookies" | "none" */
+	provauth_auth_method auth_method;
+	const char *access_token;       /* secret (OAuth providers) */
+	int64_t access_expires_at;
+	const char *metadata;           /* the account's metadata JSON text */
+	void *provider_data;            /* provider's own, opaque */
+} provauth_session;
+
+typedef enum provauth_failure_kind {
+	PROVAUTH_FAILURE_NONE      = 0,
+	PROVAUTH_FAILURE_MESSAGE   = 1, /* an error message (the SDK-exception case) */
+	PROVAUTH_FAILURE_HTTP      = 2, /* an HTTP reply: status and body */
+	PROVAUTH_FAILURE_TRANSPORT = 3  /* no usable reply: connect, reset, timeout, too big */
+} provauth_failure_kind;
+
+/*
+ * How an operation failed, for the provider's classify_error. The manager
+ * zeroes it before each attempt and frees its strings afterwards. Fill it with
+ * the provauth_failure_* setters; never put secrets in `message`.
+ */
+typedef struct provauth_failure {
+	provauth_failure_kind kind;
+	int code;             /* provauth_error to return if not recovered */
+	long http_status;     /* 0 when none */
+	char *message;        /* malloc()ed or NULL */
+	char *body;           /* malloc()ed reply body, NUL-terminated, or NULL */
+	size_t body_len;
+	long retry_after;     /* seconds from Retry-After, or -1 */
+} provauth_failure;
+
+PROVAUTH_EXTERN(int) provauth_failure_set_message(provauth_failure *f, int code, const char *fmt, ...)
+	PROVAUTH_PRINTF(3, 4);
+PROVAUTH_EXTERN(int) provauth_failure_set_http(provauth_failure *f, long status, const char *body,
+                                               size_t body_len, long retry_after);
+PROVAUTH_EXTERN(int) provauth_failure_set_transport(provauth_failure *f, int code, const char *message);
+PROVAUTH_EXTERN(void) provauth_failure_clear(provauth_failure *f);
+
+/* ------------------------------------------------------------------------ */
+/* Manager                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct provauth_manager provauth_manager;
+typedef struct provauth_store provauth_store; /* see <provauth/store.h> */
+
+/* Returns unix time in seconds; lets tests and hosts drive time. */
+typedef int64_t (*provauth_clock_fn)(void *payload);
+
+typedef struct provauth_manager_options {
+	unsigned int version;
+	provauth_log_fn log;          /* NULL: provauth_log_stderr_json */
+	void *log_payload;
+	provauth_store *store;        /* NULL: open the store the settings name. Not owned. */
+	provauth_clock_fn clock;      /* NULL: time(NULL) */
+	void *clock_payload;
+	int skip_plugins;             /* 1: load no plugins (providers registered by hand) */
+} provauth_manager_options;
+
+#define PROVAUTH_MANAGER_OPTIONS_VERSION 1
+#define PROVAUTH_MANAGER_OPTIONS_INIT { PROVAUTH_MANAGER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0 }
+
+/*
+ * Creates a manager: loads the plugins (settings' plugin_dir list, then
+ * PROVAUTH_PLUGIN_PATH, then the compiled-in directory), initialises each
+ * provider with its settings block and opens the store. A plugin that fails
+ * to load is skipped with a logged error; see provauth_manager_plugin_report.
+ * `settings` is copied; the caller may free it afterwards. `opts` may be NULL.
+ */
+PROVAUTH_EXTERN(int) provauth_manager_new(provauth_manager **out, const provauth_settings *settings,
+                                          const provauth_manager_options *opts);
+
+/* Finalises and closes the plugins. No call may be in flight. */
+PROVAUTH_EXTERN(void) provauth_manager_free(provauth_manager *manager);
+
+/* Emits a log event through the manager's callback (with redaction). */
+PROVAUTH_EXTERN(void) provauth_manager_log(provauth_manager *manager, provauth_log_level level,
+                                           const char *event, const provauth_log_field *fields,
+                                           size_t nfields);
+
+/* ---- providers and plugins ---- */
+
+typedef struct provauth_provider_info {
+	const char *id;
+	const char *description;
+	const char *file;          /* the .so it came from; NULL if registered by hand */
+	unsigned int abi_major, abi_minor;
+	const char *const *operations; /* NULL-terminated names */
+	int can_refresh, can_reauth;
+} provauth_provider_info;
+
+PROVAUTH_EXTERN(size_t) provauth_manager_provider_count(const provauth_manager *m);
+PROVAUTH_EXTERN(int) provauth_manager_provider_info(provauth_provider_info *out, const provauth_manager *m, size_t i);
+
+/* Files that were skipped at load, with the reason ("ABI 2.0, host supports 1.x"). */
+typedef struct provauth_plugin_skip {
+	const char *file;
+	const char *reason;
+} provauth_plugin_skip;
+
+PROVAUTH_EXTERN(size_t) provauth_manager_skipped_count(const provauth_manager *m);
+PROVAUTH_EXTERN(int) provauth_manager_skipped(provauth_plugin_skip *out, const provauth_manager *m, size_t i);
+
+/* ---- running operations ---- */
+
+/*
+ * The caller's operation. Return 0 on success. On failure return a negative
+ * code and describe the failure in *failure (an HTTP status and body, a
+ * message, or a transport error) so the provider can classify it.
+ */
+typedef int (*provauth_operation_fn)(const provauth_session *session, provauth_failure *failure,
+                                     void *payload);
+
+/*
+ * Builds (or reuses) the account's session, runs `operation`, and on a
+ * session error recovers at most once (newer stored credentials, then the
+ * provider's refresh, then password reauth where the account's auth method,
+ * the settings and the cooldowns allow) and retries once.
+ * Returns the operation's 0, or the original failure's code when recovery
+ * failed or was skipped (then the account's session_health says why).
+ * `op_name` names the call in logs. Thread-safe; blocks while waiting for
+ * another thread's recovery of the same account (bounded by settings).
+ */
+PROVAUTH_EXTERN(int) provauth_run_with_session(provauth_manager *manager, const char *account_id,
+                                               const char *op_name, provauth_operation_fn operation,
+                                               void *payload);
+
+typedef struct provauth_arg {
+	const char *key;
+	const char *value;
+} provauth_arg;
+
+/*
+ * Runs the provider's named operation (e.g. "credits") for the account
+ * through provauth_run_with_session. On success *out_json is a JSON text the
+ * caller frees with provauth_free.
+ */
+PROVAUTH_EXTERN(int) provauth_call(char **out_json, provauth_manager *manager, const char *account_id,
+                                   const char *operation, const provauth_arg *args, size_t nargs);
+
+/* ---- accounts through the manager's store ---- */
+
+PROVAUTH_EXTERN(int) provauth_account_get(provauth_account **out, provauth_manager *m, const char *id);
+/* provider NULL lists every account. Free with provauth_account_list_free. */
+PROVAUTH_EXTERN(int) provauth_account_list(provauth_account ***out, size_t *count, provauth_manager *m,
+                                           const char *provider);
+/*
+ * Stores the account: inserts when account->revision is 0, else replaces
+ * only if the stored revision still equals account->revision
+ * (PROVAUTH_ECONFLICT otherwise). On success account->revision is updated.
+ * Evicts the account's cached session.
+ */
+PROVAUTH_EXTERN(int) provauth_account_put(provauth_manager *m, provauth_account *account);
+PROVAUTH_EXTERN(int) provauth_account_remove(provauth_manager *m, const char *id);
+
+/*
+ * Explicit password login (the /accounts/{id}/reauth endpoint): password
+ * from the argument, else the account's, else the provider's
+ * global_password. On success stores the new credentials, the password and
+ * auth_method = password. Ignores cooldowns set by automatic recovery but
+ * respects the provider-wide login cooldown.
+ */
+PROVAUTH_EXTERN(int) provauth_account_reauth(provauth_manager *m, const char *id, const char *password);
+
+/* Sets metadata.auth_method (the /connect-google endpoint uses GOOGLE). */
+PROVAUTH_EXTERN(int) provauth_account_set_auth_method(provauth_manager *m, const char *id,
+                                                      provauth_auth_method method);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PROVAUTH_H */

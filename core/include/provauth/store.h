@@ -1,0 +1,83 @@
+/*
+ * <provauth/store.h>: where accounts live. A host may implement this over its
+ * own database and hand it to provauth_manager_new through the options; the
+ * library ships "sqlite" (the default, secrets sealed with AES-256-GCM) and
+ * "memory".
+ *
+ * Contract for implementers
+ *  - Every function may be called from several threads at once; the store
+ *    serialises as it needs.
+ *  - Accounts passed in are borrowed; accounts handed out are new copies the
+ *    caller frees with provauth_account_free / provauth_account_list_free.
+ *  - Revisions make writes safe between threads and processes: put with
+ *    account->revision == 0 inserts (PROVAUTH_ECONFLICT if the id exists);
+ *    otherwise it replaces only when the stored revision equals
+ *    account->revision, else PROVAUTH_ECONFLICT and nothing changes. On
+ *    success the store sets account->revision to the new value (strictly
+ *    greater) and account->updated_at to the write time.
+ *  - A successful put is durable when it returns: a crash afterwards cannot
+ *    lose it. This is what lets a rotated refresh token be used safely.
+ *  - Leases coordinate recoveries across processes: lease_acquire succeeds
+ *    when no other owner holds an unexpired lease on the account, and then
+ *    holds it for ttl_ms. It returns PROVAUTH_EBUSY (not an error to log)
+ *    when someone else holds it. lease_release by a non-owner is a no-op.
+ *  - Errors: PROVAUTH_ENOTFOUND for a missing id, PROVAUTH_ECONFLICT,
+ *    PROVAUTH_EBUSY as above, PROVAUTH_EIO / ESTORE / ECRYPTO with a message
+ *    naming the store file for the rest. Messages never include secrets.
+ */
+#ifndef PROVAUTH_STORE_H
+#define PROVAUTH_STORE_H
+
+#include <provauth/provauth.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PROVAUTH_STORE_VERSION 1
+
+struct provauth_store {
+	unsigned int version;   /* PROVAUTH_STORE_VERSION */
+	const char *name;       /* "sqlite", "memory", or the host's */
+
+	int (*get)(provauth_store *s, provauth_account **out, const char *id);
+	/* provider NULL: all accounts. Ordered by id. */
+	int (*list)(provauth_store *s, provauth_account ***out, size_t *count, const char *provider);
+	int (*put)(provauth_store *s, provauth_account *account);
+	/* expected_revision 0 removes whatever is there. */
+	int (*remove)(provauth_store *s, const char *id, uint64_t expected_revision);
+	int (*lease_acquire)(provauth_store *s, const char *id, const char *owner, int64_t ttl_ms);
+	int (*lease_release)(provauth_store *s, const char *id, const char *owner);
+	void (*free)(provauth_store *s);
+};
+
+/* Frees any store through its free member. NULL is allowed. */
+PROVAUTH_EXTERN(void) provauth_store_free(provauth_store *store);
+
+/* An in-process store: fast, not durable, no sealing. For tests and caches. */
+PROVAUTH_EXTERN(int) provauth_store_memory_new(provauth_store **out);
+
+typedef struct provauth_sqlite_options {
+	unsigned int version;
+	const char *key_file;     /* 32-byte key; created 0600 from a CSPRNG if absent */
+	const unsigned char *key; /* or the key itself (32 bytes); wins over key_file */
+	int busy_timeout_ms;      /* 0: 5000 */
+} provauth_sqlite_options;
+
+#define PROVAUTH_SQLITE_OPTIONS_VERSION 1
+#define PROVAUTH_SQLITE_OPTIONS_INIT { PROVAUTH_SQLITE_OPTIONS_VERSION, NULL, NULL, 0 }
+
+/*
+ * Opens (creating 0600 if needed) the sqlite store at `path`: WAL journal,
+ * synchronous=FULL commits, busy timeout, schema migrations. When neither
+ * key nor key_file is given, PROVAUTH_STORE_KEY (64 hex digits) is used, else
+ * "<path>.key". A wrong key, a corrupt file or a newer schema fail with a
+ * clear message and change nothing on disk.
+ */
+PROVAUTH_EXTERN(int) provauth_store_sqlite_open(provauth_store **out, const char *path,
+                                                const provauth_sqlite_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PROVAUTH_STORE_H */

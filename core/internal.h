@@ -1,0 +1,257 @@
+/*
+ * Internal interfaces between the core's modules. Nothing here is exported
+ * from libprovauth.so (hidden visibility); unit tests link the convenience
+ * library libprovauth_core.la to reach them.
+ */
+#ifndef PA_INTERNAL_H
+#define PA_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <provauth/provauth.h>
+#include <provauth/plugin.h>
+#include <provauth/store.h>
+
+#define PA_UNUSED(x) ((void)(x))
+#define PA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- error.c: the thread-local last error ---- */
+
+/* Sets the calling thread's message (printf-style) and returns `code`. */
+int pa_error_set(int code, const char *fmt, ...) PROVAUTH_PRINTF(2, 3);
+int pa_error_setv(int code, const char *fmt, va_list ap);
+/* "out of memory" as PROVAUTH_ENOMEM. */
+int pa_error_oom(void);
+/* Prepends "prefix: " to the current message, keeping the code; returns code. */
+int pa_error_prefix(int code, const char *fmt, ...) PROVAUTH_PRINTF(2, 3);
+
+/* ---- util.c ---- */
+
+char *pa_strdup(const char *s);                 /* NULL-safe; NULL on OOM (no error set) */
+char *pa_strndup(const char *s, size_t n);
+char *pa_sprintf(const char *fmt, ...) PROVAUTH_PRINTF(1, 2);
+/* Overwrites a secret before freeing it; NULL-safe. */
+void pa_secret_free(char *s);
+void pa_wipe(void *p, size_t n);
+/* Replaces *dst with a copy of src (NULL clears); PROVAUTH_ENOMEM on failure. */
+int pa_set_string(char **dst, const char *src);
+int pa_streq(const char *a, const char *b);     /* NULL-safe, NULL == NULL */
+/* Monotonic milliseconds, for timeouts and waits (never the test clock). */
+int64_t pa_monotonic_ms(void);
+
+/* ---- log.c ---- */
+
+typedef struct pa_logger {
+	provauth_log_fn fn;
+	void *payload;
+	provauth_log_level min_level;
+} pa_logger;
+
+/*
+ * Emits an event: drops it below min_level, replaces every SECRET field's
+ * str with its fingerprint, then calls fn. NULL logger or fn: nothing.
+ */
+void pa_log(const pa_logger *lg, provauth_log_level level, const char *event,
+            const provauth_log_field *fields, size_t nfields);
+/* "fp:" + 8 hex digits of HMAC-SHA256(per-process random key, secret). */
+void pa_fingerprint(const char *secret, char out[12]);
+
+#define PA_F_STR(k, v)    { (k), PROVAUTH_FIELD_STRING, (v), 0 }
+#define PA_F_INT(k, v)    { (k), PROVAUTH_FIELD_INT, NULL, (int64_t)(v) }
+#define PA_F_BOOL(k, v)   { (k), PROVAUTH_FIELD_BOOL, NULL, (v) ? 1 : 0 }
+#define PA_F_SECRET(k, v) { (k), PROVAUTH_FIELD_SECRET, (v), 0 }
+
+/* Text sink used when log.format is "text": "LEVEL event key=value ..." on stderr. */
+void pa_log_stderr_text(provauth_log_level level, const char *event,
+                        const provauth_log_field *fields, size_t nfields, void *payload);
+
+/* ---- encoding.c: the host's encoding, digest and randomness services ---- */
+
+int pa_random_bytes(unsigned char *buf, size_t len);
+int pa_uuid4(char out[37]);
+int pa_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len);
+int pa_digest_hex(const char *alg, const void *data, size_t len, char *out, size_t out_size);
+char *pa_url_escape(const char *s);
+
+/* ---- json.c: the host's JSON services over json-c ---- */
+
+provauth_json *pa_json_parse(const char *text, size_t len);
+provauth_json *pa_json_new_object(void);
+provauth_json *pa_json_new_array(void);
+void pa_json_free(provauth_json *v);
+provauth_json_type pa_json_type(const provauth_json *v);
+const provauth_json *pa_json_get(const provauth_json *v, const char *path);
+const char *pa_json_string(const provauth_json *v);
+int pa_json_int(const provauth_json *v, int64_t *out);
+int pa_json_bool(const provauth_json *v, int *out);
+size_t pa_json_array_len(const provauth_json *v);
+const provauth_json *pa_json_array_at(const provauth_json *v, size_t i);
+int pa_json_set(provauth_json *obj, const char *key, provauth_json *val);
+int pa_json_append(provauth_json *arr, provauth_json *val);
+provauth_json *pa_json_from_string(const char *s);
+provauth_json *pa_json_from_int(int64_t n);
+provauth_json *pa_json_from_bool(int b);
+char *pa_json_serialize(const provauth_json *v);
+
+/* ---- http.c: one libcurl service per manager ---- */
+
+typedef struct pa_http pa_http;
+
+typedef struct pa_http_config {
+	const char *ca_file;        /* NULL: system CAs */
+	long connect_timeout_ms;
+	long timeout_ms;
+	size_t max_reply_bytes;
+	const pa_logger *logger;    /* may be NULL */
+} pa_http_config;
+
+int pa_http_new(pa_http **out, const pa_http_config *cfg);
+void pa_http_free(pa_http *h);
+int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_response **out);
+void pa_http_response_free(provauth_http_response *resp);
+const char *pa_http_header(const provauth_http_response *resp, const char *name);
+
+/* ---- settings.c ---- */
+
+/* Common keys every providers.<id> block accepts (NULL-terminated). */
+extern const char *const pa_common_provider_keys[];
+
+typedef struct pa_provider_settings {
+	char *id;
+	const provauth_setting *node;   /* the block; never NULL (empty map if absent) */
+	int auto_reauth_enabled;        /* default 0 */
+	char *global_password;          /* secret; NULL if unset */
+	int64_t reauth_cooldown;        /* seconds, default 300 */
+	int64_t login_cooldown;         /* seconds, default 600 */
+	int64_t refresh_ahead;          /* seconds, default 300 */
+} pa_provider_settings;
+
+typedef struct pa_store_settings {
+	char *backend;                  /* "sqlite" (default) or "memory" */
+	char *path;                     /* default $XDG_DATA_HOME/provauth/accounts.db */
+	char *key_file;                 /* default <path>.key */
+	int64_t busy_timeout_ms;        /* default 5000 */
+} pa_store_settings;
+
+typedef struct pa_log_settings {
+	provauth_log_level level;       /* default info */
+	int format_text;                /* 0: json (default), 1: text */
+} pa_log_settings;
+
+typedef struct pa_http_settings {
+	char *ca_file;
+	int64_t connect_timeout_ms;     /* default 10000 */
+	int64_t timeout_ms;             /* default 30000 */
+	int64_t max_reply_bytes;        /* default 1 MiB */
+} pa_http_settings;
+
+typedef struct pa_session_settings {
+	int64_t recovery_wait_ms;       /* how long callers wait for another's recovery; default 30000 */
+	int64_t lease_ttl_ms;           /* cross-process recovery lease; default 30000 */
+} pa_session_settings;
+
+/* Read-only after load; shared by reference count between the caller and managers. */
+const char *const *pa_settings_plugin_dirs(const provauth_settings *s, size_t *count);
+const pa_store_settings *pa_settings_store(const provauth_settings *s);
+const pa_log_settings *pa_settings_log(const provauth_settings *s);
+const pa_http_settings *pa_settings_http(const provauth_settings *s);
+const pa_session_settings *pa_settings_session(const provauth_settings *s);
+/* NULL when the file has no block for that provider. */
+const pa_provider_settings *pa_settings_provider(const provauth_settings *s, const char *id);
+size_t pa_settings_provider_count(const provauth_settings *s);
+const pa_provider_settings *pa_settings_provider_at(const provauth_settings *s, size_t i);
+/* An empty providers.<id> block, for providers the file does not mention. */
+const provauth_setting *pa_settings_empty_node(const provauth_settings *s);
+/* Takes a reference; provauth_settings_free drops one. */
+provauth_settings *pa_settings_ref(const provauth_settings *s);
+
+/* Typed access with "FILE:LINE:COL: path.key: ..." errors (PROVAUTH_ECONFIG). */
+int pa_setting_string(const provauth_setting *s, const char *key, const char *def, const char **out);
+int pa_setting_int(const provauth_setting *s, const char *key, int64_t def, int64_t min,
+                   int64_t max, int64_t *out);
+int pa_setting_bool(const provauth_setting *s, const char *key, int def, int *out);
+/* Fails naming the first key of `s` found in neither list (lists NULL-terminated; either may be NULL). */
+int pa_setting_check_keys(const provauth_setting *s, const char *const *allowed,
+                          const char *const *allowed_more);
+
+/* ---- account.c (besides the public provauth_account_* functions) ---- */
+
+/* JSON object text for metadata with defaults applied ("{}" for NULL). */
+const char *pa_account_metadata(const provauth_account *a);
+/* 1 when every credential field (not revision/updated_at) is equal. */
+int pa_account_same_credentials(const provauth_account *a, const provauth_account *b);
+
+/* ---- update.c: struct provauth_update ---- */
+
+int pa_update_new(provauth_update **out);
+void pa_update_free(provauth_update *u);
+int pa_update_is_empty(const provauth_update *u);
+/* Applies the update to `a` in place. */
+int pa_update_apply(const provauth_update *u, provauth_account *a);
+int pa_update_set(provauth_update *u, provauth_field field, const char *value);
+int pa_update_set_access_expiry(provauth_update *u, int64_t t);
+int pa_update_set_cookie(provauth_update *u, const char *name, const char *value);
+int pa_update_clear_cookies(provauth_update *u);
+int pa_update_set_metadata(provauth_update *u, const char *key, const char *json);
+
+/* ---- plugin_loader.c ---- */
+
+typedef struct pa_plugin {
+	char *file;                     /* absolute path, NULL for providers added by hand */
+	void *dl;                       /* dlopen handle or NULL */
+	provauth_provider vt;           /* the plugin's description, zero-filled past struct_size */
+	void *state;                    /* from init */
+	const pa_provider_settings *settings; /* NULL when the file has no block */
+	const char **op_names;          /* NULL-terminated, for provauth_provider_info */
+	int initialised;
+} pa_plugin;
+
+typedef struct pa_plugin_skip {
+	char *file;
+	char *reason;
+} pa_plugin_skip;
+
+typedef struct pa_plugin_set {
+	pa_plugin **plugins;
+	size_t count;
+	pa_plugin_skip *skipped;
+	size_t skipped_count;
+} pa_plugin_set;
+
+/*
+ * Scans the directories (settings' plugin_dir list, PROVAUTH_PLUGIN_PATH via
+ * secure_getenv, then PROVAUTH_PLUGINDIR), opens every *.so, checks it and
+ * initialises it with its settings block. Failures are recorded in
+ * set->skipped ("reason" names the symbol, the versions, ...) and logged;
+ * loading goes on. Returns 0 unless memory ran out.
+ */
+int pa_plugins_load(pa_plugin_set *set, const provauth_settings *s, const provauth_host *host,
+                    const pa_logger *lg);
+/*
+ * Adds an in-process provider (no dlopen): same checks and init as a plugin.
+ * Returns the check's or init's error.
+ */
+int pa_plugins_add(pa_plugin_set *set, const provauth_provider *p, const char *file,
+                   const provauth_settings *s, const provauth_host *host, const pa_logger *lg);
+pa_plugin *pa_plugins_find(const pa_plugin_set *set, const char *id);
+/* fini + dlclose every plugin, free everything. */
+void pa_plugins_unload(pa_plugin_set *set);
+
+/* Validates a provider description against this host's ABI; message names `file`. */
+int pa_provider_check(const provauth_provider *p, const char *file);
+
+/* ---- host.c: the provauth_host table ---- */
+
+typedef struct pa_host_ctx {
+	const pa_logger *logger;
+	pa_http *http;
+	provauth_clock_fn clock;
+	void *clock_payload;
+} pa_host_ctx;
+
+/* Fills every service of `h`; host_data = ctx (which must outlive h). */
+void pa_host_init(provauth_host *h, pa_host_ctx *ctx);
+int64_t pa_host_now(const pa_host_ctx *ctx);
+
+#endif /* PA_INTERNAL_H */

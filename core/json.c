@@ -1,0 +1,169 @@
+/* The host's JSON services: a thin, NULL-safe layer over json-c. */
+#include "config.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+#include "internal.h"
+
+#define J(v) ((struct json_object *)(v))
+#define PJ(v) ((provauth_json *)(v))
+
+/* Deeply nested input is refused rather than recursed into. */
+#define PA_JSON_MAX_DEPTH 64
+
+provauth_json *pa_json_parse(const char *text, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+
+	if (!text || len > INT_MAX)
+		return NULL;
+	if (!(tok = json_tokener_new_ex(PA_JSON_MAX_DEPTH)))
+		return NULL;
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	/* Trailing garbage or an incomplete document is not JSON. */
+	if (json_tokener_get_error(tok) != json_tokener_success ||
+	    (size_t)json_tokener_get_parse_end(tok) != len) {
+		size_t end = json_tokener_get_parse_end(tok);
+		int only_space = json_tokener_get_error(tok) == json_tokener_success;
+		for (; only_space && end < len; end++)
+			if (!strchr(" \t\r\n", text[end]))
+				only_space = 0;
+		if (!only_space) {
+			json_object_put(obj);
+			obj = NULL;
+		}
+	}
+	json_tokener_free(tok);
+	return PJ(obj);
+}
+
+provauth_json *pa_json_new_object(void) { return PJ(json_object_new_object()); }
+provauth_json *pa_json_new_array(void) { return PJ(json_object_new_array()); }
+void pa_json_free(provauth_json *v) { json_object_put(J(v)); }
+
+provauth_json_type pa_json_type(const provauth_json *v)
+{
+	switch (json_object_get_type(J(v))) {
+	case json_type_boolean: return PROVAUTH_JSON_BOOL;
+	case json_type_int:     return PROVAUTH_JSON_INT;
+	case json_type_double:  return PROVAUTH_JSON_DOUBLE;
+	case json_type_string:  return PROVAUTH_JSON_STRING;
+	case json_type_object:  return PROVAUTH_JSON_OBJECT;
+	case json_type_array:   return PROVAUTH_JSON_ARRAY;
+	default:                return PROVAUTH_JSON_NULL;
+	}
+}
+
+const provauth_json *pa_json_get(const provauth_json *v, const char *path)
+{
+	struct json_object *cur = J(v);
+	char key[256];
+
+	if (!cur || !path)
+		return NULL;
+	while (*path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		struct json_object *next = NULL;
+
+		if (n == 0 || n >= sizeof(key) || !json_object_is_type(cur, json_type_object))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		if (!json_object_object_get_ex(cur, key, &next))
+			return NULL;
+		cur = next;
+		path += n + (dot ? 1 : 0);
+	}
+	return PJ(cur);
+}
+
+const char *pa_json_string(const provauth_json *v)
+{
+	return json_object_is_type(J(v), json_type_string) ? json_object_get_string(J(v)) : NULL;
+}
+
+int pa_json_int(const provauth_json *v, int64_t *out)
+{
+	const char *s;
+	char *end;
+	long long n;
+
+	if (json_object_is_type(J(v), json_type_int)) {
+		*out = json_object_get_int64(J(v));
+		return 0;
+	}
+	if (json_object_is_type(J(v), json_type_double)) {
+		double d = json_object_get_double(J(v));
+		if (d >= -9e18 && d <= 9e18 && d == (double)(int64_t)d) {
+			*out = (int64_t)d;
+			return 0;
+		}
+		return PROVAUTH_EINVAL;
+	}
+	if ((s = pa_json_string(v)) && *s) {
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (!errno && *end == '\0') {
+			*out = n;
+			return 0;
+		}
+	}
+	return PROVAUTH_EINVAL;
+}
+
+int pa_json_bool(const provauth_json *v, int *out)
+{
+	if (!json_object_is_type(J(v), json_type_boolean))
+		return PROVAUTH_EINVAL;
+	*out = json_object_get_boolean(J(v)) ? 1 : 0;
+	return 0;
+}
+
+size_t pa_json_array_len(const provauth_json *v)
+{
+	return json_object_is_type(J(v), json_type_array) ? json_object_array_length(J(v)) : 0;
+}
+
+const provauth_json *pa_json_array_at(const provauth_json *v, size_t i)
+{
+	if (i >= pa_json_array_len(v))
+		return NULL;
+	return PJ(json_object_array_get_idx(J(v), i));
+}
+
+int pa_json_set(provauth_json *obj, const char *key, provauth_json *val)
+{
+	if (!json_object_is_type(J(obj), json_type_object) || !key) {
+		json_object_put(J(val));
+		return PROVAUTH_EINVAL;
+	}
+	if (json_object_object_add(J(obj), key, J(val)) != 0) {
+		json_object_put(J(val));
+		return PROVAUTH_ENOMEM;
+	}
+	return 0;
+}
+
+int pa_json_append(provauth_json *arr, provauth_json *val)
+{
+	if (!json_object_is_type(J(arr), json_type_array) ||
+	    json_object_array_add(J(arr), J(val)) != 0) {
+		json_object_put(J(val));
+		return PROVAUTH_EINVAL;
+	}
+	return 0;
+}
+
+provauth_json *pa_json_from_string(const char *s) { return PJ(s ? json_object_new_string(s) : NULL); }
+provauth_json *pa_json_from_int(int64_t n) { return PJ(json_object_new_int64(n)); }
+provauth_json *pa_json_from_bool(int b) { return PJ(json_object_new_boolean(b ? 1 : 0)); }
+
+char *pa_json_serialize(const provauth_json *v)
+{
+	const char *s = json_object_to_json_string_ext(J(v), JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	return pa_strdup(s ? s : "null");
+}

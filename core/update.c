@@ -1,0 +1,176 @@
+/*
+ * provauth_update: the credentials a provider asks the host to store. Plugins
+ * never write accounts themselves; the manager applies an update to a fresh
+ * copy and stores it version-checked, so racing writers cannot lose data.
+ */
+#include "config.h"
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+#define PA_UPDATE_FIELDS 5
+
+typedef struct pa_kv {
+	char *key;
+	char *value;  /* NULL: remove */
+} pa_kv;
+
+struct provauth_update {
+	int field_set[PA_UPDATE_FIELDS];
+	char *field[PA_UPDATE_FIELDS];
+	int expiry_set;
+	int64_t expiry;
+	int clear_cookies;
+	pa_kv *cookies;
+	size_t cookie_count;
+	pa_kv *meta;
+	size_t meta_count;
+};
+
+int pa_update_new(provauth_update **out)
+{
+	if (!(*out = calloc(1, sizeof(**out))))
+		return pa_error_oom();
+	return 0;
+}
+
+static void kv_free(pa_kv *kv, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n; i++) {
+		free(kv[i].key);
+		pa_secret_free(kv[i].value);
+	}
+	free(kv);
+}
+
+void pa_update_free(provauth_update *u)
+{
+	size_t i;
+
+	if (!u)
+		return;
+	for (i = 0; i < PA_UPDATE_FIELDS; i++)
+		pa_secret_free(u->field[i]);
+	kv_free(u->cookies, u->cookie_count);
+	kv_free(u->meta, u->meta_count);
+	free(u);
+}
+
+int pa_update_is_empty(const provauth_update *u)
+{
+	size_t i;
+
+	for (i = 0; i < PA_UPDATE_FIELDS; i++)
+		if (u->field_set[i])
+			return 0;
+	return !u->expiry_set && !u->clear_cookies && !u->cookie_count && !u->meta_count;
+}
+
+int pa_update_set(provauth_update *u, provauth_field field, const char *value)
+{
+	int rc;
+
+	if (!u || (unsigned)field >= PA_UPDATE_FIELDS)
+		return pa_error_set(PROVAUTH_EINVAL, "update: unknown field %d", (int)field);
+	if ((rc = pa_set_string(&u->field[field], value)) < 0)
+		return rc;
+	u->field_set[field] = 1;
+	return 0;
+}
+
+int pa_update_set_access_expiry(provauth_update *u, int64_t t)
+{
+	if (!u)
+		return PROVAUTH_EINVAL;
+	u->expiry_set = 1;
+	u->expiry = t;
+	return 0;
+}
+
+/* Later settings of the same key win, as they would if applied in order. */
+static int kv_put(pa_kv **list, size_t *n, const char *key, const char *value)
+{
+	pa_kv *grown;
+	char *k, *v = NULL;
+	size_t i;
+
+	if (!key || !*key)
+		return pa_error_set(PROVAUTH_EINVAL, "update: empty name");
+	for (i = 0; i < *n; i++)
+		if (strcmp((*list)[i].key, key) == 0)
+			return pa_set_string(&(*list)[i].value, value);
+	if (!(k = strdup(key)) || (value && !(v = strdup(value))) ||
+	    !(grown = realloc(*list, (*n + 1) * sizeof(**list)))) {
+		free(k);
+		free(v);
+		return pa_error_oom();
+	}
+	*list = grown;
+	grown[*n].key = k;
+	grown[*n].value = v;
+	(*n)++;
+	return 0;
+}
+
+int pa_update_set_cookie(provauth_update *u, const char *name, const char *value)
+{
+	if (!u)
+		return PROVAUTH_EINVAL;
+	return kv_put(&u->cookies, &u->cookie_count, name, value);
+}
+
+int pa_update_clear_cookies(provauth_update *u)
+{
+	if (!u)
+		return PROVAUTH_EINVAL;
+	u->clear_cookies = 1;
+	kv_free(u->cookies, u->cookie_count);
+	u->cookies = NULL;
+	u->cookie_count = 0;
+	return 0;
+}
+
+int pa_update_set_metadata(provauth_update *u, const char *key, const char *json)
+{
+	provauth_json *v;
+
+	if (!u)
+		return PROVAUTH_EINVAL;
+	/* Reject bad JSON now, where the plugin can still see the error. */
+	if (json) {
+		if (!(v = pa_json_parse(json, strlen(json))) && strcmp(json, "null") != 0)
+			return pa_error_set(PROVAUTH_EINVAL, "update: metadata.%s is not JSON", key ? key : "");
+		pa_json_free(v);
+	}
+	return kv_put(&u->meta, &u->meta_count, key, json);
+}
+
+int pa_update_apply(const provauth_update *u, provauth_account *a)
+{
+	char **slots[PA_UPDATE_FIELDS];
+	size_t i;
+	int rc;
+
+	slots[PROVAUTH_F_EMAIL] = &a->email;
+	slots[PROVAUTH_F_PASSWORD] = &a->password;
+	slots[PROVAUTH_F_JWT_TOKEN] = &a->jwt_token;
+	slots[PROVAUTH_F_REFRESH_TOKEN] = &a->refresh_token;
+	slots[PROVAUTH_F_ACCESS_TOKEN] = &a->access_token;
+	for (i = 0; i < PA_UPDATE_FIELDS; i++)
+		if (u->field_set[i] && (rc = pa_set_string(slots[i], u->field[i])) < 0)
+			return rc;
+	if (u->expiry_set)
+		a->access_expires_at = u->expiry;
+	if (u->clear_cookies)
+		while (a->cookie_count)
+			if ((rc = provauth_account_set_cookie(a, a->cookies[0].name, NULL)) < 0)
+				return rc;
+	for (i = 0; i < u->cookie_count; i++)
+		if ((rc = provauth_account_set_cookie(a, u->cookies[i].key, u->cookies[i].value)) < 0)
+			return rc;
+	for (i = 0; i < u->meta_count; i++)
+		if ((rc = provauth_account_set_metadata(a, u->meta[i].key, u->meta[i].value)) < 0)
+			return rc;
+	return 0;
+}

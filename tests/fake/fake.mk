@@ -1,0 +1,1 @@
+# tests/fake: filled in by its owner.
