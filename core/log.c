@@ -83,8 +83,8 @@ static void timestamp(char *buf, size_t n)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
 /* One write(2)-sized line per event so concurrent threads do not interleave. */
@@ -92,7 +92,7 @@ void provauth_log_stderr_json(provauth_log_level level, const char *event,
                               const provauth_log_field *fields, size_t nfields, void *payload)
 {
 	struct json_object *o = json_object_new_object();
-	char ts[40];
+	char ts[64];
 	size_t i;
 
 	PA_UNUSED(payload);
@@ -121,7 +121,7 @@ void provauth_log_stderr_json(provauth_log_level level, const char *event,
 void pa_log_stderr_text(provauth_log_level level, const char *event,
                         const provauth_log_field *fields, size_t nfields, void *payload)
 {
-	char line[2048], ts[40];
+	char line[2048], ts[64];
 	size_t i, o;
 
 	PA_UNUSED(payload);
