@@ -6,6 +6,19 @@ core_libprovauth_core_la_SOURCES += \
 	core/account.c \
 	core/encoding.c \
 	core/failure.c \
+	core/host.c \
 	core/json.c \
 	core/log.c \
+	core/manager.c \
+	core/manager.h \
+	core/session.c \
 	core/update.c
+
+check_PROGRAMS += tests/unit/test_session
+TESTS += tests/unit/test_session
+tests_unit_test_session_SOURCES = \
+	tests/unit/test_session.c \
+	tests/unit/scripted_provider.c \
+	tests/unit/scripted_provider.h
+tests_unit_test_session_CFLAGS = $(PA_TEST_CF)
+tests_unit_test_session_LDADD = $(PA_TEST_LIBS)

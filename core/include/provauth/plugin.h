@@ -130,10 +130,8 @@ typedef struct provauth_outcome {
 	int start_login_cooldown;    /* 1: stop all password logins for this provider for a while */
 } provauth_outcome;
 
-typedef struct provauth_op_arg {
-	const char *key;
-	const char *value;
-} provauth_op_arg;
+/* Arguments of a named operation ("key=value" on the command line). */
+typedef provauth_arg provauth_op_arg;
 
 /* ------------------------------------------------------------------------ */
 /* Host services                                                            */
@@ -287,9 +285,11 @@ typedef struct provauth_provider {
 	void (*fini)(void *state);
 
 	/*
-	 * Builds the session for `account`. Strings put into *session must be
-	 * malloc()ed (the host frees them); account_id, provider, email, metadata
-	 * and auth_method are filled in by the host. Credentials the build
+	 * Builds the session for `account`. The host prefills every field from
+	 * the account (pointers into its own copy, valid for the session's life);
+	 * a plugin that replaces jwt_token, openapi_key, access_token or cookies
+	 * must point them at malloc()ed memory, which the host frees. jwt_source
+	 * must be a static string. Credentials the build
 	 * changed (e.g. a fresher JWT taken from the cookies) go into `update`;
 	 * the host persists them, version-checked. Required.
 	 */
@@ -333,6 +333,13 @@ typedef struct provauth_provider {
 /* True when the plugin's struct has `member` (struct_size covers it). */
 #define PROVAUTH_PROVIDER_HAS(p, member) \
 	((p)->struct_size >= offsetof(provauth_provider, member) + sizeof((p)->member))
+
+/*
+ * Registers an in-process provider (a host that links its provider
+ * statically): the same checks and init as a plugin loaded from a file.
+ * `p` must stay valid until the manager is freed.
+ */
+PROVAUTH_EXTERN(int) provauth_manager_add_provider(provauth_manager *m, const provauth_provider *p);
 
 /*
  * The entry point. Returns 0 and the provider description (static storage,

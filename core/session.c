@@ -1,0 +1,1151 @@
+/*
+ * run_with_session: the session cache and the recovery ladder.
+ *
+ * Concurrency model
+ *  - Accounts live in a sharded hash table; a shard's rwlock is taken for
+ *    reading on the hot path, so no lock is global.
+ *  - Each account entry has a mutex guarding its cached session pointer and
+ *    its recovery state. Sessions are reference-counted: a caller holds a
+ *    reference while its operation runs, so eviction never frees a session
+ *    in use.
+ *  - At most one recovery per account runs in this process (single-flight:
+ *    the others wait on the entry's condition variable, bounded by
+ *    session.recovery_wait_ms, and reuse its result). Across processes the
+ *    store's lease plays the same role; waiters poll the store for the
+ *    credentials the lease holder stores.
+ *  - Credentials a recovery obtains are stored (durably, version-checked)
+ *    before any caller uses them, so a crash never loses the only valid
+ *    token.
+ */
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <json-c/json.h>
+#include "manager.h"
+
+#define PA_SHARDS 64
+/* A failed recovery is reused by callers that failed on the same credentials for this long. */
+#define PA_FAILURE_MEMO_MS 30000
+/* How often waiters poll the store while another process holds the lease. */
+#define PA_LEASE_POLL_MS 25
+/* Retries of a recovery's version-checked write when another writer got in first. */
+#define PA_PUT_RETRIES 8
+
+typedef struct pa_cached {
+	atomic_int refs;
+	provauth_session s;
+	provauth_account *built_from;  /* the snapshot s points into */
+	provauth_account *account;     /* what the store holds now (== built_from unless build persisted) */
+	pa_plugin *plugin;
+	int health_invalid;
+	/* What the host prefilled: anything else in s was malloc()ed by the plugin. */
+	const char *pre_jwt, *pre_openapi, *pre_access;
+	const provauth_cookie *pre_cookies;
+} pa_cached;
+
+typedef struct pa_entry {
+	struct pa_entry *next;
+	char *id;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pa_cached *cached;
+	int recovering;
+	uint64_t generation;          /* completed recoveries */
+	int last_rc;                  /* result of the latest recovery */
+	char last_msg[512];
+	provauth_account *failed_on;  /* credentials the latest failed recovery started from */
+	int64_t failed_at_ms;
+	provauth_account *refresh_dead; /* credentials whose refresh was refused for good */
+} pa_entry;
+
+typedef struct pa_shard {
+	pthread_rwlock_t lock;
+	pa_entry *head;
+} pa_shard;
+
+struct pa_session_table {
+	pa_shard shards[PA_SHARDS];
+};
+
+/* ------------------------------------------------------------------------ */
+/* Table                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void cached_release(pa_cached *c);
+
+int pa_sessions_new(pa_session_table **out)
+{
+	pa_session_table *t = calloc(1, sizeof(*t));
+	size_t i;
+
+	if (!t)
+		return pa_error_oom();
+	for (i = 0; i < PA_SHARDS; i++)
+		pthread_rwlock_init(&t->shards[i].lock, NULL);
+	*out = t;
+	return 0;
+}
+
+void pa_sessions_free(pa_session_table *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < PA_SHARDS; i++) {
+		pa_entry *e = t->shards[i].head, *next;
+		for (; e; e = next) {
+			next = e->next;
+			cached_release(e->cached);
+			provauth_account_free(e->failed_on);
+			provauth_account_free(e->refresh_dead);
+			pthread_mutex_destroy(&e->mu);
+			pthread_cond_destroy(&e->cv);
+			free(e->id);
+			free(e);
+		}
+		pthread_rwlock_destroy(&t->shards[i].lock);
+	}
+	free(t);
+}
+
+static uint32_t hash_id(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static pa_entry *shard_find(pa_shard *sh, const char *id)
+{
+	pa_entry *e;
+	for (e = sh->head; e; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+/* Entries live as long as the manager: an account id costs one small struct. */
+static pa_entry *entry_get(pa_session_table *t, const char *id)
+{
+	pa_shard *sh = &t->shards[hash_id(id) % PA_SHARDS];
+	pa_entry *e;
+
+	pthread_rwlock_rdlock(&sh->lock);
+	e = shard_find(sh, id);
+	pthread_rwlock_unlock(&sh->lock);
+	if (e)
+		return e;
+	pthread_rwlock_wrlock(&sh->lock);
+	if (!(e = shard_find(sh, id)) && (e = calloc(1, sizeof(*e)))) {
+		if (!(e->id = strdup(id))) {
+			free(e);
+			e = NULL;
+		} else {
+			pthread_mutex_init(&e->mu, NULL);
+			pthread_cond_init(&e->cv, NULL);
+			e->next = sh->head;
+			sh->head = e;
+		}
+	}
+	pthread_rwlock_unlock(&sh->lock);
+	if (!e)
+		pa_error_oom();
+	return e;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cached sessions                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void session_strings_free(pa_cached *c)
+{
+	size_t i;
+
+	if (c->s.jwt_token != c->pre_jwt)
+		pa_secret_free((char *)c->s.jwt_token);
+	if (c->s.openapi_key != c->pre_openapi)
+		pa_secret_free((char *)c->s.openapi_key);
+	if (c->s.access_token != c->pre_access)
+		pa_secret_free((char *)c->s.access_token);
+	if (c->s.cookies != c->pre_cookies) {
+		for (i = 0; i < c->s.cookie_count; i++) {
+			free(c->s.cookies[i].name);
+			pa_secret_free(c->s.cookies[i].value);
+		}
+		free((void *)c->s.cookies);
+	}
+	if (c->s.provider_data && c->plugin && c->plugin->vt.session_data_free)
+		c->plugin->vt.session_data_free(c->plugin->state, c->s.provider_data);
+}
+
+static void cached_free(pa_cached *c)
+{
+	if (!c)
+		return;
+	session_strings_free(c);
+	if (c->account != c->built_from)
+		provauth_account_free(c->account);
+	provauth_account_free(c->built_from);
+	free(c);
+}
+
+static void cached_release(pa_cached *c)
+{
+	if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+		cached_free(c);
+}
+
+static int metadata_health_invalid(const char *metadata)
+{
+	struct json_object *o, *h, *st;
+	int invalid = 0;
+
+	if (!metadata || !strstr(metadata, "session_health"))
+		return 0;
+	o = json_tokener_parse(metadata);
+	if (o && json_object_object_get_ex(o, "session_health", &h) &&
+	    json_object_object_get_ex(h, "state", &st) && json_object_is_type(st, json_type_string))
+		invalid = strcmp(json_object_get_string(st), "invalid") == 0;
+	json_object_put(o);
+	return invalid;
+}
+
+/* 1 when the credentials a session is built from are the same. */
+static int same_credentials(const provauth_account *a, const provauth_account *b)
+{
+	size_t i;
+
+	if (!a || !b)
+		return 0;
+	if (!pa_streq(a->jwt_token, b->jwt_token) || !pa_streq(a->access_token, b->access_token) ||
+	    !pa_streq(a->refresh_token, b->refresh_token) || !pa_streq(a->password, b->password) ||
+	    a->cookie_count != b->cookie_count)
+		return 0;
+	for (i = 0; i < a->cookie_count; i++)
+		if (!pa_streq(provauth_account_cookie(b, a->cookies[i].name), a->cookies[i].value))
+			return 0;
+	return 1;
+}
+
+static void log_event(provauth_manager *m, provauth_log_level level, const pa_plugin *p,
+                      const char *what, const provauth_log_field *fields, size_t n)
+{
+	char event[96];
+	snprintf(event, sizeof(event), "%s_%s", p ? p->vt.id : "provauth", what);
+	pa_log(&m->logger, level, event, fields, n);
+}
+
+static int store_put(provauth_manager *m, provauth_account *a)
+{
+	int rc = m->store->put(m->store, a);
+	if (rc < 0 && rc != PROVAUTH_ECONFLICT)
+		pa_error_prefix(rc, "account %s: could not store credentials", a->id);
+	return rc;
+}
+
+/*
+ * Builds a session from the stored account. Credentials the build changed
+ * are stored version-checked; when someone else wrote first, the build
+ * starts again from what they stored.
+ */
+static int session_build(provauth_manager *m, const char *id, pa_cached **out)
+{
+	int attempt, rc = 0;
+
+	*out = NULL;
+	for (attempt = 0; attempt < PA_PUT_RETRIES; attempt++) {
+		provauth_account *acct = NULL, *copy = NULL;
+		provauth_update *upd = NULL;
+		pa_plugin *p;
+		pa_cached *c;
+
+		if ((rc = m->store->get(m->store, &acct, id)) < 0) {
+			if (rc == PROVAUTH_ENOTFOUND)
+				return pa_error_set(rc, "account %s: not found in the %s store", id, m->store->name);
+			return pa_error_prefix(rc, "account %s", id);
+		}
+		if (!(p = pa_plugins_find(&m->plugins, acct->provider))) {
+			rc = pa_error_set(PROVAUTH_EPLUGIN, "account %s: provider '%s' is not loaded (see 'provauth plugins')",
+			                  id, acct->provider);
+			provauth_account_free(acct);
+			return rc;
+		}
+		if (!(c = calloc(1, sizeof(*c))) || pa_update_new(&upd) < 0) {
+			free(c);
+			provauth_account_free(acct);
+			return pa_error_oom();
+		}
+		atomic_init(&c->refs, 1);
+		c->built_from = c->account = acct;
+		c->plugin = p;
+		c->s.account_id = acct->id;
+		c->s.provider = acct->provider;
+		c->s.email = acct->email;
+		c->s.jwt_token = c->pre_jwt = acct->jwt_token;
+		c->s.cookies = c->pre_cookies = acct->cookies;
+		c->s.cookie_count = acct->cookie_count;
+		c->s.openapi_key = c->pre_openapi = provauth_account_api_key(acct, "openapi");
+		c->s.jwt_source = acct->jwt_token ? "account" : "none";
+		c->s.auth_method = provauth_account_auth_method(acct);
+		c->s.access_token = c->pre_access = acct->access_token;
+		c->s.access_expires_at = acct->access_expires_at;
+		c->s.metadata = pa_account_metadata(acct);
+		c->health_invalid = metadata_health_invalid(acct->metadata);
+
+		rc = p->vt.build_session(p->state, acct, &c->s, upd);
+		if (rc < 0) {
+			pa_update_free(upd);
+			cached_free(c);
+			return pa_error_prefix(rc, "account %s: %s could not build a session", id, p->vt.id);
+		}
+		if (!pa_update_is_empty(upd)) {
+			if ((rc = provauth_account_dup(&copy, acct)) < 0 || (rc = pa_update_apply(upd, copy)) < 0) {
+				provauth_account_free(copy);
+				pa_update_free(upd);
+				cached_free(c);
+				return rc;
+			}
+			rc = m->store->put(m->store, copy);
+			if (rc == PROVAUTH_ECONFLICT) {
+				provauth_account_free(copy);
+				pa_update_free(upd);
+				cached_free(c);
+				continue;
+			}
+			if (rc < 0) {
+				/* What the build derived came from stored data: nothing is lost by not storing it. */
+				const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("error", provauth_last_error()) };
+				log_event(m, PROVAUTH_LOG_WARN, p, "build_session_not_persisted", f, PA_ARRAY_LEN(f));
+				provauth_account_free(copy);
+			} else {
+				c->account = copy;
+			}
+		}
+		pa_update_free(upd);
+		{
+			const provauth_log_field f[] = {
+				PA_F_STR("account_id", id),
+				PA_F_STR("jwt_source", c->s.jwt_source ? c->s.jwt_source : "none"),
+				PA_F_STR("auth_method", provauth_auth_method_name(c->s.auth_method)),
+				PA_F_BOOL("has_cookies", c->s.cookie_count > 0),
+				PA_F_BOOL("has_openapi_key", c->s.openapi_key != NULL),
+			};
+			log_event(m, PROVAUTH_LOG_DEBUG, p, "build_session", f, PA_ARRAY_LEN(f));
+		}
+		*out = c;
+		return 0;
+	}
+	return pa_error_set(PROVAUTH_ECONFLICT, "account %s: changed %d times while its session was built",
+	                    id, PA_PUT_RETRIES);
+}
+
+/* The entry's session, built if absent. The caller owns one reference. */
+static int session_acquire(provauth_manager *m, pa_entry *e, pa_cached **out)
+{
+	pa_cached *c;
+	int rc;
+
+	pthread_mutex_lock(&e->mu);
+	if ((c = e->cached))
+		atomic_fetch_add(&c->refs, 1);
+	pthread_mutex_unlock(&e->mu);
+	if (c) {
+		*out = c;
+		return 0;
+	}
+	if ((rc = session_build(m, e->id, &c)) < 0)
+		return rc;
+	pthread_mutex_lock(&e->mu);
+	if (e->cached && e->cached->account->revision >= c->account->revision) {
+		/* Another thread built one at least as new meanwhile: share it. */
+		cached_free(c);
+		c = e->cached;
+	} else {
+		cached_release(e->cached);
+		e->cached = c;
+	}
+	atomic_fetch_add(&c->refs, 1);
+	pthread_mutex_unlock(&e->mu);
+	*out = c;
+	return 0;
+}
+
+/* Drops the cached session if it is still `c` (NULL: whatever is cached). */
+static void entry_evict(pa_entry *e, const pa_cached *c)
+{
+	pa_cached *old = NULL;
+
+	pthread_mutex_lock(&e->mu);
+	if (e->cached && (!c || e->cached == c)) {
+		old = e->cached;
+		e->cached = NULL;
+	}
+	pthread_mutex_unlock(&e->mu);
+	cached_release(old);
+}
+
+void pa_sessions_evict(provauth_manager *m, const char *account_id)
+{
+	pa_shard *sh;
+	pa_entry *e;
+
+	if (!m->sessions || !account_id)
+		return;
+	sh = &m->sessions->shards[hash_id(account_id) % PA_SHARDS];
+	pthread_rwlock_rdlock(&sh->lock);
+	e = shard_find(sh, account_id);
+	pthread_rwlock_unlock(&sh->lock);
+	if (e)
+		entry_evict(e, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Storing what a recovery obtained                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct pa_extra {
+	const char *health_json;     /* metadata.session_health, or NULL */
+	int set_password_method;     /* auth_method = password */
+	const char *password;        /* store this password (explicit reauth) */
+	int64_t last_reauth_at;      /* metadata.last_reauth_at when > 0 */
+} pa_extra;
+
+/*
+ * Applies the provider's update plus the manager's own changes to the
+ * newest stored copy and stores it, re-applying on version conflicts: the
+ * update holds the newest credentials (we hold the recovery), so it must win.
+ */
+static int persist(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x)
+{
+	int attempt, rc = 0;
+	char num[32];
+
+	for (attempt = 0; attempt < PA_PUT_RETRIES; attempt++) {
+		provauth_account *a = NULL;
+
+		if ((rc = m->store->get(m->store, &a, id)) < 0)
+			return pa_error_prefix(rc, "account %s", id);
+		if ((upd && (rc = pa_update_apply(upd, a)) < 0) ||
+		    (x && x->health_json && (rc = provauth_account_set_metadata(a, "session_health", x->health_json)) < 0) ||
+		    (x && x->set_password_method && (rc = provauth_account_set_metadata(a, "auth_method", "\"password\"")) < 0) ||
+		    (x && x->password && (rc = pa_set_string(&a->password, x->password)) < 0)) {
+			provauth_account_free(a);
+			return rc;
+		}
+		if (x && x->last_reauth_at > 0) {
+			snprintf(num, sizeof(num), "%lld", (long long)x->last_reauth_at);
+			if ((rc = provauth_account_set_metadata(a, "last_reauth_at", num)) < 0) {
+				provauth_account_free(a);
+				return rc;
+			}
+		}
+		rc = store_put(m, a);
+		provauth_account_free(a);
+		if (rc != PROVAUTH_ECONFLICT)
+			return rc;
+	}
+	return pa_error_set(PROVAUTH_ECONFLICT, "account %s: kept changing while recovered credentials were stored", id);
+}
+
+static char *health_json(const char *state, const char *reason, const char *code, int64_t at,
+                         const char *message)
+{
+	struct json_object *o = json_object_new_object();
+	char *out;
+
+	json_object_object_add(o, "state", json_object_new_string(state));
+	if (reason)
+		json_object_object_add(o, "reason", json_object_new_string(reason));
+	if (code && *code)
+		json_object_object_add(o, "code", json_object_new_string(code));
+	json_object_object_add(o, "at", json_object_new_int64(at));
+	if (message)
+		json_object_object_add(o, "message", json_object_new_string(message));
+	out = pa_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return out;
+}
+
+static void record_health(provauth_manager *m, const pa_plugin *p, const char *id, const char *state,
+                          const char *reason, const char *code, const char *message)
+{
+	char *h = health_json(state, reason, code, pa_manager_now(m), message);
+	pa_extra x = { h, 0, NULL, 0 };
+	char saved[1024];
+
+	/* Recording health must not replace the error the caller is about to see. */
+	snprintf(saved, sizeof(saved), "%s", provauth_last_error());
+	if (h && persist(m, id, NULL, &x) < 0) {
+		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("error", provauth_last_error()) };
+		log_event(m, PROVAUTH_LOG_WARN, p, "session_health_not_stored", f, PA_ARRAY_LEN(f));
+	} else {
+		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("state", state),
+		                                 PA_F_STR("reason", reason ? reason : "") };
+		log_event(m, PROVAUTH_LOG_INFO, p, "session_health_changed", f, PA_ARRAY_LEN(f));
+	}
+	free(h);
+	pa_error_set(PROVAUTH_OK, "%s", saved);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The recovery ladder                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef enum pa_recovery_kind {
+	PA_RECOVER_AUTO = 0,     /* after a session error: reuse, refresh, password if allowed */
+	PA_RECOVER_REFRESH_ONLY, /* ahead of expiry: reuse or refresh, nothing else */
+	PA_RECOVER_EXPLICIT      /* provauth_account_reauth: password login, ignoring auto settings */
+} pa_recovery_kind;
+
+typedef struct pa_recovery {
+	pa_recovery_kind kind;
+	const provauth_outcome *outcome; /* AUTO: why */
+	const char *context;             /* op name */
+	const char *password;            /* EXPLICIT: from the caller, may be NULL */
+	const char *skip_reason;         /* out: why nothing was attempted */
+	int permanent;                   /* out: the provider refused the credentials for good */
+} pa_recovery;
+
+/* 1 when the store holds different credentials than `used`: someone already recovered. */
+static int store_has_newer(provauth_manager *m, const char *id, const provauth_account *used)
+{
+	provauth_account *now = NULL;
+	int newer;
+
+	if (m->store->get(m->store, &now, id) < 0)
+		return 0;
+	newer = !same_credentials(now, used);
+	provauth_account_free(now);
+	return newer;
+}
+
+static void log_skipped(provauth_manager *m, const pa_plugin *p, const provauth_account *a,
+                        const char *reason, const char *context)
+{
+	const provauth_log_field f[] = {
+		PA_F_STR("account_id", a->id),
+		PA_F_STR("auth_method", provauth_auth_method_name(provauth_account_auth_method(a))),
+		PA_F_STR("reason", reason),
+		PA_F_STR("context", context),
+	};
+	log_event(m, PROVAUTH_LOG_INFO, p, "auto_reauth_skipped", f, PA_ARRAY_LEN(f));
+}
+
+static int64_t metadata_int(const provauth_account *a, const char *key)
+{
+	struct json_object *o, *v;
+	int64_t n = 0;
+
+	if (!strstr(pa_account_metadata(a), key))
+		return 0;
+	o = json_tokener_parse(pa_account_metadata(a));
+	if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
+		n = json_object_get_int64(v);
+	json_object_put(o);
+	return n;
+}
+
+static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const provauth_account *a,
+                        pa_recovery *r)
+{
+	provauth_update *upd = NULL;
+	int rc, prc;
+
+	pthread_mutex_lock(&e->mu);
+	rc = e->refresh_dead && same_credentials(e->refresh_dead, a);
+	pthread_mutex_unlock(&e->mu);
+	if (rc)
+		return pa_error_set(PROVAUTH_EAUTH, "account %s: %s refused these credentials before; supply new ones",
+		                    a->id, p->vt.id);
+	if ((rc = pa_update_new(&upd)) < 0)
+		return rc;
+	{
+		const provauth_log_field f[] = { PA_F_STR("account_id", a->id), PA_F_STR("context", r->context) };
+		log_event(m, PROVAUTH_LOG_INFO, p, "refresh_attempt", f, PA_ARRAY_LEN(f));
+	}
+	rc = p->vt.refresh(p->state, a, upd);
+	if (rc > 0)
+		rc = PROVAUTH_ERROR;
+	{
+		char saved[1024];
+		snprintf(saved, sizeof(saved), "%s", provauth_last_error());
+		/* Store what came back (even alongside a failure) before anyone uses it. */
+		prc = pa_update_is_empty(upd) ? 0 : persist(m, a->id, upd, NULL);
+		if (prc == 0)
+			pa_error_set(rc, "%s", saved);
+	}
+	pa_update_free(upd);
+	if (rc == 0 && prc < 0)
+		rc = prc; /* a token we could not save is never handed out */
+	{
+		const provauth_log_field f[] = { PA_F_STR("account_id", a->id), PA_F_BOOL("success", rc == 0),
+		                                 PA_F_STR("context", r->context),
+		                                 PA_F_STR("error", rc < 0 ? provauth_last_error() : "") };
+		log_event(m, rc == 0 ? PROVAUTH_LOG_INFO : PROVAUTH_LOG_WARN, p, "refresh_completed", f, PA_ARRAY_LEN(f));
+	}
+	if (rc == PROVAUTH_EAUTH) {
+		provauth_account *dead = NULL;
+		r->permanent = 1;
+		if (provauth_account_dup(&dead, a) == 0) {
+			pthread_mutex_lock(&e->mu);
+			provauth_account_free(e->refresh_dead);
+			e->refresh_dead = dead;
+			pthread_mutex_unlock(&e->mu);
+		}
+	}
+	return rc;
+}
+
+static int step_password(provauth_manager *m, pa_plugin *p, const provauth_account *a, pa_recovery *r)
+{
+	pa_provider_state *ps = pa_manager_provider_state(m, p);
+	const pa_provider_settings *cfg = p->settings;
+	const char *password;
+	provauth_update *upd = NULL;
+	int64_t now = pa_manager_now(m), last;
+	pa_extra x = { NULL, 0, NULL, 0 };
+	int rc, prc;
+
+	if (!p->vt.try_reauth) {
+		r->skip_reason = "unsupported";
+		return pa_error_set(PROVAUTH_EUNSUPPORTED,
+		                    "account %s: provider %s has no password login; supply new credentials (e.g. a new refresh token)",
+		                    a->id, p->vt.id);
+	}
+	if (r->kind == PA_RECOVER_AUTO) {
+		if (r->outcome && !r->outcome->should_attempt_reauth) {
+			r->skip_reason = "not_reauthable";
+			return pa_error_set(PROVAUTH_ESESSION, "account %s: this error is not fixed by logging in again", a->id);
+		}
+		if (provauth_account_auth_method(a) != PROVAUTH_AUTH_PASSWORD) {
+			r->skip_reason = "auth_method_incompatible";
+			return pa_error_set(PROVAUTH_ESESSION,
+			                    "account %s: auth method is %s, so no password login is attempted; "
+			                    "import fresh cookies, or reauth it once with a password to enable automatic recovery",
+			                    a->id, provauth_auth_method_name(provauth_account_auth_method(a)));
+		}
+		if (!cfg || !cfg->auto_reauth_enabled) {
+			r->skip_reason = "disabled_in_settings";
+			return pa_error_set(PROVAUTH_ESESSION,
+			                    "account %s: automatic password login is off (providers.%s.auto_reauth_enabled)",
+			                    a->id, p->vt.id);
+		}
+		last = metadata_int(a, "last_reauth_at");
+		if (cfg->reauth_cooldown > 0 && last > 0 && now - last < cfg->reauth_cooldown) {
+			r->skip_reason = "cooldown";
+			return pa_error_set(PROVAUTH_ECOOLDOWN,
+			                    "account %s: last password login was %llds ago; the reauth cooldown is %llds",
+			                    a->id, (long long)(now - last), (long long)cfg->reauth_cooldown);
+		}
+	}
+	password = r->password ? r->password : a->password ? a->password : cfg ? cfg->global_password : NULL;
+	if (!password || !*password) {
+		r->skip_reason = "no_password";
+		return pa_error_set(PROVAUTH_EAUTH,
+		                    "account %s: no password stored and no providers.%s.global_password set",
+		                    a->id, p->vt.id);
+	}
+	if (ps && atomic_load(&ps->login_cooldown_until) > now) {
+		r->skip_reason = "login_cooldown";
+		return pa_error_set(PROVAUTH_ECOOLDOWN,
+		                    "%s: logins paused for %llds after the service reported too many login attempts",
+		                    p->vt.id, (long long)(atomic_load(&ps->login_cooldown_until) - now));
+	}
+	{
+		const provauth_log_field f[] = {
+			PA_F_STR("account_id", a->id),
+			PA_F_STR("auth_method", provauth_auth_method_name(provauth_account_auth_method(a))),
+			PA_F_STR("error_code", r->outcome ? r->outcome->error_code : ""),
+			PA_F_STR("error_reason", r->outcome ? r->outcome->error_reason : "explicit"),
+			PA_F_STR("context", r->context),
+		};
+		log_event(m, PROVAUTH_LOG_INFO, p, "auto_reauth_attempt", f, PA_ARRAY_LEN(f));
+	}
+	/* The attempt counts for the cooldown even if we crash before it ends. */
+	x.last_reauth_at = now;
+	if ((rc = persist(m, a->id, NULL, &x)) < 0)
+		return rc;
+	if ((rc = pa_update_new(&upd)) < 0)
+		return rc;
+	rc = p->vt.try_reauth(p->state, a, password, upd);
+	if (rc > 0)
+		rc = PROVAUTH_ERROR;
+	if (rc == PROVAUTH_ECOOLDOWN && ps && cfg) {
+		atomic_store(&ps->login_cooldown_until, now + cfg->login_cooldown);
+		r->skip_reason = "login_cooldown";
+	}
+	{
+		char saved[1024];
+		memset(&x, 0, sizeof(x));
+		x.set_password_method = rc == 0;
+		x.password = rc == 0 && r->kind == PA_RECOVER_EXPLICIT ? r->password : NULL;
+		snprintf(saved, sizeof(saved), "%s", provauth_last_error());
+		prc = (pa_update_is_empty(upd) && !x.set_password_method && !x.password) ? 0 : persist(m, a->id, upd, &x);
+		if (prc == 0)
+			pa_error_set(rc, "%s", saved);
+	}
+	pa_update_free(upd);
+	if (rc == 0 && prc < 0)
+		rc = prc;
+	if (rc == PROVAUTH_EAUTH)
+		r->permanent = 1;
+	{
+		const provauth_log_field f[] = { PA_F_STR("account_id", a->id), PA_F_BOOL("success", rc == 0),
+		                                 PA_F_STR("context", r->context),
+		                                 PA_F_STR("error", rc < 0 ? provauth_last_error() : "") };
+		log_event(m, rc == 0 ? PROVAUTH_LOG_INFO : PROVAUTH_LOG_WARN, p, "auto_reauth_completed", f, PA_ARRAY_LEN(f));
+	}
+	return rc;
+}
+
+/*
+ * Holds the store lease for the account, or waits until the process that
+ * holds it stores new credentials (returns 1) or the wait runs out.
+ */
+static int lease_or_wait(provauth_manager *m, const provauth_account *used, int64_t deadline_ms)
+{
+	int64_t ttl = pa_settings_session(m->settings)->lease_ttl_ms;
+	struct timespec ts = { 0, PA_LEASE_POLL_MS * 1000000L };
+	int rc;
+
+	for (;;) {
+		rc = m->store->lease_acquire ? m->store->lease_acquire(m->store, used->id, m->owner, ttl) : 0;
+		if (rc == 0)
+			return 0;
+		if (rc != PROVAUTH_EBUSY)
+			return pa_error_prefix(rc, "account %s: recovery lease", used->id);
+		if (store_has_newer(m, used->id, used))
+			return 1;
+		if (pa_monotonic_ms() >= deadline_ms)
+			return pa_error_set(PROVAUTH_EBUSY,
+			                    "account %s: another process is recovering this session and did not finish in time",
+			                    used->id);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The ladder itself, run by the one thread that owns the account's recovery. */
+static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const provauth_account *used,
+                          pa_recovery *r)
+{
+	int64_t deadline = pa_monotonic_ms() + pa_settings_session(m->settings)->recovery_wait_ms;
+	provauth_account *a = NULL;
+	int rc, leased;
+
+	/* (a) Someone (thread or process) already stored newer credentials. */
+	if (r->kind != PA_RECOVER_EXPLICIT && store_has_newer(m, e->id, used))
+		goto reused;
+	if ((leased = lease_or_wait(m, used, deadline)) < 0)
+		return leased;
+	if (leased == 1)
+		goto reused;
+	/* The lease holder before us may have finished just before we got it. */
+	if (r->kind != PA_RECOVER_EXPLICIT && store_has_newer(m, e->id, used)) {
+		m->store->lease_release(m->store, e->id, m->owner);
+		goto reused;
+	}
+	if ((rc = m->store->get(m->store, &a, e->id)) < 0) {
+		m->store->lease_release(m->store, e->id, m->owner);
+		return pa_error_prefix(rc, "account %s", e->id);
+	}
+	rc = PROVAUTH_EUNSUPPORTED;
+	/* (b) Renew without a password. */
+	if (r->kind != PA_RECOVER_EXPLICIT && p->vt.refresh) {
+		rc = step_refresh(m, e, p, a, r);
+		if (rc == 0 || r->kind == PA_RECOVER_REFRESH_ONLY)
+			goto out;
+		provauth_account_free(a);
+		a = NULL;
+		if (m->store->get(m->store, &a, e->id) < 0) /* the failed refresh may have stored metadata */
+			goto out;
+	}
+	if (r->kind == PA_RECOVER_REFRESH_ONLY) {
+		r->skip_reason = "no_refresh";
+		rc = pa_error_set(PROVAUTH_EUNSUPPORTED, "account %s: %s cannot refresh", e->id, p->vt.id);
+		goto out;
+	}
+	/* (c) Password login, where allowed. */
+	{
+		char refresh_msg[512];
+		int refresh_rc = rc, refreshed = p->vt.refresh != NULL;
+		snprintf(refresh_msg, sizeof(refresh_msg), "%s", provauth_last_error());
+		rc = step_password(m, p, a, r);
+		if (rc < 0 && r->skip_reason) {
+			log_skipped(m, p, a, r->skip_reason, r->context);
+			/* Nothing was attempted after the refresh: its failure leads the story. */
+			if (refreshed && refresh_rc < 0) {
+				char skip_msg[512];
+				snprintf(skip_msg, sizeof(skip_msg), "%s", provauth_last_error());
+				rc = pa_error_set(refresh_rc, "%s; %s", refresh_msg, skip_msg);
+			}
+		}
+	}
+out:
+	provauth_account_free(a);
+	m->store->lease_release(m->store, e->id, m->owner);
+	return rc;
+reused:
+	{
+		const provauth_log_field f[] = { PA_F_STR("account_id", e->id), PA_F_STR("context", r->context) };
+		log_event(m, PROVAUTH_LOG_INFO, p, "session_reused_stored", f, PA_ARRAY_LEN(f));
+	}
+	return 0;
+}
+
+/*
+ * Single-flight wrapper: one recovery per account at a time in this process;
+ * callers that arrive meanwhile wait and share its result. `used` is the
+ * account snapshot whose credentials failed.
+ */
+static int recover(provauth_manager *m, pa_entry *e, pa_plugin *p, const provauth_account *used,
+                   pa_recovery *r)
+{
+	int64_t wait_ms = pa_settings_session(m->settings)->recovery_wait_ms;
+	struct timespec until;
+	uint64_t gen;
+	int rc;
+
+	pthread_mutex_lock(&e->mu);
+	if (e->recovering) {
+		if (r->kind == PA_RECOVER_REFRESH_ONLY) {
+			/* Ahead of expiry the current token still works: do not wait. */
+			pthread_mutex_unlock(&e->mu);
+			return PROVAUTH_EBUSY;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += wait_ms / 1000;
+		until.tv_nsec += (wait_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		gen = e->generation;
+		while (e->recovering && e->generation == gen)
+			if (pthread_cond_timedwait(&e->cv, &e->mu, &until) == ETIMEDOUT)
+				break;
+		if (e->generation == gen) {
+			pthread_mutex_unlock(&e->mu);
+			return pa_error_set(PROVAUTH_EBUSY, "account %s: waited %lldms for another thread's recovery",
+			                    e->id, (long long)wait_ms);
+		}
+		rc = e->last_rc;
+		if (rc < 0)
+			pa_error_set(rc, "%s", e->last_msg);
+		pthread_mutex_unlock(&e->mu);
+		return rc;
+	}
+	/* The cached session already moved past the failed credentials. */
+	if (r->kind != PA_RECOVER_EXPLICIT && e->cached && !same_credentials(e->cached->account, used)) {
+		pthread_mutex_unlock(&e->mu);
+		return 0;
+	}
+	/* A recovery from these same credentials failed moments ago: do not storm. */
+	if (r->kind != PA_RECOVER_EXPLICIT && e->failed_on && same_credentials(e->failed_on, used) &&
+	    pa_monotonic_ms() - e->failed_at_ms < PA_FAILURE_MEMO_MS && e->last_rc < 0) {
+		rc = pa_error_set(e->last_rc, "%s", e->last_msg);
+		pthread_mutex_unlock(&e->mu);
+		return rc;
+	}
+	e->recovering = 1;
+	pthread_mutex_unlock(&e->mu);
+
+	rc = recover_locked(m, e, p, used, r);
+	if (rc == 0)
+		entry_evict(e, NULL);
+
+	pthread_mutex_lock(&e->mu);
+	e->recovering = 0;
+	e->generation++;
+	e->last_rc = rc;
+	snprintf(e->last_msg, sizeof(e->last_msg), "%s", rc < 0 ? provauth_last_error() : "");
+	provauth_account_free(e->failed_on);
+	e->failed_on = NULL;
+	if (rc < 0 && r->kind != PA_RECOVER_EXPLICIT && provauth_account_dup(&e->failed_on, used) == 0)
+		e->failed_at_ms = pa_monotonic_ms();
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* run_with_session                                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * OAuth-style accounts: renew ahead of expiry. While the token is still
+ * valid one caller refreshes and the others go on with the current token;
+ * once it has expired everyone waits for the single refresh.
+ */
+static int refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *context)
+{
+	pa_cached *c = *cp;
+	const provauth_account *a = c->account;
+	const pa_provider_settings *cfg = c->plugin->settings;
+	int64_t ahead = cfg ? cfg->refresh_ahead : 300, now;
+	pa_recovery r = { PA_RECOVER_REFRESH_ONLY, NULL, context, NULL, NULL, 0 };
+	int expired, rc;
+
+	if (!c->plugin->vt.refresh || !a->refresh_token)
+		return 0;
+	now = pa_manager_now(m);
+	if (a->access_token && a->access_expires_at > 0 && now < a->access_expires_at - ahead)
+		return 0;
+	expired = !a->access_token || a->access_expires_at <= 0 || now >= a->access_expires_at;
+	if (expired)
+		r.kind = PA_RECOVER_AUTO; /* wait for the single refresh in flight */
+	rc = recover(m, e, c->plugin, a, &r);
+	if (rc < 0 && !expired)
+		return 0; /* still valid: use it, someone refreshes later */
+	if (rc < 0)
+		return rc;
+	cached_release(c);
+	*cp = NULL;
+	if ((rc = session_acquire(m, e, cp)) < 0)
+		return rc;
+	return 0;
+}
+
+static void outcome_init(provauth_outcome *o, const provauth_failure *f)
+{
+	memset(o, 0, sizeof(*o));
+	o->result = f->code < 0 ? f->code : PROVAUTH_ERROR;
+	o->retry_after = -1;
+	snprintf(o->error_reason, sizeof(o->error_reason), "non_session_error");
+}
+
+static const char *failure_text(const provauth_failure *f, char *buf, size_t n)
+{
+	if (f->kind == PROVAUTH_FAILURE_HTTP)
+		snprintf(buf, n, "HTTP %ld", f->http_status);
+	else
+		snprintf(buf, n, "%s", f->message ? f->message : provauth_strerror(f->code));
+	return buf;
+}
+
+/* Runs once; returns its code with the failure described in *f. */
+static int attempt(const pa_cached *c, provauth_operation_fn op, void *payload, provauth_failure *f)
+{
+	int rc;
+
+	provauth_failure_clear(f);
+	f->code = PROVAUTH_ERROR;
+	rc = op(&c->s, f, payload);
+	if (rc > 0)
+		rc = PROVAUTH_ERROR;
+	if (rc < 0 && f->code == PROVAUTH_ERROR)
+		f->code = rc;
+	return rc;
+}
+
+int provauth_run_with_session(provauth_manager *m, const char *account_id, const char *op_name,
+                              provauth_operation_fn op, void *payload)
+{
+	provauth_failure f = { PROVAUTH_FAILURE_NONE, 0, 0, NULL, NULL, 0, -1 };
+	provauth_outcome o;
+	pa_recovery r;
+	pa_cached *c = NULL;
+	pa_plugin *p;
+	pa_entry *e;
+	char what[256];
+	int rc, rrc;
+
+	if (!m || !account_id || !*account_id || !op)
+		return pa_error_set(PROVAUTH_EINVAL, "run_with_session: manager, account id and operation are required");
+	if (!op_name)
+		op_name = "operation";
+	if (!(e = entry_get(m->sessions, account_id)))
+		return PROVAUTH_ENOMEM;
+	if ((rc = session_acquire(m, e, &c)) < 0)
+		return rc;
+	if ((rc = refresh_ahead(m, e, &c, op_name)) < 0) {
+		if (c) {
+			record_health(m, c->plugin, account_id, "invalid", "refresh_failed", "", provauth_last_error());
+			cached_release(c);
+		}
+		return rc;
+	}
+	p = c->plugin;
+
+	rc = attempt(c, op, payload, &f);
+	if (rc == 0)
+		goto success;
+	if (f.kind == PROVAUTH_FAILURE_NONE) {
+		/* Nothing to classify: the operation's own error stands. */
+		cached_release(c);
+		provauth_failure_clear(&f);
+		return rc;
+	}
+	outcome_init(&o, &f);
+	if (p->vt.classify_error(p->state, &f, &o) < 0)
+		outcome_init(&o, &f);
+	if (o.start_login_cooldown && p->settings) {
+		pa_provider_state *ps = pa_manager_provider_state(m, p);
+		if (ps)
+			atomic_store(&ps->login_cooldown_until, pa_manager_now(m) + p->settings->login_cooldown);
+	}
+	failure_text(&f, what, sizeof(what));
+	if (!o.is_session_error) {
+		rc = o.result < 0 ? o.result : PROVAUTH_ERROR;
+		if (rc == PROVAUTH_ERATELIMIT && o.retry_after >= 0)
+			pa_error_set(rc, "account %s: %s: rate limited by %s (%s); retry after %lds", account_id,
+			             op_name, p->vt.id, what, o.retry_after);
+		else
+			pa_error_set(rc, "account %s: %s failed: %s%s%s%s", account_id, op_name, what,
+			             o.error_reason[0] ? " (" : "", o.error_reason, o.error_reason[0] ? ")" : "");
+		cached_release(c);
+		provauth_failure_clear(&f);
+		return rc;
+	}
+	{
+		const provauth_log_field fl[] = { PA_F_STR("account_id", account_id), PA_F_STR("context", op_name),
+		                                  PA_F_STR("error_code", o.error_code), PA_F_STR("error_reason", o.error_reason) };
+		log_event(m, PROVAUTH_LOG_WARN, p, "session_error_detected", fl, PA_ARRAY_LEN(fl));
+	}
+	if (o.should_invalidate_cache) {
+		const provauth_log_field fl[] = { PA_F_STR("account_id", account_id), PA_F_STR("reason", o.error_reason),
+		                                  PA_F_STR("error_code", o.error_code) };
+		entry_evict(e, c);
+		log_event(m, PROVAUTH_LOG_WARN, p, "session_invalidated", fl, PA_ARRAY_LEN(fl));
+	}
+	memset(&r, 0, sizeof(r));
+	r.kind = PA_RECOVER_AUTO;
+	r.outcome = &o;
+	r.context = op_name;
+	rrc = recover(m, e, p, c->account, &r);
+	if (rrc < 0) {
+		char reason[640];
+		rc = o.result < 0 ? o.result : PROVAUTH_ESESSION;
+		snprintf(reason, sizeof(reason), "%s", provauth_last_error());
+		record_health(m, p, account_id, "invalid", o.error_reason, o.error_code, reason);
+		pa_error_set(rc, "account %s: %s failed: session invalid (%s%s%s) and not recovered: %s", account_id,
+		             op_name, o.error_reason, o.error_code[0] ? ", code " : "", o.error_code, reason);
+		cached_release(c);
+		provauth_failure_clear(&f);
+		return rc;
+	}
+	/* Retry once, never more. */
+	cached_release(c);
+	c = NULL;
+	if ((rc = session_acquire(m, e, &c)) < 0) {
+		provauth_failure_clear(&f);
+		return rc;
+	}
+	rc = attempt(c, op, payload, &f);
+	if (rc == 0)
+		goto success;
+	if (f.kind != PROVAUTH_FAILURE_NONE) {
+		outcome_init(&o, &f);
+		if (p->vt.classify_error(p->state, &f, &o) < 0)
+			outcome_init(&o, &f);
+		rc = o.result < 0 ? o.result : rc;
+		failure_text(&f, what, sizeof(what));
+		if (o.is_session_error) {
+			entry_evict(e, c);
+			record_health(m, p, account_id, "invalid", o.error_reason, o.error_code,
+			              "the retry after recovery failed too");
+		}
+		pa_error_set(rc, "account %s: %s failed after recovery: %s (%s)", account_id, op_name, what,
+		             o.error_reason);
+	}
+	cached_release(c);
+	provauth_failure_clear(&f);
+	return rc;
+
+success:
+	if (c->health_invalid) {
+		record_health(m, p, account_id, "ok", NULL, NULL, NULL);
+		entry_evict(e, c);
+	}
+	cached_release(c);
+	provauth_failure_clear(&f);
+	provauth_error_clear();
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Explicit reauth and named operations                                     */
+/* ------------------------------------------------------------------------ */
+
+int provauth_account_reauth(provauth_manager *m, const char *id, const char *password)
+{
+	pa_recovery r = { PA_RECOVER_EXPLICIT, NULL, "reauth", password, NULL, 0 };
+	provauth_account *a = NULL;
+	pa_plugin *p;
+	pa_entry *e;
+	int rc;
+
+	if (!m || !id || !*id)
+		return pa_error_set(PROVAUTH_EINVAL, "reauth: manager and account id are required");
+	if ((rc = m->store->get(m->store, &a, id)) < 0) {
+		if (rc == PROVAUTH_ENOTFOUND)
+			return pa_error_set(rc, "account %s: not found in the %s store", id, m->store->name);
+		return rc;
+	}
+	if (!(p = pa_plugins_find(&m->plugins, a->provider))) {
+		rc = pa_error_set(PROVAUTH_EPLUGIN, "account %s: provider '%s' is not loaded", id, a->provider);
+		provauth_account_free(a);
+		return rc;
+	}
+	if (!(e = entry_get(m->sessions, id))) {
+		provauth_account_free(a);
+		return PROVAUTH_ENOMEM;
+	}
+	rc = recover(m, e, p, a, &r);
+	if (rc == 0)
+		record_health(m, p, id, "ok", NULL, NULL, NULL);
+	else if (r.permanent)
+		record_health(m, p, id, "invalid", "reauth_failed", "", provauth_last_error());
+	entry_evict(e, NULL);
+	provauth_account_free(a);
+	return rc;
+}
+
+typedef struct pa_call {
+	provauth_manager *m;
+	const char *operation;
+	const provauth_op_arg *args;
+	size_t nargs;
+	char *out;
+} pa_call;
+
+static int call_op(const provauth_session *s, provauth_failure *f, void *payload)
+{
+	pa_call *call = payload;
+	pa_plugin *p = pa_plugins_find(&call->m->plugins, s->provider);
+	size_t i;
+
+	for (i = 0; p && i < p->vt.operation_count; i++) {
+		const provauth_operation *op = &p->vt.operations[i];
+		if (strcmp(op->name, call->operation) != 0)
+			continue;
+		free(call->out);
+		call->out = NULL;
+		return op->run(p->state, s, call->args, call->nargs, &call->out, f);
+	}
+	return pa_error_set(PROVAUTH_ENOTFOUND, "provider %s has no operation '%s' (see 'provauth plugins')",
+	                    s->provider, call->operation);
+}
+
+int provauth_call(char **out_json, provauth_manager *m, const char *account_id, const char *operation,
+                  const provauth_arg *args, size_t nargs)
+{
+	pa_call call = { m, operation, (const provauth_op_arg *)args, nargs, NULL };
+	int rc;
+
+	if (out_json)
+		*out_json = NULL;
+	if (!out_json || !operation || !*operation)
+		return pa_error_set(PROVAUTH_EINVAL, "call: output and operation name are required");
+	rc = provauth_run_with_session(m, account_id, operation, call_op, &call);
+	if (rc < 0) {
+		free(call.out);
+		return rc;
+	}
+	*out_json = call.out ? call.out : pa_strdup("null");
+	return *out_json ? 0 : pa_error_oom();
+}

@@ -1,0 +1,717 @@
+/*
+ * run_with_session and the recovery ladder, against the scripted provider:
+ * the spec's unit list (7.2) plus concurrency, cooldowns, health and
+ * redaction.
+ */
+#include "config.h"
+#include <CUnit/Basic.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "manager.h"
+#include "scripted_provider.h"
+
+#define PW "pw-SECRET"
+#define TOK0 "jwt-SECRET-0"
+
+static scripted_server *srv;
+static provauth_store *store;
+static provauth_manager *mgr;
+static _Atomic int64_t fake_now = 1800000000;
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *log_buf;
+static size_t log_len;
+
+static int64_t test_clock(void *payload)
+{
+	(void)payload;
+	return atomic_load(&fake_now);
+}
+
+static void capture(provauth_log_level level, const char *event, const provauth_log_field *f, size_t n,
+                    void *payload)
+{
+	char line[2048];
+	size_t o, i, len;
+
+	(void)level; (void)payload;
+	o = (size_t)snprintf(line, sizeof(line), "%s", event);
+	for (i = 0; i < n && o < sizeof(line); i++) {
+		if (f[i].type == PROVAUTH_FIELD_INT || f[i].type == PROVAUTH_FIELD_BOOL)
+			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%lld", f[i].key, (long long)f[i].num);
+		else
+			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s", f[i].key, f[i].str ? f[i].str : "");
+	}
+	len = strlen(line);
+	pthread_mutex_lock(&log_mu);
+	log_buf = realloc(log_buf, log_len + len + 2);
+	memcpy(log_buf + log_len, line, len);
+	log_buf[log_len + len] = '\n';
+	log_len += len + 1;
+	log_buf[log_len] = '\0';
+	pthread_mutex_unlock(&log_mu);
+}
+
+/* Lines of the captured log starting with `event` (followed by a space or end). */
+static int count_event(const char *event)
+{
+	size_t n = strlen(event);
+	const char *p;
+	int count = 0;
+
+	pthread_mutex_lock(&log_mu);
+	for (p = log_buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, event, n) == 0 && (p[n] == ' ' || p[n] == '\n'))
+			count++;
+	pthread_mutex_unlock(&log_mu);
+	return count;
+}
+
+static int log_contains(const char *s)
+{
+	int found;
+	pthread_mutex_lock(&log_mu);
+	found = log_buf && strstr(log_buf, s) != NULL;
+	pthread_mutex_unlock(&log_mu);
+	return found;
+}
+
+static void log_reset(void)
+{
+	pthread_mutex_lock(&log_mu);
+	free(log_buf);
+	log_buf = NULL;
+	log_len = 0;
+	pthread_mutex_unlock(&log_mu);
+}
+
+#define BASE_YAML \
+	"session:\n  recovery_wait_ms: 5000\n  lease_ttl_ms: 5000\n" \
+	"providers:\n  scripted:\n    auto_reauth_enabled: %s\n    reauth_cooldown: 300\n" \
+	"    login_cooldown: 600\n%s"
+
+static provauth_manager *manager_with(const char *auto_reauth, const char *extra, const provauth_provider *p,
+                                      provauth_store *st)
+{
+	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
+	provauth_settings *s = NULL;
+	provauth_manager *m = NULL;
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml), BASE_YAML, auto_reauth, extra ? extra : "");
+	CU_ASSERT_FATAL(provauth_settings_parse(&s, yaml, strlen(yaml), "test.yaml") == 0);
+	opts.store = st;
+	opts.clock = test_clock;
+	opts.log = capture;
+	opts.skip_plugins = 1;
+	CU_ASSERT_FATAL(provauth_manager_new(&m, s, &opts) == 0);
+	provauth_settings_free(s);
+	CU_ASSERT_FATAL(provauth_manager_add_provider(m, p) == 0);
+	return m;
+}
+
+static void put_account(provauth_store *st, const char *id, const char *method, const char *password,
+                        const char *jwt)
+{
+	provauth_account *a = NULL;
+	char json[64];
+
+	CU_ASSERT_FATAL(provauth_account_new(&a, id, "scripted") == 0);
+	a->email = strdup("user@example.com");
+	if (password)
+		a->password = strdup(password);
+	if (jwt) {
+		a->jwt_token = strdup(jwt);
+		provauth_account_set_cookie(a, "_ai_token", jwt);
+	}
+	if (method) {
+		snprintf(json, sizeof(json), "\"%s\"", method);
+		provauth_account_set_metadata(a, "auth_method", json);
+	}
+	CU_ASSERT_FATAL(st->put(st, a) == 0);
+	provauth_account_free(a);
+}
+
+static provauth_account *stored(const char *id)
+{
+	provauth_account *a = NULL;
+	CU_ASSERT_FATAL(store->get(store, &a, id) == 0);
+	return a;
+}
+
+static int setup(void)
+{
+	srv = scripted_server_new();
+	scripted_use_server(srv);
+	log_reset();
+	atomic_store(&fake_now, 1800000000);
+	if (provauth_store_memory_new(&store) < 0)
+		return -1;
+	return srv ? 0 : -1;
+}
+
+static int teardown(void)
+{
+	provauth_manager_free(mgr);
+	mgr = NULL;
+	provauth_store_free(store);
+	store = NULL;
+	scripted_server_free(srv);
+	srv = NULL;
+	return 0;
+}
+
+/* Each test starts from a fresh server, store and log. */
+#define FRESH(auto_reauth, extra, prov) do { teardown(); setup(); mgr = manager_with(auto_reauth, extra, prov, store); } while (0)
+
+static void test_valid_session_is_built_once(void)
+{
+	int i;
+
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	for (i = 0; i < 100; i++)
+		CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->builds), 1);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 100);
+}
+
+static void test_unknown_account(void)
+{
+	FRESH("true", NULL, &scripted_provider);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "nope", "credits", scripted_op, NULL), PROVAUTH_ENOTFOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "nope"));
+}
+
+static void test_password_account_reauths_and_retries_once(void)
+{
+	provauth_account *a;
+
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 3); /* ok, failed, retried */
+	CU_ASSERT_EQUAL(count_event("scripted_session_error_detected"), 1);
+	CU_ASSERT_EQUAL(count_event("scripted_session_invalidated"), 1);
+	CU_ASSERT_EQUAL(count_event("scripted_auto_reauth_attempt"), 1);
+	CU_ASSERT_EQUAL(count_event("scripted_auto_reauth_completed"), 1);
+	CU_ASSERT_TRUE(log_contains("scripted_auto_reauth_completed account_id=a1 success=1"));
+	CU_ASSERT_TRUE(log_contains("error_code=10005 error_reason=logged_elsewhere"));
+	a = stored("a1");
+	CU_ASSERT_STRING_EQUAL(a->jwt_token, srv->valid_token);
+	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "_ai_token"), srv->valid_token);
+	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_PASSWORD);
+	provauth_account_free(a);
+}
+
+static void test_non_session_error_never_retries(void)
+{
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	srv->next_error = 500043;
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_EPROVIDER);
+	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 1);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	CU_ASSERT_EQUAL(count_event("scripted_session_error_detected"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "api_error"));
+}
+
+static void test_rate_limit_is_not_a_session_error(void)
+{
+	FRESH("true", NULL, &scripted_provider_refreshing);
+	put_account(store, "a1", "password", PW, TOK0);
+	srv->rate_limit_next = 1;
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "user_detail", scripted_op, NULL), PROVAUTH_ERATELIMIT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "retry after 42s"));
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 1);
+}
+
+static void check_no_password_reauth(const char *method)
+{
+	provauth_account *a;
+	int rc;
+
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "g1", method, PW, TOK0);
+	scripted_server_kick(srv);
+	rc = provauth_run_with_session(mgr, "g1", "credits", scripted_op, NULL);
+	CU_ASSERT_EQUAL(rc, PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 1);
+	CU_ASSERT_TRUE(log_contains("reason=auth_method_incompatible"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "import fresh cookies"));
+	a = stored("g1");
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"invalid\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"code\":\"10005\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "logged_elsewhere"));
+	provauth_account_free(a);
+}
+
+static void test_google_never_password_reauths(void) { check_no_password_reauth("google"); }
+static void test_unknown_never_password_reauths(void) { check_no_password_reauth("unknown"); }
+
+static void test_disabled_in_settings(void)
+{
+	FRESH("false", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	CU_ASSERT_TRUE(log_contains("reason=disabled_in_settings"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "auto_reauth_enabled"));
+}
+
+static void test_no_password_then_global_password(void)
+{
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", NULL, TOK0);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	CU_ASSERT_TRUE(log_contains("reason=no_password"));
+
+	FRESH("true", "    global_password: " PW "\n", &scripted_provider);
+	put_account(store, "a1", "password", NULL, TOK0);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+}
+
+static void test_reauth_cooldown(void)
+{
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	/* Kicked again 10 s later: inside the 300 s cooldown, no login. */
+	atomic_fetch_add(&fake_now, 10);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	CU_ASSERT_TRUE(log_contains("reason=cooldown"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "cooldown"));
+	/* After the cooldown (and the failure memo) it logs in again. */
+	atomic_fetch_add(&fake_now, 300);
+	provauth_manager_free(mgr);
+	mgr = manager_with("true", NULL, &scripted_provider, store);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 2);
+}
+
+static void test_provider_login_cooldown(void)
+{
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	put_account(store, "a2", "password", PW, TOK0);
+	srv->login_result = PROVAUTH_ECOOLDOWN; /* "too many login attempts" */
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	srv->login_result = 0;
+	/* Another account of the same provider: no login while the cooldown lasts. */
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a2", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	CU_ASSERT_TRUE(log_contains("reason=login_cooldown"));
+	atomic_fetch_add(&fake_now, 601);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a2", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 2);
+}
+
+static void test_retry_at_most_once(void)
+{
+	provauth_account *a;
+
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	srv->fail_after_login = 1;
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 2);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	a = stored("a1");
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"invalid\""));
+	provauth_account_free(a);
+}
+
+static void test_newer_stored_credentials_are_reused(void)
+{
+	provauth_account *a;
+
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	/* Another process logged in and stored its token. */
+	scripted_server_kick(srv);
+	a = stored("a1");
+	provauth_account_set(&a->jwt_token, srv->valid_token);
+	CU_ASSERT_FATAL(store->put(store, a) == 0);
+	provauth_account_free(a);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	CU_ASSERT_EQUAL(count_event("scripted_session_reused_stored"), 1);
+}
+
+static void test_refresh_before_password(void)
+{
+	FRESH("true", NULL, &scripted_provider_refreshing);
+	put_account(store, "a1", "password", PW, TOK0);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+
+	/* A refused refresh falls through to the password login. */
+	srv->refresh_result = PROVAUTH_EAUTH;
+	atomic_fetch_add(&fake_now, 1000);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 2);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+}
+
+static void test_health_reset_after_success(void)
+{
+	provauth_account *a;
+
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "g1", "google", NULL, TOK0);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "g1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	/* The user imports fresh cookies: the stored token is valid again. */
+	a = stored("g1");
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"invalid\""));
+	provauth_account_set(&a->jwt_token, srv->valid_token);
+	CU_ASSERT_FATAL(provauth_account_put(mgr, a) == 0);
+	provauth_account_free(a);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "g1", "credits", scripted_op, NULL), 0);
+	a = stored("g1");
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"ok\""));
+	provauth_account_free(a);
+}
+
+static void test_explicit_reauth_sets_password_method(void)
+{
+	provauth_account *a;
+
+	FRESH("false", NULL, &scripted_provider);
+	put_account(store, "a1", NULL, NULL, TOK0);
+	CU_ASSERT_EQUAL(provauth_account_reauth(mgr, "a1", "wrong"), PROVAUTH_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "incorrect"));
+	CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), "wrong"));
+	CU_ASSERT_EQUAL(provauth_account_reauth(mgr, "a1", PW), 0);
+	a = stored("a1");
+	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_PASSWORD);
+	CU_ASSERT_STRING_EQUAL(a->password, PW);
+	CU_ASSERT_STRING_EQUAL(a->jwt_token, srv->valid_token);
+	provauth_account_free(a);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 2);
+}
+
+static void test_oauth_answer_marks_google(void)
+{
+	provauth_account *a;
+
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	srv->google_on_login = 1;
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	a = stored("a1");
+	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_GOOGLE);
+	CU_ASSERT_PTR_NULL(a->password);
+	provauth_account_free(a);
+}
+
+static void test_named_operation(void)
+{
+	provauth_arg arg = { "x", "1" };
+	char *out = NULL;
+
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	CU_ASSERT_EQUAL(provauth_call(&out, mgr, "a1", "echo", &arg, 1), 0);
+	CU_ASSERT_STRING_EQUAL(out, "{\"echo\":true}");
+	provauth_free(out);
+	CU_ASSERT_EQUAL(provauth_call(&out, mgr, "a1", "nope", NULL, 0), PROVAUTH_ENOTFOUND);
+	CU_ASSERT_PTR_NULL(out);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "no operation 'nope'"));
+}
+
+static void test_stale_put_conflicts(void)
+{
+	provauth_account *a1, *a2;
+
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	CU_ASSERT_FATAL(provauth_account_get(&a1, mgr, "a1") == 0);
+	CU_ASSERT_FATAL(provauth_account_get(&a2, mgr, "a1") == 0);
+	provauth_account_set(&a1->email, "one@example.com");
+	provauth_account_set(&a2->email, "two@example.com");
+	CU_ASSERT_EQUAL(provauth_account_put(mgr, a1), 0);
+	CU_ASSERT_EQUAL(provauth_account_put(mgr, a2), PROVAUTH_ECONFLICT);
+	provauth_account_free(a1);
+	provauth_account_free(a2);
+	a1 = stored("a1");
+	CU_ASSERT_STRING_EQUAL(a1->email, "one@example.com");
+	provauth_account_free(a1);
+}
+
+/* ---- concurrency ---- */
+
+#define STORM_THREADS 32
+
+static pthread_barrier_t storm_barrier;
+static atomic_int storm_ok;
+
+static void *storm_worker(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&storm_barrier);
+	if (provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL) == 0)
+		atomic_fetch_add(&storm_ok, 1);
+	return NULL;
+}
+
+static void run_storm(void)
+{
+	pthread_t t[STORM_THREADS];
+	int i;
+
+	atomic_store(&storm_ok, 0);
+	pthread_barrier_init(&storm_barrier, NULL, STORM_THREADS);
+	for (i = 0; i < STORM_THREADS; i++)
+		pthread_create(&t[i], NULL, storm_worker, NULL);
+	for (i = 0; i < STORM_THREADS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&storm_barrier);
+}
+
+static void test_storm_one_recovery(void)
+{
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	scripted_server_kick(srv);
+	srv->login_delay_ms = 50;
+	run_storm();
+	CU_ASSERT_EQUAL(atomic_load(&storm_ok), STORM_THREADS);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	CU_ASSERT_EQUAL(count_event("scripted_auto_reauth_attempt"), 1);
+}
+
+static void put_oauth_account(const char *id, int64_t expires_in)
+{
+	provauth_account *a = NULL;
+
+	CU_ASSERT_FATAL(provauth_account_new(&a, id, "scripted") == 0);
+	a->refresh_token = strdup("refresh-SECRET-0");
+	a->access_token = strdup(srv->valid_token);
+	a->access_expires_at = atomic_load(&fake_now) + expires_in;
+	CU_ASSERT_FATAL(store->put(store, a) == 0);
+	provauth_account_free(a);
+}
+
+static void test_expired_access_token_storm_one_refresh(void)
+{
+	provauth_account *a;
+
+	FRESH("true", NULL, &scripted_provider_refreshing);
+	put_oauth_account("a1", 3600);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "user_detail", scripted_op, NULL), 0);
+	/* The token expired (and the server no longer takes it). */
+	atomic_fetch_add(&fake_now, 3601);
+	scripted_server_kick(srv);
+	srv->login_delay_ms = 50;
+	run_storm();
+	CU_ASSERT_EQUAL(atomic_load(&storm_ok), STORM_THREADS);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	/* The rotated refresh token is stored. */
+	a = stored("a1");
+	CU_ASSERT_STRING_EQUAL(a->refresh_token, "refresh-SECRET-next");
+	CU_ASSERT_EQUAL(a->access_expires_at, atomic_load(&fake_now) + 3600);
+	provauth_account_free(a);
+}
+
+static void test_refresh_ahead_keeps_serving(void)
+{
+	FRESH("true", NULL, &scripted_provider_refreshing);
+	/* 100 s left, inside the 300 s refresh_ahead window: still valid. */
+	put_oauth_account("a1", 100);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "user_detail", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+	/* A failing refresh ahead of expiry does not fail the call. */
+	srv->refresh_result = PROVAUTH_ENETWORK;
+	atomic_fetch_add(&fake_now, 3600 - 100);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "user_detail", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 2);
+}
+
+static void test_dead_refresh_token_not_retried(void)
+{
+	FRESH("true", NULL, &scripted_provider_refreshing);
+	put_oauth_account("a1", -10);
+	srv->refresh_result = PROVAUTH_EAUTH;
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "user_detail", scripted_op, NULL), PROVAUTH_EAUTH);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "user_detail", scripted_op, NULL), PROVAUTH_EAUTH);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 0);
+}
+
+/* ---- secrets ---- */
+
+static void test_no_secret_in_logs_or_errors(void)
+{
+	char errors[4096] = "";
+
+	/* Every secret in this scenario contains "SECRET": none may surface. */
+	FRESH("true", "    global_password: global-SECRET\n", &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	put_account(store, "g1", "google", NULL, TOK0);
+	log_reset();
+	scripted_server_kick(srv);
+	provauth_run_with_session(mgr, "g1", "credits", scripted_op, NULL);
+	strcat(errors, provauth_last_error());
+	provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL);
+	strcat(errors, provauth_last_error());
+	provauth_account_reauth(mgr, "a1", "wrong-SECRET");
+	strcat(errors, provauth_last_error());
+	provauth_account_reauth(mgr, "g1", NULL);
+	strcat(errors, provauth_last_error());
+	CU_ASSERT_TRUE(count_event("scripted_auto_reauth_attempt") >= 2);
+	CU_ASSERT_TRUE(count_event("scripted_session_error_detected") >= 2);
+	CU_ASSERT_FALSE(log_contains("SECRET"));
+	CU_ASSERT_PTR_NULL(strstr(errors, "SECRET"));
+}
+
+/* ---- two processes ---- */
+
+/* The child holds a session on the old token, then runs again when told. */
+static void child_run(const char *path, const unsigned char *key, int fd_ready, int fd_go)
+{
+	provauth_sqlite_options so = PROVAUTH_SQLITE_OPTIONS_INIT;
+	provauth_store *st = NULL;
+	provauth_manager *m;
+	char c;
+	int rc;
+
+	so.key = key;
+	if (provauth_store_sqlite_open(&st, path, &so) < 0)
+		_exit(10);
+	m = manager_with("true", NULL, &scripted_provider, st);
+	if (provauth_run_with_session(m, "a1", "credits", scripted_op, NULL) != 0)
+		_exit(11);
+	if (write(fd_ready, "r", 1) != 1 || read(fd_go, &c, 1) != 1)
+		_exit(12);
+	rc = provauth_run_with_session(m, "a1", "credits", scripted_op, NULL);
+	provauth_manager_free(m);
+	provauth_store_free(st);
+	_exit(rc == 0 ? 0 : 13);
+}
+
+static void two_processes(int simultaneous)
+{
+	provauth_sqlite_options so = PROVAUTH_SQLITE_OPTIONS_INIT;
+	unsigned char key[32];
+	char dir[] = "/tmp/pa-sess-XXXXXX", path[256], c;
+	provauth_store *st = NULL;
+	provauth_manager *m;
+	int go[2], ready[2], status = 0;
+	pid_t pid;
+
+	memset(key, 7, sizeof(key));
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/accounts.db", dir);
+	so.key = key;
+	teardown();
+	setup();
+	CU_ASSERT_FATAL(provauth_store_sqlite_open(&st, path, &so) == 0);
+	put_account(st, "a1", "password", PW, TOK0);
+	srv->login_delay_ms = 100;
+	m = manager_with("true", NULL, &scripted_provider, st);
+	CU_ASSERT_EQUAL(provauth_run_with_session(m, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_FATAL(pipe(go) == 0 && pipe(ready) == 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0)
+		child_run(path, key, ready[1], go[0]);
+	/* Both processes now hold a session on the first token; the server moves on. */
+	CU_ASSERT_EQUAL(read(ready[0], &c, 1), 1);
+	scripted_server_kick(srv);
+	if (simultaneous) {
+		CU_ASSERT_EQUAL(write(go[1], "g", 1), 1);
+		CU_ASSERT_EQUAL(provauth_run_with_session(m, "a1", "credits", scripted_op, NULL), 0);
+	} else {
+		CU_ASSERT_EQUAL(provauth_run_with_session(m, "a1", "credits", scripted_op, NULL), 0);
+		CU_ASSERT_EQUAL(write(go[1], "g", 1), 1);
+	}
+	waitpid(pid, &status, 0);
+	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* One login in all: the other process took the stored token. */
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+	provauth_manager_free(m);
+	provauth_store_free(st);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	CU_ASSERT_EQUAL(system(path), 0);
+}
+
+static void test_two_processes_sequential(void) { two_processes(0); }
+static void test_two_processes_simultaneous(void) { two_processes(1); }
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned fails;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("session", setup, teardown);
+	CU_add_test(s, "valid session built once", test_valid_session_is_built_once);
+	CU_add_test(s, "unknown account", test_unknown_account);
+	CU_add_test(s, "password account reauths and retries once", test_password_account_reauths_and_retries_once);
+	CU_add_test(s, "non-session error never retries", test_non_session_error_never_retries);
+	CU_add_test(s, "rate limit is not a session error", test_rate_limit_is_not_a_session_error);
+	CU_add_test(s, "google never password-reauths", test_google_never_password_reauths);
+	CU_add_test(s, "unknown never password-reauths", test_unknown_never_password_reauths);
+	CU_add_test(s, "auto reauth disabled in settings", test_disabled_in_settings);
+	CU_add_test(s, "no password, then global_password", test_no_password_then_global_password);
+	CU_add_test(s, "reauth cooldown", test_reauth_cooldown);
+	CU_add_test(s, "provider login cooldown", test_provider_login_cooldown);
+	CU_add_test(s, "retry at most once", test_retry_at_most_once);
+	CU_add_test(s, "newer stored credentials reused", test_newer_stored_credentials_are_reused);
+	CU_add_test(s, "refresh before password", test_refresh_before_password);
+	CU_add_test(s, "health reset after success", test_health_reset_after_success);
+	CU_add_test(s, "explicit reauth sets password method", test_explicit_reauth_sets_password_method);
+	CU_add_test(s, "OAuth answer marks google", test_oauth_answer_marks_google);
+	CU_add_test(s, "named operation", test_named_operation);
+	CU_add_test(s, "stale put conflicts", test_stale_put_conflicts);
+	CU_add_test(s, "storm: 32 threads, one recovery", test_storm_one_recovery);
+	CU_add_test(s, "expired access token storm: one refresh", test_expired_access_token_storm_one_refresh);
+	CU_add_test(s, "refresh ahead keeps serving", test_refresh_ahead_keeps_serving);
+	CU_add_test(s, "dead refresh token not retried", test_dead_refresh_token_not_retried);
+	CU_add_test(s, "no secret in logs or errors", test_no_secret_in_logs_or_errors);
+	CU_add_test(s, "two processes, sequential", test_two_processes_sequential);
+	CU_add_test(s, "two processes, simultaneous", test_two_processes_simultaneous);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	free(log_buf);
+	return fails ? 1 : 0;
+}
