@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include "manager.h"
@@ -303,5 +304,90 @@ int provauth_account_set_auth_method(provauth_manager *m, const char *id, provau
 	}
 	if (rc == 0)
 		pa_sessions_evict(m, id);
+	return rc;
+}
+
+/* The stored account of `provider` with this email, if any. */
+static int find_by_email(provauth_account **out, provauth_manager *m, const char *provider, const char *email)
+{
+	provauth_account **list = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	*out = NULL;
+	if ((rc = m->store->list(m->store, &list, &n, provider)) < 0)
+		return rc;
+	for (i = 0; i < n && !*out; i++)
+		if (list[i]->email && strcasecmp(list[i]->email, email) == 0) {
+			*out = list[i];
+			list[i] = NULL;
+		}
+	provauth_account_list_free(list, n);
+	return 0;
+}
+
+int provauth_account_import(char **out_id, provauth_manager *m, const char *provider, const char *kind,
+                            const char *input)
+{
+	provauth_update *upd = NULL;
+	provauth_account *a = NULL;
+	const char *email;
+	char *id = NULL;
+	pa_plugin *p;
+	int rc, attempt;
+
+	if (out_id)
+		*out_id = NULL;
+	if (!m || !provider || !kind || !input)
+		return pa_error_set(PROVAUTH_EINVAL, "import: manager, provider, kind and input are required");
+	if (!(p = pa_plugins_find(&m->plugins, provider)))
+		return pa_error_set(PROVAUTH_EPLUGIN, "import: provider '%s' is not loaded (see 'provauth plugins')", provider);
+	if (!p->vt.import)
+		return pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s cannot import credentials", provider);
+	for (attempt = 0; attempt < 8; attempt++) {
+		if ((rc = pa_update_new(&upd)) < 0)
+			return rc;
+		rc = p->vt.import(p->state, kind, input, NULL, upd);
+		if (rc > 0)
+			rc = PROVAUTH_ERROR;
+		if (rc < 0) {
+			pa_update_free(upd);
+			return pa_error_prefix(rc, "import into %s", provider);
+		}
+		if (!(email = pa_update_get(upd, PROVAUTH_F_EMAIL)) || !*email) {
+			pa_update_free(upd);
+			return pa_error_set(PROVAUTH_EINVAL, "import into %s: the credentials do not say which account (no email)",
+			                    provider);
+		}
+		if ((rc = find_by_email(&a, m, provider, email)) < 0)
+			break;
+		if (!a) {
+			if ((rc = provauth_account_new_id(&id)) < 0 || (rc = provauth_account_new(&a, id, provider)) < 0)
+				break;
+			free(id);
+			id = NULL;
+		}
+		if ((rc = pa_update_apply(upd, a)) < 0)
+			break;
+		/* Cookie imports say nothing about how the user signs in. */
+		if (!strstr(pa_account_metadata(a), "\"auth_method\"") &&
+		    (rc = provauth_account_set_metadata(a, "auth_method", "\"unknown\"")) < 0)
+			break;
+		rc = m->store->put(m->store, a);
+		if (rc != PROVAUTH_ECONFLICT)
+			break;
+		provauth_account_free(a);
+		a = NULL;
+		pa_update_free(upd);
+		upd = NULL;
+	}
+	if (rc == 0) {
+		pa_sessions_evict(m, a->id);
+		if (out_id && !(*out_id = pa_strdup(a->id)))
+			rc = pa_error_oom();
+	}
+	free(id);
+	pa_update_free(upd);
+	provauth_account_free(a);
 	return rc;
 }

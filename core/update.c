@@ -79,6 +79,13 @@ int pa_update_set(provauth_update *u, provauth_field field, const char *value)
 	return 0;
 }
 
+const char *pa_update_get(const provauth_update *u, provauth_field field)
+{
+	if (!u || (unsigned)field >= PA_UPDATE_FIELDS || !u->field_set[field])
+		return NULL;
+	return u->field[field];
+}
+
 int pa_update_set_access_expiry(provauth_update *u, int64_t t)
 {
 	if (!u)

@@ -19,7 +19,7 @@
  *
  * History
  *  1.0  vtable, init/fini, setting_keys
- *  1.1  named operations (operations, operation_count)
+ *  1.1  named operations (operations, operation_count), import
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -328,6 +328,21 @@ typedef struct provauth_provider {
 	/* ---- 1.1 ---- */
 	const provauth_operation *operations;
 	size_t operation_count;
+
+	/*
+	 * Turns credentials a user supplies into account fields. Optional.
+	 * `kind` names the input ("cookies": a Cookie: header, a JSON object or
+	 * a browser export; "refresh_token": an OAuth refresh token); `input` is
+	 * the text (a secret: never log or quote it). `existing` is the stored
+	 * account being updated, or NULL for a new one. Fill `update` with the
+	 * credentials and PROVAUTH_F_EMAIL (the host finds the account to update
+	 * by provider and email); may make network calls (e.g. to learn the
+	 * email). Returns PROVAUTH_EINVAL with a message naming what is wrong
+	 * with the input (never quoting it), PROVAUTH_EUNSUPPORTED for an
+	 * unknown kind.
+	 */
+	int (*import)(void *state, const char *kind, const char *input, const provauth_account *existing,
+	              provauth_update *update);
 } provauth_provider;
 
 /* True when the plugin's struct has `member` (struct_size covers it). */

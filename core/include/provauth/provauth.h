@@ -413,6 +413,17 @@ PROVAUTH_EXTERN(int) provauth_account_remove(provauth_manager *m, const char *id
  */
 PROVAUTH_EXTERN(int) provauth_account_reauth(provauth_manager *m, const char *id, const char *password);
 
+/*
+ * Creates or updates an account from user-supplied credentials through the
+ * provider's import (the /accounts/import-cookies endpoint: kind "cookies";
+ * Pixiv: kind "refresh_token"). The account with the same provider and email
+ * is updated, else a new one is created; a new account's auth_method is
+ * "unknown" unless the provider set it. *out_id (optional) receives the
+ * account id; free it with provauth_free. `input` is treated as a secret.
+ */
+PROVAUTH_EXTERN(int) provauth_account_import(char **out_id, provauth_manager *m, const char *provider,
+                                             const char *kind, const char *input);
+
 /* Sets metadata.auth_method (the /connect-google endpoint uses GOOGLE). */
 PROVAUTH_EXTERN(int) provauth_account_set_auth_method(provauth_manager *m, const char *id,
                                                       provauth_auth_method method);
