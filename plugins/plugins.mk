@@ -1,1 +1,33 @@
-# plugins: filled in by its owner.
+# plugins: one self-contained block per provider plugin.
+
+# ---- pixverse -------------------------------------------------------------
+# Built like an out-of-tree plugin: only <provauth/plugin.h> on the include
+# path and only the entry symbol exported; every service comes from the host.
+plugin_LTLIBRARIES += plugins/pixverse.la
+PA_PIXVERSE_PURE = \
+	plugins/pixverse/pixverse.h \
+	plugins/pixverse/util.c \
+	plugins/pixverse/jwt.c \
+	plugins/pixverse/cookies.c \
+	plugins/pixverse/classify.c \
+	plugins/pixverse/session.c
+plugins_pixverse_la_SOURCES = \
+	$(PA_PIXVERSE_PURE) \
+	plugins/pixverse/client.c \
+	plugins/pixverse/auth.c \
+	plugins/pixverse/ops.c \
+	plugins/pixverse/plugin.c
+plugins_pixverse_la_CPPFLAGS = -I$(top_srcdir)/core/include
+plugins_pixverse_la_CFLAGS = $(AM_CFLAGS)
+plugins_pixverse_la_LDFLAGS = $(PA_PLUGIN_LINK)
+
+# Unit test: the plugin's pure parts compiled in, against the real host table.
+check_PROGRAMS += tests/unit/test_pixverse_unit
+TESTS += tests/unit/test_pixverse_unit
+tests_unit_test_pixverse_unit_SOURCES = \
+	tests/unit/test_pixverse_unit.c \
+	$(PA_PIXVERSE_PURE)
+tests_unit_test_pixverse_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
+tests_unit_test_pixverse_unit_CFLAGS = $(PA_TEST_CF)
+tests_unit_test_pixverse_unit_LDADD = $(PA_TEST_LIBS)
+# ---- end pixverse ---------------------------------------------------------

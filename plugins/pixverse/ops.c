@@ -1,0 +1,369 @@
+/*
+ * Named operations (provauth_call). Each runs inside run_with_session: a
+ * failure is described in *failure, exactly as the reply came, and the
+ * host classifies it, recovers and retries. Nothing here retries or logs in.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pixverse.h"
+
+#define PV_CREDITS_PATH "/creative_platform/user/credits"
+#define PV_USER_INFO_PATH "/creative_platform/getUserInfo"
+#define PV_TASKS_PATH "/creative_platform/task/list"
+#define PV_OPENAPI_CREDITS_PATH "/openapi/v2/account/credits"
+
+/* The ad-watch task among the task list. */
+#define PV_AD_TASK_TYPE 1
+#define PV_AD_TASK_SUBTYPE 11
+
+static int oom_failure(const provauth_host *h, provauth_failure *f)
+{
+	h->failure_set_message(f, PROVAUTH_ENOMEM, "pixverse: out of memory");
+	return PROVAUTH_ENOMEM;
+}
+
+/*
+ * GET a web endpoint with the session's credentials. On success *r holds a
+ * 200 reply with ErrCode 0 and a Resp; otherwise *failure describes it.
+ */
+static int web_get(const pv_state *st, const provauth_session *s, const char *path, pv_reply *r,
+                   provauth_failure *f)
+{
+	const provauth_host *h = st->host;
+	const pv_session_data *data = s->provider_data;
+	pv_request req;
+	char *url, msg[160];
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!(url = pv_url(st->base_url, path)))
+		return oom_failure(h, f);
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url;
+	req.endpoint = path;
+	req.jwt = s->jwt_token;
+	req.cookies = s->cookies;
+	req.cookie_count = s->cookie_count;
+	req.anonymous_id = data ? data->anonymous_id : NULL;
+	rc = pv_send(st, &req, r);
+	free(url);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "pixverse: GET %s: %s", path, pv_transport_text(rc));
+		h->failure_set_transport(f, rc, msg);
+		return rc;
+	}
+	if ((rc = pv_reply_to_failure(st, r, path, 1, f)) < 0)
+		pv_reply_free(st, r);
+	return rc;
+}
+
+/* An integer member, or `def`. */
+static int64_t int_member(const provauth_host *h, const provauth_json *obj, const char *key, int64_t def)
+{
+	int64_t n;
+	return h->json_int(h->json_get(obj, key), &n) == 0 ? n : def;
+}
+
+/* A copy of a scalar member (int, bool, string; doubles and the rest become null). */
+static provauth_json *copy_member(const provauth_host *h, const provauth_json *obj, const char *key)
+{
+	const provauth_json *v = h->json_get(obj, key);
+	int64_t n;
+	int b;
+
+	switch (h->json_type(v)) {
+	case PROVAUTH_JSON_INT:
+	case PROVAUTH_JSON_DOUBLE:
+		if (h->json_int(v, &n) == 0)
+			return h->json_from_int(n);
+		return NULL;
+	case PROVAUTH_JSON_BOOL:
+		return h->json_bool(v, &b) == 0 ? h->json_from_bool(b) : NULL;
+	case PROVAUTH_JSON_STRING:
+		return h->json_from_string(h->json_string(v));
+	default:
+		return NULL;
+	}
+}
+
+/* obj[key] = val, where val NULL means JSON null. Returns 0 or -1. */
+static int put(const provauth_host *h, provauth_json *obj, const char *key, provauth_json *val)
+{
+	/* json_set takes NULL as null: the host's JSON values are json-c objects, and json-c's null is NULL. */
+	return h->json_set(obj, key, val) == 0 ? 0 : -1;
+}
+
+static int finish(const provauth_host *h, provauth_json *obj, char **out_json, provauth_failure *f)
+{
+	if (!obj)
+		return oom_failure(h, f);
+	*out_json = h->json_serialize(obj);
+	h->json_free(obj);
+	return *out_json ? 0 : oom_failure(h, f);
+}
+
+static int no_args(const provauth_host *h, const char *op, const provauth_op_arg *args, size_t nargs)
+{
+	if (nargs == 0)
+		return 0;
+	return h->set_error(h, PROVAUTH_EINVAL, "pixverse: %s takes no arguments (got '%s')", op,
+	                    args[0].key ? args[0].key : "");
+}
+
+/* ---- OpenAPI credits: a separate key and product, so a failure there never fails the web call ---- */
+
+static provauth_json *openapi_credits(const pv_state *st, const provauth_session *s)
+{
+	const provauth_host *h = st->host;
+	const char *why = NULL;
+	pv_request req;
+	pv_reply r;
+	char *url;
+	int64_t n;
+	provauth_json *out = NULL;
+
+	if (!(url = pv_url(st->openapi_base_url, PV_OPENAPI_CREDITS_PATH)))
+		return NULL;
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url;
+	req.endpoint = PV_OPENAPI_CREDITS_PATH;
+	req.api_key = s->openapi_key;
+	if (pv_send(st, &req, &r) < 0)
+		why = "transport";
+	else if (!pv_reply_ok(&r) || !r.resp)
+		why = r.http->status == 200 ? "refused" : "http_status";
+	else if (h->json_int(h->json_get(r.resp, "credits"), &n) < 0 &&
+	         h->json_int(h->json_get(r.resp, "total_credits"), &n) < 0)
+		why = "no_credits_field";
+	else
+		out = h->json_from_int(n < 0 ? 0 : n);
+	free(url);
+	if (why) {
+		const provauth_log_field fl[] = { { "account_id", PROVAUTH_FIELD_STRING, s->account_id, 0 },
+		                                  { "reason", PROVAUTH_FIELD_STRING, why, 0 },
+		                                  { "error_code", PROVAUTH_FIELD_INT, NULL, r.has_err_code ? r.err_code : 0 } };
+		h->log(h, PROVAUTH_LOG_WARN, "pixverse_openapi_credits_failed", fl, sizeof(fl) / sizeof(fl[0]));
+	}
+	pv_reply_free(st, &r);
+	return out;
+}
+
+/* ---- credits ---- */
+
+/* Credit counts are 32-bit on the wire; bounding them keeps a hostile reply from overflowing the sum. */
+static int64_t bounded(int64_t n)
+{
+	const int64_t limit = (int64_t)1 << 40;
+	return n > limit ? limit : n < -limit ? -limit : n;
+}
+
+static int credits_json(const pv_state *st, const provauth_session *s, provauth_json **out, provauth_failure *f)
+{
+	const provauth_host *h = st->host;
+	int64_t daily, monthly, package, total;
+	provauth_json *o;
+	pv_reply r;
+	int rc;
+
+	*out = NULL;
+	if ((rc = web_get(st, s, PV_CREDITS_PATH, &r, f)) < 0)
+		return rc;
+	daily = int_member(h, r.resp, "credit_daily", 0);
+	monthly = int_member(h, r.resp, "credit_monthly", 0);
+	package = int_member(h, r.resp, "credit_package", 0);
+	pv_reply_free(st, &r);
+	total = bounded(daily) + bounded(monthly) + bounded(package);
+	if (total < 0)
+		total = 0;
+	if (!(o = h->json_new_object()) || put(h, o, "web", h->json_from_int(total)) < 0 ||
+	    put(h, o, "daily", h->json_from_int(daily)) < 0 || put(h, o, "monthly", h->json_from_int(monthly)) < 0 ||
+	    put(h, o, "package", h->json_from_int(package)) < 0 ||
+	    (s->openapi_key && *s->openapi_key && put(h, o, "openapi", openapi_credits(st, s)) < 0)) {
+		if (o)
+			h->json_free(o);
+		return oom_failure(h, f);
+	}
+	*out = o;
+	return 0;
+}
+
+static int op_credits(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+                      char **out_json, provauth_failure *f)
+{
+	const pv_state *st = state;
+	provauth_json *o;
+	int rc;
+
+	if ((rc = no_args(st->host, "credits", args, nargs)) < 0)
+		return rc;
+	if ((rc = credits_json(st, s, &o, f)) < 0)
+		return rc;
+	return finish(st->host, o, out_json, f);
+}
+
+/* ---- user_info ---- */
+
+static int op_user_info(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+                        char **out_json, provauth_failure *f)
+{
+	const pv_state *st = state;
+	const provauth_host *h = st->host;
+	provauth_json *o;
+	pv_reply r;
+	int rc;
+
+	if ((rc = no_args(h, "user_info", args, nargs)) < 0)
+		return rc;
+	if ((rc = web_get(st, s, PV_USER_INFO_PATH, &r, f)) < 0)
+		return rc;
+	if (!(o = h->json_new_object()) || put(h, o, "email", copy_member(h, r.resp, "Mail")) < 0 ||
+	    put(h, o, "username", copy_member(h, r.resp, "Username")) < 0 ||
+	    put(h, o, "nickname", copy_member(h, r.resp, "Nickname")) < 0 ||
+	    put(h, o, "account_id", copy_member(h, r.resp, "AccId")) < 0) {
+		if (o)
+			h->json_free(o);
+		o = NULL;
+	}
+	pv_reply_free(st, &r);
+	return finish(h, o, out_json, f);
+}
+
+/* ---- ad_task ---- */
+
+/* The ad-watch task from a task list reply, or JSON null (NULL) when there is none. */
+static int ad_task_from(const provauth_host *h, const provauth_json *list, provauth_json **out)
+{
+	static const char *const keys[] = { "reward", "progress", "total_counts", "completed_counts", "expired_time" };
+	size_t i, k, n = h->json_array_len(list);
+
+	*out = NULL;
+	for (i = 0; i < n; i++) {
+		const provauth_json *t = h->json_array_at(list, i);
+		provauth_json *o;
+
+		if (int_member(h, t, "task_type", -1) != PV_AD_TASK_TYPE ||
+		    int_member(h, t, "sub_type", -1) != PV_AD_TASK_SUBTYPE)
+			continue;
+		if (!(o = h->json_new_object()))
+			return -1;
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (put(h, o, keys[k], copy_member(h, t, keys[k])) < 0) {
+				h->json_free(o);
+				return -1;
+			}
+		*out = o;
+		return 0;
+	}
+	return 0;
+}
+
+static int ad_task_json(const pv_state *st, const provauth_session *s, provauth_json **out, provauth_failure *f)
+{
+	const provauth_host *h = st->host;
+	pv_reply r;
+	int rc;
+
+	*out = NULL;
+	if ((rc = web_get(st, s, PV_TASKS_PATH, &r, f)) < 0)
+		return rc;
+	if (h->json_type(r.resp) != PROVAUTH_JSON_ARRAY) {
+		pv_reply_free(st, &r);
+		h->failure_set_message(f, PROVAUTH_EPROTOCOL, "pixverse: %s: Resp is not a list", PV_TASKS_PATH);
+		return PROVAUTH_EPROTOCOL;
+	}
+	rc = ad_task_from(h, r.resp, out);
+	pv_reply_free(st, &r);
+	return rc < 0 ? oom_failure(h, f) : 0;
+}
+
+static int op_ad_task(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+                      char **out_json, provauth_failure *f)
+{
+	const pv_state *st = state;
+	provauth_json *o;
+	int rc;
+
+	if ((rc = no_args(st->host, "ad_task", args, nargs)) < 0)
+		return rc;
+	if ((rc = ad_task_json(st, s, &o, f)) < 0)
+		return rc;
+	if (!o) {
+		*out_json = pv_strdup("null");
+		return *out_json ? 0 : oom_failure(st->host, f);
+	}
+	return finish(st->host, o, out_json, f);
+}
+
+/* ---- status: credits plus the ad task, best effort ---- */
+
+static void failure_reset(provauth_failure *f)
+{
+	/* The host allocates these with malloc; it zeroes the rest before each attempt. */
+	free(f->message);
+	free(f->body);
+	memset(f, 0, sizeof(*f));
+	f->retry_after = -1;
+}
+
+static int op_status(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+                     char **out_json, provauth_failure *f)
+{
+	const pv_state *st = state;
+	const provauth_host *h = st->host;
+	provauth_json *credits = NULL, *task = NULL, *o;
+	provauth_failure tf = { PROVAUTH_FAILURE_NONE, PROVAUTH_ERROR, 0, NULL, NULL, 0, -1 };
+	int rc;
+
+	if ((rc = no_args(h, "status", args, nargs)) < 0)
+		return rc;
+	if ((rc = credits_json(st, s, &credits, f)) < 0)
+		return rc;
+	if ((rc = ad_task_json(st, s, &task, &tf)) < 0) {
+		provauth_outcome oc;
+
+		memset(&oc, 0, sizeof(oc));
+		oc.result = tf.code;
+		oc.retry_after = -1;
+		pv_classify_error(state, &tf, &oc);
+		if (oc.is_session_error) {
+			/* The web session died between the two calls: that is the caller's problem too. */
+			h->json_free(credits);
+			failure_reset(f);
+			*f = tf;
+			return rc;
+		}
+		{
+			const provauth_log_field fl[] = { { "account_id", PROVAUTH_FIELD_STRING, s->account_id, 0 },
+			                                  { "error_reason", PROVAUTH_FIELD_STRING, oc.error_reason, 0 },
+			                                  { "error_code", PROVAUTH_FIELD_STRING, oc.error_code, 0 } };
+			h->log(h, PROVAUTH_LOG_INFO, "pixverse_ad_task_unavailable", fl, sizeof(fl) / sizeof(fl[0]));
+		}
+		failure_reset(&tf);
+		task = NULL;
+	}
+	if (!(o = h->json_new_object()) || put(h, o, "credits", credits) < 0) {
+		if (o)
+			h->json_free(o);
+		if (task)
+			h->json_free(task);
+		return oom_failure(h, f);
+	}
+	if (put(h, o, "ad_task", task) < 0) {
+		h->json_free(o);
+		return oom_failure(h, f);
+	}
+	return finish(h, o, out_json, f);
+}
+
+const provauth_operation pv_operations[] = {
+	{ "credits", "web credits (daily, monthly, package, total) and OpenAPI credits when a key is set", op_credits },
+	{ "user_info", "the account's email, username, nickname and Pixverse account id", op_user_info },
+	{ "ad_task", "the ad-watch task: reward, progress, counts, expiry (null when none)", op_ad_task },
+	{ "status", "credits plus the ad-watch task (best effort)", op_status },
+};
+
+_Static_assert(sizeof(pv_operations) / sizeof(pv_operations[0]) == PV_OPERATION_COUNT,
+               "PV_OPERATION_COUNT must match the table");

@@ -1,0 +1,201 @@
+/*
+ * The Pixverse provider plugin's internal interfaces. The plugin sees the
+ * core only through <provauth/plugin.h> and the provauth_host table: it links
+ * against libc alone, so every JSON, HTTP and encoding need goes through the
+ * host.
+ */
+#ifndef PV_PIXVERSE_H
+#define PV_PIXVERSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <provauth/plugin.h>
+
+#define PV_ID "pixverse"
+
+/* The cookie that carries the web JWT. */
+#define PV_TOKEN_COOKIE "_ai_token"
+
+/* ---- plugin.c: state shared by every call (read-only after init) ---- */
+
+typedef struct pv_state {
+	const provauth_host *host;
+	char *base_url;             /* web API, no trailing '/' */
+	char *web_origin;           /* Origin / Referer, no trailing '/' */
+	char *openapi_base_url;     /* OpenAPI host, no trailing '/' */
+	char *user_agent;
+	int64_t jwt_refresh_threshold; /* seconds before expiry a JWT counts as stale */
+} pv_state;
+
+/* Session data the plugin keeps next to the host's session. */
+typedef struct pv_session_data {
+	char anonymous_id[40];      /* ai-anonymous-id: stable per account */
+} pv_session_data;
+
+/* ---- util.c: text helpers ---- */
+
+/* Case-insensitive substring search; NULL-safe. */
+const char *pv_strcasestr(const char *haystack, const char *needle);
+/* 1 when `code` appears in `text` as a whole number (not inside a longer one). */
+int pv_has_number(const char *text, const char *code);
+/* malloc()ed copy; NULL on NULL or OOM. */
+char *pv_strdup(const char *s);
+/* Overwrites then frees a secret string; NULL-safe. */
+void pv_secret_free(char *s);
+/* Longest piece of a server's message we repeat. */
+#define PV_SAFE_TEXT_MAX 160
+/*
+ * A server-supplied message made fit to show: printable ASCII, shortened,
+ * and withheld entirely if it contains `secret`.
+ */
+void pv_safe_text(char *out, size_t size, const char *text, const char *secret);
+
+/* ---- jwt.c ---- */
+
+/*
+ * Expiry (unix seconds) from the payload's `exp` or, for Pixverse tokens,
+ * `ExpireTime`, as numbers or numeric strings. PROVAUTH_EINVAL when the
+ * token is not a decodable JWT or carries neither claim.
+ */
+int pv_jwt_expiry(const provauth_host *h, const char *token, int64_t *out);
+/*
+ * 1 when the token should be replaced: absent, undecodable, without an
+ * expiry, or expiring within `threshold` seconds of `now`.
+ */
+int pv_jwt_needs_refresh(const provauth_host *h, const char *token, int64_t now, int64_t threshold);
+/* The decoded payload as JSON (free with h->json_free), or NULL. */
+provauth_json *pv_jwt_payload(const provauth_host *h, const char *token);
+
+/* ---- cookies.c ---- */
+
+typedef struct pv_cookie_jar {
+	provauth_cookie *items;     /* malloc()ed names and values */
+	size_t count;
+} pv_cookie_jar;
+
+/* Most cookies and bytes an import accepts: a browser export of one site is far smaller. */
+#define PV_COOKIES_MAX_INPUT (256 * 1024)
+#define PV_COOKIES_MAX_COUNT 256
+
+/*
+ * Parses user-supplied cookies: a Cookie header ("a=1; b=2", with or without
+ * "Cookie:"), a JSON object {"a": "1"} or a browser export, a JSON array of
+ * {"name", "value", "domain", ...}. Later duplicates replace earlier ones.
+ * PROVAUTH_EINVAL with a message (host->set_error) that names the cookie or
+ * position at fault but never quotes a value.
+ */
+int pv_cookies_parse(pv_cookie_jar *out, const provauth_host *h, const char *input);
+void pv_cookies_free(pv_cookie_jar *jar);
+/* Value of `name` in a cookie array, or NULL. */
+const char *pv_cookie_find(const provauth_cookie *cookies, size_t count, const char *name);
+/* 1 when name / value can go into a Cookie header unchanged. */
+int pv_cookie_name_ok(const char *name);
+int pv_cookie_value_ok(const char *value);
+
+/* ---- session.c ---- */
+
+int pv_build_session(void *state, const provauth_account *account, provauth_session *session,
+                     provauth_update *update);
+void pv_session_data_free(void *state, void *provider_data);
+/*
+ * The account's ai-anonymous-id from its metadata into out (at least 40
+ * bytes); a fresh one when the metadata has none. Returns 1 when it was
+ * generated, 0 when read, negative on failure.
+ */
+int pv_anonymous_id(const pv_state *st, const char *metadata_json, char *out, size_t out_size);
+
+/* ---- classify.c ---- */
+
+int pv_classify_error(void *state, const provauth_failure *failure, provauth_outcome *out);
+/* Classification of an HTTP reply (status, body), shared by classify and best-effort calls. */
+void pv_classify_http(const provauth_host *h, long status, const char *body, size_t len, long retry_after,
+                      provauth_outcome *out);
+/* Classification of an error message (the SDK-exception case). */
+void pv_classify_message(const char *message, provauth_outcome *out);
+
+/* Pixverse ErrCodes the plugin acts on. */
+enum {
+	PV_ERR_TOKEN_INVALID = 10001,
+	PV_ERR_TOKEN_EXPIRED = 10002,
+	PV_ERR_NOT_LOGIN = 10003,
+	PV_ERR_LOGGED_ELSEWHERE = 10005,
+	PV_ERR_CREDITS_EXHAUSTED = 500043,
+	PV_ERR_CONCURRENCY = 500044,
+	PV_ERR_MODERATION_OUTPUT = 500054,
+	PV_ERR_MODERATION_PROMPT = 500063,
+	PV_ERR_HIGH_LOAD = 500069,
+	PV_ERR_BALANCE = 500090,
+	PV_ERR_NO_SUCH_USER = 500200,
+	PV_ERR_TOO_MANY_LOGINS = 500213
+};
+
+/* Seconds to wait after an HTTP 429 without Retry-After. */
+#define PV_DEFAULT_RETRY_AFTER 60
+
+/* ---- client.c: requests and the {ErrCode, ErrMsg, Resp} envelope ---- */
+
+typedef struct pv_request {
+	const char *method;          /* "GET" / "POST" */
+	const char *url;             /* absolute */
+	const char *endpoint;        /* path, for messages */
+	const char *jwt;             /* token header; NULL for none */
+	const provauth_cookie *cookies;
+	size_t cookie_count;
+	const char *anonymous_id;    /* NULL: a fresh one */
+	const char *api_key;         /* OpenAPI: API-KEY header instead of the web headers */
+	const char *body;            /* JSON text or NULL */
+	size_t body_len;
+} pv_request;
+
+typedef struct pv_reply {
+	provauth_http_response *http;
+	provauth_json *json;         /* the parsed body, or NULL */
+	int has_err_code;
+	int64_t err_code;            /* ErrCode (0 = success) */
+	const char *err_msg;         /* ErrMsg, or "" */
+	const provauth_json *resp;   /* Resp, or NULL */
+	long retry_after;            /* Retry-After seconds, or -1 */
+} pv_reply;
+
+/*
+ * Sends the request. Returns 0 when a reply arrived (whatever it says) with
+ * *out filled, or the transport's code (PROVAUTH_ENETWORK, ETIMEOUT, ETOOBIG)
+ * after host->set_error.
+ */
+int pv_send(const pv_state *st, const pv_request *req, pv_reply *out);
+void pv_reply_free(const pv_state *st, pv_reply *r);
+/* 1 when the reply is HTTP 200 with ErrCode 0. */
+int pv_reply_ok(const pv_reply *r);
+/* A short description of a transport error code ("connection failed"). */
+const char *pv_transport_text(int code);
+/*
+ * Describes a failed reply in *failure for run_with_session's classifier and
+ * returns the matching code: an error envelope or a non-200 status as HTTP,
+ * a body that is not JSON (or has no Resp when `need_resp`) as a
+ * PROVAUTH_EPROTOCOL message. Returns 0 when the reply is a success.
+ */
+int pv_reply_to_failure(const pv_state *st, const pv_reply *r, const char *endpoint, int need_resp,
+                        provauth_failure *failure);
+/* Full URL for a path under a base; malloc()ed. */
+char *pv_url(const char *base, const char *path);
+/* Name and value of a Set-Cookie header (before the first ';'); 0, or -1 if unusable. */
+int pv_set_cookie_parse(const char *header, char **name, char **value, int *removes);
+/*
+ * Stores every cookie the reply sets into `update`; *token gets a copy of
+ * the _ai_token one (NULL if none). Returns 0 or a negative code.
+ */
+int pv_reply_cookies(const pv_state *st, const pv_reply *r, provauth_update *update, char **token);
+
+/* ---- auth.c ---- */
+
+int pv_try_reauth(void *state, const provauth_account *account, const char *password, provauth_update *update);
+int pv_refresh(void *state, const provauth_account *account, provauth_update *update);
+int pv_import(void *state, const char *kind, const char *input, const provauth_account *existing,
+              provauth_update *update);
+
+/* ---- ops.c ---- */
+
+#define PV_OPERATION_COUNT 4
+extern const provauth_operation pv_operations[PV_OPERATION_COUNT];
+
+#endif /* PV_PIXVERSE_H */
