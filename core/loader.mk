@@ -1,7 +1,9 @@
-# Plugin loader. host.c builds the provauth_host table plugins get.
+# Plugin loader. host.c builds the provauth_host table plugins get; manager.c
+# holds the loaded set for `provauth plugins` (more of it comes later).
 core_libprovauth_core_la_SOURCES += \
 	core/plugin_loader.c \
-	core/host.c
+	core/host.c \
+	core/manager.c
 
 # TEMPORARY: stands in for core/http.c (pa_http_* used by host.c); drop it
 # when http.c is merged.
