@@ -411,6 +411,34 @@ static void test_writable_directory_or_file_is_refused(void)
 	remove_dir(dir2);
 }
 
+/* Only root can give a file away, so as another user this case cannot be staged. */
+static void test_file_of_another_user_is_refused(void)
+{
+	char *dir, path[PATH_MAX];
+	provauth_settings *s;
+	pa_plugin_set set = { 0 };
+	const pa_plugin_skip *sk;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "\n(not root: cannot chown a plugin to another user; case not run)\n");
+		return;
+	}
+	dir = make_dir();
+	add_fixture(dir, "good", NULL);
+	snprintf(path, sizeof(path), "%s/good.so", dir);
+	CU_ASSERT_FATAL(chown(path, 65534, 65534) == 0);
+	s = settings_for(dir, NULL, NULL);
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
+	CU_ASSERT_PTR_NULL(pa_plugins_find(&set, "fixture"));
+	sk = skip_for(&set, dir, "good.so");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sk);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, path));
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, "owned by uid 65534"));
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+	remove_dir(dir);
+}
+
 /* A symlink into a writable directory is judged by where the file really lives. */
 static void test_symlink_into_writable_directory_is_refused(void)
 {
@@ -890,6 +918,7 @@ int main(void)
 		{ "provider without block gets empty settings", test_provider_without_block_gets_empty_settings },
 		{ "each broken plugin is refused with its reason", test_each_broken_plugin_is_refused_with_its_reason },
 		{ "writable directory or file is refused", test_writable_directory_or_file_is_refused },
+		{ "file of another user is refused", test_file_of_another_user_is_refused },
 		{ "symlink into writable directory is refused", test_symlink_into_writable_directory_is_refused },
 		{ "loading continues past failures", test_loading_continues_past_failures },
 		{ "files load in sorted order", test_files_load_in_sorted_order },
