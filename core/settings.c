@@ -747,8 +747,6 @@ static int expand(provauth_setting *n, const char *raw, size_t len)
 		return rc;
 	}
 	n->value = b.p;
-	/* The buffer may be larger than the string; wipe the tail now, as free() will not. */
-	pa_wipe(b.p + b.len, b.cap - b.len);
 	return 0;
 }
 

@@ -328,6 +328,38 @@ static void test_env_escape(void)
 	provauth_settings_free(s);
 }
 
+/* A UTF-8 byte order mark, CRLF line ends and nesting up to the limit are fine. */
+static void test_text_forms(void)
+{
+	char deep[256];
+	provauth_settings *s;
+	size_t i, o;
+
+	s = parse_ok("\xef\xbb\xbfstore:\r\n  busy_timeout_ms: 7\r\n  path: /x\r\n");
+	CU_ASSERT_EQUAL(pa_settings_store(s)->busy_timeout_ms, 7);
+	CU_ASSERT_STRING_EQUAL(pa_settings_store(s)->path, "/x");
+	provauth_settings_free(s);
+
+	/* top (1), providers (2), p (3), then 29 sequences: 32 levels. */
+	o = (size_t)snprintf(deep, sizeof(deep), "providers: {p: {x: ");
+	for (i = 0; i < 29; i++)
+		deep[o++] = '[';
+	for (i = 0; i < 29; i++)
+		deep[o++] = ']';
+	memcpy(deep + o, "}}\n", 4);
+	s = parse_ok(deep);
+	CU_ASSERT_PTR_NOT_NULL(pa_settings_provider(s, "p"));
+	provauth_settings_free(s);
+	/* One more level is refused. */
+	o = (size_t)snprintf(deep, sizeof(deep), "providers: {p: {x: ");
+	for (i = 0; i < 30; i++)
+		deep[o++] = '[';
+	for (i = 0; i < 30; i++)
+		deep[o++] = ']';
+	memcpy(deep + o, "}}\n", 4);
+	BAD(deep, "t.yaml:1:49: providers.p.x[0]", "nesting is deeper than 32 levels");
+}
+
 /* ---- plugin_dir forms, provider blocks ---- */
 
 static void test_plugin_dir_forms(void)
@@ -506,6 +538,7 @@ static void test_load_and_warnings(void)
 {
 	static const char literal[] = "providers:\n  pixverse:\n    global_password: hunter2-literal\n";
 	static const char from_env[] = "providers:\n  pixverse:\n    global_password: ${PA_T_PW}\n";
+	static const char mixed[] = "providers:\n  pixverse:\n    global_password: pre-${PA_T_PW}\n";
 	provauth_settings *s = NULL;
 	const char *path;
 	const char *w;
@@ -543,6 +576,13 @@ static void test_load_and_warnings(void)
 	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
 	CU_ASSERT_STRING_EQUAL(pa_settings_provider(s, "pixverse")->global_password, "env-pw");
 	CU_ASSERT_EQUAL(provauth_settings_warning_count(s), 0);
+	provauth_settings_free(s);
+
+	/* Part of the password written in the file still counts as written in the file. */
+	path = write_file("mixed.yaml", mixed, strlen(mixed), 0644);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_STRING_EQUAL(pa_settings_provider(s, "pixverse")->global_password, "pre-env-pw");
+	CU_ASSERT_EQUAL(provauth_settings_warning_count(s), 1);
 	provauth_settings_free(s);
 }
 
@@ -802,6 +842,7 @@ int main(void)
 	    !CU_add_test(suite, "booleans", test_booleans) ||
 	    !CU_add_test(suite, "env expansion", test_env_expansion) ||
 	    !CU_add_test(suite, "env escape", test_env_escape) ||
+	    !CU_add_test(suite, "text forms", test_text_forms) ||
 	    !CU_add_test(suite, "plugin_dir forms", test_plugin_dir_forms) ||
 	    !CU_add_test(suite, "provider blocks", test_provider_blocks) ||
 	    !CU_add_test(suite, "setting lookups", test_setting_lookups) ||
