@@ -64,6 +64,7 @@ typedef struct cli_env {
 	provauth_settings *settings;
 	char *settings_source;      /* the file, or NULL for built-in defaults */
 	provauth_manager *manager;
+	provauth_store *scratch_store; /* in-memory store for commands that touch no account */
 	cli_events events;
 } cli_env;
 
@@ -72,8 +73,12 @@ typedef struct cli_env {
  * Returns 0 or the library's error (message in provauth_last_error()).
  */
 int cli_env_settings(cli_env *env, const cli_ctx *ctx);
-/* Creates the manager over env->settings; warnings are collected in env->events. */
-int cli_env_manager(cli_env *env);
+/*
+ * Creates the manager over env->settings; warnings are collected in
+ * env->events. Commands that touch no account pass use_store = 0 so that
+ * looking at plugins never creates the sqlite file or its key.
+ */
+int cli_env_manager(cli_env *env, int use_store);
 void cli_env_free(cli_env *env);
 
 /* ---- JSON output (json_writer.c) ---- */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <provauth/store.h>
 #include "cli.h"
 
 static char *xstrdup(const char *s)
@@ -113,10 +114,16 @@ static void collect(provauth_log_level level, const char *event, const provauth_
 	ev->lines[ev->count++] = line;
 }
 
-int cli_env_manager(cli_env *env)
+int cli_env_manager(cli_env *env, int use_store)
 {
 	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
+	int rc;
 
+	if (!use_store) {
+		if ((rc = provauth_store_memory_new(&env->scratch_store)) < 0)
+			return rc;
+		opts.store = env->scratch_store;
+	}
 	opts.log = collect;
 	opts.log_payload = &env->events;
 	return provauth_manager_new(&env->manager, env->settings, &opts);
@@ -127,6 +134,7 @@ void cli_env_free(cli_env *env)
 	size_t i;
 
 	provauth_manager_free(env->manager);
+	provauth_store_free(env->scratch_store);
 	provauth_settings_free(env->settings);
 	free(env->settings_source);
 	for (i = 0; i < env->events.count; i++)
