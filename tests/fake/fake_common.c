@@ -122,6 +122,22 @@ const char *fake_request_arg(const fake_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+int fake_request_arg_long(long *out, const fake_request *req, const char *name)
+{
+	const char *s = fake_request_arg(req, name);
+	char *end;
+	long v;
+
+	if (!s)
+		return 1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || !*s || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int fake_request_from_loopback(const fake_request *req)
 {
 	const union MHD_ConnectionInfo *info = MHD_get_connection_info(req->conn,
@@ -360,21 +376,6 @@ static fake_fault take_fault(fake_server *srv, int route)
 
 /* ---- common control endpoints ---- */
 
-static int parse_long(long *out, const char *s)
-{
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Called with the lock held; the lock is recursive. */
 static void control(fake_server *srv, fake_request *req, fake_response *resp)
 {
@@ -411,7 +412,7 @@ static void control(fake_server *srv, fake_request *req, fake_response *resp)
 	} else if (!strcmp(what, "clock")) {
 		long off;
 
-		if (parse_long(&off, fake_request_arg(req, "offset")) < 0) {
+		if (fake_request_arg_long(&off, req, "offset") != 0) {
 			fake_control_error(resp, "clock: 'offset' must be an integer number of seconds");
 			return;
 		}
@@ -420,8 +421,6 @@ static void control(fake_server *srv, fake_request *req, fake_response *resp)
 	} else if (!strcmp(what, "fault")) {
 		const char *ep = fake_request_arg(req, "endpoint");
 		const char *kind_name = fake_request_arg(req, "kind");
-		const char *count_s = fake_request_arg(req, "count");
-		const char *param_s = fake_request_arg(req, "param");
 		int route = fake_server_route_index(srv, ep);
 		fake_fault_kind kind;
 		long count = 1, param = 0;
@@ -434,8 +433,8 @@ static void control(fake_server *srv, fake_request *req, fake_response *resp)
 			fake_control_error(resp, "fault: unknown kind '%s'", kind_name ? kind_name : "");
 			return;
 		}
-		if ((count_s && (parse_long(&count, count_s) < 0 || count < 1 || count > 1000000)) ||
-		    (param_s && parse_long(&param, param_s) < 0)) {
+		if (fake_request_arg_long(&count, req, "count") < 0 || count < 1 ||
+		    count > 1000000 || fake_request_arg_long(&param, req, "param") < 0) {
 			fake_control_error(resp, "fault: 'count' and 'param' must be integers (count >= 1)");
 			return;
 		}

@@ -79,6 +79,9 @@ typedef struct fake_request {
 const char *fake_request_header(const fake_request *req, const char *name);
 const char *fake_request_cookie(const fake_request *req, const char *name);
 const char *fake_request_arg(const fake_request *req, const char *name);
+/* A decimal query argument: 0 with *out set, 1 when absent (*out kept),
+ * -1 when it is not an integer. */
+int fake_request_arg_long(long *out, const fake_request *req, const char *name);
 /* Whether the peer is a loopback address. */
 int fake_request_from_loopback(const fake_request *req);
 

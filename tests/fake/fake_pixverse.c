@@ -875,18 +875,6 @@ void fake_pixverse_set_refresh_delivery(fake_pixverse *pv, fake_pv_refresh_deliv
 	fake_server_unlock(pv->server);
 }
 
-static int arg_long(long *out, const fake_request *req, const char *name)
-{
-	const char *s = fake_request_arg(req, name);
-	char *end;
-
-	if (!s)
-		return 1;
-	errno = 0;
-	*out = strtol(s, &end, 10);
-	return errno || !*s || *end ? -1 : 0;
-}
-
 static void pv_control(void *ctx, const fake_request *req, fake_response *resp)
 {
 	fake_pixverse *pv = ctx;
@@ -935,25 +923,25 @@ static void pv_control(void *ctx, const fake_request *req, fake_response *resp)
 	} else if (!strcmp(what, "block")) {
 		long on = 1;
 
-		if (arg_long(&on, req, "on") < 0) {
+		if (fake_request_arg_long(&on, req, "on") < 0) {
 			fake_control_error(resp, "block: 'on' must be 0 or 1");
 			return;
 		}
-		acct->blocked = on != 0;
+		fake_pixverse_set_blocked(pv, email, on != 0);
 		fake_control_ok(resp, NULL);
 	} else {
 		long d = acct->credit_daily, m = acct->credit_monthly;
 		long p = acct->credit_package, o = acct->openapi_credits;
 
-		if (arg_long(&d, req, "daily") < 0 || arg_long(&m, req, "monthly") < 0 ||
-		    arg_long(&p, req, "package") < 0 || arg_long(&o, req, "openapi") < 0) {
+		if (fake_request_arg_long(&d, req, "daily") < 0 ||
+		    fake_request_arg_long(&m, req, "monthly") < 0 ||
+		    fake_request_arg_long(&p, req, "package") < 0 ||
+		    fake_request_arg_long(&o, req, "openapi") < 0) {
 			fake_control_error(resp, "credits: values must be integers");
 			return;
 		}
-		acct->credit_daily = d;
-		acct->credit_monthly = m;
-		acct->credit_package = p;
-		acct->openapi_credits = o;
+		fake_pixverse_set_credits(pv, email, d, m, p);
+		fake_pixverse_set_openapi_credits(pv, email, o);
 		fake_control_ok(resp, NULL);
 	}
 }

@@ -72,18 +72,17 @@ static void http_free(http_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void do_http(http_result *r, fake_pixverse *srv, const char *method,
-	const char *path, const char *body, const req_opts *o)
+static void do_http_url(http_result *r, const char *url, const char *method,
+	const char *body, const req_opts *o)
 {
 	static const req_opts none;
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
-	char line[4096], url[512];
+	char line[4096];
 
 	memset(r, 0, sizeof(*r));
 	if (!o)
 		o = &none;
-	snprintf(url, sizeof(url), "%s%s", fake_pixverse_url(srv), path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body) {
@@ -127,6 +126,15 @@ static void do_http(http_result *r, fake_pixverse *srv, const char *method,
 	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->seconds);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
+}
+
+static void do_http(http_result *r, fake_pixverse *srv, const char *method,
+	const char *path, const char *body, const req_opts *o)
+{
+	char url[512];
+
+	snprintf(url, sizeof(url), "%s%s", fake_pixverse_url(srv), path);
+	do_http_url(r, url, method, body, o);
 }
 
 /* The last value of a response header, malloc'd, or NULL. */
@@ -973,6 +981,16 @@ static void test_counters_and_headers(void)
 	do_http(&r, srv, "GET", "/creative_platform/login", NULL, NULL);
 	CU_ASSERT_EQUAL(r.status, 405);
 	http_free(&r);
+	{
+		char *big = malloc(2 * 1024 * 1024 + 1);
+
+		memset(big, ' ', 2 * 1024 * 1024);
+		big[2 * 1024 * 1024] = '\0';
+		do_http(&r, srv, "POST", "/creative_platform/login", big, NULL);
+		CU_ASSERT_EQUAL(r.status, 413);
+		http_free(&r);
+		free(big);
+	}
 
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_PLATFORM), 1);
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_TRACE_ID), 1);
@@ -983,7 +1001,7 @@ static void test_counters_and_headers(void)
 	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_TASK_LIST), 2);
 	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_LOGIN), 1);
 	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_REFRESH), 0);
-	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_TOTAL), 7);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_TOTAL), 8);
 
 	fake_pixverse_reset_counters(srv);
 	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_CREDITS), 0);
@@ -1315,25 +1333,16 @@ static int wait_exit(pid_t pid, double limit)
 static void program_login(int port)
 {
 	char url[128], *body = login_body("alice@example.com", "alice-demo-pw", 0);
-	CURL *c = curl_easy_init();
-	buf b = { 0 };
+	http_result r;
 	json_object *env;
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/creative_platform/login", port);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	CU_ASSERT_EQUAL(curl_easy_perform(c), CURLE_OK);
-	env = b.data ? json_tokener_parse(b.data) : NULL;
+	do_http_url(&r, url, "POST", body, NULL);
+	CU_ASSERT_EQUAL(r.rc, CURLE_OK);
+	env = body_json(&r);
 	CU_ASSERT_EQUAL(errcode_of(env), 0);
 	json_object_put(env);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	free(b.data);
+	http_free(&r);
 	free(body);
 }
 
