@@ -585,6 +585,8 @@ static void test_other_methods(void)
 	}
 }
 
+#define BIG_BODY 1200000
+
 static void test_custom_headers_and_user_agent(void)
 {
 	provauth_http_header hdrs[] = {
@@ -595,7 +597,7 @@ static void test_custom_headers_and_user_agent(void)
 	provauth_http_header ua[] = { { "User-Agent", "MyApp/2.0", 0 } };
 	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
 	provauth_http_response *resp = NULL;
-	char url[256];
+	char url[256], *big;
 
 	url_to(url, sizeof(url), srv_port, "/headers");
 	req.url = url;
@@ -615,6 +617,23 @@ static void test_custom_headers_and_user_agent(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(resp->body, "User-Agent: MyApp/2.0\n"));
 	CU_ASSERT_PTR_NULL(strstr(resp->body, "provauth/"));
 	pa_http_response_free(resp);
+
+	/* A large body goes at once, without waiting for "100 Continue". */
+	big = malloc(BIG_BODY);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	memset(big, 'b', BIG_BODY);
+	req.method = "POST";
+	req.headers = NULL;
+	req.header_count = 0;
+	req.body = big;
+	req.body_len = BIG_BODY;
+	CU_ASSERT_EQUAL(pa_http_request(http, &req, &resp), 0);
+	if (resp) {
+		CU_ASSERT_PTR_NULL(strstr(resp->body, "Expect"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(resp->body, "Content-Length: 1200000\n"));
+	}
+	pa_http_response_free(resp);
+	free(big);
 }
 
 static void test_error_statuses_are_replies(void)
