@@ -29,8 +29,10 @@
 #define PA_HTTP_DEFAULT_MAX_REPLY (1024 * 1024)
 /* Room for "scheme://host:port/path" in messages; longer ones are cut. */
 #define PA_HTTP_URL_SHOWN 384
-/* Secrets shorter than this are not searched for in curl's messages: a
- * two-letter "secret" would match ordinary words and say nothing. */
+/*
+ * Secrets shorter than this are not searched for in curl's messages: a
+ * two-letter "secret" would match ordinary words and hide nothing.
+ */
 #define PA_HTTP_SCRUB_MIN 3
 
 struct pa_http {
@@ -90,6 +92,10 @@ int pa_http_new(pa_http **out, const pa_http_config *cfg)
 	h->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : PA_HTTP_DEFAULT_CONNECT_MS;
 	h->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : PA_HTTP_DEFAULT_TIMEOUT_MS;
 	h->max_reply = cfg->max_reply_bytes ? cfg->max_reply_bytes : PA_HTTP_DEFAULT_MAX_REPLY;
+	/* Leaves room for the NUL and fits curl_off_t. */
+	if (h->max_reply > SIZE_MAX / 2)
+		h->max_reply = SIZE_MAX / 2;
+	/* Borrowed: the manager's logger outlives its HTTP service. */
 	h->logger = cfg->logger;
 	*out = h;
 	return 0;
@@ -435,13 +441,15 @@ static void url_for_humans(const char *url, char *out, size_t size)
 /* Replaces each occurrence of needle in msg by "***" (never longer than needle). */
 static void scrub(char *msg, const char *needle, size_t nlen)
 {
-	char *hit;
+	char *from = msg, *hit;
 
 	if (!needle || nlen < PA_HTTP_SCRUB_MIN)
 		return;
-	while ((hit = memmem(msg, strlen(msg), needle, nlen)) != NULL) {
+	/* Search on after each replacement: a needle of "***" must not loop. */
+	while ((hit = memmem(from, strlen(from), needle, nlen)) != NULL) {
 		memcpy(hit, "***", 3);
 		memmove(hit + 3, hit + nlen, strlen(hit + nlen) + 1);
+		from = hit + 3;
 	}
 }
 

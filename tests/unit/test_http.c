@@ -1078,6 +1078,22 @@ static void test_messages_carry_no_secrets(void)
 	assert_no_secret(provauth_last_error());
 	CU_ASSERT_PTR_NULL(resp);
 
+	/*
+	 * A secret that curl's own text happens to contain is masked there too
+	 * ("Failed to connect ..."), and masking never loops on its own mask.
+	 */
+	{
+		provauth_http_header odd[] = { { "X-Key", "Failed", 1 } };
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/x", port);
+		req.headers = odd;
+		req.body = "***";
+		req.body_len = 3;
+		req.timeout_ms = 0;
+		CU_ASSERT_EQUAL(pa_http_request(h, &req, &resp), PROVAUTH_ENETWORK);
+		CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), "Failed"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "connection refused"));
+	}
+
 	/* Nor anything the log saw. */
 	CU_ASSERT(cap.count >= 4);
 	assert_no_secret(cap.all);
@@ -1088,7 +1104,8 @@ static void test_messages_carry_no_secrets(void)
 static void test_invalid_requests(void)
 {
 	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
-	provauth_http_response *resp = (provauth_http_response *)&req; /* must be reset to NULL */
+	provauth_http_response sentinel;
+	provauth_http_response *resp = &sentinel;   /* a failure must reset it to NULL */
 	provauth_http_header noname[] = { { "", "v", 0 } };
 	char url[256];
 
