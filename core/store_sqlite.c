@@ -373,10 +373,14 @@ static int sql_put(provauth_store *s, provauth_account *account)
 		sqlite3_bind_int64(q, 5, account->access_expires_at);
 	else
 		sqlite3_bind_null(q, 5);
-	sqlite3_bind_blob(q, 6, blob, (int)blob_len, SQLITE_STATIC);
 	bind_text(q, 7, account->id);
 	if (account->revision)
 		sqlite3_bind_int64(q, 8, (sqlite3_int64)account->revision);
+	/* The sealed blob is the one value that can exceed sqlite's limits; a NULL would hide that. */
+	if ((rc = sqlite3_bind_blob(q, 6, blob, (int)blob_len, SQLITE_STATIC)) != SQLITE_OK) {
+		rc = db_error(st, rc, "storing the sealed secrets");
+		goto done;
+	}
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
 		rc = pa_error_set(PROVAUTH_ECONFLICT, "%s: account %s already exists", st->where, account->id);
@@ -513,7 +517,12 @@ static void sql_free(provauth_store *s)
 
 /* ---- files ---- */
 
-/* Creates the database file 0600 when absent, so sqlite never creates it with the umask's mode. */
+/*
+ * Creates the database file 0600 when absent, so sqlite never creates it with
+ * the umask's mode (its -wal and -shm files copy the database's mode). An
+ * existing file keeps the mode its owner gave it: never widened, never
+ * silently changed.
+ */
 static int ensure_db_file(const sql_store *st)
 {
 	struct stat sb;

@@ -246,7 +246,8 @@ static void expect_refused(const unsigned char *bytes, size_t len, const char *w
 	provauth_account *t = target_account();
 	unsigned char *copy = malloc(len ? len : 1);
 
-	memcpy(copy, bytes, len);
+	if (len)
+		memcpy(copy, bytes, len);
 	CU_ASSERT_EQUAL(pa_record_decode(t, copy, len), PROVAUTH_ESTORE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), why));
 	CU_ASSERT(target_untouched(t));

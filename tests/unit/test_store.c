@@ -415,10 +415,23 @@ static void test_bad_arguments(void)
 	provauth_store_free(s);
 }
 
+#define LEASE_TTL_MS 150
+
+static void sleep_until(int64_t deadline_ms)
+{
+	int64_t now;
+
+	while ((now = pa_monotonic_ms()) < deadline_ms) {
+		int64_t left = deadline_ms - now;
+		struct timespec nap = { (time_t)(left / 1000), (long)(left % 1000) * 1000000L };
+		nanosleep(&nap, NULL);
+	}
+}
+
 static void test_leases(void)
 {
 	provauth_store *s = fresh_store();
-	struct timespec nap = { 0, 150 * 1000000L };
+	int64_t t0;
 
 	CU_ASSERT_FATAL(s != NULL);
 	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-1", "owner-a", 10000), 0);
@@ -434,12 +447,17 @@ static void test_leases(void)
 	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-1", "owner-c", 10000), 0);
 	CU_ASSERT_EQUAL(s->lease_release(s, "never-leased", "owner-a"), 0);
 
-	/* Expiry: after the ttl another owner gets in without a release. */
-	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-3", "owner-a", 50), 0);
-	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-3", "owner-b", 50), PROVAUTH_EBUSY);
-	nanosleep(&nap, NULL);
+	/*
+	 * Expiry: after the ttl another owner gets in without a release. The ttl
+	 * is short, but long enough that a loaded machine still sees the lease
+	 * held right after taking it; the wait is measured from before the take.
+	 */
+	t0 = pa_monotonic_ms();
+	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-3", "owner-a", LEASE_TTL_MS), 0);
+	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-3", "owner-b", LEASE_TTL_MS), PROVAUTH_EBUSY);
+	sleep_until(t0 + LEASE_TTL_MS + 100);
 	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-3", "owner-b", 10000), 0);
-	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-3", "owner-a", 50), PROVAUTH_EBUSY);
+	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-3", "owner-a", LEASE_TTL_MS), PROVAUTH_EBUSY);
 	provauth_store_free(s);
 }
 
@@ -603,7 +621,7 @@ static void test_file_modes(void)
 {
 	char *path = pa_sprintf("%s/deep/er/accounts.db", tmpdir);
 	char *dir = pa_sprintf("%s/deep/er", tmpdir), *key = pa_sprintf("%s.key", path);
-	char *wal = pa_sprintf("%s-wal", path);
+	char *wal = pa_sprintf("%s-wal", path), *shm = pa_sprintf("%s-shm", path);
 	provauth_account *a = make_account("acct-1", "pixverse");
 	provauth_store *s = NULL;
 	mode_t old = umask(0);
@@ -618,9 +636,11 @@ static void test_file_modes(void)
 	CU_ASSERT_EQUAL(mode_of(path), 0600);
 	CU_ASSERT_EQUAL(mode_of(key), 0600);
 	CU_ASSERT_EQUAL(mode_of(wal), 0600);
+	CU_ASSERT_EQUAL(mode_of(shm), 0600);
 	provauth_store_free(s);
 	CU_ASSERT_EQUAL(mode_of(path), 0600);
 	provauth_account_free(a);
+	free(shm);
 	free(wal);
 	free(key);
 	free(dir);
