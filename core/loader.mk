@@ -1,10 +1,6 @@
 # Plugin loader: discovery, checks, init and unload of provider plugins.
 core_libprovauth_core_la_SOURCES += core/plugin_loader.c
 
-# TEMPORARY: stands in for core/http.c (pa_http_* used by host.c); drop it
-# when http.c is merged.
-core_libprovauth_core_la_SOURCES += core/http_stub.c
-
 check_PROGRAMS += tests/unit/test_loader
 TESTS += tests/unit/test_loader
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c

@@ -1160,8 +1160,10 @@ static int load_store(provauth_settings *s)
 			                    "store.path", s->source);
 		return 0;
 	}
-	s->store.key_file = key_file ? strdup(key_file) : pa_sprintf("%s.key", s->store.path);
-	return s->store.key_file ? 0 : pa_error_oom();
+	/* Unset stays NULL: the store then tries PROVAUTH_STORE_KEY before "<path>.key". */
+	if (key_file && !(s->store.key_file = strdup(key_file)))
+		return pa_error_oom();
+	return 0;
 }
 
 static int load_log(provauth_settings *s)

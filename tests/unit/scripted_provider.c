@@ -121,7 +121,6 @@ static int s_reauth(void *state, const provauth_account *a, const char *password
 	char token[64];
 	int forced;
 
-	(void)a;
 	atomic_fetch_add(&server->logins, 1);
 	if (server->login_delay_ms)
 		sleep_ms(server->login_delay_ms);
@@ -140,6 +139,9 @@ static int s_reauth(void *state, const provauth_account *a, const char *password
 	pthread_mutex_unlock(&server->mu);
 	st->host->update_set(u, PROVAUTH_F_JWT_TOKEN, token);
 	st->host->update_set_cookie(u, "_ai_token", token);
+	/* One token per session: an OAuth-style account's access token moves too. */
+	if (a->access_token)
+		st->host->update_set(u, PROVAUTH_F_ACCESS_TOKEN, token);
 	return 0;
 }
 
