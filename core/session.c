@@ -508,6 +508,7 @@ typedef struct pa_recovery {
 	const char *context;             /* op name */
 	const char *password;            /* EXPLICIT: from the caller, may be NULL */
 	const char *skip_reason;         /* out: why nothing was attempted */
+	int attempted;                   /* out: refresh or login reached the provider */
 	int permanent;                   /* out: the provider refused the credentials for good */
 } pa_recovery;
 
@@ -568,6 +569,7 @@ static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const pr
 		const provauth_log_field f[] = { PA_F_STR("account_id", a->id), PA_F_STR("context", r->context) };
 		log_event(m, PROVAUTH_LOG_INFO, p, "refresh_attempt", f, PA_ARRAY_LEN(f));
 	}
+	r->attempted = 1;
 	rc = p->vt.refresh(p->state, a, upd);
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
@@ -672,6 +674,7 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 		return rc;
 	if ((rc = pa_update_new(&upd)) < 0)
 		return rc;
+	r->attempted = 1;
 	rc = p->vt.try_reauth(p->state, a, password, upd);
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
@@ -865,7 +868,12 @@ static int recover(provauth_manager *m, pa_entry *e, pa_plugin *p, const provaut
 	snprintf(e->last_msg, sizeof(e->last_msg), "%s", rc < 0 ? provauth_last_error() : "");
 	provauth_account_free(e->failed_on);
 	e->failed_on = NULL;
-	if (rc < 0 && r->kind != PA_RECOVER_EXPLICIT && provauth_account_dup(&e->failed_on, used) == 0)
+	/*
+	 * Only failed attempts are remembered: a skip (cooldown, settings) costs
+	 * nothing to decide again and must be decided again once it lifts.
+	 */
+	if (rc < 0 && r->attempted && r->kind != PA_RECOVER_EXPLICIT &&
+	    provauth_account_dup(&e->failed_on, used) == 0)
 		e->failed_at_ms = pa_monotonic_ms();
 	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
@@ -887,7 +895,7 @@ static int refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const
 	const provauth_account *a = c->account;
 	const pa_provider_settings *cfg = c->plugin->settings;
 	int64_t ahead = cfg ? cfg->refresh_ahead : 300, now;
-	pa_recovery r = { PA_RECOVER_REFRESH_ONLY, NULL, context, NULL, NULL, 0 };
+	pa_recovery r = { PA_RECOVER_REFRESH_ONLY, NULL, context, NULL, NULL, 0, 0 };
 	int expired, rc;
 
 	if (!c->plugin->vt.refresh || !a->refresh_token)
@@ -1073,7 +1081,7 @@ success:
 
 int provauth_account_reauth(provauth_manager *m, const char *id, const char *password)
 {
-	pa_recovery r = { PA_RECOVER_EXPLICIT, NULL, "reauth", password, NULL, 0 };
+	pa_recovery r = { PA_RECOVER_EXPLICIT, NULL, "reauth", password, NULL, 0, 0 };
 	provauth_account *a = NULL;
 	pa_plugin *p;
 	pa_entry *e;
