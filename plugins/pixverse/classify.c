@@ -48,6 +48,13 @@ static const pv_phrase phrases[] = {
 	{ "token expired", PV_ERR_TOKEN_EXPIRED },
 	{ "token is expired", PV_ERR_TOKEN_EXPIRED },
 	{ "too many login", PV_ERR_TOO_MANY_LOGINS },
+	{ "credits have been used up", PV_ERR_CREDITS_EXHAUSTED },
+	{ "insufficient credit", PV_ERR_CREDITS_EXHAUSTED },
+	{ "insufficient balance", PV_ERR_BALANCE },
+	{ "concurrent generations", PV_ERR_CONCURRENCY },
+	{ "inappropriate content", PV_ERR_MODERATION_OUTPUT },
+	{ "sensitive content", PV_ERR_MODERATION_PROMPT },
+	{ "high load", PV_ERR_HIGH_LOAD },
 };
 
 static const char *const banned_phrase = "account is blocked";

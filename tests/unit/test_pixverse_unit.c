@@ -1,0 +1,858 @@
+/*
+ * The Pixverse plugin's pure parts (JWT, cookies, build_session, classify)
+ * against the real host table, with no network: expiry arithmetic, every
+ * import format and its malformed cousins, the JWT choice of spec 3.3 and
+ * every row of the error table of spec 3.4, as a message and as a reply.
+ */
+#include "config.h"
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "pixverse.h"
+
+#define NOW 1800000000LL
+#define SECRET_VALUE "SECRETVAL-9f8e7d"
+
+static provauth_host host;
+static pa_host_ctx host_ctx;
+static pa_logger logger;
+static int64_t clock_now = NOW;
+static pv_state state;
+static char *log_text;
+static size_t log_len;
+
+static int64_t test_clock(void *payload)
+{
+	(void)payload;
+	return clock_now;
+}
+
+static void capture(provauth_log_level level, const char *event, const provauth_log_field *f, size_t n,
+                    void *payload)
+{
+	char line[1024];
+	size_t o, i;
+
+	(void)level;
+	(void)payload;
+	o = (size_t)snprintf(line, sizeof(line), "%s", event);
+	for (i = 0; i < n && o < sizeof(line); i++)
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s", f[i].key, f[i].str ? f[i].str : "");
+	if (o >= sizeof(line))
+		o = sizeof(line) - 1;
+	log_text = realloc(log_text, log_len + o + 2);
+	memcpy(log_text + log_len, line, o);
+	log_len += o;
+	log_text[log_len++] = '\n';
+	log_text[log_len] = '\0';
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static char *b64url(const char *in)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t n = strlen(in), i, o = 0;
+	char *out = malloc(n * 4 / 3 + 4);
+	const unsigned char *p = (const unsigned char *)in;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		out[o++] = tbl[p[i] >> 2];
+		out[o++] = tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+		out[o++] = tbl[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
+		out[o++] = tbl[p[i + 2] & 63];
+	}
+	if (n - i == 1) {
+		out[o++] = tbl[p[i] >> 2];
+		out[o++] = tbl[(p[i] & 3) << 4];
+	} else if (n - i == 2) {
+		out[o++] = tbl[p[i] >> 2];
+		out[o++] = tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+		out[o++] = tbl[(p[i + 1] & 15) << 2];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* A JWT whose payload is `payload_json` (the signature is never checked here). */
+static char *jwt_with(const char *payload_json)
+{
+	char *p = b64url(payload_json), *t = malloc(strlen(p) + 64);
+	sprintf(t, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.%s.c2lnbmF0dXJl", p);
+	free(p);
+	return t;
+}
+
+/* A Pixverse-style JWT expiring at `exp`; `tag` makes equal expiries differ. */
+static char *pv_jwt(long long exp, const char *tag)
+{
+	char payload[160];
+	snprintf(payload, sizeof(payload), "{\"AccountId\":42,\"ExpireTime\":%lld,\"Username\":\"%s\"}", exp, tag);
+	return jwt_with(payload);
+}
+
+static int printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int setup(void)
+{
+	logger.fn = capture;
+	logger.min_level = PROVAUTH_LOG_DEBUG;
+	host_ctx.logger = &logger;
+	host_ctx.clock = test_clock;
+	pa_host_init(&host, &host_ctx);
+	state.host = &host;
+	state.jwt_refresh_threshold = 43200;
+	return 0;
+}
+
+static int teardown(void)
+{
+	free(log_text);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* JWT                                                                      */
+/* ------------------------------------------------------------------------ */
+
+static void expect_expiry(const char *payload, long long want)
+{
+	char *t = jwt_with(payload);
+	int64_t exp = 0;
+
+	CU_ASSERT_EQUAL(pv_jwt_expiry(&host, t, &exp), 0);
+	CU_ASSERT_EQUAL(exp, want);
+	free(t);
+}
+
+static void test_jwt_expiry_claims(void)
+{
+	expect_expiry("{\"exp\":1800003600}", 1800003600LL);
+	expect_expiry("{\"exp\":\"1800003601\"}", 1800003601LL);
+	expect_expiry("{\"AccountId\":1,\"ExpireTime\":1800007200,\"Username\":\"u\"}", 1800007200LL);
+	expect_expiry("{\"ExpireTime\":\"1800007201\"}", 1800007201LL);
+	/* exp wins when both are there */
+	expect_expiry("{\"exp\":1800000100,\"ExpireTime\":1800000200}", 1800000100LL);
+	/* an integral float, and milliseconds */
+	expect_expiry("{\"exp\":1800000300.0}", 1800000300LL);
+	expect_expiry("{\"ExpireTime\":1800000400000}", 1800000400LL);
+	/* an unusable exp falls back to ExpireTime */
+	expect_expiry("{\"exp\":\"soon\",\"ExpireTime\":1800000500}", 1800000500LL);
+}
+
+static void test_jwt_needs_refresh(void)
+{
+	char *fresh = pv_jwt(NOW + 20 * 86400, "a"), *near = pv_jwt(NOW + 43200 - 1, "b");
+	char *edge = pv_jwt(NOW + 43200 + 1, "c"), *past = pv_jwt(NOW - 5, "d");
+	char *exp_claim = jwt_with("{\"exp\":1800864000}");
+
+	/* The spec's Python treated every token with exp as expired; a valid one must not be. */
+	CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, exp_claim, NOW, 43200), 0);
+	CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, fresh, NOW, 43200), 0);
+	CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, near, NOW, 43200), 1);
+	CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, edge, NOW, 43200), 0);
+	CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, past, NOW, 0), 1);
+	CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, fresh, NOW + 20 * 86400, 0), 1);
+	/* no overflow near the end of time */
+	CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, fresh, INT64_MAX - 10, 43200), 1);
+	free(fresh);
+	free(near);
+	free(edge);
+	free(past);
+	free(exp_claim);
+}
+
+static void test_jwt_undecodable(void)
+{
+	static const char *const payloads[] = {
+		"{\"AccountId\":1,\"Username\":\"u\"}", /* neither claim */
+		"{\"exp\":null}",
+		"{\"exp\":\"12abc\"}",
+		"{not json",
+		"[1800003600]",
+		"1800003600",
+		"",
+	};
+	static const char *const tokens[] = {
+		"", "nodots", "a.!!!!.c", "a..c", "a.b", ".", "eyJ.eyJ.x", "a.\xff\xfe.c",
+	};
+	char *huge;
+	size_t i;
+	int64_t exp;
+
+	for (i = 0; i < PA_ARRAY_LEN(payloads); i++) {
+		char *t = jwt_with(payloads[i]);
+		CU_ASSERT_EQUAL(pv_jwt_expiry(&host, t, &exp), PROVAUTH_EINVAL);
+		CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, t, NOW, 43200), 1);
+		free(t);
+	}
+	for (i = 0; i < PA_ARRAY_LEN(tokens); i++) {
+		CU_ASSERT_EQUAL(pv_jwt_expiry(&host, tokens[i], &exp), PROVAUTH_EINVAL);
+		CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, tokens[i], NOW, 43200), 1);
+	}
+	CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, NULL, NOW, 43200), 1);
+	/* A megabyte "token" is refused before decoding. */
+	huge = malloc(1 << 20);
+	memset(huge, 'A', (1 << 20) - 1);
+	huge[10] = '.';
+	huge[(1 << 20) - 1] = '\0';
+	CU_ASSERT_EQUAL(pv_jwt_needs_refresh(&host, huge, NOW, 43200), 1);
+	CU_ASSERT_PTR_NULL(pv_jwt_payload(&host, huge));
+	free(huge);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cookies                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static const char *cookie(const pv_cookie_jar *jar, const char *name)
+{
+	return pv_cookie_find(jar->items, jar->count, name);
+}
+
+static void test_cookies_header(void)
+{
+	pv_cookie_jar jar;
+
+	CU_ASSERT_EQUAL_FATAL(pv_cookies_parse(&jar, &host, "Cookie: a=1; _ai_token=tok.en.x; b=c=d"), 0);
+	CU_ASSERT_EQUAL(jar.count, 3);
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "a"), "1");
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "_ai_token"), "tok.en.x");
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "b"), "c=d");
+	pv_cookies_free(&jar);
+
+	CU_ASSERT_EQUAL_FATAL(pv_cookies_parse(&jar, &host, "  cookie:x = 1 ;; y=two words ; z= ;\n"), 0);
+	CU_ASSERT_EQUAL(jar.count, 3);
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "x"), "1");
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "y"), "two words");
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "z"), "");
+	pv_cookies_free(&jar);
+
+	/* later duplicates win */
+	CU_ASSERT_EQUAL_FATAL(pv_cookies_parse(&jar, &host, "a=1; a=2"), 0);
+	CU_ASSERT_EQUAL(jar.count, 1);
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "a"), "2");
+	pv_cookies_free(&jar);
+}
+
+static void test_cookies_json_object(void)
+{
+	pv_cookie_jar jar;
+
+	CU_ASSERT_EQUAL_FATAL(pv_cookies_parse(&jar, &host, " {\"_ai_token\": \"t.o.k\", \"n\": 5, \"e\\u0073c\": \"x\"}"),
+	                      0);
+	CU_ASSERT_EQUAL(jar.count, 3);
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "_ai_token"), "t.o.k");
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "n"), "5");
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "esc"), "x");
+	pv_cookies_free(&jar);
+}
+
+static void test_cookies_browser_export(void)
+{
+	pv_cookie_jar jar;
+	const char *in =
+		"[{\"domain\":\".pixverse.ai\",\"name\":\"_ai_token\",\"value\":\"t.o.k\",\"path\":\"/\",\"httpOnly\":true,"
+		"\"expirationDate\":1800000000.5,\"sameSite\":\"lax\"},"
+		"{\"domain\":\"app.pixverse.ai\",\"name\":\"lang\",\"value\":\"en\",\"hostOnly\":true},"
+		"{\"domain\":\"app.pixverse.ai\",\"name\":\"lang\",\"value\":\"fr\"}]";
+
+	CU_ASSERT_EQUAL_FATAL(pv_cookies_parse(&jar, &host, in), 0);
+	CU_ASSERT_EQUAL(jar.count, 2);
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "_ai_token"), "t.o.k");
+	CU_ASSERT_STRING_EQUAL(cookie(&jar, "lang"), "fr");
+	pv_cookies_free(&jar);
+}
+
+/* Parses `in`, expects PROVAUTH_EINVAL with `want` in the message and no secret value in it. */
+static void expect_bad(const char *in, const char *want)
+{
+	pv_cookie_jar jar = { (provauth_cookie *)1, 99 };
+	const char *msg;
+	int rc;
+
+	provauth_error_clear();
+	rc = pv_cookies_parse(&jar, &host, in);
+	msg = provauth_last_error();
+	CU_ASSERT_EQUAL(rc, PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NULL(jar.items);
+	CU_ASSERT_EQUAL(jar.count, 0);
+	if (!strstr(msg, want))
+		fprintf(stderr, "\n  message \"%s\" lacks \"%s\"\n", msg, want);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
+	CU_ASSERT_PTR_NULL(strstr(msg, SECRET_VALUE));
+	CU_ASSERT_PTR_NULL(strstr(msg, "SECRETVAL"));
+	CU_ASSERT(printable(msg));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "pixverse: cookies"));
+}
+
+static void test_cookies_malformed(void)
+{
+	expect_bad("{\"_ai_token\": \"" SECRET_VALUE, "not valid JSON");
+	expect_bad("[{\"name\": \"a\", \"value\": \"" SECRET_VALUE "\"}", "not valid JSON");
+	expect_bad("[\"" SECRET_VALUE "\", 2]", "array element 0 is a string, not an object");
+	expect_bad("[{\"name\":\"a\",\"value\":\"1\"}, 7]", "array element 1 is a number, not an object");
+	expect_bad("[{\"value\":\"" SECRET_VALUE "\"}]", "array element 0 has no string \"name\"");
+	expect_bad("[{\"name\":\"sid\",\"value\":null}]", "array element 0 ('sid') has no string \"value\"");
+	expect_bad("[{\"name\":\"\",\"value\":\"" SECRET_VALUE "\"}]", "empty name");
+	expect_bad("{\"\": \"" SECRET_VALUE "\"}", "empty name");
+	expect_bad("=" SECRET_VALUE, "cookie #1 has an empty name");
+	expect_bad("a=1; " SECRET_VALUE, "cookie #2 has no '='");
+	expect_bad("bad name=" SECRET_VALUE, "name 'bad name'");
+	expect_bad("{\"a\": {\"x\": \"" SECRET_VALUE "\"}}", "member 1 ('a') is an object, not a string");
+	expect_bad("{\"a\": true}", "is a boolean, not a string");
+	expect_bad("{\"a\": \"x\\r\\nInjected: " SECRET_VALUE "\"}", "characters a Cookie header cannot carry");
+	expect_bad("{\"a\\u0001b\": \"" SECRET_VALUE "\"}", "name 'a\\x01b'");
+	expect_bad("a=\x01" SECRET_VALUE, "cannot carry");
+	expect_bad("a=caf\xc3\xa9" SECRET_VALUE, "cannot carry");
+	expect_bad("[]", "the JSON array is empty");
+	expect_bad("{}", "the JSON object is empty");
+	expect_bad("\"" SECRET_VALUE "\"", "has no '='");
+	expect_bad("   \n\t ", "input is empty");
+	expect_bad("", "input is empty");
+	expect_bad("Cookie:   ", "holds no cookie");
+	expect_bad(";;;", "holds no cookie");
+	expect_bad(NULL, "no input");
+}
+
+static void test_cookies_limits(void)
+{
+	size_t big = PV_COOKIES_MAX_INPUT + 10, i, o = 0;
+	char *in = malloc(big + 1);
+
+	/* Too many bytes: refused before any parsing. */
+	memset(in, 'x', big);
+	memcpy(in, "a=", 2);
+	in[big] = '\0';
+	expect_bad(in, "the limit is");
+	/* Too many cookies. */
+	for (i = 0; i < PV_COOKIES_MAX_COUNT + 1; i++)
+		o += (size_t)sprintf(in + o, "c%zu=v; ", i);
+	expect_bad(in, "more than");
+	/* Nesting deeper than the JSON parser allows. */
+	memset(in, '[', 5000);
+	in[5000] = '\0';
+	expect_bad(in, "not valid JSON");
+	free(in);
+}
+
+static void test_cookies_binary_garbage(void)
+{
+	unsigned int seed = 12345;
+	char buf[2048];
+	int round, failures = 0;
+
+	for (round = 0; round < 200; round++) {
+		pv_cookie_jar jar;
+		size_t i, n = 1 + (size_t)(rand_r(&seed) % (sizeof(buf) - 1));
+		int rc;
+
+		for (i = 0; i < n; i++) {
+			buf[i] = (char)(rand_r(&seed) & 0xff);
+			if (!buf[i])
+				buf[i] = '\x80';
+		}
+		buf[n] = '\0';
+		/* Shapes that get past the first character too. */
+		if (round % 3 == 1)
+			buf[0] = '{';
+		else if (round % 3 == 2)
+			buf[0] = '[';
+		rc = pv_cookies_parse(&jar, &host, buf);
+		if (rc == 0) {
+			/* Anything accepted must be fit for a Cookie header. */
+			for (i = 0; i < jar.count; i++)
+				if (!pv_cookie_name_ok(jar.items[i].name) || !pv_cookie_value_ok(jar.items[i].value))
+					failures++;
+			pv_cookies_free(&jar);
+		} else {
+			CU_ASSERT_EQUAL(rc, PROVAUTH_EINVAL);
+			CU_ASSERT(printable(provauth_last_error()));
+		}
+	}
+	CU_ASSERT_EQUAL(failures, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* build_session                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct built {
+	provauth_session s;
+	provauth_update *u;
+	int rc;
+} built;
+
+/* What the host does: prefill from the account, then call the plugin. */
+static void build(built *b, const provauth_account *a)
+{
+	memset(b, 0, sizeof(*b));
+	CU_ASSERT_FATAL(pa_update_new(&b->u) == 0);
+	b->s.account_id = a->id;
+	b->s.provider = a->provider;
+	b->s.email = a->email;
+	b->s.jwt_token = a->jwt_token;
+	b->s.cookies = a->cookies;
+	b->s.cookie_count = a->cookie_count;
+	b->s.openapi_key = provauth_account_api_key(a, "openapi");
+	b->s.jwt_source = a->jwt_token ? "account" : "none";
+	b->s.auth_method = provauth_account_auth_method(a);
+	b->s.metadata = pa_account_metadata(a);
+	b->rc = pv_build_session(&state, a, &b->s, b->u);
+}
+
+static void built_free(built *b, const provauth_account *a)
+{
+	if (b->s.jwt_token != a->jwt_token)
+		free((char *)b->s.jwt_token);
+	if (b->s.provider_data)
+		pv_session_data_free(&state, b->s.provider_data);
+	pa_update_free(b->u);
+}
+
+static provauth_account *account_with(const char *jwt, const char *cookie_jwt)
+{
+	provauth_account *a = NULL;
+
+	CU_ASSERT_FATAL(provauth_account_new(&a, "acct-1", "pixverse") == 0);
+	provauth_account_set(&a->email, "user@example.com");
+	provauth_account_set(&a->jwt_token, jwt);
+	if (cookie_jwt)
+		provauth_account_set_cookie(a, "_ai_token", cookie_jwt);
+	provauth_account_set_cookie(a, "other", "1");
+	return a;
+}
+
+static void test_build_prefers_fresher_cookie(void)
+{
+	char *old = pv_jwt(NOW + 3600, "acct"), *newer = pv_jwt(NOW + 20 * 86400, "cookie");
+	provauth_account *a = account_with(old, newer);
+	built b;
+
+	build(&b, a);
+	CU_ASSERT_EQUAL(b.rc, 0);
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "cookies");
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_token, newer);
+	CU_ASSERT_PTR_NOT_EQUAL(b.s.jwt_token, a->jwt_token);
+	CU_ASSERT_STRING_EQUAL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN), newer);
+	CU_ASSERT_PTR_NOT_NULL(strstr(log_text ? log_text : "", "pixverse_jwt_from_cookies"));
+	CU_ASSERT_PTR_NULL(strstr(log_text ? log_text : "", newer));
+	built_free(&b, a);
+	provauth_account_free(a);
+
+	/* No account token at all, or an undecodable one: the cookie's. */
+	a = account_with(NULL, newer);
+	build(&b, a);
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "cookies");
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_token, newer);
+	built_free(&b, a);
+	provauth_account_free(a);
+	a = account_with("garbage", newer);
+	build(&b, a);
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "cookies");
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_token, newer);
+	built_free(&b, a);
+	provauth_account_free(a);
+	free(old);
+	free(newer);
+}
+
+static void test_build_keeps_account_jwt(void)
+{
+	char *fresh = pv_jwt(NOW + 20 * 86400, "acct"), *fresher = pv_jwt(NOW + 25 * 86400, "cookie");
+	char *near = pv_jwt(NOW + 3600, "acct2"), *nearer = pv_jwt(NOW + 1800, "cookie2");
+	char *dead = pv_jwt(NOW - 10, "cookie3");
+	provauth_account *a;
+	built b;
+
+	/* Not near expiry: the account's, even though the cookie's lasts longer. */
+	a = account_with(fresh, fresher);
+	build(&b, a);
+	CU_ASSERT_EQUAL(b.rc, 0);
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
+	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, a->jwt_token);
+	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
+	built_free(&b, a);
+	provauth_account_free(a);
+
+	/* Near expiry but the cookie's expires sooner. */
+	a = account_with(near, nearer);
+	build(&b, a);
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
+	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, a->jwt_token);
+	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
+	built_free(&b, a);
+	provauth_account_free(a);
+
+	/* The cookie's is undecodable, or expired, or the same token. */
+	a = account_with(near, "not-a-jwt");
+	build(&b, a);
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
+	built_free(&b, a);
+	provauth_account_free(a);
+	a = account_with(NULL, dead);
+	build(&b, a);
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "none");
+	CU_ASSERT_PTR_NULL(b.s.jwt_token);
+	built_free(&b, a);
+	provauth_account_free(a);
+	a = account_with(near, near);
+	build(&b, a);
+	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
+	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
+	built_free(&b, a);
+	provauth_account_free(a);
+
+	free(fresh);
+	free(fresher);
+	free(near);
+	free(nearer);
+	free(dead);
+}
+
+static void test_build_openapi_key(void)
+{
+	char *fresh = pv_jwt(NOW + 20 * 86400, "acct");
+	provauth_account *a = account_with(fresh, NULL);
+	built b;
+
+	provauth_account_set_api_key(a, "other", "not-this");
+	provauth_account_set_api_key(a, "openapi", "pv-openapi-key");
+	build(&b, a);
+	CU_ASSERT_EQUAL(b.rc, 0);
+	CU_ASSERT_STRING_EQUAL(b.s.openapi_key, "pv-openapi-key");
+	built_free(&b, a);
+	provauth_account_free(a);
+
+	a = account_with(fresh, NULL);
+	build(&b, a);
+	CU_ASSERT_PTR_NULL(b.s.openapi_key);
+	built_free(&b, a);
+	provauth_account_free(a);
+	free(fresh);
+}
+
+static const char *anon_of(const built *b)
+{
+	return ((const pv_session_data *)b->s.provider_data)->anonymous_id;
+}
+
+static int uuid_like(const char *s)
+{
+	size_t i;
+
+	if (strlen(s) != 36 || s[14] != '4')
+		return 0;
+	for (i = 0; i < 36; i++)
+		if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
+			return 0;
+	return 1;
+}
+
+static void test_build_anonymous_id(void)
+{
+	char *fresh = pv_jwt(NOW + 20 * 86400, "acct"), first[40], stored[64];
+	provauth_account *a = account_with(fresh, NULL), *other = account_with(fresh, NULL);
+	built b, b2;
+
+	build(&b, a);
+	CU_ASSERT_EQUAL_FATAL(b.rc, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b.s.provider_data);
+	CU_ASSERT(uuid_like(anon_of(&b)));
+	snprintf(first, sizeof(first), "%s", anon_of(&b));
+	/* stored through the update, as metadata.anonymous_id */
+	CU_ASSERT_FALSE(pa_update_is_empty(b.u));
+	CU_ASSERT_EQUAL(pa_update_apply(b.u, a), 0);
+	snprintf(stored, sizeof(stored), "\"anonymous_id\":\"%s\"", first);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, stored));
+	built_free(&b, a);
+
+	/* The next build reads it back and asks to store nothing. */
+	build(&b, a);
+	CU_ASSERT_STRING_EQUAL(anon_of(&b), first);
+	CU_ASSERT(pa_update_is_empty(b.u));
+	built_free(&b, a);
+
+	/* Another account gets its own. */
+	build(&b2, other);
+	CU_ASSERT(uuid_like(anon_of(&b2)));
+	CU_ASSERT_STRING_NOT_EQUAL(anon_of(&b2), first);
+	built_free(&b2, other);
+
+	/* A stored value that cannot go into a header is replaced. */
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(other, "anonymous_id", "\"bad\\r\\nvalue\""), 0);
+	build(&b2, other);
+	CU_ASSERT(uuid_like(anon_of(&b2)));
+	CU_ASSERT_FALSE(pa_update_is_empty(b2.u));
+	built_free(&b2, other);
+
+	provauth_account_free(a);
+	provauth_account_free(other);
+	free(fresh);
+}
+
+/* ------------------------------------------------------------------------ */
+/* classify_error                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* As the host does before calling classify_error. */
+static void outcome_start(provauth_outcome *o, const provauth_failure *f)
+{
+	memset(o, 0, sizeof(*o));
+	o->result = f->code;
+	o->retry_after = -1;
+	snprintf(o->error_reason, sizeof(o->error_reason), "non_session_error");
+}
+
+static void classify_message(const char *msg, int code, provauth_outcome *o)
+{
+	provauth_failure f = { PROVAUTH_FAILURE_NONE, 0, 0, NULL, NULL, 0, -1 };
+
+	CU_ASSERT_FATAL(provauth_failure_set_message(&f, code, "%s", msg) == 0);
+	outcome_start(o, &f);
+	CU_ASSERT_EQUAL(pv_classify_error(&state, &f, o), 0);
+	provauth_failure_clear(&f);
+}
+
+static void classify_body(long status, const char *body, long retry_after, provauth_outcome *o)
+{
+	provauth_failure f = { PROVAUTH_FAILURE_NONE, PROVAUTH_ERROR, 0, NULL, NULL, 0, -1 };
+
+	CU_ASSERT_FATAL(provauth_failure_set_http(&f, status, body, body ? strlen(body) : 0, retry_after) == 0);
+	outcome_start(o, &f);
+	CU_ASSERT_EQUAL(pv_classify_error(&state, &f, o), 0);
+	provauth_failure_clear(&f);
+}
+
+typedef struct row {
+	long long code;          /* 0: message-only row */
+	const char *message;     /* as the SDK / service words it */
+	const char *reason;
+	int session;
+	int result;              /* when not a session error */
+	int cooldown;
+} row;
+
+static const row table[] = {
+	{ 10005, "Your account has been logged in elsewhere", "logged_elsewhere", 1, PROVAUTH_ESESSION, 0 },
+	{ 10003, "user is not login", "user_not_login", 1, PROVAUTH_ESESSION, 0 },
+	{ 0, "Session expired, please sign in again", "session_expired", 1, PROVAUTH_ESESSION, 0 },
+	{ 10001, "Token is invalid", "token_invalid", 1, PROVAUTH_ESESSION, 0 },
+	{ 10002, "token expired", "token_expired", 1, PROVAUTH_ESESSION, 0 },
+	{ 500213, "Too many login attempts, please try again later.", "too_many_logins", 0, PROVAUTH_ECOOLDOWN, 1 },
+	{ 500043, "All credits have been used up", "insufficient_credits", 0, PROVAUTH_EPROVIDER, 0 },
+	{ 500090, "Insufficient balance", "insufficient_credits", 0, PROVAUTH_EPROVIDER, 0 },
+	{ 500044, "The number of concurrent generations has reached the limit", "concurrency_limit", 0,
+	  PROVAUTH_EPROVIDER, 0 },
+	{ 500054, "The output may contain inappropriate content", "content_moderation", 0, PROVAUTH_EPROVIDER, 0 },
+	{ 500063, "The prompt contains sensitive content", "content_moderation", 0, PROVAUTH_EPROVIDER, 0 },
+	{ 500069, "The system is under high load, please try again later", "high_load", 0, PROVAUTH_EPROVIDER, 0 },
+};
+
+static void check_row(const row *r, const provauth_outcome *o, const char *how)
+{
+	char code[32];
+
+	snprintf(code, sizeof(code), "%lld", r->code);
+	if (strcmp(o->error_reason, r->reason) != 0)
+		fprintf(stderr, "\n  %s %lld: reason %s, want %s\n", how, r->code, o->error_reason, r->reason);
+	CU_ASSERT_STRING_EQUAL(o->error_reason, r->reason);
+	CU_ASSERT_EQUAL(o->is_session_error, r->session);
+	CU_ASSERT_EQUAL(o->should_invalidate_cache, r->session);
+	CU_ASSERT_EQUAL(o->should_attempt_reauth, r->session);
+	CU_ASSERT_EQUAL(o->result, r->session ? PROVAUTH_ESESSION : r->result);
+	CU_ASSERT_EQUAL(o->start_login_cooldown, r->cooldown);
+	if (r->code)
+		CU_ASSERT_STRING_EQUAL(o->error_code, code);
+}
+
+static void test_classify_table(void)
+{
+	provauth_outcome o;
+	char text[256], body[512];
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_LEN(table); i++) {
+		const row *r = &table[i];
+
+		/* As the service's words, in any case. */
+		classify_message(r->message, PROVAUTH_ERROR, &o);
+		check_row(r, &o, "message");
+		snprintf(text, sizeof(text), "PIXVERSE SAYS: %s", r->message);
+		for (char *p = text; *p; p++)
+			*p = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : *p);
+		classify_message(text, PROVAUTH_ERROR, &o);
+		check_row(r, &o, "upper-case message");
+		if (!r->code)
+			continue;
+		/* As a message that only carries the code. */
+		snprintf(text, sizeof(text), "API error (ErrCode=%lld)", r->code);
+		classify_message(text, PROVAUTH_ERROR, &o);
+		check_row(r, &o, "code in message");
+		/* As a reply, ErrCode a number and a string. */
+		snprintf(body, sizeof(body), "{\"ErrCode\":%lld,\"ErrMsg\":\"%s\",\"Resp\":{}}", r->code, r->message);
+		classify_body(200, body, -1, &o);
+		check_row(r, &o, "body");
+		snprintf(body, sizeof(body), "{\"ErrCode\":\"%lld\",\"ErrMsg\":\"whatever\"}", r->code);
+		classify_body(200, body, -1, &o);
+		check_row(r, &o, "body with a string code");
+	}
+}
+
+static void test_classify_banned(void)
+{
+	provauth_outcome o;
+
+	classify_body(200, "{\"ErrCode\":10001,\"ErrMsg\":\"Token is invalid: the account is blocked\",\"Resp\":{}}", -1,
+	              &o);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+	CU_ASSERT_EQUAL(o.should_attempt_reauth, 0);
+	CU_ASSERT_EQUAL(o.should_invalidate_cache, 0);
+	CU_ASSERT_EQUAL(o.result, PROVAUTH_EBANNED);
+	CU_ASSERT_STRING_EQUAL(o.error_reason, "account_banned");
+	CU_ASSERT_STRING_EQUAL(o.error_code, "10001");
+
+	classify_message("Pixverse: ACCOUNT IS BLOCKED (10001)", PROVAUTH_ERROR, &o);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+	CU_ASSERT_EQUAL(o.should_attempt_reauth, 0);
+	CU_ASSERT_EQUAL(o.result, PROVAUTH_EBANNED);
+
+	/* The same code without the words is an ordinary invalid token. */
+	classify_body(200, "{\"ErrCode\":10001,\"ErrMsg\":\"Token is invalid\"}", -1, &o);
+	CU_ASSERT_EQUAL(o.is_session_error, 1);
+	CU_ASSERT_EQUAL(o.should_attempt_reauth, 1);
+	CU_ASSERT_STRING_EQUAL(o.error_reason, "token_invalid");
+}
+
+static void test_classify_rate_limit(void)
+{
+	provauth_outcome o;
+
+	classify_body(429, "Too Many Requests", 17, &o);
+	CU_ASSERT_EQUAL(o.result, PROVAUTH_ERATELIMIT);
+	CU_ASSERT_EQUAL(o.retry_after, 17);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+	CU_ASSERT_EQUAL(o.should_attempt_reauth, 0);
+	CU_ASSERT_STRING_EQUAL(o.error_reason, "rate_limited");
+
+	classify_body(429, NULL, -1, &o);
+	CU_ASSERT_EQUAL(o.result, PROVAUTH_ERATELIMIT);
+	CU_ASSERT_EQUAL(o.retry_after, PV_DEFAULT_RETRY_AFTER);
+
+	/* Even a 429 whose body carries a session code is about pace, not the session. */
+	classify_body(429, "{\"ErrCode\":10005}", 5, &o);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+	CU_ASSERT_EQUAL(o.retry_after, 5);
+}
+
+static void test_classify_other(void)
+{
+	provauth_outcome o;
+	provauth_failure f = { PROVAUTH_FAILURE_NONE, 0, 0, NULL, NULL, 0, -1 };
+
+	/* any other JSON: api_error */
+	classify_body(200, "{\"ErrCode\":123456,\"ErrMsg\":\"odd\"}", -1, &o);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+	CU_ASSERT_STRING_EQUAL(o.error_reason, "api_error");
+	CU_ASSERT_STRING_EQUAL(o.error_code, "123456");
+	CU_ASSERT_EQUAL(o.result, PROVAUTH_EPROVIDER);
+	/* a gateway page */
+	classify_body(503, "<html>Service Unavailable 10005</html>", -1, &o);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+	CU_ASSERT_STRING_EQUAL(o.error_reason, "http_error");
+	CU_ASSERT_STRING_EQUAL(o.error_code, "503");
+	CU_ASSERT_EQUAL(o.result, PROVAUTH_EHTTP);
+	/* a 200 reply without an error code */
+	classify_body(200, "{\"ErrCode\":0,\"Resp\":{}}", -1, &o);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+	classify_body(200, "", -1, &o);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+
+	/* any other message: non_session_error with the failure's own code */
+	classify_message("pixverse: /creative_platform/user/credits: reply is not JSON", PROVAUTH_EPROTOCOL, &o);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+	CU_ASSERT_EQUAL(o.should_attempt_reauth, 0);
+	CU_ASSERT_STRING_EQUAL(o.error_reason, "non_session_error");
+	CU_ASSERT_EQUAL(o.result, PROVAUTH_EPROTOCOL);
+	/* a code inside a longer number is not that code */
+	classify_message("request 5100031 failed; job 100050", PROVAUTH_ERROR, &o);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+	CU_ASSERT_STRING_EQUAL(o.error_reason, "non_session_error");
+
+	/* transport failures keep their code */
+	CU_ASSERT_FATAL(provauth_failure_set_transport(&f, PROVAUTH_ETIMEOUT, "user is not login") == 0);
+	outcome_start(&o, &f);
+	CU_ASSERT_EQUAL(pv_classify_error(&state, &f, &o), 0);
+	CU_ASSERT_EQUAL(o.is_session_error, 0);
+	CU_ASSERT_EQUAL(o.result, PROVAUTH_ETIMEOUT);
+	CU_ASSERT_STRING_EQUAL(o.error_reason, "non_session_error");
+	provauth_failure_clear(&f);
+	CU_ASSERT_FATAL(provauth_failure_set_transport(&f, PROVAUTH_ETOOBIG, NULL) == 0);
+	outcome_start(&o, &f);
+	CU_ASSERT_EQUAL(pv_classify_error(&state, &f, &o), 0);
+	CU_ASSERT_EQUAL(o.result, PROVAUTH_ETOOBIG);
+	provauth_failure_clear(&f);
+}
+
+static void test_classify_garbage_bodies(void)
+{
+	static const char *const bodies[] = {
+		"{\"ErrCode\":", "{\"ErrCode\":null}", "{\"ErrCode\":1e400}", "[10005]", "\"10005\"",
+		"{\"ErrCode\":{\"x\":10005}}", "{\"ErrCode\":\"10005abc\"}", "\xff\xfe\x00",
+	};
+	provauth_outcome o;
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_LEN(bodies); i++) {
+		classify_body(200, bodies[i], -1, &o);
+		CU_ASSERT_EQUAL(o.is_session_error, 0);
+		CU_ASSERT_EQUAL(o.should_attempt_reauth, 0);
+	}
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	int failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("pixverse plugin (pure parts)", setup, teardown);
+	if (!s ||
+	    !CU_add_test(s, "jwt: expiry from exp and ExpireTime", test_jwt_expiry_claims) ||
+	    !CU_add_test(s, "jwt: needs refresh (threshold arithmetic)", test_jwt_needs_refresh) ||
+	    !CU_add_test(s, "jwt: undecodable tokens need refresh", test_jwt_undecodable) ||
+	    !CU_add_test(s, "cookies: Cookie header", test_cookies_header) ||
+	    !CU_add_test(s, "cookies: JSON object", test_cookies_json_object) ||
+	    !CU_add_test(s, "cookies: browser export array", test_cookies_browser_export) ||
+	    !CU_add_test(s, "cookies: malformed input, clear messages without values", test_cookies_malformed) ||
+	    !CU_add_test(s, "cookies: size and count limits", test_cookies_limits) ||
+	    !CU_add_test(s, "cookies: binary garbage", test_cookies_binary_garbage) ||
+	    !CU_add_test(s, "build_session: fresher cookie JWT wins", test_build_prefers_fresher_cookie) ||
+	    !CU_add_test(s, "build_session: account JWT kept", test_build_keeps_account_jwt) ||
+	    !CU_add_test(s, "build_session: openapi key", test_build_openapi_key) ||
+	    !CU_add_test(s, "build_session: anonymous id generated once, stable", test_build_anonymous_id) ||
+	    !CU_add_test(s, "classify: every row, as message and as reply", test_classify_table) ||
+	    !CU_add_test(s, "classify: banned vs invalid token", test_classify_banned) ||
+	    !CU_add_test(s, "classify: HTTP 429 with and without Retry-After", test_classify_rate_limit) ||
+	    !CU_add_test(s, "classify: other replies, messages and transport", test_classify_other) ||
+	    !CU_add_test(s, "classify: garbage bodies", test_classify_garbage_bodies)) {
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = (int)CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failures ? 1 : 0;
+}
