@@ -30,4 +30,13 @@ tests_unit_test_pixverse_unit_SOURCES = \
 tests_unit_test_pixverse_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
 tests_unit_test_pixverse_unit_CFLAGS = $(PA_TEST_CF)
 tests_unit_test_pixverse_unit_LDADD = $(PA_TEST_LIBS)
+# Integration test: the built plugin loaded by the real manager, a sqlite
+# store and the fake Pixverse server (tests/fake) over loopback.
+check_PROGRAMS += tests/integration/test_pixverse
+TESTS += tests/integration/test_pixverse
+tests_integration_test_pixverse_SOURCES = tests/integration/test_pixverse.c
+tests_integration_test_pixverse_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir) -I$(top_srcdir)/tests/fake
+tests_integration_test_pixverse_CFLAGS = $(PA_TEST_CF) $(MHD_CFLAGS)
+tests_integration_test_pixverse_LDADD = tests/fake/libfakeprov.la $(PA_TEST_LIBS) $(MHD_LIBS)
+EXTRA_tests_integration_test_pixverse_DEPENDENCIES = plugins/pixverse.la
 # ---- end pixverse ---------------------------------------------------------
