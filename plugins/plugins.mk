@@ -21,12 +21,13 @@ plugins_pixverse_la_CPPFLAGS = -I$(top_srcdir)/core/include
 plugins_pixverse_la_CFLAGS = $(AM_CFLAGS)
 plugins_pixverse_la_LDFLAGS = $(PA_PLUGIN_LINK)
 
-# Unit test: the plugin's pure parts compiled in, against the real host table.
+# Unit test: the plugin's server-free parts compiled in, against the real host table.
 check_PROGRAMS += tests/unit/test_pixverse_unit
 TESTS += tests/unit/test_pixverse_unit
 tests_unit_test_pixverse_unit_SOURCES = \
 	tests/unit/test_pixverse_unit.c \
-	$(PA_PIXVERSE_PURE)
+	$(PA_PIXVERSE_PURE) \
+	plugins/pixverse/client.c
 tests_unit_test_pixverse_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
 tests_unit_test_pixverse_unit_CFLAGS = $(PA_TEST_CF)
 tests_unit_test_pixverse_unit_LDADD = $(PA_TEST_LIBS)

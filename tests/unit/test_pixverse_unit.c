@@ -1,14 +1,17 @@
 /*
- * The Pixverse plugin's pure parts (JWT, cookies, build_session, classify)
- * against the real host table, with no network: expiry arithmetic, every
- * import format and its malformed cousins, the JWT choice of spec 3.3 and
- * every row of the error table of spec 3.4, as a message and as a reply.
+ * The Pixverse plugin's parts that need no server (JWT, cookies,
+ * build_session, classify, request building) against the real host table:
+ * expiry arithmetic, every import format and its malformed cousins, the JWT
+ * choice of spec 3.3, every row of the error table of spec 3.4 as a message
+ * and as a reply, and the headers and envelope handling over a stub HTTP
+ * service.
  */
 #include "config.h"
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "internal.h"
 #include "pixverse.h"
 
@@ -820,6 +823,329 @@ static void test_classify_garbage_bodies(void)
 	}
 }
 
+/* ------------------------------------------------------------------------ */
+/* client: request headers and the reply envelope, over a stub HTTP service */
+/* ------------------------------------------------------------------------ */
+
+typedef struct stub_http {
+	/* the last request */
+	char method[8], url[256], body[512];
+	size_t nheaders;
+	struct { char name[64]; char value[1024]; int secret; } headers[16];
+	int requests;
+	/* the reply to give */
+	int fail_code;
+	long status;
+	const char *reply_body;
+	const char *reply_headers[8][2];
+} stub_http;
+
+static stub_http stub;
+static provauth_host stub_host;
+static pv_state stub_state;
+
+static int stub_request(const provauth_host *h, const provauth_http_request *req, provauth_http_response **out)
+{
+	provauth_http_response *r;
+	size_t i, n = 0;
+
+	(void)h;
+	*out = NULL;
+	stub.requests++;
+	snprintf(stub.method, sizeof(stub.method), "%s", req->method);
+	snprintf(stub.url, sizeof(stub.url), "%s", req->url);
+	snprintf(stub.body, sizeof(stub.body), "%.*s", (int)req->body_len, req->body ? req->body : "");
+	stub.nheaders = req->header_count;
+	for (i = 0; i < req->header_count && i < 16; i++) {
+		snprintf(stub.headers[i].name, sizeof(stub.headers[i].name), "%s", req->headers[i].name);
+		snprintf(stub.headers[i].value, sizeof(stub.headers[i].value), "%s", req->headers[i].value);
+		stub.headers[i].secret = req->headers[i].secret;
+	}
+	if (stub.fail_code)
+		return pa_error_set(stub.fail_code, "stub: transport failure");
+	/* Built the way the HTTP service builds them, so its free function applies. */
+	r = calloc(1, sizeof(*r));
+	r->status = stub.status;
+	r->body_len = stub.reply_body ? strlen(stub.reply_body) : 0;
+	r->body = strdup(stub.reply_body ? stub.reply_body : "");
+	while (n < 8 && stub.reply_headers[n][0])
+		n++;
+	r->headers = calloc(n + 1, sizeof(*r->headers));
+	for (i = 0; i < n; i++) {
+		r->headers[i].name = strdup(stub.reply_headers[i][0]);
+		r->headers[i].value = strdup(stub.reply_headers[i][1]);
+	}
+	r->header_count = n;
+	*out = r;
+	return 0;
+}
+
+static const char *sent(const char *name, int *secret)
+{
+	size_t i;
+
+	for (i = 0; i < stub.nheaders; i++)
+		if (strcasecmp(stub.headers[i].name, name) == 0) {
+			if (secret)
+				*secret = stub.headers[i].secret;
+			return stub.headers[i].value;
+		}
+	return NULL;
+}
+
+static void stub_reply(long status, const char *body)
+{
+	memset(&stub, 0, sizeof(stub));
+	stub.status = status;
+	stub.reply_body = body;
+}
+
+static void stub_init(void)
+{
+	stub_host = host;
+	stub_host.http_request = stub_request;
+	stub_state = state;
+	stub_state.host = &stub_host;
+	stub_state.base_url = "http://api.test";
+	stub_state.web_origin = "https://app.test";
+	stub_state.openapi_base_url = "http://openapi.test";
+	stub_state.user_agent = "TestAgent/1.0";
+}
+
+static void test_client_web_headers(void)
+{
+	provauth_cookie jar[] = { { "a", "1" }, { "bad", "x\r\nInjected: 1" }, { "b", "two" } };
+	char trace1[64];
+	pv_request req;
+	pv_reply r;
+	int secret = -1;
+
+	stub_init();
+	stub_reply(200, "{\"ErrCode\":0,\"ErrMsg\":\"ok\",\"Resp\":{\"n\":1}}");
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = "http://api.test/creative_platform/user/credits";
+	req.endpoint = "/creative_platform/user/credits";
+	req.jwt = "jwt.token.value";
+	req.cookies = jar;
+	req.cookie_count = 3;
+	req.anonymous_id = "11111111-2222-4333-8444-555555555555";
+	CU_ASSERT_EQUAL_FATAL(pv_send(&stub_state, &req, &r), 0);
+	CU_ASSERT(pv_reply_ok(&r));
+	CU_ASSERT_PTR_NOT_NULL(r.resp);
+	CU_ASSERT_EQUAL(r.err_code, 0);
+	pv_reply_free(&stub_state, &r);
+
+	CU_ASSERT_STRING_EQUAL(stub.method, "GET");
+	CU_ASSERT_STRING_EQUAL(stub.url, req.url);
+	CU_ASSERT_STRING_EQUAL(sent("token", &secret), "jwt.token.value");
+	CU_ASSERT_EQUAL(secret, 1);
+	CU_ASSERT_STRING_EQUAL(sent("ai-anonymous-id", NULL), req.anonymous_id);
+	CU_ASSERT_STRING_EQUAL(sent("x-platform", NULL), "Web");
+	CU_ASSERT_STRING_EQUAL(sent("Origin", NULL), "https://app.test");
+	CU_ASSERT_STRING_EQUAL(sent("Referer", NULL), "https://app.test/");
+	CU_ASSERT_STRING_EQUAL(sent("Content-Type", NULL), "application/json");
+	CU_ASSERT_STRING_EQUAL(sent("User-Agent", NULL), "TestAgent/1.0");
+	/* The jar lacks _ai_token: it is added; the cookie that cannot go in a header is left out. */
+	CU_ASSERT_STRING_EQUAL(sent("Cookie", &secret), "a=1; b=two; _ai_token=jwt.token.value");
+	CU_ASSERT_EQUAL(secret, 1);
+	CU_ASSERT_PTR_NULL(sent("API-KEY", NULL));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sent("ai-trace-id", NULL));
+	snprintf(trace1, sizeof(trace1), "%s", sent("ai-trace-id", NULL));
+	CU_ASSERT_EQUAL(strlen(trace1), 36);
+
+	/* The jar has _ai_token: not added twice; a new trace id per request. */
+	jar[1].name = "_ai_token";
+	jar[1].value = "cookie.jwt.value";
+	CU_ASSERT_EQUAL_FATAL(pv_send(&stub_state, &req, &r), 0);
+	pv_reply_free(&stub_state, &r);
+	CU_ASSERT_STRING_EQUAL(sent("Cookie", NULL), "a=1; _ai_token=cookie.jwt.value; b=two");
+	CU_ASSERT_STRING_NOT_EQUAL(sent("ai-trace-id", NULL), trace1);
+
+	/* No anonymous id given: a fresh one. No token, no cookies: neither header. */
+	req.anonymous_id = NULL;
+	req.jwt = NULL;
+	req.cookie_count = 0;
+	CU_ASSERT_EQUAL_FATAL(pv_send(&stub_state, &req, &r), 0);
+	pv_reply_free(&stub_state, &r);
+	CU_ASSERT_EQUAL(strlen(sent("ai-anonymous-id", NULL)), 36);
+	CU_ASSERT_PTR_NULL(sent("token", NULL));
+	CU_ASSERT_PTR_NULL(sent("Cookie", NULL));
+}
+
+static void test_client_openapi_headers(void)
+{
+	pv_request req;
+	pv_reply r;
+	int secret = 0;
+
+	stub_init();
+	stub_reply(200, "{\"ErrCode\":0,\"Resp\":{\"credits\":5}}");
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = "http://openapi.test/openapi/v2/account/credits";
+	req.endpoint = "/openapi/v2/account/credits";
+	req.api_key = "openapi-key";
+	req.jwt = "must-not-be-sent";
+	CU_ASSERT_EQUAL_FATAL(pv_send(&stub_state, &req, &r), 0);
+	pv_reply_free(&stub_state, &r);
+	CU_ASSERT_STRING_EQUAL(sent("API-KEY", &secret), "openapi-key");
+	CU_ASSERT_EQUAL(secret, 1);
+	CU_ASSERT_PTR_NOT_NULL(sent("Ai-trace-id", NULL));
+	CU_ASSERT_PTR_NULL(sent("token", NULL));
+	CU_ASSERT_PTR_NULL(sent("Cookie", NULL));
+	CU_ASSERT_PTR_NULL(sent("x-platform", NULL));
+}
+
+/* Sends one request answered with (status, body, Retry-After) and turns the reply into a failure. */
+static int reply_failure(long status, const char *body, const char *retry_after, provauth_failure *f)
+{
+	pv_request req;
+	pv_reply r;
+	int rc;
+
+	stub_init();
+	stub_reply(status, body);
+	if (retry_after) {
+		stub.reply_headers[0][0] = "retry-after";
+		stub.reply_headers[0][1] = retry_after;
+	}
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = "http://api.test/x";
+	req.endpoint = "/x";
+	CU_ASSERT_EQUAL_FATAL(pv_send(&stub_state, &req, &r), 0);
+	provauth_failure_clear(f);
+	f->code = PROVAUTH_ERROR;
+	rc = pv_reply_to_failure(&stub_state, &r, "/x", 1, f);
+	pv_reply_free(&stub_state, &r);
+	return rc;
+}
+
+static void test_client_envelope(void)
+{
+	provauth_failure f = { PROVAUTH_FAILURE_NONE, 0, 0, NULL, NULL, 0, -1 };
+
+	CU_ASSERT_EQUAL(reply_failure(200, "{\"ErrCode\":0,\"Resp\":{}}", NULL, &f), 0);
+	CU_ASSERT_EQUAL(f.kind, PROVAUTH_FAILURE_NONE);
+
+	CU_ASSERT_EQUAL(reply_failure(200, "{\"ErrCode\":10005,\"ErrMsg\":\"elsewhere\",\"Resp\":{}}", NULL, &f),
+	                PROVAUTH_EPROVIDER);
+	CU_ASSERT_EQUAL(f.kind, PROVAUTH_FAILURE_HTTP);
+	CU_ASSERT_EQUAL(f.http_status, 200);
+	CU_ASSERT(f.body && strstr(f.body, "10005"));
+
+	CU_ASSERT_EQUAL(reply_failure(200, "<html>maintenance</html>", NULL, &f), PROVAUTH_EPROTOCOL);
+	CU_ASSERT_EQUAL(f.kind, PROVAUTH_FAILURE_MESSAGE);
+	CU_ASSERT_STRING_EQUAL(f.message, "pixverse: /x: reply is not JSON");
+	CU_ASSERT_EQUAL(reply_failure(200, "{\"ErrCode\":0,\"Resp\":{\"a\":", NULL, &f), PROVAUTH_EPROTOCOL);
+	CU_ASSERT_STRING_EQUAL(f.message, "pixverse: /x: reply is not JSON");
+	CU_ASSERT_EQUAL(reply_failure(200, "[1,2]", NULL, &f), PROVAUTH_EPROTOCOL);
+	CU_ASSERT_EQUAL(reply_failure(200, "{\"ErrCode\":0}", NULL, &f), PROVAUTH_EPROTOCOL);
+	CU_ASSERT_STRING_EQUAL(f.message, "pixverse: /x: reply has no Resp");
+	CU_ASSERT_EQUAL(reply_failure(200, "{\"ErrCode\":0,\"Resp\":null}", NULL, &f), PROVAUTH_EPROTOCOL);
+	CU_ASSERT_STRING_EQUAL(f.message, "pixverse: /x: reply has no Resp");
+
+	CU_ASSERT_EQUAL(reply_failure(429, "slow down", "30", &f), PROVAUTH_ERATELIMIT);
+	CU_ASSERT_EQUAL(f.kind, PROVAUTH_FAILURE_HTTP);
+	CU_ASSERT_EQUAL(f.retry_after, 30);
+	CU_ASSERT_EQUAL(reply_failure(429, "", "Wed, 21 Oct 2026 07:28:00 GMT", &f), PROVAUTH_ERATELIMIT);
+	CU_ASSERT_EQUAL(f.retry_after, -1);
+	CU_ASSERT_EQUAL(reply_failure(502, "<html>bad gateway</html>", NULL, &f), PROVAUTH_EHTTP);
+	CU_ASSERT_EQUAL(f.http_status, 502);
+	provauth_failure_clear(&f);
+}
+
+static void test_client_transport(void)
+{
+	pv_request req;
+	pv_reply r;
+
+	stub_init();
+	stub_reply(200, NULL);
+	stub.fail_code = PROVAUTH_ETIMEOUT;
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = "http://api.test/creative_platform/login";
+	req.endpoint = "/creative_platform/login";
+	req.body = "{\"password\":\"" SECRET_VALUE "\"}";
+	req.body_len = strlen(req.body);
+	CU_ASSERT_EQUAL(pv_send(&stub_state, &req, &r), PROVAUTH_ETIMEOUT);
+	CU_ASSERT_PTR_NULL(r.http);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "POST /creative_platform/login: timed out"));
+	CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), SECRET_VALUE));
+	CU_ASSERT_STRING_EQUAL(stub.body, req.body);
+}
+
+static void test_client_set_cookie(void)
+{
+	static const struct { const char *in; const char *name, *value; int removes; } ok[] = {
+		{ "_ai_token=abc.def; Path=/; HttpOnly", "_ai_token", "abc.def", 0 },
+		{ " sid = v=1 ;Max-Age=3600", "sid", "v=1", 0 },
+		{ "sid=x; Max-Age=0", "sid", "x", 1 },
+		{ "sid=x; max-age=-1", "sid", "x", 1 },
+		{ "sid=; Path=/", "sid", "", 1 },
+		{ "sid=x; Max-Age=abc", "sid", "x", 0 },
+	};
+	static const char *const bad[] = { "novalue", "=v", "a b=c", "a=b\r\nX: y", "a=caf\xc3\xa9", "" };
+	provauth_update *u = NULL;
+	provauth_account *a = NULL;
+	pv_reply r;
+	char *name, *value, *token = NULL;
+	size_t i;
+	int removes;
+
+	for (i = 0; i < PA_ARRAY_LEN(ok); i++) {
+		CU_ASSERT_EQUAL_FATAL(pv_set_cookie_parse(ok[i].in, &name, &value, &removes), 0);
+		CU_ASSERT_STRING_EQUAL(name, ok[i].name);
+		CU_ASSERT_STRING_EQUAL(value, ok[i].value);
+		CU_ASSERT_EQUAL(removes, ok[i].removes);
+		free(name);
+		free(value);
+	}
+	for (i = 0; i < PA_ARRAY_LEN(bad); i++) {
+		CU_ASSERT_EQUAL(pv_set_cookie_parse(bad[i], &name, &value, &removes), -1);
+		CU_ASSERT_PTR_NULL(name);
+		CU_ASSERT_PTR_NULL(value);
+	}
+
+	/* Every Set-Cookie of a reply goes into the update; the token comes back. */
+	stub_init();
+	memset(&r, 0, sizeof(r));
+	stub_reply(200, "{}");
+	stub.reply_headers[0][0] = "set-cookie";
+	stub.reply_headers[0][1] = "_ai_token=new.jwt.tok; Path=/; HttpOnly";
+	stub.reply_headers[1][0] = "content-type";
+	stub.reply_headers[1][1] = "application/json";
+	stub.reply_headers[2][0] = "set-cookie";
+	stub.reply_headers[2][1] = "old=gone; Max-Age=0";
+	stub.reply_headers[3][0] = "set-cookie";
+	stub.reply_headers[3][1] = "lang=de";
+	{
+		pv_request req;
+		memset(&req, 0, sizeof(req));
+		req.method = "POST";
+		req.url = "http://api.test/auth/refresh";
+		req.endpoint = "/auth/refresh";
+		CU_ASSERT_EQUAL_FATAL(pv_send(&stub_state, &req, &r), 0);
+	}
+	CU_ASSERT_FATAL(pa_update_new(&u) == 0);
+	CU_ASSERT_EQUAL(pv_reply_cookies(&stub_state, &r, u, &token), 0);
+	CU_ASSERT_STRING_EQUAL(token, "new.jwt.tok");
+	CU_ASSERT_FATAL(provauth_account_new(&a, "acct-c", "pixverse") == 0);
+	provauth_account_set_cookie(a, "old", "1");
+	provauth_account_set_cookie(a, "keep", "2");
+	CU_ASSERT_EQUAL(pa_update_apply(u, a), 0);
+	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "_ai_token"), "new.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "lang"), "de");
+	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "keep"), "2");
+	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "old"));
+	provauth_account_free(a);
+	pa_update_free(u);
+	free(token);
+	pv_reply_free(&stub_state, &r);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -846,7 +1172,12 @@ int main(void)
 	    !CU_add_test(s, "classify: banned vs invalid token", test_classify_banned) ||
 	    !CU_add_test(s, "classify: HTTP 429 with and without Retry-After", test_classify_rate_limit) ||
 	    !CU_add_test(s, "classify: other replies, messages and transport", test_classify_other) ||
-	    !CU_add_test(s, "classify: garbage bodies", test_classify_garbage_bodies)) {
+	    !CU_add_test(s, "classify: garbage bodies", test_classify_garbage_bodies) ||
+	    !CU_add_test(s, "client: web request headers", test_client_web_headers) ||
+	    !CU_add_test(s, "client: OpenAPI request headers", test_client_openapi_headers) ||
+	    !CU_add_test(s, "client: reply envelope to failure", test_client_envelope) ||
+	    !CU_add_test(s, "client: transport failure", test_client_transport) ||
+	    !CU_add_test(s, "client: Set-Cookie", test_client_set_cookie)) {
 		CU_cleanup_registry();
 		return 2;
 	}
