@@ -91,7 +91,7 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	pv_reply r;
 	char anon[40], *url = NULL, *body = NULL, *cookie_token = NULL;
 	const char *token;
-	int rc;
+	int rc, fresh_anon;
 
 	if (!a->email || !*a->email)
 		return h->set_error(h, PROVAUTH_EAUTH, "pixverse: account %s has no email to log in with", a->id);
@@ -99,6 +99,7 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 		return h->set_error(h, PROVAUTH_EAUTH, "pixverse: account %s: no password to log in with", a->id);
 	if ((rc = pv_anonymous_id(st, a->metadata, anon, sizeof(anon))) < 0)
 		return rc;
+	fresh_anon = rc == 1;
 	if (!(url = pv_url(st->base_url, PV_LOGIN_PATH)) || !(body = login_body(h, a->email, password))) {
 		free(url);
 		return oom(h);
@@ -131,7 +132,7 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	         (rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, token)) == 0 && !cookie_token)
 		/* The cookie and the account must agree, or build_session would pick the stale one later. */
 		rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token);
-	if (rc == 0 && !strstr(a->metadata ? a->metadata : "", "\"anonymous_id\"")) {
+	if (rc == 0 && fresh_anon) {
 		char quoted[64];
 		snprintf(quoted, sizeof(quoted), "\"%s\"", anon);
 		rc = h->update_set_metadata(u, "anonymous_id", quoted);

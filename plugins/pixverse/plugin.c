@@ -47,7 +47,7 @@ static int url_setting(const provauth_host *h, const provauth_setting *s, const 
                        char **out)
 {
 	const char *v = NULL;
-	size_t n;
+	size_t n, scheme;
 	int rc;
 
 	if ((rc = h->setting_string(h, s, key, def, &v)) < 0)
@@ -57,12 +57,14 @@ static int url_setting(const provauth_host *h, const provauth_setting *s, const 
 		return h->set_error(h, PROVAUTH_ECONFIG,
 		                    "providers.pixverse.%s: expected an http:// or https:// URL without query or fragment",
 		                    key);
+	scheme = v[4] == 's' ? 8 : 7;
 	n = strlen(v);
-	while (n > 0 && v[n - 1] == '/')
+	while (n > scheme && v[n - 1] == '/')
 		n--;
-	if (n <= 8 || !(*out = strndup(v, n)))
-		return n <= 8 ? h->set_error(h, PROVAUTH_ECONFIG, "providers.pixverse.%s: the URL has no host", key)
-		              : h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
+	if (n <= scheme || v[scheme] == '/')
+		return h->set_error(h, PROVAUTH_ECONFIG, "providers.pixverse.%s: the URL has no host", key);
+	if (!(*out = strndup(v, n)))
+		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
 	return 0;
 }
 

@@ -679,6 +679,7 @@ static void test_error_table_end_to_end(void)
 		}
 		CU_ASSERT_EQUAL(count(FAKE_PV_EP_LOGIN), 0);
 		json_object_put(j);
+		remember_secrets(id);
 	}
 	remember_secrets(id);
 	free(id);
@@ -950,6 +951,54 @@ static void test_bad_imports(void)
 	fixture_end();
 }
 
+static void test_broken_stored_jwt(void)
+{
+	provauth_account *a;
+	json_object *j;
+	char *id;
+	int rc;
+
+	fixture(0);
+	id = password_account();
+	/* A stored token whose payload does not decode, and no cookie to fall back on. */
+	a = get(id);
+	CU_ASSERT_EQUAL(provauth_account_set(&a->jwt_token, "eyJhbGciOiJIUzI1NiJ9.e30gbm90IGpzb24.c2ln"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_cookie(a, "_ai_token", NULL), 0);
+	CU_ASSERT_EQUAL(provauth_account_put(mgr, a), 0);
+	provauth_account_free(a);
+	/* The service says 10003, the refresh cannot help, the password can. */
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(jint(j, "web"), CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE);
+	json_object_put(j);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_LOGIN), 1);
+	CU_ASSERT(count_lines("pixverse_session_error_detected", "error_code=10003") >= 1);
+	a = get(id);
+	CU_ASSERT_STRING_EQUAL(a->jwt_token, provauth_account_cookie(a, "_ai_token"));
+	provauth_account_free(a);
+
+	/* The same for an account that may not log in: a clear error, credentials untouched. */
+	CU_ASSERT_EQUAL(provauth_account_set_auth_method(mgr, id, PROVAUTH_AUTH_UNKNOWN), 0);
+	a = get(id);
+	CU_ASSERT_EQUAL(provauth_account_set(&a->jwt_token, "not-a-jwt"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_cookie(a, "_ai_token", NULL), 0);
+	CU_ASSERT_EQUAL(provauth_account_put(mgr, a), 0);
+	provauth_account_free(a);
+	fake_pixverse_reset_counters(srv);
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_PTR_NULL(j);
+	CU_ASSERT_EQUAL(rc, PROVAUTH_ESESSION);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "import fresh cookies"));
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_LOGIN), 0);
+	a = get(id);
+	CU_ASSERT_STRING_EQUAL(a->jwt_token, "not-a-jwt");
+	CU_ASSERT_STRING_EQUAL(a->password, password);
+	provauth_account_free(a);
+	remember_secrets(id);
+	free(id);
+	fixture_end();
+}
+
 typedef struct bad_reply {
 	fake_fault_kind kind;
 	long param;
@@ -1016,6 +1065,80 @@ static void test_bad_replies_change_nothing(void)
 	remember_secrets(id);
 	free(id);
 	fixture_end();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Settings                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Loads the plugin with `block` as providers.pixverse; returns why it was
+ * skipped (malloc()ed), NULL when it loaded, "" when the settings themselves
+ * were refused (that message in *refused).
+ */
+static char *load_with(const char *block, char **refused)
+{
+	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
+	provauth_settings *s = NULL;
+	provauth_manager *m = NULL;
+	char yaml[2048], pd[512], *why = NULL;
+	size_t i;
+
+	*refused = NULL;
+	snprintf(yaml, sizeof(yaml), "%sstore:\n  backend: memory\nproviders:\n  pixverse:\n%s",
+	         plugin_dir_line(pd, sizeof(pd)), block);
+	if (provauth_settings_parse(&s, yaml, strlen(yaml), "bad.yaml") != 0) {
+		*refused = strdup(provauth_last_error());
+		return strdup("");
+	}
+	opts.log = capture;
+	if (provauth_manager_new(&m, s, &opts) != 0) {
+		*refused = strdup(provauth_last_error());
+		provauth_settings_free(s);
+		return strdup("");
+	}
+	provauth_settings_free(s);
+	for (i = 0; i < provauth_manager_skipped_count(m); i++) {
+		provauth_plugin_skip sk;
+		if (provauth_manager_skipped(&sk, m, i) == 0 && strstr(sk.file, "pixverse"))
+			why = strdup(sk.reason);
+	}
+	provauth_manager_free(m);
+	return why;
+}
+
+static void test_settings_validation(void)
+{
+	static const struct { const char *block, *want; } bad[] = {
+		{ "    base_url: ftp://example.com\n", "base_url" },
+		{ "    base_url: https://\n", "base_url" },
+		{ "    web_origin: \"https://app.test?x=1\"\n", "web_origin" },
+		{ "    openapi_base_url: 42\n", "openapi_base_url" },
+		{ "    jwt_refresh_threshold: -1\n", "jwt_refresh_threshold" },
+		{ "    jwt_refresh_threshold: 99999999\n", "jwt_refresh_threshold" },
+		{ "    user_agent: \"\"\n", "user_agent" },
+		{ "    base_ur1: http://x\n", "base_ur1" },
+	};
+	char *why, *refused;
+	size_t i;
+
+	why = load_with("    base_url: http://127.0.0.1:1/\n    user_agent: Probe/1\n    jwt_refresh_threshold: 0\n",
+	                &refused);
+	CU_ASSERT_PTR_NULL(why);
+	CU_ASSERT_PTR_NULL(refused);
+	free(why);
+	free(refused);
+	for (i = 0; i < PA_ARRAY_LEN(bad); i++) {
+		const char *msg;
+		why = load_with(bad[i].block, &refused);
+		msg = refused ? refused : why;
+		CU_ASSERT_PTR_NOT_NULL(why);
+		if (!msg || !strstr(msg, bad[i].want))
+			fprintf(stderr, "\n  setting %zu: \"%s\" lacks \"%s\"\n", i, msg ? msg : "(loaded)", bad[i].want);
+		CU_ASSERT(msg && strstr(msg, bad[i].want));
+		free(why);
+		free(refused);
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1106,6 +1229,8 @@ int main(void)
 	    !CU_add_test(s, "openapi credits", test_openapi_credits) ||
 	    !CU_add_test(s, "bad imports store nothing", test_bad_imports) ||
 	    !CU_add_test(s, "bad replies change nothing", test_bad_replies_change_nothing) ||
+	    !CU_add_test(s, "broken stored JWT", test_broken_stored_jwt) ||
+	    !CU_add_test(s, "settings are validated", test_settings_validation) ||
 	    !CU_add_test(s, "no secret in logs or messages", test_no_secret_leaks)) {
 		CU_cleanup_registry();
 		return 2;
