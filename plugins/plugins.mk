@@ -15,6 +15,7 @@ plugins_pixverse_la_SOURCES = \
 	$(PA_PIXVERSE_PURE) \
 	plugins/pixverse/client.c \
 	plugins/pixverse/auth.c \
+	plugins/pixverse/auth.c \
 	plugins/pixverse/ops.c \
 	plugins/pixverse/plugin.c
 plugins_pixverse_la_CPPFLAGS = -I$(top_srcdir)/core/include
@@ -27,7 +28,8 @@ TESTS += tests/unit/test_pixverse_unit
 tests_unit_test_pixverse_unit_SOURCES = \
 	tests/unit/test_pixverse_unit.c \
 	$(PA_PIXVERSE_PURE) \
-	plugins/pixverse/client.c
+	plugins/pixverse/client.c \
+	plugins/pixverse/auth.c
 tests_unit_test_pixverse_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
 tests_unit_test_pixverse_unit_CFLAGS = $(PA_TEST_CF)
 tests_unit_test_pixverse_unit_LDADD = $(PA_TEST_LIBS)

@@ -519,6 +519,46 @@ static void test_credits_retry_once(void)
 	fixture_end();
 }
 
+static void test_refresh_deliveries(void)
+{
+	static const fake_pv_refresh_delivery how[] = {
+		FAKE_PV_REFRESH_COOKIE, FAKE_PV_REFRESH_BEARER, FAKE_PV_REFRESH_TOKEN_HEADER,
+	};
+	provauth_account *before, *after;
+	json_object *j;
+	char *id;
+	size_t i;
+	int rc;
+
+	fixture(0);
+	id = import_browser_session(NULL); /* auth_method unknown: only a refresh can help */
+	for (i = 0; i < PA_ARRAY_LEN(how); i++) {
+		fake_pixverse_set_refresh_delivery(srv, how[i]);
+		fake_pixverse_reset_counters(srv);
+		before = get(id);
+		/* The token expired: the refresh renews it within the same session. */
+		CU_ASSERT_EQUAL(fake_pixverse_expire(srv, email), 0);
+		j = call_json(id, "credits", &rc);
+		if (rc != 0)
+			fprintf(stderr, "\n  delivery %zu: %s\n", i, provauth_last_error());
+		CU_ASSERT_EQUAL(rc, 0);
+		json_object_put(j);
+		CU_ASSERT_EQUAL(count(FAKE_PV_EP_REFRESH), 1);
+		CU_ASSERT_EQUAL(count(FAKE_PV_EP_LOGIN), 0);
+		after = get(id);
+		CU_ASSERT_STRING_NOT_EQUAL(after->jwt_token, before->jwt_token);
+		CU_ASSERT_STRING_EQUAL(after->jwt_token, provauth_account_cookie(after, "_ai_token"));
+		CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(after, "pv_sid"));
+		CU_ASSERT_EQUAL(provauth_account_auth_method(after), PROVAUTH_AUTH_UNKNOWN);
+		provauth_account_free(before);
+		provauth_account_free(after);
+		remember_secrets(id);
+	}
+	fake_pixverse_set_refresh_delivery(srv, FAKE_PV_REFRESH_COOKIE);
+	free(id);
+	fixture_end();
+}
+
 /* ------------------------------------------------------------------------ */
 /* "Logged in elsewhere" ping-pong across processes                         */
 /* ------------------------------------------------------------------------ */
@@ -1219,6 +1259,7 @@ int main(void)
 	    !CU_add_test(s, "google: never auto-reauths, clear error", test_google_never_reauths) ||
 	    !CU_add_test(s, "google-only account: login says so and marks it", test_google_only_login) ||
 	    !CU_add_test(s, "credits: reauth and retry exactly once", test_credits_retry_once) ||
+	    !CU_add_test(s, "refresh: token by cookie, Bearer or token header", test_refresh_deliveries) ||
 	    !CU_add_test(s, "logged in elsewhere: two processes, one login", test_ping_pong_two_processes) ||
 	    !CU_add_test(s, "error table end to end", test_error_table_end_to_end) ||
 	    !CU_add_test(s, "banned account: never reauthenticated", test_banned_never_reauths) ||

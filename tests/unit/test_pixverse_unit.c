@@ -1,6 +1,6 @@
 /*
  * The Pixverse plugin's parts that need no server (JWT, cookies,
- * build_session, classify, request building) against the real host table:
+ * build_session, classify, requests, login/refresh/import) against the real host table:
  * expiry arithmetic, every import format and its malformed cousins, the JWT
  * choice of spec 3.3, every row of the error table of spec 3.4 as a message
  * and as a reply, and the headers and envelope handling over a stub HTTP
@@ -1146,6 +1146,220 @@ static void test_client_set_cookie(void)
 	pv_reply_free(&stub_state, &r);
 }
 
+/* ------------------------------------------------------------------------ */
+/* login, refresh and import over the stub                                  */
+/* ------------------------------------------------------------------------ */
+
+static provauth_account *login_account(void)
+{
+	provauth_account *a = NULL;
+
+	CU_ASSERT_FATAL(provauth_account_new(&a, "acct-l", "pixverse") == 0);
+	provauth_account_set(&a->email, "user@example.com");
+	provauth_account_set(&a->password, SECRET_VALUE);
+	provauth_account_set(&a->jwt_token, "old.jwt.tok");
+	provauth_account_set_cookie(a, "_ai_token", "old.jwt.tok");
+	return a;
+}
+
+/* Runs try_reauth (or refresh) against the stubbed reply; returns its code, the update applied to a copy. */
+static int run_auth(int refresh, provauth_account *a, provauth_account **after)
+{
+	provauth_update *u = NULL;
+	int rc;
+
+	CU_ASSERT_FATAL(pa_update_new(&u) == 0);
+	provauth_error_clear();
+	rc = refresh ? pv_refresh(&stub_state, a, u) : pv_try_reauth(&stub_state, a, SECRET_VALUE, u);
+	CU_ASSERT_FATAL(provauth_account_dup(after, a) == 0);
+	CU_ASSERT(pa_update_apply(u, *after) == 0);
+	pa_update_free(u);
+	/* Whatever happened, no credential is quoted. */
+	CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), SECRET_VALUE));
+	CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), "old.jwt.tok"));
+	return rc;
+}
+
+static void test_login(void)
+{
+	provauth_account *a = login_account(), *b = NULL;
+
+	/* Success: token from Resp.Result.Token, the cookie follows it; the body carries the credentials. */
+	stub_init();
+	stub_reply(200, "{\"ErrCode\":0,\"Resp\":{\"Result\":{\"AccountId\":1,\"Token\":\"new.jwt.tok\"}}}");
+	stub.reply_headers[0][0] = "set-cookie";
+	stub.reply_headers[0][1] = "lang=en; Path=/";
+	CU_ASSERT_EQUAL(run_auth(0, a, &b), 0);
+	CU_ASSERT_STRING_EQUAL(stub.method, "POST");
+	CU_ASSERT_STRING_EQUAL(stub.url, "http://api.test/creative_platform/login");
+	CU_ASSERT_PTR_NOT_NULL(strstr(stub.body, "\"username\":\"user@example.com\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(stub.body, "\"password\":\"" SECRET_VALUE "\""));
+	CU_ASSERT_PTR_NULL(sent("token", NULL));
+	CU_ASSERT_STRING_EQUAL(b->jwt_token, "new.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(b, "_ai_token"), "new.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(b, "lang"), "en");
+	CU_ASSERT_PTR_NOT_NULL(strstr(b->metadata, "anonymous_id"));
+	provauth_account_free(b);
+
+	/* A Google account: marked, password dropped, the message says what to do. */
+	stub_reply(200, "{\"ErrCode\":500202,\"ErrMsg\":\"This account was created with Google, please sign in via OAuth.\"}");
+	CU_ASSERT_EQUAL(run_auth(0, a, &b), PROVAUTH_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "signs in with Google"));
+	CU_ASSERT_EQUAL(provauth_account_auth_method(b), PROVAUTH_AUTH_GOOGLE);
+	CU_ASSERT_PTR_NULL(b->password);
+	CU_ASSERT_STRING_EQUAL(b->jwt_token, "old.jwt.tok");
+	provauth_account_free(b);
+
+	/* Refusals: each with its code, nothing stored. */
+	{
+		static const struct { const char *body; int rc; const char *want; } cases[] = {
+			{ "{\"ErrCode\":500213,\"ErrMsg\":\"Too many login attempts\"}", PROVAUTH_ECOOLDOWN, "too many login" },
+			{ "{\"ErrCode\":500200,\"ErrMsg\":\"User does not exist.\"}", PROVAUTH_EAUTH, "no user with this email" },
+			{ "{\"ErrCode\":500201,\"ErrMsg\":\"The password is incorrect.\"}", PROVAUTH_EAUTH,
+			  "login refused (ErrCode 500201: The password is incorrect.)" },
+			{ "{\"ErrCode\":10001,\"ErrMsg\":\"the account is blocked\"}", PROVAUTH_EBANNED, "blocked" },
+			{ "{\"ErrCode\":500069,\"ErrMsg\":\"high load\"}", PROVAUTH_EPROVIDER, "high load" },
+			/* A server echoing the password does not make us print it. */
+			{ "{\"ErrCode\":500201,\"ErrMsg\":\"bad password " SECRET_VALUE "\"}", PROVAUTH_EAUTH, "withheld" },
+			{ "{\"ErrCode\":0,\"Resp\":{\"Result\":{}}}", PROVAUTH_EPROTOCOL, "no usable Resp.Result.Token" },
+			{ "{\"ErrCode\":0,\"Resp\":{\"Result\":{\"Token\":\"a\\r\\nb\"}}}", PROVAUTH_EPROTOCOL, "Token" },
+			{ "<html>", PROVAUTH_EPROTOCOL, "not JSON" },
+		};
+		size_t i;
+
+		for (i = 0; i < PA_ARRAY_LEN(cases); i++) {
+			stub_reply(200, cases[i].body);
+			CU_ASSERT_EQUAL(run_auth(0, a, &b), cases[i].rc);
+			CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), cases[i].want));
+			CU_ASSERT_STRING_EQUAL(b->jwt_token, "old.jwt.tok");
+			CU_ASSERT_STRING_EQUAL(b->password, SECRET_VALUE);
+			provauth_account_free(b);
+		}
+		stub_reply(429, "");
+		CU_ASSERT_EQUAL(run_auth(0, a, &b), PROVAUTH_ERATELIMIT);
+		provauth_account_free(b);
+		stub_reply(200, "");
+		stub.fail_code = PROVAUTH_ENETWORK;
+		CU_ASSERT_EQUAL(run_auth(0, a, &b), PROVAUTH_ENETWORK);
+		CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "login: connection failed"));
+		provauth_account_free(b);
+	}
+	provauth_account_free(a);
+}
+
+static void test_refresh(void)
+{
+	provauth_account *a = login_account(), *b = NULL;
+	int secret = 0;
+
+	stub_init();
+	/* Bearer delivery; the request carried the token and the cookies. */
+	stub_reply(200, "{\"ErrCode\":0,\"ErrMsg\":\"success\"}");
+	stub.reply_headers[0][0] = "authorization";
+	stub.reply_headers[0][1] = "Bearer fresh.jwt.tok";
+	CU_ASSERT_EQUAL(run_auth(1, a, &b), 0);
+	CU_ASSERT_STRING_EQUAL(stub.url, "http://api.test/auth/refresh");
+	CU_ASSERT_STRING_EQUAL(sent("token", &secret), "old.jwt.tok");
+	CU_ASSERT_EQUAL(secret, 1);
+	CU_ASSERT_STRING_EQUAL(sent("Cookie", NULL), "_ai_token=old.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(b->jwt_token, "fresh.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(b, "_ai_token"), "fresh.jwt.tok");
+	provauth_account_free(b);
+
+	/* The cookie wins over the headers. */
+	stub_reply(200, "{\"ErrCode\":0}");
+	stub.reply_headers[0][0] = "token";
+	stub.reply_headers[0][1] = "header.jwt.tok";
+	stub.reply_headers[1][0] = "set-cookie";
+	stub.reply_headers[1][1] = "_ai_token=cookie.jwt.tok; HttpOnly";
+	CU_ASSERT_EQUAL(run_auth(1, a, &b), 0);
+	CU_ASSERT_STRING_EQUAL(b->jwt_token, "cookie.jwt.tok");
+	provauth_account_free(b);
+
+	/* The same token back renews nothing: a passing failure, so the ladder goes on. */
+	stub_reply(200, "{\"ErrCode\":0}");
+	stub.reply_headers[0][0] = "token";
+	stub.reply_headers[0][1] = "old.jwt.tok";
+	CU_ASSERT_EQUAL(run_auth(1, a, &b), PROVAUTH_ESESSION);
+	provauth_account_free(b);
+
+	{
+		static const struct { const char *body; int rc; } cases[] = {
+			{ "{\"ErrCode\":10005,\"ErrMsg\":\"logged in elsewhere\"}", PROVAUTH_ESESSION },
+			{ "{\"ErrCode\":10003,\"ErrMsg\":\"user is not login\"}", PROVAUTH_EAUTH },
+			{ "{\"ErrCode\":10002,\"ErrMsg\":\"token expired\"}", PROVAUTH_EAUTH },
+			{ "{\"ErrCode\":10001,\"ErrMsg\":\"Token is invalid\"}", PROVAUTH_EAUTH },
+			{ "{\"ErrCode\":10001,\"ErrMsg\":\"account is blocked\"}", PROVAUTH_EBANNED },
+			{ "{\"ErrCode\":500069,\"ErrMsg\":\"high load\"}", PROVAUTH_EPROVIDER },
+			{ "{\"ErrCode\":0}", PROVAUTH_EPROTOCOL },
+		};
+		size_t i;
+
+		for (i = 0; i < PA_ARRAY_LEN(cases); i++) {
+			stub_reply(200, cases[i].body);
+			CU_ASSERT_EQUAL(run_auth(1, a, &b), cases[i].rc);
+			CU_ASSERT_STRING_EQUAL(b->jwt_token, "old.jwt.tok");
+			provauth_account_free(b);
+		}
+	}
+	/* Nothing to refresh with. */
+	provauth_account_set(&a->jwt_token, NULL);
+	provauth_account_set_cookie(a, "_ai_token", NULL);
+	stub_reply(200, "{}");
+	CU_ASSERT_EQUAL(run_auth(1, a, &b), PROVAUTH_EAUTH);
+	CU_ASSERT_EQUAL(stub.requests, 0);
+	provauth_account_free(b);
+	provauth_account_free(a);
+}
+
+static void test_import_offline(void)
+{
+	provauth_update *u = NULL;
+	provauth_account *a = NULL;
+	char *tok = jwt_with("{\"AccountId\":7,\"ExpireTime\":1900000000,\"Username\":\"Someone@Example.com\"}");
+	char input[1024];
+
+	/* The email in the token's payload: no request needed. */
+	stub_init();
+	stub_reply(500, "");
+	snprintf(input, sizeof(input), "[{\"name\":\"_ai_token\",\"value\":\"%s\"},{\"name\":\"sid\",\"value\":\"x\"}]", tok);
+	CU_ASSERT_FATAL(pa_update_new(&u) == 0);
+	CU_ASSERT_EQUAL(pv_import(&stub_state, "cookies", input, NULL, u), 0);
+	CU_ASSERT_EQUAL(stub.requests, 0);
+	CU_ASSERT_STRING_EQUAL(pa_update_get(u, PROVAUTH_F_EMAIL), "Someone@Example.com");
+	CU_ASSERT_STRING_EQUAL(pa_update_get(u, PROVAUTH_F_JWT_TOKEN), tok);
+	CU_ASSERT_FATAL(provauth_account_new(&a, "acct-i", "pixverse") == 0);
+	provauth_account_set_cookie(a, "stale", "1");
+	CU_ASSERT_EQUAL(pa_update_apply(u, a), 0);
+	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "stale"));
+	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "sid"), "x");
+	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "_ai_token"), tok);
+	provauth_account_free(a);
+	pa_update_free(u);
+
+	/* Otherwise getUserInfo says. */
+	free(tok);
+	tok = jwt_with("{\"AccountId\":7,\"ExpireTime\":1900000000,\"Username\":\"someone\"}");
+	snprintf(input, sizeof(input), "_ai_token=%s", tok);
+	stub_reply(200, "{\"ErrCode\":0,\"Resp\":{\"Mail\":\"someone@example.com\",\"Username\":\"someone\"}}");
+	CU_ASSERT_FATAL(pa_update_new(&u) == 0);
+	CU_ASSERT_EQUAL(pv_import(&stub_state, "cookies", input, NULL, u), 0);
+	CU_ASSERT_EQUAL(stub.requests, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(stub.url, "/creative_platform/getUserInfo"));
+	CU_ASSERT_STRING_EQUAL(sent("token", NULL), tok);
+	CU_ASSERT_STRING_EQUAL(pa_update_get(u, PROVAUTH_F_EMAIL), "someone@example.com");
+	pa_update_free(u);
+	stub_reply(200, "{\"ErrCode\":0,\"Resp\":{\"Mail\":\"not an email\"}}");
+	CU_ASSERT_FATAL(pa_update_new(&u) == 0);
+	CU_ASSERT_EQUAL(pv_import(&stub_state, "cookies", input, NULL, u), PROVAUTH_EPROTOCOL);
+	CU_ASSERT(pa_update_is_empty(u));
+	pa_update_free(u);
+	CU_ASSERT_FATAL(pa_update_new(&u) == 0);
+	CU_ASSERT_EQUAL(pv_import(&stub_state, "refresh_token", input, NULL, u), PROVAUTH_EUNSUPPORTED);
+	pa_update_free(u);
+	free(tok);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -1177,7 +1391,10 @@ int main(void)
 	    !CU_add_test(s, "client: OpenAPI request headers", test_client_openapi_headers) ||
 	    !CU_add_test(s, "client: reply envelope to failure", test_client_envelope) ||
 	    !CU_add_test(s, "client: transport failure", test_client_transport) ||
-	    !CU_add_test(s, "client: Set-Cookie", test_client_set_cookie)) {
+	    !CU_add_test(s, "client: Set-Cookie", test_client_set_cookie) ||
+	    !CU_add_test(s, "auth: password login", test_login) ||
+	    !CU_add_test(s, "auth: cookie refresh", test_refresh) ||
+	    !CU_add_test(s, "auth: import without the network", test_import_offline)) {
 		CU_cleanup_registry();
 		return 2;
 	}
