@@ -15,12 +15,12 @@ plugins_pixverse_la_SOURCES = \
 	$(PA_PIXVERSE_PURE) \
 	plugins/pixverse/client.c \
 	plugins/pixverse/auth.c \
-	plugins/pixverse/auth.c \
 	plugins/pixverse/ops.c \
 	plugins/pixverse/plugin.c
 plugins_pixverse_la_CPPFLAGS = -I$(top_srcdir)/core/include
 plugins_pixverse_la_CFLAGS = $(AM_CFLAGS)
 plugins_pixverse_la_LDFLAGS = $(PA_PLUGIN_LINK)
+EXTRA_DIST += plugins/pixverse/README.md
 
 # Unit test: the plugin's server-free parts compiled in, against the real host table.
 check_PROGRAMS += tests/unit/test_pixverse_unit
@@ -33,6 +33,7 @@ tests_unit_test_pixverse_unit_SOURCES = \
 tests_unit_test_pixverse_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
 tests_unit_test_pixverse_unit_CFLAGS = $(PA_TEST_CF)
 tests_unit_test_pixverse_unit_LDADD = $(PA_TEST_LIBS)
+
 # Integration test: the built plugin loaded by the real manager, a sqlite
 # store and the fake Pixverse server (tests/fake) over loopback.
 check_PROGRAMS += tests/integration/test_pixverse
