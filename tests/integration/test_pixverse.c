@@ -10,6 +10,7 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ static char email[64], password[64];
 
 /* ---- captured logs, error messages and every secret seen ---- */
 
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *log_buf;
 static size_t log_len;
 static char *msgs;
@@ -69,7 +71,10 @@ static void capture(provauth_log_level level, const char *event, const provauth_
 		else
 			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s", f[i].key, f[i].str ? f[i].str : "");
 	}
+	/* Called from every thread that runs an operation. */
+	pthread_mutex_lock(&log_mu);
 	append(&log_buf, &log_len, line);
+	pthread_mutex_unlock(&log_mu);
 }
 
 static void secret(const char *s)
@@ -655,6 +660,53 @@ static void test_ping_pong_two_processes(void)
 		json_object_put(j);
 		CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 1);
 	}
+	remember_secrets(id);
+	free(id);
+	fixture_end();
+}
+
+/* Threads of one process: the plugin is called concurrently, one login for all. */
+typedef struct thread_arg {
+	const char *id;
+	int failures;
+} thread_arg;
+
+static void *thread_calls(void *p)
+{
+	thread_arg *t = p;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		char *out = NULL;
+		if (provauth_call(&out, mgr, t->id, i == 1 ? "status" : "credits", NULL, 0) != 0)
+			t->failures++;
+		provauth_free(out);
+	}
+	return NULL;
+}
+
+static void test_threads_one_login(void)
+{
+	pthread_t th[8];
+	thread_arg args[8];
+	char *id;
+	int i, failures = 0;
+
+	fixture(0);
+	id = password_account();
+	fake_pixverse_kick(srv, email);
+	for (i = 0; i < 8; i++) {
+		args[i].id = id;
+		args[i].failures = 0;
+		CU_ASSERT_FATAL(pthread_create(&th[i], NULL, thread_calls, &args[i]) == 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		failures += args[i].failures;
+	}
+	CU_ASSERT_EQUAL(failures, 0);
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 1);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_REFRESH), 1);
 	remember_secrets(id);
 	free(id);
 	fixture_end();
@@ -1261,6 +1313,7 @@ int main(void)
 	    !CU_add_test(s, "credits: reauth and retry exactly once", test_credits_retry_once) ||
 	    !CU_add_test(s, "refresh: token by cookie, Bearer or token header", test_refresh_deliveries) ||
 	    !CU_add_test(s, "logged in elsewhere: two processes, one login", test_ping_pong_two_processes) ||
+	    !CU_add_test(s, "threads: concurrent calls, one login", test_threads_one_login) ||
 	    !CU_add_test(s, "error table end to end", test_error_table_end_to_end) ||
 	    !CU_add_test(s, "banned account: never reauthenticated", test_banned_never_reauths) ||
 	    !CU_add_test(s, "too many logins: cooldown", test_too_many_logins) ||
