@@ -66,7 +66,7 @@ static int64_t int_member(const provauth_host *h, const provauth_json *obj, cons
 	return h->json_int(h->json_get(obj, key), &n) == 0 ? n : def;
 }
 
-/* A copy of a scalar member (int, bool, string; doubles and the rest become null). */
+/* A copy of a scalar member: integers (also integral floats), booleans, strings; anything else is null. */
 static provauth_json *copy_member(const provauth_host *h, const provauth_json *obj, const char *key)
 {
 	const provauth_json *v = h->json_get(obj, key);

@@ -350,6 +350,16 @@ static void test_import_unknown(void)
 	          jint(t, "web") == CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE);
 	CU_ASSERT(json_object_object_get_ex(j, "ad_task", &t) && jint(t, "progress") == 1);
 	json_object_put(j);
+	/* Operations take no arguments, and unknown ones are named. */
+	{
+		const provauth_arg arg = { "verbose", "1" };
+		char *out = NULL;
+		CU_ASSERT_EQUAL(provauth_call(&out, mgr, id, "credits", &arg, 1), PROVAUTH_EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "credits takes no arguments (got 'verbose')"));
+		CU_ASSERT_EQUAL(provauth_call(&out, mgr, id, "generate", NULL, 0), PROVAUTH_ENOTFOUND);
+		CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "no operation 'generate'"));
+		CU_ASSERT_PTR_NULL(out);
+	}
 	/* The requests looked like the web app's. */
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_PLATFORM), 0);
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_TRACE_ID), 0);
