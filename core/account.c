@@ -264,7 +264,13 @@ int provauth_account_set_metadata(provauth_account *a, const char *key, const ch
 			return pa_error_oom();
 	}
 	if (json) {
-		if (!(v = json_tokener_parse(json)) && strcmp(json, "null") != 0) {
+		/*
+		 * The strict parser: json_tokener_parse would take "1 2" as 1 and
+		 * silently drop what follows. JSON null parses as NULL, hence the
+		 * special case.
+		 */
+		v = (struct json_object *)pa_json_parse(json, strlen(json));
+		if (!v && strcmp(json, "null") != 0) {
 			json_object_put(o);
 			return pa_error_set(PROVAUTH_EINVAL, "account %s: metadata.%s: value is not JSON", a->id, key);
 		}

@@ -95,13 +95,17 @@ int pa_digest_hex(const char *alg, const void *data, size_t len, char *out, size
 	return 0;
 }
 
+/* NULL in, NULL out: plugins pass optional values straight through. */
 char *pa_url_escape(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(s), i, o = 0;
-	char *out = malloc(n * 3 + 1);
+	size_t n, i, o = 0;
+	char *out;
 
-	if (!out)
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	if (!(out = malloc(n * 3 + 1)))
 		return NULL;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];

@@ -54,7 +54,12 @@ int provauth_failure_set_http(provauth_failure *f, long status, const char *body
 	f->kind = PROVAUTH_FAILURE_HTTP;
 	f->http_status = status;
 	f->retry_after = retry_after;
-	if (f->code >= 0)
+	/*
+	 * A code the operation chose (set_message) is kept; one derived from an
+	 * earlier reply is recomputed, or a 500 followed by a 429 would still
+	 * say EHTTP.
+	 */
+	if (f->code >= 0 || f->code == PROVAUTH_EHTTP || f->code == PROVAUTH_ERATELIMIT)
 		f->code = status == 429 ? PROVAUTH_ERATELIMIT : PROVAUTH_EHTTP;
 	return 0;
 }

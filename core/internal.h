@@ -130,7 +130,7 @@ typedef struct pa_provider_settings {
 typedef struct pa_store_settings {
 	char *backend;                  /* "sqlite" (default) or "memory" */
 	char *path;                     /* default $XDG_DATA_HOME/provauth/accounts.db */
-	char *key_file;                 /* default <path>.key */
+	char *key_file;                 /* NULL unless set: the store tries PROVAUTH_STORE_KEY, then <path>.key */
 	int64_t busy_timeout_ms;        /* default 5000 */
 } pa_store_settings;
 

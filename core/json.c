@@ -23,6 +23,23 @@ provauth_json *pa_json_parse(const char *text, size_t len)
 	if (!(tok = json_tokener_new_ex(PA_JSON_MAX_DEPTH)))
 		return NULL;
 	obj = json_tokener_parse_ex(tok, text, (int)len);
+	/*
+	 * json-c cannot know that a top-level number or literal ("123", "true")
+	 * has ended until it sees a delimiter, so it asks for more input: give
+	 * it one blank. A truncated document still fails, since a blank
+	 * completes nothing else.
+	 */
+	if (!obj && json_tokener_get_error(tok) == json_tokener_continue &&
+	    (size_t)json_tokener_get_parse_end(tok) == len) {
+		obj = json_tokener_parse_ex(tok, " ", 1);
+		if (obj && json_tokener_get_error(tok) == json_tokener_success) {
+			json_tokener_free(tok);
+			return PJ(obj);
+		}
+		json_object_put(obj);
+		json_tokener_free(tok);
+		return NULL;
+	}
 	/* Trailing garbage or an incomplete document is not JSON. */
 	if (json_tokener_get_error(tok) != json_tokener_success ||
 	    (size_t)json_tokener_get_parse_end(tok) != len) {
@@ -77,6 +94,9 @@ const provauth_json *pa_json_get(const provauth_json *v, const char *path)
 			return NULL;
 		cur = next;
 		path += n + (dot ? 1 : 0);
+		/* "a." names no member: an empty last key, not "a". */
+		if (dot && !*path)
+			return NULL;
 	}
 	return PJ(cur);
 }

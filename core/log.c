@@ -130,6 +130,8 @@ void pa_log_stderr_text(provauth_log_level level, const char *event,
 	                     event ? event : "");
 	for (i = 0; i < nfields && o < sizeof(line); i++) {
 		const provauth_log_field *f = &fields[i];
+		if (!f->key)
+			continue;   /* as the JSON sink does; "%s" of NULL is undefined */
 		if (f->type == PROVAUTH_FIELD_INT)
 			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%lld", f->key, (long long)f->num);
 		else if (f->type == PROVAUTH_FIELD_BOOL)

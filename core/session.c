@@ -471,13 +471,40 @@ static char *health_json(const char *state, const char *reason, const char *code
 	return out;
 }
 
+/* 1 when the stored health already says this (same state, reason and code). */
+static int health_unchanged(provauth_manager *m, const char *id, const char *state, const char *reason,
+                            const char *code)
+{
+	struct json_object *o = NULL, *h, *v;
+	provauth_account *a = NULL;
+	int same = 0;
+
+	if (m->store->get(m->store, &a, id) < 0)
+		return 0;
+	if ((o = json_tokener_parse(pa_account_metadata(a))) && json_object_object_get_ex(o, "session_health", &h)) {
+		same = json_object_object_get_ex(h, "state", &v) && pa_streq(json_object_get_string(v), state);
+		if (same && reason)
+			same = json_object_object_get_ex(h, "reason", &v) && pa_streq(json_object_get_string(v), reason);
+		if (same && code && *code)
+			same = json_object_object_get_ex(h, "code", &v) && pa_streq(json_object_get_string(v), code);
+	}
+	json_object_put(o);
+	provauth_account_free(a);
+	return same;
+}
+
 static void record_health(provauth_manager *m, const pa_plugin *p, const char *id, const char *state,
                           const char *reason, const char *code, const char *message)
 {
-	char *h = health_json(state, reason, code, pa_manager_now(m), message);
-	pa_extra x = { h, 0, NULL, 0 };
+	char *h;
+	pa_extra x = { NULL, 0, NULL, 0 };
 	char saved[1024];
 
+	/* A dead account failing on every call should not rewrite its record every time. */
+	if (health_unchanged(m, id, state, reason, code))
+		return;
+	h = health_json(state, reason, code, pa_manager_now(m), message);
+	x.health_json = h;
 	/* Recording health must not replace the error the caller is about to see. */
 	snprintf(saved, sizeof(saved), "%s", provauth_last_error());
 	if (h && persist(m, id, NULL, &x) < 0) {
@@ -508,6 +535,7 @@ typedef struct pa_recovery {
 	const char *context;             /* op name */
 	const char *password;            /* EXPLICIT: from the caller, may be NULL */
 	const char *skip_reason;         /* out: why nothing was attempted */
+	int attempted;                   /* out: refresh or login reached the provider */
 	int permanent;                   /* out: the provider refused the credentials for good */
 } pa_recovery;
 
@@ -568,6 +596,7 @@ static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const pr
 		const provauth_log_field f[] = { PA_F_STR("account_id", a->id), PA_F_STR("context", r->context) };
 		log_event(m, PROVAUTH_LOG_INFO, p, "refresh_attempt", f, PA_ARRAY_LEN(f));
 	}
+	r->attempted = 1;
 	rc = p->vt.refresh(p->state, a, upd);
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
@@ -672,6 +701,7 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 		return rc;
 	if ((rc = pa_update_new(&upd)) < 0)
 		return rc;
+	r->attempted = 1;
 	rc = p->vt.try_reauth(p->state, a, password, upd);
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
@@ -865,7 +895,12 @@ static int recover(provauth_manager *m, pa_entry *e, pa_plugin *p, const provaut
 	snprintf(e->last_msg, sizeof(e->last_msg), "%s", rc < 0 ? provauth_last_error() : "");
 	provauth_account_free(e->failed_on);
 	e->failed_on = NULL;
-	if (rc < 0 && r->kind != PA_RECOVER_EXPLICIT && provauth_account_dup(&e->failed_on, used) == 0)
+	/*
+	 * Only failed attempts are remembered: a skip (cooldown, settings) costs
+	 * nothing to decide again and must be decided again once it lifts.
+	 */
+	if (rc < 0 && r->attempted && r->kind != PA_RECOVER_EXPLICIT &&
+	    provauth_account_dup(&e->failed_on, used) == 0)
 		e->failed_at_ms = pa_monotonic_ms();
 	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
@@ -887,7 +922,7 @@ static int refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const
 	const provauth_account *a = c->account;
 	const pa_provider_settings *cfg = c->plugin->settings;
 	int64_t ahead = cfg ? cfg->refresh_ahead : 300, now;
-	pa_recovery r = { PA_RECOVER_REFRESH_ONLY, NULL, context, NULL, NULL, 0 };
+	pa_recovery r = { PA_RECOVER_REFRESH_ONLY, NULL, context, NULL, NULL, 0, 0 };
 	int expired, rc;
 
 	if (!c->plugin->vt.refresh || !a->refresh_token)
@@ -918,9 +953,11 @@ static void outcome_init(provauth_outcome *o, const provauth_failure *f)
 	snprintf(o->error_reason, sizeof(o->error_reason), "non_session_error");
 }
 
-static const char *failure_text(const provauth_failure *f, char *buf, size_t n)
+static const char *failure_text(const provauth_failure *f, const provauth_outcome *o, char *buf, size_t n)
 {
-	if (f->kind == PROVAUTH_FAILURE_HTTP)
+	if (f->kind == PROVAUTH_FAILURE_HTTP && o->error_code[0])
+		snprintf(buf, n, "HTTP %ld, code %s", f->http_status, o->error_code);
+	else if (f->kind == PROVAUTH_FAILURE_HTTP)
 		snprintf(buf, n, "HTTP %ld", f->http_status);
 	else
 		snprintf(buf, n, "%s", f->message ? f->message : provauth_strerror(f->code));
@@ -988,7 +1025,7 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 		if (ps)
 			atomic_store(&ps->login_cooldown_until, pa_manager_now(m) + p->settings->login_cooldown);
 	}
-	failure_text(&f, what, sizeof(what));
+	failure_text(&f, &o, what, sizeof(what));
 	if (!o.is_session_error) {
 		rc = o.result < 0 ? o.result : PROVAUTH_ERROR;
 		if (rc == PROVAUTH_ERATELIMIT && o.retry_after >= 0)
@@ -1043,7 +1080,7 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 		if (p->vt.classify_error(p->state, &f, &o) < 0)
 			outcome_init(&o, &f);
 		rc = o.result < 0 ? o.result : rc;
-		failure_text(&f, what, sizeof(what));
+		failure_text(&f, &o, what, sizeof(what));
 		if (o.is_session_error) {
 			entry_evict(e, c);
 			record_health(m, p, account_id, "invalid", o.error_reason, o.error_code,
@@ -1073,7 +1110,7 @@ success:
 
 int provauth_account_reauth(provauth_manager *m, const char *id, const char *password)
 {
-	pa_recovery r = { PA_RECOVER_EXPLICIT, NULL, "reauth", password, NULL, 0 };
+	pa_recovery r = { PA_RECOVER_EXPLICIT, NULL, "reauth", password, NULL, 0, 0 };
 	provauth_account *a = NULL;
 	pa_plugin *p;
 	pa_entry *e;

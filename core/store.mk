@@ -1,1 +1,23 @@
-# core: filled in by its owner.
+# Store: the provauth_store backends (memory, sqlite), sealing of secrets at
+# rest and the encoding of the sealed account record.
+core_libprovauth_core_la_SOURCES += \
+	core/store_private.h \
+	core/store.c \
+	core/store_memory.c \
+	core/store_sqlite.c \
+	core/store_key.c \
+	core/seal.h \
+	core/seal.c \
+	core/record.h \
+	core/record.c
+
+check_PROGRAMS += tests/unit/test_store tests/unit/test_seal
+TESTS += tests/unit/test_store tests/unit/test_seal
+
+tests_unit_test_store_SOURCES = tests/unit/test_store.c
+tests_unit_test_store_CFLAGS = $(PA_TEST_CF)
+tests_unit_test_store_LDADD = $(PA_TEST_LIBS)
+
+tests_unit_test_seal_SOURCES = tests/unit/test_seal.c
+tests_unit_test_seal_CFLAGS = $(PA_TEST_CF)
+tests_unit_test_seal_LDADD = $(PA_TEST_LIBS)

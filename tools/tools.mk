@@ -1,1 +1,15 @@
-# tools: filled in by its owner.
+# The provauth command-line tool. It links libprovauth.so and uses only the
+# public API, as an outside program would.
+bin_PROGRAMS += provauth
+provauth_SOURCES = \
+	tools/cli.h \
+	tools/provauth.c \
+	tools/cli_env.c \
+	tools/json_writer.c \
+	tools/cmd_plugins.c \
+	tools/cmd_config.c
+provauth_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/core/include
+provauth_LDADD = libprovauth.la
+
+TESTS += tests/cli/test_cli_plugins.sh
+EXTRA_DIST += tests/cli/test_cli_plugins.sh

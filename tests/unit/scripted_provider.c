@@ -121,25 +121,27 @@ static int s_reauth(void *state, const provauth_account *a, const char *password
 	char token[64];
 	int forced;
 
-	(void)a;
 	atomic_fetch_add(&server->logins, 1);
 	if (server->login_delay_ms)
 		sleep_ms(server->login_delay_ms);
 	if (server->google_on_login) {
 		st->host->update_set_metadata(u, "auth_method", "\"google\"");
 		st->host->update_set(u, PROVAUTH_F_PASSWORD, NULL);
-		return st->host->set_error(PROVAUTH_EAUTH, "scripted: sign in via OAuth");
+		return st->host->set_error(st->host, PROVAUTH_EAUTH, "scripted: sign in via OAuth");
 	}
 	if ((forced = server->login_result) != 0)
-		return st->host->set_error(forced, "scripted: login refused (forced)");
+		return st->host->set_error(st->host, forced, "scripted: login refused (forced)");
 	if (strcmp(password, server->expected_password) != 0)
-		return st->host->set_error(PROVAUTH_EAUTH, "scripted: password is incorrect");
+		return st->host->set_error(st->host, PROVAUTH_EAUTH, "scripted: password is incorrect");
 	pthread_mutex_lock(&server->mu);
 	issue_token_locked(server);
 	snprintf(token, sizeof(token), "%s", server->valid_token);
 	pthread_mutex_unlock(&server->mu);
 	st->host->update_set(u, PROVAUTH_F_JWT_TOKEN, token);
 	st->host->update_set_cookie(u, "_ai_token", token);
+	/* One token per session: an OAuth-style account's access token moves too. */
+	if (a->access_token)
+		st->host->update_set(u, PROVAUTH_F_ACCESS_TOKEN, token);
 	return 0;
 }
 
@@ -153,7 +155,7 @@ static int s_refresh(void *state, const provauth_account *a, provauth_update *u)
 	if (server->login_delay_ms)
 		sleep_ms(server->login_delay_ms);
 	if (server->refresh_result)
-		return st->host->set_error(server->refresh_result, "scripted: refresh refused (forced)");
+		return st->host->set_error(st->host, server->refresh_result, "scripted: refresh refused (forced)");
 	pthread_mutex_lock(&server->mu);
 	issue_token_locked(server);
 	snprintf(token, sizeof(token), "%s", server->valid_token);
@@ -213,7 +215,7 @@ int scripted_op(const provauth_session *session, provauth_failure *failure, void
 #define SCRIPTED_BASE(refresh_fn)                                                      \
 	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider), \
 	"scripted", "test provider", "1", NULL, s_init, s_fini, s_build, NULL, s_classify, \
-	refresh_fn, s_reauth, { NULL, NULL, NULL, NULL }, scripted_ops, 1
+	refresh_fn, s_reauth, { NULL, NULL, NULL, NULL }, scripted_ops, 1, NULL
 
 const provauth_provider scripted_provider = { SCRIPTED_BASE(NULL) };
 const provauth_provider scripted_provider_refreshing = { SCRIPTED_BASE(s_refresh) };

@@ -222,7 +222,7 @@ static void test_non_session_error_never_retries(void)
 	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 1);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
 	CU_ASSERT_EQUAL(count_event("scripted_session_error_detected"), 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "api_error"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "code 500043 (api_error)"));
 }
 
 static void test_rate_limit_is_not_a_session_error(void)
@@ -240,6 +240,7 @@ static void test_rate_limit_is_not_a_session_error(void)
 static void check_no_password_reauth(const char *method)
 {
 	provauth_account *a;
+	uint64_t revision;
 	int rc;
 
 	FRESH("true", NULL, &scripted_provider);
@@ -255,6 +256,13 @@ static void check_no_password_reauth(const char *method)
 	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"invalid\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"code\":\"10005\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "logged_elsewhere"));
+	revision = a->revision;
+	provauth_account_free(a);
+	/* The same failure again leaves the record alone. */
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "g1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	a = stored("g1");
+	CU_ASSERT_EQUAL(a->revision, revision);
 	provauth_account_free(a);
 }
 

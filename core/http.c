@@ -1,0 +1,805 @@
+/*
+ * The host's HTTP service: one libcurl client per manager, shared by every
+ * thread that calls into a plugin.
+ *
+ * Plugins talk to third-party APIs with credentials in headers, bodies and
+ * sometimes query strings, so nothing of a request but its method and its
+ * URL without query or user info ever reaches an error message or a log.
+ * Replies are bounded (body and headers) so a hostile or broken server
+ * cannot make the host allocate without limit.
+ */
+#include "config.h"
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <curl/curl.h>
+#include "internal.h"
+
+/* Idle easy handles kept for reuse; more than this are closed on return. */
+#define PA_HTTP_POOL_MAX 16
+#define PA_HTTP_MAX_REDIRECTS 5
+/* Per reply: header lines of one response, status line included. */
+#define PA_HTTP_MAX_HEADER_BYTES (64 * 1024)
+#define PA_HTTP_DEFAULT_CONNECT_MS 10000
+#define PA_HTTP_DEFAULT_TIMEOUT_MS 30000
+#define PA_HTTP_DEFAULT_MAX_REPLY (1024 * 1024)
+/* Room for "scheme://host:port/path" in messages; longer ones are cut. */
+#define PA_HTTP_URL_SHOWN 384
+/*
+ * Secrets shorter than this are not searched for in curl's messages: a
+ * two-letter "secret" would match ordinary words and hide nothing.
+ */
+#define PA_HTTP_SCRUB_MIN 3
+
+struct pa_http {
+	pthread_mutex_t lock;
+	CURL *idle[PA_HTTP_POOL_MAX];  /* LIFO: idle[idle_count - 1] is the warmest */
+	size_t idle_count;
+	char *ca_file;
+	long connect_timeout_ms;
+	long timeout_ms;
+	size_t max_reply;
+	const pa_logger *logger;
+};
+
+/*
+ * curl_global_init is not thread-safe before libcurl 7.84, and curl_easy_init
+ * calls it implicitly when nobody did: two managers created at once on two
+ * threads could both run it. pthread_once makes it happen exactly once.
+ * There is deliberately no curl_global_cleanup: it is process-wide and would
+ * tear libcurl (and OpenSSL) down under a host that also uses them.
+ */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int pa_http_new(pa_http **out, const pa_http_config *cfg)
+{
+	pa_http *h;
+
+	if (!out)
+		return pa_error_set(PROVAUTH_EINVAL, "http: no output given");
+	*out = NULL;
+	if (!cfg)
+		return pa_error_set(PROVAUTH_EINVAL, "http: no configuration given");
+	if (cfg->connect_timeout_ms < 0 || cfg->timeout_ms < 0)
+		return pa_error_set(PROVAUTH_EINVAL, "http: negative timeout (connect %ld ms, total %ld ms)",
+		                    cfg->connect_timeout_ms, cfg->timeout_ms);
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK)
+		return pa_error_set(PROVAUTH_ERROR, "http: libcurl initialisation failed: %s",
+		                    curl_easy_strerror(global_rc));
+	if (!(h = calloc(1, sizeof(*h))))
+		return pa_error_oom();
+	if (cfg->ca_file && !(h->ca_file = strdup(cfg->ca_file))) {
+		free(h);
+		return pa_error_oom();
+	}
+	if (pthread_mutex_init(&h->lock, NULL) != 0) {
+		free(h->ca_file);
+		free(h);
+		return pa_error_set(PROVAUTH_ERROR, "http: cannot create the handle pool lock");
+	}
+	/* Zero means "the default", never "no limit": a library must stay bounded. */
+	h->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : PA_HTTP_DEFAULT_CONNECT_MS;
+	h->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : PA_HTTP_DEFAULT_TIMEOUT_MS;
+	h->max_reply = cfg->max_reply_bytes ? cfg->max_reply_bytes : PA_HTTP_DEFAULT_MAX_REPLY;
+	/* Leaves room for the NUL and fits curl_off_t. */
+	if (h->max_reply > SIZE_MAX / 2)
+		h->max_reply = SIZE_MAX / 2;
+	/* Borrowed: the manager's logger outlives its HTTP service. */
+	h->logger = cfg->logger;
+	*out = h;
+	return 0;
+}
+
+void pa_http_free(pa_http *h)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	for (i = 0; i < h->idle_count; i++)
+		curl_easy_cleanup(h->idle[i]);
+	pthread_mutex_destroy(&h->lock);
+	free(h->ca_file);
+	free(h);
+}
+
+/* ---- the handle pool ---- */
+
+static CURL *pool_get(pa_http *h)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->idle_count)
+		c = h->idle[--h->idle_count];
+	pthread_mutex_unlock(&h->lock);
+	return c ? c : curl_easy_init();
+}
+
+/*
+ * curl_easy_reset drops every option (and so every pointer into the finished
+ * request's stack) but keeps the handle's live connections, DNS and TLS
+ * session caches, which is what makes the next request on it cheap.
+ */
+static void pool_put(pa_http *h, CURL *c)
+{
+	curl_easy_reset(c);
+	pthread_mutex_lock(&h->lock);
+	if (h->idle_count < PA_HTTP_POOL_MAX) {
+		h->idle[h->idle_count++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
+/* ---- responses ---- */
+
+void pa_http_response_free(provauth_http_response *resp)
+{
+	size_t i;
+
+	if (!resp)
+		return;
+	/* Replies carry fresh tokens and Set-Cookie values: wipe them. */
+	if (resp->body) {
+		pa_wipe(resp->body, resp->body_len);
+		free(resp->body);
+	}
+	for (i = 0; i < resp->header_count; i++) {
+		free(resp->headers[i].name);
+		pa_secret_free(resp->headers[i].value);
+	}
+	free(resp->headers);
+	free(resp);
+}
+
+const char *pa_http_header(const provauth_http_response *resp, const char *name)
+{
+	size_t i;
+
+	for (i = 0; resp && name && i < resp->header_count; i++)
+		if (strcasecmp(resp->headers[i].name, name) == 0)
+			return resp->headers[i].value;
+	return NULL;
+}
+
+/* ---- one transfer ---- */
+
+typedef struct pa_xfer {
+	provauth_http_response *resp; /* built in place while the reply arrives */
+	size_t body_cap;
+	size_t max_body;
+	size_t header_bytes;          /* of the current response */
+	size_t header_cap;
+	int body_too_big;
+	int headers_too_big;
+	int oom;
+} pa_xfer;
+
+static void xfer_drop_headers(pa_xfer *x)
+{
+	provauth_http_response *r = x->resp;
+	size_t i;
+
+	for (i = 0; i < r->header_count; i++) {
+		free(r->headers[i].name);
+		pa_secret_free(r->headers[i].value);
+	}
+	r->header_count = 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
+{
+	pa_xfer *x = payload;
+	provauth_http_response *r = x->resp;
+	size_t len = size * nmemb;
+
+	/* Returning less than len aborts the transfer: a truncated reply must never look complete. */
+	if (len > x->max_body - r->body_len) {
+		x->body_too_big = 1;
+		return 0;
+	}
+	if (r->body_len + len + 1 > x->body_cap) {
+		size_t cap = x->body_cap ? x->body_cap : 4096;
+		char *grown;
+
+		while (cap < r->body_len + len + 1)
+			cap *= 2;
+		if (cap > x->max_body + 1)
+			cap = x->max_body + 1;
+		if (!(grown = realloc(r->body, cap))) {
+			x->oom = 1;
+			return 0;
+		}
+		r->body = grown;
+		x->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, len);
+	r->body_len += len;
+	r->body[r->body_len] = '\0';
+	return len;
+}
+
+static int add_header(pa_xfer *x, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	provauth_http_response *r = x->resp;
+	char *n, *v;
+	size_t i;
+
+	/*
+	 * Repeated fields mean one comma-separated list (RFC 9110 5.3), so a
+	 * lookup sees all of them; Set-Cookie is the exception, since cookie
+	 * values may themselves contain commas.
+	 */
+	if (!(nlen == 10 && strncasecmp(name, "set-cookie", 10) == 0)) {
+		for (i = 0; i < r->header_count; i++) {
+			char *old = r->headers[i].value;
+			size_t olen;
+
+			if (strlen(r->headers[i].name) != nlen || strncasecmp(r->headers[i].name, name, nlen) != 0)
+				continue;
+			olen = strlen(old);
+			if (!(v = malloc(olen + 2 + vlen + 1)))
+				return -1;
+			memcpy(v, old, olen);
+			memcpy(v + olen, ", ", 2);
+			memcpy(v + olen + 2, value, vlen);
+			v[olen + 2 + vlen] = '\0';
+			pa_secret_free(old);
+			r->headers[i].value = v;
+			return 0;
+		}
+	}
+	if (r->header_count == x->header_cap) {
+		size_t cap = x->header_cap ? x->header_cap * 2 : 16;
+		void *grown = realloc(r->headers, cap * sizeof(*r->headers));
+		if (!grown)
+			return -1;
+		r->headers = grown;
+		x->header_cap = cap;
+	}
+	if (!(n = pa_strndup(name, nlen)) || !(v = pa_strndup(value, vlen))) {
+		free(n);
+		return -1;
+	}
+	for (i = 0; i < nlen; i++)
+		n[i] = (char)tolower((unsigned char)n[i]);
+	r->headers[r->header_count].name = n;
+	r->headers[r->header_count].value = v;
+	r->header_count++;
+	return 0;
+}
+
+/* An obsolete folded line ("  more") continues the previous field's value. */
+static int fold_header(pa_xfer *x, const char *text, size_t len)
+{
+	provauth_http_response *r = x->resp;
+	char *old, *v;
+	size_t olen;
+
+	if (!r->header_count || !len)
+		return 0;
+	old = r->headers[r->header_count - 1].value;
+	olen = strlen(old);
+	if (!(v = malloc(olen + 1 + len + 1)))
+		return -1;
+	memcpy(v, old, olen);
+	v[olen] = ' ';
+	memcpy(v + olen + 1, text, len);
+	v[olen + 1 + len] = '\0';
+	pa_secret_free(old);
+	r->headers[r->header_count - 1].value = v;
+	return 0;
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
+{
+	pa_xfer *x = payload;
+	size_t len = size * nmemb, raw = len;
+	const char *colon, *value;
+	size_t nlen, vlen, i;
+
+	while (len && (data[len - 1] == '\r' || data[len - 1] == '\n'))
+		len--;
+	/*
+	 * A status line starts a new response (after a 1xx or a followed
+	 * redirect): only the last response's headers and body are returned.
+	 */
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		xfer_drop_headers(x);
+		x->resp->body_len = 0;
+		if (x->resp->body)
+			x->resp->body[0] = '\0';
+		x->header_bytes = 0;
+	}
+	x->header_bytes += raw;
+	if (x->header_bytes > PA_HTTP_MAX_HEADER_BYTES) {
+		x->headers_too_big = 1;
+		return 0;
+	}
+	if (len == 0 || (len >= 5 && memcmp(data, "HTTP/", 5) == 0))
+		return raw;
+	if (is_space(data[0])) {
+		for (i = 0; i < len && is_space(data[i]); i++)
+			;
+		while (len > i && is_space(data[len - 1]))
+			len--;
+		if (fold_header(x, data + i, len - i) < 0)
+			goto oom;
+		return raw;
+	}
+	if (!(colon = memchr(data, ':', len)))
+		return raw;     /* not a field; nothing to keep */
+	nlen = (size_t)(colon - data);
+	while (nlen && is_space(data[nlen - 1]))
+		nlen--;
+	if (!nlen)
+		return raw;
+	value = colon + 1;
+	vlen = len - (size_t)(value - data);
+	while (vlen && is_space(*value)) {
+		value++;
+		vlen--;
+	}
+	while (vlen && is_space(value[vlen - 1]))
+		vlen--;
+	if (nlen == 14 && strncasecmp(data, "content-length", 14) == 0) {
+		/* Refuse before the body arrives when the server announces too much. */
+		char num[32];
+		unsigned long long announced;
+		char *end;
+
+		if (vlen && vlen < sizeof(num)) {
+			memcpy(num, value, vlen);
+			num[vlen] = '\0';
+			errno = 0;
+			announced = strtoull(num, &end, 10);
+			if (*end == '\0' && num[0] != '-' &&
+			    (errno == ERANGE || announced > (unsigned long long)x->max_body)) {
+				x->body_too_big = 1;
+				return 0;
+			}
+		}
+	}
+	if (add_header(x, data, nlen, value, vlen) < 0)
+		goto oom;
+	return raw;
+oom:
+	x->oom = 1;
+	return 0;
+}
+
+/* ---- request checks and safe descriptions ---- */
+
+static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "PATCH" };
+
+static int method_known(const char *m)
+{
+	size_t i;
+
+	for (i = 0; m && i < PA_ARRAY_LEN(methods); i++)
+		if (strcmp(m, methods[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Appends [a, b) to out as printable ASCII; returns 0 once out is full. */
+static int put_range(char *out, size_t size, size_t *o, const char *a, const char *b)
+{
+	for (; a < b; a++) {
+		if (*o + 4 >= size) {
+			memcpy(out + *o, "...", 4);
+			*o += 3;
+			return 0;
+		}
+		out[(*o)++] = (*a >= 0x20 && *a < 0x7f) ? *a : '?';
+	}
+	out[*o] = '\0';
+	return 1;
+}
+
+/*
+ * "scheme://host:port/path" of url: the query string, the fragment and any
+ * user:password@ are left out, since third-party APIs put secrets there.
+ */
+static void url_for_humans(const char *url, char *out, size_t size)
+{
+	const char *auth, *host, *end, *at, *path_end;
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (!url)
+		return;
+	auth = strstr(url, "://");
+	auth = auth ? auth + 3 : url;
+	end = auth + strcspn(auth, "/?#");
+	at = memrchr(auth, '@', (size_t)(end - auth));
+	host = at ? at + 1 : auth;
+	path_end = end + strcspn(end, "?#");
+	if (put_range(out, size, &o, url, auth) && put_range(out, size, &o, host, end))
+		put_range(out, size, &o, end, path_end);
+}
+
+/* Replaces each occurrence of needle in msg by "***" (never longer than needle). */
+static void scrub(char *msg, const char *needle, size_t nlen)
+{
+	char *from = msg, *hit;
+
+	if (!needle || nlen < PA_HTTP_SCRUB_MIN)
+		return;
+	/* Search on after each replacement: a needle of "***" must not loop. */
+	while ((hit = memmem(from, strlen(from), needle, nlen)) != NULL) {
+		memcpy(hit, "***", 3);
+		memmove(hit + 3, hit + nlen, strlen(hit + nlen) + 1);
+		from = hit + 3;
+	}
+}
+
+/*
+ * curl's messages are not known to quote request data, but they are not
+ * promised not to either: take out anything secret before showing one.
+ */
+static void scrub_curl_message(char *msg, const provauth_http_request *req)
+{
+	const char *q, *auth, *at, *end;
+	size_t i;
+
+	if ((q = strchr(req->url, '?')) != NULL)
+		scrub(msg, q + 1, strcspn(q + 1, "#"));
+	auth = strstr(req->url, "://");
+	auth = auth ? auth + 3 : req->url;
+	end = auth + strcspn(auth, "/?#");
+	if ((at = memrchr(auth, '@', (size_t)(end - auth))) != NULL)
+		scrub(msg, auth, (size_t)(at - auth));
+	for (i = 0; i < req->header_count; i++)
+		if (req->headers[i].secret && req->headers[i].value)
+			scrub(msg, req->headers[i].value, strlen(req->headers[i].value));
+	if (req->body)
+		scrub(msg, req->body, req->body_len);
+}
+
+static int header_name_ok(const char *name)
+{
+	const char *p;
+
+	if (!name || !*name)
+		return 0;
+	for (p = name; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == ':')
+			return 0;
+	return 1;
+}
+
+static int check_request(const provauth_http_request *req, const char *method, const char *url)
+{
+	size_t i;
+
+	if (req->version != PROVAUTH_HTTP_REQUEST_VERSION)
+		return pa_error_set(PROVAUTH_EINVAL, "http: request version %u not supported (this host knows %d)",
+		                    req->version, PROVAUTH_HTTP_REQUEST_VERSION);
+	if (!req->url || !*req->url)
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s: no URL given", method);
+	if (!method_known(req->method))
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: unsupported method", method, url);
+	if (req->body_len && !req->body)
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: body_len %zu without a body", method, url,
+		                    req->body_len);
+	if (req->body_len && strcmp(req->method, "GET") == 0)
+		return pa_error_set(PROVAUTH_EINVAL, "http: GET %s: a GET request cannot carry a body", url);
+	if (req->timeout_ms < 0)
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: negative timeout %ld ms", method, url,
+		                    req->timeout_ms);
+	if (req->header_count && !req->headers)
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header_count %zu without headers", method,
+		                    url, req->header_count);
+	for (i = 0; i < req->header_count; i++) {
+		const provauth_http_header *hd = &req->headers[i];
+		/* A CR or LF in a value would let it smuggle further headers. */
+		if (!header_name_ok(hd->name))
+			return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header %zu has an invalid name",
+			                    method, url, i);
+		if (hd->value && strpbrk(hd->value, "\r\n"))
+			return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header %s: value contains a line break",
+			                    method, url, hd->name);
+	}
+	return 0;
+}
+
+static int request_has_header(const provauth_http_request *req, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->header_count; i++)
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Header strings may hold tokens: wipe them before the list is freed. */
+static void slist_free_wiped(struct curl_slist *list)
+{
+	struct curl_slist *p;
+
+	for (p = list; p; p = p->next)
+		pa_wipe(p->data, strlen(p->data));
+	curl_slist_free_all(list);
+}
+
+static int build_headers(struct curl_slist **out, const provauth_http_request *req)
+{
+	struct curl_slist *list = NULL, *next;
+	size_t i;
+
+	*out = NULL;
+	for (i = 0; i < req->header_count; i++) {
+		const provauth_http_header *hd = &req->headers[i];
+		/* curl drops "Name:" (no value) from the request; "Name;" sends it empty. */
+		char *line = hd->value && *hd->value ? pa_sprintf("%s: %s", hd->name, hd->value)
+		                                     : pa_sprintf("%s;", hd->name);
+		if (!line)
+			goto oom;
+		next = curl_slist_append(list, line);
+		pa_secret_free(line);
+		if (!next)
+			goto oom;
+		list = next;
+	}
+	/* No 100-continue round trip before larger bodies: APIs answer at once. */
+	if (!request_has_header(req, "Expect")) {
+		if (!(next = curl_slist_append(list, "Expect:")))
+			goto oom;
+		list = next;
+	}
+	*out = list;
+	return 0;
+oom:
+	slist_free_wiped(list);
+	return pa_error_oom();
+}
+
+/*
+ * Restricting protocols keeps a plugin (or a redirect) from reaching file://,
+ * dict://, gopher:// and the like. The string options exist from 7.85; a
+ * library built against newer headers may still run on an older libcurl.
+ */
+static CURLcode restrict_protocols(CURL *c)
+{
+	CURLcode cc = CURLE_UNKNOWN_OPTION;
+
+#if LIBCURL_VERSION_NUM >= 0x075500
+	if ((cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) == CURLE_OK)
+		cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	if (cc != CURLE_UNKNOWN_OPTION)
+		return cc;
+#endif
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	if ((cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))) == CURLE_OK)
+		cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#pragma GCC diagnostic pop
+	return cc;
+}
+
+static CURLcode setup(CURL *c, const pa_http *h, const provauth_http_request *req,
+                      struct curl_slist *headers, pa_xfer *x, char *errbuf)
+{
+	CURLcode cc;
+	long total = req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms;
+
+#define SET(opt, val) \
+	do { \
+		if ((cc = curl_easy_setopt(c, opt, val)) != CURLE_OK) \
+			return cc; \
+	} while (0)
+	SET(CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_URL, req->url);
+	if ((cc = restrict_protocols(c)) != CURLE_OK)
+		return cc;
+	/* Signals cannot be used from threads; timeouts then rely on the threaded resolver. */
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_file)
+		SET(CURLOPT_CAINFO, h->ca_file);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+	SET(CURLOPT_TIMEOUT_MS, total);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_body);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, x);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, x);
+	SET(CURLOPT_HTTPHEADER, headers);
+	if (!request_has_header(req, "User-Agent"))
+		SET(CURLOPT_USERAGENT, "provauth/" PACKAGE_VERSION);
+	if (req->follow_redirects) {
+		SET(CURLOPT_FOLLOWLOCATION, 1L);
+		SET(CURLOPT_MAXREDIRS, (long)PA_HTTP_MAX_REDIRECTS);
+	} else {
+		SET(CURLOPT_FOLLOWLOCATION, 0L);
+	}
+
+	if (strcmp(req->method, "GET") == 0) {
+		SET(CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(req->method, "DELETE") == 0 && !req->body) {
+		SET(CURLOPT_CUSTOMREQUEST, "DELETE");
+	} else {
+		/* POST, PUT, PATCH, DELETE with a body: an empty body still sends Content-Length: 0. */
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		if (strcmp(req->method, "POST") != 0)
+			SET(CURLOPT_CUSTOMREQUEST, req->method);
+	}
+#undef SET
+	return CURLE_OK;
+}
+
+static int is_tls_error(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_USE_SSL_FAILED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Turns a failed transfer into a code and an error message naming the request. */
+static int fail(CURLcode cc, CURL *c, const pa_xfer *x, const provauth_http_request *req,
+                const char *url, char *errbuf, long total_ms)
+{
+	const char *detail;
+	long os_errno = 0, redirects = 0;
+
+	if (!errbuf[0])
+		snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_easy_strerror(cc));
+	scrub_curl_message(errbuf, req);
+	detail = errbuf;
+	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+
+	if (x->oom || cc == CURLE_OUT_OF_MEMORY)
+		return pa_error_set(PROVAUTH_ENOMEM, "http: %s %s: out of memory", req->method, url);
+	if (x->headers_too_big)
+		return pa_error_set(PROVAUTH_ETOOBIG, "http: %s %s: reply headers larger than %d bytes",
+		                    req->method, url, PA_HTTP_MAX_HEADER_BYTES);
+	if (x->body_too_big || cc == CURLE_FILESIZE_EXCEEDED)
+		return pa_error_set(PROVAUTH_ETOOBIG, "http: %s %s: reply larger than %zu bytes",
+		                    req->method, url, x->max_body);
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return pa_error_set(PROVAUTH_ETIMEOUT, "http: %s %s: timed out after %ld ms (%s)",
+		                    req->method, url, total_ms, detail);
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		/* A Location leading out of http/https is the server's doing, not the caller's. */
+		if (curl_easy_getinfo(c, CURLINFO_REDIRECT_COUNT, &redirects) == CURLE_OK && redirects > 0)
+			return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: redirect refused (%s)",
+			                    req->method, url, detail);
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: URL refused (%s)", req->method, url, detail);
+	case CURLE_TOO_MANY_REDIRECTS:
+		return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: too many redirects (%s)", req->method,
+		                    url, detail);
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: cannot resolve host (%s)", req->method,
+		                    url, detail);
+	case CURLE_COULDNT_CONNECT:
+		return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: %s (%s)", req->method, url,
+		                    os_errno == ECONNREFUSED ? "connection refused" : "cannot connect", detail);
+	default:
+		break;
+	}
+	if (is_tls_error(cc))
+		return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: TLS error (%s)", req->method, url, detail);
+	if (os_errno == ECONNRESET)
+		return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: connection reset (%s)", req->method, url,
+		                    detail);
+	return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: %s", req->method, url, detail);
+}
+
+static void log_request(const pa_http *h, const provauth_http_request *req, const char *url,
+                        long status, int64_t started, size_t bytes, int rc)
+{
+	provauth_log_field f[6] = {
+		PA_F_STR("method", req->method),
+		PA_F_STR("url", url),
+		PA_F_INT("status", status),
+		PA_F_INT("duration_ms", pa_monotonic_ms() - started),
+		PA_F_INT("bytes", bytes),
+		PA_F_STR("error", rc < 0 ? provauth_strerror(rc) : NULL),
+	};
+
+	pa_log(h->logger, PROVAUTH_LOG_DEBUG, "http_request", f, rc < 0 ? 6 : 5);
+}
+
+int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_response **out)
+{
+	char url[PA_HTTP_URL_SHOWN], method[16], errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *headers = NULL;
+	provauth_http_response *resp = NULL;
+	pa_xfer x;
+	CURL *c = NULL;
+	CURLcode cc;
+	int64_t started = pa_monotonic_ms();
+	int rc;
+
+	if (!out)
+		return pa_error_set(PROVAUTH_EINVAL, "http: no output given");
+	*out = NULL;
+	if (!h || !req)
+		return pa_error_set(PROVAUTH_EINVAL, "http: no %s given", h ? "request" : "HTTP service");
+	url_for_humans(req->url, url, sizeof(url));
+	if (req->method) {
+		size_t o = 0;
+		put_range(method, sizeof(method), &o, req->method, req->method + strlen(req->method));
+	} else {
+		snprintf(method, sizeof(method), "(no method)");
+	}
+	if ((rc = check_request(req, method, url)) < 0)
+		return rc;
+	if ((rc = build_headers(&headers, req)) < 0)
+		return pa_error_prefix(rc, "http: %s %s", req->method, url);
+	memset(&x, 0, sizeof(x));
+	x.max_body = h->max_reply;
+	if (!(resp = calloc(1, sizeof(*resp))) || !(c = pool_get(h))) {
+		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, url);
+		goto out;
+	}
+	x.resp = resp;
+	errbuf[0] = '\0';
+	if ((cc = setup(c, h, req, headers, &x, errbuf)) != CURLE_OK) {
+		/* An option this libcurl refuses (say, TLS verification) must not be skipped. */
+		rc = pa_error_set(cc == CURLE_OUT_OF_MEMORY ? PROVAUTH_ENOMEM : PROVAUTH_ERROR,
+		                  "http: %s %s: libcurl refused an option: %s", req->method, url,
+		                  curl_easy_strerror(cc));
+		goto out;
+	}
+	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
+		rc = fail(cc, c, &x, req, url, errbuf, req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms);
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (!resp->body && !(resp->body = calloc(1, 1))) {
+		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, url);
+		goto out;
+	}
+	*out = resp;
+	resp = NULL;
+	rc = 0;
+out:
+	log_request(h, req, url, *out ? (*out)->status : 0, started, *out ? (*out)->body_len : 0, rc);
+	if (c)
+		pool_put(h, c);
+	slist_free_wiped(headers);
+	pa_http_response_free(resp);
+	return rc;
+}

@@ -1,0 +1,533 @@
+/*
+ * Provider plugins: discovery, ABI checks, initialisation and unloading.
+ *
+ * A broken plugin never stops the others: every refusal is recorded in the
+ * set's skipped list with a reason that names the file, logged as
+ * "plugin_skipped", and loading goes on.
+ */
+#include "config.h"
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "internal.h"
+
+#define PA_PROVIDER_ID_MAX 32
+
+/* Everything before the 1.1 fields: the smallest description we accept. */
+#define PA_PROVIDER_SIZE_1_0 \
+	(offsetof(provauth_provider, reserved_1_0) + sizeof(((provauth_provider *)0)->reserved_1_0))
+
+static const char *display_name(const char *file)
+{
+	return file ? file : "in-process provider";
+}
+
+static int valid_id(const char *id)
+{
+	size_t n = 0;
+
+	for (; id[n]; n++) {
+		char c = id[n];
+		if (n >= PA_PROVIDER_ID_MAX)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return 0;
+	}
+	return n > 0;
+}
+
+/*
+ * Only the three leading fields may be read before struct_size is known to
+ * cover the rest; later fields are read through PROVAUTH_PROVIDER_HAS.
+ */
+int pa_provider_check(const provauth_provider *p, const char *file)
+{
+	const char *name = display_name(file);
+	size_t i;
+
+	if (!p)
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: no provider description", name);
+	if (p->abi_major != PROVAUTH_PLUGIN_ABI_MAJOR || p->abi_minor > PROVAUTH_PLUGIN_ABI_MINOR)
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: ABI %u.%u, this host supports %u.0 to %u.%u",
+		                    name, p->abi_major, p->abi_minor, PROVAUTH_PLUGIN_ABI_MAJOR,
+		                    PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR);
+	if (p->struct_size < PA_PROVIDER_SIZE_1_0)
+		return pa_error_set(PROVAUTH_EPLUGIN,
+		                    "%s: struct_size %zu is smaller than the ABI %u.0 layout (%zu bytes)",
+		                    name, p->struct_size, PROVAUTH_PLUGIN_ABI_MAJOR,
+		                    (size_t)PA_PROVIDER_SIZE_1_0);
+	if (!p->id)
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: provider has no id", name);
+	if (!valid_id(p->id))
+		return pa_error_set(PROVAUTH_EPLUGIN,
+		                    "%s: invalid provider id '%.40s' (must match [a-z0-9_-]{1,%d})",
+		                    name, p->id, PA_PROVIDER_ID_MAX);
+	if (!p->build_session)
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: provider '%s' lacks required member build_session",
+		                    name, p->id);
+	if (!p->classify_error)
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: provider '%s' lacks required member classify_error",
+		                    name, p->id);
+	if (PROVAUTH_PROVIDER_HAS(p, operation_count) && p->operation_count) {
+		if (!p->operations)
+			return pa_error_set(PROVAUTH_EPLUGIN,
+			                    "%s: provider '%s' declares %zu operations but no table",
+			                    name, p->id, p->operation_count);
+		for (i = 0; i < p->operation_count; i++) {
+			const provauth_operation *op = &p->operations[i];
+			if (!op->name || !op->name[0] || !op->run)
+				return pa_error_set(PROVAUTH_EPLUGIN,
+				                    "%s: provider '%s' operation #%zu lacks a name or a run function",
+				                    name, p->id, i);
+		}
+	}
+	return 0;
+}
+
+static void log_loaded(const pa_logger *lg, const pa_plugin *pl)
+{
+	char abi[32];
+	provauth_log_field f[] = {
+		PA_F_STR("provider", pl->vt.id),
+		PA_F_STR("file", pl->file),
+		PA_F_STR("abi", abi),
+	};
+
+	snprintf(abi, sizeof(abi), "%u.%u", pl->vt.abi_major, pl->vt.abi_minor);
+	pa_log(lg, PROVAUTH_LOG_INFO, "plugin_loaded", f, PA_ARRAY_LEN(f));
+}
+
+/* Records a refusal; the reason is the current last error. */
+static int record_skip(pa_plugin_set *set, const char *file, const pa_logger *lg)
+{
+	pa_plugin_skip *grown;
+	char *f, *r;
+
+	{
+		provauth_log_field fields[] = {
+			PA_F_STR("file", file),
+			PA_F_STR("reason", provauth_last_error()),
+		};
+		pa_log(lg, PROVAUTH_LOG_ERROR, "plugin_skipped", fields, PA_ARRAY_LEN(fields));
+	}
+	grown = realloc(set->skipped, (set->skipped_count + 1) * sizeof(*grown));
+	if (!grown)
+		return pa_error_oom();
+	set->skipped = grown;
+	f = pa_strdup(file);
+	r = pa_strdup(provauth_last_error());
+	if (!f || !r) {
+		free(f);
+		free(r);
+		return pa_error_oom();
+	}
+	set->skipped[set->skipped_count].file = f;
+	set->skipped[set->skipped_count].reason = r;
+	set->skipped_count++;
+	return 0;
+}
+
+static void plugin_free(pa_plugin *pl)
+{
+	if (!pl)
+		return;
+	free(pl->op_names);
+	free(pl->file);
+	free(pl);
+}
+
+static int build_op_names(pa_plugin *pl)
+{
+	size_t i, n = pl->vt.operations ? pl->vt.operation_count : 0;
+
+	pl->op_names = calloc(n + 1, sizeof(*pl->op_names));
+	if (!pl->op_names)
+		return pa_error_oom();
+	for (i = 0; i < n; i++)
+		pl->op_names[i] = pl->vt.operations[i].name;
+	return 0;
+}
+
+/*
+ * The checks and init shared by plugins and in-process providers. On success
+ * the set owns `dl`; on failure the caller still does.
+ */
+static int add_provider(pa_plugin_set *set, const provauth_provider *p, const char *file, void *dl,
+                        const provauth_settings *s, const provauth_host *host, const pa_logger *lg)
+{
+	const char *name = display_name(file);
+	const pa_plugin *other;
+	const provauth_setting *node;
+	pa_plugin **grown;
+	pa_plugin *pl;
+	size_t n;
+	int rc;
+
+	if ((rc = pa_provider_check(p, file)) < 0)
+		return rc;
+	if ((other = pa_plugins_find(set, p->id)) != NULL)
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: provider '%s' already loaded from %s",
+		                    name, p->id, display_name(other->file));
+
+	if (!(pl = calloc(1, sizeof(*pl))))
+		return pa_error_oom();
+	if (file && !(pl->file = pa_strdup(file))) {
+		plugin_free(pl);
+		return pa_error_oom();
+	}
+	/* An older plugin's struct ends early: what it lacks reads as NULL / 0. */
+	n = p->struct_size < sizeof(pl->vt) ? p->struct_size : sizeof(pl->vt);
+	memcpy(&pl->vt, p, n);
+	if ((rc = build_op_names(pl)) < 0) {
+		plugin_free(pl);
+		return rc;
+	}
+
+	pl->settings = pa_settings_provider(s, pl->vt.id);
+	node = pl->settings ? pl->settings->node : pa_settings_empty_node(s);
+	if ((rc = pa_setting_check_keys(node, pa_common_provider_keys, pl->vt.setting_keys)) < 0) {
+		pa_error_prefix(rc, "%s: settings of provider '%s'", name, pl->vt.id);
+		plugin_free(pl);
+		return rc;
+	}
+
+	grown = realloc(set->plugins, (set->count + 1) * sizeof(*grown));
+	if (!grown) {
+		plugin_free(pl);
+		return pa_error_oom();
+	}
+	set->plugins = grown;
+
+	if (pl->vt.init) {
+		provauth_error_clear();
+		rc = pl->vt.init(&pl->state, host, node);
+		if (rc != 0) {
+			if (rc > 0)
+				rc = PROVAUTH_EPLUGIN;
+			pa_error_prefix(rc, "%s: provider '%s' init failed", name, pl->vt.id);
+			plugin_free(pl);
+			return rc;
+		}
+	}
+	pl->initialised = 1;
+	pl->dl = dl;
+	set->plugins[set->count++] = pl;
+	log_loaded(lg, pl);
+	return 0;
+}
+
+int pa_plugins_add(pa_plugin_set *set, const provauth_provider *p, const char *file,
+                   const provauth_settings *s, const provauth_host *host, const pa_logger *lg)
+{
+	if (!set || !s || !host)
+		return pa_error_set(PROVAUTH_EINVAL, "pa_plugins_add: set, settings and host are required");
+	return add_provider(set, p, file, NULL, s, host, lg);
+}
+
+pa_plugin *pa_plugins_find(const pa_plugin_set *set, const char *id)
+{
+	size_t i;
+
+	if (!set || !id)
+		return NULL;
+	for (i = 0; i < set->count; i++)
+		if (strcmp(set->plugins[i]->vt.id, id) == 0)
+			return set->plugins[i];
+	return NULL;
+}
+
+static int already_seen(const pa_plugin_set *set, const char *real)
+{
+	size_t i;
+
+	for (i = 0; i < set->count; i++)
+		if (pa_streq(set->plugins[i]->file, real))
+			return 1;
+	for (i = 0; i < set->skipped_count; i++)
+		if (pa_streq(set->skipped[i].file, real))
+			return 1;
+	return 0;
+}
+
+/* Someone else able to write the file or its directory could run code in us. */
+static int check_mode(const char *path, const struct stat *st, int is_dir, const char *file)
+{
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: %s %s is writable by other users",
+		                    file, is_dir ? "directory" : "file", path);
+	return 0;
+}
+
+static int check_file(const char *real, const char *dir_real, const struct stat *dir_st)
+{
+	struct stat st;
+	char *parent, *slash;
+	int rc;
+
+	if (dir_st && (rc = check_mode(dir_real, dir_st, 1, real)) < 0)
+		return rc;
+	/* A symlink may lead elsewhere: the directory that really holds the file counts too. */
+	if (!(parent = pa_strdup(real)))
+		return pa_error_oom();
+	if ((slash = strrchr(parent, '/')) != NULL && slash != parent)
+		*slash = '\0';
+	else if (slash)
+		slash[1] = '\0';
+	if (!pa_streq(parent, dir_real)) {
+		if (stat(parent, &st) < 0) {
+			rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot stat directory %s: %s", real,
+			                  parent, strerror(errno));
+			free(parent);
+			return rc;
+		}
+		if ((rc = check_mode(parent, &st, 1, real)) < 0) {
+			free(parent);
+			return rc;
+		}
+	}
+	free(parent);
+
+	if (stat(real, &st) < 0)
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot stat: %s", real, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: not a regular file", real);
+	if ((rc = check_mode(real, &st, 0, real)) < 0)
+		return rc;
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return pa_error_set(PROVAUTH_EPLUGIN,
+		                    "%s: owned by uid %lu, neither root nor the current user (uid %lu)",
+		                    real, (unsigned long)st.st_uid, (unsigned long)geteuid());
+	return 0;
+}
+
+static int open_plugin(pa_plugin_set *set, const char *real, const provauth_settings *s,
+                       const provauth_host *host, const pa_logger *lg)
+{
+	const provauth_provider *desc = NULL;
+	provauth_plugin_init_fn entry;
+	const char *err;
+	void *dl, *sym;
+	int rc;
+
+	dlerror();
+	if (!(dl = dlopen(real, RTLD_NOW | RTLD_LOCAL))) {
+		err = dlerror();
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot load: %s (check its dependencies with ldd)",
+		                    real, err ? err : "unknown dlopen error");
+	}
+	dlerror();
+	sym = dlsym(dl, PROVAUTH_PLUGIN_ENTRY);
+	if (!sym) {
+		rc = pa_error_set(PROVAUTH_EPLUGIN, "no entry point " PROVAUTH_PLUGIN_ENTRY " in %s", real);
+		dlclose(dl);
+		return rc;
+	}
+	entry = (provauth_plugin_init_fn)sym;
+	provauth_error_clear();
+	rc = entry(&desc, host);
+	if (rc != 0) {
+		if (rc > 0)
+			rc = PROVAUTH_EPLUGIN;
+		pa_error_prefix(rc, "%s: " PROVAUTH_PLUGIN_ENTRY " failed", real);
+		dlclose(dl);
+		return rc;
+	}
+	if (!desc) {
+		rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: " PROVAUTH_PLUGIN_ENTRY
+		                  " returned no provider description", real);
+		dlclose(dl);
+		return rc;
+	}
+	if ((rc = add_provider(set, desc, real, dl, s, host, lg)) < 0)
+		dlclose(dl);
+	return rc;
+}
+
+static int is_plugin_name(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 3 && strcmp(d->d_name + n - 3, ".so") == 0;
+}
+
+/* Byte order, not the locale's: the load order must not depend on LC_COLLATE. */
+static int name_order(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void log_dir_problem(const pa_logger *lg, const char *event, const char *dir,
+                            const char *source, const char *why)
+{
+	provauth_log_field f[] = {
+		PA_F_STR("dir", dir),
+		PA_F_STR("source", source),
+		PA_F_STR("error", why),
+	};
+	pa_log(lg, PROVAUTH_LOG_WARN, event, f, PA_ARRAY_LEN(f));
+}
+
+/* One file of a scanned directory: its outcome is a plugin or a skip record. */
+static int load_one(pa_plugin_set *set, const char *path, const char *dir_real,
+                    const struct stat *dir_st, const provauth_settings *s,
+                    const provauth_host *host, const pa_logger *lg)
+{
+	char *real;
+	int rc;
+
+	if (!(real = realpath(path, NULL))) {
+		if (errno == ENOMEM)
+			return pa_error_oom();
+		pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot resolve: %s", path, strerror(errno));
+		return record_skip(set, path, lg);
+	}
+	if (already_seen(set, real)) {
+		free(real);
+		return 0;
+	}
+	rc = check_file(real, dir_real, dir_st);
+	if (rc == 0)
+		rc = open_plugin(set, real, s, host, lg);
+	if (rc == PROVAUTH_ENOMEM) {
+		free(real);
+		return rc;
+	}
+	if (rc < 0)
+		rc = record_skip(set, real, lg);
+	free(real);
+	return rc;
+}
+
+static int scan_dir(pa_plugin_set *set, const char *dir, const char *source, int quiet_if_missing,
+                    const provauth_settings *s, const provauth_host *host, const pa_logger *lg)
+{
+	struct dirent **names = NULL;
+	struct stat dir_st;
+	char *dir_real;
+	int n, i, rc = 0;
+
+	if (!(dir_real = realpath(dir, NULL))) {
+		int err = errno;
+		if (err == ENOMEM)
+			return pa_error_oom();
+		if (!(err == ENOENT && quiet_if_missing))
+			log_dir_problem(lg, err == ENOENT ? "plugin_dir_missing" : "plugin_dir_unreadable",
+			                dir, source, strerror(err));
+		return 0;
+	}
+	if (stat(dir_real, &dir_st) < 0 || !S_ISDIR(dir_st.st_mode)) {
+		log_dir_problem(lg, "plugin_dir_unreadable", dir, source, "not a directory");
+		free(dir_real);
+		return 0;
+	}
+	n = scandir(dir_real, &names, is_plugin_name, name_order);
+	if (n < 0) {
+		int err = errno;
+		free(dir_real);
+		if (err == ENOMEM)
+			return pa_error_oom();
+		log_dir_problem(lg, "plugin_dir_unreadable", dir, source, strerror(err));
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		char *path = NULL;
+		if (rc == 0) {
+			if (!(path = pa_sprintf("%s/%s", dir_real, names[i]->d_name)))
+				rc = pa_error_oom();
+			else
+				rc = load_one(set, path, dir_real, &dir_st, s, host, lg);
+		}
+		free(path);
+		free(names[i]);
+	}
+	free(names);
+	free(dir_real);
+	return rc;
+}
+
+static const char *env_plugin_path(void)
+{
+#ifdef HAVE_SECURE_GETENV
+	return secure_getenv("PROVAUTH_PLUGIN_PATH");
+#else
+	/* Without secure_getenv, refuse the variable in set-id programs ourselves. */
+	if (getuid() != geteuid() || getgid() != getegid())
+		return NULL;
+	return getenv("PROVAUTH_PLUGIN_PATH");
+#endif
+}
+
+static int scan_path_list(pa_plugin_set *set, const char *list, const provauth_settings *s,
+                          const provauth_host *host, const pa_logger *lg)
+{
+	const char *p = list, *colon;
+	int rc = 0;
+
+	while (rc == 0 && *p) {
+		char *dir;
+		colon = strchr(p, ':');
+		if (!(dir = pa_strndup(p, colon ? (size_t)(colon - p) : strlen(p))))
+			return pa_error_oom();
+		if (dir[0])
+			rc = scan_dir(set, dir, "PROVAUTH_PLUGIN_PATH", 0, s, host, lg);
+		free(dir);
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	return rc;
+}
+
+int pa_plugins_load(pa_plugin_set *set, const provauth_settings *s, const provauth_host *host,
+                    const pa_logger *lg)
+{
+	const char *const *dirs;
+	const char *env;
+	size_t i, ndirs = 0;
+	int rc;
+
+	if (!set || !s || !host)
+		return pa_error_set(PROVAUTH_EINVAL, "pa_plugins_load: set, settings and host are required");
+	dirs = pa_settings_plugin_dirs(s, &ndirs);
+	for (i = 0; i < ndirs; i++)
+		if ((rc = scan_dir(set, dirs[i], "settings", 0, s, host, lg)) < 0)
+			return rc;
+	if ((env = env_plugin_path()) != NULL && (rc = scan_path_list(set, env, s, host, lg)) < 0)
+		return rc;
+#ifdef PROVAUTH_PLUGINDIR
+	/* Not installed yet (or never): a missing default directory is normal. */
+	if ((rc = scan_dir(set, PROVAUTH_PLUGINDIR, "default", 1, s, host, lg)) < 0)
+		return rc;
+#endif
+	return 0;
+}
+
+void pa_plugins_unload(pa_plugin_set *set)
+{
+	size_t i;
+
+	if (!set)
+		return;
+	/* Reverse order: a later plugin may rely on something an earlier one set up. */
+	for (i = set->count; i-- > 0;) {
+		pa_plugin *pl = set->plugins[i];
+		if (pl->initialised && pl->vt.fini)
+			pl->vt.fini(pl->state);
+		if (pl->dl)
+			dlclose(pl->dl);
+		plugin_free(pl);
+	}
+	free(set->plugins);
+	for (i = 0; i < set->skipped_count; i++) {
+		free(set->skipped[i].file);
+		free(set->skipped[i].reason);
+	}
+	free(set->skipped);
+	memset(set, 0, sizeof(*set));
+}

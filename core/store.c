@@ -1,0 +1,128 @@
+/* What every store shares: provauth_store_free, the backends' argument checks and file helpers. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+#include "store_private.h"
+
+void provauth_store_free(provauth_store *store)
+{
+	if (store && store->free)
+		store->free(store);
+}
+
+int pa_store_check_id(const char *where, const char *id)
+{
+	if (!id || !*id)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: an account id is required", where);
+	return 0;
+}
+
+int pa_store_check_account(const char *where, const provauth_account *a)
+{
+	size_t i;
+
+	if (!a)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: no account given", where);
+	if (!a->id || !*a->id || !a->provider || !*a->provider)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: id and provider are required", where,
+		                    a->id && *a->id ? a->id : "(no id)");
+	if (a->cookie_count && !a->cookies)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: cookie_count without cookies", where, a->id);
+	if (a->api_key_count && !a->api_keys)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: api_key_count without api_keys", where, a->id);
+	for (i = 0; i < a->cookie_count; i++)
+		if (!a->cookies[i].name)
+			return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: cookie %zu has no name", where, a->id, i);
+	for (i = 0; i < a->api_key_count; i++)
+		if (!a->api_keys[i].kind)
+			return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: API key %zu has no kind", where, a->id, i);
+	return 0;
+}
+
+int pa_store_check_lease(const char *where, const char *id, const char *owner, int64_t ttl_ms)
+{
+	int rc;
+
+	if ((rc = pa_store_check_id(where, id)) < 0)
+		return rc;
+	if (!owner || !*owner)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: a lease owner is required", where, id);
+	/* Release passes ttl -1: it only needs id and owner. */
+	if (ttl_ms <= 0 && ttl_ms != PA_STORE_NO_TTL)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: lease ttl must be positive (got %lld ms)",
+		                    where, id, (long long)ttl_ms);
+	return 0;
+}
+
+int pa_store_check_list(const char *where, provauth_account ***out, size_t *count)
+{
+	if (!out || !count)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: list needs somewhere to put the accounts", where);
+	*out = NULL;
+	*count = 0;
+	return 0;
+}
+
+int64_t pa_store_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void pa_store_sync_dir(const char *file)
+{
+	char *copy = strdup(file);
+	int fd;
+
+	if (!copy)
+		return;
+	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+int pa_store_make_parent_dirs(const char *where, const char *file)
+{
+	char *dir = strdup(file), *slash, *p;
+	struct stat sb;
+	int rc = 0;
+
+	if (!dir)
+		return pa_error_oom();
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		goto out;
+	*slash = '\0';
+	if (stat(dir, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode))
+			rc = pa_error_set(PROVAUTH_EIO, "%s: %s is not a directory", where, dir);
+		goto out;
+	}
+	for (p = dir + 1;; p++) {
+		char c = *p;
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			rc = pa_error_set(PROVAUTH_EIO, "%s: cannot create directory %s: %s", where, dir, strerror(errno));
+			goto out;
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+out:
+	free(dir);
+	return rc;
+}

@@ -1,0 +1,55 @@
+/* Helpers shared by the built-in store backends (store.c). */
+#ifndef PA_STORE_PRIVATE_H
+#define PA_STORE_PRIVATE_H
+
+#include <stdint.h>
+#include <provauth/store.h>
+#include "seal.h"
+
+/*
+ * Argument checks with the same messages in every backend. `where` names the
+ * store in messages ("store memory", "store /path/accounts.db").
+ */
+int pa_store_check_id(const char *where, const char *id);
+/* id, provider, cookie names and API key kinds present. */
+int pa_store_check_account(const char *where, const provauth_account *a);
+/* ttl_ms PA_STORE_NO_TTL: checks only id and owner (for release). */
+#define PA_STORE_NO_TTL (-1)
+int pa_store_check_lease(const char *where, const char *id, const char *owner, int64_t ttl_ms);
+int pa_store_check_list(const char *where, provauth_account ***out, size_t *count);
+
+/* Wall-clock milliseconds: leases shared between processes need a common clock. */
+int64_t pa_store_wall_ms(void);
+
+/* mkdir -p of the file's directory; directories it creates are 0700. */
+int pa_store_make_parent_dirs(const char *where, const char *file);
+/* fsync of the file's directory, so a new name survives a crash. Best effort. */
+void pa_store_sync_dir(const char *file);
+
+/* ---- store_key.c: the sqlite store's sealing key ---- */
+
+typedef struct pa_store_key {
+	unsigned char bytes[PA_SEAL_KEY_LEN];
+	char *file;     /* the key file, when the key comes from one */
+	char *source;   /* "the key in <file>", "the key in PROVAUTH_STORE_KEY", ...: for messages */
+} pa_store_key;
+
+/*
+ * Picks the key: `key` (32 bytes), else `key_file`, else PROVAUTH_STORE_KEY
+ * (64 hex digits), else "<db_path>.key". Touches no file: a key file is read
+ * by pa_store_key_load. A malformed variable fails here (PROVAUTH_ECRYPTO,
+ * naming the variable, never its value).
+ */
+int pa_store_key_resolve(pa_store_key *k, const char *where, const char *db_path,
+                         const unsigned char *key, const char *key_file);
+/*
+ * Reads the key file, if the key comes from one. It must be a regular file of
+ * exactly 32 bytes that group and others cannot access. A missing file is
+ * created (0600, from the CSPRNG) only when may_create: a store that already
+ * holds sealed data needs its old key, not a new one.
+ */
+int pa_store_key_load(pa_store_key *k, const char *where, int may_create);
+/* Wipes the key. */
+void pa_store_key_clear(pa_store_key *k);
+
+#endif /* PA_STORE_PRIVATE_H */

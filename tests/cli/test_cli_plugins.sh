@@ -1,0 +1,181 @@
+#!/bin/sh
+# The provauth tool against fixture plugins: `plugins` (table and --json),
+# `config check`, settings file selection, usage errors and --version.
+set -u
+: "${PA_BUILDDIR:?run through make check}" "${PA_FIXTURE_DIR:?run through make check}"
+
+prog="$PA_BUILDDIR/provauth"
+tmp=$(mktemp -d /tmp/pa-cli-XXXXXX) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+unset PROVAUTH_PLUGIN_PATH PROVAUTH_CONFIG
+XDG_CONFIG_HOME="$tmp/xdg"
+HOME="$tmp/home"
+export XDG_CONFIG_HOME HOME
+failures=0
+
+ok() { echo "ok - $1"; }
+not_ok() {
+	echo "not ok - $1"
+	failures=$((failures + 1))
+	for f in "$tmp/out" "$tmp/err"; do
+		if [ -s "$f" ]; then echo "--- $f"; cat "$f"; fi
+	done
+}
+# run EXPECTED_STATUS DESCRIPTION ARGS...: output in $tmp/out and $tmp/err
+run() {
+	want=$1 desc=$2
+	shift 2
+	"$prog" "$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" -eq "$want" ]; then ok "$desc (exit $got)"; else not_ok "$desc: exit $got, expected $want"; fi
+}
+# has FILE DESCRIPTION FIXED-STRING...: one line of FILE holds every string
+has() {
+	file=$1 desc=$2
+	shift 2
+	found=1
+	lines=$(cat "$file")
+	for s in "$@"; do
+		lines=$(printf '%s\n' "$lines" | grep -F -- "$s") || { found=0; break; }
+	done
+	if [ $found = 1 ]; then ok "$desc"; else not_ok "$desc: no line with: $*"; fi
+}
+# skipped FILE DESCRIPTION PLUGIN-PATH FIXED-STRING...: the table lists the
+# plugin on one line and its reason, holding every string, on the next
+skipped() {
+	file=$1 desc=$2 path=$3
+	shift 3
+	reason=$(grep -F -x -A1 -- "  $path" "$file" | sed -n 2p)
+	found=1
+	[ -n "$reason" ] || found=0
+	for s in "$@"; do
+		case $reason in *"$s"*) ;; *) found=0 ;; esac
+	done
+	if [ $found = 1 ]; then ok "$desc"; else not_ok "$desc: $path not followed by a reason with: $*"; fi
+}
+# lacks FILE DESCRIPTION FIXED-STRING
+lacks() {
+	if grep -F -q -- "$3" "$1"; then not_ok "$2"; else ok "$2"; fi
+}
+
+plugins="$tmp/plugins"
+mkdir -m 0755 "$plugins" || exit 99
+for f in good no_entry major_mismatch newer_minor init_fails entry_fails; do
+	cp "$PA_FIXTURE_DIR/$f.so" "$plugins/" && chmod 0644 "$plugins/$f.so" || exit 99
+done
+printf 'not an ELF file\n' >"$plugins/bad.so"
+chmod 0644 "$plugins/bad.so"
+secret="s3cret-never-shown"
+# The host's plugin ABI, e.g. "1.1", from "provauth X.Y.Z (plugin ABI 1.1)".
+abi=$("$prog" --version | sed -n 's/.*plugin ABI \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+set -- $abi
+[ $# -eq 2 ] || { echo "cannot read the plugin ABI from provauth --version"; exit 99; }
+abi_major=$1 abi_minor=$2
+supported="this host supports $abi_major.0 to $abi_major.$abi_minor"
+{
+	echo "plugin_dir:"
+	echo "  - $plugins"
+	echo "providers:"
+	echo "  fixture:"
+	echo "    greeting: hi"
+	echo "    global_password: $secret"
+} >"$tmp/provauth.yaml"
+
+# ---- plugins, as a table ----
+run 0 "plugins lists providers" -c "$tmp/provauth.yaml" plugins
+has "$tmp/out" "good fixture listed with ABI, capabilities, operations and file" \
+	"fixture" "$abi_major.$abi_minor" "yes" "no" "greet, count_args" "$plugins/good.so"
+has "$tmp/out" "settings file named" "settings: $tmp/provauth.yaml"
+skipped "$tmp/out" "no_entry skipped with its reason" "$plugins/no_entry.so" "no entry point provauth_plugin_init in $plugins/no_entry.so"
+skipped "$tmp/out" "major_mismatch skipped with both versions" "$plugins/major_mismatch.so" "ABI 2.0" "$supported"
+skipped "$tmp/out" "newer_minor skipped with both versions" "$plugins/newer_minor.so" "ABI $abi_major.$((abi_minor + 1))" "$supported"
+skipped "$tmp/out" "init_fails skipped with the plugin's error" "$plugins/init_fails.so" "fixture: greeting is required"
+skipped "$tmp/out" "entry_fails skipped with the plugin's error" "$plugins/entry_fails.so" "entry_fails: this build is disabled"
+skipped "$tmp/out" "bad.so skipped with the ldd hint" "$plugins/bad.so" "check its dependencies with ldd"
+has "$tmp/out" "skipped count shown" "Skipped (6)"
+lacks "$tmp/out" "secret not in plugins output" "$secret"
+lacks "$tmp/err" "secret not in plugins diagnostics" "$secret"
+
+# ---- plugins --json ----
+run 0 "plugins --json" -c "$tmp/provauth.yaml" --json plugins
+if python3 - "$tmp/out" "$plugins" "$abi_major.$abi_minor" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+d = sys.argv[2]
+p = {x["id"]: x for x in doc["providers"]}
+assert list(p) == ["fixture"], p
+f = p["fixture"]
+assert f["file"] == d + "/good.so", f
+assert f["abi"] == sys.argv[3] and f["operations"] == ["greet", "count_args"], f
+assert f["can_refresh"] is True and f["can_reauth"] is False, f
+sk = {x["file"]: x["reason"] for x in doc["skipped"]}
+names = ["bad", "entry_fails", "init_fails", "major_mismatch", "newer_minor", "no_entry"]
+assert sorted(sk) == sorted(d + "/" + n + ".so" for n in names), sk
+assert "ABI 2.0" in sk[d + "/major_mismatch.so"]
+assert "greeting is required" in sk[d + "/init_fails.so"]
+assert isinstance(doc["warnings"], list)
+PY
+then ok "--json output has the providers and skipped files"; else not_ok "--json document"; fi
+run 0 "--json after the command" -c "$tmp/provauth.yaml" plugins --json
+if python3 -m json.tool "$tmp/out" >/dev/null; then ok "json.tool accepts it"; else not_ok "json.tool"; fi
+lacks "$tmp/out" "secret not in JSON output" "$secret"
+
+# ---- config check ----
+run 1 "config check fails when plugins are refused" -c "$tmp/provauth.yaml" config check
+has "$tmp/out" "config check names the refused plugin" "error:" "$plugins/no_entry.so"
+has "$tmp/out" "config check counts errors" "6 errors"
+lacks "$tmp/out" "secret not in config check output" "$secret"
+
+clean="$tmp/clean"
+mkdir -m 0755 "$clean" || exit 99
+cp "$PA_FIXTURE_DIR/good.so" "$clean/" && chmod 0644 "$clean/good.so" || exit 99
+printf 'plugin_dir:\n  - %s\n  - %s/missing\n' "$clean" "$tmp" >"$tmp/clean.yaml"
+run 0 "config check passes with only good plugins" -c "$tmp/clean.yaml" config check
+has "$tmp/out" "config check lists providers" "providers: fixture"
+has "$tmp/out" "missing plugin directory is a warning" "warning:" "plugin directory $tmp/missing" "does not exist"
+run 0 "config check --json" -c "$tmp/clean.yaml" config check --json
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ok"] is True and d["providers"]==["fixture"], d' "$tmp/out"
+then ok "config check --json document"; else not_ok "config check --json document"; fi
+
+printf 'plugin_dir: [\n' >"$tmp/broken.yaml"
+run 1 "config check reports unparsable settings" -c "$tmp/broken.yaml" config check
+has "$tmp/out" "the parse error names the file" "error:" "broken.yaml"
+
+# ---- choosing the settings file ----
+PROVAUTH_CONFIG="$tmp/clean.yaml"
+export PROVAUTH_CONFIG
+run 0 "PROVAUTH_CONFIG is used without -c" plugins
+unset PROVAUTH_CONFIG
+has "$tmp/out" "PROVAUTH_CONFIG file named" "settings: $tmp/clean.yaml"
+mkdir -p "$XDG_CONFIG_HOME/provauth" || exit 99
+cp "$tmp/clean.yaml" "$XDG_CONFIG_HOME/provauth/provauth.yaml" || exit 99
+run 0 "XDG settings file is used without -c" plugins
+has "$tmp/out" "XDG file named" "settings: $XDG_CONFIG_HOME/provauth/provauth.yaml"
+rm -r "$tmp/xdg"
+run 0 "built-in defaults without any file" plugins
+has "$tmp/out" "defaults named" "settings: built-in defaults"
+run 1 "a missing -c file is a runtime error" -c "$tmp/nope.yaml" plugins
+has "$tmp/err" "error message prefixed and naming the file" "provauth: " "nope.yaml"
+
+# ---- usage ----
+run 2 "unknown command" frobnicate
+has "$tmp/err" "unknown command named" "unknown command 'frobnicate'"
+has "$tmp/err" "usage hint" "provauth --help"
+run 2 "unknown option" --frobnicate plugins
+has "$tmp/err" "unknown option named" "unknown option '--frobnicate'"
+run 2 "unknown command option" plugins --frobnicate
+run 2 "unknown subcommand" config frobnicate
+run 2 "no command"
+run 2 "-c without a file" -c
+run 0 "--help" --help
+has "$tmp/out" "help lists plugins" "plugins"
+has "$tmp/out" "help lists config check" "config check"
+run 0 "plugins --help" plugins --help
+has "$tmp/out" "command usage" "Usage: provauth" "plugins"
+run 0 "config --help" config --help
+has "$tmp/out" "group help lists check" "check"
+run 0 "--version" --version
+if grep -E -q '^provauth [0-9]+\.[0-9]+\.[0-9]+' "$tmp/out"; then ok "version printed"; else not_ok "version printed"; fi
+
+echo "$failures failure(s)"
+[ "$failures" -eq 0 ]

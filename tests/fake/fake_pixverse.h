@@ -1,0 +1,198 @@
+/*
+ * fake_pixverse: a fake of the Pixverse web API (and the OpenAPI credits
+ * call) for tests, the demo and benchmarks. See
+ * /work/shared/notes/pixverse-api.md for the real API it reproduces.
+ *
+ * Envelope: every API answer is HTTP 200 with
+ * {"ErrCode": n, "ErrMsg": "...", "Resp": {...}}, ErrCode 0 on success.
+ *
+ * Endpoints:
+ *   POST /creative_platform/login      {"username"|"Username", "password"|"Password"}
+ *   POST /auth/refresh                 token header or _ai_token cookie
+ *   GET  /creative_platform/user/credits
+ *   GET  /creative_platform/getUserInfo
+ *   GET  /creative_platform/task/list
+ *   GET  /openapi/v2/account/credits   API-KEY header
+ *
+ * Tokens are HS256 JWTs signed with a per-server random secret; payload
+ * {"AccountId", "ExpireTime", "Username"}. The header carries a serial
+ * ("kid") so that two logins within the same second still differ.
+ *
+ * Sessions: each account has one current session. A password login (or
+ * fake_pixverse_login_token) starts a new session and every token of older
+ * sessions answers 10005; fake_pixverse_kick does the same without issuing a
+ * token. A refresh issues a new token for the *same* session: earlier tokens
+ * of that session stay valid until their own ExpireTime. A refresh accepts an
+ * expired (by time or by fake_pixverse_expire) token of the current session,
+ * but not a superseded one (10005).
+ *
+ * Token checks, in order (login and OpenAPI excluded):
+ *   no token (token header, else _ai_token cookie), empty, or not a
+ *   decodable JWT with a numeric AccountId and ExpireTime   10003 "user is not login"
+ *   signature mismatch or unknown account/serial            10001 "Token is invalid"
+ *   account blocked                                         10001 "... account is blocked"
+ *   ExpireTime < server clock, or expired by control        10002 "token expired"
+ *     (refresh skips this check)
+ *   session superseded by a later login or kicked           10005 "logged in elsewhere"
+ *
+ * Login answers: unknown user 500200 "User does not exist."; Google-only
+ * account 500202 "... sign in via OAuth ..."; wrong password 500201 "The
+ * password is incorrect."; blocked 10001 "... account is blocked"; more than
+ * login_limit admitted attempts for the account, or login_limit_global for
+ * the whole server, within login_window seconds: 500213 (rejected attempts
+ * do not count). Bad JSON or no username: 400001.
+ * OpenAPI: a missing or unknown API-KEY answers 400017 "invalid api key".
+ *
+ * Faults (fake_common.h) apply per endpoint; FAKE_FAULT_APP_ERROR answers the
+ * envelope with ErrCode = param and the usual message for that code, without
+ * touching state; FAKE_FAULT_NO_PAYLOAD drops "Resp" from the normal answer
+ * (the request is processed).
+ *
+ * Header checks record, never reject: requests to web endpoints without
+ * "x-platform: Web", any request without ai-trace-id, web requests without
+ * ai-anonymous-id, and a request reusing the previous request's trace id.
+ *
+ * HTTP control (loopback only, unless no_control_http), all answering JSON:
+ *   GET  /__control/stats                       counters and header counters
+ *   POST /__control/reset                       zero the counters
+ *   POST /__control/clock?offset=S              server clock = now + S
+ *   POST /__control/fault?endpoint=E&kind=K&count=N&param=P
+ *   POST /__control/clear_faults
+ *   POST /__control/kick?email=X                current session answers 10005
+ *   POST /__control/expire?email=X              issued tokens answer 10002
+ *   POST /__control/login_token?email=X         {"ok":true,"token":"<jwt>"}
+ *   POST /__control/block?email=X&on=0|1
+ *   POST /__control/credits?email=X&daily=&monthly=&package=&openapi=
+ *   POST /__control/account                     body: one account object (below)
+ *
+ * Accounts file (JSON): {"accounts": [ {...}, ... ]} or a bare array of
+ *   {"email", "password", "username", "nickname", "google_only", "blocked",
+ *    "credit_daily", "credit_monthly", "credit_package",
+ *    "api_key", "openapi_credits",
+ *    "ad_reward", "ad_progress", "ad_total", "ad_completed"}
+ */
+#ifndef FAKE_PIXVERSE_H
+#define FAKE_PIXVERSE_H
+
+#include <stdio.h>
+#include <time.h>
+
+#include "fake_common.h"
+
+typedef struct fake_pixverse fake_pixverse;
+
+typedef enum fake_pv_endpoint {
+	FAKE_PV_EP_LOGIN = 0,
+	FAKE_PV_EP_REFRESH,
+	FAKE_PV_EP_CREDITS,
+	FAKE_PV_EP_USER_INFO,
+	FAKE_PV_EP_TASK_LIST,
+	FAKE_PV_EP_OPENAPI_CREDITS,
+	FAKE_PV_EP_COUNT,
+	FAKE_PV_EP_TOTAL = -1     /* every request, including unknown paths */
+} fake_pv_endpoint;
+
+/* Names: "login", "refresh", "credits", "user_info", "task_list",
+ * "openapi_credits", "total"; -2 when unknown. */
+int fake_pixverse_endpoint_parse(const char *name);
+const char *fake_pixverse_endpoint_name(fake_pv_endpoint ep);
+
+typedef enum fake_pv_header_counter {
+	FAKE_PV_MISSING_PLATFORM = 0,  /* web call without "x-platform: Web" */
+	FAKE_PV_MISSING_TRACE_ID,      /* any call without ai-trace-id */
+	FAKE_PV_MISSING_ANONYMOUS_ID,  /* web call without ai-anonymous-id */
+	FAKE_PV_REUSED_TRACE_ID,       /* same ai-trace-id as the request before */
+	FAKE_PV_HEADER_COUNT
+} fake_pv_header_counter;
+
+/* How /auth/refresh delivers the new token. */
+typedef enum fake_pv_refresh_delivery {
+	FAKE_PV_REFRESH_COOKIE = 0,    /* Set-Cookie: _ai_token=... */
+	FAKE_PV_REFRESH_BEARER,        /* Authorization: Bearer ... */
+	FAKE_PV_REFRESH_TOKEN_HEADER   /* token: ... */
+} fake_pv_refresh_delivery;
+
+typedef struct fake_pixverse_options {
+	unsigned short port;            /* 0: a free port */
+	long token_ttl;                 /* seconds; 0: 30 days */
+	unsigned login_limit;           /* per account per window; 0: 5 */
+	unsigned login_limit_global;    /* whole server per window; 0: 5 */
+	long login_window;              /* seconds; 0: 60 */
+	fake_pv_refresh_delivery refresh_delivery;
+	int openapi_total_credits;      /* answer Resp.total_credits, not credits */
+	int no_control_http;
+	FILE *log;                      /* request log; NULL: silent */
+} fake_pixverse_options;
+
+#define FAKE_PV_UNLIMITED 0xffffffffu
+
+typedef struct fake_pixverse_account {
+	const char *email;
+	const char *password;           /* NULL only with google_only */
+	const char *username;           /* NULL: the part of email before '@' */
+	const char *nickname;           /* NULL: username */
+	int google_only;
+	int blocked;
+	long credit_daily, credit_monthly, credit_package;
+	const char *api_key;            /* OpenAPI key; NULL: none */
+	long openapi_credits;
+	int ad_reward, ad_progress, ad_total, ad_completed;
+} fake_pixverse_account;
+
+/* NULL options: defaults. NULL on failure, with a message in err. */
+fake_pixverse *fake_pixverse_start(const fake_pixverse_options *opts,
+	char *err, size_t errlen);
+void fake_pixverse_stop(fake_pixverse *srv);
+
+int fake_pixverse_port(const fake_pixverse *srv);
+/* "http://127.0.0.1:PORT", owned by the server. */
+const char *fake_pixverse_url(const fake_pixverse *srv);
+fake_server *fake_pixverse_server(fake_pixverse *srv);
+
+/* The new AccountId (> 0), or -1 for a duplicate email or a bad entry. */
+int fake_pixverse_add_account(fake_pixverse *srv, const fake_pixverse_account *acct);
+/*
+ * Demo accounts (fake credentials):
+ *   alice@example.com / alice-demo-pw   password, API key "pv-demo-alice"
+ *   dave@example.com  / dave-demo-pw    password
+ *   bob@example.com                     Google-only
+ *   eve@example.com   / eve-demo-pw     blocked
+ */
+int fake_pixverse_add_demo_accounts(fake_pixverse *srv);
+/* 0, or -1 with a message naming the file and entry. */
+int fake_pixverse_load_accounts(fake_pixverse *srv, const char *path,
+	char *err, size_t errlen);
+
+/* As if the user logged in through the browser: a new session and its
+ * token (malloc'd), or NULL for an unknown email. */
+char *fake_pixverse_login_token(fake_pixverse *srv, const char *email);
+/* These return 0, or -1 for an unknown email. */
+int fake_pixverse_kick(fake_pixverse *srv, const char *email);
+int fake_pixverse_expire(fake_pixverse *srv, const char *email);
+int fake_pixverse_set_blocked(fake_pixverse *srv, const char *email, int blocked);
+int fake_pixverse_set_credits(fake_pixverse *srv, const char *email,
+	long daily, long monthly, long package);
+int fake_pixverse_set_openapi_credits(fake_pixverse *srv, const char *email, long credits);
+void fake_pixverse_set_refresh_delivery(fake_pixverse *srv, fake_pv_refresh_delivery how);
+
+void fake_pixverse_set_clock_offset(fake_pixverse *srv, long seconds);
+time_t fake_pixverse_now(fake_pixverse *srv);
+
+/* 0, or -1 for a bad endpoint/kind or a full queue. */
+int fake_pixverse_inject_fault(fake_pixverse *srv, fake_pv_endpoint ep,
+	fake_fault_kind kind, unsigned count, long param);
+/* The next `count` requests to ep answer ErrCode `code`. */
+int fake_pixverse_force_errcode(fake_pixverse *srv, fake_pv_endpoint ep,
+	int code, unsigned count);
+void fake_pixverse_clear_faults(fake_pixverse *srv);
+
+unsigned long fake_pixverse_counter(fake_pixverse *srv, fake_pv_endpoint ep);
+unsigned long fake_pixverse_header_counter(fake_pixverse *srv, fake_pv_header_counter which);
+/* Successful logins (tokens issued by the login endpoint). */
+unsigned long fake_pixverse_logins_ok(fake_pixverse *srv);
+void fake_pixverse_reset_counters(fake_pixverse *srv);
+
+/* The usual ErrMsg for an ErrCode. */
+const char *fake_pixverse_errmsg(int code);
+
+#endif

@@ -1,0 +1,399 @@
+/* Sealing (AES-256-GCM) and the sealed account record: round trips and hostile input. */
+#include "config.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <CUnit/Basic.h>
+#include <openssl/rand.h>
+#include "internal.h"
+#include "record.h"
+#include "seal.h"
+
+static unsigned char key[PA_SEAL_KEY_LEN];
+static const char ad[] = "acct-1\0pixverse";
+#define AD_LEN (sizeof(ad) - 1)
+
+static int init_key(void)
+{
+	return RAND_bytes(key, sizeof(key)) == 1 ? 0 : -1;
+}
+
+static uint32_t rnd(void)
+{
+	uint32_t v = 0;
+	RAND_bytes((unsigned char *)&v, sizeof(v));
+	return v;
+}
+
+/* ---- seal ---- */
+
+static void test_seal_round_trip(void)
+{
+	const char *secret = "refresh-token-very-secret-0123456789";
+	unsigned char *blob, *blob2, *plain;
+	size_t len, len2, plain_len;
+
+	CU_ASSERT_EQUAL_FATAL(pa_seal(&blob, &len, key, ad, AD_LEN, secret, strlen(secret)), 0);
+	CU_ASSERT_EQUAL(len, strlen(secret) + PA_SEAL_OVERHEAD);
+	CU_ASSERT_EQUAL(blob[0], PA_SEAL_VERSION);
+	CU_ASSERT_PTR_NULL(memmem(blob, len, secret, strlen(secret)));
+	CU_ASSERT_EQUAL_FATAL(pa_unseal(&plain, &plain_len, key, ad, AD_LEN, blob, len), 0);
+	CU_ASSERT_EQUAL(plain_len, strlen(secret));
+	CU_ASSERT_STRING_EQUAL((char *)plain, secret);
+	free(plain);
+
+	/* A fresh nonce per seal: the same plaintext never gives the same blob. */
+	CU_ASSERT_EQUAL_FATAL(pa_seal(&blob2, &len2, key, ad, AD_LEN, secret, strlen(secret)), 0);
+	CU_ASSERT_EQUAL(len2, len);
+	CU_ASSERT(memcmp(blob, blob2, len) != 0);
+	free(blob);
+	free(blob2);
+}
+
+static void test_seal_empty(void)
+{
+	unsigned char *blob, *plain;
+	size_t len, plain_len;
+
+	CU_ASSERT_EQUAL_FATAL(pa_seal(&blob, &len, key, NULL, 0, "", 0), 0);
+	CU_ASSERT_EQUAL(len, PA_SEAL_OVERHEAD);
+	CU_ASSERT_EQUAL(pa_unseal(&plain, &plain_len, key, NULL, 0, blob, len), 0);
+	CU_ASSERT_EQUAL(plain_len, 0);
+	free(plain);
+	/* Even an empty plaintext is bound to its associated data. */
+	CU_ASSERT_EQUAL(pa_unseal(&plain, &plain_len, key, ad, AD_LEN, blob, len), PROVAUTH_ECRYPTO);
+	CU_ASSERT_PTR_NULL(plain);
+	free(blob);
+}
+
+static void test_seal_wrong_ad_or_key(void)
+{
+	static const char other_ad[] = "acct-2\0pixverse";
+	static const char swapped_ad[] = "acct-1\0pixiv";
+	unsigned char other_key[PA_SEAL_KEY_LEN];
+	unsigned char *blob, *plain = (unsigned char *)"x";
+	size_t len, plain_len = 7;
+
+	CU_ASSERT_EQUAL_FATAL(pa_seal(&blob, &len, key, ad, AD_LEN, "secret", 6), 0);
+	CU_ASSERT_EQUAL(pa_unseal(&plain, &plain_len, key, other_ad, sizeof(other_ad) - 1, blob, len),
+	                PROVAUTH_ECRYPTO);
+	CU_ASSERT_PTR_NULL(plain);
+	CU_ASSERT_EQUAL(plain_len, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "does not authenticate"));
+	CU_ASSERT_EQUAL(pa_unseal(&plain, &plain_len, key, swapped_ad, sizeof(swapped_ad) - 1, blob, len),
+	                PROVAUTH_ECRYPTO);
+	CU_ASSERT_EQUAL(pa_unseal(&plain, &plain_len, key, ad, AD_LEN - 1, blob, len), PROVAUTH_ECRYPTO);
+	memcpy(other_key, key, sizeof(key));
+	other_key[31] ^= 1;
+	CU_ASSERT_EQUAL(pa_unseal(&plain, &plain_len, other_key, ad, AD_LEN, blob, len), PROVAUTH_ECRYPTO);
+	CU_ASSERT_PTR_NULL(plain);
+	free(blob);
+}
+
+static void test_seal_tampered(void)
+{
+	unsigned char *blob, *plain;
+	size_t len, plain_len, i;
+	int bit, failures = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pa_seal(&blob, &len, key, ad, AD_LEN, "secret value", 12), 0);
+	/* Every single-bit flip anywhere (version, nonce, ciphertext, tag) must be refused. */
+	for (i = 0; i < len; i++) {
+		for (bit = 0; bit < 8; bit++) {
+			blob[i] ^= (unsigned char)(1u << bit);
+			if (pa_unseal(&plain, &plain_len, key, ad, AD_LEN, blob, len) == PROVAUTH_ECRYPTO && !plain)
+				failures++;
+			else
+				free(plain);
+			blob[i] ^= (unsigned char)(1u << bit);
+		}
+	}
+	CU_ASSERT_EQUAL(failures, (int)(len * 8));
+	/* The tag's last byte specifically. */
+	blob[len - 1] ^= 0x80;
+	CU_ASSERT_EQUAL(pa_unseal(&plain, &plain_len, key, ad, AD_LEN, blob, len), PROVAUTH_ECRYPTO);
+	blob[len - 1] ^= 0x80;
+	CU_ASSERT_EQUAL(pa_unseal(&plain, &plain_len, key, ad, AD_LEN, blob, len), 0);
+	free(plain);
+	free(blob);
+}
+
+static void test_seal_truncated(void)
+{
+	unsigned char *blob, *plain;
+	size_t len, plain_len, n;
+	int refused = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pa_seal(&blob, &len, key, ad, AD_LEN, "secret value", 12), 0);
+	for (n = 0; n < len; n++) {
+		/* A copy of exactly n bytes, so ASan catches any read past the end. */
+		unsigned char *cut = malloc(n ? n : 1);
+		memcpy(cut, blob, n);
+		if (pa_unseal(&plain, &plain_len, key, ad, AD_LEN, cut, n) == PROVAUTH_ECRYPTO && !plain)
+			refused++;
+		else
+			free(plain);
+		free(cut);
+	}
+	CU_ASSERT_EQUAL(refused, (int)len);
+	CU_ASSERT_EQUAL(pa_unseal(&plain, &plain_len, key, ad, AD_LEN, NULL, 0), PROVAUTH_ECRYPTO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "truncated"));
+	free(blob);
+}
+
+static void test_seal_garbage(void)
+{
+	unsigned char *plain;
+	size_t plain_len;
+	int i, opened = 0;
+
+	for (i = 0; i < 4000; i++) {
+		size_t n = rnd() % 160;
+		unsigned char *buf = malloc(n ? n : 1);
+		RAND_bytes(buf, (int)(n ? n : 1));
+		/* Half the buffers carry the right version byte so they reach GCM. */
+		if (n && i % 2)
+			buf[0] = PA_SEAL_VERSION;
+		if (pa_unseal(&plain, &plain_len, key, ad, AD_LEN, buf, n) == 0) {
+			opened++;
+			free(plain);
+		}
+		free(buf);
+	}
+	CU_ASSERT_EQUAL(opened, 0);
+}
+
+/* ---- record ---- */
+
+static provauth_account *full_account(void)
+{
+	provauth_account *a;
+
+	if (provauth_account_new(&a, "acct-1", "pixverse") < 0)
+		return NULL;
+	provauth_account_set(&a->password, "pw-secret");
+	provauth_account_set(&a->jwt_token, "jwt.secret.token");
+	provauth_account_set(&a->refresh_token, "");
+	provauth_account_set(&a->access_token, "access \xc3\xa9 token");
+	provauth_account_set_cookie(a, "_session", "cookie-secret");
+	provauth_account_set_cookie(a, "empty", "");
+	provauth_account_set_api_key(a, "openapi", "sk-secret");
+	provauth_account_set_api_key(a, "other", "sk-2");
+	return a;
+}
+
+/* A target whose secret fields are set, so decode visibly replaces (or keeps) them. */
+static provauth_account *target_account(void)
+{
+	provauth_account *t;
+
+	if (provauth_account_new(&t, "acct-1", "pixverse") < 0)
+		return NULL;
+	provauth_account_set(&t->password, "sentinel");
+	provauth_account_set_cookie(t, "old", "cookie");
+	return t;
+}
+
+static void test_record_round_trip(void)
+{
+	provauth_account *a = full_account(), *t = target_account();
+	unsigned char *buf;
+	size_t len;
+
+	CU_ASSERT_FATAL(a && t);
+	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, a), 0);
+	CU_ASSERT_EQUAL(buf[0], PA_RECORD_VERSION);
+	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
+	CU_ASSERT(pa_account_same_credentials(a, t));
+	CU_ASSERT_STRING_EQUAL(t->refresh_token, "");
+	CU_ASSERT_EQUAL(t->cookie_count, 2);
+	CU_ASSERT_STRING_EQUAL(t->cookies[0].name, "_session");
+	CU_ASSERT_STRING_EQUAL(t->api_keys[1].kind, "other");
+	CU_ASSERT_PTR_NULL(provauth_account_cookie(t, "old"));
+	free(buf);
+	provauth_account_free(a);
+	provauth_account_free(t);
+}
+
+static void test_record_no_secrets(void)
+{
+	provauth_account *a, *t = target_account();
+	unsigned char *buf;
+	size_t len;
+
+	CU_ASSERT_EQUAL_FATAL(provauth_account_new(&a, "acct-1", "pixverse"), 0);
+	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, a), 0);
+	CU_ASSERT_EQUAL(len, 1);
+	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
+	CU_ASSERT_PTR_NULL(t->password);
+	CU_ASSERT_PTR_NULL(t->refresh_token);
+	CU_ASSERT_EQUAL(t->cookie_count, 0);
+	CU_ASSERT_EQUAL(t->api_key_count, 0);
+	free(buf);
+	provauth_account_free(a);
+	provauth_account_free(t);
+}
+
+/* A failed decode must leave the target exactly as it was. */
+static int target_untouched(const provauth_account *t)
+{
+	return t->password && strcmp(t->password, "sentinel") == 0 && t->cookie_count == 1 &&
+	       pa_streq(provauth_account_cookie(t, "old"), "cookie") && !t->jwt_token && t->api_key_count == 0;
+}
+
+static void expect_refused(const unsigned char *bytes, size_t len, const char *why)
+{
+	provauth_account *t = target_account();
+	unsigned char *copy = malloc(len ? len : 1);
+
+	if (len)
+		memcpy(copy, bytes, len);
+	CU_ASSERT_EQUAL(pa_record_decode(t, copy, len), PROVAUTH_ESTORE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), why));
+	CU_ASSERT(target_untouched(t));
+	free(copy);
+	provauth_account_free(t);
+}
+
+static void test_record_rejects_malformed(void)
+{
+	static const unsigned char version2[] = { 2 };
+	static const unsigned char unknown_tag[] = { 1, 9, 0, 0, 0, 0 };
+	static const unsigned char nul_inside[] = { 1, 1, 0, 0, 0, 3, 'a', 0, 'b' };
+	static const unsigned char repeated[] = { 1, 1, 0, 0, 0, 1, 'a', 1, 0, 0, 0, 1, 'b' };
+	static const unsigned char huge[] = { 1, 2, 0xff, 0xff, 0xff, 0xff, 'x' };
+	static const unsigned char short_len[] = { 1, 3, 0, 0 };
+	static const unsigned char cookie_no_value[] = { 1, 5, 0, 0, 0, 1, 'n' };
+
+	expect_refused(NULL, 0, "empty");
+	expect_refused(version2, sizeof(version2), "unknown format version 2");
+	expect_refused(unknown_tag, sizeof(unknown_tag), "unknown field tag");
+	expect_refused(nul_inside, sizeof(nul_inside), "NUL byte");
+	expect_refused(repeated, sizeof(repeated), "repeated field");
+	expect_refused(huge, sizeof(huge), "truncated value");
+	expect_refused(short_len, sizeof(short_len), "truncated length");
+	expect_refused(cookie_no_value, sizeof(cookie_no_value), "truncated length");
+}
+
+static void test_record_truncations(void)
+{
+	provauth_account *a = full_account();
+	unsigned char *buf;
+	size_t len, n;
+	int accepted = 0;
+
+	CU_ASSERT_FATAL(a != NULL);
+	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, a), 0);
+	/* Prefixes ending between entries are valid (shorter) records; any other cut must be refused cleanly. */
+	for (n = 0; n < len; n++) {
+		provauth_account *t = target_account();
+		unsigned char *cut = malloc(n ? n : 1);
+		memcpy(cut, buf, n);
+		if (pa_record_decode(t, cut, n) == 0)
+			accepted++;
+		else
+			CU_ASSERT(target_untouched(t));
+		free(cut);
+		provauth_account_free(t);
+	}
+	/* Version byte alone plus one prefix per entry but the last (4 scalars + 2 cookies + 2 keys). */
+	CU_ASSERT_EQUAL(accepted, 8);
+	free(buf);
+	provauth_account_free(a);
+}
+
+static void test_record_fuzz(void)
+{
+	provauth_account *a = full_account();
+	unsigned char *valid, *buf;
+	size_t valid_len;
+	int i, ok = 0, refused = 0;
+
+	CU_ASSERT_FATAL(a != NULL);
+	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&valid, &valid_len, a), 0);
+	for (i = 0; i < 6000; i++) {
+		provauth_account *t = target_account();
+		size_t n;
+		int rc;
+
+		if (i % 2) {
+			/* Mutations of a valid record reach deeper than pure noise. */
+			n = valid_len;
+			buf = malloc(n);
+			memcpy(buf, valid, n);
+			buf[rnd() % n] = (unsigned char)rnd();
+			if (i % 3 == 0)
+				buf[rnd() % n] = (unsigned char)rnd();
+			if (i % 5 == 0)
+				n = rnd() % n;
+		} else {
+			n = rnd() % 64;
+			buf = malloc(n ? n : 1);
+			RAND_bytes(buf, (int)(n ? n : 1));
+			if (n)
+				buf[0] = PA_RECORD_VERSION;
+		}
+		rc = pa_record_decode(t, buf, n);
+		if (rc == 0)
+			ok++;
+		else if (rc == PROVAUTH_ESTORE && target_untouched(t))
+			refused++;
+		free(buf);
+		provauth_account_free(t);
+	}
+	CU_ASSERT_EQUAL(ok + refused, 6000);
+	CU_ASSERT(refused > 0);
+	free(valid);
+	provauth_account_free(a);
+}
+
+static void test_record_encode_refuses_nameless_cookie(void)
+{
+	provauth_account *a = full_account();
+	unsigned char *buf = NULL;
+	size_t len;
+	char *name;
+
+	CU_ASSERT_FATAL(a != NULL);
+	name = a->cookies[0].name;
+	a->cookies[0].name = NULL;
+	CU_ASSERT_EQUAL(pa_record_encode(&buf, &len, a), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NULL(buf);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "acct-1"));
+	a->cookies[0].name = name;
+	provauth_account_free(a);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned int failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	if (!(s = CU_add_suite("seal", init_key, NULL)) ||
+	    !CU_add_test(s, "round trip", test_seal_round_trip) ||
+	    !CU_add_test(s, "empty plaintext", test_seal_empty) ||
+	    !CU_add_test(s, "wrong associated data or key", test_seal_wrong_ad_or_key) ||
+	    !CU_add_test(s, "tampered blob", test_seal_tampered) ||
+	    !CU_add_test(s, "truncated blob", test_seal_truncated) ||
+	    !CU_add_test(s, "random garbage", test_seal_garbage))
+		goto fail;
+	if (!(s = CU_add_suite("record", NULL, NULL)) ||
+	    !CU_add_test(s, "round trip", test_record_round_trip) ||
+	    !CU_add_test(s, "no secrets", test_record_no_secrets) ||
+	    !CU_add_test(s, "malformed records", test_record_rejects_malformed) ||
+	    !CU_add_test(s, "truncations", test_record_truncations) ||
+	    !CU_add_test(s, "fuzz", test_record_fuzz) ||
+	    !CU_add_test(s, "nameless cookie", test_record_encode_refuses_nameless_cookie))
+		goto fail;
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	if (CU_basic_run_tests() != CUE_SUCCESS)
+		goto fail;
+	failures = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failures ? 1 : 0;
+fail:
+	CU_cleanup_registry();
+	return 2;
+}

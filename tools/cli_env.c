@@ -1,0 +1,144 @@
+/* What commands share: choosing and loading the settings, creating the manager. */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <provauth/store.h>
+#include "cli.h"
+
+static char *xstrdup(const char *s)
+{
+	char *c = strdup(s);
+
+	if (!c) {
+		cli_error("out of memory");
+		exit(CLI_EXIT_ERROR);
+	}
+	return c;
+}
+
+/* $XDG_CONFIG_HOME/provauth/provauth.yaml (XDG default: ~/.config), if it exists. */
+static char *xdg_settings_file(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char *path = NULL;
+	int n;
+
+	/* The XDG spec says to ignore a relative XDG_CONFIG_HOME. */
+	if (xdg && xdg[0] == '/')
+		n = asprintf(&path, "%s/provauth/provauth.yaml", xdg);
+	else if (home && home[0] == '/')
+		n = asprintf(&path, "%s/.config/provauth/provauth.yaml", home);
+	else
+		return NULL;
+	if (n < 0)
+		return NULL;
+	if (access(path, F_OK) != 0) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+int cli_env_settings(cli_env *env, const cli_ctx *ctx)
+{
+	const char *envpath = getenv("PROVAUTH_CONFIG");
+
+	if (ctx->config_path)
+		env->settings_source = xstrdup(ctx->config_path);
+	else if (envpath && envpath[0])
+		env->settings_source = xstrdup(envpath);
+	else
+		env->settings_source = xdg_settings_file();
+	if (env->settings_source)
+		return provauth_settings_load(&env->settings, env->settings_source);
+	return provauth_settings_default(&env->settings);
+}
+
+static const char *field(const provauth_log_field *fields, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(fields[i].key, key) == 0 && fields[i].type != PROVAUTH_FIELD_INT &&
+		    fields[i].type != PROVAUTH_FIELD_BOOL && fields[i].str)
+			return fields[i].str;
+	return "?";
+}
+
+static void collect(provauth_log_level level, const char *event, const provauth_log_field *fields,
+                    size_t nfields, void *payload)
+{
+	cli_events *ev = payload;
+	char *line = NULL, **grown;
+	size_t len = 0, i;
+	FILE *f;
+
+	/* Skipped plugins are reported from the manager's list, with their reasons. */
+	if (level < PROVAUTH_LOG_WARN || strcmp(event, "plugin_skipped") == 0)
+		return;
+	if (!(f = open_memstream(&line, &len)))
+		return;
+	/* The loader's directory warnings, as sentences; other events as they come. */
+	if (strcmp(event, "plugin_dir_missing") == 0) {
+		fprintf(f, "plugin directory %s (from %s) does not exist", field(fields, nfields, "dir"),
+		        field(fields, nfields, "source"));
+		nfields = 0;
+	} else if (strcmp(event, "plugin_dir_unreadable") == 0) {
+		fprintf(f, "plugin directory %s (from %s) cannot be read: %s",
+		        field(fields, nfields, "dir"), field(fields, nfields, "source"),
+		        field(fields, nfields, "error"));
+		nfields = 0;
+	} else {
+		fputs(event, f);
+	}
+	for (i = 0; i < nfields; i++) {
+		const provauth_log_field *fl = &fields[i];
+		if (fl->type == PROVAUTH_FIELD_INT)
+			fprintf(f, " %s=%lld", fl->key, (long long)fl->num);
+		else if (fl->type == PROVAUTH_FIELD_BOOL)
+			fprintf(f, " %s=%s", fl->key, fl->num ? "true" : "false");
+		else
+			fprintf(f, " %s=%s", fl->key, fl->str ? fl->str : "null");
+	}
+	if (fclose(f) != 0 || !line) {
+		free(line);
+		return;
+	}
+	if (!(grown = realloc(ev->lines, (ev->count + 1) * sizeof(*grown)))) {
+		free(line);
+		return;
+	}
+	ev->lines = grown;
+	ev->lines[ev->count++] = line;
+}
+
+int cli_env_manager(cli_env *env, int use_store)
+{
+	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
+	int rc;
+
+	if (!use_store) {
+		if ((rc = provauth_store_memory_new(&env->scratch_store)) < 0)
+			return rc;
+		opts.store = env->scratch_store;
+	}
+	opts.log = collect;
+	opts.log_payload = &env->events;
+	return provauth_manager_new(&env->manager, env->settings, &opts);
+}
+
+void cli_env_free(cli_env *env)
+{
+	size_t i;
+
+	provauth_manager_free(env->manager);
+	provauth_store_free(env->scratch_store);
+	provauth_settings_free(env->settings);
+	free(env->settings_source);
+	for (i = 0; i < env->events.count; i++)
+		free(env->events.lines[i]);
+	free(env->events.lines);
+	memset(env, 0, sizeof(*env));
+}
