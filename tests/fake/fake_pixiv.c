@@ -883,7 +883,7 @@ int fake_pixiv_start(fake_pixiv **out)
 	sa.sin_family = AF_INET;
 	sa.sin_port = 0;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	f->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
+	f->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
 	                             0, NULL, NULL, on_request, f,
 	                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
