@@ -16,6 +16,7 @@ plugins_pixiv_la_SOURCES = \
 plugins_pixiv_la_CPPFLAGS = -I$(top_srcdir)/core/include
 plugins_pixiv_la_CFLAGS = $(AM_CFLAGS)
 plugins_pixiv_la_LDFLAGS = $(PA_PLUGIN_LINK)
+EXTRA_DIST += plugins/pixiv/README.md
 # ---- pixiv (end) ----
 
 # ---- pixiv unit test (begin) ----
