@@ -1,0 +1,291 @@
+/*
+ * The refresh grant's wire format: the form body we send, the reply we
+ * accept, and the refusals we recognise. Pure functions over host services,
+ * so the unit tests drive them without a network.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "pixiv.h"
+
+/* Ten years: anything longer is a broken reply, and now + it must not overflow. */
+#define PIXIV_MAX_EXPIRES_IN INT64_C(315360000)
+#define PIXIV_MAX_TOKEN_LEN 8192
+
+typedef struct pixiv_buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+} pixiv_buf;
+
+static void buf_add(pixiv_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	char *grown;
+
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		/* Grow by copy, wiping the old block: the body holds secrets. */
+		if (!(grown = malloc(cap))) {
+			b->oom = 1;
+			return;
+		}
+		if (b->p) {
+			memcpy(grown, b->p, b->len);
+			pixiv_wipe(b->p, b->cap);
+			free(b->p);
+		}
+		b->p = grown;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void form_field(const provauth_host *h, pixiv_buf *b, const char *key, const char *value)
+{
+	char *esc;
+
+	if (b->oom)
+		return;
+	if (!(esc = h->url_escape(h, value))) {
+		b->oom = 1;
+		return;
+	}
+	if (b->len)
+		buf_add(b, "&");
+	buf_add(b, key);
+	buf_add(b, "=");
+	buf_add(b, esc);
+	pixiv_secret_free(esc);
+}
+
+char *pixiv_token_form(const pixiv_state *st, const char *refresh_token, const char *device_token)
+{
+	const provauth_host *h = st->host;
+	pixiv_buf b = { NULL, 0, 0, 0 };
+
+	form_field(h, &b, "client_id", st->client_id);
+	form_field(h, &b, "client_secret", st->client_secret);
+	form_field(h, &b, "grant_type", "refresh_token");
+	form_field(h, &b, "refresh_token", refresh_token);
+	if (!st->standard_oauth) {
+		form_field(h, &b, "get_secure_url", "1");
+		form_field(h, &b, "include_policy", "true");
+		if (device_token && *device_token)
+			form_field(h, &b, "device_token", device_token);
+	}
+	if (b.oom) {
+		if (b.p)
+			pixiv_wipe(b.p, b.cap);
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+void pixiv_token_clear(pixiv_token *t)
+{
+	if (!t)
+		return;
+	pixiv_secret_free(t->access_token);
+	pixiv_secret_free(t->refresh_token);
+	free(t->user_id);
+	free(t->user_name);
+	free(t->account);
+	free(t->mail_address);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Tokens go into headers and form bodies: visible ASCII only, bounded. */
+static int token_text_ok(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n]; n++)
+		if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f || n >= PIXIV_MAX_TOKEN_LEN)
+			return 0;
+	return n > 0;
+}
+
+/* A reply member at the top level or, as pixiv also sends it, under "response". */
+static const provauth_json *member(const provauth_host *h, const provauth_json *doc, const char *name)
+{
+	char path[64];
+	const provauth_json *v = h->json_get(doc, name);
+
+	if (v && h->json_type(v) != PROVAUTH_JSON_NULL)
+		return v;
+	snprintf(path, sizeof(path), "response.%s", name);
+	v = h->json_get(doc, path);
+	return v && h->json_type(v) != PROVAUTH_JSON_NULL ? v : NULL;
+}
+
+static int dup_string(const provauth_host *h, const provauth_json *v, char **out)
+{
+	const char *s = h->json_string(v);
+
+	if (!s || !*s)
+		return 0;
+	if (!(*out = strdup(s)))
+		return PROVAUTH_ENOMEM;
+	return 0;
+}
+
+static int parse_user(const provauth_host *h, const provauth_json *user, pixiv_token *out)
+{
+	const provauth_json *id;
+	int64_t n;
+	char num[24];
+	int rc;
+
+	/* The user block only labels the account: a wrong shape is ignored, not fatal. */
+	if (!user || h->json_type(user) != PROVAUTH_JSON_OBJECT)
+		return 0;
+	id = h->json_get(user, "id");
+	if (h->json_type(id) == PROVAUTH_JSON_STRING) {
+		if (pixiv_is_user_id(h->json_string(id)) && !(out->user_id = strdup(h->json_string(id))))
+			return PROVAUTH_ENOMEM;
+	} else if ((h->json_type(id) == PROVAUTH_JSON_INT || h->json_type(id) == PROVAUTH_JSON_DOUBLE) &&
+	           h->json_int(id, &n) == 0 && n >= 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)n);
+		if (!(out->user_id = strdup(num)))
+			return PROVAUTH_ENOMEM;
+	}
+	if ((rc = dup_string(h, h->json_get(user, "name"), &out->user_name)) < 0 ||
+	    (rc = dup_string(h, h->json_get(user, "account"), &out->account)) < 0 ||
+	    (rc = dup_string(h, h->json_get(user, "mail_address"), &out->mail_address)) < 0)
+		return rc;
+	return 0;
+}
+
+/* EPROTOCOL naming what is wrong; a reply we cannot read changes nothing stored. */
+static int bad_reply(const provauth_host *h, const char *who, const char *what)
+{
+	return h->set_error(h, PROVAUTH_EPROTOCOL,
+	                    "pixiv: %s: the token reply was not understood: %s; nothing was stored", who, what);
+}
+
+int pixiv_token_parse(const provauth_host *h, pixiv_token *out, const char *who, const char *body, size_t len)
+{
+	provauth_json *doc;
+	const provauth_json *v;
+	const char *s;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!body || !(doc = h->json_parse(body, len)))
+		return bad_reply(h, who, "it is not JSON");
+	if (h->json_type(doc) != PROVAUTH_JSON_OBJECT) {
+		rc = bad_reply(h, who, "it is not a JSON object");
+		goto out;
+	}
+
+	if (!(v = member(h, doc, "access_token"))) {
+		rc = bad_reply(h, who, "it has no access_token");
+		goto out;
+	}
+	if (!(s = h->json_string(v)) || !token_text_ok(s)) {
+		rc = bad_reply(h, who, "access_token is not a non-empty string of visible ASCII");
+		goto out;
+	}
+	if (!(out->access_token = strdup(s))) {
+		rc = h->set_error(h, PROVAUTH_ENOMEM, "out of memory");
+		goto out;
+	}
+
+	v = member(h, doc, "expires_in");
+	if (!v || h->json_type(v) == PROVAUTH_JSON_BOOL || h->json_int(v, &out->expires_in) < 0 ||
+	    out->expires_in <= 0 || out->expires_in > PIXIV_MAX_EXPIRES_IN) {
+		rc = bad_reply(h, who, v ? "expires_in is not a positive number of seconds" : "it has no expires_in");
+		goto out;
+	}
+
+	if ((v = member(h, doc, "token_type")) &&
+	    (!(s = h->json_string(v)) || strcasecmp(s, "bearer") != 0)) {
+		rc = bad_reply(h, who, "token_type is not \"bearer\"");
+		goto out;
+	}
+
+	/* Absent: the server keeps the old refresh token (RFC 6749 section 6). */
+	if ((v = member(h, doc, "refresh_token"))) {
+		if (!(s = h->json_string(v)) || !token_text_ok(s)) {
+			rc = bad_reply(h, who, "refresh_token is not a non-empty string of visible ASCII");
+			goto out;
+		}
+		if (!(out->refresh_token = strdup(s))) {
+			rc = h->set_error(h, PROVAUTH_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+
+	if ((rc = parse_user(h, member(h, doc, "user"), out)) < 0)
+		rc = h->set_error(h, rc, "out of memory");
+out:
+	h->json_free(doc);
+	if (rc < 0)
+		pixiv_token_clear(out);
+	return rc;
+}
+
+/* Copies an OAuth error name, keeping only characters that cannot smuggle anything into a message. */
+static void copy_code(char *dst, size_t size, const char *src)
+{
+	size_t o = 0;
+
+	if (!size)
+		return;
+	for (; src && *src && o + 1 < size; src++)
+		if ((*src >= 'a' && *src <= 'z') || (*src >= 'A' && *src <= 'Z') || (*src >= '0' && *src <= '9') ||
+		    *src == '_' || *src == '-' || *src == '.')
+			dst[o++] = *src;
+	dst[o] = '\0';
+}
+
+pixiv_token_error pixiv_token_error_parse(const provauth_host *h, long status, const char *body,
+                                          size_t len, char *code, size_t code_size)
+{
+	provauth_json *doc = body ? h->json_parse(body, len) : NULL;
+	const char *err, *sys, *msg;
+	pixiv_token_error kind = PIXIV_TERR_UNKNOWN;
+
+	if (code_size)
+		code[0] = '\0';
+	err = h->json_string(h->json_get(doc, "error"));
+	sys = h->json_string(h->json_get(doc, "errors.system.message"));
+	msg = h->json_string(h->json_get(doc, "error.message"));
+	copy_code(code, code_size, err);
+
+	if (err && strcmp(err, "invalid_grant") == 0)
+		kind = PIXIV_TERR_INVALID_GRANT;
+	else if (err && (strcmp(err, "invalid_client") == 0 || strcmp(err, "unauthorized_client") == 0))
+		kind = PIXIV_TERR_INVALID_CLIENT;
+	else if (err && strcmp(err, "access_denied") == 0)
+		kind = PIXIV_TERR_ACCESS_DENIED;
+	/* pixiv often leaves out the top-level "error": the system message says it. */
+	else if (sys && pixiv_contains_ci(sys, "invalid refresh token"))
+		kind = PIXIV_TERR_INVALID_GRANT;
+	else if (sys && pixiv_contains_ci(sys, "access_denied"))
+		kind = PIXIV_TERR_ACCESS_DENIED;
+	else if (sys && pixiv_contains_ci(sys, "invalid_client"))
+		kind = PIXIV_TERR_INVALID_CLIENT;
+	else if ((msg && pixiv_contains_ci(msg, "rate limit")) || status == 429)
+		kind = PIXIV_TERR_RATE_LIMIT;
+	else if (code_size && code[0])
+		kind = PIXIV_TERR_OTHER;
+
+	if (code_size && !code[0]) {
+		if (kind == PIXIV_TERR_INVALID_GRANT)
+			copy_code(code, code_size, "invalid_grant");
+		else if (kind == PIXIV_TERR_ACCESS_DENIED)
+			copy_code(code, code_size, "access_denied");
+		else if (kind == PIXIV_TERR_INVALID_CLIENT)
+			copy_code(code, code_size, "invalid_client");
+	}
+	h->json_free(doc);
+	return kind;
+}

@@ -1,0 +1,86 @@
+/* Small helpers shared by the pixiv plugin's files. */
+#include <stdlib.h>
+#include <string.h>
+#include "pixiv.h"
+
+/* Called through a volatile pointer so the compiler cannot drop a store to memory about to be freed. */
+static void *(*const volatile pixiv_memset)(void *, int, size_t) = memset;
+
+void pixiv_wipe(void *p, size_t n)
+{
+	if (p && n)
+		pixiv_memset(p, 0, n);
+}
+
+void pixiv_secret_free(char *s)
+{
+	if (s) {
+		pixiv_wipe(s, strlen(s));
+		free(s);
+	}
+}
+
+char *pixiv_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+char *pixiv_metadata_string(const provauth_host *h, const char *metadata, const char *key)
+{
+	provauth_json *doc;
+	const char *v;
+	char *out = NULL;
+
+	if (!metadata || !strstr(metadata, key))
+		return NULL;
+	if (!(doc = h->json_parse(metadata, strlen(metadata))))
+		return NULL;
+	if ((v = h->json_string(h->json_get(doc, key))) && *v)
+		out = strdup(v);
+	h->json_free(doc);
+	return out;
+}
+
+char *pixiv_json_quote(const provauth_host *h, const char *s)
+{
+	provauth_json *v = h->json_from_string(s);
+	char *out;
+
+	if (!v)
+		return NULL;
+	out = h->json_serialize(v);
+	h->json_free(v);
+	return out;
+}
+
+int pixiv_is_user_id(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return 0;
+	for (n = 0; s[n]; n++)
+		if (s[n] < '0' || s[n] > '9' || n >= 20)
+			return 0;
+	return n > 0;
+}
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int pixiv_contains_ci(const char *hay, const char *needle)
+{
+	size_t i;
+
+	if (!hay || !needle)
+		return 0;
+	for (; *hay; hay++) {
+		for (i = 0; needle[i] && hay[i] && lower((unsigned char)hay[i]) == lower((unsigned char)needle[i]); i++)
+			;
+		if (!needle[i])
+			return 1;
+	}
+	return !*needle;
+}
