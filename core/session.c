@@ -523,6 +523,14 @@ static void record_health(provauth_manager *m, const pa_plugin *p, const char *i
 /* The recovery ladder                                                      */
 /* ------------------------------------------------------------------------ */
 
+/* A provider the settings file does not mention gets the documented defaults. */
+static const pa_provider_settings default_provider_settings = { NULL, NULL, 0, NULL, 300, 600, 300 };
+
+static const pa_provider_settings *provider_cfg(const pa_plugin *p)
+{
+	return p->settings ? p->settings : &default_provider_settings;
+}
+
 typedef enum pa_recovery_kind {
 	PA_RECOVER_AUTO = 0,     /* after a session error: reuse, refresh, password if allowed */
 	PA_RECOVER_REFRESH_ONLY, /* ahead of expiry: reuse or refresh, nothing else */
@@ -633,7 +641,7 @@ static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const pr
 static int step_password(provauth_manager *m, pa_plugin *p, const provauth_account *a, pa_recovery *r)
 {
 	pa_provider_state *ps = pa_manager_provider_state(m, p);
-	const pa_provider_settings *cfg = p->settings;
+	const pa_provider_settings *cfg = provider_cfg(p);
 	const char *password;
 	provauth_update *upd = NULL;
 	int64_t now = pa_manager_now(m), last;
@@ -658,7 +666,7 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 			                    "import fresh cookies, or reauth it once with a password to enable automatic recovery",
 			                    a->id, provauth_auth_method_name(provauth_account_auth_method(a)));
 		}
-		if (!cfg || !cfg->auto_reauth_enabled) {
+		if (!cfg->auto_reauth_enabled) {
 			r->skip_reason = "disabled_in_settings";
 			return pa_error_set(PROVAUTH_ESESSION,
 			                    "account %s: automatic password login is off (providers.%s.auto_reauth_enabled)",
@@ -672,7 +680,7 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 			                    a->id, (long long)(now - last), (long long)cfg->reauth_cooldown);
 		}
 	}
-	password = r->password ? r->password : a->password ? a->password : cfg ? cfg->global_password : NULL;
+	password = r->password ? r->password : a->password ? a->password : cfg->global_password;
 	if (!password || !*password) {
 		r->skip_reason = "no_password";
 		return pa_error_set(PROVAUTH_EAUTH,
@@ -705,10 +713,9 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 	rc = p->vt.try_reauth(p->state, a, password, upd);
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
-	if (rc == PROVAUTH_ECOOLDOWN && ps && cfg) {
+	/* The service said "too many logins": an attempt, not a skip, but it pauses everyone. */
+	if (rc == PROVAUTH_ECOOLDOWN && ps)
 		atomic_store(&ps->login_cooldown_until, now + cfg->login_cooldown);
-		r->skip_reason = "login_cooldown";
-	}
 	{
 		char saved[1024];
 		memset(&x, 0, sizeof(x));
@@ -765,7 +772,7 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 {
 	int64_t deadline = pa_monotonic_ms() + pa_settings_session(m->settings)->recovery_wait_ms;
 	provauth_account *a = NULL;
-	int rc, leased;
+	int rc, leased, refreshed = 0;
 
 	/* (a) Someone (thread or process) already stored newer credentials. */
 	if (r->kind != PA_RECOVER_EXPLICIT && store_has_newer(m, e->id, used))
@@ -786,6 +793,7 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 	rc = PROVAUTH_EUNSUPPORTED;
 	/* (b) Renew without a password. */
 	if (r->kind != PA_RECOVER_EXPLICIT && p->vt.refresh) {
+		refreshed = 1;
 		rc = step_refresh(m, e, p, a, r);
 		if (rc == 0 || r->kind == PA_RECOVER_REFRESH_ONLY)
 			goto out;
@@ -802,7 +810,7 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 	/* (c) Password login, where allowed. */
 	{
 		char refresh_msg[512];
-		int refresh_rc = rc, refreshed = p->vt.refresh != NULL;
+		int refresh_rc = rc;
 		snprintf(refresh_msg, sizeof(refresh_msg), "%s", provauth_last_error());
 		rc = step_password(m, p, a, r);
 		if (rc < 0 && r->skip_reason) {
@@ -920,8 +928,7 @@ static int refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const
 {
 	pa_cached *c = *cp;
 	const provauth_account *a = c->account;
-	const pa_provider_settings *cfg = c->plugin->settings;
-	int64_t ahead = cfg ? cfg->refresh_ahead : 300, now;
+	int64_t ahead = provider_cfg(c->plugin)->refresh_ahead, now;
 	pa_recovery r = { PA_RECOVER_REFRESH_ONLY, NULL, context, NULL, NULL, 0, 0 };
 	int expired, rc;
 
@@ -1020,10 +1027,10 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 	outcome_init(&o, &f);
 	if (p->vt.classify_error(p->state, &f, &o) < 0)
 		outcome_init(&o, &f);
-	if (o.start_login_cooldown && p->settings) {
+	if (o.start_login_cooldown) {
 		pa_provider_state *ps = pa_manager_provider_state(m, p);
 		if (ps)
-			atomic_store(&ps->login_cooldown_until, pa_manager_now(m) + p->settings->login_cooldown);
+			atomic_store(&ps->login_cooldown_until, pa_manager_now(m) + provider_cfg(p)->login_cooldown);
 	}
 	failure_text(&f, &o, what, sizeof(what));
 	if (!o.is_session_error) {
