@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -673,6 +674,27 @@ out:
 	return finish(st, rc);
 }
 
+/*
+ * Even with openers serialized, a process closing its last connection runs a
+ * checkpoint under an exclusive lock, and SQLite answers the journal-mode
+ * pragma with SQLITE_BUSY at once, without its busy handler. Retry within the
+ * busy timeout.
+ */
+static int step_busy_retry(sql_store *st, sqlite3_stmt *q)
+{
+	int64_t deadline = pa_monotonic_ms() + st->busy_ms;
+	struct timespec pause = { 0, 2 * 1000000L };
+	int rc;
+
+	while (((rc = sqlite3_step(q)) & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		if (pa_monotonic_ms() >= deadline)
+			break;
+		sqlite3_reset(q);
+		nanosleep(&pause, NULL);
+	}
+	return rc;
+}
+
 static int set_pragmas(sql_store *st)
 {
 	sqlite3_stmt *q = NULL;
@@ -681,7 +703,7 @@ static int set_pragmas(sql_store *st)
 
 	if ((rc = prepare(st, &q, "PRAGMA journal_mode = WAL")) < 0)
 		return rc;
-	rc = sqlite3_step(q);
+	rc = step_busy_retry(st, q);
 	mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
 	if (rc != SQLITE_ROW)
 		rc = db_error(st, rc, "switching to WAL journal mode");
@@ -700,16 +722,68 @@ static int set_pragmas(sql_store *st)
 	return 0;
 }
 
+/*
+ * Opening (schema check, key check, the switch to WAL, migrations) runs under
+ * an flock(2) on the store's directory. Several processes opening a new store
+ * at once would otherwise race through the WAL switch, which SQLite refuses
+ * without waiting when two connections could deadlock on the lock upgrade.
+ * The directory is locked, not the database file: closing any descriptor of
+ * the file would drop the POSIX locks SQLite holds on it.
+ */
+static int lock_for_open(const sql_store *st, int *fd_out)
+{
+	int64_t deadline = pa_monotonic_ms() + st->busy_ms;
+	struct timespec pause = { 0, 5 * 1000000L };
+	char *dir = pa_strdup(st->path), *slash;
+	int fd;
+
+	*fd_out = -1;
+	if (!dir)
+		return pa_error_oom();
+	if ((slash = strrchr(dir, '/')))
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return pa_error_set(PROVAUTH_EIO, "%s: cannot open its directory: %s", st->where, strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			close(fd);
+			return pa_error_set(PROVAUTH_EIO, "%s: cannot lock its directory: %s", st->where, strerror(errno));
+		}
+		if (pa_monotonic_ms() >= deadline) {
+			close(fd);
+			return pa_error_set(PROVAUTH_EBUSY, "%s: another process kept it locked for %d ms while opening it",
+			                    st->where, st->busy_ms);
+		}
+		nanosleep(&pause, NULL);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static int open_db_locked(sql_store *st);
+
 static int open_db(sql_store *st, const provauth_sqlite_options *opts)
 {
-	int64_t version, has_check = 0;
-	int rc;
+	int rc, lock_fd;
 
 	/* Key material that needs no file is checked first: a bad variable leaves the disk alone. */
 	if ((rc = pa_store_key_resolve(&st->key, st->where, st->path, opts ? opts->key : NULL,
 	                               opts ? opts->key_file : NULL)) < 0 ||
-	    (rc = ensure_db_file(st)) < 0)
+	    (rc = ensure_db_file(st)) < 0 ||
+	    (rc = lock_for_open(st, &lock_fd)) < 0)
 		return rc;
+	rc = open_db_locked(st);
+	close(lock_fd);
+	return rc;
+}
+
+static int open_db_locked(sql_store *st)
+{
+	int64_t version, has_check = 0;
+	int rc;
+
 	rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK)
 		return db_error(st, rc, "opening");
