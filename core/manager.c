@@ -326,6 +326,12 @@ static int find_by_email(provauth_account **out, provauth_manager *m, const char
 	return 0;
 }
 
+/*
+ * The provider's import runs once: for OAuth providers it is a token exchange
+ * that may rotate (and revoke) the refresh token, so a write conflict is
+ * resolved by applying the same result to a fresh read, never by importing
+ * again.
+ */
 int provauth_account_import(char **out_id, provauth_manager *m, const char *provider, const char *kind,
                             const char *input)
 {
@@ -344,29 +350,25 @@ int provauth_account_import(char **out_id, provauth_manager *m, const char *prov
 		return pa_error_set(PROVAUTH_EPLUGIN, "import: provider '%s' is not loaded (see 'provauth plugins')", provider);
 	if (!p->vt.import)
 		return pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s cannot import credentials", provider);
+	if ((rc = pa_update_new(&upd)) < 0)
+		return rc;
+	rc = p->vt.import(p->state, kind, input, NULL, upd);
+	if (rc > 0)
+		rc = PROVAUTH_ERROR;
+	if (rc < 0) {
+		pa_update_free(upd);
+		return pa_error_prefix(rc, "import into %s", provider);
+	}
+	if (!(email = pa_update_get(upd, PROVAUTH_F_EMAIL)) || !*email) {
+		pa_update_free(upd);
+		return pa_error_set(PROVAUTH_EINVAL, "import into %s: the credentials do not say which account (no email)",
+		                    provider);
+	}
 	for (attempt = 0; attempt < 8; attempt++) {
-		if ((rc = pa_update_new(&upd)) < 0)
-			return rc;
-		rc = p->vt.import(p->state, kind, input, NULL, upd);
-		if (rc > 0)
-			rc = PROVAUTH_ERROR;
-		if (rc < 0) {
-			pa_update_free(upd);
-			return pa_error_prefix(rc, "import into %s", provider);
-		}
-		if (!(email = pa_update_get(upd, PROVAUTH_F_EMAIL)) || !*email) {
-			pa_update_free(upd);
-			return pa_error_set(PROVAUTH_EINVAL, "import into %s: the credentials do not say which account (no email)",
-			                    provider);
-		}
 		if ((rc = find_by_email(&a, m, provider, email)) < 0)
 			break;
-		if (!a) {
-			if ((rc = provauth_account_new_id(&id)) < 0 || (rc = provauth_account_new(&a, id, provider)) < 0)
-				break;
-			free(id);
-			id = NULL;
-		}
+		if (!a && ((rc = provauth_account_new_id(&id)) < 0 || (rc = provauth_account_new(&a, id, provider)) < 0))
+			break;
 		if ((rc = pa_update_apply(upd, a)) < 0)
 			break;
 		/* Cookie imports say nothing about how the user signs in. */
@@ -378,13 +380,15 @@ int provauth_account_import(char **out_id, provauth_manager *m, const char *prov
 			break;
 		provauth_account_free(a);
 		a = NULL;
-		pa_update_free(upd);
-		upd = NULL;
+		free(id);
+		id = NULL;
 	}
 	if (rc == 0) {
 		pa_sessions_evict(m, a->id);
 		if (out_id && !(*out_id = pa_strdup(a->id)))
 			rc = pa_error_oom();
+	} else if (rc == PROVAUTH_ECONFLICT) {
+		pa_error_set(rc, "import into %s: the account kept changing while it was stored", provider);
 	}
 	free(id);
 	pa_update_free(upd);

@@ -941,8 +941,12 @@ static int refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const
 	if (expired)
 		r.kind = PA_RECOVER_AUTO; /* wait for the single refresh in flight */
 	rc = recover(m, e, c->plugin, a, &r);
-	if (rc < 0 && !expired)
-		return 0; /* still valid: use it, someone refreshes later */
+	if (rc < 0 && !expired) {
+		/* Still valid: use it. A refusal for good is recorded now, not at expiry. */
+		if (r.permanent)
+			record_health(m, c->plugin, a->id, "invalid", "refresh_rejected", "", provauth_last_error());
+		return 0;
+	}
 	if (rc < 0)
 		return rc;
 	cached_release(c);

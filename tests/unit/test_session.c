@@ -567,6 +567,25 @@ static void test_refresh_ahead_keeps_serving(void)
 	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 2);
 }
 
+static void test_dead_refresh_token_recorded_before_expiry(void)
+{
+	provauth_account *a;
+
+	FRESH("true", NULL, &scripted_provider_refreshing);
+	put_oauth_account("a1", 100);
+	srv->refresh_result = PROVAUTH_EAUTH;
+	/* The access token still works, so the call does; the dead refresh token is on record. */
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "user_detail", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+	a = stored("a1");
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"reason\":\"refresh_rejected\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"invalid\""));
+	provauth_account_free(a);
+	/* Not asked again for the same credentials. */
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "user_detail", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+}
+
 static void test_dead_refresh_token_not_retried(void)
 {
 	FRESH("true", NULL, &scripted_provider_refreshing);
@@ -713,6 +732,7 @@ int main(void)
 	CU_add_test(s, "expired access token storm: one refresh", test_expired_access_token_storm_one_refresh);
 	CU_add_test(s, "refresh ahead keeps serving", test_refresh_ahead_keeps_serving);
 	CU_add_test(s, "dead refresh token not retried", test_dead_refresh_token_not_retried);
+	CU_add_test(s, "dead refresh token recorded before expiry", test_dead_refresh_token_recorded_before_expiry);
 	CU_add_test(s, "no secret in logs or errors", test_no_secret_in_logs_or_errors);
 	CU_add_test(s, "two processes, sequential", test_two_processes_sequential);
 	CU_add_test(s, "two processes, simultaneous", test_two_processes_simultaneous);

@@ -333,8 +333,10 @@ typedef struct provauth_provider {
 	 * Turns credentials a user supplies into account fields. Optional.
 	 * `kind` names the input ("cookies": a Cookie: header, a JSON object or
 	 * a browser export; "refresh_token": an OAuth refresh token); `input` is
-	 * the text (a secret: never log or quote it). `existing` is the stored
-	 * account being updated, or NULL for a new one. Fill `update` with the
+	 * the text (a secret: never log or quote it). `existing` is reserved for
+	 * hosts that know the account in advance; this host passes NULL and
+	 * matches by email afterwards. The host calls import once per request
+	 * (it may exchange a token). Fill `update` with the
 	 * credentials and PROVAUTH_F_EMAIL (the host finds the account to update
 	 * by provider and email); may make network calls (e.g. to learn the
 	 * email). Returns PROVAUTH_EINVAL with a message naming what is wrong
