@@ -13,3 +13,6 @@ provauth_LDADD = libprovauth.la
 
 TESTS += tests/cli/test_cli_plugins.sh
 EXTRA_DIST += tests/cli/test_cli_plugins.sh
+
+TESTS += tests/cli/test_sample_settings.sh
+EXTRA_DIST += tests/cli/test_sample_settings.sh
