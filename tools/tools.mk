@@ -6,10 +6,14 @@ provauth_SOURCES = \
 	tools/provauth.c \
 	tools/cli_env.c \
 	tools/json_writer.c \
+	tools/cli_input.c \
+	tools/cli_account.c \
 	tools/cmd_plugins.c \
 	tools/cmd_config.c
 provauth_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/core/include
-provauth_LDADD = libprovauth.la
+# json-c reads metadata and operation results, as any program using the library could.
+provauth_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+provauth_LDADD = libprovauth.la $(JSONC_LIBS)
 
 TESTS += tests/cli/test_cli_plugins.sh
 EXTRA_DIST += tests/cli/test_cli_plugins.sh
