@@ -39,6 +39,10 @@ struct cli_command {
 /* The command tables, one per file (cmd_*.c). */
 extern const cli_command cli_cmd_plugins;
 extern const cli_command cli_cmd_config;
+extern const cli_command cli_cmd_accounts;
+extern const cli_command cli_cmd_status;
+extern const cli_command cli_cmd_call;
+extern const cli_command cli_cmd_session;
 
 /* "provauth: <message>" on stderr. */
 void cli_error(const char *fmt, ...) PROVAUTH_PRINTF(1, 2);

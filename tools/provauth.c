@@ -13,6 +13,10 @@
 #include "cli.h"
 
 static const cli_command *const commands[] = {
+	&cli_cmd_accounts,
+	&cli_cmd_status,
+	&cli_cmd_call,
+	&cli_cmd_session,
 	&cli_cmd_plugins,
 	&cli_cmd_config,
 };

@@ -9,7 +9,9 @@ provauth_SOURCES = \
 	tools/cli_input.c \
 	tools/cli_account.c \
 	tools/cmd_plugins.c \
-	tools/cmd_config.c
+	tools/cmd_config.c \
+	tools/cmd_accounts.c \
+	tools/cmd_status.c
 provauth_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/core/include
 # json-c reads metadata and operation results, as any program using the library could.
 provauth_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
