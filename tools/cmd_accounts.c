@@ -169,6 +169,7 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 		{ NULL, NULL, NULL, NULL },
 	};
 	const cli_spec spec = { opts, 0, 0 };
+	provauth_provider_info info;
 	provauth_account *a = NULL;
 	char *args[CLI_MAX_ARGS], *input = NULL, *id = NULL;
 	size_t nargs;
@@ -185,6 +186,12 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 	if ((r = cli_env_open(&env, ctx)) != 0) {
 		cli_env_free(&env);
 		return r;
+	}
+	if (cli_provider_info(&info, env.manager, provider) < 0) {
+		cli_env_flush_events(&env);
+		cli_error("provider '%s' is not loaded (see 'provauth plugins')", provider);
+		cli_env_free(&env);
+		return CLI_EXIT_ERROR;
 	}
 	if ((r = cli_secret_read(&input, k->what, file, env_var, k->prompt, 1)) != 0) {
 		cli_env_free(&env);

@@ -22,3 +22,6 @@ EXTRA_DIST += tests/cli/test_cli_plugins.sh
 
 TESTS += tests/cli/test_sample_settings.sh
 EXTRA_DIST += tests/cli/test_sample_settings.sh
+
+TESTS += tests/cli/test_cli_accounts.sh
+EXTRA_DIST += tests/cli/test_cli_accounts.sh
