@@ -140,12 +140,12 @@ void cli_env_free(cli_env *env);
  * set, else from the environment variable `env_var` if set, else from
  * standard input. At most 1 MiB; one trailing newline is dropped; empty
  * input is an error. From a terminal, it prompts with `prompt` on stderr
- * and reads one line, without echo when `no_echo`. On failure prints the
- * reason and returns CLI_EXIT_ERROR; else 0 and *out, to be released with
- * cli_secret_free.
+ * and reads without echo one line, or up to Ctrl-D when `multi_line`. On
+ * failure prints the reason and returns CLI_EXIT_ERROR; else 0 and *out,
+ * to be released with cli_secret_free.
  */
 int cli_secret_read(char **out, const char *what, const char *file, const char *env_var,
-                    const char *prompt, int no_echo);
+                    const char *prompt, int multi_line);
 /* Wipes and frees a secret (NULL is fine). */
 void cli_secret_free(char *secret);
 

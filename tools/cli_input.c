@@ -94,23 +94,29 @@ static int read_fd(secret_buf *b, int fd, int one_line)
 	return 0;
 }
 
-/* Reads a line from the terminal on stdin, echo off when asked. */
-static int read_terminal(secret_buf *b, const char *prompt, int no_echo)
+/*
+ * Reads from the terminal on stdin without echo: one line, or up to Ctrl-D
+ * for input that may span lines (a pasted browser export).
+ */
+static int read_terminal(secret_buf *b, const char *prompt, int multi_line)
 {
 	struct termios saved, quiet;
 	int restore = 0, rc;
 
 	fprintf(stderr, "%s", prompt);
 	fflush(stderr);
-	if (no_echo && tcgetattr(STDIN_FILENO, &saved) == 0) {
+	if (tcgetattr(STDIN_FILENO, &saved) == 0) {
 		quiet = saved;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		quiet.c_lflag |= ECHONL;
-		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+		/* TCSANOW, not TCSAFLUSH: keep what was pasted before the prompt showed. */
+		restore = tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
 	}
-	rc = read_fd(b, STDIN_FILENO, 1);
+	rc = read_fd(b, STDIN_FILENO, !multi_line);
 	if (restore)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	if (multi_line)
+		fputc('\n', stderr);
 	return rc;
 }
 
@@ -136,7 +142,7 @@ static void cut_at_newline(secret_buf *b)
 }
 
 int cli_secret_read(char **out, const char *what, const char *file, const char *env_var,
-                    const char *prompt, int no_echo)
+                    const char *prompt, int multi_line)
 {
 	secret_buf b = { NULL, 0, 0 };
 	const char *source;
@@ -170,8 +176,8 @@ int cli_secret_read(char **out, const char *what, const char *file, const char *
 		source = env_var;
 	} else {
 		if (isatty(STDIN_FILENO)) {
-			rc = read_terminal(&b, prompt, no_echo);
-			if (rc == 0)
+			rc = read_terminal(&b, prompt, multi_line);
+			if (rc == 0 && !multi_line)
 				cut_at_newline(&b);
 		} else {
 			rc = read_fd(&b, STDIN_FILENO, 0);

@@ -126,6 +126,7 @@ typedef struct import_kind {
 	const char *kind;           /* provauth_account_import's kind */
 	const char *what;           /* for messages: "cookies" */
 	const char *prompt;
+	int multi_line;             /* from a terminal: read up to Ctrl-D */
 	const char *done;           /* "Imported cookies into" */
 } import_kind;
 
@@ -193,7 +194,7 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 		cli_env_free(&env);
 		return CLI_EXIT_ERROR;
 	}
-	if ((r = cli_secret_read(&input, k->what, file, env_var, k->prompt, 1)) != 0) {
+	if ((r = cli_secret_read(&input, k->what, file, env_var, k->prompt, k->multi_line)) != 0) {
 		cli_env_free(&env);
 		return r;
 	}
@@ -215,12 +216,14 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 
 static const import_kind import_cookies = {
 	"accounts import-cookies", "cookies", "cookies",
-	"Paste the cookies (a Cookie header, a JSON object or a browser export) on one line: ",
-	"Imported cookies into",
+	"Paste the cookies (a Cookie header, a JSON object or a browser export),\n"
+	"then press Ctrl-D (nothing is shown while you paste):\n",
+	1, "Imported cookies into",
 };
 
 static const import_kind add_token = {
-	"accounts add", "refresh_token", "refresh token", "Refresh token: ", "Stored the refresh token in",
+	"accounts add", "refresh_token", "refresh token", "Refresh token (not shown): ", 0,
+	"Stored the refresh token in",
 };
 
 static int run_import_cookies(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
@@ -287,7 +290,7 @@ static int run_reauth(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 		goto out;
 	}
 	if ((file || env_var || from_stdin) &&
-	    (r = cli_secret_read(&password, "password", file, env_var, "Password: ", 1)) != 0)
+	    (r = cli_secret_read(&password, "password", file, env_var, "Password: ", 0)) != 0)
 		goto out;
 	cli_progress("logging in to %s as %s...", a->provider, a->email ? a->email : id);
 	rc = provauth_account_reauth(env.manager, id, password);

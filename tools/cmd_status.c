@@ -201,6 +201,7 @@ static int run_call(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 {
 	const cli_spec spec = { NULL, 2, CLI_MAX_ARGS };
 	provauth_arg call_args[CLI_MAX_ARGS];
+	provauth_account *a = NULL;
 	char *args[CLI_MAX_ARGS], *out = NULL;
 	size_t nargs, i;
 	cli_env env;
@@ -217,19 +218,19 @@ static int run_call(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 		call_args[i - 2].key = args[i];
 		call_args[i - 2].value = eq + 1;
 	}
-	memset(&env, 0, sizeof(env));
-	if ((r = cli_env_open(&env, ctx)) != 0)
+	if ((r = open_account(&env, &a, ctx, args[0])) != 0)
 		goto out;
-	cli_progress("contacting the provider of %s...", args[0]);
-	if ((rc = provauth_call(&out, env.manager, args[0], args[1], call_args, nargs - 2)) < 0) {
+	cli_progress("contacting %s...", a->provider);
+	if ((rc = provauth_call(&out, env.manager, a->id, args[1], call_args, nargs - 2)) < 0) {
 		r = cli_env_fail(&env, rc);
-		cli_account_hint(env.manager, args[0], rc);
+		cli_account_hint(env.manager, a->id, rc);
 		goto out;
 	}
 	print_json_text(out, ctx->json);
 	r = CLI_EXIT_OK;
 out:
 	provauth_free(out);
+	provauth_account_free(a);
 	cli_env_flush_events(&env);
 	cli_env_free(&env);
 	return r;
