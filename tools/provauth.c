@@ -152,10 +152,16 @@ void cli_command_help(FILE *out, const char *path, const cli_command *cmd)
 	      "\nExit status: 0 success, 1 failure, 2 usage error.\n", out);
 }
 
-/* The name part of "--name=value": the value may be a secret typed in the wrong place. */
+/*
+ * The name part of "--name=value", or of "-xVALUE" (as in mysql -pPASSWORD):
+ * the value may be a secret typed in the wrong place.
+ */
 static void option_name(char *buf, size_t size, const char *arg)
 {
 	size_t n = strcspn(arg, "=");
+
+	if (arg[0] == '-' && arg[1] != '-' && n > 2)
+		n = 2;
 
 	if (n >= size)
 		n = size - 1;

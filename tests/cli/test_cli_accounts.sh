@@ -275,7 +275,10 @@ has "$tmp/err" "the refusal explains why" "never taken from the command line"
 run 2 "--password=VALUE is refused" accounts reauth "$alice" --password=s3cret-on-argv-2
 run 2 "--token=VALUE is refused" accounts add --provider pixiv --token=s3cret-on-argv-3
 run 2 "a stray argument is refused" accounts reauth "$alice" s3cret-on-argv-4
-for s in s3cret-on-argv-1 s3cret-on-argv-2 s3cret-on-argv-3 s3cret-on-argv-4; do
+run 2 "-pVALUE is refused" accounts reauth "$alice" -ps3cret-on-argv-5
+run 2 "a global -pVALUE is refused" -ps3cret-on-argv-6 status "$alice"
+for s in s3cret-on-argv-1 s3cret-on-argv-2 s3cret-on-argv-3 s3cret-on-argv-4 s3cret-on-argv-5 \
+	s3cret-on-argv-6; do
 	lacks "$all" "argv secret $s is not echoed" "$s"
 done
 
