@@ -17,6 +17,7 @@ enum {
 typedef struct cli_ctx {
 	const char *config_path;    /* -c; NULL: $PROVAUTH_CONFIG, XDG file, defaults */
 	int json;                   /* --json */
+	int verbose;                /* -v: every log event at info and above on stderr */
 } cli_ctx;
 
 typedef struct cli_command cli_command;
@@ -38,6 +39,10 @@ struct cli_command {
 /* The command tables, one per file (cmd_*.c). */
 extern const cli_command cli_cmd_plugins;
 extern const cli_command cli_cmd_config;
+extern const cli_command cli_cmd_accounts;
+extern const cli_command cli_cmd_status;
+extern const cli_command cli_cmd_call;
+extern const cli_command cli_cmd_session;
 
 /* "provauth: <message>" on stderr. */
 void cli_error(const char *fmt, ...) PROVAUTH_PRINTF(1, 2);
@@ -52,6 +57,43 @@ void cli_command_help(FILE *out, const char *path, const cli_command *cmd);
  */
 int cli_parse_plain(cli_ctx *ctx, const char *path, const cli_command *cmd, int argc, char **argv);
 
+/* An option of one command: "--provider ID" (also "--provider=ID") or a flag. */
+typedef struct cli_option {
+	const char *name;           /* "--provider"; NULL ends a table */
+	const char *metavar;        /* "ID"; NULL for a flag */
+	const char **value;         /* where the value goes (options with a metavar) */
+	int *flag;                  /* set to 1 when given (flags) */
+} cli_option;
+
+#define CLI_MAX_ARGS 64
+
+typedef struct cli_spec {
+	const cli_option *options;  /* may be NULL */
+	size_t min_args, max_args;  /* positional arguments (max at most CLI_MAX_ARGS) */
+} cli_spec;
+
+/*
+ * Parses a command's arguments: --json, -v/--verbose, -h/--help, the
+ * spec's options, and positional arguments into args[] (CLI_MAX_ARGS
+ * entries). "--" ends the options. Values of options and arguments are
+ * never echoed in error messages: a misplaced secret must not reach a
+ * terminal or a log. Returns -1 to go on, else the exit status to return.
+ */
+int cli_parse(cli_ctx *ctx, const char *path, const cli_command *cmd, const cli_spec *spec,
+              int argc, char **argv, char **args, size_t *nargs);
+
+/* "provauth: <what> ..." on stderr, only when stderr is a terminal. */
+void cli_progress(const char *fmt, ...) PROVAUTH_PRINTF(1, 2);
+
+/*
+ * Reports the library's failure ("provauth: <provauth_last_error()>") and
+ * returns CLI_EXIT_ERROR.
+ */
+int cli_fail(int rc);
+
+/* "2024-05-01 12:00:00 UTC", or "-" for 0. */
+void cli_format_time(char *buf, size_t size, int64_t t);
+
 /* ---- settings and manager (cli_env.c) ---- */
 
 /* Log events of level warn and above the manager emitted, as text lines. */
@@ -61,6 +103,7 @@ typedef struct cli_events {
 } cli_events;
 
 typedef struct cli_env {
+	int verbose;                /* set before cli_env_manager: print events as they come */
 	provauth_settings *settings;
 	char *settings_source;      /* the file, or NULL for built-in defaults */
 	provauth_manager *manager;
@@ -79,15 +122,72 @@ int cli_env_settings(cli_env *env, const cli_ctx *ctx);
  * looking at plugins never creates the sqlite file or its key.
  */
 int cli_env_manager(cli_env *env, int use_store);
+/*
+ * Both steps for a command that works on accounts (with the store); on
+ * failure reports it and returns CLI_EXIT_ERROR, else 0.
+ */
+int cli_env_open(cli_env *env, const cli_ctx *ctx);
+/* Prints the collected events on stderr ("warning: ...") and forgets them. */
+void cli_env_flush_events(cli_env *env);
+/* Flushes the events that led to a failure, then reports it like cli_fail. */
+int cli_env_fail(cli_env *env, int rc);
 void cli_env_free(cli_env *env);
+
+/* ---- secrets from stdin, a file or the environment (cli_input.c) ---- */
+
+/*
+ * Reads a secret (a password, cookies, a token) from the file `file` if
+ * set, else from the environment variable `env_var` if set, else from
+ * standard input. At most 1 MiB; one trailing newline is dropped; empty
+ * input is an error. From a terminal, it prompts with `prompt` on stderr
+ * and reads without echo one line, or up to Ctrl-D when `multi_line`. On
+ * failure prints the reason and returns CLI_EXIT_ERROR; else 0 and *out,
+ * to be released with cli_secret_free.
+ */
+int cli_secret_read(char **out, const char *what, const char *file, const char *env_var,
+                    const char *prompt, int multi_line);
+/* Wipes and frees a secret (NULL is fine). */
+void cli_secret_free(char *secret);
+
+typedef struct cli_json cli_json;
+
+/* ---- what commands show about accounts (cli_account.c) ---- */
+
+/* metadata.session_health, as the session manager records it. */
+typedef struct cli_health {
+	int present;                /* 0: never recorded */
+	char state[32];             /* "ok" | "invalid" */
+	char reason[64];
+	char code[32];
+	char message[640];
+	int64_t at;
+} cli_health;
+
+void cli_account_health(cli_health *out, const provauth_account *account);
+/* A top-level metadata member as text (strings as they are, numbers printed), or NULL. Caller frees. */
+char *cli_account_metadata(const provauth_account *account, const char *key);
+/* "ok", "invalid (refresh_failed, 10005)" or "-". */
+void cli_health_summary(char *buf, size_t size, const cli_health *h);
+/* Adds "session_health": {...} or null to a JSON object being written. */
+void cli_health_json(cli_json *w, const cli_health *h);
+
+/* The loaded provider `id`; 0, or -1 when it is not loaded. */
+int cli_provider_info(provauth_provider_info *out, const provauth_manager *m, const char *id);
+
+/*
+ * After a failed command on an account: tells the user on stderr what to
+ * do when the failure means the account needs their action (new cookies, a
+ * password, a new refresh token). Nothing for other failures.
+ */
+void cli_account_hint(provauth_manager *m, const char *id, int rc);
 
 /* ---- JSON output (json_writer.c) ---- */
 
-typedef struct cli_json {
+struct cli_json {
 	FILE *out;
 	int depth;
 	int has_items[16];          /* per open container: 1 once it holds an item */
-} cli_json;
+};
 
 void cli_json_init(cli_json *w, FILE *out);
 /* `key` is the member name inside an object, NULL inside an array or at the top. */
@@ -98,6 +198,8 @@ void cli_json_array_end(cli_json *w);
 void cli_json_string(cli_json *w, const char *key, const char *value); /* NULL: null */
 void cli_json_bool(cli_json *w, const char *key, int value);
 void cli_json_int(cli_json *w, const char *key, long long value);
+/* A value that is already JSON text (a number, a literal, a serialized scalar). */
+void cli_json_raw(cli_json *w, const char *key, const char *json);
 /* Ends the document with a newline. */
 void cli_json_finish(cli_json *w);
 

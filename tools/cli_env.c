@@ -1,5 +1,6 @@
 /* What commands share: choosing and loading the settings, creating the manager. */
 #include "config.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,20 +68,15 @@ static const char *field(const provauth_log_field *fields, size_t n, const char 
 	return "?";
 }
 
-static void collect(provauth_log_level level, const char *event, const provauth_log_field *fields,
-                    size_t nfields, void *payload)
+/* The event as one text line: "event key=value ...", or a sentence for the loader's warnings. */
+static char *format_event(const char *event, const provauth_log_field *fields, size_t nfields)
 {
-	cli_events *ev = payload;
-	char *line = NULL, **grown;
+	char *line = NULL;
 	size_t len = 0, i;
 	FILE *f;
 
-	/* Skipped plugins are reported from the manager's list, with their reasons. */
-	if (level < PROVAUTH_LOG_WARN || strcmp(event, "plugin_skipped") == 0)
-		return;
 	if (!(f = open_memstream(&line, &len)))
-		return;
-	/* The loader's directory warnings, as sentences; other events as they come. */
+		return NULL;
 	if (strcmp(event, "plugin_dir_missing") == 0) {
 		fprintf(f, "plugin directory %s (from %s) does not exist", field(fields, nfields, "dir"),
 		        field(fields, nfields, "source"));
@@ -93,6 +89,7 @@ static void collect(provauth_log_level level, const char *event, const provauth_
 	} else {
 		fputs(event, f);
 	}
+	/* SECRET fields arrive here already replaced by fingerprints. */
 	for (i = 0; i < nfields; i++) {
 		const provauth_log_field *fl = &fields[i];
 		if (fl->type == PROVAUTH_FIELD_INT)
@@ -104,14 +101,47 @@ static void collect(provauth_log_level level, const char *event, const provauth_
 	}
 	if (fclose(f) != 0 || !line) {
 		free(line);
-		return;
+		return NULL;
 	}
+	return line;
+}
+
+/* The library may log from any thread; the list is shared. */
+static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void collect(provauth_log_level level, const char *event, const provauth_log_field *fields,
+                    size_t nfields, void *payload)
+{
+	cli_events *ev = payload;
+	char *line, **grown;
+
+	/* Skipped plugins are reported from the manager's list, with their reasons. */
+	if (level < PROVAUTH_LOG_WARN || strcmp(event, "plugin_skipped") == 0)
+		return;
+	if (!(line = format_event(event, fields, nfields)))
+		return;
+	pthread_mutex_lock(&events_lock);
 	if (!(grown = realloc(ev->lines, (ev->count + 1) * sizeof(*grown)))) {
+		pthread_mutex_unlock(&events_lock);
 		free(line);
 		return;
 	}
 	ev->lines = grown;
 	ev->lines[ev->count++] = line;
+	pthread_mutex_unlock(&events_lock);
+}
+
+/* -v: every event the settings' log.level lets through, as it happens. */
+static void print_event(provauth_log_level level, const char *event, const provauth_log_field *fields,
+                        size_t nfields, void *payload)
+{
+	char *line;
+
+	(void)payload;
+	if (level < PROVAUTH_LOG_INFO || !(line = format_event(event, fields, nfields)))
+		return;
+	fprintf(stderr, "provauth: %s: %s\n", provauth_log_level_name(level), line);
+	free(line);
 }
 
 int cli_env_manager(cli_env *env, int use_store)
@@ -124,9 +154,42 @@ int cli_env_manager(cli_env *env, int use_store)
 			return rc;
 		opts.store = env->scratch_store;
 	}
-	opts.log = collect;
+	opts.log = env->verbose ? print_event : collect;
 	opts.log_payload = &env->events;
 	return provauth_manager_new(&env->manager, env->settings, &opts);
+}
+
+int cli_env_open(cli_env *env, const cli_ctx *ctx)
+{
+	int rc;
+
+	memset(env, 0, sizeof(*env));
+	env->verbose = ctx->verbose;
+	if ((rc = cli_env_settings(env, ctx)) < 0 || (rc = cli_env_manager(env, 1)) < 0)
+		return cli_env_fail(env, rc);
+	return 0;
+}
+
+int cli_env_fail(cli_env *env, int rc)
+{
+	/* Printing the events calls nothing in the library, so the last error survives. */
+	cli_env_flush_events(env);
+	return cli_fail(rc);
+}
+
+void cli_env_flush_events(cli_env *env)
+{
+	size_t i;
+
+	pthread_mutex_lock(&events_lock);
+	for (i = 0; i < env->events.count; i++) {
+		fprintf(stderr, "warning: %s\n", env->events.lines[i]);
+		free(env->events.lines[i]);
+	}
+	free(env->events.lines);
+	env->events.lines = NULL;
+	env->events.count = 0;
+	pthread_mutex_unlock(&events_lock);
 }
 
 void cli_env_free(cli_env *env)

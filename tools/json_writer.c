@@ -1,6 +1,7 @@
 /*
- * A small streaming JSON writer for --json output, so the tool needs no JSON
- * library of its own. Indents two spaces per level.
+ * A small streaming JSON writer for the documents the tool builds itself
+ * (--json output); results of operations are printed with json-c. Indents
+ * two spaces per level.
  */
 #include "config.h"
 #include <stdio.h>
@@ -142,4 +143,10 @@ void cli_json_int(cli_json *w, const char *key, long long value)
 void cli_json_finish(cli_json *w)
 {
 	fputc('\n', w->out);
+}
+
+void cli_json_raw(cli_json *w, const char *key, const char *json)
+{
+	member(w, key);
+	fputs(json, w->out);
 }

@@ -7,10 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <provauth/plugin.h>
 #include "cli.h"
 
 static const cli_command *const commands[] = {
+	&cli_cmd_accounts,
+	&cli_cmd_status,
+	&cli_cmd_call,
+	&cli_cmd_session,
 	&cli_cmd_plugins,
 	&cli_cmd_config,
 };
@@ -27,6 +33,37 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void cli_progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	/* Only people watching a terminal need to know why nothing happens yet. */
+	if (!isatty(STDERR_FILENO))
+		return;
+	fputs("provauth: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_fail(int rc)
+{
+	const char *msg = provauth_last_error();
+
+	cli_error("%s", msg && *msg ? msg : provauth_strerror(rc));
+	return CLI_EXIT_ERROR;
+}
+
+void cli_format_time(char *buf, size_t size, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, size, "-");
 }
 
 int cli_usage_error(const char *command, const char *fmt, ...)
@@ -52,7 +89,7 @@ static void list_commands(FILE *out, const char *prefix, const cli_command *cmd)
 
 	snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? " " : "", cmd->name);
 	if (!cmd->subcommands) {
-		fprintf(out, "  %-16s %s\n", name, cmd->summary);
+		fprintf(out, "  %-24s %s\n", name, cmd->summary);
 		return;
 	}
 	for (sub = cmd->subcommands; sub->name; sub++)
@@ -63,7 +100,7 @@ static void usage(FILE *out)
 {
 	size_t i;
 
-	fputs("Usage: provauth [-c FILE] [--json] COMMAND [ARGS...]\n"
+	fputs("Usage: provauth [-c FILE] [--json] [-v] COMMAND [ARGS...]\n"
 	      "\n"
 	      "Keeps authenticated sessions to third-party web APIs alive.\n"
 	      "\n"
@@ -76,8 +113,18 @@ static void usage(FILE *out)
 	      "                     $XDG_CONFIG_HOME/provauth/provauth.yaml if it exists,\n"
 	      "                     else built-in defaults\n"
 	      "      --json         print a JSON document instead of tables\n"
+	      "  -v, --verbose      print the library's log events (info and above) on stderr\n"
 	      "  -h, --help         show this help and exit\n"
 	      "      --version      show the version and exit\n"
+	      "\n"
+	      "Secrets (passwords, cookies, tokens) are read only from standard input, a\n"
+	      "file or an environment variable, never from the command line, and are\n"
+	      "never printed.\n"
+	      "\n"
+	      "Exit status:\n"
+	      "  0  success\n"
+	      "  1  the command failed (the reason follows \"provauth: \" on stderr)\n"
+	      "  2  usage error: unknown command or option, missing or extra arguments\n"
 	      "\n"
 	      "Run 'provauth COMMAND --help' for a command's own help.\n", out);
 }
@@ -91,34 +138,132 @@ void cli_command_help(FILE *out, const char *path, const cli_command *cmd)
 		        path, cmd->summary);
 		for (sub = cmd->subcommands; sub->name; sub++)
 			fprintf(out, "  %-16s %s\n", sub->name, sub->summary);
+		fprintf(out, "\nRun 'provauth %s COMMAND --help' for a command's own help.\n", path);
 		return;
 	}
 	fprintf(out, "Usage: provauth [-c FILE] [--json] %s%s%s\n\n%s\n", path,
 	        cmd->usage && cmd->usage[0] ? " " : "", cmd->usage ? cmd->usage : "", cmd->summary);
 	if (cmd->help)
 		fprintf(out, "\n%s", cmd->help);
-	fputs("\nOptions:\n"
-	      "      --json   print a JSON document instead of tables\n"
-	      "  -h, --help   show this help and exit\n", out);
+	fputs("\nCommon options:\n"
+	      "      --json      print a JSON document instead of text\n"
+	      "  -v, --verbose   print the library's log events on stderr\n"
+	      "  -h, --help      show this help and exit\n"
+	      "\nExit status: 0 success, 1 failure, 2 usage error.\n", out);
+}
+
+/*
+ * The name part of "--name=value", or of "-xVALUE" (as in mysql -pPASSWORD):
+ * the value may be a secret typed in the wrong place.
+ */
+static void option_name(char *buf, size_t size, const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+
+	if (arg[0] == '-' && arg[1] != '-' && n > 2)
+		n = 2;
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, arg, n);
+	buf[n] = '\0';
+}
+
+/* Options people may try for secrets; they exist nowhere, on purpose. */
+static int looks_like_secret_option(const char *name)
+{
+	static const char *const words[] = { "password", "passwd", "token", "cookie", "secret", "jwt" };
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(name, words[i]))
+			return 1;
+	return 0;
+}
+
+static int unknown_option(const char *path, const char *arg)
+{
+	char name[64];
+
+	option_name(name, sizeof(name), arg);
+	if (looks_like_secret_option(name))
+		return cli_usage_error(path, "'%s' has no option '%s': secrets are never taken from the "
+		                       "command line, where ps and the shell history would show them; "
+		                       "give them on standard input, in a file or in an environment variable",
+		                       path, name);
+	return cli_usage_error(path, "unknown option '%s' for '%s'", name, path);
+}
+
+int cli_parse(cli_ctx *ctx, const char *path, const cli_command *cmd, const cli_spec *spec,
+              int argc, char **argv, char **args, size_t *nargs)
+{
+	const cli_option *o;
+	int i, only_args = 0;
+
+	*nargs = 0;
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		size_t len;
+
+		if (only_args || a[0] != '-' || a[1] == '\0') {
+			if (*nargs >= spec->max_args)
+				return cli_usage_error(path, "too many arguments for '%s' (see its usage)", path);
+			args[(*nargs)++] = argv[i];
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_args = 1;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			cli_command_help(stdout, path, cmd);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "--json") == 0) {
+			ctx->json = 1;
+			continue;
+		}
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			ctx->verbose = 1;
+			continue;
+		}
+		len = strcspn(a, "=");
+		for (o = spec->options; o && o->name; o++)
+			if (strlen(o->name) == len && strncmp(a, o->name, len) == 0)
+				break;
+		if (!o || !o->name)
+			return unknown_option(path, a);
+		if (!o->metavar) {
+			if (a[len] == '=')
+				return cli_usage_error(path, "option '%s' takes no value", o->name);
+			*o->flag = 1;
+			continue;
+		}
+		if (*o->value)
+			return cli_usage_error(path, "option '%s' given twice", o->name);
+		if (a[len] == '=') {
+			*o->value = a + len + 1;
+		} else {
+			if (i + 1 >= argc)
+				return cli_usage_error(path, "option '%s' needs a value (%s)", o->name, o->metavar);
+			*o->value = argv[++i];
+		}
+		if (!**o->value)
+			return cli_usage_error(path, "option '%s' needs a non-empty %s", o->name, o->metavar);
+	}
+	if (*nargs < spec->min_args)
+		return cli_usage_error(path, "'%s' needs more arguments: %s %s", path, path,
+		                       cmd->usage ? cmd->usage : "");
+	return -1;
 }
 
 int cli_parse_plain(cli_ctx *ctx, const char *path, const cli_command *cmd, int argc, char **argv)
 {
-	int i;
+	static const cli_spec none = { NULL, 0, 0 };
+	char *args[1];
+	size_t nargs;
 
-	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			cli_command_help(stdout, path, cmd);
-			return CLI_EXIT_OK;
-		}
-		if (strcmp(argv[i], "--json") == 0)
-			ctx->json = 1;
-		else if (argv[i][0] == '-')
-			return cli_usage_error(path, "unknown option '%s' for '%s'", argv[i], path);
-		else
-			return cli_usage_error(path, "unexpected argument '%s' for '%s'", argv[i], path);
-	}
-	return -1;
+	return cli_parse(ctx, path, cmd, &none, argc, argv, args, &nargs);
 }
 
 /* Finds the (sub)command named by argv[0...] and runs it. */
@@ -173,7 +318,7 @@ static int option_value(int argc, char **argv, int *i, const char *name, const c
 
 int main(int argc, char **argv)
 {
-	cli_ctx ctx = { NULL, 0 };
+	cli_ctx ctx = { NULL, 0, 0 };
 	int i, r;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -195,12 +340,19 @@ int main(int argc, char **argv)
 			ctx.json = 1;
 			continue;
 		}
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			ctx.verbose = 1;
+			continue;
+		}
 		if ((r = option_value(argc, argv, &i, "-c", &ctx.config_path)) == 0)
 			r = option_value(argc, argv, &i, "--config", &ctx.config_path);
 		if (r < 0)
 			return cli_usage_error(NULL, "option '%s' needs a file name", a);
-		if (r == 0)
-			return cli_usage_error(NULL, "unknown option '%s'", a);
+		if (r == 0) {
+			char name[64];
+			option_name(name, sizeof(name), a);
+			return cli_usage_error(NULL, "unknown option '%s'", name);
+		}
 	}
 	if (i >= argc) {
 		usage(stderr);

@@ -6,13 +6,22 @@ provauth_SOURCES = \
 	tools/provauth.c \
 	tools/cli_env.c \
 	tools/json_writer.c \
+	tools/cli_input.c \
+	tools/cli_account.c \
 	tools/cmd_plugins.c \
-	tools/cmd_config.c
+	tools/cmd_config.c \
+	tools/cmd_accounts.c \
+	tools/cmd_status.c
 provauth_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/core/include
-provauth_LDADD = libprovauth.la
+# json-c reads metadata and operation results, as any program using the library could.
+provauth_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+provauth_LDADD = libprovauth.la $(JSONC_LIBS)
 
 TESTS += tests/cli/test_cli_plugins.sh
 EXTRA_DIST += tests/cli/test_cli_plugins.sh
 
 TESTS += tests/cli/test_sample_settings.sh
 EXTRA_DIST += tests/cli/test_sample_settings.sh
+
+TESTS += tests/cli/test_cli_accounts.sh
+EXTRA_DIST += tests/cli/test_cli_accounts.sh

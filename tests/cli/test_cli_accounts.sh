@@ -1,0 +1,342 @@
+#!/bin/sh
+# The account commands against the fake Pixverse and pixiv servers: import,
+# list, status, reauth, recovery after a kicked session (one login, no more),
+# a Google account that cannot be recovered, a pixiv refresh token, call,
+# session, --json, usage errors, and that no secret ever reaches the output.
+set -u
+: "${PA_BUILDDIR:?run through make check}" "${PROVAUTH_PLUGIN_PATH:?run through make check}"
+
+prog="$PA_BUILDDIR/provauth"
+fake_pv="$PA_BUILDDIR/tests/fake/fake-pixverse"
+fake_px="$PA_BUILDDIR/tests/fake/fake-pixiv"
+for f in "$prog" "$fake_pv" "$fake_px"; do
+	[ -x "$f" ] || { echo "missing $f"; exit 99; }
+done
+tmp=$(mktemp -d /tmp/pa-cli-acct-XXXXXX) || exit 99
+pids=""
+cleanup() {
+	exec 3>&-
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do wait "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 99' INT TERM HUP
+unset PROVAUTH_CONFIG http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+XDG_CONFIG_HOME="$tmp/xdg"
+HOME="$tmp/home"
+export XDG_CONFIG_HOME HOME
+failures=0
+all="$tmp/all.log"   # every stdout and stderr of provauth, for the secret check
+: >"$all"
+
+ok() { echo "ok - $1"; }
+not_ok() {
+	echo "not ok - $1"
+	failures=$((failures + 1))
+	for f in "$tmp/out" "$tmp/err"; do
+		if [ -s "$f" ]; then echo "--- $f"; cat "$f"; fi
+	done
+}
+# run EXPECTED_STATUS DESCRIPTION ARGS... (stdin passes through)
+run() {
+	want=$1 desc=$2
+	shift 2
+	"$prog" -c "$tmp/provauth.yaml" "$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	cat "$tmp/out" "$tmp/err" >>"$all"
+	if [ "$got" -eq "$want" ]; then ok "$desc (exit $got)"; else not_ok "$desc: exit $got, expected $want"; fi
+}
+# has FILE DESCRIPTION FIXED-STRING...: one line of FILE holds every string
+has() {
+	file=$1 desc=$2
+	shift 2
+	found=1
+	lines=$(cat "$file")
+	for s in "$@"; do
+		lines=$(printf '%s\n' "$lines" | grep -F -- "$s") || { found=0; break; }
+	done
+	if [ $found = 1 ]; then ok "$desc"; else not_ok "$desc: no line with: $*"; fi
+}
+lacks() {
+	if grep -F -q -- "$3" "$1"; then not_ok "$2"; else ok "$2"; fi
+}
+# check DESCRIPTION PYTHON-CODE [ARG]: the code gets the JSON document of
+# $tmp/out as `d`, and ARG as sys.argv[2]
+check() {
+	desc=$1 code=$2
+	shift 2
+	if python3 -c "import json, sys
+d = json.load(open(sys.argv[1]))
+$code" "$tmp/out" "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+# ctl METHOD URL: a control request to a fake server; prints the reply body
+ctl() {
+	python3 -c 'import sys, urllib.request
+op = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+req = urllib.request.Request(sys.argv[2], method=sys.argv[1], data=b"" if sys.argv[1] == "POST" else None)
+sys.stdout.write(op.open(req, timeout=10).read().decode())' "$@"
+}
+# json_get KEY...: walks the JSON document on stdin
+json_get() {
+	python3 -c 'import json, sys
+d = json.load(sys.stdin)
+for k in sys.argv[1:]:
+    d = d[int(k)] if isinstance(d, list) else d[k]
+print(d)' "$@"
+}
+# start NAME PROGRAM ARGS...: runs a fake server until fd 3 closes; sets $port
+start() {
+	name=$1
+	shift
+	"$@" <"$tmp/hold" >"$tmp/$name.port" 2>"$tmp/$name.log" &
+	pids="$pids $!"
+}
+wait_port() {
+	i=0
+	while [ $i -lt 200 ]; do
+		port=$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$tmp/$1.port")
+		[ -n "$port" ] && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo "$1 did not print its port"
+	cat "$tmp/$1.log"
+	exit 99
+}
+
+# ---- the fake servers ----
+pixiv_rt="pixiv-refresh-9c1e5b7d2a"
+alice_pw="alice-demo-pw"
+wrong_pw="not-alices-password-5e2f"
+mkfifo "$tmp/hold" || exit 99
+start pixverse "$fake_pv"
+start pixiv "$fake_px" --user "$pixiv_rt:4242:carol:carol@example.com"
+# The servers stop at end of input: the writer end stays open until exit.
+exec 3>"$tmp/hold"
+wait_port pixverse
+pv="http://127.0.0.1:$port"
+wait_port pixiv
+px="http://127.0.0.1:$port"
+
+umask 077
+cat >"$tmp/provauth.yaml" <<EOF
+store:
+  backend: sqlite
+  path: $tmp/accounts.db
+  key_file: $tmp/accounts.key
+providers:
+  pixverse:
+    base_url: $pv
+    openapi_base_url: $pv
+    auto_reauth_enabled: true
+    reauth_cooldown: 0
+  pixiv:
+    token_url: $px/auth/token
+    api_base_url: $px
+EOF
+logins() { ctl GET "$pv/__control/stats" | json_get logins_ok; }
+
+# ---- import cookies (a Cookie header on stdin) ----
+run 0 "no accounts at first" accounts list
+has "$tmp/out" "empty list says so" "No accounts."
+alice_jwt=$(ctl POST "$pv/__control/login_token?email=alice@example.com" | json_get token) || exit 99
+[ -n "$alice_jwt" ] || { echo "no token from the fake"; exit 99; }
+# Input goes through files: a function in a pipeline would run in a subshell.
+printf '_ai_token=%s; other=cookie-value-7f3a\n' "$alice_jwt" >"$tmp/alice.cookies"
+run 0 "import-cookies from stdin" accounts import-cookies --provider pixverse <"$tmp/alice.cookies"
+has "$tmp/out" "import names the account and email" "acct-" "alice@example.com"
+run 0 "accounts list --json" --json accounts list
+check "list --json has alice, auth_method unknown, no health yet" '
+assert len(d) == 1, d
+a = d[0]
+assert a["id"].startswith("acct-") and a["provider"] == "pixverse", a
+assert a["email"] == "alice@example.com" and a["auth_method"] == "unknown", a
+assert a["session_health"] is None and a["updated_at"] > 0, a'
+alice=$(json_get 0 id <"$tmp/out")
+run 0 "accounts list" accounts list
+has "$tmp/out" "table header" "ID" "PROVIDER" "EMAIL" "AUTH_METHOD" "HEALTH" "UPDATED"
+has "$tmp/out" "table row: unknown auth method, no health" "$alice" "pixverse" "alice@example.com" "unknown" " - "
+
+# ---- status ----
+run 0 "status" status "$alice"
+has "$tmp/out" "status shows the credits" "credits:" "web 1250" "daily 50" "monthly 1000" "package 200"
+has "$tmp/out" "status shows the ad task" "ad task:" "0/3" "reward 30"
+run 0 "status --json" status "$alice" --json
+check "status --json is the operation's JSON" '
+assert d["credits"]["web"] == 1250 and d["credits"]["daily"] == 50, d
+assert d["ad_task"]["total_counts"] == 3 and d["ad_task"]["reward"] == 30, d'
+if python3 -m json.tool "$tmp/out" >/dev/null; then ok "json.tool accepts status --json"; else not_ok "json.tool status"; fi
+
+# ---- reauth ----
+printf '%s\n' "$wrong_pw" >"$tmp/wrong"
+run 1 "reauth with a wrong password fails" accounts reauth "$alice" --password-from-file "$tmp/wrong"
+has "$tmp/err" "the failure is reported with the prefix" "provauth: "
+printf '%s\n' "$alice_pw" >"$tmp/pw"
+run 0 "reauth with the password from a file" accounts reauth "$alice" --password-from-file "$tmp/pw"
+has "$tmp/out" "reauth says the auth method is now password" "$alice" "password"
+run 0 "list after reauth" --json accounts list --provider pixverse
+check "auth_method password, session healthy" '
+assert d[0]["auth_method"] == "password", d
+assert d[0]["session_health"]["state"] == "ok", d'
+
+# ---- a kicked session recovers with exactly one login ----
+before=$(logins)
+ctl POST "$pv/__control/kick?email=alice@example.com" >/dev/null || exit 99
+run 0 "status after a kick recovers" status "$alice"
+has "$tmp/out" "recovered status shows the credits" "credits:" "web 1250"
+after=$(logins)
+if [ "$after" -eq $((before + 1)) ]; then ok "exactly one login to recover ($before -> $after)"
+else not_ok "logins went from $before to $after, expected one more"; fi
+run 0 "status again needs no login" status "$alice"
+if [ "$(logins)" -eq "$after" ]; then ok "no further login"; else not_ok "a login happened without a kick"; fi
+
+# ---- a Google account cannot be recovered by a password login ----
+dave_jwt=$(ctl POST "$pv/__control/login_token?email=dave@example.com" | json_get token) || exit 99
+printf '[{"name": "_ai_token", "value": "%s", "domain": ".pixverse.ai"}]' "$dave_jwt" >"$tmp/dave.json"
+run 0 "import-cookies from a browser export file" --json accounts import-cookies --provider pixverse \
+	--from-file "$tmp/dave.json"
+check "import --json names dave's account" '
+assert d["id"].startswith("acct-") and d["email"] == "dave@example.com", d
+assert d["auth_method"] == "unknown", d'
+dave=$(json_get id <"$tmp/out")
+run 0 "connect-google" accounts connect-google "$dave"
+has "$tmp/out" "connect-google says what it means" "$dave" "Google"
+run 0 "connect-google --json" --json accounts connect-google "$dave"
+check "connect-google --json" 'assert d["id"] == sys.argv[2] and d["auth_method"] == "google", d' "$dave"
+run 0 "status of the Google account works before the kick" status "$dave"
+before=$(logins)
+ctl POST "$pv/__control/kick?email=dave@example.com" >/dev/null || exit 99
+run 1 "status of a kicked Google account fails" status "$dave"
+has "$tmp/err" "the error names the account" "provauth: " "$dave"
+has "$tmp/err" "the user is told to import fresh cookies" "import-cookies --provider pixverse"
+has "$tmp/err" "the hint says why" "Google"
+if [ "$(logins)" -eq "$before" ]; then ok "no password login for a Google account"
+else not_ok "a Google account was logged in with a password"; fi
+run 0 "list after the failure" --json accounts list
+check "dave's health is recorded invalid" '
+a = [x for x in d if x["email"] == "dave@example.com"][0]
+assert a["auth_method"] == "google" and a["session_health"]["state"] == "invalid", a'
+run 0 "list shows the invalid session" accounts list
+has "$tmp/out" "table row with health" "$dave" "google" "invalid"
+
+# ---- pixiv: a refresh token from the environment ----
+PA_TEST_PIXIV_TOKEN=$pixiv_rt
+export PA_TEST_PIXIV_TOKEN
+run 0 "accounts add from an environment variable" accounts add --provider pixiv --from-env PA_TEST_PIXIV_TOKEN
+unset PA_TEST_PIXIV_TOKEN
+has "$tmp/out" "add names the account and email" "acct-" "carol@example.com"
+has "$tmp/out" "add names the user" "carol" "4242"
+run 0 "list --provider pixiv" --json accounts list --provider pixiv
+check "only the pixiv account" 'assert [a["email"] for a in d] == ["carol@example.com"], d'
+carol=$(json_get 0 id <"$tmp/out")
+run 0 "call user_detail" call "$carol" user_detail
+has "$tmp/out" "call prints the user, indented" '  "user": {'
+has "$tmp/out" "call prints the user's name" '"name": "carol"'
+run 0 "call user_detail --json" --json call "$carol" user_detail
+check "call --json is compact JSON" '
+assert str(d["user"]["id"]) == "4242", d
+assert len(open(sys.argv[1]).read().strip().splitlines()) == 1' 
+run 0 "call with arguments" call "$carol" get path=/v1/illust/detail illust_id=77
+check "the arguments reach the provider" 'assert d["query"]["illust_id"] == "77", d'
+run 1 "an unknown operation fails" call "$carol" frobnicate
+has "$tmp/err" "the unknown operation is named" "provauth: " "frobnicate"
+run 1 "status of a provider without a status operation" status "$carol"
+has "$tmp/err" "no status operation, and what to run instead" "no status operation" "provauth call $carol"
+access=$(ctl GET "$px/__control/last?endpoint=api&what=header:Authorization" | json_get value)
+access=${access#Bearer }
+
+# ---- session, redacted ----
+run 0 "session of a pixverse account" session "$alice"
+has "$tmp/out" "session: provider" "provider:" "pixverse"
+has "$tmp/out" "session: auth method" "auth_method:" "password"
+has "$tmp/out" "session: jwt present" "jwt:" "present"
+has "$tmp/out" "session: cookie names" "cookies:" "_ai_token" "other"
+has "$tmp/out" "session: password stored" "password:" "stored"
+has "$tmp/out" "session: health" "session health:" "ok"
+run 0 "session --json" --json session "$alice"
+check "session --json has names and flags only" '
+assert d["has_jwt"] is True and d["has_password"] is True, d
+assert sorted(d["cookies"]) == ["_ai_token", "other"], d
+assert d["has_refresh_token"] is False and d["session_health"]["state"] == "ok", d'
+run 0 "session of a pixiv account" session "$carol"
+has "$tmp/out" "session: access token and its expiry" "access token:" "present, expires" "UTC"
+has "$tmp/out" "session: refresh token present" "refresh token:" "present"
+run 0 "session of the Google account" session "$dave"
+has "$tmp/out" "session: invalid health with the reason" "session health:" "invalid"
+
+# ---- -v prints the library's events ----
+run 0 "status -v" -v status "$alice"
+has "$tmp/err" "verbose events on stderr" "provauth: info: plugin_loaded"
+
+# ---- secrets are never taken from argv ----
+run 2 "--password VALUE is refused" accounts reauth "$alice" --password s3cret-on-argv-1
+has "$tmp/err" "the refusal explains why" "never taken from the command line"
+run 2 "--password=VALUE is refused" accounts reauth "$alice" --password=s3cret-on-argv-2
+run 2 "--token=VALUE is refused" accounts add --provider pixiv --token=s3cret-on-argv-3
+run 2 "a stray argument is refused" accounts reauth "$alice" s3cret-on-argv-4
+run 2 "-pVALUE is refused" accounts reauth "$alice" -ps3cret-on-argv-5
+run 2 "a global -pVALUE is refused" -ps3cret-on-argv-6 status "$alice"
+for s in s3cret-on-argv-1 s3cret-on-argv-2 s3cret-on-argv-3 s3cret-on-argv-4 s3cret-on-argv-5 \
+	s3cret-on-argv-6; do
+	lacks "$all" "argv secret $s is not echoed" "$s"
+done
+
+# ---- runtime errors ----
+run 1 "status of an unknown account" status acct-doesnotexist
+has "$tmp/err" "the unknown account is named" "provauth: " "acct-doesnotexist"
+printf '_ai_token=not-a-jwt-secret-8d1c\n' >"$tmp/bad.cookies"
+run 1 "cookies without a JWT are refused" accounts import-cookies --provider pixverse <"$tmp/bad.cookies"
+has "$tmp/err" "the import error is reported" "provauth: "
+lacks "$all" "the bad cookie's value is not echoed" "not-a-jwt-secret-8d1c"
+run 1 "empty input is refused" accounts import-cookies --provider pixverse </dev/null
+has "$tmp/err" "empty input named" "no cookies in standard input"
+run 1 "a missing input file" accounts import-cookies --provider pixverse --from-file "$tmp/nope"
+has "$tmp/err" "the missing file is named" "$tmp/nope"
+run 1 "an unset environment variable" accounts add --provider pixiv --from-env PA_TEST_UNSET_VAR
+has "$tmp/err" "the variable is named" "PA_TEST_UNSET_VAR"
+run 1 "an unknown provider" accounts import-cookies --provider nosuch </dev/null
+has "$tmp/err" "the provider is named" "nosuch"
+
+# ---- usage errors ----
+run 2 "reauth without an id" accounts reauth
+run 2 "reauth with two password sources" accounts reauth "$alice" --password-stdin --password-from-file "$tmp/pw"
+run 2 "import-cookies without --provider" accounts import-cookies
+run 2 "import-cookies with two sources" accounts import-cookies --provider pixverse --from-file a --from-env B
+run 2 "--from-file without a value" accounts import-cookies --provider pixverse --from-file
+run 2 "status without an id" status
+run 2 "status with two ids" status "$alice" "$dave"
+run 2 "call without an operation" call "$alice"
+run 2 "call with a bad argument" call "$alice" credits novalue
+run 2 "unknown accounts command" accounts frobnicate
+run 2 "unknown option" session "$alice" --frobnicate
+run 2 "a flag with a value" accounts reauth "$alice" --password-stdin=yes
+for c in "accounts list" "accounts import-cookies" "accounts add" "accounts reauth" \
+	"accounts connect-google" "accounts remove" status call session; do
+	# shellcheck disable=SC2086
+	run 0 "$c --help" $c --help
+	has "$tmp/out" "$c --help shows its usage" "Usage: provauth" "$c"
+done
+run 0 "provauth --help" --help
+has "$tmp/out" "--help documents exit status 2" "2  usage error"
+has "$tmp/out" "--help lists accounts import-cookies" "accounts import-cookies"
+
+# ---- remove ----
+run 0 "remove --json" --json accounts remove "$dave"
+check "remove --json" 'assert d == {"id": sys.argv[2], "removed": True}, d' "$dave"
+run 1 "removing it again fails" accounts remove "$dave"
+has "$tmp/err" "the missing account is named" "provauth: " "$dave"
+run 0 "list after remove" --json accounts list
+check "dave is gone" 'assert sorted(a["email"] for a in d) == ["alice@example.com", "carol@example.com"], d'
+
+# ---- no secret in anything provauth printed ----
+jwt_sig() { printf '%s' "$1" | sed 's/.*\.//'; }
+for s in "$alice_pw" "$wrong_pw" "$alice_jwt" "$(jwt_sig "$alice_jwt")" "$dave_jwt" \
+	"$(jwt_sig "$dave_jwt")" "$pixiv_rt" "cookie-value-7f3a"; do
+	lacks "$all" "secret ${s%"${s#????}"}... never printed" "$s"
+done
+if [ -n "$access" ]; then lacks "$all" "pixiv access token never printed" "$access"
+else not_ok "could not read the pixiv access token from the fake"; fi
+
+echo "$failures failure(s)"
+[ "$failures" -eq 0 ]
