@@ -659,12 +659,18 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 			r->skip_reason = "not_reauthable";
 			return pa_error_set(PROVAUTH_ESESSION, "account %s: this error is not fixed by logging in again", a->id);
 		}
+		if (provauth_account_auth_method(a) == PROVAUTH_AUTH_GOOGLE) {
+			r->skip_reason = "auth_method_incompatible";
+			return pa_error_set(PROVAUTH_ESESSION,
+			                    "account %s: auth method is google (it signs in with Google), so no password "
+			                    "login is attempted; import fresh cookies from a browser session", a->id);
+		}
 		if (provauth_account_auth_method(a) != PROVAUTH_AUTH_PASSWORD) {
 			r->skip_reason = "auth_method_incompatible";
 			return pa_error_set(PROVAUTH_ESESSION,
-			                    "account %s: auth method is %s, so no password login is attempted; "
+			                    "account %s: auth method is unknown, so no password login is attempted; "
 			                    "import fresh cookies, or reauth it once with a password to enable automatic recovery",
-			                    a->id, provauth_auth_method_name(provauth_account_auth_method(a)));
+			                    a->id);
 		}
 		if (!cfg->auto_reauth_enabled) {
 			r->skip_reason = "disabled_in_settings";

@@ -252,6 +252,8 @@ static void check_no_password_reauth(const char *method)
 	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 1);
 	CU_ASSERT_TRUE(log_contains("reason=auth_method_incompatible"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "import fresh cookies"));
+	/* Only an account of unknown method is told a password would help. */
+	CU_ASSERT_EQUAL(strstr(provauth_last_error(), "with a password") != NULL, strcmp(method, "unknown") == 0);
 	a = stored("g1");
 	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"invalid\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"code\":\"10005\""));
