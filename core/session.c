@@ -586,6 +586,26 @@ static int64_t metadata_int(const provauth_account *a, const char *key)
 	return n;
 }
 
+/*
+ * Stores what a refresh or login brought back (even alongside its failure)
+ * before anyone uses it. The step's own message survives a write that works;
+ * a write that fails replaces it, being the error that matters then.
+ */
+static int persist_step(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x,
+                        int rc)
+{
+	char saved[1024];
+	int prc;
+
+	if (pa_update_is_empty(upd) && (!x || (!x->set_password_method && !x->password)))
+		return 0;
+	snprintf(saved, sizeof(saved), "%s", provauth_last_error());
+	prc = persist(m, id, upd, x);
+	if (prc == 0)
+		pa_error_set(rc, "%s", saved);
+	return prc;
+}
+
 static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const provauth_account *a,
                         pa_recovery *r)
 {
@@ -608,14 +628,7 @@ static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const pr
 	rc = p->vt.refresh(p->state, a, upd);
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
-	{
-		char saved[1024];
-		snprintf(saved, sizeof(saved), "%s", provauth_last_error());
-		/* Store what came back (even alongside a failure) before anyone uses it. */
-		prc = pa_update_is_empty(upd) ? 0 : persist(m, a->id, upd, NULL);
-		if (prc == 0)
-			pa_error_set(rc, "%s", saved);
-	}
+	prc = persist_step(m, a->id, upd, NULL, rc);
 	pa_update_free(upd);
 	if (rc == 0 && prc < 0)
 		rc = prc; /* a token we could not save is never handed out */
@@ -722,16 +735,10 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 	/* The service said "too many logins": an attempt, not a skip, but it pauses everyone. */
 	if (rc == PROVAUTH_ECOOLDOWN && ps)
 		atomic_store(&ps->login_cooldown_until, now + cfg->login_cooldown);
-	{
-		char saved[1024];
-		memset(&x, 0, sizeof(x));
-		x.set_password_method = rc == 0;
-		x.password = rc == 0 && r->kind == PA_RECOVER_EXPLICIT ? r->password : NULL;
-		snprintf(saved, sizeof(saved), "%s", provauth_last_error());
-		prc = (pa_update_is_empty(upd) && !x.set_password_method && !x.password) ? 0 : persist(m, a->id, upd, &x);
-		if (prc == 0)
-			pa_error_set(rc, "%s", saved);
-	}
+	memset(&x, 0, sizeof(x));
+	x.set_password_method = rc == 0;
+	x.password = rc == 0 && r->kind == PA_RECOVER_EXPLICIT ? r->password : NULL;
+	prc = persist_step(m, a->id, upd, &x, rc);
 	pa_update_free(upd);
 	if (rc == 0 && prc < 0)
 		rc = prc;
@@ -787,14 +794,15 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 		return leased;
 	if (leased == 1)
 		goto reused;
-	/* The lease holder before us may have finished just before we got it. */
-	if (r->kind != PA_RECOVER_EXPLICIT && store_has_newer(m, e->id, used)) {
-		m->store->lease_release(m->store, e->id, m->owner);
-		goto reused;
-	}
 	if ((rc = m->store->get(m->store, &a, e->id)) < 0) {
 		m->store->lease_release(m->store, e->id, m->owner);
 		return pa_error_prefix(rc, "account %s", e->id);
+	}
+	/* The lease holder before us may have finished just before we got it. */
+	if (r->kind != PA_RECOVER_EXPLICIT && !same_credentials(a, used)) {
+		provauth_account_free(a);
+		m->store->lease_release(m->store, e->id, m->owner);
+		goto reused;
 	}
 	rc = PROVAUTH_EUNSUPPORTED;
 	/* (b) Renew without a password. */
