@@ -591,6 +591,25 @@ static int64_t metadata_int(const provauth_account *a, const char *key)
  * before anyone uses it. The step's own message survives a write that works;
  * a write that fails replaces it, being the error that matters then.
  */
+/*
+ * The network or the provider's service failed: the reply says nothing about
+ * the credentials, so the caller should try again later, not replace them.
+ */
+static int transient_error(int rc)
+{
+	switch (rc) {
+	case PROVAUTH_ENETWORK:
+	case PROVAUTH_ETIMEOUT:
+	case PROVAUTH_EHTTP:
+	case PROVAUTH_EPROTOCOL:
+	case PROVAUTH_ETOOBIG:
+	case PROVAUTH_ERATELIMIT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int persist_step(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x,
                         int rc)
 {
@@ -829,8 +848,14 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 		rc = step_password(m, p, a, r);
 		if (rc < 0 && r->skip_reason) {
 			log_skipped(m, p, a, r->skip_reason, r->context);
-			/* Nothing was attempted after the refresh: its failure leads the story. */
-			if (refreshed && refresh_rc < 0) {
+			/*
+			 * Nothing was attempted after the refresh: its failure leads the
+			 * story. After a network or service fault, advice to supply new
+			 * credentials would be wrong: the refresh alone is reported.
+			 */
+			if (refreshed && refresh_rc < 0 && transient_error(refresh_rc)) {
+				rc = pa_error_set(refresh_rc, "%s", refresh_msg);
+			} else if (refreshed && refresh_rc < 0) {
 				char skip_msg[512];
 				snprintf(skip_msg, sizeof(skip_msg), "%s", provauth_last_error());
 				rc = pa_error_set(refresh_rc, "%s; %s", refresh_msg, skip_msg);
@@ -989,6 +1014,21 @@ static const char *failure_text(const provauth_failure *f, const provauth_outcom
 	return buf;
 }
 
+/* The message of a failed operation: account, provider, operation and what the provider said. */
+static int set_op_error(const pa_plugin *p, const char *account_id, const char *op_name, const char *when,
+                        const provauth_failure *f, const provauth_outcome *o)
+{
+	int rc = o->result < 0 ? o->result : f->code < 0 ? f->code : PROVAUTH_ERROR;
+	char what[256];
+
+	failure_text(f, o, what, sizeof(what));
+	if (rc == PROVAUTH_ERATELIMIT && o->retry_after >= 0)
+		return pa_error_set(rc, "account %s: %s %s%s: rate limited (%s); retry after %lds", account_id,
+		                    p->vt.id, op_name, when, what, o->retry_after);
+	return pa_error_set(rc, "account %s: %s %s failed%s: %s%s%s%s", account_id, p->vt.id, op_name, when, what,
+	                    o->error_reason[0] ? " (" : "", o->error_reason, o->error_reason[0] ? ")" : "");
+}
+
 /* Runs once; returns its code with the failure described in *f. */
 static int attempt(const pa_cached *c, provauth_operation_fn op, void *payload, provauth_failure *f)
 {
@@ -1013,7 +1053,6 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 	pa_cached *c = NULL;
 	pa_plugin *p;
 	pa_entry *e;
-	char what[256];
 	int rc, rrc;
 
 	if (!m || !account_id || !*account_id || !op)
@@ -1026,7 +1065,13 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 		return rc;
 	if ((rc = refresh_ahead(m, e, &c, op_name)) < 0) {
 		if (c) {
-			record_health(m, c->plugin, account_id, "invalid", "refresh_failed", "", provauth_last_error());
+			char reason[640];
+			snprintf(reason, sizeof(reason), "%s", provauth_last_error());
+			/* A network or service fault leaves the account as it was: nothing is known about it. */
+			if (!transient_error(rc))
+				record_health(m, c->plugin, account_id, "invalid", "refresh_failed", "", reason);
+			pa_error_set(rc, "account %s: %s %s failed: the expired access token was not renewed: %s",
+			             account_id, c->plugin->vt.id, op_name, reason);
 			cached_release(c);
 		}
 		return rc;
@@ -1050,15 +1095,8 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 		if (ps)
 			atomic_store(&ps->login_cooldown_until, pa_manager_now(m) + provider_cfg(p)->login_cooldown);
 	}
-	failure_text(&f, &o, what, sizeof(what));
 	if (!o.is_session_error) {
-		rc = o.result < 0 ? o.result : PROVAUTH_ERROR;
-		if (rc == PROVAUTH_ERATELIMIT && o.retry_after >= 0)
-			pa_error_set(rc, "account %s: %s: rate limited by %s (%s); retry after %lds", account_id,
-			             op_name, p->vt.id, what, o.retry_after);
-		else
-			pa_error_set(rc, "account %s: %s failed: %s%s%s%s", account_id, op_name, what,
-			             o.error_reason[0] ? " (" : "", o.error_reason, o.error_reason[0] ? ")" : "");
+		rc = set_op_error(p, account_id, op_name, "", &f, &o);
 		cached_release(c);
 		provauth_failure_clear(&f);
 		return rc;
@@ -1081,11 +1119,20 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 	rrc = recover(m, e, p, c->account, &r);
 	if (rrc < 0) {
 		char reason[640];
-		rc = o.result < 0 ? o.result : PROVAUTH_ESESSION;
 		snprintf(reason, sizeof(reason), "%s", provauth_last_error());
-		record_health(m, p, account_id, "invalid", o.error_reason, o.error_code, reason);
-		pa_error_set(rc, "account %s: %s failed: session invalid (%s%s%s) and not recovered: %s", account_id,
-		             op_name, o.error_reason, o.error_code[0] ? ", code " : "", o.error_code, reason);
+		/*
+		 * A recovery stopped by a network or service fault is that fault:
+		 * the caller retries later, and the account's health is not judged
+		 * on it. Otherwise the session's own error stands.
+		 */
+		if (transient_error(rrc)) {
+			rc = rrc;
+		} else {
+			rc = o.result < 0 ? o.result : PROVAUTH_ESESSION;
+			record_health(m, p, account_id, "invalid", o.error_reason, o.error_code, reason);
+		}
+		pa_error_set(rc, "account %s: %s %s failed: session invalid (%s%s%s) and not recovered: %s", account_id,
+		             p->vt.id, op_name, o.error_reason, o.error_code[0] ? ", code " : "", o.error_code, reason);
 		cached_release(c);
 		provauth_failure_clear(&f);
 		return rc;
@@ -1104,15 +1151,12 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 		outcome_init(&o, &f);
 		if (p->vt.classify_error(p->state, &f, &o) < 0)
 			outcome_init(&o, &f);
-		rc = o.result < 0 ? o.result : rc;
-		failure_text(&f, &o, what, sizeof(what));
 		if (o.is_session_error) {
 			entry_evict(e, c);
 			record_health(m, p, account_id, "invalid", o.error_reason, o.error_code,
 			              "the retry after recovery failed too");
 		}
-		pa_error_set(rc, "account %s: %s failed after recovery: %s (%s)", account_id, op_name, what,
-		             o.error_reason);
+		rc = set_op_error(p, account_id, op_name, " after recovery", &f, &o);
 	}
 	cached_release(c);
 	provauth_failure_clear(&f);

@@ -118,7 +118,8 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 		return h->set_error(h, rc, "pixverse: account %s: login: %s", a->id, pv_transport_text(rc));
 
 	if (r.http->status == 429)
-		rc = h->set_error(h, PROVAUTH_ERATELIMIT, "pixverse: account %s: login rate limited (HTTP 429)", a->id);
+		rc = h->set_error(h, PROVAUTH_ERATELIMIT, "pixverse: account %s: login rate limited (HTTP 429); retry after %lds",
+		                  a->id, r.retry_after >= 0 ? r.retry_after : (long)PV_DEFAULT_RETRY_AFTER);
 	else if (r.has_err_code && r.err_code != 0)
 		rc = login_refused(st, a, &r, password, u);
 	else if (r.http->status != 200)
@@ -231,11 +232,15 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 		return h->set_error(h, rc, "pixverse: account %s: refresh: %s", a->id, pv_transport_text(rc));
 
 	if (r.http->status == 429)
-		rc = h->set_error(h, PROVAUTH_ERATELIMIT, "pixverse: account %s: refresh rate limited (HTTP 429)", a->id);
+		rc = h->set_error(h, PROVAUTH_ERATELIMIT, "pixverse: account %s: refresh rate limited (HTTP 429); retry after %lds",
+		                  a->id, r.retry_after >= 0 ? r.retry_after : (long)PV_DEFAULT_RETRY_AFTER);
 	else if (r.has_err_code && r.err_code != 0)
 		rc = refresh_refused(st, a, &r);
 	else if (r.http->status != 200)
 		rc = h->set_error(h, PROVAUTH_EHTTP, "pixverse: account %s: refresh: HTTP %ld", a->id, r.http->status);
+	/* A cut or garbled body may have carried an ErrCode: a token beside it is not trusted. */
+	else if (!r.json)
+		rc = h->set_error(h, PROVAUTH_EPROTOCOL, "pixverse: account %s: refresh reply is not JSON", a->id);
 	else if ((rc = pv_reply_cookies(st, &r, u, &cookie_token)) < 0)
 		;
 	else if (!(token = refreshed_token(st, &r, cookie_token)))
