@@ -52,9 +52,9 @@ typedef enum provauth_error {
 	PROVAUTH_EIO          = -7,  /* file or store I/O failed */
 	PROVAUTH_ECONFLICT    = -8,  /* store: the account changed since it was read */
 	PROVAUTH_ECRYPTO      = -9,  /* store: wrong key or sealed data corrupt */
-	PROVAUTH_ENETWORK     = -10, /* connection failed, reset or TLS error */
+	PROVAUTH_ENETWORK     = -10, /* connection refused, failed, reset or TLS error */
 	PROVAUTH_ETIMEOUT     = -11, /* network or wait timeout */
-	PROVAUTH_EHTTP        = -12, /* unexpected HTTP status */
+	PROVAUTH_EHTTP        = -12, /* unexpected HTTP status (5xx, an unfollowed redirect, ...) */
 	PROVAUTH_EPROTOCOL    = -13, /* reply not understood (not JSON, fields missing) */
 	PROVAUTH_ETOOBIG      = -14, /* reply larger than http.max_reply_bytes */
 	PROVAUTH_ESESSION     = -15, /* session invalid and could not be recovered */
@@ -368,7 +368,12 @@ typedef int (*provauth_operation_fn)(const provauth_session *session, provauth_f
  * provider's refresh, then password reauth where the account's auth method,
  * the settings and the cooldowns allow) and retries once.
  * Returns the operation's 0, or the original failure's code when recovery
- * failed or was skipped (then the account's session_health says why).
+ * failed or was skipped (then the account's session_health says why) --
+ * except when a network or service fault stopped the recovery
+ * (ENETWORK, ETIMEOUT, EHTTP, ERATELIMIT, EPROTOCOL, ETOOBIG): then that
+ * code, so the caller retries later, and session_health is left alone.
+ * An expired OAuth access token whose refresh fails returns the refresh's
+ * code. See docs/RELIABILITY.md, "Fault matrix", for every fault's code.
  * `op_name` names the call in logs. Thread-safe; blocks while waiting for
  * another thread's recovery of the same account (bounded by settings).
  */
