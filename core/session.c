@@ -55,7 +55,7 @@ typedef struct pa_entry {
 	int recovering;
 	uint64_t generation;          /* completed recoveries */
 	int last_rc;                  /* result of the latest recovery */
-	char last_msg[512];
+	char *last_msg;               /* message of the latest failed recovery; NULL: none (or no memory) */
 	provauth_account *failed_on;  /* credentials the latest failed recovery started from */
 	int64_t failed_at_ms;
 	provauth_account *refresh_dead; /* credentials whose refresh was refused for good */
@@ -102,6 +102,7 @@ void pa_sessions_free(pa_session_table *t)
 			cached_release(e->cached);
 			provauth_account_free(e->failed_on);
 			provauth_account_free(e->refresh_dead);
+			free(e->last_msg);
 			pthread_mutex_destroy(&e->mu);
 			pthread_cond_destroy(&e->cv);
 			free(e->id);
@@ -887,7 +888,7 @@ static int recover(provauth_manager *m, pa_entry *e, pa_plugin *p, const provaut
 		}
 		rc = e->last_rc;
 		if (rc < 0)
-			pa_error_set(rc, "%s", e->last_msg);
+			pa_error_set(rc, "%s", e->last_msg ? e->last_msg : provauth_strerror(rc));
 		pthread_mutex_unlock(&e->mu);
 		return rc;
 	}
@@ -899,7 +900,7 @@ static int recover(provauth_manager *m, pa_entry *e, pa_plugin *p, const provaut
 	/* A recovery from these same credentials failed moments ago: do not storm. */
 	if (r->kind != PA_RECOVER_EXPLICIT && e->failed_on && same_credentials(e->failed_on, used) &&
 	    pa_monotonic_ms() - e->failed_at_ms < PA_FAILURE_MEMO_MS && e->last_rc < 0) {
-		rc = pa_error_set(e->last_rc, "%s", e->last_msg);
+		rc = pa_error_set(e->last_rc, "%s", e->last_msg ? e->last_msg : provauth_strerror(e->last_rc));
 		pthread_mutex_unlock(&e->mu);
 		return rc;
 	}
@@ -914,7 +915,9 @@ static int recover(provauth_manager *m, pa_entry *e, pa_plugin *p, const provaut
 	e->recovering = 0;
 	e->generation++;
 	e->last_rc = rc;
-	snprintf(e->last_msg, sizeof(e->last_msg), "%s", rc < 0 ? provauth_last_error() : "");
+	/* On the heap, and only after a failure: every account id seen keeps an entry. */
+	free(e->last_msg);
+	e->last_msg = rc < 0 ? strdup(provauth_last_error()) : NULL;
 	provauth_account_free(e->failed_on);
 	e->failed_on = NULL;
 	/*
