@@ -2,8 +2,10 @@
  * run_with_session: the session cache and the recovery ladder.
  *
  * Concurrency model
- *  - Accounts live in a sharded hash table; a shard's rwlock is taken for
- *    reading on the hot path, so no lock is global.
+ *  - Accounts live in a sharded hash table. Entries are only ever added
+ *    (under the shard's mutex) and live as long as the manager, so lookups
+ *    read the lists without any lock: a cached call shares no lock and no
+ *    written cache line with calls for other accounts.
  *  - Each account entry has a mutex guarding its cached session pointer and
  *    its recovery state. Sessions are reference-counted: a caller holds a
  *    reference while its operation runs, so eviction never frees a session
@@ -62,8 +64,8 @@ typedef struct pa_entry {
 } pa_entry;
 
 typedef struct pa_shard {
-	pthread_rwlock_t lock;
-	pa_entry *head;
+	pthread_mutex_t add;          /* serialises insertions; readers never take it */
+	_Atomic(pa_entry *) head;     /* published with release; an entry's next never changes */
 } pa_shard;
 
 struct pa_session_table {
@@ -83,8 +85,10 @@ int pa_sessions_new(pa_session_table **out)
 
 	if (!t)
 		return pa_error_oom();
-	for (i = 0; i < PA_SHARDS; i++)
-		pthread_rwlock_init(&t->shards[i].lock, NULL);
+	for (i = 0; i < PA_SHARDS; i++) {
+		pthread_mutex_init(&t->shards[i].add, NULL);
+		atomic_init(&t->shards[i].head, NULL);
+	}
 	*out = t;
 	return 0;
 }
@@ -96,7 +100,7 @@ void pa_sessions_free(pa_session_table *t)
 	if (!t)
 		return;
 	for (i = 0; i < PA_SHARDS; i++) {
-		pa_entry *e = t->shards[i].head, *next;
+		pa_entry *e = atomic_load(&t->shards[i].head), *next;
 		for (; e; e = next) {
 			next = e->next;
 			cached_release(e->cached);
@@ -108,7 +112,7 @@ void pa_sessions_free(pa_session_table *t)
 			free(e->id);
 			free(e);
 		}
-		pthread_rwlock_destroy(&t->shards[i].lock);
+		pthread_mutex_destroy(&t->shards[i].add);
 	}
 	free(t);
 }
@@ -124,7 +128,7 @@ static uint32_t hash_id(const char *s)
 static pa_entry *shard_find(pa_shard *sh, const char *id)
 {
 	pa_entry *e;
-	for (e = sh->head; e; e = e->next)
+	for (e = atomic_load_explicit(&sh->head, memory_order_acquire); e; e = e->next)
 		if (strcmp(e->id, id) == 0)
 			return e;
 	return NULL;
@@ -136,12 +140,9 @@ static pa_entry *entry_get(pa_session_table *t, const char *id)
 	pa_shard *sh = &t->shards[hash_id(id) % PA_SHARDS];
 	pa_entry *e;
 
-	pthread_rwlock_rdlock(&sh->lock);
-	e = shard_find(sh, id);
-	pthread_rwlock_unlock(&sh->lock);
-	if (e)
+	if ((e = shard_find(sh, id)))
 		return e;
-	pthread_rwlock_wrlock(&sh->lock);
+	pthread_mutex_lock(&sh->add);
 	if (!(e = shard_find(sh, id)) && (e = calloc(1, sizeof(*e)))) {
 		if (!(e->id = strdup(id))) {
 			free(e);
@@ -149,11 +150,12 @@ static pa_entry *entry_get(pa_session_table *t, const char *id)
 		} else {
 			pthread_mutex_init(&e->mu, NULL);
 			pthread_cond_init(&e->cv, NULL);
-			e->next = sh->head;
-			sh->head = e;
+			/* Fully built before it is published: readers hold no lock. */
+			e->next = atomic_load_explicit(&sh->head, memory_order_relaxed);
+			atomic_store_explicit(&sh->head, e, memory_order_release);
 		}
 	}
-	pthread_rwlock_unlock(&sh->lock);
+	pthread_mutex_unlock(&sh->add);
 	if (!e)
 		pa_error_oom();
 	return e;
@@ -398,10 +400,7 @@ void pa_sessions_evict(provauth_manager *m, const char *account_id)
 	if (!m->sessions || !account_id)
 		return;
 	sh = &m->sessions->shards[hash_id(account_id) % PA_SHARDS];
-	pthread_rwlock_rdlock(&sh->lock);
-	e = shard_find(sh, account_id);
-	pthread_rwlock_unlock(&sh->lock);
-	if (e)
+	if ((e = shard_find(sh, account_id)))
 		entry_evict(e, NULL);
 }
 
