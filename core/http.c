@@ -551,13 +551,32 @@ static int build_headers(struct curl_slist **out, const provauth_http_request *r
 	*out = NULL;
 	for (i = 0; i < req->header_count; i++) {
 		const provauth_http_header *hd = &req->headers[i];
+		/*
+		 * Typical lines are put together on the stack: curl_slist_append
+		 * copies the line anyway, and a formatted heap copy per header is
+		 * measurable per request (bench/RESULTS.md, e2e).
+		 */
+		const char *value = hd->value && *hd->value ? hd->value : NULL;
+		size_t nl = strlen(hd->name), vl = value ? strlen(value) : 0;
+		char small[512], *line = small;
+
 		/* curl drops "Name:" (no value) from the request; "Name;" sends it empty. */
-		char *line = hd->value && *hd->value ? pa_sprintf("%s: %s", hd->name, hd->value)
-		                                     : pa_sprintf("%s;", hd->name);
-		if (!line)
-			goto oom;
+		if (nl + vl + 3 > sizeof(small)) {
+			if (!(line = value ? pa_sprintf("%s: %s", hd->name, value) : pa_sprintf("%s;", hd->name)))
+				goto oom;
+		} else if (value) {
+			memcpy(small, hd->name, nl);
+			memcpy(small + nl, ": ", 2);
+			memcpy(small + nl + 2, value, vl + 1);
+		} else {
+			memcpy(small, hd->name, nl);
+			memcpy(small + nl, ";", 2);
+		}
 		next = curl_slist_append(list, line);
-		pa_secret_free(line);
+		if (line != small)
+			pa_secret_free(line);
+		else
+			pa_wipe(small, nl + vl + 2);
 		if (!next)
 			goto oom;
 		list = next;

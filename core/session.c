@@ -2,8 +2,10 @@
  * run_with_session: the session cache and the recovery ladder.
  *
  * Concurrency model
- *  - Accounts live in a sharded hash table; a shard's rwlock is taken for
- *    reading on the hot path, so no lock is global.
+ *  - Accounts live in a sharded hash table. Entries are only ever added
+ *    (under the shard's mutex) and live as long as the manager, so lookups
+ *    read the lists without any lock: a cached call shares no lock and no
+ *    written cache line with calls for other accounts.
  *  - Each account entry has a mutex guarding its cached session pointer and
  *    its recovery state. Sessions are reference-counted: a caller holds a
  *    reference while its operation runs, so eviction never frees a session
@@ -55,15 +57,15 @@ typedef struct pa_entry {
 	int recovering;
 	uint64_t generation;          /* completed recoveries */
 	int last_rc;                  /* result of the latest recovery */
-	char last_msg[512];
+	char *last_msg;               /* message of the latest failed recovery; NULL: none (or no memory) */
 	provauth_account *failed_on;  /* credentials the latest failed recovery started from */
 	int64_t failed_at_ms;
 	provauth_account *refresh_dead; /* credentials whose refresh was refused for good */
 } pa_entry;
 
 typedef struct pa_shard {
-	pthread_rwlock_t lock;
-	pa_entry *head;
+	pthread_mutex_t add;          /* serialises insertions; readers never take it */
+	_Atomic(pa_entry *) head;     /* published with release; an entry's next never changes */
 } pa_shard;
 
 struct pa_session_table {
@@ -83,8 +85,10 @@ int pa_sessions_new(pa_session_table **out)
 
 	if (!t)
 		return pa_error_oom();
-	for (i = 0; i < PA_SHARDS; i++)
-		pthread_rwlock_init(&t->shards[i].lock, NULL);
+	for (i = 0; i < PA_SHARDS; i++) {
+		pthread_mutex_init(&t->shards[i].add, NULL);
+		atomic_init(&t->shards[i].head, NULL);
+	}
 	*out = t;
 	return 0;
 }
@@ -96,18 +100,19 @@ void pa_sessions_free(pa_session_table *t)
 	if (!t)
 		return;
 	for (i = 0; i < PA_SHARDS; i++) {
-		pa_entry *e = t->shards[i].head, *next;
+		pa_entry *e = atomic_load(&t->shards[i].head), *next;
 		for (; e; e = next) {
 			next = e->next;
 			cached_release(e->cached);
 			provauth_account_free(e->failed_on);
 			provauth_account_free(e->refresh_dead);
+			free(e->last_msg);
 			pthread_mutex_destroy(&e->mu);
 			pthread_cond_destroy(&e->cv);
 			free(e->id);
 			free(e);
 		}
-		pthread_rwlock_destroy(&t->shards[i].lock);
+		pthread_mutex_destroy(&t->shards[i].add);
 	}
 	free(t);
 }
@@ -123,7 +128,7 @@ static uint32_t hash_id(const char *s)
 static pa_entry *shard_find(pa_shard *sh, const char *id)
 {
 	pa_entry *e;
-	for (e = sh->head; e; e = e->next)
+	for (e = atomic_load_explicit(&sh->head, memory_order_acquire); e; e = e->next)
 		if (strcmp(e->id, id) == 0)
 			return e;
 	return NULL;
@@ -135,12 +140,9 @@ static pa_entry *entry_get(pa_session_table *t, const char *id)
 	pa_shard *sh = &t->shards[hash_id(id) % PA_SHARDS];
 	pa_entry *e;
 
-	pthread_rwlock_rdlock(&sh->lock);
-	e = shard_find(sh, id);
-	pthread_rwlock_unlock(&sh->lock);
-	if (e)
+	if ((e = shard_find(sh, id)))
 		return e;
-	pthread_rwlock_wrlock(&sh->lock);
+	pthread_mutex_lock(&sh->add);
 	if (!(e = shard_find(sh, id)) && (e = calloc(1, sizeof(*e)))) {
 		if (!(e->id = strdup(id))) {
 			free(e);
@@ -148,11 +150,12 @@ static pa_entry *entry_get(pa_session_table *t, const char *id)
 		} else {
 			pthread_mutex_init(&e->mu, NULL);
 			pthread_cond_init(&e->cv, NULL);
-			e->next = sh->head;
-			sh->head = e;
+			/* Fully built before it is published: readers hold no lock. */
+			e->next = atomic_load_explicit(&sh->head, memory_order_relaxed);
+			atomic_store_explicit(&sh->head, e, memory_order_release);
 		}
 	}
-	pthread_rwlock_unlock(&sh->lock);
+	pthread_mutex_unlock(&sh->add);
 	if (!e)
 		pa_error_oom();
 	return e;
@@ -397,10 +400,7 @@ void pa_sessions_evict(provauth_manager *m, const char *account_id)
 	if (!m->sessions || !account_id)
 		return;
 	sh = &m->sessions->shards[hash_id(account_id) % PA_SHARDS];
-	pthread_rwlock_rdlock(&sh->lock);
-	e = shard_find(sh, account_id);
-	pthread_rwlock_unlock(&sh->lock);
-	if (e)
+	if ((e = shard_find(sh, account_id)))
 		entry_evict(e, NULL);
 }
 
@@ -912,7 +912,7 @@ static int recover(provauth_manager *m, pa_entry *e, pa_plugin *p, const provaut
 		}
 		rc = e->last_rc;
 		if (rc < 0)
-			pa_error_set(rc, "%s", e->last_msg);
+			pa_error_set(rc, "%s", e->last_msg ? e->last_msg : provauth_strerror(rc));
 		pthread_mutex_unlock(&e->mu);
 		return rc;
 	}
@@ -924,7 +924,7 @@ static int recover(provauth_manager *m, pa_entry *e, pa_plugin *p, const provaut
 	/* A recovery from these same credentials failed moments ago: do not storm. */
 	if (r->kind != PA_RECOVER_EXPLICIT && e->failed_on && same_credentials(e->failed_on, used) &&
 	    pa_monotonic_ms() - e->failed_at_ms < PA_FAILURE_MEMO_MS && e->last_rc < 0) {
-		rc = pa_error_set(e->last_rc, "%s", e->last_msg);
+		rc = pa_error_set(e->last_rc, "%s", e->last_msg ? e->last_msg : provauth_strerror(e->last_rc));
 		pthread_mutex_unlock(&e->mu);
 		return rc;
 	}
@@ -939,7 +939,9 @@ static int recover(provauth_manager *m, pa_entry *e, pa_plugin *p, const provaut
 	e->recovering = 0;
 	e->generation++;
 	e->last_rc = rc;
-	snprintf(e->last_msg, sizeof(e->last_msg), "%s", rc < 0 ? provauth_last_error() : "");
+	/* On the heap, and only after a failure: every account id seen keeps an entry. */
+	free(e->last_msg);
+	e->last_msg = rc < 0 ? strdup(provauth_last_error()) : NULL;
 	provauth_account_free(e->failed_on);
 	e->failed_on = NULL;
 	/*

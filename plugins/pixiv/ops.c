@@ -123,6 +123,8 @@ static int op_user_detail(void *state, const provauth_session *s, const provauth
 			return arg_error(h, f, "user_detail", "unknown argument (only user_id=N)", args[i].key);
 	}
 	if (!given)
+		given = s->provider_data; /* the account's own id, cached by build_session */
+	if (!given)
 		given = own = pixiv_metadata_string(h, s->metadata, "user_id");
 	if (!given) {
 		return arg_error(h, f, "user_detail",

@@ -122,14 +122,25 @@ static int px_build_session(void *state, const provauth_account *a, provauth_ses
 {
 	pixiv_state *st = state;
 
-	(void)s;
 	(void)u;
 	/* The host prefilled access_token; the manager refreshes when it is missing or expiring. */
 	if ((!a->access_token || !*a->access_token) && (!a->refresh_token || !*a->refresh_token))
 		return st->host->set_error(st->host, PROVAUTH_EAUTH,
 		                           "pixiv: account %s has neither an access token nor a refresh token; %s", a->id,
 		                           PIXIV_NEW_TOKEN_HINT);
+	/*
+	 * The user id, parsed out of the metadata once per session rather than on
+	 * every user_detail call (see bench/RESULTS.md, e2e). NULL (absent, or no
+	 * memory) only makes the operation parse the metadata itself.
+	 */
+	s->provider_data = pixiv_metadata_string(st->host, a->metadata, "user_id");
 	return 0;
+}
+
+static void px_session_data_free(void *state, void *provider_data)
+{
+	(void)state;
+	free(provider_data);
 }
 
 /* Stores a metadata string (JSON-quoted); absent values leave the old ones. */
@@ -285,7 +296,7 @@ static const provauth_provider pixiv_provider = {
 	.init = px_init,
 	.fini = px_fini,
 	.build_session = px_build_session,
-	.session_data_free = NULL,
+	.session_data_free = px_session_data_free,
 	.classify_error = pixiv_classify_error,
 	.refresh = px_refresh,
 	/* pixiv retired password logins: the manager reports that plainly. */

@@ -1,0 +1,33 @@
+# bench: performance benchmarks (see bench/RESULTS.md). They are built with
+# every build so they cannot rot, never run by make check; `make bench`
+# builds them and `./dev bench` runs them in an optimised tree.
+PA_BENCH_CF = $(AM_CFLAGS) $(PA_DEP_CF)
+PA_BENCH_BINS = bench/hotpath bench/e2e bench/storm bench/scale
+
+noinst_PROGRAMS += $(PA_BENCH_BINS)
+EXTRA_DIST += bench/RESULTS.md
+
+noinst_LTLIBRARIES += bench/libbenchutil.la
+bench_libbenchutil_la_SOURCES = bench/bench_util.h bench/bench_util.c
+bench_libbenchutil_la_CFLAGS = $(AM_CFLAGS)
+
+bench_hotpath_SOURCES = bench/hotpath.c
+bench_hotpath_CFLAGS = $(PA_BENCH_CF)
+bench_hotpath_LDADD = bench/libbenchutil.la libprovauth.la
+
+.PHONY: bench
+bench: $(PA_BENCH_BINS)
+
+bench_scale_SOURCES = bench/scale.c
+bench_scale_CFLAGS = $(PA_BENCH_CF)
+bench_scale_LDADD = bench/libbenchutil.la libprovauth.la
+
+# The fakes are compiled in, as the integration tests do.
+bench_e2e_SOURCES = bench/e2e.c tests/fake/fake_pixiv.c tests/fake/fake_pixiv.h
+bench_e2e_CFLAGS = $(PA_BENCH_CF) $(MHD_CFLAGS)
+bench_e2e_LDADD = bench/libbenchutil.la libprovauth.la $(PA_DEP_LIBS) $(MHD_LIBS)
+
+bench_storm_SOURCES = bench/storm.c tests/fake/fake_pixiv.c tests/fake/fake_pixiv.h
+bench_storm_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)
+bench_storm_CFLAGS = $(PA_BENCH_CF) $(MHD_CFLAGS)
+bench_storm_LDADD = bench/libbenchutil.la libprovauth.la tests/fake/libfakeprov.la $(PA_DEP_LIBS) $(MHD_LIBS)

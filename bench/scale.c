@@ -1,0 +1,294 @@
+/*
+ * scale: a sqlite store of 100,000 accounts. Reports the rate of creating
+ * accounts (one version-checked, durable put each: the store has no batch
+ * API), the time to open the store and a manager on it, to get one account
+ * and to list them all, and the memory one cached session costs (heap and
+ * RSS growth over 10,000 sessions built through run_with_session).
+ *
+ * Creating 100,000 accounts one durable transaction at a time is slow, so
+ * the store is generated once into PA_BENCH_CACHE (./dev bench: the build
+ * directory's bench-cache/) and reused; the put rate is measured on every
+ * run on a small fresh store.
+ */
+#include "config.h"
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <provauth/provauth.h>
+#include <provauth/plugin.h>
+#include <provauth/store.h>
+#include "bench_util.h"
+
+static int p_init(void **state, const provauth_host *h, const provauth_setting *s)
+{
+	(void)h; (void)s;
+	*state = NULL;
+	return 0;
+}
+
+static void p_fini(void *state)
+{
+	(void)state;
+}
+
+static int p_build(void *state, const provauth_account *a, provauth_session *s, provauth_update *u)
+{
+	(void)state; (void)a; (void)s; (void)u;
+	return 0;
+}
+
+static int p_classify(void *state, const provauth_failure *f, provauth_outcome *o)
+{
+	(void)state; (void)f; (void)o;
+	return 0;
+}
+
+static const provauth_provider bench_provider = {
+	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider),
+	"benchnoop", "no-op provider for the scale benchmark", "1",
+	NULL, p_init, p_fini, p_build, NULL, p_classify, NULL, NULL,
+	{ NULL, NULL, NULL, NULL }, NULL, 0, NULL
+};
+
+static int noop(const provauth_session *s, provauth_failure *f, void *payload)
+{
+	(void)s; (void)f; (void)payload;
+	return 0;
+}
+
+static void account_id(char *out, size_t n, long i)
+{
+	snprintf(out, n, "acct-%08ld", i);
+}
+
+static void cache_session(provauth_manager *m, long i)
+{
+	char id[32];
+
+	account_id(id, sizeof(id), i);
+	if (provauth_run_with_session(m, id, "noop", noop, NULL) != 0)
+		bench_die("run_with_session");
+}
+
+/* An account the size of a real pixverse one: a JWT, two cookies, metadata. */
+static void put_account(provauth_store *st, long i)
+{
+	provauth_account *a = NULL;
+	char id[32], email[64], jwt[320];
+	size_t k;
+
+	account_id(id, sizeof(id), i);
+	snprintf(email, sizeof(email), "user%ld@example.com", i);
+	for (k = 0; k < sizeof(jwt) - 1; k++)
+		jwt[k] = (char)('a' + (k * 7 + (size_t)i) % 26);
+	jwt[sizeof(jwt) - 1] = '\0';
+	if (provauth_account_new(&a, id, "benchnoop") < 0 || provauth_account_set(&a->email, email) < 0 ||
+	    provauth_account_set(&a->password, "bench-password") < 0 || provauth_account_set(&a->jwt_token, jwt) < 0 ||
+	    provauth_account_set_cookie(a, "_ai_token", jwt) < 0 || provauth_account_set_cookie(a, "pv_sid", "sid-12345") < 0 ||
+	    provauth_account_set_metadata(a, "auth_method", "\"password\"") < 0 || st->put(st, a) < 0)
+		bench_die("creating an account");
+	provauth_account_free(a);
+}
+
+static provauth_store *open_store(const char *path, const char *key)
+{
+	provauth_sqlite_options so = PROVAUTH_SQLITE_OPTIONS_INIT;
+	provauth_store *st = NULL;
+
+	so.key_file = key;
+	if (provauth_store_sqlite_open(&st, path, &so) < 0)
+		bench_die(path);
+	return st;
+}
+
+/* Puts per second into a fresh store (what generating a store costs). */
+static double put_rate(const char *dir, long n)
+{
+	char path[1024], key[1024];
+	provauth_store *st;
+	uint64_t t0;
+	long i;
+
+	snprintf(path, sizeof(path), "%s/put-rate.db", dir);
+	snprintf(key, sizeof(key), "%s/put-rate.key", dir);
+	st = open_store(path, key);
+	t0 = bench_now_ns();
+	for (i = 0; i < n; i++)
+		put_account(st, i);
+	t0 = bench_now_ns() - t0;
+	provauth_store_free(st);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/put-rate.db-wal", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/put-rate.db-shm", dir);
+	unlink(path);
+	unlink(key);
+	return (double)n / ((double)t0 / 1e9);
+}
+
+/* Copies a finished store file (no WAL left after close) into place. */
+static int copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+	char buf[65536];
+	size_t n;
+	int rc = 0;
+
+	if (!in || !out) {
+		fprintf(stderr, "bench: copy %s to %s: %s\n", from, to, strerror(errno));
+		if (in)
+			fclose(in);
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = -1;
+	if (ferror(in))
+		rc = -1;
+	fclose(in);
+	if (fclose(out) != 0)
+		rc = -1;
+	return rc;
+}
+
+/*
+ * Generates the store once. Every put is a durable transaction, so 100,000
+ * of them on a disk cost minutes of fsync; they are made on a tmpfs
+ * (/dev/shm) when there is one, where fsync is free and the resulting file
+ * is the same, then copied into the cache (under a temporary name, so a
+ * killed run leaves no half store behind).
+ */
+static int ensure_store(const char *cache, const char *path, const char *key, long n, double *created_s)
+{
+	char dir[64] = "/dev/shm/pa-bench-XXXXXX", tmp[1100], aux[1100];
+	const char *where = cache;
+	provauth_store *st;
+	struct stat sb;
+	uint64_t t0;
+	long i;
+
+	*created_s = -1;
+	if (stat(path, &sb) == 0)
+		return 0;
+	if (mkdtemp(dir))
+		where = dir;
+	snprintf(tmp, sizeof(tmp), "%s/generate.db", where);
+	fprintf(stderr, "scale: generating %ld accounts in %s (once; cached as %s)\n", n, where, path);
+	st = open_store(tmp, key);
+	t0 = bench_now_ns();
+	for (i = 0; i < n; i++)
+		put_account(st, i);
+	*created_s = (double)(bench_now_ns() - t0) / 1e9;
+	provauth_store_free(st);
+	snprintf(aux, sizeof(aux), "%s.partial", path);
+	if (copy_file(tmp, aux) < 0 || rename(aux, path) != 0) {
+		fprintf(stderr, "bench: could not put the generated store at %s\n", path);
+		unlink(aux);
+		return -1;
+	}
+	unlink(tmp);
+	if (where == dir)
+		rmdir(dir);
+	return 0;
+}
+
+int main(void)
+{
+	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
+	provauth_settings *s = NULL;
+	provauth_manager *m = NULL;
+	provauth_account **list = NULL, *a = NULL;
+	provauth_store *st;
+	const char *cache = getenv("PA_BENCH_CACHE");
+	long n = bench_env_long("PA_BENCH_SCALE_ACCOUNTS", 100000);
+	long cached = bench_env_long("PA_BENCH_SCALE_SESSIONS", 10000);
+	char path[1024], key[1024], id[32], gen[32];
+	double rate, created_s, open_ms, get_us[200], list_ms, per_session, heap_per_session;
+	size_t heap0, heap1;
+	size_t count = 0;
+	long rss0, rss1, i;
+	uint64_t t0;
+
+	if (!cache) {
+		fprintf(stderr, "bench: PA_BENCH_CACHE must name a directory for the generated store\n");
+		return 2;
+	}
+	if (mkdir(cache, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "bench: mkdir %s: %s\n", cache, strerror(errno));
+		return 1;
+	}
+	if (2 * cached > n)
+		cached = n / 2;
+	rate = put_rate(cache, 500);
+	snprintf(path, sizeof(path), "%s/scale-%ld.db", cache, n);
+	snprintf(key, sizeof(key), "%s/scale-%ld.key", cache, n);
+	if (ensure_store(cache, path, key, n, &created_s) < 0)
+		return 1;
+
+	t0 = bench_now_ns();
+	st = open_store(path, key);
+	if (provauth_settings_default(&s) < 0)
+		bench_die("settings");
+	opts.store = st;
+	opts.log = bench_log_quiet;
+	opts.skip_plugins = 1;
+	if (provauth_manager_new(&m, s, &opts) < 0 || provauth_manager_add_provider(m, &bench_provider) < 0)
+		bench_die("manager");
+	open_ms = (double)(bench_now_ns() - t0) / 1e6;
+	provauth_settings_free(s);
+
+	for (i = 0; i < 200; i++) {
+		account_id(id, sizeof(id), (i * 7919) % n);
+		t0 = bench_now_ns();
+		if (provauth_account_get(&a, m, id) < 0)
+			bench_die("get");
+		get_us[i] = (double)(bench_now_ns() - t0) / 1e3;
+		provauth_account_free(a);
+	}
+
+	/*
+	 * Sessions hold their account snapshot. First pass: RSS and heap growth
+	 * over `cached` new sessions, which includes sqlite's page cache filling
+	 * up (an upper bound). Then the list reads every page, so the page cache
+	 * is at its cap, and a second pass over other accounts gives the heap
+	 * bytes that one session really keeps (mallinfo2).
+	 */
+	rss0 = bench_rss_kib();
+	for (i = 0; i < cached; i++)
+		cache_session(m, i);
+	rss1 = bench_rss_kib();
+	per_session = (double)(rss1 - rss0) * 1024.0 / (double)cached;
+
+	t0 = bench_now_ns();
+	if (provauth_account_list(&list, &count, m, NULL) < 0)
+		bench_die("list");
+	list_ms = (double)(bench_now_ns() - t0) / 1e6;
+	provauth_account_list_free(list, count);
+	if ((long)count != n) {
+		fprintf(stderr, "bench: listed %zu accounts, expected %ld\n", count, n);
+		return 1;
+	}
+
+	heap0 = mallinfo2().uordblks;
+	for (i = cached; i < 2 * cached; i++)
+		cache_session(m, i);
+	heap1 = mallinfo2().uordblks;
+	heap_per_session = ((double)heap1 - (double)heap0) / (double)cached;
+
+	if (created_s < 0)
+		snprintf(gen, sizeof(gen), "cached");
+	else
+		snprintf(gen, sizeof(gen), "%.1f", created_s);
+	printf("scale accounts=%ld put_per_s=%.0f generate_s=%s open_ms=%.1f get_us_median=%.1f "
+	       "list_all_ms=%.0f list_us_per_account=%.1f cached_sessions=%ld rss_bytes_per_session=%.0f "
+	       "heap_bytes_per_session=%.0f\n",
+	       n, rate, gen, open_ms,
+	       bench_median(get_us, 200), list_ms, list_ms * 1000.0 / (double)n, cached, per_session, heap_per_session);
+	provauth_manager_free(m);
+	provauth_store_free(st);
+	return 0;
+}
