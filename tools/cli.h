@@ -18,6 +18,7 @@ typedef struct cli_ctx {
 	const char *config_path;    /* -c; NULL: $PROVAUTH_CONFIG, XDG file, defaults */
 	int json;                   /* --json */
 	int verbose;                /* -v: every log event at info and above on stderr */
+	FILE *log_file;             /* --log-file, opened by main: every log event, as JSON lines */
 } cli_ctx;
 
 typedef struct cli_command cli_command;
@@ -104,6 +105,7 @@ typedef struct cli_events {
 
 typedef struct cli_env {
 	int verbose;                /* set before cli_env_manager: print events as they come */
+	FILE *log_file;             /* set by cli_env_settings from the context; not owned */
 	provauth_settings *settings;
 	char *settings_source;      /* the file, or NULL for built-in defaults */
 	provauth_manager *manager;
@@ -118,7 +120,9 @@ typedef struct cli_env {
 int cli_env_settings(cli_env *env, const cli_ctx *ctx);
 /*
  * Creates the manager over env->settings; warnings are collected in
- * env->events. Commands that touch no account pass use_store = 0 so that
+ * env->events. With --log-file, every event the settings' log.level lets
+ * through is also appended to that file as one JSON object per line
+ * (secrets are fingerprints there too). Commands that touch no account pass use_store = 0 so that
  * looking at plugins never creates the sqlite file or its key.
  */
 int cli_env_manager(cli_env *env, int use_store);

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <json-c/json.h>
 #include <provauth/store.h>
 #include "cli.h"
 
@@ -46,6 +48,7 @@ int cli_env_settings(cli_env *env, const cli_ctx *ctx)
 {
 	const char *envpath = getenv("PROVAUTH_CONFIG");
 
+	env->log_file = ctx->log_file;
 	if (ctx->config_path)
 		env->settings_source = xstrdup(ctx->config_path);
 	else if (envpath && envpath[0])
@@ -109,10 +112,9 @@ static char *format_event(const char *event, const provauth_log_field *fields, s
 /* The library may log from any thread; the list is shared. */
 static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void collect(provauth_log_level level, const char *event, const provauth_log_field *fields,
-                    size_t nfields, void *payload)
+static void collect(cli_events *ev, provauth_log_level level, const char *event,
+                    const provauth_log_field *fields, size_t nfields)
 {
-	cli_events *ev = payload;
 	char *line, **grown;
 
 	/* Skipped plugins are reported from the manager's list, with their reasons. */
@@ -133,15 +135,74 @@ static void collect(provauth_log_level level, const char *event, const provauth_
 
 /* -v: every event the settings' log.level lets through, as it happens. */
 static void print_event(provauth_log_level level, const char *event, const provauth_log_field *fields,
-                        size_t nfields, void *payload)
+                        size_t nfields)
 {
 	char *line;
 
-	(void)payload;
 	if (level < PROVAUTH_LOG_INFO || !(line = format_event(event, fields, nfields)))
 		return;
 	fprintf(stderr, "provauth: %s: %s\n", provauth_log_level_name(level), line);
 	free(line);
+}
+
+/* The timestamp in the library's own JSON format, so one tool reads both. */
+static void timestamp(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+/* --log-file: {"ts":...,"level":...,"event":...,<fields>} per line, like the library's stderr sink. */
+static void write_event(FILE *f, provauth_log_level level, const char *event,
+                        const provauth_log_field *fields, size_t nfields)
+{
+	json_object *o = json_object_new_object();
+	char ts[64];
+	size_t i;
+
+	if (!o)
+		return;
+	timestamp(ts, sizeof(ts));
+	json_object_object_add(o, "ts", json_object_new_string(ts));
+	json_object_object_add(o, "level", json_object_new_string(provauth_log_level_name(level)));
+	json_object_object_add(o, "event", json_object_new_string(event ? event : ""));
+	for (i = 0; i < nfields; i++) {
+		const provauth_log_field *fl = &fields[i];
+		json_object *v;
+		if (!fl->key)
+			continue;
+		if (fl->type == PROVAUTH_FIELD_INT)
+			v = json_object_new_int64(fl->num);
+		else if (fl->type == PROVAUTH_FIELD_BOOL)
+			v = json_object_new_boolean(fl->num != 0);
+		else /* SECRET fields arrive here already replaced by fingerprints. */
+			v = fl->str ? json_object_new_string(fl->str) : NULL;
+		json_object_object_add(o, fl->key, v);
+	}
+	pthread_mutex_lock(&events_lock);
+	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(f);
+	pthread_mutex_unlock(&events_lock);
+	json_object_put(o);
+}
+
+static void on_event(provauth_log_level level, const char *event, const provauth_log_field *fields,
+                     size_t nfields, void *payload)
+{
+	cli_env *env = payload;
+
+	if (env->log_file)
+		write_event(env->log_file, level, event, fields, nfields);
+	if (env->verbose)
+		print_event(level, event, fields, nfields);
+	else
+		collect(&env->events, level, event, fields, nfields);
 }
 
 int cli_env_manager(cli_env *env, int use_store)
@@ -154,8 +215,8 @@ int cli_env_manager(cli_env *env, int use_store)
 			return rc;
 		opts.store = env->scratch_store;
 	}
-	opts.log = env->verbose ? print_event : collect;
-	opts.log_payload = &env->events;
+	opts.log = on_event;
+	opts.log_payload = env;
 	return provauth_manager_new(&env->manager, env->settings, &opts);
 }
 
@@ -200,6 +261,7 @@ void cli_env_free(cli_env *env)
 	provauth_store_free(env->scratch_store);
 	provauth_settings_free(env->settings);
 	free(env->settings_source);
+
 	for (i = 0; i < env->events.count; i++)
 		free(env->events.lines[i]);
 	free(env->events.lines);
