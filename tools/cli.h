@@ -101,6 +101,15 @@ void cli_format_time(char *buf, size_t size, int64_t t);
 typedef struct cli_events {
 	char **lines;
 	size_t count;
+	/*
+	 * A session the library lost and then recovered during the command:
+	 * the account, why it was lost, how it came back (NULL: it did not),
+	 * and which lines tell that story (1 per line, parallel to `lines`).
+	 */
+	char lost_account[128];
+	char lost_reason[64];
+	const char *recovered_how;
+	unsigned char *recovery_line;
 } cli_events;
 
 typedef struct cli_env {
@@ -131,7 +140,11 @@ int cli_env_manager(cli_env *env, int use_store);
  * failure reports it and returns CLI_EXIT_ERROR, else 0.
  */
 int cli_env_open(cli_env *env, const cli_ctx *ctx);
-/* Prints the collected events on stderr ("warning: ...") and forgets them. */
+/*
+ * After a command that succeeded: prints the collected events on stderr
+ * ("warning: ...") and forgets them. A lost session that the library
+ * recovered is told in one "note: ..." line instead of its warnings.
+ */
 void cli_env_flush_events(cli_env *env);
 /* Flushes the events that led to a failure, then reports it like cli_fail. */
 int cli_env_fail(cli_env *env, int rc);

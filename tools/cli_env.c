@@ -112,11 +112,62 @@ static char *format_event(const char *event, const provauth_log_field *fields, s
 /* The library may log from any thread; the list is shared. */
 static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static int bool_field(const provauth_log_field *fields, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(fields[i].key, key) == 0 && fields[i].type == PROVAUTH_FIELD_BOOL)
+			return fields[i].num != 0;
+	return -1;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/*
+ * Follows the provider events ("<provider>_session_invalidated", ...) of one
+ * lost session. Returns 1 when the event is part of that story. Called with
+ * events_lock held.
+ */
+static int track_recovery(cli_events *ev, const char *event, const provauth_log_field *fields,
+                          size_t nfields)
+{
+	const char *account = field(fields, nfields, "account_id");
+	int success = bool_field(fields, nfields, "success");
+
+	if (ends_with(event, "_session_invalidated") && !ev->lost_account[0]) {
+		snprintf(ev->lost_account, sizeof(ev->lost_account), "%s", account);
+		snprintf(ev->lost_reason, sizeof(ev->lost_reason), "%s", field(fields, nfields, "reason"));
+		return 1;
+	}
+	if (ends_with(event, "_session_error_detected"))
+		return !ev->lost_account[0] || strcmp(ev->lost_account, account) == 0;
+	if (!ev->lost_account[0] || strcmp(ev->lost_account, account) != 0)
+		return 0;
+	if (ends_with(event, "_refresh_completed") && success == 0)
+		return 1;
+	if (ends_with(event, "_refresh_completed") && success == 1 && !ev->recovered_how)
+		ev->recovered_how = "refreshed its token";
+	else if (ends_with(event, "_auto_reauth_completed") && success == 1)
+		ev->recovered_how = "logged it in again with its password";
+	return 0;
+}
+
 static void collect(cli_events *ev, provauth_log_level level, const char *event,
                     const provauth_log_field *fields, size_t nfields)
 {
 	char *line, **grown;
+	unsigned char *flags;
+	int recovery;
 
+	pthread_mutex_lock(&events_lock);
+	recovery = track_recovery(ev, event, fields, nfields);
+	pthread_mutex_unlock(&events_lock);
 	/* Skipped plugins are reported from the manager's list, with their reasons. */
 	if (level < PROVAUTH_LOG_WARN || strcmp(event, "plugin_skipped") == 0)
 		return;
@@ -129,6 +180,13 @@ static void collect(cli_events *ev, provauth_log_level level, const char *event,
 		return;
 	}
 	ev->lines = grown;
+	if (!(flags = realloc(ev->recovery_line, ev->count + 1))) {
+		pthread_mutex_unlock(&events_lock);
+		free(line);
+		return;
+	}
+	ev->recovery_line = flags;
+	ev->recovery_line[ev->count] = (unsigned char)recovery;
 	ev->lines[ev->count++] = line;
 	pthread_mutex_unlock(&events_lock);
 }
@@ -231,39 +289,53 @@ int cli_env_open(cli_env *env, const cli_ctx *ctx)
 	return 0;
 }
 
+static void forget_events(cli_events *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ev->count; i++)
+		free(ev->lines[i]);
+	free(ev->lines);
+	free(ev->recovery_line);
+	memset(ev, 0, sizeof(*ev));
+}
+
+/* Every collected warning as it came; with `condense`, a recovered session in one note. */
+static void flush_events(cli_env *env, int condense)
+{
+	cli_events *ev = &env->events;
+	size_t i;
+
+	pthread_mutex_lock(&events_lock);
+	condense = condense && ev->recovered_how;
+	if (condense)
+		fprintf(stderr, "note: the session of account %s was lost (%s); provauth %s and "
+		        "retried.\n", ev->lost_account, ev->lost_reason, ev->recovered_how);
+	for (i = 0; i < ev->count; i++)
+		if (!condense || !ev->recovery_line[i])
+			fprintf(stderr, "warning: %s\n", ev->lines[i]);
+	forget_events(ev);
+	pthread_mutex_unlock(&events_lock);
+}
+
 int cli_env_fail(cli_env *env, int rc)
 {
 	/* Printing the events calls nothing in the library, so the last error survives. */
-	cli_env_flush_events(env);
+	flush_events(env, 0);
 	return cli_fail(rc);
 }
 
 void cli_env_flush_events(cli_env *env)
 {
-	size_t i;
-
-	pthread_mutex_lock(&events_lock);
-	for (i = 0; i < env->events.count; i++) {
-		fprintf(stderr, "warning: %s\n", env->events.lines[i]);
-		free(env->events.lines[i]);
-	}
-	free(env->events.lines);
-	env->events.lines = NULL;
-	env->events.count = 0;
-	pthread_mutex_unlock(&events_lock);
+	flush_events(env, 1);
 }
 
 void cli_env_free(cli_env *env)
 {
-	size_t i;
-
 	provauth_manager_free(env->manager);
 	provauth_store_free(env->scratch_store);
 	provauth_settings_free(env->settings);
 	free(env->settings_source);
-
-	for (i = 0; i < env->events.count; i++)
-		free(env->events.lines[i]);
-	free(env->events.lines);
+	forget_events(&env->events);
 	memset(env, 0, sizeof(*env));
 }
