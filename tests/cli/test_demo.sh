@@ -86,6 +86,14 @@ for pw in alice-demo-pw dave-demo-pw eve-demo-pw; do
 	lacks "$tmp/events.log" "fake password $pw not in the event log" "$pw"
 done
 
+# ---- --json shows the CLI's JSON and still checks every claim ----
+bash "$demo" --json --log "$tmp/events4.log" "$PA_BUILDDIR" >"$tmp/transcript4" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ]; then ok "demo --json exits 0"; else not_ok "demo --json exits $rc"; cat "$tmp/transcript4"; fi
+has "$tmp/transcript4" "--json shows the import as JSON" '"auth_method": "unknown"'
+has "$tmp/transcript4" "--json shows the operation's JSON" '{"user":{"id":4242'
+has "$tmp/transcript4" "--json still ends with the summary" "Demo complete."
+
 # ---- a claim that turns false fails the demo ----
 # The same build, but fake-pixverse admits one login per account: the
 # automatic re-login of step 3 is refused, and the demo must say so.
