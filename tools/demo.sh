@@ -19,7 +19,7 @@ set -uo pipefail
 
 usage() { sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
-json=0 log= workdir= build=
+json=0 log='' workdir='' build=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--json) json=1 ;;
@@ -55,7 +55,7 @@ else
 fi
 pids=()
 cleanup() {
-	exec 3>&- 2>/dev/null
+	exec 3>&-
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
@@ -71,7 +71,7 @@ mkdir -p "$work/secrets"
 # ---- telling the story ----
 
 if [ -t 1 ]; then bold=$'\e[1m' red=$'\e[31m' green=$'\e[32m' off=$'\e[0m'
-else bold= red= green= off=; fi
+else bold='' red='' green='' off=''; fi
 step=0
 heading() {
 	step=$((step + 1))
@@ -99,7 +99,8 @@ pa() {
 	sed 's/^/    /' "$work/err"
 	[ "$rc" -eq "$want" ] || fail "'provauth $*' exited with $rc, expected $want"
 }
-j() { [ "$json" = 1 ] && printf '%s\n' --json; }
+jflag=()
+[ "$json" = 1 ] && jflag=(--json)
 out_has() {
 	grep -F -q -- "$1" "$work/out" || fail "the output of the last command lacks \"$1\""
 }
@@ -143,8 +144,8 @@ start() {
 	pids+=($!)
 }
 port_of() {
-	local i port
-	for i in $(seq 200); do
+	local port
+	for _ in $(seq 200); do
 		port=$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$work/$1.port")
 		[ -n "$port" ] && { echo "$port"; return 0; }
 		sleep 0.05
@@ -214,7 +215,7 @@ keep_secret alice.jwt "$token"
 anon=$(random_hex 8)
 keep_secret alice.cookies "_ai_token=$token; ai_anonymous_id=$anon"
 unset token
-pa 0 $(j) accounts import-cookies --provider pixverse --from-file "$work/secrets/alice.cookies"
+pa 0 "${jflag[@]}" accounts import-cookies --provider pixverse --from-file "$work/secrets/alice.cookies"
 if [ "$json" = 1 ]; then
 	alice=$(json_str id <"$work/out")
 	out_has '"auth_method": "unknown"'
@@ -224,7 +225,7 @@ else
 fi
 [ -n "$alice" ] || fail "import-cookies did not name the account"
 claim "account $alice created; auth method unknown (cookies say nothing about how she signs in)"
-pa 0 $(j) status "$alice"
+pa 0 "${jflag[@]}" status "$alice"
 [ "$json" = 1 ] && out_has '"credits"' || { out_has "credits:"; out_has "ad task:"; }
 claim "the imported session works: credits and the ad task are read"
 step_events
@@ -235,7 +236,7 @@ pv_stats
 before=$(pv_count logins_ok)
 keep_secret alice.pw "alice-demo-pw"
 say "the password comes on standard input (never on the command line)"
-pa 0 $(j) accounts reauth "$alice" --password-stdin <"$work/secrets/alice.pw"
+pa 0 "${jflag[@]}" accounts reauth "$alice" --password-stdin <"$work/secrets/alice.pw"
 out_has "password"
 pv_stats
 expect_delta "logins" "$before" "$(pv_count logins_ok)" 1
@@ -248,7 +249,7 @@ ctl "$pv_port" POST "/__control/kick?email=alice@example.com" >/dev/null || fail
 say "fake-pixverse now answers ErrCode 10005 to alice's token."
 pv_stats
 before=$(pv_count logins_ok)
-pa 0 $(j) status "$alice"
+pa 0 "${jflag[@]}" status "$alice"
 [ "$json" = 1 ] && out_has '"credits"' || out_has "credits:"
 pv_stats
 expect_delta "logins after the kick" "$before" "$(pv_count logins_ok)" 1
@@ -262,17 +263,17 @@ token=$(ctl "$pv_port" POST "/__control/login_token?email=bob@example.com" | jso
 keep_secret bob.jwt "$token"
 keep_secret bob.cookies "_ai_token=$token"
 unset token
-pa 0 $(j) accounts import-cookies --provider pixverse --from-file "$work/secrets/bob.cookies"
+pa 0 "${jflag[@]}" accounts import-cookies --provider pixverse --from-file "$work/secrets/bob.cookies"
 if [ "$json" = 1 ]; then bob=$(json_str id <"$work/out")
 else bob=$(sed -n 's/.*account \(acct-[^ ]*\) .*/\1/p' "$work/out" | head -n 1); fi
 [ -n "$bob" ] || fail "import-cookies did not name bob's account"
-pa 0 $(j) accounts connect-google "$bob"
+pa 0 "${jflag[@]}" accounts connect-google "$bob"
 ctl "$pv_port" POST "/__control/kick?email=bob@example.com" >/dev/null || fail "cannot kick bob"
 say "bob@example.com signs in with Google; the server has just ended his session."
 pv_stats
 before=$(pv_count login)
 say "this command is expected to fail (exit status 1):"
-pa 1 $(j) status "$bob"
+pa 1 "${jflag[@]}" status "$bob"
 err_has "$bob"
 err_has "import-cookies"
 pv_stats
@@ -289,7 +290,7 @@ ctl "$px_port" POST "/__control/user?refresh_token=$rt&user_id=4242&name=carol&m
 unset rt
 px_stats
 tok0=$(px_count token)
-pa 0 $(j) accounts add --provider pixiv --from-file "$work/secrets/pixiv.token"
+pa 0 "${jflag[@]}" accounts add --provider pixiv --from-file "$work/secrets/pixiv.token"
 if [ "$json" = 1 ]; then carol=$(json_str id <"$work/out")
 else carol=$(sed -n 's/.*account \(acct-[^ ]*\) .*/\1/p' "$work/out" | head -n 1); fi
 [ -n "$carol" ] || fail "accounts add did not name the pixiv account"
