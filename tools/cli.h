@@ -18,6 +18,7 @@ typedef struct cli_ctx {
 	const char *config_path;    /* -c; NULL: $PROVAUTH_CONFIG, XDG file, defaults */
 	int json;                   /* --json */
 	int verbose;                /* -v: every log event at info and above on stderr */
+	FILE *log_file;             /* --log-file, opened by main: every log event, as JSON lines */
 } cli_ctx;
 
 typedef struct cli_command cli_command;
@@ -100,10 +101,20 @@ void cli_format_time(char *buf, size_t size, int64_t t);
 typedef struct cli_events {
 	char **lines;
 	size_t count;
+	/*
+	 * A session the library lost and then recovered during the command:
+	 * the account, why it was lost, how it came back (NULL: it did not),
+	 * and which lines tell that story (1 per line, parallel to `lines`).
+	 */
+	char lost_account[128];
+	char lost_reason[64];
+	const char *recovered_how;
+	unsigned char *recovery_line;
 } cli_events;
 
 typedef struct cli_env {
 	int verbose;                /* set before cli_env_manager: print events as they come */
+	FILE *log_file;             /* set by cli_env_settings from the context; not owned */
 	provauth_settings *settings;
 	char *settings_source;      /* the file, or NULL for built-in defaults */
 	provauth_manager *manager;
@@ -118,7 +129,9 @@ typedef struct cli_env {
 int cli_env_settings(cli_env *env, const cli_ctx *ctx);
 /*
  * Creates the manager over env->settings; warnings are collected in
- * env->events. Commands that touch no account pass use_store = 0 so that
+ * env->events. With --log-file, every event the settings' log.level lets
+ * through is also appended to that file as one JSON object per line
+ * (secrets are fingerprints there too). Commands that touch no account pass use_store = 0 so that
  * looking at plugins never creates the sqlite file or its key.
  */
 int cli_env_manager(cli_env *env, int use_store);
@@ -127,7 +140,11 @@ int cli_env_manager(cli_env *env, int use_store);
  * failure reports it and returns CLI_EXIT_ERROR, else 0.
  */
 int cli_env_open(cli_env *env, const cli_ctx *ctx);
-/* Prints the collected events on stderr ("warning: ...") and forgets them. */
+/*
+ * After a command that succeeded: prints the collected events on stderr
+ * ("warning: ...") and forgets them. A lost session that the library
+ * recovered is told in one "note: ..." line instead of its warnings.
+ */
 void cli_env_flush_events(cli_env *env);
 /* Flushes the events that led to a failure, then reports it like cli_fail. */
 int cli_env_fail(cli_env *env, int rc);

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <json-c/json.h>
 #include <provauth/store.h>
 #include "cli.h"
 
@@ -46,6 +48,7 @@ int cli_env_settings(cli_env *env, const cli_ctx *ctx)
 {
 	const char *envpath = getenv("PROVAUTH_CONFIG");
 
+	env->log_file = ctx->log_file;
 	if (ctx->config_path)
 		env->settings_source = xstrdup(ctx->config_path);
 	else if (envpath && envpath[0])
@@ -109,12 +112,62 @@ static char *format_event(const char *event, const provauth_log_field *fields, s
 /* The library may log from any thread; the list is shared. */
 static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void collect(provauth_log_level level, const char *event, const provauth_log_field *fields,
-                    size_t nfields, void *payload)
+static int bool_field(const provauth_log_field *fields, size_t n, const char *key)
 {
-	cli_events *ev = payload;
-	char *line, **grown;
+	size_t i;
 
+	for (i = 0; i < n; i++)
+		if (strcmp(fields[i].key, key) == 0 && fields[i].type == PROVAUTH_FIELD_BOOL)
+			return fields[i].num != 0;
+	return -1;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/*
+ * Follows the provider events ("<provider>_session_invalidated", ...) of one
+ * lost session. Returns 1 when the event is part of that story. Called with
+ * events_lock held.
+ */
+static int track_recovery(cli_events *ev, const char *event, const provauth_log_field *fields,
+                          size_t nfields)
+{
+	const char *account = field(fields, nfields, "account_id");
+	int success = bool_field(fields, nfields, "success");
+
+	if (ends_with(event, "_session_invalidated") && !ev->lost_account[0]) {
+		snprintf(ev->lost_account, sizeof(ev->lost_account), "%s", account);
+		snprintf(ev->lost_reason, sizeof(ev->lost_reason), "%s", field(fields, nfields, "reason"));
+		return 1;
+	}
+	if (ends_with(event, "_session_error_detected"))
+		return !ev->lost_account[0] || strcmp(ev->lost_account, account) == 0;
+	if (!ev->lost_account[0] || strcmp(ev->lost_account, account) != 0)
+		return 0;
+	if (ends_with(event, "_refresh_completed") && success == 0)
+		return 1;
+	if (ends_with(event, "_refresh_completed") && success == 1 && !ev->recovered_how)
+		ev->recovered_how = "refreshed its token";
+	else if (ends_with(event, "_auto_reauth_completed") && success == 1)
+		ev->recovered_how = "logged it in again with its password";
+	return 0;
+}
+
+static void collect(cli_events *ev, provauth_log_level level, const char *event,
+                    const provauth_log_field *fields, size_t nfields)
+{
+	char *line, **grown;
+	unsigned char *flags;
+	int recovery;
+
+	pthread_mutex_lock(&events_lock);
+	recovery = track_recovery(ev, event, fields, nfields);
+	pthread_mutex_unlock(&events_lock);
 	/* Skipped plugins are reported from the manager's list, with their reasons. */
 	if (level < PROVAUTH_LOG_WARN || strcmp(event, "plugin_skipped") == 0)
 		return;
@@ -127,21 +180,87 @@ static void collect(provauth_log_level level, const char *event, const provauth_
 		return;
 	}
 	ev->lines = grown;
+	if (!(flags = realloc(ev->recovery_line, ev->count + 1))) {
+		pthread_mutex_unlock(&events_lock);
+		free(line);
+		return;
+	}
+	ev->recovery_line = flags;
+	ev->recovery_line[ev->count] = (unsigned char)recovery;
 	ev->lines[ev->count++] = line;
 	pthread_mutex_unlock(&events_lock);
 }
 
 /* -v: every event the settings' log.level lets through, as it happens. */
 static void print_event(provauth_log_level level, const char *event, const provauth_log_field *fields,
-                        size_t nfields, void *payload)
+                        size_t nfields)
 {
 	char *line;
 
-	(void)payload;
 	if (level < PROVAUTH_LOG_INFO || !(line = format_event(event, fields, nfields)))
 		return;
 	fprintf(stderr, "provauth: %s: %s\n", provauth_log_level_name(level), line);
 	free(line);
+}
+
+/* The timestamp in the library's own JSON format, so one tool reads both. */
+static void timestamp(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+/* --log-file: {"ts":...,"level":...,"event":...,<fields>} per line, like the library's stderr sink. */
+static void write_event(FILE *f, provauth_log_level level, const char *event,
+                        const provauth_log_field *fields, size_t nfields)
+{
+	json_object *o = json_object_new_object();
+	char ts[64];
+	size_t i;
+
+	if (!o)
+		return;
+	timestamp(ts, sizeof(ts));
+	json_object_object_add(o, "ts", json_object_new_string(ts));
+	json_object_object_add(o, "level", json_object_new_string(provauth_log_level_name(level)));
+	json_object_object_add(o, "event", json_object_new_string(event ? event : ""));
+	for (i = 0; i < nfields; i++) {
+		const provauth_log_field *fl = &fields[i];
+		json_object *v;
+		if (!fl->key)
+			continue;
+		if (fl->type == PROVAUTH_FIELD_INT)
+			v = json_object_new_int64(fl->num);
+		else if (fl->type == PROVAUTH_FIELD_BOOL)
+			v = json_object_new_boolean(fl->num != 0);
+		else /* SECRET fields arrive here already replaced by fingerprints. */
+			v = fl->str ? json_object_new_string(fl->str) : NULL;
+		json_object_object_add(o, fl->key, v);
+	}
+	pthread_mutex_lock(&events_lock);
+	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(f);
+	pthread_mutex_unlock(&events_lock);
+	json_object_put(o);
+}
+
+static void on_event(provauth_log_level level, const char *event, const provauth_log_field *fields,
+                     size_t nfields, void *payload)
+{
+	cli_env *env = payload;
+
+	if (env->log_file)
+		write_event(env->log_file, level, event, fields, nfields);
+	if (env->verbose)
+		print_event(level, event, fields, nfields);
+	else
+		collect(&env->events, level, event, fields, nfields);
 }
 
 int cli_env_manager(cli_env *env, int use_store)
@@ -154,8 +273,8 @@ int cli_env_manager(cli_env *env, int use_store)
 			return rc;
 		opts.store = env->scratch_store;
 	}
-	opts.log = env->verbose ? print_event : collect;
-	opts.log_payload = &env->events;
+	opts.log = on_event;
+	opts.log_payload = env;
 	return provauth_manager_new(&env->manager, env->settings, &opts);
 }
 
@@ -170,38 +289,53 @@ int cli_env_open(cli_env *env, const cli_ctx *ctx)
 	return 0;
 }
 
+static void forget_events(cli_events *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ev->count; i++)
+		free(ev->lines[i]);
+	free(ev->lines);
+	free(ev->recovery_line);
+	memset(ev, 0, sizeof(*ev));
+}
+
+/* Every collected warning as it came; with `condense`, a recovered session in one note. */
+static void flush_events(cli_env *env, int condense)
+{
+	cli_events *ev = &env->events;
+	size_t i;
+
+	pthread_mutex_lock(&events_lock);
+	condense = condense && ev->recovered_how;
+	if (condense)
+		fprintf(stderr, "note: the session of account %s was lost (%s); provauth %s and "
+		        "retried.\n", ev->lost_account, ev->lost_reason, ev->recovered_how);
+	for (i = 0; i < ev->count; i++)
+		if (!condense || !ev->recovery_line[i])
+			fprintf(stderr, "warning: %s\n", ev->lines[i]);
+	forget_events(ev);
+	pthread_mutex_unlock(&events_lock);
+}
+
 int cli_env_fail(cli_env *env, int rc)
 {
 	/* Printing the events calls nothing in the library, so the last error survives. */
-	cli_env_flush_events(env);
+	flush_events(env, 0);
 	return cli_fail(rc);
 }
 
 void cli_env_flush_events(cli_env *env)
 {
-	size_t i;
-
-	pthread_mutex_lock(&events_lock);
-	for (i = 0; i < env->events.count; i++) {
-		fprintf(stderr, "warning: %s\n", env->events.lines[i]);
-		free(env->events.lines[i]);
-	}
-	free(env->events.lines);
-	env->events.lines = NULL;
-	env->events.count = 0;
-	pthread_mutex_unlock(&events_lock);
+	flush_events(env, 1);
 }
 
 void cli_env_free(cli_env *env)
 {
-	size_t i;
-
 	provauth_manager_free(env->manager);
 	provauth_store_free(env->scratch_store);
 	provauth_settings_free(env->settings);
 	free(env->settings_source);
-	for (i = 0; i < env->events.count; i++)
-		free(env->events.lines[i]);
-	free(env->events.lines);
+	forget_events(&env->events);
 	memset(env, 0, sizeof(*env));
 }

@@ -3,6 +3,8 @@
  * the command; each command (cmd_*.c) parses its own.
  */
 #include "config.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +102,7 @@ static void usage(FILE *out)
 {
 	size_t i;
 
-	fputs("Usage: provauth [-c FILE] [--json] [-v] COMMAND [ARGS...]\n"
+	fputs("Usage: provauth [-c FILE] [--json] [-v] [--log-file FILE] COMMAND [ARGS...]\n"
 	      "\n"
 	      "Keeps authenticated sessions to third-party web APIs alive.\n"
 	      "\n"
@@ -114,6 +116,10 @@ static void usage(FILE *out)
 	      "                     else built-in defaults\n"
 	      "      --json         print a JSON document instead of tables\n"
 	      "  -v, --verbose      print the library's log events (info and above) on stderr\n"
+	      "      --log-file FILE\n"
+	      "                     append every log event the settings' log.level lets\n"
+	      "                     through to FILE, one JSON object per line (created\n"
+	      "                     0600; secrets appear only as fingerprints \"fp:...\")\n"
 	      "  -h, --help         show this help and exit\n"
 	      "      --version      show the version and exit\n"
 	      "\n"
@@ -316,9 +322,26 @@ static int option_value(int argc, char **argv, int *i, const char *name, const c
 	return 1;
 }
 
+/* Appends to FILE, created 0600: events name accounts and emails. NULL after reporting why not. */
+static FILE *open_log_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	FILE *f;
+
+	if (fd < 0 || !(f = fdopen(fd, "a"))) {
+		int err = errno;
+		if (fd >= 0)
+			close(fd);
+		cli_error("cannot open the log file %s: %s", path, strerror(err));
+		return NULL;
+	}
+	return f;
+}
+
 int main(int argc, char **argv)
 {
-	cli_ctx ctx = { NULL, 0, 0 };
+	cli_ctx ctx = { NULL, 0, 0, NULL };
+	const char *log_path = NULL;
 	int i, r;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -344,8 +367,9 @@ int main(int argc, char **argv)
 			ctx.verbose = 1;
 			continue;
 		}
-		if ((r = option_value(argc, argv, &i, "-c", &ctx.config_path)) == 0)
-			r = option_value(argc, argv, &i, "--config", &ctx.config_path);
+		if ((r = option_value(argc, argv, &i, "-c", &ctx.config_path)) == 0 &&
+		    (r = option_value(argc, argv, &i, "--config", &ctx.config_path)) == 0)
+			r = option_value(argc, argv, &i, "--log-file", &log_path);
 		if (r < 0)
 			return cli_usage_error(NULL, "option '%s' needs a file name", a);
 		if (r == 0) {
@@ -358,5 +382,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	return dispatch(&ctx, "", commands, NCOMMANDS, argc - i, argv + i);
+	if (log_path && !(ctx.log_file = open_log_file(log_path)))
+		return CLI_EXIT_ERROR;
+	r = dispatch(&ctx, "", commands, NCOMMANDS, argc - i, argv + i);
+	if (ctx.log_file && fclose(ctx.log_file) != 0) {
+		cli_error("cannot write the log file %s: %s", log_path, strerror(errno));
+		if (r == CLI_EXIT_OK)
+			r = CLI_EXIT_ERROR;
+	}
+	return r;
 }

@@ -185,6 +185,9 @@ before=$(logins)
 ctl POST "$pv/__control/kick?email=alice@example.com" >/dev/null || exit 99
 run 0 "status after a kick recovers" status "$alice"
 has "$tmp/out" "recovered status shows the credits" "credits:" "web 1250"
+has "$tmp/err" "the recovery is told in one note" "note: the session of account $alice was lost" \
+	"logged_elsewhere" "logged it in again with its password"
+lacks "$tmp/err" "no raw warning for a recovered session" "warning: pixverse_session_invalidated"
 after=$(logins)
 if [ "$after" -eq $((before + 1)) ]; then ok "exactly one login to recover ($before -> $after)"
 else not_ok "logins went from $before to $after, expected one more"; fi
@@ -230,7 +233,10 @@ has "$tmp/out" "add names the user" "carol" "4242"
 run 0 "list --provider pixiv" --json accounts list --provider pixiv
 check "only the pixiv account" 'assert [a["email"] for a in d] == ["carol@example.com"], d'
 carol=$(json_get 0 id <"$tmp/out")
+ctl POST "$px/__control/expire" >/dev/null || exit 99
 run 0 "call user_detail" call "$carol" user_detail
+has "$tmp/err" "a refreshed access token is told in one note" "note: the session of account $carol" \
+	"refreshed its token"
 has "$tmp/out" "call prints the user, indented" '  "user": {'
 has "$tmp/out" "call prints the user's name" '"name": "carol"'
 run 0 "call user_detail --json" --json call "$carol" user_detail
@@ -268,6 +274,23 @@ has "$tmp/out" "session: invalid health with the reason" "session health:" "inva
 # ---- -v prints the library's events ----
 run 0 "status -v" -v status "$alice"
 has "$tmp/err" "verbose events on stderr" "provauth: info: plugin_loaded"
+
+# ---- --log-file keeps every event as a JSON line ----
+run 0 "status --log-file" --log-file "$tmp/events.log" status "$alice"
+has "$tmp/events.log" "the log file holds the plugin events" '"event":"plugin_loaded"' '"level":"info"'
+if grep -v -q '^{"ts":"[^"]*","level":"[a-z]*","event":"[a-z_]*".*}$' "$tmp/events.log"; then
+	not_ok "every log file line is a JSON object"
+else ok "every log file line is a JSON object"; fi
+lines=$(wc -l <"$tmp/events.log")
+run 0 "a second command appends" --log-file "$tmp/events.log" accounts list
+if [ "$(wc -l <"$tmp/events.log")" -gt "$lines" ]; then ok "the log file is appended to"
+else not_ok "the log file did not grow"; fi
+mode=$(stat -c %a "$tmp/events.log")
+if [ "$mode" = 600 ]; then ok "the log file is created 0600"; else not_ok "log file mode $mode"; fi
+cat "$tmp/events.log" >>"$all"
+run 1 "an unwritable log file" --log-file "$tmp/nodir/events.log" accounts list
+has "$tmp/err" "the log file is named" "provauth: cannot open the log file $tmp/nodir/events.log"
+run 2 "--log-file without a value" --log-file
 
 # ---- secrets are never taken from argv ----
 run 2 "--password VALUE is refused" accounts reauth "$alice" --password s3cret-on-argv-1

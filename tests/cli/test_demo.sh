@@ -1,0 +1,122 @@
+#!/bin/sh
+# tools/demo.sh against the build tree: it exits 0, tells every step, reports
+# the counts the fake servers saw, leaves no secret in its transcript or its
+# event log, stops its servers; and a demo whose claim turns false fails.
+set -u
+: "${PA_BUILDDIR:?run through make check}" "${PA_SRCDIR:?run through make check}"
+
+demo="$PA_SRCDIR/tools/demo.sh"
+[ -f "$demo" ] || { echo "missing $demo"; exit 99; }
+command -v bash >/dev/null || { echo "bash is needed"; exit 77; }
+tmp=$(mktemp -d /tmp/pa-demo-test-XXXXXX) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 99' INT TERM HUP
+failures=0
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1"; failures=$((failures + 1)); }
+has() {
+	if grep -F -q -- "$3" "$1"; then ok "$2"; else not_ok "$2: no \"$3\" in $1"; fi
+}
+lacks() {
+	if grep -F -q -- "$3" "$1"; then not_ok "$2"; else ok "$2"; fi
+}
+# A server that the demo started must be gone once it exits.
+port_closed() {
+	port=$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$1")
+	if [ -z "$port" ]; then not_ok "$2: no port in $1"; return; fi
+	if bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then not_ok "$2 (port $port still open)"
+	else ok "$2"; fi
+}
+
+# ---- the demo, as ./dev demo runs it ----
+mkdir "$tmp/work" || exit 99
+bash "$demo" --workdir "$tmp/work" --log "$tmp/events.log" "$PA_BUILDDIR" >"$tmp/transcript" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ]; then ok "demo exits 0"; else not_ok "demo exits $rc"; cat "$tmp/transcript"; fi
+for h in "Step 1: import a Pixverse account from browser cookies" \
+	"Step 2: log the account in again with its password" \
+	"Step 3: the server ends the session (\"logged in elsewhere\")" \
+	"Step 4: a Google-only account whose session dies" \
+	"Step 5: a pixiv account from a refresh token; its access token expires" \
+	"Step 6: summary"; do
+	has "$tmp/transcript" "heading: $h" "$h"
+done
+has "$tmp/transcript" "step 1 shows the credits" "credits:  web 1250"
+has "$tmp/transcript" "step 2 ends with auth method password" "now has auth_method password"
+has "$tmp/transcript" "step 4 says what to do" "provauth accounts import-cookies --provider pixverse"
+has "$tmp/transcript" "step 4 says no password is tried" "no password login is attempted"
+has "$tmp/transcript" "step 5 reads the pixiv user" "user_detail answered: user carol, id 4242"
+has "$tmp/transcript" "pixverse counts" "fake-pixverse: 2 logins (2 login requests), 2 refresh requests"
+has "$tmp/transcript" "pixiv counts" "fake-pixiv:    2 token requests (1 to add the account, 1 refresh), 2 API requests"
+has "$tmp/transcript" "the event log is named" "event log: $tmp/events.log"
+has "$tmp/transcript" "the demo ends" "Demo complete."
+lacks "$tmp/transcript" "no failure reported" "DEMO FAILED"
+lacks "$tmp/transcript" "no raw JSON without --json" '{"user"'
+port_closed "$tmp/work/fake-pixverse.port" "fake-pixverse stopped"
+port_closed "$tmp/work/fake-pixiv.port" "fake-pixiv stopped"
+
+# ---- the event log: JSON lines with the story's events ----
+if [ -s "$tmp/events.log" ]; then ok "event log written"; else not_ok "event log empty"; fi
+if grep -v -q '^{"ts":"[^"]*","level":"[a-z]*","event":"[a-z_]*".*}$' "$tmp/events.log"; then
+	not_ok "every event log line is a JSON object with ts, level and event"
+else
+	ok "every event log line is a JSON object with ts, level and event"
+fi
+has "$tmp/events.log" "the log holds the automatic re-login" '"event":"pixverse_auto_reauth_completed"'
+has "$tmp/events.log" "the log holds the skipped re-login of the Google account" '"event":"pixverse_auto_reauth_skipped"'
+has "$tmp/events.log" "the log holds the pixiv refresh" '"event":"pixiv_refresh_completed"'
+mode=$(stat -c %a "$tmp/events.log")
+if [ "$mode" = 600 ]; then ok "event log is 0600"; else not_ok "event log mode $mode"; fi
+
+# ---- no secret anywhere ----
+for name in alice.pw alice.jwt bob.jwt pixiv.token pixiv.access; do
+	f="$tmp/work/secrets/$name"
+	if [ ! -s "$f" ]; then not_ok "the demo kept its secret $name"; continue; fi
+	s=$(cat "$f")
+	lacks "$tmp/transcript" "secret $name not in the transcript" "$s"
+	lacks "$tmp/events.log" "secret $name not in the event log" "$s"
+	case $name in *.jwt)
+		sig=${s##*.}
+		lacks "$tmp/transcript" "signature of $name not in the transcript" "$sig"
+		lacks "$tmp/events.log" "signature of $name not in the event log" "$sig" ;;
+	esac
+done
+for pw in alice-demo-pw dave-demo-pw eve-demo-pw; do
+	lacks "$tmp/transcript" "fake password $pw not in the transcript" "$pw"
+	lacks "$tmp/events.log" "fake password $pw not in the event log" "$pw"
+done
+
+# ---- --json shows the CLI's JSON and still checks every claim ----
+bash "$demo" --json --log "$tmp/events4.log" "$PA_BUILDDIR" >"$tmp/transcript4" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ]; then ok "demo --json exits 0"; else not_ok "demo --json exits $rc"; cat "$tmp/transcript4"; fi
+has "$tmp/transcript4" "--json shows the import as JSON" '"auth_method": "unknown"'
+has "$tmp/transcript4" "--json shows the operation's JSON" '{"user":{"id":4242'
+has "$tmp/transcript4" "--json still ends with the summary" "Demo complete."
+
+# ---- a claim that turns false fails the demo ----
+# The same build, but fake-pixverse admits one login per account: the
+# automatic re-login of step 3 is refused, and the demo must say so.
+mkdir -p "$tmp/limited/tests/fake" "$tmp/work2" || exit 99
+printf '#!/bin/sh\nexec "%s/provauth" "$@"\n' "$PA_BUILDDIR" >"$tmp/limited/provauth"
+printf '#!/bin/sh\nexec "%s/tests/fake/fake-pixiv" "$@"\n' "$PA_BUILDDIR" >"$tmp/limited/tests/fake/fake-pixiv"
+printf '#!/bin/sh\nexec "%s/tests/fake/fake-pixverse" --login-limit 1 "$@"\n' "$PA_BUILDDIR" \
+	>"$tmp/limited/tests/fake/fake-pixverse"
+chmod +x "$tmp/limited/provauth" "$tmp/limited/tests/fake/fake-pixiv" "$tmp/limited/tests/fake/fake-pixverse"
+bash "$demo" --workdir "$tmp/work2" --log "$tmp/events2.log" "$tmp/limited" >"$tmp/transcript2" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ]; then ok "a failed claim exits 1"; else not_ok "a failed claim exits $rc"; cat "$tmp/transcript2"; fi
+has "$tmp/transcript2" "the failure names the step" "DEMO FAILED (step 3)"
+lacks "$tmp/transcript2" "a failed demo does not claim success" "Demo complete."
+port_closed "$tmp/work2/fake-pixverse.port" "fake-pixverse stopped after a failure"
+port_closed "$tmp/work2/fake-pixiv.port" "fake-pixiv stopped after a failure"
+
+# ---- without --workdir the temporary directory goes away ----
+bash "$demo" --log "$tmp/events3.log" "$PA_BUILDDIR" >"$tmp/transcript3" 2>&1
+rc=$?
+dir=$(sed -n 's|.*settings: \(/[^ ]*\)/provauth.yaml.*|\1|p' "$tmp/transcript3")
+if [ "$rc" -eq 0 ] && [ -n "$dir" ] && [ ! -e "$dir" ]; then ok "the temporary directory is removed"
+else not_ok "temporary directory '$dir' (exit $rc)"; fi
+
+echo "$failures failure(s)"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# The provauth demo: the life of provider sessions, told with the real
+# `provauth` CLI against the fake Pixverse and pixiv servers on loopback.
+#
+#   tools/demo.sh [--json] [--log FILE] [--workdir DIR] BUILD_DIR
+#
+#   --json          show the CLI's JSON output instead of its text
+#   --log FILE      the library's event log (JSON lines); default
+#                   BUILD_DIR/demo-events.log, emptied at the start
+#   --workdir DIR   work in DIR (an existing directory) and leave it there,
+#                   secrets included (for tests); default: a temporary
+#                   directory removed on exit
+#
+# Every claim the demo makes is checked: an unexpected exit status, output
+# or server count ends it with "DEMO FAILED: ..." and exit status 1. Only
+# bash and coreutils are needed: the fakes' /__control/ API is reached
+# through bash's /dev/tcp and its JSON read with sed.
+set -uo pipefail
+
+usage() { sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//'; }
+
+json=0 log='' workdir='' build=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--json) json=1 ;;
+	--log) log=${2:?--log needs a file}; shift ;;
+	--workdir) workdir=${2:?--workdir needs a directory}; shift ;;
+	-h|--help) usage; exit 0 ;;
+	-*) echo "demo: unknown option $1" >&2; usage >&2; exit 2 ;;
+	*) [ -z "$build" ] || { echo "demo: one BUILD_DIR only" >&2; exit 2; }; build=$1 ;;
+	esac
+	shift
+done
+[ -n "$build" ] || { usage >&2; exit 2; }
+build=$(cd "$build" && pwd) || exit 2
+prog=$build/provauth
+fake_pv=$build/tests/fake/fake-pixverse
+fake_px=$build/tests/fake/fake-pixiv
+for f in "$prog" "$fake_pv" "$fake_px"; do
+	[ -x "$f" ] || { echo "demo: $f is missing: build first (./dev build)" >&2; exit 2; }
+done
+: "${PROVAUTH_PLUGIN_PATH:=$build/plugins/.libs}"
+export PROVAUTH_PLUGIN_PATH
+log=${log:-$build/demo-events.log}
+case $log in /*) ;; *) log=$PWD/$log ;; esac
+# The fakes are on loopback; a proxy from the environment must not see the requests.
+unset PROVAUTH_CONFIG http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+
+if [ -n "$workdir" ]; then
+	work=$(cd "$workdir" && pwd) || exit 2
+	keep=1
+else
+	work=$(mktemp -d "${TMPDIR:-/tmp}/provauth-demo-XXXXXX") || exit 1
+	keep=0
+fi
+pids=()
+cleanup() {
+	exec 3>&-
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	[ "$keep" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+umask 077
+mkdir -p "$work/secrets"
+: >"$log" || { echo "demo: cannot write the event log $log" >&2; exit 1; }
+: >"$work/transcript"
+
+# ---- telling the story ----
+
+if [ -t 1 ]; then bold=$'\e[1m' red=$'\e[31m' green=$'\e[32m' off=$'\e[0m'
+else bold='' red='' green='' off=''; fi
+step=0
+heading() {
+	step=$((step + 1))
+	printf '\n%sStep %d: %s%s\n' "$bold" "$step" "$*" "$off"
+	step_log_start=$(wc -l <"$log")
+}
+say() { printf '  %s\n' "$*"; }
+fail() {
+	printf '\n%sDEMO FAILED%s (step %d): %s\n' "$red" "$off" "$step" "$*" >&2
+	exit 1
+}
+# Claims are checked, then stated.
+claim() { printf '  %sok%s %s\n' "$green" "$off" "$*"; }
+
+# pa EXPECTED_STATUS ARGS...: runs the real CLI, shows the command and what it
+# printed, and fails the demo on another exit status. stdin passes through.
+pa() {
+	local want=$1 rc
+	shift
+	printf '  $ provauth'; printf ' %s' "$@"; printf '\n'
+	"$prog" -c "$work/provauth.yaml" --log-file "$log" "$@" >"$work/out" 2>"$work/err"
+	rc=$?
+	cat "$work/out" "$work/err" >>"$work/transcript"
+	[ "${hide_out:-0}" = 1 ] || sed 's/^/    /' "$work/out"
+	sed 's/^/    /' "$work/err"
+	[ "$rc" -eq "$want" ] || fail "'provauth $*' exited with $rc, expected $want"
+}
+jflag=()
+[ "$json" = 1 ] && jflag=(--json)
+out_has() {
+	grep -F -q -- "$1" "$work/out" || fail "the output of the last command lacks \"$1\""
+}
+err_has() {
+	grep -F -q -- "$1" "$work/err" || fail "the error message lacks \"$1\""
+}
+# The library's events since the step began, by name (the log holds no secret values).
+step_events() {
+	local names
+	names=$(tail -n "+$((step_log_start + 1))" "$log" | sed -n 's/.*"event":"\([^"]*\)".*/\1/p' |
+		grep -v '^plugin_loaded$' | uniq | paste -sd ' ' -)
+	say "library events: ${names:-none}"
+}
+
+# ---- the fake servers and their control API ----
+
+# ctl PORT METHOD PATH: one HTTP/1.0 request to 127.0.0.1:PORT; the body of a
+# 200 reply on stdout.
+ctl() {
+	local port=$1 method=$2 path=$3 fd reply
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port" || { echo "demo: cannot connect to port $port" >&2; return 1; }
+	printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nContent-Length: 0\r\n\r\n' \
+		"$method" "$path" "$port" >&"$fd"
+	reply=$(timeout 10 cat <&"$fd")
+	exec {fd}>&-
+	case ${reply%%$'\r'*} in
+	"HTTP/1."?" 200"*) printf '%s\n' "${reply#*$'\r\n\r\n'}" ;;
+	*) echo "demo: $method ${path%%\?*} answered: ${reply%%$'\r'*}" >&2; return 1 ;;
+	esac
+}
+# The value of "KEY": "string" or "KEY": number in the JSON text on stdin
+# (the fakes answer small documents where each key of interest is unique).
+json_str() { sed -n 's/.*"'"$1"'": *"\([^"]*\)".*/\1/p' | head -n 1; }
+json_num() { sed -n 's/.*"'"$1"'": *\([0-9][0-9]*\).*/\1/p' | head -n 1; }
+
+# start NAME PROGRAM ARGS...: a fake that runs until fd 3 (its stdin) closes.
+start() {
+	local name=$1
+	shift
+	"$@" <"$work/hold" >"$work/$name.port" 2>"$work/$name.log" &
+	pids+=($!)
+}
+port_of() {
+	local port
+	for _ in $(seq 200); do
+		port=$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$work/$1.port")
+		[ -n "$port" ] && { echo "$port"; return 0; }
+		sleep 0.05
+	done
+	cat "$work/$1.log" >&2
+	fail "the fake $1 server did not start"
+}
+
+# Counters: pixverse login requests, successful logins, refreshes; pixiv
+# token and API requests.
+pv_stats() { ctl "$pv_port" GET /__control/stats >"$work/pv.stats" || fail "no stats from fake-pixverse"; }
+pv_count() { json_num "$1" <"$work/pv.stats"; }
+px_stats() { ctl "$px_port" GET /__control/counters >"$work/px.stats" || fail "no counters from fake-pixiv"; }
+px_count() { json_num "$1" <"$work/px.stats"; }
+# expect_delta WHAT BEFORE AFTER WANT
+expect_delta() {
+	[ "$(($3 - $2))" -eq "$4" ] || fail "$1: the server saw $(($3 - $2)), expected $4"
+}
+
+# A secret the demo handles goes into a 0600 file: commands read it from
+# there or from stdin, never from argv; the final check looks for each.
+keep_secret() { printf '%s\n' "$2" >"$work/secrets/$1"; }
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+printf '%sprovauth demo%s: sessions that stay alive, against fake Pixverse and pixiv servers.\n' "$bold" "$off"
+mkfifo "$work/hold" || fail "cannot create a fifo in $work"
+start fake-pixverse "$fake_pv"
+start fake-pixiv "$fake_px"
+# The fakes stop at end of input: this writer end stays open until exit.
+exec 3>"$work/hold"
+pv_port=$(port_of fake-pixverse) || exit 1
+px_port=$(port_of fake-pixiv) || exit 1
+pv=http://127.0.0.1:$pv_port
+px=http://127.0.0.1:$px_port
+say "fake-pixverse on $pv (demo accounts alice@, bob@ ... example.com)"
+say "fake-pixiv    on $px"
+
+cat >"$work/provauth.yaml" <<EOF
+# provauth settings for the demo: both providers point at the fakes.
+store:
+  backend: sqlite
+  path: $work/accounts.db
+  key_file: $work/accounts.key
+log:
+  level: info
+  format: json
+providers:
+  pixverse:
+    base_url: $pv
+    openapi_base_url: $pv
+    auto_reauth_enabled: true
+    # The demo re-logs in seconds after the explicit login of step 2.
+    reauth_cooldown: 0
+  pixiv:
+    token_url: $px/auth/token
+    api_base_url: $px
+EOF
+say "settings: $work/provauth.yaml (sqlite store and its key in the same directory)"
+say "every command below runs as: provauth -c <settings> --log-file $log ..."
+
+# ---- 1 ----
+heading "import a Pixverse account from browser cookies"
+say "alice@example.com logs in with her browser; we copy the _ai_token cookie."
+token=$(ctl "$pv_port" POST "/__control/login_token?email=alice@example.com" | json_str token)
+[ -n "$token" ] || fail "fake-pixverse gave no browser token"
+keep_secret alice.jwt "$token"
+anon=$(random_hex 8)
+keep_secret alice.cookies "_ai_token=$token; ai_anonymous_id=$anon"
+unset token
+pa 0 "${jflag[@]}" accounts import-cookies --provider pixverse --from-file "$work/secrets/alice.cookies"
+if [ "$json" = 1 ]; then
+	alice=$(json_str id <"$work/out")
+	out_has '"auth_method": "unknown"'
+else
+	alice=$(sed -n 's/.*account \(acct-[^ ]*\) .*/\1/p' "$work/out" | head -n 1)
+	out_has "Auth method: unknown"
+fi
+[ -n "$alice" ] || fail "import-cookies did not name the account"
+claim "account $alice created; auth method unknown (cookies say nothing about how she signs in)"
+pa 0 "${jflag[@]}" status "$alice"
+[ "$json" = 1 ] && out_has '"credits"' || { out_has "credits:"; out_has "ad task:"; }
+claim "the imported session works: credits and the ad task are read"
+step_events
+
+# ---- 2 ----
+heading "log the account in again with its password"
+pv_stats
+before=$(pv_count logins_ok)
+keep_secret alice.pw "alice-demo-pw"
+say "the password comes on standard input (never on the command line)"
+pa 0 "${jflag[@]}" accounts reauth "$alice" --password-stdin <"$work/secrets/alice.pw"
+out_has "password"
+pv_stats
+expect_delta "logins" "$before" "$(pv_count logins_ok)" 1
+claim "one login; auth method is now password, so provauth may log in again by itself"
+step_events
+
+# ---- 3 ----
+heading "the server ends the session (\"logged in elsewhere\")"
+ctl "$pv_port" POST "/__control/kick?email=alice@example.com" >/dev/null || fail "cannot kick alice"
+say "fake-pixverse now answers ErrCode 10005 to alice's token."
+pv_stats
+before=$(pv_count logins_ok)
+pa 0 "${jflag[@]}" status "$alice"
+[ "$json" = 1 ] && out_has '"credits"' || out_has "credits:"
+pv_stats
+expect_delta "logins after the kick" "$before" "$(pv_count logins_ok)" 1
+claim "the library logged in once with the stored password and retried: the call succeeded"
+step_events
+
+# ---- 4 ----
+heading "a Google-only account whose session dies"
+token=$(ctl "$pv_port" POST "/__control/login_token?email=bob@example.com" | json_str token)
+[ -n "$token" ] || fail "fake-pixverse gave no browser token for bob"
+keep_secret bob.jwt "$token"
+keep_secret bob.cookies "_ai_token=$token"
+unset token
+pa 0 "${jflag[@]}" accounts import-cookies --provider pixverse --from-file "$work/secrets/bob.cookies"
+if [ "$json" = 1 ]; then bob=$(json_str id <"$work/out")
+else bob=$(sed -n 's/.*account \(acct-[^ ]*\) .*/\1/p' "$work/out" | head -n 1); fi
+[ -n "$bob" ] || fail "import-cookies did not name bob's account"
+pa 0 "${jflag[@]}" accounts connect-google "$bob"
+ctl "$pv_port" POST "/__control/kick?email=bob@example.com" >/dev/null || fail "cannot kick bob"
+say "bob@example.com signs in with Google; the server has just ended his session."
+pv_stats
+before=$(pv_count login)
+say "this command is expected to fail (exit status 1):"
+pa 1 "${jflag[@]}" status "$bob"
+err_has "$bob"
+err_has "import-cookies"
+pv_stats
+expect_delta "login requests for a Google account" "$before" "$(pv_count login)" 0
+claim "no password was tried; the message says to import fresh cookies"
+step_events
+
+# ---- 5 ----
+heading "a pixiv account from a refresh token; its access token expires"
+keep_secret pixiv.token "pixiv-demo-$(random_hex 16)"
+rt=$(cat "$work/secrets/pixiv.token")
+ctl "$px_port" POST "/__control/user?refresh_token=$rt&user_id=4242&name=carol&mail=carol@example.com" \
+	>/dev/null || fail "cannot add the pixiv user"
+unset rt
+px_stats
+tok0=$(px_count token)
+pa 0 "${jflag[@]}" accounts add --provider pixiv --from-file "$work/secrets/pixiv.token"
+if [ "$json" = 1 ]; then carol=$(json_str id <"$work/out")
+else carol=$(sed -n 's/.*account \(acct-[^ ]*\) .*/\1/p' "$work/out" | head -n 1); fi
+[ -n "$carol" ] || fail "accounts add did not name the pixiv account"
+px_stats
+expect_delta "token requests to add the account" "$tok0" "$(px_count token)" 1
+ctl "$px_port" POST /__control/expire >/dev/null || fail "cannot expire pixiv's access tokens"
+say "fake-pixiv now rejects every access token it issued."
+tok1=$(px_count token)
+# The operation's JSON is read here and told in a sentence (shown as is with --json).
+hide_out=$((1 - json)) pa 0 --json call "$carol" user_detail
+user=$(json_str name <"$work/out")
+uid=$(json_num id <"$work/out")
+[ "$user" = carol ] && [ "$uid" = 4242 ] || fail "user_detail did not return carol (4242)"
+say "user_detail answered: user $user, id $uid"
+px_stats
+expect_delta "token requests after the expiry" "$tok1" "$(px_count token)" 1
+claim "one refresh, then the call succeeded"
+last=$(ctl "$px_port" GET "/__control/last?endpoint=api&what=header:Authorization" | json_str value)
+keep_secret pixiv.access "${last#Bearer }"
+unset last
+step_events
+
+# ---- 6 ----
+heading "summary"
+pv_stats
+px_stats
+logins=$(pv_count logins_ok) login_reqs=$(pv_count login) refreshes=$(pv_count refresh)
+tokens=$(px_count token) api=$(px_count api)
+[ "$logins" -eq 2 ] || fail "fake-pixverse saw $logins logins, expected 2 (step 2 and step 3)"
+[ "$login_reqs" -eq 2 ] || fail "fake-pixverse saw $login_reqs login requests, expected 2"
+[ "$refreshes" -eq 2 ] || fail "fake-pixverse saw $refreshes refresh requests, expected 2 (steps 3 and 4)"
+[ "$tokens" -eq 2 ] || fail "fake-pixiv saw $tokens token requests, expected 2 (add and one refresh)"
+[ "$api" -eq 2 ] || fail "fake-pixiv saw $api API requests, expected 2 (rejected, then retried)"
+say "1. cookies imported for alice@ (auth method unknown); status read her credits"
+say "2. reauth with her password: auth method password"
+say "3. session kicked: one automatic login, the call succeeded"
+say "4. bob@ (Google) lost his session: no password tried, told to import cookies"
+say "5. pixiv account added from a refresh token; expired access token: one refresh"
+say "fake-pixverse: $logins logins ($login_reqs login requests), $refreshes refresh requests"
+say "               (refused both times: a kicked session cannot be refreshed)"
+say "fake-pixiv:    $tokens token requests (1 to add the account, 1 refresh), $api API requests"
+# No secret the demo handled may show in what provauth printed or logged.
+n=0
+for f in "$work"/secrets/*; do
+	s=$(cat "$f")
+	[ -n "$s" ] || fail "secret file $f is empty"
+	case $f in *.cookies) continue ;; esac   # their values are the tokens checked here
+	grep -F -q -- "$s" "$work/transcript" && fail "a secret ($(basename "$f")) appears in provauth's output"
+	grep -F -q -- "$s" "$log" && fail "a secret ($(basename "$f")) appears in the event log"
+	n=$((n + 1))
+done
+claim "none of the $n secrets used (password, tokens) appears in the output or the event log"
+say "event log: $log"
+say "           ($(wc -l <"$log") JSON lines; a secret field would show only as an fp:... fingerprint)"
+printf '\n%sDemo complete.%s\n' "$bold" "$off"
+exit 0
