@@ -69,6 +69,10 @@ check "the plugin exports only provauth_plugin_init" \
 	'[ "$(nm -D --defined-only "$tmp/plugin/bearer.so" | awk "\$2 == \"T\" {print \$3}")" = provauth_plugin_init ]'
 make -C "$tmp/embed" "${build_flags[@]}" >"$tmp/out" 2>"$tmp/err" || die "examples/embed builds"
 ok "examples/embed builds with its own Makefile"
+# The README's embedding snippet compiles as it stands.
+sed -n '/^## Embedding/,/^## /p' "$PA_SRCDIR/README.md" | sed -n '/^```c$/,/^```$/p' | sed '1d;$d' >"$tmp/snippet.c"
+check "the README's embedding snippet compiles" \
+	'[ -s "$tmp/snippet.c" ] && ${PA_CC:-cc} ${PA_CFLAGS:-} -Wall -Wextra -Werror $(pkg-config --cflags provauth) -c -o "$tmp/snippet.o" "$tmp/snippet.c" 2>"$tmp/err"'
 
 if [ -n "$root" ]; then
 	# DESTDIR tree: the plugin goes where pkg-config says; the tool's
