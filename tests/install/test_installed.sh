@@ -176,7 +176,8 @@ http "$port_pixverse" POST /__control/reset >/dev/null
 
 # Jobs come through a FIFO so the session can be killed between two batches.
 mkfifo "$tmp/jobs"
-"$tmp/embed/embed-jobs" -c "$tmp/provauth.yaml" -w 4 -u "$pv" <"$tmp/jobs" >"$tmp/jobs.out" 2>"$tmp/jobs.err" &
+trap '' PIPE  # if embed-jobs dies, writing a job fails instead of killing this script
+timeout 120 "$tmp/embed/embed-jobs" -c "$tmp/provauth.yaml" -w 4 -u "$pv" <"$tmp/jobs" >"$tmp/jobs.out" 2>"$tmp/jobs.err" &
 embed=$!
 pids+=($embed)
 exec 6>"$tmp/jobs"
@@ -207,7 +208,7 @@ check "... and counted them" 'grep -q "^embed-jobs: 24 jobs, 0 failed, [1-9][0-9
 check "... and no secret" '! grep -qF -e "$tok" -e "$PW" "$tmp/err"'
 
 echo nosuch-account >"$tmp/jobs1"
-"$tmp/embed/embed-jobs" -c "$tmp/provauth.yaml" -u "$pv" <"$tmp/jobs1" >"$tmp/out" 2>"$tmp/err"
+timeout 60 "$tmp/embed/embed-jobs" -c "$tmp/provauth.yaml" -u "$pv" <"$tmp/jobs1" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 check "a failed job makes embed-jobs exit 1" '[ $rc = 1 ] && grep -q "^job 1 nosuch-account failed: " "$tmp/out"'
 
