@@ -7,6 +7,5 @@ tests_unit_test_settings_SOURCES = tests/unit/test_settings.c
 tests_unit_test_settings_CFLAGS = $(PA_TEST_CF)
 tests_unit_test_settings_LDADD = $(PA_TEST_LIBS)
 
-# The commented sample, installed as an example rather than as live config.
-pkgdata_DATA = etc/provauth.yaml
+# The commented sample; docs/docs.mk installs it as provauth.yaml.sample.
 EXTRA_DIST += etc/provauth.yaml

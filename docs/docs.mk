@@ -1,0 +1,16 @@
+# Documentation installed with the program.
+dist_man1_MANS = docs/provauth.1
+
+# The man page documents every command `provauth --help` lists.
+TESTS += tests/cli/test_man_page.sh
+EXTRA_DIST += tests/cli/test_man_page.sh
+
+# The commented sample settings go to $(pkgdatadir)/provauth.yaml.sample: a
+# name no settings lookup reads, so installing (or upgrading) never changes
+# a user's configuration; copy it to ~/.config/provauth/provauth.yaml.
+install-data-local:
+	$(MKDIR_P) '$(DESTDIR)$(pkgdatadir)'
+	$(INSTALL_DATA) '$(srcdir)/etc/provauth.yaml' '$(DESTDIR)$(pkgdatadir)/provauth.yaml.sample'
+
+uninstall-local:
+	rm -f '$(DESTDIR)$(pkgdatadir)/provauth.yaml.sample'
