@@ -83,8 +83,14 @@ typedef struct cli_spec {
 int cli_parse(cli_ctx *ctx, const char *path, const cli_command *cmd, const cli_spec *spec,
               int argc, char **argv, char **args, size_t *nargs);
 
-/* "provauth: <what> ..." on stderr, only when stderr is a terminal. */
+/*
+ * Announces a network wait: "provauth: <what>" appears on stderr if stderr
+ * is a terminal and cli_progress_done() has not been called within a moment
+ * (500 ms; PROVAUTH_PROGRESS_DELAY_MS overrides). One at a time.
+ */
 void cli_progress(const char *fmt, ...) PROVAUTH_PRINTF(1, 2);
+/* Ends the wait; after it returns the line can no longer appear. */
+void cli_progress_done(void);
 
 /*
  * Reports the library's failure ("provauth: <provauth_last_error()>") and

@@ -200,6 +200,7 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 	}
 	cli_progress("contacting %s...", provider);
 	r = provauth_account_import(&id, env.manager, provider, k->kind, input);
+	cli_progress_done();
 	cli_secret_free(input);
 	if (r < 0 || (r = provauth_account_get(&a, env.manager, id)) < 0) {
 		r = cli_env_fail(&env, r);
@@ -294,6 +295,7 @@ static int run_reauth(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 		goto out;
 	cli_progress("logging in to %s as %s...", a->provider, a->email ? a->email : id);
 	rc = provauth_account_reauth(env.manager, id, password);
+	cli_progress_done();
 	cli_secret_free(password);
 	if (rc < 0) {
 		r = cli_env_fail(&env, rc);

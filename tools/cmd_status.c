@@ -177,7 +177,9 @@ static int run_status(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 		goto out;
 	}
 	cli_progress("contacting %s...", a->provider);
-	if ((rc = provauth_call(&out, env.manager, a->id, "status", NULL, 0)) < 0) {
+	rc = provauth_call(&out, env.manager, a->id, "status", NULL, 0);
+	cli_progress_done();
+	if (rc < 0) {
 		r = cli_env_fail(&env, rc);
 		cli_account_hint(env.manager, a->id, rc);
 		goto out;
@@ -221,7 +223,9 @@ static int run_call(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 	if ((r = open_account(&env, &a, ctx, args[0])) != 0)
 		goto out;
 	cli_progress("contacting %s...", a->provider);
-	if ((rc = provauth_call(&out, env.manager, a->id, args[1], call_args, nargs - 2)) < 0) {
+	rc = provauth_call(&out, env.manager, a->id, args[1], call_args, nargs - 2);
+	cli_progress_done();
+	if (rc < 0) {
 		r = cli_env_fail(&env, rc);
 		cli_account_hint(env.manager, a->id, rc);
 		goto out;

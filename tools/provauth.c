@@ -37,20 +37,6 @@ void cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-void cli_progress(const char *fmt, ...)
-{
-	va_list ap;
-
-	/* Only people watching a terminal need to know why nothing happens yet. */
-	if (!isatty(STDERR_FILENO))
-		return;
-	fputs("provauth: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 int cli_fail(int rc)
 {
 	const char *msg = provauth_last_error();

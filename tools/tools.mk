@@ -7,6 +7,7 @@ provauth_SOURCES = \
 	tools/cli_env.c \
 	tools/json_writer.c \
 	tools/cli_input.c \
+	tools/cli_progress.c \
 	tools/cli_account.c \
 	tools/cmd_plugins.c \
 	tools/cmd_config.c \

@@ -194,6 +194,31 @@ else not_ok "logins went from $before to $after, expected one more"; fi
 run 0 "status again needs no login" status "$alice"
 if [ "$(logins)" -eq "$after" ]; then ok "no further login"; else not_ok "a login happened without a kick"; fi
 
+# ---- the progress line: on a terminal, once a network wait lasts a moment ----
+# ttyrun DELAY_MS ARGS...: provauth on a pseudo-terminal (script(1)); stdout
+# and stderr both land in $tmp/out. ARGS must not need quoting.
+cat >"$tmp/on-tty" <<EOF
+#!/bin/sh
+exec "$prog" -c "$tmp/provauth.yaml" "\$@"
+EOF
+chmod +x "$tmp/on-tty"
+ttyrun() {
+	delay=$1
+	shift
+	script -qec "env PROVAUTH_PROGRESS_DELAY_MS=$delay '$tmp/on-tty' $*" /dev/null </dev/null >"$tmp/out" 2>&1
+	cat "$tmp/out" >>"$all"
+}
+ctl POST "$pv/__control/fault?endpoint=credits&kind=delay&count=1&param=1500" >/dev/null || exit 99
+ttyrun 200 status "$alice"
+has "$tmp/out" "a slow server gets a progress line on a terminal" "provauth: contacting pixverse..."
+has "$tmp/out" "and the command still succeeds" "credits:" "web 1250"
+ttyrun "" status "$alice"
+lacks "$tmp/out" "a fast server gets no progress line" "contacting pixverse"
+has "$tmp/out" "the fast status is shown" "credits:" "web 1250"
+ctl POST "$pv/__control/fault?endpoint=credits&kind=delay&count=1&param=1500" >/dev/null || exit 99
+PROVAUTH_PROGRESS_DELAY_MS=200 run 0 "a slow status with stderr not a terminal" status "$alice"
+lacks "$tmp/err" "no progress line when stderr is not a terminal" "contacting"
+
 # ---- a Google account cannot be recovered by a password login ----
 dave_jwt=$(ctl POST "$pv/__control/login_token?email=dave@example.com" | json_get token) || exit 99
 printf '[{"name": "_ai_token", "value": "%s", "domain": ".pixverse.ai"}]' "$dave_jwt" >"$tmp/dave.json"
