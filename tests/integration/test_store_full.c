@@ -184,6 +184,7 @@ static int child_main(int argc, char **argv)
 	fflush(stdout);
 	provauth_free(out);
 	provauth_manager_free(m);
+	provauth_store_free(&fs->base); /* not owned by the manager */
 	return 0;
 }
 
