@@ -622,6 +622,20 @@ static int persist_step(provauth_manager *m, const char *id, const provauth_upda
 	prc = persist(m, id, upd, x);
 	if (prc == 0)
 		pa_error_set(rc, "%s", saved);
+	else if (rc == 0 && !pa_update_is_empty(upd)) {
+		/*
+		 * The provider has already issued them and may have revoked what
+		 * the store still holds (a rotated refresh token, a superseded
+		 * login): the caller must learn that the account may need help.
+		 */
+		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("error", provauth_last_error()) };
+		/* Logged too: a caller whose old access token still works never sees this error. */
+		log_event(m, PROVAUTH_LOG_ERROR, NULL, "credentials_not_stored", f, PA_ARRAY_LEN(f));
+		snprintf(saved, sizeof(saved), "%s", provauth_last_error());
+		pa_error_set(prc, "%s; the provider issued new credentials, which were not used since they could not "
+		             "be stored: if it revoked the stored ones, the account needs new credentials once the "
+		             "store is writable", saved);
+	}
 	return prc;
 }
 
@@ -798,6 +812,22 @@ static int lease_or_wait(provauth_manager *m, const provauth_account *used, int6
 	}
 }
 
+/*
+ * Gives the lease back. A release that fails (the lease then just expires)
+ * must not replace the message of the recovery's own outcome.
+ */
+static void lease_release(provauth_manager *m, const char *id)
+{
+	char saved[1024];
+
+	snprintf(saved, sizeof(saved), "%s", provauth_last_error());
+	if (m->store->lease_release && m->store->lease_release(m->store, id, m->owner) < 0) {
+		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("error", provauth_last_error()) };
+		log_event(m, PROVAUTH_LOG_WARN, NULL, "lease_not_released", f, PA_ARRAY_LEN(f));
+		pa_error_set(PROVAUTH_OK, "%s", saved);
+	}
+}
+
 /* The ladder itself, run by the one thread that owns the account's recovery. */
 static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const provauth_account *used,
                           pa_recovery *r)
@@ -814,13 +844,13 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 	if (leased == 1)
 		goto reused;
 	if ((rc = m->store->get(m->store, &a, e->id)) < 0) {
-		m->store->lease_release(m->store, e->id, m->owner);
+		lease_release(m, e->id);
 		return pa_error_prefix(rc, "account %s", e->id);
 	}
 	/* The lease holder before us may have finished just before we got it. */
 	if (r->kind != PA_RECOVER_EXPLICIT && !same_credentials(a, used)) {
 		provauth_account_free(a);
-		m->store->lease_release(m->store, e->id, m->owner);
+		lease_release(m, e->id);
 		goto reused;
 	}
 	rc = PROVAUTH_EUNSUPPORTED;
@@ -864,7 +894,7 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 	}
 out:
 	provauth_account_free(a);
-	m->store->lease_release(m->store, e->id, m->owner);
+	lease_release(m, e->id);
 	return rc;
 reused:
 	{
