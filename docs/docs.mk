@@ -1,6 +1,9 @@
 # Documentation installed with the program.
 dist_man1_MANS = docs/provauth.1
 
+# What was tried against faults, crashes and bad input, and what held.
+EXTRA_DIST += docs/RELIABILITY.md
+
 # The man page documents every command `provauth --help` lists.
 TESTS += tests/cli/test_man_page.sh
 EXTRA_DIST += tests/cli/test_man_page.sh

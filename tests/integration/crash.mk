@@ -22,6 +22,3 @@ tests_integration_test_store_full_SOURCES = \
 tests_integration_test_store_full_CFLAGS = $(PA_TEST_CF) $(MHD_CFLAGS)
 tests_integration_test_store_full_LDADD = $(PA_TEST_LIBS) $(MHD_LIBS)
 EXTRA_tests_integration_test_store_full_DEPENDENCIES = plugins/pixiv.la
-
-# Crash safety, store write failures and leak checks, as measured.
-EXTRA_DIST += docs/RELIABILITY.md

@@ -11,4 +11,3 @@ tests_integration_test_faults_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir) -I$(to
 tests_integration_test_faults_CFLAGS = $(PA_TEST_CF) $(MHD_CFLAGS)
 tests_integration_test_faults_LDADD = tests/fake/libfakeprov.la $(PA_TEST_LIBS) $(MHD_LIBS)
 EXTRA_tests_integration_test_faults_DEPENDENCIES = plugins/pixverse.la plugins/pixiv.la
-EXTRA_DIST += docs/RELIABILITY.md
