@@ -28,7 +28,6 @@ static int api_get(pixiv_state *st, const provauth_session *s, const char *path,
 	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
 	provauth_http_response *resp = NULL;
 	provauth_http_header hd[6];
-	provauth_json *doc;
 	char *url, *auth;
 	size_t n;
 	int rc;
@@ -82,13 +81,12 @@ static int api_get(pixiv_state *st, const provauth_session *s, const char *path,
 		h->http_response_free(resp);
 		return rc;
 	}
-	if (!(doc = h->json_parse(resp->body, resp->body_len))) {
+	if (!pixiv_is_json(h, resp->body, resp->body_len)) {
 		h->failure_set_message(f, PROVAUTH_EPROTOCOL, "pixiv: GET %s: the reply (HTTP %ld, %zu bytes) is not JSON",
 		                       path, resp->status, resp->body_len);
 		h->http_response_free(resp);
 		return PROVAUTH_EPROTOCOL;
 	}
-	h->json_free(doc);
 	*out_json = strdup(resp->body);
 	h->http_response_free(resp);
 	if (!*out_json) {
