@@ -114,37 +114,6 @@ void pa_http_free(pa_http *h)
 	free(h);
 }
 
-/* ---- the handle pool ---- */
-
-static CURL *pool_get(pa_http *h)
-{
-	CURL *c = NULL;
-
-	pthread_mutex_lock(&h->lock);
-	if (h->idle_count)
-		c = h->idle[--h->idle_count];
-	pthread_mutex_unlock(&h->lock);
-	return c ? c : curl_easy_init();
-}
-
-/*
- * curl_easy_reset drops every option (and so every pointer into the finished
- * request's stack) but keeps the handle's live connections, DNS and TLS
- * session caches, which is what makes the next request on it cheap.
- */
-static void pool_put(pa_http *h, CURL *c)
-{
-	curl_easy_reset(c);
-	pthread_mutex_lock(&h->lock);
-	if (h->idle_count < PA_HTTP_POOL_MAX) {
-		h->idle[h->idle_count++] = c;
-		c = NULL;
-	}
-	pthread_mutex_unlock(&h->lock);
-	if (c)
-		curl_easy_cleanup(c);
-}
-
 /* ---- responses ---- */
 
 void pa_http_response_free(provauth_http_response *resp)
@@ -387,6 +356,125 @@ oom:
 	return 0;
 }
 
+/* ---- the handle pool ---- */
+
+/*
+ * Restricting protocols keeps a plugin (or a redirect) from reaching file://,
+ * dict://, gopher:// and the like. The string options exist from 7.85; a
+ * library built against newer headers may still run on an older libcurl.
+ */
+static CURLcode restrict_protocols(CURL *c)
+{
+	CURLcode cc = CURLE_UNKNOWN_OPTION;
+
+#if LIBCURL_VERSION_NUM >= 0x075500
+	if ((cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) == CURLE_OK)
+		cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	if (cc != CURLE_UNKNOWN_OPTION)
+		return cc;
+#endif
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	if ((cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))) == CURLE_OK)
+		cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#pragma GCC diagnostic pop
+	return cc;
+}
+
+#define SET(opt, val) \
+	do { \
+		if ((cc = curl_easy_setopt(c, opt, val)) != CURLE_OK) \
+			return cc; \
+	} while (0)
+
+/*
+ * The options that are the same for every request of this service, set once
+ * per handle. Nothing a request chooses is among them: those are all set
+ * again by setup() for every request (see there), so a pooled handle needs
+ * no curl_easy_reset, which cost more than the rest of our side of a
+ * request (bench/RESULTS.md, e2e).
+ */
+static CURLcode configure_handle(CURL *c, const pa_http *h)
+{
+	CURLcode cc;
+
+	if ((cc = restrict_protocols(c)) != CURLE_OK)
+		return cc;
+	/* Signals cannot be used from threads; timeouts then rely on the threaded resolver. */
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_file)
+		SET(CURLOPT_CAINFO, h->ca_file);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_reply);
+	SET(CURLOPT_MAXREDIRS, (long)PA_HTTP_MAX_REDIRECTS);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	return CURLE_OK;
+}
+
+/*
+ * Drops every pointer into the finished request (its stack, its header list,
+ * its body) and its URL, so an idle handle refers to nothing that is gone.
+ * Options setup() sets are set again by the next request in any case.
+ */
+static CURLcode forget_request(CURL *c)
+{
+	CURLcode cc;
+
+	SET(CURLOPT_ERRORBUFFER, (char *)NULL);
+	SET(CURLOPT_WRITEDATA, (void *)NULL);
+	SET(CURLOPT_HEADERDATA, (void *)NULL);
+	SET(CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+	SET(CURLOPT_POSTFIELDS, (char *)NULL);
+	SET(CURLOPT_URL, (char *)NULL);
+	return CURLE_OK;
+}
+
+/* Returns a handle configured by configure_handle, or NULL (*cc says why). */
+static CURL *pool_get(pa_http *h, CURLcode *cc)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->idle_count)
+		c = h->idle[--h->idle_count];
+	pthread_mutex_unlock(&h->lock);
+	if (c)
+		return c;
+	if (!(c = curl_easy_init())) {
+		*cc = CURLE_OUT_OF_MEMORY;
+		return NULL;
+	}
+	if ((*cc = configure_handle(c, h)) != CURLE_OK) {
+		curl_easy_cleanup(c);
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * The handle keeps its live connections, DNS and TLS session caches, which
+ * is what makes the next request on it cheap. `clean` is 0 when setup()
+ * failed half-way: such a handle is closed rather than trusted again.
+ */
+static void pool_put(pa_http *h, CURL *c, int clean)
+{
+	if (!clean || forget_request(c) != CURLE_OK) {
+		curl_easy_cleanup(c);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->idle_count < PA_HTTP_POOL_MAX) {
+		h->idle[h->idle_count++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
 /* ---- request checks and safe descriptions ---- */
 
 static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "PATCH" };
@@ -595,80 +683,42 @@ oom:
 }
 
 /*
- * Restricting protocols keeps a plugin (or a redirect) from reaching file://,
- * dict://, gopher:// and the like. The string options exist from 7.85; a
- * library built against newer headers may still run on an older libcurl.
+ * Everything a request chooses, set for every request whatever the last
+ * request on this handle set, so nothing carries over: the URL, the
+ * timeout, the headers, the User-Agent (or none), redirects, the method
+ * and the body. tests/unit/test_http.c ("nothing carries over") checks it.
  */
-static CURLcode restrict_protocols(CURL *c)
-{
-	CURLcode cc = CURLE_UNKNOWN_OPTION;
-
-#if LIBCURL_VERSION_NUM >= 0x075500
-	if ((cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) == CURLE_OK)
-		cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	if (cc != CURLE_UNKNOWN_OPTION)
-		return cc;
-#endif
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-	if ((cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))) == CURLE_OK)
-		cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#pragma GCC diagnostic pop
-	return cc;
-}
-
 static CURLcode setup(CURL *c, const pa_http *h, const provauth_http_request *req,
                       struct curl_slist *headers, pa_xfer *x, char *errbuf)
 {
 	CURLcode cc;
 	long total = req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms;
+	int get = strcmp(req->method, "GET") == 0;
+	int bodyless_delete = !get && strcmp(req->method, "DELETE") == 0 && !req->body;
 
-#define SET(opt, val) \
-	do { \
-		if ((cc = curl_easy_setopt(c, opt, val)) != CURLE_OK) \
-			return cc; \
-	} while (0)
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_URL, req->url);
-	if ((cc = restrict_protocols(c)) != CURLE_OK)
-		return cc;
-	/* Signals cannot be used from threads; timeouts then rely on the threaded resolver. */
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (h->ca_file)
-		SET(CURLOPT_CAINFO, h->ca_file);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
 	SET(CURLOPT_TIMEOUT_MS, total);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_body);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, x);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_HTTPHEADER, headers);
-	if (!request_has_header(req, "User-Agent"))
-		SET(CURLOPT_USERAGENT, "provauth/" PACKAGE_VERSION);
-	if (req->follow_redirects) {
-		SET(CURLOPT_FOLLOWLOCATION, 1L);
-		SET(CURLOPT_MAXREDIRS, (long)PA_HTTP_MAX_REDIRECTS);
-	} else {
-		SET(CURLOPT_FOLLOWLOCATION, 0L);
-	}
+	SET(CURLOPT_USERAGENT, request_has_header(req, "User-Agent") ? NULL : "provauth/" PACKAGE_VERSION);
+	SET(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
 
-	if (strcmp(req->method, "GET") == 0) {
+	if (get || bodyless_delete) {
+		SET(CURLOPT_POSTFIELDS, (char *)NULL);
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+		/* After POSTFIELDS, which makes the handle POST: this makes it GET again. */
 		SET(CURLOPT_HTTPGET, 1L);
-	} else if (strcmp(req->method, "DELETE") == 0 && !req->body) {
-		SET(CURLOPT_CUSTOMREQUEST, "DELETE");
 	} else {
 		/* POST, PUT, PATCH, DELETE with a body: an empty body still sends Content-Length: 0. */
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 		SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
-		if (strcmp(req->method, "POST") != 0)
-			SET(CURLOPT_CUSTOMREQUEST, req->method);
 	}
-#undef SET
+	SET(CURLOPT_CUSTOMREQUEST, get || strcmp(req->method, "POST") == 0 ? NULL : req->method);
 	return CURLE_OK;
 }
+#undef SET
 
 static int is_tls_error(CURLcode cc)
 {
@@ -769,7 +819,7 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 	CURL *c = NULL;
 	CURLcode cc;
 	int64_t started = pa_monotonic_ms();
-	int rc;
+	int rc, clean = 1;
 
 	if (!out)
 		return pa_error_set(PROVAUTH_EINVAL, "http: no output given");
@@ -789,17 +839,18 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 		return pa_error_prefix(rc, "http: %s %s", req->method, url);
 	memset(&x, 0, sizeof(x));
 	x.max_body = h->max_reply;
-	if (!(resp = calloc(1, sizeof(*resp))) || !(c = pool_get(h))) {
+	if (!(resp = calloc(1, sizeof(*resp)))) {
 		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, url);
 		goto out;
 	}
 	x.resp = resp;
 	errbuf[0] = '\0';
-	if ((cc = setup(c, h, req, headers, &x, errbuf)) != CURLE_OK) {
+	if (!(c = pool_get(h, &cc)) || (cc = setup(c, h, req, headers, &x, errbuf)) != CURLE_OK) {
 		/* An option this libcurl refuses (say, TLS verification) must not be skipped. */
 		rc = pa_error_set(cc == CURLE_OUT_OF_MEMORY ? PROVAUTH_ENOMEM : PROVAUTH_ERROR,
 		                  "http: %s %s: libcurl refused an option: %s", req->method, url,
 		                  curl_easy_strerror(cc));
+		clean = 0;
 		goto out;
 	}
 	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
@@ -817,7 +868,7 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 out:
 	log_request(h, req, url, *out ? (*out)->status : 0, started, *out ? (*out)->body_len : 0, rc);
 	if (c)
-		pool_put(h, c);
+		pool_put(h, c, clean);
 	slist_free_wiped(headers);
 	pa_http_response_free(resp);
 	return rc;
