@@ -576,7 +576,31 @@ static int header_name_ok(const char *name)
 	return 1;
 }
 
-static int check_request(const provauth_http_request *req, const char *method, const char *url)
+/* Fills d (method and URL for messages); done only when a message needs them. */
+typedef struct pa_described {
+	char method[16];
+	char url[PA_HTTP_URL_SHOWN];
+	int done;
+} pa_described;
+
+static void describe(pa_described *d, const provauth_http_request *req)
+{
+	size_t o = 0;
+
+	if (d->done)
+		return;
+	d->done = 1;
+	url_for_humans(req->url, d->url, sizeof(d->url));
+	if (req->method)
+		put_range(d->method, sizeof(d->method), &o, req->method, req->method + strlen(req->method));
+	else
+		snprintf(d->method, sizeof(d->method), "(no method)");
+}
+
+/* What messages show of the request, put together on first use. */
+#define M (describe(d, req), d->method)
+#define U (describe(d, req), d->url)
+static int check_request(const provauth_http_request *req, pa_described *d)
 {
 	size_t i;
 
@@ -584,31 +608,62 @@ static int check_request(const provauth_http_request *req, const char *method, c
 		return pa_error_set(PROVAUTH_EINVAL, "http: request version %u not supported (this host knows %d)",
 		                    req->version, PROVAUTH_HTTP_REQUEST_VERSION);
 	if (!req->url || !*req->url)
-		return pa_error_set(PROVAUTH_EINVAL, "http: %s: no URL given", method);
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s: no URL given", M);
 	if (!method_known(req->method))
-		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: unsupported method", method, url);
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: unsupported method", M, U);
 	if (req->body_len && !req->body)
-		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: body_len %zu without a body", method, url,
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: body_len %zu without a body", M, U,
 		                    req->body_len);
 	if (req->body_len && strcmp(req->method, "GET") == 0)
-		return pa_error_set(PROVAUTH_EINVAL, "http: GET %s: a GET request cannot carry a body", url);
+		return pa_error_set(PROVAUTH_EINVAL, "http: GET %s: a GET request cannot carry a body", U);
 	if (req->timeout_ms < 0)
-		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: negative timeout %ld ms", method, url,
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: negative timeout %ld ms", M, U,
 		                    req->timeout_ms);
 	if (req->header_count && !req->headers)
-		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header_count %zu without headers", method,
-		                    url, req->header_count);
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header_count %zu without headers", M,
+		                    U, req->header_count);
 	for (i = 0; i < req->header_count; i++) {
 		const provauth_http_header *hd = &req->headers[i];
 		/* A CR or LF in a value would let it smuggle further headers. */
 		if (!header_name_ok(hd->name))
 			return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header %zu has an invalid name",
-			                    method, url, i);
+			                    M, U, i);
 		if (hd->value && strpbrk(hd->value, "\r\n"))
 			return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header %s: value contains a line break",
-			                    method, url, hd->name);
+			                    M, U, hd->name);
 	}
 	return 0;
+}
+#undef M
+#undef U
+
+/*
+ * The request's header lines as the list CURLOPT_HTTPHEADER reads. curl only
+ * reads the nodes (it never frees or changes them), so they and their text
+ * live in one block: on the stack for ordinary requests, one malloc
+ * otherwise, instead of a curl_slist_append allocation per line, which was
+ * measurable per request (bench/RESULTS.md, e2e).
+ */
+#define PA_HTTP_LINES_NODES 16
+#define PA_HTTP_LINES_TEXT 2048
+
+typedef struct pa_lines {
+	struct curl_slist *head;
+	struct curl_slist *nodes;
+	char *text;
+	size_t text_len;
+	void *heap;                   /* nodes and text when they did not fit below */
+	struct curl_slist small_nodes[PA_HTTP_LINES_NODES];
+	char small_text[PA_HTTP_LINES_TEXT];
+} pa_lines;
+
+/* Header values may hold tokens: wipe them. */
+static void lines_free(pa_lines *l)
+{
+	pa_wipe(l->text, l->text_len);
+	free(l->heap);
+	l->heap = NULL;
+	l->text_len = 0;
 }
 
 static int request_has_header(const provauth_http_request *req, const char *name)
@@ -621,65 +676,64 @@ static int request_has_header(const provauth_http_request *req, const char *name
 	return 0;
 }
 
-/* Header strings may hold tokens: wipe them before the list is freed. */
-static void slist_free_wiped(struct curl_slist *list)
+static char *put_line(char *p, const char *name, const char *value)
 {
-	struct curl_slist *p;
+	size_t nl = strlen(name);
 
-	for (p = list; p; p = p->next)
-		pa_wipe(p->data, strlen(p->data));
-	curl_slist_free_all(list);
+	memcpy(p, name, nl);
+	p += nl;
+	/* curl drops "Name:" (no value) from the request; "Name;" sends it empty. */
+	if (value && *value) {
+		size_t vl = strlen(value);
+		memcpy(p, ": ", 2);
+		memcpy(p + 2, value, vl);
+		p += 2 + vl;
+	} else {
+		*p++ = ';';
+	}
+	*p++ = '\0';
+	return p;
 }
 
-static int build_headers(struct curl_slist **out, const provauth_http_request *req)
+static int build_headers(pa_lines *l, const provauth_http_request *req)
 {
-	struct curl_slist *list = NULL, *next;
-	size_t i;
-
-	*out = NULL;
-	for (i = 0; i < req->header_count; i++) {
-		const provauth_http_header *hd = &req->headers[i];
-		/*
-		 * Typical lines are put together on the stack: curl_slist_append
-		 * copies the line anyway, and a formatted heap copy per header is
-		 * measurable per request (bench/RESULTS.md, e2e).
-		 */
-		const char *value = hd->value && *hd->value ? hd->value : NULL;
-		size_t nl = strlen(hd->name), vl = value ? strlen(value) : 0;
-		char small[512], *line = small;
-
-		/* curl drops "Name:" (no value) from the request; "Name;" sends it empty. */
-		if (nl + vl + 3 > sizeof(small)) {
-			if (!(line = value ? pa_sprintf("%s: %s", hd->name, value) : pa_sprintf("%s;", hd->name)))
-				goto oom;
-		} else if (value) {
-			memcpy(small, hd->name, nl);
-			memcpy(small + nl, ": ", 2);
-			memcpy(small + nl + 2, value, vl + 1);
-		} else {
-			memcpy(small, hd->name, nl);
-			memcpy(small + nl, ";", 2);
-		}
-		next = curl_slist_append(list, line);
-		if (line != small)
-			pa_secret_free(line);
-		else
-			pa_wipe(small, nl + vl + 2);
-		if (!next)
-			goto oom;
-		list = next;
-	}
 	/* No 100-continue round trip before larger bodies: APIs answer at once. */
-	if (!request_has_header(req, "Expect")) {
-		if (!(next = curl_slist_append(list, "Expect:")))
-			goto oom;
-		list = next;
+	int expect = !request_has_header(req, "Expect");
+	size_t count = req->header_count + (size_t)expect, text = expect ? sizeof("Expect:") : 0, i;
+	char *p;
+
+	l->head = NULL;
+	l->heap = NULL;
+	l->text_len = 0;
+	for (i = 0; i < req->header_count; i++) {
+		const char *v = req->headers[i].value;
+		text += strlen(req->headers[i].name) + (v ? strlen(v) : 0) + 3;
 	}
-	*out = list;
+	if (!count)
+		return 0;
+	if (count <= PA_HTTP_LINES_NODES && text <= PA_HTTP_LINES_TEXT) {
+		l->nodes = l->small_nodes;
+		l->text = l->small_text;
+	} else {
+		if (count > SIZE_MAX / sizeof(*l->nodes) / 2 || !(l->heap = malloc(count * sizeof(*l->nodes) + text)))
+			return pa_error_oom();
+		l->nodes = l->heap;
+		l->text = (char *)(l->nodes + count);
+	}
+	p = l->text;
+	for (i = 0; i < count; i++) {
+		l->nodes[i].data = p;
+		l->nodes[i].next = i + 1 < count ? &l->nodes[i + 1] : NULL;
+		if (i < req->header_count) {
+			p = put_line(p, req->headers[i].name, req->headers[i].value);
+		} else {
+			memcpy(p, "Expect:", sizeof("Expect:"));
+			p += sizeof("Expect:");
+		}
+	}
+	l->text_len = (size_t)(p - l->text);
+	l->head = l->nodes;
 	return 0;
-oom:
-	slist_free_wiped(list);
-	return pa_error_oom();
 }
 
 /*
@@ -795,12 +849,17 @@ static int fail(CURLcode cc, CURL *c, const pa_xfer *x, const provauth_http_requ
 	return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: %s", req->method, url, detail);
 }
 
-static void log_request(const pa_http *h, const provauth_http_request *req, const char *url,
+static int log_wanted(const pa_http *h)
+{
+	return h->logger && h->logger->fn && PROVAUTH_LOG_DEBUG >= h->logger->min_level;
+}
+
+static void log_request(const pa_http *h, const provauth_http_request *req, pa_described *d,
                         long status, int64_t started, size_t bytes, int rc)
 {
 	provauth_log_field f[6] = {
 		PA_F_STR("method", req->method),
-		PA_F_STR("url", url),
+		PA_F_STR("url", d->url),
 		PA_F_INT("status", status),
 		PA_F_INT("duration_ms", pa_monotonic_ms() - started),
 		PA_F_INT("bytes", bytes),
@@ -810,66 +869,74 @@ static void log_request(const pa_http *h, const provauth_http_request *req, cons
 	pa_log(h->logger, PROVAUTH_LOG_DEBUG, "http_request", f, rc < 0 ? 6 : 5);
 }
 
+/*
+ * The method and URL shown in messages and the log are only put together
+ * when a message or a log event needs them: a successful request that
+ * nobody logs does not pay for them.
+ */
+#define URL (describe(&d, req), d.url)
+
 int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_response **out)
 {
-	char url[PA_HTTP_URL_SHOWN], method[16], errbuf[CURL_ERROR_SIZE];
-	struct curl_slist *headers = NULL;
+	char errbuf[CURL_ERROR_SIZE];
+	pa_described d;
+	pa_lines headers;
 	provauth_http_response *resp = NULL;
 	pa_xfer x;
 	CURL *c = NULL;
 	CURLcode cc;
-	int64_t started = pa_monotonic_ms();
-	int rc, clean = 1;
+	int64_t started = 0;
+	int rc, clean = 1, logged;
 
 	if (!out)
 		return pa_error_set(PROVAUTH_EINVAL, "http: no output given");
 	*out = NULL;
 	if (!h || !req)
 		return pa_error_set(PROVAUTH_EINVAL, "http: no %s given", h ? "request" : "HTTP service");
-	url_for_humans(req->url, url, sizeof(url));
-	if (req->method) {
-		size_t o = 0;
-		put_range(method, sizeof(method), &o, req->method, req->method + strlen(req->method));
-	} else {
-		snprintf(method, sizeof(method), "(no method)");
-	}
-	if ((rc = check_request(req, method, url)) < 0)
+	d.done = 0;
+	if ((rc = check_request(req, &d)) < 0)
 		return rc;
+	if ((logged = log_wanted(h)))
+		started = pa_monotonic_ms();
 	if ((rc = build_headers(&headers, req)) < 0)
-		return pa_error_prefix(rc, "http: %s %s", req->method, url);
+		return pa_error_prefix(rc, "http: %s %s", req->method, URL);
 	memset(&x, 0, sizeof(x));
 	x.max_body = h->max_reply;
 	if (!(resp = calloc(1, sizeof(*resp)))) {
-		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, url);
+		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, URL);
 		goto out;
 	}
 	x.resp = resp;
 	errbuf[0] = '\0';
-	if (!(c = pool_get(h, &cc)) || (cc = setup(c, h, req, headers, &x, errbuf)) != CURLE_OK) {
+	if (!(c = pool_get(h, &cc)) || (cc = setup(c, h, req, headers.head, &x, errbuf)) != CURLE_OK) {
 		/* An option this libcurl refuses (say, TLS verification) must not be skipped. */
 		rc = pa_error_set(cc == CURLE_OUT_OF_MEMORY ? PROVAUTH_ENOMEM : PROVAUTH_ERROR,
-		                  "http: %s %s: libcurl refused an option: %s", req->method, url,
+		                  "http: %s %s: libcurl refused an option: %s", req->method, URL,
 		                  curl_easy_strerror(cc));
 		clean = 0;
 		goto out;
 	}
 	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
-		rc = fail(cc, c, &x, req, url, errbuf, req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms);
+		rc = fail(cc, c, &x, req, URL, errbuf, req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms);
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (!resp->body && !(resp->body = calloc(1, 1))) {
-		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, url);
+		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, URL);
 		goto out;
 	}
 	*out = resp;
 	resp = NULL;
 	rc = 0;
 out:
-	log_request(h, req, url, *out ? (*out)->status : 0, started, *out ? (*out)->body_len : 0, rc);
+	if (logged) {
+		describe(&d, req);
+		log_request(h, req, &d, *out ? (*out)->status : 0, started, *out ? (*out)->body_len : 0, rc);
+	}
 	if (c)
 		pool_put(h, c, clean);
-	slist_free_wiped(headers);
+	lines_free(&headers);
 	pa_http_response_free(resp);
 	return rc;
 }
+#undef URL

@@ -72,19 +72,28 @@ static cursor utf8_sequence(cursor p, cursor end)
 	return p + n;
 }
 
+/* Bytes that stand for themselves in a string: printable ASCII but '"' (0x22) and '\\' (0x5c). */
+static const unsigned char plain_byte[256] = {
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+};
+
 /* A string whose opening quote is at p; returns the position after the closing one, or NULL. */
 static cursor string(cursor p, cursor end)
 {
-	for (p++; p < end;) {
-		unsigned char c = *p;
+	for (p++;;) {
+		unsigned char c;
 
+		/* Most of a reply is plain text: one table look-up per byte. */
+		while (p < end && plain_byte[*p])
+			p++;
+		if (p == end)
+			return NULL;
+		c = *p;
 		if (c == '"')
 			return p + 1;
 		if (c < 0x20)
 			return NULL;
-		if (c < 0x80 && c != '\\') {
-			p++;
-		} else if (c == '\\') {
+		if (c == '\\') {
 			if (end - p < 2)
 				return NULL;
 			switch (p[1]) {
@@ -104,7 +113,6 @@ static cursor string(cursor p, cursor end)
 			return NULL;
 		}
 	}
-	return NULL;
 }
 
 static cursor digits(cursor p, cursor end)
