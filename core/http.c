@@ -116,6 +116,11 @@ void pa_http_free(pa_http *h)
 
 /* ---- responses ---- */
 
+/*
+ * A reply's headers are one allocation: the array, then each name and value
+ * as NUL-terminated strings after it. Capturing them cost two allocations
+ * per field and as many frees (bench/RESULTS.md, e2e).
+ */
 void pa_http_response_free(provauth_http_response *resp)
 {
 	size_t i;
@@ -127,10 +132,8 @@ void pa_http_response_free(provauth_http_response *resp)
 		pa_wipe(resp->body, resp->body_len);
 		free(resp->body);
 	}
-	for (i = 0; i < resp->header_count; i++) {
-		free(resp->headers[i].name);
-		pa_secret_free(resp->headers[i].value);
-	}
+	for (i = 0; i < resp->header_count; i++)
+		pa_wipe(resp->headers[i].value, strlen(resp->headers[i].value));
 	free(resp->headers);
 	free(resp);
 }
@@ -147,27 +150,194 @@ const char *pa_http_header(const provauth_http_response *resp, const char *name)
 
 /* ---- one transfer ---- */
 
+/* One header field as it arrived: offsets into pa_xfer.raw. */
+typedef struct pa_field {
+	size_t name, nlen;            /* lowercased */
+	size_t value, vlen;
+	size_t owner;                 /* the first field of this name, which the reply lists */
+	size_t next;                  /* the next field merged into this one's owner; 0: none */
+	size_t total;                 /* owners: the merged value's length */
+} pa_field;
+
+#define PA_XFER_RAW_SMALL 1024
+#define PA_XFER_FIELDS_SMALL 16
+
 typedef struct pa_xfer {
-	provauth_http_response *resp; /* built in place while the reply arrives */
+	provauth_http_response *resp; /* the body is built in place while the reply arrives */
 	size_t body_cap;
 	size_t max_body;
 	size_t header_bytes;          /* of the current response */
-	size_t header_cap;
 	int body_too_big;
 	int headers_too_big;
 	int oom;
+	/* The current response's fields, back to back without separators; they may hold cookies. */
+	char *raw;
+	size_t raw_len, raw_cap;
+	pa_field *fields;
+	size_t nfields, fields_cap;
+	char raw_small[PA_XFER_RAW_SMALL];
+	pa_field fields_small[PA_XFER_FIELDS_SMALL];
 } pa_xfer;
 
-static void xfer_drop_headers(pa_xfer *x)
+static void xfer_init(pa_xfer *x, provauth_http_response *resp, size_t max_body)
 {
-	provauth_http_response *r = x->resp;
+	x->resp = resp;
+	x->body_cap = 0;
+	x->max_body = max_body;
+	x->header_bytes = 0;
+	x->body_too_big = x->headers_too_big = x->oom = 0;
+	x->raw = x->raw_small;
+	x->raw_len = 0;
+	x->raw_cap = sizeof(x->raw_small);
+	x->fields = x->fields_small;
+	x->nfields = 0;
+	x->fields_cap = PA_XFER_FIELDS_SMALL;
+}
+
+static void xfer_free(pa_xfer *x)
+{
+	pa_wipe(x->raw, x->raw_cap);
+	if (x->raw != x->raw_small)
+		free(x->raw);
+	if (x->fields != x->fields_small)
+		free(x->fields);
+}
+
+/* Room for `more` bytes in x->raw; grown on the heap past the inline buffer. */
+static int raw_reserve(pa_xfer *x, size_t more)
+{
+	size_t cap = x->raw_cap;
+	char *grown;
+
+	if (x->raw_len + more <= cap)
+		return 0;
+	while (cap < x->raw_len + more)
+		cap *= 2;
+	if (!(grown = malloc(cap)))
+		return -1;
+	memcpy(grown, x->raw, x->raw_len);
+	/* A realloc would leave the old copy behind unwiped. */
+	pa_wipe(x->raw, x->raw_cap);
+	if (x->raw != x->raw_small)
+		free(x->raw);
+	x->raw = grown;
+	x->raw_cap = cap;
+	return 0;
+}
+
+static int add_header(pa_xfer *x, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	pa_field *f;
 	size_t i;
 
-	for (i = 0; i < r->header_count; i++) {
-		free(r->headers[i].name);
-		pa_secret_free(r->headers[i].value);
+	if (x->nfields == x->fields_cap) {
+		size_t cap = x->fields_cap * 2;
+		pa_field *grown = malloc(cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		memcpy(grown, x->fields, x->nfields * sizeof(*grown));
+		if (x->fields != x->fields_small)
+			free(x->fields);
+		x->fields = grown;
+		x->fields_cap = cap;
 	}
-	r->header_count = 0;
+	if (raw_reserve(x, nlen + vlen) < 0)
+		return -1;
+	f = &x->fields[x->nfields++];
+	f->name = x->raw_len;
+	f->nlen = nlen;
+	for (i = 0; i < nlen; i++)
+		x->raw[x->raw_len++] = (char)tolower((unsigned char)name[i]);
+	f->value = x->raw_len;
+	f->vlen = vlen;
+	memcpy(x->raw + x->raw_len, value, vlen);
+	x->raw_len += vlen;
+	return 0;
+}
+
+/* An obsolete folded line ("  more") continues the previous field's value, which ends x->raw. */
+static int fold_header(pa_xfer *x, const char *text, size_t len)
+{
+	if (!x->nfields || !len)
+		return 0;
+	if (raw_reserve(x, 1 + len) < 0)
+		return -1;
+	x->raw[x->raw_len++] = ' ';
+	memcpy(x->raw + x->raw_len, text, len);
+	x->raw_len += len;
+	x->fields[x->nfields - 1].vlen += 1 + len;
+	return 0;
+}
+
+/*
+ * The captured fields as the reply's header list. Repeated fields mean one
+ * comma-separated list (RFC 9110 5.3), so a lookup sees all of them;
+ * Set-Cookie is the exception, since cookie values may themselves contain
+ * commas.
+ */
+static int xfer_finish_headers(pa_xfer *x)
+{
+	provauth_http_response *r = x->resp;
+	size_t i, j, owners = 0, size;
+	char *p;
+
+	for (i = 0; i < x->nfields; i++) {
+		pa_field *f = &x->fields[i];
+
+		f->owner = i;
+		f->next = 0;
+		f->total = f->vlen;
+		if (!(f->nlen == 10 && memcmp(x->raw + f->name, "set-cookie", 10) == 0)) {
+			for (j = 0; j < i; j++) {
+				pa_field *o = &x->fields[j];
+				if (o->owner == j && o->nlen == f->nlen &&
+				    memcmp(x->raw + o->name, x->raw + f->name, f->nlen) == 0)
+					break;
+			}
+			if (j < i) {
+				pa_field *o = &x->fields[j], *last = o;
+				while (last->next)
+					last = &x->fields[last->next];
+				last->next = i;
+				o->total += 2 + f->vlen;
+				f->owner = j;
+				continue;
+			}
+		}
+		owners++;
+	}
+	if (!owners)
+		return 0;
+	size = owners * sizeof(*r->headers);
+	for (i = 0; i < x->nfields; i++)
+		if (x->fields[i].owner == i)
+			size += x->fields[i].nlen + 1 + x->fields[i].total + 1;
+	if (!(r->headers = malloc(size)))
+		return -1;
+	p = (char *)(r->headers + owners);
+	for (i = 0; i < x->nfields; i++) {
+		const pa_field *f = &x->fields[i];
+		size_t k;
+
+		if (f->owner != i)
+			continue;
+		k = r->header_count++;
+		r->headers[k].name = p;
+		memcpy(p, x->raw + f->name, f->nlen);
+		p += f->nlen;
+		*p++ = '\0';
+		r->headers[k].value = p;
+		memcpy(p, x->raw + f->value, f->vlen);
+		p += f->vlen;
+		for (j = f->next; j; j = x->fields[j].next) {
+			memcpy(p, ", ", 2);
+			memcpy(p + 2, x->raw + x->fields[j].value, x->fields[j].vlen);
+			p += 2 + x->fields[j].vlen;
+		}
+		*p++ = '\0';
+	}
+	return 0;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
@@ -202,78 +372,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
 	return len;
 }
 
-static int add_header(pa_xfer *x, const char *name, size_t nlen, const char *value, size_t vlen)
-{
-	provauth_http_response *r = x->resp;
-	char *n, *v;
-	size_t i;
-
-	/*
-	 * Repeated fields mean one comma-separated list (RFC 9110 5.3), so a
-	 * lookup sees all of them; Set-Cookie is the exception, since cookie
-	 * values may themselves contain commas.
-	 */
-	if (!(nlen == 10 && strncasecmp(name, "set-cookie", 10) == 0)) {
-		for (i = 0; i < r->header_count; i++) {
-			char *old = r->headers[i].value;
-			size_t olen;
-
-			if (strlen(r->headers[i].name) != nlen || strncasecmp(r->headers[i].name, name, nlen) != 0)
-				continue;
-			olen = strlen(old);
-			if (!(v = malloc(olen + 2 + vlen + 1)))
-				return -1;
-			memcpy(v, old, olen);
-			memcpy(v + olen, ", ", 2);
-			memcpy(v + olen + 2, value, vlen);
-			v[olen + 2 + vlen] = '\0';
-			pa_secret_free(old);
-			r->headers[i].value = v;
-			return 0;
-		}
-	}
-	if (r->header_count == x->header_cap) {
-		size_t cap = x->header_cap ? x->header_cap * 2 : 16;
-		void *grown = realloc(r->headers, cap * sizeof(*r->headers));
-		if (!grown)
-			return -1;
-		r->headers = grown;
-		x->header_cap = cap;
-	}
-	if (!(n = pa_strndup(name, nlen)) || !(v = pa_strndup(value, vlen))) {
-		free(n);
-		return -1;
-	}
-	for (i = 0; i < nlen; i++)
-		n[i] = (char)tolower((unsigned char)n[i]);
-	r->headers[r->header_count].name = n;
-	r->headers[r->header_count].value = v;
-	r->header_count++;
-	return 0;
-}
-
-/* An obsolete folded line ("  more") continues the previous field's value. */
-static int fold_header(pa_xfer *x, const char *text, size_t len)
-{
-	provauth_http_response *r = x->resp;
-	char *old, *v;
-	size_t olen;
-
-	if (!r->header_count || !len)
-		return 0;
-	old = r->headers[r->header_count - 1].value;
-	olen = strlen(old);
-	if (!(v = malloc(olen + 1 + len + 1)))
-		return -1;
-	memcpy(v, old, olen);
-	v[olen] = ' ';
-	memcpy(v + olen + 1, text, len);
-	v[olen + 1 + len] = '\0';
-	pa_secret_free(old);
-	r->headers[r->header_count - 1].value = v;
-	return 0;
-}
-
 static int is_space(char c)
 {
 	return c == ' ' || c == '\t';
@@ -293,7 +391,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
 	 * redirect): only the last response's headers and body are returned.
 	 */
 	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-		xfer_drop_headers(x);
+		x->nfields = 0;
+		x->raw_len = 0;
 		x->resp->body_len = 0;
 		if (x->resp->body)
 			x->resp->body[0] = '\0';
@@ -900,13 +999,12 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 		started = pa_monotonic_ms();
 	if ((rc = build_headers(&headers, req)) < 0)
 		return pa_error_prefix(rc, "http: %s %s", req->method, URL);
-	memset(&x, 0, sizeof(x));
-	x.max_body = h->max_reply;
-	if (!(resp = calloc(1, sizeof(*resp)))) {
+	resp = calloc(1, sizeof(*resp));
+	xfer_init(&x, resp, h->max_reply);
+	if (!resp) {
 		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, URL);
 		goto out;
 	}
-	x.resp = resp;
 	errbuf[0] = '\0';
 	if (!(c = pool_get(h, &cc)) || (cc = setup(c, h, req, headers.head, &x, errbuf)) != CURLE_OK) {
 		/* An option this libcurl refuses (say, TLS verification) must not be skipped. */
@@ -921,7 +1019,7 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (!resp->body && !(resp->body = calloc(1, 1))) {
+	if ((!resp->body && !(resp->body = calloc(1, 1))) || xfer_finish_headers(&x) < 0) {
 		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, URL);
 		goto out;
 	}
@@ -936,6 +1034,7 @@ out:
 	if (c)
 		pool_put(h, c, clean);
 	lines_free(&headers);
+	xfer_free(&x);
 	pa_http_response_free(resp);
 	return rc;
 }

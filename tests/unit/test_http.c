@@ -755,6 +755,65 @@ static void test_folded_and_oversized_headers(void)
 	free(huge);
 }
 
+/*
+ * Many fields, long values, repeats interleaved with others and a fold on a
+ * repeated field: more than the capture keeps inline, so it moves to the
+ * heap mid-reply, and every value must come out whole and in order.
+ */
+static void test_many_headers(void)
+{
+	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
+	provauth_http_response *resp = NULL;
+	raw_server rs;
+	char url[256], *text, expect[8192], name[32], value[256];
+	size_t n = 0, e = 0, i, seen_cookies = 0;
+
+	text = malloc(64 * 1024);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	n += (size_t)sprintf(text, "HTTP/1.1 200 OK\r\n");
+	for (i = 0; i < 60; i++) {
+		n += (size_t)sprintf(text + n, "X-Field-%zu: value %zu %0150zu\r\n", i, i, i);
+		/* The repeated field, every third line; its values join with ", ". */
+		if (i % 3 == 0) {
+			n += (size_t)sprintf(text + n, "X-Repeat: r%zu\r\n", i);
+			e += (size_t)sprintf(expect + e, "%sr%zu", e ? ", " : "", i);
+		}
+		if (i % 20 == 0)
+			n += (size_t)sprintf(text + n, "Set-Cookie: c%zu=%zu\r\n", i, i);
+	}
+	n += (size_t)sprintf(text + n, "X-Repeat: last\r\n  folded\r\n");
+	e += (size_t)sprintf(expect + e, ", last folded");
+	n += (size_t)sprintf(text + n, "Content-Length: 2\r\nConnection: close\r\n\r\nok");
+	CU_ASSERT_EQUAL_FATAL(raw_start(&rs, text, n), 0);
+	url_to(url, sizeof(url), rs.port, "/");
+	req.url = url;
+	CU_ASSERT_EQUAL(pa_http_request(http, &req, &resp), 0);
+	if (resp) {
+		CU_ASSERT_STRING_EQUAL(resp->body, "ok");
+		for (i = 0; i < 60; i++) {
+			snprintf(name, sizeof(name), "x-field-%zu", i);
+			snprintf(value, sizeof(value), "value %zu %0150zu", i, i);
+			CU_ASSERT_PTR_NOT_NULL(pa_http_header(resp, name));
+			if (pa_http_header(resp, name))
+				CU_ASSERT_STRING_EQUAL(pa_http_header(resp, name), value);
+		}
+		CU_ASSERT_STRING_EQUAL(pa_http_header(resp, "x-repeat"), expect);
+		for (i = 0; i < resp->header_count; i++) {
+			if (strcmp(resp->headers[i].name, "set-cookie") == 0) {
+				snprintf(value, sizeof(value), "c%zu=%zu", seen_cookies * 20, seen_cookies * 20);
+				CU_ASSERT_STRING_EQUAL(resp->headers[i].value, value);
+				seen_cookies++;
+			}
+		}
+		CU_ASSERT_EQUAL(seen_cookies, 3);
+		/* 60 fields, one merged X-Repeat, three cookies, Content-Length, Connection. */
+		CU_ASSERT_EQUAL(resp->header_count, 60 + 1 + 3 + 2);
+	}
+	pa_http_response_free(resp);
+	raw_stop(&rs);
+	free(text);
+}
+
 static void test_timeouts(void)
 {
 	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
@@ -1353,6 +1412,7 @@ int main(void)
 		{ "reply size cap", test_reply_size_cap },
 		{ "announced oversize refused early", test_content_length_rejected_early },
 		{ "folded and oversized headers", test_folded_and_oversized_headers },
+		{ "many, long and repeated headers", test_many_headers },
 		{ "timeouts", test_timeouts },
 		{ "connection refused", test_connection_refused },
 		{ "redirects", test_redirects },
