@@ -765,26 +765,26 @@ static void test_many_headers(void)
 	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
 	provauth_http_response *resp = NULL;
 	raw_server rs;
-	char url[256], *text, expect[8192], name[32], value[256];
+	char url[256], *wire, expect[8192], name[32], value[256];
 	size_t n = 0, e = 0, i, seen_cookies = 0;
 
-	text = malloc(64 * 1024);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-	n += (size_t)sprintf(text, "HTTP/1.1 200 OK\r\n");
+	wire = malloc(64 * 1024);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(wire);
+	n += (size_t)sprintf(wire, "HTTP/1.1 200 OK\r\n");
 	for (i = 0; i < 60; i++) {
-		n += (size_t)sprintf(text + n, "X-Field-%zu: value %zu %0150zu\r\n", i, i, i);
+		n += (size_t)sprintf(wire + n, "X-Field-%zu: value %zu %0150zu\r\n", i, i, i);
 		/* The repeated field, every third line; its values join with ", ". */
 		if (i % 3 == 0) {
-			n += (size_t)sprintf(text + n, "X-Repeat: r%zu\r\n", i);
+			n += (size_t)sprintf(wire + n, "X-Repeat: r%zu\r\n", i);
 			e += (size_t)sprintf(expect + e, "%sr%zu", e ? ", " : "", i);
 		}
 		if (i % 20 == 0)
-			n += (size_t)sprintf(text + n, "Set-Cookie: c%zu=%zu\r\n", i, i);
+			n += (size_t)sprintf(wire + n, "Set-Cookie: c%zu=%zu\r\n", i, i);
 	}
-	n += (size_t)sprintf(text + n, "X-Repeat: last\r\n  folded\r\n");
+	n += (size_t)sprintf(wire + n, "X-Repeat: last\r\n  folded\r\n");
 	e += (size_t)sprintf(expect + e, ", last folded");
-	n += (size_t)sprintf(text + n, "Content-Length: 2\r\nConnection: close\r\n\r\nok");
-	CU_ASSERT_EQUAL_FATAL(raw_start(&rs, text, n), 0);
+	n += (size_t)sprintf(wire + n, "Content-Length: 2\r\nConnection: close\r\n\r\nok");
+	CU_ASSERT_EQUAL_FATAL(raw_start(&rs, wire, n), 0);
 	url_to(url, sizeof(url), rs.port, "/");
 	req.url = url;
 	CU_ASSERT_EQUAL(pa_http_request(http, &req, &resp), 0);
@@ -811,7 +811,7 @@ static void test_many_headers(void)
 	}
 	pa_http_response_free(resp);
 	raw_stop(&rs);
-	free(text);
+	free(wire);
 }
 
 static void test_timeouts(void)
