@@ -13,10 +13,21 @@
  *    reused buffer. "plain+json" also parses the body with json-c, as the
  *    plugin does, to compare like with like.
  * Rounds alternate the sides so that load from other processes hits both.
+ *
+ * Each GET is a ping-pong between this thread and a server thread. Left to
+ * the scheduler on a 2-vCPU guest, that round trip is bimodal: about 45k/s
+ * when both threads share a CPU, 7k/s when every request wakes the other
+ * CPU, switching from one round to the next, which swamped what the sides
+ * do (ratios from 0.6 to 3). The whole process, server threads included,
+ * is therefore pinned to the CPU it starts on (PA_BENCH_E2E_PIN=0 to not):
+ * a request then costs the CPU time of client, server and kernel, the same
+ * server and kernel work for both sides, and the ratio compares what the
+ * client sides cost.
  */
 #include "config.h"
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +116,19 @@ static struct curl_slist *copy_header(struct curl_slist *l, fake_pixiv *fk, cons
 	return curl_slist_append(l, line);
 }
 
+/* Pins this process and the threads it creates later to the CPU it runs on; returns it, or -1. */
+static int pin_to_one_cpu(void)
+{
+	cpu_set_t set;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0)
+		return -1;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) == 0 ? cpu : -1;
+}
+
 int main(void)
 {
 	static const char *const names[] = { "Authorization", "User-Agent", "App-OS", "App-OS-Version",
@@ -121,12 +145,15 @@ int main(void)
 	buf b = { NULL, 0, 0 };
 	size_t i;
 	CURL *c;
-	int r;
+	int r, pinned = -1;
 
 	if (!getenv("PROVAUTH_PLUGIN_PATH")) {
 		fprintf(stderr, "bench: PROVAUTH_PLUGIN_PATH must name the built plugins (./dev bench sets it)\n");
 		return 2;
 	}
+	/* Before the server starts, so that its threads inherit the mask. */
+	if (bench_env_long("PA_BENCH_E2E_PIN", 1))
+		pinned = pin_to_one_cpu();
 	if (fake_pixiv_start(&fk) < 0 || fake_pixiv_add_user(fk, "bench-refresh-token", "4242", "bench", "b@example.com") < 0) {
 		fprintf(stderr, "bench: cannot start the fake pixiv server\n");
 		return 1;
@@ -178,9 +205,9 @@ int main(void)
 		return 1;
 	}
 	printf("e2e provauth_rps=%.0f plain_rps=%.0f plain_json_rps=%.0f ratio=%.3f ratio_vs_plain_json=%.3f "
-	       "body_bytes=%zu target_ratio=0.95 (median of %d alternating rounds x %ld GETs)\n",
+	       "body_bytes=%zu pinned_cpu=%d target_ratio=0.95 (median of %d alternating rounds x %ld GETs)\n",
 	       bench_median(pa, ROUNDS), bench_median(pl, ROUNDS), bench_median(pj, ROUNDS),
-	       bench_median(ratio, ROUNDS), bench_median(ratio_j, ROUNDS), b.len, ROUNDS, n);
+	       bench_median(ratio, ROUNDS), bench_median(ratio_j, ROUNDS), b.len, pinned, ROUNDS, n);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
 	free(b.data);

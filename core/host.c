@@ -149,4 +149,6 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->failure_set_message = provauth_failure_set_message;
 	h->failure_set_http = provauth_failure_set_http;
 	h->failure_set_transport = provauth_failure_set_transport;
+
+	h->json_valid = pa_json_valid;
 }

@@ -114,39 +114,13 @@ void pa_http_free(pa_http *h)
 	free(h);
 }
 
-/* ---- the handle pool ---- */
-
-static CURL *pool_get(pa_http *h)
-{
-	CURL *c = NULL;
-
-	pthread_mutex_lock(&h->lock);
-	if (h->idle_count)
-		c = h->idle[--h->idle_count];
-	pthread_mutex_unlock(&h->lock);
-	return c ? c : curl_easy_init();
-}
-
-/*
- * curl_easy_reset drops every option (and so every pointer into the finished
- * request's stack) but keeps the handle's live connections, DNS and TLS
- * session caches, which is what makes the next request on it cheap.
- */
-static void pool_put(pa_http *h, CURL *c)
-{
-	curl_easy_reset(c);
-	pthread_mutex_lock(&h->lock);
-	if (h->idle_count < PA_HTTP_POOL_MAX) {
-		h->idle[h->idle_count++] = c;
-		c = NULL;
-	}
-	pthread_mutex_unlock(&h->lock);
-	if (c)
-		curl_easy_cleanup(c);
-}
-
 /* ---- responses ---- */
 
+/*
+ * A reply's headers are one allocation: the array, then each name and value
+ * as NUL-terminated strings after it. Capturing them cost two allocations
+ * per field and as many frees (bench/RESULTS.md, e2e).
+ */
 void pa_http_response_free(provauth_http_response *resp)
 {
 	size_t i;
@@ -158,10 +132,8 @@ void pa_http_response_free(provauth_http_response *resp)
 		pa_wipe(resp->body, resp->body_len);
 		free(resp->body);
 	}
-	for (i = 0; i < resp->header_count; i++) {
-		free(resp->headers[i].name);
-		pa_secret_free(resp->headers[i].value);
-	}
+	for (i = 0; i < resp->header_count; i++)
+		pa_wipe(resp->headers[i].value, strlen(resp->headers[i].value));
 	free(resp->headers);
 	free(resp);
 }
@@ -178,27 +150,194 @@ const char *pa_http_header(const provauth_http_response *resp, const char *name)
 
 /* ---- one transfer ---- */
 
+/* One header field as it arrived: offsets into pa_xfer.raw. */
+typedef struct pa_field {
+	size_t name, nlen;            /* lowercased */
+	size_t value, vlen;
+	size_t owner;                 /* the first field of this name, which the reply lists */
+	size_t next;                  /* the next field merged into this one's owner; 0: none */
+	size_t total;                 /* owners: the merged value's length */
+} pa_field;
+
+#define PA_XFER_RAW_SMALL 1024
+#define PA_XFER_FIELDS_SMALL 16
+
 typedef struct pa_xfer {
-	provauth_http_response *resp; /* built in place while the reply arrives */
+	provauth_http_response *resp; /* the body is built in place while the reply arrives */
 	size_t body_cap;
 	size_t max_body;
 	size_t header_bytes;          /* of the current response */
-	size_t header_cap;
 	int body_too_big;
 	int headers_too_big;
 	int oom;
+	/* The current response's fields, back to back without separators; they may hold cookies. */
+	char *raw;
+	size_t raw_len, raw_cap;
+	pa_field *fields;
+	size_t nfields, fields_cap;
+	char raw_small[PA_XFER_RAW_SMALL];
+	pa_field fields_small[PA_XFER_FIELDS_SMALL];
 } pa_xfer;
 
-static void xfer_drop_headers(pa_xfer *x)
+static void xfer_init(pa_xfer *x, provauth_http_response *resp, size_t max_body)
 {
-	provauth_http_response *r = x->resp;
+	x->resp = resp;
+	x->body_cap = 0;
+	x->max_body = max_body;
+	x->header_bytes = 0;
+	x->body_too_big = x->headers_too_big = x->oom = 0;
+	x->raw = x->raw_small;
+	x->raw_len = 0;
+	x->raw_cap = sizeof(x->raw_small);
+	x->fields = x->fields_small;
+	x->nfields = 0;
+	x->fields_cap = PA_XFER_FIELDS_SMALL;
+}
+
+static void xfer_free(pa_xfer *x)
+{
+	pa_wipe(x->raw, x->raw_cap);
+	if (x->raw != x->raw_small)
+		free(x->raw);
+	if (x->fields != x->fields_small)
+		free(x->fields);
+}
+
+/* Room for `more` bytes in x->raw; grown on the heap past the inline buffer. */
+static int raw_reserve(pa_xfer *x, size_t more)
+{
+	size_t cap = x->raw_cap;
+	char *grown;
+
+	if (x->raw_len + more <= cap)
+		return 0;
+	while (cap < x->raw_len + more)
+		cap *= 2;
+	if (!(grown = malloc(cap)))
+		return -1;
+	memcpy(grown, x->raw, x->raw_len);
+	/* A realloc would leave the old copy behind unwiped. */
+	pa_wipe(x->raw, x->raw_cap);
+	if (x->raw != x->raw_small)
+		free(x->raw);
+	x->raw = grown;
+	x->raw_cap = cap;
+	return 0;
+}
+
+static int add_header(pa_xfer *x, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	pa_field *f;
 	size_t i;
 
-	for (i = 0; i < r->header_count; i++) {
-		free(r->headers[i].name);
-		pa_secret_free(r->headers[i].value);
+	if (x->nfields == x->fields_cap) {
+		size_t cap = x->fields_cap * 2;
+		pa_field *grown = malloc(cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		memcpy(grown, x->fields, x->nfields * sizeof(*grown));
+		if (x->fields != x->fields_small)
+			free(x->fields);
+		x->fields = grown;
+		x->fields_cap = cap;
 	}
-	r->header_count = 0;
+	if (raw_reserve(x, nlen + vlen) < 0)
+		return -1;
+	f = &x->fields[x->nfields++];
+	f->name = x->raw_len;
+	f->nlen = nlen;
+	for (i = 0; i < nlen; i++)
+		x->raw[x->raw_len++] = (char)tolower((unsigned char)name[i]);
+	f->value = x->raw_len;
+	f->vlen = vlen;
+	memcpy(x->raw + x->raw_len, value, vlen);
+	x->raw_len += vlen;
+	return 0;
+}
+
+/* An obsolete folded line ("  more") continues the previous field's value, which ends x->raw. */
+static int fold_header(pa_xfer *x, const char *text, size_t len)
+{
+	if (!x->nfields || !len)
+		return 0;
+	if (raw_reserve(x, 1 + len) < 0)
+		return -1;
+	x->raw[x->raw_len++] = ' ';
+	memcpy(x->raw + x->raw_len, text, len);
+	x->raw_len += len;
+	x->fields[x->nfields - 1].vlen += 1 + len;
+	return 0;
+}
+
+/*
+ * The captured fields as the reply's header list. Repeated fields mean one
+ * comma-separated list (RFC 9110 5.3), so a lookup sees all of them;
+ * Set-Cookie is the exception, since cookie values may themselves contain
+ * commas.
+ */
+static int xfer_finish_headers(pa_xfer *x)
+{
+	provauth_http_response *r = x->resp;
+	size_t i, j, owners = 0, size;
+	char *p;
+
+	for (i = 0; i < x->nfields; i++) {
+		pa_field *f = &x->fields[i];
+
+		f->owner = i;
+		f->next = 0;
+		f->total = f->vlen;
+		if (!(f->nlen == 10 && memcmp(x->raw + f->name, "set-cookie", 10) == 0)) {
+			for (j = 0; j < i; j++) {
+				pa_field *o = &x->fields[j];
+				if (o->owner == j && o->nlen == f->nlen &&
+				    memcmp(x->raw + o->name, x->raw + f->name, f->nlen) == 0)
+					break;
+			}
+			if (j < i) {
+				pa_field *o = &x->fields[j], *last = o;
+				while (last->next)
+					last = &x->fields[last->next];
+				last->next = i;
+				o->total += 2 + f->vlen;
+				f->owner = j;
+				continue;
+			}
+		}
+		owners++;
+	}
+	if (!owners)
+		return 0;
+	size = owners * sizeof(*r->headers);
+	for (i = 0; i < x->nfields; i++)
+		if (x->fields[i].owner == i)
+			size += x->fields[i].nlen + 1 + x->fields[i].total + 1;
+	if (!(r->headers = malloc(size)))
+		return -1;
+	p = (char *)(r->headers + owners);
+	for (i = 0; i < x->nfields; i++) {
+		const pa_field *f = &x->fields[i];
+		size_t k;
+
+		if (f->owner != i)
+			continue;
+		k = r->header_count++;
+		r->headers[k].name = p;
+		memcpy(p, x->raw + f->name, f->nlen);
+		p += f->nlen;
+		*p++ = '\0';
+		r->headers[k].value = p;
+		memcpy(p, x->raw + f->value, f->vlen);
+		p += f->vlen;
+		for (j = f->next; j; j = x->fields[j].next) {
+			memcpy(p, ", ", 2);
+			memcpy(p + 2, x->raw + x->fields[j].value, x->fields[j].vlen);
+			p += 2 + x->fields[j].vlen;
+		}
+		*p++ = '\0';
+	}
+	return 0;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
@@ -233,78 +372,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
 	return len;
 }
 
-static int add_header(pa_xfer *x, const char *name, size_t nlen, const char *value, size_t vlen)
-{
-	provauth_http_response *r = x->resp;
-	char *n, *v;
-	size_t i;
-
-	/*
-	 * Repeated fields mean one comma-separated list (RFC 9110 5.3), so a
-	 * lookup sees all of them; Set-Cookie is the exception, since cookie
-	 * values may themselves contain commas.
-	 */
-	if (!(nlen == 10 && strncasecmp(name, "set-cookie", 10) == 0)) {
-		for (i = 0; i < r->header_count; i++) {
-			char *old = r->headers[i].value;
-			size_t olen;
-
-			if (strlen(r->headers[i].name) != nlen || strncasecmp(r->headers[i].name, name, nlen) != 0)
-				continue;
-			olen = strlen(old);
-			if (!(v = malloc(olen + 2 + vlen + 1)))
-				return -1;
-			memcpy(v, old, olen);
-			memcpy(v + olen, ", ", 2);
-			memcpy(v + olen + 2, value, vlen);
-			v[olen + 2 + vlen] = '\0';
-			pa_secret_free(old);
-			r->headers[i].value = v;
-			return 0;
-		}
-	}
-	if (r->header_count == x->header_cap) {
-		size_t cap = x->header_cap ? x->header_cap * 2 : 16;
-		void *grown = realloc(r->headers, cap * sizeof(*r->headers));
-		if (!grown)
-			return -1;
-		r->headers = grown;
-		x->header_cap = cap;
-	}
-	if (!(n = pa_strndup(name, nlen)) || !(v = pa_strndup(value, vlen))) {
-		free(n);
-		return -1;
-	}
-	for (i = 0; i < nlen; i++)
-		n[i] = (char)tolower((unsigned char)n[i]);
-	r->headers[r->header_count].name = n;
-	r->headers[r->header_count].value = v;
-	r->header_count++;
-	return 0;
-}
-
-/* An obsolete folded line ("  more") continues the previous field's value. */
-static int fold_header(pa_xfer *x, const char *text, size_t len)
-{
-	provauth_http_response *r = x->resp;
-	char *old, *v;
-	size_t olen;
-
-	if (!r->header_count || !len)
-		return 0;
-	old = r->headers[r->header_count - 1].value;
-	olen = strlen(old);
-	if (!(v = malloc(olen + 1 + len + 1)))
-		return -1;
-	memcpy(v, old, olen);
-	v[olen] = ' ';
-	memcpy(v + olen + 1, text, len);
-	v[olen + 1 + len] = '\0';
-	pa_secret_free(old);
-	r->headers[r->header_count - 1].value = v;
-	return 0;
-}
-
 static int is_space(char c)
 {
 	return c == ' ' || c == '\t';
@@ -324,7 +391,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
 	 * redirect): only the last response's headers and body are returned.
 	 */
 	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-		xfer_drop_headers(x);
+		x->nfields = 0;
+		x->raw_len = 0;
 		x->resp->body_len = 0;
 		if (x->resp->body)
 			x->resp->body[0] = '\0';
@@ -385,6 +453,125 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
 oom:
 	x->oom = 1;
 	return 0;
+}
+
+/* ---- the handle pool ---- */
+
+/*
+ * Restricting protocols keeps a plugin (or a redirect) from reaching file://,
+ * dict://, gopher:// and the like. The string options exist from 7.85; a
+ * library built against newer headers may still run on an older libcurl.
+ */
+static CURLcode restrict_protocols(CURL *c)
+{
+	CURLcode cc = CURLE_UNKNOWN_OPTION;
+
+#if LIBCURL_VERSION_NUM >= 0x075500
+	if ((cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) == CURLE_OK)
+		cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	if (cc != CURLE_UNKNOWN_OPTION)
+		return cc;
+#endif
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	if ((cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))) == CURLE_OK)
+		cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#pragma GCC diagnostic pop
+	return cc;
+}
+
+#define SET(opt, val) \
+	do { \
+		if ((cc = curl_easy_setopt(c, opt, val)) != CURLE_OK) \
+			return cc; \
+	} while (0)
+
+/*
+ * The options that are the same for every request of this service, set once
+ * per handle. Nothing a request chooses is among them: those are all set
+ * again by setup() for every request (see there), so a pooled handle needs
+ * no curl_easy_reset, which cost more than the rest of our side of a
+ * request (bench/RESULTS.md, e2e).
+ */
+static CURLcode configure_handle(CURL *c, const pa_http *h)
+{
+	CURLcode cc;
+
+	if ((cc = restrict_protocols(c)) != CURLE_OK)
+		return cc;
+	/* Signals cannot be used from threads; timeouts then rely on the threaded resolver. */
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_file)
+		SET(CURLOPT_CAINFO, h->ca_file);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_reply);
+	SET(CURLOPT_MAXREDIRS, (long)PA_HTTP_MAX_REDIRECTS);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	return CURLE_OK;
+}
+
+/*
+ * Drops every pointer into the finished request (its stack, its header list,
+ * its body) and its URL, so an idle handle refers to nothing that is gone.
+ * Options setup() sets are set again by the next request in any case.
+ */
+static CURLcode forget_request(CURL *c)
+{
+	CURLcode cc;
+
+	SET(CURLOPT_ERRORBUFFER, (char *)NULL);
+	SET(CURLOPT_WRITEDATA, (void *)NULL);
+	SET(CURLOPT_HEADERDATA, (void *)NULL);
+	SET(CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+	SET(CURLOPT_POSTFIELDS, (char *)NULL);
+	SET(CURLOPT_URL, (char *)NULL);
+	return CURLE_OK;
+}
+
+/* Returns a handle configured by configure_handle, or NULL (*cc says why). */
+static CURL *pool_get(pa_http *h, CURLcode *cc)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->idle_count)
+		c = h->idle[--h->idle_count];
+	pthread_mutex_unlock(&h->lock);
+	if (c)
+		return c;
+	if (!(c = curl_easy_init())) {
+		*cc = CURLE_OUT_OF_MEMORY;
+		return NULL;
+	}
+	if ((*cc = configure_handle(c, h)) != CURLE_OK) {
+		curl_easy_cleanup(c);
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * The handle keeps its live connections, DNS and TLS session caches, which
+ * is what makes the next request on it cheap. `clean` is 0 when setup()
+ * failed half-way: such a handle is closed rather than trusted again.
+ */
+static void pool_put(pa_http *h, CURL *c, int clean)
+{
+	if (!clean || forget_request(c) != CURLE_OK) {
+		curl_easy_cleanup(c);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->idle_count < PA_HTTP_POOL_MAX) {
+		h->idle[h->idle_count++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (c)
+		curl_easy_cleanup(c);
 }
 
 /* ---- request checks and safe descriptions ---- */
@@ -488,7 +675,31 @@ static int header_name_ok(const char *name)
 	return 1;
 }
 
-static int check_request(const provauth_http_request *req, const char *method, const char *url)
+/* Fills d (method and URL for messages); done only when a message needs them. */
+typedef struct pa_described {
+	char method[16];
+	char url[PA_HTTP_URL_SHOWN];
+	int done;
+} pa_described;
+
+static void describe(pa_described *d, const provauth_http_request *req)
+{
+	size_t o = 0;
+
+	if (d->done)
+		return;
+	d->done = 1;
+	url_for_humans(req->url, d->url, sizeof(d->url));
+	if (req->method)
+		put_range(d->method, sizeof(d->method), &o, req->method, req->method + strlen(req->method));
+	else
+		snprintf(d->method, sizeof(d->method), "(no method)");
+}
+
+/* What messages show of the request, put together on first use. */
+#define M (describe(d, req), d->method)
+#define U (describe(d, req), d->url)
+static int check_request(const provauth_http_request *req, pa_described *d)
 {
 	size_t i;
 
@@ -496,31 +707,62 @@ static int check_request(const provauth_http_request *req, const char *method, c
 		return pa_error_set(PROVAUTH_EINVAL, "http: request version %u not supported (this host knows %d)",
 		                    req->version, PROVAUTH_HTTP_REQUEST_VERSION);
 	if (!req->url || !*req->url)
-		return pa_error_set(PROVAUTH_EINVAL, "http: %s: no URL given", method);
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s: no URL given", M);
 	if (!method_known(req->method))
-		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: unsupported method", method, url);
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: unsupported method", M, U);
 	if (req->body_len && !req->body)
-		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: body_len %zu without a body", method, url,
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: body_len %zu without a body", M, U,
 		                    req->body_len);
 	if (req->body_len && strcmp(req->method, "GET") == 0)
-		return pa_error_set(PROVAUTH_EINVAL, "http: GET %s: a GET request cannot carry a body", url);
+		return pa_error_set(PROVAUTH_EINVAL, "http: GET %s: a GET request cannot carry a body", U);
 	if (req->timeout_ms < 0)
-		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: negative timeout %ld ms", method, url,
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: negative timeout %ld ms", M, U,
 		                    req->timeout_ms);
 	if (req->header_count && !req->headers)
-		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header_count %zu without headers", method,
-		                    url, req->header_count);
+		return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header_count %zu without headers", M,
+		                    U, req->header_count);
 	for (i = 0; i < req->header_count; i++) {
 		const provauth_http_header *hd = &req->headers[i];
 		/* A CR or LF in a value would let it smuggle further headers. */
 		if (!header_name_ok(hd->name))
 			return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header %zu has an invalid name",
-			                    method, url, i);
+			                    M, U, i);
 		if (hd->value && strpbrk(hd->value, "\r\n"))
 			return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header %s: value contains a line break",
-			                    method, url, hd->name);
+			                    M, U, hd->name);
 	}
 	return 0;
+}
+#undef M
+#undef U
+
+/*
+ * The request's header lines as the list CURLOPT_HTTPHEADER reads. curl only
+ * reads the nodes (it never frees or changes them), so they and their text
+ * live in one block: on the stack for ordinary requests, one malloc
+ * otherwise, instead of a curl_slist_append allocation per line, which was
+ * measurable per request (bench/RESULTS.md, e2e).
+ */
+#define PA_HTTP_LINES_NODES 16
+#define PA_HTTP_LINES_TEXT 2048
+
+typedef struct pa_lines {
+	struct curl_slist *head;
+	struct curl_slist *nodes;
+	char *text;
+	size_t text_len;
+	void *heap;                   /* nodes and text when they did not fit below */
+	struct curl_slist small_nodes[PA_HTTP_LINES_NODES];
+	char small_text[PA_HTTP_LINES_TEXT];
+} pa_lines;
+
+/* Header values may hold tokens: wipe them. */
+static void lines_free(pa_lines *l)
+{
+	pa_wipe(l->text, l->text_len);
+	free(l->heap);
+	l->heap = NULL;
+	l->text_len = 0;
 }
 
 static int request_has_header(const provauth_http_request *req, const char *name)
@@ -533,142 +775,103 @@ static int request_has_header(const provauth_http_request *req, const char *name
 	return 0;
 }
 
-/* Header strings may hold tokens: wipe them before the list is freed. */
-static void slist_free_wiped(struct curl_slist *list)
+static char *put_line(char *p, const char *name, const char *value)
 {
-	struct curl_slist *p;
+	size_t nl = strlen(name);
 
-	for (p = list; p; p = p->next)
-		pa_wipe(p->data, strlen(p->data));
-	curl_slist_free_all(list);
+	memcpy(p, name, nl);
+	p += nl;
+	/* curl drops "Name:" (no value) from the request; "Name;" sends it empty. */
+	if (value && *value) {
+		size_t vl = strlen(value);
+		memcpy(p, ": ", 2);
+		memcpy(p + 2, value, vl);
+		p += 2 + vl;
+	} else {
+		*p++ = ';';
+	}
+	*p++ = '\0';
+	return p;
 }
 
-static int build_headers(struct curl_slist **out, const provauth_http_request *req)
+static int build_headers(pa_lines *l, const provauth_http_request *req)
 {
-	struct curl_slist *list = NULL, *next;
-	size_t i;
-
-	*out = NULL;
-	for (i = 0; i < req->header_count; i++) {
-		const provauth_http_header *hd = &req->headers[i];
-		/*
-		 * Typical lines are put together on the stack: curl_slist_append
-		 * copies the line anyway, and a formatted heap copy per header is
-		 * measurable per request (bench/RESULTS.md, e2e).
-		 */
-		const char *value = hd->value && *hd->value ? hd->value : NULL;
-		size_t nl = strlen(hd->name), vl = value ? strlen(value) : 0;
-		char small[512], *line = small;
-
-		/* curl drops "Name:" (no value) from the request; "Name;" sends it empty. */
-		if (nl + vl + 3 > sizeof(small)) {
-			if (!(line = value ? pa_sprintf("%s: %s", hd->name, value) : pa_sprintf("%s;", hd->name)))
-				goto oom;
-		} else if (value) {
-			memcpy(small, hd->name, nl);
-			memcpy(small + nl, ": ", 2);
-			memcpy(small + nl + 2, value, vl + 1);
-		} else {
-			memcpy(small, hd->name, nl);
-			memcpy(small + nl, ";", 2);
-		}
-		next = curl_slist_append(list, line);
-		if (line != small)
-			pa_secret_free(line);
-		else
-			pa_wipe(small, nl + vl + 2);
-		if (!next)
-			goto oom;
-		list = next;
-	}
 	/* No 100-continue round trip before larger bodies: APIs answer at once. */
-	if (!request_has_header(req, "Expect")) {
-		if (!(next = curl_slist_append(list, "Expect:")))
-			goto oom;
-		list = next;
+	int expect = !request_has_header(req, "Expect");
+	size_t count = req->header_count + (size_t)expect, text = expect ? sizeof("Expect:") : 0, i;
+	char *p;
+
+	l->head = NULL;
+	l->heap = NULL;
+	l->text_len = 0;
+	for (i = 0; i < req->header_count; i++) {
+		const char *v = req->headers[i].value;
+		text += strlen(req->headers[i].name) + (v ? strlen(v) : 0) + 3;
 	}
-	*out = list;
+	if (!count)
+		return 0;
+	if (count <= PA_HTTP_LINES_NODES && text <= PA_HTTP_LINES_TEXT) {
+		l->nodes = l->small_nodes;
+		l->text = l->small_text;
+	} else {
+		if (count > SIZE_MAX / sizeof(*l->nodes) / 2 || !(l->heap = malloc(count * sizeof(*l->nodes) + text)))
+			return pa_error_oom();
+		l->nodes = l->heap;
+		l->text = (char *)(l->nodes + count);
+	}
+	p = l->text;
+	for (i = 0; i < count; i++) {
+		l->nodes[i].data = p;
+		l->nodes[i].next = i + 1 < count ? &l->nodes[i + 1] : NULL;
+		if (i < req->header_count) {
+			p = put_line(p, req->headers[i].name, req->headers[i].value);
+		} else {
+			memcpy(p, "Expect:", sizeof("Expect:"));
+			p += sizeof("Expect:");
+		}
+	}
+	l->text_len = (size_t)(p - l->text);
+	l->head = l->nodes;
 	return 0;
-oom:
-	slist_free_wiped(list);
-	return pa_error_oom();
 }
 
 /*
- * Restricting protocols keeps a plugin (or a redirect) from reaching file://,
- * dict://, gopher:// and the like. The string options exist from 7.85; a
- * library built against newer headers may still run on an older libcurl.
+ * Everything a request chooses, set for every request whatever the last
+ * request on this handle set, so nothing carries over: the URL, the
+ * timeout, the headers, the User-Agent (or none), redirects, the method
+ * and the body. tests/unit/test_http.c ("nothing carries over") checks it.
  */
-static CURLcode restrict_protocols(CURL *c)
-{
-	CURLcode cc = CURLE_UNKNOWN_OPTION;
-
-#if LIBCURL_VERSION_NUM >= 0x075500
-	if ((cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https")) == CURLE_OK)
-		cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	if (cc != CURLE_UNKNOWN_OPTION)
-		return cc;
-#endif
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-	if ((cc = curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))) == CURLE_OK)
-		cc = curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#pragma GCC diagnostic pop
-	return cc;
-}
-
 static CURLcode setup(CURL *c, const pa_http *h, const provauth_http_request *req,
                       struct curl_slist *headers, pa_xfer *x, char *errbuf)
 {
 	CURLcode cc;
 	long total = req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms;
+	int get = strcmp(req->method, "GET") == 0;
+	int bodyless_delete = !get && strcmp(req->method, "DELETE") == 0 && !req->body;
 
-#define SET(opt, val) \
-	do { \
-		if ((cc = curl_easy_setopt(c, opt, val)) != CURLE_OK) \
-			return cc; \
-	} while (0)
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_URL, req->url);
-	if ((cc = restrict_protocols(c)) != CURLE_OK)
-		return cc;
-	/* Signals cannot be used from threads; timeouts then rely on the threaded resolver. */
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (h->ca_file)
-		SET(CURLOPT_CAINFO, h->ca_file);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
 	SET(CURLOPT_TIMEOUT_MS, total);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_body);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, x);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_HTTPHEADER, headers);
-	if (!request_has_header(req, "User-Agent"))
-		SET(CURLOPT_USERAGENT, "provauth/" PACKAGE_VERSION);
-	if (req->follow_redirects) {
-		SET(CURLOPT_FOLLOWLOCATION, 1L);
-		SET(CURLOPT_MAXREDIRS, (long)PA_HTTP_MAX_REDIRECTS);
-	} else {
-		SET(CURLOPT_FOLLOWLOCATION, 0L);
-	}
+	SET(CURLOPT_USERAGENT, request_has_header(req, "User-Agent") ? NULL : "provauth/" PACKAGE_VERSION);
+	SET(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
 
-	if (strcmp(req->method, "GET") == 0) {
+	if (get || bodyless_delete) {
+		SET(CURLOPT_POSTFIELDS, (char *)NULL);
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+		/* After POSTFIELDS, which makes the handle POST: this makes it GET again. */
 		SET(CURLOPT_HTTPGET, 1L);
-	} else if (strcmp(req->method, "DELETE") == 0 && !req->body) {
-		SET(CURLOPT_CUSTOMREQUEST, "DELETE");
 	} else {
 		/* POST, PUT, PATCH, DELETE with a body: an empty body still sends Content-Length: 0. */
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 		SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
-		if (strcmp(req->method, "POST") != 0)
-			SET(CURLOPT_CUSTOMREQUEST, req->method);
 	}
-#undef SET
+	SET(CURLOPT_CUSTOMREQUEST, get || strcmp(req->method, "POST") == 0 ? NULL : req->method);
 	return CURLE_OK;
 }
+#undef SET
 
 static int is_tls_error(CURLcode cc)
 {
@@ -745,12 +948,17 @@ static int fail(CURLcode cc, CURL *c, const pa_xfer *x, const provauth_http_requ
 	return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: %s", req->method, url, detail);
 }
 
-static void log_request(const pa_http *h, const provauth_http_request *req, const char *url,
+static int log_wanted(const pa_http *h)
+{
+	return h->logger && h->logger->fn && PROVAUTH_LOG_DEBUG >= h->logger->min_level;
+}
+
+static void log_request(const pa_http *h, const provauth_http_request *req, pa_described *d,
                         long status, int64_t started, size_t bytes, int rc)
 {
 	provauth_log_field f[6] = {
 		PA_F_STR("method", req->method),
-		PA_F_STR("url", url),
+		PA_F_STR("url", d->url),
 		PA_F_INT("status", status),
 		PA_F_INT("duration_ms", pa_monotonic_ms() - started),
 		PA_F_INT("bytes", bytes),
@@ -760,65 +968,74 @@ static void log_request(const pa_http *h, const provauth_http_request *req, cons
 	pa_log(h->logger, PROVAUTH_LOG_DEBUG, "http_request", f, rc < 0 ? 6 : 5);
 }
 
+/*
+ * The method and URL shown in messages and the log are only put together
+ * when a message or a log event needs them: a successful request that
+ * nobody logs does not pay for them.
+ */
+#define URL (describe(&d, req), d.url)
+
 int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_response **out)
 {
-	char url[PA_HTTP_URL_SHOWN], method[16], errbuf[CURL_ERROR_SIZE];
-	struct curl_slist *headers = NULL;
+	char errbuf[CURL_ERROR_SIZE];
+	pa_described d;
+	pa_lines headers;
 	provauth_http_response *resp = NULL;
 	pa_xfer x;
 	CURL *c = NULL;
 	CURLcode cc;
-	int64_t started = pa_monotonic_ms();
-	int rc;
+	int64_t started = 0;
+	int rc, clean = 1, logged;
 
 	if (!out)
 		return pa_error_set(PROVAUTH_EINVAL, "http: no output given");
 	*out = NULL;
 	if (!h || !req)
 		return pa_error_set(PROVAUTH_EINVAL, "http: no %s given", h ? "request" : "HTTP service");
-	url_for_humans(req->url, url, sizeof(url));
-	if (req->method) {
-		size_t o = 0;
-		put_range(method, sizeof(method), &o, req->method, req->method + strlen(req->method));
-	} else {
-		snprintf(method, sizeof(method), "(no method)");
-	}
-	if ((rc = check_request(req, method, url)) < 0)
+	d.done = 0;
+	if ((rc = check_request(req, &d)) < 0)
 		return rc;
+	if ((logged = log_wanted(h)))
+		started = pa_monotonic_ms();
 	if ((rc = build_headers(&headers, req)) < 0)
-		return pa_error_prefix(rc, "http: %s %s", req->method, url);
-	memset(&x, 0, sizeof(x));
-	x.max_body = h->max_reply;
-	if (!(resp = calloc(1, sizeof(*resp))) || !(c = pool_get(h))) {
-		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, url);
+		return pa_error_prefix(rc, "http: %s %s", req->method, URL);
+	resp = calloc(1, sizeof(*resp));
+	xfer_init(&x, resp, h->max_reply);
+	if (!resp) {
+		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, URL);
 		goto out;
 	}
-	x.resp = resp;
 	errbuf[0] = '\0';
-	if ((cc = setup(c, h, req, headers, &x, errbuf)) != CURLE_OK) {
+	if (!(c = pool_get(h, &cc)) || (cc = setup(c, h, req, headers.head, &x, errbuf)) != CURLE_OK) {
 		/* An option this libcurl refuses (say, TLS verification) must not be skipped. */
 		rc = pa_error_set(cc == CURLE_OUT_OF_MEMORY ? PROVAUTH_ENOMEM : PROVAUTH_ERROR,
-		                  "http: %s %s: libcurl refused an option: %s", req->method, url,
+		                  "http: %s %s: libcurl refused an option: %s", req->method, URL,
 		                  curl_easy_strerror(cc));
+		clean = 0;
 		goto out;
 	}
 	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
-		rc = fail(cc, c, &x, req, url, errbuf, req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms);
+		rc = fail(cc, c, &x, req, URL, errbuf, req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms);
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (!resp->body && !(resp->body = calloc(1, 1))) {
-		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, url);
+	if ((!resp->body && !(resp->body = calloc(1, 1))) || xfer_finish_headers(&x) < 0) {
+		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, URL);
 		goto out;
 	}
 	*out = resp;
 	resp = NULL;
 	rc = 0;
 out:
-	log_request(h, req, url, *out ? (*out)->status : 0, started, *out ? (*out)->body_len : 0, rc);
+	if (logged) {
+		describe(&d, req);
+		log_request(h, req, &d, *out ? (*out)->status : 0, started, *out ? (*out)->body_len : 0, rc);
+	}
 	if (c)
-		pool_put(h, c);
-	slist_free_wiped(headers);
+		pool_put(h, c, clean);
+	lines_free(&headers);
+	xfer_free(&x);
 	pa_http_response_free(resp);
 	return rc;
 }
+#undef URL

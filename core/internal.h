@@ -94,6 +94,15 @@ provauth_json *pa_json_from_int(int64_t n);
 provauth_json *pa_json_from_bool(int b);
 char *pa_json_serialize(const provauth_json *v);
 
+/* ---- json_check.c ---- */
+
+/*
+ * 1 when text[0, len) is exactly one strict RFC 8259 JSON value (blanks
+ * around it allowed, UTF-8 checked, nesting at most 64), 0 otherwise.
+ * Allocates nothing; NULL is not JSON.
+ */
+int pa_json_valid(const char *text, size_t len);
+
 /* ---- http.c: one libcurl service per manager ---- */
 
 typedef struct pa_http pa_http;

@@ -141,6 +141,11 @@ void pixiv_secret_free(char *s);
 char *pixiv_strdup(const char *s);            /* NULL-safe */
 /* A top-level string member of a metadata JSON text, malloc()ed; NULL if absent. */
 char *pixiv_metadata_string(const provauth_host *h, const char *metadata, const char *key);
+/*
+ * 1 when text[0, len) is one JSON document: the host's allocation-free
+ * check when it has one (ABI 1.2), a full parse on an older host.
+ */
+int pixiv_is_json(const provauth_host *h, const char *text, size_t len);
 /* JSON text of a string (for update_set_metadata), malloc()ed; NULL on OOM. */
 char *pixiv_json_quote(const provauth_host *h, const char *s);
 /* 1 when `needle` occurs in `hay`, ignoring ASCII case; NULL-safe. */

@@ -41,6 +41,19 @@ char *pixiv_metadata_string(const provauth_host *h, const char *metadata, const 
 	return out;
 }
 
+int pixiv_is_json(const provauth_host *h, const char *text, size_t len)
+{
+	provauth_json *doc;
+
+	/* The check builds nothing; a json-c tree would cost more than the request (bench/RESULTS.md, e2e). */
+	if (PROVAUTH_HOST_HAS(h, json_valid) && h->json_valid)
+		return h->json_valid(text, len);
+	if (!(doc = h->json_parse(text, len)))
+		return 0;
+	h->json_free(doc);
+	return 1;
+}
+
 char *pixiv_json_quote(const provauth_host *h, const char *s)
 {
 	provauth_json *v = h->json_from_string(s);

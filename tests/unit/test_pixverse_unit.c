@@ -847,7 +847,8 @@ static pv_state stub_state;
 static int stub_request(const provauth_host *h, const provauth_http_request *req, provauth_http_response **out)
 {
 	provauth_http_response *r;
-	size_t i, n = 0;
+	size_t i, n = 0, size;
+	char *p;
 
 	(void)h;
 	*out = NULL;
@@ -870,10 +871,17 @@ static int stub_request(const provauth_host *h, const provauth_http_request *req
 	r->body = strdup(stub.reply_body ? stub.reply_body : "");
 	while (n < 8 && stub.reply_headers[n][0])
 		n++;
-	r->headers = calloc(n + 1, sizeof(*r->headers));
+	/* One block: the array, then the strings (core/http.c, pa_http_response_free). */
+	size = (n + 1) * sizeof(*r->headers);
+	for (i = 0; i < n; i++)
+		size += strlen(stub.reply_headers[i][0]) + strlen(stub.reply_headers[i][1]) + 2;
+	r->headers = malloc(size);
+	p = (char *)(r->headers + n + 1);
 	for (i = 0; i < n; i++) {
-		r->headers[i].name = strdup(stub.reply_headers[i][0]);
-		r->headers[i].value = strdup(stub.reply_headers[i][1]);
+		r->headers[i].name = strcpy(p, stub.reply_headers[i][0]);
+		p += strlen(p) + 1;
+		r->headers[i].value = strcpy(p, stub.reply_headers[i][1]);
+		p += strlen(p) + 1;
 	}
 	r->header_count = n;
 	*out = r;

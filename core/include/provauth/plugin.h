@@ -20,6 +20,7 @@
  * History
  *  1.0  vtable, init/fini, setting_keys
  *  1.1  named operations (operations, operation_count), import
+ *  1.2  host->json_valid
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -48,7 +49,7 @@ extern "C" {
 #endif
 
 #define PROVAUTH_PLUGIN_ABI_MAJOR 1
-#define PROVAUTH_PLUGIN_ABI_MINOR 1
+#define PROVAUTH_PLUGIN_ABI_MINOR 2
 
 /* Name of the one symbol a plugin exports. */
 #define PROVAUTH_PLUGIN_ENTRY "provauth_plugin_init"
@@ -234,6 +235,18 @@ struct provauth_host {
 	int (*failure_set_http)(provauth_failure *f, long status, const char *body, size_t len,
 	                        long retry_after);
 	int (*failure_set_transport)(provauth_failure *f, int code, const char *message);
+
+	/* ---- 1.2 ---- */
+
+	/*
+	 * 1 when text[0, len) is exactly one JSON value (strict RFC 8259: blanks
+	 * around it allowed, well-formed UTF-8, no comments or other json-c
+	 * extensions, containers nested at most 64 deep), 0 otherwise, NULL
+	 * included. Builds nothing and allocates nothing: for a plugin that only
+	 * needs to know a reply is JSON before handing it on as text. Check
+	 * PROVAUTH_HOST_HAS(host, json_valid) first; an older host lacks it.
+	 */
+	int (*json_valid)(const char *text, size_t len);
 };
 
 /* True when the host provides `member` (it is newer or as new as the plugin). */
