@@ -9,6 +9,7 @@
 #include <string.h>
 #include <CUnit/Basic.h>
 #include "internal.h"
+#include "../support/pa_test.h"
 
 /* The input in a heap block of exactly n bytes, no NUL after it. */
 static int valid_n(const char *s, size_t n)
@@ -254,9 +255,9 @@ static void test_agrees_with_json_c_on_good(void)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const pa_test tests[] = {
 		{ "accepts JSON", test_accepts_json },
 		{ "refuses what is not JSON", test_refuses_non_json },
 		{ "NUL bytes", test_nul_bytes },
@@ -265,25 +266,12 @@ int main(void)
 		{ "truncation at every byte offset", test_truncation_at_every_offset },
 		{ "never looser than json-c", test_never_looser_than_json_c },
 		{ "good documents parse with json-c too", test_agrees_with_json_c_on_good },
+		PA_TEST_END
 	};
-	CU_pSuite suite;
-	unsigned int failures;
-	size_t i;
+	static const pa_test_suite suites[] = {
+		{ "json_check", NULL, NULL, tests },
+		PA_TEST_SUITE_END
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if (!(suite = CU_add_suite("json_check", NULL, NULL)))
-		goto fail;
-	for (i = 0; i < PA_ARRAY_LEN(tests); i++)
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
-fail:
-	CU_cleanup_registry();
-	return 1;
+	return pa_test_run(argc, argv, suites);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <CUnit/Basic.h>
 #include "internal.h"
+#include "../support/pa_test.h"
 
 /* ------------------------------------------------------------------------ */
 /* encoding.c                                                               */
@@ -893,9 +894,9 @@ static void test_failure_setters(void)
 
 /* ------------------------------------------------------------------------ */
 
-int main(void)
+int main(int argc, char **argv)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const pa_test tests[] = {
 		{ "base64 decode", test_base64 },
 		{ "digest_hex", test_digest },
 		{ "url_escape", test_url_escape },
@@ -916,25 +917,12 @@ int main(void)
 		{ "update apply", test_update_apply },
 		{ "update clear_cookies", test_update_clear_cookies },
 		{ "failure setters", test_failure_setters },
+		PA_TEST_END
 	};
-	CU_pSuite suite;
-	unsigned int failures;
-	size_t i;
+	static const pa_test_suite suites[] = {
+		{ "services", NULL, NULL, tests },
+		PA_TEST_SUITE_END
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if (!(suite = CU_add_suite("services", NULL, NULL)))
-		goto fail;
-	for (i = 0; i < PA_ARRAY_LEN(tests); i++)
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
-fail:
-	CU_cleanup_registry();
-	return 1;
+	return pa_test_run(argc, argv, suites);
 }

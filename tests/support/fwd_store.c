@@ -1,0 +1,94 @@
+#include "config.h"
+#include <stdlib.h>
+#include "pa_test.h"
+
+typedef struct fwd_store {
+	provauth_store base;
+	provauth_store *inner;
+	pa_fwd_hooks hooks;
+} fwd_store;
+
+static long before(fwd_store *s, pa_fwd_op op)
+{
+	return s->hooks.before ? s->hooks.before(op, s->hooks.payload) : 0;
+}
+
+static int after(fwd_store *s, pa_fwd_op op, int rc, long token)
+{
+	return s->hooks.after ? s->hooks.after(op, rc, token, s->hooks.payload) : rc;
+}
+
+static int fwd_get(provauth_store *st, provauth_account **out, const char *id)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_GET);
+	return after(s, PA_FWD_GET, s->inner->get(s->inner, out, id), t);
+}
+
+static int fwd_list(provauth_store *st, provauth_account ***out, size_t *count, const char *provider)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_LIST);
+	return after(s, PA_FWD_LIST, s->inner->list(s->inner, out, count, provider), t);
+}
+
+static int fwd_put(provauth_store *st, provauth_account *a)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_PUT);
+	return after(s, PA_FWD_PUT, s->inner->put(s->inner, a), t);
+}
+
+static int fwd_remove(provauth_store *st, const char *id, uint64_t rev)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_REMOVE);
+	return after(s, PA_FWD_REMOVE, s->inner->remove(s->inner, id, rev), t);
+}
+
+static int fwd_lease_acquire(provauth_store *st, const char *id, const char *owner, int64_t ttl)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_LEASE_ACQUIRE);
+	return after(s, PA_FWD_LEASE_ACQUIRE, s->inner->lease_acquire(s->inner, id, owner, ttl), t);
+}
+
+static int fwd_lease_release(provauth_store *st, const char *id, const char *owner)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_LEASE_RELEASE);
+	return after(s, PA_FWD_LEASE_RELEASE, s->inner->lease_release(s->inner, id, owner), t);
+}
+
+static void fwd_free(provauth_store *st)
+{
+	fwd_store *s = (fwd_store *)st;
+
+	s->inner->free(s->inner);
+	free(s);
+}
+
+int pa_fwd_store_new(provauth_store **out, provauth_store *inner, const pa_fwd_hooks *hooks)
+{
+	fwd_store *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s) {
+		inner->free(inner);
+		return -1;
+	}
+	s->base.version = PROVAUTH_STORE_VERSION;
+	s->base.name = inner->name;
+	s->base.get = fwd_get;
+	s->base.list = fwd_list;
+	s->base.put = fwd_put;
+	s->base.remove = fwd_remove;
+	s->base.lease_acquire = fwd_lease_acquire;
+	s->base.lease_release = fwd_lease_release;
+	s->base.free = fwd_free;
+	s->inner = inner;
+	if (hooks)
+		s->hooks = *hooks;
+	*out = &s->base;
+	return 0;
+}

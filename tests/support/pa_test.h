@@ -1,0 +1,93 @@
+/*
+ * What the CUnit test programs share: the runner (one main() shape for all
+ * of them), a log sink that keeps every event as text so tests can look for
+ * events and prove that secrets are absent, a store that forwards to
+ * another with hooks around each call, and recursive removal of a temp dir.
+ */
+#ifndef PA_TEST_H
+#define PA_TEST_H
+
+#include <stddef.h>
+#include <CUnit/CUnit.h>
+#include <provauth/provauth.h>
+#include <provauth/store.h>
+
+/* ---- runner ---- */
+
+typedef struct pa_test {
+	const char *name;
+	CU_TestFunc fn;
+} pa_test;
+
+/* `tests` ends with PA_TEST_END; a suite table ends with a NULL name. */
+typedef struct pa_test_suite {
+	const char *name;
+	CU_InitializeFunc init;
+	CU_CleanupFunc clean;
+	const pa_test *tests;
+} pa_test_suite;
+
+#define PA_TEST_END { NULL, NULL }
+#define PA_TEST_SUITE_END { NULL, NULL, NULL, NULL }
+
+/* Set by pa_test_run from -v or PA_TEST_VERBOSE, before any suite starts. */
+extern int pa_test_verbose;
+
+/*
+ * Registers the suites, runs them in CUnit's verbose basic mode and returns
+ * the exit status for main: 0 when everything passed, 1 on any failed
+ * assertion, test or suite set-up/clean-up, 2 on a bad argument or a
+ * registry error. The only argument accepted is -v.
+ */
+int pa_test_run(int argc, char **argv, const pa_test_suite *suites);
+
+/* ---- log capture ---- */
+
+/*
+ * A provauth_log_fn that appends "event key=value ..." (one line an event,
+ * numbers and booleans as integers) to a process-wide buffer. Thread-safe.
+ */
+void pa_test_log_capture(provauth_log_level level, const char *event, const provauth_log_field *fields,
+                         size_t nfields, void *payload);
+/* Appends one line of the test's own, e.g. an error message to check with the logs. */
+void pa_test_log_add(const char *line);
+/* Whether s occurs anywhere in what was captured. */
+int pa_test_log_contains(const char *s);
+/* Lines starting with `event` (then a space or the end); only those containing `with` when not NULL. */
+int pa_test_log_count(const char *event, const char *with);
+/* Everything captured, or NULL when nothing was; not safe while events still arrive. */
+const char *pa_test_log_text(void);
+/* Forgets (and frees) everything captured. */
+void pa_test_log_reset(void);
+
+/* ---- forwarding store ---- */
+
+typedef enum pa_fwd_op {
+	PA_FWD_GET,
+	PA_FWD_LIST,
+	PA_FWD_PUT,
+	PA_FWD_REMOVE,
+	PA_FWD_LEASE_ACQUIRE,
+	PA_FWD_LEASE_RELEASE
+} pa_fwd_op;
+
+/* Either hook may be NULL. `before`'s result is handed to `after`, whose result the caller gets. */
+typedef struct pa_fwd_hooks {
+	long (*before)(pa_fwd_op op, void *payload);
+	int (*after)(pa_fwd_op op, int rc, long token, void *payload);
+	void *payload;
+} pa_fwd_hooks;
+
+/*
+ * A store with inner's name that forwards every call to inner, calling the
+ * hooks around each; it owns inner (freed with it, or at once on failure).
+ * Returns 0 or -1 (out of memory).
+ */
+int pa_fwd_store_new(provauth_store **out, provauth_store *inner, const pa_fwd_hooks *hooks);
+
+/* ---- files ---- */
+
+/* Removes dir and everything below it (symlinks are not followed); 0 or -1. */
+int pa_test_rmtree(const char *dir);
+
+#endif /* PA_TEST_H */
