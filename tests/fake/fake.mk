@@ -25,7 +25,7 @@ tests_fake_fake_pixverse_LDADD = tests/fake/libfakeprov.la $(PA_FAKE_LIBS)
 check_PROGRAMS += tests/unit/test_fake_pixverse
 TESTS += tests/unit/test_fake_pixverse
 tests_unit_test_fake_pixverse_SOURCES = tests/unit/test_fake_pixverse.c
-tests_unit_test_fake_pixverse_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/tests/fake
+tests_unit_test_fake_pixverse_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/tests/fake -I$(top_srcdir)/core/include
 tests_unit_test_fake_pixverse_CFLAGS = $(PA_FAKE_CF) $(CURL_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_test_fake_pixverse_LDADD = tests/fake/libfakeprov.la $(CURL_LIBS) \
+tests_unit_test_fake_pixverse_LDADD = tests/fake/libfakeprov.la tests/support/libtestsupport.la $(CURL_LIBS) \
 	$(CUNIT_LIBS) $(PA_FAKE_LIBS)

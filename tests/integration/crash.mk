@@ -8,7 +8,7 @@ tests_integration_test_crash_SOURCES = \
 	tests/fake/fake_pixiv.h
 tests_integration_test_crash_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir) -I$(top_srcdir)/tests/fake
 tests_integration_test_crash_CFLAGS = $(PA_TEST_CF) $(MHD_CFLAGS)
-tests_integration_test_crash_LDADD = $(PA_TEST_LIBS) tests/fake/libfakeprov.la $(MHD_LIBS)
+tests_integration_test_crash_LDADD = tests/support/libtestsupport.la $(PA_TEST_LIBS) tests/fake/libfakeprov.la $(MHD_LIBS)
 EXTRA_tests_integration_test_crash_DEPENDENCIES = plugins/pixiv.la plugins/pixverse.la
 
 # A store that cannot be written (full disk, read-only file): unsaved
@@ -20,5 +20,5 @@ tests_integration_test_store_full_SOURCES = \
 	tests/fake/fake_pixiv.c \
 	tests/fake/fake_pixiv.h
 tests_integration_test_store_full_CFLAGS = $(PA_TEST_CF) $(MHD_CFLAGS)
-tests_integration_test_store_full_LDADD = $(PA_TEST_LIBS) $(MHD_LIBS)
+tests_integration_test_store_full_LDADD = tests/support/libtestsupport.la $(PA_TEST_LIBS) $(MHD_LIBS)
 EXTRA_tests_integration_test_store_full_DEPENDENCIES = plugins/pixiv.la

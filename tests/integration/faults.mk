@@ -9,5 +9,5 @@ tests_integration_test_faults_SOURCES = \
 	tests/fake/fake_pixiv.h
 tests_integration_test_faults_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir) -I$(top_srcdir)/tests/fake
 tests_integration_test_faults_CFLAGS = $(PA_TEST_CF) $(MHD_CFLAGS)
-tests_integration_test_faults_LDADD = tests/fake/libfakeprov.la $(PA_TEST_LIBS) $(MHD_LIBS)
+tests_integration_test_faults_LDADD = tests/support/libtestsupport.la tests/fake/libfakeprov.la $(PA_TEST_LIBS) $(MHD_LIBS)
 EXTRA_tests_integration_test_faults_DEPENDENCIES = plugins/pixverse.la plugins/pixiv.la

@@ -8,6 +8,6 @@ tests_integration_test_pixiv_SOURCES = \
 	tests/fake/fake_pixiv.c \
 	tests/fake/fake_pixiv.h
 tests_integration_test_pixiv_CFLAGS = $(PA_TEST_CF) $(MHD_CFLAGS)
-tests_integration_test_pixiv_LDADD = $(PA_TEST_LIBS) $(MHD_LIBS)
+tests_integration_test_pixiv_LDADD = tests/support/libtestsupport.la $(PA_TEST_LIBS) $(MHD_LIBS)
 # The plugin and the program must exist before the test runs.
 EXTRA_tests_integration_test_pixiv_DEPENDENCIES = plugins/pixiv.la tests/fake/fake-pixiv$(EXEEXT)

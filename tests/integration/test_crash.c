@@ -36,7 +36,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,6 +50,7 @@
 #include <provauth/store.h>
 #include "../fake/fake_pixiv.h"
 #include "../fake/fake_pixverse.h"
+#include "../support/pa_test.h"
 
 #define STR_EQ(a, b) CU_ASSERT((a) != NULL && (b) != NULL && strcmp((a), (b)) == 0)
 
@@ -117,56 +117,19 @@ static shared *map_shared(const char *dir, int create)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* A store that forwards to the sqlite store and marks the phase around every put. */
-typedef struct marking_store {
-	provauth_store base;
-	provauth_store *inner;
-} marking_store;
-
-static int ms_get(provauth_store *s, provauth_account **out, const char *id)
+/* Marks the phase around every put of the forwarding store over the sqlite store. */
+static long mark_before(pa_fwd_op op, void *payload)
 {
-	provauth_store *in = ((marking_store *)s)->inner;
-	return in->get(in, out, id);
+	(void)payload;
+	return op == PA_FWD_PUT ? atomic_exchange(&sh->phase, PH_WRITE) : 0;
 }
 
-static int ms_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider)
+static int mark_after(pa_fwd_op op, int rc, long before, void *payload)
 {
-	provauth_store *in = ((marking_store *)s)->inner;
-	return in->list(in, out, count, provider);
-}
-
-static int ms_put(provauth_store *s, provauth_account *a)
-{
-	provauth_store *in = ((marking_store *)s)->inner;
-	int before = atomic_exchange(&sh->phase, PH_WRITE), rc;
-
-	rc = in->put(in, a);
-	atomic_store(&sh->phase, before);
+	(void)payload;
+	if (op == PA_FWD_PUT)
+		atomic_store(&sh->phase, (int)before);
 	return rc;
-}
-
-static int ms_remove(provauth_store *s, const char *id, uint64_t rev)
-{
-	provauth_store *in = ((marking_store *)s)->inner;
-	return in->remove(in, id, rev);
-}
-
-static int ms_lease_acquire(provauth_store *s, const char *id, const char *owner, int64_t ttl)
-{
-	provauth_store *in = ((marking_store *)s)->inner;
-	return in->lease_acquire(in, id, owner, ttl);
-}
-
-static int ms_lease_release(provauth_store *s, const char *id, const char *owner)
-{
-	provauth_store *in = ((marking_store *)s)->inner;
-	return in->lease_release(in, id, owner);
-}
-
-static void ms_free(provauth_store *s)
-{
-	provauth_store_free(((marking_store *)s)->inner);
-	free(s);
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -240,7 +203,8 @@ static int child_main(int argc, char **argv)
 	provauth_sqlite_options so = PROVAUTH_SQLITE_OPTIONS_INIT;
 	provauth_settings *s = NULL;
 	provauth_manager *m = NULL;
-	marking_store *ms;
+	static const pa_fwd_hooks hooks = { mark_before, mark_after, NULL };
+	provauth_store *inner, *store;
 	const char *provider, *url, *id;
 	char yaml[2048], db[256], key[256];
 	int64_t days = 0;
@@ -257,25 +221,16 @@ static int child_main(int argc, char **argv)
 	snprintf(db, sizeof(db), "%s/accounts.db", tmpdir);
 	snprintf(key, sizeof(key), "%s/accounts.key", tmpdir);
 	so.key_file = key;
-	if (!(ms = calloc(1, sizeof(*ms))) || provauth_store_sqlite_open(&ms->inner, db, &so) < 0) {
+	if (provauth_store_sqlite_open(&inner, db, &so) < 0 || pa_fwd_store_new(&store, inner, &hooks) < 0) {
 		child_fail("store");
 		return 4;
 	}
-	ms->base.version = PROVAUTH_STORE_VERSION;
-	ms->base.name = "sqlite";
-	ms->base.get = ms_get;
-	ms->base.list = ms_list;
-	ms->base.put = ms_put;
-	ms->base.remove = ms_remove;
-	ms->base.lease_acquire = ms_lease_acquire;
-	ms->base.lease_release = ms_lease_release;
-	ms->base.free = ms_free;
 	settings_yaml(yaml, sizeof(yaml), provider, url);
 	if (provauth_settings_parse(&s, yaml, strlen(yaml), "crash-child.yaml") < 0) {
 		child_fail("settings");
 		return 5;
 	}
-	opts.store = &ms->base;
+	opts.store = store;
 	opts.log = child_log;
 	if (argc > 7 && (days = strtoll(argv[7], NULL, 10)) > 0) {
 		opts.clock = days_ahead;
@@ -316,12 +271,6 @@ static int child_main(int argc, char **argv)
 /* The parent                                                               */
 /* ------------------------------------------------------------------------ */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static void quiet_log(provauth_log_level level, const char *event, const provauth_log_field *f, size_t n,
                       void *payload)
 {
@@ -359,7 +308,7 @@ static int suite_clean(void)
 {
 	if (sh)
 		munmap(sh, sizeof(*sh));
-	nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	pa_test_rmtree(tmpdir);
 	return 0;
 }
 
@@ -655,23 +604,17 @@ static void test_pixverse_login_kills(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite suite;
-	unsigned int failures;
+	static const pa_test tests[] = {
+		{ "pixiv: SIGKILL during refresh-token rotation", test_pixiv_rotation_kills },
+		{ "pixverse: SIGKILL during password reauth", test_pixverse_login_kills },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "crash", suite_init, suite_clean, tests },
+		PA_TEST_SUITE_END
+	};
 
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
 		return child_main(argc, argv);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("crash", suite_init, suite_clean);
-	if (!suite ||
-	    !CU_add_test(suite, "pixiv: SIGKILL during refresh-token rotation", test_pixiv_rotation_kills) ||
-	    !CU_add_test(suite, "pixverse: SIGKILL during password reauth", test_pixverse_login_kills)) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return pa_test_run(argc, argv, suites);
 }

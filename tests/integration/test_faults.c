@@ -20,7 +20,6 @@
 #include "config.h"
 #include <CUnit/Basic.h>
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -34,6 +33,7 @@
 #include "internal.h"
 #include "fake_pixverse.h"
 #include "fake_pixiv.h"
+#include "../support/pa_test.h"
 
 /* Small on purpose: the timeout cells wait for them. */
 #define TIMEOUT_MS 400
@@ -50,7 +50,6 @@
 /* More faults than any cell may consume: a retry storm meets faults, not success. */
 #define FAULT_COUNT 4
 
-static int verbose;
 static char tmpdir[64];
 static char db_path[128];
 static fake_pixverse *pv;
@@ -249,7 +248,7 @@ static void cell_check(const char *provider, const char *op, const char *row, co
 		        (long long)got->ms, budget_ms(c));
 	CU_ASSERT(got->ms <= budget_ms(c));
 	ok = (int)CU_get_number_of_failures() == failures_before;
-	if (verbose)
+	if (pa_test_verbose)
 		fprintf(stderr, "\n  | %-8s | %-25s | %-19s | %-10s | %8u | %5lld / %5ld    | %-14s | %s",
 		        provider, row, fault_names[c->f], code_name(got->rc),
 		        c->attempts, (long long)got->ms, budget_ms(c), changed, ok ? "ok" : "FAIL");
@@ -744,12 +743,6 @@ static void test_pixiv_user_detail_after_refresh(void)
 
 /* ------------------------------------------------------------------------ */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int suite_init(void)
 {
 	fake_pixverse_options popts;
@@ -761,6 +754,9 @@ static int suite_init(void)
 		fprintf(stderr, "PROVAUTH_PLUGIN_PATH is not set (run through make check)\n");
 		return -1;
 	}
+	if (pa_test_verbose)
+		fprintf(stderr, "\n  | provider | operation                 | fault               | code       | requests |"
+		                " took / bound ms | stored         | result");
 	memset(&popts, 0, sizeof(popts));
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pa-faults-XXXXXX");
 	if (!mkdtemp(tmpdir))
@@ -793,7 +789,7 @@ static int suite_clean(void)
 		close(closed_fd);
 	fake_pixverse_stop(pv);
 	fake_pixiv_stop(px);
-	nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	pa_test_rmtree(tmpdir);
 	for (i = 0; i < nsecrets; i++)
 		free(secrets[i]);
 	free(secrets);
@@ -802,31 +798,22 @@ static int suite_clean(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned int failures;
+	static const pa_test tests[] = {
+		{ "pixverse login", test_pixverse_login },
+		{ "pixverse cookie refresh", test_pixverse_refresh },
+		{ "pixverse credits", test_pixverse_credits },
+		{ "pixverse user_info", test_pixverse_user_info },
+		{ "pixverse credits after a refresh", test_pixverse_credits_after_refresh },
+		{ "pixiv token refresh", test_pixiv_refresh },
+		{ "pixiv user_detail", test_pixiv_user_detail },
+		{ "pixiv user_detail after a refresh", test_pixiv_user_detail_after_refresh },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "faults", suite_init, suite_clean, tests },
+		PA_TEST_SUITE_END
+	};
 
-	verbose = (argc > 1 && strcmp(argv[1], "-v") == 0) || getenv("PA_TEST_VERBOSE");
 	srand((unsigned)time(NULL));
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("faults", suite_init, suite_clean);
-	if (!s || !CU_add_test(s, "pixverse login", test_pixverse_login) ||
-	    !CU_add_test(s, "pixverse cookie refresh", test_pixverse_refresh) ||
-	    !CU_add_test(s, "pixverse credits", test_pixverse_credits) ||
-	    !CU_add_test(s, "pixverse user_info", test_pixverse_user_info) ||
-	    !CU_add_test(s, "pixverse credits after a refresh", test_pixverse_credits_after_refresh) ||
-	    !CU_add_test(s, "pixiv token refresh", test_pixiv_refresh) ||
-	    !CU_add_test(s, "pixiv user_detail", test_pixiv_user_detail) ||
-	    !CU_add_test(s, "pixiv user_detail after a refresh", test_pixiv_user_detail_after_refresh)) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (verbose)
-		fprintf(stderr, "\n  | provider | operation                 | fault               | code       | requests |"
-		                " took / bound ms | stored         | result");
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return pa_test_run(argc, argv, suites);
 }

@@ -13,7 +13,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +26,7 @@
 #include <provauth/provauth.h>
 #include <provauth/store.h>
 #include "../fake/fake_pixiv.h"
+#include "../support/pa_test.h"
 
 #define CLIENT_SECRET "lsACyCD94FhDUtGTXi3QzcFE2uU1hqtDaKeqrdwj"
 #define HASH_SECRET "28c1fdd170a5204386cb1313c7077b34f83e4aaf4aa829ce78c231e05b0bae2c"
@@ -105,12 +105,6 @@ static int64_t test_clock(void *payload)
 
 /* ---- setup ---- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 static int suite_init(void)
 {
 	provauth_sqlite_options so = PROVAUTH_SQLITE_OPTIONS_INIT;
@@ -138,7 +132,7 @@ static int suite_clean(void)
 {
 	provauth_store_free(store);
 	fake_pixiv_stop(fk);
-	nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	pa_test_rmtree(tmpdir);
 	free(log_buf);
 	return 0;
 }
@@ -969,44 +963,36 @@ static void test_no_secrets_in_logs_or_errors(void)
 	provauth_account_list_free(list, n);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned int fails;
+	static const pa_test tests[] = {
+		{ "import and user_detail", test_import_and_user_detail },
+		{ "get passes query parameters", test_get_passes_query },
+		{ "bad operation arguments", test_bad_operation_arguments },
+		{ "expired access token: one refresh, one retry", test_expired_access_token_refreshes_once },
+		{ "refresh storm: 32 threads, one token request", test_refresh_storm },
+		{ "rotation: stored before use", test_rotation_stored_before_use },
+		{ "rotation + revocation: two managers", test_rotation_revocation_two_managers },
+		{ "dead refresh token", test_dead_refresh_token },
+		{ "rate limit is not refreshed", test_rate_limit_is_not_refreshed },
+		{ "wrong hash secret", test_wrong_hash_secret },
+		{ "wrong client secret", test_wrong_client_secret },
+		{ "5xx then success", test_server_errors_then_success },
+		{ "5xx exhausts retries", test_server_errors_exhaust_retries },
+		{ "malformed replies", test_malformed_replies },
+		{ "device token is sent", test_device_token_is_sent },
+		{ "standard RFC 6749 mode", test_standard_oauth_mode },
+		{ "import rejects bad input", test_import_rejects_bad_input },
+		{ "fake-pixiv program", test_fake_pixiv_program },
+		{ "no secrets in logs or errors", test_no_secrets_in_logs_or_errors },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "pixiv integration", suite_init, suite_clean, tests },
+		PA_TEST_SUITE_END
+	};
 
 	signal(SIGPIPE, SIG_IGN);
 	srand((unsigned int)getpid());
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("pixiv integration", suite_init, suite_clean);
-	if (!s) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_add_test(s, "import and user_detail", test_import_and_user_detail);
-	CU_add_test(s, "get passes query parameters", test_get_passes_query);
-	CU_add_test(s, "bad operation arguments", test_bad_operation_arguments);
-	CU_add_test(s, "expired access token: one refresh, one retry", test_expired_access_token_refreshes_once);
-	CU_add_test(s, "refresh storm: 32 threads, one token request", test_refresh_storm);
-	CU_add_test(s, "rotation: stored before use", test_rotation_stored_before_use);
-	CU_add_test(s, "rotation + revocation: two managers", test_rotation_revocation_two_managers);
-	CU_add_test(s, "dead refresh token", test_dead_refresh_token);
-	CU_add_test(s, "rate limit is not refreshed", test_rate_limit_is_not_refreshed);
-	CU_add_test(s, "wrong hash secret", test_wrong_hash_secret);
-	CU_add_test(s, "wrong client secret", test_wrong_client_secret);
-	CU_add_test(s, "5xx then success", test_server_errors_then_success);
-	CU_add_test(s, "5xx exhausts retries", test_server_errors_exhaust_retries);
-	CU_add_test(s, "malformed replies", test_malformed_replies);
-	CU_add_test(s, "device token is sent", test_device_token_is_sent);
-	CU_add_test(s, "standard RFC 6749 mode", test_standard_oauth_mode);
-	CU_add_test(s, "import rejects bad input", test_import_rejects_bad_input);
-	CU_add_test(s, "fake-pixiv program", test_fake_pixiv_program);
-	CU_add_test(s, "no secrets in logs or errors", test_no_secrets_in_logs_or_errors);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	if (CU_get_number_of_suites_failed() > 0)
-		fails++;
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return pa_test_run(argc, argv, suites);
 }

@@ -9,7 +9,6 @@
 #include "config.h"
 #include <CUnit/Basic.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 #include "internal.h"
 #include "fake_pixverse.h"
+#include "../support/pa_test.h"
 
 #define CREDIT_DAILY 50
 #define CREDIT_MONTHLY 1000
@@ -1263,14 +1263,6 @@ static void test_no_secret_leaks(void)
 
 /* ------------------------------------------------------------------------ */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int suite_init(void)
 {
 	fake_pixverse_options o;
@@ -1294,7 +1286,7 @@ static int suite_clean(void)
 	size_t i;
 
 	fake_pixverse_stop(srv);
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	pa_test_rmtree(tmpdir);
 	for (i = 0; i < nsecrets; i++)
 		free(secrets[i]);
 	free(secrets);
@@ -1303,43 +1295,35 @@ static int suite_clean(void)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	int failures;
+	static const pa_test tests[] = {
+		{ "cookie import: auth_method unknown, all formats, every operation", test_import_unknown },
+		{ "explicit reauth: password, then auto-reauth", test_reauth_sets_password },
+		{ "google: never auto-reauths, clear error", test_google_never_reauths },
+		{ "google-only account: login says so and marks it", test_google_only_login },
+		{ "credits: reauth and retry exactly once", test_credits_retry_once },
+		{ "refresh: token by cookie, Bearer or token header", test_refresh_deliveries },
+		{ "logged in elsewhere: two processes, one login", test_ping_pong_two_processes },
+		{ "threads: concurrent calls, one login", test_threads_one_login },
+		{ "error table end to end", test_error_table_end_to_end },
+		{ "banned account: never reauthenticated", test_banned_never_reauths },
+		{ "too many logins: cooldown", test_too_many_logins },
+		{ "login refusals", test_login_refusals },
+		{ "HTTP 429", test_rate_limit },
+		{ "status: ad task best effort", test_status_ad_task_best_effort },
+		{ "openapi credits", test_openapi_credits },
+		{ "bad imports store nothing", test_bad_imports },
+		{ "bad replies change nothing", test_bad_replies_change_nothing },
+		{ "broken stored JWT", test_broken_stored_jwt },
+		{ "settings are validated", test_settings_validation },
+		{ "no secret in logs or messages", test_no_secret_leaks },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "pixverse plugin against the fake server", suite_init, suite_clean, tests },
+		PA_TEST_SUITE_END
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("pixverse plugin against the fake server", suite_init, suite_clean);
-	if (!s ||
-	    !CU_add_test(s, "cookie import: auth_method unknown, all formats, every operation", test_import_unknown) ||
-	    !CU_add_test(s, "explicit reauth: password, then auto-reauth", test_reauth_sets_password) ||
-	    !CU_add_test(s, "google: never auto-reauths, clear error", test_google_never_reauths) ||
-	    !CU_add_test(s, "google-only account: login says so and marks it", test_google_only_login) ||
-	    !CU_add_test(s, "credits: reauth and retry exactly once", test_credits_retry_once) ||
-	    !CU_add_test(s, "refresh: token by cookie, Bearer or token header", test_refresh_deliveries) ||
-	    !CU_add_test(s, "logged in elsewhere: two processes, one login", test_ping_pong_two_processes) ||
-	    !CU_add_test(s, "threads: concurrent calls, one login", test_threads_one_login) ||
-	    !CU_add_test(s, "error table end to end", test_error_table_end_to_end) ||
-	    !CU_add_test(s, "banned account: never reauthenticated", test_banned_never_reauths) ||
-	    !CU_add_test(s, "too many logins: cooldown", test_too_many_logins) ||
-	    !CU_add_test(s, "login refusals", test_login_refusals) ||
-	    !CU_add_test(s, "HTTP 429", test_rate_limit) ||
-	    !CU_add_test(s, "status: ad task best effort", test_status_ad_task_best_effort) ||
-	    !CU_add_test(s, "openapi credits", test_openapi_credits) ||
-	    !CU_add_test(s, "bad imports store nothing", test_bad_imports) ||
-	    !CU_add_test(s, "bad replies change nothing", test_bad_replies_change_nothing) ||
-	    !CU_add_test(s, "broken stored JWT", test_broken_stored_jwt) ||
-	    !CU_add_test(s, "settings are validated", test_settings_validation) ||
-	    !CU_add_test(s, "no secret in logs or messages", test_no_secret_leaks)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = (int)CU_get_number_of_failures();
-	if (CU_get_number_of_tests_failed() == 0 && CU_get_number_of_suites_failed() > 0)
-		failures++;
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return pa_test_run(argc, argv, suites);
 }

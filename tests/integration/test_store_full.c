@@ -16,7 +16,6 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include <provauth/provauth.h>
 #include <provauth/store.h>
 #include "../fake/fake_pixiv.h"
+#include "../support/pa_test.h"
 
 static char self_exe[4096];
 static char tmpdir[64], db_path[128], key_path[128];
@@ -39,12 +39,8 @@ static int users;
 /* The child: one call on a store that fills up at a chosen moment          */
 /* ------------------------------------------------------------------------ */
 
-/* Forwards to the sqlite store; the disk "fills up" when `full_after_lease` says. */
-typedef struct filling_store {
-	provauth_store base;
-	provauth_store *inner;
-	int full_after_lease;
-} filling_store;
+/* Whether the disk of the forwarding store "fills up" once the recovery lease is written. */
+static int full_after_lease;
 
 static void disk_full(void)
 {
@@ -54,51 +50,13 @@ static void disk_full(void)
 	setrlimit(RLIMIT_FSIZE, &rl);
 }
 
-static int fs_get(provauth_store *s, provauth_account **out, const char *id)
+static int fill_after(pa_fwd_op op, int rc, long token, void *payload)
 {
-	provauth_store *in = ((filling_store *)s)->inner;
-	return in->get(in, out, id);
-}
-
-static int fs_list(provauth_store *s, provauth_account ***out, size_t *n, const char *provider)
-{
-	provauth_store *in = ((filling_store *)s)->inner;
-	return in->list(in, out, n, provider);
-}
-
-static int fs_put(provauth_store *s, provauth_account *a)
-{
-	provauth_store *in = ((filling_store *)s)->inner;
-	return in->put(in, a);
-}
-
-static int fs_remove(provauth_store *s, const char *id, uint64_t rev)
-{
-	provauth_store *in = ((filling_store *)s)->inner;
-	return in->remove(in, id, rev);
-}
-
-static int fs_lease_acquire(provauth_store *s, const char *id, const char *owner, int64_t ttl)
-{
-	filling_store *fs = (filling_store *)s;
-	int rc = fs->inner->lease_acquire(fs->inner, id, owner, ttl);
-
+	(void)token; (void)payload;
 	/* The lease was written; the credentials that follow will not be. */
-	if (rc == 0 && fs->full_after_lease)
+	if (op == PA_FWD_LEASE_ACQUIRE && rc == 0 && full_after_lease)
 		disk_full();
 	return rc;
-}
-
-static int fs_lease_release(provauth_store *s, const char *id, const char *owner)
-{
-	provauth_store *in = ((filling_store *)s)->inner;
-	return in->lease_release(in, id, owner);
-}
-
-static void fs_free(provauth_store *s)
-{
-	provauth_store_free(((filling_store *)s)->inner);
-	free(s);
 }
 
 static int saw_not_stored;
@@ -154,7 +112,8 @@ static int child_main(int argc, char **argv)
 {
 	provauth_sqlite_options so = PROVAUTH_SQLITE_OPTIONS_INIT;
 	provauth_manager *m;
-	filling_store *fs;
+	static const pa_fwd_hooks hooks = { NULL, fill_after, NULL };
+	provauth_store *inner, *store;
 	char *out = NULL;
 	int rc;
 
@@ -163,40 +122,25 @@ static int child_main(int argc, char **argv)
 	snprintf(db_path, sizeof(db_path), "%s/accounts.db", argv[3]);
 	snprintf(key_path, sizeof(key_path), "%s/accounts.key", argv[3]);
 	so.key_file = key_path;
-	if (!(fs = calloc(1, sizeof(*fs))) || provauth_store_sqlite_open(&fs->inner, db_path, &so) < 0)
+	if (provauth_store_sqlite_open(&inner, db_path, &so) < 0 || pa_fwd_store_new(&store, inner, &hooks) < 0)
 		return 3;
-	fs->base.version = PROVAUTH_STORE_VERSION;
-	fs->base.name = "sqlite";
-	fs->base.get = fs_get;
-	fs->base.list = fs_list;
-	fs->base.put = fs_put;
-	fs->base.remove = fs_remove;
-	fs->base.lease_acquire = fs_lease_acquire;
-	fs->base.lease_release = fs_lease_release;
-	fs->base.free = fs_free;
-	fs->full_after_lease = strcmp(argv[2], "start") != 0;
-	if (!(m = open_manager(argv[4], &fs->base, strcmp(argv[2], "valid") != 0)))
+	full_after_lease = strcmp(argv[2], "start") != 0;
+	if (!(m = open_manager(argv[4], store, strcmp(argv[2], "valid") != 0)))
 		return 4;
-	if (!fs->full_after_lease)
+	if (!full_after_lease)
 		disk_full();
 	rc = provauth_call(&out, m, argv[5], "user_detail", NULL, 0);
 	printf("%d %d\n%s", rc, saw_not_stored, rc < 0 ? provauth_last_error() : "");
 	fflush(stdout);
 	provauth_free(out);
 	provauth_manager_free(m);
-	provauth_store_free(&fs->base); /* not owned by the manager */
+	provauth_store_free(store); /* not owned by the manager */
 	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
 /* The parent                                                               */
 /* ------------------------------------------------------------------------ */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb; (void)flag; (void)ftw;
-	return remove(path);
-}
 
 static int suite_init(void)
 {
@@ -231,7 +175,7 @@ static int suite_init(void)
 static int suite_clean(void)
 {
 	fake_pixiv_stop(fk);
-	nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	pa_test_rmtree(tmpdir);
 	return 0;
 }
 
@@ -443,26 +387,19 @@ static void test_read_only_file(void)
 
 int main(int argc, char **argv)
 {
-	CU_pSuite suite;
-	unsigned int failures;
+	static const pa_test tests[] = {
+		{ "disk full before a refresh: nothing sent, nothing lost", test_full_before_refresh },
+		{ "disk full after a rotation: unsaved token never used", test_full_after_refresh },
+		{ "disk full after a rotation ahead of expiry: old token used, loss logged", test_full_while_token_valid },
+		{ "read-only store file refused at open", test_read_only_file },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "store_full", suite_init, suite_clean, tests },
+		PA_TEST_SUITE_END
+	};
 
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
 		return child_main(argc, argv);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("store_full", suite_init, suite_clean);
-	if (!suite ||
-	    !CU_add_test(suite, "disk full before a refresh: nothing sent, nothing lost", test_full_before_refresh) ||
-	    !CU_add_test(suite, "disk full after a rotation: unsaved token never used", test_full_after_refresh) ||
-	    !CU_add_test(suite, "disk full after a rotation ahead of expiry: old token used, loss logged",
-	                 test_full_while_token_valid) ||
-	    !CU_add_test(suite, "read-only store file refused at open", test_read_only_file)) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return pa_test_run(argc, argv, suites);
 }

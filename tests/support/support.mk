@@ -12,7 +12,14 @@ tests_support_libtestsupport_la_SOURCES = \
 tests_support_libtestsupport_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)
 tests_support_libtestsupport_la_CFLAGS = $(PA_TEST_CF)
 tests_support_libtestsupport_la_LIBADD = $(CUNIT_LIBS)
-PA_TEST_SUPPORT = tests/support/libtestsupport.la
 
-tests_unit_test_json_check_LDADD += $(PA_TEST_SUPPORT)
-tests_unit_test_services_LDADD += $(PA_TEST_SUPPORT)
+tests_unit_test_json_check_LDADD += tests/support/libtestsupport.la
+tests_unit_test_services_LDADD += tests/support/libtestsupport.la
+tests_unit_test_loader_LDADD += tests/support/libtestsupport.la
+tests_unit_test_pixiv_unit_LDADD += tests/support/libtestsupport.la
+tests_unit_test_pixverse_unit_LDADD += tests/support/libtestsupport.la
+tests_unit_test_seal_LDADD += tests/support/libtestsupport.la
+tests_unit_test_session_LDADD += tests/support/libtestsupport.la
+tests_unit_test_settings_LDADD += tests/support/libtestsupport.la
+tests_unit_test_store_LDADD += tests/support/libtestsupport.la
+tests_integration_test_pixverse_LDADD += tests/support/libtestsupport.la

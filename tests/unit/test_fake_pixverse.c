@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fake_pixverse.h"
+#include "../support/pa_test.h"
 
 #define THIRTY_DAYS (30L * 86400)
 
@@ -1415,12 +1416,9 @@ static void test_jwt_and_base64url(void)
 	free(tok);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const pa_test tests[] = {
 		{ "login success", test_login_success },
 		{ "second login supersedes first", test_second_login_supersedes_first },
 		{ "expired token", test_expired_token },
@@ -1444,10 +1442,13 @@ int main(void)
 		{ "request log has no secrets", test_log_has_no_secrets },
 		{ "standalone program", test_program },
 		{ "jwt and base64url", test_jwt_and_base64url },
+		PA_TEST_END
 	};
-	CU_pSuite suite;
-	unsigned failures;
-	size_t i;
+	static const pa_test_suite suites[] = {
+		{ "fake_pixverse", NULL, NULL, tests },
+		PA_TEST_SUITE_END
+	};
+	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_fake_pixverse.XXXXXX");
@@ -1455,26 +1456,12 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    CU_initialize_registry() != CUE_SUCCESS)
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		rmdir(tmpdir);
 		return 1;
-	suite = CU_add_suite("fake_pixverse", NULL, NULL);
-	if (!suite)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	}
+	rc = pa_test_run(argc, argv, suites);
 	curl_global_cleanup();
 	rmdir(tmpdir);
-	return failures ? 1 : 0;
-fail:
-	CU_cleanup_registry();
-	curl_global_cleanup();
-	rmdir(tmpdir);
-	return 1;
+	return rc;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <CUnit/Basic.h>
 #include "internal.h"
+#include "../support/pa_test.h"
 
 /* ---- captured log events ---- */
 
@@ -911,9 +912,9 @@ static void test_bad_arguments(void)
 	provauth_settings_free(s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const pa_test tests[] = {
 		{ "good plugin loads with its settings", test_good_plugin_loads_with_its_settings },
 		{ "provider without block gets empty settings", test_provider_without_block_gets_empty_settings },
 		{ "each broken plugin is refused with its reason", test_each_broken_plugin_is_refused_with_its_reason },
@@ -931,10 +932,13 @@ int main(void)
 		{ "add in-process provider", test_add_in_process_provider },
 		{ "add reports init failure", test_add_reports_init_failure },
 		{ "bad arguments", test_bad_arguments },
+		PA_TEST_END
 	};
-	CU_pSuite suite;
-	unsigned int failures;
-	size_t i;
+	static const pa_test_suite suites[] = {
+		{ "plugin_loader", NULL, NULL, tests },
+		PA_TEST_SUITE_END
+	};
+	int rc;
 
 	fixture_dir = getenv("PA_FIXTURE_DIR");
 	if (!fixture_dir) {
@@ -945,26 +949,7 @@ int main(void)
 	unsetenv("PROVAUTH_PLUGIN_PATH");
 	host_ctx.logger = &logger;
 	pa_host_init(&host, &host_ctx);
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if (!(suite = CU_add_suite("plugin_loader", NULL, NULL))) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	for (i = 0; i < PA_ARRAY_LEN(tests); i++) {
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn)) {
-			CU_cleanup_registry();
-			return 1;
-		}
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = pa_test_run(argc, argv, suites);
 	events_clear();
-	return failures ? 1 : 0;
+	return rc;
 }

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include "internal.h"
 #include "pixiv.h"
+#include "../support/pa_test.h"
 
 static pa_host_ctx host_ctx;
 static provauth_host host;
@@ -473,40 +474,34 @@ static void test_helpers(void)
 	CU_ASSERT(!pixiv_contains_ci("rate limi", "rate limit"));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned int fails;
+	static const pa_test tests[] = {
+		{ "client time vectors", test_client_time_vectors },
+		{ "client hash vectors", test_client_hash_vectors },
+		{ "client hash of formatted time", test_client_hash_of_formatted_time },
+		{ "form body, pixiv", test_form_pixiv },
+		{ "form body, standard", test_form_standard },
+		{ "parse pixiv reply", test_parse_pixiv_reply },
+		{ "parse reply only under response", test_parse_only_under_response },
+		{ "parse standard reply", test_parse_standard_reply },
+		{ "parse user variants", test_parse_user_variants },
+		{ "parse malformed replies", test_parse_malformed },
+		{ "token endpoint errors", test_token_errors },
+		{ "classify session errors", test_classify_session_errors },
+		{ "classify rate limits", test_classify_rate_limits },
+		{ "classify other errors", test_classify_other_errors },
+		{ "backoff", test_backoff },
+		{ "retry-after", test_retry_after },
+		{ "helpers", test_helpers },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "pixiv", NULL, NULL, tests },
+		PA_TEST_SUITE_END
+	};
 
 	pa_host_init(&host, &host_ctx);
 	state_defaults();
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("pixiv", NULL, NULL);
-	if (!s) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_add_test(s, "client time vectors", test_client_time_vectors);
-	CU_add_test(s, "client hash vectors", test_client_hash_vectors);
-	CU_add_test(s, "client hash of formatted time", test_client_hash_of_formatted_time);
-	CU_add_test(s, "form body, pixiv", test_form_pixiv);
-	CU_add_test(s, "form body, standard", test_form_standard);
-	CU_add_test(s, "parse pixiv reply", test_parse_pixiv_reply);
-	CU_add_test(s, "parse reply only under response", test_parse_only_under_response);
-	CU_add_test(s, "parse standard reply", test_parse_standard_reply);
-	CU_add_test(s, "parse user variants", test_parse_user_variants);
-	CU_add_test(s, "parse malformed replies", test_parse_malformed);
-	CU_add_test(s, "token endpoint errors", test_token_errors);
-	CU_add_test(s, "classify session errors", test_classify_session_errors);
-	CU_add_test(s, "classify rate limits", test_classify_rate_limits);
-	CU_add_test(s, "classify other errors", test_classify_other_errors);
-	CU_add_test(s, "backoff", test_backoff);
-	CU_add_test(s, "retry-after", test_retry_after);
-	CU_add_test(s, "helpers", test_helpers);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return pa_test_run(argc, argv, suites);
 }

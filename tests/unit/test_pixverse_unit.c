@@ -14,6 +14,7 @@
 #include <strings.h>
 #include "internal.h"
 #include "pixverse.h"
+#include "../support/pa_test.h"
 
 #define NOW 1800000000LL
 #define SECRET_VALUE "SECRETVAL-9f8e7d"
@@ -1368,47 +1369,41 @@ static void test_import_offline(void)
 	free(tok);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	int failures;
+	static const pa_test tests[] = {
+		{ "jwt: expiry from exp and ExpireTime", test_jwt_expiry_claims },
+		{ "jwt: needs refresh (threshold arithmetic)", test_jwt_needs_refresh },
+		{ "jwt: undecodable tokens need refresh", test_jwt_undecodable },
+		{ "cookies: Cookie header", test_cookies_header },
+		{ "cookies: JSON object", test_cookies_json_object },
+		{ "cookies: browser export array", test_cookies_browser_export },
+		{ "cookies: malformed input, clear messages without values", test_cookies_malformed },
+		{ "cookies: size and count limits", test_cookies_limits },
+		{ "cookies: binary garbage", test_cookies_binary_garbage },
+		{ "build_session: fresher cookie JWT wins", test_build_prefers_fresher_cookie },
+		{ "build_session: account JWT kept", test_build_keeps_account_jwt },
+		{ "build_session: openapi key", test_build_openapi_key },
+		{ "build_session: anonymous id generated once, stable", test_build_anonymous_id },
+		{ "classify: every row, as message and as reply", test_classify_table },
+		{ "classify: banned vs invalid token", test_classify_banned },
+		{ "classify: HTTP 429 with and without Retry-After", test_classify_rate_limit },
+		{ "classify: other replies, messages and transport", test_classify_other },
+		{ "classify: garbage bodies", test_classify_garbage_bodies },
+		{ "client: web request headers", test_client_web_headers },
+		{ "client: OpenAPI request headers", test_client_openapi_headers },
+		{ "client: reply envelope to failure", test_client_envelope },
+		{ "client: transport failure", test_client_transport },
+		{ "client: Set-Cookie", test_client_set_cookie },
+		{ "auth: password login", test_login },
+		{ "auth: cookie refresh", test_refresh },
+		{ "auth: import without the network", test_import_offline },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "pixverse plugin (pure parts)", setup, teardown, tests },
+		PA_TEST_SUITE_END
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("pixverse plugin (pure parts)", setup, teardown);
-	if (!s ||
-	    !CU_add_test(s, "jwt: expiry from exp and ExpireTime", test_jwt_expiry_claims) ||
-	    !CU_add_test(s, "jwt: needs refresh (threshold arithmetic)", test_jwt_needs_refresh) ||
-	    !CU_add_test(s, "jwt: undecodable tokens need refresh", test_jwt_undecodable) ||
-	    !CU_add_test(s, "cookies: Cookie header", test_cookies_header) ||
-	    !CU_add_test(s, "cookies: JSON object", test_cookies_json_object) ||
-	    !CU_add_test(s, "cookies: browser export array", test_cookies_browser_export) ||
-	    !CU_add_test(s, "cookies: malformed input, clear messages without values", test_cookies_malformed) ||
-	    !CU_add_test(s, "cookies: size and count limits", test_cookies_limits) ||
-	    !CU_add_test(s, "cookies: binary garbage", test_cookies_binary_garbage) ||
-	    !CU_add_test(s, "build_session: fresher cookie JWT wins", test_build_prefers_fresher_cookie) ||
-	    !CU_add_test(s, "build_session: account JWT kept", test_build_keeps_account_jwt) ||
-	    !CU_add_test(s, "build_session: openapi key", test_build_openapi_key) ||
-	    !CU_add_test(s, "build_session: anonymous id generated once, stable", test_build_anonymous_id) ||
-	    !CU_add_test(s, "classify: every row, as message and as reply", test_classify_table) ||
-	    !CU_add_test(s, "classify: banned vs invalid token", test_classify_banned) ||
-	    !CU_add_test(s, "classify: HTTP 429 with and without Retry-After", test_classify_rate_limit) ||
-	    !CU_add_test(s, "classify: other replies, messages and transport", test_classify_other) ||
-	    !CU_add_test(s, "classify: garbage bodies", test_classify_garbage_bodies) ||
-	    !CU_add_test(s, "client: web request headers", test_client_web_headers) ||
-	    !CU_add_test(s, "client: OpenAPI request headers", test_client_openapi_headers) ||
-	    !CU_add_test(s, "client: reply envelope to failure", test_client_envelope) ||
-	    !CU_add_test(s, "client: transport failure", test_client_transport) ||
-	    !CU_add_test(s, "client: Set-Cookie", test_client_set_cookie) ||
-	    !CU_add_test(s, "auth: password login", test_login) ||
-	    !CU_add_test(s, "auth: cookie refresh", test_refresh) ||
-	    !CU_add_test(s, "auth: import without the network", test_import_offline)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = (int)CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return pa_test_run(argc, argv, suites);
 }

@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "record.h"
 #include "seal.h"
+#include "../support/pa_test.h"
 
 static unsigned char key[PA_SEAL_KEY_LEN];
 static const char ad[] = "acct-1\0pixverse";
@@ -364,36 +365,31 @@ static void test_record_encode_refuses_nameless_cookie(void)
 	provauth_account_free(a);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned int failures;
+	static const pa_test seal_tests[] = {
+		{ "round trip", test_seal_round_trip },
+		{ "empty plaintext", test_seal_empty },
+		{ "wrong associated data or key", test_seal_wrong_ad_or_key },
+		{ "tampered blob", test_seal_tampered },
+		{ "truncated blob", test_seal_truncated },
+		{ "random garbage", test_seal_garbage },
+		PA_TEST_END
+	};
+	static const pa_test record_tests[] = {
+		{ "round trip", test_record_round_trip },
+		{ "no secrets", test_record_no_secrets },
+		{ "malformed records", test_record_rejects_malformed },
+		{ "truncations", test_record_truncations },
+		{ "fuzz", test_record_fuzz },
+		{ "nameless cookie", test_record_encode_refuses_nameless_cookie },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "seal", init_key, NULL, seal_tests },
+		{ "record", NULL, NULL, record_tests },
+		PA_TEST_SUITE_END
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (!(s = CU_add_suite("seal", init_key, NULL)) ||
-	    !CU_add_test(s, "round trip", test_seal_round_trip) ||
-	    !CU_add_test(s, "empty plaintext", test_seal_empty) ||
-	    !CU_add_test(s, "wrong associated data or key", test_seal_wrong_ad_or_key) ||
-	    !CU_add_test(s, "tampered blob", test_seal_tampered) ||
-	    !CU_add_test(s, "truncated blob", test_seal_truncated) ||
-	    !CU_add_test(s, "random garbage", test_seal_garbage))
-		goto fail;
-	if (!(s = CU_add_suite("record", NULL, NULL)) ||
-	    !CU_add_test(s, "round trip", test_record_round_trip) ||
-	    !CU_add_test(s, "no secrets", test_record_no_secrets) ||
-	    !CU_add_test(s, "malformed records", test_record_rejects_malformed) ||
-	    !CU_add_test(s, "truncations", test_record_truncations) ||
-	    !CU_add_test(s, "fuzz", test_record_fuzz) ||
-	    !CU_add_test(s, "nameless cookie", test_record_encode_refuses_nameless_cookie))
-		goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
-fail:
-	CU_cleanup_registry();
-	return 2;
+	return pa_test_run(argc, argv, suites);
 }

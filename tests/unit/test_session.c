@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "manager.h"
 #include "scripted_provider.h"
+#include "../support/pa_test.h"
 
 #define PW "pw-SECRET"
 #define TOK0 "jwt-SECRET-0"
@@ -706,45 +707,45 @@ static void two_processes(int simultaneous)
 static void test_two_processes_sequential(void) { two_processes(0); }
 static void test_two_processes_simultaneous(void) { two_processes(1); }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned fails;
+	static const pa_test tests[] = {
+		{ "valid session built once", test_valid_session_is_built_once },
+		{ "unknown account", test_unknown_account },
+		{ "password account reauths and retries once", test_password_account_reauths_and_retries_once },
+		{ "non-session error never retries", test_non_session_error_never_retries },
+		{ "rate limit is not a session error", test_rate_limit_is_not_a_session_error },
+		{ "google never password-reauths", test_google_never_password_reauths },
+		{ "unknown never password-reauths", test_unknown_never_password_reauths },
+		{ "auto reauth disabled in settings", test_disabled_in_settings },
+		{ "no password, then global_password", test_no_password_then_global_password },
+		{ "reauth cooldown", test_reauth_cooldown },
+		{ "provider login cooldown", test_provider_login_cooldown },
+		{ "retry at most once", test_retry_at_most_once },
+		{ "newer stored credentials reused", test_newer_stored_credentials_are_reused },
+		{ "refresh before password", test_refresh_before_password },
+		{ "health reset after success", test_health_reset_after_success },
+		{ "explicit reauth sets password method", test_explicit_reauth_sets_password_method },
+		{ "OAuth answer marks google", test_oauth_answer_marks_google },
+		{ "named operation", test_named_operation },
+		{ "stale put conflicts", test_stale_put_conflicts },
+		{ "storm: 32 threads, one recovery", test_storm_one_recovery },
+		{ "expired access token storm: one refresh", test_expired_access_token_storm_one_refresh },
+		{ "refresh ahead keeps serving", test_refresh_ahead_keeps_serving },
+		{ "dead refresh token not retried", test_dead_refresh_token_not_retried },
+		{ "dead refresh token recorded before expiry", test_dead_refresh_token_recorded_before_expiry },
+		{ "no secret in logs or errors", test_no_secret_in_logs_or_errors },
+		{ "two processes, sequential", test_two_processes_sequential },
+		{ "two processes, simultaneous", test_two_processes_simultaneous },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "session", setup, teardown, tests },
+		PA_TEST_SUITE_END
+	};
+	int rc;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("session", setup, teardown);
-	CU_add_test(s, "valid session built once", test_valid_session_is_built_once);
-	CU_add_test(s, "unknown account", test_unknown_account);
-	CU_add_test(s, "password account reauths and retries once", test_password_account_reauths_and_retries_once);
-	CU_add_test(s, "non-session error never retries", test_non_session_error_never_retries);
-	CU_add_test(s, "rate limit is not a session error", test_rate_limit_is_not_a_session_error);
-	CU_add_test(s, "google never password-reauths", test_google_never_password_reauths);
-	CU_add_test(s, "unknown never password-reauths", test_unknown_never_password_reauths);
-	CU_add_test(s, "auto reauth disabled in settings", test_disabled_in_settings);
-	CU_add_test(s, "no password, then global_password", test_no_password_then_global_password);
-	CU_add_test(s, "reauth cooldown", test_reauth_cooldown);
-	CU_add_test(s, "provider login cooldown", test_provider_login_cooldown);
-	CU_add_test(s, "retry at most once", test_retry_at_most_once);
-	CU_add_test(s, "newer stored credentials reused", test_newer_stored_credentials_are_reused);
-	CU_add_test(s, "refresh before password", test_refresh_before_password);
-	CU_add_test(s, "health reset after success", test_health_reset_after_success);
-	CU_add_test(s, "explicit reauth sets password method", test_explicit_reauth_sets_password_method);
-	CU_add_test(s, "OAuth answer marks google", test_oauth_answer_marks_google);
-	CU_add_test(s, "named operation", test_named_operation);
-	CU_add_test(s, "stale put conflicts", test_stale_put_conflicts);
-	CU_add_test(s, "storm: 32 threads, one recovery", test_storm_one_recovery);
-	CU_add_test(s, "expired access token storm: one refresh", test_expired_access_token_storm_one_refresh);
-	CU_add_test(s, "refresh ahead keeps serving", test_refresh_ahead_keeps_serving);
-	CU_add_test(s, "dead refresh token not retried", test_dead_refresh_token_not_retried);
-	CU_add_test(s, "dead refresh token recorded before expiry", test_dead_refresh_token_recorded_before_expiry);
-	CU_add_test(s, "no secret in logs or errors", test_no_secret_in_logs_or_errors);
-	CU_add_test(s, "two processes, sequential", test_two_processes_sequential);
-	CU_add_test(s, "two processes, simultaneous", test_two_processes_simultaneous);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	rc = pa_test_run(argc, argv, suites);
 	free(log_buf);
-	return fails ? 1 : 0;
+	return rc;
 }

@@ -1,7 +1,6 @@
 /* The YAML settings loader: every rejection names file:line:col and key; no secret leaks. */
 #include "config.h"
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +9,9 @@
 #include <unistd.h>
 #include <CUnit/Basic.h>
 #include "internal.h"
+#include "../support/pa_test.h"
 
 static char tmpdir[] = "/tmp/pa-settings-XXXXXX";
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
 
 static int suite_init(void)
 {
@@ -26,7 +20,7 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	return nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return pa_test_rmtree(tmpdir);
 }
 
 /* Writes `len` bytes to tmpdir/name with `mode`; returns the path (static buffer). */
@@ -832,42 +826,33 @@ static void test_bad_env_and_secrets(void)
 	BAD_SECRET("log:\n  level: ${PA_T_SOON}\n", "999999", "log.level: expected one of debug");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	CU_pSuite suite;
-	unsigned fails;
+	static const pa_test tests[] = {
+		{ "defaults", test_defaults },
+		{ "full file", test_full_file },
+		{ "booleans", test_booleans },
+		{ "env expansion", test_env_expansion },
+		{ "env escape", test_env_escape },
+		{ "text forms", test_text_forms },
+		{ "plugin_dir forms", test_plugin_dir_forms },
+		{ "provider blocks", test_provider_blocks },
+		{ "setting lookups", test_setting_lookups },
+		{ "refcount", test_refcount },
+		{ "load and warnings", test_load_and_warnings },
+		{ "load errors", test_load_errors },
+		{ "sample file", test_sample_file },
+		{ "bad structure", test_bad_structure },
+		{ "bad syntax", test_bad_syntax },
+		{ "bad keys", test_bad_keys },
+		{ "bad types", test_bad_types },
+		{ "bad env and secrets", test_bad_env_and_secrets },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "settings", suite_init, suite_clean, tests },
+		PA_TEST_SUITE_END
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("settings", suite_init, suite_clean);
-	if (!suite ||
-	    !CU_add_test(suite, "defaults", test_defaults) ||
-	    !CU_add_test(suite, "full file", test_full_file) ||
-	    !CU_add_test(suite, "booleans", test_booleans) ||
-	    !CU_add_test(suite, "env expansion", test_env_expansion) ||
-	    !CU_add_test(suite, "env escape", test_env_escape) ||
-	    !CU_add_test(suite, "text forms", test_text_forms) ||
-	    !CU_add_test(suite, "plugin_dir forms", test_plugin_dir_forms) ||
-	    !CU_add_test(suite, "provider blocks", test_provider_blocks) ||
-	    !CU_add_test(suite, "setting lookups", test_setting_lookups) ||
-	    !CU_add_test(suite, "refcount", test_refcount) ||
-	    !CU_add_test(suite, "load and warnings", test_load_and_warnings) ||
-	    !CU_add_test(suite, "load errors", test_load_errors) ||
-	    !CU_add_test(suite, "sample file", test_sample_file) ||
-	    !CU_add_test(suite, "bad structure", test_bad_structure) ||
-	    !CU_add_test(suite, "bad syntax", test_bad_syntax) ||
-	    !CU_add_test(suite, "bad keys", test_bad_keys) ||
-	    !CU_add_test(suite, "bad types", test_bad_types) ||
-	    !CU_add_test(suite, "bad env and secrets", test_bad_env_and_secrets)) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return pa_test_run(argc, argv, suites);
 }

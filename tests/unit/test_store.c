@@ -7,7 +7,6 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 #include "internal.h"
+#include "../support/pa_test.h"
 
 /* ---- fixtures ---- */
 
@@ -56,14 +56,6 @@ static const backend backends[] = {
 
 static const backend *cur;
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	PA_UNUSED(sb);
-	PA_UNUSED(flag);
-	PA_UNUSED(ftw);
-	return remove(p);
-}
-
 static int suite_init(void)
 {
 	/* The tests choose their key source; one from the caller's environment would skew them. */
@@ -73,7 +65,7 @@ static int suite_init(void)
 
 static int suite_cleanup(void)
 {
-	int rc = nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	int rc = pa_test_rmtree(tmpdir);
 	memcpy(tmpdir + strlen(tmpdir) - 6, "XXXXXX", 6);
 	return rc;
 }
@@ -1146,12 +1138,7 @@ static void test_concurrent_create(void)
 
 /* ---- runner ---- */
 
-typedef struct test_entry {
-	const char *name;
-	CU_TestFunc fn;
-} test_entry;
-
-static const test_entry contract_tests[] = {
+static const pa_test contract_tests[] = {
 	{ "insert and get", test_insert_get },
 	{ "absent fields stay absent", test_absent_fields_stay_absent },
 	{ "copies are independent", test_copies_are_independent },
@@ -1162,9 +1149,10 @@ static const test_entry contract_tests[] = {
 	{ "bad arguments", test_bad_arguments },
 	{ "leases", test_leases },
 	{ "8 threads increment without lost updates", test_concurrent_increments },
+	PA_TEST_END
 };
 
-static const test_entry sqlite_tests[] = {
+static const pa_test sqlite_tests[] = {
 	{ "file modes", test_file_modes },
 	{ "no secret in clear text", test_no_clear_text },
 	{ "reopen keeps data", test_reopen_keeps_data },
@@ -1179,39 +1167,17 @@ static const test_entry sqlite_tests[] = {
 	{ "two processes increment", test_two_processes_increment },
 	{ "lease across processes", test_cross_process_lease },
 	{ "concurrent create", test_concurrent_create },
+	PA_TEST_END
 };
 
-static int add_suite(const char *name, CU_InitializeFunc init, const test_entry *tests, size_t n)
+int main(int argc, char **argv)
 {
-	CU_pSuite s = CU_add_suite(name, init, suite_cleanup);
-	size_t i;
+	static const pa_test_suite suites[] = {
+		{ "memory", init_memory, suite_cleanup, contract_tests },
+		{ "sqlite", init_sqlite, suite_cleanup, contract_tests },
+		{ "sqlite only", init_sqlite, suite_cleanup, sqlite_tests },
+		PA_TEST_SUITE_END
+	};
 
-	if (!s)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			return -1;
-	return 0;
-}
-
-int main(void)
-{
-	unsigned int failures;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (add_suite("memory", init_memory, contract_tests, PA_ARRAY_LEN(contract_tests)) < 0 ||
-	    add_suite("sqlite", init_sqlite, contract_tests, PA_ARRAY_LEN(contract_tests)) < 0 ||
-	    add_suite("sqlite only", init_sqlite, sqlite_tests, PA_ARRAY_LEN(sqlite_tests)) < 0) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return pa_test_run(argc, argv, suites);
 }
