@@ -88,3 +88,34 @@ long bench_rss_kib(void)
 	fclose(f);
 	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
+
+int bench_noop_init(void **state, const provauth_host *h, const provauth_setting *s)
+{
+	(void)h; (void)s;
+	*state = NULL;
+	return 0;
+}
+
+void bench_noop_fini(void *state)
+{
+	(void)state;
+}
+
+int bench_noop_build(void *state, const provauth_account *a, provauth_session *s, provauth_update *u)
+{
+	(void)state; (void)a; (void)s; (void)u;
+	return 0;
+}
+
+int bench_noop_classify(void *state, const provauth_failure *f, provauth_outcome *o)
+{
+	(void)state; (void)f; (void)o;
+	return 0;
+}
+
+const provauth_provider bench_noop_provider = {
+	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider),
+	"benchnoop", "no-op provider for the benchmarks", "1",
+	NULL, bench_noop_init, bench_noop_fini, bench_noop_build, NULL, bench_noop_classify, NULL, NULL,
+	{ NULL, NULL, NULL, NULL }, NULL, 0, NULL
+};

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <provauth/provauth.h>
+#include <provauth/plugin.h>
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
 uint64_t bench_now_ns(void);
@@ -26,5 +27,16 @@ void bench_die(const char *what) __attribute__((noreturn));
 long bench_env_long(const char *name, long def);
 /* Resident set size of this process in KiB (from /proc/self/statm). */
 long bench_rss_kib(void);
+
+/*
+ * An in-process provider whose every callback succeeds doing nothing, so a
+ * benchmark measures the manager and store alone. The callbacks are exported
+ * for variants (e.g. one with a refresh).
+ */
+extern const provauth_provider bench_noop_provider;
+int bench_noop_init(void **state, const provauth_host *h, const provauth_setting *s);
+void bench_noop_fini(void *state);
+int bench_noop_build(void *state, const provauth_account *a, provauth_session *s, provauth_update *u);
+int bench_noop_classify(void *state, const provauth_failure *f, provauth_outcome *o);
 
 #endif /* BENCH_UTIL_H */

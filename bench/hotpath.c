@@ -19,37 +19,6 @@
 
 #define ROUNDS 5
 
-static int p_init(void **state, const provauth_host *h, const provauth_setting *s)
-{
-	(void)h; (void)s;
-	*state = NULL;
-	return 0;
-}
-
-static void p_fini(void *state)
-{
-	(void)state;
-}
-
-static int p_build(void *state, const provauth_account *a, provauth_session *s, provauth_update *u)
-{
-	(void)state; (void)a; (void)s; (void)u;
-	return 0;
-}
-
-static int p_classify(void *state, const provauth_failure *f, provauth_outcome *o)
-{
-	(void)state; (void)f; (void)o;
-	return 0;
-}
-
-static const provauth_provider bench_provider = {
-	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider),
-	"benchnoop", "no-op provider for the hot-path benchmark", "1",
-	NULL, p_init, p_fini, p_build, NULL, p_classify, NULL, NULL,
-	{ NULL, NULL, NULL, NULL }, NULL, 0, NULL
-};
-
 static int p_refresh(void *state, const provauth_account *a, provauth_update *u)
 {
 	(void)state; (void)a; (void)u;
@@ -60,7 +29,7 @@ static int p_refresh(void *state, const provauth_account *a, provauth_update *u)
 static const provauth_provider oauth_provider = {
 	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider),
 	"benchoauth", "no-op OAuth-style provider for the hot-path benchmark", "1",
-	NULL, p_init, p_fini, p_build, NULL, p_classify, p_refresh, NULL,
+	NULL, bench_noop_init, bench_noop_fini, bench_noop_build, NULL, bench_noop_classify, p_refresh, NULL,
 	{ NULL, NULL, NULL, NULL }, NULL, 0, NULL
 };
 
@@ -200,7 +169,7 @@ int main(void)
 	opts.store = st;
 	opts.log = bench_log_quiet;
 	opts.skip_plugins = 1;
-	if (provauth_manager_new(&mgr, s, &opts) < 0 || provauth_manager_add_provider(mgr, &bench_provider) < 0 ||
+	if (provauth_manager_new(&mgr, s, &opts) < 0 || provauth_manager_add_provider(mgr, &bench_noop_provider) < 0 ||
 	    provauth_manager_add_provider(mgr, &oauth_provider) < 0)
 		bench_die("manager");
 	provauth_settings_free(s);

@@ -23,37 +23,6 @@
 #include <provauth/store.h>
 #include "bench_util.h"
 
-static int p_init(void **state, const provauth_host *h, const provauth_setting *s)
-{
-	(void)h; (void)s;
-	*state = NULL;
-	return 0;
-}
-
-static void p_fini(void *state)
-{
-	(void)state;
-}
-
-static int p_build(void *state, const provauth_account *a, provauth_session *s, provauth_update *u)
-{
-	(void)state; (void)a; (void)s; (void)u;
-	return 0;
-}
-
-static int p_classify(void *state, const provauth_failure *f, provauth_outcome *o)
-{
-	(void)state; (void)f; (void)o;
-	return 0;
-}
-
-static const provauth_provider bench_provider = {
-	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider),
-	"benchnoop", "no-op provider for the scale benchmark", "1",
-	NULL, p_init, p_fini, p_build, NULL, p_classify, NULL, NULL,
-	{ NULL, NULL, NULL, NULL }, NULL, 0, NULL
-};
-
 static int noop(const provauth_session *s, provauth_failure *f, void *payload)
 {
 	(void)s; (void)f; (void)payload;
@@ -236,7 +205,7 @@ int main(void)
 	opts.store = st;
 	opts.log = bench_log_quiet;
 	opts.skip_plugins = 1;
-	if (provauth_manager_new(&m, s, &opts) < 0 || provauth_manager_add_provider(m, &bench_provider) < 0)
+	if (provauth_manager_new(&m, s, &opts) < 0 || provauth_manager_add_provider(m, &bench_noop_provider) < 0)
 		bench_die("manager");
 	open_ms = (double)(bench_now_ns() - t0) / 1e6;
 	provauth_settings_free(s);
