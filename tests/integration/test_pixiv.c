@@ -45,56 +45,12 @@ static int user_seq;
 
 /* ---- log and error capture ---- */
 
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *log_buf;
-static size_t log_len;
-
-static void append(const char *s)
-{
-	size_t n = strlen(s);
-
-	pthread_mutex_lock(&log_mu);
-	log_buf = realloc(log_buf, log_len + n + 2);
-	memcpy(log_buf + log_len, s, n);
-	log_buf[log_len + n] = '\n';
-	log_len += n + 1;
-	log_buf[log_len] = '\0';
-	pthread_mutex_unlock(&log_mu);
-}
-
-static void capture(provauth_log_level level, const char *event, const provauth_log_field *f, size_t n,
-                    void *payload)
-{
-	char line[4096];
-	size_t o, i;
-
-	(void)level; (void)payload;
-	o = (size_t)snprintf(line, sizeof(line), "%s", event);
-	for (i = 0; i < n && o < sizeof(line); i++) {
-		if (f[i].type == PROVAUTH_FIELD_INT || f[i].type == PROVAUTH_FIELD_BOOL)
-			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%lld", f[i].key, (long long)f[i].num);
-		else
-			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s", f[i].key, f[i].str ? f[i].str : "");
-	}
-	append(line);
-}
-
 /* Error messages are checked for secrets at the end, with the logs. */
 static void note_error(void)
 {
 	char line[2048];
 	snprintf(line, sizeof(line), "ERROR %s", provauth_last_error());
-	append(line);
-}
-
-static int log_contains(const char *s)
-{
-	int found;
-
-	pthread_mutex_lock(&log_mu);
-	found = log_buf && strstr(log_buf, s) != NULL;
-	pthread_mutex_unlock(&log_mu);
-	return found;
+	pa_test_log_add(line);
 }
 
 static int64_t test_clock(void *payload)
@@ -133,7 +89,7 @@ static int suite_clean(void)
 	provauth_store_free(store);
 	fake_pixiv_stop(fk);
 	pa_test_rmtree(tmpdir);
-	free(log_buf);
+	pa_test_log_reset();
 	return 0;
 }
 
@@ -174,7 +130,7 @@ static provauth_manager *manager_for(const char *base_url, const char *extra, pr
 	CU_ASSERT_FATAL(s != NULL);
 	opts.store = st ? st : store;
 	opts.clock = test_clock;
-	opts.log = capture;
+	opts.log = pa_test_log_capture;
 	if (provauth_manager_new(&m, s, &opts) < 0)
 		fprintf(stderr, "manager: %s\n", provauth_last_error());
 	provauth_settings_free(s);
@@ -403,7 +359,7 @@ static void test_expired_access_token_refreshes_once(void)
 	after = stored(store, id);
 	CU_ASSERT(after->access_token && strcmp(after->access_token, before->access_token) != 0);
 	STR_EQ(after->refresh_token, rt);
-	CU_ASSERT(log_contains("pixiv_session_error_detected"));
+	CU_ASSERT(pa_test_log_contains("pixiv_session_error_detected"));
 	provauth_account_free(before);
 	provauth_account_free(after);
 	free(id);
@@ -693,7 +649,7 @@ static void test_server_errors_then_success(void)
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 3);
 	CU_ASSERT(secs < 2.0);
-	CU_ASSERT(log_contains("pixiv_token_retry"));
+	CU_ASSERT(pa_test_log_contains("pixiv_token_retry"));
 
 	/* A connection dropped mid-reply is retried as well. */
 	expire_everything();
@@ -943,22 +899,22 @@ static void test_no_secrets_in_logs_or_errors(void)
 	provauth_account **list = NULL;
 	size_t n = 0, i;
 
-	CU_ASSERT_FATAL(log_buf != NULL);
-	CU_ASSERT(log_contains("pixiv_refresh_completed"));
-	CU_ASSERT(!log_contains(RT_MARK));
-	CU_ASSERT(!log_contains("px-at-"));
-	CU_ASSERT(!log_contains("px-rt-"));
-	CU_ASSERT(!log_contains(CLIENT_SECRET));
-	CU_ASSERT(!log_contains(HASH_SECRET));
-	CU_ASSERT(!log_contains("wrong-client-secret"));
-	CU_ASSERT(!log_contains("not-the-hash-secret"));
+	CU_ASSERT_FATAL(pa_test_log_text() != NULL);
+	CU_ASSERT(pa_test_log_contains("pixiv_refresh_completed"));
+	CU_ASSERT(!pa_test_log_contains(RT_MARK));
+	CU_ASSERT(!pa_test_log_contains("px-at-"));
+	CU_ASSERT(!pa_test_log_contains("px-rt-"));
+	CU_ASSERT(!pa_test_log_contains(CLIENT_SECRET));
+	CU_ASSERT(!pa_test_log_contains(HASH_SECRET));
+	CU_ASSERT(!pa_test_log_contains("wrong-client-secret"));
+	CU_ASSERT(!pa_test_log_contains("not-the-hash-secret"));
 	CU_ASSERT_FATAL(store->list(store, &list, &n, "pixiv") == 0);
 	CU_ASSERT(n > 5);
 	for (i = 0; i < n; i++) {
 		if (list[i]->access_token)
-			CU_ASSERT(!log_contains(list[i]->access_token));
+			CU_ASSERT(!pa_test_log_contains(list[i]->access_token));
 		if (list[i]->refresh_token)
-			CU_ASSERT(!log_contains(list[i]->refresh_token));
+			CU_ASSERT(!pa_test_log_contains(list[i]->refresh_token));
 	}
 	provauth_account_list_free(list, n);
 }

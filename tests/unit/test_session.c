@@ -24,71 +24,10 @@ static provauth_store *store;
 static provauth_manager *mgr;
 static _Atomic int64_t fake_now = 1800000000;
 
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *log_buf;
-static size_t log_len;
-
 static int64_t test_clock(void *payload)
 {
 	(void)payload;
 	return atomic_load(&fake_now);
-}
-
-static void capture(provauth_log_level level, const char *event, const provauth_log_field *f, size_t n,
-                    void *payload)
-{
-	char line[2048];
-	size_t o, i, len;
-
-	(void)level; (void)payload;
-	o = (size_t)snprintf(line, sizeof(line), "%s", event);
-	for (i = 0; i < n && o < sizeof(line); i++) {
-		if (f[i].type == PROVAUTH_FIELD_INT || f[i].type == PROVAUTH_FIELD_BOOL)
-			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%lld", f[i].key, (long long)f[i].num);
-		else
-			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s", f[i].key, f[i].str ? f[i].str : "");
-	}
-	len = strlen(line);
-	pthread_mutex_lock(&log_mu);
-	log_buf = realloc(log_buf, log_len + len + 2);
-	memcpy(log_buf + log_len, line, len);
-	log_buf[log_len + len] = '\n';
-	log_len += len + 1;
-	log_buf[log_len] = '\0';
-	pthread_mutex_unlock(&log_mu);
-}
-
-/* Lines of the captured log starting with `event` (followed by a space or end). */
-static int count_event(const char *event)
-{
-	size_t n = strlen(event);
-	const char *p;
-	int count = 0;
-
-	pthread_mutex_lock(&log_mu);
-	for (p = log_buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (strncmp(p, event, n) == 0 && (p[n] == ' ' || p[n] == '\n'))
-			count++;
-	pthread_mutex_unlock(&log_mu);
-	return count;
-}
-
-static int log_contains(const char *s)
-{
-	int found;
-	pthread_mutex_lock(&log_mu);
-	found = log_buf && strstr(log_buf, s) != NULL;
-	pthread_mutex_unlock(&log_mu);
-	return found;
-}
-
-static void log_reset(void)
-{
-	pthread_mutex_lock(&log_mu);
-	free(log_buf);
-	log_buf = NULL;
-	log_len = 0;
-	pthread_mutex_unlock(&log_mu);
 }
 
 #define BASE_YAML \
@@ -108,7 +47,7 @@ static provauth_manager *manager_with(const char *auto_reauth, const char *extra
 	CU_ASSERT_FATAL(provauth_settings_parse(&s, yaml, strlen(yaml), "test.yaml") == 0);
 	opts.store = st;
 	opts.clock = test_clock;
-	opts.log = capture;
+	opts.log = pa_test_log_capture;
 	opts.skip_plugins = 1;
 	CU_ASSERT_FATAL(provauth_manager_new(&m, s, &opts) == 0);
 	provauth_settings_free(s);
@@ -149,7 +88,7 @@ static int setup(void)
 {
 	srv = scripted_server_new();
 	scripted_use_server(srv);
-	log_reset();
+	pa_test_log_reset();
 	atomic_store(&fake_now, 1800000000);
 	if (provauth_store_memory_new(&store) < 0)
 		return -1;
@@ -201,12 +140,12 @@ static void test_password_account_reauths_and_retries_once(void)
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
 	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 3); /* ok, failed, retried */
-	CU_ASSERT_EQUAL(count_event("scripted_session_error_detected"), 1);
-	CU_ASSERT_EQUAL(count_event("scripted_session_invalidated"), 1);
-	CU_ASSERT_EQUAL(count_event("scripted_auto_reauth_attempt"), 1);
-	CU_ASSERT_EQUAL(count_event("scripted_auto_reauth_completed"), 1);
-	CU_ASSERT_TRUE(log_contains("scripted_auto_reauth_completed account_id=a1 success=1"));
-	CU_ASSERT_TRUE(log_contains("error_code=10005 error_reason=logged_elsewhere"));
+	CU_ASSERT_EQUAL(pa_test_log_count("scripted_session_error_detected", NULL), 1);
+	CU_ASSERT_EQUAL(pa_test_log_count("scripted_session_invalidated", NULL), 1);
+	CU_ASSERT_EQUAL(pa_test_log_count("scripted_auto_reauth_attempt", NULL), 1);
+	CU_ASSERT_EQUAL(pa_test_log_count("scripted_auto_reauth_completed", NULL), 1);
+	CU_ASSERT_TRUE(pa_test_log_contains("scripted_auto_reauth_completed account_id=a1 success=1"));
+	CU_ASSERT_TRUE(pa_test_log_contains("error_code=10005 error_reason=logged_elsewhere"));
 	a = stored("a1");
 	CU_ASSERT_STRING_EQUAL(a->jwt_token, srv->valid_token);
 	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "_ai_token"), srv->valid_token);
@@ -222,7 +161,7 @@ static void test_non_session_error_never_retries(void)
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_EPROVIDER);
 	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 1);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
-	CU_ASSERT_EQUAL(count_event("scripted_session_error_detected"), 0);
+	CU_ASSERT_EQUAL(pa_test_log_count("scripted_session_error_detected", NULL), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "code 500043 (api_error)"));
 }
 
@@ -251,7 +190,7 @@ static void check_no_password_reauth(const char *method)
 	CU_ASSERT_EQUAL(rc, PROVAUTH_ESESSION);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
 	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 1);
-	CU_ASSERT_TRUE(log_contains("reason=auth_method_incompatible"));
+	CU_ASSERT_TRUE(pa_test_log_contains("reason=auth_method_incompatible"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "import fresh cookies"));
 	/* Only an account of unknown method is told a password would help. */
 	CU_ASSERT_EQUAL(strstr(provauth_last_error(), "with a password") != NULL, strcmp(method, "unknown") == 0);
@@ -279,7 +218,7 @@ static void test_disabled_in_settings(void)
 	scripted_server_kick(srv);
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
-	CU_ASSERT_TRUE(log_contains("reason=disabled_in_settings"));
+	CU_ASSERT_TRUE(pa_test_log_contains("reason=disabled_in_settings"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "auto_reauth_enabled"));
 }
 
@@ -290,7 +229,7 @@ static void test_no_password_then_global_password(void)
 	scripted_server_kick(srv);
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
-	CU_ASSERT_TRUE(log_contains("reason=no_password"));
+	CU_ASSERT_TRUE(pa_test_log_contains("reason=no_password"));
 
 	FRESH("true", "    global_password: " PW "\n", &scripted_provider);
 	put_account(store, "a1", "password", NULL, TOK0);
@@ -311,7 +250,7 @@ static void test_reauth_cooldown(void)
 	scripted_server_kick(srv);
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
-	CU_ASSERT_TRUE(log_contains("reason=cooldown"));
+	CU_ASSERT_TRUE(pa_test_log_contains("reason=cooldown"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "cooldown"));
 	/* After the cooldown (and the failure memo) it logs in again. */
 	atomic_fetch_add(&fake_now, 300);
@@ -334,7 +273,7 @@ static void test_provider_login_cooldown(void)
 	/* Another account of the same provider: no login while the cooldown lasts. */
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a2", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
-	CU_ASSERT_TRUE(log_contains("reason=login_cooldown"));
+	CU_ASSERT_TRUE(pa_test_log_contains("reason=login_cooldown"));
 	atomic_fetch_add(&fake_now, 601);
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a2", "credits", scripted_op, NULL), 0);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 2);
@@ -371,7 +310,7 @@ static void test_newer_stored_credentials_are_reused(void)
 	provauth_account_free(a);
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
-	CU_ASSERT_EQUAL(count_event("scripted_session_reused_stored"), 1);
+	CU_ASSERT_EQUAL(pa_test_log_count("scripted_session_reused_stored", NULL), 1);
 }
 
 static void test_refresh_before_password(void)
@@ -519,7 +458,7 @@ static void test_storm_one_recovery(void)
 	run_storm();
 	CU_ASSERT_EQUAL(atomic_load(&storm_ok), STORM_THREADS);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
-	CU_ASSERT_EQUAL(count_event("scripted_auto_reauth_attempt"), 1);
+	CU_ASSERT_EQUAL(pa_test_log_count("scripted_auto_reauth_attempt", NULL), 1);
 }
 
 static void put_oauth_account(const char *id, int64_t expires_in)
@@ -610,7 +549,7 @@ static void test_no_secret_in_logs_or_errors(void)
 	FRESH("true", "    global_password: global-SECRET\n", &scripted_provider);
 	put_account(store, "a1", "password", PW, TOK0);
 	put_account(store, "g1", "google", NULL, TOK0);
-	log_reset();
+	pa_test_log_reset();
 	scripted_server_kick(srv);
 	provauth_run_with_session(mgr, "g1", "credits", scripted_op, NULL);
 	strcat(errors, provauth_last_error());
@@ -620,9 +559,9 @@ static void test_no_secret_in_logs_or_errors(void)
 	strcat(errors, provauth_last_error());
 	provauth_account_reauth(mgr, "g1", NULL);
 	strcat(errors, provauth_last_error());
-	CU_ASSERT_TRUE(count_event("scripted_auto_reauth_attempt") >= 2);
-	CU_ASSERT_TRUE(count_event("scripted_session_error_detected") >= 2);
-	CU_ASSERT_FALSE(log_contains("SECRET"));
+	CU_ASSERT_TRUE(pa_test_log_count("scripted_auto_reauth_attempt", NULL) >= 2);
+	CU_ASSERT_TRUE(pa_test_log_count("scripted_session_error_detected", NULL) >= 2);
+	CU_ASSERT_FALSE(pa_test_log_contains("SECRET"));
 	CU_ASSERT_PTR_NULL(strstr(errors, "SECRET"));
 }
 
@@ -746,6 +685,6 @@ int main(int argc, char **argv)
 	int rc;
 
 	rc = pa_test_run(argc, argv, suites);
-	free(log_buf);
+	pa_test_log_reset();
 	return rc;
 }
