@@ -58,7 +58,7 @@
 enum phase {
 	PH_STARTUP = 0,  /* exec, plugin loading, store open */
 	PH_CALL,         /* an API call (or between calls), no renewal in flight */
-	PH_KICKED,       /* pixverse: own session just kicked, recovery not begun */
+	PH_KICKED,       /* pixverse: own session kicked (or a step failed), not yet replaced */
 	PH_EXCHANGE,     /* refresh or login request in flight, nothing stored yet */
 	PH_WRITE,        /* inside the store's put */
 	PH_COUNT
@@ -141,11 +141,23 @@ static int ends_with(const char *s, const char *suffix)
 static void child_log(provauth_log_level level, const char *event, const provauth_log_field *f, size_t n,
                       void *payload)
 {
-	(void)level; (void)f; (void)n; (void)payload;
-	if (ends_with(event, "_refresh_attempt") || ends_with(event, "_auto_reauth_attempt"))
+	size_t i;
+	int ok = 1;
+
+	(void)level; (void)payload;
+	if (ends_with(event, "_refresh_attempt") || ends_with(event, "_auto_reauth_attempt")) {
 		atomic_store(&sh->phase, PH_EXCHANGE);
-	else if (ends_with(event, "_refresh_completed") || ends_with(event, "_auto_reauth_completed"))
-		atomic_store(&sh->phase, PH_CALL);
+	} else if (ends_with(event, "_refresh_completed") || ends_with(event, "_auto_reauth_completed")) {
+		for (i = 0; i < n; i++)
+			if (strcmp(f[i].key, "success") == 0 && f[i].type == PROVAUTH_FIELD_BOOL)
+				ok = f[i].num != 0;
+		/*
+		 * A failed step (the refresh of a kicked session is refused) leaves
+		 * the session as dead as before: the recovery goes on to a login,
+		 * and a kill now still finds a superseded token in the store.
+		 */
+		atomic_store(&sh->phase, ok ? PH_CALL : PH_KICKED);
+	}
 }
 
 static void child_fail(const char *what)
