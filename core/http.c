@@ -119,9 +119,10 @@ void pa_http_free(pa_http *h)
 /* ---- responses ---- */
 
 /*
- * A reply's headers are one allocation: the array, then each name and value
- * as NUL-terminated strings after it. Capturing them cost two allocations
- * per field and as many frees (bench/RESULTS.md, e2e).
+ * A reply is two allocations: the body, and one block holding the response,
+ * its header array, then each name and value as NUL-terminated strings.
+ * Capturing headers cost two allocations per field and as many frees
+ * (bench/RESULTS.md, e2e). A plugin may take the body (plugin.h).
  */
 void pa_http_response_free(provauth_http_response *resp)
 {
@@ -136,7 +137,6 @@ void pa_http_response_free(provauth_http_response *resp)
 	}
 	for (i = 0; i < resp->header_count; i++)
 		pa_wipe(resp->headers[i].value, strlen(resp->headers[i].value));
-	free(resp->headers);
 	free(resp);
 }
 
@@ -165,8 +165,8 @@ typedef struct pa_field {
 #define PA_XFER_FIELDS_SMALL 16
 
 typedef struct pa_xfer {
-	provauth_http_response *resp; /* the body is built in place while the reply arrives */
-	size_t body_cap;
+	char *body;                   /* NUL-terminated once anything arrived */
+	size_t body_len, body_cap;
 	size_t max_body;
 	size_t header_bytes;          /* of the current response */
 	size_t announced;             /* the current response's Content-Length; SIZE_MAX: none */
@@ -182,10 +182,10 @@ typedef struct pa_xfer {
 	pa_field fields_small[PA_XFER_FIELDS_SMALL];
 } pa_xfer;
 
-static void xfer_init(pa_xfer *x, provauth_http_response *resp, size_t max_body)
+static void xfer_init(pa_xfer *x, size_t max_body)
 {
-	x->resp = resp;
-	x->body_cap = 0;
+	x->body = NULL;
+	x->body_len = x->body_cap = 0;
 	x->max_body = max_body;
 	x->header_bytes = 0;
 	x->announced = SIZE_MAX;
@@ -206,9 +206,14 @@ static void xfer_free(pa_xfer *x)
 		free(x->raw);
 	if (x->fields != x->fields_small)
 		free(x->fields);
+	/* Still here when the transfer failed: a reply may carry tokens. */
+	if (x->body) {
+		pa_wipe(x->body, x->body_len);
+		free(x->body);
+	}
+	x->body = NULL;
 	x->raw = NULL;
 	x->fields = NULL;
-	x->resp = NULL;
 }
 
 /* Room for `more` bytes in x->raw; grown on the heap past the inline buffer. */
@@ -287,11 +292,14 @@ static int fold_header(pa_xfer *x, const char *text, size_t len)
  * Set-Cookie is the exception, since cookie values may themselves contain
  * commas.
  */
-static int xfer_finish_headers(pa_xfer *x)
+static provauth_http_response *xfer_finish(pa_xfer *x, long status)
 {
-	provauth_http_response *r = x->resp;
+	provauth_http_response *r;
 	size_t i, j, owners = 0, size;
 	char *p;
+
+	if (!x->body && !(x->body = calloc(1, 1)))
+		return NULL;
 
 	for (i = 0; i < x->nfields; i++) {
 		pa_field *f = &x->fields[i];
@@ -318,15 +326,19 @@ static int xfer_finish_headers(pa_xfer *x)
 		}
 		owners++;
 	}
-	if (!owners)
-		return 0;
-	size = owners * sizeof(*r->headers);
+	size = sizeof(*r) + owners * sizeof(*r->headers);
 	for (i = 0; i < x->nfields; i++)
 		if (x->fields[i].owner == i)
 			size += x->fields[i].nlen + 1 + x->fields[i].total + 1;
-	if (!(r->headers = malloc(size)))
-		return -1;
-	p = (char *)(r->headers + owners);
+	if (!(r = malloc(size)))
+		return NULL;
+	r->status = status;
+	r->body = x->body;
+	r->body_len = x->body_len;
+	x->body = NULL;
+	r->header_count = 0;
+	r->headers = owners ? (void *)(r + 1) : NULL;
+	p = (char *)(r + 1) + owners * sizeof(*r->headers);
 	for (i = 0; i < x->nfields; i++) {
 		const pa_field *f = &x->fields[i];
 		size_t k;
@@ -348,22 +360,21 @@ static int xfer_finish_headers(pa_xfer *x)
 		}
 		*p++ = '\0';
 	}
-	return 0;
+	return r;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
 {
 	pa_xfer *x = payload;
-	provauth_http_response *r = x->resp;
 	size_t len = size * nmemb;
 
 	/* Returning less than len aborts the transfer: a truncated reply must never look complete. */
-	if (len > x->max_body - r->body_len) {
+	if (len > x->max_body - x->body_len) {
 		x->body_too_big = 1;
 		return 0;
 	}
-	if (r->body_len + len + 1 > x->body_cap) {
-		size_t need = r->body_len + len + 1, cap = x->body_cap;
+	if (x->body_len + len + 1 > x->body_cap) {
+		size_t need = x->body_len + len + 1, cap = x->body_cap;
 		char *grown;
 
 		/*
@@ -377,16 +388,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
 			cap *= 2;
 		if (cap > x->max_body + 1)
 			cap = x->max_body + 1;
-		if (!(grown = realloc(r->body, cap))) {
+		if (!(grown = realloc(x->body, cap))) {
 			x->oom = 1;
 			return 0;
 		}
-		r->body = grown;
+		x->body = grown;
 		x->body_cap = cap;
 	}
-	memcpy(r->body + r->body_len, data, len);
-	r->body_len += len;
-	r->body[r->body_len] = '\0';
+	memcpy(x->body + x->body_len, data, len);
+	x->body_len += len;
+	x->body[x->body_len] = '\0';
 	return len;
 }
 
@@ -413,9 +424,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
 		x->nfields = 0;
 		x->raw_len = 0;
 		x->announced = SIZE_MAX;
-		x->resp->body_len = 0;
-		if (x->resp->body)
-			x->resp->body[0] = '\0';
+		x->body_len = 0;
+		if (x->body)
+			x->body[0] = '\0';
 		x->header_bytes = 0;
 	}
 	x->header_bytes += raw;
@@ -579,7 +590,6 @@ static CURLcode forget_request(pa_handle *hd)
 	CURL *c = hd->c;
 	CURLcode cc;
 
-	hd->x.resp = NULL;
 	if (hd->errbuf[0])
 		pa_wipe(hd->errbuf, sizeof(hd->errbuf));
 	SET(CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
@@ -725,17 +735,22 @@ static void scrub_curl_message(char *msg, const provauth_http_request *req)
 		scrub(msg, req->body, req->body_len);
 }
 
+/* Bytes a header name may hold: printable ASCII but space and ':'. */
+static const unsigned char name_byte[256] = {
+	[0x21 ... 0x39] = 1, [0x3b ... 0x7e] = 1,
+};
+
 /* The name's length, or 0 when it is no valid header name. */
 static size_t header_name_len(const char *name)
 {
-	const char *p;
+	const unsigned char *p = (const unsigned char *)name;
 
-	if (!name)
+	if (!p)
 		return 0;
-	for (p = name; *p; p++)
-		if (*p <= 0x20 || *p >= 0x7f || *p == ':')
-			return 0;
-	return (size_t)(p - name);
+	/* One table look-up per byte: this ran for every header of every request. */
+	while (name_byte[*p])
+		p++;
+	return *p ? 0 : (size_t)(p - (const unsigned char *)name);
 }
 
 /* What check_request learnt of the request's headers, for build_headers and setup. */
@@ -1079,6 +1094,7 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 	pa_handle *hd = NULL;
 	CURLcode cc;
 	int64_t started = 0;
+	long status = 0;
 	int rc, clean = 1, logged;
 
 	if (!out)
@@ -1093,10 +1109,6 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 		started = pa_monotonic_ms();
 	if ((rc = build_headers(&headers, req, &scan)) < 0)
 		return pa_error_prefix(rc, "http: %s %s", req->method, URL);
-	if (!(resp = calloc(1, sizeof(*resp)))) {
-		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, URL);
-		goto out;
-	}
 	if (!(hd = pool_get(h, &cc)) || (cc = setup(hd, h, req, headers.head, &scan)) != CURLE_OK) {
 		/* An option this libcurl refuses (say, TLS verification) must not be skipped. */
 		rc = pa_error_set(cc == CURLE_OUT_OF_MEMORY ? PROVAUTH_ENOMEM : PROVAUTH_ERROR,
@@ -1106,14 +1118,14 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 		goto out;
 	}
 	hd->errbuf[0] = '\0';
-	xfer_init(&hd->x, resp, h->max_reply);
+	xfer_init(&hd->x, h->max_reply);
 	if ((cc = curl_easy_perform(hd->c)) != CURLE_OK) {
 		rc = fail(cc, hd->c, &hd->x, req, URL, hd->errbuf,
 		          req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms);
 		goto out;
 	}
-	curl_easy_getinfo(hd->c, CURLINFO_RESPONSE_CODE, &resp->status);
-	if ((!resp->body && !(resp->body = calloc(1, 1))) || xfer_finish_headers(&hd->x) < 0) {
+	curl_easy_getinfo(hd->c, CURLINFO_RESPONSE_CODE, &status);
+	if (!(resp = xfer_finish(&hd->x, status))) {
 		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, URL);
 		goto out;
 	}

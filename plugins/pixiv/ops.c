@@ -93,12 +93,11 @@ static int api_get(pixiv_state *st, const provauth_session *s, const char *path,
 		h->http_response_free(resp);
 		return PROVAUTH_EPROTOCOL;
 	}
-	*out_json = strdup(resp->body);
+	/* The reply is the result: taken over, not copied (plugin.h, provauth_http_response). */
+	*out_json = resp->body;
+	resp->body = NULL;
+	resp->body_len = 0;
 	h->http_response_free(resp);
-	if (!*out_json) {
-		h->failure_set_message(f, PROVAUTH_ENOMEM, "out of memory");
-		return PROVAUTH_ENOMEM;
-	}
 	return 0;
 }
 
