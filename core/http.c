@@ -137,6 +137,9 @@ void pa_http_response_free(provauth_http_response *resp)
 	}
 	for (i = 0; i < resp->header_count; i++)
 		pa_wipe(resp->headers[i].value, strlen(resp->headers[i].value));
+	/* A reply built elsewhere (a test's stub service) may hold its header list apart. */
+	if (resp->headers && (void *)resp->headers != (void *)(resp + 1))
+		free(resp->headers);
 	free(resp);
 }
 
@@ -238,6 +241,17 @@ static int raw_reserve(pa_xfer *x, size_t more)
 	return 0;
 }
 
+static const unsigned char ascii_lower[256] = {
+#define L4(n) (n), (n) + 1, (n) + 2, (n) + 3
+#define L16(n) L4(n), L4((n) + 4), L4((n) + 8), L4((n) + 12)
+	L16(0x00), L16(0x10), L16(0x20), L16(0x30),
+	0x40, L4(0x61), L4(0x65), L4(0x69), L4(0x6d), L4(0x71), L4(0x75), 0x79, 0x7a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,
+	L16(0x60), L16(0x70), L16(0x80), L16(0x90), L16(0xa0), L16(0xb0),
+	L16(0xc0), L16(0xd0), L16(0xe0), L16(0xf0),
+#undef L16
+#undef L4
+};
+
 static int add_header(pa_xfer *x, const char *name, size_t nlen, const char *value, size_t vlen)
 {
 	pa_field *f;
@@ -261,10 +275,8 @@ static int add_header(pa_xfer *x, const char *name, size_t nlen, const char *val
 	f->name = x->raw_len;
 	f->nlen = nlen;
 	/* ASCII only, without locale: tolower() was a libc call per character. */
-	for (i = 0; i < nlen; i++) {
-		char ch = name[i];
-		x->raw[x->raw_len++] = ch >= 'A' && ch <= 'Z' ? (char)(ch + ('a' - 'A')) : ch;
-	}
+	for (i = 0; i < nlen; i++)
+		x->raw[x->raw_len++] = (char)ascii_lower[(unsigned char)name[i]];
 	f->value = x->raw_len;
 	f->vlen = vlen;
 	memcpy(x->raw + x->raw_len, value, vlen);
@@ -754,10 +766,14 @@ static size_t header_name_len(const char *name)
 }
 
 /* What check_request learnt of the request's headers, for build_headers and setup. */
+#define PA_HTTP_LINES_NODES 16
+
 typedef struct pa_scan {
 	int has_expect;
 	int has_user_agent;
 	size_t text;                  /* bytes of the header lines, NULs included */
+	/* Of the first PA_HTTP_LINES_NODES headers, so they are measured once. */
+	size_t nlen[PA_HTTP_LINES_NODES], vlen[PA_HTTP_LINES_NODES];
 } pa_scan;
 
 /* Fills d (method and URL for messages); done only when a message needs them. */
@@ -810,7 +826,7 @@ static int check_request(const provauth_http_request *req, pa_described *d, pa_s
 		                    U, req->header_count);
 	for (i = 0; i < req->header_count; i++) {
 		const provauth_http_header *hd = &req->headers[i];
-		size_t nlen = header_name_len(hd->name);
+		size_t nlen = header_name_len(hd->name), vlen;
 
 		/* A CR or LF in a value would let it smuggle further headers. */
 		if (!nlen)
@@ -823,7 +839,12 @@ static int check_request(const provauth_http_request *req, pa_described *d, pa_s
 			scan->has_expect = 1;
 		else if (nlen == 10 && strcasecmp(hd->name, "User-Agent") == 0)
 			scan->has_user_agent = 1;
-		scan->text += nlen + (hd->value ? strlen(hd->value) : 0) + 3;
+		vlen = hd->value ? strlen(hd->value) : 0;
+		if (i < PA_HTTP_LINES_NODES) {
+			scan->nlen[i] = nlen;
+			scan->vlen[i] = vlen;
+		}
+		scan->text += nlen + vlen + 3;
 	}
 	return 0;
 }
@@ -837,7 +858,6 @@ static int check_request(const provauth_http_request *req, pa_described *d, pa_s
  * otherwise, instead of a curl_slist_append allocation per line, which was
  * measurable per request (bench/RESULTS.md, e2e).
  */
-#define PA_HTTP_LINES_NODES 16
 #define PA_HTTP_LINES_TEXT 2048
 
 typedef struct pa_lines {
@@ -859,15 +879,12 @@ static void lines_free(pa_lines *l)
 	l->text_len = 0;
 }
 
-static char *put_line(char *p, const char *name, const char *value)
+static char *put_line(char *p, const char *name, size_t nl, const char *value, size_t vl)
 {
-	size_t nl = strlen(name);
-
 	memcpy(p, name, nl);
 	p += nl;
 	/* curl drops "Name:" (no value) from the request; "Name;" sends it empty. */
-	if (value && *value) {
-		size_t vl = strlen(value);
+	if (vl) {
 		memcpy(p, ": ", 2);
 		memcpy(p + 2, value, vl);
 		p += 2 + vl;
@@ -908,7 +925,12 @@ static int build_headers(pa_lines *l, const provauth_http_request *req, const pa
 		l->nodes[i].data = p;
 		l->nodes[i].next = i + 1 < count ? &l->nodes[i + 1] : NULL;
 		if (i < req->header_count) {
-			p = put_line(p, req->headers[i].name, req->headers[i].value);
+			const provauth_http_header *hd = &req->headers[i];
+
+			if (i < PA_HTTP_LINES_NODES)
+				p = put_line(p, hd->name, scan->nlen[i], hd->value, scan->vlen[i]);
+			else
+				p = put_line(p, hd->name, strlen(hd->name), hd->value, hd->value ? strlen(hd->value) : 0);
 		} else {
 			memcpy(p, "Expect:", sizeof("Expect:"));
 			p += sizeof("Expect:");
