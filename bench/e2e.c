@@ -8,7 +8,7 @@
  *  - provauth: run_with_session (cached session), the plugin builds the URL
  *    and the Bearer header, the host's HTTP service takes a pooled curl
  *    handle, sets it up, performs, collects the body and headers, the
- *    plugin checks that the body is JSON and copies it out.
+ *    plugin checks that the body is JSON and hands it out as the result.
  *  - plain: one curl handle set up once, perform, append the body to a
  *    reused buffer. "plain+json" also parses the body with json-c, as the
  *    plugin does, to compare like with like.

@@ -9,7 +9,6 @@
  * cannot make the host allocate without limit.
  */
 #include "config.h"
-#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,9 +34,12 @@
  */
 #define PA_HTTP_SCRUB_MIN 3
 
+struct pa_handle;
+static void handle_close(struct pa_handle *hd);
+
 struct pa_http {
 	pthread_mutex_t lock;
-	CURL *idle[PA_HTTP_POOL_MAX];  /* LIFO: idle[idle_count - 1] is the warmest */
+	struct pa_handle *idle[PA_HTTP_POOL_MAX];  /* LIFO: idle[idle_count - 1] is the warmest */
 	size_t idle_count;
 	char *ca_file;
 	long connect_timeout_ms;
@@ -108,7 +110,7 @@ void pa_http_free(pa_http *h)
 	if (!h)
 		return;
 	for (i = 0; i < h->idle_count; i++)
-		curl_easy_cleanup(h->idle[i]);
+		handle_close(h->idle[i]);
 	pthread_mutex_destroy(&h->lock);
 	free(h->ca_file);
 	free(h);
@@ -117,9 +119,10 @@ void pa_http_free(pa_http *h)
 /* ---- responses ---- */
 
 /*
- * A reply's headers are one allocation: the array, then each name and value
- * as NUL-terminated strings after it. Capturing them cost two allocations
- * per field and as many frees (bench/RESULTS.md, e2e).
+ * A reply is two allocations: the body, and one block holding the response,
+ * its header array, then each name and value as NUL-terminated strings.
+ * Capturing headers cost two allocations per field and as many frees
+ * (bench/RESULTS.md, e2e). A plugin may take the body (plugin.h).
  */
 void pa_http_response_free(provauth_http_response *resp)
 {
@@ -134,7 +137,9 @@ void pa_http_response_free(provauth_http_response *resp)
 	}
 	for (i = 0; i < resp->header_count; i++)
 		pa_wipe(resp->headers[i].value, strlen(resp->headers[i].value));
-	free(resp->headers);
+	/* A reply built elsewhere (a test's stub service) may hold its header list apart. */
+	if (resp->headers && (void *)resp->headers != (void *)(resp + 1))
+		free(resp->headers);
 	free(resp);
 }
 
@@ -163,10 +168,11 @@ typedef struct pa_field {
 #define PA_XFER_FIELDS_SMALL 16
 
 typedef struct pa_xfer {
-	provauth_http_response *resp; /* the body is built in place while the reply arrives */
-	size_t body_cap;
+	char *body;                   /* NUL-terminated once anything arrived */
+	size_t body_len, body_cap;
 	size_t max_body;
 	size_t header_bytes;          /* of the current response */
+	size_t announced;             /* the current response's Content-Length; SIZE_MAX: none */
 	int body_too_big;
 	int headers_too_big;
 	int oom;
@@ -179,12 +185,13 @@ typedef struct pa_xfer {
 	pa_field fields_small[PA_XFER_FIELDS_SMALL];
 } pa_xfer;
 
-static void xfer_init(pa_xfer *x, provauth_http_response *resp, size_t max_body)
+static void xfer_init(pa_xfer *x, size_t max_body)
 {
-	x->resp = resp;
-	x->body_cap = 0;
+	x->body = NULL;
+	x->body_len = x->body_cap = 0;
 	x->max_body = max_body;
 	x->header_bytes = 0;
+	x->announced = SIZE_MAX;
 	x->body_too_big = x->headers_too_big = x->oom = 0;
 	x->raw = x->raw_small;
 	x->raw_len = 0;
@@ -194,13 +201,22 @@ static void xfer_init(pa_xfer *x, provauth_http_response *resp, size_t max_body)
 	x->fields_cap = PA_XFER_FIELDS_SMALL;
 }
 
+/* Only what was written holds header values: a status line wipes what came before it. */
 static void xfer_free(pa_xfer *x)
 {
-	pa_wipe(x->raw, x->raw_cap);
+	pa_wipe(x->raw, x->raw_len);
 	if (x->raw != x->raw_small)
 		free(x->raw);
 	if (x->fields != x->fields_small)
 		free(x->fields);
+	/* Still here when the transfer failed: a reply may carry tokens. */
+	if (x->body) {
+		pa_wipe(x->body, x->body_len);
+		free(x->body);
+	}
+	x->body = NULL;
+	x->raw = NULL;
+	x->fields = NULL;
 }
 
 /* Room for `more` bytes in x->raw; grown on the heap past the inline buffer. */
@@ -225,6 +241,17 @@ static int raw_reserve(pa_xfer *x, size_t more)
 	return 0;
 }
 
+static const unsigned char ascii_lower[256] = {
+#define L4(n) (n), (n) + 1, (n) + 2, (n) + 3
+#define L16(n) L4(n), L4((n) + 4), L4((n) + 8), L4((n) + 12)
+	L16(0x00), L16(0x10), L16(0x20), L16(0x30),
+	0x40, L4(0x61), L4(0x65), L4(0x69), L4(0x6d), L4(0x71), L4(0x75), 0x79, 0x7a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,
+	L16(0x60), L16(0x70), L16(0x80), L16(0x90), L16(0xa0), L16(0xb0),
+	L16(0xc0), L16(0xd0), L16(0xe0), L16(0xf0),
+#undef L16
+#undef L4
+};
+
 static int add_header(pa_xfer *x, const char *name, size_t nlen, const char *value, size_t vlen)
 {
 	pa_field *f;
@@ -247,8 +274,9 @@ static int add_header(pa_xfer *x, const char *name, size_t nlen, const char *val
 	f = &x->fields[x->nfields++];
 	f->name = x->raw_len;
 	f->nlen = nlen;
+	/* ASCII only, without locale: tolower() was a libc call per character. */
 	for (i = 0; i < nlen; i++)
-		x->raw[x->raw_len++] = (char)tolower((unsigned char)name[i]);
+		x->raw[x->raw_len++] = (char)ascii_lower[(unsigned char)name[i]];
 	f->value = x->raw_len;
 	f->vlen = vlen;
 	memcpy(x->raw + x->raw_len, value, vlen);
@@ -276,11 +304,14 @@ static int fold_header(pa_xfer *x, const char *text, size_t len)
  * Set-Cookie is the exception, since cookie values may themselves contain
  * commas.
  */
-static int xfer_finish_headers(pa_xfer *x)
+static provauth_http_response *xfer_finish(pa_xfer *x, long status)
 {
-	provauth_http_response *r = x->resp;
+	provauth_http_response *r;
 	size_t i, j, owners = 0, size;
 	char *p;
+
+	if (!x->body && !(x->body = calloc(1, 1)))
+		return NULL;
 
 	for (i = 0; i < x->nfields; i++) {
 		pa_field *f = &x->fields[i];
@@ -307,15 +338,19 @@ static int xfer_finish_headers(pa_xfer *x)
 		}
 		owners++;
 	}
-	if (!owners)
-		return 0;
-	size = owners * sizeof(*r->headers);
+	size = sizeof(*r) + owners * sizeof(*r->headers);
 	for (i = 0; i < x->nfields; i++)
 		if (x->fields[i].owner == i)
 			size += x->fields[i].nlen + 1 + x->fields[i].total + 1;
-	if (!(r->headers = malloc(size)))
-		return -1;
-	p = (char *)(r->headers + owners);
+	if (!(r = malloc(size)))
+		return NULL;
+	r->status = status;
+	r->body = x->body;
+	r->body_len = x->body_len;
+	x->body = NULL;
+	r->header_count = 0;
+	r->headers = owners ? (void *)(r + 1) : NULL;
+	p = (char *)(r + 1) + owners * sizeof(*r->headers);
 	for (i = 0; i < x->nfields; i++) {
 		const pa_field *f = &x->fields[i];
 		size_t k;
@@ -337,38 +372,44 @@ static int xfer_finish_headers(pa_xfer *x)
 		}
 		*p++ = '\0';
 	}
-	return 0;
+	return r;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
 {
 	pa_xfer *x = payload;
-	provauth_http_response *r = x->resp;
 	size_t len = size * nmemb;
 
 	/* Returning less than len aborts the transfer: a truncated reply must never look complete. */
-	if (len > x->max_body - r->body_len) {
+	if (len > x->max_body - x->body_len) {
 		x->body_too_big = 1;
 		return 0;
 	}
-	if (r->body_len + len + 1 > x->body_cap) {
-		size_t cap = x->body_cap ? x->body_cap : 4096;
+	if (x->body_len + len + 1 > x->body_cap) {
+		size_t need = x->body_len + len + 1, cap = x->body_cap;
 		char *grown;
 
-		while (cap < r->body_len + len + 1)
+		/*
+		 * A first block of the announced size: a small reply then comes
+		 * from malloc's fast bins instead of a fresh 4 KiB block. The
+		 * announcement is at most max_body (on_header refuses more).
+		 */
+		if (!cap)
+			cap = x->announced != SIZE_MAX && x->announced + 1 >= need ? x->announced + 1 : 4096;
+		while (cap < need)
 			cap *= 2;
 		if (cap > x->max_body + 1)
 			cap = x->max_body + 1;
-		if (!(grown = realloc(r->body, cap))) {
+		if (!(grown = realloc(x->body, cap))) {
 			x->oom = 1;
 			return 0;
 		}
-		r->body = grown;
+		x->body = grown;
 		x->body_cap = cap;
 	}
-	memcpy(r->body + r->body_len, data, len);
-	r->body_len += len;
-	r->body[r->body_len] = '\0';
+	memcpy(x->body + x->body_len, data, len);
+	x->body_len += len;
+	x->body[x->body_len] = '\0';
 	return len;
 }
 
@@ -391,11 +432,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
 	 * redirect): only the last response's headers and body are returned.
 	 */
 	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		pa_wipe(x->raw, x->raw_len);
 		x->nfields = 0;
 		x->raw_len = 0;
-		x->resp->body_len = 0;
-		if (x->resp->body)
-			x->resp->body[0] = '\0';
+		x->announced = SIZE_MAX;
+		x->body_len = 0;
+		if (x->body)
+			x->body[0] = '\0';
 		x->header_bytes = 0;
 	}
 	x->header_bytes += raw;
@@ -430,22 +473,22 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
 	while (vlen && is_space(value[vlen - 1]))
 		vlen--;
 	if (nlen == 14 && strncasecmp(data, "content-length", 14) == 0) {
-		/* Refuse before the body arrives when the server announces too much. */
-		char num[32];
-		unsigned long long announced;
-		char *end;
+		/*
+		 * Refuse before the body arrives when the server announces too
+		 * much; remember the size to allocate the body once. Digits only
+		 * (anything else is left to curl, which refuses it).
+		 */
+		size_t n = 0;
 
-		if (vlen && vlen < sizeof(num)) {
-			memcpy(num, value, vlen);
-			num[vlen] = '\0';
-			errno = 0;
-			announced = strtoull(num, &end, 10);
-			if (*end == '\0' && num[0] != '-' &&
-			    (errno == ERANGE || announced > (unsigned long long)x->max_body)) {
+		for (i = 0; i < vlen && value[i] >= '0' && value[i] <= '9'; i++) {
+			if (n > (x->max_body - (size_t)(value[i] - '0')) / 10) {
 				x->body_too_big = 1;
 				return 0;
 			}
+			n = n * 10 + (size_t)(value[i] - '0');
 		}
+		if (vlen && i == vlen)
+			x->announced = n;
 	}
 	if (add_header(x, data, nlen, value, vlen) < 0)
 		goto oom;
@@ -456,6 +499,36 @@ oom:
 }
 
 /* ---- the handle pool ---- */
+
+/*
+ * A pooled easy handle and what it currently has of the options a request
+ * chooses, so that setup() sets only those that differ from the last
+ * request's: curl_easy_setopt calls were the largest part of our side of a
+ * request after the transfer itself (bench/RESULTS.md, e2e). -1 (or
+ * method_known 0): not known, set it.
+ */
+typedef struct pa_handle {
+	CURL *c;
+	long timeout_ms;
+	int user_agent;               /* 1: ours, 0: none (the request sends its own) */
+	int follow;
+	int bodyless;                 /* 1: POSTFIELDS NULL, POSTFIELDSIZE -1, HTTPGET */
+	int body_set;                 /* POSTFIELDS points into the request: drop it when idle */
+	int custom_known;
+	const char *custom;           /* CUSTOMREQUEST: NULL or an entry of methods[] */
+	char errbuf[CURL_ERROR_SIZE];
+	pa_xfer x;
+} pa_handle;
+
+static void handle_close(pa_handle *hd)
+{
+	if (!hd)
+		return;
+	curl_easy_cleanup(hd->c);
+	/* Scrubbed, but a message may still name hosts and paths. */
+	pa_wipe(hd->errbuf, sizeof(hd->errbuf));
+	free(hd);
+}
 
 /*
  * Restricting protocols keeps a plugin (or a redirect) from reaching file://,
@@ -488,13 +561,15 @@ static CURLcode restrict_protocols(CURL *c)
 
 /*
  * The options that are the same for every request of this service, set once
- * per handle. Nothing a request chooses is among them: those are all set
- * again by setup() for every request (see there), so a pooled handle needs
- * no curl_easy_reset, which cost more than the rest of our side of a
- * request (bench/RESULTS.md, e2e).
+ * per handle. Nothing a request chooses is among them: setup() sees to those
+ * for every request (see there), so a pooled handle needs no
+ * curl_easy_reset, which cost more than the rest of our side of a request
+ * (bench/RESULTS.md, e2e). The transfer state and the error buffer curl
+ * writes to live in the handle's wrapper, so they are set here once too.
  */
-static CURLcode configure_handle(CURL *c, const pa_http *h)
+static CURLcode configure_handle(pa_handle *hd, const pa_http *h)
 {
+	CURL *c = hd->c;
 	CURLcode cc;
 
 	if ((cc = restrict_protocols(c)) != CURLE_OK)
@@ -510,47 +585,57 @@ static CURLcode configure_handle(CURL *c, const pa_http *h)
 	SET(CURLOPT_MAXREDIRS, (long)PA_HTTP_MAX_REDIRECTS);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
+	/* The handle's own memory: valid for as long as the handle. */
+	SET(CURLOPT_WRITEDATA, &hd->x);
+	SET(CURLOPT_HEADERDATA, &hd->x);
+	SET(CURLOPT_ERRORBUFFER, hd->errbuf);
 	return CURLE_OK;
 }
 
 /*
- * Drops every pointer into the finished request (its stack, its header list,
- * its body) and its URL, so an idle handle refers to nothing that is gone.
- * Options setup() sets are set again by the next request in any case.
+ * Drops every pointer into the finished request (its header list, its body)
+ * and its URL, so an idle handle refers to nothing that is gone. What setup()
+ * tracks is set again by the next request whenever it differs.
  */
-static CURLcode forget_request(CURL *c)
+static CURLcode forget_request(pa_handle *hd)
 {
+	CURL *c = hd->c;
 	CURLcode cc;
 
-	SET(CURLOPT_ERRORBUFFER, (char *)NULL);
-	SET(CURLOPT_WRITEDATA, (void *)NULL);
-	SET(CURLOPT_HEADERDATA, (void *)NULL);
+	if (hd->errbuf[0])
+		pa_wipe(hd->errbuf, sizeof(hd->errbuf));
 	SET(CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-	SET(CURLOPT_POSTFIELDS, (char *)NULL);
+	if (hd->body_set) {
+		SET(CURLOPT_POSTFIELDS, (char *)NULL);
+		hd->body_set = 0;
+	}
 	SET(CURLOPT_URL, (char *)NULL);
 	return CURLE_OK;
 }
 
 /* Returns a handle configured by configure_handle, or NULL (*cc says why). */
-static CURL *pool_get(pa_http *h, CURLcode *cc)
+static pa_handle *pool_get(pa_http *h, CURLcode *cc)
 {
-	CURL *c = NULL;
+	pa_handle *hd = NULL;
 
 	pthread_mutex_lock(&h->lock);
 	if (h->idle_count)
-		c = h->idle[--h->idle_count];
+		hd = h->idle[--h->idle_count];
 	pthread_mutex_unlock(&h->lock);
-	if (c)
-		return c;
-	if (!(c = curl_easy_init())) {
+	if (hd)
+		return hd;
+	if (!(hd = calloc(1, sizeof(*hd))) || !(hd->c = curl_easy_init())) {
+		free(hd);
 		*cc = CURLE_OUT_OF_MEMORY;
 		return NULL;
 	}
-	if ((*cc = configure_handle(c, h)) != CURLE_OK) {
-		curl_easy_cleanup(c);
+	hd->timeout_ms = -1;
+	hd->user_agent = hd->follow = -1;
+	if ((*cc = configure_handle(hd, h)) != CURLE_OK) {
+		handle_close(hd);
 		return NULL;
 	}
-	return c;
+	return hd;
 }
 
 /*
@@ -558,20 +643,19 @@ static CURL *pool_get(pa_http *h, CURLcode *cc)
  * is what makes the next request on it cheap. `clean` is 0 when setup()
  * failed half-way: such a handle is closed rather than trusted again.
  */
-static void pool_put(pa_http *h, CURL *c, int clean)
+static void pool_put(pa_http *h, pa_handle *hd, int clean)
 {
-	if (!clean || forget_request(c) != CURLE_OK) {
-		curl_easy_cleanup(c);
+	if (!clean || forget_request(hd) != CURLE_OK) {
+		handle_close(hd);
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
 	if (h->idle_count < PA_HTTP_POOL_MAX) {
-		h->idle[h->idle_count++] = c;
-		c = NULL;
+		h->idle[h->idle_count++] = hd;
+		hd = NULL;
 	}
 	pthread_mutex_unlock(&h->lock);
-	if (c)
-		curl_easy_cleanup(c);
+	handle_close(hd);
 }
 
 /* ---- request checks and safe descriptions ---- */
@@ -663,17 +747,34 @@ static void scrub_curl_message(char *msg, const provauth_http_request *req)
 		scrub(msg, req->body, req->body_len);
 }
 
-static int header_name_ok(const char *name)
-{
-	const char *p;
+/* Bytes a header name may hold: printable ASCII but space and ':'. */
+static const unsigned char name_byte[256] = {
+	[0x21 ... 0x39] = 1, [0x3b ... 0x7e] = 1,
+};
 
-	if (!name || !*name)
+/* The name's length, or 0 when it is no valid header name. */
+static size_t header_name_len(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+
+	if (!p)
 		return 0;
-	for (p = name; *p; p++)
-		if (*p <= 0x20 || *p >= 0x7f || *p == ':')
-			return 0;
-	return 1;
+	/* One table look-up per byte: this ran for every header of every request. */
+	while (name_byte[*p])
+		p++;
+	return *p ? 0 : (size_t)(p - (const unsigned char *)name);
 }
+
+/* What check_request learnt of the request's headers, for build_headers and setup. */
+#define PA_HTTP_LINES_NODES 16
+
+typedef struct pa_scan {
+	int has_expect;
+	int has_user_agent;
+	size_t text;                  /* bytes of the header lines, NULs included */
+	/* Of the first PA_HTTP_LINES_NODES headers, so they are measured once. */
+	size_t nlen[PA_HTTP_LINES_NODES], vlen[PA_HTTP_LINES_NODES];
+} pa_scan;
 
 /* Fills d (method and URL for messages); done only when a message needs them. */
 typedef struct pa_described {
@@ -699,10 +800,12 @@ static void describe(pa_described *d, const provauth_http_request *req)
 /* What messages show of the request, put together on first use. */
 #define M (describe(d, req), d->method)
 #define U (describe(d, req), d->url)
-static int check_request(const provauth_http_request *req, pa_described *d)
+static int check_request(const provauth_http_request *req, pa_described *d, pa_scan *scan)
 {
 	size_t i;
 
+	scan->has_expect = scan->has_user_agent = 0;
+	scan->text = 0;
 	if (req->version != PROVAUTH_HTTP_REQUEST_VERSION)
 		return pa_error_set(PROVAUTH_EINVAL, "http: request version %u not supported (this host knows %d)",
 		                    req->version, PROVAUTH_HTTP_REQUEST_VERSION);
@@ -723,13 +826,25 @@ static int check_request(const provauth_http_request *req, pa_described *d)
 		                    U, req->header_count);
 	for (i = 0; i < req->header_count; i++) {
 		const provauth_http_header *hd = &req->headers[i];
+		size_t nlen = header_name_len(hd->name), vlen;
+
 		/* A CR or LF in a value would let it smuggle further headers. */
-		if (!header_name_ok(hd->name))
+		if (!nlen)
 			return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header %zu has an invalid name",
 			                    M, U, i);
 		if (hd->value && strpbrk(hd->value, "\r\n"))
 			return pa_error_set(PROVAUTH_EINVAL, "http: %s %s: header %s: value contains a line break",
 			                    M, U, hd->name);
+		if (nlen == 6 && strcasecmp(hd->name, "Expect") == 0)
+			scan->has_expect = 1;
+		else if (nlen == 10 && strcasecmp(hd->name, "User-Agent") == 0)
+			scan->has_user_agent = 1;
+		vlen = hd->value ? strlen(hd->value) : 0;
+		if (i < PA_HTTP_LINES_NODES) {
+			scan->nlen[i] = nlen;
+			scan->vlen[i] = vlen;
+		}
+		scan->text += nlen + vlen + 3;
 	}
 	return 0;
 }
@@ -743,7 +858,6 @@ static int check_request(const provauth_http_request *req, pa_described *d)
  * otherwise, instead of a curl_slist_append allocation per line, which was
  * measurable per request (bench/RESULTS.md, e2e).
  */
-#define PA_HTTP_LINES_NODES 16
 #define PA_HTTP_LINES_TEXT 2048
 
 typedef struct pa_lines {
@@ -765,25 +879,12 @@ static void lines_free(pa_lines *l)
 	l->text_len = 0;
 }
 
-static int request_has_header(const provauth_http_request *req, const char *name)
+static char *put_line(char *p, const char *name, size_t nl, const char *value, size_t vl)
 {
-	size_t i;
-
-	for (i = 0; i < req->header_count; i++)
-		if (strcasecmp(req->headers[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
-static char *put_line(char *p, const char *name, const char *value)
-{
-	size_t nl = strlen(name);
-
 	memcpy(p, name, nl);
 	p += nl;
 	/* curl drops "Name:" (no value) from the request; "Name;" sends it empty. */
-	if (value && *value) {
-		size_t vl = strlen(value);
+	if (vl) {
 		memcpy(p, ": ", 2);
 		memcpy(p + 2, value, vl);
 		p += 2 + vl;
@@ -794,20 +895,20 @@ static char *put_line(char *p, const char *name, const char *value)
 	return p;
 }
 
-static int build_headers(pa_lines *l, const provauth_http_request *req)
+static int build_headers(pa_lines *l, const provauth_http_request *req, const pa_scan *scan)
 {
-	/* No 100-continue round trip before larger bodies: APIs answer at once. */
-	int expect = !request_has_header(req, "Expect");
-	size_t count = req->header_count + (size_t)expect, text = expect ? sizeof("Expect:") : 0, i;
+	/*
+	 * No 100-continue round trip before larger bodies: APIs answer at once.
+	 * curl only ever sends Expect with a body, so bodyless requests need
+	 * no line to suppress it.
+	 */
+	int expect = req->body_len && !scan->has_expect;
+	size_t count = req->header_count + (size_t)expect, text = scan->text + (expect ? sizeof("Expect:") : 0), i;
 	char *p;
 
 	l->head = NULL;
 	l->heap = NULL;
 	l->text_len = 0;
-	for (i = 0; i < req->header_count; i++) {
-		const char *v = req->headers[i].value;
-		text += strlen(req->headers[i].name) + (v ? strlen(v) : 0) + 3;
-	}
 	if (!count)
 		return 0;
 	if (count <= PA_HTTP_LINES_NODES && text <= PA_HTTP_LINES_TEXT) {
@@ -824,7 +925,12 @@ static int build_headers(pa_lines *l, const provauth_http_request *req)
 		l->nodes[i].data = p;
 		l->nodes[i].next = i + 1 < count ? &l->nodes[i + 1] : NULL;
 		if (i < req->header_count) {
-			p = put_line(p, req->headers[i].name, req->headers[i].value);
+			const provauth_http_header *hd = &req->headers[i];
+
+			if (i < PA_HTTP_LINES_NODES)
+				p = put_line(p, hd->name, scan->nlen[i], hd->value, scan->vlen[i]);
+			else
+				p = put_line(p, hd->name, strlen(hd->name), hd->value, hd->value ? strlen(hd->value) : 0);
 		} else {
 			memcpy(p, "Expect:", sizeof("Expect:"));
 			p += sizeof("Expect:");
@@ -836,39 +942,65 @@ static int build_headers(pa_lines *l, const provauth_http_request *req)
 }
 
 /*
- * Everything a request chooses, set for every request whatever the last
- * request on this handle set, so nothing carries over: the URL, the
- * timeout, the headers, the User-Agent (or none), redirects, the method
- * and the body. tests/unit/test_http.c ("nothing carries over") checks it.
+ * Everything a request chooses, whatever the last request on this handle
+ * set, so nothing carries over: the URL, the timeout, the headers, the
+ * User-Agent (or none), redirects, the method and the body. The URL and the
+ * header list are set every time; the others when they differ from what
+ * the handle is known to have (pa_handle). tests/unit/test_http.c
+ * ("nothing carries over") checks it.
  */
-static CURLcode setup(CURL *c, const pa_http *h, const provauth_http_request *req,
-                      struct curl_slist *headers, pa_xfer *x, char *errbuf)
+static CURLcode setup(pa_handle *hd, const pa_http *h, const provauth_http_request *req,
+                      struct curl_slist *headers, const pa_scan *scan)
 {
+	CURL *c = hd->c;
 	CURLcode cc;
 	long total = req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms;
 	int get = strcmp(req->method, "GET") == 0;
-	int bodyless_delete = !get && strcmp(req->method, "DELETE") == 0 && !req->body;
+	int post = !get && strcmp(req->method, "POST") == 0;
+	int bodyless_delete = !get && !post && strcmp(req->method, "DELETE") == 0 && !req->body;
+	int user_agent = !scan->has_user_agent, follow = req->follow_redirects ? 1 : 0;
+	const char *custom = NULL;
+	size_t i;
 
-	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_URL, req->url);
-	SET(CURLOPT_TIMEOUT_MS, total);
-	SET(CURLOPT_WRITEDATA, x);
-	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_HTTPHEADER, headers);
-	SET(CURLOPT_USERAGENT, request_has_header(req, "User-Agent") ? NULL : "provauth/" PACKAGE_VERSION);
-	SET(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
-
+	if (hd->timeout_ms != total) {
+		SET(CURLOPT_TIMEOUT_MS, total);
+		hd->timeout_ms = total;
+	}
+	if (hd->user_agent != user_agent) {
+		SET(CURLOPT_USERAGENT, user_agent ? "provauth/" PACKAGE_VERSION : NULL);
+		hd->user_agent = user_agent;
+	}
+	if (hd->follow != follow) {
+		SET(CURLOPT_FOLLOWLOCATION, (long)follow);
+		hd->follow = follow;
+	}
 	if (get || bodyless_delete) {
-		SET(CURLOPT_POSTFIELDS, (char *)NULL);
-		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
-		/* After POSTFIELDS, which makes the handle POST: this makes it GET again. */
-		SET(CURLOPT_HTTPGET, 1L);
+		if (!hd->bodyless) {
+			SET(CURLOPT_POSTFIELDS, (char *)NULL);
+			SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+			/* After POSTFIELDS, which makes the handle POST: this makes it GET again. */
+			SET(CURLOPT_HTTPGET, 1L);
+			hd->bodyless = 1;
+		}
 	} else {
 		/* POST, PUT, PATCH, DELETE with a body: an empty body still sends Content-Length: 0. */
+		hd->bodyless = 0;
+		hd->body_set = 1;
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 		SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
 	}
-	SET(CURLOPT_CUSTOMREQUEST, get || strcmp(req->method, "POST") == 0 ? NULL : req->method);
+	/* check_request made sure the method is one of methods[]. */
+	if (!get && !post)
+		for (i = 0; i < PA_ARRAY_LEN(methods); i++)
+			if (strcmp(req->method, methods[i]) == 0)
+				custom = methods[i];
+	if (!hd->custom_known || hd->custom != custom) {
+		SET(CURLOPT_CUSTOMREQUEST, custom);
+		hd->custom = custom;
+		hd->custom_known = 1;
+	}
 	return CURLE_OK;
 }
 #undef SET
@@ -977,14 +1109,14 @@ static void log_request(const pa_http *h, const provauth_http_request *req, pa_d
 
 int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_response **out)
 {
-	char errbuf[CURL_ERROR_SIZE];
 	pa_described d;
+	pa_scan scan;
 	pa_lines headers;
 	provauth_http_response *resp = NULL;
-	pa_xfer x;
-	CURL *c = NULL;
+	pa_handle *hd = NULL;
 	CURLcode cc;
 	int64_t started = 0;
+	long status = 0;
 	int rc, clean = 1, logged;
 
 	if (!out)
@@ -993,20 +1125,13 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 	if (!h || !req)
 		return pa_error_set(PROVAUTH_EINVAL, "http: no %s given", h ? "request" : "HTTP service");
 	d.done = 0;
-	if ((rc = check_request(req, &d)) < 0)
+	if ((rc = check_request(req, &d, &scan)) < 0)
 		return rc;
 	if ((logged = log_wanted(h)))
 		started = pa_monotonic_ms();
-	if ((rc = build_headers(&headers, req)) < 0)
+	if ((rc = build_headers(&headers, req, &scan)) < 0)
 		return pa_error_prefix(rc, "http: %s %s", req->method, URL);
-	resp = calloc(1, sizeof(*resp));
-	xfer_init(&x, resp, h->max_reply);
-	if (!resp) {
-		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, URL);
-		goto out;
-	}
-	errbuf[0] = '\0';
-	if (!(c = pool_get(h, &cc)) || (cc = setup(c, h, req, headers.head, &x, errbuf)) != CURLE_OK) {
+	if (!(hd = pool_get(h, &cc)) || (cc = setup(hd, h, req, headers.head, &scan)) != CURLE_OK) {
 		/* An option this libcurl refuses (say, TLS verification) must not be skipped. */
 		rc = pa_error_set(cc == CURLE_OUT_OF_MEMORY ? PROVAUTH_ENOMEM : PROVAUTH_ERROR,
 		                  "http: %s %s: libcurl refused an option: %s", req->method, URL,
@@ -1014,12 +1139,15 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 		clean = 0;
 		goto out;
 	}
-	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
-		rc = fail(cc, c, &x, req, URL, errbuf, req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms);
+	hd->errbuf[0] = '\0';
+	xfer_init(&hd->x, h->max_reply);
+	if ((cc = curl_easy_perform(hd->c)) != CURLE_OK) {
+		rc = fail(cc, hd->c, &hd->x, req, URL, hd->errbuf,
+		          req->timeout_ms > 0 ? req->timeout_ms : h->timeout_ms);
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-	if ((!resp->body && !(resp->body = calloc(1, 1))) || xfer_finish_headers(&x) < 0) {
+	curl_easy_getinfo(hd->c, CURLINFO_RESPONSE_CODE, &status);
+	if (!(resp = xfer_finish(&hd->x, status))) {
 		rc = pa_error_prefix(pa_error_oom(), "http: %s %s", req->method, URL);
 		goto out;
 	}
@@ -1031,10 +1159,12 @@ out:
 		describe(&d, req);
 		log_request(h, req, &d, *out ? (*out)->status : 0, started, *out ? (*out)->body_len : 0, rc);
 	}
-	if (c)
-		pool_put(h, c, clean);
+	if (hd) {
+		if (hd->x.raw)
+			xfer_free(&hd->x);
+		pool_put(h, hd, clean);
+	}
 	lines_free(&headers);
-	xfer_free(&x);
 	pa_http_response_free(resp);
 	return rc;
 }

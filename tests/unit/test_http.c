@@ -1042,6 +1042,58 @@ static void test_nothing_carries_over(void)
 	pa_http_free(h);
 }
 
+/*
+ * Pooled handles only set the timeout when it differs from the last
+ * request's: a long one must not stay behind for a request that asks for
+ * the service's (short) default.
+ */
+static void test_timeout_does_not_carry_over(void)
+{
+	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
+	provauth_http_response *resp = NULL;
+	pa_http *h = new_http(0, 150, 0, NULL, NULL);
+	char url[256];
+	int64_t start, took;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	url_to(url, sizeof(url), srv_port, "/hello");
+	req.url = url;
+	req.timeout_ms = 5000;
+	CU_ASSERT_EQUAL_FATAL(pa_http_request(h, &req, &resp), 0);
+	CU_ASSERT_EQUAL(resp->status, 200);
+	pa_http_response_free(resp);
+	resp = NULL;
+
+	/* /slow answers after 3 s: with the 5 s left behind it would succeed. */
+	url_to(url, sizeof(url), srv_port, "/slow");
+	req.timeout_ms = 0;
+	start = pa_monotonic_ms();
+	rc = pa_http_request(h, &req, &resp);
+	took = elapsed_since(start);
+	release_slow();
+	CU_ASSERT_EQUAL(rc, PROVAUTH_ETIMEOUT);
+	CU_ASSERT_PTR_NULL(resp);
+	CU_ASSERT(took < 1500);
+	pa_http_free(h);
+}
+
+/* plugin.h: a plugin may take the reply's body and free it itself. */
+static void test_body_taken_over(void)
+{
+	provauth_http_response *r = send_on(http, "GET", "/hello", NULL, NULL, 0, 0);
+	char *body;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	body = r->body;
+	r->body = NULL;
+	r->body_len = 0;
+	pa_http_response_free(r);
+	/* Still readable once the reply is gone, and the caller's to free. */
+	CU_ASSERT_STRING_EQUAL(body, "hello world");
+	free(body);
+}
+
 typedef struct worker {
 	pthread_t thread;
 	int id;
@@ -1419,6 +1471,8 @@ int main(void)
 		{ "Set-Cookie lines kept apart", test_cookies_and_duplicates },
 		{ "connection reuse", test_connection_reuse },
 		{ "nothing carries over to the next request", test_nothing_carries_over },
+		{ "a request's timeout does not carry over", test_timeout_does_not_carry_over },
+		{ "a plugin may take the reply's body", test_body_taken_over },
 		{ "8 threads x 50 requests", test_concurrent_requests },
 		{ "http_request log event", test_log_event },
 		{ "messages carry no secrets", test_messages_carry_no_secrets },

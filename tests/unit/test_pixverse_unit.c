@@ -872,7 +872,7 @@ static int stub_request(const provauth_host *h, const provauth_http_request *req
 	r->body = strdup(stub.reply_body ? stub.reply_body : "");
 	while (n < 8 && stub.reply_headers[n][0])
 		n++;
-	/* One block: the array, then the strings (core/http.c, pa_http_response_free). */
+	/* One block: the array, then the strings; pa_http_response_free frees it apart from r. */
 	size = (n + 1) * sizeof(*r->headers);
 	for (i = 0; i < n; i++)
 		size += strlen(stub.reply_headers[i][0]) + strlen(stub.reply_headers[i][1]) + 2;

@@ -107,7 +107,13 @@ typedef struct provauth_http_request {
 #define PROVAUTH_HTTP_REQUEST_VERSION 1
 #define PROVAUTH_HTTP_REQUEST_INIT { PROVAUTH_HTTP_REQUEST_VERSION, "GET", NULL, NULL, 0, NULL, 0, 0, 0 }
 
-/* Names are lowercased. Freed by host->http_response_free. */
+/*
+ * Names are lowercased. Freed by host->http_response_free. The body was
+ * allocated with malloc: a plugin may take it over (to hand it back as an
+ * operation's result, say) by setting body to NULL and body_len to 0
+ * before http_response_free, and then frees it itself with free(). Every
+ * host since ABI 1.0 accepts a NULL body there.
+ */
 typedef struct provauth_http_response {
 	long status;
 	char *body;                /* NUL-terminated; body_len excludes the NUL */
