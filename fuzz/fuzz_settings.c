@@ -47,6 +47,9 @@ static char *substitute(const char *in, int *uses, int *all_secret)
 				size_t kl = colon ? (size_t)(colon - k) : 0;
 				int ok = colon && kl > 0 && kl < sizeof(key);
 				const char *q;
+				/* YAML needs ": " for a mapping value; "key:value" is one scalar. */
+				if (ok && colon + 1 == p)
+					ok = 0;
 				for (q = colon ? colon + 1 : p; ok && q < p; q++)
 					if (*q != ' ')
 						ok = 0;

@@ -47,10 +47,10 @@ for t in "${targets[@]}"; do
 	fi
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+	cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1)
 	if [ $rc -ne 0 ]; then
 		echo "FAIL: $t (exit $rc, $((SECONDS - start))s); log: $log"
-		grep -E 'ERROR|invariant|secret|SUMMARY|Test unit written' "$log" | head -8 | sed 's/^/  /'
+		grep -aE 'ERROR|invariant|secret|refusal|SUMMARY|Test unit written' "$log" | head -8 | sed 's/^/  /'
 		failed+=("$t")
 	else
 		echo "ok: $t ($((SECONDS - start))s, ${execs:-?} runs, ${cov:-cov: ?})"
