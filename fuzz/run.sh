@@ -50,7 +50,7 @@ for t in "${targets[@]}"; do
 	cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1)
 	if [ $rc -ne 0 ]; then
 		echo "FAIL: $t (exit $rc, $((SECONDS - start))s); log: $log"
-		grep -aE 'ERROR|invariant|secret|refusal|SUMMARY|Test unit written' "$log" | head -8 | sed 's/^/  /'
+		grep -avE '^#[0-9]' "$log" | grep -aE 'ERROR|invariant|secret|refusal|SUMMARY|Test unit written' | head -8 | sed 's/^/  /'
 		failed+=("$t")
 	else
 		echo "ok: $t ($((SECONDS - start))s, ${execs:-?} runs, ${cov:-cov: ?})"
