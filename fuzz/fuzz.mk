@@ -12,6 +12,8 @@ PA_FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fuzz -I$(top_srcdir)/plugins/p
 PA_FUZZ_LIBS = core/libprovauth_core.la $(PA_DEP_LIBS)
 
 EXTRA_DIST += fuzz/README.md fuzz/run.sh fuzz/corpus fuzz/dict
+# Other parts add their sections to this file; listing it twice is harmless.
+EXTRA_DIST += docs/RELIABILITY.md
 if PA_FUZZ
 # Writes the record and sealed seeds from the real encoder: fuzz/make_seeds DIR.
 noinst_PROGRAMS += fuzz/make_seeds
