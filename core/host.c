@@ -15,6 +15,8 @@ int64_t pa_host_now(const pa_host_ctx *ctx)
 	return (int64_t)time(NULL);
 }
 
+static int host_set_error(const provauth_host *h, int code, const char *fmt, ...) PROVAUTH_PRINTF(3, 4);
+
 static int host_set_error(const provauth_host *h, int code, const char *fmt, ...)
 {
 	va_list ap;

@@ -20,7 +20,7 @@
 
 /* Sets the calling thread's message (printf-style) and returns `code`. */
 int pa_error_set(int code, const char *fmt, ...) PROVAUTH_PRINTF(2, 3);
-int pa_error_setv(int code, const char *fmt, va_list ap);
+int pa_error_setv(int code, const char *fmt, va_list ap) PROVAUTH_PRINTF(2, 0);
 /* "out of memory" as PROVAUTH_ENOMEM. */
 int pa_error_oom(void);
 /* Prepends "prefix: " to the current message, keeping the code; returns code. */

@@ -153,7 +153,8 @@ static char *refreshed_token(const pv_state *st, const pv_reply *r, char *cookie
 	const provauth_host *h = st->host;
 	const char *v;
 
-	if (cookie_token)
+	/* Set-Cookie values may hold spaces and be of any size: the cookie must pass as a token like the rest. */
+	if (cookie_token && token_ok(cookie_token))
 		return cookie_token;
 	if ((v = h->http_header(r->http, "authorization"))) {
 		while (*v == ' ')

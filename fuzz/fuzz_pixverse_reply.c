@@ -1,0 +1,174 @@
+/*
+ * Pixverse reply handling (plugins/pixverse client.c, ops.c, auth.c,
+ * classify.c): the {ErrCode, ErrMsg, Resp} envelope, credits / user info /
+ * task parsing, the refresh and login replies with their Set-Cookie and
+ * token headers, and classify_error on whatever failure came out.
+ *
+ * Input: byte 0 picks the call, byte 1 the HTTP status, the rest is the
+ * reply: "Header: value" lines, a blank line, the body (or only a body
+ * when there is no blank line).
+ */
+#include "config.h"
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "fuzz.h"
+#include "pixverse.h"
+
+#define JWT "eyJhbGciOiJIUzI1NiJ9.eyJFeHBpcmVUaW1lIjoxfQ.FzSecretSignature77"
+#define COOKIE_VALUE "FzCookieValue-0912"
+#define OPENAPI_KEY "sk-FZ-openapi-4410"
+#define PASSWORD "Fz-password-7731"
+
+static const long statuses[16] = { 200, 200, 200, 200, 400, 401, 403, 404, 429, 500, 502, 503, 302, 204, 0, 999 };
+
+enum { CALL_OPS = PV_OPERATION_COUNT, CALL_REFRESH = CALL_OPS, CALL_LOGIN, CALL_MESSAGE, CALL_COUNT };
+
+static void check_secrets(const char *text, const uint8_t *data, size_t size)
+{
+	pa_fuzz_no_secret(JWT, text, data, size);
+	pa_fuzz_no_secret(COOKIE_VALUE, text, data, size);
+	pa_fuzz_no_secret(OPENAPI_KEY, text, data, size);
+	pa_fuzz_no_secret(PASSWORD, text, data, size);
+}
+
+static void classify(pv_state *st, const provauth_failure *f)
+{
+	provauth_outcome o;
+
+	pa_fuzz_outcome_init(&o, f);
+	PA_FUZZ_CHECK(pv_classify_error(st, f, &o) == 0);
+	pa_fuzz_check_outcome(&o);
+	if (f->kind == PROVAUTH_FAILURE_HTTP && f->http_status == 429)
+		PA_FUZZ_CHECK(o.result == PROVAUTH_ERATELIMIT);
+}
+
+static void run_op(pv_state *st, unsigned which, int with_key, const uint8_t *data, size_t size)
+{
+	const provauth_host *h = st->host;
+	provauth_cookie cookies[2] = { { "_ai_token", JWT }, { "sid", COOKIE_VALUE } };
+	pv_session_data sd = { "0b6f2c8e-3a41-4f5e-9a7d-1c2b3d4e5f60" };
+	provauth_session s;
+	provauth_failure f;
+	char *out = NULL;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	memset(&f, 0, sizeof(f));
+	f.retry_after = -1;
+	s.account_id = "acct-fuzz";
+	s.provider = PV_ID;
+	s.jwt_token = JWT;
+	s.cookies = cookies;
+	s.cookie_count = 2;
+	s.openapi_key = with_key ? OPENAPI_KEY : NULL;
+	s.metadata = "{}";
+	s.provider_data = &sd;
+	rc = pv_operations[which].run(st, &s, NULL, 0, &out, &f);
+	if (rc == 0) {
+		provauth_json *j;
+		PA_FUZZ_CHECK(out != NULL);
+		j = h->json_parse(out, strlen(out));
+		PA_FUZZ_CHECK(j != NULL || strcmp(out, "null") == 0);
+		if (j)
+			h->json_free(j);
+	} else {
+		PA_FUZZ_CHECK(pa_fuzz_known_code(rc));
+		PA_FUZZ_CHECK(out == NULL);
+		PA_FUZZ_CHECK(f.kind != PROVAUTH_FAILURE_NONE);
+		check_secrets(f.message, data, size);
+		classify(st, &f);
+	}
+	check_secrets(NULL, data, size);
+	free(out);
+	provauth_failure_clear(&f);
+}
+
+static void run_auth(pv_state *st, int login, const uint8_t *data, size_t size)
+{
+	provauth_cookie cookies[2] = { { "_ai_token", JWT }, { "sid", COOKIE_VALUE } };
+	provauth_account a;
+	provauth_update *u;
+	const char *tok;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.id = "acct-fuzz";
+	a.provider = PV_ID;
+	a.email = "fuzz@example.com";
+	a.jwt_token = JWT;
+	a.cookies = cookies;
+	a.cookie_count = 2;
+	a.metadata = "{\"anonymous_id\":\"0b6f2c8e-3a41-4f5e-9a7d-1c2b3d4e5f60\"}";
+	if (pa_update_new(&u) < 0)
+		pa_fuzz_fail("out of memory");
+	provauth_error_clear();
+	rc = login ? pv_try_reauth(st, &a, PASSWORD, u) : pv_refresh(st, &a, u);
+	PA_FUZZ_CHECK(rc == 0 || pa_fuzz_known_code(rc));
+	tok = pa_update_get(u, PROVAUTH_F_JWT_TOKEN);
+	if (rc == 0) {
+		/* A success always yields a token that can go into the token header and the cookie. */
+		PA_FUZZ_CHECK(tok && *tok && pv_cookie_value_ok(tok) && !strchr(tok, ' '));
+		if (!login)
+			PA_FUZZ_CHECK(strcmp(tok, JWT) != 0);
+	} else if (login) {
+		/*
+		 * A refused login quotes the server's ErrMsg, which may spell
+		 * anything in JSON escapes; the plugin only promises never to
+		 * repeat the password it sent.
+		 */
+		pa_fuzz_no_secret(PASSWORD, NULL, data, size);
+	} else {
+		check_secrets(NULL, data, size);
+	}
+	pa_update_free(u);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const provauth_host *h = pa_fuzz_host();
+	pv_state st;
+	char *text, *sep, *headers = NULL, *body;
+	unsigned call;
+	long status;
+
+	if (size < 2)
+		return 0;
+	call = data[0] % CALL_COUNT;
+	status = statuses[data[1] % 16];
+	text = pa_fuzz_cstr(data + 2, size - 2);
+	body = text;
+	if ((sep = strstr(text, "\n\n"))) {
+		*sep = '\0';
+		headers = text;
+		body = sep + 2;
+	}
+	memset(&st, 0, sizeof(st));
+	st.host = h;
+	st.base_url = "https://app-api.pixverse.invalid";
+	st.web_origin = "https://app.pixverse.invalid";
+	st.openapi_base_url = "https://openapi.pixverse.invalid";
+	st.user_agent = "provauth-fuzz";
+	st.jwt_refresh_threshold = 43200;
+	pa_fuzz_reply(status, headers, body, strlen(body));
+	/* The secret checks read the last error: none may be left from the previous input. */
+	pa_fuzz_log_reset();
+	provauth_error_clear();
+
+	if (call < CALL_OPS) {
+		run_op(&st, call, data[1] & 0x10, data, size);
+	} else if (call == CALL_REFRESH || call == CALL_LOGIN) {
+		run_auth(&st, call == CALL_LOGIN, data, size);
+	} else {
+		provauth_failure f;
+		memset(&f, 0, sizeof(f));
+		PA_FUZZ_CHECK(provauth_failure_set_message(&f, PROVAUTH_EPROVIDER, "%s", body) == 0);
+		classify(&st, &f);
+		provauth_failure_clear(&f);
+		PA_FUZZ_CHECK(provauth_failure_set_http(&f, status, body, strlen(body), -1) == 0);
+		classify(&st, &f);
+		provauth_failure_clear(&f);
+	}
+	free(text);
+	return 0;
+}

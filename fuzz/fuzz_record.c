@@ -1,0 +1,64 @@
+/*
+ * The store's secrets record (core/record.c): decoding arbitrary bytes,
+ * and decode -> encode -> decode being exact for whatever decodes.
+ */
+#include "config.h"
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "record.h"
+#include "fuzz.h"
+
+static int same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void check_same(const provauth_account *a, const provauth_account *b)
+{
+	size_t i;
+
+	PA_FUZZ_CHECK(same(a->password, b->password) && same(a->jwt_token, b->jwt_token) &&
+	              same(a->refresh_token, b->refresh_token) && same(a->access_token, b->access_token));
+	PA_FUZZ_CHECK(a->cookie_count == b->cookie_count && a->api_key_count == b->api_key_count);
+	for (i = 0; i < a->cookie_count; i++)
+		PA_FUZZ_CHECK(same(a->cookies[i].name, b->cookies[i].name) && same(a->cookies[i].value, b->cookies[i].value));
+	for (i = 0; i < a->api_key_count; i++)
+		PA_FUZZ_CHECK(same(a->api_keys[i].kind, b->api_keys[i].kind) &&
+		              same(a->api_keys[i].value, b->api_keys[i].value));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	provauth_account *a = NULL, *b = NULL;
+	unsigned char *enc = NULL;
+	size_t enc_len = 0;
+	int rc;
+
+	if (provauth_account_new(&a, "acct-fuzz", "pixverse") < 0 || provauth_account_new(&b, "acct-fuzz", "pixverse") < 0)
+		pa_fuzz_fail("out of memory");
+	/* A failed decode leaves the account as it was. */
+	if (provauth_account_set(&a->password, "kept") < 0)
+		pa_fuzz_fail("out of memory");
+	provauth_error_clear();
+	rc = pa_record_decode(a, data, size);
+	if (rc < 0) {
+		PA_FUZZ_CHECK(rc == PROVAUTH_ESTORE || rc == PROVAUTH_ENOMEM);
+		PA_FUZZ_CHECK(strncmp(provauth_last_error(), "secrets record: ", 16) == 0);
+		PA_FUZZ_CHECK(a->password && strcmp(a->password, "kept") == 0 && a->cookie_count == 0);
+		goto out;
+	}
+	PA_FUZZ_CHECK(pa_record_encode(&enc, &enc_len, a) == 0);
+	/* Scalars are re-encoded in a fixed order, so only sizes and contents (not bytes) must match. */
+	PA_FUZZ_CHECK(enc_len == size);
+	PA_FUZZ_CHECK(pa_record_decode(b, enc, enc_len) == 0);
+	check_same(a, b);
+out:
+	if (enc) {
+		pa_wipe(enc, enc_len);
+		free(enc);
+	}
+	provauth_account_free(a);
+	provauth_account_free(b);
+	return 0;
+}
