@@ -188,11 +188,16 @@ int pa_json_valid(const char *text, size_t len)
 		p = skip_blanks(p, end);
 		if (p == end)
 			return 0;
+		/*
+		 * Every value takes a level, as it does in json-c's tokener: inside
+		 * 64 containers only an empty one fits, so a document json-c
+		 * refuses for depth is never accepted here.
+		 */
+		if (depth == PA_JSON_CHECK_MAX_DEPTH)
+			return 0;
 		switch (*p) {
 		case '{':
 		case '[':
-			if (depth == PA_JSON_CHECK_MAX_DEPTH)
-				return 0;
 			if (*p == '{')
 				objects |= (uint64_t)1 << depth;
 			else

@@ -2,7 +2,7 @@
 # and, in every other build, the same targets replaying their corpus
 # (fuzz/corpus/<target>) under make check. See fuzz/README.md.
 
-PA_FUZZ_TARGETS = jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed
+PA_FUZZ_TARGETS = jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check
 PA_FUZZ_COMMON = fuzz/fuzz.h fuzz/host.c
 PA_FUZZ_PIXVERSE_ALL = $(PA_PIXVERSE_PURE) plugins/pixverse/client.c plugins/pixverse/auth.c \
 	plugins/pixverse/ops.c plugins/pixverse/plugin.c
@@ -12,8 +12,6 @@ PA_FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fuzz -I$(top_srcdir)/plugins/p
 PA_FUZZ_LIBS = core/libprovauth_core.la $(PA_DEP_LIBS)
 
 EXTRA_DIST += fuzz/README.md fuzz/run.sh fuzz/corpus fuzz/dict
-# Other parts add their sections to this file; listing it twice is harmless.
-EXTRA_DIST += docs/RELIABILITY.md
 if PA_FUZZ
 # Writes the record and sealed seeds from the real encoder: fuzz/make_seeds DIR.
 noinst_PROGRAMS += fuzz/make_seeds
@@ -77,6 +75,13 @@ fuzz_fuzz_sealed_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"sealed"'
 fuzz_fuzz_sealed_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_fuzz_sealed_LDFLAGS = -fsanitize=fuzzer
 fuzz_fuzz_sealed_LDADD = $(PA_FUZZ_LIBS)
+
+noinst_PROGRAMS += fuzz/fuzz_json_check
+fuzz_fuzz_json_check_SOURCES = fuzz/fuzz_json_check.c $(PA_FUZZ_COMMON)
+fuzz_fuzz_json_check_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"json_check"'
+fuzz_fuzz_json_check_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
+fuzz_fuzz_json_check_LDFLAGS = -fsanitize=fuzzer
+fuzz_fuzz_json_check_LDADD = $(PA_FUZZ_LIBS)
 else
 
 check_PROGRAMS += fuzz/replay_jwt
@@ -134,13 +139,21 @@ fuzz_replay_sealed_SOURCES = fuzz/replay.c fuzz/fuzz_sealed.c $(PA_FUZZ_COMMON)
 fuzz_replay_sealed_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"sealed"'
 fuzz_replay_sealed_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_replay_sealed_LDADD = $(PA_FUZZ_LIBS)
+
+check_PROGRAMS += fuzz/replay_json_check
+TESTS += fuzz/replay_json_check
+fuzz_replay_json_check_SOURCES = fuzz/replay.c fuzz/fuzz_json_check.c $(PA_FUZZ_COMMON)
+fuzz_replay_json_check_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"json_check"'
+fuzz_replay_json_check_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
+fuzz_replay_json_check_LDADD = $(PA_FUZZ_LIBS)
 endif
 
 # make fuzz-targets: the fuzzers (in a --enable-fuzz build) without anything else.
 .PHONY: fuzz-targets
 if PA_FUZZ
 fuzz-targets: fuzz/fuzz_jwt$(EXEEXT) fuzz/fuzz_cookies$(EXEEXT) fuzz/fuzz_settings$(EXEEXT) fuzz/fuzz_pixverse_reply$(EXEEXT) \
-	fuzz/fuzz_pixiv_reply$(EXEEXT) fuzz/fuzz_pixiv_token$(EXEEXT) fuzz/fuzz_record$(EXEEXT) fuzz/fuzz_sealed$(EXEEXT)
+	fuzz/fuzz_pixiv_reply$(EXEEXT) fuzz/fuzz_pixiv_token$(EXEEXT) fuzz/fuzz_record$(EXEEXT) fuzz/fuzz_sealed$(EXEEXT) \
+	fuzz/fuzz_json_check$(EXEEXT)
 else
 fuzz-targets:
 	@echo "fuzz-targets: configure with --enable-fuzz (CC=clang), or run ./dev fuzz" >&2; exit 1

@@ -169,6 +169,22 @@ static void test_depth_limit(void)
 		free(s);
 	}
 	{
+		/*
+		 * A scalar takes a level too, as in json-c: 63 arrays around a
+		 * number are the deepest it reads, and at the boundary the check
+		 * and json-c agree (found by fuzz/fuzz_json_check).
+		 */
+		size_t d;
+
+		for (d = 62; d <= 65; d++) {
+			char *s = nest("[", "1", "]", d);
+
+			CU_ASSERT_EQUAL(valid(s), d <= 63);
+			CU_ASSERT_EQUAL(valid(s), parses(s, strlen(s)));
+			free(s);
+		}
+	}
+	{
 		/* A container closed frees its level: many in a row are not "deep". */
 		char *s = malloc(200 * 3 + 3);
 		size_t i, o = 0;
