@@ -46,7 +46,7 @@ void pv_secret_free(char *s);
 #define PV_SAFE_TEXT_MAX 160
 /*
  * A server-supplied message made fit to show: printable ASCII, shortened,
- * and withheld entirely if it contains `secret`.
+ * and withheld entirely if it contains `secret` or any 8-byte piece of it.
  */
 void pv_safe_text(char *out, size_t size, const char *text, const char *secret);
 

@@ -6,6 +6,9 @@
 #include <strings.h>
 #include "pixverse.h"
 
+/* The shortest piece of a secret that a message may not repeat. */
+#define PV_SECRET_PIECE 8
+
 const char *pv_strcasestr(const char *haystack, const char *needle)
 {
 	size_t n;
@@ -52,6 +55,26 @@ void pv_secret_free(char *s)
 	free(s);
 }
 
+/*
+ * Whether text holds the secret or any 8-byte piece of it (all of a shorter
+ * one): a server that cuts its own message may echo only part of it.
+ */
+static int repeats_part_of(const char *text, const char *secret)
+{
+	size_t n, w, i;
+	const char *hit;
+
+	if (!secret || !*secret)
+		return 0;
+	n = strlen(secret);
+	w = n < PV_SECRET_PIECE ? n : PV_SECRET_PIECE;
+	for (i = 0; i + w <= n; i++)
+		for (hit = strchr(text, secret[i]); hit; hit = strchr(hit + 1, secret[i]))
+			if (strncmp(hit, secret + i, w) == 0)
+				return 1;
+	return 0;
+}
+
 void pv_safe_text(char *out, size_t size, const char *text, const char *secret)
 {
 	size_t i, o = 0;
@@ -62,7 +85,7 @@ void pv_safe_text(char *out, size_t size, const char *text, const char *secret)
 	if (!text)
 		return;
 	/* A server that echoes what it was sent must not make us print a password. */
-	if (secret && *secret && strstr(text, secret)) {
+	if (repeats_part_of(text, secret)) {
 		snprintf(out, size, "(message withheld: it repeats a credential)");
 		return;
 	}

@@ -1230,6 +1230,9 @@ static void test_login(void)
 			{ "{\"ErrCode\":500069,\"ErrMsg\":\"high load\"}", PROVAUTH_EPROVIDER, "high load" },
 			/* A server echoing the password does not make us print it. */
 			{ "{\"ErrCode\":500201,\"ErrMsg\":\"bad password " SECRET_VALUE "\"}", PROVAUTH_EAUTH, "withheld" },
+			/* ... nor a server that cut its message inside the password. */
+			{ "{\"ErrCode\":500201,\"ErrMsg\":\"bad password SECRETVAL-9\"}", PROVAUTH_EAUTH, "withheld" },
+			{ "{\"ErrCode\":500201,\"ErrMsg\":\"bad password VAL-9f8e7d!\"}", PROVAUTH_EAUTH, "withheld" },
 			{ "{\"ErrCode\":0,\"Resp\":{\"Result\":{}}}", PROVAUTH_EPROTOCOL, "no usable Resp.Result.Token" },
 			{ "{\"ErrCode\":0,\"Resp\":{\"Result\":{\"Token\":\"a\\r\\nb\"}}}", PROVAUTH_EPROTOCOL, "Token" },
 			{ "<html>", PROVAUTH_EPROTOCOL, "not JSON" },
