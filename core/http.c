@@ -908,6 +908,7 @@ static int build_headers(pa_lines *l, const provauth_http_request *req, const pa
 
 	l->head = NULL;
 	l->heap = NULL;
+	l->text = NULL;
 	l->text_len = 0;
 	if (!count)
 		return 0;
