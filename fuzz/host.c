@@ -87,38 +87,51 @@ static char *dup_n(const char *s, size_t n)
 }
 
 /* Built the way the HTTP service builds replies, so pa_http_response_free applies. */
+/*
+ * One block like the host's own replies (core/http.c): the response, its
+ * header array, then the header strings. pa_http_response_free frees the
+ * block and the body, nothing else, so the stub must build the same.
+ */
 static int stub_request(const provauth_host *h, const provauth_http_request *req, provauth_http_response **out)
 {
 	provauth_http_response *r;
 	const char *p, *nl, *colon;
-	size_t n = 0;
+	size_t n = 0, text = 0, len;
+	char *t;
 
 	(void)h;
 	(void)req;
 	stub.requests++;
-	if (!(r = calloc(1, sizeof(*r))))
-		pa_fuzz_fail("stub: out of memory");
-	r->status = stub.status;
-	r->body = dup_n(stub.body ? stub.body : "", stub.body ? stub.body_len : 0);
-	r->body_len = stub.body ? stub.body_len : 0;
 	for (p = stub.headers; p && *p; p = *nl ? nl + 1 : nl) {
 		if (!(nl = strchr(p, '\n')))
 			nl = p + strlen(p);
 		n++;
+		text += (size_t)(nl - p) + 2;
 	}
-	if (!(r->headers = calloc(n + 1, sizeof(*r->headers))))
+	if (!(r = calloc(1, sizeof(*r) + (n + 1) * sizeof(*r->headers) + text)))
 		pa_fuzz_fail("stub: out of memory");
+	r->headers = (void *)(r + 1);
+	t = (char *)(r->headers + n + 1);
+	r->status = stub.status;
+	r->body = dup_n(stub.body ? stub.body : "", stub.body ? stub.body_len : 0);
+	r->body_len = stub.body ? stub.body_len : 0;
 	for (p = stub.headers, n = 0; p && *p; p = *nl ? nl + 1 : nl) {
 		if (!(nl = strchr(p, '\n')))
 			nl = p + strlen(p);
 		colon = memchr(p, ':', (size_t)(nl - p));
 		if (!colon || colon == p)
 			continue;
-		r->headers[n].name = dup_n(p, (size_t)(colon - p));
+		len = (size_t)(colon - p);
+		r->headers[n].name = memcpy(t, p, len);
+		t[len] = '\0';
+		t += len + 1;
 		colon++;
 		while (colon < nl && *colon == ' ')
 			colon++;
-		r->headers[n].value = dup_n(colon, (size_t)(nl - colon));
+		len = (size_t)(nl - colon);
+		r->headers[n].value = memcpy(t, colon, len);
+		t[len] = '\0';
+		t += len + 1;
 		n++;
 	}
 	r->header_count = n;
