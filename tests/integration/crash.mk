@@ -20,5 +20,5 @@ tests_integration_test_store_full_SOURCES = \
 	tests/fake/fake_pixiv.c \
 	tests/fake/fake_pixiv.h
 tests_integration_test_store_full_CFLAGS = $(PA_TEST_CF) $(MHD_CFLAGS)
-tests_integration_test_store_full_LDADD = tests/support/libtestsupport.la $(PA_TEST_LIBS) $(MHD_LIBS)
-EXTRA_tests_integration_test_store_full_DEPENDENCIES = plugins/pixiv.la
+tests_integration_test_store_full_LDADD = tests/support/libtestsupport.la $(PA_TEST_LIBS) tests/fake/libfakeprov.la $(MHD_LIBS)
+EXTRA_tests_integration_test_store_full_DEPENDENCIES = plugins/pixiv.la plugins/pixverse.la
