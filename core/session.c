@@ -1155,9 +1155,11 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 		/*
 		 * A recovery stopped by a network or service fault is that fault:
 		 * the caller retries later, and the account's health is not judged
-		 * on it. Otherwise the session's own error stands.
+		 * on it. So is a store that could not save what the recovery got:
+		 * the store is what needs fixing (and would refuse the health
+		 * record too). Otherwise the session's own error stands.
 		 */
-		if (transient_error(rrc)) {
+		if (transient_error(rrc) || rrc == PROVAUTH_EIO) {
 			rc = rrc;
 		} else {
 			rc = o.result < 0 ? o.result : PROVAUTH_ESESSION;

@@ -371,7 +371,9 @@ typedef int (*provauth_operation_fn)(const provauth_session *session, provauth_f
  * failed or was skipped (then the account's session_health says why) --
  * except when a network or service fault stopped the recovery
  * (ENETWORK, ETIMEOUT, EHTTP, ERATELIMIT, EPROTOCOL, ETOOBIG): then that
- * code, so the caller retries later, and session_health is left alone.
+ * code, so the caller retries later, and session_health is left alone;
+ * likewise EIO when the store could not save the credentials the recovery
+ * obtained (they are never used unsaved).
  * An expired OAuth access token whose refresh fails returns the refresh's
  * code. See docs/RELIABILITY.md, "Fault matrix", for every fault's code.
  * `op_name` names the call in logs. Thread-safe; blocks while waiting for
