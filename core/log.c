@@ -87,15 +87,18 @@ static void timestamp(char *buf, size_t n)
 	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
-/* One write(2)-sized line per event so concurrent threads do not interleave. */
-void provauth_log_stderr_json(provauth_log_level level, const char *event,
-                              const provauth_log_field *fields, size_t nfields, void *payload)
+/*
+ * One stdio call per event, so concurrent threads never interleave within a
+ * line (stdio locks the stream per call); flushed so a crash loses nothing.
+ */
+void provauth_log_file_json(provauth_log_level level, const char *event,
+                            const provauth_log_field *fields, size_t nfields, void *payload)
 {
+	FILE *out = payload ? (FILE *)payload : stderr;
 	struct json_object *o = json_object_new_object();
 	char ts[64];
 	size_t i;
 
-	PA_UNUSED(payload);
 	if (!o)
 		return;
 	timestamp(ts, sizeof(ts));
@@ -114,8 +117,16 @@ void provauth_log_stderr_json(provauth_log_level level, const char *event,
 		}
 		json_object_object_add(o, f->key, v);
 	}
-	fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(out);
 	json_object_put(o);
+}
+
+void provauth_log_stderr_json(provauth_log_level level, const char *event,
+                              const provauth_log_field *fields, size_t nfields, void *payload)
+{
+	PA_UNUSED(payload);
+	provauth_log_file_json(level, event, fields, nfields, stderr);
 }
 
 void pa_log_stderr_text(provauth_log_level level, const char *event,

@@ -4,9 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <json-c/json.h>
 #include <provauth/store.h>
 #include "cli.h"
 
@@ -203,60 +201,14 @@ static void print_event(provauth_log_level level, const char *event, const prova
 	free(line);
 }
 
-/* The timestamp in the library's own JSON format, so one tool reads both. */
-static void timestamp(char *buf, size_t size)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000) % 1000);
-}
-
-/* --log-file: {"ts":...,"level":...,"event":...,<fields>} per line, like the library's stderr sink. */
-static void write_event(FILE *f, provauth_log_level level, const char *event,
-                        const provauth_log_field *fields, size_t nfields)
-{
-	json_object *o = json_object_new_object();
-	char ts[64];
-	size_t i;
-
-	if (!o)
-		return;
-	timestamp(ts, sizeof(ts));
-	json_object_object_add(o, "ts", json_object_new_string(ts));
-	json_object_object_add(o, "level", json_object_new_string(provauth_log_level_name(level)));
-	json_object_object_add(o, "event", json_object_new_string(event ? event : ""));
-	for (i = 0; i < nfields; i++) {
-		const provauth_log_field *fl = &fields[i];
-		json_object *v;
-		if (!fl->key)
-			continue;
-		if (fl->type == PROVAUTH_FIELD_INT)
-			v = json_object_new_int64(fl->num);
-		else if (fl->type == PROVAUTH_FIELD_BOOL)
-			v = json_object_new_boolean(fl->num != 0);
-		else /* SECRET fields arrive here already replaced by fingerprints. */
-			v = fl->str ? json_object_new_string(fl->str) : NULL;
-		json_object_object_add(o, fl->key, v);
-	}
-	pthread_mutex_lock(&events_lock);
-	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
-	fflush(f);
-	pthread_mutex_unlock(&events_lock);
-	json_object_put(o);
-}
-
 static void on_event(provauth_log_level level, const char *event, const provauth_log_field *fields,
                      size_t nfields, void *payload)
 {
 	cli_env *env = payload;
 
+	/* SECRET fields arrive here already replaced by fingerprints. */
 	if (env->log_file)
-		write_event(env->log_file, level, event, fields, nfields);
+		provauth_log_file_json(level, event, fields, nfields, env->log_file);
 	if (env->verbose)
 		print_event(level, event, fields, nfields);
 	else

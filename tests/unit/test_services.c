@@ -534,6 +534,41 @@ static void test_log_sinks(void)
 	free(out);
 }
 
+/* The file sink writes the stderr sink's lines to the host's stream, each one flushed. */
+static void test_log_file_sink(void)
+{
+	provauth_log_field f[] = { PA_F_STR("account", "acct-2"), PA_F_INT("n", 7) };
+	char line[512];
+	FILE *fp = tmpfile();
+	provauth_json *v;
+	int64_t n = 0;
+	long written;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	provauth_log_file_json(PROVAUTH_LOG_INFO, "first", f, 1, fp);
+	written = ftell(fp);
+	CU_ASSERT(written > 0);
+	provauth_log_file_json(PROVAUTH_LOG_ERROR, "second", f, PA_ARRAY_LEN(f), fp);
+	CU_ASSERT(ftell(fp) > written);
+	rewind(fp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fgets(line, sizeof(line), fp));
+	v = parse(line);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(pa_json_string(pa_json_get(v, "event")), "first");
+	CU_ASSERT_PTR_NULL(pa_json_get(v, "n"));
+	pa_json_free(v);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fgets(line, sizeof(line), fp));
+	v = parse(line);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(pa_json_string(pa_json_get(v, "level")), "error");
+	CU_ASSERT_STRING_EQUAL(pa_json_string(pa_json_get(v, "account")), "acct-2");
+	CU_ASSERT_EQUAL(pa_json_int(pa_json_get(v, "n"), &n), 0);
+	CU_ASSERT_EQUAL(n, 7);
+	pa_json_free(v);
+	CU_ASSERT_PTR_NULL(fgets(line, sizeof(line), fp));
+	fclose(fp);
+}
+
 /* ------------------------------------------------------------------------ */
 /* account.c                                                                */
 /* ------------------------------------------------------------------------ */
@@ -909,6 +944,7 @@ int main(int argc, char **argv)
 		{ "log redaction", test_log_redaction },
 		{ "log levels", test_log_levels },
 		{ "log sinks", test_log_sinks },
+		{ "log file sink", test_log_file_sink },
 		{ "account basics", test_account_basics },
 		{ "account cookies and API keys", test_account_cookies_and_keys },
 		{ "account metadata", test_account_metadata },

@@ -133,6 +133,15 @@ PROVAUTH_EXTERN(void) provauth_log_stderr_json(provauth_log_level level, const c
                                                const provauth_log_field *fields, size_t nfields,
                                                void *payload);
 
+/*
+ * The same JSON lines written to `payload`, a FILE * the host opened
+ * (NULL: stderr), flushed after every event. A host callback that keeps an
+ * event log file calls it with its own stream.
+ */
+PROVAUTH_EXTERN(void) provauth_log_file_json(provauth_log_level level, const char *event,
+                                             const provauth_log_field *fields, size_t nfields,
+                                             void *payload);
+
 PROVAUTH_EXTERN(const char *) provauth_log_level_name(provauth_log_level level);
 
 /* ------------------------------------------------------------------------ */
