@@ -10,6 +10,7 @@ tests_fake_libfakeprov_la_SOURCES = \
 	tests/fake/fake_common.c \
 	tests/fake/fake_json.c \
 	tests/fake/fake_jwt.c \
+	tests/fake/fake_main.c \
 	tests/fake/fake_pixverse.h \
 	tests/fake/fake_pixverse.c
 tests_fake_libfakeprov_la_CPPFLAGS = -I$(top_builddir)

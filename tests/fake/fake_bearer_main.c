@@ -15,8 +15,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -123,39 +121,6 @@ static void stats(void *ctx, json_object *o)
 	json_object_object_add(o, "tokens_issued", json_object_new_int64((int64_t)((bearer *)ctx)->issued));
 }
 
-static int signal_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	char c = (char)sig;
-	int saved = errno;
-
-	if (write(signal_pipe[1], &c, 1) < 0) {
-		/* The pipe is full: a wake-up is already pending. */
-	}
-	errno = saved;
-}
-
-/* Until a signal, or end of standard input when watch_stdin. */
-static void wait_for_stop(int watch_stdin)
-{
-	struct pollfd fds[2] = { { signal_pipe[0], POLLIN, 0 }, { watch_stdin ? 0 : -1, POLLIN, 0 } };
-	char buf[256];
-	ssize_t n;
-
-	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		if (fds[0].revents)
-			return;
-		if (fds[1].revents && ((n = read(0, buf, sizeof(buf))) == 0 || (n < 0 && errno != EINTR)))
-			return;
-	}
-}
-
 static void usage(FILE *out)
 {
 	fputs("usage: fake-bearer [--user EMAIL=REFRESH_TOKEN]... [--token-ttl S] [--no-stdin] [-v]\n"
@@ -175,7 +140,6 @@ int main(int argc, char **argv)
 	static bearer b;
 	fake_server_options opts;
 	fake_server *srv;
-	struct sigaction sa;
 	char err[512], *eq;
 	int watch_stdin = 1, c, rc = 0;
 	size_t i;
@@ -224,16 +188,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 
-	if (pipe(signal_pipe) < 0) {
+	if (fake_main_catch_signals() < 0) {
 		fprintf(stderr, "fake-bearer: pipe: %s\n", strerror(errno));
 		return 1;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	opts.routes = routes;
 	opts.nroutes = sizeof(routes) / sizeof(routes[0]);
@@ -247,14 +205,12 @@ int main(int argc, char **argv)
 	} else {
 		printf("PORT=%d\n", fake_server_port(srv));
 		fflush(stdout);
-		wait_for_stop(watch_stdin);
+		fake_main_wait(watch_stdin);
 		fake_server_stop(srv);
 	}
 	for (i = 0; i < b.nusers; i++) {
 		free(b.users[i].email);
 		free(b.users[i].refresh_token);
 	}
-	close(signal_pipe[0]);
-	close(signal_pipe[1]);
 	return rc;
 }

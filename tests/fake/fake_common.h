@@ -193,4 +193,12 @@ const char *fake_json_text(json_object *obj, size_t *len);
 const char *fake_json_str(json_object *obj, const char *key);
 int fake_json_int64(long long *out, json_object *obj, const char *key);
 
+/*
+ * For the fake server programs: SIGTERM and SIGINT wake fake_main_wait,
+ * SIGPIPE is ignored. Call before starting the server. 0, or -1 with errno.
+ */
+int fake_main_catch_signals(void);
+/* Returns on SIGTERM or SIGINT, or at end of standard input when watch_stdin. */
+void fake_main_wait(int watch_stdin);
+
 #endif

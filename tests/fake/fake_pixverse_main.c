@@ -9,24 +9,9 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int signal_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	char c = (char)sig;
-
-	if (write(signal_pipe[1], &c, 1) < 0) {
-		/* Nothing to do: the pipe is full, a wake-up is already pending. */
-	}
-	errno = saved;
-}
 
 static void usage(FILE *out)
 {
@@ -63,33 +48,6 @@ static int parse_num(long *out, const char *s, long min, long max, const char *o
 	return 0;
 }
 
-/* Returns when it is time to stop. */
-static void wait_for_stop(int watch_stdin)
-{
-	struct pollfd fds[2];
-	char buf[256];
-
-	fds[0].fd = signal_pipe[0];
-	fds[0].events = POLLIN;
-	fds[1].fd = watch_stdin ? STDIN_FILENO : -1;
-	fds[1].events = POLLIN;
-	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		if (fds[0].revents)
-			return;
-		if (fds[1].revents) {
-			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
-
-			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-				return;
-		}
-	}
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -113,7 +71,6 @@ int main(int argc, char **argv)
 	int watch_stdin = 1, c;
 	long v;
 	char err[512];
-	struct sigaction sa;
 
 	memset(&opts, 0, sizeof(opts));
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
@@ -185,16 +142,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	if (pipe(signal_pipe) < 0) {
+	if (fake_main_catch_signals() < 0) {
 		fprintf(stderr, "fake-pixverse: pipe: %s\n", strerror(errno));
 		return 1;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	srv = fake_pixverse_start(&opts, err, sizeof(err));
 	if (!srv) {
@@ -210,10 +161,8 @@ int main(int argc, char **argv)
 	printf("PORT=%d\n", fake_pixverse_port(srv));
 	fflush(stdout);
 
-	wait_for_stop(watch_stdin);
+	fake_main_wait(watch_stdin);
 
 	fake_pixverse_stop(srv);
-	close(signal_pipe[0]);
-	close(signal_pipe[1]);
 	return 0;
 }
