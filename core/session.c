@@ -587,15 +587,13 @@ static int64_t metadata_int(const provauth_account *a, const char *key)
 }
 
 /*
- * Stores what a refresh or login brought back (even alongside its failure)
- * before anyone uses it. The step's own message survives a write that works;
- * a write that fails replaces it, being the error that matters then.
+ * A failure that says nothing about the account's credentials: the network
+ * or the provider's service failed (the caller tries again later), or the
+ * store could not save what a step obtained (the store needs fixing, and
+ * would refuse a health record too). Neither judges the account's health
+ * nor advises new credentials.
  */
-/*
- * The network or the provider's service failed: the reply says nothing about
- * the credentials, so the caller should try again later, not replace them.
- */
-static int transient_error(int rc)
+static int says_nothing_about_credentials(int rc)
 {
 	switch (rc) {
 	case PROVAUTH_ENETWORK:
@@ -604,12 +602,18 @@ static int transient_error(int rc)
 	case PROVAUTH_EPROTOCOL:
 	case PROVAUTH_ETOOBIG:
 	case PROVAUTH_ERATELIMIT:
+	case PROVAUTH_EIO:
 		return 1;
 	default:
 		return 0;
 	}
 }
 
+/*
+ * Stores what a refresh or login brought back (even alongside its failure)
+ * before anyone uses it. The step's own message survives a write that works;
+ * a write that fails replaces it, being the error that matters then.
+ */
 static int persist_step(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x,
                         int rc)
 {
@@ -880,10 +884,10 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 			log_skipped(m, p, a, r->skip_reason, r->context);
 			/*
 			 * Nothing was attempted after the refresh: its failure leads the
-			 * story. After a network or service fault, advice to supply new
-			 * credentials would be wrong: the refresh alone is reported.
+			 * story. After a network, service or store fault, advice to supply
+			 * new credentials would be wrong: the refresh alone is reported.
 			 */
-			if (refreshed && refresh_rc < 0 && transient_error(refresh_rc)) {
+			if (refreshed && refresh_rc < 0 && says_nothing_about_credentials(refresh_rc)) {
 				rc = pa_error_set(refresh_rc, "%s", refresh_msg);
 			} else if (refreshed && refresh_rc < 0) {
 				char skip_msg[512];
@@ -1099,8 +1103,8 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 		if (c) {
 			char reason[640];
 			snprintf(reason, sizeof(reason), "%s", provauth_last_error());
-			/* A network or service fault leaves the account as it was: nothing is known about it. */
-			if (!transient_error(rc))
+			/* A network, service or store fault leaves the account as it was: nothing is known about it. */
+			if (!says_nothing_about_credentials(rc))
 				record_health(m, c->plugin, account_id, "invalid", "refresh_failed", "", reason);
 			pa_error_set(rc, "account %s: %s %s failed: the expired access token was not renewed: %s",
 			             account_id, c->plugin->vt.id, op_name, reason);
@@ -1153,13 +1157,11 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 		char reason[640];
 		snprintf(reason, sizeof(reason), "%s", provauth_last_error());
 		/*
-		 * A recovery stopped by a network or service fault is that fault:
-		 * the caller retries later, and the account's health is not judged
-		 * on it. So is a store that could not save what the recovery got:
-		 * the store is what needs fixing (and would refuse the health
-		 * record too). Otherwise the session's own error stands.
+		 * A recovery stopped by a network, service or store fault is that
+		 * fault, and the account's health is not judged on it. Otherwise
+		 * the session's own error stands.
 		 */
-		if (transient_error(rrc) || rrc == PROVAUTH_EIO) {
+		if (says_nothing_about_credentials(rrc)) {
 			rc = rrc;
 		} else {
 			rc = o.result < 0 ? o.result : PROVAUTH_ESESSION;
