@@ -137,10 +137,43 @@ void pa_http_response_free(provauth_http_response *resp)
 	}
 	for (i = 0; i < resp->header_count; i++)
 		pa_wipe(resp->headers[i].value, strlen(resp->headers[i].value));
-	/* A reply built elsewhere (a test's stub service) may hold its header list apart. */
-	if (resp->headers && (void *)resp->headers != (void *)(resp + 1))
-		free(resp->headers);
 	free(resp);
+}
+
+int pa_http_response_new(provauth_http_response **out, long status, const pa_http_field *fields, size_t nfields,
+                         const char *body, size_t body_len)
+{
+	provauth_http_response *r;
+	size_t i, size = sizeof(*r) + nfields * sizeof(*r->headers);
+	char *p;
+
+	*out = NULL;
+	for (i = 0; i < nfields; i++)
+		size += fields[i].nlen + 1 + fields[i].vlen + 1;
+	if (!(r = malloc(size)))
+		return pa_error_oom();
+	if (!(r->body = malloc(body_len + 1))) {
+		free(r);
+		return pa_error_oom();
+	}
+	if (body_len)
+		memcpy(r->body, body, body_len);
+	r->body[body_len] = '\0';
+	r->body_len = body_len;
+	r->status = status;
+	r->header_count = nfields;
+	r->headers = nfields ? (void *)(r + 1) : NULL;
+	p = (char *)(r + 1) + nfields * sizeof(*r->headers);
+	for (i = 0; i < nfields; i++) {
+		r->headers[i].name = memcpy(p, fields[i].name, fields[i].nlen);
+		p[fields[i].nlen] = '\0';
+		p += fields[i].nlen + 1;
+		r->headers[i].value = memcpy(p, fields[i].value, fields[i].vlen);
+		p[fields[i].vlen] = '\0';
+		p += fields[i].vlen + 1;
+	}
+	*out = r;
+	return 0;
 }
 
 const char *pa_http_header(const provauth_http_response *resp, const char *name)

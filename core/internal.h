@@ -121,6 +121,22 @@ int pa_http_request(pa_http *h, const provauth_http_request *req, provauth_http_
 void pa_http_response_free(provauth_http_response *resp);
 const char *pa_http_header(const provauth_http_response *resp, const char *name);
 
+/* A header field given by pointer and length (it need not be NUL-terminated). */
+typedef struct pa_http_field {
+	const char *name;
+	size_t nlen;
+	const char *value;
+	size_t vlen;
+} pa_http_field;
+
+/*
+ * A reply in the layout pa_http_response_free expects, for services that
+ * answer without the network (test and fuzz stubs): copies of the fields
+ * and of body[0, body_len). 0, or PROVAUTH_ENOMEM.
+ */
+int pa_http_response_new(provauth_http_response **out, long status, const pa_http_field *fields, size_t nfields,
+                         const char *body, size_t body_len);
+
 /* ---- settings.c ---- */
 
 /* Common keys every providers.<id> block accepts (NULL-terminated). */

@@ -86,18 +86,12 @@ static char *dup_n(const char *s, size_t n)
 	return c;
 }
 
-/* Built the way the HTTP service builds replies, so pa_http_response_free applies. */
-/*
- * One block like the host's own replies (core/http.c): the response, its
- * header array, then the header strings. pa_http_response_free frees the
- * block and the body, nothing else, so the stub must build the same.
- */
+/* The fuzzer's reply: "Name: value" lines (those without a name are dropped) and the body. */
 static int stub_request(const provauth_host *h, const provauth_http_request *req, provauth_http_response **out)
 {
-	provauth_http_response *r;
+	pa_http_field *fields;
 	const char *p, *nl, *colon;
-	size_t n = 0, text = 0, len;
-	char *t;
+	size_t n = 0;
 
 	(void)h;
 	(void)req;
@@ -106,36 +100,28 @@ static int stub_request(const provauth_host *h, const provauth_http_request *req
 		if (!(nl = strchr(p, '\n')))
 			nl = p + strlen(p);
 		n++;
-		text += (size_t)(nl - p) + 2;
 	}
-	if (!(r = calloc(1, sizeof(*r) + (n + 1) * sizeof(*r->headers) + text)))
+	if (!(fields = calloc(n + 1, sizeof(*fields))))
 		pa_fuzz_fail("stub: out of memory");
-	r->headers = (void *)(r + 1);
-	t = (char *)(r->headers + n + 1);
-	r->status = stub.status;
-	r->body = dup_n(stub.body ? stub.body : "", stub.body ? stub.body_len : 0);
-	r->body_len = stub.body ? stub.body_len : 0;
 	for (p = stub.headers, n = 0; p && *p; p = *nl ? nl + 1 : nl) {
 		if (!(nl = strchr(p, '\n')))
 			nl = p + strlen(p);
 		colon = memchr(p, ':', (size_t)(nl - p));
 		if (!colon || colon == p)
 			continue;
-		len = (size_t)(colon - p);
-		r->headers[n].name = memcpy(t, p, len);
-		t[len] = '\0';
-		t += len + 1;
+		fields[n].name = p;
+		fields[n].nlen = (size_t)(colon - p);
 		colon++;
 		while (colon < nl && *colon == ' ')
 			colon++;
-		len = (size_t)(nl - colon);
-		r->headers[n].value = memcpy(t, colon, len);
-		t[len] = '\0';
-		t += len + 1;
+		fields[n].value = colon;
+		fields[n].vlen = (size_t)(nl - colon);
 		n++;
 	}
-	r->header_count = n;
-	*out = r;
+	if (pa_http_response_new(out, stub.status, fields, n, stub.body ? stub.body : "",
+	                         stub.body ? stub.body_len : 0) < 0)
+		pa_fuzz_fail("stub: out of memory");
+	free(fields);
 	return 0;
 }
 

@@ -1314,6 +1314,30 @@ static void test_messages_carry_no_secrets(void)
 	pthread_mutex_destroy(&cap.lock);
 }
 
+/* A stub's reply has the service's layout: fields copied and terminated, body copied. */
+static void test_response_new(void)
+{
+	static const char line[] = "Retry-After: 30\r\n";
+	const pa_http_field fields[] = {
+		{ "Set-Cookie", 10, "_ai_token=abc", 13 },
+		{ line, 11, line + 13, 2 },
+	};
+	provauth_http_response *r = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(pa_http_response_new(&r, 429, fields, 2, "{\"a\":1}xyz", 7), 0);
+	CU_ASSERT_EQUAL(r->status, 429);
+	CU_ASSERT_EQUAL(r->header_count, 2);
+	CU_ASSERT_STRING_EQUAL(pa_http_header(r, "set-cookie"), "_ai_token=abc");
+	CU_ASSERT_STRING_EQUAL(pa_http_header(r, "Retry-After"), "30");
+	CU_ASSERT_EQUAL(r->body_len, 7);
+	CU_ASSERT_STRING_EQUAL(r->body, "{\"a\":1}");
+	pa_http_response_free(r);
+	CU_ASSERT_EQUAL_FATAL(pa_http_response_new(&r, 204, NULL, 0, "", 0), 0);
+	CU_ASSERT_PTR_NULL(r->headers);
+	CU_ASSERT_STRING_EQUAL(r->body, "");
+	pa_http_response_free(r);
+}
+
 static void test_invalid_requests(void)
 {
 	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
@@ -1476,6 +1500,7 @@ int main(void)
 		{ "8 threads x 50 requests", test_concurrent_requests },
 		{ "http_request log event", test_log_event },
 		{ "messages carry no secrets", test_messages_carry_no_secrets },
+		{ "a stub reply in the service's layout", test_response_new },
 		{ "invalid requests", test_invalid_requests },
 		{ "https to a plain port fails", test_https_to_plain_port },
 		{ "TLS peer and host verification", test_tls_verification },

@@ -847,9 +847,8 @@ static pv_state stub_state;
 
 static int stub_request(const provauth_host *h, const provauth_http_request *req, provauth_http_response **out)
 {
-	provauth_http_response *r;
-	size_t i, n = 0, size;
-	char *p;
+	pa_http_field fields[8];
+	size_t i, n = 0;
 
 	(void)h;
 	*out = NULL;
@@ -865,28 +864,15 @@ static int stub_request(const provauth_host *h, const provauth_http_request *req
 	}
 	if (stub.fail_code)
 		return pa_error_set(stub.fail_code, "stub: transport failure");
-	/* Built the way the HTTP service builds them, so its free function applies. */
-	r = calloc(1, sizeof(*r));
-	r->status = stub.status;
-	r->body_len = stub.reply_body ? strlen(stub.reply_body) : 0;
-	r->body = strdup(stub.reply_body ? stub.reply_body : "");
-	while (n < 8 && stub.reply_headers[n][0])
+	while (n < 8 && stub.reply_headers[n][0]) {
+		fields[n].name = stub.reply_headers[n][0];
+		fields[n].nlen = strlen(fields[n].name);
+		fields[n].value = stub.reply_headers[n][1];
+		fields[n].vlen = strlen(fields[n].value);
 		n++;
-	/* One block: the array, then the strings; pa_http_response_free frees it apart from r. */
-	size = (n + 1) * sizeof(*r->headers);
-	for (i = 0; i < n; i++)
-		size += strlen(stub.reply_headers[i][0]) + strlen(stub.reply_headers[i][1]) + 2;
-	r->headers = malloc(size);
-	p = (char *)(r->headers + n + 1);
-	for (i = 0; i < n; i++) {
-		r->headers[i].name = strcpy(p, stub.reply_headers[i][0]);
-		p += strlen(p) + 1;
-		r->headers[i].value = strcpy(p, stub.reply_headers[i][1]);
-		p += strlen(p) + 1;
 	}
-	r->header_count = n;
-	*out = r;
-	return 0;
+	return pa_http_response_new(out, stub.status, fields, n, stub.reply_body ? stub.reply_body : "",
+	                            stub.reply_body ? strlen(stub.reply_body) : 0);
 }
 
 static const char *sent(const char *name, int *secret)
