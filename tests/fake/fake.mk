@@ -7,6 +7,7 @@ PA_FAKE_LIBS = $(JSONC_LIBS) $(OPENSSL_LIBS) $(MHD_LIBS) $(LIBS)
 noinst_LTLIBRARIES += tests/fake/libfakeprov.la
 tests_fake_libfakeprov_la_SOURCES = \
 	tests/fake/fake_common.h \
+	tests/fake/fake_idle.h \
 	tests/fake/fake_common.c \
 	tests/fake/fake_json.c \
 	tests/fake/fake_jwt.c \

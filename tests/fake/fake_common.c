@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include "fake_common.h"
+#include "fake_idle.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,6 +53,7 @@ struct fake_server {
 	char url[64];
 	/* Lets delayed answers end early when the server stops (atomic). */
 	int stopping;
+	fake_idle idle;
 };
 
 typedef struct conn_ctx {
@@ -330,6 +332,11 @@ void fake_server_clear_faults(fake_server *srv)
 	for (i = 0; i < srv->opts.nroutes; i++)
 		srv->routes[i].qlen = 0;
 	fake_server_unlock(srv);
+}
+
+int fake_server_wait_idle(fake_server *srv, long timeout_ms)
+{
+	return fake_idle_wait(srv->daemon, &srv->idle, timeout_ms);
 }
 
 unsigned long fake_server_counter(fake_server *srv, int route)
@@ -798,6 +805,7 @@ int fake_server_start(fake_server **out, const fake_server_options *opts,
 		0, NULL, NULL, on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, fake_idle_notify, &srv->idle,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 		MHD_OPTION_END);
 	if (!srv->daemon) {

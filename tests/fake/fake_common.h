@@ -156,6 +156,11 @@ int fake_server_route_index(const fake_server *srv, const char *name);
 int fake_server_inject_fault(fake_server *srv, int route, fake_fault_kind kind,
 	unsigned count, long param);
 void fake_server_clear_faults(fake_server *srv);
+/*
+ * 0 once no connection is open or waiting to be accepted (so every request
+ * a killed client left behind has been carried out), -1 after timeout_ms.
+ */
+int fake_server_wait_idle(fake_server *srv, long timeout_ms);
 /* Requests seen by a route, or by every path (route -1: total). */
 unsigned long fake_server_counter(fake_server *srv, int route);
 void fake_server_reset_counters(fake_server *srv);

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "fake_pixiv.h"
+#include "fake_idle.h"
 
 #define FP_MAX_UPLOAD (64 * 1024)
 #define FP_DEFAULT_CLIENT_ID "MOBrBDS8blbauoSck0ZfDbtuzpyT"
@@ -59,6 +60,7 @@ typedef struct fp_misbehave {
 
 struct fake_pixiv {
 	struct MHD_Daemon *daemon;
+	fake_idle idle;
 	unsigned short port;
 	char base_url[64];
 	pthread_mutex_t mu;
@@ -887,6 +889,7 @@ int fake_pixiv_start(fake_pixiv **out)
 	                             0, NULL, NULL, on_request, f,
 	                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
+	                             MHD_OPTION_NOTIFY_CONNECTION, fake_idle_notify, &f->idle,
 	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 	                             MHD_OPTION_END);
 	if (!f->daemon || !(info = MHD_get_daemon_info(f->daemon, MHD_DAEMON_INFO_BIND_PORT)) || !info->port) {
@@ -1081,6 +1084,11 @@ void fake_pixiv_set_rate_limit(fake_pixiv *f, fake_pixiv_endpoint ep, long statu
 	f->mis[ep].rl_retry_after = retry_after;
 	f->mis[ep].rl_count = count;
 	pthread_mutex_unlock(&f->mu);
+}
+
+int fake_pixiv_wait_idle(fake_pixiv *f, long timeout_ms)
+{
+	return fake_idle_wait(f->daemon, &f->idle, timeout_ms);
 }
 
 long fake_pixiv_count(fake_pixiv *f, fake_pixiv_endpoint ep)

@@ -35,6 +35,8 @@ typedef enum fake_pixiv_fault {
  * values, expires_in 3600, no rotation, pixiv (not RFC 6749) mode. */
 int fake_pixiv_start(fake_pixiv **out);
 void fake_pixiv_stop(fake_pixiv *f);
+/* 0 once no connection is open or waiting to be accepted, -1 after timeout_ms. */
+int fake_pixiv_wait_idle(fake_pixiv *f, long timeout_ms);
 unsigned short fake_pixiv_port(const fake_pixiv *f);
 /* "http://127.0.0.1:PORT" (no trailing slash); valid until stop. */
 const char *fake_pixiv_base_url(const fake_pixiv *f);

@@ -8,6 +8,7 @@ check_PROGRAMS += tests/fake/fake-pixiv
 tests_fake_fake_pixiv_SOURCES = \
 	tests/fake/fake_pixiv_main.c \
 	tests/fake/fake_pixiv.c \
-	tests/fake/fake_pixiv.h
+	tests/fake/fake_pixiv.h \
+	tests/fake/fake_idle.h
 tests_fake_fake_pixiv_CFLAGS = $(PA_FAKE_PIXIV_CF)
 tests_fake_fake_pixiv_LDADD = $(PA_FAKE_PIXIV_LIBS)

@@ -81,6 +81,8 @@ static char self_exe[4096];
 static char tmpdir[64];
 static shared *sh;
 static int kills_per_provider = 30;
+/* How long a killed child's requests may take to land on a loaded machine. */
+#define IDLE_WAIT_MS 10000
 static unsigned int seed;
 
 /*
@@ -480,9 +482,8 @@ static void test_pixiv_rotation_kills(void)
 		CU_ASSERT_FATAL(phase >= 0);
 		landed[phase]++;
 		in_flight = phase == PH_EXCHANGE || phase == PH_WRITE;
-		/* A token request the child sent may still be in the server's hands. */
-		if (in_flight)
-			sleep_ms(50);
+		/* A request the child sent may still be in the server's hands: let it land first. */
+		CU_ASSERT_FATAL(fake_pixiv_wait_idle(fk, IDLE_WAIT_MS) == 0);
 		rotations += fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) - before;
 
 		a = read_stored(id);
@@ -578,8 +579,12 @@ static void test_pixverse_login_kills(void)
 		fake_pixverse_clear_faults(srv);
 		CU_ASSERT_FATAL(phase >= 0);
 		landed[phase]++;
-		if (phase == PH_EXCHANGE || phase == PH_WRITE)
-			sleep_ms(50);
+		/*
+		 * A login or kick the child sent may still be in the server's
+		 * hands; landing after the check below, it would end the session
+		 * that the next child stores and be blamed on the next kill.
+		 */
+		CU_ASSERT_FATAL(fake_server_wait_idle(fake_pixverse_server(srv), IDLE_WAIT_MS) == 0);
 		logins += fake_pixverse_logins_ok(srv) - before;
 
 		a = read_stored(id);

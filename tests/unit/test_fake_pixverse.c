@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1088,6 +1091,60 @@ static int control_ok(fake_pixverse *srv, const char *what)
 	return rc;
 }
 
+/* A raw loopback connection to the server, or -1. */
+static int raw_connect(fake_pixverse *srv)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)fake_pixverse_port(srv));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * A client that sends a login and dies before the answer (as a SIGKILLed
+ * one does) still gets the login carried out, later: wait_idle returns
+ * only once it has landed, and not while a connection is still open.
+ */
+static void test_wait_idle(void)
+{
+	fake_pixverse *srv = start();
+	fake_server *fs = fake_pixverse_server(srv);
+	char *body = login_body("carol@example.com", "carol-pw-456", 0), req[1024];
+	unsigned long before = fake_pixverse_logins_ok(srv);
+	int fd, n;
+
+	CU_ASSERT_EQUAL(fake_server_wait_idle(fs, 1000), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_inject_fault(srv, FAKE_PV_EP_LOGIN, FAKE_FAULT_DELAY, 1, 300), 0);
+	n = snprintf(req, sizeof(req),
+	             "POST /creative_platform/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	             strlen(body), body);
+	CU_ASSERT_FATAL((fd = raw_connect(srv)) >= 0);
+	CU_ASSERT_FATAL(write(fd, req, (size_t)n) == n);
+	close(fd);
+	/* The delayed login has not landed yet, and the server is not idle. */
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), before);
+	CU_ASSERT_EQUAL(fake_server_wait_idle(fs, 50), -1);
+	CU_ASSERT_EQUAL(fake_server_wait_idle(fs, 10000), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), before + 1);
+
+	/* An open connection that has sent nothing keeps it busy, too. */
+	CU_ASSERT_FATAL((fd = raw_connect(srv)) >= 0);
+	CU_ASSERT_EQUAL(fake_server_wait_idle(fs, 100), -1);
+	close(fd);
+	CU_ASSERT_EQUAL(fake_server_wait_idle(fs, 10000), 0);
+	free(body);
+	fake_pixverse_stop(srv);
+}
+
 static void test_control_http(void)
 {
 	fake_pixverse *srv = start();
@@ -1437,6 +1494,7 @@ int main(int argc, char **argv)
 		{ "forced ErrCode", test_forced_errcode },
 		{ "counters and headers", test_counters_and_headers },
 		{ "concurrent clients", test_concurrent_clients },
+		{ "wait_idle: a dead client's login lands first", test_wait_idle },
 		{ "control endpoints", test_control_http },
 		{ "accounts file", test_accounts_file },
 		{ "request log has no secrets", test_log_has_no_secrets },
