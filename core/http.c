@@ -46,7 +46,27 @@ struct pa_http {
 	long timeout_ms;
 	size_t max_reply;
 	const pa_logger *logger;
+	int proxy_env;  /* a libcurl proxy variable was set when the service was made */
 };
+
+/*
+ * The variables libcurl reads to pick a proxy for http and https URLs
+ * (uppercase HTTP_PROXY is ignored by libcurl on purpose, as in CGI it is
+ * the client's "Proxy:" header).
+ */
+static const char *const proxy_variables[] = {
+	"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
+};
+
+static int proxy_in_environment(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(proxy_variables) / sizeof(proxy_variables[0]); i++)
+		if (getenv(proxy_variables[i]))
+			return 1;
+	return 0;
+}
 
 /*
  * curl_global_init is not thread-safe before libcurl 7.84, and curl_easy_init
@@ -99,6 +119,7 @@ int pa_http_new(pa_http **out, const pa_http_config *cfg)
 		h->max_reply = SIZE_MAX / 2;
 	/* Borrowed: the manager's logger outlives its HTTP service. */
 	h->logger = cfg->logger;
+	h->proxy_env = proxy_in_environment();
 	*out = h;
 	return 0;
 }
@@ -622,6 +643,17 @@ static CURLcode configure_handle(pa_handle *hd, const pa_http *h)
 	SET(CURLOPT_WRITEDATA, &hd->x);
 	SET(CURLOPT_HEADERDATA, &hd->x);
 	SET(CURLOPT_ERRORBUFFER, hd->errbuf);
+	/*
+	 * Left alone, libcurl looks for its proxy variables on every transfer:
+	 * about 15 getenv() calls, each a walk of the environment, 1.6% of a
+	 * whole request (bench/RESULTS.md, e2e). When none was set as the
+	 * service was made, say "no proxy" once; when one was, libcurl keeps
+	 * reading them itself, with all its rules.
+	 */
+	if (!h->proxy_env) {
+		SET(CURLOPT_PROXY, "");
+		SET(CURLOPT_NOPROXY, "");
+	}
 	return CURLE_OK;
 }
 

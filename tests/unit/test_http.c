@@ -493,6 +493,84 @@ static int64_t elapsed_since(int64_t start)
 /* Tests                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* libcurl's proxy variables (see http.c); saved, cleared and restored around a test. */
+static const char *const proxy_vars[] = {
+	"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
+};
+
+static void proxy_env_save(char *saved[])
+{
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_LEN(proxy_vars); i++) {
+		const char *v = getenv(proxy_vars[i]);
+		saved[i] = v ? strdup(v) : NULL;
+		unsetenv(proxy_vars[i]);
+	}
+}
+
+static void proxy_env_restore(char *saved[])
+{
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_LEN(proxy_vars); i++) {
+		if (saved[i])
+			setenv(proxy_vars[i], saved[i], 1);
+		else
+			unsetenv(proxy_vars[i]);
+		free(saved[i]);
+	}
+}
+
+/*
+ * A proxy variable set when the service is made is used, with libcurl's
+ * own rules (no_proxy included); one set only later is not, since the
+ * service told libcurl "no proxy" once instead of letting it read the
+ * environment on every request.
+ */
+static void test_proxy_environment(void)
+{
+	static const char canned[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nvia proxy!";
+	char *saved[PA_ARRAY_LEN(proxy_vars)], proxy_url[64];
+	provauth_http_response *resp = NULL;
+	raw_server proxy;
+	pa_http *h;
+
+	proxy_env_save(saved);
+	CU_ASSERT_FATAL(raw_start(&proxy, canned, strlen(canned)) == 0);
+	snprintf(proxy_url, sizeof(proxy_url), "http://127.0.0.1:%u", proxy.port);
+	setenv("http_proxy", proxy_url, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h = new_http(0, 0, 0, NULL, NULL));
+	CU_ASSERT_EQUAL(do_get(h, "/hello", &resp), 0);
+	CU_ASSERT(resp && strcmp(resp->body, "via proxy!") == 0);
+	pa_http_response_free(resp);
+	resp = NULL;
+	pa_http_free(h);
+	raw_stop(&proxy);
+
+	/* no_proxy still counts: the proxy is gone, and the request goes direct. */
+	snprintf(proxy_url, sizeof(proxy_url), "http://127.0.0.1:%u", closed_port());
+	setenv("http_proxy", proxy_url, 1);
+	setenv("no_proxy", "127.0.0.1", 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h = new_http(0, 0, 0, NULL, NULL));
+	CU_ASSERT_EQUAL(do_get(h, "/hello", &resp), 0);
+	CU_ASSERT(resp && strcmp(resp->body, "hello world") == 0);
+	pa_http_response_free(resp);
+	resp = NULL;
+	pa_http_free(h);
+	unsetenv("no_proxy");
+
+	/* Set after the service was made: not read, the request goes direct. */
+	unsetenv("http_proxy");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h = new_http(0, 0, 0, NULL, NULL));
+	setenv("http_proxy", proxy_url, 1);
+	CU_ASSERT_EQUAL(do_get(h, "/hello", &resp), 0);
+	CU_ASSERT(resp && strcmp(resp->body, "hello world") == 0);
+	pa_http_response_free(resp);
+	pa_http_free(h);
+	proxy_env_restore(saved);
+}
+
 static void test_get_body_and_headers(void)
 {
 	provauth_http_response *resp = NULL;
@@ -1480,6 +1558,7 @@ int main(void)
 {
 	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
 		{ "GET: status, body and headers", test_get_body_and_headers },
+		{ "proxy variables: read once, when the service is made", test_proxy_environment },
 		{ "POST echoes its body", test_post_echo },
 		{ "POST with no body sends an empty one", test_post_empty_body },
 		{ "PUT, PATCH, DELETE", test_other_methods },
