@@ -522,6 +522,16 @@ static void proxy_env_restore(char *saved[])
 	}
 }
 
+/* GET /hello on h answers `want`. */
+static void expect_hello(pa_http *h, const char *want)
+{
+	provauth_http_response *resp = NULL;
+
+	CU_ASSERT_EQUAL(do_get(h, "/hello", &resp), 0);
+	CU_ASSERT(resp && strcmp(resp->body, want) == 0);
+	pa_http_response_free(resp);
+}
+
 /*
  * A proxy variable set when the service is made is used, with libcurl's
  * own rules (no_proxy included); one set only later is not, since the
@@ -532,7 +542,6 @@ static void test_proxy_environment(void)
 {
 	static const char canned[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nvia proxy!";
 	char *saved[PA_ARRAY_LEN(proxy_vars)], proxy_url[64];
-	provauth_http_response *resp = NULL;
 	raw_server proxy;
 	pa_http *h;
 
@@ -541,10 +550,7 @@ static void test_proxy_environment(void)
 	snprintf(proxy_url, sizeof(proxy_url), "http://127.0.0.1:%u", proxy.port);
 	setenv("http_proxy", proxy_url, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h = new_http(0, 0, 0, NULL, NULL));
-	CU_ASSERT_EQUAL(do_get(h, "/hello", &resp), 0);
-	CU_ASSERT(resp && strcmp(resp->body, "via proxy!") == 0);
-	pa_http_response_free(resp);
-	resp = NULL;
+	expect_hello(h, "via proxy!");
 	pa_http_free(h);
 	raw_stop(&proxy);
 
@@ -553,10 +559,7 @@ static void test_proxy_environment(void)
 	setenv("http_proxy", proxy_url, 1);
 	setenv("no_proxy", "127.0.0.1", 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h = new_http(0, 0, 0, NULL, NULL));
-	CU_ASSERT_EQUAL(do_get(h, "/hello", &resp), 0);
-	CU_ASSERT(resp && strcmp(resp->body, "hello world") == 0);
-	pa_http_response_free(resp);
-	resp = NULL;
+	expect_hello(h, "hello world");
 	pa_http_free(h);
 	unsetenv("no_proxy");
 
@@ -564,9 +567,7 @@ static void test_proxy_environment(void)
 	unsetenv("http_proxy");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h = new_http(0, 0, 0, NULL, NULL));
 	setenv("http_proxy", proxy_url, 1);
-	CU_ASSERT_EQUAL(do_get(h, "/hello", &resp), 0);
-	CU_ASSERT(resp && strcmp(resp->body, "hello world") == 0);
-	pa_http_response_free(resp);
+	expect_hello(h, "hello world");
 	pa_http_free(h);
 	proxy_env_restore(saved);
 }
