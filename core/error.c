@@ -11,7 +11,15 @@ static _Thread_local char last_message[PA_ERROR_MAX];
 
 int pa_error_setv(int code, const char *fmt, va_list ap)
 {
-	vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	char msg[PA_ERROR_MAX];
+
+	/*
+	 * Formatted aside first: an argument may be the last message itself
+	 * (a plugin quoting host->last_error), and vsnprintf into its own
+	 * source is undefined.
+	 */
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(last_message, msg, strlen(msg) + 1);
 	return code;
 }
 

@@ -101,6 +101,28 @@ static int host_http_request(const provauth_host *h, const provauth_http_request
 	return pa_http_request(CTX(h)->http, req, out);
 }
 
+static const char *host_last_error(const provauth_host *h)
+{
+	PA_UNUSED(h);
+	return provauth_last_error();
+}
+
+static int host_setting_error(const provauth_host *h, const provauth_setting *s, const char *key,
+                              const char *fmt, ...) PROVAUTH_PRINTF(4, 5);
+
+static int host_setting_error(const provauth_host *h, const provauth_setting *s, const char *key,
+                              const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	PA_UNUSED(h);
+	va_start(ap, fmt);
+	rc = pa_setting_errorv(s, key, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 {
 	memset(h, 0, sizeof(*h));
@@ -153,4 +175,7 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->failure_set_transport = provauth_failure_set_transport;
 
 	h->json_valid = pa_json_valid;
+
+	h->last_error = host_last_error;
+	h->setting_error = host_setting_error;
 }

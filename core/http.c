@@ -1113,7 +1113,7 @@ static int fail(CURLcode cc, CURL *c, const pa_xfer *x, const provauth_http_requ
 		return pa_error_set(PROVAUTH_ETOOBIG, "http: %s %s: reply headers larger than %d bytes",
 		                    req->method, url, PA_HTTP_MAX_HEADER_BYTES);
 	if (x->body_too_big || cc == CURLE_FILESIZE_EXCEEDED)
-		return pa_error_set(PROVAUTH_ETOOBIG, "http: %s %s: reply larger than %zu bytes",
+		return pa_error_set(PROVAUTH_ETOOBIG, "http: %s %s: reply larger than %zu bytes (http.max_reply_bytes)",
 		                    req->method, url, x->max_body);
 	switch (cc) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -1143,6 +1143,13 @@ static int fail(CURLcode cc, CURL *c, const pa_xfer *x, const provauth_http_requ
 	if (os_errno == ECONNRESET)
 		return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: connection reset (%s)", req->method, url,
 		                    detail);
+	/* curl's own words ("transfer closed with N bytes remaining") do not say it was the server. */
+	if (cc == CURLE_PARTIAL_FILE)
+		return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: connection closed mid-reply (%s)", req->method,
+		                    url, detail);
+	if (cc == CURLE_GOT_NOTHING)
+		return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: connection closed before any reply (%s)",
+		                    req->method, url, detail);
 	return pa_error_set(PROVAUTH_ENETWORK, "http: %s %s: %s", req->method, url, detail);
 }
 

@@ -196,6 +196,13 @@ int pa_setting_string(const provauth_setting *s, const char *key, const char *de
 int pa_setting_int(const provauth_setting *s, const char *key, int64_t def, int64_t min,
                    int64_t max, int64_t *out);
 int pa_setting_bool(const provauth_setting *s, const char *key, int def, int *out);
+/*
+ * PROVAUTH_ECONFIG with the typed readers' "FILE:LINE:COL: path.key: "
+ * prefix for a value the plugin itself found wrong; "FILE: path.key: " when
+ * the key is not in the file (its default was judged).
+ */
+int pa_setting_errorv(const provauth_setting *s, const char *key, const char *fmt, va_list ap)
+	PROVAUTH_PRINTF(3, 0);
 /* Fails naming the first key of `s` found in neither list (lists NULL-terminated; either may be NULL). */
 int pa_setting_check_keys(const provauth_setting *s, const char *const *allowed,
                           const char *const *allowed_more);

@@ -148,22 +148,41 @@ static void sanitize(char *dst, size_t size, const char *src, size_t len, size_t
 	dst[o] = '\0';
 }
 
+static int fail_atv(const char *file, unsigned line, unsigned col, const char *path,
+                    const char *fmt, va_list ap) PROVAUTH_PRINTF(5, 0);
+
+/*
+ * "FILE:LINE:COL: PATH: what is wrong", the form of every settings error.
+ * Line 0 means the text is not in the file (a default): "FILE: PATH: ...".
+ */
+static int fail_atv(const char *file, unsigned line, unsigned col, const char *path,
+                    const char *fmt, va_list ap)
+{
+	char msg[MSG_MAX], where[MSG_MAX / 2];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (line)
+		snprintf(where, sizeof(where), "%s:%u:%u", file, line, col);
+	else
+		snprintf(where, sizeof(where), "%s", file);
+	if (path && *path)
+		return pa_error_set(PROVAUTH_ECONFIG, "%s: %s: %s", where, path, msg);
+	return pa_error_set(PROVAUTH_ECONFIG, "%s: %s", where, msg);
+}
+
 static int fail_at(const char *file, unsigned line, unsigned col, const char *path,
                    const char *fmt, ...) PROVAUTH_PRINTF(5, 6);
 
-/* "FILE:LINE:COL: PATH: what is wrong", the form of every settings error. */
 static int fail_at(const char *file, unsigned line, unsigned col, const char *path,
                    const char *fmt, ...)
 {
-	char msg[MSG_MAX];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rc = fail_atv(file, line, col, path, fmt, ap);
 	va_end(ap);
-	if (path && *path)
-		return pa_error_set(PROVAUTH_ECONFIG, "%s:%u:%u: %s: %s", file, line, col, path, msg);
-	return pa_error_set(PROVAUTH_ECONFIG, "%s:%u:%u: %s", file, line, col, msg);
+	return rc;
 }
 
 #define node_fail(n, ...) fail_at((n)->file, (n)->line, (n)->col, (n)->path, __VA_ARGS__)
@@ -1293,7 +1312,7 @@ static provauth_settings *settings_new(const char *source)
 		return NULL;
 	atomic_init(&s->refs, 1u);
 	if (!(s->source = strdup(source)) ||
-	    !(s->empty = node_new(NODE_MAP, s->source, "providers", 1, 1))) {
+	    !(s->empty = node_new(NODE_MAP, s->source, "providers.<provider>", 1, 1))) {
 		free(s->source);
 		free(s);
 		return NULL;
@@ -1532,6 +1551,26 @@ int pa_setting_bool(const provauth_setting *s, const char *key, int def, int *ou
 	if (!out || !key)
 		return pa_error_set(PROVAUTH_EINVAL, "pa_setting_bool: key or out is NULL");
 	return get_bool(s, key, def, out);
+}
+
+int pa_setting_errorv(const provauth_setting *s, const char *key, const char *fmt, va_list ap)
+{
+	const pa_entry *e;
+	char *path;
+	int rc;
+
+	if (!s || !key || !fmt)
+		return pa_error_set(PROVAUTH_ECONFIG, "a provider setting is invalid (no key given)");
+	e = map_entry(s, key);
+	/* A key in the file: where its value is, as the typed readers report it. */
+	if (e)
+		return fail_atv(e->value->file, e->value->line, e->value->col, e->value->path, fmt, ap);
+	/* Not in the file, so the plugin judged its own default: no position to give. */
+	if (!(path = child_path(s->path, key)))
+		return pa_error_oom();
+	rc = fail_atv(s->file, 0, 0, path, fmt, ap);
+	free(path);
+	return rc;
 }
 
 int pa_setting_check_keys(const provauth_setting *s, const char *const *allowed,

@@ -34,9 +34,13 @@ static int bearer_init(void **state, const provauth_host *h, const provauth_sett
 	*state = NULL;
 	if ((rc = h->setting_string(h, set, "base_url", NULL, &url)) < 0)
 		return rc;
-	if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
+	if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)) {
+		/* ABI 1.3 hosts say where in the settings file the value is. */
+		if (PROVAUTH_HOST_HAS(h, setting_error))
+			return h->setting_error(h, set, "base_url", "required, an http:// or https:// URL");
 		return h->set_error(h, PROVAUTH_ECONFIG,
 		                    "providers.bearer.base_url: required, an http:// or https:// URL");
+	}
 	if (!(st = calloc(1, sizeof(*st))))
 		return h->set_error(h, PROVAUTH_ENOMEM, "bearer: out of memory");
 	st->host = h;
@@ -221,7 +225,11 @@ static int whoami(void *state, const provauth_session *s, const provauth_op_arg 
 	secret_free(auth);
 	free(url);
 	if (rc < 0) {
-		h->failure_set_transport(f, rc, "bearer: GET /whoami: no usable reply");
+		/* ABI 1.3 hosts tell what happened: refused, closed mid-reply, timed out after N ms. */
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "bearer: GET /whoami: %s",
+		         PROVAUTH_HOST_HAS(h, last_error) ? h->last_error(h) : "no usable reply");
+		h->failure_set_transport(f, rc, msg);
 		return rc;
 	}
 	if (resp->status != 200) {

@@ -10,8 +10,18 @@
 
 #define PIXIV_MAX_URL 4096
 
-static const char *transport_text(int rc)
+/*
+ * What a failed http_request reported: the host's own message when it
+ * offers one (ABI 1.3: refused, reset, timed out after N ms, with the URL
+ * minus its query), else the class of the failure. Call it before any
+ * other host service.
+ */
+static const char *transport_text(const provauth_host *h, int rc)
 {
+	const char *said = PROVAUTH_HOST_HAS(h, last_error) && h->last_error ? h->last_error(h) : NULL;
+
+	if (said && *said)
+		return said;
 	switch (rc) {
 	case PROVAUTH_ETIMEOUT: return "timed out";
 	case PROVAUTH_ETOOBIG: return "the reply is too large (http.max_reply_bytes)";
@@ -85,8 +95,8 @@ static int api_get(pixiv_state *st, const provauth_session *s, const char *path,
 		free(url);
 
 	if (rc < 0) {
-		char msg[160];
-		snprintf(msg, sizeof(msg), "pixiv: GET %s: %s", path, transport_text(rc));
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "pixiv: GET %s: %s", path, transport_text(h, rc));
 		h->failure_set_transport(f, rc, msg);
 		return rc;
 	}

@@ -4,6 +4,7 @@
  * refresh token is reported as PROVAUTH_EAUTH and the user supplies a new
  * one through import.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,23 @@ static int text_ok(const char *s)
 	return 1;
 }
 
+static int bad_setting(const provauth_host *h, const provauth_setting *set, const char *key, const char *fmt, ...)
+	PROVAUTH_PRINTF(4, 5);
+
+/* A value the host's readers took but this plugin refuses: named with its place in the file when the host can. */
+static int bad_setting(const provauth_host *h, const provauth_setting *set, const char *key, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (PROVAUTH_HOST_HAS(h, setting_error) && h->setting_error)
+		return h->setting_error(h, set, key, "%s", msg);
+	return h->set_error(h, PROVAUTH_ECONFIG, "providers.pixiv.%s: %s", key, msg);
+}
+
 static int get_text(const provauth_host *h, const provauth_setting *set, const char *key, const char *def,
                     const char **out)
 {
@@ -37,9 +55,9 @@ static int get_text(const provauth_host *h, const provauth_setting *set, const c
 	if ((rc = h->setting_string(h, set, key, def, out)) < 0)
 		return rc;
 	if (!*out || !**out)
-		return h->set_error(h, PROVAUTH_ECONFIG, "providers.pixiv.%s: must not be empty", key);
+		return bad_setting(h, set, key, "must not be empty");
 	if (!text_ok(*out))
-		return h->set_error(h, PROVAUTH_ECONFIG, "providers.pixiv.%s: must be one line of printable text", key);
+		return bad_setting(h, set, key, "must be one line of printable text");
 	return 0;
 }
 
@@ -74,21 +92,20 @@ static int px_init(void **state, const provauth_host *h, const provauth_setting 
 	    (rc = h->setting_bool(h, set, "standard_oauth", 0, &st->standard_oauth)) < 0)
 		goto fail;
 	if (!url_ok(st->token_url)) {
-		rc = h->set_error(h, PROVAUTH_ECONFIG, "providers.pixiv.token_url: must be an http:// or https:// URL");
+		rc = bad_setting(h, set, "token_url", "must be an http:// or https:// URL");
 		goto fail;
 	}
 	if (!url_ok(base) || strchr(base, '?') || strchr(base, '#')) {
-		rc = h->set_error(h, PROVAUTH_ECONFIG,
-		                  "providers.pixiv.api_base_url: must be an http:// or https:// URL without query or fragment");
+		rc = bad_setting(h, set, "api_base_url", "must be an http:// or https:// URL without query or fragment");
 		goto fail;
 	}
 	if (strlen(st->hash_secret) > 200) {
-		rc = h->set_error(h, PROVAUTH_ECONFIG, "providers.pixiv.hash_secret: longer than 200 bytes");
+		rc = bad_setting(h, set, "hash_secret", "longer than 200 bytes");
 		goto fail;
 	}
 	if (st->retry_max_ms < st->retry_base_ms) {
-		rc = h->set_error(h, PROVAUTH_ECONFIG, "providers.pixiv.retry_max_ms: %lld is less than retry_base_ms (%lld)",
-		                  (long long)st->retry_max_ms, (long long)st->retry_base_ms);
+		rc = bad_setting(h, set, "retry_max_ms", "%lld is less than retry_base_ms (%lld)",
+		                 (long long)st->retry_max_ms, (long long)st->retry_base_ms);
 		goto fail;
 	}
 	/* Paths are appended to the base, which therefore ends without '/'. */

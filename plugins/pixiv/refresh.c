@@ -185,7 +185,9 @@ int pixiv_refresh_grant(pixiv_state *st, pixiv_token *out, const char *who, cons
 				rc = refusal(st, resp, who, lost_reply);
 			}
 		} else {
-			/* The host's message names the URL and the cause; it is kept as is. */
+			/* The host's message names the URL and the cause: kept, after who asked (ABI 1.3). */
+			if (PROVAUTH_HOST_HAS(h, last_error) && h->last_error && *h->last_error(h))
+				rc = h->set_error(h, rc, "pixiv: %s: token request: %s", who, h->last_error(h));
 			transient = rc == PROVAUTH_ENETWORK || rc == PROVAUTH_ETIMEOUT;
 			lost_reply |= transient;
 		}

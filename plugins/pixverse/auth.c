@@ -115,7 +115,7 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	pv_secret_free(body);
 	free(url);
 	if (rc < 0)
-		return h->set_error(h, rc, "pixverse: account %s: login: %s", a->id, pv_transport_text(rc));
+		return h->set_error(h, rc, "pixverse: account %s: login: %s", a->id, r.transport);
 
 	if (r.http->status == 429)
 		rc = h->set_error(h, PROVAUTH_ERATELIMIT, "pixverse: account %s: login rate limited (HTTP 429); retry after %lds",
@@ -230,7 +230,7 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 	rc = pv_send(st, &req, &r);
 	free(url);
 	if (rc < 0)
-		return h->set_error(h, rc, "pixverse: account %s: refresh: %s", a->id, pv_transport_text(rc));
+		return h->set_error(h, rc, "pixverse: account %s: refresh: %s", a->id, r.transport);
 
 	if (r.http->status == 429)
 		rc = h->set_error(h, PROVAUTH_ERATELIMIT, "pixverse: account %s: refresh rate limited (HTTP 429); retry after %lds",

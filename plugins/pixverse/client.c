@@ -34,6 +34,13 @@ const char *pv_transport_text(int code)
 	}
 }
 
+void pv_transport_detail(const provauth_host *h, int code, char *out, size_t size)
+{
+	const char *said = PROVAUTH_HOST_HAS(h, last_error) && h->last_error ? h->last_error(h) : NULL;
+
+	snprintf(out, size, "%s", said && *said ? said : pv_transport_text(code));
+}
+
 /* "a=1; b=2" from the jar, plus _ai_token=<jwt> when the jar lacks it. Secret. */
 static char *cookie_header(const pv_request *req)
 {
@@ -97,16 +104,22 @@ int pv_send(const pv_state *st, const pv_request *req, pv_reply *out)
 	memset(out, 0, sizeof(*out));
 	out->retry_after = -1;
 	out->err_msg = "";
-	if ((rc = h->uuid4(h, trace)) < 0)
+	if ((rc = h->uuid4(h, trace)) < 0) {
+		snprintf(out->transport, sizeof(out->transport), "%s", pv_transport_text(rc));
 		return rc;
+	}
 	if (req->api_key) {
 		hdr[n++] = (provauth_http_header){ "API-KEY", req->api_key, 1 };
 		hdr[n++] = (provauth_http_header){ "Ai-trace-id", trace, 0 };
 	} else {
-		if (!req->anonymous_id && (rc = h->uuid4(h, anon)) < 0)
+		if (!req->anonymous_id && (rc = h->uuid4(h, anon)) < 0) {
+			snprintf(out->transport, sizeof(out->transport), "%s", pv_transport_text(rc));
 			return rc;
-		if (!(referer = malloc(strlen(st->web_origin) + 2)))
+		}
+		if (!(referer = malloc(strlen(st->web_origin) + 2))) {
+			snprintf(out->transport, sizeof(out->transport), "%s", pv_transport_text(PROVAUTH_ENOMEM));
 			return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
+		}
 		sprintf(referer, "%s/", st->web_origin);
 		if (req->jwt && *req->jwt)
 			hdr[n++] = (provauth_http_header){ "token", req->jwt, 1 };
@@ -129,14 +142,18 @@ int pv_send(const pv_state *st, const pv_request *req, pv_reply *out)
 	hr.body = req->body;
 	hr.body_len = req->body ? req->body_len : 0;
 	rc = h->http_request(h, &hr, &out->http);
+	if (rc < 0)
+		pv_transport_detail(h, rc, out->transport, sizeof(out->transport));
 	pv_secret_free(cookies);
 	free(referer);
 	if (rc < 0 || !out->http) {
 		if (out->http)
 			h->http_response_free(out->http);
 		out->http = NULL;
+		if (rc >= 0)
+			snprintf(out->transport, sizeof(out->transport), "%s", pv_transport_text(rc));
 		return h->set_error(h, rc < 0 ? rc : PROVAUTH_ENETWORK, "pixverse: %s %s: %s", req->method, req->endpoint,
-		                    pv_transport_text(rc));
+		                    out->transport);
 	}
 	out->retry_after = parse_retry_after(h->http_header(out->http, "retry-after"));
 	if (out->http->body && out->http->body_len)

@@ -33,7 +33,7 @@ static int web_get(const pv_state *st, const provauth_session *s, const char *pa
 	const provauth_host *h = st->host;
 	const pv_session_data *data = s->provider_data;
 	pv_request req;
-	char *url, msg[160];
+	char *url, msg[PV_TRANSPORT_MAX + 160];
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -50,7 +50,7 @@ static int web_get(const pv_state *st, const provauth_session *s, const char *pa
 	rc = pv_send(st, &req, r);
 	free(url);
 	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "pixverse: GET %s: %s", path, pv_transport_text(rc));
+		snprintf(msg, sizeof(msg), "pixverse: GET %s: %s", path, r->transport);
 		h->failure_set_transport(f, rc, msg);
 		return rc;
 	}

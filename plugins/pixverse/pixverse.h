@@ -147,6 +147,9 @@ typedef struct pv_request {
 	size_t body_len;
 } pv_request;
 
+/* The host's messages are at most 1 KiB; a longer one is cut. */
+#define PV_TRANSPORT_MAX 1024
+
 typedef struct pv_reply {
 	provauth_http_response *http;
 	provauth_json *json;         /* the parsed body, or NULL */
@@ -155,12 +158,14 @@ typedef struct pv_reply {
 	const char *err_msg;         /* ErrMsg, or "" */
 	const provauth_json *resp;   /* Resp, or NULL */
 	long retry_after;            /* Retry-After seconds, or -1 */
+	/* When pv_send failed: what happened, for the caller's message (never holds a secret). */
+	char transport[PV_TRANSPORT_MAX];
 } pv_reply;
 
 /*
  * Sends the request. Returns 0 when a reply arrived (whatever it says) with
  * *out filled, or the transport's code (PROVAUTH_ENETWORK, ETIMEOUT, ETOOBIG)
- * after host->set_error.
+ * after host->set_error, with out->transport saying what happened.
  */
 int pv_send(const pv_state *st, const pv_request *req, pv_reply *out);
 void pv_reply_free(const pv_state *st, pv_reply *r);
@@ -168,6 +173,13 @@ void pv_reply_free(const pv_state *st, pv_reply *r);
 int pv_reply_ok(const pv_reply *r);
 /* A short description of a transport error code ("connection failed"). */
 const char *pv_transport_text(int code);
+/*
+ * What a failed host->http_request reported, into out: the host's own
+ * message when it offers it (ABI 1.3: refused, reset, timed out after N ms,
+ * ... with the URL minus its query), else pv_transport_text(code). Call it
+ * before any other host service.
+ */
+void pv_transport_detail(const provauth_host *h, int code, char *out, size_t size);
 /*
  * Describes a failed reply in *failure for run_with_session's classifier and
  * returns the matching code: an error envelope or a non-200 status as HTTP,

@@ -3,6 +3,7 @@
  * is a setting, so tests (and a relocated service) point the plugin
  * anywhere without rebuilding it.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,23 @@ static int text_ok(const char *s)
 	return 1;
 }
 
+static int bad_setting(const provauth_host *h, const provauth_setting *s, const char *key, const char *fmt, ...)
+	PROVAUTH_PRINTF(4, 5);
+
+/* A value the host's readers took but this plugin refuses: named with its place in the file when the host can. */
+static int bad_setting(const provauth_host *h, const provauth_setting *s, const char *key, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (PROVAUTH_HOST_HAS(h, setting_error) && h->setting_error)
+		return h->setting_error(h, s, key, "%s", msg);
+	return h->set_error(h, PROVAUTH_ECONFIG, "providers.pixverse.%s: %s", key, msg);
+}
+
 /* An http(s) URL without trailing '/', copied into *out. */
 static int url_setting(const provauth_host *h, const provauth_setting *s, const char *key, const char *def,
                        char **out)
@@ -54,15 +72,13 @@ static int url_setting(const provauth_host *h, const provauth_setting *s, const 
 		return rc;
 	if (!v || (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) || !text_ok(v) || strchr(v, ' ') ||
 	    strchr(v, '?') || strchr(v, '#'))
-		return h->set_error(h, PROVAUTH_ECONFIG,
-		                    "providers.pixverse.%s: expected an http:// or https:// URL without query or fragment",
-		                    key);
+		return bad_setting(h, s, key, "expected an http:// or https:// URL without query or fragment");
 	scheme = v[4] == 's' ? 8 : 7;
 	n = strlen(v);
 	while (n > scheme && v[n - 1] == '/')
 		n--;
 	if (n <= scheme || v[scheme] == '/')
-		return h->set_error(h, PROVAUTH_ECONFIG, "providers.pixverse.%s: the URL has no host", key);
+		return bad_setting(h, s, key, "the URL has no host");
 	if (!(*out = strndup(v, n)))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
 	return 0;
@@ -86,7 +102,7 @@ static int pv_init(void **state, const provauth_host *h, const provauth_setting 
 	    (rc = h->setting_string(h, settings, "user_agent", PV_DEFAULT_USER_AGENT, &ua)) < 0)
 		goto fail;
 	if (!ua || !*ua || !text_ok(ua)) {
-		rc = h->set_error(h, PROVAUTH_ECONFIG, "providers.pixverse.user_agent: must be non-empty text on one line");
+		rc = bad_setting(h, settings, "user_agent", "must be non-empty text on one line");
 		goto fail;
 	}
 	if (!(st->user_agent = strdup(ua))) {

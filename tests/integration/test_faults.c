@@ -38,6 +38,10 @@
 /* Small on purpose: the timeout cells wait for them. */
 #define TIMEOUT_MS 400
 #define CONNECT_TIMEOUT_MS 300
+/* The host's words for a timeout (core/http.c), with the limit in force. */
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define TIMED_OUT_WORDS "timed out after " STR(TIMEOUT_MS) " ms (Operation timed out"
 /* A slow reply is this much slower than the timeout. */
 #define DELAY_MS 1500
 #define MAX_REPLY 1048576
@@ -236,6 +240,16 @@ static void cell_check(const char *provider, const char *op, const char *row, co
 		fprintf(stderr, "\n  %s %s / %s: message \"%s\" lacks \"%s\"", provider, op, fault_names[c->f],
 		        got->msg, c->words);
 	CU_ASSERT_PTR_NOT_NULL(strstr(got->msg, c->words));
+	/* Each transport failure is told apart from the others, not lumped into one text. */
+	if (c->f == F_REFUSED || c->f == F_RESET || c->f == F_SLOW) {
+		static const char *const other[F_COUNT] = {
+			[F_REFUSED] = "refused", [F_RESET] = "closed", [F_SLOW] = "timed out",
+		};
+		fault g;
+		for (g = 0; g < F_COUNT; g++)
+			if (other[g] && g != c->f)
+				CU_ASSERT_PTR_NULL(strstr(got->msg, other[g]));
+	}
 	if (leak)
 		fprintf(stderr, "\n  %s %s / %s: message leaks a secret", provider, op, fault_names[c->f]);
 	CU_ASSERT_PTR_NULL(leak);
@@ -525,20 +539,21 @@ static void pv_cell(pv_op op, const cell *c)
 }
 
 /*
- * What each fault becomes for a Pixverse call: the plugin names the class of
- * a transport failure (it never sees libcurl's own words).
+ * What each fault becomes for a Pixverse call. A transport failure carries
+ * the host's own account of it (host->last_error, ABI 1.3): refused, closed
+ * mid-reply and timed out read differently, with the timeout in force.
  */
 #define PV_ROWS \
 	{ F_500, PROVAUTH_EHTTP, "HTTP 500", 1 }, \
 	{ F_502, PROVAUTH_EHTTP, "HTTP 502", 1 }, \
 	{ F_503, PROVAUTH_EHTTP, "HTTP 503", 1 }, \
 	{ F_429, PROVAUTH_ERATELIMIT, "retry after 7s", 1 }, \
-	{ F_REFUSED, PROVAUTH_ENETWORK, "connection failed", 0 }, \
-	{ F_RESET, PROVAUTH_ENETWORK, "connection failed", 1 }, \
-	{ F_SLOW, PROVAUTH_ETIMEOUT, "timed out", 1 }, \
+	{ F_REFUSED, PROVAUTH_ENETWORK, "connection refused (Failed to connect", 0 }, \
+	{ F_RESET, PROVAUTH_ENETWORK, "connection closed mid-reply (transfer closed with", 1 }, \
+	{ F_SLOW, PROVAUTH_ETIMEOUT, TIMED_OUT_WORDS, 1 }, \
 	{ F_TRUNCATED, PROVAUTH_EPROTOCOL, "not JSON", 1 }, \
 	{ F_NOT_JSON, PROVAUTH_EPROTOCOL, "not JSON", 1 }, \
-	{ F_HUGE, PROVAUTH_ETOOBIG, "max_reply_bytes", 1 }, \
+	{ F_HUGE, PROVAUTH_ETOOBIG, "larger than 1048576 bytes (http.max_reply_bytes)", 1 }, \
 	{ F_REDIRECT, PROVAUTH_EHTTP, "HTTP 302", 1 }
 
 static void run_pv(pv_op op, const cell *cells, size_t n)
@@ -700,12 +715,12 @@ static void test_pixiv_refresh(void)
 		{ F_502, PROVAUTH_EHTTP, "HTTP 502", 1 + PIXIV_RETRY_MAX },
 		{ F_503, PROVAUTH_EHTTP, "HTTP 503", 1 + PIXIV_RETRY_MAX },
 		{ F_429, PROVAUTH_ERATELIMIT, "retry after 7s", 1 },
-		{ F_REFUSED, PROVAUTH_ENETWORK, "connection refused", 0 },
-		{ F_RESET, PROVAUTH_ENETWORK, "POST http://127.0.0.1", 1 + PIXIV_RETRY_MAX },
-		{ F_SLOW, PROVAUTH_ETIMEOUT, "timed out", 1 + PIXIV_RETRY_MAX },
+		{ F_REFUSED, PROVAUTH_ENETWORK, "connection refused (Failed to connect", 0 },
+		{ F_RESET, PROVAUTH_ENETWORK, "connection closed mid-reply (transfer closed with", 1 + PIXIV_RETRY_MAX },
+		{ F_SLOW, PROVAUTH_ETIMEOUT, TIMED_OUT_WORDS, 1 + PIXIV_RETRY_MAX },
 		{ F_TRUNCATED, PROVAUTH_EPROTOCOL, "not JSON", 1 },
 		{ F_NOT_JSON, PROVAUTH_EPROTOCOL, "not JSON", 1 },
-		{ F_HUGE, PROVAUTH_ETOOBIG, "larger than 1048576 bytes", 1 },
+		{ F_HUGE, PROVAUTH_ETOOBIG, "larger than 1048576 bytes (http.max_reply_bytes)", 1 },
 		{ F_REDIRECT, PROVAUTH_EHTTP, "HTTP 302", 1 },
 	};
 	run_px(PX_REFRESH, cells, PA_ARRAY_LEN(cells));
@@ -716,12 +731,12 @@ static void test_pixiv_refresh(void)
 	{ F_502, PROVAUTH_EHTTP, "HTTP 502", 1 }, \
 	{ F_503, PROVAUTH_EHTTP, "HTTP 503", 1 }, \
 	{ F_429, PROVAUTH_ERATELIMIT, "retry after 7s", 1 }, \
-	{ F_REFUSED, PROVAUTH_ENETWORK, "network error", 0 }, \
-	{ F_RESET, PROVAUTH_ENETWORK, "network error", 1 }, \
-	{ F_SLOW, PROVAUTH_ETIMEOUT, "timed out", 1 }, \
+	{ F_REFUSED, PROVAUTH_ENETWORK, "connection refused (Failed to connect", 0 }, \
+	{ F_RESET, PROVAUTH_ENETWORK, "connection closed mid-reply (transfer closed with", 1 }, \
+	{ F_SLOW, PROVAUTH_ETIMEOUT, TIMED_OUT_WORDS, 1 }, \
 	{ F_TRUNCATED, PROVAUTH_EPROTOCOL, "not JSON", 1 }, \
 	{ F_NOT_JSON, PROVAUTH_EPROTOCOL, "not JSON", 1 }, \
-	{ F_HUGE, PROVAUTH_ETOOBIG, "max_reply_bytes", 1 }, \
+	{ F_HUGE, PROVAUTH_ETOOBIG, "larger than 1048576 bytes (http.max_reply_bytes)", 1 }, \
 	{ F_REDIRECT, PROVAUTH_EHTTP, "HTTP 302", 1 }
 
 static void test_pixiv_user_detail(void)

@@ -1112,7 +1112,7 @@ static void test_bad_replies_change_nothing(void)
 		{ FAKE_FAULT_NO_PAYLOAD, 0, PROVAUTH_EPROTOCOL, "reply has no Resp" },
 		{ FAKE_FAULT_HUGE_BODY, 10 * 1024 * 1024, PROVAUTH_ETOOBIG, "larger than" },
 		{ FAKE_FAULT_HTTP_STATUS, 503, PROVAUTH_EHTTP, "HTTP 503" },
-		{ FAKE_FAULT_RESET, 0, PROVAUTH_ENETWORK, "connection failed" },
+		{ FAKE_FAULT_RESET, 0, PROVAUTH_ENETWORK, "connection closed mid-reply" },
 	};
 	provauth_account *before, *after;
 	json_object *j;

@@ -668,6 +668,66 @@ static void test_older_minor_loads_without_operations(void)
 	remove_dir(dir);
 }
 
+/*
+ * A plugin built for 1.2 loads in this (1.3) host, and the host table's
+ * size tells it which services it may call: a 1.2-sized table, as an older
+ * host hands out, has json_valid but neither 1.3 service.
+ */
+static void test_minor_1_2_loads_and_tells_host_sizes(void)
+{
+	char *dir = make_dir(), abi[32];
+	provauth_settings *s;
+	pa_plugin_set set = { 0 }, set_old = { 0 };
+	provauth_host older = host;
+	pa_plugin *pl;
+
+	add_fixture(dir, "minor_1_2", NULL);
+	s = settings_for(dir, NULL, "providers:\n  minor_1_2:\n    payload: '[1, 2]'\n");
+	events_clear();
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
+	CU_ASSERT_EQUAL(set.skipped_count, 0);
+	pl = pa_plugins_find(&set, "minor_1_2");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pl);
+	CU_ASSERT(pl->initialised);
+	CU_ASSERT_EQUAL(pl->vt.abi_minor, 2);
+	snprintf(abi, sizeof(abi), " abi=%d.2", PROVAUTH_PLUGIN_ABI_MAJOR);
+	CU_ASSERT_EQUAL(events_matching("plugin_loaded", " provider=minor_1_2", abi), 1);
+	CU_ASSERT_EQUAL(events_matching("fixture_1_2_init", " has_last_error=1", " has_setting_error=1"), 1);
+	pa_plugins_unload(&set);
+
+	/* This host's table has both; a table cut where 1.3 begins has neither. */
+	CU_ASSERT(PROVAUTH_HOST_HAS(&host, last_error));
+	CU_ASSERT(PROVAUTH_HOST_HAS(&host, setting_error));
+	older.abi_minor = 2;
+	older.size = offsetof(provauth_host, last_error);
+	CU_ASSERT(PROVAUTH_HOST_HAS(&older, json_valid));
+	CU_ASSERT_FALSE(PROVAUTH_HOST_HAS(&older, last_error));
+	CU_ASSERT_FALSE(PROVAUTH_HOST_HAS(&older, setting_error));
+	older.size = offsetof(provauth_host, setting_error);
+	CU_ASSERT(PROVAUTH_HOST_HAS(&older, last_error));
+	CU_ASSERT_FALSE(PROVAUTH_HOST_HAS(&older, setting_error));
+
+	/* The plugin, handed the 1.2-sized table, sees the same and still loads. */
+	older.size = offsetof(provauth_host, last_error);
+	events_clear();
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set_old, s, &older, &logger), 0);
+	CU_ASSERT_PTR_NOT_NULL(pa_plugins_find(&set_old, "minor_1_2"));
+	CU_ASSERT_EQUAL(events_matching("fixture_1_2_init", " host_minor=2", " has_last_error=0"), 1);
+	CU_ASSERT_EQUAL(events_matching("fixture_1_2_init", " has_setting_error=0", NULL), 1);
+	pa_plugins_unload(&set_old);
+
+	/* Its own check (a 1.2 service) still refuses a bad value. */
+	provauth_settings_free(s);
+	s = settings_for(dir, NULL, "providers:\n  minor_1_2:\n    payload: '[1,'\n");
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
+	CU_ASSERT_PTR_NULL(pa_plugins_find(&set, "minor_1_2"));
+	CU_ASSERT_EQUAL_FATAL(set.skipped_count, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(set.skipped[0].reason, "providers.minor_1_2.payload: not JSON"));
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+	remove_dir(dir);
+}
+
 static void test_unknown_settings_key_refuses_the_plugin(void)
 {
 	char *dir = make_dir(), path[PATH_MAX];
@@ -927,6 +987,7 @@ int main(int argc, char **argv)
 		{ "same file twice loads once", test_same_file_twice_loads_once },
 		{ "missing configured directory warns", test_missing_configured_directory_warns },
 		{ "older minor loads without operations", test_older_minor_loads_without_operations },
+		{ "ABI 1.2 plugin loads; host size tells 1.2 from 1.3", test_minor_1_2_loads_and_tells_host_sizes },
 		{ "unknown settings key refuses the plugin", test_unknown_settings_key_refuses_the_plugin },
 		{ "provider check", test_provider_check },
 		{ "add in-process provider", test_add_in_process_provider },

@@ -1067,9 +1067,18 @@ static void test_client_transport(void)
 	req.body_len = strlen(req.body);
 	CU_ASSERT_EQUAL(pv_send(&stub_state, &req, &r), PROVAUTH_ETIMEOUT);
 	CU_ASSERT_PTR_NULL(r.http);
-	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "POST /creative_platform/login: timed out"));
+	/* The host's own words (ABI 1.3 last_error), kept for the caller too. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "POST /creative_platform/login: stub: transport failure"));
+	CU_ASSERT_STRING_EQUAL(r.transport, "stub: transport failure");
 	CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), SECRET_VALUE));
 	CU_ASSERT_STRING_EQUAL(stub.body, req.body);
+
+	/* A host without last_error: the class of the failure. */
+	stub_host.size = offsetof(provauth_host, last_error);
+	CU_ASSERT_EQUAL(pv_send(&stub_state, &req, &r), PROVAUTH_ETIMEOUT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "POST /creative_platform/login: timed out"));
+	CU_ASSERT_STRING_EQUAL(r.transport, "timed out");
+	stub_host.size = sizeof(stub_host);
 }
 
 static void test_client_set_cookie(void)
@@ -1239,7 +1248,13 @@ static void test_login(void)
 		stub_reply(200, "");
 		stub.fail_code = PROVAUTH_ENETWORK;
 		CU_ASSERT_EQUAL(run_auth(0, a, &b), PROVAUTH_ENETWORK);
+		CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "login: stub: transport failure"));
+		provauth_account_free(b);
+		/* An older host: the plugin's own words. */
+		stub_host.size = offsetof(provauth_host, last_error);
+		CU_ASSERT_EQUAL(run_auth(0, a, &b), PROVAUTH_ENETWORK);
 		CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "login: connection failed"));
+		stub_host.size = sizeof(stub_host);
 		provauth_account_free(b);
 	}
 	provauth_account_free(a);

@@ -21,6 +21,7 @@
  *  1.0  vtable, init/fini, setting_keys
  *  1.1  named operations (operations, operation_count), import
  *  1.2  host->json_valid
+ *  1.3  host->last_error, host->setting_error
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -49,7 +50,7 @@ extern "C" {
 #endif
 
 #define PROVAUTH_PLUGIN_ABI_MAJOR 1
-#define PROVAUTH_PLUGIN_ABI_MINOR 2
+#define PROVAUTH_PLUGIN_ABI_MINOR 3
 
 /* Name of the one symbol a plugin exports. */
 #define PROVAUTH_PLUGIN_ENTRY "provauth_plugin_init"
@@ -253,6 +254,34 @@ struct provauth_host {
 	 * PROVAUTH_HOST_HAS(host, json_valid) first; an older host lacks it.
 	 */
 	int (*json_valid)(const char *text, size_t len);
+
+	/* ---- 1.3 ---- */
+
+	/*
+	 * The calling thread's last-error message (what provauth_last_error
+	 * returns), or "". Valid until the thread's next call into the host.
+	 * After a failed http_request it says what happened, secret-free, in
+	 * the form "http: METHOD URL: what (libcurl's words)": the URL without
+	 * its query string, fragment or user:password@, e.g. "connection
+	 * refused", "connection reset", "timed out after N ms", "cannot resolve
+	 * host". It may be passed straight to set_error or failure_set_*
+	 * as an argument. Check PROVAUTH_HOST_HAS(host, last_error) first.
+	 */
+	const char *(*last_error)(const provauth_host *h);
+
+	/*
+	 * For a value of the provider's own settings block that the host's
+	 * readers accepted but the plugin finds wrong (a URL that must be
+	 * http(s), a limit below another): sets PROVAUTH_ECONFIG with the
+	 * prefix the setting_* readers use, "FILE:LINE:COL: providers.<id>.KEY: "
+	 * (the position of KEY's value), or "FILE: providers.<id>.KEY: " when KEY
+	 * is not in the file (the plugin judged its default), followed by the
+	 * formatted text. Returns PROVAUTH_ECONFIG. Never quote a value whose key
+	 * may hold a secret. Check PROVAUTH_HOST_HAS(host, setting_error) first;
+	 * with an older host use set_error.
+	 */
+	int (*setting_error)(const provauth_host *h, const provauth_setting *s, const char *key,
+	                     const char *fmt, ...) PROVAUTH_PRINTF(4, 5);
 };
 
 /* True when the host provides `member` (it is newer or as new as the plugin). */

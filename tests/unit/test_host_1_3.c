@@ -1,0 +1,270 @@
+/*
+ * The ABI 1.3 host services: host->last_error and host->setting_error, and
+ * both in-tree plugins reporting their own setting checks through the
+ * latter (with the file position of the offending value) on this host and
+ * without it (the plain message) on a 1.2-sized host table.
+ */
+#include "config.h"
+#include <CUnit/Basic.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "../support/pa_test.h"
+
+static pa_logger logger = { pa_test_log_capture, NULL, PROVAUTH_LOG_DEBUG };
+static pa_host_ctx host_ctx;
+static provauth_host host;
+
+static provauth_settings *parse(const char *text)
+{
+	provauth_settings *s = NULL;
+
+	if (provauth_settings_parse(&s, text, strlen(text), "t.yaml") < 0)
+		fprintf(stderr, "settings: %s\n", provauth_last_error());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	return s;
+}
+
+#define MSG_IS(want) do { \
+		if (strcmp(provauth_last_error(), (want)) != 0) \
+			fprintf(stderr, "\n  got  \"%s\"\n  want \"%s\"\n", provauth_last_error(), (want)); \
+		CU_ASSERT_STRING_EQUAL(provauth_last_error(), (want)); \
+	} while (0)
+
+/* ---- last_error ---- */
+
+static void test_last_error(void)
+{
+	provauth_error_clear();
+	CU_ASSERT_STRING_EQUAL(host.last_error(&host), "");
+	pa_error_set(PROVAUTH_ENETWORK, "http: GET http://127.0.0.1:9/x: connection refused (detail)");
+	CU_ASSERT_PTR_EQUAL(host.last_error(&host), provauth_last_error());
+	CU_ASSERT_STRING_EQUAL(host.last_error(&host), "http: GET http://127.0.0.1:9/x: connection refused (detail)");
+	/* A plugin quotes it straight into its own message: the same buffer, read and written. */
+	CU_ASSERT_EQUAL(host.set_error(&host, PROVAUTH_ENETWORK, "plug: GET /x: %s", host.last_error(&host)),
+	                PROVAUTH_ENETWORK);
+	MSG_IS("plug: GET /x: http: GET http://127.0.0.1:9/x: connection refused (detail)");
+	CU_ASSERT_EQUAL(host.set_error(&host, PROVAUTH_ENETWORK, "%s; again: %s", host.last_error(&host),
+	                               host.last_error(&host)), PROVAUTH_ENETWORK);
+	MSG_IS("plug: GET /x: http: GET http://127.0.0.1:9/x: connection refused (detail); again: "
+	       "plug: GET /x: http: GET http://127.0.0.1:9/x: connection refused (detail)");
+}
+
+/* What a failed request leaves for the plugin: what happened, no query string. */
+static void test_last_error_after_failed_request(void)
+{
+	pa_http_config cfg = { NULL, 300, 300, 1024, &logger };
+	pa_host_ctx ctx = { &logger, NULL, NULL, NULL };
+	provauth_host h;
+	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
+	provauth_http_response *resp = NULL;
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	char url[160], where[96];
+	int fd;
+
+	/* A port bound but never listening: connecting to it is refused. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CU_ASSERT_FATAL((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CU_ASSERT_FATAL(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/user/detail?user_id=1&access_token=QUERY-SECRET",
+	         (unsigned)ntohs(sa.sin_port));
+	snprintf(where, sizeof(where), "GET http://127.0.0.1:%u/v1/user/detail: connection refused",
+	         (unsigned)ntohs(sa.sin_port));
+
+	CU_ASSERT_EQUAL_FATAL(pa_http_new(&ctx.http, &cfg), 0);
+	pa_host_init(&h, &ctx);
+	req.url = url;
+	CU_ASSERT_EQUAL(h.http_request(&h, &req, &resp), PROVAUTH_ENETWORK);
+	CU_ASSERT_PTR_NULL(resp);
+	if (!strstr(h.last_error(&h), where))
+		fprintf(stderr, "\n  got \"%s\"\n", h.last_error(&h));
+	CU_ASSERT_PTR_NOT_NULL(strstr(h.last_error(&h), where));
+	CU_ASSERT_PTR_NULL(strstr(h.last_error(&h), "QUERY-SECRET"));
+	CU_ASSERT_PTR_NULL(strstr(h.last_error(&h), "user_id"));
+	pa_http_free(ctx.http);
+	close(fd);
+}
+
+/* ---- setting_error ---- */
+
+static void test_setting_error_positions(void)
+{
+	provauth_settings *s = parse("providers:\n"
+	                             "  demo:\n"
+	                             "    api_url: ftp://x\n"
+	                             "    limit:   7\n"
+	                             "    empty:\n"
+	                             "    client_secret: \"s3cr3t-value\"\n");
+	const provauth_setting *node = pa_settings_provider(s, "demo")->node;
+
+	/* The value's position, as the typed readers give it. */
+	CU_ASSERT_EQUAL(host.setting_error(&host, node, "api_url", "must be an http(s) URL"), PROVAUTH_ECONFIG);
+	MSG_IS("t.yaml:3:14: providers.demo.api_url: must be an http(s) URL");
+	CU_ASSERT_EQUAL(host.setting_error(&host, node, "limit", "%d is less than %s (%d)", 7, "floor", 9),
+	                PROVAUTH_ECONFIG);
+	MSG_IS("t.yaml:4:14: providers.demo.limit: 7 is less than floor (9)");
+	/* A key written without a value still has a place in the file. */
+	CU_ASSERT_EQUAL(host.setting_error(&host, node, "empty", "is required"), PROVAUTH_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "t.yaml:5:"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), ": providers.demo.empty: is required"));
+	/* The message is the plugin's: the host adds no value of its own. */
+	CU_ASSERT_EQUAL(host.setting_error(&host, node, "client_secret", "too short"), PROVAUTH_ECONFIG);
+	MSG_IS("t.yaml:6:20: providers.demo.client_secret: too short");
+	/* Not in the file: the plugin judged its default, which has no position. */
+	CU_ASSERT_EQUAL(host.setting_error(&host, node, "retry_ms", "below the floor"), PROVAUTH_ECONFIG);
+	MSG_IS("t.yaml: providers.demo.retry_ms: below the floor");
+	/* A provider the file does not mention. */
+	CU_ASSERT_EQUAL(host.setting_error(&host, pa_settings_empty_node(s), "retry_ms", "below the floor"),
+	                PROVAUTH_ECONFIG);
+	MSG_IS("t.yaml: providers.<provider>.retry_ms: below the floor");
+	/* Misuse still ends in ECONFIG, never a crash. */
+	CU_ASSERT_EQUAL(host.setting_error(&host, node, NULL, "x"), PROVAUTH_ECONFIG);
+	CU_ASSERT_EQUAL(host.setting_error(&host, NULL, "api_url", "x"), PROVAUTH_ECONFIG);
+	provauth_settings_free(s);
+}
+
+/* ---- the in-tree plugins ---- */
+
+/*
+ * Loads the real plugins (PROVAUTH_PLUGIN_PATH) with `yaml`; the reason
+ * provider `id` was skipped for, or NULL when it loaded.
+ */
+static char *skip_reason(const char *yaml, const provauth_host *h, const char *id)
+{
+	provauth_settings *s = parse(yaml);
+	pa_plugin_set set = { 0 };
+	char *reason = NULL, want[64];
+	size_t i;
+
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, h, &logger), 0);
+	snprintf(want, sizeof(want), "/%s.so", id);
+	for (i = 0; i < set.skipped_count; i++)
+		if (strstr(set.skipped[i].file, want))
+			reason = strdup(set.skipped[i].reason);
+	if (!reason)
+		CU_ASSERT_PTR_NOT_NULL(pa_plugins_find(&set, id));
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+	return reason;
+}
+
+struct bad_value {
+	const char *id;
+	const char *yaml;
+	const char *with_position;   /* on this host */
+	const char *without;         /* on a 1.2-sized host table */
+};
+
+static const struct bad_value bad_values[] = {
+	{ "pixiv",
+	  "plugin_dir: []\nproviders:\n  pixiv:\n    token_url: ftp://x\n",
+	  "t.yaml:4:16: providers.pixiv.token_url: must be an http:// or https:// URL",
+	  "providers.pixiv.token_url: must be an http:// or https:// URL" },
+	{ "pixiv",
+	  "plugin_dir: []\nproviders:\n  pixiv:\n    user_agent: ''\n    token_url: https://x/t\n",
+	  "t.yaml:4:17: providers.pixiv.user_agent: must not be empty",
+	  "providers.pixiv.user_agent: must not be empty" },
+	{ "pixiv",
+	  "plugin_dir: []\nproviders:\n  pixiv:\n    retry_base_ms: 900\n    retry_max_ms:  800\n",
+	  "t.yaml:5:20: providers.pixiv.retry_max_ms: 800 is less than retry_base_ms (900)",
+	  "providers.pixiv.retry_max_ms: 800 is less than retry_base_ms (900)" },
+	{ "pixiv",
+	  "plugin_dir: []\nproviders:\n  pixiv:\n    retry_max_ms: 100\n",
+	  "t.yaml:4:19: providers.pixiv.retry_max_ms: 100 is less than retry_base_ms (500)",
+	  "providers.pixiv.retry_max_ms: 100 is less than retry_base_ms (500)" },
+	{ "pixverse",
+	  "plugin_dir: []\nproviders:\n  pixverse:\n    web_origin: https://a.example\n"
+	  "    base_url: \"ftp://files.example\"\n",
+	  "t.yaml:5:15: providers.pixverse.base_url: expected an http:// or https:// URL without query or fragment",
+	  "providers.pixverse.base_url: expected an http:// or https:// URL without query or fragment" },
+	{ "pixverse",
+	  "plugin_dir: []\nproviders:\n  pixverse:\n    openapi_base_url: https:///path\n",
+	  "t.yaml:4:23: providers.pixverse.openapi_base_url: the URL has no host",
+	  "providers.pixverse.openapi_base_url: the URL has no host" },
+};
+
+static void check_reason(const char *reason, const char *want, int positioned)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(reason);
+	if (!strstr(reason, want))
+		fprintf(stderr, "\n  reason \"%s\"\n  lacks  \"%s\"\n", reason, want);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reason, want));
+	/* Without the service there is no position to give: the file is not named at all. */
+	if (!positioned)
+		CU_ASSERT_PTR_NULL(strstr(reason, "t.yaml"));
+}
+
+static void test_plugins_name_the_place_of_a_bad_value(void)
+{
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_LEN(bad_values); i++) {
+		char *r = skip_reason(bad_values[i].yaml, &host, bad_values[i].id);
+		check_reason(r, bad_values[i].with_position, 1);
+		free(r);
+	}
+}
+
+static void test_plugins_fall_back_on_an_older_host(void)
+{
+	provauth_host older = host;
+	size_t i;
+
+	older.abi_minor = 2;
+	older.size = offsetof(provauth_host, last_error);
+	for (i = 0; i < PA_ARRAY_LEN(bad_values); i++) {
+		char *r = skip_reason(bad_values[i].yaml, &older, bad_values[i].id);
+		check_reason(r, bad_values[i].without, 0);
+		free(r);
+	}
+}
+
+/* Good values load: the checks refuse only what they should. */
+static void test_plugins_accept_good_values(void)
+{
+	char *r = skip_reason("plugin_dir: []\nproviders:\n  pixiv:\n    token_url: http://127.0.0.1:1/t\n"
+	                      "    retry_base_ms: 800\n    retry_max_ms: 800\n"
+	                      "  pixverse:\n    base_url: https://b.example/\n",
+	                      &host, "pixiv");
+
+	CU_ASSERT_PTR_NULL(r);
+	free(r);
+	r = skip_reason("plugin_dir: []\nproviders:\n  pixverse:\n    base_url: https://b.example/\n", &host,
+	                "pixverse");
+	CU_ASSERT_PTR_NULL(r);
+	free(r);
+}
+
+int main(int argc, char **argv)
+{
+	static const pa_test tests[] = {
+		{ "last_error", test_last_error },
+		{ "last_error after a failed request", test_last_error_after_failed_request },
+		{ "setting_error positions", test_setting_error_positions },
+		{ "plugins name the place of a bad value", test_plugins_name_the_place_of_a_bad_value },
+		{ "plugins fall back on an older host", test_plugins_fall_back_on_an_older_host },
+		{ "plugins accept good values", test_plugins_accept_good_values },
+		PA_TEST_END
+	};
+	static const pa_test_suite suites[] = {
+		{ "host_1_3", NULL, NULL, tests },
+		PA_TEST_SUITE_END
+	};
+
+	if (!getenv("PROVAUTH_PLUGIN_PATH")) {
+		fprintf(stderr, "PROVAUTH_PLUGIN_PATH is not set (run through make check)\n");
+		return 1;
+	}
+	host_ctx.logger = &logger;
+	pa_host_init(&host, &host_ctx);
+	return pa_test_run(argc, argv, suites);
+}
