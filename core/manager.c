@@ -446,27 +446,28 @@ static int import_refuse(provauth_manager *m, const char *provider, const char *
                          const provauth_account *target, const char *email)
 {
 	provauth_account *other = NULL;
-	char *saved = NULL, whose[320];
+	char *saved = NULL, whose[384];
 	int rc;
 
 	if (target->email && *target->email) {
-		snprintf(whose, sizeof(whose), "they are %s's, not %s's", email, target->email);
+		snprintf(whose, sizeof(whose), "account %s (%s): the credentials are %s's", target->id, target->email,
+		         email);
 	} else {
 		if ((rc = find_by_email(&other, m, provider, email)) < 0)
 			return rc;
-		snprintf(whose, sizeof(whose), "they are %s's, and account %s already has that email", email,
-		         other ? other->id : "?");
+		snprintf(whose, sizeof(whose), "account %s (no email): the credentials are %s's, whose account is %s",
+		         target->id, email, other ? other->id : "another one");
 		provauth_account_free(other);
 	}
 	if (!import_replaced_token(upd, input))
-		return pa_error_set(PROVAUTH_EINVAL, "import into account %s: %s; nothing was stored (import them "
-		                    "without an account id to update %s's account or create one)", target->id, whose, email);
+		return pa_error_set(PROVAUTH_EINVAL, "import into %s; nothing was stored (import them without an "
+		                    "account id to update or create the account of %s)", whose, email);
 	if ((rc = import_store(&saved, m, provider, upd, email, NULL)) < 0)
-		return pa_error_prefix(rc, "import into account %s: %s; the provider replaced the token while checking "
-		                       "it, and storing the new one for %s failed", target->id, whose, email);
-	rc = pa_error_set(PROVAUTH_EINVAL, "import into account %s: %s; account %s was not changed, but the provider "
-	                  "replaced the token while checking it, so the new one was stored in account %s (%s)",
-	                  target->id, whose, target->id, saved, email);
+		return pa_error_prefix(rc, "import into %s; the provider replaced the token while checking it, and "
+		                       "storing the new one for %s failed", whose, email);
+	rc = pa_error_set(PROVAUTH_EINVAL, "import into %s; account %s was not changed, but the provider replaced "
+	                  "the token while checking it, so the new one was stored in account %s (%s)",
+	                  whose, target->id, saved, email);
 	free(saved);
 	return rc;
 }
