@@ -326,49 +326,76 @@ static int find_by_email(provauth_account **out, provauth_manager *m, const char
 	return 0;
 }
 
+/* The account `id` as the target of an import into `provider`. */
+static int import_target(provauth_account **out, provauth_manager *m, const char *provider, const char *id)
+{
+	int rc;
+
+	*out = NULL;
+	rc = m->store->get(m->store, out, id);
+	if (rc == PROVAUTH_ENOTFOUND)
+		return pa_error_set(rc, "import into account %s: no such account in the %s store", id, m->store->name);
+	if (rc < 0)
+		return pa_error_prefix(rc, "import into account %s", id);
+	if (!(*out)->provider || strcmp((*out)->provider, provider) != 0) {
+		rc = pa_error_set(PROVAUTH_EINVAL, "import into account %s: it is a %s account, not %s", id,
+		                  (*out)->provider ? (*out)->provider : "(no provider)", provider);
+		provauth_account_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 /*
- * The provider's import runs once: for OAuth providers it is a token exchange
+ * Whether the credentials with `email` may go into `target`: 0 yes, 1 no
+ * (another email; *other = NULL), 2 no (`target` has no email and the
+ * account *other, to be freed, has this one), or an error.
+ */
+static int import_owner(provauth_account **other, provauth_manager *m, const provauth_account *target,
+                        const char *email)
+{
+	int rc;
+
+	*other = NULL;
+	if (target->email && *target->email)
+		return strcasecmp(target->email, email) == 0 ? 0 : 1;
+	if ((rc = find_by_email(other, m, target->provider, email)) < 0)
+		return rc;
+	if (*other && strcmp((*other)->id, target->id) != 0)
+		return 2;
+	provauth_account_free(*other);
+	*other = NULL;
+	return 0;
+}
+
+/*
+ * Applies the import's result to the account `target_id`, or else to the
+ * provider's account with `email`, else to a new one, and stores it. The
+ * provider's import ran once: for OAuth providers it is a token exchange
  * that may rotate (and revoke) the refresh token, so a write conflict is
  * resolved by applying the same result to a fresh read, never by importing
- * again.
+ * again. Returns 1 (nothing stored) when a fresh read of `target_id` says
+ * the credentials are not its own.
  */
-int provauth_account_import(char **out_id, provauth_manager *m, const char *provider, const char *kind,
-                            const char *input)
+static int import_store(char **out_id, provauth_manager *m, const char *provider, const provauth_update *upd,
+                        const char *email, const char *target_id)
 {
-	provauth_update *upd = NULL;
-	provauth_account *a = NULL;
-	const char *email;
+	provauth_account *a = NULL, *other = NULL;
 	char *id = NULL;
-	pa_plugin *p;
-	int rc, attempt;
+	int rc = 0, attempt;
 
-	if (out_id)
-		*out_id = NULL;
-	if (!m || !provider || !kind || !input)
-		return pa_error_set(PROVAUTH_EINVAL, "import: manager, provider, kind and input are required");
-	if (!(p = pa_plugins_find(&m->plugins, provider)))
-		return pa_error_set(PROVAUTH_EPLUGIN, "import: provider '%s' is not loaded (see 'provauth plugins')", provider);
-	if (!p->vt.import)
-		return pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s cannot import credentials", provider);
-	if ((rc = pa_update_new(&upd)) < 0)
-		return rc;
-	rc = p->vt.import(p->state, kind, input, NULL, upd);
-	if (rc > 0)
-		rc = PROVAUTH_ERROR;
-	if (rc < 0) {
-		pa_update_free(upd);
-		return pa_error_prefix(rc, "import into %s", provider);
-	}
-	if (!(email = pa_update_get(upd, PROVAUTH_F_EMAIL)) || !*email) {
-		pa_update_free(upd);
-		return pa_error_set(PROVAUTH_EINVAL, "import into %s: the credentials do not say which account (no email)",
-		                    provider);
-	}
 	for (attempt = 0; attempt < 8; attempt++) {
-		if ((rc = find_by_email(&a, m, provider, email)) < 0)
-			break;
-		if (!a && ((rc = provauth_account_new_id(&id)) < 0 || (rc = provauth_account_new(&a, id, provider)) < 0))
-			break;
+		if (target_id) {
+			if ((rc = import_target(&a, m, provider, target_id)) < 0 ||
+			    (rc = import_owner(&other, m, a, email)) != 0)
+				break;
+		} else {
+			if ((rc = find_by_email(&a, m, provider, email)) < 0)
+				break;
+			if (!a && ((rc = provauth_account_new_id(&id)) < 0 ||
+			           (rc = provauth_account_new(&a, id, provider)) < 0))
+				break;
+		}
 		if ((rc = pa_update_apply(upd, a)) < 0)
 			break;
 		/* Cookie imports say nothing about how the user signs in. */
@@ -385,13 +412,124 @@ int provauth_account_import(char **out_id, provauth_manager *m, const char *prov
 	}
 	if (rc == 0) {
 		pa_sessions_evict(m, a->id);
-		if (out_id && !(*out_id = pa_strdup(a->id)))
+		if (!(*out_id = pa_strdup(a->id)))
 			rc = pa_error_oom();
 	} else if (rc == PROVAUTH_ECONFLICT) {
-		pa_error_set(rc, "import into %s: the account kept changing while it was stored", provider);
+		pa_error_set(rc, "import into %s: the account kept changing while it was stored",
+		             target_id ? target_id : provider);
+	} else if (rc > 0) {
+		rc = 1;
 	}
+	provauth_account_free(other);
+	provauth_account_free(a);
+	free(id);
+	return rc;
+}
+
+/* Whether the import handed back a refresh token other than the one given (the user does not hold it). */
+static int import_replaced_token(const provauth_update *upd, const char *input)
+{
+	const char *rt = pa_update_get(upd, PROVAUTH_F_REFRESH_TOKEN);
+	const char *b = input, *e = input + strlen(input);
+
+	if (!rt || !*rt)
+		return 0;
+	while (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n')
+		b++;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		e--;
+	return strlen(rt) != (size_t)(e - b) || memcmp(rt, b, (size_t)(e - b)) != 0;
+}
+
+/* The credentials are not `target`'s: keep it as it is, and say so (documented in provauth.h). */
+static int import_refuse(provauth_manager *m, const char *provider, const char *input, const provauth_update *upd,
+                         const provauth_account *target, const char *email)
+{
+	provauth_account *other = NULL;
+	char *saved = NULL, whose[384];
+	int rc;
+
+	if (target->email && *target->email) {
+		snprintf(whose, sizeof(whose), "account %s (%s): the credentials are %s's", target->id, target->email,
+		         email);
+	} else {
+		if ((rc = find_by_email(&other, m, provider, email)) < 0)
+			return rc;
+		snprintf(whose, sizeof(whose), "account %s (no email): the credentials are %s's, whose account is %s",
+		         target->id, email, other ? other->id : "another one");
+		provauth_account_free(other);
+	}
+	if (!import_replaced_token(upd, input))
+		return pa_error_set(PROVAUTH_EINVAL, "import into %s; nothing was stored (import them without an "
+		                    "account id to update or create the account of %s)", whose, email);
+	if ((rc = import_store(&saved, m, provider, upd, email, NULL)) < 0)
+		return pa_error_prefix(rc, "import into %s; the provider replaced the token while checking it, and "
+		                       "storing the new one for %s failed", whose, email);
+	rc = pa_error_set(PROVAUTH_EINVAL, "import into %s; account %s was not changed, but the provider replaced "
+	                  "the token while checking it, so the new one was stored in account %s (%s)",
+	                  whose, target->id, saved, email);
+	free(saved);
+	return rc;
+}
+
+int provauth_account_import(char **out_id, provauth_manager *m, const char *provider, const char *kind,
+                            const char *input)
+{
+	return provauth_account_import_ext(out_id, m, provider, kind, input, NULL);
+}
+
+int provauth_account_import_ext(char **out_id, provauth_manager *m, const char *provider, const char *kind,
+                                const char *input, const provauth_import_options *opts)
+{
+	const char *target_id = opts ? opts->account_id : NULL;
+	provauth_account *target = NULL;
+	provauth_update *upd = NULL;
+	const char *email;
+	char *id = NULL;
+	pa_plugin *p;
+	int rc;
+
+	if (out_id)
+		*out_id = NULL;
+	if (!m || !provider || !kind || !input)
+		return pa_error_set(PROVAUTH_EINVAL, "import: manager, provider, kind and input are required");
+	if (opts && (opts->version == 0 || opts->version > PROVAUTH_IMPORT_OPTIONS_VERSION))
+		return pa_error_set(PROVAUTH_EINVAL, "import: options version %u unknown (this library knows up to %u)",
+		                    opts->version, PROVAUTH_IMPORT_OPTIONS_VERSION);
+	if (!(p = pa_plugins_find(&m->plugins, provider)))
+		return pa_error_set(PROVAUTH_EPLUGIN, "import: provider '%s' is not loaded (see 'provauth plugins')", provider);
+	if (!p->vt.import)
+		return pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s cannot import credentials", provider);
+	/* Before the provider is asked: an exchange for a wrong account cannot be undone. */
+	if (target_id && (rc = import_target(&target, m, provider, target_id)) < 0)
+		return rc;
+	if ((rc = pa_update_new(&upd)) < 0)
+		goto out;
+	rc = p->vt.import(p->state, kind, input, target, upd);
+	if (rc > 0)
+		rc = PROVAUTH_ERROR;
+	if (rc < 0) {
+		if (target)
+			pa_error_prefix(rc, "import into account %s (%s)", target->id, provider);
+		else
+			pa_error_prefix(rc, "import into %s", provider);
+		goto out;
+	}
+	if (!(email = pa_update_get(upd, PROVAUTH_F_EMAIL)) || !*email) {
+		rc = pa_error_set(PROVAUTH_EINVAL, "import into %s: the credentials do not say which account (no email)",
+		                  provider);
+		goto out;
+	}
+	rc = import_store(&id, m, provider, upd, email, target_id);
+	if (rc > 0)
+		rc = import_refuse(m, provider, input, upd, target, email);
+	if (rc == 0 && out_id) {
+		*out_id = id;
+		id = NULL;
+	}
+out:
 	free(id);
 	pa_update_free(upd);
-	provauth_account_free(a);
+	provauth_account_free(target);
 	return rc;
 }

@@ -119,11 +119,11 @@ static int run_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 	return r;
 }
 
-/* ---- import-cookies and add ---- */
+/* ---- import-cookies, add and import ---- */
 
 typedef struct import_kind {
 	const char *path;           /* "accounts import-cookies" */
-	const char *kind;           /* provauth_account_import's kind */
+	const char *kind;           /* provauth_account_import's kind; NULL: --kind KIND */
 	const char *what;           /* for messages: "cookies" */
 	const char *prompt;
 	int multi_line;             /* from a terminal: read up to Ctrl-D */
@@ -160,16 +160,38 @@ static void print_imported(const cli_ctx *ctx, const import_kind *k, const prova
 	free(user_name);
 }
 
+/* --account ID names an account of `provider`: said before anyone pastes a secret. */
+static int check_target(cli_env *env, const char *provider, const char *id)
+{
+	provauth_account *a = NULL;
+	int r;
+
+	if ((r = provauth_account_get(&a, env->manager, id)) < 0)
+		return cli_env_fail(env, r);
+	r = CLI_EXIT_OK;
+	if (!a->provider || strcmp(a->provider, provider) != 0) {
+		cli_env_flush_events(env);
+		cli_error("account %s is a %s account, not %s", id, a->provider ? a->provider : "(no provider)",
+		          provider);
+		r = CLI_EXIT_ERROR;
+	}
+	provauth_account_free(a);
+	return r;
+}
+
 static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *k, int argc, char **argv)
 {
-	const char *provider = NULL, *file = NULL, *env_var = NULL;
-	const cli_option opts[] = {
+	const char *provider = NULL, *file = NULL, *env_var = NULL, *account = NULL, *kind = NULL;
+	cli_option opts[] = {
 		{ "--provider", "ID", &provider, NULL },
+		{ "--account", "ID", &account, NULL },
 		{ "--from-file", "FILE", &file, NULL },
 		{ "--from-env", "VAR", &env_var, NULL },
 		{ NULL, NULL, NULL, NULL },
 	};
-	const cli_spec spec = { opts, 0, 0 };
+	/* The generic command names the provider as its argument and takes the kind. */
+	const cli_spec spec = { opts, k->kind ? 0 : 1, k->kind ? 0 : 1 };
+	provauth_import_options io = PROVAUTH_IMPORT_OPTIONS_INIT;
 	provauth_provider_info info;
 	provauth_account *a = NULL;
 	char *args[CLI_MAX_ARGS], *input = NULL, *id = NULL;
@@ -177,10 +199,22 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 	cli_env env;
 	int r;
 
+	if (!k->kind) {
+		opts[0].name = "--kind";
+		opts[0].metavar = "KIND";
+		opts[0].value = &kind;
+	}
 	if ((r = cli_parse(ctx, k->path, self, &spec, argc, argv, args, &nargs)) >= 0)
 		return r;
-	if (!provider)
-		return cli_usage_error(k->path, "'%s' needs --provider ID", k->path);
+	if (!k->kind) {
+		provider = args[0];
+		if (!kind)
+			return cli_usage_error(k->path, "'%s' needs --kind KIND (e.g. refresh_token or cookies)", k->path);
+	} else {
+		kind = k->kind;
+		if (!provider)
+			return cli_usage_error(k->path, "'%s' needs --provider ID", k->path);
+	}
 	if (file && env_var)
 		return cli_usage_error(k->path, "give the %s with --from-file or --from-env, not both", k->what);
 	/* Settings problems show before anyone pastes a secret. */
@@ -194,12 +228,14 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 		cli_env_free(&env);
 		return CLI_EXIT_ERROR;
 	}
-	if ((r = cli_secret_read(&input, k->what, file, env_var, k->prompt, k->multi_line)) != 0) {
+	if ((account && (r = check_target(&env, provider, account)) != 0) ||
+	    (r = cli_secret_read(&input, k->what, file, env_var, k->prompt, k->multi_line)) != 0) {
 		cli_env_free(&env);
 		return r;
 	}
+	io.account_id = account;
 	cli_progress("contacting %s...", provider);
-	r = provauth_account_import(&id, env.manager, provider, k->kind, input);
+	r = provauth_account_import_ext(&id, env.manager, provider, kind, input, &io);
 	cli_progress_done();
 	cli_secret_free(input);
 	if (r < 0 || (r = provauth_account_get(&a, env.manager, id)) < 0) {
@@ -227,6 +263,12 @@ static const import_kind add_token = {
 	"Stored the refresh token in",
 };
 
+static const import_kind import_any = {
+	"accounts import", NULL, "credentials",
+	"Paste the credentials, then press Ctrl-D (nothing is shown while you paste):\n",
+	1, "Imported the credentials into",
+};
+
 static int run_import_cookies(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
 	return run_import(ctx, self, &import_cookies, argc, argv);
@@ -235,6 +277,11 @@ static int run_import_cookies(cli_ctx *ctx, const cli_command *self, int argc, c
 static int run_add(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
 	return run_import(ctx, self, &add_token, argc, argv);
+}
+
+static int run_import_any(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
+{
+	return run_import(ctx, self, &import_any, argc, argv);
 }
 
 /* ---- reauth ---- */
@@ -402,7 +449,7 @@ static const cli_command accounts_commands[] = {
 	{
 		.name = "import-cookies",
 		.summary = "create or update an account from browser cookies",
-		.usage = "--provider ID [--from-file FILE | --from-env VAR]",
+		.usage = "--provider ID [--account ID] [--from-file FILE | --from-env VAR]",
 		.help = "Reads the cookies from FILE, from the environment variable VAR, or else\n"
 		        "from standard input: a Cookie header (\"_ai_token=...; other=...\"), a JSON\n"
 		        "object or a browser's export array. The provider checks them and names the\n"
@@ -410,6 +457,9 @@ static const cli_command accounts_commands[] = {
 		        "method is \"unknown\" until 'accounts reauth' logs it in with a password.\n"
 		        "\n"
 		        "  --provider ID     the provider (e.g. pixverse)\n"
+		        "  --account ID      update this account, keeping the identity it shows the\n"
+		        "                    provider (e.g. Pixverse's anonymous id); refused, and\n"
+		        "                    nothing changed, if the cookies are another account's\n"
 		        "  --from-file FILE  read the cookies from FILE\n"
 		        "  --from-env VAR    read the cookies from the environment variable VAR\n",
 		.run = run_import_cookies,
@@ -417,15 +467,35 @@ static const cli_command accounts_commands[] = {
 	{
 		.name = "add",
 		.summary = "create or update an account from an OAuth refresh token",
-		.usage = "--provider ID [--from-file FILE | --from-env VAR]",
+		.usage = "--provider ID [--account ID] [--from-file FILE | --from-env VAR]",
 		.help = "Reads the refresh token from FILE, from the environment variable VAR, or\n"
 		        "else from standard input. The provider exchanges it once to check it and to\n"
 		        "learn the user; an account with the same email is updated.\n"
 		        "\n"
 		        "  --provider ID     the provider (e.g. pixiv)\n"
+		        "  --account ID      update this account, keeping the identity it shows the\n"
+		        "                    provider (e.g. pixiv's device_token); refused if the\n"
+		        "                    token is another user's (see the manual page)\n"
 		        "  --from-file FILE  read the token from FILE\n"
 		        "  --from-env VAR    read the token from the environment variable VAR\n",
 		.run = run_add,
+	},
+	{
+		.name = "import",
+		.summary = "create or update an account from credentials of any kind the provider takes",
+		.usage = "PROVIDER --kind KIND [--account ID] [--from-file FILE | --from-env VAR]",
+		.help = "Hands the credentials to the provider's import as KIND (what 'import-cookies'\n"
+		        "and 'add' do for \"cookies\" and \"refresh_token\"), for a provider whose\n"
+		        "credentials are of another kind. They are read from FILE, from the\n"
+		        "environment variable VAR, or else from standard input, never from the\n"
+		        "command line. An account with the same email is updated, else one is created.\n"
+		        "\n"
+		        "  --kind KIND       the kind of credentials (the provider's documentation\n"
+		        "                    names the kinds it takes; an unknown one is refused)\n"
+		        "  --account ID      update this account (see 'accounts add --help')\n"
+		        "  --from-file FILE  read the credentials from FILE\n"
+		        "  --from-env VAR    read the credentials from the environment variable VAR\n",
+		.run = run_import_any,
 	},
 	{
 		.name = "reauth",

@@ -294,20 +294,21 @@ static char *email_from_payload(const provauth_host *h, const provauth_json *pay
 	return NULL;
 }
 
-/* Asks the service which account the cookies belong to. */
-static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, const char *token,
-                              const provauth_account *existing, char **out)
+/*
+ * Asks the service which account the cookies belong to, as the device
+ * `anon` (the existing account's, so a re-import is no new device).
+ */
+static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, const char *token, const char *anon,
+                              char **out)
 {
 	const provauth_host *h = st->host;
 	pv_request req;
 	pv_reply r;
-	char anon[40], *url, msg[PV_SAFE_TEXT_MAX + 8];
+	char *url, msg[PV_SAFE_TEXT_MAX + 8];
 	const char *mail;
 	int rc;
 
 	*out = NULL;
-	if ((rc = pv_anonymous_id(st, existing ? existing->metadata : NULL, anon, sizeof(anon))) < 0)
-		return rc;
 	if (!(url = pv_url(st->base_url, PV_USER_INFO_PATH)))
 		return oom(h);
 	memset(&req, 0, sizeof(req));
@@ -356,9 +357,9 @@ int pv_import(void *state, const char *kind, const char *input, const provauth_a
 	pv_cookie_jar jar = { NULL, 0 };
 	provauth_json *payload = NULL;
 	const char *token;
-	char *email = NULL;
+	char *email = NULL, anon[40];
 	size_t i;
-	int rc;
+	int rc, fresh_anon = 0;
 
 	if (!kind || strcmp(kind, "cookies") != 0)
 		return h->set_error(h, PROVAUTH_EUNSUPPORTED, "pixverse: cannot import '%s' credentials (only 'cookies')",
@@ -376,9 +377,24 @@ int pv_import(void *state, const char *kind, const char *input, const provauth_a
 		                  "JWT (its payload does not decode to a JSON object)");
 		goto out;
 	}
-	if (!(email = email_from_payload(h, payload)) &&
-	    (rc = email_from_service(st, &jar, token, existing, &email)) < 0)
-		goto out;
+	if (!(email = email_from_payload(h, payload))) {
+		if ((rc = pv_anonymous_id(st, existing ? existing->metadata : NULL, anon, sizeof(anon))) < 0)
+			goto out;
+		fresh_anon = rc == 1;
+		if ((rc = email_from_service(st, &jar, token, anon, &email)) < 0)
+			goto out;
+	}
+	/*
+	 * The service has now seen this id with the account's cookies: the
+	 * named account keeps it. Without `existing` the host may yet match an
+	 * account that has its own id, which must win, so nothing is recorded.
+	 */
+	if (fresh_anon && existing) {
+		char quoted[64];
+		snprintf(quoted, sizeof(quoted), "\"%s\"", anon);
+		if ((rc = h->update_set_metadata(u, "anonymous_id", quoted)) < 0)
+			goto out;
+	}
 	if ((rc = h->update_clear_cookies(u)) < 0 || (rc = h->update_set(u, PROVAUTH_F_EMAIL, email)) < 0 ||
 	    (rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, token)) < 0)
 		goto out;

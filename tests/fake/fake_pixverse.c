@@ -60,6 +60,7 @@ struct fake_pixverse {
 	unsigned long header_counts[FAKE_PV_HEADER_COUNT];
 	unsigned long logins_ok;
 	char last_trace[128];
+	char last_anonymous_id[FAKE_PV_EP_COUNT][64]; /* "" when none yet */
 };
 
 static const fake_route pv_routes[FAKE_PV_EP_COUNT] = {
@@ -519,6 +520,9 @@ static void pv_observe(void *ctx, const fake_request *req, fake_response *resp)
 		pv->header_counts[FAKE_PV_MISSING_PLATFORM]++;
 	if (web && !fake_request_header(req, "ai-anonymous-id"))
 		pv->header_counts[FAKE_PV_MISSING_ANONYMOUS_ID]++;
+	if (req->route >= 0 && req->route < FAKE_PV_EP_COUNT)
+		snprintf(pv->last_anonymous_id[req->route], sizeof(pv->last_anonymous_id[0]), "%s",
+		         fake_request_header(req, "ai-anonymous-id") ? fake_request_header(req, "ai-anonymous-id") : "");
 	if (!trace || !*trace) {
 		pv->header_counts[FAKE_PV_MISSING_TRACE_ID]++;
 		return;
@@ -532,6 +536,7 @@ static void pv_stats(void *ctx, json_object *stats)
 {
 	fake_pixverse *pv = ctx;
 	json_object *h = json_object_new_object();
+	int i;
 
 	json_object_object_add(h, "missing_x_platform",
 		json_object_new_int64((int64_t)pv->header_counts[FAKE_PV_MISSING_PLATFORM]));
@@ -542,6 +547,10 @@ static void pv_stats(void *ctx, json_object *stats)
 	json_object_object_add(h, "reused_trace_id",
 		json_object_new_int64((int64_t)pv->header_counts[FAKE_PV_REUSED_TRACE_ID]));
 	json_object_object_add(stats, "headers", h);
+	h = json_object_new_object();
+	for (i = 0; i < FAKE_PV_EP_COUNT; i++)
+		json_object_object_add(h, pv_routes[i].name, json_object_new_string(pv->last_anonymous_id[i]));
+	json_object_object_add(stats, "last_anonymous_id", h);
 	json_object_object_add(stats, "logins_ok", json_object_new_int64((int64_t)pv->logins_ok));
 	json_object_object_add(stats, "accounts", json_object_new_int64((int64_t)pv->naccounts));
 }
@@ -553,6 +562,7 @@ static void pv_reset(void *ctx)
 	memset(pv->header_counts, 0, sizeof(pv->header_counts));
 	pv->logins_ok = 0;
 	pv->last_trace[0] = '\0';
+	memset(pv->last_anonymous_id, 0, sizeof(pv->last_anonymous_id));
 }
 
 /* ---- accounts ---- */
@@ -1065,6 +1075,19 @@ unsigned long fake_pixverse_header_counter(fake_pixverse *pv, fake_pv_header_cou
 	n = pv->header_counts[which];
 	fake_server_unlock(pv->server);
 	return n;
+}
+
+char *fake_pixverse_last_anonymous_id(fake_pixverse *pv, fake_pv_endpoint ep)
+{
+	char *v = NULL;
+
+	if ((int)ep < 0 || ep >= FAKE_PV_EP_COUNT)
+		return NULL;
+	fake_server_lock(pv->server);
+	if (pv->last_anonymous_id[ep][0])
+		v = strdup(pv->last_anonymous_id[ep]);
+	fake_server_unlock(pv->server);
+	return v;
 }
 
 unsigned long fake_pixverse_logins_ok(fake_pixverse *pv)

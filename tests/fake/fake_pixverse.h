@@ -53,7 +53,8 @@
  * ai-anonymous-id, and a request reusing the previous request's trace id.
  *
  * HTTP control (loopback only, unless no_control_http), all answering JSON:
- *   GET  /__control/stats                       counters and header counters
+ *   GET  /__control/stats                       counters, header counters and the
+ *                                               last ai-anonymous-id per endpoint
  *   POST /__control/reset                       zero the counters
  *   POST /__control/clock?offset=S              server clock = now + S
  *   POST /__control/fault?endpoint=E&kind=K&count=N&param=P
@@ -188,6 +189,9 @@ void fake_pixverse_clear_faults(fake_pixverse *srv);
 
 unsigned long fake_pixverse_counter(fake_pixverse *srv, fake_pv_endpoint ep);
 unsigned long fake_pixverse_header_counter(fake_pixverse *srv, fake_pv_header_counter which);
+/* The ai-anonymous-id of the endpoint's latest request (malloc'd), or NULL
+ * when none was sent since the start or the last reset. */
+char *fake_pixverse_last_anonymous_id(fake_pixverse *srv, fake_pv_endpoint ep);
 /* Successful logins (tokens issued by the login endpoint). */
 unsigned long fake_pixverse_logins_ok(fake_pixverse *srv);
 void fake_pixverse_reset_counters(fake_pixverse *srv);

@@ -739,6 +739,105 @@ static void test_device_token_is_sent(void)
 	provauth_manager_free(m);
 }
 
+static int import_into(provauth_manager *m, const char *account, const char *rt, char **out_id)
+{
+	provauth_import_options o = PROVAUTH_IMPORT_OPTIONS_INIT;
+	int rc;
+
+	o.account_id = account;
+	if ((rc = provauth_account_import_ext(out_id, m, "pixiv", "refresh_token", rt, &o)) < 0)
+		note_error();
+	return rc;
+}
+
+/*
+ * A re-import into the account sends its device_token with the exchange; an
+ * import that has to find the account by email cannot (a new device).
+ */
+static void test_reimport_keeps_device_token(void)
+{
+	provauth_manager *m = manager(NULL);
+	provauth_account *a;
+	char rt[64], *id = fresh_account(m, rt), *id2 = NULL, *v;
+
+	a = stored(store, id);
+	CU_ASSERT_FATAL(provauth_account_set_metadata(a, "device_token", "\"dev-reimport-5\"") == 0);
+	CU_ASSERT_FATAL(provauth_account_put(m, a) == 0);
+	provauth_account_free(a);
+
+	CU_ASSERT_EQUAL(import_into(m, id, rt, &id2), 0);
+	CU_ASSERT_FATAL(id2 != NULL);
+	CU_ASSERT_STRING_EQUAL(id2, id);
+	free(id2);
+	id2 = NULL;
+	v = fake_pixiv_last(fk, FAKE_PIXIV_TOKEN, "form:device_token");
+	CU_ASSERT(v && strcmp(v, "dev-reimport-5") == 0);
+	free(v);
+	a = stored(store, id);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"dev-reimport-5\""));
+	provauth_account_free(a);
+
+	CU_ASSERT_EQUAL(provauth_account_import(&id2, m, "pixiv", "refresh_token", rt), 0);
+	CU_ASSERT(id2 && strcmp(id2, id) == 0);
+	v = fake_pixiv_last(fk, FAKE_PIXIV_TOKEN, "form:device_token");
+	CU_ASSERT_PTR_NULL(v);
+	free(v);
+	free(id2);
+	free(id);
+	provauth_manager_free(m);
+}
+
+/*
+ * Another user's token into the account, on a server that rotates and
+ * revokes: the account is untouched, and the replacement token (the only
+ * one that still works) is kept in the other user's account, not dropped.
+ */
+static void test_reimport_other_user(void)
+{
+	provauth_manager *m = manager(NULL);
+	provauth_account *before, *after, *other;
+	char rt[64], rt2[64], *id = fresh_account(m, rt), *id2 = NULL, *cur, *saved, *p, last_error[1024];
+	int uid2;
+
+	before = stored(store, id);
+	uid2 = new_user(rt2, "other-5@example.com");
+	/* A token the server hands back unchanged: the user still holds it, nothing is stored. */
+	CU_ASSERT_EQUAL(import_into(m, id, rt2, &id2), PROVAUTH_EINVAL);
+	snprintf(last_error, sizeof(last_error), "%s", provauth_last_error());
+	CU_ASSERT_PTR_NULL(id2);
+	CU_ASSERT(strstr(last_error, id) && strstr(last_error, "other-5@example.com") &&
+	          strstr(last_error, before->email) && strstr(last_error, "nothing was stored"));
+	CU_ASSERT_PTR_NULL(strstr(last_error, rt2));
+	after = stored(store, id);
+	CU_ASSERT_EQUAL(after->revision, before->revision);
+	provauth_account_free(after);
+
+	fake_pixiv_set_rotation(fk, 1, 1);
+	CU_ASSERT_EQUAL(import_into(m, id, rt2, &id2), PROVAUTH_EINVAL);
+	snprintf(last_error, sizeof(last_error), "%s", provauth_last_error());
+	fake_pixiv_set_rotation(fk, 0, 0);
+	CU_ASSERT_PTR_NULL(id2);
+	CU_ASSERT_PTR_NULL(strstr(last_error, rt2));
+	after = stored(store, id);
+	CU_ASSERT_EQUAL(after->revision, before->revision);
+	CU_ASSERT_STRING_EQUAL(after->refresh_token, before->refresh_token);
+	provauth_account_free(after);
+	/* The message names where the new token went; that account holds the live one. */
+	CU_ASSERT_FATAL((p = strstr(last_error, "stored in account ")) != NULL);
+	saved = strndup(p + strlen("stored in account "), strcspn(p + strlen("stored in account "), " "));
+	other = stored(store, saved);
+	cur = fake_pixiv_current_refresh_token(fk, (snprintf(rt, sizeof(rt), "%d", uid2), rt));
+	CU_ASSERT(cur && other->refresh_token && strcmp(cur, other->refresh_token) == 0);
+	CU_ASSERT(cur && strcmp(cur, rt2) != 0);
+	CU_ASSERT_STRING_EQUAL(other->email, "other-5@example.com");
+	provauth_account_free(other);
+	free(cur);
+	free(saved);
+	provauth_account_free(before);
+	free(id);
+	provauth_manager_free(m);
+}
+
 static void test_standard_oauth_mode(void)
 {
 	provauth_manager *m;
@@ -937,6 +1036,8 @@ int main(int argc, char **argv)
 		{ "5xx exhausts retries", test_server_errors_exhaust_retries },
 		{ "malformed replies", test_malformed_replies },
 		{ "device token is sent", test_device_token_is_sent },
+		{ "re-import into the account keeps its device token", test_reimport_keeps_device_token },
+		{ "re-import of another user's token", test_reimport_other_user },
 		{ "standard RFC 6749 mode", test_standard_oauth_mode },
 		{ "import rejects bad input", test_import_rejects_bad_input },
 		{ "fake-pixiv program", test_fake_pixiv_program },

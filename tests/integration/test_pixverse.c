@@ -251,6 +251,47 @@ static char *import_browser_session(const char *extra_cookie)
 	return id;
 }
 
+/* A new browser session of the fixture's account, imported into account `id`. */
+static void reimport_browser_session(const char *id)
+{
+	provauth_import_options o = PROVAUTH_IMPORT_OPTIONS_INIT;
+	char *tok = fake_pixverse_login_token(srv, email), input[4096], *got = NULL;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+	secret(tok);
+	snprintf(input, sizeof(input), "Cookie: _ai_token=%s", tok);
+	o.account_id = id;
+	rc = provauth_account_import_ext(&got, mgr, "pixverse", "cookies", input, &o);
+	if (rc != 0)
+		fprintf(stderr, "\n  import: %s\n", last_msg());
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(got, id);
+	provauth_free(got);
+	free(tok);
+	remember_secrets(id);
+}
+
+/* The account's stored anonymous id (malloc()ed), or NULL. */
+static char *stored_anonymous_id(const char *id)
+{
+	provauth_account *a = NULL;
+	json_object *meta, *v;
+	char *out = NULL;
+
+	CU_ASSERT_FATAL(provauth_account_get(&a, mgr, id) == 0);
+	if ((meta = json_tokener_parse(a->metadata)) && json_object_object_get_ex(meta, "anonymous_id", &v))
+		out = strdup(json_object_get_string(v));
+	json_object_put(meta);
+	provauth_account_free(a);
+	return out;
+}
+
+static int same(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
 static char *password_account(void)
 {
 	char *id = import_browser_session(NULL);
@@ -296,6 +337,70 @@ static int64_t jint(json_object *o, const char *key)
 static unsigned long count(fake_pv_endpoint ep)
 {
 	return fake_pixverse_counter(srv, ep);
+}
+
+/*
+ * Re-importing cookies into the account shows Pixverse the same device
+ * (ai-anonymous-id) as the account's sessions; an import without an account
+ * is a stranger to the service, and leaves the stored id alone.
+ */
+static void test_reimport_keeps_anonymous_id(void)
+{
+	char *id, *stored_id, *seen, *session_anon;
+	json_object *j;
+	int rc;
+
+	fixture(0);
+	id = import_browser_session(NULL);
+	j = call_json(id, "credits", &rc); /* the session settles the account's anonymous id */
+	CU_ASSERT_EQUAL(rc, 0);
+	json_object_put(j);
+	session_anon = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_CREDITS);
+	stored_id = stored_anonymous_id(id);
+	CU_ASSERT_FATAL(session_anon != NULL);
+	CU_ASSERT(same(stored_id, session_anon));
+	free(stored_id);
+
+	reimport_browser_session(id);
+	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_USER_INFO);
+	CU_ASSERT(same(seen, session_anon));
+	free(seen);
+	stored_id = stored_anonymous_id(id);
+	CU_ASSERT(same(stored_id, session_anon));
+	free(stored_id);
+
+	/* Without the account: another device, and the stored id stays. */
+	free(import_browser_session(NULL));
+	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_USER_INFO);
+	CU_ASSERT(seen && !same(seen, session_anon));
+	free(seen);
+	stored_id = stored_anonymous_id(id);
+	CU_ASSERT(same(stored_id, session_anon));
+	free(stored_id);
+	free(session_anon);
+	free(id);
+	fixture_end();
+
+	/* An account that never had a session adopts the id its re-import used. */
+	fixture(0);
+	id = import_browser_session(NULL);
+	stored_id = stored_anonymous_id(id);
+	CU_ASSERT_PTR_NULL(stored_id);
+	free(stored_id);
+	reimport_browser_session(id);
+	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_USER_INFO);
+	stored_id = stored_anonymous_id(id);
+	CU_ASSERT(same(stored_id, seen));
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	json_object_put(j);
+	free(seen);
+	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_CREDITS);
+	CU_ASSERT(same(seen, stored_id));
+	free(seen);
+	free(stored_id);
+	free(id);
+	fixture_end();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1299,6 +1404,7 @@ int main(int argc, char **argv)
 {
 	static const pa_test tests[] = {
 		{ "cookie import: auth_method unknown, all formats, every operation", test_import_unknown },
+		{ "re-import into the account keeps its anonymous id", test_reimport_keeps_anonymous_id },
 		{ "explicit reauth: password, then auto-reauth", test_reauth_sets_password },
 		{ "google: never auto-reauths, clear error", test_google_never_reauths },
 		{ "google-only account: login says so and marks it", test_google_only_login },

@@ -381,9 +381,12 @@ typedef struct provauth_provider {
 	 * Turns credentials a user supplies into account fields. Optional.
 	 * `kind` names the input ("cookies": a Cookie: header, a JSON object or
 	 * a browser export; "refresh_token": an OAuth refresh token); `input` is
-	 * the text (a secret: never log or quote it). `existing` is reserved for
-	 * hosts that know the account in advance; this host passes NULL and
-	 * matches by email afterwards. The host calls import once per request
+	 * the text (a secret: never log or quote it). `existing` is the stored
+	 * account when the caller named it (provauth_account_import_ext with an
+	 * account_id): reuse what identifies the client to the service (a device
+	 * token, an anonymous id) so a re-import is no new device. Else NULL,
+	 * and the host matches by email afterwards; it refuses the result if the
+	 * email is not `existing`'s. The host calls import once per request
 	 * (it may exchange a token). Fill `update` with the
 	 * credentials and PROVAUTH_F_EMAIL (the host finds the account to update
 	 * by provider and email); may make network calls (e.g. to learn the

@@ -440,6 +440,46 @@ PROVAUTH_EXTERN(int) provauth_account_reauth(provauth_manager *m, const char *id
 PROVAUTH_EXTERN(int) provauth_account_import(char **out_id, provauth_manager *m, const char *provider,
                                              const char *kind, const char *input);
 
+typedef struct provauth_import_options {
+	unsigned int version;
+	/*
+	 * NULL: the account is found by the email the import learns (as
+	 * provauth_account_import). Else the id of an account of this provider
+	 * to import into: the provider sees it as `existing`, so it keeps what
+	 * identifies the client to the service (pixiv's device_token,
+	 * Pixverse's anonymous id) instead of appearing as a new device.
+	 */
+	const char *account_id;
+} provauth_import_options;
+
+#define PROVAUTH_IMPORT_OPTIONS_VERSION 1
+#define PROVAUTH_IMPORT_OPTIONS_INIT { PROVAUTH_IMPORT_OPTIONS_VERSION, NULL }
+
+/*
+ * provauth_account_import with options (`opts` may be NULL: the same as
+ * provauth_account_import). With opts->account_id:
+ *  - the account must exist (PROVAUTH_ENOTFOUND) and belong to `provider`
+ *    (PROVAUTH_EINVAL), checked before the provider is asked anything;
+ *  - when the credentials turn out to be another account's (the import
+ *    learns an email other than the stored one, compared case-insensitively;
+ *    or the account has no email and another account has that one), the
+ *    named account is left untouched and PROVAUTH_EINVAL names the account
+ *    id and both emails. Nothing is stored as long as the user still holds
+ *    what they imported (cookies; a refresh token the server handed back
+ *    unchanged): the message tells them to import it without an account id.
+ *    But an import may be a token exchange that replaced the refresh token
+ *    at the server (which may have revoked the one given); throwing the new
+ *    one away would lose the login. So when the import returns a refresh
+ *    token other than `input`, it is stored the way provauth_account_import
+ *    would (the account with the learnt email, else a new one), and the
+ *    message, still PROVAUTH_EINVAL, names that account.
+ * The provider's import runs once per call; a concurrent change to the
+ * account is resolved by applying the same result to a fresh read.
+ */
+PROVAUTH_EXTERN(int) provauth_account_import_ext(char **out_id, provauth_manager *m, const char *provider,
+                                                 const char *kind, const char *input,
+                                                 const provauth_import_options *opts);
+
 /* Sets metadata.auth_method (the /connect-google endpoint uses GOOGLE). */
 PROVAUTH_EXTERN(int) provauth_account_set_auth_method(provauth_manager *m, const char *id,
                                                       provauth_auth_method method);
