@@ -323,7 +323,7 @@ static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, cons
 	free(url);
 	if (rc < 0)
 		return h->set_error(h, rc, "pixverse: cookies: asking Pixverse whose cookies these are: %s",
-		                    pv_transport_text(rc));
+		                    r.transport);
 	if (r.has_err_code && r.err_code != 0) {
 		provauth_outcome o;
 		memset(&o, 0, sizeof(o));

@@ -1148,6 +1148,11 @@ static void test_bad_imports(void)
 		                                           10 * 1024 * 1024), 0);
 		CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "pixverse", "cookies", input), PROVAUTH_ETOOBIG);
 		last_msg();
+		/* The connection dropped: the message says so in the host's words, not just "failed". */
+		CU_ASSERT_EQUAL(fake_pixverse_inject_fault(srv, FAKE_PV_EP_USER_INFO, FAKE_FAULT_RESET, 1, 0), 0);
+		CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "pixverse", "cookies", input), PROVAUTH_ENETWORK);
+		CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "whose cookies these are: http: GET "));
+		CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "connection closed mid-reply"));
 		free(tok);
 	}
 	CU_ASSERT_EQUAL(account_count(), before);
