@@ -4,137 +4,20 @@
 # a Google account that cannot be recovered, a pixiv refresh token, call,
 # session, --json, usage errors, and that no secret ever reaches the output.
 set -u
-: "${PA_BUILDDIR:?run through make check}" "${PROVAUTH_PLUGIN_PATH:?run through make check}"
-
-prog="$PA_BUILDDIR/provauth"
-fake_pv="$PA_BUILDDIR/tests/fake/fake-pixverse"
-fake_px="$PA_BUILDDIR/tests/fake/fake-pixiv"
-for f in "$prog" "$fake_pv" "$fake_px"; do
-	[ -x "$f" ] || { echo "missing $f"; exit 99; }
-done
-tmp=$(mktemp -d /tmp/pa-cli-acct-XXXXXX) || exit 99
-pids=""
-cleanup() {
-	exec 3>&-
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' INT TERM HUP
-unset PROVAUTH_CONFIG http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-XDG_CONFIG_HOME="$tmp/xdg"
-HOME="$tmp/home"
-export XDG_CONFIG_HOME HOME
-failures=0
-all="$tmp/all.log"   # every stdout and stderr of provauth, for the secret check
-: >"$all"
-
-ok() { echo "ok - $1"; }
-not_ok() {
-	echo "not ok - $1"
-	failures=$((failures + 1))
-	for f in "$tmp/out" "$tmp/err"; do
-		if [ -s "$f" ]; then echo "--- $f"; cat "$f"; fi
-	done
-}
-# run EXPECTED_STATUS DESCRIPTION ARGS... (stdin passes through)
-run() {
-	want=$1 desc=$2
-	shift 2
-	"$prog" -c "$tmp/provauth.yaml" "$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	cat "$tmp/out" "$tmp/err" >>"$all"
-	if [ "$got" -eq "$want" ]; then ok "$desc (exit $got)"; else not_ok "$desc: exit $got, expected $want"; fi
-}
-# has FILE DESCRIPTION FIXED-STRING...: one line of FILE holds every string
-has() {
-	file=$1 desc=$2
-	shift 2
-	found=1
-	lines=$(cat "$file")
-	for s in "$@"; do
-		lines=$(printf '%s\n' "$lines" | grep -F -- "$s") || { found=0; break; }
-	done
-	if [ $found = 1 ]; then ok "$desc"; else not_ok "$desc: no line with: $*"; fi
-}
-lacks() {
-	if grep -F -q -- "$3" "$1"; then not_ok "$2"; else ok "$2"; fi
-}
-# check DESCRIPTION PYTHON-CODE [ARG]: the code gets the JSON document of
-# $tmp/out as `d`, and ARG as sys.argv[2]
-check() {
-	desc=$1 code=$2
-	shift 2
-	if python3 -c "import json, sys
-d = json.load(open(sys.argv[1]))
-$code" "$tmp/out" "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-# ctl METHOD URL: a control request to a fake server; prints the reply body
-ctl() {
-	python3 -c 'import sys, urllib.request
-op = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-req = urllib.request.Request(sys.argv[2], method=sys.argv[1], data=b"" if sys.argv[1] == "POST" else None)
-sys.stdout.write(op.open(req, timeout=10).read().decode())' "$@"
-}
-# json_get KEY...: walks the JSON document on stdin
-json_get() {
-	python3 -c 'import json, sys
-d = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    d = d[int(k)] if isinstance(d, list) else d[k]
-print(d)' "$@"
-}
-# start NAME PROGRAM ARGS...: runs a fake server until fd 3 closes; sets $port
-start() {
-	name=$1
-	shift
-	"$@" <"$tmp/hold" >"$tmp/$name.port" 2>"$tmp/$name.log" &
-	pids="$pids $!"
-}
-wait_port() {
-	i=0
-	while [ $i -lt 200 ]; do
-		port=$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$tmp/$1.port")
-		[ -n "$port" ] && return 0
-		sleep 0.05
-		i=$((i + 1))
-	done
-	echo "$1 did not print its port"
-	cat "$tmp/$1.log"
-	exit 99
-}
+# shellcheck source=tests/cli/cli_helpers.sh
+. "${PA_SRCDIR:?run through make check}/tests/cli/cli_helpers.sh"
+: "${PROVAUTH_PLUGIN_PATH:?run through make check}"
+need_programs "$prog" "$fake_pv" "$fake_px"
+cli_setup pa-cli-acct
 
 # ---- the fake servers ----
 pixiv_rt="pixiv-refresh-9c1e5b7d2a"
 alice_pw="alice-demo-pw"
 wrong_pw="not-alices-password-5e2f"
-mkfifo "$tmp/hold" || exit 99
-start pixverse "$fake_pv"
-start pixiv "$fake_px" --user "$pixiv_rt:4242:carol:carol@example.com"
-# The servers stop at end of input: the writer end stays open until exit.
-exec 3>"$tmp/hold"
-wait_port pixverse
-pv="http://127.0.0.1:$port"
-wait_port pixiv
-px="http://127.0.0.1:$port"
-
+start_fakes --user "$pixiv_rt:4242:carol:carol@example.com"
 umask 077
-cat >"$tmp/provauth.yaml" <<EOF
-store:
-  backend: sqlite
-  path: $tmp/accounts.db
-  key_file: $tmp/accounts.key
-providers:
-  pixverse:
-    base_url: $pv
-    openapi_base_url: $pv
-    auto_reauth_enabled: true
-    reauth_cooldown: 0
-  pixiv:
-    token_url: $px/auth/token
-    api_base_url: $px
-EOF
+fake_settings "auto_reauth_enabled: true" "reauth_cooldown: 0"
+
 logins() { ctl GET "$pv/__control/stats" | json_get logins_ok; }
 
 # ---- import cookies (a Cookie header on stdin) ----
@@ -147,7 +30,7 @@ printf '_ai_token=%s; other=cookie-value-7f3a\n' "$alice_jwt" >"$tmp/alice.cooki
 run 0 "import-cookies from stdin" accounts import-cookies --provider pixverse <"$tmp/alice.cookies"
 has "$tmp/out" "import names the account and email" "acct-" "alice@example.com"
 run 0 "accounts list --json" --json accounts list
-check "list --json has alice, auth_method unknown, no health yet" '
+check_json "list --json has alice, auth_method unknown, no health yet" '
 assert len(d) == 1, d
 a = d[0]
 assert a["id"].startswith("acct-") and a["provider"] == "pixverse", a
@@ -163,7 +46,7 @@ run 0 "status" status "$alice"
 has "$tmp/out" "status shows the credits" "credits:" "web 1250" "daily 50" "monthly 1000" "package 200"
 has "$tmp/out" "status shows the ad task" "ad task:" "0/3" "reward 30"
 run 0 "status --json" status "$alice" --json
-check "status --json is the operation's JSON" '
+check_json "status --json is the operation's JSON" '
 assert d["credits"]["web"] == 1250 and d["credits"]["daily"] == 50, d
 assert d["ad_task"]["total_counts"] == 3 and d["ad_task"]["reward"] == 30, d'
 if python3 -m json.tool "$tmp/out" >/dev/null; then ok "json.tool accepts status --json"; else not_ok "json.tool status"; fi
@@ -176,7 +59,7 @@ printf '%s\n' "$alice_pw" >"$tmp/pw"
 run 0 "reauth with the password from a file" accounts reauth "$alice" --password-from-file "$tmp/pw"
 has "$tmp/out" "reauth says the auth method is now password" "$alice" "password"
 run 0 "list after reauth" --json accounts list --provider pixverse
-check "auth_method password, session healthy" '
+check_json "auth_method password, session healthy" '
 assert d[0]["auth_method"] == "password", d
 assert d[0]["session_health"]["state"] == "ok", d'
 
@@ -225,14 +108,14 @@ dave_jwt=$(ctl POST "$pv/__control/login_token?email=dave@example.com" | json_ge
 printf '[{"name": "_ai_token", "value": "%s", "domain": ".pixverse.ai"}]' "$dave_jwt" >"$tmp/dave.json"
 run 0 "import-cookies from a browser export file" --json accounts import-cookies --provider pixverse \
 	--from-file "$tmp/dave.json"
-check "import --json names dave's account" '
+check_json "import --json names dave's account" '
 assert d["id"].startswith("acct-") and d["email"] == "dave@example.com", d
 assert d["auth_method"] == "unknown", d'
 dave=$(json_get id <"$tmp/out")
 run 0 "connect-google" accounts connect-google "$dave"
 has "$tmp/out" "connect-google says what it means" "$dave" "Google"
 run 0 "connect-google --json" --json accounts connect-google "$dave"
-check "connect-google --json" 'assert d["id"] == sys.argv[2] and d["auth_method"] == "google", d' "$dave"
+check_json "connect-google --json" 'assert d["id"] == sys.argv[2] and d["auth_method"] == "google", d' "$dave"
 run 0 "status of the Google account works before the kick" status "$dave"
 before=$(logins)
 ctl POST "$pv/__control/kick?email=dave@example.com" >/dev/null || exit 99
@@ -243,7 +126,7 @@ has "$tmp/err" "the hint says why" "Google"
 if [ "$(logins)" -eq "$before" ]; then ok "no password login for a Google account"
 else not_ok "a Google account was logged in with a password"; fi
 run 0 "list after the failure" --json accounts list
-check "dave's health is recorded invalid" '
+check_json "dave's health is recorded invalid" '
 a = [x for x in d if x["email"] == "dave@example.com"][0]
 assert a["auth_method"] == "google" and a["session_health"]["state"] == "invalid", a'
 run 0 "list shows the invalid session" accounts list
@@ -257,7 +140,7 @@ unset PA_TEST_PIXIV_TOKEN
 has "$tmp/out" "add names the account and email" "acct-" "carol@example.com"
 has "$tmp/out" "add names the user" "carol" "4242"
 run 0 "list --provider pixiv" --json accounts list --provider pixiv
-check "only the pixiv account" 'assert [a["email"] for a in d] == ["carol@example.com"], d'
+check_json "only the pixiv account" 'assert [a["email"] for a in d] == ["carol@example.com"], d'
 carol=$(json_get 0 id <"$tmp/out")
 ctl POST "$px/__control/expire" >/dev/null || exit 99
 run 0 "call user_detail" call "$carol" user_detail
@@ -266,11 +149,11 @@ has "$tmp/err" "a refreshed access token is told in one note" "note: the session
 has "$tmp/out" "call prints the user, indented" '  "user": {'
 has "$tmp/out" "call prints the user's name" '"name": "carol"'
 run 0 "call user_detail --json" --json call "$carol" user_detail
-check "call --json is compact JSON" '
+check_json "call --json is compact JSON" '
 assert str(d["user"]["id"]) == "4242", d
 assert len(open(sys.argv[1]).read().strip().splitlines()) == 1' 
 run 0 "call with arguments" call "$carol" get path=/v1/illust/detail illust_id=77
-check "the arguments reach the provider" 'assert d["query"]["illust_id"] == "77", d'
+check_json "the arguments reach the provider" 'assert d["query"]["illust_id"] == "77", d'
 run 1 "an unknown operation fails" call "$carol" frobnicate
 has "$tmp/err" "the unknown operation is named" "provauth: " "frobnicate"
 run 1 "status of a provider without a status operation" status "$carol"
@@ -287,7 +170,7 @@ has "$tmp/out" "session: cookie names" "cookies:" "_ai_token" "other"
 has "$tmp/out" "session: password stored" "password:" "stored"
 has "$tmp/out" "session: health" "session health:" "ok"
 run 0 "session --json" --json session "$alice"
-check "session --json has names and flags only" '
+check_json "session --json has names and flags only" '
 assert d["has_jwt"] is True and d["has_password"] is True, d
 assert sorted(d["cookies"]) == ["_ai_token", "other"], d
 assert d["has_refresh_token"] is False and d["session_health"]["state"] == "ok", d'
@@ -372,11 +255,11 @@ has "$tmp/out" "--help lists accounts import-cookies" "accounts import-cookies"
 
 # ---- remove ----
 run 0 "remove --json" --json accounts remove "$dave"
-check "remove --json" 'assert d == {"id": sys.argv[2], "removed": True}, d' "$dave"
+check_json "remove --json" 'assert d == {"id": sys.argv[2], "removed": True}, d' "$dave"
 run 1 "removing it again fails" accounts remove "$dave"
 has "$tmp/err" "the missing account is named" "provauth: " "$dave"
 run 0 "list after remove" --json accounts list
-check "dave is gone" 'assert sorted(a["email"] for a in d) == ["alice@example.com", "carol@example.com"], d'
+check_json "dave is gone" 'assert sorted(a["email"] for a in d) == ["alice@example.com", "carol@example.com"], d'
 
 # ---- no secret in anything provauth printed ----
 jwt_sig() { printf '%s' "$1" | sed 's/.*\.//'; }
@@ -387,5 +270,4 @@ done
 if [ -n "$access" ]; then lacks "$all" "pixiv access token never printed" "$access"
 else not_ok "could not read the pixiv access token from the fake"; fi
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+cli_finish

@@ -2,44 +2,16 @@
 # The provauth tool against fixture plugins: `plugins` (table and --json),
 # `config check`, settings file selection, usage errors and --version.
 set -u
-: "${PA_BUILDDIR:?run through make check}" "${PA_FIXTURE_DIR:?run through make check}"
+# shellcheck source=tests/cli/cli_helpers.sh
+. "${PA_SRCDIR:?run through make check}/tests/cli/cli_helpers.sh"
+: "${PA_FIXTURE_DIR:?run through make check}"
+need_programs "$prog"
+cli_setup pa-cli
+# Only the fixture plugins, and each run names its settings file (or none).
+unset PROVAUTH_PLUGIN_PATH
+# shellcheck disable=SC2034 # run reads it
+settings=''
 
-prog="$PA_BUILDDIR/provauth"
-tmp=$(mktemp -d /tmp/pa-cli-XXXXXX) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-unset PROVAUTH_PLUGIN_PATH PROVAUTH_CONFIG
-XDG_CONFIG_HOME="$tmp/xdg"
-HOME="$tmp/home"
-export XDG_CONFIG_HOME HOME
-failures=0
-
-ok() { echo "ok - $1"; }
-not_ok() {
-	echo "not ok - $1"
-	failures=$((failures + 1))
-	for f in "$tmp/out" "$tmp/err"; do
-		if [ -s "$f" ]; then echo "--- $f"; cat "$f"; fi
-	done
-}
-# run EXPECTED_STATUS DESCRIPTION ARGS...: output in $tmp/out and $tmp/err
-run() {
-	want=$1 desc=$2
-	shift 2
-	"$prog" "$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok "$desc (exit $got)"; else not_ok "$desc: exit $got, expected $want"; fi
-}
-# has FILE DESCRIPTION FIXED-STRING...: one line of FILE holds every string
-has() {
-	file=$1 desc=$2
-	shift 2
-	found=1
-	lines=$(cat "$file")
-	for s in "$@"; do
-		lines=$(printf '%s\n' "$lines" | grep -F -- "$s") || { found=0; break; }
-	done
-	if [ $found = 1 ]; then ok "$desc"; else not_ok "$desc: no line with: $*"; fi
-}
 # skipped FILE DESCRIPTION PLUGIN-PATH FIXED-STRING...: the table lists the
 # plugin on one line and its reason, holding every string, on the next
 skipped() {
@@ -52,10 +24,6 @@ skipped() {
 		case $reason in *"$s"*) ;; *) found=0 ;; esac
 	done
 	if [ $found = 1 ]; then ok "$desc"; else not_ok "$desc: $path not followed by a reason with: $*"; fi
-}
-# lacks FILE DESCRIPTION FIXED-STRING
-lacks() {
-	if grep -F -q -- "$3" "$1"; then not_ok "$2"; else ok "$2"; fi
 }
 
 plugins="$tmp/plugins"
@@ -177,5 +145,4 @@ has "$tmp/out" "group help lists check" "check"
 run 0 "--version" --version
 if grep -E -q '^provauth [0-9]+\.[0-9]+\.[0-9]+' "$tmp/out"; then ok "version printed"; else not_ok "version printed"; fi
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+cli_finish

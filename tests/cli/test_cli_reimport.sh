@@ -6,36 +6,19 @@
 # emails with the store unchanged, `accounts import` takes a pixiv refresh
 # token and refuses an unknown kind clearly, and no secret is ever printed.
 set -u
-tmp_prefix=pa-cli-reimport
-. "$PA_SRCDIR/tests/cli/cli_helpers.sh"
+: "${PROVAUTH_PLUGIN_PATH:?run through make check}"
+# shellcheck source=tests/cli/cli_helpers.sh
+. "${PA_SRCDIR:?run through make check}/tests/cli/cli_helpers.sh"
+need_programs "$prog" "$fake_pv" "$fake_px"
+cli_setup pa-cli-reimport
 
 # ---- the fake servers ----
 carol_rt="pixiv-refresh-carol-4b7e1d"
 erin_rt="pixiv-refresh-erin-90a3c2"
-cli_hold_fifo
-start pixverse "$fake_pv"
-start pixiv "$fake_px" --user "$carol_rt:4242:carol:carol@example.com" \
-	--user "$erin_rt:4343:erin:erin@example.com"
-exec 3>"$tmp/hold"
-wait_port pixverse
-pv="http://127.0.0.1:$port"
-wait_port pixiv
-px="http://127.0.0.1:$port"
-
+start_fakes --user "$carol_rt:4242:carol:carol@example.com" --user "$erin_rt:4343:erin:erin@example.com"
 umask 077
-cat >"$tmp/provauth.yaml" <<EOF2
-store:
-  backend: sqlite
-  path: $tmp/accounts.db
-  key_file: $tmp/accounts.key
-providers:
-  pixverse:
-    base_url: $pv
-    openapi_base_url: $pv
-  pixiv:
-    token_url: $px/auth/token
-    api_base_url: $px
-EOF2
+fake_settings
+
 # The store's rows, secrets sealed as they are on disk: any write changes them.
 snapshot() {
 	python3 -c 'import sqlite3, sys
@@ -62,7 +45,7 @@ session_anon=$(anon_seen credits)
 cookies_of alice@example.com alice2.cookies
 run 0 "re-import alice's cookies into her account" --json accounts import-cookies --provider pixverse \
 	--account "$alice" --from-file "$tmp/alice2.cookies"
-check "the re-import names the same account" 'assert d["id"] == sys.argv[2] and d["email"] == "alice@example.com", d' "$alice"
+check_json "the re-import names the same account" 'assert d["id"] == sys.argv[2] and d["email"] == "alice@example.com", d' "$alice"
 if [ "$(anon_seen user_info)" = "$session_anon" ]; then ok "the re-import showed Pixverse the session's anonymous id"
 else not_ok "re-import sent anonymous id '$(anon_seen user_info)', the session uses '$session_anon'"; fi
 run 0 "text output of a re-import" accounts import-cookies --provider pixverse --account "$alice" \
@@ -88,7 +71,7 @@ has "$tmp/err" "the refusal says nothing was stored" "nothing was stored"
 snapshot >"$tmp/after"
 if cmp -s "$tmp/before" "$tmp/after"; then ok "the store is unchanged"; else not_ok "the store changed"; fi
 run 0 "list" --json accounts list
-check "still one account, alice's" 'assert [a["email"] for a in d] == ["alice@example.com"], d'
+check_json "still one account, alice's" 'assert [a["email"] for a in d] == ["alice@example.com"], d'
 
 # ---- --account errors, before anything is read ----
 run 1 "an unknown account" accounts import-cookies --provider pixverse --account acct-nosuch </dev/null
@@ -101,7 +84,7 @@ run 2 "--account without a value" accounts add --provider pixiv --account
 printf '%s\n' "$carol_rt" >"$tmp/carol.rt"
 run 0 "accounts import pixiv --kind refresh_token" --json accounts import pixiv --kind refresh_token \
 	--from-file "$tmp/carol.rt"
-check "the generic import names carol's account" '
+check_json "the generic import names carol's account" '
 assert d["id"].startswith("acct-") and d["provider"] == "pixiv", d
 assert d["email"] == "carol@example.com" and d["user_id"] == "4242", d'
 carol=$(json_get id <"$tmp/out")

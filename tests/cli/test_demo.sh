@@ -3,26 +3,17 @@
 # the counts the fake servers saw, leaves no secret in its transcript or its
 # event log, stops its servers; and a demo whose claim turns false fails.
 set -u
-: "${PA_BUILDDIR:?run through make check}" "${PA_SRCDIR:?run through make check}"
+# shellcheck source=tests/cli/cli_helpers.sh
+. "${PA_SRCDIR:?run through make check}/tests/cli/cli_helpers.sh"
 
 demo="$PA_SRCDIR/tools/demo.sh"
 [ -f "$demo" ] || { echo "missing $demo"; exit 99; }
 command -v bash >/dev/null || { echo "bash is needed"; exit 77; }
-tmp=$(mktemp -d /tmp/pa-demo-test-XXXXXX) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' INT TERM HUP
-failures=0
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; failures=$((failures + 1)); }
-has() {
-	if grep -F -q -- "$3" "$1"; then ok "$2"; else not_ok "$2: no \"$3\" in $1"; fi
-}
-lacks() {
-	if grep -F -q -- "$3" "$1"; then not_ok "$2"; else ok "$2"; fi
-}
+cli_setup pa-demo-test
+
 # A server that the demo started must be gone once it exits.
 port_closed() {
-	port=$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$1")
+	port=$(port_in "$1")
 	if [ -z "$port" ]; then not_ok "$2: no port in $1"; return; fi
 	if bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then not_ok "$2 (port $port still open)"
 	else ok "$2"; fi
@@ -118,5 +109,4 @@ dir=$(sed -n 's|.*settings: \(/[^ ]*\)/provauth.yaml.*|\1|p' "$tmp/transcript3")
 if [ "$rc" -eq 0 ] && [ -n "$dir" ] && [ ! -e "$dir" ]; then ok "the temporary directory is removed"
 else not_ok "temporary directory '$dir' (exit $rc)"; fi
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+cli_finish

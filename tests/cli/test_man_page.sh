@@ -3,12 +3,10 @@
 # --help` lists has a section in the man page, and every option a command's
 # --help shows is in the man page too. Also, groff finds nothing to warn about.
 set -u
-: "${PA_BUILDDIR:?run through make check}" "${PA_SRCDIR:?run through make check}"
-prog="$PA_BUILDDIR/provauth"
+# shellcheck source=tests/cli/cli_helpers.sh
+. "${PA_SRCDIR:?run through make check}/tests/cli/cli_helpers.sh"
+need_programs "$prog"
 man="$PA_SRCDIR/docs/provauth.1"
-failures=0
-ok() { echo "ok - $1"; }
-not_ok() { echo "not ok - $1"; failures=$((failures + 1)); }
 
 # roff source spells '-' as '\-'.
 roff() { printf '%s' "$1" | sed 's/-/\\-/g'; }
@@ -34,4 +32,4 @@ if command -v groff >/dev/null 2>&1; then
 	warnings=$(groff -man -Tutf8 -ww -z "$man" 2>&1)
 	if [ -z "$warnings" ]; then ok "groff -ww: no warnings"; else not_ok "groff -ww: $warnings"; fi
 fi
-[ $failures = 0 ]
+cli_finish

@@ -13,27 +13,11 @@ set -u
 : "${PA_SRCDIR:?run through make check}" "${PA_BUILDDIR:?run through make check}"
 : "${PA_BINDIR:?}" "${PA_LIBDIR:?}" "${PA_INCLUDEDIR:?}" "${PA_PLUGINDIR:?}" "${PA_MANDIR:?}" "${PA_PKGDATADIR:?}"
 
-tmp=$(mktemp -d /tmp/pa-install-XXXXXX) || exit 99
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-unset PROVAUTH_CONFIG PROVAUTH_PLUGIN_PATH PROVAUTH_STORE_KEY MAKEFLAGS MFLAGS MAKELEVEL
-export HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/home/.config" XDG_DATA_HOME="$tmp/home/.local/share"
-failures=0
-
-ok() { echo "ok - $1"; }
-not_ok() {
-	echo "not ok - $1"
-	failures=$((failures + 1))
-	for f in "$tmp/out" "$tmp/err"; do
-		if [ -s "$f" ]; then echo "--- $f"; tail -40 "$f"; fi
-	done
-}
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+# shellcheck source=tests/cli/cli_helpers.sh
+. "$PA_SRCDIR/tests/cli/cli_helpers.sh"
+cli_setup pa-install
+unset PROVAUTH_PLUGIN_PATH PROVAUTH_STORE_KEY MAKEFLAGS MFLAGS MAKELEVEL
+export XDG_DATA_HOME="$tmp/home/.local/share"
 die() { not_ok "$1"; exit 1; }
 
 # ---- the installed tree ----
@@ -90,20 +74,6 @@ fi
 check "the plugin is installed" '[ -f "$plugins/bearer.so" ]'
 
 # ---- loopback servers ----
-# start NAME PROGRAM ARGS...: sets port_NAME
-start() {
-	local name=$1 i
-	shift
-	"$@" --no-stdin </dev/null >"$tmp/$name.port" 2>"$tmp/$name.log" &
-	pids+=($!)
-	for i in $(seq 100); do
-		grep -q '^PORT=' "$tmp/$name.port" 2>/dev/null && break
-		sleep 0.1
-	done
-	printf -v "port_$name" '%s' "$(sed -n 's/^PORT=//p' "$tmp/$name.port")"
-	local var="port_$name"
-	[ -n "${!var}" ] || die "$name server starts"
-}
 # http PORT METHOD PATH: the reply body of a control request (bash /dev/tcp, no curl needed)
 http() {
 	local reply
@@ -117,7 +87,12 @@ http() {
 stat() { http "$1" GET /__control/stats | grep -o "\"$2\": *[0-9]*" | grep -o '[0-9]*$'; }
 
 start bearer "$PA_BUILDDIR/tests/fake/fake-bearer" --user "ann@example.com=rt-ann-9f2c41d7"
-start pixverse "$PA_BUILDDIR/tests/fake/fake-pixverse"
+start pixverse "$fake_pv"
+hold_fakes
+wait_port bearer
+port_bearer=$port
+wait_port pixverse
+port_pixverse=$port
 
 pv=http://127.0.0.1:$port_pixverse
 umask 077
@@ -185,7 +160,7 @@ mkfifo "$tmp/jobs"
 trap '' PIPE  # if embed-jobs dies, writing a job fails instead of killing this script
 timeout 120 "$tmp/embed/embed-jobs" -c "$tmp/provauth.yaml" -w 4 -u "$pv" <"$tmp/jobs" >"$tmp/jobs.out" 2>"$tmp/jobs.err" &
 embed=$!
-pids+=($embed)
+pids="$pids $embed"
 exec 6>"$tmp/jobs"
 # wait_jobs N: until N job lines were printed (30 s at most)
 wait_jobs() {
@@ -220,5 +195,4 @@ timeout 60 "$tmp/embed/embed-jobs" -c "$tmp/provauth.yaml" -u "$pv" <"$tmp/jobs1
 rc=$?
 check "a failed job makes embed-jobs exit 1" '[ $rc = 1 ] && grep -q "^job 1 nosuch-account failed: " "$tmp/out"'
 
-[ $failures = 0 ] && echo "all passed" || echo "$failures failed"
-[ $failures = 0 ]
+cli_finish

@@ -7,4 +7,4 @@ tests_unit_test_import_CFLAGS = $(PA_TEST_CF)
 tests_unit_test_import_LDADD = tests/support/libtestsupport.la $(PA_TEST_LIBS)
 
 TESTS += tests/cli/test_cli_reimport.sh
-EXTRA_DIST += tests/cli/test_cli_reimport.sh tests/cli/cli_helpers.sh
+EXTRA_DIST += tests/cli/test_cli_reimport.sh
