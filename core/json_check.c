@@ -177,12 +177,14 @@ static cursor member_name(cursor p, cursor end)
 
 int pa_json_valid(const char *text, size_t len)
 {
-	cursor p = (cursor)text, end = p + len;
+	cursor p = (cursor)text, end;
 	uint64_t objects = 0; /* bit d: the container at depth d + 1 is an object */
 	unsigned int depth = 0;
 
+	/* Before any arithmetic: NULL + len is undefined even when nothing reads it. */
 	if (!text)
 		return 0;
+	end = p + len;
 	for (;;) {
 		/* A value is expected. */
 		p = skip_blanks(p, end);
