@@ -376,6 +376,8 @@ static void test_large_interleaved(void)
 	}
 	CU_ASSERT_EQUAL_FATAL(st->put_many(st, even, N / 2), 0);
 	/* Updates of existing accounts mixed into the inserts. */
+	provauth_account_free(odd[10]);
+	provauth_account_free(odd[200]);
 	odd[10] = even[3];
 	odd[200] = even[250];
 	CU_ASSERT_EQUAL_FATAL(st->put_many(st, odd, N / 2), 0);
