@@ -20,13 +20,13 @@
  *  - put_many (version 2) writes n accounts in one durable transaction: all
  *    of them or none, also across a crash. Each account follows put's
  *    revision rules, checked against the store as it was before the batch.
- *    An id may appear only once in a batch (PROVAUTH_EINVAL otherwise: the
- *    second copy's expected revision could not be known). On any failure
- *    (ECONFLICT, ENOTFOUND, EINVAL, I/O) nothing is written, no account
- *    passed in is changed, and the message names the first account at fault
- *    by id. On success every account gets its new revision and updated_at,
- *    as put would set them. n == 0 succeeds without touching the store
- *    (accounts may then be NULL).
+ *    An id may appear only once in a batch (PROVAUTH_EINVAL naming it
+ *    otherwise: the second copy's expected revision could not be known).
+ *    On any failure (ECONFLICT, ENOTFOUND, EINVAL, I/O) nothing is written,
+ *    no account passed in is changed, and the message names the first
+ *    account at fault by id. On success every account gets its new revision
+ *    and updated_at, as put would set them. n == 0 succeeds without touching
+ *    the store (accounts may then be NULL).
  *  - Leases coordinate recoveries across processes: lease_acquire succeeds
  *    when no other owner holds an unexpired lease on the account, and then
  *    holds it for ttl_ms. It returns PROVAUTH_EBUSY (not an error to log)
@@ -52,7 +52,7 @@ extern "C" {
 #define PROVAUTH_STORE_VERSION 2
 
 struct provauth_store {
-	unsigned int version;   /* PROVAUTH_STORE_VERSION; members after free exist from the version named */
+	unsigned int version;   /* the PROVAUTH_STORE_VERSION the store was written against */
 	const char *name;       /* "sqlite", "memory", or the host's */
 
 	int (*get)(provauth_store *s, provauth_account **out, const char *id);
@@ -64,7 +64,7 @@ struct provauth_store {
 	int (*lease_acquire)(provauth_store *s, const char *id, const char *owner, int64_t ttl_ms);
 	int (*lease_release)(provauth_store *s, const char *id, const char *owner);
 	void (*free)(provauth_store *s);
-	/* Version 2: all-or-nothing put of accounts[0..n-1]; see the contract above. */
+	/* From version 2 (absent from a version 1 struct): all-or-nothing put of accounts[0..n-1]. */
 	int (*put_many)(provauth_store *s, provauth_account *const *accounts, size_t n);
 };
 
