@@ -78,6 +78,8 @@ static void child(int round, int fd)
 	char id[32], jwt[321];
 	size_t i, k;
 
+	/* Never outlives a parent that gave up on it. */
+	alarm(300);
 	if (!batch || open_store(&st) < 0)
 		_exit(3);
 	for (i = 0; i < BATCH + 1; i++) {
