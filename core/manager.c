@@ -142,10 +142,17 @@ int provauth_manager_new(provauth_manager **out, const provauth_settings *settin
 	} else if ((rc = open_store(m)) < 0) {
 		goto fail;
 	}
-	if (opts->store && opts->store->version != PROVAUTH_STORE_VERSION) {
+	/* Version 1 stores predate put_many and remain valid; see provauth_account_put_many. */
+	if (opts->store && (opts->store->version < 1 || opts->store->version > PROVAUTH_STORE_VERSION)) {
 		m->store = NULL;
-		rc = pa_error_set(PROVAUTH_EINVAL, "manager: store version %u unknown (expected %u)",
+		rc = pa_error_set(PROVAUTH_EINVAL, "manager: store version %u unknown (this library knows 1 to %u)",
 		                  opts->store->version, PROVAUTH_STORE_VERSION);
+		goto fail;
+	}
+	if (opts->store && opts->store->version >= 2 && !opts->store->put_many) {
+		m->store = NULL;
+		rc = pa_error_set(PROVAUTH_EINVAL, "manager: store %s declares version %u but has no put_many",
+		                  opts->store->name ? opts->store->name : "(unnamed)", opts->store->version);
 		goto fail;
 	}
 
@@ -269,6 +276,37 @@ int provauth_account_put(provauth_manager *m, provauth_account *account)
 	if (rc == 0)
 		pa_sessions_evict(m, account->id);
 	return rc;
+}
+
+int provauth_account_put_many(provauth_manager *m, provauth_account *const *accounts, size_t n)
+{
+	size_t i;
+	int rc;
+
+	if (!m || (n && !accounts))
+		return pa_error_set(PROVAUTH_EINVAL, "account_put_many: manager and %zu accounts are required", n);
+	for (i = 0; i < n; i++)
+		if (!accounts[i] || !accounts[i]->id || !accounts[i]->provider)
+			return pa_error_set(PROVAUTH_EINVAL,
+			                    "account_put_many: entry %zu of %zu is not an account with id and provider", i, n);
+	if (n == 0)
+		return 0;
+	/* A version 1 store's struct may end before put_many: the version is read first. */
+	if (m->store->version < 2 || !m->store->put_many) {
+		if (n > 1)
+			return pa_error_set(PROVAUTH_EUNSUPPORTED,
+			                    "account_put_many: the %s store (store version %u) cannot write %zu accounts in "
+			                    "one transaction; nothing was written (put them one by one if a partial "
+			                    "write is acceptable)", m->store->name, m->store->version, n);
+		rc = m->store->put(m->store, accounts[0]);
+	} else {
+		rc = m->store->put_many(m->store, accounts, n);
+	}
+	if (rc < 0)
+		return pa_error_prefix(rc, "account_put_many: %zu account%s, none written", n, n == 1 ? "" : "s");
+	for (i = 0; i < n; i++)
+		pa_sessions_evict(m, accounts[i]->id);
+	return 0;
 }
 
 int provauth_account_remove(provauth_manager *m, const char *id)

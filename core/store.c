@@ -46,6 +46,45 @@ int pa_store_check_account(const char *where, const provauth_account *a)
 	return 0;
 }
 
+static int cmp_account_id(const void *a, const void *b)
+{
+	const provauth_account *x = *(provauth_account *const *)a, *y = *(provauth_account *const *)b;
+
+	return strcmp(x->id, y->id);
+}
+
+int pa_store_check_batch(const char *where, provauth_account *const *accounts, size_t n)
+{
+	provauth_account **sorted;
+	size_t i;
+	int rc;
+
+	if (n && !accounts)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: put_many of %zu accounts: no array given", where, n);
+	for (i = 0; i < n; i++) {
+		if (!accounts[i])
+			return pa_error_set(PROVAUTH_EINVAL, "%s: put_many: entry %zu of %zu is NULL", where, i, n);
+		if ((rc = pa_store_check_account(where, accounts[i])) < 0)
+			return rc;
+	}
+	if (n < 2)
+		return 0;
+	/* Sorted copies of the pointers: the caller's order is what "first at fault" means elsewhere. */
+	if (!(sorted = malloc(n * sizeof(*sorted))))
+		return pa_error_oom();
+	memcpy(sorted, accounts, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_account_id);
+	rc = 0;
+	for (i = 1; i < n; i++)
+		if (strcmp(sorted[i - 1]->id, sorted[i]->id) == 0) {
+			rc = pa_error_set(PROVAUTH_EINVAL, "%s: put_many: account %s appears more than once in the batch",
+			                  where, sorted[i]->id);
+			break;
+		}
+	free(sorted);
+	return rc;
+}
+
 int pa_store_check_lease(const char *where, const char *id, const char *owner, int64_t ttl_ms)
 {
 	int rc;

@@ -166,6 +166,113 @@ out:
 	return rc;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp((*(provauth_account *const *)a)->id, (*(provauth_account *const *)b)->id);
+}
+
+/*
+ * Three phases so that a failure changes nothing: copies and scratch arrays
+ * are made before locking; under the lock every account is checked against
+ * the store as it is and the array is grown for the inserts; only then, when
+ * nothing can fail any more, the store and the caller's accounts change.
+ */
+static int mem_put_many(provauth_store *s, provauth_account *const *accounts, size_t n)
+{
+	mem_store *m = (mem_store *)s;
+	provauth_account **copies = NULL, **ins = NULL;
+	size_t *pos = NULL;
+	size_t i, k = 0;
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	if ((rc = pa_store_check_batch(WHERE, accounts, n)) < 0 || n == 0)
+		return rc;
+	if (!(copies = calloc(n, sizeof(*copies))) || !(ins = calloc(n, sizeof(*ins))) ||
+	    !(pos = calloc(n, sizeof(*pos)))) {
+		rc = pa_error_oom();
+		goto out_unlocked;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = provauth_account_dup(&copies[i], accounts[i])) < 0)
+			goto out_unlocked;
+		copies[i]->updated_at = now;
+	}
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < n; i++) {
+		const provauth_account *a = accounts[i];
+		if (find(m, a->id, &pos[i])) {
+			const provauth_account *old = m->accounts[pos[i]];
+			if (a->revision == 0) {
+				rc = pa_error_set(PROVAUTH_ECONFLICT, WHERE ": account %s already exists", a->id);
+				goto out;
+			}
+			if (old->revision != a->revision) {
+				rc = pa_error_set(PROVAUTH_ECONFLICT,
+				                  WHERE ": account %s changed since it was read (revision %llu, stored %llu)",
+				                  a->id, (unsigned long long)a->revision, (unsigned long long)old->revision);
+				goto out;
+			}
+		} else if (a->revision != 0) {
+			rc = pa_error_set(PROVAUTH_ENOTFOUND, WHERE ": no account %s", a->id);
+			goto out;
+		} else {
+			pos[i] = SIZE_MAX;
+			k++;
+		}
+	}
+	if (m->count + k > m->cap) {
+		size_t ncap = m->cap ? m->cap : 16;
+		provauth_account **grown;
+		while (ncap < m->count + k)
+			ncap *= 2;
+		if (!(grown = realloc(m->accounts, ncap * sizeof(*grown)))) {
+			rc = pa_error_oom();
+			goto out;
+		}
+		m->accounts = grown;
+		m->cap = ncap;
+	}
+	/* Nothing fails from here on. Updates first: inserts move positions. */
+	k = 0;
+	for (i = 0; i < n; i++) {
+		provauth_account *c = copies[i];
+		if (pos[i] == SIZE_MAX) {
+			c->revision = 1;
+			ins[k++] = c;
+			copies[i] = NULL;
+		} else {
+			c->revision = m->accounts[pos[i]]->revision + 1;
+			copies[i] = m->accounts[pos[i]];   /* the old record, freed below */
+			m->accounts[pos[i]] = c;
+		}
+		accounts[i]->revision = c->revision;
+		accounts[i]->updated_at = now;
+	}
+	/* Sorted inserts merged in from the end: one pass, however large the batch. */
+	if (k) {
+		size_t r = m->count, j = k, w = m->count + k;
+		qsort(ins, k, sizeof(*ins), cmp_id);
+		while (j > 0) {
+			if (r > 0 && strcmp(m->accounts[r - 1]->id, ins[j - 1]->id) > 0)
+				m->accounts[--w] = m->accounts[--r];
+			else
+				m->accounts[--w] = ins[--j];
+		}
+		m->count += k;
+	}
+out:
+	pthread_mutex_unlock(&m->lock);
+out_unlocked:
+	if (copies)
+		for (i = 0; i < n; i++)
+			provauth_account_free(copies[i]);
+	free(copies);
+	free(ins);
+	free(pos);
+	return rc;
+}
+
 static int mem_remove(provauth_store *s, const char *id, uint64_t expected_revision)
 {
 	mem_store *m = (mem_store *)s;
@@ -298,6 +405,7 @@ int provauth_store_memory_new(provauth_store **out)
 	m->base.lease_acquire = mem_lease_acquire;
 	m->base.lease_release = mem_lease_release;
 	m->base.free = mem_free;
+	m->base.put_many = mem_put_many;
 	*out = &m->base;
 	return 0;
 }

@@ -13,6 +13,11 @@
 int pa_store_check_id(const char *where, const char *id);
 /* id, provider, cookie names and API key kinds present. */
 int pa_store_check_account(const char *where, const provauth_account *a);
+/*
+ * A put_many batch: accounts given (unless n is 0), each one as
+ * pa_store_check_account wants it, no id twice. Reads only.
+ */
+int pa_store_check_batch(const char *where, provauth_account *const *accounts, size_t n);
 /* ttl_ms PA_STORE_NO_TTL: checks only id and owner (for release). */
 #define PA_STORE_NO_TTL (-1)
 int pa_store_check_lease(const char *where, const char *id, const char *owner, int64_t ttl_ms);

@@ -335,37 +335,33 @@ static int explain_miss(sql_store *st, const char *id, uint64_t expected)
 	return rc;
 }
 
-static int sql_put(provauth_store *s, provauth_account *account)
+#define SQL_INSERT \
+	"INSERT INTO accounts (provider, email, metadata, updated_at, access_expires_at," \
+	" secrets, id, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)"
+#define SQL_UPDATE \
+	"UPDATE accounts SET provider = ?1, email = ?2, metadata = ?3, updated_at = ?4," \
+	" access_expires_at = ?5, secrets = ?6, revision = revision + 1" \
+	" WHERE id = ?7 AND revision = ?8"
+
+static int check_revision(sql_store *st, const provauth_account *a)
 {
-	sql_store *st = (sql_store *)s;
-	unsigned char *blob = NULL;
-	size_t blob_len = 0;
-	sqlite3_stmt *q = NULL;
-	int64_t now = (int64_t)time(NULL);
-	uint64_t revision;
+	if (a->revision > (uint64_t)INT64_MAX - 1)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: revision out of range", st->where, a->id);
+	return 0;
+}
+
+/*
+ * Inside a transaction: one account's row through q (SQL_INSERT when its
+ * revision is 0, else SQL_UPDATE), with its already sealed secrets. Leaves q
+ * reset for the next account.
+ */
+static int write_row(sql_store *st, sqlite3_stmt *q, const provauth_account *account, const unsigned char *blob,
+                     size_t blob_len, int64_t now)
+{
+	char doing[160];
 	int rc;
 
-	if ((rc = pa_store_check_account(st->where, account)) < 0)
-		return rc;
-	if (account->revision > (uint64_t)INT64_MAX - 1)
-		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: revision out of range", st->where, account->id);
-	/* Sealed before locking: the crypto needs no database state. */
-	if ((rc = seal_secrets(st, &blob, &blob_len, account)) < 0)
-		return rc;
-	pthread_mutex_lock(&st->lock);
-	if ((rc = begin(st)) < 0)
-		goto out;
-	if (account->revision == 0)
-		rc = prepare(st, &q,
-		             "INSERT INTO accounts (provider, email, metadata, updated_at, access_expires_at,"
-		             " secrets, id, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)");
-	else
-		rc = prepare(st, &q,
-		             "UPDATE accounts SET provider = ?1, email = ?2, metadata = ?3, updated_at = ?4,"
-		             " access_expires_at = ?5, secrets = ?6, revision = revision + 1"
-		             " WHERE id = ?7 AND revision = ?8");
-	if (rc < 0)
-		goto done;
+	snprintf(doing, sizeof(doing), "writing account %s", account->id);
 	bind_text(q, 1, account->provider);
 	bind_text(q, 2, account->email);
 	bind_text(q, 3, pa_account_metadata(account));
@@ -379,20 +375,43 @@ static int sql_put(provauth_store *s, provauth_account *account)
 		sqlite3_bind_int64(q, 8, (sqlite3_int64)account->revision);
 	/* The sealed blob is the one value that can exceed sqlite's limits; a NULL would hide that. */
 	if ((rc = sqlite3_bind_blob(q, 6, blob, (int)blob_len, SQLITE_STATIC)) != SQLITE_OK) {
-		rc = db_error(st, rc, "storing the sealed secrets");
-		goto done;
+		rc = db_error(st, rc, doing);
+		goto out;
 	}
 	rc = sqlite3_step(q);
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 		rc = pa_error_set(PROVAUTH_ECONFLICT, "%s: account %s already exists", st->where, account->id);
-	} else if (rc != SQLITE_DONE) {
-		rc = db_error(st, rc, "writing an account");
-	} else if (sqlite3_changes(st->db) != 1) {
+	else if (rc != SQLITE_DONE)
+		rc = db_error(st, rc, doing);
+	else if (sqlite3_changes(st->db) != 1)
 		rc = explain_miss(st, account->id, account->revision);
-	} else {
+	else
 		rc = 0;
-	}
-done:
+out:
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+static int sql_put(provauth_store *s, provauth_account *account)
+{
+	sql_store *st = (sql_store *)s;
+	unsigned char *blob = NULL;
+	size_t blob_len = 0;
+	sqlite3_stmt *q = NULL;
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	if ((rc = pa_store_check_account(st->where, account)) < 0 || (rc = check_revision(st, account)) < 0)
+		return rc;
+	/* Sealed before locking: the crypto needs no database state. */
+	if ((rc = seal_secrets(st, &blob, &blob_len, account)) < 0)
+		return rc;
+	pthread_mutex_lock(&st->lock);
+	if ((rc = begin(st)) < 0)
+		goto out;
+	if ((rc = prepare(st, &q, account->revision == 0 ? SQL_INSERT : SQL_UPDATE)) == 0)
+		rc = write_row(st, q, account, blob, blob_len, now);
 	sqlite3_finalize(q);
 	rc = finish(st, rc);
 out:
@@ -401,9 +420,58 @@ out:
 	free(blob);
 	if (rc < 0)
 		return rc;
-	revision = account->revision + 1;
-	account->revision = revision;
+	account->revision++;
 	account->updated_at = now;
+	return 0;
+}
+
+/*
+ * One BEGIN IMMEDIATE ... COMMIT for the whole batch, so one fsync. Each
+ * account is sealed inside the transaction, just before its row is written:
+ * memory stays at one sealed record however large the batch, and the
+ * connection's mutex is held for the batch in any case. The first failing
+ * row rolls everything back; the accounts change only after the commit.
+ */
+static int sql_put_many(provauth_store *s, provauth_account *const *accounts, size_t n)
+{
+	sql_store *st = (sql_store *)s;
+	sqlite3_stmt *ins = NULL, *upd = NULL;
+	int64_t now = (int64_t)time(NULL);
+	size_t i;
+	int rc;
+
+	if ((rc = pa_store_check_batch(st->where, accounts, n)) < 0 || n == 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if ((rc = check_revision(st, accounts[i])) < 0)
+			return rc;
+	pthread_mutex_lock(&st->lock);
+	if ((rc = begin(st)) < 0)
+		goto out;
+	if ((rc = prepare(st, &ins, SQL_INSERT)) < 0 || (rc = prepare(st, &upd, SQL_UPDATE)) < 0)
+		goto done;
+	for (i = 0; i < n && rc == 0; i++) {
+		unsigned char *blob = NULL;
+		size_t blob_len = 0;
+
+		if ((rc = seal_secrets(st, &blob, &blob_len, accounts[i])) < 0)
+			break;
+		rc = write_row(st, accounts[i]->revision == 0 ? ins : upd, accounts[i], blob, blob_len, now);
+		pa_wipe(blob, blob_len);
+		free(blob);
+	}
+done:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(upd);
+	rc = finish(st, rc);
+out:
+	pthread_mutex_unlock(&st->lock);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		accounts[i]->revision++;
+		accounts[i]->updated_at = now;
+	}
 	return 0;
 }
 
@@ -841,6 +909,7 @@ int provauth_store_sqlite_open(provauth_store **out, const char *path, const pro
 	st->base.lease_acquire = sql_lease_acquire;
 	st->base.lease_release = sql_lease_release;
 	st->base.free = sql_free;
+	st->base.put_many = sql_put_many;
 	if (!(st->path = strdup(path)) || !(st->where = pa_sprintf("store %s", path))) {
 		sql_free(&st->base);
 		return pa_error_oom();

@@ -39,6 +39,13 @@ static int fwd_put(provauth_store *st, provauth_account *a)
 	return after(s, PA_FWD_PUT, s->inner->put(s->inner, a), t);
 }
 
+static int fwd_put_many(provauth_store *st, provauth_account *const *accounts, size_t n)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_PUT_MANY);
+	return after(s, PA_FWD_PUT_MANY, s->inner->put_many(s->inner, accounts, n), t);
+}
+
 static int fwd_remove(provauth_store *st, const char *id, uint64_t rev)
 {
 	fwd_store *s = (fwd_store *)st;
@@ -70,6 +77,12 @@ static void fwd_free(provauth_store *st)
 
 int pa_fwd_store_new(provauth_store **out, provauth_store *inner, const pa_fwd_hooks *hooks)
 {
+	return pa_fwd_store_new_version(out, inner, hooks, PROVAUTH_STORE_VERSION);
+}
+
+int pa_fwd_store_new_version(provauth_store **out, provauth_store *inner, const pa_fwd_hooks *hooks,
+                             unsigned int version)
+{
 	fwd_store *s = calloc(1, sizeof(*s));
 
 	*out = NULL;
@@ -77,7 +90,7 @@ int pa_fwd_store_new(provauth_store **out, provauth_store *inner, const pa_fwd_h
 		inner->free(inner);
 		return -1;
 	}
-	s->base.version = PROVAUTH_STORE_VERSION;
+	s->base.version = version;
 	s->base.name = inner->name;
 	s->base.get = fwd_get;
 	s->base.list = fwd_list;
@@ -86,6 +99,8 @@ int pa_fwd_store_new(provauth_store **out, provauth_store *inner, const pa_fwd_h
 	s->base.lease_acquire = fwd_lease_acquire;
 	s->base.lease_release = fwd_lease_release;
 	s->base.free = fwd_free;
+	/* What a host store written against version 1 looks like: no put_many. */
+	s->base.put_many = version >= 2 && inner->version >= 2 ? fwd_put_many : NULL;
 	s->inner = inner;
 	if (hooks)
 		s->hooks = *hooks;

@@ -68,7 +68,8 @@ typedef enum pa_fwd_op {
 	PA_FWD_PUT,
 	PA_FWD_REMOVE,
 	PA_FWD_LEASE_ACQUIRE,
-	PA_FWD_LEASE_RELEASE
+	PA_FWD_LEASE_RELEASE,
+	PA_FWD_PUT_MANY
 } pa_fwd_op;
 
 /* Either hook may be NULL. `before`'s result is handed to `after`, whose result the caller gets. */
@@ -84,6 +85,9 @@ typedef struct pa_fwd_hooks {
  * Returns 0 or -1 (out of memory).
  */
 int pa_fwd_store_new(provauth_store **out, provauth_store *inner, const pa_fwd_hooks *hooks);
+/* The same, declaring store `version`; below 2 it has no put_many, like a host store built against version 1. */
+int pa_fwd_store_new_version(provauth_store **out, provauth_store *inner, const pa_fwd_hooks *hooks,
+                             unsigned int version);
 
 /* ---- files ---- */
 

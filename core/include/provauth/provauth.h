@@ -62,7 +62,7 @@ typedef enum provauth_error {
 	PROVAUTH_ERATELIMIT   = -17, /* provider asked us to slow down; see retry_after */
 	PROVAUTH_ECOOLDOWN    = -18, /* recovery skipped: a cooldown is in force */
 	PROVAUTH_EBUSY        = -19, /* another recovery is in flight and did not finish in time */
-	PROVAUTH_EUNSUPPORTED = -20, /* provider lacks this capability */
+	PROVAUTH_EUNSUPPORTED = -20, /* provider (or host store) lacks this capability */
 	PROVAUTH_EPROVIDER    = -21, /* provider reported an API error that is not about the session */
 	PROVAUTH_EBANNED      = -22, /* account blocked by the provider; never reauthenticated */
 	PROVAUTH_ESTORE       = -23, /* store unusable: newer schema, corrupt file */
@@ -418,6 +418,20 @@ PROVAUTH_EXTERN(int) provauth_account_list(provauth_account ***out, size_t *coun
  * Evicts the account's cached session.
  */
 PROVAUTH_EXTERN(int) provauth_account_put(provauth_manager *m, provauth_account *account);
+/*
+ * Stores n accounts in one durable transaction: all of them or none, also
+ * across a crash. Each follows provauth_account_put's revision rules and is
+ * checked as put checks it; an id may appear only once (PROVAUTH_EINVAL).
+ * On success every account's revision and updated_at are set and every
+ * written account's cached session is evicted. On any failure nothing is
+ * written, no account is changed, and the message names the first account
+ * at fault. n == 0 succeeds at once. A host store of version 1 has no batch
+ * write: n > 1 then fails with PROVAUTH_EUNSUPPORTED and writes nothing (a
+ * loop of provauth_account_put would leave a partial batch behind on
+ * failure; a caller who accepts that can loop itself and knows what was
+ * written).
+ */
+PROVAUTH_EXTERN(int) provauth_account_put_many(provauth_manager *m, provauth_account *const *accounts, size_t n);
 PROVAUTH_EXTERN(int) provauth_account_remove(provauth_manager *m, const char *id);
 
 /*

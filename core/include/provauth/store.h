@@ -17,6 +17,16 @@
  *    greater) and account->updated_at to the write time.
  *  - A successful put is durable when it returns: a crash afterwards cannot
  *    lose it. This is what lets a rotated refresh token be used safely.
+ *  - put_many (version 2) writes n accounts in one durable transaction: all
+ *    of them or none, also across a crash. Each account follows put's
+ *    revision rules, checked against the store as it was before the batch.
+ *    An id may appear only once in a batch (PROVAUTH_EINVAL naming it
+ *    otherwise: the second copy's expected revision could not be known).
+ *    On any failure (ECONFLICT, ENOTFOUND, EINVAL, I/O) nothing is written,
+ *    no account passed in is changed, and the message names the first
+ *    account at fault by id. On success every account gets its new revision
+ *    and updated_at, as put would set them. n == 0 succeeds without touching
+ *    the store (accounts may then be NULL).
  *  - Leases coordinate recoveries across processes: lease_acquire succeeds
  *    when no other owner holds an unexpired lease on the account, and then
  *    holds it for ttl_ms. It returns PROVAUTH_EBUSY (not an error to log)
@@ -34,10 +44,15 @@
 extern "C" {
 #endif
 
-#define PROVAUTH_STORE_VERSION 1
+/*
+ * 2 added put_many. A manager accepts a host store of version 1 (it has no
+ * put_many member: provauth_account_put_many then refuses batches of more
+ * than one account rather than write them non-atomically) or 2.
+ */
+#define PROVAUTH_STORE_VERSION 2
 
 struct provauth_store {
-	unsigned int version;   /* PROVAUTH_STORE_VERSION */
+	unsigned int version;   /* the PROVAUTH_STORE_VERSION the store was written against */
 	const char *name;       /* "sqlite", "memory", or the host's */
 
 	int (*get)(provauth_store *s, provauth_account **out, const char *id);
@@ -49,6 +64,8 @@ struct provauth_store {
 	int (*lease_acquire)(provauth_store *s, const char *id, const char *owner, int64_t ttl_ms);
 	int (*lease_release)(provauth_store *s, const char *id, const char *owner);
 	void (*free)(provauth_store *s);
+	/* From version 2 (absent from a version 1 struct): all-or-nothing put of accounts[0..n-1]. */
+	int (*put_many)(provauth_store *s, provauth_account *const *accounts, size_t n);
 };
 
 /* Frees any store through its free member. NULL is allowed. */
