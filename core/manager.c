@@ -369,8 +369,13 @@ static int import_kind_check(const pa_plugin *p, const char *kind)
 		free(list);
 		return pa_error_oom();
 	}
-	rc = pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s does not import kind '%.64s'; it imports: %s",
-	                  p->vt.id, kind, list);
+	/* Only a name is quoted: a secret pasted where the kind goes must not reach a log. */
+	if (pa_valid_name(kind))
+		rc = pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s does not import kind '%s'; it imports: %s",
+		                  p->vt.id, kind, list);
+	else
+		rc = pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s: the kind given is not a kind name "
+		                  "([a-z0-9_-]{1,32}; not shown); it imports: %s", p->vt.id, list);
 	free(list);
 	return rc;
 }

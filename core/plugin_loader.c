@@ -28,7 +28,7 @@ static const char *display_name(const char *file)
 	return file ? file : "in-process provider";
 }
 
-static int valid_id(const char *id)
+int pa_valid_name(const char *id)
 {
 	size_t n = 0;
 
@@ -53,7 +53,7 @@ static int check_import_kinds(const provauth_provider *p, const char *name)
 	size_t i, j;
 
 	for (i = 0; k[i].name; i++) {
-		if (!valid_id(k[i].name))
+		if (!pa_valid_name(k[i].name))
 			return pa_error_set(PROVAUTH_EPLUGIN,
 			                    "%s: provider '%s' import kind #%zu '%.40s' is not a valid name "
 			                    "(must match [a-z0-9_-]{1,%d})",
@@ -97,7 +97,7 @@ int pa_provider_check(const provauth_provider *p, const char *file)
 		                    (size_t)PA_PROVIDER_SIZE_1_0);
 	if (!p->id)
 		return pa_error_set(PROVAUTH_EPLUGIN, "%s: provider has no id", name);
-	if (!valid_id(p->id))
+	if (!pa_valid_name(p->id))
 		return pa_error_set(PROVAUTH_EPLUGIN,
 		                    "%s: invalid provider id '%.40s' (must match [a-z0-9_-]{1,%d})",
 		                    name, p->id, PA_PROVIDER_ID_MAX);
