@@ -403,11 +403,14 @@ typedef struct provauth_provider {
 	 * The kinds `import` accepts, each with a one-line summary for users
 	 * ("a Cookie: header, a JSON object or a browser export"), ending with
 	 * { NULL, NULL }. Names match [a-z0-9_-]{1,32} and are unique; a
-	 * provider that declares kinds must have `import`. The host refuses any
-	 * other kind before the caller reads the credentials and before import
-	 * is called, and lists the kinds (provauth_provider_import_kinds,
-	 * `provauth plugins`). NULL: not declared; every kind is passed to
-	 * import, which returns PROVAUTH_EUNSUPPORTED for one it does not know.
+	 * provider that declares kinds must have `import`, and one with
+	 * `import` declares at least one (the loader refuses the plugin
+	 * otherwise). The host refuses any other kind with
+	 * PROVAUTH_EUNSUPPORTED before import is called, and tells callers the
+	 * kinds (provauth_provider_import_kinds) so they can check one before
+	 * reading a secret; `provauth plugins` lists them. NULL: not declared;
+	 * every kind is passed to import. Keep refusing unknown kinds in import
+	 * too: a host built before this member ignores it.
 	 */
 	const provauth_import_kind *import_kinds;
 } provauth_provider;
