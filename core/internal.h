@@ -272,6 +272,9 @@ pa_plugin *pa_plugins_find(const pa_plugin_set *set, const char *id);
 /* fini + dlclose every plugin, free everything. */
 void pa_plugins_unload(pa_plugin_set *set);
 
+/* 1 for a provider id or import kind name: [a-z0-9_-]{1,32}. */
+int pa_valid_name(const char *s);
+
 /* Validates a provider description against this host's ABI; message names `file`. */
 int pa_provider_check(const provauth_provider *p, const char *file);
 

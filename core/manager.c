@@ -226,6 +226,23 @@ int provauth_manager_provider_info(provauth_provider_info *out, const provauth_m
 	return 0;
 }
 
+int provauth_provider_import_kinds(const provauth_import_kind **out, const provauth_manager *m, const char *provider)
+{
+	static const provauth_import_kind none[] = { { NULL, NULL } };
+	const pa_plugin *p;
+
+	if (!out)
+		return pa_error_set(PROVAUTH_EINVAL, "provauth_provider_import_kinds: out is required");
+	*out = NULL;
+	if (!m || !provider)
+		return pa_error_set(PROVAUTH_EINVAL, "provauth_provider_import_kinds: manager and provider are required");
+	if (!(p = pa_plugins_find(&m->plugins, provider)))
+		return pa_error_set(PROVAUTH_ENOTFOUND, "provider '%.64s' is not loaded (see 'provauth plugins')",
+		                    provider);
+	*out = p->vt.import ? p->vt.import_kinds : none;
+	return 0;
+}
+
 size_t provauth_manager_skipped_count(const provauth_manager *m)
 {
 	return m ? m->plugins.skipped_count : 0;
@@ -362,6 +379,43 @@ static int find_by_email(provauth_account **out, provauth_manager *m, const char
 		}
 	provauth_account_list_free(list, n);
 	return 0;
+}
+
+/*
+ * A kind the provider did not declare goes no further: the caller learns
+ * which kinds it takes instead of the plugin's own refusal, and no token
+ * is handed to a plugin that cannot use it.
+ */
+static int import_kind_check(const pa_plugin *p, const char *kind)
+{
+	const provauth_import_kind *k = p->vt.import_kinds;
+	char *list = NULL;
+	size_t len = 0, i;
+	FILE *f;
+	int rc;
+
+	if (!k)
+		return 0;
+	for (i = 0; k[i].name; i++)
+		if (strcmp(k[i].name, kind) == 0)
+			return 0;
+	if (!(f = open_memstream(&list, &len)))
+		return pa_error_oom();
+	for (i = 0; k[i].name; i++)
+		fprintf(f, "%s%s", i ? ", " : "", k[i].name);
+	if (fclose(f) != 0) {
+		free(list);
+		return pa_error_oom();
+	}
+	/* Only a name is quoted: a secret pasted where the kind goes must not reach a log. */
+	if (pa_valid_name(kind))
+		rc = pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s does not import kind '%s'; it imports: %s",
+		                  p->vt.id, kind, list);
+	else
+		rc = pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s: the kind given is not a kind name "
+		                  "([a-z0-9_-]{1,32}; not shown); it imports: %s", p->vt.id, list);
+	free(list);
+	return rc;
 }
 
 /* The account `id` as the target of an import into `provider`. */
@@ -538,6 +592,8 @@ int provauth_account_import_ext(char **out_id, provauth_manager *m, const char *
 		return pa_error_set(PROVAUTH_EPLUGIN, "import: provider '%s' is not loaded (see 'provauth plugins')", provider);
 	if (!p->vt.import)
 		return pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s cannot import credentials", provider);
+	if ((rc = import_kind_check(p, kind)) < 0)
+		return rc;
 	/* Before the provider is asked: an exchange for a wrong account cannot be undone. */
 	if (target_id && (rc = import_target(&target, m, provider, target_id)) < 0)
 		return rc;

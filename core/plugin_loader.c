@@ -28,7 +28,7 @@ static const char *display_name(const char *file)
 	return file ? file : "in-process provider";
 }
 
-static int valid_id(const char *id)
+int pa_valid_name(const char *id)
 {
 	size_t n = 0;
 
@@ -40,6 +40,39 @@ static int valid_id(const char *id)
 			return 0;
 	}
 	return n > 0;
+}
+
+/*
+ * A kind the host refuses or lists by name must be one a user can type and
+ * tell from the others; the table is read up to its { NULL, NULL } end, so a
+ * plugin must end it (as it must end setting_keys).
+ */
+static int check_import_kinds(const provauth_provider *p, const char *name)
+{
+	const provauth_import_kind *k = p->import_kinds;
+	size_t i, j;
+
+	for (i = 0; k[i].name; i++) {
+		if (!pa_valid_name(k[i].name))
+			return pa_error_set(PROVAUTH_EPLUGIN,
+			                    "%s: provider '%s' import kind #%zu '%.40s' is not a valid name "
+			                    "(must match [a-z0-9_-]{1,%d})",
+			                    name, p->id, i, k[i].name, PA_PROVIDER_ID_MAX);
+		for (j = 0; j < i; j++)
+			if (strcmp(k[j].name, k[i].name) == 0)
+				return pa_error_set(PROVAUTH_EPLUGIN,
+				                    "%s: provider '%s' declares import kind '%s' twice (#%zu and #%zu)",
+				                    name, p->id, k[i].name, j, i);
+	}
+	if (i && !p->import)
+		return pa_error_set(PROVAUTH_EPLUGIN,
+		                    "%s: provider '%s' declares import kinds (%s...) but no import function",
+		                    name, p->id, k[0].name);
+	if (!i && p->import)
+		return pa_error_set(PROVAUTH_EPLUGIN,
+		                    "%s: provider '%s' has an import function but declares an empty import_kinds "
+		                    "table (leave it NULL to accept every kind)", name, p->id);
+	return 0;
 }
 
 /*
@@ -64,7 +97,7 @@ int pa_provider_check(const provauth_provider *p, const char *file)
 		                    (size_t)PA_PROVIDER_SIZE_1_0);
 	if (!p->id)
 		return pa_error_set(PROVAUTH_EPLUGIN, "%s: provider has no id", name);
-	if (!valid_id(p->id))
+	if (!pa_valid_name(p->id))
 		return pa_error_set(PROVAUTH_EPLUGIN,
 		                    "%s: invalid provider id '%.40s' (must match [a-z0-9_-]{1,%d})",
 		                    name, p->id, PA_PROVIDER_ID_MAX);
@@ -87,6 +120,8 @@ int pa_provider_check(const provauth_provider *p, const char *file)
 				                    name, p->id, i);
 		}
 	}
+	if (PROVAUTH_PROVIDER_HAS(p, import_kinds) && p->import_kinds)
+		return check_import_kinds(p, name);
 	return 0;
 }
 

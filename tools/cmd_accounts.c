@@ -179,6 +179,67 @@ static int check_target(cli_env *env, const char *provider, const char *id)
 	return r;
 }
 
+/* The shape of a kind name; anything else is not echoed (it may be a misplaced secret). */
+static int kind_name(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (n >= 32 || !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_' ||
+		                 s[n] == '-'))
+			return 0;
+	return n > 0;
+}
+
+/*
+ * A kind the provider declared it does not take is refused before anyone
+ * types a secret, with the kinds it does take. A provider that declared
+ * none (an older plugin) judges the kind itself, after the read.
+ */
+static int check_kind(cli_env *env, const char *provider, const char *kind)
+{
+	const provauth_import_kind *k = NULL;
+	char *names = NULL;
+	size_t len = 0, i, w = 0;
+	FILE *f;
+	int r;
+
+	if ((r = provauth_provider_import_kinds(&k, env->manager, provider)) < 0)
+		return cli_env_fail(env, r);
+	if (!k)
+		return CLI_EXIT_OK;
+	for (i = 0; k[i].name; i++)
+		if (strcmp(k[i].name, kind) == 0)
+			return CLI_EXIT_OK;
+	cli_env_flush_events(env);
+	if (!k[0].name) {
+		cli_error("provider %s imports no credentials", provider);
+		return CLI_EXIT_ERROR;
+	}
+	if (!(f = open_memstream(&names, &len))) {
+		cli_error("out of memory");
+		return CLI_EXIT_ERROR;
+	}
+	for (i = 0; k[i].name; i++) {
+		fprintf(f, "%s%s", i ? ", " : "", k[i].name);
+		if (strlen(k[i].name) > w)
+			w = strlen(k[i].name);
+	}
+	if (fclose(f) != 0) {
+		free(names);
+		cli_error("out of memory");
+		return CLI_EXIT_ERROR;
+	}
+	if (kind_name(kind))
+		cli_error("%s does not import kind '%s' (it imports: %s)", provider, kind, names);
+	else
+		cli_error("%s: the kind given is not a kind name (not shown; it imports: %s)", provider, names);
+	for (i = 0; k[i].name; i++)
+		fprintf(stderr, "  %-*s  %s\n", (int)w, k[i].name, k[i].summary ? k[i].summary : "");
+	free(names);
+	return CLI_EXIT_ERROR;
+}
+
 static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *k, int argc, char **argv)
 {
 	const char *provider = NULL, *file = NULL, *env_var = NULL, *account = NULL, *kind = NULL;
@@ -228,7 +289,8 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 		cli_env_free(&env);
 		return CLI_EXIT_ERROR;
 	}
-	if ((account && (r = check_target(&env, provider, account)) != 0) ||
+	if ((r = check_kind(&env, provider, kind)) != 0 ||
+	    (account && (r = check_target(&env, provider, account)) != 0) ||
 	    (r = cli_secret_read(&input, k->what, file, env_var, k->prompt, k->multi_line)) != 0) {
 		cli_env_free(&env);
 		return r;
@@ -490,8 +552,9 @@ static const cli_command accounts_commands[] = {
 		        "environment variable VAR, or else from standard input, never from the\n"
 		        "command line. An account with the same email is updated, else one is created.\n"
 		        "\n"
-		        "  --kind KIND       the kind of credentials (the provider's documentation\n"
-		        "                    names the kinds it takes; an unknown one is refused)\n"
+		        "  --kind KIND       the kind of credentials; 'provauth plugins' lists the\n"
+		        "                    kinds each provider takes, and another is refused\n"
+		        "                    before anything is read\n"
 		        "  --account ID      update this account (see 'accounts add --help')\n"
 		        "  --from-file FILE  read the credentials from FILE\n"
 		        "  --from-env VAR    read the credentials from the environment variable VAR\n",

@@ -293,6 +293,16 @@ static int bearer_classify_error(void *state, const provauth_failure *f, provaut
 
 /* ---- the provider ---- */
 
+/*
+ * What `provauth plugins` lists and the host checks before anyone types a
+ * secret. bearer_import still checks the kind: a host built before 1.3
+ * grew this list passes every kind on.
+ */
+static const provauth_import_kind import_kinds[] = {
+	{ "refresh_token", "a refresh token for the service's token endpoint" },
+	{ NULL, NULL },
+};
+
 static const provauth_provider bearer_provider = {
 	.abi_major = PROVAUTH_PLUGIN_ABI_MAJOR,
 	.abi_minor = PROVAUTH_PLUGIN_ABI_MINOR,
@@ -309,6 +319,7 @@ static const provauth_provider bearer_provider = {
 	.operations = operations,
 	.operation_count = sizeof(operations) / sizeof(operations[0]),
 	.import = bearer_import,
+	.import_kinds = import_kinds,
 };
 
 PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host);

@@ -302,6 +302,11 @@ static int px_import(void *state, const char *kind, const char *input, const pro
 
 /* ---- the provider ---- */
 
+static const provauth_import_kind import_kinds[] = {
+	{ "refresh_token", "an OAuth refresh token from a pixiv app login (exchanged once to check it)" },
+	{ NULL, NULL },
+};
+
 static const provauth_provider pixiv_provider = {
 	.abi_major = PROVAUTH_PLUGIN_ABI_MAJOR,
 	.abi_minor = PROVAUTH_PLUGIN_ABI_MINOR,
@@ -321,6 +326,7 @@ static const provauth_provider pixiv_provider = {
 	.operations = pixiv_operations,
 	.operation_count = PIXIV_OPERATION_COUNT,
 	.import = px_import,
+	.import_kinds = import_kinds,
 };
 
 PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host);

@@ -121,6 +121,11 @@ static void pv_fini(void *state)
 	state_free(state);
 }
 
+static const provauth_import_kind import_kinds[] = {
+	{ "cookies", "browser cookies with _ai_token: a Cookie header, a JSON object or a browser export" },
+	{ NULL, NULL },
+};
+
 static const provauth_provider provider = {
 	PROVAUTH_PLUGIN_ABI_MAJOR,
 	PROVAUTH_PLUGIN_ABI_MINOR,
@@ -140,6 +145,7 @@ static const provauth_provider provider = {
 	pv_operations,
 	PV_OPERATION_COUNT,
 	pv_import,
+	import_kinds,
 };
 
 PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host);

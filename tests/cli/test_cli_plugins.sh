@@ -54,6 +54,9 @@ run 0 "plugins lists providers" -c "$tmp/provauth.yaml" plugins
 has "$tmp/out" "good fixture listed with ABI, capabilities, operations and file" \
 	"fixture" "$abi_major.$abi_minor" "yes" "no" "greet, count_args" "$plugins/good.so"
 has "$tmp/out" "settings file named" "settings: $tmp/provauth.yaml"
+has "$tmp/out" "the table has an IMPORTS column" "OPERATIONS" "IMPORTS" "FILE"
+has "$tmp/out" "the fixture's import kinds in its row" "fixture" "greet, count_args" "token, cookies" "good.so"
+has "$tmp/out" "each import kind described under the table" "fixture" "token" "any text, stored as the session token"
 skipped "$tmp/out" "no_entry skipped with its reason" "$plugins/no_entry.so" "no entry point provauth_plugin_init in $plugins/no_entry.so"
 skipped "$tmp/out" "major_mismatch skipped with both versions" "$plugins/major_mismatch.so" "ABI 2.0" "$supported"
 skipped "$tmp/out" "newer_minor skipped with both versions" "$plugins/newer_minor.so" "ABI $abi_major.$((abi_minor + 1))" "$supported"
@@ -84,6 +87,11 @@ assert "greeting is required" in sk[d + "/init_fails.so"]
 assert isinstance(doc["warnings"], list)
 PY
 then ok "--json output has the providers and skipped files"; else not_ok "--json document"; fi
+if python3 -c 'import json, sys
+f = json.load(open(sys.argv[1]))["providers"][0]
+assert f["import_kinds"] == [{"name": "token", "summary": "any text, stored as the session token"},
+                             {"name": "cookies", "summary": "any text as well"}], f' "$tmp/out"
+then ok "--json lists the import kinds with their summaries"; else not_ok "--json import_kinds"; fi
 run 0 "--json after the command" -c "$tmp/provauth.yaml" plugins --json
 if python3 -m json.tool "$tmp/out" >/dev/null; then ok "json.tool accepts it"; else not_ok "json.tool"; fi
 lacks "$tmp/out" "secret not in JSON output" "$secret"

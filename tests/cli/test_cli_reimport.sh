@@ -127,6 +127,39 @@ run 1 "an unknown kind" accounts import pixiv --kind password <"$tmp/carol.rt"
 has "$tmp/err" "the unknown kind is named, with the one pixiv takes" "provauth: " "password" "refresh_token"
 run 1 "pixverse refuses refresh tokens" accounts import pixverse --kind refresh_token <"$tmp/carol.rt"
 has "$tmp/err" "the refusal names the kind" "provauth: " "refresh_token" "cookies"
+
+# ---- declared import kinds: a wrong one is refused before any secret is read ----
+run 1 "a wrong kind, with a file that does not exist" accounts import pixiv --kind password \
+	--from-file "$tmp/no-such-file"
+has "$tmp/err" "the error is about the kind, with the kinds pixiv takes" \
+	"provauth: pixiv does not import kind 'password' (it imports: refresh_token)"
+has "$tmp/err" "each kind pixiv takes is described" "refresh_token" "OAuth refresh token"
+lacks "$tmp/err" "the file was never opened" "no-such-file"
+run 1 "a wrong kind, stdin closed" accounts import pixverse --kind refresh_token <&-
+has "$tmp/err" "the error names pixverse's kind" "pixverse does not import kind 'refresh_token'" "cookies"
+run 1 "a wrong kind, from an unset variable" accounts import-cookies --provider pixiv --from-env PA_TEST_UNSET
+has "$tmp/err" "import-cookies into pixiv is refused for its kind" "pixiv does not import kind 'cookies'"
+lacks "$tmp/err" "the variable was never looked at" "PA_TEST_UNSET"
+# stdin is a file shared with the shell: what provauth reads, cat does not get.
+{ run 1 "a wrong kind leaves stdin alone" accounts import pixiv --kind cookies; left=$(cat); } <"$tmp/carol.rt"
+if [ "$left" = "$carol_rt" ]; then ok "the token on stdin was not read"; else not_ok "stdin was read"; fi
+{ run 0 "the right kind reads stdin" accounts import pixiv --kind refresh_token; left=$(cat); } <"$tmp/carol.rt"
+if [ -z "$left" ]; then ok "the token on stdin was read"; else not_ok "stdin was not read"; fi
+run 1 "what stands for a kind is not echoed unless it is a name" accounts import pixiv \
+	--kind 'Tok3n.SECRET-kind-9' </dev/null
+has "$tmp/err" "the refusal lists the kinds" "pixiv: the kind given is not a kind name" "refresh_token"
+lacks "$all" "the misplaced secret is not echoed" "Tok3n.SECRET-kind-9"
+run 0 "plugins lists the import kinds" plugins
+has "$tmp/out" "pixiv's kind in the table" "pixiv" "refresh_token" "pixiv.so"
+has "$tmp/out" "pixverse's kind in the table" "pixverse" "cookies" "pixverse.so"
+has "$tmp/out" "pixverse's kind described" "pixverse" "cookies" "Cookie header"
+run 0 "plugins --json" --json plugins
+check "import_kinds in the JSON" '
+p = {x["id"]: x for x in d["providers"]}
+assert [k["name"] for k in p["pixiv"]["import_kinds"]] == ["refresh_token"], p
+assert [k["name"] for k in p["pixverse"]["import_kinds"]] == ["cookies"], p
+assert all(k["summary"] for x in p.values() for k in x["import_kinds"]), p'
+
 run 1 "an unknown provider" accounts import nosuch --kind cookies </dev/null
 has "$tmp/err" "the provider is named" "nosuch"
 run 2 "import without --kind" accounts import pixiv

@@ -4,7 +4,8 @@
  * metadata; an unknown or foreign account is refused before the provider is
  * asked; credentials of another email are refused with the store unchanged,
  * unless the import replaced the token (then it is kept in the right
- * account); a concurrent write is resolved without a second import.
+ * account); a concurrent write is resolved without a second import; a
+ * kind the provider did not declare is refused before it is asked.
  */
 #include "config.h"
 #include <CUnit/Basic.h>
@@ -66,6 +67,12 @@ static int t_import(void *state, const char *kind, const char *input, const prov
 	return 0;
 }
 
+static const provauth_import_kind test_kinds[] = {
+	{ "token", "an email standing for a token" },
+	{ "otp", "a one-time code" },
+	{ NULL, NULL },
+};
+
 static const provauth_provider test_provider = {
 	.abi_major = PROVAUTH_PLUGIN_ABI_MAJOR,
 	.abi_minor = PROVAUTH_PLUGIN_ABI_MINOR,
@@ -79,6 +86,18 @@ static const provauth_provider test_provider = {
 	.classify_error = t_classify,
 	.import = t_import,
 };
+
+/* The same provider, declaring its kinds (ABI 1.3). */
+static provauth_provider declared_provider(const char *id)
+{
+	provauth_provider p = test_provider;
+
+	p.id = id;
+	p.init = NULL;
+	p.fini = NULL;
+	p.import_kinds = test_kinds;
+	return p;
+}
 
 /* ---- a store that lets another writer in just before the first put ---- */
 
@@ -361,6 +380,87 @@ static void test_bad_options_and_kind(void)
 	CU_ASSERT_PTR_NULL(id);
 }
 
+static void test_declared_kinds_listed_and_enforced(void)
+{
+	provauth_provider declared = declared_provider("declared"), cut = declared_provider("cut"),
+	                  none = declared_provider("none");
+	const provauth_import_kind *k = NULL;
+	char *id = NULL;
+
+	FRESH();
+	/* a plugin built before 1.3 grew import_kinds: its struct ends before them */
+	cut.struct_size = offsetof(provauth_provider, import_kinds);
+	none.import = NULL;
+	none.import_kinds = NULL;
+	CU_ASSERT_FATAL(provauth_manager_add_provider(mgr, &declared) == 0);
+	CU_ASSERT_FATAL(provauth_manager_add_provider(mgr, &cut) == 0);
+	CU_ASSERT_FATAL(provauth_manager_add_provider(mgr, &none) == 0);
+
+	CU_ASSERT_EQUAL(provauth_provider_import_kinds(&k, mgr, "declared"), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+	CU_ASSERT_STRING_EQUAL(k[0].name, "token");
+	CU_ASSERT_STRING_EQUAL(k[0].summary, "an email standing for a token");
+	CU_ASSERT_STRING_EQUAL(k[1].name, "otp");
+	CU_ASSERT_PTR_NULL(k[2].name);
+	CU_ASSERT_PTR_NULL(k[2].summary);
+	/* undeclared: NULL, and the provider is asked with any kind, as before */
+	CU_ASSERT_EQUAL(provauth_provider_import_kinds(&k, mgr, "importer"), 0);
+	CU_ASSERT_PTR_NULL(k);
+	CU_ASSERT_EQUAL(provauth_provider_import_kinds(&k, mgr, "cut"), 0);
+	CU_ASSERT_PTR_NULL(k);
+	/* no import at all: nothing is accepted */
+	CU_ASSERT_EQUAL(provauth_provider_import_kinds(&k, mgr, "none"), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+	CU_ASSERT_PTR_NULL(k[0].name);
+	k = test_kinds;
+	CU_ASSERT_EQUAL(provauth_provider_import_kinds(&k, mgr, "nosuch"), PROVAUTH_ENOTFOUND);
+	CU_ASSERT_PTR_NULL(k);
+	CU_ASSERT(error_has("'nosuch'"));
+	CU_ASSERT_EQUAL(provauth_provider_import_kinds(&k, NULL, "declared"), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(provauth_provider_import_kinds(&k, mgr, NULL), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(provauth_provider_import_kinds(NULL, mgr, "declared"), PROVAUTH_EINVAL);
+
+	/* an undeclared kind never reaches the provider, with or without an account */
+	imports = 0;
+	CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "declared", "cookies", "a@example.com"),
+	                PROVAUTH_EUNSUPPORTED);
+	CU_ASSERT(error_has("provider declared does not import kind 'cookies'; it imports: token, otp"));
+	CU_ASSERT_FALSE(error_has("a@example.com"));
+	CU_ASSERT_PTR_NULL(id);
+	CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "declared", "rt-SECRET.9f3", "a@example.com"),
+	                PROVAUTH_EUNSUPPORTED);
+	CU_ASSERT(error_has("provider declared") && error_has("it imports: token, otp"));
+	CU_ASSERT_FALSE(error_has("SECRET"));
+	put_account("target", "declared", "a@example.com");
+	{
+		provauth_import_options o = PROVAUTH_IMPORT_OPTIONS_INIT;
+		o.account_id = "target";
+		CU_ASSERT_EQUAL(provauth_account_import_ext(&id, mgr, "declared", "Token", "a@example.com", &o),
+		                PROVAUTH_EUNSUPPORTED);
+		CU_ASSERT(error_has("not a kind name") && error_has("not shown") && error_has("token, otp"));
+		/* what stands where a kind should is not quoted: it may be a misplaced secret */
+		CU_ASSERT_FALSE(error_has("Token"));
+		/* a declared kind goes through to the provider */
+		CU_ASSERT_EQUAL(provauth_account_import_ext(&id, mgr, "declared", "token", "a@example.com", &o), 0);
+		CU_ASSERT_STRING_EQUAL(seen_existing, "target");
+	}
+	CU_ASSERT_EQUAL(imports, 1);
+	free(id);
+	id = NULL;
+	/* a declared kind the provider then refuses itself: its own error stands */
+	CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "declared", "otp", "b@example.com"), PROVAUTH_EUNSUPPORTED);
+	CU_ASSERT(error_has("test: unknown kind"));
+	CU_ASSERT_EQUAL(imports, 2);
+	/* undeclared kinds: the provider is asked and refuses */
+	CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "cut", "cookies", "b@example.com"), PROVAUTH_EUNSUPPORTED);
+	CU_ASSERT(error_has("test: unknown kind"));
+	CU_ASSERT_EQUAL(imports, 3);
+	CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "none", "token", "b@example.com"), PROVAUTH_EUNSUPPORTED);
+	CU_ASSERT(error_has("cannot import"));
+	CU_ASSERT_EQUAL(imports, 3);
+	CU_ASSERT_PTR_NULL(id);
+}
+
 static const pa_test tests[] = {
 	{ "without an account: matched by email, no existing", test_without_account_matches_by_email },
 	{ "into an account: existing passed, id and metadata kept", test_into_account_passes_existing_and_keeps_it },
@@ -370,6 +470,7 @@ static const pa_test tests[] = {
 	{ "an account without email", test_account_without_email },
 	{ "write conflict: one import, applied to a fresh read", test_conflict_applies_the_same_import_to_a_fresh_read },
 	{ "bad options version, unknown kind", test_bad_options_and_kind },
+	{ "declared kinds: listed, and others refused before the import", test_declared_kinds_listed_and_enforced },
 	PA_TEST_END
 };
 

@@ -241,6 +241,12 @@ static void test_good_plugin_loads_with_its_settings(void)
 	CU_ASSERT_STRING_EQUAL(pl->op_names[0], "greet");
 	CU_ASSERT_STRING_EQUAL(pl->op_names[1], "count_args");
 	CU_ASSERT_PTR_NULL(pl->op_names[2]);
+	/* the declared import kinds are the plugin's own table, read through struct_size */
+	CU_ASSERT_PTR_NOT_NULL(pl->vt.import);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pl->vt.import_kinds);
+	CU_ASSERT_STRING_EQUAL(pl->vt.import_kinds[0].name, "token");
+	CU_ASSERT_STRING_EQUAL(pl->vt.import_kinds[1].name, "cookies");
+	CU_ASSERT_PTR_NULL(pl->vt.import_kinds[2].name);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pl->settings);
 	CU_ASSERT_STRING_EQUAL(pl->settings->id, "fixture");
 	CU_ASSERT_PTR_NULL(pa_plugins_find(&set, "nonexistent"));
@@ -366,6 +372,9 @@ static void test_each_broken_plugin_is_refused_with_its_reason(void)
 			{ "entry_fails", "entry_fails.so", NULL,
 			  { "provauth_plugin_init failed", "entry_fails: this build is disabled" } },
 			{ "no_desc", "no_desc.so", NULL, { "no provider description", NULL } },
+			{ "bad_kinds", "bad_kinds.so", NULL,
+			  { "provider 'bad_kinds' import kind #1 'Refresh Token' is not a valid name",
+			    "[a-z0-9_-]{1,32}" } },
 			{ NULL, "bad.so", "this is not an ELF file\n",
 			  { "cannot load", "check its dependencies with ldd" } },
 		};
@@ -472,7 +481,7 @@ static void test_symlink_into_writable_directory_is_refused(void)
 static void test_loading_continues_past_failures(void)
 {
 	static const char *const broken[] = {
-		"no_entry", "major_mismatch", "newer_minor", "init_fails", "entry_fails", "no_desc",
+		"no_entry", "major_mismatch", "newer_minor", "init_fails", "entry_fails", "no_desc", "bad_kinds",
 	};
 	char *dir = make_dir();
 	provauth_settings *s;
@@ -799,6 +808,13 @@ static int fake_op(void *state, const provauth_session *sess, const provauth_op_
 	return 0;
 }
 
+static int fake_import(void *state, const char *kind, const char *input, const provauth_account *existing,
+                       provauth_update *u)
+{
+	PA_UNUSED(state); PA_UNUSED(kind); PA_UNUSED(input); PA_UNUSED(existing); PA_UNUSED(u);
+	return 0;
+}
+
 static provauth_provider fake_provider(const char *id)
 {
 	provauth_provider p;
@@ -826,6 +842,15 @@ static void expect_check_error(const provauth_provider *p, const char *file, con
 static void test_provider_check(void)
 {
 	static const provauth_operation unnamed_op[] = { { NULL, NULL, fake_op } };
+	static const provauth_import_kind kinds[] = { { "cookies", "c" }, { "refresh_token", NULL }, { NULL, NULL } };
+	static const provauth_import_kind dup_kinds[] = {
+		{ "cookies", "c" }, { "token", "t" }, { "cookies", "again" }, { NULL, NULL },
+	};
+	static const provauth_import_kind long_kind[] = {
+		{ "abcdefghijklmnopqrstuvwxyz0123456", NULL }, { NULL, NULL },
+	};
+	static const provauth_import_kind empty_name[] = { { "", "nameless" }, { NULL, NULL } };
+	static const provauth_import_kind no_kinds[] = { { NULL, NULL } };
 	provauth_provider p;
 	char size_1_0[64];
 
@@ -872,6 +897,32 @@ static void test_provider_check(void)
 	p.operations = unnamed_op;
 	p.operation_count = 1;
 	expect_check_error(&p, "/x/a.so", "operation #0");
+
+	/* import kinds: named, unique, and only with an import to hand them to */
+	p = fake_provider("a");
+	p.import = fake_import;
+	p.import_kinds = kinds;
+	CU_ASSERT_EQUAL(pa_provider_check(&p, "/x/a.so"), 0);
+	p.import_kinds = NULL;                  /* undeclared: any kind goes to import */
+	CU_ASSERT_EQUAL(pa_provider_check(&p, "/x/a.so"), 0);
+	p.import_kinds = dup_kinds;
+	expect_check_error(&p, "/x/a.so", "provider 'a' declares import kind 'cookies' twice (#0 and #2)");
+	p.import_kinds = long_kind;
+	expect_check_error(&p, "/x/a.so", "import kind #0 'abcdefghijklmnopqrstuvwxyz0123456' is not a valid name");
+	p.import_kinds = empty_name;
+	expect_check_error(&p, "/x/a.so", "import kind #0 '' is not a valid name");
+	p.import_kinds = no_kinds;
+	expect_check_error(&p, "/x/a.so", "has an import function but declares an empty import_kinds table");
+	p.import = NULL;
+	p.import_kinds = kinds;
+	expect_check_error(&p, "/x/a.so", "provider 'a' declares import kinds (cookies...) but no import function");
+	/* no import and nothing to import: consistent */
+	p.import_kinds = no_kinds;
+	CU_ASSERT_EQUAL(pa_provider_check(&p, "/x/a.so"), 0);
+	/* a table past struct_size (a plugin built before 1.3 had it) is never read */
+	p.import_kinds = dup_kinds;
+	p.struct_size = offsetof(provauth_provider, import_kinds);
+	CU_ASSERT_EQUAL(pa_provider_check(&p, "/x/a.so"), 0);
 
 	/* without a file the message still says what it is about */
 	p = fake_provider("a");

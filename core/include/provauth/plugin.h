@@ -21,7 +21,7 @@
  *  1.0  vtable, init/fini, setting_keys
  *  1.1  named operations (operations, operation_count), import
  *  1.2  host->json_valid
- *  1.3  host->last_error, host->setting_error
+ *  1.3  host->last_error, host->setting_error, provider->import_kinds
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -396,6 +396,23 @@ typedef struct provauth_provider {
 	 */
 	int (*import)(void *state, const char *kind, const char *input, const provauth_account *existing,
 	              provauth_update *update);
+
+	/* ---- 1.3 ---- */
+
+	/*
+	 * The kinds `import` accepts, each with a one-line summary for users
+	 * ("a Cookie: header, a JSON object or a browser export"), ending with
+	 * { NULL, NULL }. Names match [a-z0-9_-]{1,32} and are unique; a
+	 * provider that declares kinds must have `import`, and one with
+	 * `import` declares at least one (the loader refuses the plugin
+	 * otherwise). The host refuses any other kind with
+	 * PROVAUTH_EUNSUPPORTED before import is called, and tells callers the
+	 * kinds (provauth_provider_import_kinds) so they can check one before
+	 * reading a secret; `provauth plugins` lists them. NULL: not declared;
+	 * every kind is passed to import. Keep refusing unknown kinds in import
+	 * too: a host built before this member ignores it.
+	 */
+	const provauth_import_kind *import_kinds;
 } provauth_provider;
 
 /* True when the plugin's struct has `member` (struct_size covers it). */

@@ -352,6 +352,23 @@ typedef struct provauth_provider_info {
 PROVAUTH_EXTERN(size_t) provauth_manager_provider_count(const provauth_manager *m);
 PROVAUTH_EXTERN(int) provauth_manager_provider_info(provauth_provider_info *out, const provauth_manager *m, size_t i);
 
+/* One kind of credentials a provider imports (provauth_account_import's `kind`). */
+typedef struct provauth_import_kind {
+	const char *name;          /* "cookies", "refresh_token" */
+	const char *summary;       /* one line for users; may be NULL */
+} provauth_import_kind;
+
+/*
+ * The import kinds `provider` declared: *out points at its table, which
+ * ends with { NULL, NULL } and is owned by the manager (valid until it is
+ * freed, like provauth_provider_info's strings). A provider without import
+ * gets an empty table. *out is NULL when the provider has import but did
+ * not declare its kinds (a plugin older than ABI 1.3): it is then asked
+ * with any kind. PROVAUTH_ENOTFOUND when no such provider is loaded.
+ */
+PROVAUTH_EXTERN(int) provauth_provider_import_kinds(const provauth_import_kind **out, const provauth_manager *m,
+                                                    const char *provider);
+
 /* Files that were skipped at load, with the reason ("ABI 2.0, host supports 1.x"). */
 typedef struct provauth_plugin_skip {
 	const char *file;
@@ -450,6 +467,9 @@ PROVAUTH_EXTERN(int) provauth_account_reauth(provauth_manager *m, const char *id
  * is updated, else a new one is created; a new account's auth_method is
  * "unknown" unless the provider set it. *out_id (optional) receives the
  * account id; free it with provauth_free. `input` is treated as a secret.
+ * A kind the provider did not declare (provauth_provider_import_kinds) is
+ * refused with PROVAUTH_EUNSUPPORTED, naming the provider, the kind and the
+ * kinds it takes, before the provider is asked anything.
  */
 PROVAUTH_EXTERN(int) provauth_account_import(char **out_id, provauth_manager *m, const char *provider,
                                              const char *kind, const char *input);
