@@ -154,7 +154,7 @@ has "$tmp/out" "pixiv's kind in the table" "pixiv" "refresh_token" "pixiv.so"
 has "$tmp/out" "pixverse's kind in the table" "pixverse" "cookies" "pixverse.so"
 has "$tmp/out" "pixverse's kind described" "pixverse" "cookies" "Cookie header"
 run 0 "plugins --json" --json plugins
-check "import_kinds in the JSON" '
+check_json "import_kinds in the JSON" '
 p = {x["id"]: x for x in d["providers"]}
 assert [k["name"] for k in p["pixiv"]["import_kinds"]] == ["refresh_token"], p
 assert [k["name"] for k in p["pixverse"]["import_kinds"]] == ["cookies"], p
