@@ -143,7 +143,7 @@ int cli_env_settings(cli_env *env, const cli_ctx *ctx);
 int cli_env_manager(cli_env *env, int use_store);
 /*
  * Both steps for a command that works on accounts (with the store); on
- * failure reports it and returns CLI_EXIT_ERROR, else 0.
+ * failure reports it, frees what it made and returns CLI_EXIT_ERROR, else 0.
  */
 int cli_env_open(cli_env *env, const cli_ctx *ctx);
 /*
@@ -154,6 +154,9 @@ int cli_env_open(cli_env *env, const cli_ctx *ctx);
 void cli_env_flush_events(cli_env *env);
 /* Flushes the events that led to a failure, then reports it like cli_fail. */
 int cli_env_fail(cli_env *env, int rc);
+/* Ends a command: prints the events still collected, frees env, returns r. */
+int cli_env_close(cli_env *env, int r);
+/* Frees env; it may be freed again. */
 void cli_env_free(cli_env *env);
 
 /* ---- secrets from stdin, a file or the environment (cli_input.c) ---- */

@@ -236,8 +236,11 @@ int cli_env_open(cli_env *env, const cli_ctx *ctx)
 
 	memset(env, 0, sizeof(*env));
 	env->verbose = ctx->verbose;
-	if ((rc = cli_env_settings(env, ctx)) < 0 || (rc = cli_env_manager(env, 1)) < 0)
-		return cli_env_fail(env, rc);
+	if ((rc = cli_env_settings(env, ctx)) < 0 || (rc = cli_env_manager(env, 1)) < 0) {
+		rc = cli_env_fail(env, rc);
+		cli_env_free(env);
+		return rc;
+	}
 	return 0;
 }
 
@@ -280,6 +283,13 @@ int cli_env_fail(cli_env *env, int rc)
 void cli_env_flush_events(cli_env *env)
 {
 	flush_events(env, 1);
+}
+
+int cli_env_close(cli_env *env, int r)
+{
+	cli_env_flush_events(env);
+	cli_env_free(env);
+	return r;
 }
 
 void cli_env_free(cli_env *env)

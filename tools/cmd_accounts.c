@@ -100,10 +100,8 @@ static int run_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 
 	if ((r = cli_parse(ctx, "accounts list", self, &spec, argc, argv, args, &nargs)) >= 0)
 		return r;
-	if ((r = cli_env_open(&env, ctx)) != 0) {
-		cli_env_free(&env);
+	if ((r = cli_env_open(&env, ctx)) != 0)
 		return r;
-	}
 	if ((r = provauth_account_list(&list, &n, env.manager, provider)) < 0) {
 		r = cli_env_fail(&env, r);
 	} else {
@@ -114,9 +112,7 @@ static int run_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 		r = CLI_EXIT_OK;
 	}
 	provauth_account_list_free(list, n);
-	cli_env_flush_events(&env);
-	cli_env_free(&env);
-	return r;
+	return cli_env_close(&env, r);
 }
 
 /* ---- import-cookies, add and import ---- */
@@ -279,10 +275,8 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 	if (file && env_var)
 		return cli_usage_error(k->path, "give the %s with --from-file or --from-env, not both", k->what);
 	/* Settings problems show before anyone pastes a secret. */
-	if ((r = cli_env_open(&env, ctx)) != 0) {
-		cli_env_free(&env);
+	if ((r = cli_env_open(&env, ctx)) != 0)
 		return r;
-	}
 	if (cli_provider_info(&info, env.manager, provider) < 0) {
 		cli_env_flush_events(&env);
 		cli_error("provider '%s' is not loaded (see 'provauth plugins')", provider);
@@ -308,9 +302,7 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 	}
 	provauth_account_free(a);
 	provauth_free(id);
-	cli_env_flush_events(&env);
-	cli_env_free(&env);
-	return r;
+	return cli_env_close(&env, r);
 }
 
 static const import_kind import_cookies = {
@@ -391,10 +383,8 @@ static int run_reauth(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 		return cli_usage_error("accounts reauth", "give the password one way only: --password-from-file, "
 		                       "--password-from-env or --password-stdin");
 	id = args[0];
-	if ((r = cli_env_open(&env, ctx)) != 0) {
-		cli_env_free(&env);
+	if ((r = cli_env_open(&env, ctx)) != 0)
 		return r;
-	}
 	if ((r = provauth_account_get(&a, env.manager, id)) < 0) {
 		r = cli_env_fail(&env, r);
 		goto out;
@@ -424,9 +414,7 @@ static int run_reauth(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 	r = CLI_EXIT_OK;
 out:
 	provauth_account_free(a);
-	cli_env_flush_events(&env);
-	cli_env_free(&env);
-	return r;
+	return cli_env_close(&env, r);
 }
 
 /* ---- connect-google and remove ---- */
@@ -442,10 +430,8 @@ static int run_connect_google(cli_ctx *ctx, const cli_command *self, int argc, c
 
 	if ((r = cli_parse(ctx, "accounts connect-google", self, &spec, argc, argv, args, &nargs)) >= 0)
 		return r;
-	if ((r = cli_env_open(&env, ctx)) != 0) {
-		cli_env_free(&env);
+	if ((r = cli_env_open(&env, ctx)) != 0)
 		return r;
-	}
 	if ((r = provauth_account_set_auth_method(env.manager, args[0], PROVAUTH_AUTH_GOOGLE)) < 0 ||
 	    (r = provauth_account_get(&a, env.manager, args[0])) < 0) {
 		r = cli_env_fail(&env, r);
@@ -458,9 +444,7 @@ static int run_connect_google(cli_ctx *ctx, const cli_command *self, int argc, c
 		r = CLI_EXIT_OK;
 	}
 	provauth_account_free(a);
-	cli_env_flush_events(&env);
-	cli_env_free(&env);
-	return r;
+	return cli_env_close(&env, r);
 }
 
 static int run_remove(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
@@ -473,10 +457,8 @@ static int run_remove(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 
 	if ((r = cli_parse(ctx, "accounts remove", self, &spec, argc, argv, args, &nargs)) >= 0)
 		return r;
-	if ((r = cli_env_open(&env, ctx)) != 0) {
-		cli_env_free(&env);
+	if ((r = cli_env_open(&env, ctx)) != 0)
 		return r;
-	}
 	if ((r = provauth_account_remove(env.manager, args[0])) < 0) {
 		r = cli_env_fail(&env, r);
 	} else if (ctx->json) {
@@ -492,9 +474,7 @@ static int run_remove(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 		printf("Removed account %s.\n", args[0]);
 		r = CLI_EXIT_OK;
 	}
-	cli_env_flush_events(&env);
-	cli_env_free(&env);
-	return r;
+	return cli_env_close(&env, r);
 }
 
 static const cli_command accounts_commands[] = {

@@ -192,9 +192,7 @@ static int run_status(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 out:
 	provauth_free(out);
 	provauth_account_free(a);
-	cli_env_flush_events(&env);
-	cli_env_free(&env);
-	return r;
+	return cli_env_close(&env, r);
 }
 
 /* ---- call ---- */
@@ -235,9 +233,7 @@ static int run_call(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 out:
 	provauth_free(out);
 	provauth_account_free(a);
-	cli_env_flush_events(&env);
-	cli_env_free(&env);
-	return r;
+	return cli_env_close(&env, r);
 }
 
 /* ---- session ---- */
@@ -351,9 +347,7 @@ static int run_session(cli_ctx *ctx, const cli_command *self, int argc, char **a
 	}
 	free(last_reauth);
 	provauth_account_free(a);
-	cli_env_flush_events(&env);
-	cli_env_free(&env);
-	return r;
+	return cli_env_close(&env, r);
 }
 
 const cli_command cli_cmd_status = {
