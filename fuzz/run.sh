@@ -3,11 +3,16 @@
 #
 #   fuzz/run.sh BUILD_DIR SECONDS [TARGET...]   fuzz each target for SECONDS
 #   fuzz/run.sh BUILD_DIR replay [TARGET...]    run each target once over its corpus
+#   fuzz/run.sh BUILD_DIR merge [TARGET...]     add to fuzz/corpus/<target> the inputs
+#                                               of BUILD_DIR/fuzz-work/<target> that
+#                                               reach code the corpus does not
 #
-# The corpus in the tree (fuzz/corpus/<target>) is only read; what the
-# fuzzer learns goes to BUILD_DIR/fuzz-work/<target>, crash, leak and
-# timeout inputs to BUILD_DIR/fuzz-artifacts/<target>/. Exit status 1 when
-# any target crashed (the artifacts are listed). Usually run via ./dev fuzz.
+# Fuzzing and replay only read the corpus in the tree (fuzz/corpus/<target>);
+# what the fuzzer learns goes to BUILD_DIR/fuzz-work/<target>, crash, leak and
+# timeout inputs to BUILD_DIR/fuzz-artifacts/<target>/. "merge" is how what
+# a long run learnt reaches the tree, so that CI's short runs and make check's
+# replays start from it. Exit status 1 when any target crashed (the artifacts
+# are listed). Usually run via ./dev fuzz.
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,6 +47,13 @@ for t in "${targets[@]}"; do
 	start=$SECONDS
 	if [ "$mode" = replay ]; then
 		"$bin" "${args[@]}" -runs=0 "$seeds" >"$log" 2>&1
+	elif [ "$mode" = merge ]; then
+		before=$(find "$seeds" -type f | wc -l)
+		if "$bin" "${args[@]}" -merge=1 "$seeds" "$work" >"$log" 2>&1; then
+			echo "merged: $t: $before -> $(find "$seeds" -type f | wc -l) inputs in fuzz/corpus/$t"
+			continue
+		fi
+		false
 	else
 		"$bin" "${args[@]}" -max_total_time="$mode" "$work" "$seeds" >"$log" 2>&1
 	fi
