@@ -150,6 +150,13 @@ int pixiv_is_json(const provauth_host *h, const char *text, size_t len);
 char *pixiv_json_quote(const provauth_host *h, const char *s);
 /* 1 when `needle` occurs in `hay`, ignoring ASCII case; NULL-safe. */
 int pixiv_contains_ci(const char *hay, const char *needle);
+/* The shortest piece of a secret that a message may not repeat. */
+#define PIXIV_SECRET_PIECE 8
+/*
+ * 1 when text holds `secret` or any 8-byte piece of it (all of a shorter
+ * one): a server may echo what it was sent, whole or cut. NULL-safe.
+ */
+int pixiv_repeats_secret(const char *text, const char *secret);
 /* 1 when s is 1..20 decimal digits. */
 int pixiv_is_user_id(const char *s);
 

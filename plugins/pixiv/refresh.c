@@ -111,13 +111,19 @@ static int post_once(pixiv_state *st, const char *form, provauth_http_response *
 }
 
 /* What a refusal means, in a message that names the setting or the next step. */
-static int refusal(pixiv_state *st, const provauth_http_response *resp, const char *who, int lost_reply)
+static int refusal(pixiv_state *st, const provauth_http_response *resp, const char *who, int lost_reply,
+                   const char *refresh_token)
 {
 	const provauth_host *h = st->host;
+	pixiv_token_error kind;
 	char code[48];
 	long ra;
 
-	switch (pixiv_token_error_parse(h, resp->status, resp->body, resp->body_len, code, sizeof(code))) {
+	kind = pixiv_token_error_parse(h, resp->status, resp->body, resp->body_len, code, sizeof(code));
+	/* A server that spells back what it was sent must not make us print it. */
+	if (pixiv_repeats_secret(code, refresh_token) || pixiv_repeats_secret(code, st->client_secret))
+		snprintf(code, sizeof(code), "error code withheld: it repeats a credential");
+	switch (kind) {
 	case PIXIV_TERR_INVALID_GRANT:
 		return h->set_error(h, PROVAUTH_EAUTH,
 		                    "pixiv: %s: the refresh token was refused (invalid_grant): it expired or was revoked%s; %s",
@@ -182,7 +188,7 @@ int pixiv_refresh_grant(pixiv_state *st, pixiv_token *out, const char *who, cons
 				rc = h->set_error(h, PROVAUTH_EHTTP, "pixiv: %s: the token endpoint answered HTTP %ld after %u attempt%s",
 				                  who, status, attempt + 1, attempt ? "s" : "");
 			} else {
-				rc = refusal(st, resp, who, lost_reply);
+				rc = refusal(st, resp, who, lost_reply, refresh_token);
 			}
 		} else {
 			/* The host's message names the URL and the cause: kept, after who asked (ABI 1.3). */

@@ -232,18 +232,28 @@ out:
 	return rc;
 }
 
-/* Copies an OAuth error name, keeping only characters that cannot smuggle anything into a message. */
+/*
+ * Copies an OAuth error name if it is one: letters, digits, '_', '-', '.'
+ * only, and short enough to fit. Anything else is left out whole, never
+ * filtered: dropping the odd character could join the pieces of a secret
+ * the server split with it ("secr\u00e9et") back into the secret.
+ */
 static void copy_code(char *dst, size_t size, const char *src)
 {
-	size_t o = 0;
+	size_t n;
 
 	if (!size)
 		return;
-	for (; src && *src && o + 1 < size; src++)
-		if ((*src >= 'a' && *src <= 'z') || (*src >= 'A' && *src <= 'Z') || (*src >= '0' && *src <= '9') ||
-		    *src == '_' || *src == '-' || *src == '.')
-			dst[o++] = *src;
-	dst[o] = '\0';
+	dst[0] = '\0';
+	if (!src)
+		return;
+	for (n = 0; src[n]; n++)
+		if (!((src[n] >= 'a' && src[n] <= 'z') || (src[n] >= 'A' && src[n] <= 'Z') ||
+		      (src[n] >= '0' && src[n] <= '9') || src[n] == '_' || src[n] == '-' || src[n] == '.'))
+			return;
+	if (n + 1 > size)
+		return;
+	memcpy(dst, src, n + 1);
 }
 
 pixiv_token_error pixiv_token_error_parse(const provauth_host *h, long status, const char *body,

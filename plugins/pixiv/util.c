@@ -83,6 +83,22 @@ static int lower(int c)
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
+int pixiv_repeats_secret(const char *text, const char *secret)
+{
+	size_t n, w, i;
+	const char *hit;
+
+	if (!text || !secret || !*secret)
+		return 0;
+	n = strlen(secret);
+	w = n < PIXIV_SECRET_PIECE ? n : PIXIV_SECRET_PIECE;
+	for (i = 0; i + w <= n; i++)
+		for (hit = strchr(text, secret[i]); hit; hit = strchr(hit + 1, secret[i]))
+			if (strncmp(hit, secret + i, w) == 0)
+				return 1;
+	return 0;
+}
+
 int pixiv_contains_ci(const char *hay, const char *needle)
 {
 	size_t i;

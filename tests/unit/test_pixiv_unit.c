@@ -303,12 +303,38 @@ static void test_token_errors(void)
 	CU_ASSERT(terr(400, "", code) == PIXIV_TERR_UNKNOWN);
 	CU_ASSERT_STRING_EQUAL(code, "");
 	CU_ASSERT(terr(500, "<html>oops</html>", code) == PIXIV_TERR_UNKNOWN);
-	/* A hostile error name cannot carry markup or line breaks into a message. */
-	CU_ASSERT(terr(400, "{\"error\":\"in<va>lid\\r\\nX: y\"}", code) == PIXIV_TERR_OTHER);
-	CU_ASSERT_STRING_EQUAL(code, "invalidXy");
+	/* A hostile error name cannot carry markup or line breaks into a message: it is not quoted at all. */
+	CU_ASSERT(terr(400, "{\"error\":\"in<va>lid\\r\\nX: y\"}", code) == PIXIV_TERR_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(code, "");
+	/*
+	 * Nor filtered: dropping the one odd character would join a secret the
+	 * server split with it (the fuzzer's find, fuzz/corpus/pixiv_token/regress-*).
+	 */
+	CU_ASSERT(terr(400, "{\"error\":\"FzRefresh-secr\\u00e9et-8812\"}", code) == PIXIV_TERR_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(code, "");
+	/* Too long for the buffer: left out, not cut. */
+	CU_ASSERT(terr(400, "{\"error\":\"a_very_long_error_name_that_does_not_fit_in_the_buffer\"}", code) ==
+	          PIXIV_TERR_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(code, "");
 	/* No code buffer wanted. */
 	CU_ASSERT(pixiv_token_error_parse(&host, 400, "{\"error\":\"invalid_grant\"}", 25, NULL, 0) ==
 	          PIXIV_TERR_INVALID_GRANT);
+}
+
+/* What a refusal may quote of the server's words: nothing that repeats a credential, whole or cut. */
+static void test_repeats_secret(void)
+{
+	const char *rt = "AbCdEfGh-1234567_ijkl";
+
+	CU_ASSERT(pixiv_repeats_secret(rt, rt));
+	CU_ASSERT(pixiv_repeats_secret("invalid_AbCdEfGh_x", rt));   /* its first 8 bytes */
+	CU_ASSERT(pixiv_repeats_secret("x1234567_ijkl", rt));        /* its last 8 */
+	CU_ASSERT_FALSE(pixiv_repeats_secret("AbCdEfG", rt));        /* 7 bytes are not a piece */
+	CU_ASSERT_FALSE(pixiv_repeats_secret("invalid_grant", rt));
+	CU_ASSERT(pixiv_repeats_secret("a-short-one", "short"));     /* all of a shorter secret */
+	CU_ASSERT_FALSE(pixiv_repeats_secret("anything", ""));
+	CU_ASSERT_FALSE(pixiv_repeats_secret(NULL, rt));
+	CU_ASSERT_FALSE(pixiv_repeats_secret("anything", NULL));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -488,6 +514,7 @@ int main(int argc, char **argv)
 		{ "parse user variants", test_parse_user_variants },
 		{ "parse malformed replies", test_parse_malformed },
 		{ "token endpoint errors", test_token_errors },
+		{ "a quoted error code never repeats a credential", test_repeats_secret },
 		{ "classify session errors", test_classify_session_errors },
 		{ "classify rate limits", test_classify_rate_limits },
 		{ "classify other errors", test_classify_other_errors },
