@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# The README's promise, checked the way a newcomer meets the project: on a
+# Debian 12 root with nothing but debootstrap's minbase in it, a clean copy
+# of the committed tree (HEAD) runs
+#   1. as root:               ./dev demo, then ./dev check, then ./dev deb
+#   2. as an unprivileged user, in a second clean copy it owns:
+#                             ./dev check (no sudo: the packages are there by then)
+#   3. in another pristine root: the built .deb files installed with apt,
+#      then tools/deb-smoke.sh (provauth --version, both plugins load from the
+#      packaged directory, examples/embed builds with pkg-config only).
+# Anything the project forgot to install fails here, not on a user's machine.
+#
+#   tools/fresh-debian.sh [--keep]     (root; ./dev fresh runs it via sudo)
+#
+# The pristine minbase root is kept as a tarball in $PA_FRESH_CACHE (default
+# /var/cache/provauth-fresh) and made again when missing or unreadable. Each
+# root runs in a mount and PID namespace of its own (pivot_root, not chroot,
+# so user namespaces work inside as on a real machine): /proc, /sys, /dev,
+# /dev/pts and /dev/shm are mounted there and go away with the namespace, also
+# when a step fails or the script is killed. --keep leaves the roots in
+# their work directory for a look afterwards.
+#
+# Environment: PA_FRESH_CACHE, PA_FRESH_MIRROR (default
+# http://deb.debian.org/debian), PA_FRESH_WORK (parent of the work directory,
+# default /var/tmp), PA_JOBS (passed to ./dev inside).
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${PA_FRESH_CACHE:-/var/cache/provauth-fresh}
+mirror=${PA_FRESH_MIRROR:-http://deb.debian.org/debian}
+suite=bookworm
+tarball=$cache/$suite-minbase.tar
+keep=0
+[ "${1:-}" = --keep ] && keep=1
+user=newcomer
+
+say() { printf '==> fresh: %s\n' "$*" >&2; }
+die() { say "FAILED: $*"; exit 1; }
+elapsed() { local s=$(($(date +%s) - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+
+[ "$(id -u)" = 0 ] || die "needs root (debootstrap, mounts): run ./dev fresh, which uses sudo"
+for c in debootstrap unshare pivot_root tar git findmnt setpriv; do
+	command -v "$c" >/dev/null || die "$c is missing (./dev fresh installs debootstrap)"
+done
+
+# ---- the pristine root -------------------------------------------------
+ensure_tarball() {
+	if [ -s "$tarball" ] && tar -tf "$tarball" >/dev/null 2>&1; then return 0; fi
+	local t0 tmp
+	t0=$(date +%s)
+	say "no usable $tarball: debootstrap --variant=minbase $suite (a few minutes, once per machine)"
+	mkdir -p "$cache"
+	tmp=$(mktemp -d "$cache/.new-XXXXXX")
+	if ! debootstrap --variant=minbase "$suite" "$tmp/root" "$mirror" >"$tmp/log" 2>&1; then
+		tail -n 30 "$tmp/log" >&2
+		rm -rf --one-file-system "$tmp"
+		die "debootstrap failed"
+	fi
+	# Written next to its final name and renamed: never half a tarball.
+	tar --numeric-owner -C "$tmp/root" -cf "$tmp/root.tar" .
+	mv "$tmp/root.tar" "$tarball"
+	rm -rf --one-file-system "$tmp"
+	say "pristine root cached in $tarball ($(elapsed "$t0"))"
+}
+
+# new_root DIR: a pristine root with the network set up as a new install has it.
+new_root() {
+	mkdir -p "$1"
+	tar --numeric-owner -xpf "$tarball" -C "$1"
+	cp -L /etc/resolv.conf "$1/etc/resolv.conf"
+	cat >"$1/etc/apt/sources.list" <<-EOF
+		deb $mirror $suite main
+		deb $mirror $suite-updates main
+		deb http://deb.debian.org/debian-security $suite-security main
+	EOF
+}
+
+# in_root DIR COMMAND...: COMMAND inside DIR as its /, in fresh mount and PID
+# namespaces, with a clean environment. The mounts belong to the namespace:
+# the kernel drops them when its last process ends, whatever happened.
+in_root() {
+	local root=$1
+	shift
+	unshare --mount --pid --fork --propagation private -- bash -euc '
+		r=$1; shift
+		mount --bind "$r" "$r"
+		mount -t proc proc "$r/proc"
+		mount -t sysfs sysfs "$r/sys" 2>/dev/null || mount --rbind /sys "$r/sys"
+		mount -t tmpfs -o mode=755,nosuid dev "$r/dev"
+		for d in null zero full random urandom tty; do
+			touch "$r/dev/$d"
+			mount --bind "/dev/$d" "$r/dev/$d"
+		done
+		ln -s /proc/self/fd "$r/dev/fd"
+		ln -s /proc/self/fd/0 "$r/dev/stdin"
+		ln -s /proc/self/fd/1 "$r/dev/stdout"
+		ln -s /proc/self/fd/2 "$r/dev/stderr"
+		mkdir "$r/dev/pts" "$r/dev/shm"
+		mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$r/dev/pts"
+		ln -s pts/ptmx "$r/dev/ptmx"
+		mount -t tmpfs -o mode=1777,nosuid,nodev shm "$r/dev/shm"
+		cd "$r"
+		mkdir -p .old-root
+		pivot_root . .old-root
+		umount -l /.old-root
+		rmdir /.old-root
+		exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+			HOME=/root TERM=dumb CI="${CI:-}" PA_JOBS="${PA_JOBS:-}" "$@"
+	' in_root "$root" "$@"
+}
+
+# remove_root DIR: only when nothing is mounted below it any more.
+remove_root() {
+	if findmnt -rn -o TARGET | grep -q "^$1"; then
+		say "not removing $1: something is still mounted below it"
+		return 1
+	fi
+	rm -rf --one-file-system "$1"
+}
+
+# unpack_tree DIR OWNER: a clean copy of HEAD, as `git clone` would give.
+unpack_tree() {
+	mkdir -p "$1"
+	git -C "$top" archive --format=tar HEAD | tar -x -C "$1"
+	chown -R "$2" "$1"
+}
+
+ensure_tarball
+work=$(mktemp -d "${PA_FRESH_WORK:-/var/tmp}/provauth-fresh-XXXXXX")
+chmod 755 "$work"
+cleanup() {
+	local rc=$?
+	if [ "$keep" = 1 ]; then say "kept $work"
+	else remove_root "$work/dev-root" 2>/dev/null || true; remove_root "$work/pkg-root" 2>/dev/null || true
+		rm -rf --one-file-system "$work" 2>/dev/null || true
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+t_all=$(date +%s)
+say "testing HEAD $(git -C "$top" rev-parse --short HEAD) (commit first: uncommitted changes are not part of it)"
+
+# ---- 1. as root: the two commands, then the packages -----------------------
+root=$work/dev-root
+new_root "$root"
+unpack_tree "$root/root/provauth" 0:0
+t0=$(date +%s)
+say "as root: ./dev demo"
+in_root "$root" bash -c 'cd /root/provauth && ./dev demo' >"$work/demo.out" 2>&1 ||
+	{ tail -n 60 "$work/demo.out" >&2; die "./dev demo as root"; }
+tail -n 3 "$work/demo.out" >&2
+say "as root: ./dev demo passed ($(elapsed "$t0"))"
+
+t0=$(date +%s)
+say "as root: ./dev check"
+in_root "$root" bash -c 'cd /root/provauth && ./dev check' >"$work/check-root.out" 2>&1 ||
+	{ tail -n 80 "$work/check-root.out" >&2; die "./dev check as root"; }
+tail -n 1 "$work/check-root.out" >&2
+say "as root: ./dev check passed ($(elapsed "$t0"))"
+
+t0=$(date +%s)
+say "as root: ./dev deb"
+in_root "$root" bash -c 'cd /root/provauth && ./dev deb' >"$work/deb.out" 2>&1 ||
+	{ tail -n 60 "$work/deb.out" >&2; die "./dev deb as root"; }
+mkdir -p "$work/debs"
+cp "$root"/root/provauth/_build-deb/*.deb "$work/debs/"
+say "as root: ./dev deb passed ($(elapsed "$t0")): $(cd "$work/debs" && echo *.deb)"
+
+# ---- 2. an unprivileged user, a copy of its own, no sudo -------------------
+t0=$(date +%s)
+in_root "$root" useradd --create-home --shell /bin/bash "$user"
+uid=$(awk -F: -v u="$user" '$1 == u { print $3 ":" $4 }' "$root/etc/passwd")
+unpack_tree "$root/home/$user/provauth" "$uid"
+say "as $user: ./dev check"
+in_root "$root" setpriv --reuid="$user" --regid="$user" --init-groups \
+	env HOME="/home/$user" USER="$user" bash -c 'cd ~/provauth && ./dev check' \
+	>"$work/check-user.out" 2>&1 ||
+	{ tail -n 80 "$work/check-user.out" >&2; die "./dev check as $user"; }
+tail -n 1 "$work/check-user.out" >&2
+say "as $user: ./dev check passed ($(elapsed "$t0"))"
+[ "$keep" = 1 ] || remove_root "$root"
+
+# ---- 3. the packages on a clean system -------------------------------------
+t0=$(date +%s)
+root=$work/pkg-root
+new_root "$root"
+mkdir -p "$root/root/debs" "$root/root/provauth"
+cp "$work"/debs/*.deb "$root/root/debs/"
+unpack_tree "$root/root/provauth" 0:0
+say "packages on a clean root: apt-get install ./*.deb, tools/deb-smoke.sh"
+in_root "$root" bash /root/provauth/tools/deb-smoke.sh /root/debs /root/provauth/examples/embed \
+	>"$work/pkg.out" 2>&1 || { tail -n 60 "$work/pkg.out" >&2; die "the packages on a clean root"; }
+tail -n 3 "$work/pkg.out" >&2
+say "packages passed ($(elapsed "$t0"))"
+
+say "all passed in $(elapsed "$t_all")"
