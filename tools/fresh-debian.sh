@@ -5,9 +5,9 @@
 #   1. as root:               ./dev demo, then ./dev check, then ./dev deb
 #   2. as an unprivileged user, in a second clean copy it owns:
 #                             ./dev check (no sudo: the packages are there by then)
-#   3. in another pristine root: the built .deb files installed with apt,
-#      then tools/deb-smoke.sh (provauth --version, both plugins load from the
-#      packaged directory, examples/embed builds with pkg-config only).
+#   3. in another pristine root, tools/deb-smoke.sh: the built .deb files
+#      installed with apt, provauth --version, both plugins load from the
+#      packaged directory, examples/embed builds with pkg-config only.
 # Anything the project forgot to install fails here, not on a user's machine.
 #
 #   tools/fresh-debian.sh [--keep]     (root; ./dev fresh runs it via sudo)
@@ -182,14 +182,14 @@ say "as $user: ./dev check passed ($(elapsed "$t0"))"
 [ "$keep" = 1 ] || remove_root "$root"
 
 # ---- 3. the packages on a clean system -------------------------------------
+# deb-smoke.sh mounts into the root and chroots itself; its own mount
+# namespace drops those mounts however it ends.
 t0=$(date +%s)
 root=$work/pkg-root
 new_root "$root"
-mkdir -p "$root/root/debs" "$root/root/provauth"
-cp "$work"/debs/*.deb "$root/root/debs/"
-unpack_tree "$root/root/provauth" 0:0
-say "packages on a clean root: apt-get install ./*.deb, tools/deb-smoke.sh"
-in_root "$root" bash /root/provauth/tools/deb-smoke.sh /root/debs /root/provauth/examples/embed \
+unpack_tree "$work/src" 0:0
+say "packages on a clean root: tools/deb-smoke.sh"
+unshare --mount --propagation private -- bash "$work/src/tools/deb-smoke.sh" "$root" "$work/debs" \
 	>"$work/pkg.out" 2>&1 || { tail -n 60 "$work/pkg.out" >&2; die "the packages on a clean root"; }
 tail -n 3 "$work/pkg.out" >&2
 say "packages passed ($(elapsed "$t0"))"
