@@ -2,9 +2,13 @@
 # The README's promise, checked the way a newcomer meets the project: on a
 # Debian 12 root with nothing but debootstrap's minbase in it, a clean copy
 # of the committed tree (HEAD) runs
-#   1. as root:               ./dev demo, then ./dev check, then ./dev deb
+#   1. as root:               ./dev demo, then ./dev check, then ./dev deb;
+#                             then the README's build-by-hand, install,
+#                             embedding and plugin steps in another copy
 #   2. as an unprivileged user, in a second clean copy it owns:
-#                             ./dev check (no sudo: the packages are there by then)
+#                             ./dev check (no sudo: the packages are there by
+#                             then; provauth installed in /usr/local must not
+#                             leak into its tests)
 #   3. in another pristine root, tools/deb-smoke.sh: the built .deb files
 #      installed with apt, provauth --version, both plugins load from the
 #      packaged directory, examples/embed builds with pkg-config only.
@@ -166,6 +170,41 @@ in_root "$root" bash -c 'cd /root/provauth && ./dev deb' >"$work/deb.out" 2>&1 |
 mkdir -p "$work/debs"
 cp "$root"/root/provauth/_build-deb/*.deb "$work/debs/"
 say "as root: ./dev deb passed ($(elapsed "$t0")): $(cd "$work/debs" && echo *.deb)"
+
+# ---- 1b. the README's build-by-hand, install, embedding and plugin steps ------
+# As written there, in a clean copy: an in-place configure is refused with
+# the out-of-tree commands (and no "rm: cannot remove 'core'"); the installed
+# tool runs at once (ldconfig by the install); make installcheck builds both
+# examples against the installed tree and runs them; the example plugin loads
+# once its settings block is in ~/.config/provauth/provauth.yaml; man finds
+# the page once man-db is there. This install into /usr/local also stays for
+# step 2, whose suite must not pick any of it up.
+t0=$(date +%s)
+unpack_tree "$root/root/by-hand" 0:0
+say "as root: the README's steps by hand (configure, make install, examples, man)"
+in_root "$root" bash -euxc '
+	cd /root/by-hand
+	autoreconf -fi >/dev/null 2>&1
+	if ./configure >/tmp/in-place.out 2>&1; then echo "configure ran in the source tree"; exit 1; fi
+	grep -q "mkdir _build" /tmp/in-place.out
+	if grep "cannot remove" /tmp/in-place.out; then exit 1; fi
+	mkdir _build && cd _build
+	../configure >/dev/null && make -j"${PA_JOBS:-2}" >/dev/null && make install >/dev/null
+	provauth --version
+	make installcheck >/tmp/installcheck.out 2>&1 || { tail -n 40 /tmp/installcheck.out; exit 1; }
+	mkdir -p ~/.config/provauth
+	printf "providers:\n  bearer:\n    base_url: https://api.example.com\n" >~/.config/provauth/provauth.yaml
+	cd ../examples/plugin
+	make >/dev/null && make install >/dev/null
+	provauth plugins >/tmp/plugins.out
+	grep -w bearer /tmp/plugins.out
+	provauth config check
+	rm -rf ~/.config/provauth
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends man-db >/dev/null
+	man provauth >/tmp/man.out 2>&1 && grep -q "accounts import-cookies" /tmp/man.out
+	man /root/by-hand/docs/provauth.1 >/tmp/man.out 2>&1 && grep -q "accounts import-cookies" /tmp/man.out
+' >"$work/by-hand.out" 2>&1 || { tail -n 60 "$work/by-hand.out" >&2; die "the README's steps by hand"; }
+say "as root: the README's steps by hand passed ($(elapsed "$t0"))"
 
 # ---- 2. an unprivileged user, a copy of its own, no sudo -------------------
 t0=$(date +%s)
