@@ -45,7 +45,7 @@ typedef struct fp_token {
 	char *token;
 	size_t user;        /* index into users */
 	int revoked;
-	int64_t expires_at; /* server time; access tokens only */
+	int64_t expires_at_ms; /* server time in ms; access tokens only */
 	uint64_t seq;       /* issue order; refresh tokens only */
 } fp_token;
 
@@ -206,9 +206,18 @@ static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_YES;
 }
 
-static int64_t server_now(const fake_pixiv *f)
+/*
+ * Milliseconds, not seconds: a token that lives expires_in seconds must live
+ * that long. With whole seconds a 1 s token issued at x.999 was dead 1 ms
+ * later, and a test's call between its refresh and its request failed on a
+ * loaded machine.
+ */
+static int64_t server_now_ms(const fake_pixiv *f)
 {
-	return (int64_t)time(NULL) + f->clock_offset;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec + f->clock_offset) * 1000 + ts.tv_nsec / 1000000;
 }
 
 static char *new_token(fake_pixiv *f, const char *prefix)
@@ -499,7 +508,7 @@ static fp_token *find_token(fp_token *v, size_t n, const char *tok)
 	return NULL;
 }
 
-static void add_token(fp_token **v, size_t *n, char *tok, size_t user, int64_t expires_at, uint64_t seq)
+static void add_token(fp_token **v, size_t *n, char *tok, size_t user, int64_t expires_at_ms, uint64_t seq)
 {
 	fp_token *grown = realloc(*v, (*n + 1) * sizeof(*grown));
 
@@ -509,7 +518,7 @@ static void add_token(fp_token **v, size_t *n, char *tok, size_t user, int64_t e
 	grown[*n].token = tok;
 	grown[*n].user = user;
 	grown[*n].revoked = 0;
-	grown[*n].expires_at = expires_at;
+	grown[*n].expires_at_ms = expires_at_ms;
 	grown[*n].seq = seq;
 	(*n)++;
 }
@@ -586,7 +595,7 @@ static enum MHD_Result handle_token(fake_pixiv *f, struct MHD_Connection *c, con
 	}
 	user = old->user;
 	access = new_token(f, "px-at");
-	add_token(&f->access, &f->naccess, access, user, server_now(f) + f->expires_in, 0);
+	add_token(&f->access, &f->naccess, access, user, server_now_ms(f) + f->expires_in * 1000, 0);
 	if (f->rotate) {
 		if (f->revoke_old)
 			old->revoked = 1;
@@ -647,7 +656,7 @@ static enum MHD_Result handle_api(fake_pixiv *f, struct MHD_Connection *c, const
 		goto out;
 	}
 	at = find_token(f->access, f->naccess, tok);
-	if (!at || at->revoked || server_now(f) >= at->expires_at) {
+	if (!at || at->revoked || server_now_ms(f) >= at->expires_at_ms) {
 		pthread_mutex_unlock(&f->mu);
 		rc = standard ? reply_rfc6749_error(c, 401, "invalid_token", "The access token expired",
 		                                    "WWW-Authenticate", "Bearer error=\"invalid_token\"")
@@ -1060,7 +1069,7 @@ void fake_pixiv_expire_access_tokens(fake_pixiv *f)
 
 	pthread_mutex_lock(&f->mu);
 	for (i = 0; i < f->naccess; i++)
-		f->access[i].expires_at = server_now(f);
+		f->access[i].expires_at_ms = server_now_ms(f);
 	pthread_mutex_unlock(&f->mu);
 }
 
