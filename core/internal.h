@@ -255,13 +255,17 @@ typedef struct pa_plugin_set {
 
 /*
  * Scans the directories (settings' plugin_dir list, PROVAUTH_PLUGIN_PATH via
- * secure_getenv, then PROVAUTH_PLUGINDIR), opens every *.so, checks it and
- * initialises it with its settings block. Failures are recorded in
- * set->skipped ("reason" names the symbol, the versions, ...) and logged;
- * loading goes on. Returns 0 unless memory ran out.
+ * secure_getenv, then PROVAUTH_PLUGINDIR unless PROVAUTH_NO_BUILTIN_PLUGINS
+ * is set), opens every *.so, checks it and initialises it with its settings
+ * block. Failures are recorded in set->skipped ("reason" names the symbol,
+ * the versions, ...) and logged; loading goes on. Returns 0 unless memory ran
+ * out.
  */
 int pa_plugins_load(pa_plugin_set *set, const provauth_settings *s, const provauth_host *host,
                     const pa_logger *lg);
+/* The same with `builtin_dir` (NULL: none) in place of PROVAUTH_PLUGINDIR; for tests. */
+int pa_plugins_load_from(pa_plugin_set *set, const provauth_settings *s, const provauth_host *host,
+                         const pa_logger *lg, const char *builtin_dir);
 /*
  * Adds an in-process provider (no dlopen): same checks and init as a plugin.
  * Returns the check's or init's error.

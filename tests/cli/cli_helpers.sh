@@ -22,16 +22,18 @@ need_programs() {
 }
 
 # cli_setup TMP_PREFIX: $tmp (removed on exit, with any fake server still
-# running), a HOME and settings directory of its own, no proxy, no
-# PROVAUTH_CONFIG; $all collects what provauth printed, for the secret check.
+# running), a HOME, settings and data directory of its own, no proxy, no
+# PROVAUTH_CONFIG or PROVAUTH_STORE_KEY; $all collects what provauth printed,
+# for the secret check.
 cli_setup() {
 	tmp=$(mktemp -d "/tmp/$1-XXXXXX") || exit 99
 	trap cli_cleanup EXIT
 	trap 'exit 99' INT TERM HUP
-	unset PROVAUTH_CONFIG http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+	unset PROVAUTH_CONFIG PROVAUTH_STORE_KEY http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 	XDG_CONFIG_HOME="$tmp/xdg"
+	XDG_DATA_HOME="$tmp/xdg-data"
 	HOME="$tmp/home"
-	export XDG_CONFIG_HOME HOME
+	export XDG_CONFIG_HOME XDG_DATA_HOME HOME
 	all="$tmp/all.log"
 	: >"$all"
 	# run's settings file; a script that passes -c itself empties it

@@ -22,6 +22,8 @@ die() { not_ok "$1"; exit 1; }
 
 # ---- the installed tree ----
 if [ "${PA_INSTALLED:-}" = 1 ]; then
+	# The real installation: its built-in plugin directory is the point.
+	unset PROVAUTH_NO_BUILTIN_PLUGINS
 	root=
 	export PKG_CONFIG_PATH="$PA_LIBDIR/pkgconfig"
 else
