@@ -186,8 +186,13 @@ const pa_session_settings *pa_settings_session(const provauth_settings *s);
 const pa_provider_settings *pa_settings_provider(const provauth_settings *s, const char *id);
 size_t pa_settings_provider_count(const provauth_settings *s);
 const pa_provider_settings *pa_settings_provider_at(const provauth_settings *s, size_t i);
-/* An empty providers.<id> block, for providers the file does not mention. */
-const provauth_setting *pa_settings_empty_node(const provauth_settings *s);
+/*
+ * An empty block for provider `id`, which the file does not mention: messages
+ * about its keys name "providers.<the id>.KEY". NULL when out of memory. It
+ * points into `s`, which must outlive it; free with pa_settings_empty_node_free.
+ */
+provauth_setting *pa_settings_empty_node_new(const provauth_settings *s, const char *id);
+void pa_settings_empty_node_free(provauth_setting *node);
 /* Takes a reference; provauth_settings_free drops one. */
 provauth_settings *pa_settings_ref(const provauth_settings *s);
 
@@ -237,6 +242,7 @@ typedef struct pa_plugin {
 	provauth_provider vt;           /* the plugin's description, zero-filled past struct_size */
 	void *state;                    /* from init */
 	const pa_provider_settings *settings; /* NULL when the file has no block */
+	provauth_setting *empty_settings; /* the block init got when settings is NULL; owned */
 	const char **op_names;          /* NULL-terminated, for provauth_provider_info */
 	int initialised;
 } pa_plugin;

@@ -174,6 +174,7 @@ static void plugin_free(pa_plugin *pl)
 		return;
 	free(pl->op_names);
 	free(pl->file);
+	pa_settings_empty_node_free(pl->empty_settings);
 	free(pl);
 }
 
@@ -225,7 +226,11 @@ static int add_provider(pa_plugin_set *set, const provauth_provider *p, const ch
 	}
 
 	pl->settings = pa_settings_provider(s, pl->vt.id);
-	node = pl->settings ? pl->settings->node : pa_settings_empty_node(s);
+	if (!pl->settings && !(pl->empty_settings = pa_settings_empty_node_new(s, pl->vt.id))) {
+		plugin_free(pl);
+		return pa_error_oom();
+	}
+	node = pl->settings ? pl->settings->node : pl->empty_settings;
 	if ((rc = pa_setting_check_keys(node, pa_common_provider_keys, pl->vt.setting_keys)) < 0) {
 		pa_error_prefix(rc, "%s: settings of provider '%s'", name, pl->vt.id);
 		plugin_free(pl);

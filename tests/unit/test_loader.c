@@ -1031,8 +1031,11 @@ static void test_add_in_process_provider(void)
 	p = fake_provider("other");
 	p.init = fake_init;
 	CU_ASSERT_EQUAL(pa_plugins_add(&set, &p, NULL, s, &host, &logger), 0);
-	CU_ASSERT_PTR_EQUAL(fake_node, pa_settings_empty_node(s));
 	CU_ASSERT_PTR_NULL(pa_plugins_find(&set, "other")->settings);
+	CU_ASSERT_PTR_EQUAL(fake_node, pa_plugins_find(&set, "other")->empty_settings);
+	/* ... whose messages name the provider, as a block in the file would */
+	CU_ASSERT_EQUAL(host.setting_error(&host, fake_node, "base_url", "required"), PROVAUTH_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "providers.other.base_url: required"));
 
 	/* a failing check is returned, not recorded as a skipped file */
 	p = fake_provider("Bad");
