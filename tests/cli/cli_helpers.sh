@@ -101,6 +101,17 @@ check_json() {
 d = json.load(open(sys.argv[1]))
 $code" "$tmp/out" "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
+# check_json_style DESCRIPTION: $tmp/out is one JSON document laid out the
+# way every --json output of the tool is: two-space indents, one member or
+# element a line, "key": value, empty containers as [] and {}, UTF-8 as is.
+check_json_style() {
+	if python3 -c 'import json, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+want = json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+if text != want:
+    sys.exit("not in the common style; expected:\n" + want[:600])' "$tmp/out" >"$tmp/style.err" 2>&1
+	then ok "$1"; else cat "$tmp/style.err"; not_ok "$1"; fi
+}
 # json_get KEY...: walks the JSON document on stdin
 json_get() {
 	python3 -c 'import json, sys
