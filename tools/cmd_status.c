@@ -16,7 +16,7 @@ static int open_account(cli_env *env, provauth_account **out, const cli_ctx *ctx
 	int r;
 
 	*out = NULL;
-	if ((r = cli_env_open(env, ctx)) != 0)
+	if ((r = cli_env_open(env, ctx, CLI_STORE_EXISTING)) != 0)
 		return r;
 	if ((r = provauth_account_get(out, env->manager, id)) < 0)
 		return cli_env_fail(env, r);

@@ -20,9 +20,43 @@ fake_settings "auto_reauth_enabled: true" "reauth_cooldown: 0"
 
 logins() { ctl GET "$pv/__control/stats" | json_get logins_ok; }
 
+# ---- commands that only look create no store ----
+# Settings without key_file: the key would be the default accounts.db.key.
+grep -v key_file "$tmp/provauth.yaml" >"$tmp/nokey.yaml" || exit 99
+no_store_left() {
+	check "$1: no store or key file was created" \
+		'[ ! -e "$tmp/accounts.db" ] && [ ! -e "$tmp/accounts.db.key" ] && [ ! -e "$tmp/accounts.key" ]'
+}
+for f in provauth.yaml nokey.yaml; do
+	settings=$tmp/$f
+	run 0 "no store yet ($f): accounts list" accounts list
+	has "$tmp/out" "the empty list says why" "No accounts (no store at $tmp/accounts.db)."
+	run 0 "accounts list --provider with no store" accounts list --provider pixiv
+	has "$tmp/out" "... per provider too" "No pixiv accounts (no store at $tmp/accounts.db)."
+	run 0 "accounts list --json with no store" --json accounts list
+	check_json "... is an empty list" 'assert d == [], d'
+	check_json_style "accounts list --json (empty): the common JSON style"
+	no_store_left "accounts list"
+	for c in session status "call user_detail" "accounts remove" "accounts connect-google"; do
+		# shellcheck disable=SC2086 # $c is a command and its arguments
+		run 1 "$c with no store fails" $c acct-0123456789abcdef
+		has "$tmp/err" "$c says there is no store" "provauth: no store at $tmp/accounts.db"
+	done
+	run 1 "accounts reauth with no store fails" accounts reauth acct-0123456789abcdef --password-from-file "$tmp/provauth.yaml"
+	has "$tmp/err" "... saying there is no store" "no store at $tmp/accounts.db"
+	run 0 "plugins with no store" plugins
+	run 0 "config check with no store" config check
+	no_store_left "session, status, call, remove, connect-google, reauth, plugins, config check"
+done
+settings=$tmp/provauth.yaml
+# Without a settings file the store is the XDG default: not created either.
+settings=
+run 0 "accounts list with the default store" accounts list
+has "$tmp/out" "the default store is named" "No accounts (no store at $XDG_DATA_HOME/provauth/accounts.db)."
+check "no data directory was created" '[ ! -e "$XDG_DATA_HOME" ]'
+settings=$tmp/provauth.yaml
+
 # ---- import cookies (a Cookie header on stdin) ----
-run 0 "no accounts at first" accounts list
-has "$tmp/out" "empty list says so" "No accounts."
 alice_jwt=$(ctl POST "$pv/__control/login_token?email=alice@example.com" | json_get token) || exit 99
 [ -n "$alice_jwt" ] || { echo "no token from the fake"; exit 99; }
 # Input goes through files: a function in a pipeline would run in a subshell.
