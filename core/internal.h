@@ -186,8 +186,13 @@ const pa_session_settings *pa_settings_session(const provauth_settings *s);
 const pa_provider_settings *pa_settings_provider(const provauth_settings *s, const char *id);
 size_t pa_settings_provider_count(const provauth_settings *s);
 const pa_provider_settings *pa_settings_provider_at(const provauth_settings *s, size_t i);
-/* An empty providers.<id> block, for providers the file does not mention. */
-const provauth_setting *pa_settings_empty_node(const provauth_settings *s);
+/*
+ * An empty block for provider `id`, which the file does not mention: messages
+ * about its keys name "providers.<the id>.KEY". NULL when out of memory. It
+ * points into `s`, which must outlive it; free with pa_settings_empty_node_free.
+ */
+provauth_setting *pa_settings_empty_node_new(const provauth_settings *s, const char *id);
+void pa_settings_empty_node_free(provauth_setting *node);
 /* Takes a reference; provauth_settings_free drops one. */
 provauth_settings *pa_settings_ref(const provauth_settings *s);
 
@@ -237,6 +242,7 @@ typedef struct pa_plugin {
 	provauth_provider vt;           /* the plugin's description, zero-filled past struct_size */
 	void *state;                    /* from init */
 	const pa_provider_settings *settings; /* NULL when the file has no block */
+	provauth_setting *empty_settings; /* the block init got when settings is NULL; owned */
 	const char **op_names;          /* NULL-terminated, for provauth_provider_info */
 	int initialised;
 } pa_plugin;
@@ -255,13 +261,17 @@ typedef struct pa_plugin_set {
 
 /*
  * Scans the directories (settings' plugin_dir list, PROVAUTH_PLUGIN_PATH via
- * secure_getenv, then PROVAUTH_PLUGINDIR), opens every *.so, checks it and
- * initialises it with its settings block. Failures are recorded in
- * set->skipped ("reason" names the symbol, the versions, ...) and logged;
- * loading goes on. Returns 0 unless memory ran out.
+ * secure_getenv, then PROVAUTH_PLUGINDIR unless PROVAUTH_NO_BUILTIN_PLUGINS
+ * is set), opens every *.so, checks it and initialises it with its settings
+ * block. Failures are recorded in set->skipped ("reason" names the symbol,
+ * the versions, ...) and logged; loading goes on. Returns 0 unless memory ran
+ * out.
  */
 int pa_plugins_load(pa_plugin_set *set, const provauth_settings *s, const provauth_host *host,
                     const pa_logger *lg);
+/* The same with `builtin_dir` (NULL: none) in place of PROVAUTH_PLUGINDIR; for tests. */
+int pa_plugins_load_from(pa_plugin_set *set, const provauth_settings *s, const provauth_host *host,
+                         const pa_logger *lg, const char *builtin_dir);
 /*
  * Adds an in-process provider (no dlopen): same checks and init as a plugin.
  * Returns the check's or init's error.

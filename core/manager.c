@@ -1,9 +1,11 @@
 /* The manager: settings, logging, HTTP, store and plugins, tied together. */
 #include "config.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "manager.h"
@@ -39,14 +41,18 @@ pa_provider_state *pa_manager_provider_state(provauth_manager *m, const pa_plugi
 	return NULL;
 }
 
-static int open_store(provauth_manager *m)
+static int open_store(provauth_manager *m, int must_exist)
 {
 	const pa_store_settings *st = pa_settings_store(m->settings);
 	provauth_sqlite_options so = PROVAUTH_SQLITE_OPTIONS_INIT;
+	struct stat sb;
 
 	m->own_store = 1;
 	if (pa_streq(st->backend, "memory"))
 		return provauth_store_memory_new(&m->store);
+	/* Any other problem (a directory in the way, no permission) is the store's to report. */
+	if (must_exist && stat(st->path, &sb) != 0 && errno == ENOENT)
+		return pa_error_set(PROVAUTH_ENOTFOUND, "no store at %s", st->path);
 	so.key_file = st->key_file;
 	so.busy_timeout_ms = (int)st->busy_timeout_ms;
 	return provauth_store_sqlite_open(&m->store, st->path, &so);
@@ -139,7 +145,7 @@ int provauth_manager_new(provauth_manager **out, const provauth_settings *settin
 
 	if (opts->store) {
 		m->store = opts->store;
-	} else if ((rc = open_store(m)) < 0) {
+	} else if ((rc = open_store(m, opts->version >= 2 && opts->store_must_exist)) < 0) {
 		goto fail;
 	}
 	/* Version 1 stores predate put_many and remain valid; see provauth_account_put_many. */

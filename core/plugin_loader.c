@@ -174,6 +174,7 @@ static void plugin_free(pa_plugin *pl)
 		return;
 	free(pl->op_names);
 	free(pl->file);
+	pa_settings_empty_node_free(pl->empty_settings);
 	free(pl);
 }
 
@@ -225,7 +226,11 @@ static int add_provider(pa_plugin_set *set, const provauth_provider *p, const ch
 	}
 
 	pl->settings = pa_settings_provider(s, pl->vt.id);
-	node = pl->settings ? pl->settings->node : pa_settings_empty_node(s);
+	if (!pl->settings && !(pl->empty_settings = pa_settings_empty_node_new(s, pl->vt.id))) {
+		plugin_free(pl);
+		return pa_error_oom();
+	}
+	node = pl->settings ? pl->settings->node : pl->empty_settings;
 	if ((rc = pa_setting_check_keys(node, pa_common_provider_keys, pl->vt.setting_keys)) < 0) {
 		pa_error_prefix(rc, "%s: settings of provider '%s'", name, pl->vt.id);
 		plugin_free(pl);
@@ -486,16 +491,28 @@ static int scan_dir(pa_plugin_set *set, const char *dir, const char *source, int
 	return rc;
 }
 
-static const char *env_plugin_path(void)
+static const char *env_value(const char *name)
 {
 #ifdef HAVE_SECURE_GETENV
-	return secure_getenv("PROVAUTH_PLUGIN_PATH");
+	return secure_getenv(name);
 #else
 	/* Without secure_getenv, refuse the variable in set-id programs ourselves. */
 	if (getuid() != geteuid() || getgid() != getegid())
 		return NULL;
-	return getenv("PROVAUTH_PLUGIN_PATH");
+	return getenv(name);
 #endif
+}
+
+/*
+ * PROVAUTH_NO_BUILTIN_PLUGINS set to anything but "" or "0" leaves out the
+ * built-in directory: a test suite (or anyone running an uninstalled build)
+ * then sees only the plugins it names, not those of an installed copy.
+ */
+static int builtin_dir_disabled(void)
+{
+	const char *v = env_value("PROVAUTH_NO_BUILTIN_PLUGINS");
+
+	return v && *v && strcmp(v, "0") != 0;
 }
 
 static int scan_path_list(pa_plugin_set *set, const char *list, const provauth_settings *s,
@@ -522,6 +539,16 @@ static int scan_path_list(pa_plugin_set *set, const char *list, const provauth_s
 int pa_plugins_load(pa_plugin_set *set, const provauth_settings *s, const provauth_host *host,
                     const pa_logger *lg)
 {
+#ifdef PROVAUTH_PLUGINDIR
+	return pa_plugins_load_from(set, s, host, lg, PROVAUTH_PLUGINDIR);
+#else
+	return pa_plugins_load_from(set, s, host, lg, NULL);
+#endif
+}
+
+int pa_plugins_load_from(pa_plugin_set *set, const provauth_settings *s, const provauth_host *host,
+                         const pa_logger *lg, const char *builtin_dir)
+{
 	const char *const *dirs;
 	const char *env;
 	size_t i, ndirs = 0;
@@ -533,13 +560,12 @@ int pa_plugins_load(pa_plugin_set *set, const provauth_settings *s, const provau
 	for (i = 0; i < ndirs; i++)
 		if ((rc = scan_dir(set, dirs[i], "settings", 0, s, host, lg)) < 0)
 			return rc;
-	if ((env = env_plugin_path()) != NULL && (rc = scan_path_list(set, env, s, host, lg)) < 0)
+	if ((env = env_value("PROVAUTH_PLUGIN_PATH")) != NULL && (rc = scan_path_list(set, env, s, host, lg)) < 0)
 		return rc;
-#ifdef PROVAUTH_PLUGINDIR
 	/* Not installed yet (or never): a missing default directory is normal. */
-	if ((rc = scan_dir(set, PROVAUTH_PLUGINDIR, "default", 1, s, host, lg)) < 0)
+	if (builtin_dir && !builtin_dir_disabled() &&
+	    (rc = scan_dir(set, builtin_dir, "default", 1, s, host, lg)) < 0)
 		return rc;
-#endif
 	return 0;
 }
 

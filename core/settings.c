@@ -73,7 +73,6 @@ struct provauth_settings {
 	atomic_uint refs;
 	char *source;
 	provauth_setting *root;         /* NULL for provauth_settings_default */
-	provauth_setting *empty;        /* stands for providers the file does not mention */
 	char **plugin_dirs;             /* NULL-terminated */
 	size_t plugin_dir_count;
 	pa_store_settings store;
@@ -1311,9 +1310,7 @@ static provauth_settings *settings_new(const char *source)
 	if (!s)
 		return NULL;
 	atomic_init(&s->refs, 1u);
-	if (!(s->source = strdup(source)) ||
-	    !(s->empty = node_new(NODE_MAP, s->source, "providers.<provider>", 1, 1))) {
-		free(s->source);
+	if (!(s->source = strdup(source))) {
 		free(s);
 		return NULL;
 	}
@@ -1340,7 +1337,6 @@ static void settings_destroy(provauth_settings *s)
 		free(s->warnings[i]);
 	free(s->warnings);
 	node_free(s->root);
-	node_free(s->empty);
 	free(s->source);
 	free(s);
 }
@@ -1526,9 +1522,23 @@ const pa_provider_settings *pa_settings_provider_at(const provauth_settings *s, 
 	return s && i < s->provider_count ? &s->providers[i] : NULL;
 }
 
-const provauth_setting *pa_settings_empty_node(const provauth_settings *s)
+provauth_setting *pa_settings_empty_node_new(const provauth_settings *s, const char *id)
 {
-	return s ? s->empty : NULL;
+	provauth_setting *n;
+	char *path;
+
+	if (!s || !id)
+		return NULL;
+	if (!(path = child_path("providers", id)))
+		return NULL;
+	n = node_new(NODE_MAP, s->source, path, 1, 1);
+	free(path);
+	return n;
+}
+
+void pa_settings_empty_node_free(provauth_setting *node)
+{
+	node_free(node);
 }
 
 int pa_setting_string(const provauth_setting *s, const char *key, const char *def, const char **out)

@@ -27,6 +27,14 @@ PA_INSTALL_TEST_ENV = \
 TESTS += tests/install/test_installed.sh
 AM_TESTS_ENVIRONMENT += export $(PA_INSTALL_TEST_ENV);
 
+# make install runs ldconfig for a real install by root (install-exec-hook).
+TESTS += tests/install/test_ldconfig_hook.sh
+EXTRA_DIST += tests/install/test_ldconfig_hook.sh
+
+# configure refuses the source tree; ./dev names an in-place configured tree.
+TESTS += tests/install/test_in_tree.sh
+EXTRA_DIST += tests/install/test_in_tree.sh
+
 # make installcheck (and so make distcheck): the real installation.
 installcheck-local: tests/fake/fake-bearer$(EXEEXT) tests/fake/fake-pixverse$(EXEEXT)
 	export $(PA_INSTALL_TEST_ENV) PA_INSTALLED=1; \

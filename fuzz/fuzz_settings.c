@@ -83,7 +83,8 @@ static void check_text(const char *text, int guard)
 static void provider(const provauth_host *h, const provauth_settings *s, const provauth_provider *p, int guard)
 {
 	const pa_provider_settings *ps = pa_settings_provider(s, p->id);
-	const provauth_setting *node = ps ? ps->node : pa_settings_empty_node(s);
+	provauth_setting *empty = ps ? NULL : pa_settings_empty_node_new(s, p->id);
+	const provauth_setting *node = ps ? ps->node : empty;
 	void *state = NULL;
 	int rc;
 
@@ -92,14 +93,15 @@ static void provider(const provauth_host *h, const provauth_settings *s, const p
 	rc = pa_setting_check_keys(node, pa_common_provider_keys, p->setting_keys);
 	PA_FUZZ_CHECK(rc == 0 || rc == PROVAUTH_ECONFIG);
 	check_text(provauth_last_error(), guard);
-	if (rc < 0)
-		return;
-	provauth_error_clear();
-	rc = p->init(&state, h, node);
-	PA_FUZZ_CHECK(rc <= 0 && (rc == 0 || pa_fuzz_known_code(rc)));
-	check_text(provauth_last_error(), guard);
-	if (rc == 0 && p->fini)
-		p->fini(state);
+	if (rc == 0) {
+		provauth_error_clear();
+		rc = p->init(&state, h, node);
+		PA_FUZZ_CHECK(rc <= 0 && (rc == 0 || pa_fuzz_known_code(rc)));
+		check_text(provauth_last_error(), guard);
+		if (rc == 0 && p->fini)
+			p->fini(state);
+	}
+	pa_settings_empty_node_free(empty);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

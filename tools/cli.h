@@ -118,6 +118,14 @@ typedef struct cli_events {
 	unsigned char *recovery_line;
 } cli_events;
 
+/* Which store a command's manager opens. */
+typedef enum cli_store_mode {
+	CLI_STORE_NONE,             /* an empty in-memory store: the command touches no account */
+	CLI_STORE_CREATE,           /* the settings' store, created when missing: commands that add accounts */
+	CLI_STORE_EXISTING,         /* the settings' store only if it exists: no store, no such account */
+	CLI_STORE_EXISTING_OR_EMPTY /* the same, but no store reads as an empty one (env->no_store says so) */
+} cli_store_mode;
+
 typedef struct cli_env {
 	int verbose;                /* set before cli_env_manager: print events as they come */
 	FILE *log_file;             /* set by cli_env_settings from the context; not owned */
@@ -125,6 +133,7 @@ typedef struct cli_env {
 	char *settings_source;      /* the file, or NULL for built-in defaults */
 	provauth_manager *manager;
 	provauth_store *scratch_store; /* in-memory store for commands that touch no account */
+	char *no_store;             /* CLI_STORE_EXISTING_OR_EMPTY found none: "no store at PATH" */
 	cli_events events;
 } cli_env;
 
@@ -137,15 +146,17 @@ int cli_env_settings(cli_env *env, const cli_ctx *ctx);
  * Creates the manager over env->settings; warnings are collected in
  * env->events. With --log-file, every event the settings' log.level lets
  * through is also appended to that file as one JSON object per line
- * (secrets are fingerprints there too). Commands that touch no account pass use_store = 0 so that
- * looking at plugins never creates the sqlite file or its key.
+ * (secrets are fingerprints there too). Only commands that add accounts
+ * create the store (the sqlite file and its key): looking at plugins,
+ * settings or accounts never does. With CLI_STORE_EXISTING a missing store
+ * fails with PROVAUTH_ENOTFOUND.
  */
-int cli_env_manager(cli_env *env, int use_store);
+int cli_env_manager(cli_env *env, cli_store_mode mode);
 /*
- * Both steps for a command that works on accounts (with the store); on
- * failure reports it, frees what it made and returns CLI_EXIT_ERROR, else 0.
+ * Both steps for a command that works on accounts; on failure reports it,
+ * frees what it made and returns CLI_EXIT_ERROR, else 0.
  */
-int cli_env_open(cli_env *env, const cli_ctx *ctx);
+int cli_env_open(cli_env *env, const cli_ctx *ctx, cli_store_mode mode);
 /*
  * After a command that succeeded: prints the collected events on stderr
  * ("warning: ...") and forgets them. A lost session that the library

@@ -215,28 +215,41 @@ static void on_event(provauth_log_level level, const char *event, const provauth
 		collect(&env->events, level, event, fields, nfields);
 }
 
-int cli_env_manager(cli_env *env, int use_store)
+static void forget_events(cli_events *ev);
+
+int cli_env_manager(cli_env *env, cli_store_mode mode)
 {
 	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
 	int rc;
 
-	if (!use_store) {
+	if (mode == CLI_STORE_NONE) {
 		if ((rc = provauth_store_memory_new(&env->scratch_store)) < 0)
 			return rc;
 		opts.store = env->scratch_store;
 	}
+	opts.store_must_exist = mode == CLI_STORE_EXISTING || mode == CLI_STORE_EXISTING_OR_EMPTY;
 	opts.log = on_event;
 	opts.log_payload = env;
-	return provauth_manager_new(&env->manager, env->settings, &opts);
+	rc = provauth_manager_new(&env->manager, env->settings, &opts);
+	if (rc == PROVAUTH_ENOTFOUND && mode == CLI_STORE_EXISTING_OR_EMPTY) {
+		if (!(env->no_store = strdup(provauth_last_error())))
+			return rc;
+		/* The same manager over an empty store; its warnings come again. */
+		pthread_mutex_lock(&events_lock);
+		forget_events(&env->events);
+		pthread_mutex_unlock(&events_lock);
+		rc = cli_env_manager(env, CLI_STORE_NONE);
+	}
+	return rc;
 }
 
-int cli_env_open(cli_env *env, const cli_ctx *ctx)
+int cli_env_open(cli_env *env, const cli_ctx *ctx, cli_store_mode mode)
 {
 	int rc;
 
 	memset(env, 0, sizeof(*env));
 	env->verbose = ctx->verbose;
-	if ((rc = cli_env_settings(env, ctx)) < 0 || (rc = cli_env_manager(env, 1)) < 0) {
+	if ((rc = cli_env_settings(env, ctx)) < 0 || (rc = cli_env_manager(env, mode)) < 0) {
 		rc = cli_env_fail(env, rc);
 		cli_env_free(env);
 		return rc;
@@ -298,6 +311,7 @@ void cli_env_free(cli_env *env)
 	provauth_store_free(env->scratch_store);
 	provauth_settings_free(env->settings);
 	free(env->settings_source);
+	free(env->no_store);
 	forget_events(&env->events);
 	memset(env, 0, sizeof(*env));
 }

@@ -23,17 +23,16 @@ static int width(int w, const char *s)
 	return n > w ? n : w;
 }
 
-static void list_text(provauth_account **list, size_t n, const char *provider)
+/* `no_store`: why there is no store to list ("no store at PATH"), or NULL. */
+static void list_text(provauth_account **list, size_t n, const char *provider, const char *no_store)
 {
 	int w_id = 2, w_prov = 8, w_email = 5, w_auth = 11, w_health = 6;
 	row *rows;
 	size_t i;
 
 	if (n == 0) {
-		if (provider)
-			printf("No %s accounts.\n", provider);
-		else
-			printf("No accounts.\n");
+		printf("No %s%saccounts%s%s%s.\n", provider ? provider : "", provider ? " " : "",
+		       no_store ? " (" : "", no_store ? no_store : "", no_store ? ")" : "");
 		return;
 	}
 	if (!(rows = calloc(n, sizeof(*rows)))) {
@@ -100,7 +99,7 @@ static int run_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 
 	if ((r = cli_parse(ctx, "accounts list", self, &spec, argc, argv, args, &nargs)) >= 0)
 		return r;
-	if ((r = cli_env_open(&env, ctx)) != 0)
+	if ((r = cli_env_open(&env, ctx, CLI_STORE_EXISTING_OR_EMPTY)) != 0)
 		return r;
 	if ((r = provauth_account_list(&list, &n, env.manager, provider)) < 0) {
 		r = cli_env_fail(&env, r);
@@ -108,7 +107,7 @@ static int run_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 		if (ctx->json)
 			list_json(list, n);
 		else
-			list_text(list, n, provider);
+			list_text(list, n, provider, env.no_store);
 		r = CLI_EXIT_OK;
 	}
 	provauth_account_list_free(list, n);
@@ -275,7 +274,7 @@ static int run_import(cli_ctx *ctx, const cli_command *self, const import_kind *
 	if (file && env_var)
 		return cli_usage_error(k->path, "give the %s with --from-file or --from-env, not both", k->what);
 	/* Settings problems show before anyone pastes a secret. */
-	if ((r = cli_env_open(&env, ctx)) != 0)
+	if ((r = cli_env_open(&env, ctx, CLI_STORE_CREATE)) != 0)
 		return r;
 	if (cli_provider_info(&info, env.manager, provider) < 0) {
 		cli_env_flush_events(&env);
@@ -383,7 +382,7 @@ static int run_reauth(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 		return cli_usage_error("accounts reauth", "give the password one way only: --password-from-file, "
 		                       "--password-from-env or --password-stdin");
 	id = args[0];
-	if ((r = cli_env_open(&env, ctx)) != 0)
+	if ((r = cli_env_open(&env, ctx, CLI_STORE_EXISTING)) != 0)
 		return r;
 	if ((r = provauth_account_get(&a, env.manager, id)) < 0) {
 		r = cli_env_fail(&env, r);
@@ -430,7 +429,7 @@ static int run_connect_google(cli_ctx *ctx, const cli_command *self, int argc, c
 
 	if ((r = cli_parse(ctx, "accounts connect-google", self, &spec, argc, argv, args, &nargs)) >= 0)
 		return r;
-	if ((r = cli_env_open(&env, ctx)) != 0)
+	if ((r = cli_env_open(&env, ctx, CLI_STORE_EXISTING)) != 0)
 		return r;
 	if ((r = provauth_account_set_auth_method(env.manager, args[0], PROVAUTH_AUTH_GOOGLE)) < 0 ||
 	    (r = provauth_account_get(&a, env.manager, args[0])) < 0) {
@@ -457,7 +456,7 @@ static int run_remove(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 
 	if ((r = cli_parse(ctx, "accounts remove", self, &spec, argc, argv, args, &nargs)) >= 0)
 		return r;
-	if ((r = cli_env_open(&env, ctx)) != 0)
+	if ((r = cli_env_open(&env, ctx, CLI_STORE_EXISTING)) != 0)
 		return r;
 	if ((r = provauth_account_remove(env.manager, args[0])) < 0) {
 		r = cli_env_fail(&env, r);

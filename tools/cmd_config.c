@@ -103,7 +103,7 @@ static int run_check(cli_ctx *ctx, const cli_command *self, int argc, char **arg
 	} else {
 		for (i = 0; i < provauth_settings_warning_count(env.settings); i++)
 			msg_add(&warnings, provauth_settings_warning(env.settings, i));
-		if (cli_env_manager(&env, 0) < 0) {
+		if (cli_env_manager(&env, CLI_STORE_NONE) < 0) {
 			msg_add(&errors, provauth_last_error());
 		} else {
 			for (i = 0; i < provauth_manager_skipped_count(env.manager); i++) {

@@ -224,7 +224,7 @@ static int run_plugins(cli_ctx *ctx, const cli_command *self, int argc, char **a
 	if ((r = cli_parse_plain(ctx, "plugins", self, argc, argv)) >= 0)
 		return r;
 	memset(&env, 0, sizeof(env));
-	if (cli_env_settings(&env, ctx) < 0 || cli_env_manager(&env, 0) < 0) {
+	if (cli_env_settings(&env, ctx) < 0 || cli_env_manager(&env, CLI_STORE_NONE) < 0) {
 		cli_error("%s", provauth_last_error());
 		cli_env_free(&env);
 		return CLI_EXIT_ERROR;

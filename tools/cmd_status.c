@@ -16,7 +16,7 @@ static int open_account(cli_env *env, provauth_account **out, const cli_ctx *ctx
 	int r;
 
 	*out = NULL;
-	if ((r = cli_env_open(env, ctx)) != 0)
+	if ((r = cli_env_open(env, ctx, CLI_STORE_EXISTING)) != 0)
 		return r;
 	if ((r = provauth_account_get(out, env->manager, id)) < 0)
 		return cli_env_fail(env, r);
@@ -72,8 +72,11 @@ static void pretty(cli_json *w, const char *key, json_object *v, int depth)
 	}
 }
 
-/* Prints a JSON text: indented for people, compact for --json. Text that does not parse goes out as it came. */
-static void print_json_text(const char *text, int compact_output)
+/*
+ * Prints a JSON text indented like every other document of the tool (--json
+ * or not: one style). Text that does not parse goes out as it came.
+ */
+static void print_json_text(const char *text)
 {
 	enum json_tokener_error err;
 	json_object *o = json_tokener_parse_verbose(text, &err);
@@ -83,13 +86,9 @@ static void print_json_text(const char *text, int compact_output)
 		printf("%s\n", text);
 		return;
 	}
-	if (compact_output) {
-		printf("%s\n", o ? compact(o) : "null");
-	} else {
-		cli_json_init(&w, stdout);
-		pretty(&w, NULL, o, 0);
-		cli_json_finish(&w);
-	}
+	cli_json_init(&w, stdout);
+	pretty(&w, NULL, o, 0);
+	cli_json_finish(&w);
 	json_object_put(o);
 }
 
@@ -135,7 +134,7 @@ static void print_status(const provauth_account *a, const char *text)
 
 	printf("account:  %s (%s, %s)\n", a->id, a->email ? a->email : "no email", a->provider);
 	if (!o || !json_object_is_type(o, json_type_object)) {
-		print_json_text(text, 0);
+		print_json_text(text);
 		json_object_put(o);
 		return;
 	}
@@ -185,7 +184,7 @@ static int run_status(cli_ctx *ctx, const cli_command *self, int argc, char **ar
 		goto out;
 	}
 	if (ctx->json)
-		print_json_text(out, 1);
+		print_json_text(out);
 	else
 		print_status(a, out);
 	r = CLI_EXIT_OK;
@@ -228,7 +227,7 @@ static int run_call(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 		cli_account_hint(env.manager, a->id, rc);
 		goto out;
 	}
-	print_json_text(out, ctx->json);
+	print_json_text(out);
 	r = CLI_EXIT_OK;
 out:
 	provauth_free(out);
@@ -356,8 +355,8 @@ const cli_command cli_cmd_status = {
 	.usage = "ID",
 	.help = "For pixverse: the credits (web total with daily, monthly and package, and\n"
 	        "OpenAPI credits when the account has a key) and the ad-watch task. With\n"
-	        "--json, prints the operation's JSON. A lost session is recovered once where\n"
-	        "the account allows it; otherwise the error says what to do.\n",
+	        "--json, prints the operation's JSON, indented. A lost session is recovered\n"
+	        "once where the account allows it; otherwise the error says what to do.\n",
 	.run = run_status,
 };
 
@@ -365,7 +364,7 @@ const cli_command cli_cmd_call = {
 	.name = "call",
 	.summary = "run any named operation of an account's provider",
 	.usage = "ID OPERATION [KEY=VALUE...]",
-	.help = "Prints the operation's JSON result, indented (compact with --json).\n"
+	.help = "Prints the operation's JSON result, indented (the same with --json).\n"
 	        "'provauth plugins' lists each provider's operations.\n",
 	.run = run_call,
 };

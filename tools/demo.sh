@@ -40,7 +40,9 @@ for f in "$prog" "$fake_pv" "$fake_px"; do
 	[ -x "$f" ] || { echo "demo: $f is missing: build first (./dev build)" >&2; exit 2; }
 done
 : "${PROVAUTH_PLUGIN_PATH:=$build/plugins/.libs}"
-export PROVAUTH_PLUGIN_PATH
+# The build's plugins only: not those of a provauth installed into its prefix.
+: "${PROVAUTH_NO_BUILTIN_PLUGINS:=1}"
+export PROVAUTH_PLUGIN_PATH PROVAUTH_NO_BUILTIN_PLUGINS
 log=${log:-$build/demo-events.log}
 case $log in /*) ;; *) log=$PWD/$log ;; esac
 # The fakes are on loopback; a proxy from the environment must not see the requests.

@@ -22,16 +22,18 @@ need_programs() {
 }
 
 # cli_setup TMP_PREFIX: $tmp (removed on exit, with any fake server still
-# running), a HOME and settings directory of its own, no proxy, no
-# PROVAUTH_CONFIG; $all collects what provauth printed, for the secret check.
+# running), a HOME, settings and data directory of its own, no proxy, no
+# PROVAUTH_CONFIG or PROVAUTH_STORE_KEY; $all collects what provauth printed,
+# for the secret check.
 cli_setup() {
 	tmp=$(mktemp -d "/tmp/$1-XXXXXX") || exit 99
 	trap cli_cleanup EXIT
 	trap 'exit 99' INT TERM HUP
-	unset PROVAUTH_CONFIG http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+	unset PROVAUTH_CONFIG PROVAUTH_STORE_KEY http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 	XDG_CONFIG_HOME="$tmp/xdg"
+	XDG_DATA_HOME="$tmp/xdg-data"
 	HOME="$tmp/home"
-	export XDG_CONFIG_HOME HOME
+	export XDG_CONFIG_HOME XDG_DATA_HOME HOME
 	all="$tmp/all.log"
 	: >"$all"
 	# run's settings file; a script that passes -c itself empties it
@@ -98,6 +100,17 @@ check_json() {
 	if python3 -c "import json, sys
 d = json.load(open(sys.argv[1]))
 $code" "$tmp/out" "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+# check_json_style DESCRIPTION: $tmp/out is one JSON document laid out the
+# way every --json output of the tool is: two-space indents, one member or
+# element a line, "key": value, empty containers as [] and {}, UTF-8 as is.
+check_json_style() {
+	if python3 -c 'import json, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+want = json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+if text != want:
+    sys.exit("not in the common style; expected:\n" + want[:600])' "$tmp/out" >"$tmp/style.err" 2>&1
+	then ok "$1"; else cat "$tmp/style.err"; not_ok "$1"; fi
 }
 # json_get KEY...: walks the JSON document on stdin
 json_get() {

@@ -20,9 +20,43 @@ fake_settings "auto_reauth_enabled: true" "reauth_cooldown: 0"
 
 logins() { ctl GET "$pv/__control/stats" | json_get logins_ok; }
 
+# ---- commands that only look create no store ----
+# Settings without key_file: the key would be the default accounts.db.key.
+grep -v key_file "$tmp/provauth.yaml" >"$tmp/nokey.yaml" || exit 99
+no_store_left() {
+	check "$1: no store or key file was created" \
+		'[ ! -e "$tmp/accounts.db" ] && [ ! -e "$tmp/accounts.db.key" ] && [ ! -e "$tmp/accounts.key" ]'
+}
+for f in provauth.yaml nokey.yaml; do
+	settings=$tmp/$f
+	run 0 "no store yet ($f): accounts list" accounts list
+	has "$tmp/out" "the empty list says why" "No accounts (no store at $tmp/accounts.db)."
+	run 0 "accounts list --provider with no store" accounts list --provider pixiv
+	has "$tmp/out" "... per provider too" "No pixiv accounts (no store at $tmp/accounts.db)."
+	run 0 "accounts list --json with no store" --json accounts list
+	check_json "... is an empty list" 'assert d == [], d'
+	check_json_style "accounts list --json (empty): the common JSON style"
+	no_store_left "accounts list"
+	for c in session status "call user_detail" "accounts remove" "accounts connect-google"; do
+		# shellcheck disable=SC2086 # $c is a command and its arguments
+		run 1 "$c with no store fails" $c acct-0123456789abcdef
+		has "$tmp/err" "$c says there is no store" "provauth: no store at $tmp/accounts.db"
+	done
+	run 1 "accounts reauth with no store fails" accounts reauth acct-0123456789abcdef --password-from-file "$tmp/provauth.yaml"
+	has "$tmp/err" "... saying there is no store" "no store at $tmp/accounts.db"
+	run 0 "plugins with no store" plugins
+	run 0 "config check with no store" config check
+	no_store_left "session, status, call, remove, connect-google, reauth, plugins, config check"
+done
+settings=$tmp/provauth.yaml
+# Without a settings file the store is the XDG default: not created either.
+settings=
+run 0 "accounts list with the default store" accounts list
+has "$tmp/out" "the default store is named" "No accounts (no store at $XDG_DATA_HOME/provauth/accounts.db)."
+check "no data directory was created" '[ ! -e "$XDG_DATA_HOME" ]'
+settings=$tmp/provauth.yaml
+
 # ---- import cookies (a Cookie header on stdin) ----
-run 0 "no accounts at first" accounts list
-has "$tmp/out" "empty list says so" "No accounts."
 alice_jwt=$(ctl POST "$pv/__control/login_token?email=alice@example.com" | json_get token) || exit 99
 [ -n "$alice_jwt" ] || { echo "no token from the fake"; exit 99; }
 # Input goes through files: a function in a pipeline would run in a subshell.
@@ -36,6 +70,7 @@ a = d[0]
 assert a["id"].startswith("acct-") and a["provider"] == "pixverse", a
 assert a["email"] == "alice@example.com" and a["auth_method"] == "unknown", a
 assert a["session_health"] is None and a["updated_at"] > 0, a'
+check_json_style "accounts list --json: the common JSON style"
 alice=$(json_get 0 id <"$tmp/out")
 run 0 "accounts list" accounts list
 has "$tmp/out" "table header" "ID" "PROVIDER" "EMAIL" "AUTH_METHOD" "HEALTH" "UPDATED"
@@ -50,6 +85,7 @@ check_json "status --json is the operation's JSON" '
 assert d["credits"]["web"] == 1250 and d["credits"]["daily"] == 50, d
 assert d["ad_task"]["total_counts"] == 3 and d["ad_task"]["reward"] == 30, d'
 if python3 -m json.tool "$tmp/out" >/dev/null; then ok "json.tool accepts status --json"; else not_ok "json.tool status"; fi
+check_json_style "status --json: the common JSON style"
 
 # ---- reauth ----
 printf '%s\n' "$wrong_pw" >"$tmp/wrong"
@@ -58,6 +94,9 @@ has "$tmp/err" "the failure is reported with the prefix" "provauth: "
 printf '%s\n' "$alice_pw" >"$tmp/pw"
 run 0 "reauth with the password from a file" accounts reauth "$alice" --password-from-file "$tmp/pw"
 has "$tmp/out" "reauth says the auth method is now password" "$alice" "password"
+run 0 "reauth --json with the stored password" --json accounts reauth "$alice"
+check_json "reauth --json names the account" 'assert d["id"] == sys.argv[2], d' "$alice"
+check_json_style "reauth --json: the common JSON style"
 run 0 "list after reauth" --json accounts list --provider pixverse
 check_json "auth_method password, session healthy" '
 assert d[0]["auth_method"] == "password", d
@@ -111,11 +150,13 @@ run 0 "import-cookies from a browser export file" --json accounts import-cookies
 check_json "import --json names dave's account" '
 assert d["id"].startswith("acct-") and d["email"] == "dave@example.com", d
 assert d["auth_method"] == "unknown", d'
+check_json_style "import-cookies --json: the common JSON style"
 dave=$(json_get id <"$tmp/out")
 run 0 "connect-google" accounts connect-google "$dave"
 has "$tmp/out" "connect-google says what it means" "$dave" "Google"
 run 0 "connect-google --json" --json accounts connect-google "$dave"
 check_json "connect-google --json" 'assert d["id"] == sys.argv[2] and d["auth_method"] == "google", d' "$dave"
+check_json_style "connect-google --json: the common JSON style"
 run 0 "status of the Google account works before the kick" status "$dave"
 before=$(logins)
 ctl POST "$pv/__control/kick?email=dave@example.com" >/dev/null || exit 99
@@ -149,9 +190,9 @@ has "$tmp/err" "a refreshed access token is told in one note" "note: the session
 has "$tmp/out" "call prints the user, indented" '  "user": {'
 has "$tmp/out" "call prints the user's name" '"name": "carol"'
 run 0 "call user_detail --json" --json call "$carol" user_detail
-check_json "call --json is compact JSON" '
-assert str(d["user"]["id"]) == "4242", d
-assert len(open(sys.argv[1]).read().strip().splitlines()) == 1' 
+check_json "call --json is the operation's JSON" '
+assert str(d["user"]["id"]) == "4242", d'
+check_json_style "call --json: the common JSON style"
 run 0 "call with arguments" call "$carol" get path=/v1/illust/detail illust_id=77
 check_json "the arguments reach the provider" 'assert d["query"]["illust_id"] == "77", d'
 run 1 "an unknown operation fails" call "$carol" frobnicate
@@ -174,6 +215,7 @@ check_json "session --json has names and flags only" '
 assert d["has_jwt"] is True and d["has_password"] is True, d
 assert sorted(d["cookies"]) == ["_ai_token", "other"], d
 assert d["has_refresh_token"] is False and d["session_health"]["state"] == "ok", d'
+check_json_style "session --json: the common JSON style"
 run 0 "session of a pixiv account" session "$carol"
 has "$tmp/out" "session: access token and its expiry" "access token:" "present, expires" "UTC"
 has "$tmp/out" "session: refresh token present" "refresh token:" "present"
@@ -256,6 +298,7 @@ has "$tmp/out" "--help lists accounts import-cookies" "accounts import-cookies"
 # ---- remove ----
 run 0 "remove --json" --json accounts remove "$dave"
 check_json "remove --json" 'assert d == {"id": sys.argv[2], "removed": True}, d' "$dave"
+check_json_style "remove --json: the common JSON style"
 run 1 "removing it again fails" accounts remove "$dave"
 has "$tmp/err" "the missing account is named" "provauth: " "$dave"
 run 0 "list after remove" --json accounts list

@@ -92,6 +92,7 @@ f = json.load(open(sys.argv[1]))["providers"][0]
 assert f["import_kinds"] == [{"name": "token", "summary": "any text, stored as the session token"},
                              {"name": "cookies", "summary": "any text as well"}], f' "$tmp/out"
 then ok "--json lists the import kinds with their summaries"; else not_ok "--json import_kinds"; fi
+check_json_style "plugins --json: the common JSON style"
 run 0 "--json after the command" -c "$tmp/provauth.yaml" plugins --json
 if python3 -m json.tool "$tmp/out" >/dev/null; then ok "json.tool accepts it"; else not_ok "json.tool"; fi
 lacks "$tmp/out" "secret not in JSON output" "$secret"
@@ -112,6 +113,7 @@ has "$tmp/out" "missing plugin directory is a warning" "warning:" "plugin direct
 run 0 "config check --json" -c "$tmp/clean.yaml" config check --json
 if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ok"] is True and d["providers"]==["fixture"], d' "$tmp/out"
 then ok "config check --json document"; else not_ok "config check --json document"; fi
+check_json_style "config check --json: the common JSON style"
 
 printf 'plugin_dir: [\n' >"$tmp/broken.yaml"
 run 1 "config check reports unparsable settings" -c "$tmp/broken.yaml" config check

@@ -87,6 +87,7 @@ run 0 "accounts import pixiv --kind refresh_token" --json accounts import pixiv 
 check_json "the generic import names carol's account" '
 assert d["id"].startswith("acct-") and d["provider"] == "pixiv", d
 assert d["email"] == "carol@example.com" and d["user_id"] == "4242", d'
+check_json_style "accounts import --json: the common JSON style"
 carol=$(json_get id <"$tmp/out")
 # A device token as a user's metadata would hold it (metadata is not sealed).
 python3 -c 'import json, sqlite3, sys

@@ -42,7 +42,7 @@ has "$tmp/transcript" "pixiv counts" "fake-pixiv:    2 token requests (1 to add 
 has "$tmp/transcript" "the event log is named" "event log: $tmp/events.log"
 has "$tmp/transcript" "the demo ends" "Demo complete."
 lacks "$tmp/transcript" "no failure reported" "DEMO FAILED"
-lacks "$tmp/transcript" "no raw JSON without --json" '{"user"'
+lacks "$tmp/transcript" "no raw JSON without --json" '"user": {'
 port_closed "$tmp/work/fake-pixverse.port" "fake-pixverse stopped"
 port_closed "$tmp/work/fake-pixiv.port" "fake-pixiv stopped"
 
@@ -82,7 +82,8 @@ bash "$demo" --json --log "$tmp/events4.log" "$PA_BUILDDIR" >"$tmp/transcript4" 
 rc=$?
 if [ "$rc" -eq 0 ]; then ok "demo --json exits 0"; else not_ok "demo --json exits $rc"; cat "$tmp/transcript4"; fi
 has "$tmp/transcript4" "--json shows the import as JSON" '"auth_method": "unknown"'
-has "$tmp/transcript4" "--json shows the operation's JSON" '{"user":{"id":4242'
+has "$tmp/transcript4" "--json shows the operation's JSON, indented like the others" '  "user": {'
+has "$tmp/transcript4" "... with the user's id" '    "id": 4242'
 has "$tmp/transcript4" "--json still ends with the summary" "Demo complete."
 
 # ---- a claim that turns false fails the demo ----

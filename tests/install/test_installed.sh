@@ -22,6 +22,8 @@ die() { not_ok "$1"; exit 1; }
 
 # ---- the installed tree ----
 if [ "${PA_INSTALLED:-}" = 1 ]; then
+	# The real installation: its built-in plugin directory is the point.
+	unset PROVAUTH_NO_BUILTIN_PLUGINS
 	root=
 	export PKG_CONFIG_PATH="$PA_LIBDIR/pkgconfig"
 else
@@ -72,6 +74,23 @@ else
 	export PROVAUTH_PLUGIN_PATH=$plugins
 fi
 check "the plugin is installed" '[ -f "$plugins/bearer.so" ]'
+
+# ---- the example plugin needs its settings block, as the README says ----
+printf 'store:\n  backend: memory\n' >"$tmp/no-bearer.yaml"
+"$bin" -c "$tmp/no-bearer.yaml" plugins >"$tmp/out" 2>"$tmp/err"
+check "without providers.bearer the plugin is skipped with its own settings key" \
+	'grep -qF "providers.bearer.base_url: required" "$tmp/out" "$tmp/err"'
+check "... never a placeholder for the provider" '! grep -qF "<provider>" "$tmp/out" "$tmp/err"'
+"$bin" -c "$tmp/no-bearer.yaml" config check >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "... and config check fails, naming the key" '[ $rc = 1 ] && grep -qF "providers.bearer.base_url" "$tmp/out"'
+# The block in the README's "Writing a plugin" section, as printed there.
+sed -n '/^## Writing a plugin/,/^## [^W]/p' "$PA_SRCDIR/README.md" | sed -n '/^    providers:$/,/^$/p' |
+	sed 's/^    //' >"$tmp/readme-bearer.yaml"
+check "the README shows a providers.bearer block" 'grep -q "^    base_url: https://" "$tmp/readme-bearer.yaml"'
+"$bin" -c "$tmp/readme-bearer.yaml" config check >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "with the README's block, config check passes" '[ $rc = 0 ] && grep -q "bearer" "$tmp/out"'
 
 # ---- loopback servers ----
 # http PORT METHOD PATH: the reply body of a control request (bash /dev/tcp, no curl needed)

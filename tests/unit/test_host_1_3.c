@@ -122,10 +122,14 @@ static void test_setting_error_positions(void)
 	/* Not in the file: the plugin judged its default, which has no position. */
 	CU_ASSERT_EQUAL(host.setting_error(&host, node, "retry_ms", "below the floor"), PROVAUTH_ECONFIG);
 	MSG_IS("t.yaml: providers.demo.retry_ms: below the floor");
-	/* A provider the file does not mention. */
-	CU_ASSERT_EQUAL(host.setting_error(&host, pa_settings_empty_node(s), "retry_ms", "below the floor"),
-	                PROVAUTH_ECONFIG);
-	MSG_IS("t.yaml: providers.<provider>.retry_ms: below the floor");
+	/* A provider the file does not mention: its own id, not a placeholder. */
+	{
+		provauth_setting *empty = pa_settings_empty_node_new(s, "other");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(empty);
+		CU_ASSERT_EQUAL(host.setting_error(&host, empty, "retry_ms", "below the floor"), PROVAUTH_ECONFIG);
+		MSG_IS("t.yaml: providers.other.retry_ms: below the floor");
+		pa_settings_empty_node_free(empty);
+	}
 	/* Misuse still ends in ECONFIG, never a crash. */
 	CU_ASSERT_EQUAL(host.setting_error(&host, node, NULL, "x"), PROVAUTH_ECONFIG);
 	CU_ASSERT_EQUAL(host.setting_error(&host, NULL, "api_url", "x"), PROVAUTH_ECONFIG);

@@ -603,6 +603,66 @@ static void test_settings_dirs_come_before_environment(void)
 	remove_dir(envd);
 }
 
+/*
+ * A plugin planted in a stand-in for the built-in directory: make check's
+ * environment (PROVAUTH_NO_BUILTIN_PLUGINS) keeps it out, so that a copy of
+ * provauth installed into the build's prefix never joins the suite; without
+ * the variable, or with "0" or "", it loads.
+ */
+static void test_builtin_dir_is_left_out_under_make_check(void)
+{
+	char *builtin = make_dir();
+	const char *env = getenv("PROVAUTH_NO_BUILTIN_PLUGINS");
+	char *saved = env ? strdup(env) : NULL;
+	provauth_settings *s;
+	pa_plugin_set set = { 0 };
+
+	add_fixture(builtin, "good", NULL);
+	s = settings_for(NULL, NULL, NULL);
+
+	/* the environment the suite runs in */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(saved);
+	CU_ASSERT_STRING_EQUAL(saved, "1");
+	events_clear();
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load_from(&set, s, &host, &logger, builtin), 0);
+	CU_ASSERT_EQUAL(set.count, 0);
+	CU_ASSERT_EQUAL(set.skipped_count, 0);
+	CU_ASSERT_EQUAL(events_matching("fixture_init", NULL, NULL), 0);
+	CU_ASSERT_FALSE(still_loaded(builtin, "good.so"));
+	pa_plugins_unload(&set);
+
+	/* the same directory is scanned when the variable is absent, "0" or empty */
+	{
+		const char *values[] = { NULL, "0", "" };
+		size_t i;
+
+		for (i = 0; i < PA_ARRAY_LEN(values); i++) {
+			if (values[i])
+				setenv("PROVAUTH_NO_BUILTIN_PLUGINS", values[i], 1);
+			else
+				unsetenv("PROVAUTH_NO_BUILTIN_PLUGINS");
+			events_clear();
+			CU_ASSERT_EQUAL_FATAL(pa_plugins_load_from(&set, s, &host, &logger, builtin), 0);
+			CU_ASSERT_EQUAL(count_from(&set, builtin), 1);
+			CU_ASSERT_EQUAL(events_matching("plugin_loaded", " provider=fixture", builtin), 1);
+			pa_plugins_unload(&set);
+		}
+	}
+	/* any other value turns it off */
+	setenv("PROVAUTH_NO_BUILTIN_PLUGINS", "yes", 1);
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load_from(&set, s, &host, &logger, builtin), 0);
+	CU_ASSERT_EQUAL(set.count, 0);
+	pa_plugins_unload(&set);
+
+	if (saved)
+		setenv("PROVAUTH_NO_BUILTIN_PLUGINS", saved, 1);
+	else
+		unsetenv("PROVAUTH_NO_BUILTIN_PLUGINS");
+	free(saved);
+	provauth_settings_free(s);
+	remove_dir(builtin);
+}
+
 static void test_same_file_twice_loads_once(void)
 {
 	char *dir = make_dir(), *other = make_dir(), target[PATH_MAX], link[PATH_MAX];
@@ -971,8 +1031,11 @@ static void test_add_in_process_provider(void)
 	p = fake_provider("other");
 	p.init = fake_init;
 	CU_ASSERT_EQUAL(pa_plugins_add(&set, &p, NULL, s, &host, &logger), 0);
-	CU_ASSERT_PTR_EQUAL(fake_node, pa_settings_empty_node(s));
 	CU_ASSERT_PTR_NULL(pa_plugins_find(&set, "other")->settings);
+	CU_ASSERT_PTR_EQUAL(fake_node, pa_plugins_find(&set, "other")->empty_settings);
+	/* ... whose messages name the provider, as a block in the file would */
+	CU_ASSERT_EQUAL(host.setting_error(&host, fake_node, "base_url", "required"), PROVAUTH_ECONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "providers.other.base_url: required"));
 
 	/* a failing check is returned, not recorded as a skipped file */
 	p = fake_provider("Bad");
@@ -1035,6 +1098,7 @@ int main(int argc, char **argv)
 		{ "loading continues past failures", test_loading_continues_past_failures },
 		{ "files load in sorted order", test_files_load_in_sorted_order },
 		{ "settings dirs come before environment", test_settings_dirs_come_before_environment },
+		{ "built-in dir is left out under make check", test_builtin_dir_is_left_out_under_make_check },
 		{ "same file twice loads once", test_same_file_twice_loads_once },
 		{ "missing configured directory warns", test_missing_configured_directory_warns },
 		{ "older minor loads without operations", test_older_minor_loads_without_operations },

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include <CUnit/Basic.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -565,6 +566,70 @@ static void test_no_secret_in_logs_or_errors(void)
 	CU_ASSERT_PTR_NULL(strstr(errors, "SECRET"));
 }
 
+/* ---- store_must_exist ---- */
+
+/* How many entries dir holds, and whether `name` is one of them. */
+static int dir_count(const char *dir, const char *name, int *found)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	*found = 0;
+	CU_ASSERT_FATAL(d != NULL);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		n++;
+		if (name && strcmp(e->d_name, name) == 0)
+			*found = 1;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * A program that only looks at accounts asks for an existing store: a
+ * missing one is PROVAUTH_ENOTFOUND and neither the database nor its key is
+ * created. Version 1 options (which lack the field) keep creating it.
+ */
+static void test_store_must_exist_creates_nothing(void)
+{
+	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
+	provauth_settings *s = NULL;
+	provauth_manager *m = NULL;
+	char dir[] = "/tmp/pa-sess-XXXXXX", yaml[512], want[300];
+	int found;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(yaml, sizeof(yaml), "store:\n  path: %s/accounts.db\n", dir);
+	CU_ASSERT_FATAL(provauth_settings_parse(&s, yaml, strlen(yaml), "test.yaml") == 0);
+	opts.skip_plugins = 1;
+	opts.log = pa_test_log_capture;
+	opts.store_must_exist = 1;
+	CU_ASSERT_EQUAL(provauth_manager_new(&m, s, &opts), PROVAUTH_ENOTFOUND);
+	CU_ASSERT_PTR_NULL(m);
+	snprintf(want, sizeof(want), "no store at %s/accounts.db", dir);
+	CU_ASSERT_STRING_EQUAL(provauth_last_error(), want);
+	CU_ASSERT_EQUAL(dir_count(dir, NULL, &found), 0);
+
+	/* a caller built against version 1 gets the store created, as before */
+	opts.version = 1;
+	CU_ASSERT_EQUAL_FATAL(provauth_manager_new(&m, s, &opts), 0);
+	provauth_manager_free(m);
+	m = NULL;
+	CU_ASSERT(dir_count(dir, "accounts.db", &found) >= 2 && found);
+	CU_ASSERT(dir_count(dir, "accounts.db.key", &found) >= 2 && found);
+
+	/* once it exists, must_exist opens it */
+	opts.version = PROVAUTH_MANAGER_OPTIONS_VERSION;
+	CU_ASSERT_EQUAL(provauth_manager_new(&m, s, &opts), 0);
+	provauth_manager_free(m);
+	provauth_settings_free(s);
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	CU_ASSERT_EQUAL(system(yaml), 0);
+}
+
 /* ---- two processes ---- */
 
 /* The child holds a session on the old token, then runs again when told. */
@@ -668,6 +733,7 @@ int main(int argc, char **argv)
 		{ "OAuth answer marks google", test_oauth_answer_marks_google },
 		{ "named operation", test_named_operation },
 		{ "stale put conflicts", test_stale_put_conflicts },
+		{ "store_must_exist creates nothing", test_store_must_exist_creates_nothing },
 		{ "storm: 32 threads, one recovery", test_storm_one_recovery },
 		{ "expired access token storm: one refresh", test_expired_access_token_storm_one_refresh },
 		{ "refresh ahead keeps serving", test_refresh_ahead_keeps_serving },

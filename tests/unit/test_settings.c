@@ -129,7 +129,11 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_PTR_NOT_NULL(dirs);
 	CU_ASSERT_PTR_NULL(pa_settings_provider(s, "pixverse"));
-	CU_ASSERT_PTR_NOT_NULL(pa_settings_empty_node(s));
+	{
+		provauth_setting *empty = pa_settings_empty_node_new(s, "pixverse");
+		CU_ASSERT_PTR_NOT_NULL(empty);
+		pa_settings_empty_node_free(empty);
+	}
 	provauth_settings_free(s);
 
 	/* An empty mapping is the same as no settings at all. */
@@ -422,7 +426,7 @@ static void test_setting_lookups(void)
 	                                "    verbose: on\n"
 	                                "    client_secret: s3cr3t-value\n");
 	const provauth_setting *node = pa_settings_provider(s, "pixiv")->node;
-	const provauth_setting *empty = pa_settings_empty_node(s);
+	provauth_setting *empty = pa_settings_empty_node_new(s, "pixiv");
 	const char *str = NULL;
 	int64_t n = 0;
 	int b = -1;
@@ -481,6 +485,7 @@ static void test_setting_lookups(void)
 	CU_ASSERT_EQUAL(pa_setting_bool(empty, "verbose", 0, &b), 0);
 	CU_ASSERT_EQUAL(b, 0);
 	CU_ASSERT_EQUAL(pa_setting_check_keys(empty, NULL, NULL), 0);
+	pa_settings_empty_node_free(empty);
 	provauth_settings_free(s);
 }
 

@@ -315,10 +315,17 @@ typedef struct provauth_manager_options {
 	provauth_clock_fn clock;      /* NULL: time(NULL) */
 	void *clock_payload;
 	int skip_plugins;             /* 1: load no plugins (providers registered by hand) */
+	/*
+	 * Version 2. 1: never create the store the settings name: when its
+	 * sqlite file does not exist, fail with PROVAUTH_ENOTFOUND ("no store at
+	 * PATH") and create nothing, neither the file nor its key. For programs
+	 * that only look at accounts.
+	 */
+	int store_must_exist;
 } provauth_manager_options;
 
-#define PROVAUTH_MANAGER_OPTIONS_VERSION 1
-#define PROVAUTH_MANAGER_OPTIONS_INIT { PROVAUTH_MANAGER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0 }
+#define PROVAUTH_MANAGER_OPTIONS_VERSION 2
+#define PROVAUTH_MANAGER_OPTIONS_INIT { PROVAUTH_MANAGER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0 }
 
 /*
  * Creates a manager: loads the plugins (settings' plugin_dir list, then
