@@ -728,6 +728,8 @@ static void ev_capture(provauth_log_level level, const char *event, const provau
 	len = (size_t)snprintf(line, sizeof(line), "%s %s ", provauth_log_level_name(level), event);
 	for (i = 0; i < n && len < sizeof(line); i++)
 		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", i ? "," : "", f[i].key);
+	if (len >= sizeof(line))
+		len = sizeof(line) - 1; /* what snprintf kept */
 	pthread_mutex_lock(&ev_mu);
 	if (ev_len + len + 2 < sizeof(ev_buf)) {
 		memcpy(ev_buf + ev_len, line, len);
