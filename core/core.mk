@@ -11,6 +11,7 @@ core_libprovauth_core_la_SOURCES += \
 	core/log.c \
 	core/manager.c \
 	core/manager.h \
+	core/refresh_refused.c \
 	core/session.c \
 	core/update.c
 

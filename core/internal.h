@@ -150,6 +150,7 @@ typedef struct pa_provider_settings {
 	int64_t reauth_cooldown;        /* seconds, default 300 */
 	int64_t login_cooldown;         /* seconds, default 600 */
 	int64_t refresh_ahead;          /* seconds, default 300 */
+	int cookie_refresh;             /* default 1: the refresh step may renew from cookies */
 } pa_provider_settings;
 
 typedef struct pa_store_settings {
@@ -216,6 +217,12 @@ int pa_setting_check_keys(const provauth_setting *s, const char *const *allowed,
 
 /* JSON object text for metadata with defaults applied ("{}" for NULL). */
 const char *pa_account_metadata(const provauth_account *a);
+
+/* refresh_refused.c: metadata.refresh_refused, the mark of a refresh token refused for good. */
+/* The mark's JSON for this token (malloc()ed; NULL when out of memory or no token). */
+char *pa_refresh_refused_json(const char *refresh_token, int64_t at);
+/* 1 when the account's stored mark names its current refresh token. */
+int pa_refresh_refused(const provauth_account *a);
 /* 1 when every credential field (not revision/updated_at) is equal. */
 int pa_account_same_credentials(const provauth_account *a, const provauth_account *b);
 

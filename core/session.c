@@ -338,7 +338,7 @@ static int session_build(provauth_manager *m, const char *id, pa_cached **out)
 				PA_F_BOOL("has_cookies", c->s.cookie_count > 0),
 				PA_F_BOOL("has_openapi_key", c->s.openapi_key != NULL),
 			};
-			log_event(m, PROVAUTH_LOG_DEBUG, p, "build_session", f, PA_ARRAY_LEN(f));
+			log_event(m, PROVAUTH_LOG_INFO, p, "build_session", f, PA_ARRAY_LEN(f));
 		}
 		*out = c;
 		return 0;
@@ -524,7 +524,7 @@ static void record_health(provauth_manager *m, const pa_plugin *p, const char *i
 /* ------------------------------------------------------------------------ */
 
 /* A provider the settings file does not mention gets the documented defaults. */
-static const pa_provider_settings default_provider_settings = { NULL, NULL, 0, NULL, 300, 600, 300 };
+static const pa_provider_settings default_provider_settings = { NULL, NULL, 0, NULL, 300, 600, 300, 1 };
 
 static const pa_provider_settings *provider_cfg(const pa_plugin *p)
 {
@@ -545,6 +545,7 @@ typedef struct pa_recovery {
 	const char *skip_reason;         /* out: why nothing was attempted */
 	int attempted;                   /* out: refresh or login reached the provider */
 	int permanent;                   /* out: the provider refused the credentials for good */
+	const char *step;                /* out: what recovered the session (see log_recovered) */
 } pa_recovery;
 
 /* 1 when the store holds different credentials than `used`: someone already recovered. */
@@ -572,6 +573,26 @@ static void log_skipped(provauth_manager *m, const pa_plugin *p, const provauth_
 	log_event(m, PROVAUTH_LOG_INFO, p, "auto_reauth_skipped", f, PA_ARRAY_LEN(f));
 }
 
+/*
+ * A recovery that worked, and which step did it: "stored_credentials"
+ * (another thread or process had already stored newer ones),
+ * "refresh" (an OAuth refresh token), "cookie_refresh" (the provider's
+ * refresh from the session cookies, for accounts without a refresh token)
+ * or "password_login". A Google or unknown-method account may come back by
+ * a cookie refresh, never by a password: this says which it was.
+ */
+static void log_recovered(provauth_manager *m, const pa_plugin *p, const char *id,
+                          const provauth_account *a, const char *step, const char *context)
+{
+	const provauth_log_field f[] = {
+		PA_F_STR("account_id", id),
+		PA_F_STR("auth_method", provauth_auth_method_name(provauth_account_auth_method(a))),
+		PA_F_STR("step", step),
+		PA_F_STR("context", context),
+	};
+	log_event(m, PROVAUTH_LOG_INFO, p, "session_recovered", f, PA_ARRAY_LEN(f));
+}
+
 static int64_t metadata_int(const provauth_account *a, const char *key)
 {
 	struct json_object *o, *v;
@@ -595,6 +616,12 @@ static int64_t metadata_int(const provauth_account *a, const char *key)
  */
 static int says_nothing_about_credentials(int rc)
 {
+	/*
+	 * A configuration error (a wrong client secret, a missing setting) is
+	 * the operator's to fix, whatever the provider: the account is fine.
+	 */
+	if (rc == PROVAUTH_ECONFIG)
+		return 1;
 	switch (rc) {
 	case PROVAUTH_ENETWORK:
 	case PROVAUTH_ETIMEOUT:
@@ -643,6 +670,40 @@ static int persist_step(provauth_manager *m, const char *id, const provauth_upda
 	return prc;
 }
 
+/*
+ * Stores the mark of a refresh token refused for good, unless the stored
+ * credentials moved on meanwhile. A mark that cannot be stored only costs
+ * one more refusal in the next process: the refusal's message stands.
+ */
+static void mark_refresh_refused(provauth_manager *m, const provauth_account *a)
+{
+	char saved[1024], *mark;
+	int attempt;
+
+	if (!a->refresh_token || !(mark = pa_refresh_refused_json(a->refresh_token, pa_manager_now(m))))
+		return;
+	snprintf(saved, sizeof(saved), "%s", provauth_last_error());
+	for (attempt = 0; attempt < PA_PUT_RETRIES; attempt++) {
+		provauth_account *now = NULL;
+		int rc;
+
+		if (m->store->get(m->store, &now, a->id) < 0)
+			break;
+		if (!pa_streq(now->refresh_token, a->refresh_token)) {
+			provauth_account_free(now);
+			break;
+		}
+		rc = provauth_account_set_metadata(now, "refresh_refused", mark);
+		if (rc == 0)
+			rc = m->store->put(m->store, now);
+		provauth_account_free(now);
+		if (rc != PROVAUTH_ECONFLICT)
+			break;
+	}
+	free(mark);
+	pa_error_set(PROVAUTH_OK, "%s", saved);
+}
+
 static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const provauth_account *a,
                         pa_recovery *r)
 {
@@ -652,9 +713,12 @@ static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const pr
 	pthread_mutex_lock(&e->mu);
 	rc = e->refresh_dead && same_credentials(e->refresh_dead, a);
 	pthread_mutex_unlock(&e->mu);
-	if (rc)
-		return pa_error_set(PROVAUTH_EAUTH, "account %s: %s refused these credentials before; supply new ones",
-		                    a->id, p->vt.id);
+	/* Another process (or an earlier run) saw this very token refused: it stays dead until replaced. */
+	if (rc || pa_refresh_refused(a)) {
+		r->permanent = 1;
+		return pa_error_set(PROVAUTH_EAUTH, "account %s: %s refused this refresh token before (invalid_grant); "
+		                    "it is not sent again until the account gets new credentials", a->id, p->vt.id);
+	}
 	if ((rc = pa_update_new(&upd)) < 0)
 		return rc;
 	{
@@ -678,6 +742,7 @@ static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const pr
 	if (rc == PROVAUTH_EAUTH) {
 		provauth_account *dead = NULL;
 		r->permanent = 1;
+		mark_refresh_refused(m, a);
 		if (provauth_account_dup(&dead, a) == 0) {
 			pthread_mutex_lock(&e->mu);
 			provauth_account_free(e->refresh_dead);
@@ -838,7 +903,8 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 {
 	int64_t deadline = pa_monotonic_ms() + pa_settings_session(m->settings)->recovery_wait_ms;
 	provauth_account *a = NULL;
-	int rc, leased, refreshed = 0;
+	const char *refresh_step;
+	int rc, leased, refreshed = 0, cookie_refresh_off = 0;
 
 	/* (a) Someone (thread or process) already stored newer credentials. */
 	if (r->kind != PA_RECOVER_EXPLICIT && store_has_newer(m, e->id, used))
@@ -858,11 +924,26 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 		goto reused;
 	}
 	rc = PROVAUTH_EUNSUPPORTED;
+	/* Without a refresh token the provider's refresh renews the session from its cookies. */
+	refresh_step = a->refresh_token && *a->refresh_token ? "refresh" : "cookie_refresh";
+	if (r->kind != PA_RECOVER_EXPLICIT && p->vt.refresh && !a->refresh_token && !provider_cfg(p)->cookie_refresh) {
+		const provauth_log_field f[] = {
+			PA_F_STR("account_id", a->id),
+			PA_F_STR("auth_method", provauth_auth_method_name(provauth_account_auth_method(a))),
+			PA_F_STR("reason", "cookie_refresh_disabled"),
+			PA_F_STR("context", r->context),
+		};
+		log_event(m, PROVAUTH_LOG_INFO, p, "refresh_skipped", f, PA_ARRAY_LEN(f));
+		cookie_refresh_off = 1;
+	}
 	/* (b) Renew without a password. */
-	if (r->kind != PA_RECOVER_EXPLICIT && p->vt.refresh) {
+	if (r->kind != PA_RECOVER_EXPLICIT && p->vt.refresh && !cookie_refresh_off) {
 		refreshed = 1;
 		rc = step_refresh(m, e, p, a, r);
-		if (rc == 0 || r->kind == PA_RECOVER_REFRESH_ONLY)
+		if (rc == 0)
+			r->step = refresh_step;
+		/* A configuration error is not fixed by another step, and a password login would hide it. */
+		if (rc == 0 || r->kind == PA_RECOVER_REFRESH_ONLY || rc == PROVAUTH_ECONFIG)
 			goto out;
 		provauth_account_free(a);
 		a = NULL;
@@ -880,15 +961,25 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 		int refresh_rc = rc;
 		snprintf(refresh_msg, sizeof(refresh_msg), "%s", provauth_last_error());
 		rc = step_password(m, p, a, r);
+		if (rc == 0)
+			r->step = "password_login";
 		if (rc < 0 && r->skip_reason) {
 			log_skipped(m, p, a, r->skip_reason, r->context);
 			/*
 			 * Nothing was attempted after the refresh: its failure leads the
 			 * story. After a network, service or store fault, advice to supply
 			 * new credentials would be wrong: the refresh alone is reported.
+			 * A refresh token refused for good already says what to supply;
+			 * a provider without password login adds nothing to that.
 			 */
-			if (refreshed && refresh_rc < 0 && says_nothing_about_credentials(refresh_rc)) {
+			if (refreshed && refresh_rc < 0 && (says_nothing_about_credentials(refresh_rc) ||
+			                                    (refresh_rc == PROVAUTH_EAUTH && !p->vt.try_reauth))) {
 				rc = pa_error_set(refresh_rc, "%s", refresh_msg);
+			} else if (cookie_refresh_off) {
+				char skip_msg[512];
+				snprintf(skip_msg, sizeof(skip_msg), "%s", provauth_last_error());
+				rc = pa_error_set(rc, "%s; the cookie refresh is off (providers.%s.cookie_refresh: false)",
+				                  skip_msg, p->vt.id);
 			} else if (refreshed && refresh_rc < 0) {
 				char skip_msg[512];
 				snprintf(skip_msg, sizeof(skip_msg), "%s", provauth_last_error());
@@ -897,6 +988,9 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 		}
 	}
 out:
+	/* Ahead of expiry nothing was lost: a renewal, not a recovery. */
+	if (rc == 0 && r->step && r->kind != PA_RECOVER_REFRESH_ONLY)
+		log_recovered(m, p, e->id, a, r->step, r->context);
 	provauth_account_free(a);
 	lease_release(m, e->id);
 	return rc;
@@ -905,6 +999,9 @@ reused:
 		const provauth_log_field f[] = { PA_F_STR("account_id", e->id), PA_F_STR("context", r->context) };
 		log_event(m, PROVAUTH_LOG_INFO, p, "session_reused_stored", f, PA_ARRAY_LEN(f));
 	}
+	r->step = "stored_credentials";
+	if (r->kind != PA_RECOVER_REFRESH_ONLY)
+		log_recovered(m, p, e->id, used, r->step, r->context);
 	return 0;
 }
 
@@ -953,14 +1050,21 @@ static int recover(provauth_manager *m, pa_entry *e, pa_plugin *p, const provaut
 	/* The cached session already moved past the failed credentials. */
 	if (r->kind != PA_RECOVER_EXPLICIT && e->cached && !same_credentials(e->cached->account, used)) {
 		pthread_mutex_unlock(&e->mu);
+		r->step = "stored_credentials";
+		if (r->kind != PA_RECOVER_REFRESH_ONLY)
+			log_recovered(m, p, e->id, used, r->step, r->context);
 		return 0;
 	}
 	/* A recovery from these same credentials failed moments ago: do not storm. */
 	if (r->kind != PA_RECOVER_EXPLICIT && e->failed_on && same_credentials(e->failed_on, used) &&
 	    pa_monotonic_ms() - e->failed_at_ms < PA_FAILURE_MEMO_MS && e->last_rc < 0) {
-		rc = pa_error_set(e->last_rc, "%s", e->last_msg ? e->last_msg : provauth_strerror(e->last_rc));
+		char msg[1024];
+		rc = e->last_rc;
+		snprintf(msg, sizeof(msg), "%s", e->last_msg ? e->last_msg : provauth_strerror(rc));
 		pthread_mutex_unlock(&e->mu);
-		return rc;
+		/* Said like every other skip, so a caller sees why nothing was tried this time. */
+		log_skipped(m, p, used, "recent_failure", r->context);
+		return pa_error_set(rc, "%s", msg);
 	}
 	e->recovering = 1;
 	pthread_mutex_unlock(&e->mu);
@@ -1004,7 +1108,7 @@ static int refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const
 	pa_cached *c = *cp;
 	const provauth_account *a = c->account;
 	int64_t ahead = provider_cfg(c->plugin)->refresh_ahead, now;
-	pa_recovery r = { PA_RECOVER_REFRESH_ONLY, NULL, context, NULL, NULL, 0, 0 };
+	pa_recovery r = { PA_RECOVER_REFRESH_ONLY, NULL, context, NULL, NULL, 0, 0, NULL };
 	int expired, rc;
 
 	if (!c->plugin->vt.refresh || !a->refresh_token)
@@ -1016,6 +1120,13 @@ static int refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const
 	if (expired)
 		r.kind = PA_RECOVER_AUTO; /* wait for the single refresh in flight */
 	rc = recover(m, e, c->plugin, a, &r);
+	/*
+	 * A configuration error is reported at once, though the token still
+	 * works: every account of the provider will fail at expiry, and the
+	 * operator learns it now instead of then.
+	 */
+	if (rc == PROVAUTH_ECONFIG && !expired)
+		return rc;
 	if (rc < 0 && !expired) {
 		/* Still valid: use it. A refusal for good is recorded now, not at expiry. */
 		if (r.permanent)
@@ -1080,8 +1191,22 @@ static int attempt(const pa_cached *c, provauth_operation_fn op, void *payload, 
 	return rc;
 }
 
-int provauth_run_with_session(provauth_manager *m, const char *account_id, const char *op_name,
-                              provauth_operation_fn op, void *payload)
+/* The spec's two events for a session error, with the same fields on every path (first failure or retry). */
+static void log_session_error(provauth_manager *m, const pa_plugin *p, const char *account_id, const char *op_name,
+                              const provauth_outcome *o)
+{
+	const provauth_log_field fd[] = { PA_F_STR("account_id", account_id), PA_F_STR("context", op_name),
+	                                  PA_F_STR("error_code", o->error_code), PA_F_STR("error_reason", o->error_reason) };
+	const provauth_log_field fi[] = { PA_F_STR("account_id", account_id), PA_F_STR("reason", o->error_reason),
+	                                  PA_F_STR("error_code", o->error_code) };
+
+	log_event(m, PROVAUTH_LOG_WARN, p, "session_error_detected", fd, PA_ARRAY_LEN(fd));
+	if (o->should_invalidate_cache)
+		log_event(m, PROVAUTH_LOG_WARN, p, "session_invalidated", fi, PA_ARRAY_LEN(fi));
+}
+
+static int run_with_session(provauth_manager *m, const char *account_id, const char *op_name,
+                            provauth_operation_fn op, void *payload, int retry_on_session_error)
 {
 	provauth_failure f = { PROVAUTH_FAILURE_NONE, 0, 0, NULL, NULL, 0, -1 };
 	provauth_outcome o;
@@ -1103,11 +1228,16 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 		if (c) {
 			char reason[640];
 			snprintf(reason, sizeof(reason), "%s", provauth_last_error());
-			/* A network, service or store fault leaves the account as it was: nothing is known about it. */
+			/*
+			 * A network, service, store or configuration fault leaves the
+			 * account as it was: nothing is known about it.
+			 */
 			if (!says_nothing_about_credentials(rc))
 				record_health(m, c->plugin, account_id, "invalid", "refresh_failed", "", reason);
-			pa_error_set(rc, "account %s: %s %s failed: the expired access token was not renewed: %s",
-			             account_id, c->plugin->vt.id, op_name, reason);
+			pa_error_set(rc, "account %s: %s %s failed: the %s access token was not renewed: %s",
+			             account_id, c->plugin->vt.id, op_name,
+			             c->account->access_expires_at > 0 && pa_manager_now(m) < c->account->access_expires_at
+			                 ? "soon expiring" : "expired", reason);
 			cached_release(c);
 		}
 		return rc;
@@ -1137,16 +1267,21 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 		provauth_failure_clear(&f);
 		return rc;
 	}
-	{
-		const provauth_log_field fl[] = { PA_F_STR("account_id", account_id), PA_F_STR("context", op_name),
-		                                  PA_F_STR("error_code", o.error_code), PA_F_STR("error_reason", o.error_reason) };
-		log_event(m, PROVAUTH_LOG_WARN, p, "session_error_detected", fl, PA_ARRAY_LEN(fl));
-	}
-	if (o.should_invalidate_cache) {
-		const provauth_log_field fl[] = { PA_F_STR("account_id", account_id), PA_F_STR("reason", o.error_reason),
-		                                  PA_F_STR("error_code", o.error_code) };
+	if (o.should_invalidate_cache)
 		entry_evict(e, c);
-		log_event(m, PROVAUTH_LOG_WARN, p, "session_invalidated", fl, PA_ARRAY_LEN(fl));
+	log_session_error(m, p, account_id, op_name, &o);
+	if (!retry_on_session_error) {
+		/* The caller handles the retry: judged and recorded, but nothing recovered. */
+		log_skipped(m, p, c->account, "retry_disabled", op_name);
+		rc = o.result < 0 ? o.result : PROVAUTH_ESESSION;
+		record_health(m, p, account_id, "invalid", o.error_reason, o.error_code,
+		              "not recovered: the caller asked for no retry");
+		pa_error_set(rc, "account %s: %s %s failed: session invalid (%s%s%s); not recovered, as the caller "
+		             "asked (retry_on_session_error false)", account_id, p->vt.id, op_name, o.error_reason,
+		             o.error_code[0] ? ", code " : "", o.error_code);
+		cached_release(c);
+		provauth_failure_clear(&f);
+		return rc;
 	}
 	memset(&r, 0, sizeof(r));
 	r.kind = PA_RECOVER_AUTO;
@@ -1189,6 +1324,7 @@ int provauth_run_with_session(provauth_manager *m, const char *account_id, const
 			outcome_init(&o, &f);
 		if (o.is_session_error) {
 			entry_evict(e, c);
+			log_session_error(m, p, account_id, op_name, &o);
 			record_health(m, p, account_id, "invalid", o.error_reason, o.error_code,
 			              "the retry after recovery failed too");
 		}
@@ -1209,13 +1345,28 @@ success:
 	return 0;
 }
 
+int provauth_run_with_session(provauth_manager *m, const char *account_id, const char *op_name,
+                              provauth_operation_fn op, void *payload)
+{
+	return run_with_session(m, account_id, op_name, op, payload, 1);
+}
+
+int provauth_run_with_session_ext(provauth_manager *m, const char *account_id, const char *op_name,
+                                  provauth_operation_fn op, void *payload, const provauth_run_options *opts)
+{
+	if (opts && (opts->version == 0 || opts->version > PROVAUTH_RUN_OPTIONS_VERSION))
+		return pa_error_set(PROVAUTH_EINVAL, "run_with_session: options version %u unknown (this library knows up "
+		                    "to %u)", opts->version, PROVAUTH_RUN_OPTIONS_VERSION);
+	return run_with_session(m, account_id, op_name, op, payload, opts ? opts->retry_on_session_error != 0 : 1);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Explicit reauth and named operations                                     */
 /* ------------------------------------------------------------------------ */
 
 int provauth_account_reauth(provauth_manager *m, const char *id, const char *password)
 {
-	pa_recovery r = { PA_RECOVER_EXPLICIT, NULL, "reauth", password, NULL, 0, 0 };
+	pa_recovery r = { PA_RECOVER_EXPLICIT, NULL, "reauth", password, NULL, 0, 0, NULL };
 	provauth_account *a = NULL;
 	pa_plugin *p;
 	pa_entry *e;

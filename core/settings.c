@@ -91,6 +91,7 @@ const char *const pa_common_provider_keys[] = {
 	"reauth_cooldown",
 	"login_cooldown",
 	"refresh_ahead",
+	"cookie_refresh",
 	NULL
 };
 
@@ -1271,7 +1272,8 @@ static int load_provider(provauth_settings *s, const pa_entry *e, int mode_known
 	    (rc = get_string(block, "global_password", NULL, "a string", &pw)) ||
 	    (rc = get_int(block, "reauth_cooldown", 300, 0, 86400, SECONDS, &ps->reauth_cooldown)) ||
 	    (rc = get_int(block, "login_cooldown", 600, 0, 86400, SECONDS, &ps->login_cooldown)) ||
-	    (rc = get_int(block, "refresh_ahead", 300, 0, 86400, SECONDS, &ps->refresh_ahead)))
+	    (rc = get_int(block, "refresh_ahead", 300, 0, 86400, SECONDS, &ps->refresh_ahead)) ||
+	    (rc = get_bool(block, "cookie_refresh", 1, &ps->cookie_refresh)))
 		return rc;
 	if (pw && *pw && !(ps->global_password = strdup(pw)))
 		return pa_error_oom();

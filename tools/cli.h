@@ -116,6 +116,12 @@ typedef struct cli_events {
 	char lost_reason[64];
 	const char *recovered_how;
 	unsigned char *recovery_line;
+	/*
+	 * Parallel to `lines`: the error a failed refresh or login reported
+	 * (NULL: none). A command that fails with an error retelling it does
+	 * not print the line, so advice in it is given once.
+	 */
+	char **step_error;
 } cli_events;
 
 /* Which store a command's manager opens. */

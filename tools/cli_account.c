@@ -110,6 +110,9 @@ void cli_account_hint(provauth_manager *m, const char *id, int rc)
 
 	if (rc != PROVAUTH_ESESSION && rc != PROVAUTH_EAUTH)
 		return;
+	/* The error printed just before already names the command to run: advice is given once. */
+	if (strstr(provauth_last_error(), "provauth accounts "))
+		return;
 	/* The failure is already reported; this lookup's own error does not matter. */
 	if (provauth_account_get(&a, m, id) < 0) {
 		provauth_error_clear();

@@ -149,17 +149,23 @@ static int track_recovery(cli_events *ev, const char *event, const provauth_log_
 		return 0;
 	if (ends_with(event, "_refresh_completed") && success == 0)
 		return 1;
-	if (ends_with(event, "_refresh_completed") && success == 1 && !ev->recovered_how)
-		ev->recovered_how = "refreshed its token";
-	else if (ends_with(event, "_auto_reauth_completed") && success == 1)
-		ev->recovered_how = "logged it in again with its password";
+	/* The manager says which step brought the session back, whoever did the work. */
+	if (ends_with(event, "_session_recovered")) {
+		const char *step = field(fields, nfields, "step");
+		ev->recovered_how = strcmp(step, "stored_credentials") == 0
+		                        ? "found it already recovered by another process (the stored credentials were newer)"
+		                    : strcmp(step, "refresh") == 0 ? "refreshed its token"
+		                    : strcmp(step, "cookie_refresh") == 0 ? "refreshed its session cookies"
+		                    : strcmp(step, "password_login") == 0 ? "logged it in again with its password"
+		                    : "recovered it";
+	}
 	return 0;
 }
 
 static void collect(cli_events *ev, provauth_log_level level, const char *event,
                     const provauth_log_field *fields, size_t nfields)
 {
-	char *line, **grown;
+	char *line, **grown, *step_error = NULL;
 	unsigned char *flags;
 	int recovery;
 
@@ -171,15 +177,28 @@ static void collect(cli_events *ev, provauth_log_level level, const char *event,
 		return;
 	if (!(line = format_event(event, fields, nfields)))
 		return;
+	if ((ends_with(event, "_refresh_completed") || ends_with(event, "_auto_reauth_completed")) &&
+	    bool_field(fields, nfields, "success") == 0 && strcmp(field(fields, nfields, "error"), "?") != 0)
+		step_error = strdup(field(fields, nfields, "error"));
 	pthread_mutex_lock(&events_lock);
+	if (!(grown = realloc(ev->step_error, (ev->count + 1) * sizeof(*grown)))) {
+		pthread_mutex_unlock(&events_lock);
+		free(step_error);
+		free(line);
+		return;
+	}
+	ev->step_error = grown;
+	ev->step_error[ev->count] = step_error;
 	if (!(grown = realloc(ev->lines, (ev->count + 1) * sizeof(*grown)))) {
 		pthread_mutex_unlock(&events_lock);
+		free(step_error);
 		free(line);
 		return;
 	}
 	ev->lines = grown;
 	if (!(flags = realloc(ev->recovery_line, ev->count + 1))) {
 		pthread_mutex_unlock(&events_lock);
+		free(step_error);
 		free(line);
 		return;
 	}
@@ -261,15 +280,22 @@ static void forget_events(cli_events *ev)
 {
 	size_t i;
 
-	for (i = 0; i < ev->count; i++)
+	for (i = 0; i < ev->count; i++) {
 		free(ev->lines[i]);
+		free(ev->step_error[i]);
+	}
 	free(ev->lines);
+	free(ev->step_error);
 	free(ev->recovery_line);
 	memset(ev, 0, sizeof(*ev));
 }
 
-/* Every collected warning as it came; with `condense`, a recovered session in one note. */
-static void flush_events(cli_env *env, int condense)
+/*
+ * Every collected warning as it came; with `condense`, a recovered session
+ * in one note. `error` (the message a failed command ends with, or NULL):
+ * a failed step's line whose error it retells is left out.
+ */
+static void flush_events(cli_env *env, int condense, const char *error)
 {
 	cli_events *ev = &env->events;
 	size_t i;
@@ -279,9 +305,13 @@ static void flush_events(cli_env *env, int condense)
 	if (condense)
 		fprintf(stderr, "note: the session of account %s was lost (%s); provauth %s and "
 		        "retried.\n", ev->lost_account, ev->lost_reason, ev->recovered_how);
-	for (i = 0; i < ev->count; i++)
-		if (!condense || !ev->recovery_line[i])
-			fprintf(stderr, "warning: %s\n", ev->lines[i]);
+	for (i = 0; i < ev->count; i++) {
+		if (condense && ev->recovery_line[i])
+			continue;
+		if (error && ev->step_error[i] && *ev->step_error[i] && strstr(error, ev->step_error[i]))
+			continue;
+		fprintf(stderr, "warning: %s\n", ev->lines[i]);
+	}
 	forget_events(ev);
 	pthread_mutex_unlock(&events_lock);
 }
@@ -289,13 +319,13 @@ static void flush_events(cli_env *env, int condense)
 int cli_env_fail(cli_env *env, int rc)
 {
 	/* Printing the events calls nothing in the library, so the last error survives. */
-	flush_events(env, 0);
+	flush_events(env, 0, provauth_last_error());
 	return cli_fail(rc);
 }
 
 void cli_env_flush_events(cli_env *env)
 {
-	flush_events(env, 1);
+	flush_events(env, 1, NULL);
 }
 
 int cli_env_close(cli_env *env, int r)

@@ -26,3 +26,5 @@ EXTRA_DIST += tests/cli/test_sample_settings.sh
 
 TESTS += tests/cli/test_cli_accounts.sh
 EXTRA_DIST += tests/cli/test_cli_accounts.sh
+TESTS += tests/cli/test_cli_recovery.sh
+EXTRA_DIST += tests/cli/test_cli_recovery.sh

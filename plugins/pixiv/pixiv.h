@@ -23,8 +23,9 @@
 #define PIXIV_DEFAULT_APP_OS_VERSION "14.6"
 
 /* What the user runs to replace a dead refresh token; quoted in messages. */
+/* Said once, in the terms of the command line most users have. */
 #define PIXIV_NEW_TOKEN_HINT \
-	"supply a new refresh token (provauth accounts add --provider pixiv, i.e. provauth_account_import kind \"refresh_token\")"
+	"supply a new refresh token (provauth accounts add --provider pixiv)"
 
 /* Settings, read once by init; strings point into the host's settings. */
 typedef struct pixiv_state {
@@ -91,6 +92,7 @@ typedef enum pixiv_token_error {
 	PIXIV_TERR_INVALID_GRANT,    /* the refresh token is dead */
 	PIXIV_TERR_ACCESS_DENIED,    /* X-Client-Time / X-Client-Hash refused */
 	PIXIV_TERR_INVALID_CLIENT,   /* client_id / client_secret refused */
+	PIXIV_TERR_INVALID_REQUEST,  /* the request itself was malformed (a parameter missing or wrong) */
 	PIXIV_TERR_RATE_LIMIT,
 	PIXIV_TERR_OTHER             /* some other named OAuth error */
 } pixiv_token_error;
@@ -103,6 +105,13 @@ typedef enum pixiv_token_error {
  */
 pixiv_token_error pixiv_token_error_parse(const provauth_host *h, long status, const char *body,
                                           size_t len, char *code, size_t code_size);
+/*
+ * The server's own words about the error (RFC 6749's error_description, or
+ * pixiv's errors.system.message) into `out`, when they are one short line
+ * of plain printable ASCII; "" otherwise. The caller still checks that they
+ * do not repeat a credential.
+ */
+void pixiv_token_error_text(const provauth_host *h, const char *body, size_t len, char *out, size_t size);
 
 /* ---- classify.c ---- */
 

@@ -116,7 +116,7 @@ static int refusal(pixiv_state *st, const provauth_http_response *resp, const ch
 {
 	const provauth_host *h = st->host;
 	pixiv_token_error kind;
-	char code[48];
+	char code[48], text[128];
 	long ra;
 
 	kind = pixiv_token_error_parse(h, resp->status, resp->body, resp->body_len, code, sizeof(code));
@@ -138,6 +138,22 @@ static int refusal(pixiv_state *st, const provauth_http_response *resp, const ch
 		                    "pixiv: %s: pixiv rejected the client credentials (%s, HTTP %ld); "
 		                    "check providers.pixiv.client_id and providers.pixiv.client_secret", who,
 		                    code[0] ? code : "invalid_client", resp->status);
+	case PIXIV_TERR_INVALID_REQUEST:
+		/*
+		 * Every field of the request comes from the settings except the
+		 * refresh token, which a server judges with invalid_grant: the
+		 * token is not blamed, and nothing about the account is judged.
+		 */
+		pixiv_token_error_text(h, resp->body, resp->body_len, text, sizeof(text));
+		if (pixiv_repeats_secret(text, refresh_token) || pixiv_repeats_secret(text, st->client_secret))
+			text[0] = '\0';
+		return h->set_error(h, PROVAUTH_ECONFIG,
+		                    "pixiv: %s: the token endpoint refused the request as malformed (invalid_request, "
+		                    "HTTP %ld%s%s%s): a parameter it needs is missing or wrong, so it is not speaking "
+		                    "the protocol this plugin is set up for; check providers.pixiv.token_url, "
+		                    "providers.pixiv.standard_oauth (true for an RFC 6749 server), "
+		                    "providers.pixiv.client_id and providers.pixiv.client_secret", who, resp->status,
+		                    text[0] ? ": \"" : "", text, text[0] ? "\"" : "");
 	case PIXIV_TERR_RATE_LIMIT:
 		ra = pixiv_retry_after(h->http_header(resp, "retry-after"));
 		return h->set_error(h, PROVAUTH_ERATELIMIT,

@@ -276,6 +276,8 @@ pixiv_token_error pixiv_token_error_parse(const provauth_host *h, long status, c
 		kind = PIXIV_TERR_INVALID_CLIENT;
 	else if (err && strcmp(err, "access_denied") == 0)
 		kind = PIXIV_TERR_ACCESS_DENIED;
+	else if (err && strcmp(err, "invalid_request") == 0)
+		kind = PIXIV_TERR_INVALID_REQUEST;
 	/* pixiv often leaves out the top-level "error": the system message says it. */
 	else if (sys && pixiv_contains_ci(sys, "invalid refresh token"))
 		kind = PIXIV_TERR_INVALID_GRANT;
@@ -298,4 +300,25 @@ pixiv_token_error pixiv_token_error_parse(const provauth_host *h, long status, c
 	}
 	h->json_free(doc);
 	return kind;
+}
+
+void pixiv_token_error_text(const provauth_host *h, const char *body, size_t len, char *out, size_t size)
+{
+	provauth_json *doc = body ? h->json_parse(body, len) : NULL;
+	const char *text, *p;
+	size_t n;
+
+	if (!size)
+		return;
+	out[0] = '\0';
+	text = h->json_string(h->json_get(doc, "error_description"));
+	if (!text)
+		text = h->json_string(h->json_get(doc, "errors.system.message"));
+	/* All or nothing, as for the code: a filtered text could join a split secret back. */
+	for (p = text, n = 0; p && *p; p++, n++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '"' || *p == '\\')
+			break;
+	if (text && !*p && n > 0 && n < size)
+		memcpy(out, text, n + 1);
+	h->json_free(doc);
 }

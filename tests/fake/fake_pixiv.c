@@ -70,6 +70,8 @@ struct fake_pixiv {
 	int64_t expires_in;
 	int rotate, revoke_old;
 	int standard, send_refresh_token;
+	long client_error_status;  /* invalid_client's status; 0: 401 (RFC 6749 mode) or 400 (pixiv) */
+	char *required_param;      /* a form field the token endpoint insists on, or NULL */
 	int64_t clock_offset;
 
 	fp_user *users;
@@ -552,11 +554,22 @@ static enum MHD_Result handle_token(fake_pixiv *f, struct MHD_Connection *c, con
 		rc = reply_rfc6749_error(c, 413, "invalid_request", "body too large", NULL, NULL);
 		goto out;
 	}
+	/* RFC 6749 5.2: a required parameter missing is invalid_request, before the client is judged. */
+	if (f->required_param && (!kvs_get(&form, f->required_param, 0) || !*kvs_get(&form, f->required_param, 0))) {
+		char what[160];
+		snprintf(what, sizeof(what), "Missing required parameter: %s", f->required_param);
+		pthread_mutex_unlock(&f->mu);
+		rc = standard ? reply_rfc6749_error(c, 400, "invalid_request", what, NULL, NULL)
+		              : reply_pixiv_token_error(c, 400, what, 1508, "invalid_request");
+		goto out;
+	}
 	if (!kvs_get(&form, "client_id", 0) || strcmp(kvs_get(&form, "client_id", 0), f->client_id) != 0 ||
 	    !kvs_get(&form, "client_secret", 0) || strcmp(kvs_get(&form, "client_secret", 0), f->client_secret) != 0) {
+		/* RFC 6749 servers differ: 401 (with client authentication) or 400. */
+		unsigned int st = f->client_error_status > 0 ? (unsigned int)f->client_error_status : standard ? 401 : 400;
 		pthread_mutex_unlock(&f->mu);
-		rc = standard ? reply_rfc6749_error(c, 401, "invalid_client", "Client authentication failed", NULL, NULL)
-		              : reply_pixiv_token_error(c, 400, "Invalid client", 1508, "invalid_client");
+		rc = standard ? reply_rfc6749_error(c, st, "invalid_client", "Client authentication failed", NULL, NULL)
+		              : reply_pixiv_token_error(c, st, "Invalid client", 1508, "invalid_client");
 		goto out;
 	}
 	if (!standard) {
@@ -763,7 +776,11 @@ static enum MHD_Result handle_control(fake_pixiv *f, struct MHD_Connection *c, c
 		f->revoke_old = (int)num_arg(&q, "revoke_old", f->revoke_old);
 		f->standard = (int)num_arg(&q, "standard", f->standard);
 		f->send_refresh_token = (int)num_arg(&q, "send_refresh_token", f->send_refresh_token);
+		f->client_error_status = num_arg(&q, "client_error_status", f->client_error_status);
 		pthread_mutex_unlock(&f->mu);
+		if (kvs_get(&q, "required_param", 0))
+			fake_pixiv_set_required_param(f, *kvs_get(&q, "required_param", 0) ? kvs_get(&q, "required_param", 0)
+			                                                                  : NULL);
 	} else if (strcmp(cmd, "clock") == 0) {
 		fake_pixiv_set_clock_offset(f, num_arg(&q, "offset", 0));
 	} else if (strcmp(cmd, "expire") == 0) {
@@ -939,6 +956,7 @@ void fake_pixiv_stop(fake_pixiv *f)
 	free(f->client_id);
 	free(f->client_secret);
 	free(f->hash_secret);
+	free(f->required_param);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }
@@ -975,6 +993,21 @@ void fake_pixiv_set_client(fake_pixiv *f, const char *client_id, const char *cli
 	replace(&f->client_id, client_id);
 	replace(&f->client_secret, client_secret);
 	replace(&f->hash_secret, hash_secret);
+	pthread_mutex_unlock(&f->mu);
+}
+
+void fake_pixiv_set_client_error_status(fake_pixiv *f, long status)
+{
+	pthread_mutex_lock(&f->mu);
+	f->client_error_status = status;
+	pthread_mutex_unlock(&f->mu);
+}
+
+void fake_pixiv_set_required_param(fake_pixiv *f, const char *name)
+{
+	pthread_mutex_lock(&f->mu);
+	free(f->required_param);
+	f->required_param = name ? xstrdup(name) : NULL;
 	pthread_mutex_unlock(&f->mu);
 }
 

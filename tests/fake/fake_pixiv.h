@@ -49,6 +49,12 @@ void fake_pixiv_enable_control(fake_pixiv *f, int on);
 /* NULL leaves a value unchanged. */
 void fake_pixiv_set_client(fake_pixiv *f, const char *client_id, const char *client_secret,
                            const char *hash_secret);
+/* The HTTP status of invalid_client (a wrong client id or secret): RFC 6749 servers
+ * answer 400 or 401. 0: the mode's default (401 in RFC 6749 mode, 400 in pixiv's). */
+void fake_pixiv_set_client_error_status(fake_pixiv *f, long status);
+/* The token endpoint answers 400 invalid_request ("Missing required parameter: NAME")
+ * when the form lacks NAME; NULL: nothing extra is required. */
+void fake_pixiv_set_required_param(fake_pixiv *f, const char *name);
 void fake_pixiv_set_expires_in(fake_pixiv *f, int64_t seconds);
 /* rotate: a new refresh token with every grant; revoke_old: the used one dies. */
 void fake_pixiv_set_rotation(fake_pixiv *f, int rotate, int revoke_old);

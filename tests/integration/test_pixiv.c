@@ -633,6 +633,179 @@ static void test_wrong_client_secret(void)
 	provauth_manager_free(m);
 }
 
+/*
+ * After a refused client: the error names the settings, gives no advice
+ * about the account, and the account is as it was (health not invalid, no
+ * refused-token mark, the same refresh token).
+ */
+static void check_client_error(int rc, const char *id, const char *rt)
+{
+	provauth_account *a = stored(store, id);
+
+	CU_ASSERT(rc == PROVAUTH_ECONFIG);
+	CU_ASSERT(strstr(provauth_last_error(), "providers.pixiv.client_id") != NULL);
+	CU_ASSERT(strstr(provauth_last_error(), "providers.pixiv.client_secret") != NULL);
+	CU_ASSERT(strstr(provauth_last_error(), "invalid_client") != NULL);
+	CU_ASSERT(strstr(provauth_last_error(), "supply") == NULL);
+	CU_ASSERT(strstr(provauth_last_error(), "wrong-client-secret") == NULL);
+	STR_EQ(a->refresh_token, rt);
+	CU_ASSERT(!a->metadata || strstr(a->metadata, "\"state\":\"invalid\"") == NULL);
+	CU_ASSERT(!a->metadata || strstr(a->metadata, "refresh_refused") == NULL);
+	provauth_account_free(a);
+}
+
+/* The three ways a refresh starts, each against a token endpoint that refuses the client. */
+static void client_error_every_trigger(const char *mode, int standard, long status)
+{
+	char good_yaml[256], bad_yaml[256], rt[64], *id;
+	provauth_manager *good, *m;
+	/* RFC 6749 servers send no user: an operation that needs none. */
+	const provauth_arg feed[] = { { "path", "/v2/feed" } };
+	int rc;
+
+	snprintf(good_yaml, sizeof(good_yaml), "%s", mode);
+	snprintf(bad_yaml, sizeof(bad_yaml), "%s    client_secret: wrong-client-secret-2222\n", mode);
+	fake_pixiv_set_standard(fk, standard, 1);
+	fake_pixiv_set_client_error_status(fk, status);
+
+	/* (1) The API rejects the access token; the refresh it starts is refused. */
+	good = manager(good_yaml);
+	id = fresh_account(good, rt);
+	provauth_manager_free(good);
+	m = manager(bad_yaml);
+	fake_pixiv_expire_access_tokens(fk);
+	fake_pixiv_reset_counts(fk);
+	rc = call(m, id, "get", feed, 1, NULL);
+	check_client_error(rc, id, rt);
+	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_API) == 1);
+	provauth_manager_free(m);
+
+	/* (2) The access token expired by the manager's clock. */
+	m = manager(bad_yaml);
+	expire_everything();
+	fake_pixiv_reset_counts(fk);
+	rc = call(m, id, "get", feed, 1, NULL);
+	check_client_error(rc, id, rt);
+	CU_ASSERT(strstr(provauth_last_error(), "expired access token was not renewed") != NULL);
+	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_API) == 0);
+	provauth_manager_free(m);
+	free(id);
+
+	/* (3) Ahead of expiry (refresh_ahead 300 s): the token works, the refresh is refused. */
+	good = manager(good_yaml);
+	id = fresh_account(good, rt);
+	provauth_manager_free(good);
+	m = manager(bad_yaml);
+	atomic_fetch_add(&fake_now, 3600 - 100);
+	fake_pixiv_reset_counts(fk);
+	rc = call(m, id, "get", feed, 1, NULL);
+	check_client_error(rc, id, rt);
+	CU_ASSERT(strstr(provauth_last_error(), "soon expiring access token was not renewed") != NULL);
+	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+	provauth_manager_free(m);
+	free(id);
+
+	fake_pixiv_set_client_error_status(fk, 0);
+	fake_pixiv_set_standard(fk, 0, 1);
+}
+
+static void test_client_error_is_configuration(void)
+{
+	/* pixiv's own 400, and the two answers RFC 6749 servers give. */
+	client_error_every_trigger("", 0, 400);
+	client_error_every_trigger("    standard_oauth: true\n", 1, 400);
+	client_error_every_trigger("    standard_oauth: true\n", 1, 401);
+}
+
+/* A token refused for good is not sent again by a new process, until the account gets new credentials. */
+static void test_dead_refresh_token_other_process(void)
+{
+	provauth_manager *m = manager(NULL), *m2;
+	provauth_store *st2;
+	provauth_account *a;
+	char rt[64], rt2[64], uid[16], *id = fresh_account(m, rt), *id2;
+
+	snprintf(uid, sizeof(uid), "%d", 5000 + user_seq);
+	fake_pixiv_revoke(fk, rt);
+	expire_everything();
+	fake_pixiv_reset_counts(fk);
+	CU_ASSERT(call(m, id, "user_detail", NULL, 0, NULL) == PROVAUTH_EAUTH);
+	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+	provauth_manager_free(m);
+	a = stored(store, id);
+	CU_ASSERT(a->metadata && strstr(a->metadata, "\"refresh_refused\"") != NULL);
+	/* The mark names the token by a digest only. */
+	CU_ASSERT(a->metadata && strstr(a->metadata, RT_MARK) == NULL);
+	provauth_account_free(a);
+
+	/* Another process: its own store handle, its own manager, nothing in memory. */
+	st2 = second_store();
+	m2 = manager_for(fake_pixiv_base_url(fk), NULL, st2);
+	CU_ASSERT(call(m2, id, "user_detail", NULL, 0, NULL) == PROVAUTH_EAUTH);
+	CU_ASSERT(strstr(provauth_last_error(), "not sent again") != NULL);
+	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+	provauth_manager_free(m2);
+	m2 = manager_for(fake_pixiv_base_url(fk), NULL, st2);
+	CU_ASSERT(call(m2, id, "user_detail", NULL, 0, NULL) == PROVAUTH_EAUTH);
+	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+
+	/* New credentials lift it: a re-import, then a refresh of the new token. */
+	snprintf(rt2, sizeof(rt2), RT_MARK "-other-%s", uid);
+	CU_ASSERT_FATAL(fake_pixiv_add_user(fk, rt2, uid, "again", NULL) == 0);
+	id2 = import(m2, rt2);
+	STR_EQ(id2, id);
+	expire_everything();
+	fake_pixiv_reset_counts(fk);
+	CU_ASSERT(call(m2, id, "user_detail", NULL, 0, NULL) == 0);
+	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+	free(id2);
+	free(id);
+	provauth_manager_free(m2);
+	provauth_store_free(st2);
+}
+
+/* 400 invalid_request: the request, not the token, is wrong; the message says what and where to look. */
+static void test_invalid_request(void)
+{
+	provauth_manager *m = manager(NULL);
+	provauth_account *a;
+	char rt[64], rt2[64], *id = fresh_account(m, rt), *bad = NULL;
+	int rc;
+
+	fake_pixiv_set_required_param(fk, "scope");
+	new_user(rt2, NULL);
+	rc = provauth_account_import(&bad, m, "pixiv", "refresh_token", rt2);
+	note_error();
+	CU_ASSERT(rc == PROVAUTH_ECONFIG);
+	CU_ASSERT(bad == NULL);
+	CU_ASSERT(strstr(provauth_last_error(), "invalid_request") != NULL);
+	CU_ASSERT(strstr(provauth_last_error(), "Missing required parameter: scope") != NULL);
+	CU_ASSERT(strstr(provauth_last_error(), "providers.pixiv.token_url") != NULL);
+	CU_ASSERT(strstr(provauth_last_error(), "providers.pixiv.client_id") != NULL);
+
+	/* The same on a refresh: the account is not judged and keeps its token. */
+	expire_everything();
+	fake_pixiv_reset_counts(fk);
+	rc = call(m, id, "user_detail", NULL, 0, NULL);
+	CU_ASSERT(rc == PROVAUTH_ECONFIG);
+	CU_ASSERT(strstr(provauth_last_error(), "Missing required parameter: scope") != NULL);
+	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+	a = stored(store, id);
+	STR_EQ(a->refresh_token, rt);
+	CU_ASSERT(!a->metadata || strstr(a->metadata, "\"state\":\"invalid\"") == NULL);
+	provauth_account_free(a);
+
+	fake_pixiv_set_required_param(fk, NULL);
+	provauth_manager_free(m);
+	/* A new manager: the failed refresh is remembered for 30 s by the first one. */
+	m = manager(NULL);
+	CU_ASSERT(call(m, id, "user_detail", NULL, 0, NULL) == 0);
+	free(id);
+	provauth_manager_free(m);
+}
+
 static void test_server_errors_then_success(void)
 {
 	provauth_manager *m = manager(NULL);
@@ -1032,6 +1205,9 @@ int main(int argc, char **argv)
 		{ "rate limit is not refreshed", test_rate_limit_is_not_refreshed },
 		{ "wrong hash secret", test_wrong_hash_secret },
 		{ "wrong client secret", test_wrong_client_secret },
+		{ "wrong client secret: configuration error on every trigger", test_client_error_is_configuration },
+		{ "dead refresh token: not sent again by another process", test_dead_refresh_token_other_process },
+		{ "token endpoint 400 invalid_request", test_invalid_request },
 		{ "5xx then success", test_server_errors_then_success },
 		{ "5xx exhausts retries", test_server_errors_exhaust_retries },
 		{ "malformed replies", test_malformed_replies },

@@ -296,6 +296,26 @@ static void test_token_errors(void)
 	CU_ASSERT(terr(400, "{\"error\":\"unauthorized_client\"}", code) == PIXIV_TERR_INVALID_CLIENT);
 	CU_ASSERT(terr(400, "{\"error\":\"invalid_grant\",\"error_description\":\"revoked\"}", code) == PIXIV_TERR_INVALID_GRANT);
 	CU_ASSERT(terr(400, "{\"error\":\"access_denied\"}", code) == PIXIV_TERR_ACCESS_DENIED);
+	/* A malformed request is told apart from a dead token and from other errors. */
+	CU_ASSERT(terr(400, "{\"error\":\"invalid_request\",\"error_description\":\"Missing required parameter\"}",
+	               code) == PIXIV_TERR_INVALID_REQUEST);
+	CU_ASSERT_STRING_EQUAL(code, "invalid_request");
+	{
+		char text[128];
+		const char *ok = "{\"error\":\"invalid_request\",\"error_description\":\"Missing required parameter: scope\"}";
+		const char *px = "{\"has_error\":true,\"errors\":{\"system\":{\"message\":\"Missing parameter\"}}}";
+		const char *odd = "{\"error\":\"invalid_request\",\"error_description\":\"line\\nbreak\"}";
+		pixiv_token_error_text(&host, ok, strlen(ok), text, sizeof(text));
+		CU_ASSERT_STRING_EQUAL(text, "Missing required parameter: scope");
+		pixiv_token_error_text(&host, px, strlen(px), text, sizeof(text));
+		CU_ASSERT_STRING_EQUAL(text, "Missing parameter");
+		/* Not plain one-line text: left out whole, never filtered. */
+		pixiv_token_error_text(&host, odd, strlen(odd), text, sizeof(text));
+		CU_ASSERT_STRING_EQUAL(text, "");
+		/* Too long for the buffer: left out whole too. */
+		pixiv_token_error_text(&host, ok, strlen(ok), text, 8);
+		CU_ASSERT_STRING_EQUAL(text, "");
+	}
 	CU_ASSERT(terr(400, "{\"error\":\"unsupported_grant_type\"}", code) == PIXIV_TERR_OTHER);
 	CU_ASSERT_STRING_EQUAL(code, "unsupported_grant_type");
 	CU_ASSERT(terr(403, "{\"error\":{\"message\":\"Rate Limit\"}}", code) == PIXIV_TERR_RATE_LIMIT);

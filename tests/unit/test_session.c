@@ -711,6 +711,229 @@ static void two_processes(int simultaneous)
 static void test_two_processes_sequential(void) { two_processes(0); }
 static void test_two_processes_simultaneous(void) { two_processes(1); }
 
+/* ---- events: names, levels and the exact set of fields ---- */
+
+/* "LEVEL event key1,key2,...": what the spec fixes about an event (values are checked apart). */
+static pthread_mutex_t ev_mu = PTHREAD_MUTEX_INITIALIZER;
+static char ev_buf[65536];
+static size_t ev_len;
+
+static void ev_capture(provauth_log_level level, const char *event, const provauth_log_field *f, size_t n,
+                       void *payload)
+{
+	char line[512];
+	size_t len, i;
+
+	pa_test_log_capture(level, event, f, n, payload);
+	len = (size_t)snprintf(line, sizeof(line), "%s %s ", provauth_log_level_name(level), event);
+	for (i = 0; i < n && len < sizeof(line); i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", i ? "," : "", f[i].key);
+	if (len >= sizeof(line))
+		len = sizeof(line) - 1; /* what snprintf kept */
+	pthread_mutex_lock(&ev_mu);
+	if (ev_len + len + 2 < sizeof(ev_buf)) {
+		memcpy(ev_buf + ev_len, line, len);
+		ev_len += len;
+		ev_buf[ev_len++] = '\n';
+		ev_buf[ev_len] = '\0';
+	}
+	pthread_mutex_unlock(&ev_mu);
+}
+
+static void ev_reset(void)
+{
+	pthread_mutex_lock(&ev_mu);
+	ev_len = 0;
+	ev_buf[0] = '\n'; /* every line is then found as "\nLINE\n" */
+	ev_len = 1;
+	ev_buf[1] = '\0';
+	pthread_mutex_unlock(&ev_mu);
+	pa_test_log_reset();
+}
+
+/* How many times exactly this line (level, event, the fields in order) was logged. */
+static int ev_count(const char *line)
+{
+	char needle[600];
+	const char *p;
+	int n = 0;
+
+	snprintf(needle, sizeof(needle), "\n%s\n", line);
+	pthread_mutex_lock(&ev_mu);
+	for (p = ev_buf; (p = strstr(p, needle)); p++)
+		n++;
+	pthread_mutex_unlock(&ev_mu);
+	return n;
+}
+
+#define EV_DETECTED "warn scripted_session_error_detected account_id,context,error_code,error_reason"
+#define EV_INVALIDATED "warn scripted_session_invalidated account_id,reason,error_code"
+#define EV_SKIPPED "info scripted_auto_reauth_skipped account_id,auth_method,reason,context"
+#define EV_BUILD "info scripted_build_session account_id,jwt_source,auth_method,has_cookies,has_openapi_key"
+#define EV_RECOVERED "info scripted_session_recovered account_id,auth_method,step,context"
+
+static provauth_manager *manager_events(const char *auto_reauth, const char *extra, const provauth_provider *p)
+{
+	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
+	provauth_settings *s = NULL;
+	provauth_manager *m = NULL;
+	char yaml[1024];
+
+	teardown();
+	setup();
+	ev_reset();
+	snprintf(yaml, sizeof(yaml), BASE_YAML "log:\n  level: debug\n", auto_reauth, extra ? extra : "");
+	CU_ASSERT_FATAL(provauth_settings_parse(&s, yaml, strlen(yaml), "test.yaml") == 0);
+	opts.store = store;
+	opts.clock = test_clock;
+	opts.log = ev_capture;
+	opts.skip_plugins = 1;
+	CU_ASSERT_FATAL(provauth_manager_new(&m, s, &opts) == 0);
+	provauth_settings_free(s);
+	CU_ASSERT_FATAL(provauth_manager_add_provider(m, p) == 0);
+	return m;
+}
+
+/* The build is logged at info, once per credentials, with the spec's fields. */
+static void test_events_build_at_info(void)
+{
+	int i;
+
+	mgr = manager_events("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	for (i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(ev_count(EV_BUILD), 1);
+	CU_ASSERT(pa_test_log_count("scripted_build_session", "account_id=a1 jwt_source=account auth_method=password "
+	                                                       "has_cookies=1 has_openapi_key=0") == 1);
+}
+
+/* The retry after a recovery fails again: the same two events again, with the same fields. */
+static void test_events_when_retry_fails_again(void)
+{
+	mgr = manager_events("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	scripted_server_kick(srv);
+	srv->fail_after_login = 1;
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 2);
+	CU_ASSERT_EQUAL(ev_count(EV_DETECTED), 2);
+	CU_ASSERT_EQUAL(ev_count(EV_INVALIDATED), 2);
+	CU_ASSERT(pa_test_log_count("scripted_session_error_detected",
+	                            "account_id=a1 context=credits error_code=10005 error_reason=logged_elsewhere") == 2);
+	CU_ASSERT(pa_test_log_count("scripted_session_invalidated",
+	                            "account_id=a1 reason=logged_elsewhere error_code=10005") == 2);
+	CU_ASSERT_EQUAL(ev_count(EV_RECOVERED), 1);
+	CU_ASSERT(pa_test_log_count("scripted_session_recovered", "step=password_login") == 1);
+}
+
+/* A failed recovery moments ago short-circuits the next one: said as a skip, with its own reason. */
+static void test_events_recent_failure_skip(void)
+{
+	mgr = manager_events("true", NULL, &scripted_provider_refreshing);
+	put_account(store, "a1", "google", NULL, TOK0);
+	scripted_server_kick(srv);
+	srv->refresh_result = PROVAUTH_EAUTH;
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+	CU_ASSERT(pa_test_log_count("scripted_auto_reauth_skipped", "reason=auth_method_incompatible") == 1);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+	CU_ASSERT_EQUAL(ev_count(EV_SKIPPED), 2);
+	CU_ASSERT(pa_test_log_count("scripted_auto_reauth_skipped",
+	                            "account_id=a1 auth_method=google reason=recent_failure context=credits") == 1);
+	CU_ASSERT_EQUAL(ev_count(EV_DETECTED), 2);
+	CU_ASSERT_EQUAL(ev_count(EV_INVALIDATED), 2);
+	CU_ASSERT_EQUAL(ev_count(EV_RECOVERED), 0);
+}
+
+/* retry_on_session_error false: classified, evicted, health recorded; no recovery, no retry. */
+static void test_run_without_retry(void)
+{
+	provauth_run_options ro = PROVAUTH_RUN_OPTIONS_INIT;
+	provauth_account *a;
+
+	CU_ASSERT_EQUAL(ro.retry_on_session_error, 1);
+	mgr = manager_events("true", NULL, &scripted_provider_refreshing);
+	put_account(store, "a1", "password", PW, TOK0);
+	CU_ASSERT_EQUAL(provauth_run_with_session_ext(mgr, "a1", "credits", scripted_op, NULL, &ro), 0);
+	scripted_server_kick(srv);
+	atomic_store(&srv->ops, 0);
+	ro.retry_on_session_error = 0;
+	CU_ASSERT_EQUAL(provauth_run_with_session_ext(mgr, "a1", "credits", scripted_op, NULL, &ro), PROVAUTH_ESESSION);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "retry_on_session_error"));
+	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 1);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 0);
+	CU_ASSERT_EQUAL(ev_count(EV_DETECTED), 1);
+	CU_ASSERT_EQUAL(ev_count(EV_INVALIDATED), 1);
+	CU_ASSERT(pa_test_log_count("scripted_auto_reauth_skipped",
+	                            "account_id=a1 auth_method=password reason=retry_disabled context=credits") == 1);
+	a = stored("a1");
+	CU_ASSERT(a->metadata && strstr(a->metadata, "\"state\":\"invalid\"") &&
+	          strstr(a->metadata, "\"reason\":\"logged_elsewhere\""));
+	provauth_account_free(a);
+	/* The cache was invalidated: the next call builds again. */
+	CU_ASSERT_EQUAL(ev_count(EV_BUILD), 1);
+	/* Options left out or at their defaults recover and retry. */
+	CU_ASSERT_EQUAL(provauth_run_with_session_ext(mgr, "a1", "credits", scripted_op, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+	CU_ASSERT(ev_count(EV_BUILD) >= 2);
+	ro.version = 0;
+	CU_ASSERT_EQUAL(provauth_run_with_session_ext(mgr, "a1", "credits", scripted_op, NULL, &ro), PROVAUTH_EINVAL);
+	ro.version = PROVAUTH_RUN_OPTIONS_VERSION + 1;
+	CU_ASSERT_EQUAL(provauth_run_with_session_ext(mgr, "a1", "credits", scripted_op, NULL, &ro), PROVAUTH_EINVAL);
+}
+
+/* A cookie-only account without a password comes back by a cookie refresh, and says so. */
+static void test_cookie_refresh_step_is_visible(void)
+{
+	static const char *const methods[] = { "google", "unknown" };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		mgr = manager_events("true", NULL, &scripted_provider_refreshing);
+		put_account(store, "a1", methods[i], PW, TOK0);
+		scripted_server_kick(srv);
+		CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+		CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+		CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+		CU_ASSERT_EQUAL(ev_count(EV_RECOVERED), 1);
+		CU_ASSERT(pa_test_log_count("scripted_session_recovered", methods[i][0] == 'g'
+		                            ? "account_id=a1 auth_method=google step=cookie_refresh context=credits"
+		                            : "account_id=a1 auth_method=unknown step=cookie_refresh context=credits") == 1);
+		/* The next loss has a refresh token (the refresh issued one): an OAuth refresh. */
+		scripted_server_kick(srv);
+		CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+		CU_ASSERT(pa_test_log_count("scripted_session_recovered", "step=refresh context=credits") == 1);
+	}
+}
+
+/* providers.<id>.cookie_refresh: false turns the cookie refresh off, visibly. */
+static void test_cookie_refresh_off(void)
+{
+	mgr = manager_events("true", "    cookie_refresh: false\n", &scripted_provider_refreshing);
+	put_account(store, "a1", "google", NULL, TOK0);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "providers.scripted.cookie_refresh"));
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	CU_ASSERT_EQUAL(ev_count("info scripted_refresh_skipped account_id,auth_method,reason,context"), 1);
+	CU_ASSERT(pa_test_log_count("scripted_refresh_skipped", "reason=cookie_refresh_disabled") == 1);
+	CU_ASSERT_EQUAL(ev_count(EV_RECOVERED), 0);
+
+	/* A password account still logs in: only the cookie refresh is off. */
+	mgr = manager_events("true", "    cookie_refresh: false\n", &scripted_provider_refreshing);
+	put_account(store, "a1", "password", PW, TOK0);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	CU_ASSERT(pa_test_log_count("scripted_session_recovered", "step=password_login") == 1);
+}
+
 int main(int argc, char **argv)
 {
 	static const pa_test tests[] = {
@@ -742,6 +965,12 @@ int main(int argc, char **argv)
 		{ "no secret in logs or errors", test_no_secret_in_logs_or_errors },
 		{ "two processes, sequential", test_two_processes_sequential },
 		{ "two processes, simultaneous", test_two_processes_simultaneous },
+		{ "events: build at info, once", test_events_build_at_info },
+		{ "events: retry fails again", test_events_when_retry_fails_again },
+		{ "events: recent failure skip", test_events_recent_failure_skip },
+		{ "retry_on_session_error false", test_run_without_retry },
+		{ "cookie refresh step is visible", test_cookie_refresh_step_is_visible },
+		{ "cookie_refresh: false", test_cookie_refresh_off },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {

@@ -189,6 +189,7 @@ static const char full_file[] =
 	"    reauth_cooldown: 0\n"
 	"    login_cooldown: 86400\n"
 	"    refresh_ahead: 60\n"
+	"    cookie_refresh: no\n"
 	"    web_api: https://app-api.pixverse.ai\n"
 	"  pixiv:\n"
 	"    auto_reauth_enabled: off\n";
@@ -228,6 +229,7 @@ static void test_full_file(void)
 	CU_ASSERT_EQUAL(p->reauth_cooldown, 0);
 	CU_ASSERT_EQUAL(p->login_cooldown, 86400);
 	CU_ASSERT_EQUAL(p->refresh_ahead, 60);
+	CU_ASSERT_EQUAL(p->cookie_refresh, 0);
 	CU_ASSERT_PTR_NOT_NULL(p->node);
 
 	p = pa_settings_provider_at(s, 1);
@@ -238,6 +240,7 @@ static void test_full_file(void)
 	CU_ASSERT_EQUAL(p->reauth_cooldown, 300);
 	CU_ASSERT_EQUAL(p->login_cooldown, 600);
 	CU_ASSERT_EQUAL(p->refresh_ahead, 300);
+	CU_ASSERT_EQUAL(p->cookie_refresh, 1);
 	CU_ASSERT_PTR_NULL(pa_settings_provider_at(s, 2));
 	CU_ASSERT_PTR_NULL(pa_settings_provider(s, "nope"));
 	/* Parsed from memory: no file mode, so no warning. */
@@ -473,7 +476,7 @@ static void test_setting_lookups(void)
 		tn = pa_settings_provider(t, "pixiv")->node;
 		CU_ASSERT_EQUAL(pa_setting_check_keys(tn, pa_common_provider_keys, short_list), PROVAUTH_ECONFIG);
 		MSG_HAS("t.yaml:3:5: providers.pixiv.zzz: unknown key (expected one of: auto_reauth_enabled, "
-		        "global_password, reauth_cooldown, login_cooldown, refresh_ahead, token_url)");
+		        "global_password, reauth_cooldown, login_cooldown, refresh_ahead, cookie_refresh, token_url)");
 		provauth_settings_free(t);
 	}
 

@@ -406,7 +406,10 @@ typedef int (*provauth_operation_fn)(const provauth_session *session, provauth_f
  * (ENETWORK, ETIMEOUT, EHTTP, ERATELIMIT, EPROTOCOL, ETOOBIG): then that
  * code, so the caller retries later, and session_health is left alone;
  * likewise EIO when the store could not save the credentials the recovery
- * obtained (they are never used unsaved).
+ * obtained (they are never used unsaved), and ECONFIG when the provider
+ * found its settings wrong (e.g. a refused OAuth client secret): the
+ * message names the settings keys, and the account's health and stored
+ * credentials stay as they were, whatever started the recovery.
  * An expired OAuth access token whose refresh fails returns the refresh's
  * code. See docs/RELIABILITY.md, "Fault matrix", for every fault's code.
  * `op_name` names the call in logs. Thread-safe; blocks while waiting for
@@ -415,6 +418,29 @@ typedef int (*provauth_operation_fn)(const provauth_session *session, provauth_f
 PROVAUTH_EXTERN(int) provauth_run_with_session(provauth_manager *manager, const char *account_id,
                                                const char *op_name, provauth_operation_fn operation,
                                                void *payload);
+
+typedef struct provauth_run_options {
+	unsigned int version;
+	/*
+	 * 1 (the default): a session error is recovered once and the operation
+	 * retried once, as provauth_run_with_session does. 0: the session error
+	 * is classified, the cached session invalidated and the account's
+	 * session_health recorded (events session_error_detected,
+	 * session_invalidated, auto_reauth_skipped with reason
+	 * "retry_disabled"), but nothing is recovered or retried: the call
+	 * returns the session error's code (PROVAUTH_ESESSION, or the
+	 * provider's, e.g. PROVAUTH_EBANNED). For callers with their own retry.
+	 */
+	int retry_on_session_error;
+} provauth_run_options;
+
+#define PROVAUTH_RUN_OPTIONS_VERSION 1
+#define PROVAUTH_RUN_OPTIONS_INIT { PROVAUTH_RUN_OPTIONS_VERSION, 1 }
+
+/* provauth_run_with_session with options (`opts` NULL: the defaults). */
+PROVAUTH_EXTERN(int) provauth_run_with_session_ext(provauth_manager *manager, const char *account_id,
+                                                   const char *op_name, provauth_operation_fn operation,
+                                                   void *payload, const provauth_run_options *opts);
 
 typedef struct provauth_arg {
 	const char *key;
