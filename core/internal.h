@@ -239,6 +239,7 @@ const char *pa_update_get(const provauth_update *u, provauth_field field);
 typedef struct pa_plugin {
 	char *file;                     /* absolute path, NULL for providers added by hand */
 	void *dl;                       /* dlopen handle or NULL */
+	int fd;                         /* the checked file dl was loaded from, or -1 */
 	provauth_provider vt;           /* the plugin's description, zero-filled past struct_size */
 	void *state;                    /* from init */
 	const pa_provider_settings *settings; /* NULL when the file has no block */
@@ -281,6 +282,13 @@ int pa_plugins_add(pa_plugin_set *set, const provauth_provider *p, const char *f
 pa_plugin *pa_plugins_find(const pa_plugin_set *set, const char *id);
 /* fini + dlclose every plugin, free everything. */
 void pa_plugins_unload(pa_plugin_set *set);
+
+/*
+ * Test-only: called with a plugin file's path once its checks passed and
+ * before it is loaded, so a test can swap the file in between as an
+ * attacker would; NULL otherwise.
+ */
+extern void (*pa_plugin_checked_hook)(const char *path);
 
 /* 1 for a provider id or import kind name: [a-z0-9_-]{1,32}. */
 int pa_valid_name(const char *s);
