@@ -8,3 +8,6 @@ tests_unit_test_redact_SOURCES = tests/unit/test_redact.c
 tests_unit_test_redact_CFLAGS = $(PA_TEST_CF)
 tests_unit_test_redact_LDADD = $(PA_TEST_LIBS) tests/support/libtestsupport.la
 
+# The red team's echoes through the real plugins, the fakes and the CLI.
+TESTS += tests/cli/test_cli_echo.sh
+EXTRA_DIST += tests/cli/test_cli_echo.sh

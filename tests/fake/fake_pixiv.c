@@ -70,6 +70,7 @@ struct fake_pixiv {
 	int64_t expires_in;
 	int rotate, revoke_old;
 	int standard, send_refresh_token;
+	int echo_error;          /* a refused refresh token comes back dotted as the "error" */
 	int64_t clock_offset;
 
 	fp_user *users;
@@ -586,6 +587,20 @@ static enum MHD_Result handle_token(fake_pixiv *f, struct MHD_Connection *c, con
 	}
 	rt = kvs_get(&form, "refresh_token", 0);
 	old = find_token(f->refresh, f->nrefresh, rt);
+	if ((!old || old->revoked) && f->echo_error && rt) {
+		/* A hostile server: the refused token, split by dots, as the OAuth "error" code. */
+		char dotted[48];
+		size_t i, o = 0;
+		pthread_mutex_unlock(&f->mu);
+		for (i = 0; rt[i] && i < 32; i++) {
+			if (i && i % 4 == 0)
+				dotted[o++] = '.';
+			dotted[o++] = rt[i];
+		}
+		dotted[o] = '\0';
+		rc = reply_rfc6749_error(c, 400, dotted, "refused", NULL, NULL);
+		goto out;
+	}
 	if (!old || old->revoked) {
 		pthread_mutex_unlock(&f->mu);
 		rc = standard ? reply_rfc6749_error(c, 400, "invalid_grant", "The refresh token is invalid or revoked",
@@ -763,6 +778,7 @@ static enum MHD_Result handle_control(fake_pixiv *f, struct MHD_Connection *c, c
 		f->revoke_old = (int)num_arg(&q, "revoke_old", f->revoke_old);
 		f->standard = (int)num_arg(&q, "standard", f->standard);
 		f->send_refresh_token = (int)num_arg(&q, "send_refresh_token", f->send_refresh_token);
+		f->echo_error = (int)num_arg(&q, "echo_error", f->echo_error);
 		pthread_mutex_unlock(&f->mu);
 	} else if (strcmp(cmd, "clock") == 0) {
 		fake_pixiv_set_clock_offset(f, num_arg(&q, "offset", 0));
