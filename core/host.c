@@ -123,6 +123,15 @@ static int host_setting_error(const provauth_host *h, const provauth_setting *s,
 	return rc;
 }
 
+static int host_text_excerpt(const provauth_host *h, char *out, size_t size, const char *text, size_t len,
+                             const char *const *secrets, size_t nsecrets)
+{
+	PA_UNUSED(h);
+	if (!out || !size)
+		return PROVAUTH_EINVAL;
+	return pa_text_excerpt(out, size, text, text ? len : 0, secrets, secrets ? nsecrets : 0);
+}
+
 void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 {
 	memset(h, 0, sizeof(*h));
@@ -178,4 +187,6 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 
 	h->last_error = host_last_error;
 	h->setting_error = host_setting_error;
+
+	h->text_excerpt = host_text_excerpt;
 }

@@ -40,6 +40,43 @@ int pa_streq(const char *a, const char *b);     /* NULL-safe, NULL == NULL */
 /* Monotonic milliseconds, for timeouts and waits (never the test clock). */
 int64_t pa_monotonic_ms(void);
 
+/* ---- redact.c: quoting server text without the secrets it may echo ---- */
+
+#define PA_SECRET_PIECE 8   /* normalised characters of a secret that must not appear */
+/*
+ * Secrets shorter than this (normalised) are not matched: they would match
+ * ordinary words, and are guessed sooner than hidden.
+ */
+#define PA_SECRET_MIN 6
+#define PA_EXCERPT_MAX 160  /* characters of server text quoted at most */
+#define PA_HEALTH_MESSAGE_MAX 512 /* bytes of session_health.message stored at most */
+#define PA_TEXT_WITHHELD "(server text withheld: it repeats a credential)"
+
+/* Writes the lowercase ASCII letters and digits of s[0, len) to out (len bytes suffice); returns their count. */
+size_t pa_text_normalise(char *out, const char *s, size_t len);
+/*
+ * 1 when text[0, len), normalised, holds a PA_SECRET_PIECE-long piece of
+ * any normalised secret (all of one shorter than that, if at least
+ * PA_SECRET_MIN long); NULL entries are skipped. Out of memory: 1.
+ */
+int pa_text_repeats_secret(const char *text, size_t len, const char *const *secrets, size_t nsecrets);
+/*
+ * A quotable excerpt of server text into out (NUL-terminated): at most
+ * PA_EXCERPT_MAX characters, bytes other than printable ASCII as '?', "..."
+ * when cut; or PA_TEXT_WITHHELD when the text repeats a secret. Returns 1
+ * when withheld, 0 otherwise.
+ */
+int pa_text_excerpt(char *out, size_t size, const char *text, size_t len, const char *const *secrets,
+                    size_t nsecrets);
+/* 1 when msg repeats a secret of account a (NULL: none) or `extra`, as pa_text_repeats_secret. */
+int pa_message_repeats_account_secret(const char *msg, const provauth_account *a, const char *extra);
+/*
+ * A plugin's message may quote its server, which may echo what it was sent:
+ * when the thread's last error (code < 0) repeats a secret of account a or
+ * `extra`, it is replaced by a fixed one. Returns code.
+ */
+int pa_error_scrub(int code, const provauth_account *a, const char *extra);
+
 /* ---- log.c ---- */
 
 typedef struct pa_logger {
@@ -246,6 +283,7 @@ const char *pa_update_get(const provauth_update *u, provauth_field field);
 typedef struct pa_plugin {
 	char *file;                     /* absolute path, NULL for providers added by hand */
 	void *dl;                       /* dlopen handle or NULL */
+	int fd;                         /* the checked file dl was loaded from, or -1 */
 	provauth_provider vt;           /* the plugin's description, zero-filled past struct_size */
 	void *state;                    /* from init */
 	const pa_provider_settings *settings; /* NULL when the file has no block */
@@ -288,6 +326,13 @@ int pa_plugins_add(pa_plugin_set *set, const provauth_provider *p, const char *f
 pa_plugin *pa_plugins_find(const pa_plugin_set *set, const char *id);
 /* fini + dlclose every plugin, free everything. */
 void pa_plugins_unload(pa_plugin_set *set);
+
+/*
+ * Test-only: called with a plugin file's path once its checks passed and
+ * before it is loaded, so a test can swap the file in between as an
+ * attacker would; NULL otherwise.
+ */
+extern void (*pa_plugin_checked_hook)(const char *path);
 
 /* 1 for a provider id or import kind name: [a-z0-9_-]{1,32}. */
 int pa_valid_name(const char *s);

@@ -608,6 +608,8 @@ int provauth_account_import_ext(char **out_id, provauth_manager *m, const char *
 	rc = p->vt.import(p->state, kind, input, target, upd);
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
+	/* The plugin checks what it sent; this catches an echo of what the target already held. */
+	pa_error_scrub(rc, target, NULL);
 	if (rc < 0) {
 		if (target)
 			pa_error_prefix(rc, "import into account %s (%s)", target->id, provider);

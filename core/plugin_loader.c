@@ -9,7 +9,9 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,8 @@
 #include "internal.h"
 
 #define PA_PROVIDER_ID_MAX 32
+
+void (*pa_plugin_checked_hook)(const char *path);
 
 /* Everything before the 1.1 fields: the smallest description we accept. */
 #define PA_PROVIDER_SIZE_1_0 \
@@ -192,9 +196,9 @@ static int build_op_names(pa_plugin *pl)
 
 /*
  * The checks and init shared by plugins and in-process providers. On success
- * the set owns `dl`; on failure the caller still does.
+ * the set owns `dl` and `fd` (-1: none); on failure the caller still does.
  */
-static int add_provider(pa_plugin_set *set, const provauth_provider *p, const char *file, void *dl,
+static int add_provider(pa_plugin_set *set, const provauth_provider *p, const char *file, void *dl, int fd,
                         const provauth_settings *s, const provauth_host *host, const pa_logger *lg)
 {
 	const char *name = display_name(file);
@@ -213,6 +217,7 @@ static int add_provider(pa_plugin_set *set, const provauth_provider *p, const ch
 
 	if (!(pl = calloc(1, sizeof(*pl))))
 		return pa_error_oom();
+	pl->fd = -1;
 	if (file && !(pl->file = pa_strdup(file))) {
 		plugin_free(pl);
 		return pa_error_oom();
@@ -257,6 +262,7 @@ static int add_provider(pa_plugin_set *set, const provauth_provider *p, const ch
 	}
 	pl->initialised = 1;
 	pl->dl = dl;
+	pl->fd = fd;
 	set->plugins[set->count++] = pl;
 	log_loaded(lg, pl);
 	return 0;
@@ -267,7 +273,7 @@ int pa_plugins_add(pa_plugin_set *set, const provauth_provider *p, const char *f
 {
 	if (!set || !s || !host)
 		return pa_error_set(PROVAUTH_EINVAL, "pa_plugins_add: set, settings and host are required");
-	return add_provider(set, p, file, NULL, s, host, lg);
+	return add_provider(set, p, file, NULL, -1, s, host, lg);
 }
 
 pa_plugin *pa_plugins_find(const pa_plugin_set *set, const char *id)
@@ -295,78 +301,190 @@ static int already_seen(const pa_plugin_set *set, const char *real)
 	return 0;
 }
 
-/* Someone else able to write the file or its directory could run code in us. */
-static int check_mode(const char *path, const struct stat *st, int is_dir, const char *file)
+/*
+ * Whoever can change a directory on the way to a plugin, or the file
+ * itself, decides what code runs in us: only root and the caller may own
+ * them, and nobody else may write them. A sticky directory of root's (/tmp)
+ * is the exception: others may add entries there but not rename or remove
+ * those of root or the caller.
+ */
+static int check_node(const struct stat *st, int is_dir, const char *path, const char *file)
 {
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return pa_error_set(PROVAUTH_EPLUGIN, "%s: %s %s is writable by other users",
-		                    file, is_dir ? "directory" : "file", path);
+	const char *what = is_dir ? "directory" : "file";
+	unsigned long me = (unsigned long)geteuid(), owner = (unsigned long)st->st_uid;
+
+	if (owner != 0 && owner != me)
+		return pa_error_set(PROVAUTH_EPLUGIN,
+		                    "%s: %s %s is owned by uid %lu, neither root nor the current user (uid %lu)",
+		                    file, what, path, owner, me);
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(is_dir && (st->st_mode & S_ISVTX) && owner == 0))
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: %s %s is writable by other users (mode %04o, owner uid %lu)",
+		                    file, what, path, (unsigned int)(st->st_mode & 07777), owner);
 	return 0;
 }
 
-static int check_file(const char *real, const char *dir_real, const struct stat *dir_st)
+#ifndef O_PATH
+#define O_PATH O_RDONLY
+#endif
+
+/*
+ * Walks `real` (absolute, free of symlinks, "." and "..", as realpath
+ * gives it) from "/" one component at a time through descriptors, never
+ * following a link, and checks every directory on the way and, when
+ * want_file, the file at the end. Checking the descriptors we hold rather
+ * than paths leaves nothing to swap between a check and the next step.
+ * Returns the file's descriptor (want_file) or 0, or a negative error
+ * whose message names `file`.
+ */
+static int open_checked(const char *real, int want_file, const char *file)
 {
 	struct stat st;
-	char *parent, *slash;
-	int rc;
+	char *path;
+	size_t start, end, len = strlen(real);
+	int dfd, fd, rc = 0;
 
-	if (dir_st && (rc = check_mode(dir_real, dir_st, 1, real)) < 0)
-		return rc;
-	/* A symlink may lead elsewhere: the directory that really holds the file counts too. */
-	if (!(parent = pa_strdup(real)))
+	if (real[0] != '/')
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: %s is not an absolute path", file, real);
+	if (!(path = pa_strdup(real)))
 		return pa_error_oom();
-	if ((slash = strrchr(parent, '/')) != NULL && slash != parent)
-		*slash = '\0';
-	else if (slash)
-		slash[1] = '\0';
-	if (!pa_streq(parent, dir_real)) {
-		if (stat(parent, &st) < 0) {
-			rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot stat directory %s: %s", real,
-			                  parent, strerror(errno));
-			free(parent);
-			return rc;
+	if ((dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(dfd, &st) < 0) {
+		rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot open directory /: %s", file, strerror(errno));
+		goto out;
+	}
+	if ((rc = check_node(&st, 1, "/", file)) < 0)
+		goto out;
+	for (start = 1; start < len; start = end + 1) {
+		int last;
+		char saved;
+
+		for (end = start; end < len && path[end] != '/'; end++)
+			;
+		if (end == start)
+			continue;
+		last = end >= len;
+		saved = path[end];
+		path[end] = '\0';
+		if (last && want_file) {
+			/* O_NONBLOCK: a FIFO planted here must not hang us; a regular file ignores it. */
+			fd = openat(dfd, path + start, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+			if (fd < 0)
+				rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot open: %s", file,
+				                  errno == ELOOP ? "it became a symbolic link" : strerror(errno));
+			else if (fstat(fd, &st) < 0)
+				rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot stat: %s", file, strerror(errno));
+			else if (!S_ISREG(st.st_mode))
+				rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: not a regular file", file);
+			else
+				rc = check_node(&st, 0, path, file);
+		} else {
+			fd = openat(dfd, path + start, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot open directory %s: %s", file, path,
+				                  errno == ELOOP || errno == ENOTDIR ? "not a directory (or it became a symbolic link)"
+				                                                     : strerror(errno));
+			else if (fstat(fd, &st) < 0)
+				rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot stat directory %s: %s", file, path,
+				                  strerror(errno));
+			else if (!S_ISDIR(st.st_mode))
+				rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: %s is not a directory", file, path);
+			else
+				rc = check_node(&st, 1, path, file);
 		}
-		if ((rc = check_mode(parent, &st, 1, real)) < 0) {
-			free(parent);
-			return rc;
+		path[end] = saved;
+		close(dfd);
+		dfd = fd;
+		if (rc < 0 || fd < 0) {
+			if (rc == 0)
+				rc = PROVAUTH_EPLUGIN;
+			goto out;
 		}
 	}
-	free(parent);
-
-	if (stat(real, &st) < 0)
-		return pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot stat: %s", real, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return pa_error_set(PROVAUTH_EPLUGIN, "%s: not a regular file", real);
-	if ((rc = check_mode(real, &st, 0, real)) < 0)
-		return rc;
-	if (st.st_uid != 0 && st.st_uid != geteuid())
-		return pa_error_set(PROVAUTH_EPLUGIN,
-		                    "%s: owned by uid %lu, neither root nor the current user (uid %lu)",
-		                    real, (unsigned long)st.st_uid, (unsigned long)geteuid());
-	return 0;
+	if (want_file && S_ISREG(st.st_mode)) {
+		/* The descriptor now belongs to the caller. */
+		rc = dfd;
+		dfd = -1;
+	} else if (want_file) {
+		rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: not a regular file", file);
+	}
+out:
+	if (dfd >= 0)
+		close(dfd);
+	free(path);
+	return rc;
 }
 
-static int open_plugin(pa_plugin_set *set, const char *real, const provauth_settings *s,
+/*
+ * The name under which the checked descriptor is loaded. glibc matches
+ * dlopen names against those already loaded before opening anything, so a
+ * number still naming an earlier (say, a refused but not unloadable)
+ * object is moved to a fresh one first.
+ */
+static int fd_name(int *fd, char *name, size_t size)
+{
+	int tries, nfd;
+
+	for (tries = 0; tries < 8; tries++) {
+		void *h;
+		struct link_map *lm = NULL;
+		int taken;
+
+		snprintf(name, size, "/proc/self/fd/%d", *fd);
+		if (!(h = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD)))
+			return 0;
+		taken = dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && pa_streq(lm->l_name, name);
+		dlclose(h);
+		if (!taken)
+			return 0;
+		if ((nfd = fcntl(*fd, F_DUPFD_CLOEXEC, *fd + 1)) < 0)
+			break;
+		close(*fd);
+		*fd = nfd;
+	}
+	return -1;
+}
+
+/* dlerror() names the /proc path; say the file's name instead. */
+static int load_error(const char *real, const char *fdname)
+{
+	const char *err = dlerror();
+	size_t n = strlen(fdname);
+
+	if (!err)
+		err = "unknown dlopen error";
+	else if (strncmp(err, fdname, n) == 0 && err[n] == ':')
+		err += n + 1 + (err[n + 1] == ' ');
+	return pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot load: %s (check its dependencies with ldd)", real, err);
+}
+
+/*
+ * Loads the descriptor checked by open_checked, never the path again: by
+ * the time dlopen ran the path could name another file. On success the
+ * plugin keeps the descriptor open, so its /proc name stays its own.
+ */
+static int open_plugin(pa_plugin_set *set, int fd, const char *real, const provauth_settings *s,
                        const provauth_host *host, const pa_logger *lg)
 {
 	const provauth_provider *desc = NULL;
 	provauth_plugin_init_fn entry;
-	const char *err;
+	char fdname[64];
 	void *dl, *sym;
 	int rc;
 
+	if (fd_name(&fd, fdname, sizeof(fdname)) < 0) {
+		close(fd);
+		return pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot load: no free descriptor name to load it by", real);
+	}
 	dlerror();
-	if (!(dl = dlopen(real, RTLD_NOW | RTLD_LOCAL))) {
-		err = dlerror();
-		return pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot load: %s (check its dependencies with ldd)",
-		                    real, err ? err : "unknown dlopen error");
+	if (!(dl = dlopen(fdname, RTLD_NOW | RTLD_LOCAL))) {
+		rc = load_error(real, fdname);
+		close(fd);
+		return rc;
 	}
 	dlerror();
 	sym = dlsym(dl, PROVAUTH_PLUGIN_ENTRY);
 	if (!sym) {
 		rc = pa_error_set(PROVAUTH_EPLUGIN, "no entry point " PROVAUTH_PLUGIN_ENTRY " in %s", real);
-		dlclose(dl);
-		return rc;
+		goto fail;
 	}
 	entry = (provauth_plugin_init_fn)sym;
 	provauth_error_clear();
@@ -375,17 +493,18 @@ static int open_plugin(pa_plugin_set *set, const char *real, const provauth_sett
 		if (rc > 0)
 			rc = PROVAUTH_EPLUGIN;
 		pa_error_prefix(rc, "%s: " PROVAUTH_PLUGIN_ENTRY " failed", real);
-		dlclose(dl);
-		return rc;
+		goto fail;
 	}
 	if (!desc) {
 		rc = pa_error_set(PROVAUTH_EPLUGIN, "%s: " PROVAUTH_PLUGIN_ENTRY
 		                  " returned no provider description", real);
-		dlclose(dl);
-		return rc;
+		goto fail;
 	}
-	if ((rc = add_provider(set, desc, real, dl, s, host, lg)) < 0)
-		dlclose(dl);
+	if ((rc = add_provider(set, desc, real, dl, fd, s, host, lg)) == 0)
+		return 0;
+fail:
+	dlclose(dl);
+	close(fd);
 	return rc;
 }
 
@@ -413,9 +532,12 @@ static void log_dir_problem(const pa_logger *lg, const char *event, const char *
 	pa_log(lg, PROVAUTH_LOG_WARN, event, f, PA_ARRAY_LEN(f));
 }
 
-/* One file of a scanned directory: its outcome is a plugin or a skip record. */
-static int load_one(pa_plugin_set *set, const char *path, const char *dir_real,
-                    const struct stat *dir_st, const provauth_settings *s,
+/*
+ * One file of a scanned directory: its outcome is a plugin or a skip record.
+ * The directory is checked up to "/" first; a symlinked file is resolved
+ * once, and the file it leads to is checked with every directory above it.
+ */
+static int load_one(pa_plugin_set *set, const char *path, const char *dir_real, const provauth_settings *s,
                     const provauth_host *host, const pa_logger *lg)
 {
 	char *real;
@@ -431,9 +553,13 @@ static int load_one(pa_plugin_set *set, const char *path, const char *dir_real,
 		free(real);
 		return 0;
 	}
-	rc = check_file(real, dir_real, dir_st);
-	if (rc == 0)
-		rc = open_plugin(set, real, s, host, lg);
+	rc = open_checked(dir_real, 0, real);
+	if (rc >= 0)
+		rc = open_checked(real, 1, real);
+	if (rc >= 0 && pa_plugin_checked_hook)
+		pa_plugin_checked_hook(real);
+	if (rc >= 0)
+		rc = open_plugin(set, rc, real, s, host, lg);
 	if (rc == PROVAUTH_ENOMEM) {
 		free(real);
 		return rc;
@@ -481,7 +607,7 @@ static int scan_dir(pa_plugin_set *set, const char *dir, const char *source, int
 			if (!(path = pa_sprintf("%s/%s", dir_real, names[i]->d_name)))
 				rc = pa_error_oom();
 			else
-				rc = load_one(set, path, dir_real, &dir_st, s, host, lg);
+				rc = load_one(set, path, dir_real, s, host, lg);
 		}
 		free(path);
 		free(names[i]);
@@ -582,6 +708,9 @@ void pa_plugins_unload(pa_plugin_set *set)
 			pl->vt.fini(pl->state);
 		if (pl->dl)
 			dlclose(pl->dl);
+		/* Only now: while it was loaded, its /proc/self/fd name had to stay its own. */
+		if (pl->fd >= 0)
+			close(pl->fd);
 		plugin_free(pl);
 	}
 	free(set->plugins);

@@ -302,6 +302,7 @@ static int session_build(provauth_manager *m, const char *id, pa_cached **out)
 
 		rc = p->vt.build_session(p->state, acct, &c->s, upd);
 		if (rc < 0) {
+			pa_error_scrub(rc, acct, NULL);
 			pa_update_free(upd);
 			cached_free(c);
 			return pa_error_prefix(rc, "account %s: %s could not build a session", id, p->vt.id);
@@ -498,11 +499,29 @@ static void record_health(provauth_manager *m, const pa_plugin *p, const char *i
 {
 	char *h;
 	pa_extra x = { NULL, 0, NULL, 0 };
-	char saved[1024];
+	char saved[1024], shown[PA_HEALTH_MESSAGE_MAX];
 
 	/* A dead account failing on every call should not rewrite its record every time. */
 	if (health_unchanged(m, id, state, reason, code))
 		return;
+	/*
+	 * What is stored is printed by `provauth session` for as long as it
+	 * stays: bounded, one line, and never a credential of the account, in
+	 * whatever case or spacing its provider's server echoed it.
+	 */
+	if (message) {
+		provauth_account *a = NULL;
+		size_t i;
+
+		if (m->store->get(m->store, &a, id) < 0 || pa_message_repeats_account_secret(message, a, NULL))
+			message = a ? PA_TEXT_WITHHELD : "(message not stored: the account could not be read)";
+		provauth_account_free(a);
+		snprintf(shown, sizeof(shown), "%s", message);
+		for (i = 0; shown[i]; i++)
+			if ((unsigned char)shown[i] < 0x20 || shown[i] == 0x7f)
+				shown[i] = ' ';
+		message = shown;
+	}
 	h = health_json(state, reason, code, pa_manager_now(m), message);
 	x.health_json = h;
 	/* Recording health must not replace the error the caller is about to see. */
@@ -729,6 +748,7 @@ static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const pr
 	rc = p->vt.refresh(p->state, a, upd);
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
+	pa_error_scrub(rc, a, NULL);
 	prc = persist_step(m, a->id, upd, NULL, rc);
 	pa_update_free(upd);
 	if (rc == 0 && prc < 0)
@@ -834,6 +854,7 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 	rc = p->vt.try_reauth(p->state, a, password, upd);
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
+	pa_error_scrub(rc, a, password);
 	/* The service said "too many logins": an attempt, not a skip, but it pauses everyone. */
 	if (rc == PROVAUTH_ECOOLDOWN && ps)
 		atomic_store(&ps->login_cooldown_until, now + cfg->login_cooldown);
@@ -1186,6 +1207,16 @@ static int attempt(const pa_cached *c, provauth_operation_fn op, void *payload, 
 	rc = op(&c->s, f, payload);
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
+	/* The operation's words may quote its server, which may echo the credentials it was sent. */
+	if (f->message && pa_message_repeats_account_secret(f->message, c->account, NULL)) {
+		char *fixed = pa_strdup("the provider's message was withheld: it repeats a credential of the account");
+		if (fixed) {
+			free(f->message);
+			f->message = fixed;
+		} else {
+			f->message[0] = '\0';
+		}
+	}
 	if (rc < 0 && f->code == PROVAUTH_ERROR)
 		f->code = rc;
 	return rc;

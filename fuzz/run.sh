@@ -19,7 +19,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:?usage: fuzz/run.sh BUILD_DIR SECONDS|replay [TARGET...]}
 mode=${2:?usage: fuzz/run.sh BUILD_DIR SECONDS|replay [TARGET...]}
 shift 2
-all=(jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check)
+all=(jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check redact)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 
 dict_of() {

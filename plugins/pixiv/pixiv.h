@@ -159,13 +159,16 @@ int pixiv_is_json(const provauth_host *h, const char *text, size_t len);
 char *pixiv_json_quote(const provauth_host *h, const char *s);
 /* 1 when `needle` occurs in `hay`, ignoring ASCII case; NULL-safe. */
 int pixiv_contains_ci(const char *hay, const char *needle);
-/* The shortest piece of a secret that a message may not repeat. */
-#define PIXIV_SECRET_PIECE 8
 /*
- * 1 when text holds `secret` or any 8-byte piece of it (all of a shorter
- * one): a server may echo what it was sent, whole or cut. NULL-safe.
+ * Server text fit to quote, by host->text_excerpt: bounded, printable, and
+ * withheld when it repeats any of `secrets` in any case or spacing (a
+ * server may echo what it was sent, whole, cut or re-spelt). An older host
+ * lacks the service: then nothing of the text is quoted.
  */
-int pixiv_repeats_secret(const char *text, const char *secret);
+#define PIXIV_QUOTE_MAX 200
+#define PIXIV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+void pixiv_quote(const provauth_host *h, char *out, size_t size, const char *text, const char *const *secrets,
+                 size_t nsecrets);
 /* 1 when s is 1..20 decimal digits. */
 int pixiv_is_user_id(const char *s);
 

@@ -115,14 +115,14 @@ static int refusal(pixiv_state *st, const provauth_http_response *resp, const ch
                    const char *refresh_token)
 {
 	const provauth_host *h = st->host;
+	const char *secrets[] = { refresh_token, st->client_secret, st->hash_secret };
 	pixiv_token_error kind;
-	char code[48], text[128];
+	char raw[48], raw_text[128], code[PIXIV_QUOTE_MAX], text[PIXIV_QUOTE_MAX];
 	long ra;
 
-	kind = pixiv_token_error_parse(h, resp->status, resp->body, resp->body_len, code, sizeof(code));
-	/* A server that spells back what it was sent must not make us print it. */
-	if (pixiv_repeats_secret(code, refresh_token) || pixiv_repeats_secret(code, st->client_secret))
-		snprintf(code, sizeof(code), "error code withheld: it repeats a credential");
+	kind = pixiv_token_error_parse(h, resp->status, resp->body, resp->body_len, raw, sizeof(raw));
+	/* A server that spells back what it was sent, in any case or cut by dots, must not make us print it. */
+	pixiv_quote(h, code, sizeof(code), raw, secrets, PIXIV_ARRAY_LEN(secrets));
 	switch (kind) {
 	case PIXIV_TERR_INVALID_GRANT:
 		return h->set_error(h, PROVAUTH_EAUTH,
@@ -144,9 +144,8 @@ static int refusal(pixiv_state *st, const provauth_http_response *resp, const ch
 		 * refresh token, which a server judges with invalid_grant: the
 		 * token is not blamed, and nothing about the account is judged.
 		 */
-		pixiv_token_error_text(h, resp->body, resp->body_len, text, sizeof(text));
-		if (pixiv_repeats_secret(text, refresh_token) || pixiv_repeats_secret(text, st->client_secret))
-			text[0] = '\0';
+		pixiv_token_error_text(h, resp->body, resp->body_len, raw_text, sizeof(raw_text));
+		pixiv_quote(h, text, sizeof(text), raw_text, secrets, PIXIV_ARRAY_LEN(secrets));
 		return h->set_error(h, PROVAUTH_ECONFIG,
 		                    "pixiv: %s: the token endpoint refused the request as malformed (invalid_request, "
 		                    "HTTP %ld%s%s%s): a parameter it needs is missing or wrong, so it is not speaking "

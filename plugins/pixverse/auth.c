@@ -48,10 +48,11 @@ static int login_refused(const pv_state *st, const provauth_account *a, const pv
                          provauth_update *u)
 {
 	const provauth_host *h = st->host;
+	const char *secrets[] = { password };
 	char msg[PV_SAFE_TEXT_MAX + 64];
 	int rc;
 
-	pv_safe_text(msg, sizeof(msg), r->err_msg, password);
+	pv_safe_text(h, msg, sizeof(msg), r->err_msg, secrets, 1);
 	if (pv_strcasestr(r->err_msg, "oauth")) {
 		/* A Google account: no password will ever work, so stop holding one. */
 		if ((rc = h->update_set_metadata(u, "auth_method", "\"google\"")) < 0 ||
@@ -295,6 +296,27 @@ static char *email_from_payload(const provauth_host *h, const provauth_json *pay
 }
 
 /*
+ * The service's words about cookies it was sent: every cookie value is a
+ * secret, whichever of them it treats as the credential.
+ */
+static void quote_reply(const provauth_host *h, char *out, size_t size, const char *text, const pv_cookie_jar *jar,
+                        const char *token)
+{
+	const char **secrets = calloc(jar->count + 1, sizeof(*secrets));
+	size_t i;
+
+	if (!secrets) {
+		snprintf(out, size, "(server text not shown: out of memory)");
+		return;
+	}
+	secrets[0] = token;
+	for (i = 0; i < jar->count; i++)
+		secrets[i + 1] = jar->items[i].value;
+	pv_safe_text(h, out, size, text, secrets, jar->count + 1);
+	free(secrets);
+}
+
+/*
  * Asks the service which account the cookies belong to, as the device
  * `anon` (the existing account's, so a re-import is no new device).
  */
@@ -328,7 +350,7 @@ static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, cons
 		provauth_outcome o;
 		memset(&o, 0, sizeof(o));
 		pv_classify_http(h, r.http->status, r.http->body, r.http->body_len, r.retry_after, &o);
-		pv_safe_text(msg, sizeof(msg), r.err_msg, token);
+		quote_reply(h, msg, sizeof(msg), r.err_msg, jar, token);
 		rc = h->set_error(h, o.is_session_error ? PROVAUTH_EAUTH : o.result < 0 ? o.result : PROVAUTH_EPROVIDER,
 		                  "pixverse: cookies: Pixverse does not accept them (%s, ErrCode %lld: %s); export them again "
 		                  "from a logged-in browser",

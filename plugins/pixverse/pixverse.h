@@ -42,13 +42,16 @@ int pv_has_number(const char *text, const char *code);
 char *pv_strdup(const char *s);
 /* Overwrites then frees a secret string; NULL-safe. */
 void pv_secret_free(char *s);
-/* Longest piece of a server's message we repeat. */
+/* Longest piece of a server's message we repeat (host->text_excerpt's bound). */
 #define PV_SAFE_TEXT_MAX 160
 /*
- * A server-supplied message made fit to show: printable ASCII, shortened,
- * and withheld entirely if it contains `secret` or any 8-byte piece of it.
+ * A server-supplied message made fit to show, by host->text_excerpt:
+ * printable ASCII, shortened, and withheld if it repeats any of the
+ * request's `secrets` in any case or spacing. An older host has no such
+ * service: then nothing of the server's words is shown.
  */
-void pv_safe_text(char *out, size_t size, const char *text, const char *secret);
+void pv_safe_text(const provauth_host *h, char *out, size_t size, const char *text, const char *const *secrets,
+                  size_t nsecrets);
 
 /* ---- jwt.c ---- */
 

@@ -6,9 +6,6 @@
 #include <strings.h>
 #include "pixverse.h"
 
-/* The shortest piece of a secret that a message may not repeat. */
-#define PV_SECRET_PIECE 8
-
 const char *pv_strcasestr(const char *haystack, const char *needle)
 {
 	size_t n;
@@ -55,47 +52,18 @@ void pv_secret_free(char *s)
 	free(s);
 }
 
-/*
- * Whether text holds the secret or any 8-byte piece of it (all of a shorter
- * one): a server that cuts its own message may echo only part of it.
- */
-static int repeats_part_of(const char *text, const char *secret)
+void pv_safe_text(const provauth_host *h, char *out, size_t size, const char *text, const char *const *secrets,
+                  size_t nsecrets)
 {
-	size_t n, w, i;
-	const char *hit;
-
-	if (!secret || !*secret)
-		return 0;
-	n = strlen(secret);
-	w = n < PV_SECRET_PIECE ? n : PV_SECRET_PIECE;
-	for (i = 0; i + w <= n; i++)
-		for (hit = strchr(text, secret[i]); hit; hit = strchr(hit + 1, secret[i]))
-			if (strncmp(hit, secret + i, w) == 0)
-				return 1;
-	return 0;
-}
-
-void pv_safe_text(char *out, size_t size, const char *text, const char *secret)
-{
-	size_t i, o = 0;
-
 	if (!size)
 		return;
 	out[0] = '\0';
-	if (!text)
+	if (!text || !*text)
 		return;
-	/* A server that echoes what it was sent must not make us print a password. */
-	if (repeats_part_of(text, secret)) {
-		snprintf(out, size, "(message withheld: it repeats a credential)");
+	/* One check for every plugin, in the host: a local copy would fall behind it. */
+	if (!PROVAUTH_HOST_HAS(h, text_excerpt)) {
+		snprintf(out, size, "(server text not shown: this host cannot check it for credentials)");
 		return;
 	}
-	for (i = 0; text[i] && o + 4 < size; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (i >= PV_SAFE_TEXT_MAX) {
-			snprintf(out + o, size - o, "...");
-			return;
-		}
-		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	out[o] = '\0';
+	h->text_excerpt(h, out, size, text, strlen(text), secrets, nsecrets);
 }

@@ -72,6 +72,7 @@ struct fake_pixiv {
 	int standard, send_refresh_token;
 	long client_error_status;  /* invalid_client's status; 0: 401 (RFC 6749 mode) or 400 (pixiv) */
 	char *required_param;      /* a form field the token endpoint insists on, or NULL */
+	int echo_error;          /* a refused refresh token comes back dotted as the "error" */
 	int64_t clock_offset;
 
 	fp_user *users;
@@ -599,6 +600,20 @@ static enum MHD_Result handle_token(fake_pixiv *f, struct MHD_Connection *c, con
 	}
 	rt = kvs_get(&form, "refresh_token", 0);
 	old = find_token(f->refresh, f->nrefresh, rt);
+	if ((!old || old->revoked) && f->echo_error && rt) {
+		/* A hostile server: the refused token, split by dots, as the OAuth "error" code. */
+		char dotted[48];
+		size_t i, o = 0;
+		pthread_mutex_unlock(&f->mu);
+		for (i = 0; rt[i] && i < 32; i++) {
+			if (i && i % 4 == 0)
+				dotted[o++] = '.';
+			dotted[o++] = rt[i];
+		}
+		dotted[o] = '\0';
+		rc = reply_rfc6749_error(c, 400, dotted, "refused", NULL, NULL);
+		goto out;
+	}
 	if (!old || old->revoked) {
 		pthread_mutex_unlock(&f->mu);
 		rc = standard ? reply_rfc6749_error(c, 400, "invalid_grant", "The refresh token is invalid or revoked",
@@ -777,6 +792,7 @@ static enum MHD_Result handle_control(fake_pixiv *f, struct MHD_Connection *c, c
 		f->standard = (int)num_arg(&q, "standard", f->standard);
 		f->send_refresh_token = (int)num_arg(&q, "send_refresh_token", f->send_refresh_token);
 		f->client_error_status = num_arg(&q, "client_error_status", f->client_error_status);
+		f->echo_error = (int)num_arg(&q, "echo_error", f->echo_error);
 		pthread_mutex_unlock(&f->mu);
 		if (kvs_get(&q, "required_param", 0))
 			fake_pixiv_set_required_param(f, *kvs_get(&q, "required_param", 0) ? kvs_get(&q, "required_param", 0)

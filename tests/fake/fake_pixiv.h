@@ -41,7 +41,12 @@ unsigned short fake_pixiv_port(const fake_pixiv *f);
 /* "http://127.0.0.1:PORT" (no trailing slash); valid until stop. */
 const char *fake_pixiv_base_url(const fake_pixiv *f);
 
-/* Serve /__control/... (the standalone binary turns this on). */
+/*
+ * Serve /__control/... (the standalone binary turns this on).
+ * /__control/config?echo_error=1 makes a refused refresh token come back
+ * as a 400 whose OAuth "error" is its first 32 characters split by dots,
+ * as a hostile server's would.
+ */
 void fake_pixiv_enable_control(fake_pixiv *f, int on);
 
 /* ---- configuration ---- */

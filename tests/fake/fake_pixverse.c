@@ -5,6 +5,7 @@
 #include "config.h"
 #include "fake_pixverse.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ struct fake_pixverse {
 	unsigned long logins_ok;
 	char last_trace[128];
 	char last_anonymous_id[FAKE_PV_EP_COUNT][64]; /* "" when none yet */
+	int echo;                    /* refusals echo what was sent (see fake_pixverse_set_echo) */
 };
 
 static const fake_route pv_routes[FAKE_PV_EP_COUNT] = {
@@ -227,6 +229,28 @@ static void reply(const fake_request *req, fake_response *resp, int code,
 	resp->has_log_code = 1;
 }
 
+/*
+ * What a careless or hostile server does with what it was sent: `prefix`
+ * then `text` upper-cased with `sep` after every character (sep 0: none),
+ * in a malloc()ed string, or NULL.
+ */
+static char *echo_text(const char *prefix, const char *text, char sep)
+{
+	size_t n = strlen(prefix), i, o;
+	char *out = malloc(n + 2 * strlen(text) + 1);
+
+	if (!out)
+		return NULL;
+	memcpy(out, prefix, n);
+	for (i = 0, o = n; text[i]; i++) {
+		out[o++] = (char)toupper((unsigned char)text[i]);
+		if (sep && text[i + 1])
+			out[o++] = sep;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static void set_token_cookie(fake_response *resp, const char *token)
 {
 	size_t len = strlen(token) + 64;
@@ -350,7 +374,11 @@ static void handle_login(fake_pixverse *pv, const fake_request *req, fake_respon
 		reply(req, resp, 10001, MSG_BLOCKED, NULL);
 	else if (acct->google_only)
 		reply(req, resp, ERR_GOOGLE_ONLY, NULL, NULL);
-	else if (!pass || !acct->password || strcmp(pass, acct->password))
+	else if ((!pass || !acct->password || strcmp(pass, acct->password)) && pv->echo && pass) {
+		char *m = echo_text("Wrong password: ", pass, '*');
+		reply(req, resp, ERR_WRONG_PASSWORD, m, NULL);
+		free(m);
+	} else if (!pass || !acct->password || strcmp(pass, acct->password))
 		reply(req, resp, ERR_WRONG_PASSWORD, NULL, NULL);
 	else if (!(token = new_session(pv, acct)))
 		reply(req, resp, 500069, NULL, NULL);
@@ -434,6 +462,12 @@ static void handle_session_call(fake_pixverse *pv, int ep, const fake_request *r
 	json_object *r;
 	time_t day_end;
 
+	if (code && pv->echo && fake_request_header(req, "Cookie")) {
+		char *m = echo_text("Bad cookies: ", fake_request_header(req, "Cookie"), 0);
+		reply(req, resp, code, m, NULL);
+		free(m);
+		return;
+	}
 	if (code) {
 		reply(req, resp, code, msg, NULL);
 		return;
@@ -878,6 +912,13 @@ int fake_pixverse_set_openapi_credits(fake_pixverse *pv, const char *email, long
 	return acct ? 0 : -1;
 }
 
+void fake_pixverse_set_echo(fake_pixverse *pv, int on)
+{
+	fake_server_lock(pv->server);
+	pv->echo = on;
+	fake_server_unlock(pv->server);
+}
+
 void fake_pixverse_set_refresh_delivery(fake_pixverse *pv, fake_pv_refresh_delivery how)
 {
 	fake_server_lock(pv->server);
@@ -893,6 +934,17 @@ static void pv_control(void *ctx, const fake_request *req, fake_response *resp)
 	pv_account *acct = find_account(pv, email);
 	char err[512];
 
+	if (!strcmp(what, "echo")) {
+		long on = 1;
+
+		if (fake_request_arg_long(&on, req, "on") < 0) {
+			fake_control_error(resp, "echo: 'on' must be 0 or 1");
+			return;
+		}
+		fake_pixverse_set_echo(pv, on != 0);
+		fake_control_ok(resp, NULL);
+		return;
+	}
 	if (!strcmp(what, "account")) {
 		json_object *o = fake_json_parse(req->body, req->body_len);
 

@@ -65,6 +65,7 @@
  *   POST /__control/block?email=X&on=0|1
  *   POST /__control/credits?email=X&daily=&monthly=&package=&openapi=
  *   POST /__control/account                     body: one account object (below)
+ *   POST /__control/echo?on=0|1                 refusals echo what was sent
  *
  * Accounts file (JSON): {"accounts": [ {...}, ... ]} or a bare array of
  *   {"email", "password", "username", "nickname", "google_only", "blocked",
@@ -175,6 +176,13 @@ int fake_pixverse_set_credits(fake_pixverse *srv, const char *email,
 	long daily, long monthly, long package);
 int fake_pixverse_set_openapi_credits(fake_pixverse *srv, const char *email, long credits);
 void fake_pixverse_set_refresh_delivery(fake_pixverse *srv, fake_pv_refresh_delivery how);
+/*
+ * Echo mode, as a careless or hostile server: a wrong password's ErrMsg
+ * spells the password back upper-cased with '*' between its characters,
+ * and a refused session call's ErrMsg quotes the request's Cookie header
+ * upper-cased.
+ */
+void fake_pixverse_set_echo(fake_pixverse *srv, int on);
 
 void fake_pixverse_set_clock_offset(fake_pixverse *srv, long seconds);
 time_t fake_pixverse_now(fake_pixverse *srv);

@@ -478,6 +478,237 @@ static void test_symlink_into_writable_directory_is_refused(void)
 	remove_dir(real_dir);
 }
 
+/* A directory made in `parent` (0755), resolved like make_dir's. */
+static char *make_subdir(const char *parent, const char *name)
+{
+	char path[PATH_MAX], *d;
+
+	snprintf(path, sizeof(path), "%s/%s", parent, name);
+	CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
+	CU_ASSERT_FATAL(chmod(path, 0755) == 0);
+	d = realpath(path, NULL);
+	CU_ASSERT_FATAL(d != NULL);
+	return d;
+}
+
+/* Loads `dir` alone and returns the skip of `file` in it, or NULL (the set is left loaded). */
+static const pa_plugin_skip *load_expecting_skip(pa_plugin_set *set, provauth_settings **s, const char *dir,
+                                                 const char *file)
+{
+	*s = settings_for(dir, NULL, NULL);
+	events_clear();
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(set, *s, &host, &logger), 0);
+	CU_ASSERT_EQUAL(count_from(set, dir), 0);
+	CU_ASSERT_FALSE(still_loaded(dir, file));
+	return skip_for(set, dir, file);
+}
+
+/*
+ * Whoever owns the plugin directory can swap the files in it, so a
+ * directory of another user is refused like a file of another user.
+ */
+static void test_directory_of_another_user_is_skipped(void)
+{
+	char *dir, want[PATH_MAX + 64];
+	provauth_settings *s;
+	pa_plugin_set set = { 0 };
+	const pa_plugin_skip *sk;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "\n(not root: cannot chown a plugin directory to another user; case not run)\n");
+		return;
+	}
+	dir = make_dir();
+	add_fixture(dir, "good", NULL);
+	CU_ASSERT_FATAL(chown(dir, 65534, 65534) == 0);
+	sk = load_expecting_skip(&set, &s, dir, "good.so");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sk);
+	snprintf(want, sizeof(want), "directory %s is owned by uid 65534", dir);
+	if (!strstr(sk->reason, want))
+		fprintf(stderr, "\nreason \"%s\" lacks \"%s\"\n", sk->reason, want);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, want));
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, "good.so"));
+	CU_ASSERT_EQUAL(events_matching("plugin_skipped", "good.so", want), 1);
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+	remove_dir(dir);
+}
+
+/*
+ * Anyone may rename the plugin directory away from under a world-writable
+ * ancestor without the sticky bit and put their own in its place.
+ */
+static void test_world_writable_ancestor_is_skipped(void)
+{
+	char *top = make_dir(), *mid, *dir, want[PATH_MAX + 64];
+	provauth_settings *s;
+	pa_plugin_set set = { 0 };
+	const pa_plugin_skip *sk;
+
+	mid = make_subdir(top, "open");
+	dir = make_subdir(mid, "plugins");
+	add_fixture(dir, "good", NULL);
+	CU_ASSERT_FATAL(chmod(mid, 0777) == 0);
+	sk = load_expecting_skip(&set, &s, dir, "good.so");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sk);
+	snprintf(want, sizeof(want), "directory %s is writable by other users", mid);
+	if (!strstr(sk->reason, want))
+		fprintf(stderr, "\nreason \"%s\" lacks \"%s\"\n", sk->reason, want);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, want));
+	/* the message says whose it is */
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, "owner uid"));
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+
+	/* group-writable is as bad */
+	CU_ASSERT_FATAL(chmod(mid, 0775) == 0);
+	sk = load_expecting_skip(&set, &s, dir, "good.so");
+	CU_ASSERT_PTR_NOT_NULL(sk);
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+
+	/* sticky and root's, like /tmp: others cannot rename what is not theirs */
+	if (geteuid() == 0) {
+		CU_ASSERT_FATAL(chmod(mid, 01777) == 0);
+		s = settings_for(dir, NULL, NULL);
+		CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
+		CU_ASSERT_PTR_NOT_NULL(pa_plugins_find(&set, "fixture"));
+		CU_ASSERT_EQUAL(set.skipped_count, 0);
+		pa_plugins_unload(&set);
+		provauth_settings_free(s);
+	} else {
+		fprintf(stderr, "\n(not root: a sticky directory of ours is no root-owned one; sticky case not run)\n");
+	}
+	/* ... but sticky alone is not enough when the directory is not root's */
+	if (geteuid() == 0) {
+		CU_ASSERT_FATAL(chown(mid, 65534, 65534) == 0);
+		sk = load_expecting_skip(&set, &s, dir, "good.so");
+		CU_ASSERT_PTR_NOT_NULL(sk);
+		pa_plugins_unload(&set);
+		provauth_settings_free(s);
+	}
+	CU_ASSERT(chmod(mid, 0755) == 0);
+	pa_test_rmtree(top);
+	free(top);
+	free(mid);
+	free(dir);
+}
+
+/* Group-writable alone (no "other" bit) is enough to refuse a file. */
+static void test_group_writable_file_is_refused(void)
+{
+	char *dir = make_dir(), path[PATH_MAX], want[PATH_MAX + 64];
+	provauth_settings *s;
+	pa_plugin_set set = { 0 };
+	const pa_plugin_skip *sk;
+
+	add_fixture(dir, "good", NULL);
+	snprintf(path, sizeof(path), "%s/good.so", dir);
+	CU_ASSERT_FATAL(chmod(path, 0620) == 0);
+	sk = load_expecting_skip(&set, &s, dir, "good.so");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sk);
+	snprintf(want, sizeof(want), "file %s is writable by other users", path);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, want));
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+	remove_dir(dir);
+}
+
+/*
+ * A symlinked plugin file is resolved once, and the file it leads to is
+ * judged with every directory above it: a link into a safe place loads (the
+ * reason names the real file), one below a world-writable ancestor does not.
+ */
+static void test_symlinked_file_is_resolved_safely(void)
+{
+	char *dir = make_dir(), *top = make_dir(), *mid, *real_dir, target[PATH_MAX], link[PATH_MAX];
+	provauth_settings *s;
+	pa_plugin_set set = { 0 };
+	const pa_plugin_skip *sk;
+	pa_plugin *pl;
+
+	mid = make_subdir(top, "open");
+	real_dir = make_subdir(mid, "real");
+	add_fixture(real_dir, "good", NULL);
+	snprintf(target, sizeof(target), "%s/good.so", real_dir);
+	snprintf(link, sizeof(link), "%s/good.so", dir);
+	CU_ASSERT_FATAL(symlink(target, link) == 0);
+
+	s = settings_for(dir, NULL, NULL);
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
+	pl = pa_plugins_find(&set, "fixture");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pl);
+	CU_ASSERT_STRING_EQUAL(pl->file, target);
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+
+	CU_ASSERT_FATAL(chmod(mid, 0777) == 0);
+	s = settings_for(dir, NULL, NULL);
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
+	CU_ASSERT_PTR_NULL(pa_plugins_find(&set, "fixture"));
+	sk = skip_for(&set, real_dir, "good.so");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sk);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, mid));
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, "writable by other users"));
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+
+	CU_ASSERT(chmod(mid, 0755) == 0);
+	remove_dir(dir);
+	pa_test_rmtree(top);
+	free(top);
+	free(mid);
+	free(real_dir);
+}
+
+/* ---- the file checked is the file loaded ---- */
+
+static char swap_src[PATH_MAX];
+static int swaps;
+
+/* Plays the attacker: replaces the checked file by another before it is loaded. */
+static void swap_after_check(const char *path)
+{
+	if (swap_src[0] && rename(swap_src, path) == 0)
+		swaps++;
+}
+
+static void test_file_swapped_after_check_is_not_loaded(void)
+{
+	char *dir = make_dir(), *other = make_dir(), path[PATH_MAX];
+	provauth_settings *s;
+	pa_plugin_set set = { 0 };
+	pa_plugin *pl;
+
+	add_fixture(dir, "good", NULL);
+	/* what the attacker has ready: another plugin, on the same filesystem */
+	add_fixture(other, "older_minor", "planted.so");
+	snprintf(swap_src, sizeof(swap_src), "%s/planted.so", other);
+	snprintf(path, sizeof(path), "%s/good.so", dir);
+	swaps = 0;
+	pa_plugin_checked_hook = swap_after_check;
+
+	s = settings_for(dir, NULL, NULL);
+	events_clear();
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
+	pa_plugin_checked_hook = NULL;
+	swap_src[0] = '\0';
+	CU_ASSERT_EQUAL(swaps, 1);
+	/* the file that was checked ran, under the name it was found by */
+	CU_ASSERT_PTR_NULL(pa_plugins_find(&set, "older_minor"));
+	pl = pa_plugins_find(&set, "fixture");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pl);
+	CU_ASSERT_STRING_EQUAL(pl->file, path);
+	CU_ASSERT_EQUAL(events_matching("plugin_loaded", " provider=fixture", path), 1);
+	/* the planted file now at that path was never mapped */
+	CU_ASSERT_FALSE(still_loaded(dir, "good.so"));
+
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+	remove_dir(dir);
+	remove_dir(other);
+}
+
 static void test_loading_continues_past_failures(void)
 {
 	static const char *const broken[] = {
@@ -1095,6 +1326,11 @@ int main(int argc, char **argv)
 		{ "writable directory or file is refused", test_writable_directory_or_file_is_refused },
 		{ "file of another user is refused", test_file_of_another_user_is_refused },
 		{ "symlink into writable directory is refused", test_symlink_into_writable_directory_is_refused },
+		{ "directory of another user is skipped", test_directory_of_another_user_is_skipped },
+		{ "world-writable ancestor is skipped", test_world_writable_ancestor_is_skipped },
+		{ "group-writable file is refused", test_group_writable_file_is_refused },
+		{ "symlinked file is resolved safely", test_symlinked_file_is_resolved_safely },
+		{ "file swapped after check is not loaded", test_file_swapped_after_check_is_not_loaded },
 		{ "loading continues past failures", test_loading_continues_past_failures },
 		{ "files load in sorted order", test_files_load_in_sorted_order },
 		{ "settings dirs come before environment", test_settings_dirs_come_before_environment },

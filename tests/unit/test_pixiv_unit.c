@@ -341,20 +341,33 @@ static void test_token_errors(void)
 	          PIXIV_TERR_INVALID_GRANT);
 }
 
-/* What a refusal may quote of the server's words: nothing that repeats a credential, whole or cut. */
-static void test_repeats_secret(void)
+/*
+ * What a refusal may quote of the server's words: nothing that repeats a
+ * credential, whole, cut, re-cased or split by dots; and from a host older
+ * than ABI 1.4, which cannot check, nothing at all.
+ */
+static void test_quote(void)
 {
-	const char *rt = "AbCdEfGh-1234567_ijkl";
+	const char *secrets[] = { "AbCdEfGh-1234567_ijkl", NULL, "client-secret-value" };
+	provauth_host old = host;
+	char out[PIXIV_QUOTE_MAX];
 
-	CU_ASSERT(pixiv_repeats_secret(rt, rt));
-	CU_ASSERT(pixiv_repeats_secret("invalid_AbCdEfGh_x", rt));   /* its first 8 bytes */
-	CU_ASSERT(pixiv_repeats_secret("x1234567_ijkl", rt));        /* its last 8 */
-	CU_ASSERT_FALSE(pixiv_repeats_secret("AbCdEfG", rt));        /* 7 bytes are not a piece */
-	CU_ASSERT_FALSE(pixiv_repeats_secret("invalid_grant", rt));
-	CU_ASSERT(pixiv_repeats_secret("a-short-one", "short"));     /* all of a shorter secret */
-	CU_ASSERT_FALSE(pixiv_repeats_secret("anything", ""));
-	CU_ASSERT_FALSE(pixiv_repeats_secret(NULL, rt));
-	CU_ASSERT_FALSE(pixiv_repeats_secret("anything", NULL));
+	pixiv_quote(&host, out, sizeof(out), "invalid_grant", secrets, 3);
+	CU_ASSERT_STRING_EQUAL(out, "invalid_grant");
+	pixiv_quote(&host, out, sizeof(out), "invalid_AbCdEfGh_x", secrets, 3);     /* its first 8 */
+	CU_ASSERT_PTR_NULL(strstr(out, "AbCdEfGh"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "withheld"));
+	pixiv_quote(&host, out, sizeof(out), "ABCD.EFGH.1234.567I", secrets, 3);    /* re-cased, dotted */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "withheld"));
+	pixiv_quote(&host, out, sizeof(out), "x.CLIENTSECRET.x", secrets, 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "withheld"));
+	pixiv_quote(&host, out, sizeof(out), "AbCdEfG", secrets, 3);               /* 7 are not a piece */
+	CU_ASSERT_STRING_EQUAL(out, "AbCdEfG");
+	pixiv_quote(&host, out, sizeof(out), NULL, secrets, 3);
+	CU_ASSERT_STRING_EQUAL(out, "");
+	old.size = offsetof(provauth_host, text_excerpt);
+	pixiv_quote(&old, out, sizeof(out), "invalid_grant", secrets, 3);
+	CU_ASSERT_STRING_EQUAL(out, "server text not shown");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -534,7 +547,7 @@ int main(int argc, char **argv)
 		{ "parse user variants", test_parse_user_variants },
 		{ "parse malformed replies", test_parse_malformed },
 		{ "token endpoint errors", test_token_errors },
-		{ "a quoted error code never repeats a credential", test_repeats_secret },
+		{ "a quoted error code never repeats a credential", test_quote },
 		{ "classify session errors", test_classify_session_errors },
 		{ "classify rate limits", test_classify_rate_limits },
 		{ "classify other errors", test_classify_other_errors },

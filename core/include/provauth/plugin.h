@@ -22,6 +22,7 @@
  *  1.1  named operations (operations, operation_count), import
  *  1.2  host->json_valid
  *  1.3  host->last_error, host->setting_error, provider->import_kinds
+ *  1.4  host->text_excerpt
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -50,7 +51,7 @@ extern "C" {
 #endif
 
 #define PROVAUTH_PLUGIN_ABI_MAJOR 1
-#define PROVAUTH_PLUGIN_ABI_MINOR 3
+#define PROVAUTH_PLUGIN_ABI_MINOR 4
 
 /* Name of the one symbol a plugin exports. */
 #define PROVAUTH_PLUGIN_ENTRY "provauth_plugin_init"
@@ -282,6 +283,27 @@ struct provauth_host {
 	 */
 	int (*setting_error)(const provauth_host *h, const provauth_setting *s, const char *key,
 	                     const char *fmt, ...) PROVAUTH_PRINTF(4, 5);
+
+	/* ---- 1.4 ---- */
+
+	/*
+	 * Server text (an error message, an OAuth "error" value) made fit to
+	 * quote in a message, a log field or anything stored: into out (size
+	 * bytes, always NUL-terminated when size > 0) goes at most 160
+	 * characters of text[0, len), bytes other than printable ASCII as '?'
+	 * and "..." when cut; but when the text repeats any of the request's
+	 * `secrets` (the password, tokens, every cookie value it sent; NULL
+	 * entries are skipped) a fixed note goes there instead. Text and
+	 * secrets are compared case-insensitively on their ASCII letters and
+	 * digits alone, so "A-B-C" repeats "abc"; any 8 such characters of a
+	 * secret (all of one shorter than 8 but at least 6 long) in the text
+	 * count. Returns 1 when the text was withheld, 0 when quoted,
+	 * PROVAUTH_EINVAL without a buffer. Prefer codes and fixed descriptions
+	 * to quoting a server at all. Check PROVAUTH_HOST_HAS(host,
+	 * text_excerpt) first; with an older host, quote nothing.
+	 */
+	int (*text_excerpt)(const provauth_host *h, char *out, size_t size, const char *text, size_t len,
+	                    const char *const *secrets, size_t nsecrets);
 };
 
 /* True when the host provides `member` (it is newer or as new as the plugin). */
