@@ -13,8 +13,8 @@ core_libprovauth_core_la_SOURCES += \
 	core/record.h \
 	core/record.c
 
-check_PROGRAMS += tests/unit/test_store tests/unit/test_seal tests/unit/test_store_hardening
-TESTS += tests/unit/test_store tests/unit/test_seal tests/unit/test_store_hardening
+check_PROGRAMS += tests/unit/test_store tests/unit/test_seal tests/unit/test_store_hardening tests/unit/test_store_integrity
+TESTS += tests/unit/test_store tests/unit/test_seal tests/unit/test_store_hardening tests/unit/test_store_integrity
 
 tests_unit_test_store_SOURCES = tests/unit/test_store.c
 tests_unit_test_store_CFLAGS = $(PA_TEST_CF)
@@ -28,3 +28,6 @@ tests_unit_test_store_hardening_SOURCES = tests/unit/test_store_hardening.c
 tests_unit_test_store_hardening_CFLAGS = $(PA_TEST_CF)
 tests_unit_test_store_hardening_LDADD = tests/support/libtestsupport.la $(PA_TEST_LIBS)
 
+tests_unit_test_store_integrity_SOURCES = tests/unit/test_store_integrity.c
+tests_unit_test_store_integrity_CFLAGS = $(PA_TEST_CF)
+tests_unit_test_store_integrity_LDADD = tests/support/libtestsupport.la $(PA_TEST_LIBS)

@@ -8,8 +8,10 @@
  * BEGIN IMMEDIATE serialise writers; the busy timeout makes them wait.
  *
  * At rest: the secret fields are encoded (record.c) and sealed (seal.c) with
- * the row's id and provider as associated data, so a blob moved to another
- * row does not open. A sealed known plaintext in meta.key_check lets open
+ * the row's id, provider, email and revision as associated data (id and
+ * provider only before schema 3), so a blob moved to another row, an older
+ * blob of the same row put back, or an email edited behind our back does
+ * not open: that account is refused, the others stay usable. A sealed known plaintext in meta.key_check lets open
  * tell a wrong key from a damaged row before anything is written.
  *
  * Open never writes to a file it cannot vouch for: a non-database, a damaged
@@ -70,7 +72,15 @@ static const char *const migrations[] = {
 	"ALTER TABLE leases ADD COLUMN holder_boot_id TEXT;"
 	"ALTER TABLE leases ADD COLUMN holder_pidns INTEGER;"
 	"ALTER TABLE leases ADD COLUMN holder_start INTEGER;",
+	/*
+	 * 3: the sealed secrets bind email and revision too. The rows are
+	 * re-sealed by reseal_rows, in the same transaction.
+	 */
+	"INSERT INTO meta (key, value) VALUES ('sealed_binding', 'id provider email revision');",
 };
+
+/* The schema from which rows are sealed with the full binding. */
+#define SCHEMA_FULL_BINDING 3
 
 #define SCHEMA_VERSION ((int)PA_ARRAY_LEN(migrations))
 
@@ -81,6 +91,7 @@ typedef struct sql_store {
 	char *path;
 	char *where;          /* "store <path>" for messages */
 	int busy_ms;
+	int64_t schema;       /* the file's schema version: it says how rows are bound */
 	pa_store_key key;
 } sql_store;
 
@@ -155,19 +166,35 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
 
 /* ---- sealing rows ---- */
 
-/* Associated data: id NUL provider. Neither holds a NUL, so the split is unambiguous. */
-static int row_ad(char **out, size_t *len, const char *id, const char *provider)
+/*
+ * Associated data. Before schema 3: id NUL provider. From schema 3: a label,
+ * then id, provider, email ("-" when absent, "=" then the email otherwise,
+ * so absent and empty differ) and the decimal revision, NUL-separated.
+ * None holds a NUL, so the split is unambiguous.
+ */
+static int row_ad(char **out, size_t *len, int64_t schema, const char *id, const char *provider,
+                  const char *email, uint64_t revision)
 {
-	size_t a = strlen(id), b = strlen(provider);
+	if (schema < SCHEMA_FULL_BINDING) {
+		size_t a = strlen(id), b = strlen(provider);
 
-	if (!(*out = malloc(a + 1 + b + 1)))
+		if (!(*out = malloc(a + 1 + b + 1)))
+			return pa_error_oom();
+		memcpy(*out, id, a + 1);
+		memcpy(*out + a + 1, provider, b + 1);
+		*len = a + 1 + b;
+		return 0;
+	}
+	if (!(*out = pa_sprintf("provauth account v3%c%s%c%s%c%s%s%c%llu", 0, id, 0, provider, 0,
+	                        email ? "=" : "-", email ? email : "", 0, (unsigned long long)revision)))
 		return pa_error_oom();
-	memcpy(*out, id, a + 1);
-	memcpy(*out + a + 1, provider, b + 1);
-	*len = a + 1 + b;
+	/* pa_sprintf's length ends at the first NUL: count the parts instead. */
+	*len = strlen("provauth account v3") + 1 + strlen(id) + 1 + strlen(provider) + 1 + 1 +
+	       (email ? strlen(email) : 0) + 1 + (size_t)snprintf(NULL, 0, "%llu", (unsigned long long)revision);
 	return 0;
 }
 
+/* Seals a's secrets for the row it will have once written: revision a->revision + 1. */
 static int seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, const provauth_account *a)
 {
 	unsigned char *plain = NULL;
@@ -176,7 +203,7 @@ static int seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, c
 	int rc;
 
 	if ((rc = pa_record_encode(&plain, &plain_len, a)) < 0 ||
-	    (rc = row_ad(&ad, &ad_len, a->id, a->provider)) < 0 ||
+	    (rc = row_ad(&ad, &ad_len, st->schema, a->id, a->provider, a->email, a->revision + 1)) < 0 ||
 	    (rc = pa_seal(blob, blob_len, st->key.bytes, ad, ad_len, plain, plain_len)) < 0)
 		rc = pa_error_prefix(rc, "%s: account %s", st->where, a->id);
 	pa_wipe(plain, plain_len);
@@ -185,6 +212,7 @@ static int seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, c
 	return rc;
 }
 
+/* Opens a row's secrets into a, whose id, provider, email and revision are the row's. */
 static int unseal_secrets(sql_store *st, provauth_account *a, const unsigned char *blob, size_t blob_len)
 {
 	unsigned char *plain = NULL;
@@ -192,11 +220,18 @@ static int unseal_secrets(sql_store *st, provauth_account *a, const unsigned cha
 	char *ad = NULL;
 	int rc;
 
-	if ((rc = row_ad(&ad, &ad_len, a->id, a->provider)) < 0)
+	if ((rc = row_ad(&ad, &ad_len, st->schema, a->id, a->provider, a->email, a->revision)) < 0)
 		return rc;
-	if ((rc = pa_unseal(&plain, &plain_len, st->key.bytes, ad, ad_len, blob, blob_len)) < 0 ||
-	    (rc = pa_record_decode(a, plain, plain_len)) < 0)
+	if ((rc = pa_unseal(&plain, &plain_len, st->key.bytes, ad, ad_len, blob, blob_len)) < 0) {
+		/* The key opened the key check: a row that does not open was changed. */
+		rc = pa_error_set(PROVAUTH_ECRYPTO,
+		                  "%s: account %s: its record was changed outside provauth (email, provider, "
+		                  "revision or sealed secrets do not match, e.g. edited or an older copy put "
+		                  "back); refusing to use it: remove the account and add it again",
+		                  st->where, a->id);
+	} else if ((rc = pa_record_decode(a, plain, plain_len)) < 0) {
 		rc = pa_error_prefix(rc, "%s: account %s", st->where, a->id);
+	}
 	if (plain) {
 		pa_wipe(plain, plain_len);
 		free(plain);
@@ -271,16 +306,32 @@ out:
 	return rc;
 }
 
-static int sql_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider)
+/* Adds a copy of id to a damaged list. */
+static int add_damaged(char ***ids, size_t *n, const char *id)
 {
-	sql_store *st = (sql_store *)s;
+	char **grown = realloc(*ids, (*n + 1) * sizeof(**ids));
+
+	if (!grown)
+		return pa_error_oom();
+	*ids = grown;
+	if (!(grown[*n] = pa_strdup(id)))
+		return pa_error_oom();
+	(*n)++;
+	return 0;
+}
+
+/*
+ * list and list_checked. With `damaged`, a row that cannot be used (changed
+ * outside provauth, undecodable) is named there instead of failing the list.
+ */
+static int list_rows(sql_store *st, provauth_account ***out, size_t *count, char ***damaged, size_t *ndamaged,
+                     const char *provider)
+{
 	provauth_account **list = NULL;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if ((rc = pa_store_check_list(st->where, out, count)) < 0)
-		return rc;
 	pthread_mutex_lock(&st->lock);
 	rc = prepare(st, &q, provider
 	                     ? "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE provider = ?1 ORDER BY id"
@@ -300,9 +351,14 @@ static int sql_list(provauth_store *s, provauth_account ***out, size_t *count, c
 			list = grown;
 			cap = ncap;
 		}
-		if ((rc = row_account(st, &list[n], q)) < 0)
+		if ((rc = row_account(st, &list[n], q)) == 0) {
+			n++;
+			continue;
+		}
+		if (!damaged || (rc != PROVAUTH_ECRYPTO && rc != PROVAUTH_ESTORE))
 			goto out;
-		n++;
+		if ((rc = add_damaged(damaged, ndamaged, (const char *)sqlite3_column_text(q, 0))) < 0)
+			goto out;
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_error(st, rc, "listing accounts");
 	/* An empty list is still an array, so callers can tell it from a failure. */
@@ -318,6 +374,36 @@ out:
 	*out = list;
 	*count = n;
 	return 0;
+}
+
+static int sql_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider)
+{
+	sql_store *st = (sql_store *)s;
+	int rc;
+
+	if ((rc = pa_store_check_list(st->where, out, count)) < 0)
+		return rc;
+	return list_rows(st, out, count, NULL, NULL, provider);
+}
+
+static int sql_list_checked(provauth_store *s, provauth_account ***out, size_t *count, char ***damaged,
+                            size_t *damaged_count, const char *provider)
+{
+	sql_store *st = (sql_store *)s;
+	int rc;
+
+	if ((rc = pa_store_check_list(st->where, out, count)) < 0)
+		return rc;
+	if (!damaged || !damaged_count)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: list_checked needs somewhere to put damaged ids", st->where);
+	*damaged = NULL;
+	*damaged_count = 0;
+	if ((rc = list_rows(st, out, count, damaged, damaged_count, provider)) < 0) {
+		provauth_damaged_list_free(*damaged, *damaged_count);
+		*damaged = NULL;
+		*damaged_count = 0;
+	}
+	return rc;
 }
 
 /* Inside the transaction: tells ENOTFOUND from ECONFLICT after a write matched no row. */
@@ -809,6 +895,56 @@ static int write_key_check(sql_store *st)
 	return rc;
 }
 
+/*
+ * Inside the migration to schema 3: every row sealed with the old binding is
+ * sealed again with the full one. A row that does not open is left as it is:
+ * it was damaged already, and stays refused (and named) like any other.
+ */
+static int reseal_rows(sql_store *st)
+{
+	sqlite3_stmt *q = NULL, *upd = NULL;
+	int rc;
+
+	if ((rc = prepare(st, &q, "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY id")) < 0 ||
+	    (rc = prepare(st, &upd, "UPDATE accounts SET secrets = ?1 WHERE id = ?2")) < 0)
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		provauth_account *a = NULL;
+		unsigned char *blob = NULL;
+		size_t blob_len = 0;
+
+		st->schema = SCHEMA_FULL_BINDING - 1;
+		rc = row_account(st, &a, q);
+		st->schema = SCHEMA_FULL_BINDING;
+		if (rc == PROVAUTH_ECRYPTO || rc == PROVAUTH_ESTORE)
+			continue;
+		if (rc < 0)
+			goto out;
+		/* seal_secrets binds revision + 1, the revision a put would write; this row keeps its own. */
+		a->revision--;
+		rc = seal_secrets(st, &blob, &blob_len, a);
+		provauth_account_free(a);
+		if (rc < 0)
+			goto out;
+		bind_text(upd, 2, (const char *)sqlite3_column_text(q, 0));
+		sqlite3_bind_blob(upd, 1, blob, (int)blob_len, SQLITE_TRANSIENT);
+		rc = sqlite3_step(upd);
+		sqlite3_reset(upd);
+		sqlite3_clear_bindings(upd);
+		pa_wipe(blob, blob_len);
+		free(blob);
+		if (rc != SQLITE_DONE) {
+			rc = db_error(st, rc, "re-sealing accounts");
+			goto out;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_error(st, rc, "re-sealing accounts");
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(upd);
+	return rc;
+}
+
 /* Brings the schema to SCHEMA_VERSION in one transaction; re-checks what another process may have done. */
 static int migrate(sql_store *st)
 {
@@ -828,10 +964,15 @@ static int migrate(sql_store *st)
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)version + 1);
 		if ((rc = exec(st, sql, "migrating the schema")) < 0)
 			goto out;
+		if (version + 1 == SCHEMA_FULL_BINDING && (rc = reseal_rows(st)) < 0)
+			goto out;
 	}
 	rc = have_check ? 0 : write_key_check(st);
 out:
-	return finish(st, rc);
+	rc = finish(st, rc);
+	if (rc == 0)
+		st->schema = SCHEMA_VERSION;
+	return rc;
 }
 
 /*
@@ -995,6 +1136,7 @@ static int open_db_locked(sql_store *st)
 		return pa_error_set(PROVAUTH_EIO, "%s: the file is not writable", st->where);
 	if ((rc = inspect(st, &version)) < 0)
 		return rc;
+	st->schema = version;
 	if (version >= 1 &&
 	    ((rc = query_int(st, "SELECT count(*) FROM meta WHERE key = 'key_check'", &has_check,
 	                     "reading the key check")) < 0 ||
@@ -1048,6 +1190,7 @@ int provauth_store_sqlite_open(provauth_store **out, const char *path, const pro
 	st->base.lease_release = sql_lease_release;
 	st->base.free = sql_free;
 	st->base.put_many = sql_put_many;
+	st->base.list_checked = sql_list_checked;
 	if (!(st->path = strdup(path)) || !(st->where = pa_sprintf("store %s", path))) {
 		sql_free(&st->base);
 		return pa_error_oom();
