@@ -60,6 +60,17 @@ void provauth_account_list_free(provauth_account **accounts, size_t count)
 	free(accounts);
 }
 
+void provauth_damaged_list_free(char **ids, size_t count)
+{
+	size_t i;
+
+	if (!ids)
+		return;
+	for (i = 0; i < count; i++)
+		free(ids[i]);
+	free(ids);
+}
+
 int provauth_account_set(char **field, const char *value)
 {
 	if (!field)

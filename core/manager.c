@@ -286,6 +286,18 @@ int provauth_account_list(provauth_account ***out, size_t *count, provauth_manag
 	return m->store->list(m->store, out, count, provider);
 }
 
+int provauth_account_list_checked(provauth_account ***out, size_t *count, char ***damaged, size_t *damaged_count,
+                                  provauth_manager *m, const char *provider)
+{
+	if (!out || !count || !damaged || !damaged_count || !m)
+		return pa_error_set(PROVAUTH_EINVAL, "account_list_checked: outputs and manager are required");
+	*damaged = NULL;
+	*damaged_count = 0;
+	if (m->store->version >= 3 && m->store->list_checked)
+		return m->store->list_checked(m->store, out, count, damaged, damaged_count, provider);
+	return m->store->list(m->store, out, count, provider);
+}
+
 int provauth_account_put(provauth_manager *m, provauth_account *account)
 {
 	int rc;

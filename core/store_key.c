@@ -79,11 +79,15 @@ static int read_key_file(pa_store_key *k, const char *where, int fd)
 {
 	struct stat sb;
 	size_t got = 0;
+	int rc;
 
 	if (fstat(fd, &sb) != 0)
 		return pa_error_set(PROVAUTH_EIO, "%s: key file %s: %s", where, k->file, strerror(errno));
 	if (!S_ISREG(sb.st_mode))
 		return pa_error_set(PROVAUTH_ECRYPTO, "%s: key file %s is not a regular file", where, k->file);
+	/* A key file another user made is a key they know: whatever is sealed with it is theirs. */
+	if ((rc = pa_store_check_stat(where, k->file, &sb, PROVAUTH_ECRYPTO)) < 0)
+		return rc;
 	if (sb.st_mode & 077)
 		return pa_error_set(PROVAUTH_ECRYPTO,
 		                    "%s: key file %s is accessible by group or others (mode %04o); run: chmod 600 %s",
@@ -177,6 +181,9 @@ int pa_store_key_load(pa_store_key *k, const char *where, int may_create)
 
 	if (!k->file)
 		return 0;
+	/* The key file's directories, like the store's: whoever can write them can swap the key. */
+	if ((rc = pa_store_check_dirs(where, k->file)) < 0)
+		return rc;
 	if ((fd = open(k->file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
 		if (errno != ENOENT)
 			return pa_error_set(PROVAUTH_EIO, "%s: cannot open key file %s: %s", where, k->file,

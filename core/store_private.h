@@ -3,6 +3,7 @@
 #define PA_STORE_PRIVATE_H
 
 #include <stdint.h>
+#include <sys/stat.h>
 #include <provauth/store.h>
 #include "seal.h"
 
@@ -30,6 +31,37 @@ int64_t pa_store_wall_ms(void);
 int pa_store_make_parent_dirs(const char *where, const char *file);
 /* fsync of the file's directory, so a new name survives a crash. Best effort. */
 void pa_store_sync_dir(const char *file);
+
+/* ---- store_perm.c: who may control the store's files ---- */
+
+/*
+ * Refuses (err, naming the path and its owner) a file or directory owned by
+ * anyone but root or the caller, or writable by group or others (a sticky
+ * directory excepted). check_fd judges an open descriptor, so the checked
+ * file is the one used.
+ */
+int pa_store_check_stat(const char *where, const char *path, const struct stat *sb, int err);
+int pa_store_check_fd(const char *where, const char *path, int fd, int err);
+/* Every directory from the file's (resolved) directory up to / (PROVAUTH_ESTORE). */
+int pa_store_check_dirs(const char *where, const char *file);
+
+/* ---- store_holder.c: who holds a lease, and whether it still lives ---- */
+
+typedef struct pa_lease_holder {
+	int64_t pid;
+	char boot_id[40];   /* /proc/sys/kernel/random/boot_id: one boot of one host */
+	int64_t pidns;      /* inode of /proc/self/ns/pid: pids mean something only inside it */
+	int64_t start;      /* /proc/PID/stat field 22: tells a reused pid from the holder */
+} pa_lease_holder;
+
+/* This process. Fields it cannot learn stay 0 / "": such a holder is never judged dead. */
+void pa_lease_holder_self(pa_lease_holder *h);
+/*
+ * 1 when h is certainly a process of this boot and pid namespace that no
+ * longer runs (gone, a zombie, or its pid reused by a process started at
+ * another time); 0 otherwise, including every holder on another host.
+ */
+int pa_lease_holder_dead(const pa_lease_holder *h);
 
 /* ---- store_key.c: the sqlite store's sealing key ---- */
 

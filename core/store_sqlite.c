@@ -8,8 +8,10 @@
  * BEGIN IMMEDIATE serialise writers; the busy timeout makes them wait.
  *
  * At rest: the secret fields are encoded (record.c) and sealed (seal.c) with
- * the row's id and provider as associated data, so a blob moved to another
- * row does not open. A sealed known plaintext in meta.key_check lets open
+ * the row's id, provider, email and revision as associated data (id and
+ * provider only before schema 3), so a blob moved to another row, an older
+ * blob of the same row put back, or an email edited behind our back does
+ * not open: that account is refused, the others stay usable. A sealed known plaintext in meta.key_check lets open
  * tell a wrong key from a damaged row before anything is written.
  *
  * Open never writes to a file it cannot vouch for: a non-database, a damaged
@@ -62,7 +64,23 @@ static const char *const migrations[] = {
 	"  account_id TEXT PRIMARY KEY,"
 	"  owner TEXT,"
 	"  expires_at_ms INTEGER);",
+	/*
+	 * 2: the lease holder's process identity, so a lease whose holder died on
+	 * this host is taken over at once instead of after its TTL.
+	 */
+	"ALTER TABLE leases ADD COLUMN holder_pid INTEGER;"
+	"ALTER TABLE leases ADD COLUMN holder_boot_id TEXT;"
+	"ALTER TABLE leases ADD COLUMN holder_pidns INTEGER;"
+	"ALTER TABLE leases ADD COLUMN holder_start INTEGER;",
+	/*
+	 * 3: the sealed secrets bind email and revision too. The rows are
+	 * re-sealed by reseal_rows, in the same transaction.
+	 */
+	"INSERT INTO meta (key, value) VALUES ('sealed_binding', 'id provider email revision');",
 };
+
+/* The schema from which rows are sealed with the full binding. */
+#define SCHEMA_FULL_BINDING 3
 
 #define SCHEMA_VERSION ((int)PA_ARRAY_LEN(migrations))
 
@@ -73,6 +91,7 @@ typedef struct sql_store {
 	char *path;
 	char *where;          /* "store <path>" for messages */
 	int busy_ms;
+	int64_t schema;       /* the file's schema version: it says how rows are bound */
 	pa_store_key key;
 } sql_store;
 
@@ -147,19 +166,35 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
 
 /* ---- sealing rows ---- */
 
-/* Associated data: id NUL provider. Neither holds a NUL, so the split is unambiguous. */
-static int row_ad(char **out, size_t *len, const char *id, const char *provider)
+/*
+ * Associated data. Before schema 3: id NUL provider. From schema 3: a label,
+ * then id, provider, email ("-" when absent, "=" then the email otherwise,
+ * so absent and empty differ) and the decimal revision, NUL-separated.
+ * None holds a NUL, so the split is unambiguous.
+ */
+static int row_ad(char **out, size_t *len, int64_t schema, const char *id, const char *provider,
+                  const char *email, uint64_t revision)
 {
-	size_t a = strlen(id), b = strlen(provider);
+	if (schema < SCHEMA_FULL_BINDING) {
+		size_t a = strlen(id), b = strlen(provider);
 
-	if (!(*out = malloc(a + 1 + b + 1)))
+		if (!(*out = malloc(a + 1 + b + 1)))
+			return pa_error_oom();
+		memcpy(*out, id, a + 1);
+		memcpy(*out + a + 1, provider, b + 1);
+		*len = a + 1 + b;
+		return 0;
+	}
+	if (!(*out = pa_sprintf("provauth account v3%c%s%c%s%c%s%s%c%llu", 0, id, 0, provider, 0,
+	                        email ? "=" : "-", email ? email : "", 0, (unsigned long long)revision)))
 		return pa_error_oom();
-	memcpy(*out, id, a + 1);
-	memcpy(*out + a + 1, provider, b + 1);
-	*len = a + 1 + b;
+	/* pa_sprintf's length ends at the first NUL: count the parts instead. */
+	*len = strlen("provauth account v3") + 1 + strlen(id) + 1 + strlen(provider) + 1 + 1 +
+	       (email ? strlen(email) : 0) + 1 + (size_t)snprintf(NULL, 0, "%llu", (unsigned long long)revision);
 	return 0;
 }
 
+/* Seals a's secrets for the row it will have once written: revision a->revision + 1. */
 static int seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, const provauth_account *a)
 {
 	unsigned char *plain = NULL;
@@ -168,7 +203,7 @@ static int seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, c
 	int rc;
 
 	if ((rc = pa_record_encode(&plain, &plain_len, a)) < 0 ||
-	    (rc = row_ad(&ad, &ad_len, a->id, a->provider)) < 0 ||
+	    (rc = row_ad(&ad, &ad_len, st->schema, a->id, a->provider, a->email, a->revision + 1)) < 0 ||
 	    (rc = pa_seal(blob, blob_len, st->key.bytes, ad, ad_len, plain, plain_len)) < 0)
 		rc = pa_error_prefix(rc, "%s: account %s", st->where, a->id);
 	pa_wipe(plain, plain_len);
@@ -177,6 +212,7 @@ static int seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, c
 	return rc;
 }
 
+/* Opens a row's secrets into a, whose id, provider, email and revision are the row's. */
 static int unseal_secrets(sql_store *st, provauth_account *a, const unsigned char *blob, size_t blob_len)
 {
 	unsigned char *plain = NULL;
@@ -184,11 +220,18 @@ static int unseal_secrets(sql_store *st, provauth_account *a, const unsigned cha
 	char *ad = NULL;
 	int rc;
 
-	if ((rc = row_ad(&ad, &ad_len, a->id, a->provider)) < 0)
+	if ((rc = row_ad(&ad, &ad_len, st->schema, a->id, a->provider, a->email, a->revision)) < 0)
 		return rc;
-	if ((rc = pa_unseal(&plain, &plain_len, st->key.bytes, ad, ad_len, blob, blob_len)) < 0 ||
-	    (rc = pa_record_decode(a, plain, plain_len)) < 0)
+	if ((rc = pa_unseal(&plain, &plain_len, st->key.bytes, ad, ad_len, blob, blob_len)) < 0) {
+		/* The key opened the key check: a row that does not open was changed. */
+		rc = pa_error_set(PROVAUTH_ECRYPTO,
+		                  "%s: account %s: its record was changed outside provauth (email, provider, "
+		                  "revision or sealed secrets do not match, e.g. edited or an older copy put "
+		                  "back); refusing to use it: remove the account and add it again",
+		                  st->where, a->id);
+	} else if ((rc = pa_record_decode(a, plain, plain_len)) < 0) {
 		rc = pa_error_prefix(rc, "%s: account %s", st->where, a->id);
+	}
 	if (plain) {
 		pa_wipe(plain, plain_len);
 		free(plain);
@@ -263,16 +306,32 @@ out:
 	return rc;
 }
 
-static int sql_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider)
+/* Adds a copy of id to a damaged list. */
+static int add_damaged(char ***ids, size_t *n, const char *id)
 {
-	sql_store *st = (sql_store *)s;
+	char **grown = realloc(*ids, (*n + 1) * sizeof(**ids));
+
+	if (!grown)
+		return pa_error_oom();
+	*ids = grown;
+	if (!(grown[*n] = pa_strdup(id)))
+		return pa_error_oom();
+	(*n)++;
+	return 0;
+}
+
+/*
+ * list and list_checked. With `damaged`, a row that cannot be used (changed
+ * outside provauth, undecodable) is named there instead of failing the list.
+ */
+static int list_rows(sql_store *st, provauth_account ***out, size_t *count, char ***damaged, size_t *ndamaged,
+                     const char *provider)
+{
 	provauth_account **list = NULL;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if ((rc = pa_store_check_list(st->where, out, count)) < 0)
-		return rc;
 	pthread_mutex_lock(&st->lock);
 	rc = prepare(st, &q, provider
 	                     ? "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE provider = ?1 ORDER BY id"
@@ -292,9 +351,14 @@ static int sql_list(provauth_store *s, provauth_account ***out, size_t *count, c
 			list = grown;
 			cap = ncap;
 		}
-		if ((rc = row_account(st, &list[n], q)) < 0)
+		if ((rc = row_account(st, &list[n], q)) == 0) {
+			n++;
+			continue;
+		}
+		if (!damaged || (rc != PROVAUTH_ECRYPTO && rc != PROVAUTH_ESTORE))
 			goto out;
-		n++;
+		if ((rc = add_damaged(damaged, ndamaged, (const char *)sqlite3_column_text(q, 0))) < 0)
+			goto out;
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_error(st, rc, "listing accounts");
 	/* An empty list is still an array, so callers can tell it from a failure. */
@@ -310,6 +374,36 @@ out:
 	*out = list;
 	*count = n;
 	return 0;
+}
+
+static int sql_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider)
+{
+	sql_store *st = (sql_store *)s;
+	int rc;
+
+	if ((rc = pa_store_check_list(st->where, out, count)) < 0)
+		return rc;
+	return list_rows(st, out, count, NULL, NULL, provider);
+}
+
+static int sql_list_checked(provauth_store *s, provauth_account ***out, size_t *count, char ***damaged,
+                            size_t *damaged_count, const char *provider)
+{
+	sql_store *st = (sql_store *)s;
+	int rc;
+
+	if ((rc = pa_store_check_list(st->where, out, count)) < 0)
+		return rc;
+	if (!damaged || !damaged_count)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: list_checked needs somewhere to put damaged ids", st->where);
+	*damaged = NULL;
+	*damaged_count = 0;
+	if ((rc = list_rows(st, out, count, damaged, damaged_count, provider)) < 0) {
+		provauth_damaged_list_free(*damaged, *damaged_count);
+		*damaged = NULL;
+		*damaged_count = 0;
+	}
+	return rc;
 }
 
 /* Inside the transaction: tells ENOTFOUND from ECONFLICT after a write matched no row. */
@@ -505,26 +599,45 @@ out:
 	return rc;
 }
 
+/* Reads the holder columns of a leases row (columns first..first+3). */
+static void row_holder(pa_lease_holder *h, sqlite3_stmt *q, int first)
+{
+	const char *boot = (const char *)sqlite3_column_text(q, first + 1);
+
+	memset(h, 0, sizeof(*h));
+	h->pid = sqlite3_column_int64(q, first);
+	snprintf(h->boot_id, sizeof(h->boot_id), "%s", boot ? boot : "");
+	h->pidns = sqlite3_column_int64(q, first + 2);
+	h->start = sqlite3_column_int64(q, first + 3);
+}
+
 static int sql_lease_acquire(provauth_store *s, const char *id, const char *owner, int64_t ttl_ms)
 {
 	sql_store *st = (sql_store *)s;
 	sqlite3_stmt *q = NULL;
+	pa_lease_holder me, holder;
 	int64_t now = pa_store_wall_ms();
 	int rc;
 
 	if ((rc = pa_store_check_lease(st->where, id, owner, ttl_ms)) < 0)
 		return rc;
+	pa_lease_holder_self(&me);
 	pthread_mutex_lock(&st->lock);
 	if ((rc = begin(st)) < 0)
 		goto out;
-	if ((rc = prepare(st, &q, "SELECT owner, expires_at_ms FROM leases WHERE account_id = ?1")) < 0)
+	if ((rc = prepare(st, &q, "SELECT owner, expires_at_ms, holder_pid, holder_boot_id, holder_pidns,"
+	                          " holder_start FROM leases WHERE account_id = ?1")) < 0)
 		goto done;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
-		const char *holder = (const char *)sqlite3_column_text(q, 0);
-		if (holder && strcmp(holder, owner) != 0 && sqlite3_column_int64(q, 1) > now) {
-			rc = pa_error_set(PROVAUTH_EBUSY, "%s: account %s: lease held by %s", st->where, id, holder);
+		const char *holder_owner = (const char *)sqlite3_column_text(q, 0);
+		row_holder(&holder, q, 2);
+		/* A holder that died on this host cannot finish or release: its TTL would only stall everyone. */
+		if (holder_owner && strcmp(holder_owner, owner) != 0 && sqlite3_column_int64(q, 1) > now &&
+		    !pa_lease_holder_dead(&holder)) {
+			rc = pa_error_set(PROVAUTH_EBUSY, "%s: account %s: lease held by %s", st->where, id,
+			                  holder_owner);
 			goto done;
 		}
 	} else if (rc != SQLITE_DONE) {
@@ -533,12 +646,16 @@ static int sql_lease_acquire(provauth_store *s, const char *id, const char *owne
 	}
 	sqlite3_finalize(q);
 	q = NULL;
-	if ((rc = prepare(st, &q, "INSERT OR REPLACE INTO leases (account_id, owner, expires_at_ms)"
-	                          " VALUES (?1, ?2, ?3)")) < 0)
+	if ((rc = prepare(st, &q, "INSERT OR REPLACE INTO leases (account_id, owner, expires_at_ms, holder_pid,"
+	                          " holder_boot_id, holder_pidns, holder_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")) < 0)
 		goto done;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(q, 2, owner, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 3, ttl_ms > INT64_MAX - now ? INT64_MAX : now + ttl_ms);
+	sqlite3_bind_int64(q, 4, me.pid);
+	bind_text(q, 5, me.boot_id[0] ? me.boot_id : NULL);
+	sqlite3_bind_int64(q, 6, me.pidns);
+	sqlite3_bind_int64(q, 7, me.start);
 	rc = sqlite3_step(q);
 	rc = rc == SQLITE_DONE ? 0 : db_error(st, rc, "writing a lease");
 done:
@@ -587,31 +704,92 @@ static void sql_free(provauth_store *s)
 /* ---- files ---- */
 
 /*
- * Creates the database file 0600 when absent, so sqlite never creates it with
- * the umask's mode (its -wal and -shm files copy the database's mode). An
- * existing file keeps the mode its owner gave it: never widened, never
- * silently changed.
+ * Opens the database file, creating it 0600 when absent so sqlite never
+ * creates it with the umask's mode (its -wal and -shm files copy the
+ * database's mode). An existing file keeps the mode its owner gave it: never
+ * widened, never silently changed, but refused when another user owns it or
+ * can write it. Runs under the open lock, so a file found empty was not just
+ * created by another opener still setting it up: a 0-byte file we did not
+ * create is refused (it is not a store, and making one in it would hide
+ * whatever emptied it). *created tells the caller it may remove the file
+ * again if the open fails.
  */
-static int ensure_db_file(const sql_store *st)
+static int ensure_db_file(const sql_store *st, int *created)
 {
 	struct stat sb;
 	int fd, rc;
 
-	if ((rc = pa_store_make_parent_dirs(st->where, st->path)) < 0)
-		return rc;
+	*created = 0;
 	fd = open(st->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd >= 0) {
 		close(fd);
+		*created = 1;
 		pa_store_sync_dir(st->path);
 		return 0;
 	}
 	if (errno != EEXIST)
 		return pa_error_set(PROVAUTH_EIO, "%s: cannot create the file: %s", st->where, strerror(errno));
-	if (stat(st->path, &sb) != 0)
+	/* Non-blocking: a FIFO planted at the path must not hang us; it is refused below. */
+	if ((fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
 		return pa_error_set(PROVAUTH_EIO, "%s: %s", st->where, strerror(errno));
-	if (!S_ISREG(sb.st_mode))
-		return pa_error_set(PROVAUTH_ESTORE, "%s: not a regular file", st->where);
-	return 0;
+	if (fstat(fd, &sb) != 0)
+		rc = pa_error_set(PROVAUTH_EIO, "%s: %s", st->where, strerror(errno));
+	else if (!S_ISREG(sb.st_mode))
+		rc = pa_error_set(PROVAUTH_ESTORE, "%s: not a regular file", st->where);
+	else if ((rc = pa_store_check_stat(st->where, st->path, &sb, PROVAUTH_ESTORE)) < 0)
+		;
+	else if (sb.st_size == 0)
+		rc = pa_error_set(PROVAUTH_ESTORE,
+		                  "%s: the file is empty (0 bytes) and was not created by this process; refusing "
+		                  "to make a new store in it (remove it to start an empty store)", st->where);
+	close(fd);
+	return rc;
+}
+
+/* The -wal and -shm files, when present, are part of the database: same rules as the file. */
+static int check_side_files(const sql_store *st)
+{
+	static const char *const suffixes[] = { "-wal", "-shm" };
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < PA_ARRAY_LEN(suffixes) && rc == 0; i++) {
+		char *side = pa_sprintf("%s%s", st->path, suffixes[i]);
+		int fd;
+
+		if (!side)
+			return pa_error_oom();
+		fd = open(side, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+		if (fd < 0) {
+			if (errno != ENOENT)
+				rc = pa_error_set(PROVAUTH_ESTORE, "%s: %s: %s", st->where, side, strerror(errno));
+		} else {
+			struct stat sb;
+			if (fstat(fd, &sb) != 0)
+				rc = pa_error_set(PROVAUTH_EIO, "%s: %s: %s", st->where, side, strerror(errno));
+			else if (!S_ISREG(sb.st_mode))
+				rc = pa_error_set(PROVAUTH_ESTORE, "%s: %s is not a regular file", st->where, side);
+			else
+				rc = pa_store_check_stat(st->where, side, &sb, PROVAUTH_ESTORE);
+			close(fd);
+		}
+		free(side);
+	}
+	return rc;
+}
+
+/* After a failed open of a file this process created: nothing of value is in it, and left empty it would be refused. */
+static void remove_created(const sql_store *st)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_LEN(suffixes); i++) {
+		char *f = pa_sprintf("%s%s", st->path, suffixes[i]);
+		if (f)
+			unlink(f);
+		free(f);
+	}
 }
 
 /* ---- opening ---- */
@@ -717,6 +895,56 @@ static int write_key_check(sql_store *st)
 	return rc;
 }
 
+/*
+ * Inside the migration to schema 3: every row sealed with the old binding is
+ * sealed again with the full one. A row that does not open is left as it is:
+ * it was damaged already, and stays refused (and named) like any other.
+ */
+static int reseal_rows(sql_store *st)
+{
+	sqlite3_stmt *q = NULL, *upd = NULL;
+	int rc;
+
+	if ((rc = prepare(st, &q, "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY id")) < 0 ||
+	    (rc = prepare(st, &upd, "UPDATE accounts SET secrets = ?1 WHERE id = ?2")) < 0)
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		provauth_account *a = NULL;
+		unsigned char *blob = NULL;
+		size_t blob_len = 0;
+
+		st->schema = SCHEMA_FULL_BINDING - 1;
+		rc = row_account(st, &a, q);
+		st->schema = SCHEMA_FULL_BINDING;
+		if (rc == PROVAUTH_ECRYPTO || rc == PROVAUTH_ESTORE)
+			continue;
+		if (rc < 0)
+			goto out;
+		/* seal_secrets binds revision + 1, the revision a put would write; this row keeps its own. */
+		a->revision--;
+		rc = seal_secrets(st, &blob, &blob_len, a);
+		provauth_account_free(a);
+		if (rc < 0)
+			goto out;
+		bind_text(upd, 2, (const char *)sqlite3_column_text(q, 0));
+		sqlite3_bind_blob(upd, 1, blob, (int)blob_len, SQLITE_TRANSIENT);
+		rc = sqlite3_step(upd);
+		sqlite3_reset(upd);
+		sqlite3_clear_bindings(upd);
+		pa_wipe(blob, blob_len);
+		free(blob);
+		if (rc != SQLITE_DONE) {
+			rc = db_error(st, rc, "re-sealing accounts");
+			goto out;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_error(st, rc, "re-sealing accounts");
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(upd);
+	return rc;
+}
+
 /* Brings the schema to SCHEMA_VERSION in one transaction; re-checks what another process may have done. */
 static int migrate(sql_store *st)
 {
@@ -736,10 +964,15 @@ static int migrate(sql_store *st)
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)version + 1);
 		if ((rc = exec(st, sql, "migrating the schema")) < 0)
 			goto out;
+		if (version + 1 == SCHEMA_FULL_BINDING && (rc = reseal_rows(st)) < 0)
+			goto out;
 	}
 	rc = have_check ? 0 : write_key_check(st);
 out:
-	return finish(st, rc);
+	rc = finish(st, rc);
+	if (rc == 0)
+		st->schema = SCHEMA_VERSION;
+	return rc;
 }
 
 /*
@@ -834,22 +1067,57 @@ static int open_db_locked(sql_store *st);
 
 static int open_db(sql_store *st, const provauth_sqlite_options *opts)
 {
-	int rc, lock_fd;
+	int rc, lock_fd, created = 0;
 
 	/* Key material that needs no file is checked first: a bad variable leaves the disk alone. */
 	if ((rc = pa_store_key_resolve(&st->key, st->where, st->path, opts ? opts->key : NULL,
 	                               opts ? opts->key_file : NULL)) < 0 ||
-	    (rc = ensure_db_file(st)) < 0 ||
+	    (rc = pa_store_make_parent_dirs(st->where, st->path)) < 0 ||
+	    /* Before anything is created in them: a directory another user controls is theirs. */
+	    (rc = pa_store_check_dirs(st->where, st->path)) < 0 ||
 	    (rc = lock_for_open(st, &lock_fd)) < 0)
 		return rc;
-	rc = open_db_locked(st);
+	if ((rc = ensure_db_file(st, &created)) == 0 && (rc = check_side_files(st)) == 0)
+		rc = open_db_locked(st);
+	if (rc < 0 && created) {
+		sqlite3_close_v2(st->db);
+		st->db = NULL;
+		remove_created(st);
+	}
 	close(lock_fd);
+	return rc;
+}
+
+/*
+ * Without a key check, a store that holds accounts is tried on a sealed row:
+ * the key that opens one is the store's key. Nothing is written here.
+ */
+static int check_key_on_row(sql_store *st)
+{
+	sqlite3_stmt *q = NULL;
+	provauth_account *a = NULL;
+	int rc;
+
+	if ((rc = prepare(st, &q, "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY id LIMIT 1")) < 0)
+		return rc;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc != SQLITE_ROW)
+		rc = db_error(st, rc, "reading an account");
+	else if (row_account(st, &a, q) < 0)
+		rc = pa_error_set(PROVAUTH_ECRYPTO, "%s: its key check record is missing and %s does not open "
+		                  "its accounts (wrong key?)", st->where, st->key.source);
+	else
+		rc = 0;
+	provauth_account_free(a);
+	sqlite3_finalize(q);
 	return rc;
 }
 
 static int open_db_locked(sql_store *st)
 {
-	int64_t version, has_check = 0;
+	int64_t version, has_check = 0, accounts = 0;
 	int rc;
 
 	rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -857,22 +1125,34 @@ static int open_db_locked(sql_store *st)
 		return db_error(st, rc, "opening");
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, st->busy_ms);
+	/*
+	 * Closing the last connection checkpoints a live -wal into the database
+	 * and deletes it: a refused store would not be left as it was. Only a
+	 * store that passed every check may checkpoint.
+	 */
+	if ((rc = sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL)) != SQLITE_OK)
+		return db_error(st, rc, "opening");
 	if (sqlite3_db_readonly(st->db, "main") == 1)
 		return pa_error_set(PROVAUTH_EIO, "%s: the file is not writable", st->where);
 	if ((rc = inspect(st, &version)) < 0)
 		return rc;
+	st->schema = version;
 	if (version >= 1 &&
-	    (rc = query_int(st, "SELECT count(*) FROM meta WHERE key = 'key_check'", &has_check,
-	                    "reading the key check")) < 0)
+	    ((rc = query_int(st, "SELECT count(*) FROM meta WHERE key = 'key_check'", &has_check,
+	                     "reading the key check")) < 0 ||
+	     (rc = query_int(st, "SELECT count(*) FROM accounts", &accounts, "counting accounts")) < 0))
 		return rc;
-	if ((rc = pa_store_key_load(&st->key, st->where, !has_check)) < 0 ||
-	    (has_check && (rc = check_key(st)) < 0))
+	/* A new key is made only for a store with nothing sealed in it: any other needs its old key. */
+	if ((rc = pa_store_key_load(&st->key, st->where, !has_check && !accounts)) < 0 ||
+	    (has_check && (rc = check_key(st)) < 0) ||
+	    (!has_check && accounts && (rc = check_key_on_row(st)) < 0))
 		return rc;
 	if ((rc = set_pragmas(st)) < 0)
 		return rc;
 	/* An up-to-date store is not write-locked at every open. */
 	if ((version < SCHEMA_VERSION || !has_check) && (rc = migrate(st)) < 0)
 		return rc;
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 	return 0;
 }
 
@@ -910,6 +1190,7 @@ int provauth_store_sqlite_open(provauth_store **out, const char *path, const pro
 	st->base.lease_release = sql_lease_release;
 	st->base.free = sql_free;
 	st->base.put_many = sql_put_many;
+	st->base.list_checked = sql_list_checked;
 	if (!(st->path = strdup(path)) || !(st->where = pa_sprintf("store %s", path))) {
 		sql_free(&st->base);
 		return pa_error_oom();

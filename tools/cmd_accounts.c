@@ -62,7 +62,26 @@ static void list_text(provauth_account **list, size_t n, const char *provider, c
 	free(rows);
 }
 
-static void list_json(provauth_account **list, size_t n)
+/* Why a damaged account cannot be used: the store's own message, from reading it alone. */
+static char *damaged_reason(provauth_manager *m, const char *id)
+{
+	provauth_account *a = NULL;
+	char *why;
+
+	if (provauth_account_get(&a, m, id) == 0) {
+		/* Fixed since the listing (another process wrote it again). */
+		provauth_account_free(a);
+		return strdup("its record could not be read while listing");
+	}
+	why = strdup(provauth_last_error());
+	return why;
+}
+
+/*
+ * Damaged accounts, after the usable ones: in JSON as entries with
+ * "damaged": true and the reason, so a script sees them in the same array.
+ */
+static void list_json(provauth_account **list, size_t n, char **damaged, char **reasons, size_t nd)
 {
 	cli_json w;
 	size_t i;
@@ -82,6 +101,13 @@ static void list_json(provauth_account **list, size_t n)
 		cli_json_int(&w, "updated_at", a->updated_at);
 		cli_json_object_end(&w);
 	}
+	for (i = 0; i < nd; i++) {
+		cli_json_object_begin(&w, NULL);
+		cli_json_string(&w, "id", damaged[i]);
+		cli_json_bool(&w, "damaged", 1);
+		cli_json_string(&w, "error", reasons[i]);
+		cli_json_object_end(&w);
+	}
 	cli_json_array_end(&w);
 	cli_json_finish(&w);
 }
@@ -92,8 +118,8 @@ static int run_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 	const cli_option opts[] = { { "--provider", "ID", &provider, NULL }, { NULL, NULL, NULL, NULL } };
 	const cli_spec spec = { opts, 0, 0 };
 	provauth_account **list = NULL;
-	char *args[CLI_MAX_ARGS];
-	size_t nargs, n = 0;
+	char *args[CLI_MAX_ARGS], **damaged = NULL, **reasons = NULL;
+	size_t nargs, n = 0, nd = 0, i;
 	cli_env env;
 	int r;
 
@@ -101,15 +127,27 @@ static int run_list(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 		return r;
 	if ((r = cli_env_open(&env, ctx, CLI_STORE_EXISTING_OR_EMPTY)) != 0)
 		return r;
-	if ((r = provauth_account_list(&list, &n, env.manager, provider)) < 0) {
+	if ((r = provauth_account_list_checked(&list, &n, &damaged, &nd, env.manager, provider)) < 0) {
 		r = cli_env_fail(&env, r);
+	} else if (nd && !(reasons = calloc(nd, sizeof(*reasons)))) {
+		cli_error("out of memory");
+		r = CLI_EXIT_ERROR;
 	} else {
+		for (i = 0; i < nd; i++)
+			reasons[i] = damaged_reason(env.manager, damaged[i]);
 		if (ctx->json)
-			list_json(list, n);
+			list_json(list, n, damaged, reasons, nd);
 		else
 			list_text(list, n, provider, env.no_store);
-		r = CLI_EXIT_OK;
+		/* One damaged account does not hide the others, but it is an error to report, not a detail. */
+		for (i = 0; i < nd; i++)
+			cli_error("account %s cannot be used: %s", damaged[i], reasons[i] ? reasons[i] : "out of memory");
+		r = nd ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 	}
+	for (i = 0; reasons && i < nd; i++)
+		free(reasons[i]);
+	free(reasons);
+	provauth_damaged_list_free(damaged, nd);
 	provauth_account_list_free(list, n);
 	return cli_env_close(&env, r);
 }

@@ -183,6 +183,30 @@ has "$tmp/out" "add names the user" "carol" "4242"
 run 0 "list --provider pixiv" --json accounts list --provider pixiv
 check_json "only the pixiv account" 'assert [a["email"] for a in d] == ["carol@example.com"], d'
 carol=$(json_get 0 id <"$tmp/out")
+
+# ---- an account edited outside provauth: named, the others still listed ----
+set_email() {
+	python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("update accounts set email = ? where id = ?", (sys.argv[3], sys.argv[2]))
+db.commit()' "$tmp/accounts.db" "$1" "$2"
+}
+set_email "$alice" mallory@example.com || exit 99
+run 1 "accounts list with an account whose email was edited in the database" accounts list
+has "$tmp/out" "the other accounts are still listed" "$carol" "carol@example.com"
+check "the edited account is not listed as usable" '! grep -q "$alice" "$tmp/out"'
+has "$tmp/err" "the edited account is named on stderr" "provauth: account $alice cannot be used" \
+	"changed outside provauth"
+run 1 "accounts list --json with it" --json accounts list
+check_json "--json lists it marked damaged, with the reason" '
+bad = [a for a in d if a.get("damaged")]
+assert len(bad) == 1 and "changed outside provauth" in bad[0]["error"], d
+assert "carol@example.com" in [a["email"] for a in d if not a.get("damaged")], d'
+run 1 "status of the edited account fails" status "$alice"
+has "$tmp/err" "... naming it" "account $alice" "changed outside provauth"
+set_email "$alice" alice@example.com || exit 99
+run 0 "with its email put back, the account is usable again" accounts list
+has "$tmp/out" "... and listed" "$alice" "alice@example.com"
 ctl POST "$px/__control/expire" >/dev/null || exit 99
 run 0 "call user_detail" call "$carol" user_detail
 has "$tmp/err" "a refreshed access token is told in one note" "note: the session of account $carol" \

@@ -695,11 +695,13 @@ static void refused(provauth_store *st, const char *want)
 static void test_manager_refuses_versions(void)
 {
 	provauth_store *st = counting_store(PROVAUTH_STORE_VERSION);
+	char want[64];
 
 	st->version = 0;
 	refused(st, "store version 0 unknown");
 	st->version = PROVAUTH_STORE_VERSION + 1;
-	refused(st, "store version 3 unknown");
+	snprintf(want, sizeof(want), "store version %d unknown", PROVAUTH_STORE_VERSION + 1);
+	refused(st, want);
 	st->version = 2;
 	st->put_many = NULL;
 	refused(st, "has no put_many");

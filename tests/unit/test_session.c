@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "manager.h"
@@ -709,6 +710,61 @@ static void two_processes(int simultaneous)
 }
 
 static void test_two_processes_sequential(void) { two_processes(0); }
+
+/*
+ * A process holding the account's recovery lease (TTL 60 s) is SIGKILLed:
+ * the next recovery takes the lease over at once instead of waiting out
+ * recovery_wait_ms (5 s, below the TTL) and failing with EBUSY.
+ */
+static void test_dead_lease_holder(void)
+{
+	provauth_sqlite_options so = PROVAUTH_SQLITE_OPTIONS_INIT;
+	unsigned char key[32];
+	char dir[] = "/tmp/pa-sess-XXXXXX", path[256], c = 0;
+	provauth_store *st = NULL;
+	provauth_manager *m;
+	int ready[2];
+	int64_t start;
+	pid_t pid;
+
+	memset(key, 7, sizeof(key));
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/accounts.db", dir);
+	so.key = key;
+	teardown();
+	setup();
+	CU_ASSERT_FATAL(provauth_store_sqlite_open(&st, path, &so) == 0);
+	put_account(st, "a1", "password", PW, TOK0);
+	m = manager_with("true", NULL, &scripted_provider, st);
+	CU_ASSERT_EQUAL(provauth_run_with_session(m, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_FATAL(pipe(ready) == 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		provauth_store *cs = NULL;
+		int ok = provauth_store_sqlite_open(&cs, path, &so) == 0 &&
+		         cs->lease_acquire(cs, "a1", "doomed-process", 60000) == 0;
+		if (write(ready[1], ok ? "y" : "n", 1) != 1 || !ok)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	CU_ASSERT_EQUAL(read(ready[0], &c, 1), 1);
+	CU_ASSERT_EQUAL(c, 'y');
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	scripted_server_kick(srv);
+	start = pa_monotonic_ms();
+	CU_ASSERT_EQUAL(provauth_run_with_session(m, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT(pa_monotonic_ms() - start < 2500);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
+	close(ready[0]);
+	close(ready[1]);
+	provauth_manager_free(m);
+	provauth_store_free(st);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	CU_ASSERT_EQUAL(system(path), 0);
+}
 static void test_two_processes_simultaneous(void) { two_processes(1); }
 
 /* ---- events: names, levels and the exact set of fields ---- */
@@ -971,6 +1027,7 @@ int main(int argc, char **argv)
 		{ "retry_on_session_error false", test_run_without_retry },
 		{ "cookie refresh step is visible", test_cookie_refresh_step_is_visible },
 		{ "cookie_refresh: false", test_cookie_refresh_off },
+		{ "dead lease holder: recovery does not wait for its TTL", test_dead_lease_holder },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {

@@ -745,7 +745,7 @@ static void test_newer_schema(void)
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ESTORE);
 	CU_ASSERT_PTR_NULL(s);
 	CU_ASSERT(error_has(path));
-	CU_ASSERT(error_has("schema version 99 is newer than this library supports (1)"));
+	CU_ASSERT(error_has("schema version 99 is newer than this library supports"));
 	CU_ASSERT(error_has("upgrade provauth"));
 	CU_ASSERT(same_as(&snap, path));
 	free(snap.bytes);

@@ -458,9 +458,27 @@ PROVAUTH_EXTERN(int) provauth_call(char **out_json, provauth_manager *manager, c
 /* ---- accounts through the manager's store ---- */
 
 PROVAUTH_EXTERN(int) provauth_account_get(provauth_account **out, provauth_manager *m, const char *id);
-/* provider NULL lists every account. Free with provauth_account_list_free. */
+/*
+ * provider NULL lists every account. Free with provauth_account_list_free.
+ * One account whose stored record cannot be used fails the whole listing;
+ * provauth_account_list_checked lists the others.
+ */
 PROVAUTH_EXTERN(int) provauth_account_list(provauth_account ***out, size_t *count, provauth_manager *m,
                                            const char *provider);
+/*
+ * Like provauth_account_list, but an account whose stored record cannot be
+ * used (changed outside provauth: email, revision or sealed secrets edited,
+ * an older copy put back; or damaged) is left out and its id put in
+ * *damaged (ordered by id; *damaged_count of them, free with
+ * provauth_damaged_list_free). provauth_account_get on such an id fails
+ * with a message that says what is wrong. With a host store older than
+ * version 3, this is provauth_account_list with no damaged ids.
+ */
+PROVAUTH_EXTERN(int) provauth_account_list_checked(provauth_account ***out, size_t *count, char ***damaged,
+                                                   size_t *damaged_count, provauth_manager *m,
+                                                   const char *provider);
+/* Frees the ids from provauth_account_list_checked. NULL is allowed. */
+PROVAUTH_EXTERN(void) provauth_damaged_list_free(char **ids, size_t count);
 /*
  * Stores the account: inserts when account->revision is 0, else replaces
  * only if the stored revision still equals account->revision

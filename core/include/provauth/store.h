@@ -27,6 +27,9 @@
  *    account at fault by id. On success every account gets its new revision
  *    and updated_at, as put would set them. n == 0 succeeds without touching
  *    the store (accounts may then be NULL).
+ *  - list_checked (version 3, may be NULL) lists like list, except that an
+ *    account whose stored record cannot be used (changed outside provauth,
+ *    damaged) does not fail the listing: its id goes to *damaged instead.
  *  - Leases coordinate recoveries across processes: lease_acquire succeeds
  *    when no other owner holds an unexpired lease on the account, and then
  *    holds it for ttl_ms. It returns PROVAUTH_EBUSY (not an error to log)
@@ -45,11 +48,13 @@ extern "C" {
 #endif
 
 /*
- * 2 added put_many. A manager accepts a host store of version 1 (it has no
- * put_many member: provauth_account_put_many then refuses batches of more
- * than one account rather than write them non-atomically) or 2.
+ * 2 added put_many, 3 list_checked. A manager accepts a host store of
+ * version 1 (it has no put_many member: provauth_account_put_many then
+ * refuses batches of more than one account rather than write them
+ * non-atomically), 2 (no list_checked: provauth_account_list_checked then
+ * lists with list, where any damaged record fails the whole listing) or 3.
  */
-#define PROVAUTH_STORE_VERSION 2
+#define PROVAUTH_STORE_VERSION 3
 
 struct provauth_store {
 	unsigned int version;   /* the PROVAUTH_STORE_VERSION the store was written against */
@@ -66,6 +71,13 @@ struct provauth_store {
 	void (*free)(provauth_store *s);
 	/* From version 2 (absent from a version 1 struct): all-or-nothing put of accounts[0..n-1]. */
 	int (*put_many)(provauth_store *s, provauth_account *const *accounts, size_t n);
+	/*
+	 * From version 3 (absent before; may be NULL): list, naming the accounts
+	 * whose records cannot be used in *damaged (ids, ordered; freed with
+	 * provauth_damaged_list_free) instead of failing.
+	 */
+	int (*list_checked)(provauth_store *s, provauth_account ***out, size_t *count, char ***damaged,
+	                    size_t *damaged_count, const char *provider);
 };
 
 /* Frees any store through its free member. NULL is allowed. */
@@ -89,7 +101,12 @@ typedef struct provauth_sqlite_options {
  * synchronous=FULL commits, busy timeout, schema migrations. When neither
  * key nor key_file is given, PROVAUTH_STORE_KEY (64 hex digits) is used, else
  * "<path>.key". A wrong key, a corrupt file or a newer schema fail with a
- * clear message and change nothing on disk.
+ * clear message and change nothing on disk (neither the database nor its
+ * -wal). Refused as well: a store directory (or any directory above it, up
+ * to /), database, -wal, -shm or key file owned by another user than the
+ * caller or root, or writable by group or others (sticky directories such as
+ * /tmp excepted); a 0-byte database this call did not create. A store that
+ * holds accounts never gets a new key.
  */
 PROVAUTH_EXTERN(int) provauth_store_sqlite_open(provauth_store **out, const char *path,
                                                 const provauth_sqlite_options *opts);
