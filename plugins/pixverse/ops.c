@@ -46,7 +46,7 @@ static int web_get(const pv_state *st, const provauth_session *s, const char *pa
 	req.jwt = s->jwt_token;
 	req.cookies = s->cookies;
 	req.cookie_count = s->cookie_count;
-	req.anonymous_id = data ? data->anonymous_id : NULL;
+	req.ids = data ? &data->ids : NULL;
 	rc = pv_send(st, &req, r);
 	free(url);
 	if (rc < 0) {
@@ -117,6 +117,7 @@ static int no_args(const provauth_host *h, const char *op, const provauth_op_arg
 static provauth_json *openapi_credits(const pv_state *st, const provauth_session *s)
 {
 	const provauth_host *h = st->host;
+	const pv_session_data *data = s->provider_data;
 	const char *why = NULL;
 	pv_request req;
 	pv_reply r;
@@ -131,6 +132,7 @@ static provauth_json *openapi_credits(const pv_state *st, const provauth_session
 	req.url = url;
 	req.endpoint = PV_OPENAPI_CREDITS_PATH;
 	req.api_key = s->openapi_key;
+	req.ids = data ? &data->ids : NULL;
 	if (pv_send(st, &req, &r) < 0)
 		why = "transport";
 	else if (!pv_reply_ok(&r) || !r.resp)

@@ -122,7 +122,8 @@ static void pv_fini(void *state)
 }
 
 static const provauth_import_kind import_kinds[] = {
-	{ "cookies", "browser cookies with _ai_token: a Cookie header, a JSON object or a browser export" },
+	{ "cookies", "browser cookies with _ai_token: a Cookie header, a JSON object, a browser export, or the "
+	             "extension's {cookies, jwt_token, session_ids}" },
 	{ NULL, NULL },
 };
 
