@@ -82,8 +82,11 @@ has "$tmp/out" "status shows the credits" "credits:" "web 1250" "daily 50" "mont
 has "$tmp/out" "status shows the ad task" "ad task:" "0/3" "reward 30"
 run 0 "status --json" status "$alice" --json
 check_json "status --json is the operation's JSON" '
+assert d["provider_id"] == "pixverse" and d["email"] == "alice@example.com", d
 assert d["credits"]["web"] == 1250 and d["credits"]["daily"] == 50, d
-assert d["ad_task"]["total_counts"] == 3 and d["ad_task"]["reward"] == 30, d'
+assert d["credits"]["openapi"] == 0, d  # no OpenAPI key: 0, never missing
+assert d["ad_watch_task"]["total_counts"] == 3 and d["ad_watch_task"]["reward"] == 30, d
+assert "ad_task" not in d, d'
 if python3 -m json.tool "$tmp/out" >/dev/null; then ok "json.tool accepts status --json"; else not_ok "json.tool status"; fi
 check_json_style "status --json: the common JSON style"
 

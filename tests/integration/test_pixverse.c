@@ -692,7 +692,7 @@ static void test_import_unknown(void)
 	CU_ASSERT_EQUAL(jint(j, "daily"), CREDIT_DAILY);
 	CU_ASSERT_EQUAL(jint(j, "monthly"), CREDIT_MONTHLY);
 	CU_ASSERT_EQUAL(jint(j, "package"), CREDIT_PACKAGE);
-	CU_ASSERT_FALSE(json_object_object_get_ex(j, "openapi", NULL));
+	CU_ASSERT_EQUAL(jint(j, "openapi"), 0);
 	json_object_put(j);
 	j = call_json(id, "user_info", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
@@ -710,7 +710,7 @@ static void test_import_unknown(void)
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(json_object_object_get_ex(j, "credits", &t) &&
 	          jint(t, "web") == CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE);
-	CU_ASSERT(json_object_object_get_ex(j, "ad_task", &t) && jint(t, "progress") == 1);
+	CU_ASSERT(json_object_object_get_ex(j, "ad_watch_task", &t) && jint(t, "progress") == 1);
 	json_object_put(j);
 	/* Operations take no arguments, and unknown ones are named. */
 	{
@@ -1271,24 +1271,24 @@ static void test_status_ad_task_best_effort(void)
 
 	fixture(0);
 	id = password_account();
-	/* The ad task failing for another reason leaves it null. */
+	/* The ad task failing for another reason leaves it out. */
 	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_TASK_LIST, 500069, 1), 0);
 	j = call_json(id, "status", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(json_object_object_get_ex(j, "ad_task", &t) && t == NULL);
+	CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_watch_task", NULL));
 	CU_ASSERT(json_object_object_get_ex(j, "credits", &t) && jint(t, "daily") == CREDIT_DAILY);
 	json_object_put(j);
 	CU_ASSERT_EQUAL(fake_pixverse_inject_fault(srv, FAKE_PV_EP_TASK_LIST, FAKE_FAULT_NON_JSON, 1, 0), 0);
 	j = call_json(id, "status", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(json_object_object_get_ex(j, "ad_task", &t) && t == NULL);
+	CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_watch_task", NULL));
 	json_object_put(j);
 	/* A session error there is the session's: recovered and retried. */
 	fake_pixverse_reset_counters(srv);
 	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_TASK_LIST, 10005, 1), 0);
 	j = call_json(id, "status", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(json_object_object_get_ex(j, "ad_task", &t) && jint(t, "reward") == 30);
+	CU_ASSERT(json_object_object_get_ex(j, "ad_watch_task", &t) && jint(t, "reward") == 30);
 	json_object_put(j);
 	CU_ASSERT_EQUAL(count(FAKE_PV_EP_REFRESH), 1);
 	CU_ASSERT_EQUAL(count(FAKE_PV_EP_TASK_LIST), 2);
@@ -1301,7 +1301,7 @@ static void test_openapi_credits(void)
 {
 	fake_pixverse_account a;
 	provauth_account *acct;
-	json_object *j;
+	json_object *j, *t;
 	char *id;
 	int rc;
 
@@ -1328,11 +1328,100 @@ static void test_openapi_credits(void)
 	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_OPENAPI_CREDITS, 400017, 1), 0);
 	j = call_json(id, "credits", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(json_object_object_get_ex(j, "openapi", NULL));
-	CU_ASSERT_EQUAL(jint(j, "openapi"), 0); /* null reads as 0 through json-c */
+	CU_ASSERT(json_object_object_get_ex(j, "openapi", &t) && json_object_is_type(t, json_type_int));
+	CU_ASSERT_EQUAL(jint(j, "openapi"), 0);
 	CU_ASSERT_EQUAL(jint(j, "web"), CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE);
 	json_object_put(j);
 	CU_ASSERT(count_lines("pixverse_openapi_credits_failed", NULL) >= 1);
+	remember_secrets(id);
+	free(id);
+	fixture_end();
+}
+
+/* An integer member that is there and is an integer (not null, not absent). */
+static int has_int(json_object *o, const char *key, int64_t want)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int) &&
+	       json_object_get_int64(v) == want;
+}
+
+/*
+ * Spec 4.2 and 5: credits are {web, openapi}, both always there and never
+ * below 0, plus ad_watch_task only when that best-effort fetch worked; the
+ * status operation is {provider_id, email, credits: {web, openapi},
+ * ad_watch_task?}.
+ */
+static void test_credits_and_status_shape(void)
+{
+	fake_pixverse_account a;
+	provauth_account *acct;
+	json_object *j, *c, *t;
+	char *id;
+	int rc;
+
+	fixture(0);
+	id = password_account();
+	/* No OpenAPI key: openapi is 0, not missing; the ad task is there. */
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(has_int(j, "web", CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE));
+	CU_ASSERT(has_int(j, "openapi", 0));
+	CU_ASSERT(json_object_object_get_ex(j, "ad_watch_task", &t) && jint(t, "reward") == 30 &&
+	          jint(t, "total_counts") == 3);
+	json_object_put(j);
+	j = call_json(id, "status", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(same(json_object_get_string(json_object_object_get(j, "provider_id")), "pixverse"));
+	CU_ASSERT(same(json_object_get_string(json_object_object_get(j, "email")), email));
+	CU_ASSERT(json_object_object_get_ex(j, "credits", &c) &&
+	          has_int(c, "web", CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE) && has_int(c, "openapi", 0));
+	CU_ASSERT_FALSE(json_object_object_get_ex(c, "ad_watch_task", NULL));
+	CU_ASSERT(json_object_object_get_ex(j, "ad_watch_task", &t) && jint(t, "progress") == 1);
+	CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_task", NULL));
+	json_object_put(j);
+
+	/* The ad task failing (not a session error): no ad_watch_task at all, credits as usual. */
+	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_TASK_LIST, 500069, 2), 0);
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_watch_task", NULL));
+	CU_ASSERT(has_int(j, "web", CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE) && has_int(j, "openapi", 0));
+	json_object_put(j);
+	j = call_json(id, "status", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_watch_task", NULL));
+	CU_ASSERT(json_object_object_get_ex(j, "credits", &c) && has_int(c, "openapi", 0));
+	json_object_put(j);
+
+	/* With a key whose fetch fails: 0; with negative figures everywhere: 0 each. */
+	memset(&a, 0, sizeof(a));
+	a.email = "shape-key-holder@example.com";
+	a.password = "x-SECRET-pw2";
+	a.api_key = "pv-openapi-SECRET-key2";
+	a.openapi_credits = -40;
+	CU_ASSERT(fake_pixverse_add_account(srv, &a) > 0);
+	secret(a.api_key);
+	acct = get(id);
+	CU_ASSERT_EQUAL(provauth_account_set_api_key(acct, "openapi", a.api_key), 0);
+	CU_ASSERT_EQUAL(provauth_account_put(mgr, acct), 0);
+	provauth_account_free(acct);
+	CU_ASSERT_EQUAL(fake_pixverse_inject_fault(srv, FAKE_PV_EP_OPENAPI_CREDITS, FAKE_FAULT_NON_JSON, 1, 0), 0);
+	j = call_json(id, "status", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(json_object_object_get_ex(j, "credits", &c) && has_int(c, "openapi", 0));
+	json_object_put(j);
+	CU_ASSERT_EQUAL(fake_pixverse_set_credits(srv, email, -100, -5, 3), 0);
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(has_int(j, "web", 0) && has_int(j, "openapi", 0));
+	json_object_put(j);
+	CU_ASSERT_EQUAL(fake_pixverse_set_openapi_credits(srv, a.email, 77), 0);
+	j = call_json(id, "status", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(json_object_object_get_ex(j, "credits", &c) && has_int(c, "web", 0) && has_int(c, "openapi", 77));
+	json_object_put(j);
+	fake_pixverse_clear_faults(srv);
 	remember_secrets(id);
 	free(id);
 	fixture_end();
@@ -1686,6 +1775,7 @@ int main(int argc, char **argv)
 		{ "HTTP 429", test_rate_limit },
 		{ "status: ad task best effort", test_status_ad_task_best_effort },
 		{ "openapi credits", test_openapi_credits },
+		{ "credits and status: the spec's shape (4.2, 5)", test_credits_and_status_shape },
 		{ "bad imports store nothing", test_bad_imports },
 		{ "bad replies change nothing", test_bad_replies_change_nothing },
 		{ "broken stored JWT", test_broken_stored_jwt },
