@@ -147,6 +147,8 @@ static const provauth_provider provider = {
 	PV_OPERATION_COUNT,
 	pv_import,
 	import_kinds,
+	/* Accounts sign in with a password or with Google (then only cookies keep them alive). */
+	PROVAUTH_SIGNIN_PASSWORD | PROVAUTH_SIGNIN_GOOGLE,
 };
 
 PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host);

@@ -226,6 +226,34 @@ static int call(provauth_manager *m, const char *id, const char *op, const prova
 /* Cases                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* Spec 5.3: pixiv has no Google sign-in, so connect-google is refused and nothing is stored. */
+static void test_connect_google_refused(void)
+{
+	provauth_manager *m = manager(NULL);
+	provauth_account *before, *after;
+	char rt[64], *id = fresh_account(m, rt);
+	const char *msg;
+
+	before = stored(store, id);
+	CU_ASSERT_EQUAL(provauth_account_set_auth_method(m, id, PROVAUTH_AUTH_GOOGLE), PROVAUTH_EUNSUPPORTED);
+	msg = provauth_last_error();
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, id));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "provider pixiv has no Google sign-in"));
+	/* Nor password: pixiv has no password logins either. */
+	CU_ASSERT_EQUAL(provauth_account_set_auth_method(m, id, PROVAUTH_AUTH_PASSWORD), PROVAUTH_EUNSUPPORTED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "no password sign-in"));
+	after = stored(store, id);
+	CU_ASSERT_EQUAL(after->revision, before->revision);
+	CU_ASSERT_STRING_EQUAL(after->metadata ? after->metadata : "", before->metadata ? before->metadata : "");
+	CU_ASSERT_EQUAL(provauth_account_auth_method(after), PROVAUTH_AUTH_UNKNOWN);
+	provauth_account_free(after);
+	/* Back to unknown is always allowed. */
+	CU_ASSERT_EQUAL(provauth_account_set_auth_method(m, id, PROVAUTH_AUTH_UNKNOWN), 0);
+	provauth_account_free(before);
+	free(id);
+	provauth_manager_free(m);
+}
+
 static void test_import_and_user_detail(void)
 {
 	provauth_manager *m = manager(NULL);
@@ -1022,6 +1050,7 @@ int main(int argc, char **argv)
 {
 	static const pa_test tests[] = {
 		{ "import and user_detail", test_import_and_user_detail },
+		{ "connect-google refused: no Google sign-in, nothing stored", test_connect_google_refused },
 		{ "get passes query parameters", test_get_passes_query },
 		{ "bad operation arguments", test_bad_operation_arguments },
 		{ "expired access token: one refresh, one retry", test_expired_access_token_refreshes_once },
