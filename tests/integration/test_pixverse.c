@@ -799,6 +799,53 @@ static void test_reauth_sets_password(void)
 	fixture_end();
 }
 
+/* What a session handed to an operation carried. */
+typedef struct session_seen {
+	int runs;
+	provauth_auth_method auth_method;
+	char jwt_source[16];
+	int has_openapi_key;
+} session_seen;
+
+static int see_session(const provauth_session *s, provauth_failure *f, void *payload)
+{
+	session_seen *seen = payload;
+
+	(void)f;
+	seen->runs++;
+	seen->auth_method = s->auth_method;
+	snprintf(seen->jwt_source, sizeof(seen->jwt_source), "%s", s->jwt_source ? s->jwt_source : "(null)");
+	seen->has_openapi_key = s->openapi_key != NULL;
+	return 0;
+}
+
+/* Spec 7.2: build_session fills auth_method (and jwt_source, openapi_key) for the operation. */
+static void test_build_session_auth_method(void)
+{
+	session_seen seen;
+	char *id;
+
+	fixture(0);
+	id = import_browser_session(NULL);
+	memset(&seen, 0, sizeof(seen));
+	seen.auth_method = (provauth_auth_method)-1;
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, id, "probe", see_session, &seen), 0);
+	CU_ASSERT_EQUAL(seen.runs, 1);
+	CU_ASSERT_EQUAL(seen.auth_method, PROVAUTH_AUTH_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(seen.jwt_source, "account");
+	CU_ASSERT_EQUAL(seen.has_openapi_key, 0);
+	CU_ASSERT_EQUAL(provauth_account_reauth(mgr, id, password), 0);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, id, "probe", see_session, &seen), 0);
+	CU_ASSERT_EQUAL(seen.auth_method, PROVAUTH_AUTH_PASSWORD);
+	CU_ASSERT_EQUAL(provauth_account_set_auth_method(mgr, id, PROVAUTH_AUTH_GOOGLE), 0);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, id, "probe", see_session, &seen), 0);
+	CU_ASSERT_EQUAL(seen.auth_method, PROVAUTH_AUTH_GOOGLE);
+	CU_ASSERT_EQUAL(seen.runs, 3);
+	remember_secrets(id);
+	free(id);
+	fixture_end();
+}
+
 static void test_google_never_reauths(void)
 {
 	provauth_account *a;
@@ -1762,6 +1809,7 @@ int main(int argc, char **argv)
 		{ "client ids: fresh ones after a 10005", test_client_ids_after_10005 },
 		{ "client ids: two accounts differ", test_client_ids_per_account },
 		{ "explicit reauth: password, then auto-reauth", test_reauth_sets_password },
+		{ "build_session fills auth_method", test_build_session_auth_method },
 		{ "google: never auto-reauths, clear error", test_google_never_reauths },
 		{ "google-only account: login says so and marks it", test_google_only_login },
 		{ "credits: reauth and retry exactly once", test_credits_retry_once },
