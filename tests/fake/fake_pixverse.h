@@ -54,10 +54,12 @@
  * touching state; FAKE_FAULT_NO_PAYLOAD drops "Resp" from the normal answer
  * (the request is processed).
  *
- * Header checks record, never reject: requests to web endpoints without
+ * Header counters record, never reject: requests to web endpoints without
  * "x-platform: Web", any request without ai-trace-id, web requests without
  * ai-anonymous-id, and a request with the same trace id as the request
- * before (what one account's client does all the time: stable ids).
+ * before (what one account's client does all the time: stable ids). What
+ * rejects is the session's own check above: missing or other client ids
+ * than the session's answer 10005.
  *
  * HTTP control (loopback only, unless no_control_http), all answering JSON:
  *   GET  /__control/stats                       counters, header counters and the
