@@ -357,6 +357,27 @@ int provauth_account_remove(provauth_manager *m, const char *id)
 	return rc;
 }
 
+/*
+ * Spec 5.3: marking an account google only makes sense where the service
+ * has a Google sign-in (and password only where it has password logins).
+ * A provider that declares its sign-ins (ABI 1.4) is taken at its word;
+ * one that does not, and an account whose provider is not loaded, are
+ * accepted as before.
+ */
+static int auth_method_offered(provauth_manager *m, const provauth_account *a, provauth_auth_method method)
+{
+	const pa_plugin *p = pa_plugins_find(&m->plugins, a->provider);
+	unsigned int need = method == PROVAUTH_AUTH_GOOGLE ? PROVAUTH_SIGNIN_GOOGLE
+	                    : method == PROVAUTH_AUTH_PASSWORD ? PROVAUTH_SIGNIN_PASSWORD : 0;
+
+	if (!p || !need || !p->vt.sign_ins || (p->vt.sign_ins & need))
+		return 0;
+	return pa_error_set(PROVAUTH_EUNSUPPORTED,
+	                    "account %s: provider %s has no %s sign-in, so the account cannot be marked as signing in "
+	                    "that way; nothing was changed",
+	                    a->id, a->provider, method == PROVAUTH_AUTH_GOOGLE ? "Google" : "password");
+}
+
 int provauth_account_set_auth_method(provauth_manager *m, const char *id, provauth_auth_method method)
 {
 	const char *json = method == PROVAUTH_AUTH_PASSWORD ? "\"password\""
@@ -369,6 +390,10 @@ int provauth_account_set_auth_method(provauth_manager *m, const char *id, provau
 		provauth_account *a = NULL;
 		if ((rc = provauth_account_get(&a, m, id)) < 0)
 			return rc;
+		if ((rc = auth_method_offered(m, a, method)) < 0) {
+			provauth_account_free(a);
+			return rc;
+		}
 		if ((rc = provauth_account_set_metadata(a, "auth_method", json)) == 0)
 			rc = m->store->put(m->store, a);
 		provauth_account_free(a);

@@ -328,6 +328,8 @@ static int session_build(provauth_manager *m, const char *id, pa_cached **out)
 				provauth_account_free(copy);
 			} else {
 				c->account = copy;
+				/* The operation sees what is stored now: ids or flags the build just derived too. */
+				c->s.metadata = pa_account_metadata(copy);
 			}
 		}
 		pa_update_free(upd);

@@ -47,7 +47,7 @@ static void run_op(pv_state *st, unsigned which, int with_key, const uint8_t *da
 {
 	const provauth_host *h = st->host;
 	provauth_cookie cookies[2] = { { "_ai_token", JWT }, { "sid", COOKIE_VALUE } };
-	pv_session_data sd = { "0b6f2c8e-3a41-4f5e-9a7d-1c2b3d4e5f60" };
+	pv_session_data sd = { { "5d0c9a7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f", "0b6f2c8e-3a41-4f5e-9a7d-1c2b3d4e5f60" } };
 	provauth_session s;
 	provauth_failure f;
 	char *out = NULL;
@@ -99,7 +99,7 @@ static void run_auth(pv_state *st, int login, const uint8_t *data, size_t size)
 	a.jwt_token = JWT;
 	a.cookies = cookies;
 	a.cookie_count = 2;
-	a.metadata = "{\"anonymous_id\":\"0b6f2c8e-3a41-4f5e-9a7d-1c2b3d4e5f60\"}";
+	a.metadata = "{\"trace_id\":\"5d0c9a7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f\",\"anonymous_id\":\"0b6f2c8e-3a41-4f5e-9a7d-1c2b3d4e5f60\"}";
 	if (pa_update_new(&u) < 0)
 		pa_fuzz_fail("out of memory");
 	provauth_error_clear();

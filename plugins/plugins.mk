@@ -10,6 +10,7 @@ PA_PIXVERSE_PURE = \
 	plugins/pixverse/jwt.c \
 	plugins/pixverse/cookies.c \
 	plugins/pixverse/classify.c \
+	plugins/pixverse/ids.c \
 	plugins/pixverse/session.c
 plugins_pixverse_la_SOURCES = \
 	$(PA_PIXVERSE_PURE) \

@@ -139,9 +139,12 @@ static void print_status(const provauth_account *a, const char *text)
 		return;
 	}
 	json_object_object_foreach(o, key, val) {
+		/* The account line already names them. */
+		if (strcmp(key, "provider_id") == 0 || strcmp(key, "email") == 0)
+			continue;
 		if (strcmp(key, "credits") == 0 && val && json_object_is_type(val, json_type_object))
 			print_credits(val);
-		else if (strcmp(key, "ad_task") == 0)
+		else if (strcmp(key, "ad_watch_task") == 0 || strcmp(key, "ad_task") == 0)
 			print_ad_task(val);
 		else
 			printf("%s: %s\n", key, val ? compact(val) : "null");

@@ -141,13 +141,35 @@ static int envelope_ok(const char *body)
 	return strtol(p, NULL, 10) == 0 && *p == '0';
 }
 
+/*
+ * A string member of the session's metadata JSON into out ("" if absent).
+ * Pixverse ties a session to the client ids it was made with and answers
+ * 10005 ("logged in elsewhere") to others, so a caller that talks to the
+ * API itself sends the account's: metadata "trace_id" and "anonymous_id".
+ * A real server would use its JSON parser; the ids are plain uuids.
+ */
+static void metadata_string(const char *metadata, const char *key, char *out, size_t size)
+{
+	char quoted[64];
+	const char *p;
+	size_t n = 0;
+
+	out[0] = '\0';
+	snprintf(quoted, sizeof(quoted), "\"%s\":\"", key);
+	if (!metadata || !(p = strstr(metadata, quoted)))
+		return;
+	for (p += strlen(quoted); p[n] && p[n] != '"' && n + 1 < size; n++)
+		out[n] = p[n];
+	out[n] = '\0';
+}
+
 /* A provauth_operation_fn: describe a failure, do not judge it. */
 static int get_credits(const provauth_session *s, provauth_failure *failure, void *payload)
 {
 	worker *w = payload;
 	struct curl_slist *headers;
 	reply r = { NULL, 0 };
-	char url[512], *token;
+	char url[512], *token, id[48], trace[64], anon[80];
 	long status = 0;
 	CURLcode cc;
 	int rc = 0;
@@ -160,7 +182,12 @@ static int get_credits(const provauth_session *s, provauth_failure *failure, voi
 	if (!(token = malloc(strlen(s->jwt_token) + sizeof("token: "))))
 		return PROVAUTH_ENOMEM;
 	sprintf(token, "token: %s", s->jwt_token);
-	if (!(headers = curl_slist_append(NULL, token)) || !curl_slist_append(headers, "x-platform: Web")) {
+	metadata_string(s->metadata, "trace_id", id, sizeof(id));
+	snprintf(trace, sizeof(trace), "ai-trace-id: %s", id);
+	metadata_string(s->metadata, "anonymous_id", id, sizeof(id));
+	snprintf(anon, sizeof(anon), "ai-anonymous-id: %s", id);
+	if (!(headers = curl_slist_append(NULL, token)) || !curl_slist_append(headers, "x-platform: Web") ||
+	    !curl_slist_append(headers, trace) || !curl_slist_append(headers, anon)) {
 		curl_slist_free_all(headers);
 		free(token);
 		return PROVAUTH_ENOMEM;

@@ -327,6 +327,8 @@ static const provauth_provider pixiv_provider = {
 	.operation_count = PIXIV_OPERATION_COUNT,
 	.import = px_import,
 	.import_kinds = import_kinds,
+	/* A refresh token from an app login is the only way in: no password, no Google. */
+	.sign_ins = PROVAUTH_SIGNIN_TOKEN,
 };
 
 PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host);

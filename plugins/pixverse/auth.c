@@ -90,17 +90,22 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	const provauth_host *h = st->host;
 	pv_request req;
 	pv_reply r;
-	char anon[40], *url = NULL, *body = NULL, *cookie_token = NULL;
+	pv_client_ids ids;
+	char *url = NULL, *body = NULL, *cookie_token = NULL;
 	const char *token;
-	int rc, fresh_anon;
+	int rc;
 
 	if (!a->email || !*a->email)
 		return h->set_error(h, PROVAUTH_EAUTH, "pixverse: account %s has no email to log in with", a->id);
 	if (!password || !*password)
 		return h->set_error(h, PROVAUTH_EAUTH, "pixverse: account %s: no password to log in with", a->id);
-	if ((rc = pv_anonymous_id(st, a->metadata, anon, sizeof(anon))) < 0)
+	/*
+	 * A login starts a new session, tied to the ids it is made with: fresh
+	 * ones, so nothing of a session that ended (a 10005 most of all) is
+	 * carried into the new one. They are stored with its token.
+	 */
+	if ((rc = pv_ids_fresh(st, &ids)) < 0)
 		return rc;
-	fresh_anon = rc == 1;
 	if (!(url = pv_url(st->base_url, PV_LOGIN_PATH)) || !(body = login_body(h, a->email, password))) {
 		free(url);
 		return oom(h);
@@ -109,7 +114,7 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	req.method = "POST";
 	req.url = url;
 	req.endpoint = PV_LOGIN_PATH;
-	req.anonymous_id = anon;
+	req.ids = &ids;
 	req.body = body;
 	req.body_len = strlen(body);
 	rc = pv_send(st, &req, &r);
@@ -134,11 +139,8 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	         (rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, token)) == 0 && !cookie_token)
 		/* The cookie and the account must agree, or build_session would pick the stale one later. */
 		rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token);
-	if (rc == 0 && fresh_anon) {
-		char quoted[64];
-		snprintf(quoted, sizeof(quoted), "\"%s\"", anon);
-		rc = h->update_set_metadata(u, "anonymous_id", quoted);
-	}
+	if (rc == 0)
+		rc = pv_ids_store(st, u, &ids);
 	pv_secret_free(cookie_token);
 	pv_reply_free(st, &r);
 	return rc;
@@ -208,14 +210,16 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 	                  : pv_cookie_find(a->cookies, a->cookie_count, PV_TOKEN_COOKIE);
 	pv_request req;
 	pv_reply r;
-	char anon[40], *url, *cookie_token = NULL, *token = NULL;
-	int rc;
+	pv_client_ids ids;
+	char *url, *cookie_token = NULL, *token = NULL;
+	int rc, new_ids;
 
 	if ((!jwt || !*jwt) && a->cookie_count == 0)
 		return h->set_error(h, PROVAUTH_EAUTH, "pixverse: account %s has neither a token nor cookies to refresh",
 		                    a->id);
-	if ((rc = pv_anonymous_id(st, a->metadata, anon, sizeof(anon))) < 0)
-		return rc;
+	/* A refresh renews the token of the same session: with the same ids. */
+	if ((new_ids = pv_ids_for(st, a->metadata, &ids)) < 0)
+		return new_ids;
 	if (!(url = pv_url(st->base_url, PV_REFRESH_PATH)))
 		return oom(h);
 	memset(&req, 0, sizeof(req));
@@ -225,7 +229,7 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 	req.jwt = jwt;
 	req.cookies = a->cookies;
 	req.cookie_count = a->cookie_count;
-	req.anonymous_id = anon;
+	req.ids = &ids;
 	req.body = "{}";
 	req.body_len = 2;
 	rc = pv_send(st, &req, &r);
@@ -254,8 +258,9 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 		 */
 		rc = h->set_error(h, PROVAUTH_ESESSION, "pixverse: account %s: refresh returned the token that just failed",
 		                  a->id);
-	else if ((rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, token)) == 0)
-		rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token);
+	else if ((rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, token)) == 0 &&
+	         (rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token)) == 0 && new_ids)
+		rc = pv_ids_store(st, u, &ids);
 	if (token != cookie_token)
 		pv_secret_free(token);
 	pv_secret_free(cookie_token);
@@ -317,11 +322,11 @@ static void quote_reply(const provauth_host *h, char *out, size_t size, const ch
 }
 
 /*
- * Asks the service which account the cookies belong to, as the device
- * `anon` (the existing account's, so a re-import is no new device).
+ * Asks the service which account the cookies belong to, with the ids the
+ * account will use from now on (the first request of the imported session).
  */
-static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, const char *token, const char *anon,
-                              char **out)
+static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, const char *token,
+                              const pv_client_ids *ids, char **out)
 {
 	const provauth_host *h = st->host;
 	pv_request req;
@@ -340,7 +345,7 @@ static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, cons
 	req.jwt = token;
 	req.cookies = jar->items;
 	req.cookie_count = jar->count;
-	req.anonymous_id = anon;
+	req.ids = ids;
 	rc = pv_send(st, &req, &r);
 	free(url);
 	if (rc < 0)
@@ -371,6 +376,100 @@ static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, cons
 	return rc;
 }
 
+/* One id of the extension's session_ids: absent (0), usable (1, copied), or refused (negative). */
+static int session_id(const provauth_host *h, const provauth_json *ids, const char *key, char *out, size_t size)
+{
+	const provauth_json *v = h->json_get(ids, key);
+	const char *s = h->json_string(v);
+
+	if (!v || h->json_type(v) == PROVAUTH_JSON_NULL || (s && !*s))
+		return 0;
+	if (!pv_id_ok(s))
+		return h->set_error(h, PROVAUTH_EINVAL, "pixverse: cookies: session_ids.%s is not a usable id (8 to %d "
+		                    "letters, digits or '-')", key, PV_ID_MAX - 1);
+	snprintf(out, size, "%s", s);
+	return 1;
+}
+
+/*
+ * The browser extension's shape (what pixsim7's import route takes as
+ * raw_data): {"cookies": {...} or [...], "jwt_token"?: "...",
+ * "session_ids"?: {"ai_trace_id", "ai_anonymous_id"}}. Returns 1 when the
+ * input is that shape, with *cookies_text (malloc()ed) the cookies in one
+ * of the other shapes, *jwt a copy of jwt_token or NULL, and the browser's
+ * ids in *ids (*has_ids: 1 for each given, the rest left empty); 0 for any
+ * other input; negative for a wrong field (named, never quoted).
+ */
+static int raw_data_parse(const provauth_host *h, const char *input, char **cookies_text, char **jwt,
+                          pv_client_ids *ids, int *has_ids)
+{
+	provauth_json *o;
+	const provauth_json *c, *sids, *jv;
+	int rc = 1, t, a;
+
+	*cookies_text = *jwt = NULL;
+	*has_ids = 0;
+	if (!input || strlen(input) > PV_COOKIES_MAX_INPUT || !(o = h->json_parse(input, strlen(input))))
+		return 0;
+	c = h->json_get(o, "cookies");
+	if (h->json_type(o) != PROVAUTH_JSON_OBJECT ||
+	    (h->json_type(c) != PROVAUTH_JSON_OBJECT && h->json_type(c) != PROVAUTH_JSON_ARRAY)) {
+		/* A cookie named "cookies" (a string) is the plain {name: value} shape. */
+		h->json_free(o);
+		return 0;
+	}
+	sids = h->json_get(o, "session_ids");
+	jv = h->json_get(o, "jwt_token");
+	if (sids && h->json_type(sids) != PROVAUTH_JSON_NULL && h->json_type(sids) != PROVAUTH_JSON_OBJECT) {
+		rc = h->set_error(h, PROVAUTH_EINVAL, "pixverse: cookies: session_ids is not an object");
+	} else if (jv && h->json_type(jv) != PROVAUTH_JSON_NULL && (!h->json_string(jv) || !token_ok(h->json_string(jv)))) {
+		rc = h->set_error(h, PROVAUTH_EINVAL, "pixverse: cookies: jwt_token is not a usable token");
+	} else if ((t = session_id(h, sids, "ai_trace_id", ids->trace_id, sizeof(ids->trace_id))) < 0) {
+		rc = t;
+	} else if ((a = session_id(h, sids, "ai_anonymous_id", ids->anonymous_id, sizeof(ids->anonymous_id))) < 0) {
+		rc = a;
+	} else {
+		*has_ids = t || a;
+		if (!(*cookies_text = h->json_serialize(c)) ||
+		    (h->json_string(jv) && !(*jwt = pv_strdup(h->json_string(jv))))) {
+			pv_secret_free(*cookies_text);
+			*cookies_text = NULL;
+			rc = oom(h);
+		}
+	}
+	h->json_free(o);
+	return rc;
+}
+
+/*
+ * The ids the imported session is tied to: the browser's when the import
+ * carries them (the rest generated), else the named account's (unless a
+ * 10005 dropped them), else fresh ones. Stored with the import either way:
+ * the service binds the session to whatever it sees first.
+ */
+static int import_ids(const pv_state *st, const provauth_account *existing, const pv_client_ids *given, int has_given,
+                      pv_client_ids *out)
+{
+	pv_client_ids fresh;
+	int rc;
+
+	if (has_given) {
+		*out = *given;
+		if (!out->trace_id[0] || !out->anonymous_id[0]) {
+			if ((rc = pv_ids_fresh(st, &fresh)) < 0)
+				return rc;
+			if (!out->trace_id[0])
+				memcpy(out->trace_id, fresh.trace_id, sizeof(out->trace_id));
+			if (!out->anonymous_id[0])
+				memcpy(out->anonymous_id, fresh.anonymous_id, sizeof(out->anonymous_id));
+		}
+		return 0;
+	}
+	if (existing)
+		return (rc = pv_ids_for(st, existing->metadata, out)) < 0 ? rc : 0;
+	return pv_ids_fresh(st, out);
+}
+
 int pv_import(void *state, const char *kind, const char *input, const provauth_account *existing,
               provauth_update *u)
 {
@@ -378,17 +477,21 @@ int pv_import(void *state, const char *kind, const char *input, const provauth_a
 	const provauth_host *h = st->host;
 	pv_cookie_jar jar = { NULL, 0 };
 	provauth_json *payload = NULL;
+	pv_client_ids given, ids;
 	const char *token;
-	char *email = NULL, anon[40];
+	char *email = NULL, *cookies_text = NULL, *raw_jwt = NULL;
 	size_t i;
-	int rc, fresh_anon = 0;
+	int rc, has_given = 0;
 
 	if (!kind || strcmp(kind, "cookies") != 0)
 		return h->set_error(h, PROVAUTH_EUNSUPPORTED, "pixverse: cannot import '%s' credentials (only 'cookies')",
 		                    kind ? kind : "(none)");
-	if ((rc = pv_cookies_parse(&jar, h, input)) < 0)
+	memset(&given, 0, sizeof(given));
+	if ((rc = raw_data_parse(h, input, &cookies_text, &raw_jwt, &given, &has_given)) < 0)
 		return rc;
-	token = pv_cookie_find(jar.items, jar.count, PV_TOKEN_COOKIE);
+	if ((rc = pv_cookies_parse(&jar, h, cookies_text ? cookies_text : input)) < 0)
+		goto out;
+	token = raw_jwt ? raw_jwt : pv_cookie_find(jar.items, jar.count, PV_TOKEN_COOKIE);
 	if (!token || !*token) {
 		rc = h->set_error(h, PROVAUTH_EINVAL, "pixverse: cookies: no " PV_TOKEN_COOKIE " cookie (export the cookies "
 		                  "of a logged-in app.pixverse.ai tab)");
@@ -399,38 +502,33 @@ int pv_import(void *state, const char *kind, const char *input, const provauth_a
 		                  "JWT (its payload does not decode to a JSON object)");
 		goto out;
 	}
-	if (!(email = email_from_payload(h, payload))) {
-		if ((rc = pv_anonymous_id(st, existing ? existing->metadata : NULL, anon, sizeof(anon))) < 0)
-			goto out;
-		fresh_anon = rc == 1;
-		if ((rc = email_from_service(st, &jar, token, anon, &email)) < 0)
-			goto out;
-	}
-	/*
-	 * The service has now seen this id with the account's cookies: the
-	 * named account keeps it. Without `existing` the host may yet match an
-	 * account that has its own id, which must win, so nothing is recorded.
-	 */
-	if (fresh_anon && existing) {
-		char quoted[64];
-		snprintf(quoted, sizeof(quoted), "\"%s\"", anon);
-		if ((rc = h->update_set_metadata(u, "anonymous_id", quoted)) < 0)
-			goto out;
-	}
+	if ((rc = import_ids(st, existing, &given, has_given, &ids)) < 0)
+		goto out;
+	if (!(email = email_from_payload(h, payload)) && (rc = email_from_service(st, &jar, token, &ids, &email)) < 0)
+		goto out;
+	if ((rc = pv_ids_store(st, u, &ids)) < 0)
+		goto out;
 	if ((rc = h->update_clear_cookies(u)) < 0 || (rc = h->update_set(u, PROVAUTH_F_EMAIL, email)) < 0 ||
 	    (rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, token)) < 0)
 		goto out;
 	for (i = 0; i < jar.count; i++)
-		if ((rc = h->update_set_cookie(u, jar.items[i].name, jar.items[i].value)) < 0)
+		if (strcmp(jar.items[i].name, PV_TOKEN_COOKIE) != 0 &&
+		    (rc = h->update_set_cookie(u, jar.items[i].name, jar.items[i].value)) < 0)
 			goto out;
+	/* The cookie and the account must agree, or build_session would pick the other one later. */
+	if ((rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token)) < 0)
+		goto out;
 	{
-		const provauth_log_field f[] = { { "cookie_count", PROVAUTH_FIELD_INT, NULL, (int64_t)jar.count } };
-		h->log(h, PROVAUTH_LOG_INFO, "pixverse_cookies_imported", f, 1);
+		const provauth_log_field f[] = { { "cookie_count", PROVAUTH_FIELD_INT, NULL, (int64_t)jar.count },
+		                                 { "session_ids_given", PROVAUTH_FIELD_BOOL, NULL, has_given } };
+		h->log(h, PROVAUTH_LOG_INFO, "pixverse_cookies_imported", f, 2);
 	}
 out:
 	if (payload)
 		h->json_free(payload);
 	free(email);
+	pv_secret_free(cookies_text);
+	pv_secret_free(raw_jwt);
 	pv_cookies_free(&jar);
 	return rc;
 }

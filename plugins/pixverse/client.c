@@ -96,7 +96,9 @@ int pv_send(const pv_state *st, const pv_request *req, pv_reply *out)
 	const provauth_host *h = st->host;
 	provauth_http_request hr = PROVAUTH_HTTP_REQUEST_INIT;
 	provauth_http_header hdr[12];
-	char trace[37], anon[37], *cookies = NULL, *referer = NULL;
+	pv_client_ids once;
+	const pv_client_ids *ids = req->ids;
+	char *cookies = NULL, *referer = NULL;
 	const provauth_json *ec;
 	size_t n = 0;
 	int rc;
@@ -104,18 +106,24 @@ int pv_send(const pv_state *st, const pv_request *req, pv_reply *out)
 	memset(out, 0, sizeof(*out));
 	out->retry_after = -1;
 	out->err_msg = "";
-	if ((rc = h->uuid4(h, trace)) < 0) {
-		snprintf(out->transport, sizeof(out->transport), "%s", pv_transport_text(rc));
-		return rc;
-	}
-	if (req->api_key) {
-		hdr[n++] = (provauth_http_header){ "API-KEY", req->api_key, 1 };
-		hdr[n++] = (provauth_http_header){ "Ai-trace-id", trace, 0 };
-	} else {
-		if (!req->anonymous_id && (rc = h->uuid4(h, anon)) < 0) {
+	/*
+	 * The account's ids on every request, never new ones per request: the
+	 * service ties the session to them and answers 10005 to others. Only a
+	 * request for no account yet (an import learning whose cookies these
+	 * are) goes without.
+	 */
+	if (!ids) {
+		if ((rc = pv_ids_fresh(st, &once)) < 0) {
 			snprintf(out->transport, sizeof(out->transport), "%s", pv_transport_text(rc));
 			return rc;
 		}
+		ids = &once;
+	}
+	if (req->api_key) {
+		hdr[n++] = (provauth_http_header){ "API-KEY", req->api_key, 1 };
+		hdr[n++] = (provauth_http_header){ "Ai-trace-id", ids->trace_id, 0 };
+		hdr[n++] = (provauth_http_header){ "ai-anonymous-id", ids->anonymous_id, 0 };
+	} else {
 		if (!(referer = malloc(strlen(st->web_origin) + 2))) {
 			snprintf(out->transport, sizeof(out->transport), "%s", pv_transport_text(PROVAUTH_ENOMEM));
 			return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
@@ -123,8 +131,8 @@ int pv_send(const pv_state *st, const pv_request *req, pv_reply *out)
 		sprintf(referer, "%s/", st->web_origin);
 		if (req->jwt && *req->jwt)
 			hdr[n++] = (provauth_http_header){ "token", req->jwt, 1 };
-		hdr[n++] = (provauth_http_header){ "ai-trace-id", trace, 0 };
-		hdr[n++] = (provauth_http_header){ "ai-anonymous-id", req->anonymous_id ? req->anonymous_id : anon, 0 };
+		hdr[n++] = (provauth_http_header){ "ai-trace-id", ids->trace_id, 0 };
+		hdr[n++] = (provauth_http_header){ "ai-anonymous-id", ids->anonymous_id, 0 };
 		hdr[n++] = (provauth_http_header){ "x-platform", "Web", 0 };
 		hdr[n++] = (provauth_http_header){ "Origin", st->web_origin, 0 };
 		hdr[n++] = (provauth_http_header){ "Referer", referer, 0 };

@@ -46,7 +46,7 @@ static int web_get(const pv_state *st, const provauth_session *s, const char *pa
 	req.jwt = s->jwt_token;
 	req.cookies = s->cookies;
 	req.cookie_count = s->cookie_count;
-	req.anonymous_id = data ? data->anonymous_id : NULL;
+	req.ids = data ? &data->ids : NULL;
 	rc = pv_send(st, &req, r);
 	free(url);
 	if (rc < 0) {
@@ -112,25 +112,33 @@ static int no_args(const provauth_host *h, const char *op, const provauth_op_arg
 	                    args[0].key ? args[0].key : "");
 }
 
-/* ---- OpenAPI credits: a separate key and product, so a failure there never fails the web call ---- */
+/*
+ * ---- OpenAPI credits: a separate key and product, so a failure there never
+ * fails the web call. Spec 4.2: the figure is always there, max(0, x), and 0
+ * without a key or when the call failed (the failure is logged).
+ */
 
-static provauth_json *openapi_credits(const pv_state *st, const provauth_session *s)
+static int64_t openapi_credits(const pv_state *st, const provauth_session *s)
 {
 	const provauth_host *h = st->host;
+	const pv_session_data *data = s->provider_data;
 	const char *why = NULL;
 	pv_request req;
 	pv_reply r;
 	char *url;
-	int64_t n;
-	provauth_json *out = NULL;
+	int64_t n = 0;
 
+	if (!s->openapi_key || !*s->openapi_key)
+		return 0;
 	if (!(url = pv_url(st->openapi_base_url, PV_OPENAPI_CREDITS_PATH)))
-		return NULL;
+		return 0;
 	memset(&req, 0, sizeof(req));
+	memset(&r, 0, sizeof(r));
 	req.method = "GET";
 	req.url = url;
 	req.endpoint = PV_OPENAPI_CREDITS_PATH;
 	req.api_key = s->openapi_key;
+	req.ids = data ? &data->ids : NULL;
 	if (pv_send(st, &req, &r) < 0)
 		why = "transport";
 	else if (!pv_reply_ok(&r) || !r.resp)
@@ -138,17 +146,16 @@ static provauth_json *openapi_credits(const pv_state *st, const provauth_session
 	else if (h->json_int(h->json_get(r.resp, "credits"), &n) < 0 &&
 	         h->json_int(h->json_get(r.resp, "total_credits"), &n) < 0)
 		why = "no_credits_field";
-	else
-		out = h->json_from_int(n < 0 ? 0 : n);
 	free(url);
 	if (why) {
 		const provauth_log_field fl[] = { { "account_id", PROVAUTH_FIELD_STRING, s->account_id, 0 },
 		                                  { "reason", PROVAUTH_FIELD_STRING, why, 0 },
 		                                  { "error_code", PROVAUTH_FIELD_INT, NULL, r.has_err_code ? r.err_code : 0 } };
 		h->log(h, PROVAUTH_LOG_WARN, "pixverse_openapi_credits_failed", fl, sizeof(fl) / sizeof(fl[0]));
+		n = 0;
 	}
 	pv_reply_free(st, &r);
-	return out;
+	return n < 0 ? 0 : n;
 }
 
 /* ---- credits ---- */
@@ -179,29 +186,15 @@ static int credits_json(const pv_state *st, const provauth_session *s, provauth_
 	if (total < 0)
 		total = 0;
 	if (!(o = h->json_new_object()) || put(h, o, "web", h->json_from_int(total)) < 0 ||
+	    put(h, o, "openapi", h->json_from_int(openapi_credits(st, s))) < 0 ||
 	    put(h, o, "daily", h->json_from_int(daily)) < 0 || put(h, o, "monthly", h->json_from_int(monthly)) < 0 ||
-	    put(h, o, "package", h->json_from_int(package)) < 0 ||
-	    (s->openapi_key && *s->openapi_key && put(h, o, "openapi", openapi_credits(st, s)) < 0)) {
+	    put(h, o, "package", h->json_from_int(package)) < 0) {
 		if (o)
 			h->json_free(o);
 		return oom_failure(h, f);
 	}
 	*out = o;
 	return 0;
-}
-
-static int op_credits(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
-                      char **out_json, provauth_failure *f)
-{
-	const pv_state *st = state;
-	provauth_json *o;
-	int rc;
-
-	if ((rc = no_args(st->host, "credits", args, nargs)) < 0)
-		return rc;
-	if ((rc = credits_json(st, s, &o, f)) < 0)
-		return rc;
-	return finish(st->host, o, out_json, f);
 }
 
 /* ---- user_info ---- */
@@ -297,7 +290,7 @@ static int op_ad_task(void *state, const provauth_session *s, const provauth_op_
 	return finish(st->host, o, out_json, f);
 }
 
-/* ---- status: credits plus the ad task, best effort ---- */
+/* ---- credits and status: credits plus the ad task, best effort ---- */
 
 static void failure_reset(provauth_failure *f)
 {
@@ -308,50 +301,103 @@ static void failure_reset(provauth_failure *f)
 	f->retry_after = -1;
 }
 
+/*
+ * The ad-watch task, best effort (spec 4.2): *task is NULL when it could not
+ * be had or there is none, and only a session error fails the call (the web
+ * session died between two calls: that is the caller's problem too, and
+ * run_with_session recovers it). Returns 0 or that error, described in *f.
+ */
+static int ad_task_best_effort(const pv_state *st, const provauth_session *s, provauth_json **task,
+                               provauth_failure *f)
+{
+	const provauth_host *h = st->host;
+	provauth_failure tf = { PROVAUTH_FAILURE_NONE, PROVAUTH_ERROR, 0, NULL, NULL, 0, -1 };
+	provauth_outcome oc;
+	int rc;
+
+	if ((rc = ad_task_json(st, s, task, &tf)) == 0)
+		return 0;
+	*task = NULL;
+	memset(&oc, 0, sizeof(oc));
+	oc.result = tf.code;
+	oc.retry_after = -1;
+	pv_classify_error((void *)st, &tf, &oc);
+	if (oc.is_session_error) {
+		failure_reset(f);
+		*f = tf;
+		return rc;
+	}
+	{
+		const provauth_log_field fl[] = { { "account_id", PROVAUTH_FIELD_STRING, s->account_id, 0 },
+		                                  { "error_reason", PROVAUTH_FIELD_STRING, oc.error_reason, 0 },
+		                                  { "error_code", PROVAUTH_FIELD_STRING, oc.error_code, 0 } };
+		h->log(h, PROVAUTH_LOG_INFO, "pixverse_ad_task_unavailable", fl, sizeof(fl) / sizeof(fl[0]));
+	}
+	failure_reset(&tf);
+	return 0;
+}
+
+/* obj.ad_watch_task = task when there is one (taken over either way). Returns 0 or -1. */
+static int put_ad_task(const provauth_host *h, provauth_json *obj, provauth_json *task)
+{
+	return task ? put(h, obj, "ad_watch_task", task) : 0;
+}
+
+static int op_credits(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+                      char **out_json, provauth_failure *f)
+{
+	const pv_state *st = state;
+	provauth_json *o, *task;
+	int rc;
+
+	if ((rc = no_args(st->host, "credits", args, nargs)) < 0)
+		return rc;
+	if ((rc = credits_json(st, s, &o, f)) < 0)
+		return rc;
+	if ((rc = ad_task_best_effort(st, s, &task, f)) < 0) {
+		st->host->json_free(o);
+		return rc;
+	}
+	if (put_ad_task(st->host, o, task) < 0) {
+		st->host->json_free(o);
+		return oom_failure(st->host, f);
+	}
+	return finish(st->host, o, out_json, f);
+}
+
+/* Spec 5 (/pixverse-status): {provider_id, email, credits: {web, openapi, ...}, ad_watch_task?}. */
 static int op_status(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
                      char **out_json, provauth_failure *f)
 {
 	const pv_state *st = state;
 	const provauth_host *h = st->host;
 	provauth_json *credits = NULL, *task = NULL, *o;
-	provauth_failure tf = { PROVAUTH_FAILURE_NONE, PROVAUTH_ERROR, 0, NULL, NULL, 0, -1 };
 	int rc;
 
 	if ((rc = no_args(h, "status", args, nargs)) < 0)
 		return rc;
 	if ((rc = credits_json(st, s, &credits, f)) < 0)
 		return rc;
-	if ((rc = ad_task_json(st, s, &task, &tf)) < 0) {
-		provauth_outcome oc;
-
-		memset(&oc, 0, sizeof(oc));
-		oc.result = tf.code;
-		oc.retry_after = -1;
-		pv_classify_error(state, &tf, &oc);
-		if (oc.is_session_error) {
-			/* The web session died between the two calls: that is the caller's problem too. */
-			h->json_free(credits);
-			failure_reset(f);
-			*f = tf;
-			return rc;
-		}
-		{
-			const provauth_log_field fl[] = { { "account_id", PROVAUTH_FIELD_STRING, s->account_id, 0 },
-			                                  { "error_reason", PROVAUTH_FIELD_STRING, oc.error_reason, 0 },
-			                                  { "error_code", PROVAUTH_FIELD_STRING, oc.error_code, 0 } };
-			h->log(h, PROVAUTH_LOG_INFO, "pixverse_ad_task_unavailable", fl, sizeof(fl) / sizeof(fl[0]));
-		}
-		failure_reset(&tf);
-		task = NULL;
+	if ((rc = ad_task_best_effort(st, s, &task, f)) < 0) {
+		h->json_free(credits);
+		return rc;
 	}
-	if (!(o = h->json_new_object()) || put(h, o, "credits", credits) < 0) {
+	if (!(o = h->json_new_object()) || put(h, o, "provider_id", h->json_from_string(s->provider ? s->provider : PV_ID)) < 0 ||
+	    put(h, o, "email", s->email ? h->json_from_string(s->email) : NULL) < 0) {
 		if (o)
 			h->json_free(o);
+		h->json_free(credits);
 		if (task)
 			h->json_free(task);
 		return oom_failure(h, f);
 	}
-	if (put(h, o, "ad_task", task) < 0) {
+	if (put(h, o, "credits", credits) < 0) {
+		h->json_free(o);
+		if (task)
+			h->json_free(task);
+		return oom_failure(h, f);
+	}
+	if (put_ad_task(h, o, task) < 0) {
 		h->json_free(o);
 		return oom_failure(h, f);
 	}
@@ -359,10 +405,11 @@ static int op_status(void *state, const provauth_session *s, const provauth_op_a
 }
 
 const provauth_operation pv_operations[] = {
-	{ "credits", "web credits (daily, monthly, package, total) and OpenAPI credits when a key is set", op_credits },
+	{ "credits", "web and OpenAPI credits (0 without a key), daily/monthly/package, and the ad-watch task when "
+	  "it could be read", op_credits },
 	{ "user_info", "the account's email, username, nickname and Pixverse account id", op_user_info },
 	{ "ad_task", "the ad-watch task: reward, progress, counts, expiry (null when none)", op_ad_task },
-	{ "status", "credits plus the ad-watch task (best effort)", op_status },
+	{ "status", "provider, email, credits and the ad-watch task (best effort)", op_status },
 };
 
 _Static_assert(sizeof(pv_operations) / sizeof(pv_operations[0]) == PV_OPERATION_COUNT,

@@ -27,9 +27,18 @@ typedef struct pv_state {
 	int64_t jwt_refresh_threshold; /* seconds before expiry a JWT counts as stale */
 } pv_state;
 
+/* Longest client id we send (a uuid is 36). */
+#define PV_ID_MAX 40
+
+/* The client identity a Pixverse session is tied to (ids.c). */
+typedef struct pv_client_ids {
+	char trace_id[PV_ID_MAX];      /* ai-trace-id */
+	char anonymous_id[PV_ID_MAX];  /* ai-anonymous-id */
+} pv_client_ids;
+
 /* Session data the plugin keeps next to the host's session. */
 typedef struct pv_session_data {
-	char anonymous_id[40];      /* ai-anonymous-id: stable per account */
+	pv_client_ids ids;          /* stable per account */
 } pv_session_data;
 
 /* ---- util.c: text helpers ---- */
@@ -100,12 +109,22 @@ int pv_cookie_value_ok(const char *value);
 int pv_build_session(void *state, const provauth_account *account, provauth_session *session,
                      provauth_update *update);
 void pv_session_data_free(void *state, void *provider_data);
+
+/* ---- ids.c: the stable client identity ---- */
+
+/* 1 when s may serve as a client id: 8 to 39 letters, digits or '-'. */
+int pv_id_ok(const char *s);
+/* Two fresh uuids. */
+int pv_ids_fresh(const pv_state *st, pv_client_ids *out);
 /*
- * The account's ai-anonymous-id from its metadata into out (at least 40
- * bytes); a fresh one when the metadata has none. Returns 1 when it was
- * generated, 0 when read, negative on failure.
+ * The account's ids from its metadata; fresh ones for those missing, or for
+ * both when the recorded health says a 10005 ended the session after they
+ * were set. Returns 1 when any was generated (store them), 0 when read,
+ * negative on failure.
  */
-int pv_anonymous_id(const pv_state *st, const char *metadata_json, char *out, size_t out_size);
+int pv_ids_for(const pv_state *st, const char *metadata_json, pv_client_ids *out);
+/* metadata.trace_id, .anonymous_id and .ids_at (now) into the update. */
+int pv_ids_store(const pv_state *st, provauth_update *u, const pv_client_ids *ids);
 
 /* ---- classify.c ---- */
 
@@ -144,7 +163,7 @@ typedef struct pv_request {
 	const char *jwt;             /* token header; NULL for none */
 	const provauth_cookie *cookies;
 	size_t cookie_count;
-	const char *anonymous_id;    /* NULL: a fresh one */
+	const pv_client_ids *ids;    /* the account's; NULL: fresh ones (no account yet) */
 	const char *api_key;         /* OpenAPI: API-KEY header instead of the web headers */
 	const char *body;            /* JSON text or NULL */
 	size_t body_len;

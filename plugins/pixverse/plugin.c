@@ -122,7 +122,8 @@ static void pv_fini(void *state)
 }
 
 static const provauth_import_kind import_kinds[] = {
-	{ "cookies", "browser cookies with _ai_token: a Cookie header, a JSON object or a browser export" },
+	{ "cookies", "browser cookies with _ai_token: a Cookie header, a JSON object, a browser export, or the "
+	             "extension's {cookies, jwt_token, session_ids}" },
 	{ NULL, NULL },
 };
 
@@ -146,6 +147,8 @@ static const provauth_provider provider = {
 	PV_OPERATION_COUNT,
 	pv_import,
 	import_kinds,
+	/* Accounts sign in with a password or with Google (then only cookies keep them alive). */
+	PROVAUTH_SIGNIN_PASSWORD | PROVAUTH_SIGNIN_GOOGLE,
 };
 
 PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host);

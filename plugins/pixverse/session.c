@@ -1,6 +1,6 @@
 /*
  * build_session (spec 3.3): which JWT to use, the OpenAPI key, and the
- * account's stable ai-anonymous-id.
+ * account's stable client ids (ids.c).
  *
  * The JWT lives twice, in the account record and in the _ai_token cookie;
  * a cookie import or the browser may have left the cookie newer. When the
@@ -12,45 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pixverse.h"
-
-/* What an anonymous id may look like: a uuid, or anything short and header-safe. */
-static int anonymous_id_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0, i;
-
-	if (n < 8 || n >= sizeof(((pv_session_data *)0)->anonymous_id))
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-int pv_anonymous_id(const pv_state *st, const char *metadata_json, char *out, size_t out_size)
-{
-	const provauth_host *h = st->host;
-	provauth_json *meta = NULL;
-	const char *id;
-	char fresh[37];
-	int rc;
-
-	if (metadata_json && *metadata_json)
-		meta = h->json_parse(metadata_json, strlen(metadata_json));
-	id = meta ? h->json_string(h->json_get(meta, "anonymous_id")) : NULL;
-	if (anonymous_id_ok(id) && strlen(id) < out_size) {
-		snprintf(out, out_size, "%s", id);
-		h->json_free(meta);
-		return 0;
-	}
-	if (meta)
-		h->json_free(meta);
-	if ((rc = h->uuid4(h, fresh)) < 0)
-		return rc;
-	snprintf(out, out_size, "%s", fresh);
-	return 1;
-}
 
 void pv_session_data_free(void *state, void *provider_data)
 {
@@ -106,7 +67,6 @@ int pv_build_session(void *state, const provauth_account *a, provauth_session *s
 	const pv_state *st = state;
 	const provauth_host *h = st->host;
 	pv_session_data *data;
-	char quoted[64];
 	int rc;
 
 	if ((rc = choose_jwt(st, a, s, u)) < 0)
@@ -114,16 +74,14 @@ int pv_build_session(void *state, const provauth_account *a, provauth_session *s
 	/* openapi_key: the host prefilled the first api_keys entry of kind "openapi". */
 	if (!(data = calloc(1, sizeof(*data))))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
-	if ((rc = pv_anonymous_id(st, a->metadata, data->anonymous_id, sizeof(data->anonymous_id))) < 0) {
+	if ((rc = pv_ids_for(st, a->metadata, &data->ids)) < 0) {
 		free(data);
 		return rc;
 	}
-	if (rc == 1) {
-		snprintf(quoted, sizeof(quoted), "\"%s\"", data->anonymous_id);
-		if ((rc = h->update_set_metadata(u, "anonymous_id", quoted)) < 0) {
-			free(data);
-			return rc;
-		}
+	/* Generated now: stored, so every later session and process uses the same ones. */
+	if (rc == 1 && (rc = pv_ids_store(st, u, &data->ids)) < 0) {
+		free(data);
+		return rc;
 	}
 	s->provider_data = data;
 	return 0;

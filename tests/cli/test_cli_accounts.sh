@@ -82,8 +82,11 @@ has "$tmp/out" "status shows the credits" "credits:" "web 1250" "daily 50" "mont
 has "$tmp/out" "status shows the ad task" "ad task:" "0/3" "reward 30"
 run 0 "status --json" status "$alice" --json
 check_json "status --json is the operation's JSON" '
+assert d["provider_id"] == "pixverse" and d["email"] == "alice@example.com", d
 assert d["credits"]["web"] == 1250 and d["credits"]["daily"] == 50, d
-assert d["ad_task"]["total_counts"] == 3 and d["ad_task"]["reward"] == 30, d'
+assert d["credits"]["openapi"] == 0, d  # no OpenAPI key: 0, never missing
+assert d["ad_watch_task"]["total_counts"] == 3 and d["ad_watch_task"]["reward"] == 30, d
+assert "ad_task" not in d, d'
 if python3 -m json.tool "$tmp/out" >/dev/null; then ok "json.tool accepts status --json"; else not_ok "json.tool status"; fi
 check_json_style "status --json: the common JSON style"
 
@@ -243,6 +246,15 @@ check_json_style "session --json: the common JSON style"
 run 0 "session of a pixiv account" session "$carol"
 has "$tmp/out" "session: access token and its expiry" "access token:" "present, expires" "UTC"
 has "$tmp/out" "session: refresh token present" "refresh token:" "present"
+# ---- connect-google: only where the service has a Google sign-in (spec 5.3) ----
+run 0 "pixiv account before connect-google" --json session "$carol"
+cp "$tmp/out" "$tmp/carol-before"
+run 1 "connect-google refused for a pixiv account" accounts connect-google "$carol"
+has "$tmp/err" "the refusal names the provider and says why" "provauth: " "$carol" "pixiv" "no Google sign-in"
+run 0 "pixiv account after the refusal" --json session "$carol"
+if cmp -s "$tmp/carol-before" "$tmp/out"; then ok "connect-google stored nothing for the pixiv account"
+else not_ok "connect-google changed the pixiv account"; diff "$tmp/carol-before" "$tmp/out"; fi
+check_json "its auth method is still unknown" 'assert d["auth_method"] == "unknown", d'
 run 0 "session of the Google account" session "$dave"
 has "$tmp/out" "session: invalid health with the reason" "session health:" "invalid"
 

@@ -39,6 +39,13 @@ typedef struct pv_account {
 	long credit_daily, credit_monthly, credit_package, openapi_credits;
 	int ad_reward, ad_progress, ad_total, ad_completed;
 	unsigned long session;       /* current session; 0: never logged in */
+	/*
+	 * The client ids (ai-trace-id, ai-anonymous-id) the current session is
+	 * tied to; ids_known 0 until its first authenticated request sets them.
+	 */
+	int ids_known;
+	char trace_id[64], anonymous_id[64];
+	unsigned long id_mismatches; /* requests refused with 10005 for other ids */
 	unsigned long expire_floor;  /* tokens with serial <= this answer 10002 */
 	attempt_log logins;
 } pv_account;
@@ -206,10 +213,40 @@ static char *issue_token(fake_pixverse *pv, pv_account *acct, unsigned long sess
 	return token;
 }
 
+/* The current session's ids: trace and anon, or unknown (NULL) until its first authenticated request. */
+static void session_ids(pv_account *acct, const char *trace, const char *anon)
+{
+	acct->ids_known = trace != NULL;
+	snprintf(acct->trace_id, sizeof(acct->trace_id), "%s", trace ? trace : "");
+	snprintf(acct->anonymous_id, sizeof(acct->anonymous_id), "%s", anon ? anon : "");
+}
+
 static char *new_session(fake_pixverse *pv, pv_account *acct)
 {
 	acct->session = ++pv->next_session;
+	session_ids(acct, NULL, NULL);
 	return issue_token(pv, acct, acct->session);
+}
+
+/*
+ * Like the service: a session is tied to the client ids it was created
+ * with (the login's, else those of its first authenticated request), and
+ * answers 10005 to any other pair.
+ */
+static int ids_match(pv_account *acct, const fake_request *req)
+{
+	const char *trace = fake_request_header(req, "ai-trace-id");
+	const char *anon = fake_request_header(req, "ai-anonymous-id");
+
+	if (!acct->ids_known) {
+		session_ids(acct, trace ? trace : "", anon ? anon : "");
+		return 1;
+	}
+	if (strcmp(trace ? trace : "", acct->trace_id) || strcmp(anon ? anon : "", acct->anonymous_id)) {
+		acct->id_mismatches++;
+		return 0;
+	}
+	return 1;
 }
 
 static void reply(const fake_request *req, fake_response *resp, int code,
@@ -318,7 +355,7 @@ static int check_token(fake_pixverse *pv, const fake_request *req, int refresh,
 		code = 10002;
 		goto out;
 	}
-	if (tok->session != acct->session) {
+	if (tok->session != acct->session || !ids_match(acct, req)) {
 		code = 10005;
 		goto out;
 	}
@@ -383,6 +420,9 @@ static void handle_login(fake_pixverse *pv, const fake_request *req, fake_respon
 	else if (!(token = new_session(pv, acct)))
 		reply(req, resp, 500069, NULL, NULL);
 	else {
+		/* The login's ids are the session's. */
+		session_ids(acct, fake_request_header(req, "ai-trace-id") ? fake_request_header(req, "ai-trace-id") : "",
+		            fake_request_header(req, "ai-anonymous-id"));
 		pv->logins_ok++;
 		result = json_object_new_object();
 		json_object_object_add(result, "AccountId", json_object_new_int(acct->id));
@@ -837,15 +877,33 @@ int fake_pixverse_load_accounts(fake_pixverse *pv, const char *path, char *err, 
 
 char *fake_pixverse_login_token(fake_pixverse *pv, const char *email)
 {
+	return fake_pixverse_login_token_ids(pv, email, NULL, NULL);
+}
+
+char *fake_pixverse_login_token_ids(fake_pixverse *pv, const char *email, const char *trace_id,
+	const char *anonymous_id)
+{
 	pv_account *acct;
 	char *token = NULL;
 
 	fake_server_lock(pv->server);
 	acct = find_account(pv, email);
-	if (acct)
-		token = new_session(pv, acct);
+	if (acct && (token = new_session(pv, acct)) && trace_id)
+		session_ids(acct, trace_id, anonymous_id);
 	fake_server_unlock(pv->server);
 	return token;
+}
+
+unsigned long fake_pixverse_id_mismatches(fake_pixverse *pv, const char *email)
+{
+	pv_account *acct;
+	unsigned long n = 0;
+
+	fake_server_lock(pv->server);
+	if ((acct = find_account(pv, email)))
+		n = acct->id_mismatches;
+	fake_server_unlock(pv->server);
+	return n;
 }
 
 int fake_pixverse_kick(fake_pixverse *pv, const char *email)
@@ -854,8 +912,10 @@ int fake_pixverse_kick(fake_pixverse *pv, const char *email)
 
 	fake_server_lock(pv->server);
 	acct = find_account(pv, email);
-	if (acct)
+	if (acct) {
 		acct->session = ++pv->next_session;
+		session_ids(acct, NULL, NULL);
+	}
 	fake_server_unlock(pv->server);
 	return acct ? 0 : -1;
 }
@@ -971,8 +1031,13 @@ static void pv_control(void *ctx, const fake_request *req, fake_response *resp)
 		fake_pixverse_expire(pv, email);
 		fake_control_ok(resp, NULL);
 	} else if (!strcmp(what, "login_token")) {
+		const char *trace = fake_request_arg(req, "trace_id");
 		char *token = new_session(pv, acct);
 		json_object *o;
+
+		/* A browser whose ids the test knows: the session is tied to them from the start. */
+		if (token && trace)
+			session_ids(acct, trace, fake_request_arg(req, "anonymous_id"));
 
 		if (!token) {
 			fake_control_error(resp, "login_token: out of memory");

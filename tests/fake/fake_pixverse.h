@@ -34,6 +34,12 @@
  *   ExpireTime < server clock, or expired by control        10002 "token expired"
  *     (refresh skips this check)
  *   session superseded by a later login or kicked           10005 "logged in elsewhere"
+ *   other ai-trace-id / ai-anonymous-id than the session's  10005 "logged in elsewhere"
+ *
+ * Client ids: like the service, a session is tied to the ai-trace-id and
+ * ai-anonymous-id it was created with: those of the login request, or (for
+ * a browser session from login_token, whose ids are unknown unless given)
+ * those of its first authenticated request. Refresh checks them too.
  *
  * Login answers: unknown user 500200 "User does not exist."; Google-only
  * account 500202 "... sign in via OAuth ..."; wrong password 500201 "The
@@ -48,9 +54,12 @@
  * touching state; FAKE_FAULT_NO_PAYLOAD drops "Resp" from the normal answer
  * (the request is processed).
  *
- * Header checks record, never reject: requests to web endpoints without
+ * Header counters record, never reject: requests to web endpoints without
  * "x-platform: Web", any request without ai-trace-id, web requests without
- * ai-anonymous-id, and a request reusing the previous request's trace id.
+ * ai-anonymous-id, and a request with the same trace id as the request
+ * before (what one account's client does all the time: stable ids). What
+ * rejects is the session's own check above: missing or other client ids
+ * than the session's answer 10005.
  *
  * HTTP control (loopback only, unless no_control_http), all answering JSON:
  *   GET  /__control/stats                       counters, header counters and the
@@ -61,7 +70,9 @@
  *   POST /__control/clear_faults
  *   POST /__control/kick?email=X                current session answers 10005
  *   POST /__control/expire?email=X              issued tokens answer 10002
- *   POST /__control/login_token?email=X         {"ok":true,"token":"<jwt>"}
+ *   POST /__control/login_token?email=X[&trace_id=T&anonymous_id=A]
+ *                                               {"ok":true,"token":"<jwt>"}; with T
+ *                                               the session is tied to T / A
  *   POST /__control/block?email=X&on=0|1
  *   POST /__control/credits?email=X&daily=&monthly=&package=&openapi=
  *   POST /__control/account                     body: one account object (below)
@@ -103,7 +114,7 @@ typedef enum fake_pv_header_counter {
 	FAKE_PV_MISSING_PLATFORM = 0,  /* web call without "x-platform: Web" */
 	FAKE_PV_MISSING_TRACE_ID,      /* any call without ai-trace-id */
 	FAKE_PV_MISSING_ANONYMOUS_ID,  /* web call without ai-anonymous-id */
-	FAKE_PV_REUSED_TRACE_ID,       /* same ai-trace-id as the request before */
+	FAKE_PV_REUSED_TRACE_ID,       /* same ai-trace-id as the request before (expected: ids are stable) */
 	FAKE_PV_HEADER_COUNT
 } fake_pv_header_counter;
 
@@ -166,8 +177,16 @@ int fake_pixverse_load_accounts(fake_pixverse *srv, const char *path,
 	char *err, size_t errlen);
 
 /* As if the user logged in through the browser: a new session and its
- * token (malloc'd), or NULL for an unknown email. */
+ * token (malloc'd), or NULL for an unknown email. The session takes the
+ * client ids of its first authenticated request. */
 char *fake_pixverse_login_token(fake_pixverse *srv, const char *email);
+/* The same, with a browser whose ids are known: the session is tied to
+ * trace_id / anonymous_id from the start (NULL trace_id: as above). */
+char *fake_pixverse_login_token_ids(fake_pixverse *srv, const char *email, const char *trace_id,
+	const char *anonymous_id);
+/* Requests of the account refused with 10005 because their ids were not
+ * the session's (since the start). */
+unsigned long fake_pixverse_id_mismatches(fake_pixverse *srv, const char *email);
 /* These return 0, or -1 for an unknown email. */
 int fake_pixverse_kick(fake_pixverse *srv, const char *email);
 int fake_pixverse_expire(fake_pixverse *srv, const char *email);

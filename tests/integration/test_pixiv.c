@@ -226,6 +226,81 @@ static int call(provauth_manager *m, const char *id, const char *op, const prova
 /* Cases                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* What a session handed to an operation carried. */
+typedef struct session_seen {
+	int runs;
+	provauth_auth_method auth_method;
+	char jwt_source[16];
+	int has_access_token;
+} session_seen;
+
+static int see_session(const provauth_session *s, provauth_failure *f, void *payload)
+{
+	session_seen *seen = payload;
+
+	(void)f;
+	seen->runs++;
+	seen->auth_method = s->auth_method;
+	snprintf(seen->jwt_source, sizeof(seen->jwt_source), "%s", s->jwt_source ? s->jwt_source : "(null)");
+	seen->has_access_token = s->access_token != NULL;
+	return 0;
+}
+
+/* Spec 7.2: build_session fills auth_method (from metadata.auth_method), and the rest with it. */
+static void test_build_session_auth_method(void)
+{
+	provauth_manager *m = manager(NULL);
+	provauth_account *a;
+	session_seen seen;
+	char rt[64], *id = fresh_account(m, rt);
+
+	memset(&seen, 0xff, sizeof(seen));
+	seen.runs = 0;
+	CU_ASSERT_EQUAL(provauth_run_with_session(m, id, "probe", see_session, &seen), 0);
+	CU_ASSERT_EQUAL(seen.runs, 1);
+	CU_ASSERT_EQUAL(seen.auth_method, PROVAUTH_AUTH_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(seen.jwt_source, "none");
+	CU_ASSERT_EQUAL(seen.has_access_token, 1);
+	/* Whatever the stored metadata says reaches the session (a store written by hand or an older version). */
+	CU_ASSERT_EQUAL_FATAL(provauth_account_get(&a, m, id), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "auth_method", "\"password\""), 0);
+	CU_ASSERT_EQUAL(provauth_account_put(m, a), 0);
+	provauth_account_free(a);
+	memset(&seen, 0, sizeof(seen));
+	CU_ASSERT_EQUAL(provauth_run_with_session(m, id, "probe", see_session, &seen), 0);
+	CU_ASSERT_EQUAL(seen.auth_method, PROVAUTH_AUTH_PASSWORD);
+	free(id);
+	provauth_manager_free(m);
+}
+
+/* Spec 5.3: pixiv has no Google sign-in, so connect-google is refused and nothing is stored. */
+static void test_connect_google_refused(void)
+{
+	provauth_manager *m = manager(NULL);
+	provauth_account *before, *after;
+	char rt[64], *id = fresh_account(m, rt);
+	const char *msg;
+
+	before = stored(store, id);
+	CU_ASSERT_EQUAL(provauth_account_set_auth_method(m, id, PROVAUTH_AUTH_GOOGLE), PROVAUTH_EUNSUPPORTED);
+	msg = provauth_last_error();
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, id));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "provider pixiv has no Google sign-in"));
+	/* Nor password: pixiv has no password logins either. */
+	CU_ASSERT_EQUAL(provauth_account_set_auth_method(m, id, PROVAUTH_AUTH_PASSWORD), PROVAUTH_EUNSUPPORTED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "no password sign-in"));
+	after = stored(store, id);
+	CU_ASSERT_EQUAL(after->revision, before->revision);
+	CU_ASSERT_STRING_EQUAL(after->metadata ? after->metadata : "", before->metadata ? before->metadata : "");
+	CU_ASSERT_EQUAL(provauth_account_auth_method(after), PROVAUTH_AUTH_UNKNOWN);
+	provauth_account_free(after);
+	/* Back to unknown is always allowed. */
+	CU_ASSERT_EQUAL(provauth_account_set_auth_method(m, id, PROVAUTH_AUTH_UNKNOWN), 0);
+	provauth_account_free(before);
+	free(id);
+	provauth_manager_free(m);
+}
+
 static void test_import_and_user_detail(void)
 {
 	provauth_manager *m = manager(NULL);
@@ -1195,6 +1270,8 @@ int main(int argc, char **argv)
 {
 	static const pa_test tests[] = {
 		{ "import and user_detail", test_import_and_user_detail },
+		{ "build_session fills auth_method", test_build_session_auth_method },
+		{ "connect-google refused: no Google sign-in, nothing stored", test_connect_google_refused },
 		{ "get passes query parameters", test_get_passes_query },
 		{ "bad operation arguments", test_bad_operation_arguments },
 		{ "expired access token: one refresh, one retry", test_expired_access_token_refreshes_once },

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "internal.h"
 #include "fake_pixverse.h"
@@ -133,6 +134,15 @@ static const char *plugin_dir_line(char *buf, size_t size)
 	return buf;
 }
 
+/* The manager's clock: real time plus an offset a test may move. */
+static int64_t clock_offset;
+
+static int64_t test_clock(void *payload)
+{
+	(void)payload;
+	return (int64_t)time(NULL) + clock_offset;
+}
+
 static provauth_manager *manager_open(void)
 {
 	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
@@ -157,6 +167,7 @@ static provauth_manager *manager_open(void)
 		return NULL;
 	}
 	opts.log = capture;
+	opts.clock = test_clock;
 	if (provauth_manager_new(&m, s, &opts) != 0) {
 		fprintf(stderr, "manager: %s\n", provauth_last_error());
 		provauth_settings_free(s);
@@ -341,8 +352,9 @@ static unsigned long count(fake_pv_endpoint ep)
 
 /*
  * Re-importing cookies into the account shows Pixverse the same device
- * (ai-anonymous-id) as the account's sessions; an import without an account
- * is a stranger to the service, and leaves the stored id alone.
+ * (ai-anonymous-id) as the account's sessions. An import without an account
+ * is a new client: its ids are fresh, and the account keeps them, since
+ * Pixverse ties the imported session to the ids it first sees.
  */
 static void test_reimport_keeps_anonymous_id(void)
 {
@@ -352,7 +364,13 @@ static void test_reimport_keeps_anonymous_id(void)
 
 	fixture(0);
 	id = import_browser_session(NULL);
-	j = call_json(id, "credits", &rc); /* the session settles the account's anonymous id */
+	/* The import's getUserInfo already went out with the ids the account keeps. */
+	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_USER_INFO);
+	stored_id = stored_anonymous_id(id);
+	CU_ASSERT(seen && same(stored_id, seen));
+	free(seen);
+	free(stored_id);
+	j = call_json(id, "credits", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
 	json_object_put(j);
 	session_anon = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_CREDITS);
@@ -368,38 +386,277 @@ static void test_reimport_keeps_anonymous_id(void)
 	stored_id = stored_anonymous_id(id);
 	CU_ASSERT(same(stored_id, session_anon));
 	free(stored_id);
-
-	/* Without the account: another device, and the stored id stays. */
-	free(import_browser_session(NULL));
-	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_USER_INFO);
-	CU_ASSERT(seen && !same(seen, session_anon));
-	free(seen);
-	stored_id = stored_anonymous_id(id);
-	CU_ASSERT(same(stored_id, session_anon));
-	free(stored_id);
-	free(session_anon);
-	free(id);
-	fixture_end();
-
-	/* An account that never had a session adopts the id its re-import used. */
-	fixture(0);
-	id = import_browser_session(NULL);
-	stored_id = stored_anonymous_id(id);
-	CU_ASSERT_PTR_NULL(stored_id);
-	free(stored_id);
-	reimport_browser_session(id);
-	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_USER_INFO);
-	stored_id = stored_anonymous_id(id);
-	CU_ASSERT(same(stored_id, seen));
 	j = call_json(id, "credits", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
 	json_object_put(j);
-	free(seen);
-	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_CREDITS);
-	CU_ASSERT(same(seen, stored_id));
-	free(seen);
+
+	/* Without the account: another device, whose ids the account takes with the new session. */
+	free(import_browser_session(NULL));
+	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_USER_INFO);
+	CU_ASSERT(seen && !same(seen, session_anon));
+	stored_id = stored_anonymous_id(id);
+	CU_ASSERT(same(stored_id, seen));
 	free(stored_id);
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	json_object_put(j);
+	free(session_anon);
+	session_anon = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_CREDITS);
+	CU_ASSERT(same(session_anon, seen));
+	CU_ASSERT_EQUAL(fake_pixverse_id_mismatches(srv, email), 0);
+	free(seen);
+	free(session_anon);
 	free(id);
+	fixture_end();
+}
+
+/* ------------------------------------------------------------------------ */
+/* One stable client identity per account (issue 12, point 3)               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct ids_pair {
+	char trace[64], anon[64];
+} ids_pair;
+
+/* The account's stored ai-trace-id / ai-anonymous-id ("" when none). */
+static ids_pair stored_ids(const char *id)
+{
+	provauth_account *a = NULL;
+	json_object *meta, *v;
+	ids_pair p;
+
+	memset(&p, 0, sizeof(p));
+	CU_ASSERT_FATAL(provauth_account_get(&a, mgr, id) == 0);
+	if ((meta = json_tokener_parse(a->metadata))) {
+		if (json_object_object_get_ex(meta, "trace_id", &v))
+			snprintf(p.trace, sizeof(p.trace), "%s", json_object_get_string(v));
+		if (json_object_object_get_ex(meta, "anonymous_id", &v))
+			snprintf(p.anon, sizeof(p.anon), "%s", json_object_get_string(v));
+	}
+	json_object_put(meta);
+	provauth_account_free(a);
+	return p;
+}
+
+static void call_ok(const char *id, const char *op)
+{
+	json_object *j;
+	int rc;
+
+	j = call_json(id, op, &rc);
+	if (rc != 0)
+		fprintf(stderr, "\n  %s: %s\n", op, provauth_last_error());
+	CU_ASSERT_EQUAL(rc, 0);
+	json_object_put(j);
+}
+
+/*
+ * Many calls, in this manager and a second one (another process would do
+ * the same), keep the one id pair the session was made with: the fake,
+ * like the service, answers 10005 to any other pair.
+ */
+static void test_client_ids_stable(void)
+{
+	provauth_manager *first;
+	ids_pair before, after;
+	char *seen, *id;
+	int i;
+
+	fixture(0);
+	id = password_account();
+	before = stored_ids(id);
+	CU_ASSERT(strlen(before.trace) == 36 && strlen(before.anon) == 36);
+	CU_ASSERT(strcmp(before.trace, before.anon) != 0);
+	for (i = 0; i < 4; i++) {
+		call_ok(id, "credits");
+		call_ok(id, "status");
+		call_ok(id, "user_info");
+	}
+	/* A second manager over the same store: same ids, from the store. */
+	first = mgr;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mgr = manager_open());
+	call_ok(id, "credits");
+	provauth_manager_free(mgr);
+	mgr = first;
+	CU_ASSERT_EQUAL(fake_pixverse_id_mismatches(srv, email), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 0);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_REFRESH), 0);
+	/* Every request after the first repeated the trace id of the one before. */
+	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_REUSED_TRACE_ID), count(FAKE_PV_EP_TOTAL) - 1);
+	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_CREDITS);
+	CU_ASSERT(same(seen, before.anon));
+	free(seen);
+	after = stored_ids(id);
+	CU_ASSERT_STRING_EQUAL(after.trace, before.trace);
+	CU_ASSERT_STRING_EQUAL(after.anon, before.anon);
+	remember_secrets(id);
+	free(id);
+	fixture_end();
+}
+
+/* The extension's raw_data with session_ids: the browser's ids are the account's. */
+static void test_client_ids_from_import(void)
+{
+	static const char trace[] = "5d0c9a7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f";
+	static const char anon[] = "a1b2c3d4-e5f6-4711-8899-aabbccddeeff";
+	char input[4096], *tok, *id = NULL, *seen;
+	ids_pair p;
+	int rc;
+
+	fixture(1); /* Google-only: nothing but the browser's session can work */
+	tok = fake_pixverse_login_token_ids(srv, email, trace, anon);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+	secret(tok);
+	snprintf(input, sizeof(input),
+	         "{\"cookies\": {\"_ai_token\": \"%s\", \"pv_sid\": \"sid-SECRET-x\"},"
+	         " \"session_ids\": {\"ai_trace_id\": \"%s\", \"ai_anonymous_id\": \"%s\"}}",
+	         tok, trace, anon);
+	rc = provauth_account_import(&id, mgr, "pixverse", "cookies", input);
+	if (rc != 0)
+		fprintf(stderr, "\n  import: %s\n", last_msg());
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	remember_secrets(id);
+	p = stored_ids(id);
+	CU_ASSERT_STRING_EQUAL(p.trace, trace);
+	CU_ASSERT_STRING_EQUAL(p.anon, anon);
+	call_ok(id, "credits");
+	call_ok(id, "status");
+	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_CREDITS);
+	CU_ASSERT(same(seen, anon));
+	free(seen);
+	CU_ASSERT_EQUAL(fake_pixverse_id_mismatches(srv, email), 0);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_REFRESH) + count(FAKE_PV_EP_LOGIN), 0);
+	provauth_free(id);
+	id = NULL;
+
+	/*
+	 * The extension may send the JWT beside the cookies, and only one id:
+	 * the other is made up once, and the session takes the pair it first sees.
+	 */
+	tok = (free(tok), fake_pixverse_login_token(srv, email));
+	secret(tok);
+	snprintf(input, sizeof(input),
+	         "{\"cookies\": [{\"name\": \"lang\", \"value\": \"en\"}], \"jwt_token\": \"%s\","
+	         " \"session_ids\": {\"ai_trace_id\": \"%s\"}}", tok, trace);
+	CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "pixverse", "cookies", input), 0);
+	p = stored_ids(id);
+	CU_ASSERT_STRING_EQUAL(p.trace, trace);
+	CU_ASSERT(strlen(p.anon) == 36 && strcmp(p.anon, anon) != 0);
+	call_ok(id, "credits");
+	CU_ASSERT_EQUAL(fake_pixverse_id_mismatches(srv, email), 0);
+	provauth_free(id);
+	id = NULL;
+
+	/* Ids that could not go into a header are refused, named, not quoted. */
+	snprintf(input, sizeof(input),
+	         "{\"cookies\": {\"_ai_token\": \"%s\"}, \"session_ids\": {\"ai_anonymous_id\": \"bad id\\r\\nX\"}}",
+	         tok);
+	CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "pixverse", "cookies", input), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "session_ids.ai_anonymous_id"));
+	CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), "bad id"));
+	free(tok);
+	fixture_end();
+}
+
+/* After a 10005 the ids are not used again: the next session has fresh ones. */
+static void test_client_ids_after_10005(void)
+{
+	ids_pair before, after, later;
+	json_object *j;
+	char *id, *seen;
+	int rc;
+
+	/* A password account: the login that recovers is made with fresh ids, and they stick. */
+	fixture(0);
+	id = password_account();
+	before = stored_ids(id);
+	fake_pixverse_kick(srv, email);
+	call_ok(id, "credits");
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 1);
+	after = stored_ids(id);
+	CU_ASSERT(after.trace[0] && strcmp(after.trace, before.trace) != 0);
+	CU_ASSERT(after.anon[0] && strcmp(after.anon, before.anon) != 0);
+	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_LOGIN);
+	CU_ASSERT(same(seen, after.anon));
+	free(seen);
+	call_ok(id, "credits");
+	seen = fake_pixverse_last_anonymous_id(srv, FAKE_PV_EP_CREDITS);
+	CU_ASSERT(same(seen, after.anon));
+	free(seen);
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 1);
+	remember_secrets(id);
+	free(id);
+	fixture_end();
+
+	/* An account that cannot log in: the 10005 stays, and the next session drops the ids. */
+	fixture(1);
+	id = import_browser_session(NULL);
+	call_ok(id, "credits");
+	before = stored_ids(id);
+	CU_ASSERT_FATAL(before.trace[0] != '\0');
+	fake_pixverse_kick(srv, email);
+	clock_offset += 5;
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, PROVAUTH_ESESSION);
+	json_object_put(j);
+	after = stored_ids(id);
+	CU_ASSERT_STRING_EQUAL(after.trace, before.trace); /* dropped from the next session on */
+	clock_offset += 5;
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, PROVAUTH_ESESSION);
+	json_object_put(j);
+	after = stored_ids(id);
+	CU_ASSERT(after.trace[0] && strcmp(after.trace, before.trace) != 0);
+	CU_ASSERT(after.anon[0] && strcmp(after.anon, before.anon) != 0);
+	/* Dropped once: the ids of that next session are kept from then on. */
+	clock_offset += 5;
+	j = call_json(id, "credits", &rc);
+	json_object_put(j);
+	later = stored_ids(id);
+	CU_ASSERT_STRING_EQUAL(later.trace, after.trace);
+	CU_ASSERT_STRING_EQUAL(later.anon, after.anon);
+	/* A fresh browser session brings the account back, with the ids it keeps. */
+	free(import_browser_session(NULL));
+	call_ok(id, "credits");
+	call_ok(id, "credits");
+	clock_offset = 0;
+	remember_secrets(id);
+	free(id);
+	fixture_end();
+}
+
+/* Two accounts never share an identity. */
+static void test_client_ids_per_account(void)
+{
+	char first_email[64], store_a[128], *a, *b;
+	ids_pair pa, pb;
+
+	fixture(0);
+	a = password_account();
+	snprintf(first_email, sizeof(first_email), "%s", email);
+	snprintf(store_a, sizeof(store_a), "%s", store_dir);
+	fixture_end();
+	/* A second fake account, its account in the same store. */
+	fixture(0);
+	provauth_manager_free(mgr);
+	snprintf(store_dir, sizeof(store_dir), "%s", store_a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mgr = manager_open());
+	b = password_account();
+	CU_ASSERT(strcmp(a, b) != 0);
+	pa = stored_ids(a);
+	pb = stored_ids(b);
+	CU_ASSERT(pa.trace[0] && pb.trace[0] && strcmp(pa.trace, pb.trace) != 0);
+	CU_ASSERT(pa.anon[0] && pb.anon[0] && strcmp(pa.anon, pb.anon) != 0);
+	call_ok(a, "credits");
+	call_ok(b, "credits");
+	call_ok(a, "credits");
+	CU_ASSERT_EQUAL(fake_pixverse_id_mismatches(srv, first_email), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_id_mismatches(srv, email), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 0);
+	remember_secrets(a);
+	remember_secrets(b);
+	free(a);
+	free(b);
 	fixture_end();
 }
 
@@ -435,7 +692,7 @@ static void test_import_unknown(void)
 	CU_ASSERT_EQUAL(jint(j, "daily"), CREDIT_DAILY);
 	CU_ASSERT_EQUAL(jint(j, "monthly"), CREDIT_MONTHLY);
 	CU_ASSERT_EQUAL(jint(j, "package"), CREDIT_PACKAGE);
-	CU_ASSERT_FALSE(json_object_object_get_ex(j, "openapi", NULL));
+	CU_ASSERT_EQUAL(jint(j, "openapi"), 0);
 	json_object_put(j);
 	j = call_json(id, "user_info", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
@@ -453,7 +710,7 @@ static void test_import_unknown(void)
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(json_object_object_get_ex(j, "credits", &t) &&
 	          jint(t, "web") == CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE);
-	CU_ASSERT(json_object_object_get_ex(j, "ad_task", &t) && jint(t, "progress") == 1);
+	CU_ASSERT(json_object_object_get_ex(j, "ad_watch_task", &t) && jint(t, "progress") == 1);
 	json_object_put(j);
 	/* Operations take no arguments, and unknown ones are named. */
 	{
@@ -469,7 +726,7 @@ static void test_import_unknown(void)
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_PLATFORM), 0);
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_TRACE_ID), 0);
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_ANONYMOUS_ID), 0);
-	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_REUSED_TRACE_ID), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_id_mismatches(srv, email), 0);
 
 	/* The other two formats update the same account (same email). */
 	tok = fake_pixverse_login_token(srv, email);
@@ -537,6 +794,53 @@ static void test_reauth_sets_password(void)
 	CU_ASSERT(count_lines("pixverse_auto_reauth_attempt", "error_code=10005") >= 1);
 	CU_ASSERT(count_lines("pixverse_auto_reauth_completed", "success=1") >= 1);
 
+	remember_secrets(id);
+	free(id);
+	fixture_end();
+}
+
+/* What a session handed to an operation carried. */
+typedef struct session_seen {
+	int runs;
+	provauth_auth_method auth_method;
+	char jwt_source[16];
+	int has_openapi_key;
+} session_seen;
+
+static int see_session(const provauth_session *s, provauth_failure *f, void *payload)
+{
+	session_seen *seen = payload;
+
+	(void)f;
+	seen->runs++;
+	seen->auth_method = s->auth_method;
+	snprintf(seen->jwt_source, sizeof(seen->jwt_source), "%s", s->jwt_source ? s->jwt_source : "(null)");
+	seen->has_openapi_key = s->openapi_key != NULL;
+	return 0;
+}
+
+/* Spec 7.2: build_session fills auth_method (and jwt_source, openapi_key) for the operation. */
+static void test_build_session_auth_method(void)
+{
+	session_seen seen;
+	char *id;
+
+	fixture(0);
+	id = import_browser_session(NULL);
+	memset(&seen, 0, sizeof(seen));
+	seen.auth_method = (provauth_auth_method)-1;
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, id, "probe", see_session, &seen), 0);
+	CU_ASSERT_EQUAL(seen.runs, 1);
+	CU_ASSERT_EQUAL(seen.auth_method, PROVAUTH_AUTH_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(seen.jwt_source, "account");
+	CU_ASSERT_EQUAL(seen.has_openapi_key, 0);
+	CU_ASSERT_EQUAL(provauth_account_reauth(mgr, id, password), 0);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, id, "probe", see_session, &seen), 0);
+	CU_ASSERT_EQUAL(seen.auth_method, PROVAUTH_AUTH_PASSWORD);
+	CU_ASSERT_EQUAL(provauth_account_set_auth_method(mgr, id, PROVAUTH_AUTH_GOOGLE), 0);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, id, "probe", see_session, &seen), 0);
+	CU_ASSERT_EQUAL(seen.auth_method, PROVAUTH_AUTH_GOOGLE);
+	CU_ASSERT_EQUAL(seen.runs, 3);
 	remember_secrets(id);
 	free(id);
 	fixture_end();
@@ -1014,24 +1318,24 @@ static void test_status_ad_task_best_effort(void)
 
 	fixture(0);
 	id = password_account();
-	/* The ad task failing for another reason leaves it null. */
+	/* The ad task failing for another reason leaves it out. */
 	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_TASK_LIST, 500069, 1), 0);
 	j = call_json(id, "status", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(json_object_object_get_ex(j, "ad_task", &t) && t == NULL);
+	CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_watch_task", NULL));
 	CU_ASSERT(json_object_object_get_ex(j, "credits", &t) && jint(t, "daily") == CREDIT_DAILY);
 	json_object_put(j);
 	CU_ASSERT_EQUAL(fake_pixverse_inject_fault(srv, FAKE_PV_EP_TASK_LIST, FAKE_FAULT_NON_JSON, 1, 0), 0);
 	j = call_json(id, "status", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(json_object_object_get_ex(j, "ad_task", &t) && t == NULL);
+	CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_watch_task", NULL));
 	json_object_put(j);
 	/* A session error there is the session's: recovered and retried. */
 	fake_pixverse_reset_counters(srv);
 	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_TASK_LIST, 10005, 1), 0);
 	j = call_json(id, "status", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(json_object_object_get_ex(j, "ad_task", &t) && jint(t, "reward") == 30);
+	CU_ASSERT(json_object_object_get_ex(j, "ad_watch_task", &t) && jint(t, "reward") == 30);
 	json_object_put(j);
 	CU_ASSERT_EQUAL(count(FAKE_PV_EP_REFRESH), 1);
 	CU_ASSERT_EQUAL(count(FAKE_PV_EP_TASK_LIST), 2);
@@ -1044,7 +1348,7 @@ static void test_openapi_credits(void)
 {
 	fake_pixverse_account a;
 	provauth_account *acct;
-	json_object *j;
+	json_object *j, *t;
 	char *id;
 	int rc;
 
@@ -1071,11 +1375,100 @@ static void test_openapi_credits(void)
 	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_OPENAPI_CREDITS, 400017, 1), 0);
 	j = call_json(id, "credits", &rc);
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(json_object_object_get_ex(j, "openapi", NULL));
-	CU_ASSERT_EQUAL(jint(j, "openapi"), 0); /* null reads as 0 through json-c */
+	CU_ASSERT(json_object_object_get_ex(j, "openapi", &t) && json_object_is_type(t, json_type_int));
+	CU_ASSERT_EQUAL(jint(j, "openapi"), 0);
 	CU_ASSERT_EQUAL(jint(j, "web"), CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE);
 	json_object_put(j);
 	CU_ASSERT(count_lines("pixverse_openapi_credits_failed", NULL) >= 1);
+	remember_secrets(id);
+	free(id);
+	fixture_end();
+}
+
+/* An integer member that is there and is an integer (not null, not absent). */
+static int has_int(json_object *o, const char *key, int64_t want)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int) &&
+	       json_object_get_int64(v) == want;
+}
+
+/*
+ * Spec 4.2 and 5: credits are {web, openapi}, both always there and never
+ * below 0, plus ad_watch_task only when that best-effort fetch worked; the
+ * status operation is {provider_id, email, credits: {web, openapi},
+ * ad_watch_task?}.
+ */
+static void test_credits_and_status_shape(void)
+{
+	fake_pixverse_account a;
+	provauth_account *acct;
+	json_object *j, *c, *t;
+	char *id;
+	int rc;
+
+	fixture(0);
+	id = password_account();
+	/* No OpenAPI key: openapi is 0, not missing; the ad task is there. */
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(has_int(j, "web", CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE));
+	CU_ASSERT(has_int(j, "openapi", 0));
+	CU_ASSERT(json_object_object_get_ex(j, "ad_watch_task", &t) && jint(t, "reward") == 30 &&
+	          jint(t, "total_counts") == 3);
+	json_object_put(j);
+	j = call_json(id, "status", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(same(json_object_get_string(json_object_object_get(j, "provider_id")), "pixverse"));
+	CU_ASSERT(same(json_object_get_string(json_object_object_get(j, "email")), email));
+	CU_ASSERT(json_object_object_get_ex(j, "credits", &c) &&
+	          has_int(c, "web", CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE) && has_int(c, "openapi", 0));
+	CU_ASSERT_FALSE(json_object_object_get_ex(c, "ad_watch_task", NULL));
+	CU_ASSERT(json_object_object_get_ex(j, "ad_watch_task", &t) && jint(t, "progress") == 1);
+	CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_task", NULL));
+	json_object_put(j);
+
+	/* The ad task failing (not a session error): no ad_watch_task at all, credits as usual. */
+	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_TASK_LIST, 500069, 2), 0);
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_watch_task", NULL));
+	CU_ASSERT(has_int(j, "web", CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE) && has_int(j, "openapi", 0));
+	json_object_put(j);
+	j = call_json(id, "status", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_watch_task", NULL));
+	CU_ASSERT(json_object_object_get_ex(j, "credits", &c) && has_int(c, "openapi", 0));
+	json_object_put(j);
+
+	/* With a key whose fetch fails: 0; with negative figures everywhere: 0 each. */
+	memset(&a, 0, sizeof(a));
+	a.email = "shape-key-holder@example.com";
+	a.password = "x-SECRET-pw2";
+	a.api_key = "pv-openapi-SECRET-key2";
+	a.openapi_credits = -40;
+	CU_ASSERT(fake_pixverse_add_account(srv, &a) > 0);
+	secret(a.api_key);
+	acct = get(id);
+	CU_ASSERT_EQUAL(provauth_account_set_api_key(acct, "openapi", a.api_key), 0);
+	CU_ASSERT_EQUAL(provauth_account_put(mgr, acct), 0);
+	provauth_account_free(acct);
+	CU_ASSERT_EQUAL(fake_pixverse_inject_fault(srv, FAKE_PV_EP_OPENAPI_CREDITS, FAKE_FAULT_NON_JSON, 1, 0), 0);
+	j = call_json(id, "status", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(json_object_object_get_ex(j, "credits", &c) && has_int(c, "openapi", 0));
+	json_object_put(j);
+	CU_ASSERT_EQUAL(fake_pixverse_set_credits(srv, email, -100, -5, 3), 0);
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(has_int(j, "web", 0) && has_int(j, "openapi", 0));
+	json_object_put(j);
+	CU_ASSERT_EQUAL(fake_pixverse_set_openapi_credits(srv, a.email, 77), 0);
+	j = call_json(id, "status", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(json_object_object_get_ex(j, "credits", &c) && has_int(c, "web", 0) && has_int(c, "openapi", 77));
+	json_object_put(j);
+	fake_pixverse_clear_faults(srv);
 	remember_secrets(id);
 	free(id);
 	fixture_end();
@@ -1300,6 +1693,7 @@ static char *load_with(const char *block, char **refused)
 		return strdup("");
 	}
 	opts.log = capture;
+	opts.clock = test_clock;
 	if (provauth_manager_new(&m, s, &opts) != 0) {
 		*refused = strdup(provauth_last_error());
 		provauth_settings_free(s);
@@ -1410,7 +1804,12 @@ int main(int argc, char **argv)
 	static const pa_test tests[] = {
 		{ "cookie import: auth_method unknown, all formats, every operation", test_import_unknown },
 		{ "re-import into the account keeps its anonymous id", test_reimport_keeps_anonymous_id },
+		{ "client ids: one stable pair per account across calls and managers", test_client_ids_stable },
+		{ "client ids: an import's session_ids are used", test_client_ids_from_import },
+		{ "client ids: fresh ones after a 10005", test_client_ids_after_10005 },
+		{ "client ids: two accounts differ", test_client_ids_per_account },
 		{ "explicit reauth: password, then auto-reauth", test_reauth_sets_password },
+		{ "build_session fills auth_method", test_build_session_auth_method },
 		{ "google: never auto-reauths, clear error", test_google_never_reauths },
 		{ "google-only account: login says so and marks it", test_google_only_login },
 		{ "credits: reauth and retry exactly once", test_credits_retry_once },
@@ -1424,6 +1823,7 @@ int main(int argc, char **argv)
 		{ "HTTP 429", test_rate_limit },
 		{ "status: ad task best effort", test_status_ad_task_best_effort },
 		{ "openapi credits", test_openapi_credits },
+		{ "credits and status: the spec's shape (4.2, 5)", test_credits_and_status_shape },
 		{ "bad imports store nothing", test_bad_imports },
 		{ "bad replies change nothing", test_bad_replies_change_nothing },
 		{ "broken stored JWT", test_broken_stored_jwt },

@@ -215,7 +215,7 @@ int scripted_op(const provauth_session *session, provauth_failure *failure, void
 #define SCRIPTED_BASE(refresh_fn)                                                      \
 	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider), \
 	"scripted", "test provider", "1", NULL, s_init, s_fini, s_build, NULL, s_classify, \
-	refresh_fn, s_reauth, { NULL, NULL, NULL, NULL }, scripted_ops, 1, NULL, NULL
+	refresh_fn, s_reauth, { NULL, NULL, NULL, NULL }, scripted_ops, 1, NULL, NULL, 0
 
 const provauth_provider scripted_provider = { SCRIPTED_BASE(NULL) };
 const provauth_provider scripted_provider_refreshing = { SCRIPTED_BASE(s_refresh) };

@@ -49,12 +49,14 @@ typedef struct req_opts {
 	const char *token;       /* token header */
 	const char *cookie;      /* Cookie header value */
 	const char *api_key;     /* API-KEY header */
-	const char *trace;       /* fixed ai-trace-id */
+	const char *trace;       /* ai-trace-id; NULL: DEFAULT_TRACE */
+	const char *anon;        /* ai-anonymous-id; NULL: DEFAULT_ANON */
 	int bare;                /* no x-platform / ai-trace-id / ai-anonymous-id */
 	int follow;              /* follow redirects, at most 5 */
 } req_opts;
 
-static unsigned trace_seq;
+#define DEFAULT_TRACE "trace-0000-4000-8000-000000000001"
+#define DEFAULT_ANON "7f0c1d6e-0000-4000-8000-000000000001"
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
 {
@@ -110,11 +112,10 @@ static void do_http_url(http_result *r, const char *url, const char *method,
 	}
 	if (!o->bare) {
 		h = curl_slist_append(h, "x-platform: Web");
-		h = curl_slist_append(h, "ai-anonymous-id: 7f0c1d6e-0000-4000-8000-000000000001");
-		if (o->trace)
-			snprintf(line, sizeof(line), "ai-trace-id: %s", o->trace);
-		else
-			snprintf(line, sizeof(line), "ai-trace-id: trace-%u", ++trace_seq);
+		snprintf(line, sizeof(line), "ai-anonymous-id: %s", o->anon ? o->anon : DEFAULT_ANON);
+		h = curl_slist_append(h, line);
+		/* One client: the same ids on every request, as the service wants (it ties sessions to them). */
+		snprintf(line, sizeof(line), "ai-trace-id: %s", o->trace ? o->trace : DEFAULT_TRACE);
 		h = curl_slist_append(h, line);
 	}
 	if (o->token) {
@@ -418,6 +419,52 @@ static void test_second_login_supersedes_first(void)
 	free(msg);
 	free(t1);
 	free(t2);
+	fake_pixverse_stop(srv);
+}
+
+/* Like the service: a session answers only the client ids it was made with. */
+static void test_session_ids(void)
+{
+	fake_pixverse *srv = start();
+	char *t = login(srv, "alice@example.com", "alice-pw-123", NULL, NULL), *b;
+	req_opts o;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	/* Logged in with the defaults: those work, any other pair answers 10005. */
+	memset(&o, 0, sizeof(o));
+	o.token = t;
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/user/credits", NULL, &o, NULL, NULL), 0);
+	o.trace = "trace-other-4000-8000-000000000002";
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/user/credits", NULL, &o, NULL, NULL), 10005);
+	o.trace = NULL;
+	o.anon = "anon-other-4000-8000-000000000002";
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/user/credits", NULL, &o, NULL, NULL), 10005);
+	CU_ASSERT_EQUAL(call(srv, "POST", "/auth/refresh", "{}", &o, NULL, NULL), 10005);
+	o.anon = NULL;
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/user/credits", NULL, &o, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_id_mismatches(srv, "alice@example.com"), 3);
+
+	/* A browser session whose ids are unknown takes those of its first request. */
+	b = fake_pixverse_login_token(srv, "bob@example.com");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	o.token = b;
+	o.anon = "anon-browser-4000-8000-000000000003";
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/getUserInfo", NULL, &o, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/user/credits", NULL, &o, NULL, NULL), 0);
+	o.anon = NULL;
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/user/credits", NULL, &o, NULL, NULL), 10005);
+	free(b);
+	/* ... or those it is given. */
+	b = fake_pixverse_login_token_ids(srv, "bob@example.com", "trace-given-4000-8000-000000000004",
+	                                  "anon-given-4000-8000-000000000004");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	o.token = b;
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/user/credits", NULL, &o, NULL, NULL), 10005);
+	o.trace = "trace-given-4000-8000-000000000004";
+	o.anon = "anon-given-4000-8000-000000000004";
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/user/credits", NULL, &o, NULL, NULL), 0);
+	free(b);
+	free(t);
 	fake_pixverse_stop(srv);
 }
 
@@ -986,12 +1033,12 @@ static void test_counters_and_headers(void)
 	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/user/credits", NULL, &full, NULL, NULL), 0);
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_PLATFORM), 0);
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_TRACE_ID), 0);
-	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_REUSED_TRACE_ID), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_REUSED_TRACE_ID), 1);
 
-	/* Missing headers are recorded, not rejected. */
-	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/getUserInfo", NULL, &bare, NULL, NULL), 0);
-	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/task/list", NULL, &same, NULL, NULL), 0);
-	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/task/list", NULL, &same, NULL, NULL), 0);
+	/* Missing headers are recorded; other ids than the session's answer 10005. */
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/getUserInfo", NULL, &bare, NULL, NULL), 10005);
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/task/list", NULL, &same, NULL, NULL), 10005);
+	CU_ASSERT_EQUAL(call(srv, "GET", "/creative_platform/task/list", NULL, &same, NULL, NULL), 10005);
 	do_http(&r, srv, "GET", "/no/such/path", NULL, NULL);
 	CU_ASSERT_EQUAL(r.status, 404);
 	http_free(&r);
@@ -1012,7 +1059,8 @@ static void test_counters_and_headers(void)
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_PLATFORM), 1);
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_TRACE_ID), 1);
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_ANONYMOUS_ID), 1);
-	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_REUSED_TRACE_ID), 1);
+	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_REUSED_TRACE_ID), 2);
+	CU_ASSERT_EQUAL(fake_pixverse_id_mismatches(srv, "alice@example.com"), 3);
 	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_CREDITS), 2);
 	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_USER_INFO), 1);
 	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_TASK_LIST), 2);
@@ -1491,6 +1539,7 @@ int main(int argc, char **argv)
 	static const pa_test tests[] = {
 		{ "login success", test_login_success },
 		{ "second login supersedes first", test_second_login_supersedes_first },
+		{ "sessions are tied to their client ids", test_session_ids },
 		{ "expired token", test_expired_token },
 		{ "missing and garbled tokens", test_missing_and_garbled_tokens },
 		{ "login failures", test_login_failures },

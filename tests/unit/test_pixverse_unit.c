@@ -548,7 +548,12 @@ static void test_build_openapi_key(void)
 
 static const char *anon_of(const built *b)
 {
-	return ((const pv_session_data *)b->s.provider_data)->anonymous_id;
+	return ((const pv_session_data *)b->s.provider_data)->ids.anonymous_id;
+}
+
+static const char *trace_of(const built *b)
+{
+	return ((const pv_session_data *)b->s.provider_data)->ids.trace_id;
 }
 
 static int uuid_like(const char *s)
@@ -565,7 +570,7 @@ static int uuid_like(const char *s)
 
 static void test_build_anonymous_id(void)
 {
-	char *fresh = pv_jwt(NOW + 20 * 86400, "acct"), first[40], stored[64];
+	char *fresh = pv_jwt(NOW + 20 * 86400, "acct"), first[40], first_trace[40], stored[128];
 	provauth_account *a = account_with(fresh, NULL), *other = account_with(fresh, NULL);
 	built b, b2;
 
@@ -573,15 +578,47 @@ static void test_build_anonymous_id(void)
 	CU_ASSERT_EQUAL_FATAL(b.rc, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b.s.provider_data);
 	CU_ASSERT(uuid_like(anon_of(&b)));
+	CU_ASSERT(uuid_like(trace_of(&b)));
+	CU_ASSERT_STRING_NOT_EQUAL(anon_of(&b), trace_of(&b));
 	snprintf(first, sizeof(first), "%s", anon_of(&b));
-	/* stored through the update, as metadata.anonymous_id */
+	snprintf(first_trace, sizeof(first_trace), "%s", trace_of(&b));
+	/* stored through the update, as metadata.anonymous_id and .trace_id */
 	CU_ASSERT_FALSE(pa_update_is_empty(b.u));
 	CU_ASSERT_EQUAL(pa_update_apply(b.u, a), 0);
 	snprintf(stored, sizeof(stored), "\"anonymous_id\":\"%s\"", first);
 	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, stored));
+	snprintf(stored, sizeof(stored), "\"trace_id\":\"%s\"", first_trace);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, stored));
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"ids_at\":"));
 	built_free(&b, a);
 
-	/* The next build reads it back and asks to store nothing. */
+	/* The next build reads them back and asks to store nothing. */
+	build(&b, a);
+	CU_ASSERT_STRING_EQUAL(anon_of(&b), first);
+	CU_ASSERT_STRING_EQUAL(trace_of(&b), first_trace);
+	CU_ASSERT(pa_update_is_empty(b.u));
+	built_free(&b, a);
+
+	/* A 10005 recorded after they were set drops both; one recorded before changes nothing. */
+	snprintf(stored, sizeof(stored), "{\"state\":\"invalid\",\"code\":\"10005\",\"at\":%lld}",
+	         (long long)NOW - 100000);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "session_health", stored), 0);
+	build(&b, a);
+	CU_ASSERT_STRING_EQUAL(anon_of(&b), first);
+	CU_ASSERT(pa_update_is_empty(b.u));
+	built_free(&b, a);
+	snprintf(stored, sizeof(stored), "{\"state\":\"invalid\",\"code\":\"10005\",\"at\":%lld}",
+	         (long long)NOW + 100000);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "session_health", stored), 0);
+	build(&b, a);
+	CU_ASSERT(uuid_like(anon_of(&b)) && strcmp(anon_of(&b), first) != 0);
+	CU_ASSERT(uuid_like(trace_of(&b)) && strcmp(trace_of(&b), first_trace) != 0);
+	CU_ASSERT_FALSE(pa_update_is_empty(b.u));
+	built_free(&b, a);
+	/* Another code (an expired token) keeps them. */
+	snprintf(stored, sizeof(stored), "{\"state\":\"invalid\",\"code\":\"10002\",\"at\":%lld}",
+	         (long long)NOW + 100000);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "session_health", stored), 0);
 	build(&b, a);
 	CU_ASSERT_STRING_EQUAL(anon_of(&b), first);
 	CU_ASSERT(pa_update_is_empty(b.u));
@@ -910,7 +947,7 @@ static void stub_init(void)
 static void test_client_web_headers(void)
 {
 	provauth_cookie jar[] = { { "a", "1" }, { "bad", "x\r\nInjected: 1" }, { "b", "two" } };
-	char trace1[64];
+	const pv_client_ids ids = { "5d0c9a7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f", "11111111-2222-4333-8444-555555555555" };
 	pv_request req;
 	pv_reply r;
 	int secret = -1;
@@ -924,7 +961,7 @@ static void test_client_web_headers(void)
 	req.jwt = "jwt.token.value";
 	req.cookies = jar;
 	req.cookie_count = 3;
-	req.anonymous_id = "11111111-2222-4333-8444-555555555555";
+	req.ids = &ids;
 	CU_ASSERT_EQUAL_FATAL(pv_send(&stub_state, &req, &r), 0);
 	CU_ASSERT(pv_reply_ok(&r));
 	CU_ASSERT_PTR_NOT_NULL(r.resp);
@@ -935,7 +972,8 @@ static void test_client_web_headers(void)
 	CU_ASSERT_STRING_EQUAL(stub.url, req.url);
 	CU_ASSERT_STRING_EQUAL(sent("token", &secret), "jwt.token.value");
 	CU_ASSERT_EQUAL(secret, 1);
-	CU_ASSERT_STRING_EQUAL(sent("ai-anonymous-id", NULL), req.anonymous_id);
+	CU_ASSERT_STRING_EQUAL(sent("ai-anonymous-id", NULL), ids.anonymous_id);
+	CU_ASSERT_STRING_EQUAL(sent("ai-trace-id", NULL), ids.trace_id);
 	CU_ASSERT_STRING_EQUAL(sent("x-platform", NULL), "Web");
 	CU_ASSERT_STRING_EQUAL(sent("Origin", NULL), "https://app.test");
 	CU_ASSERT_STRING_EQUAL(sent("Referer", NULL), "https://app.test/");
@@ -945,25 +983,24 @@ static void test_client_web_headers(void)
 	CU_ASSERT_STRING_EQUAL(sent("Cookie", &secret), "a=1; b=two; _ai_token=jwt.token.value");
 	CU_ASSERT_EQUAL(secret, 1);
 	CU_ASSERT_PTR_NULL(sent("API-KEY", NULL));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(sent("ai-trace-id", NULL));
-	snprintf(trace1, sizeof(trace1), "%s", sent("ai-trace-id", NULL));
-	CU_ASSERT_EQUAL(strlen(trace1), 36);
 
-	/* The jar has _ai_token: not added twice; a new trace id per request. */
+	/* The jar has _ai_token: not added twice; the same trace id on every request (the session is tied to it). */
 	jar[1].name = "_ai_token";
 	jar[1].value = "cookie.jwt.value";
 	CU_ASSERT_EQUAL_FATAL(pv_send(&stub_state, &req, &r), 0);
 	pv_reply_free(&stub_state, &r);
 	CU_ASSERT_STRING_EQUAL(sent("Cookie", NULL), "a=1; _ai_token=cookie.jwt.value; b=two");
-	CU_ASSERT_STRING_NOT_EQUAL(sent("ai-trace-id", NULL), trace1);
+	CU_ASSERT_STRING_EQUAL(sent("ai-trace-id", NULL), ids.trace_id);
 
-	/* No anonymous id given: a fresh one. No token, no cookies: neither header. */
-	req.anonymous_id = NULL;
+	/* No account's ids: fresh ones for this request. No token, no cookies: neither header. */
+	req.ids = NULL;
 	req.jwt = NULL;
 	req.cookie_count = 0;
 	CU_ASSERT_EQUAL_FATAL(pv_send(&stub_state, &req, &r), 0);
 	pv_reply_free(&stub_state, &r);
 	CU_ASSERT_EQUAL(strlen(sent("ai-anonymous-id", NULL)), 36);
+	CU_ASSERT_EQUAL(strlen(sent("ai-trace-id", NULL)), 36);
+	CU_ASSERT_STRING_NOT_EQUAL(sent("ai-trace-id", NULL), ids.trace_id);
 	CU_ASSERT_PTR_NULL(sent("token", NULL));
 	CU_ASSERT_PTR_NULL(sent("Cookie", NULL));
 }
@@ -1388,7 +1425,7 @@ int main(int argc, char **argv)
 		{ "build_session: fresher cookie JWT wins", test_build_prefers_fresher_cookie },
 		{ "build_session: account JWT kept", test_build_keeps_account_jwt },
 		{ "build_session: openapi key", test_build_openapi_key },
-		{ "build_session: anonymous id generated once, stable", test_build_anonymous_id },
+		{ "build_session: client ids generated once, stable, dropped after a 10005", test_build_anonymous_id },
 		{ "classify: every row, as message and as reply", test_classify_table },
 		{ "classify: banned vs invalid token", test_classify_banned },
 		{ "classify: HTTP 429 with and without Retry-After", test_classify_rate_limit },

@@ -22,7 +22,7 @@
  *  1.1  named operations (operations, operation_count), import
  *  1.2  host->json_valid
  *  1.3  host->last_error, host->setting_error, provider->import_kinds
- *  1.4  host->text_excerpt
+ *  1.4  host->text_excerpt, provider->sign_ins
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -435,7 +435,24 @@ typedef struct provauth_provider {
 	 * too: a host built before this member ignores it.
 	 */
 	const provauth_import_kind *import_kinds;
+
+	/* ---- 1.4 ---- */
+
+	/*
+	 * How the service lets an account sign in, as PROVAUTH_SIGNIN_* bits.
+	 * The host refuses to record an auth method the service does not
+	 * offer: provauth_account_set_auth_method (the CLI's connect-google)
+	 * answers PROVAUTH_EUNSUPPORTED, naming the provider, and stores
+	 * nothing. 0 (and every plugin built before 1.4): not declared; every
+	 * method is accepted, as before.
+	 */
+	unsigned int sign_ins;
 } provauth_provider;
+
+/* provauth_provider.sign_ins bits. */
+#define PROVAUTH_SIGNIN_PASSWORD 0x1u  /* email (or user name) and password */
+#define PROVAUTH_SIGNIN_GOOGLE   0x2u  /* "Sign in with Google" */
+#define PROVAUTH_SIGNIN_TOKEN    0x4u  /* only a token the user brings (an OAuth refresh token) */
 
 /* True when the plugin's struct has `member` (struct_size covers it). */
 #define PROVAUTH_PROVIDER_HAS(p, member) \
