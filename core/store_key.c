@@ -79,11 +79,14 @@ static int read_key_file(pa_store_key *k, const char *where, int fd)
 {
 	struct stat sb;
 	size_t got = 0;
+	int flags;
 
 	if (fstat(fd, &sb) != 0)
 		return pa_error_set(PROVAUTH_EIO, "%s: key file %s: %s", where, k->file, strerror(errno));
 	if (!S_ISREG(sb.st_mode))
 		return pa_error_set(PROVAUTH_ECRYPTO, "%s: key file %s is not a regular file", where, k->file);
+	if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		return pa_error_set(PROVAUTH_EIO, "%s: key file %s: %s", where, k->file, strerror(errno));
 	if (sb.st_mode & 077)
 		return pa_error_set(PROVAUTH_ECRYPTO,
 		                    "%s: key file %s is accessible by group or others (mode %04o); run: chmod 600 %s",
@@ -177,7 +180,12 @@ int pa_store_key_load(pa_store_key *k, const char *where, int may_create)
 
 	if (!k->file)
 		return 0;
-	if ((fd = open(k->file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+	/*
+	 * O_NONBLOCK: opening a FIFO planted at the key path would otherwise
+	 * wait for a writer forever, with the store lock held. read_key_file
+	 * refuses anything but a regular file; blocking reads come back after.
+	 */
+	if ((fd = open(k->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
 		if (errno != ENOENT)
 			return pa_error_set(PROVAUTH_EIO, "%s: cannot open key file %s: %s", where, k->file,
 			                    strerror(errno));
