@@ -595,6 +595,7 @@ typedef struct parser {
 	const char *text;
 	size_t len;
 	size_t nodes;
+	size_t expanded;  /* bytes of all values so far, after ${NAME} expansion */
 } parser;
 
 /* Byte offset of a 0-based line and character column (libyaml counts characters). */
@@ -708,8 +709,12 @@ static void sbuf_wipe(sbuf *b)
  * ${NAME} expansion. "$${" stands for a literal "${"; any other '$' is
  * itself. Messages never quote the value: it may be a password that
  * happens to contain "${".
+ *
+ * The values of a whole file together are bounded like the file itself
+ * (MAX_BYTES): without that, a small file naming a big variable thousands
+ * of times expands into gigabytes before anything looks at it.
  */
-static int expand(provauth_setting *n, const char *raw, size_t len)
+static int expand(parser *p, provauth_setting *n, const char *raw, size_t len)
 {
 	sbuf b = { NULL, 0, 0 };
 	size_t i = 0;
@@ -718,7 +723,7 @@ static int expand(provauth_setting *n, const char *raw, size_t len)
 	while (i < len && !rc) {
 		const char *end, *val;
 		char name[256];
-		size_t nlen, k;
+		size_t nlen, k, vlen;
 
 		if (raw[i] == '$' && i + 2 < len && raw[i + 1] == '$' && raw[i + 2] == '{') {
 			rc = sbuf_add(&b, "${", 2);
@@ -754,7 +759,14 @@ static int expand(provauth_setting *n, const char *raw, size_t len)
 			rc = node_fail(n, "environment variable %s is not set", name);
 			break;
 		}
-		rc = sbuf_add(&b, val, strlen(val));
+		vlen = strlen(val);
+		/* Literal text may have brought the sum past the bound already. */
+		if (p->expanded + b.len > MAX_BYTES || vlen > MAX_BYTES - p->expanded - b.len) {
+			rc = node_fail(n, "the values expanded from ${...} exceed 1 MiB in all (here from "
+			               "environment variable %s); settings are bounded like the file", name);
+			break;
+		}
+		rc = sbuf_add(&b, val, vlen);
 		n->from_env = 1;
 		i += nlen + 3;
 	}
@@ -764,6 +776,7 @@ static int expand(provauth_setting *n, const char *raw, size_t len)
 		sbuf_wipe(&b);
 		return rc;
 	}
+	p->expanded += b.len;
 	n->value = b.p;
 	return 0;
 }
@@ -810,7 +823,7 @@ static int parse_scalar(parser *p, const yaml_event_t *ev, const char *path, pro
 	if (!(n = node_new(NODE_SCALAR, p->file, path, EV_LINE(ev), EV_COL(ev))))
 		return pa_error_oom();
 	n->plain = plain;
-	if ((rc = expand(n, raw, len))) {
+	if ((rc = expand(p, n, raw, len))) {
 		node_free(n);
 		return rc;
 	}

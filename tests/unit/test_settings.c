@@ -315,6 +315,58 @@ static void test_env_expansion(void)
 	provauth_settings_free(s);
 }
 
+/*
+ * ${VAR} expansion is bounded like the file itself: a small file naming a
+ * big variable many times must not expand into gigabytes. The limit counts
+ * every expanded value of the file together, and the error names the file
+ * and the key where the limit was crossed.
+ */
+static void test_env_expansion_bounded(void)
+{
+	size_t big = 100 * 1024, i;
+	char *value = malloc(big + 1), *text;
+	provauth_settings *s = NULL;
+	size_t off = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(value);
+	memset(value, 'v', big);
+	value[big] = '\0';
+	CU_ASSERT_EQUAL_FATAL(setenv("PA_T_BIG", value, 1), 0);
+	text = malloc(4096);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+
+	/* Five times (500 KiB in all) is within the bound. */
+	off = (size_t)snprintf(text, 4096, "providers:\n  p:\n");
+	for (i = 0; i < 5; i++)
+		off += (size_t)snprintf(text + off, 4096 - off, "    k%zu: ${PA_T_BIG}\n", i);
+	CU_ASSERT_EQUAL(provauth_settings_parse(&s, text, off, "t.yaml"), 0);
+	provauth_settings_free(s);
+	s = NULL;
+
+	/* Twenty times in separate values (2 MB in all) is not, nor eleven times in one value. */
+	off = (size_t)snprintf(text, 4096, "providers:\n  p:\n");
+	for (i = 0; i < 20; i++)
+		off += (size_t)snprintf(text + off, 4096 - off, "    k%zu: ${PA_T_BIG}\n", i);
+	CU_ASSERT_EQUAL(provauth_settings_parse(&s, text, off, "t.yaml"), PROVAUTH_ECONFIG);
+	CU_ASSERT_PTR_NULL(s);
+	MSG_HAS("t.yaml:");
+	MSG_HAS("providers.p.k10");
+	MSG_HAS("1 MiB");
+	MSG_LACKS("vvvvvvvv");
+
+	off = (size_t)snprintf(text, 4096, "store:\n  path: \"");
+	for (i = 0; i < 11; i++)
+		off += (size_t)snprintf(text + off, 4096 - off, "${PA_T_BIG}");
+	off += (size_t)snprintf(text + off, 4096 - off, "\"\n");
+	CU_ASSERT_EQUAL(provauth_settings_parse(&s, text, off, "t.yaml"), PROVAUTH_ECONFIG);
+	CU_ASSERT_PTR_NULL(s);
+	MSG_HAS("t.yaml:2:");
+	MSG_HAS("store.path");
+	CU_ASSERT_EQUAL(unsetenv("PA_T_BIG"), 0);
+	free(text);
+	free(value);
+}
+
 static void test_env_escape(void)
 {
 	provauth_settings *s = parse_ok("store:\n"
@@ -838,6 +890,7 @@ int main(int argc, char **argv)
 		{ "full file", test_full_file },
 		{ "booleans", test_booleans },
 		{ "env expansion", test_env_expansion },
+		{ "env expansion is bounded", test_env_expansion_bounded },
 		{ "env escape", test_env_escape },
 		{ "text forms", test_text_forms },
 		{ "plugin_dir forms", test_plugin_dir_forms },
