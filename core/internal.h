@@ -224,7 +224,16 @@ int pa_account_same_credentials(const provauth_account *a, const provauth_accoun
 int pa_update_new(provauth_update **out);
 void pa_update_free(provauth_update *u);
 int pa_update_is_empty(const provauth_update *u);
-/* Applies the update to `a` in place. */
+/*
+ * The most cookies, and bytes of them ("name=value; " each), an account
+ * keeps: every call sends them all in one Cookie header.
+ */
+#define PA_COOKIES_MAX_COUNT 256
+#define PA_COOKIES_MAX_BYTES (64 * 1024)
+/*
+ * Applies the update to `a` in place. The cookie jar stays within the
+ * bounds above: the oldest cookies the update did not set go first.
+ */
 int pa_update_apply(const provauth_update *u, provauth_account *a);
 int pa_update_set(provauth_update *u, provauth_field field, const char *value);
 int pa_update_set_access_expiry(provauth_update *u, int64_t t);

@@ -927,6 +927,62 @@ static void test_failure_setters(void)
 	provauth_failure_clear(NULL);
 }
 
+static size_t cookie_bytes(const provauth_account *a)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < a->cookie_count; i++)
+		n += strlen(a->cookies[i].name) + strlen(a->cookies[i].value) + 3;  /* "; " and "=" */
+	return n;
+}
+
+/*
+ * A server that sets new cookie names on every login must not grow the jar
+ * without end (every call sends all of it): the jar keeps at most
+ * PA_COOKIES_MAX_COUNT cookies and PA_COOKIES_MAX_BYTES, dropping the
+ * oldest cookies the update did not set, and a cookie of the same name is
+ * replaced in place.
+ */
+static void test_update_cookie_jar_bounded(void)
+{
+	provauth_account *a = sample_account();
+	char name[32], value[600];
+	int login, i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	memset(value, 'c', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	for (login = 0; login < 40; login++) {
+		provauth_update *u = NULL;
+
+		CU_ASSERT_EQUAL_FATAL(pa_update_new(&u), 0);
+		CU_ASSERT_EQUAL(pa_update_set_cookie(u, "_ai_token", login % 2 ? "tok-odd" : "tok-even"), 0);
+		for (i = 0; i < 20; i++) {
+			snprintf(name, sizeof(name), "junk%d_%d", login, i);
+			CU_ASSERT_EQUAL(pa_update_set_cookie(u, name, login < 20 ? "small" : value), 0);
+		}
+		CU_ASSERT_EQUAL_FATAL(pa_update_apply(u, a), 0);
+		pa_update_free(u);
+		CU_ASSERT(a->cookie_count <= PA_COOKIES_MAX_COUNT);
+		CU_ASSERT(cookie_bytes(a) <= PA_COOKIES_MAX_BYTES);
+		/* What this login set is all there. */
+		CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "_ai_token"), login % 2 ? "tok-odd" : "tok-even");
+		snprintf(name, sizeof(name), "junk%d_19", login);
+		CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(a, name));
+		snprintf(name, sizeof(name), "junk%d_0", login);
+		CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(a, name));
+	}
+	/* The oldest went first. */
+	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "junk0_0"));
+	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "sid"));
+	/* One name once: replaced, never added again. */
+	login = 0;
+	for (i = 0; i < (int)a->cookie_count; i++)
+		login += strcmp(a->cookies[i].name, "_ai_token") == 0;
+	CU_ASSERT_EQUAL(login, 1);
+	provauth_account_free(a);
+}
+
 /* ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -952,6 +1008,7 @@ int main(int argc, char **argv)
 		{ "account dup", test_account_dup },
 		{ "update apply", test_update_apply },
 		{ "update clear_cookies", test_update_clear_cookies },
+		{ "update keeps the cookie jar bounded", test_update_cookie_jar_bounded },
 		{ "failure setters", test_failure_setters },
 		PA_TEST_END
 	};
