@@ -199,6 +199,43 @@ static void test_json_parse(void)
 	CU_ASSERT_PTR_NULL(pa_json_parse(NULL, 0));
 }
 
+/*
+ * A NUL inside a JSON string would cut a token or an email short for every
+ * reader of C strings, and a key with a NUL would stand for another key:
+ * such documents are refused, saying why.
+ */
+static void test_json_nul_refused(void)
+{
+	static const char *const bad[] = {
+		"{\"token\":\"tok\\u0000junk\"}",
+		"{\"email\":\"a@example.com\\u0000@evil.example\"}",
+		"{\"token\\u0000x\":\"forged\",\"token\":\"real\"}",
+		"[\"\\\\\\u0000\"]",              /* an escaped backslash, then the escape */
+		"'\\u0000'",                       /* json-c's single quotes */
+	};
+	provauth_json *v;
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_LEN(bad); i++) {
+		provauth_error_clear();
+		v = parse(bad[i]);
+		CU_ASSERT_PTR_NULL(v);
+		if (v)
+			fprintf(stderr, "\n  accepted: %s\n", bad[i]);
+		pa_json_free(v);
+		CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "NUL"));
+	}
+	CU_ASSERT_PTR_NULL(pa_json_parse("{\"a\":\"b\"}\0", 10));
+	/* "\\u0000" is a backslash and text: fine. */
+	v = parse("{\"a\":\"\\\\u0000\"}");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(pa_json_string(pa_json_get(v, "a")), "\\u0000");
+	pa_json_free(v);
+	v = parse("{\"a\":\"x\\u0001\"}");
+	CU_ASSERT_PTR_NOT_NULL(v);
+	pa_json_free(v);
+}
+
 static void test_json_depth(void)
 {
 	char buf[2 * 70 + 1];
@@ -993,6 +1030,7 @@ int main(int argc, char **argv)
 		{ "url_escape", test_url_escape },
 		{ "uuid4", test_uuid4 },
 		{ "json parse", test_json_parse },
+		{ "json NUL in a string refused", test_json_nul_refused },
 		{ "json depth limit", test_json_depth },
 		{ "json NULL safety", test_json_null_safety },
 		{ "json build and dotted paths", test_json_build_and_path },
