@@ -84,6 +84,22 @@ PROVAUTH_EXTERN(void) provauth_error_clear(void);
 PROVAUTH_EXTERN(void) provauth_free(void *ptr);
 
 /* ------------------------------------------------------------------------ */
+/* Process hardening                                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Keeps the process's memory (the store key, passwords, tokens) out of
+ * core files and away from other users' debuggers: marks the process not
+ * dumpable (prctl PR_SET_DUMPABLE 0: no core file, no ptrace attach but by
+ * root, /proc/PID/mem and friends owned by root) and sets RLIMIT_CORE to 0.
+ * Call it first thing in main, before any secret is read; it affects the
+ * whole process and is kept across fork (exec of a set-uid program aside).
+ * Returns 0, or PROVAUTH_EUNSUPPORTED where the system offers neither, or
+ * PROVAUTH_ERROR when a step failed (the message says which).
+ */
+PROVAUTH_EXTERN(int) provauth_process_harden(void);
+
+/* ------------------------------------------------------------------------ */
 /* Logging                                                                  */
 /* ------------------------------------------------------------------------ */
 
