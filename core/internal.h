@@ -266,7 +266,26 @@ typedef struct pa_plugin_set {
 	size_t count;
 	pa_plugin_skip *skipped;
 	size_t skipped_count;
+	int trial;                  /* try each file in a child process before loading it here */
 } pa_plugin_set;
+
+/* ---- plugin_trial.c: a plugin tried in a child process ---- */
+
+/* Seconds a trial child may take before it counts as hung. */
+#define PA_PLUGIN_TRIAL_SECONDS 10
+/*
+ * Runs load(arg) in a child process. Returns 0 when the child came back
+ * (whatever load returned: the real load reports its refusals again), or
+ * PROVAUTH_EPLUGIN with "FILE crashed in init (signal N)" (or in its entry
+ * point, or while being loaded; or "did not finish ...") when it did not.
+ */
+int pa_plugin_trial(const char *file, int (*load)(void *arg), void *arg);
+/*
+ * Said before the loader calls into a plugin (`call`: "entry point",
+ * "init"): logged at debug level, so that a crash's last line names the
+ * file, and marked for the parent when this is a trial child.
+ */
+void pa_plugin_calling(const pa_logger *lg, const char *file, const char *call);
 
 /*
  * Scans the directories (settings' plugin_dir list, PROVAUTH_PLUGIN_PATH via

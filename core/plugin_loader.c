@@ -246,6 +246,7 @@ static int add_provider(pa_plugin_set *set, const provauth_provider *p, const ch
 
 	if (pl->vt.init) {
 		provauth_error_clear();
+		pa_plugin_calling(lg, name, "init");
 		rc = pl->vt.init(&pl->state, host, node);
 		if (rc != 0) {
 			if (rc > 0)
@@ -347,6 +348,25 @@ static int check_file(const char *real, const char *dir_real, const struct stat 
 }
 
 static int open_plugin(pa_plugin_set *set, const char *real, const provauth_settings *s,
+                       const provauth_host *host, const pa_logger *lg);
+
+typedef struct trial_args {
+	const char *real;
+	const provauth_settings *s;
+	const provauth_host *host;
+} trial_args;
+
+/* In the trial child: the same load into a set of its own, silently (the parent logs). */
+static int trial_load(void *arg)
+{
+	const trial_args *a = arg;
+	pa_plugin_set set;
+
+	memset(&set, 0, sizeof(set));
+	return open_plugin(&set, a->real, a->s, a->host, NULL);
+}
+
+static int open_plugin(pa_plugin_set *set, const char *real, const provauth_settings *s,
                        const provauth_host *host, const pa_logger *lg)
 {
 	const provauth_provider *desc = NULL;
@@ -355,6 +375,11 @@ static int open_plugin(pa_plugin_set *set, const char *real, const provauth_sett
 	void *dl, *sym;
 	int rc;
 
+	if (set->trial) {
+		trial_args a = { real, s, host };
+		if ((rc = pa_plugin_trial(real, trial_load, &a)) < 0)
+			return rc;
+	}
 	dlerror();
 	if (!(dl = dlopen(real, RTLD_NOW | RTLD_LOCAL))) {
 		err = dlerror();
@@ -370,6 +395,7 @@ static int open_plugin(pa_plugin_set *set, const char *real, const provauth_sett
 	}
 	entry = (provauth_plugin_init_fn)sym;
 	provauth_error_clear();
+	pa_plugin_calling(lg, real, "entry point");
 	rc = entry(&desc, host);
 	if (rc != 0) {
 		if (rc > 0)

@@ -144,6 +144,7 @@ typedef enum cli_store_mode {
 
 typedef struct cli_env {
 	int verbose;                /* set before cli_env_manager: print events as they come */
+	int trial_plugins;          /* set before cli_env_manager: try each plugin in a child first */
 	FILE *log_file;             /* set by cli_env_settings from the context; not owned */
 	provauth_settings *settings;
 	char *settings_source;      /* the file, or NULL for built-in defaults */

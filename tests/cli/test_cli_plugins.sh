@@ -119,6 +119,39 @@ printf 'plugin_dir: [\n' >"$tmp/broken.yaml"
 run 1 "config check reports unparsable settings" -c "$tmp/broken.yaml" config check
 has "$tmp/out" "the parse error names the file" "error:" "broken.yaml"
 
+# ---- plugins that crash ----
+# Tried in a child process first: the crash names the file and the step, and
+# the other plugins still load. crash_entry aborts (signal 6) in its entry
+# point; crash_init writes through NULL in init (a sanitizer build turns that
+# signal into an exit status, so only the step is checked there).
+crashing="$tmp/crashing"
+mkdir -m 0755 "$crashing" || exit 99
+for f in good crash_init crash_entry; do
+	cp "$PA_FIXTURE_DIR/$f.so" "$crashing/" && chmod 0644 "$crashing/$f.so" || exit 99
+done
+printf 'plugin_dir:\n  - %s\nproviders:\n  fixture:\n    greeting: hi\n' "$crashing" >"$tmp/crashing.yaml"
+run 0 "plugins survives plugins that crash" -c "$tmp/crashing.yaml" plugins
+has "$tmp/out" "the good plugin is still listed" "fixture" "$crashing/good.so"
+skipped "$tmp/out" "a crash in init names the file and the step" "$crashing/crash_init.so" \
+	"$crashing/crash_init.so crashed in init ("
+skipped "$tmp/out" "a crash in the entry point names the file, step and signal" "$crashing/crash_entry.so" \
+	"$crashing/crash_entry.so crashed in its entry point (signal 6)"
+run 0 "plugins --json survives them too" -c "$tmp/crashing.yaml" --json plugins
+check_json "--json lists the good one and both crashes as skipped" '
+assert [p["id"] for p in d["providers"]] == ["fixture"], d
+sk = {x["file"]: x["reason"] for x in d["skipped"]}
+assert "crashed in init" in sk[sys.argv[2] + "/crash_init.so"], sk
+assert "crashed in its entry point (signal 6)" in sk[sys.argv[2] + "/crash_entry.so"], sk' "$crashing"
+run 1 "config check survives them and fails" -c "$tmp/crashing.yaml" config check
+has "$tmp/out" "config check names the crash in init" "error:" "$crashing/crash_init.so crashed in init ("
+has "$tmp/out" "config check names the crash in the entry point" "error:" "$crashing/crash_entry.so crashed in its entry point"
+has "$tmp/out" "config check still lists the good provider" "providers: fixture"
+printf 'log:\n  level: debug\n' >>"$tmp/crashing.yaml"
+run 0 "with log.level debug" -c "$tmp/crashing.yaml" --log-file "$tmp/crashing.log" plugins
+has "$tmp/crashing.log" "each call into a plugin is logged first, naming the file" \
+	'"plugin_calling"' "$crashing/good.so" '"init"'
+has "$tmp/crashing.log" "... the entry point too" '"plugin_calling"' "$crashing/good.so" '"entry point"'
+
 # ---- choosing the settings file ----
 PROVAUTH_CONFIG="$tmp/clean.yaml"
 export PROVAUTH_CONFIG

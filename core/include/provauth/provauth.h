@@ -338,10 +338,18 @@ typedef struct provauth_manager_options {
 	 * that only look at accounts.
 	 */
 	int store_must_exist;
+	/*
+	 * Version 3. 1: try each plugin file in a child process first (fork,
+	 * load, entry point, init) and load it here only when that child came
+	 * back: a plugin that crashes (or hangs for 10 s) is skipped with
+	 * "FILE crashed in init (signal N)" or the like, and the others load.
+	 * Costs a fork per plugin; for programs that list or check plugins.
+	 */
+	int trial_plugins;
 } provauth_manager_options;
 
-#define PROVAUTH_MANAGER_OPTIONS_VERSION 2
-#define PROVAUTH_MANAGER_OPTIONS_INIT { PROVAUTH_MANAGER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0 }
+#define PROVAUTH_MANAGER_OPTIONS_VERSION 3
+#define PROVAUTH_MANAGER_OPTIONS_INIT { PROVAUTH_MANAGER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }
 
 /*
  * Creates a manager: loads the plugins (settings' plugin_dir list, then
