@@ -637,6 +637,89 @@ static void test_load_and_warnings(void)
 	provauth_settings_free(s);
 }
 
+/* Writes `text` as dir/name (dir under tmpdir, created with dir_mode), file mode `mode`; static path. */
+static const char *write_in_dir(const char *dir, mode_t dir_mode, const char *name, const char *text, mode_t mode)
+{
+	static char rel[256];
+	char d[256];
+
+	snprintf(d, sizeof(d), "%s/%s", tmpdir, dir);
+	if (mkdir(d, 0700) != 0)
+		CU_ASSERT_FATAL(errno == EEXIST);
+	CU_ASSERT_FATAL(chmod(d, dir_mode) == 0);
+	snprintf(rel, sizeof(rel), "%s/%s", dir, name);
+	return write_file(rel, text, strlen(text), mode);
+}
+
+/*
+ * Settings other users can change decide where passwords go: a warning
+ * when the file or its directory is writable by every user (sticky or not),
+ * and a refusal when such a file holds a secret written literally.
+ */
+static void test_world_writable_settings(void)
+{
+	static const char plain[] = "log:\n  level: info\n";
+	static const char literal_pw[] = "providers:\n  pixverse:\n    global_password: hunter2-literal\n";
+	static const char literal_plugin_secret[] =
+		"providers:\n  pixiv:\n    client_secret: \"sk-literal-77\"\n";
+	static const char env_pw[] = "providers:\n  pixverse:\n    global_password: ${PA_T_WW}\n";
+	provauth_settings *s = NULL;
+	const char *path;
+
+	CU_ASSERT_EQUAL_FATAL(setenv("PA_T_WW", "from-env-pw", 1), 0);
+
+	/* The file writable by all: a warning naming it and its mode. */
+	path = write_in_dir("ww-safe", 0755, "a.yaml", plain, 0666);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_warning_count(s), 1);
+	CU_ASSERT(has(provauth_settings_warning(s, 0), path, __LINE__));
+	CU_ASSERT(has(provauth_settings_warning(s, 0), "other users can change", __LINE__));
+	CU_ASSERT(has(provauth_settings_warning(s, 0), "0666", __LINE__));
+	provauth_settings_free(s);
+	/* ...refused with a password written in it, which is not shown. */
+	path = write_in_dir("ww-safe", 0755, "b.yaml", literal_pw, 0622);
+	CU_ASSERT_EQUAL(provauth_settings_load(&s, path), PROVAUTH_ECONFIG);
+	CU_ASSERT_PTR_NULL(s);
+	MSG_HAS(path);
+	MSG_HAS(":3:22: providers.pixverse.global_password");
+	MSG_HAS("other users can change");
+	MSG_LACKS("hunter2");
+
+	/* A directory writable by all, not sticky: the same for a private file in it. */
+	path = write_in_dir("ww-dir", 0777, "c.yaml", plain, 0600);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_warning_count(s), 1);
+	CU_ASSERT(has(provauth_settings_warning(s, 0), "ww-dir is writable by every user", __LINE__));
+	provauth_settings_free(s);
+	/* Any key that holds a secret, a plugin's too. */
+	path = write_in_dir("ww-dir", 0777, "d.yaml", literal_plugin_secret, 0600);
+	CU_ASSERT_EQUAL(provauth_settings_load(&s, path), PROVAUTH_ECONFIG);
+	MSG_HAS("providers.pixiv.client_secret");
+	MSG_LACKS("sk-literal-77");
+	/* From the environment the secret is not in the file: a warning only. */
+	path = write_in_dir("ww-dir", 0777, "e.yaml", env_pw, 0600);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_STRING_EQUAL(pa_settings_provider(s, "pixverse")->global_password, "from-env-pw");
+	CU_ASSERT_EQUAL(provauth_settings_warning_count(s), 1);
+	provauth_settings_free(s);
+
+	/* Sticky (like /tmp): another user may still have put the file there. */
+	path = write_in_dir("ww-sticky", 01777, "f.yaml", literal_pw, 0600);
+	CU_ASSERT_EQUAL(provauth_settings_load(&s, path), PROVAUTH_ECONFIG);
+	MSG_HAS("1777");
+	path = write_in_dir("ww-sticky", 01777, "g.yaml", plain, 0600);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_EQUAL(provauth_settings_warning_count(s), 1);
+	provauth_settings_free(s);
+
+	/* Neither: no warning, and a literal password in a private file loads. */
+	path = write_in_dir("private", 0755, "h.yaml", literal_pw, 0600);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_EQUAL(provauth_settings_warning_count(s), 0);
+	provauth_settings_free(s);
+	CU_ASSERT_EQUAL(unsetenv("PA_T_WW"), 0);
+}
+
 static void test_load_errors(void)
 {
 	char big_path[300], *big;
@@ -899,6 +982,7 @@ int main(int argc, char **argv)
 		{ "refcount", test_refcount },
 		{ "load and warnings", test_load_and_warnings },
 		{ "load errors", test_load_errors },
+		{ "world-writable settings", test_world_writable_settings },
 		{ "sample file", test_sample_file },
 		{ "bad structure", test_bad_structure },
 		{ "bad syntax", test_bad_syntax },
