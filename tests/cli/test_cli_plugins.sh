@@ -152,6 +152,24 @@ has "$tmp/crashing.log" "each call into a plugin is logged first, naming the fil
 	'"plugin_calling"' "$crashing/good.so" '"init"'
 has "$tmp/crashing.log" "... the entry point too" '"plugin_calling"' "$crashing/good.so" '"entry point"'
 
+# ---- settings other users can change ----
+mkdir -m 0777 "$tmp/open" || exit 99
+chmod 0777 "$tmp/open" || exit 99
+cp "$tmp/clean.yaml" "$tmp/open/provauth.yaml" || exit 99
+run 0 "config check warns about a settings file in a world-writable directory" -c "$tmp/open/provauth.yaml" config check
+has "$tmp/out" "... naming the file and why" "warning:" "$tmp/open/provauth.yaml" "other users can change" \
+	"$tmp/open is writable by every user"
+run 0 "every command warns too (plugins)" -c "$tmp/open/provauth.yaml" plugins
+has "$tmp/err" "... on stderr" "warning:" "other users can change"
+run 0 "accounts list warns too" -c "$tmp/open/provauth.yaml" accounts list
+has "$tmp/err" "... on stderr" "warning:" "other users can change"
+printf 'providers:\n  fixture:\n    global_password: %s\n' "$secret" >>"$tmp/open/provauth.yaml"
+run 1 "with a literal password it is refused" -c "$tmp/open/provauth.yaml" config check
+has "$tmp/out" "... naming the key" "error:" "providers.fixture.global_password" "other users can change"
+lacks "$tmp/out" "... without the secret" "$secret"
+run 1 "... by every command" -c "$tmp/open/provauth.yaml" accounts list
+has "$tmp/err" "... naming the key" "providers.fixture.global_password"
+
 # ---- choosing the settings file ----
 PROVAUTH_CONFIG="$tmp/clean.yaml"
 export PROVAUTH_CONFIG
