@@ -822,7 +822,7 @@ int fake_server_start(fake_server **out, const fake_server_options *opts,
 		MHD_OPTION_NOTIFY_CONNECTION, fake_idle_notify, &srv->idle,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 		/* Room for the huge_header fault's one long header line. */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 		MHD_OPTION_END);
 	if (!srv->daemon) {
 		snprintf(err, errlen, "fake server: cannot listen on 127.0.0.1:%u: %s",

@@ -916,7 +916,7 @@ int fake_pixiv_start(fake_pixiv **out)
 	                             MHD_OPTION_NOTIFY_CONNECTION, fake_idle_notify, &f->idle,
 	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 	                             /* Room for the huge_header fault's one long header line. */
-	                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
+	                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 	                             MHD_OPTION_END);
 	if (!f->daemon || !(info = MHD_get_daemon_info(f->daemon, MHD_DAEMON_INFO_BIND_PORT)) || !info->port) {
 		fake_pixiv_stop(f);
