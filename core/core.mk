@@ -6,6 +6,7 @@ core_libprovauth_core_la_SOURCES += \
 	core/account.c \
 	core/encoding.c \
 	core/failure.c \
+	core/harden.c \
 	core/host.c \
 	core/json.c \
 	core/log.c \

@@ -17,10 +17,23 @@ int64_t pa_host_now(const pa_host_ctx *ctx)
 
 static int host_set_error(const provauth_host *h, int code, const char *fmt, ...) PROVAUTH_PRINTF(3, 4);
 
+/*
+ * The services below are called by plugins, which the core does not trust
+ * to be bug-free: a NULL where a pointer is needed is refused with
+ * PROVAUTH_EINVAL (and a message naming the service) instead of crashing
+ * the host process.
+ */
+static int plugin_null(const char *service, const char *what)
+{
+	return pa_error_set(PROVAUTH_EINVAL, "plugin called host->%s with %s NULL", service, what);
+}
+
 static int host_set_error(const provauth_host *h, int code, const char *fmt, ...)
 {
 	va_list ap;
 	PA_UNUSED(h);
+	if (!fmt)
+		return plugin_null("set_error", "the format");
 	va_start(ap, fmt);
 	pa_error_setv(code, fmt, ap);
 	va_end(ap);
@@ -30,6 +43,22 @@ static int host_set_error(const provauth_host *h, int code, const char *fmt, ...
 static void host_log(const provauth_host *h, provauth_log_level level, const char *event,
                      const provauth_log_field *fields, size_t nfields)
 {
+	size_t i;
+
+	/* log returns nothing: a bad event is dropped, and the reason left as the last error. */
+	if (!event) {
+		plugin_null("log", "the event");
+		return;
+	}
+	if (nfields && !fields) {
+		plugin_null("log", "the fields");
+		return;
+	}
+	for (i = 0; i < nfields; i++)
+		if (!fields[i].key) {
+			plugin_null("log", "a field key");
+			return;
+		}
 	pa_log(CTX(h)->logger, level, event, fields, nfields);
 }
 
@@ -62,12 +91,16 @@ static int64_t host_now(const provauth_host *h)
 static int host_random_bytes(const provauth_host *h, unsigned char *buf, size_t len)
 {
 	PA_UNUSED(h);
+	if (!buf)
+		return len ? plugin_null("random_bytes", "the buffer") : 0;
 	return pa_random_bytes(buf, len);
 }
 
 static int host_uuid4(const provauth_host *h, char out[37])
 {
 	PA_UNUSED(h);
+	if (!out)
+		return plugin_null("uuid4", "the output");
 	return pa_uuid4(out);
 }
 
@@ -75,6 +108,13 @@ static int host_base64_decode(const provauth_host *h, const char *in, size_t len
                               unsigned char **out, size_t *out_len)
 {
 	PA_UNUSED(h);
+	if (!out || !out_len)
+		return plugin_null("base64_decode", "an output");
+	if (!in) {
+		*out = NULL;
+		*out_len = 0;
+		return plugin_null("base64_decode", "the input");
+	}
 	return pa_base64_decode(in, len, out, out_len);
 }
 
@@ -82,6 +122,10 @@ static int host_digest_hex(const provauth_host *h, const char *alg, const void *
                            char *out, size_t out_size)
 {
 	PA_UNUSED(h);
+	if (!out)
+		return plugin_null("digest_hex", "the output");
+	if (!data && len)
+		return plugin_null("digest_hex", "the data");
 	return pa_digest_hex(alg, data, len, out, out_size);
 }
 

@@ -230,6 +230,7 @@ typedef struct pa_xfer {
 	int body_too_big;
 	int headers_too_big;
 	int oom;
+	int in_head;                  /* a status line came, the blank line after the fields not yet */
 	/* The current response's fields, back to back without separators; they may hold cookies. */
 	char *raw;
 	size_t raw_len, raw_cap;
@@ -246,7 +247,7 @@ static void xfer_init(pa_xfer *x, size_t max_body)
 	x->max_body = max_body;
 	x->header_bytes = 0;
 	x->announced = SIZE_MAX;
-	x->body_too_big = x->headers_too_big = x->oom = 0;
+	x->body_too_big = x->headers_too_big = x->oom = x->in_head = 0;
 	x->raw = x->raw_small;
 	x->raw_len = 0;
 	x->raw_cap = sizeof(x->raw_small);
@@ -494,7 +495,10 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
 		if (x->body)
 			x->body[0] = '\0';
 		x->header_bytes = 0;
+		x->in_head = 1;
 	}
+	if (len == 0)
+		x->in_head = 0;
 	x->header_bytes += raw;
 	if (x->header_bytes > PA_HTTP_MAX_HEADER_BYTES) {
 		x->headers_too_big = 1;
@@ -1107,6 +1111,16 @@ static int fail(CURLcode cc, CURL *c, const pa_xfer *x, const provauth_http_requ
 	detail = errbuf;
 	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
 
+	/*
+	 * curl refuses one header line longer than its own bound
+	 * (CURL_MAX_HTTP_HEADER, 100 KiB) with its out-of-memory code, before
+	 * on_header sees the line. Between a status line and the end of the
+	 * fields that is the server's doing: a reply too big, not a host out of
+	 * memory, which callers treat differently.
+	 */
+	if (cc == CURLE_OUT_OF_MEMORY && !x->oom && x->in_head)
+		return pa_error_set(PROVAUTH_ETOOBIG, "http: %s %s: a reply header line is larger than accepted",
+		                    req->method, url);
 	if (x->oom || cc == CURLE_OUT_OF_MEMORY)
 		return pa_error_set(PROVAUTH_ENOMEM, "http: %s %s: out of memory", req->method, url);
 	if (x->headers_too_big)

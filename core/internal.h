@@ -268,7 +268,16 @@ int pa_account_same_credentials(const provauth_account *a, const provauth_accoun
 int pa_update_new(provauth_update **out);
 void pa_update_free(provauth_update *u);
 int pa_update_is_empty(const provauth_update *u);
-/* Applies the update to `a` in place. */
+/*
+ * The most cookies, and bytes of them ("name=value; " each), an account
+ * keeps: every call sends them all in one Cookie header.
+ */
+#define PA_COOKIES_MAX_COUNT 256
+#define PA_COOKIES_MAX_BYTES (64 * 1024)
+/*
+ * Applies the update to `a` in place. The cookie jar stays within the
+ * bounds above: the oldest cookies the update did not set go first.
+ */
 int pa_update_apply(const provauth_update *u, provauth_account *a);
 int pa_update_set(provauth_update *u, provauth_field field, const char *value);
 int pa_update_set_access_expiry(provauth_update *u, int64_t t);
@@ -302,7 +311,26 @@ typedef struct pa_plugin_set {
 	size_t count;
 	pa_plugin_skip *skipped;
 	size_t skipped_count;
+	int trial;                  /* try each file in a child process before loading it here */
 } pa_plugin_set;
+
+/* ---- plugin_trial.c: a plugin tried in a child process ---- */
+
+/* Seconds a trial child may take before it counts as hung. */
+#define PA_PLUGIN_TRIAL_SECONDS 10
+/*
+ * Runs load(arg) in a child process. Returns 0 when the child came back
+ * (whatever load returned: the real load reports its refusals again), or
+ * PROVAUTH_EPLUGIN with "FILE crashed in init (signal N)" (or in its entry
+ * point, or while being loaded; or "did not finish ...") when it did not.
+ */
+int pa_plugin_trial(const char *file, int (*load)(void *arg), void *arg);
+/*
+ * Said before the loader calls into a plugin (`call`: "entry point",
+ * "init"): logged at debug level, so that a crash's last line names the
+ * file, and marked for the parent when this is a trial child.
+ */
+void pa_plugin_calling(const pa_logger *lg, const char *file, const char *call);
 
 /*
  * Scans the directories (settings' plugin_dir list, PROVAUTH_PLUGIN_PATH via

@@ -13,6 +13,30 @@
 /* Deeply nested input is refused rather than recursed into. */
 #define PA_JSON_MAX_DEPTH 64
 
+/*
+ * Whether the text holds a NUL character: a raw byte, or the escape
+ * \u0000 (a 'u' after an odd run of backslashes, wherever it is: outside a
+ * string a backslash is no JSON anyway, and json-c's comments and single
+ * quotes would make tracking strings unreliable).
+ */
+static int has_nul(const char *text, size_t len)
+{
+	size_t i, run = 0;
+
+	if (memchr(text, '\0', len))
+		return 1;
+	for (i = 0; i < len; i++) {
+		if (text[i] == '\\') {
+			run++;
+			continue;
+		}
+		if (text[i] == 'u' && run % 2 == 1 && len - i > 4 && memcmp(text + i + 1, "0000", 4) == 0)
+			return 1;
+		run = 0;
+	}
+	return 0;
+}
+
 provauth_json *pa_json_parse(const char *text, size_t len)
 {
 	struct json_tokener *tok;
@@ -20,6 +44,17 @@ provauth_json *pa_json_parse(const char *text, size_t len)
 
 	if (!text || len > INT_MAX)
 		return NULL;
+	/*
+	 * json-c keeps a NUL inside a string, but every reader of a string here
+	 * takes it as a C string: "tok\u0000junk" would be read as "tok", a
+	 * token or an email silently cut short, and a key with a NUL would
+	 * stand for another key. Such a document is refused as a whole.
+	 */
+	if (has_nul(text, len)) {
+		pa_error_set(PROVAUTH_EPROTOCOL, "JSON: a string holds a NUL character (\\u0000), which would "
+		             "cut the value short; the document is refused");
+		return NULL;
+	}
 	if (!(tok = json_tokener_new_ex(PA_JSON_MAX_DEPTH)))
 		return NULL;
 	obj = json_tokener_parse_ex(tok, text, (int)len);

@@ -6,7 +6,7 @@
  *
  * Strict RFC 8259: one value of any type, surrounded by optional blanks;
  * strings are well-formed UTF-8 with no raw control characters and only
- * the standard escapes. json-c's extensions (comments, single quotes, NaN,
+ * the standard escapes, \u0000 excepted (see pa_json_parse). json-c's extensions (comments, single quotes, NaN,
  * trailing commas) are refused: what passes here is JSON to every reader.
  * No recursion and no allocation: containers nest at most
  * PA_JSON_CHECK_MAX_DEPTH deep and their kinds live in one bit set.
@@ -109,6 +109,9 @@ static cursor string(cursor p, cursor end)
 			case 'u':
 				/* Any four hex digits: the grammar allows lone surrogates (RFC 8259, 8.2). */
 				if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5]))
+					return NULL;
+				/* But not NUL, which pa_json_parse refuses: it would cut a C string short. */
+				if (p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0')
 					return NULL;
 				p += 6;
 				break;

@@ -1,5 +1,5 @@
 # Plugin loader: discovery, checks, init and unload of provider plugins.
-core_libprovauth_core_la_SOURCES += core/plugin_loader.c
+core_libprovauth_core_la_SOURCES += core/plugin_loader.c core/plugin_trial.c
 
 check_PROGRAMS += tests/unit/test_loader
 TESTS += tests/unit/test_loader

@@ -163,6 +163,7 @@ int provauth_manager_new(provauth_manager **out, const provauth_settings *settin
 	}
 
 	if (!opts->skip_plugins) {
+		m->plugins.trial = opts->version >= 3 && opts->trial_plugins;
 		if ((rc = pa_plugins_load(&m->plugins, m->settings, &m->host, &m->logger)) < 0)
 			goto fail;
 		if ((rc = pa_manager_sync_provider_state(m)) < 0)

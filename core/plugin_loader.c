@@ -251,6 +251,7 @@ static int add_provider(pa_plugin_set *set, const provauth_provider *p, const ch
 
 	if (pl->vt.init) {
 		provauth_error_clear();
+		pa_plugin_calling(lg, name, "init");
 		rc = pl->vt.init(&pl->state, host, node);
 		if (rc != 0) {
 			if (rc > 0)
@@ -456,6 +457,29 @@ static int load_error(const char *real, const char *fdname)
 	return pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot load: %s (check its dependencies with ldd)", real, err);
 }
 
+static int open_plugin(pa_plugin_set *set, int fd, const char *real, const provauth_settings *s,
+                       const provauth_host *host, const pa_logger *lg);
+
+typedef struct trial_args {
+	int fd;
+	const char *real;
+	const provauth_settings *s;
+	const provauth_host *host;
+} trial_args;
+
+/*
+ * In the trial child: the same load of the same checked descriptor
+ * (inherited over fork) into a set of its own, silently (the parent logs).
+ */
+static int trial_load(void *arg)
+{
+	const trial_args *a = arg;
+	pa_plugin_set set;
+
+	memset(&set, 0, sizeof(set));
+	return open_plugin(&set, a->fd, a->real, a->s, a->host, NULL);
+}
+
 /*
  * Loads the descriptor checked by open_checked, never the path again: by
  * the time dlopen ran the path could name another file. On success the
@@ -470,6 +494,13 @@ static int open_plugin(pa_plugin_set *set, int fd, const char *real, const prova
 	void *dl, *sym;
 	int rc;
 
+	if (set->trial) {
+		trial_args a = { fd, real, s, host };
+		if ((rc = pa_plugin_trial(real, trial_load, &a)) < 0) {
+			close(fd);
+			return rc;
+		}
+	}
 	if (fd_name(&fd, fdname, sizeof(fdname)) < 0) {
 		close(fd);
 		return pa_error_set(PROVAUTH_EPLUGIN, "%s: cannot load: no free descriptor name to load it by", real);
@@ -488,6 +519,7 @@ static int open_plugin(pa_plugin_set *set, int fd, const char *real, const prova
 	}
 	entry = (provauth_plugin_init_fn)sym;
 	provauth_error_clear();
+	pa_plugin_calling(lg, real, "entry point");
 	rc = entry(&desc, host);
 	if (rc != 0) {
 		if (rc > 0)

@@ -1472,6 +1472,17 @@ int provauth_call(char **out_json, provauth_manager *m, const char *account_id, 
 		free(call.out);
 		return rc;
 	}
+	/*
+	 * Callers print the output or hand it to a JSON reader: text that is not
+	 * one JSON document (a plugin bug, or a server's reply passed through
+	 * unchecked) is refused here, never passed on. Not quoted: it may be
+	 * anything, escape sequences included.
+	 */
+	if (call.out && !pa_json_valid(call.out, strlen(call.out))) {
+		free(call.out);
+		return pa_error_set(PROVAUTH_EPLUGIN, "call: operation '%s' of account %s returned output that is "
+		                    "not JSON; refused (a bug in the provider's plugin)", operation, account_id);
+	}
 	*out_json = call.out ? call.out : pa_strdup("null");
 	return *out_json ? 0 : pa_error_oom();
 }

@@ -596,6 +596,7 @@ typedef struct parser {
 	const char *text;
 	size_t len;
 	size_t nodes;
+	size_t expanded;  /* bytes of all values so far, after ${NAME} expansion */
 } parser;
 
 /* Byte offset of a 0-based line and character column (libyaml counts characters). */
@@ -709,8 +710,12 @@ static void sbuf_wipe(sbuf *b)
  * ${NAME} expansion. "$${" stands for a literal "${"; any other '$' is
  * itself. Messages never quote the value: it may be a password that
  * happens to contain "${".
+ *
+ * The values of a whole file together are bounded like the file itself
+ * (MAX_BYTES): without that, a small file naming a big variable thousands
+ * of times expands into gigabytes before anything looks at it.
  */
-static int expand(provauth_setting *n, const char *raw, size_t len)
+static int expand(parser *p, provauth_setting *n, const char *raw, size_t len)
 {
 	sbuf b = { NULL, 0, 0 };
 	size_t i = 0;
@@ -719,7 +724,7 @@ static int expand(provauth_setting *n, const char *raw, size_t len)
 	while (i < len && !rc) {
 		const char *end, *val;
 		char name[256];
-		size_t nlen, k;
+		size_t nlen, k, vlen;
 
 		if (raw[i] == '$' && i + 2 < len && raw[i + 1] == '$' && raw[i + 2] == '{') {
 			rc = sbuf_add(&b, "${", 2);
@@ -755,7 +760,14 @@ static int expand(provauth_setting *n, const char *raw, size_t len)
 			rc = node_fail(n, "environment variable %s is not set", name);
 			break;
 		}
-		rc = sbuf_add(&b, val, strlen(val));
+		vlen = strlen(val);
+		/* Literal text may have brought the sum past the bound already. */
+		if (p->expanded + b.len > MAX_BYTES || vlen > MAX_BYTES - p->expanded - b.len) {
+			rc = node_fail(n, "the values expanded from ${...} exceed 1 MiB in all (here from "
+			               "environment variable %s); settings are bounded like the file", name);
+			break;
+		}
+		rc = sbuf_add(&b, val, vlen);
 		n->from_env = 1;
 		i += nlen + 3;
 	}
@@ -765,6 +777,7 @@ static int expand(provauth_setting *n, const char *raw, size_t len)
 		sbuf_wipe(&b);
 		return rc;
 	}
+	p->expanded += b.len;
 	n->value = b.p;
 	return 0;
 }
@@ -811,7 +824,7 @@ static int parse_scalar(parser *p, const yaml_event_t *ev, const char *path, pro
 	if (!(n = node_new(NODE_SCALAR, p->file, path, EV_LINE(ev), EV_COL(ev))))
 		return pa_error_oom();
 	n->plain = plain;
-	if ((rc = expand(n, raw, len))) {
+	if ((rc = expand(p, n, raw, len))) {
 		node_free(n);
 		return rc;
 	}
@@ -1343,9 +1356,56 @@ static void settings_destroy(provauth_settings *s)
 	free(s);
 }
 
-/* `text` NULL: defaults only. */
+/* The first secret written in the file itself (not all through ${VAR}), or NULL. */
+static const provauth_setting *literal_secret(const provauth_setting *n, const char *key)
+{
+	const provauth_setting *hit;
+	size_t i;
+
+	if (!n)
+		return NULL;
+	switch (n->kind) {
+	case NODE_SCALAR:
+		return key && key_is_secret(key) && n->literal && n->value && *n->value ? n : NULL;
+	case NODE_MAP:
+		for (i = 0; i < n->count; i++)
+			if ((hit = literal_secret(n->entries[i].value, n->entries[i].key)))
+				return hit;
+		return NULL;
+	case NODE_SEQ:
+		for (i = 0; i < n->count; i++)
+			if ((hit = literal_secret(n->items[i], key)))
+				return hit;
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Settings that another user can change decide where passwords and tokens
+ * are sent (a provider's base_url) and which plugins run: a warning for
+ * every program that loads them, and a refusal when they also hold a
+ * secret written literally, which that user could read or redirect.
+ */
+static int check_unsafe_place(provauth_settings *s, const char *unsafe)
+{
+	const provauth_setting *hit;
+
+	if (!unsafe)
+		return 0;
+	if ((hit = literal_secret(s->root, NULL)))
+		return node_fail(hit, "a secret is written in a settings file that other users can change (%s); "
+		                 "refused: make the file and its directory writable by you only, or take the "
+		                 "secret from the environment with ${VAR}", unsafe);
+	return add_warning(s, pa_sprintf("%s: other users can change this settings file (%s), and with it "
+	                                 "where passwords and tokens are sent; make the file and its "
+	                                 "directory writable by you only", s->source, unsafe));
+}
+
+/* `text` NULL: defaults only. `unsafe`: why other users can change the file, or NULL. */
 static int settings_build(provauth_settings **out, const char *text, size_t len, const char *name,
-                          int mode_known, mode_t mode)
+                          int mode_known, mode_t mode, const char *unsafe)
 {
 	provauth_settings *s = settings_new(name);
 	int rc;
@@ -1360,7 +1420,8 @@ static int settings_build(provauth_settings **out, const char *text, size_t len,
 	    (rc = load_log(s)) ||
 	    (rc = load_http(s)) ||
 	    (rc = load_session(s)) ||
-	    (rc = load_providers(s, mode_known, mode))) {
+	    (rc = load_providers(s, mode_known, mode)) ||
+	    (rc = check_unsafe_place(s, unsafe))) {
 		settings_destroy(s);
 		return rc;
 	}
@@ -1379,11 +1440,64 @@ int provauth_settings_parse(provauth_settings **out, const char *text, size_t le
 	*out = NULL;
 	if (!text && len)
 		return pa_error_set(PROVAUTH_EINVAL, "provauth_settings_parse: text is NULL");
-	return settings_build(out, text ? text : "", len, name ? name : "(settings)", 0, 0);
+	return settings_build(out, text ? text : "", len, name ? name : "(settings)", 0, 0, NULL);
+}
+
+/* Whether `dir` is writable by every user; its mode in *mode. */
+static int dir_world_writable(const char *dir, mode_t *mode)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	*mode = st.st_mode;
+	return (st.st_mode & S_IWOTH) != 0;
+}
+
+/*
+ * Why other users can change the settings file at `path` (open as `st`):
+ * the file itself writable by all, or its directory (that of the name
+ * given, and that of the file a symlink leads to) writable by all, sticky
+ * or not (in a sticky one they may have put the file there). NULL when
+ * none of these holds (or memory ran out: the check is advice, not a lock).
+ */
+static char *unsafe_place(const char *path, const struct stat *st)
+{
+	char *copy, *real, *slash, *why = NULL;
+	char *dirs[2];
+	mode_t mode = 0;
+	size_t i;
+
+	if (st->st_mode & S_IWOTH)
+		return pa_sprintf("the file is writable by every user, mode %04o", (unsigned)(st->st_mode & 07777));
+	copy = pa_strdup(path);
+	real = realpath(path, NULL);
+	if (!copy)
+		return NULL;
+	dirs[0] = copy;
+	dirs[1] = real;
+	for (i = 0; i < 2 && !why; i++) {
+		char *d = dirs[i];
+		if (!d)
+			continue;
+		if ((slash = strrchr(d, '/')) == d)
+			slash[1] = '\0';   /* "/x": the root */
+		else if (slash)
+			*slash = '\0';
+		else
+			d = (char *)".";
+		if (dir_world_writable(d, &mode))
+			why = pa_sprintf("its directory %s is writable by every user, mode %04o", d,
+			                 (unsigned)(mode & 07777));
+	}
+	free(copy);
+	free(real);
+	return why;
 }
 
 int provauth_settings_load(provauth_settings **out, const char *path)
 {
+	char *unsafe = NULL;
 	struct stat st;
 	char *buf;
 	size_t len = 0;
@@ -1428,8 +1542,10 @@ int provauth_settings_load(provauth_settings **out, const char *path)
 		if (n == 0 || (len += (size_t)n) > MAX_BYTES)
 			break;
 	}
-	rc = settings_build(out, buf, len, path, 1, st.st_mode);
+	unsafe = unsafe_place(path, &st);
+	rc = settings_build(out, buf, len, path, 1, st.st_mode, unsafe);
 done:
+	free(unsafe);
 	pa_wipe(buf, len);
 	free(buf);
 	close(fd);
@@ -1440,7 +1556,7 @@ int provauth_settings_default(provauth_settings **out)
 {
 	if (!out)
 		return pa_error_set(PROVAUTH_EINVAL, "provauth_settings_default: out is NULL");
-	return settings_build(out, NULL, 0, "(defaults)", 0, 0);
+	return settings_build(out, NULL, 0, "(defaults)", 0, 0, NULL);
 }
 
 void provauth_settings_free(provauth_settings *settings)

@@ -79,7 +79,7 @@ static int read_key_file(pa_store_key *k, const char *where, int fd)
 {
 	struct stat sb;
 	size_t got = 0;
-	int rc;
+	int rc, flags;
 
 	if (fstat(fd, &sb) != 0)
 		return pa_error_set(PROVAUTH_EIO, "%s: key file %s: %s", where, k->file, strerror(errno));
@@ -88,6 +88,8 @@ static int read_key_file(pa_store_key *k, const char *where, int fd)
 	/* A key file another user made is a key they know: whatever is sealed with it is theirs. */
 	if ((rc = pa_store_check_stat(where, k->file, &sb, PROVAUTH_ECRYPTO)) < 0)
 		return rc;
+	if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		return pa_error_set(PROVAUTH_EIO, "%s: key file %s: %s", where, k->file, strerror(errno));
 	if (sb.st_mode & 077)
 		return pa_error_set(PROVAUTH_ECRYPTO,
 		                    "%s: key file %s is accessible by group or others (mode %04o); run: chmod 600 %s",
@@ -184,7 +186,12 @@ int pa_store_key_load(pa_store_key *k, const char *where, int may_create)
 	/* The key file's directories, like the store's: whoever can write them can swap the key. */
 	if ((rc = pa_store_check_dirs(where, k->file)) < 0)
 		return rc;
-	if ((fd = open(k->file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+	/*
+	 * O_NONBLOCK: opening a FIFO planted at the key path would otherwise
+	 * wait for a writer forever, with the store lock held. read_key_file
+	 * refuses anything but a regular file; blocking reads come back after.
+	 */
+	if ((fd = open(k->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
 		if (errno != ENOENT)
 			return pa_error_set(PROVAUTH_EIO, "%s: cannot open key file %s: %s", where, k->file,
 			                    strerror(errno));

@@ -153,6 +153,49 @@ int pa_update_set_metadata(provauth_update *u, const char *key, const char *json
 	return kv_put(&u->meta, &u->meta_count, key, json);
 }
 
+static size_t cookie_cost(const provauth_cookie *c)
+{
+	return strlen(c->name) + strlen(c->value) + 3;  /* "=" and "; " */
+}
+
+static int set_by(const provauth_update *u, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < u->cookie_count; i++)
+		if (strcmp(u->cookies[i].key, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A server may set new cookie names on every login; without a bound the
+ * jar, and the Cookie header sent with every call, grows without end.
+ * Cookies are kept in the order they were first set, so the front holds
+ * the oldest: those this update did not set go first, then (should one
+ * update alone be too much) the oldest of its own.
+ */
+static int bound_cookies(const provauth_update *u, provauth_account *a)
+{
+	size_t bytes = 0, i;
+	int pass, rc;
+
+	for (i = 0; i < a->cookie_count; i++)
+		bytes += cookie_cost(&a->cookies[i]);
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < a->cookie_count &&
+		            (a->cookie_count > PA_COOKIES_MAX_COUNT || bytes > PA_COOKIES_MAX_BYTES);) {
+			if (pass == 0 && set_by(u, a->cookies[i].name)) {
+				i++;
+				continue;
+			}
+			bytes -= cookie_cost(&a->cookies[i]);
+			if ((rc = provauth_account_set_cookie(a, a->cookies[i].name, NULL)) < 0)
+				return rc;
+		}
+	return 0;
+}
+
 int pa_update_apply(const provauth_update *u, provauth_account *a)
 {
 	char **slots[PA_UPDATE_FIELDS];
@@ -176,6 +219,8 @@ int pa_update_apply(const provauth_update *u, provauth_account *a)
 	for (i = 0; i < u->cookie_count; i++)
 		if ((rc = provauth_account_set_cookie(a, u->cookies[i].key, u->cookies[i].value)) < 0)
 			return rc;
+	if (u->cookie_count && (rc = bound_cookies(u, a)) < 0)
+		return rc;
 	for (i = 0; i < u->meta_count; i++)
 		if ((rc = provauth_account_set_metadata(a, u->meta[i].key, u->meta[i].value)) < 0)
 			return rc;

@@ -2,7 +2,7 @@
 # and, in every other build, the same targets replaying their corpus
 # (fuzz/corpus/<target>) under make check. See fuzz/README.md.
 
-PA_FUZZ_TARGETS = jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check redact
+PA_FUZZ_TARGETS = jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check redact json_string
 PA_FUZZ_COMMON = fuzz/fuzz.h fuzz/host.c
 PA_FUZZ_PIXVERSE_ALL = $(PA_PIXVERSE_PURE) plugins/pixverse/client.c plugins/pixverse/auth.c \
 	plugins/pixverse/ops.c plugins/pixverse/plugin.c
@@ -89,6 +89,13 @@ fuzz_fuzz_redact_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"redact"'
 fuzz_fuzz_redact_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_fuzz_redact_LDFLAGS = -fsanitize=fuzzer
 fuzz_fuzz_redact_LDADD = $(PA_FUZZ_LIBS)
+
+noinst_PROGRAMS += fuzz/fuzz_json_string
+fuzz_fuzz_json_string_SOURCES = fuzz/fuzz_json_string.c $(PA_FUZZ_COMMON)
+fuzz_fuzz_json_string_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"json_string"'
+fuzz_fuzz_json_string_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
+fuzz_fuzz_json_string_LDFLAGS = -fsanitize=fuzzer
+fuzz_fuzz_json_string_LDADD = $(PA_FUZZ_LIBS)
 else
 
 check_PROGRAMS += fuzz/replay_jwt
@@ -160,6 +167,13 @@ fuzz_replay_redact_SOURCES = fuzz/replay.c fuzz/fuzz_redact.c $(PA_FUZZ_COMMON)
 fuzz_replay_redact_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"redact"'
 fuzz_replay_redact_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_replay_redact_LDADD = $(PA_FUZZ_LIBS)
+
+check_PROGRAMS += fuzz/replay_json_string
+TESTS += fuzz/replay_json_string
+fuzz_replay_json_string_SOURCES = fuzz/replay.c fuzz/fuzz_json_string.c $(PA_FUZZ_COMMON)
+fuzz_replay_json_string_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"json_string"'
+fuzz_replay_json_string_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
+fuzz_replay_json_string_LDADD = $(PA_FUZZ_LIBS)
 endif
 
 # make fuzz-targets: the fuzzers (in a --enable-fuzz build) without anything else.
@@ -167,7 +181,7 @@ endif
 if PA_FUZZ
 fuzz-targets: fuzz/fuzz_jwt$(EXEEXT) fuzz/fuzz_cookies$(EXEEXT) fuzz/fuzz_settings$(EXEEXT) fuzz/fuzz_pixverse_reply$(EXEEXT) \
 	fuzz/fuzz_pixiv_reply$(EXEEXT) fuzz/fuzz_pixiv_token$(EXEEXT) fuzz/fuzz_record$(EXEEXT) fuzz/fuzz_sealed$(EXEEXT) \
-	fuzz/fuzz_json_check$(EXEEXT) fuzz/fuzz_redact$(EXEEXT)
+	fuzz/fuzz_json_check$(EXEEXT) fuzz/fuzz_redact$(EXEEXT) fuzz/fuzz_json_string$(EXEEXT)
 else
 fuzz-targets:
 	@echo "fuzz-targets: configure with --enable-fuzz (CC=clang), or run ./dev fuzz" >&2; exit 1

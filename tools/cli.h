@@ -45,6 +45,22 @@ extern const cli_command cli_cmd_status;
 extern const cli_command cli_cmd_call;
 extern const cli_command cli_cmd_session;
 
+/* ---- standard output and error (cli_output.c) ---- */
+
+/*
+ * Puts both streams behind a filter that escapes terminal control
+ * characters (text from servers must not drive the terminal), and holds
+ * closed descriptors 0-2 on /dev/null. Returns -1, having said so, when
+ * standard output is closed.
+ */
+int cli_output_init(void);
+/*
+ * Flushes and closes standard output; when anything could not be written,
+ * says so on stderr and turns a successful exit status `r` into
+ * CLI_EXIT_ERROR. Returns the exit status.
+ */
+int cli_output_finish(int r);
+
 /* "provauth: <message>" on stderr. */
 void cli_error(const char *fmt, ...) PROVAUTH_PRINTF(1, 2);
 /* A usage error: message, then a hint on where help is; returns CLI_EXIT_USAGE. */
@@ -134,6 +150,7 @@ typedef enum cli_store_mode {
 
 typedef struct cli_env {
 	int verbose;                /* set before cli_env_manager: print events as they come */
+	int trial_plugins;          /* set before cli_env_manager: try each plugin in a child first */
 	FILE *log_file;             /* set by cli_env_settings from the context; not owned */
 	provauth_settings *settings;
 	char *settings_source;      /* the file, or NULL for built-in defaults */

@@ -247,6 +247,7 @@ int cli_env_manager(cli_env *env, cli_store_mode mode)
 		opts.store = env->scratch_store;
 	}
 	opts.store_must_exist = mode == CLI_STORE_EXISTING || mode == CLI_STORE_EXISTING_OR_EMPTY;
+	opts.trial_plugins = env->trial_plugins;
 	opts.log = on_event;
 	opts.log_payload = env;
 	rc = provauth_manager_new(&env->manager, env->settings, &opts);

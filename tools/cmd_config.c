@@ -98,6 +98,8 @@ static int run_check(cli_ctx *ctx, const cli_command *self, int argc, char **arg
 	if ((r = cli_parse_plain(ctx, "config check", self, argc, argv)) >= 0)
 		return r;
 	memset(&env, 0, sizeof(env));
+	/* A plugin that crashes must not take the listing down with it: name it and go on. */
+	env.trial_plugins = 1;
 	if (cli_env_settings(&env, ctx) < 0) {
 		msg_add(&errors, provauth_last_error());
 	} else {

@@ -224,6 +224,8 @@ static int run_plugins(cli_ctx *ctx, const cli_command *self, int argc, char **a
 	if ((r = cli_parse_plain(ctx, "plugins", self, argc, argv)) >= 0)
 		return r;
 	memset(&env, 0, sizeof(env));
+	/* A plugin that crashes must not take the listing down with it: name it and go on. */
+	env.trial_plugins = 1;
 	if (cli_env_settings(&env, ctx) < 0 || cli_env_manager(&env, CLI_STORE_NONE) < 0) {
 		cli_error("%s", provauth_last_error());
 		cli_env_free(&env);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <provauth/plugin.h>
@@ -308,23 +309,45 @@ static int option_value(int argc, char **argv, int *i, const char *name, const c
 	return 1;
 }
 
-/* Appends to FILE, created 0600: events name accounts and emails. NULL after reporting why not. */
+/*
+ * Appends to FILE, created 0600: events name accounts and emails. The file
+ * is opened without following a symlink and must be a regular file of the
+ * caller's: in a shared directory another user could otherwise plant a link
+ * (or a file of theirs) there and receive the events, or have us append to
+ * a file of our own they chose. NULL after reporting why not.
+ */
 static FILE *open_log_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
+	struct stat st;
 	FILE *f;
 
-	if (fd < 0 || !(f = fdopen(fd, "a"))) {
-		int err = errno;
-		if (fd >= 0)
-			close(fd);
-		cli_error("cannot open the log file %s: %s", path, strerror(err));
+	if (fd < 0) {
+		cli_error("cannot open the log file %s: %s", path,
+		          errno == ELOOP ? "it is a symbolic link, which is refused" : strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		if (fstat(fd, &st) != 0)
+			cli_error("cannot use the log file %s: %s", path, strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			cli_error("cannot use the log file %s: not a regular file", path);
+		else
+			cli_error("cannot use the log file %s: it belongs to uid %lu, not to the caller (uid %lu)",
+			          path, (unsigned long)st.st_uid, (unsigned long)geteuid());
+		close(fd);
+		return NULL;
+	}
+	/* O_NONBLOCK served the open (a FIFO must not hang it); writes block as usual. */
+	if (fcntl(fd, F_SETFL, O_WRONLY | O_APPEND) != 0 || !(f = fdopen(fd, "a"))) {
+		cli_error("cannot open the log file %s: %s", path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	return f;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	cli_ctx ctx = { NULL, 0, 0, NULL };
 	const char *log_path = NULL;
@@ -371,10 +394,36 @@ int main(int argc, char **argv)
 	if (log_path && !(ctx.log_file = open_log_file(log_path)))
 		return CLI_EXIT_ERROR;
 	r = dispatch(&ctx, "", commands, NCOMMANDS, argc - i, argv + i);
-	if (ctx.log_file && fclose(ctx.log_file) != 0) {
-		cli_error("cannot write the log file %s: %s", log_path, strerror(errno));
-		if (r == CLI_EXIT_OK)
-			r = CLI_EXIT_ERROR;
+	if (ctx.log_file) {
+		/* An event that could not be written leaves the stream's error flag; fclose may not fail then. */
+		int bad, err;
+
+		errno = 0;
+		bad = fflush(ctx.log_file) != 0 || ferror(ctx.log_file);
+		err = errno;
+		if (fclose(ctx.log_file) != 0 && !bad)
+			bad = 1, err = errno;
+		if (bad) {
+			cli_error("cannot write the log file %s: %s", log_path, strerror(err ? err : EIO));
+			if (r == CLI_EXIT_OK)
+				r = CLI_EXIT_ERROR;
+		}
 	}
 	return r;
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	/*
+	 * First of all, before any secret is in memory: no core file and no
+	 * ptrace by other users of the store key, passwords and tokens.
+	 */
+	if (provauth_process_harden() < 0)
+		cli_error("warning: %s", provauth_last_error());
+	if (cli_output_init() < 0)
+		return CLI_EXIT_ERROR;
+	r = run(argc, argv);
+	return cli_output_finish(r);
 }

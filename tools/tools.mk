@@ -4,6 +4,7 @@ bin_PROGRAMS += provauth
 provauth_SOURCES = \
 	tools/cli.h \
 	tools/provauth.c \
+	tools/cli_output.c \
 	tools/cli_env.c \
 	tools/json_writer.c \
 	tools/cli_input.c \
@@ -28,3 +29,6 @@ TESTS += tests/cli/test_cli_accounts.sh
 EXTRA_DIST += tests/cli/test_cli_accounts.sh
 TESTS += tests/cli/test_cli_recovery.sh
 EXTRA_DIST += tests/cli/test_cli_recovery.sh
+
+TESTS += tests/cli/test_cli_output.sh
+EXTRA_DIST += tests/cli/test_cli_output.sh

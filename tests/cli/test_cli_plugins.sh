@@ -119,6 +119,57 @@ printf 'plugin_dir: [\n' >"$tmp/broken.yaml"
 run 1 "config check reports unparsable settings" -c "$tmp/broken.yaml" config check
 has "$tmp/out" "the parse error names the file" "error:" "broken.yaml"
 
+# ---- plugins that crash ----
+# Tried in a child process first: the crash names the file and the step, and
+# the other plugins still load. crash_entry aborts (signal 6) in its entry
+# point; crash_init writes through NULL in init (a sanitizer build turns that
+# signal into an exit status, so only the step is checked there).
+crashing="$tmp/crashing"
+mkdir -m 0755 "$crashing" || exit 99
+for f in good crash_init crash_entry; do
+	cp "$PA_FIXTURE_DIR/$f.so" "$crashing/" && chmod 0644 "$crashing/$f.so" || exit 99
+done
+printf 'plugin_dir:\n  - %s\nproviders:\n  fixture:\n    greeting: hi\n' "$crashing" >"$tmp/crashing.yaml"
+run 0 "plugins survives plugins that crash" -c "$tmp/crashing.yaml" plugins
+has "$tmp/out" "the good plugin is still listed" "fixture" "$crashing/good.so"
+skipped "$tmp/out" "a crash in init names the file and the step" "$crashing/crash_init.so" \
+	"$crashing/crash_init.so crashed in init ("
+skipped "$tmp/out" "a crash in the entry point names the file, step and signal" "$crashing/crash_entry.so" \
+	"$crashing/crash_entry.so crashed in its entry point (signal 6)"
+run 0 "plugins --json survives them too" -c "$tmp/crashing.yaml" --json plugins
+check_json "--json lists the good one and both crashes as skipped" '
+assert [p["id"] for p in d["providers"]] == ["fixture"], d
+sk = {x["file"]: x["reason"] for x in d["skipped"]}
+assert "crashed in init" in sk[sys.argv[2] + "/crash_init.so"], sk
+assert "crashed in its entry point (signal 6)" in sk[sys.argv[2] + "/crash_entry.so"], sk' "$crashing"
+run 1 "config check survives them and fails" -c "$tmp/crashing.yaml" config check
+has "$tmp/out" "config check names the crash in init" "error:" "$crashing/crash_init.so crashed in init ("
+has "$tmp/out" "config check names the crash in the entry point" "error:" "$crashing/crash_entry.so crashed in its entry point"
+has "$tmp/out" "config check still lists the good provider" "providers: fixture"
+printf 'log:\n  level: debug\n' >>"$tmp/crashing.yaml"
+run 0 "with log.level debug" -c "$tmp/crashing.yaml" --log-file "$tmp/crashing.log" plugins
+has "$tmp/crashing.log" "each call into a plugin is logged first, naming the file" \
+	'"plugin_calling"' "$crashing/good.so" '"init"'
+has "$tmp/crashing.log" "... the entry point too" '"plugin_calling"' "$crashing/good.so" '"entry point"'
+
+# ---- settings other users can change ----
+mkdir -m 0777 "$tmp/open" || exit 99
+chmod 0777 "$tmp/open" || exit 99
+cp "$tmp/clean.yaml" "$tmp/open/provauth.yaml" || exit 99
+run 0 "config check warns about a settings file in a world-writable directory" -c "$tmp/open/provauth.yaml" config check
+has "$tmp/out" "... naming the file and why" "warning:" "$tmp/open/provauth.yaml" "other users can change" \
+	"$tmp/open is writable by every user"
+run 0 "every command warns too (plugins)" -c "$tmp/open/provauth.yaml" plugins
+has "$tmp/err" "... on stderr" "warning:" "other users can change"
+run 0 "accounts list warns too" -c "$tmp/open/provauth.yaml" accounts list
+has "$tmp/err" "... on stderr" "warning:" "other users can change"
+printf 'providers:\n  fixture:\n    global_password: %s\n' "$secret" >>"$tmp/open/provauth.yaml"
+run 1 "with a literal password it is refused" -c "$tmp/open/provauth.yaml" config check
+has "$tmp/out" "... naming the key" "error:" "providers.fixture.global_password" "other users can change"
+lacks "$tmp/out" "... without the secret" "$secret"
+run 1 "... by every command" -c "$tmp/open/provauth.yaml" accounts list
+has "$tmp/err" "... naming the key" "providers.fixture.global_password"
+
 # ---- choosing the settings file ----
 PROVAUTH_CONFIG="$tmp/clean.yaml"
 export PROVAUTH_CONFIG

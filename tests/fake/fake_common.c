@@ -75,6 +75,7 @@ static const char *const fault_names[FAKE_FAULT_KIND_COUNT] = {
 	[FAKE_FAULT_REDIRECT_LOOP] = "redirect_loop",
 	[FAKE_FAULT_APP_ERROR] = "app_error",
 	[FAKE_FAULT_NO_PAYLOAD] = "no_payload",
+	[FAKE_FAULT_HUGE_HEADER] = "huge_header",
 };
 
 const char *fake_fault_kind_name(fake_fault_kind kind)
@@ -606,6 +607,19 @@ static void fault_answer(fake_server *srv, const fake_request *req,
 		resp->status = 200;
 		resp->content_type = "application/json; charset=utf-8";
 		break;
+	case FAKE_FAULT_HUGE_HEADER: {
+		size_t n = (size_t)(f.param > 0 ? f.param : 200 * 1024);
+		char *v = malloc(n + 1);
+
+		fake_response_text(resp, 200, "application/json", "{}");
+		if (v) {
+			memset(v, 'h', n);
+			v[n] = '\0';
+			fake_response_header(resp, "X-Huge", v);
+			free(v);
+		}
+		break;
+	}
 	case FAKE_FAULT_REDIRECT_LOOP:
 		snprintf(buf, sizeof(buf), "%s%s?%s=1", srv->url, req->path, FAKE_LOOP_PARAM);
 		fake_response_text(resp, 302, "text/plain", "Found\n");
@@ -620,7 +634,7 @@ static int fault_is_early(fake_fault_kind k)
 {
 	return k == FAKE_FAULT_HTTP_STATUS || k == FAKE_FAULT_RATE_LIMIT ||
 		k == FAKE_FAULT_NON_JSON || k == FAKE_FAULT_HUGE_BODY ||
-		k == FAKE_FAULT_REDIRECT_LOOP;
+		k == FAKE_FAULT_REDIRECT_LOOP || k == FAKE_FAULT_HUGE_HEADER;
 }
 
 static int find_route(const fake_server *srv, const char *path)
@@ -807,6 +821,8 @@ int fake_server_start(fake_server **out, const fake_server_options *opts,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_NOTIFY_CONNECTION, fake_idle_notify, &srv->idle,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+		/* Room for the huge_header fault's one long header line. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 		MHD_OPTION_END);
 	if (!srv->daemon) {
 		snprintf(err, errlen, "fake server: cannot listen on 127.0.0.1:%u: %s",

@@ -44,6 +44,7 @@ typedef enum fake_fault_kind {
 	FAKE_FAULT_REDIRECT_LOOP,/* 302 to the same path, forever (see below) */
 	FAKE_FAULT_APP_ERROR,    /* provider-level error; param: provider error code */
 	FAKE_FAULT_NO_PAYLOAD,   /* the handler runs; the reply lacks its payload member */
+	FAKE_FAULT_HUGE_HEADER,  /* HTTP 200 with one header line of param bytes (default 200 KiB) */
 	FAKE_FAULT_KIND_COUNT
 } fake_fault_kind;
 

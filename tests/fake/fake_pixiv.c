@@ -456,6 +456,20 @@ static int misbehave(fake_pixiv *f, fake_pixiv_endpoint ep, struct MHD_Connectio
 	case FAKE_PIXIV_FAULT_RESET:
 		*rc = reply_stream(c, 64 * 1024, 1);
 		return 1;
+	case FAKE_PIXIV_FAULT_HUGE_HEADER: {
+		size_t n = (size_t)(param > 0 ? param : 200 * 1024);
+		char *v = malloc(n + 1);
+
+		if (!v) {
+			*rc = MHD_NO;
+			return 1;
+		}
+		memset(v, 'h', n);
+		v[n] = '\0';
+		*rc = reply_text(c, MHD_HTTP_OK, "application/json", "{}", 2, "X-Huge", v);
+		free(v);
+		return 1;
+	}
 	case FAKE_PIXIV_FAULT_REDIRECT_LOOP:
 		snprintf(loc, sizeof(loc), "%s%s", f->base_url, url);
 		*rc = reply_text(c, MHD_HTTP_FOUND, "text/html", "", 0, "Location", loc);
@@ -759,6 +773,7 @@ static const struct {
 	{ "delay", FAKE_PIXIV_FAULT_DELAY }, { "truncated", FAKE_PIXIV_FAULT_TRUNCATED },
 	{ "not_json", FAKE_PIXIV_FAULT_NOT_JSON }, { "huge", FAKE_PIXIV_FAULT_HUGE },
 	{ "reset", FAKE_PIXIV_FAULT_RESET }, { "redirect_loop", FAKE_PIXIV_FAULT_REDIRECT_LOOP },
+	{ "huge_header", FAKE_PIXIV_FAULT_HUGE_HEADER },
 };
 
 static long num_arg(const fp_kvs *q, const char *key, long def)
@@ -933,6 +948,8 @@ int fake_pixiv_start(fake_pixiv **out)
 	                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
 	                             MHD_OPTION_NOTIFY_CONNECTION, fake_idle_notify, &f->idle,
 	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+	                             /* Room for the huge_header fault's one long header line. */
+	                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 	                             MHD_OPTION_END);
 	if (!f->daemon || !(info = MHD_get_daemon_info(f->daemon, MHD_DAEMON_INFO_BIND_PORT)) || !info->port) {
 		fake_pixiv_stop(f);

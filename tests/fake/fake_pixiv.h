@@ -28,7 +28,8 @@ typedef enum fake_pixiv_fault {
 	FAKE_PIXIV_FAULT_NOT_JSON,      /* 200 with an HTML page */
 	FAKE_PIXIV_FAULT_HUGE,          /* 200 with param bytes of body */
 	FAKE_PIXIV_FAULT_RESET,         /* announces a body, sends part of it, drops the connection */
-	FAKE_PIXIV_FAULT_REDIRECT_LOOP  /* 302 to itself */
+	FAKE_PIXIV_FAULT_REDIRECT_LOOP, /* 302 to itself */
+	FAKE_PIXIV_FAULT_HUGE_HEADER    /* 200 with one header line of param bytes (default 200 KiB) */
 } fake_pixiv_fault;
 
 /* Starts on 127.0.0.1 with an OS-chosen port. Defaults: pixiv's public client

@@ -46,6 +46,9 @@
 #define DELAY_MS 1500
 #define MAX_REPLY 1048576
 #define HUGE_BODY (10L * 1024 * 1024)
+/* One header line longer than libcurl takes (CURL_MAX_HTTP_HEADER, 100 KiB). */
+#define HUGE_HEADER (200L * 1024)
+#define HUGE_HEADER_WORDS "a reply header line is larger than accepted"
 /* Scheduling, ASan and the loopback round trips, per call. */
 #define SLACK_MS 1500
 /* providers.pixiv: one extra token request after a 5xx or a network error. */
@@ -130,12 +133,13 @@ static int64_t now_ms(void)
 
 typedef enum fault {
 	F_500, F_502, F_503, F_429, F_REFUSED, F_RESET, F_SLOW, F_TRUNCATED, F_NOT_JSON, F_HUGE, F_REDIRECT,
-	F_COUNT
+	F_HUGE_HEADER, F_COUNT
 } fault;
 
 static const char *const fault_names[F_COUNT] = {
 	"HTTP 500", "HTTP 502", "HTTP 503", "429 Retry-After: 7", "connection refused", "reset mid-body",
 	"slower than timeout", "truncated JSON", "not JSON", "10 MB body", "redirect loop",
+	"200 KB header line",
 };
 
 static void pv_inject(fake_pv_endpoint ep, fault f)
@@ -152,6 +156,7 @@ static void pv_inject(fake_pv_endpoint ep, fault f)
 		[F_NOT_JSON] = { FAKE_FAULT_NON_JSON, 0 },
 		[F_HUGE] = { FAKE_FAULT_HUGE_BODY, HUGE_BODY },
 		[F_REDIRECT] = { FAKE_FAULT_REDIRECT_LOOP, 0 },
+		[F_HUGE_HEADER] = { FAKE_FAULT_HUGE_HEADER, HUGE_HEADER },
 	};
 
 	if (f != F_REFUSED)
@@ -170,6 +175,7 @@ static void px_inject(fake_pixiv_endpoint ep, fault f)
 		[F_NOT_JSON] = { FAKE_PIXIV_FAULT_NOT_JSON, 0 },
 		[F_HUGE] = { FAKE_PIXIV_FAULT_HUGE, HUGE_BODY },
 		[F_REDIRECT] = { FAKE_PIXIV_FAULT_REDIRECT_LOOP, 0 },
+		[F_HUGE_HEADER] = { FAKE_PIXIV_FAULT_HUGE_HEADER, HUGE_HEADER },
 	};
 
 	if (f == F_429)
@@ -556,6 +562,7 @@ static const cell api_rows[] = {
 	{ F_NOT_JSON, PROVAUTH_EPROTOCOL, "not JSON", 1 },
 	{ F_HUGE, PROVAUTH_ETOOBIG, "larger than 1048576 bytes (http.max_reply_bytes)", 1 },
 	{ F_REDIRECT, PROVAUTH_EHTTP, "HTTP 302", 1 },
+	{ F_HUGE_HEADER, PROVAUTH_ETOOBIG, HUGE_HEADER_WORDS, 1 },
 };
 
 /*
@@ -712,6 +719,7 @@ static void test_pixiv_refresh(void)
 		{ F_NOT_JSON, PROVAUTH_EPROTOCOL, "not JSON", 1 },
 		{ F_HUGE, PROVAUTH_ETOOBIG, "larger than 1048576 bytes (http.max_reply_bytes)", 1 },
 		{ F_REDIRECT, PROVAUTH_EHTTP, "HTTP 302", 1 },
+		{ F_HUGE_HEADER, PROVAUTH_ETOOBIG, HUGE_HEADER_WORDS, 1 },
 	};
 	size_t i;
 

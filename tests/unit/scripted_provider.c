@@ -177,8 +177,20 @@ static int s_op_echo(void *state, const provauth_session *s, const provauth_op_a
 	return *out ? 0 : PROVAUTH_ENOMEM;
 }
 
+/* Answers its first argument's value as it is, JSON or not: a plugin bug to be caught. */
+static int s_op_raw(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+                    char **out, provauth_failure *f)
+{
+	(void)state;
+	if (scripted_op(s, f, NULL) < 0)
+		return f->code;
+	*out = strdup(nargs && args[0].value ? args[0].value : "");
+	return *out ? 0 : PROVAUTH_ENOMEM;
+}
+
 static const provauth_operation scripted_ops[] = {
 	{ "echo", "answers {\"echo\":...}", s_op_echo },
+	{ "raw", "answers its argument's value as it is", s_op_raw },
 };
 
 int scripted_op(const provauth_session *session, provauth_failure *failure, void *payload)
@@ -215,7 +227,7 @@ int scripted_op(const provauth_session *session, provauth_failure *failure, void
 #define SCRIPTED_BASE(refresh_fn)                                                      \
 	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider), \
 	"scripted", "test provider", "1", NULL, s_init, s_fini, s_build, NULL, s_classify, \
-	refresh_fn, s_reauth, { NULL, NULL, NULL, NULL }, scripted_ops, 1, NULL, NULL, 0
+	refresh_fn, s_reauth, { NULL, NULL, NULL, NULL }, scripted_ops, 2, NULL, NULL, 0
 
 const provauth_provider scripted_provider = { SCRIPTED_BASE(NULL) };
 const provauth_provider scripted_provider_refreshing = { SCRIPTED_BASE(s_refresh) };

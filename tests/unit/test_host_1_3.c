@@ -248,6 +248,43 @@ static void test_plugins_accept_good_values(void)
 	free(r);
 }
 
+/* ---- NULL from a plugin ---- */
+
+/*
+ * A plugin's NULL where the host needs a pointer is refused with
+ * PROVAUTH_EINVAL instead of crashing the process (log returns nothing:
+ * the event is dropped and nothing reaches the callback).
+ */
+static void test_null_arguments_refused(void)
+{
+	/* Without the printf attribute: the NULL format is the point of the test. */
+	int (*set_error)(const provauth_host *, int, const char *, ...) = host.set_error;
+	provauth_log_field f[2] = { { "ok", PROVAUTH_FIELD_STRING, "v", 0 }, { NULL, PROVAUTH_FIELD_STRING, "v", 0 } };
+	unsigned char *out = (unsigned char *)&out;
+	size_t out_len = 99;
+
+	CU_ASSERT_EQUAL(set_error(&host, PROVAUTH_EAUTH, NULL), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "set_error"));
+	pa_test_log_reset();
+	host.log(&host, PROVAUTH_LOG_ERROR, NULL, f, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "log"));
+	host.log(&host, PROVAUTH_LOG_ERROR, "plugin_event", f, 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "field key"));
+	host.log(&host, PROVAUTH_LOG_ERROR, "plugin_event", NULL, 1);
+	CU_ASSERT_PTR_NULL(pa_test_log_text());
+	host.log(&host, PROVAUTH_LOG_ERROR, "plugin_event", f, 1);
+	CU_ASSERT_EQUAL(pa_test_log_count("plugin_event", "ok=v"), 1);
+	CU_ASSERT_EQUAL(host.random_bytes(&host, NULL, 16), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "random_bytes"));
+	CU_ASSERT_EQUAL(host.uuid4(&host, NULL), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(host.base64_decode(&host, NULL, 8, &out, &out_len), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NULL(out);
+	CU_ASSERT_EQUAL(out_len, 0);
+	CU_ASSERT_EQUAL(host.base64_decode(&host, "YWJj", 4, NULL, &out_len), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(host.digest_hex(&host, "md5", "x", 1, NULL, 33), PROVAUTH_EINVAL);
+	pa_test_log_reset();
+}
+
 int main(int argc, char **argv)
 {
 	static const pa_test tests[] = {
@@ -257,6 +294,7 @@ int main(int argc, char **argv)
 		{ "plugins name the place of a bad value", test_plugins_name_the_place_of_a_bad_value },
 		{ "plugins fall back on an older host", test_plugins_fall_back_on_an_older_host },
 		{ "plugins accept good values", test_plugins_accept_good_values },
+		{ "NULL arguments refused", test_null_arguments_refused },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {

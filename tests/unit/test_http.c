@@ -835,6 +835,41 @@ static void test_folded_and_oversized_headers(void)
 }
 
 /*
+ * One header line of 8 MB: curl refuses it before our header callback sees
+ * it, with its out-of-memory code. That is a reply too big, not a host out
+ * of memory, and callers treat the two differently.
+ */
+static void test_one_giant_header_line(void)
+{
+	static const size_t sizes[] = { 200 * 1024, 8 * 1024 * 1024 };
+	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
+	provauth_http_response *resp = NULL;
+	raw_server rs;
+	char url[256], *huge;
+	size_t n, k;
+
+	for (k = 0; k < PA_ARRAY_LEN(sizes); k++) {
+		huge = malloc(sizes[k] + 64);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(huge);
+		n = (size_t)sprintf(huge, "HTTP/1.1 200 OK\r\nX-Giant: ");
+		memset(huge + n, 'g', sizes[k]);
+		n += sizes[k];
+		n += (size_t)sprintf(huge + n, "\r\nContent-Length: 2\r\n\r\nok");
+		CU_ASSERT_EQUAL_FATAL(raw_start(&rs, huge, n), 0);
+		url_to(url, sizeof(url), rs.port, "/");
+		req.url = url;
+		CU_ASSERT_EQUAL(pa_http_request(http, &req, &resp), PROVAUTH_ETOOBIG);
+		CU_ASSERT_PTR_NULL(resp);
+		CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "header"));
+		CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), "out of memory"));
+		pa_http_response_free(resp);
+		resp = NULL;
+		raw_stop(&rs);
+		free(huge);
+	}
+}
+
+/*
  * Many fields, long values, repeats interleaved with others and a fold on a
  * repeated field: more than the capture keeps inline, so it moves to the
  * heap mid-reply, and every value must come out whole and in order.
@@ -1568,6 +1603,7 @@ int main(void)
 		{ "reply size cap", test_reply_size_cap },
 		{ "announced oversize refused early", test_content_length_rejected_early },
 		{ "folded and oversized headers", test_folded_and_oversized_headers },
+		{ "one giant header line is too big, not out of memory", test_one_giant_header_line },
 		{ "many, long and repeated headers", test_many_headers },
 		{ "timeouts", test_timeouts },
 		{ "connection refused", test_connection_refused },

@@ -108,6 +108,13 @@ static void test_nul_bytes(void)
 	CU_ASSERT_EQUAL(valid_n("[1]\0", 4), 0);
 	CU_ASSERT_EQUAL(valid_n("\0[1]", 4), 0);
 	CU_ASSERT_EQUAL(valid_n("[1,\0 2]", 7), 0);
+	/* Nor as an escape, which a reader of C strings would cut the value at. */
+	CU_ASSERT_EQUAL(valid("\"tok\\u0000junk\""), 0);
+	CU_ASSERT_EQUAL(valid("{\"a\\u0000b\":1}"), 0);
+	CU_ASSERT_EQUAL(valid("[\"\\u0000\"]"), 0);
+	/* An escaped backslash before "u0000" is text, not an escape. */
+	CU_ASSERT_EQUAL(valid("\"\\\\u0000\""), 1);
+	CU_ASSERT_EQUAL(valid("\"\\u0001\""), 1);
 }
 
 /* Only [text, text + len) counts: what follows is not looked at. */

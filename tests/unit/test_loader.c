@@ -761,6 +761,58 @@ static void test_loading_continues_past_failures(void)
 	remove_dir(dir);
 }
 
+/*
+ * With trial on (provauth plugins, config check), each file is loaded in a
+ * child process first: one that crashes in its entry point or its init is
+ * skipped with the file and the step named, is never loaded into this
+ * process, and the others load as usual. Every call into a plugin is
+ * logged (debug) first, naming the file.
+ */
+static void test_crashing_plugins_are_tried_in_a_child(void)
+{
+	char *dir = make_dir();
+	provauth_settings *s;
+	pa_plugin_set set = { 0 };
+	const pa_plugin_skip *sk;
+	char want[PATH_MAX + 64];
+
+	add_fixture(dir, "good", NULL);
+	add_fixture(dir, "crash_init", NULL);
+	add_fixture(dir, "crash_entry", NULL);
+	add_fixture(dir, "init_fails", NULL);
+	s = settings_for(dir, NULL, "providers:\n  fixture:\n    greeting: hi\n");
+	events_clear();
+	set.trial = 1;
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
+	CU_ASSERT_PTR_NOT_NULL(pa_plugins_find(&set, "fixture"));
+	CU_ASSERT_PTR_NULL(pa_plugins_find(&set, "crash_init"));
+	CU_ASSERT_EQUAL(set.count, 1);
+	CU_ASSERT_EQUAL(set.skipped_count, 3);
+
+	sk = skip_for(&set, dir, "crash_init.so");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sk);
+	/* A sanitizer turns the SIGSEGV into an exit status: the step is what is always there. */
+	snprintf(want, sizeof(want), "%s/crash_init.so crashed in init (", dir);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, want));
+	sk = skip_for(&set, dir, "crash_entry.so");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sk);
+	snprintf(want, sizeof(want), "%s/crash_entry.so crashed in its entry point (signal 6)", dir);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, want));
+	sk = skip_for(&set, dir, "init_fails.so");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sk);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sk->reason, "init failed"));
+	CU_ASSERT_FALSE(still_loaded(dir, "crash_init.so"));
+	CU_ASSERT_FALSE(still_loaded(dir, "crash_entry.so"));
+
+	snprintf(want, sizeof(want), "file=%s/good.so", dir);
+	CU_ASSERT_EQUAL(events_matching("plugin_calling", want, "call=entry point"), 1);
+	CU_ASSERT_EQUAL(events_matching("plugin_calling", want, "call=init"), 1);
+	CU_ASSERT_EQUAL(events_matching("plugin_skipped", "crash_init.so crashed in init", NULL), 1);
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+	remove_dir(dir);
+}
+
 /* Within one directory files load in byte order: dup_id.so comes before good.so. */
 static void test_files_load_in_sorted_order(void)
 {
@@ -1332,6 +1384,7 @@ int main(int argc, char **argv)
 		{ "symlinked file is resolved safely", test_symlinked_file_is_resolved_safely },
 		{ "file swapped after check is not loaded", test_file_swapped_after_check_is_not_loaded },
 		{ "loading continues past failures", test_loading_continues_past_failures },
+		{ "crashing plugins are tried in a child", test_crashing_plugins_are_tried_in_a_child },
 		{ "files load in sorted order", test_files_load_in_sorted_order },
 		{ "settings dirs come before environment", test_settings_dirs_come_before_environment },
 		{ "built-in dir is left out under make check", test_builtin_dir_is_left_out_under_make_check },

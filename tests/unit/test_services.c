@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <CUnit/Basic.h>
 #include "internal.h"
 #include "../support/pa_test.h"
@@ -197,6 +200,43 @@ static void test_json_parse(void)
 	CU_ASSERT_PTR_NOT_NULL(v);
 	pa_json_free(v);
 	CU_ASSERT_PTR_NULL(pa_json_parse(NULL, 0));
+}
+
+/*
+ * A NUL inside a JSON string would cut a token or an email short for every
+ * reader of C strings, and a key with a NUL would stand for another key:
+ * such documents are refused, saying why.
+ */
+static void test_json_nul_refused(void)
+{
+	static const char *const bad[] = {
+		"{\"token\":\"tok\\u0000junk\"}",
+		"{\"email\":\"a@example.com\\u0000@evil.example\"}",
+		"{\"token\\u0000x\":\"forged\",\"token\":\"real\"}",
+		"[\"\\\\\\u0000\"]",              /* an escaped backslash, then the escape */
+		"'\\u0000'",                       /* json-c's single quotes */
+	};
+	provauth_json *v;
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_LEN(bad); i++) {
+		provauth_error_clear();
+		v = parse(bad[i]);
+		CU_ASSERT_PTR_NULL(v);
+		if (v)
+			fprintf(stderr, "\n  accepted: %s\n", bad[i]);
+		pa_json_free(v);
+		CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "NUL"));
+	}
+	CU_ASSERT_PTR_NULL(pa_json_parse("{\"a\":\"b\"}\0", 10));
+	/* "\\u0000" is a backslash and text: fine. */
+	v = parse("{\"a\":\"\\\\u0000\"}");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(pa_json_string(pa_json_get(v, "a")), "\\u0000");
+	pa_json_free(v);
+	v = parse("{\"a\":\"x\\u0001\"}");
+	CU_ASSERT_PTR_NOT_NULL(v);
+	pa_json_free(v);
 }
 
 static void test_json_depth(void)
@@ -862,6 +902,62 @@ static void test_update_clear_cookies(void)
 	provauth_account_free(a);
 }
 
+static size_t cookie_bytes(const provauth_account *a)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < a->cookie_count; i++)
+		n += strlen(a->cookies[i].name) + strlen(a->cookies[i].value) + 3;  /* "; " and "=" */
+	return n;
+}
+
+/*
+ * A server that sets new cookie names on every login must not grow the jar
+ * without end (every call sends all of it): the jar keeps at most
+ * PA_COOKIES_MAX_COUNT cookies and PA_COOKIES_MAX_BYTES, dropping the
+ * oldest cookies the update did not set, and a cookie of the same name is
+ * replaced in place.
+ */
+static void test_update_cookie_jar_bounded(void)
+{
+	provauth_account *a = sample_account();
+	char name[32], value[600];
+	int login, i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	memset(value, 'c', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	for (login = 0; login < 40; login++) {
+		provauth_update *u = NULL;
+
+		CU_ASSERT_EQUAL_FATAL(pa_update_new(&u), 0);
+		CU_ASSERT_EQUAL(pa_update_set_cookie(u, "_ai_token", login % 2 ? "tok-odd" : "tok-even"), 0);
+		for (i = 0; i < 20; i++) {
+			snprintf(name, sizeof(name), "junk%d_%d", login, i);
+			CU_ASSERT_EQUAL(pa_update_set_cookie(u, name, login < 20 ? "small" : value), 0);
+		}
+		CU_ASSERT_EQUAL_FATAL(pa_update_apply(u, a), 0);
+		pa_update_free(u);
+		CU_ASSERT(a->cookie_count <= PA_COOKIES_MAX_COUNT);
+		CU_ASSERT(cookie_bytes(a) <= PA_COOKIES_MAX_BYTES);
+		/* What this login set is all there. */
+		CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "_ai_token"), login % 2 ? "tok-odd" : "tok-even");
+		snprintf(name, sizeof(name), "junk%d_19", login);
+		CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(a, name));
+		snprintf(name, sizeof(name), "junk%d_0", login);
+		CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(a, name));
+	}
+	/* The oldest went first. */
+	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "junk0_0"));
+	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "sid"));
+	/* One name once: replaced, never added again. */
+	login = 0;
+	for (i = 0; i < (int)a->cookie_count; i++)
+		login += strcmp(a->cookies[i].name, "_ai_token") == 0;
+	CU_ASSERT_EQUAL(login, 1);
+	provauth_account_free(a);
+}
+
 /* ------------------------------------------------------------------------ */
 /* failure.c                                                                */
 /* ------------------------------------------------------------------------ */
@@ -929,6 +1025,63 @@ static void test_failure_setters(void)
 
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* harden.c                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Whether /proc/self/limits says "Max core file size 0 0". */
+static int core_limit_zero_in_proc(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/limits", "r");
+	int zero = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "Max core file size", 18) == 0) {
+			unsigned long soft = 1, hard = 1;
+			zero = sscanf(line + 18, "%lu %lu", &soft, &hard) == 2 && soft == 0 && hard == 0;
+		}
+	if (f)
+		fclose(f);
+	return zero;
+}
+
+/*
+ * In a child, since the flag cannot be undone by an unprivileged process:
+ * after the call the process is not dumpable and may dump no core.
+ */
+static void test_process_harden(void)
+{
+	int before = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), status = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl;
+		int bad = 0;
+
+		if (provauth_process_harden() != 0)
+			bad |= 1;
+		if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+			bad |= 2;
+		if (getrlimit(RLIMIT_CORE, &rl) != 0 || rl.rlim_cur != 0 || rl.rlim_max != 0)
+			bad |= 4;
+		if (!core_limit_zero_in_proc())
+			bad |= 8;
+		/* Twice is fine. */
+		if (provauth_process_harden() != 0)
+			bad |= 16;
+		_exit(bad);
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status));
+	CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+	/* The parent is untouched. */
+	CU_ASSERT_EQUAL(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), before);
+}
+
 int main(int argc, char **argv)
 {
 	static const pa_test tests[] = {
@@ -937,6 +1090,7 @@ int main(int argc, char **argv)
 		{ "url_escape", test_url_escape },
 		{ "uuid4", test_uuid4 },
 		{ "json parse", test_json_parse },
+		{ "json NUL in a string refused", test_json_nul_refused },
 		{ "json depth limit", test_json_depth },
 		{ "json NULL safety", test_json_null_safety },
 		{ "json build and dotted paths", test_json_build_and_path },
@@ -952,6 +1106,8 @@ int main(int argc, char **argv)
 		{ "account dup", test_account_dup },
 		{ "update apply", test_update_apply },
 		{ "update clear_cookies", test_update_clear_cookies },
+		{ "update keeps the cookie jar bounded", test_update_cookie_jar_bounded },
+		{ "process harden", test_process_harden },
 		{ "failure setters", test_failure_setters },
 		PA_TEST_END
 	};

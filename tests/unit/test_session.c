@@ -401,6 +401,38 @@ static void test_named_operation(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "no operation 'nope'"));
 }
 
+/*
+ * An operation's output is handed to callers as JSON text (the CLI prints
+ * it): output that is not JSON is a plugin bug, refused with EPLUGIN
+ * rather than passed on.
+ */
+static void test_operation_output_must_be_json(void)
+{
+	static const char *const bad[] = {
+		"not json", "{\"a\":1", "{\"a\":1} trailing", "\x1b]0;title\x07", "", "{\"a\":\"x\\u0000y\"}",
+		"{'a':1}",
+	};
+	provauth_arg arg = { "v", NULL };
+	char *out = NULL;
+	size_t i;
+
+	FRESH("true", NULL, &scripted_provider);
+	put_account(store, "a1", "password", PW, TOK0);
+	arg.value = "{\"a\":[1,\"b\"]}";
+	CU_ASSERT_EQUAL(provauth_call(&out, mgr, "a1", "raw", &arg, 1), 0);
+	CU_ASSERT_STRING_EQUAL(out, "{\"a\":[1,\"b\"]}");
+	provauth_free(out);
+	for (i = 0; i < PA_ARRAY_LEN(bad); i++) {
+		out = (char *)"x";
+		arg.value = bad[i];
+		CU_ASSERT_EQUAL(provauth_call(&out, mgr, "a1", "raw", &arg, 1), PROVAUTH_EPLUGIN);
+		CU_ASSERT_PTR_NULL(out);
+		CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "'raw'"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "not JSON"));
+		CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), "title"));
+	}
+}
+
 static void test_stale_put_conflicts(void)
 {
 	provauth_account *a1, *a2;
@@ -1011,6 +1043,7 @@ int main(int argc, char **argv)
 		{ "explicit reauth sets password method", test_explicit_reauth_sets_password_method },
 		{ "OAuth answer marks google", test_oauth_answer_marks_google },
 		{ "named operation", test_named_operation },
+		{ "operation output must be JSON", test_operation_output_must_be_json },
 		{ "stale put conflicts", test_stale_put_conflicts },
 		{ "store_must_exist creates nothing", test_store_must_exist_creates_nothing },
 		{ "storm: 32 threads, one recovery", test_storm_one_recovery },

@@ -318,6 +318,58 @@ static void test_env_expansion(void)
 	provauth_settings_free(s);
 }
 
+/*
+ * ${VAR} expansion is bounded like the file itself: a small file naming a
+ * big variable many times must not expand into gigabytes. The limit counts
+ * every expanded value of the file together, and the error names the file
+ * and the key where the limit was crossed.
+ */
+static void test_env_expansion_bounded(void)
+{
+	size_t big = 100 * 1024, i;
+	char *value = malloc(big + 1), *text;
+	provauth_settings *s = NULL;
+	size_t off = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(value);
+	memset(value, 'v', big);
+	value[big] = '\0';
+	CU_ASSERT_EQUAL_FATAL(setenv("PA_T_BIG", value, 1), 0);
+	text = malloc(4096);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+
+	/* Five times (500 KiB in all) is within the bound. */
+	off = (size_t)snprintf(text, 4096, "providers:\n  p:\n");
+	for (i = 0; i < 5; i++)
+		off += (size_t)snprintf(text + off, 4096 - off, "    k%zu: ${PA_T_BIG}\n", i);
+	CU_ASSERT_EQUAL(provauth_settings_parse(&s, text, off, "t.yaml"), 0);
+	provauth_settings_free(s);
+	s = NULL;
+
+	/* Twenty times in separate values (2 MB in all) is not, nor eleven times in one value. */
+	off = (size_t)snprintf(text, 4096, "providers:\n  p:\n");
+	for (i = 0; i < 20; i++)
+		off += (size_t)snprintf(text + off, 4096 - off, "    k%zu: ${PA_T_BIG}\n", i);
+	CU_ASSERT_EQUAL(provauth_settings_parse(&s, text, off, "t.yaml"), PROVAUTH_ECONFIG);
+	CU_ASSERT_PTR_NULL(s);
+	MSG_HAS("t.yaml:");
+	MSG_HAS("providers.p.k10");
+	MSG_HAS("1 MiB");
+	MSG_LACKS("vvvvvvvv");
+
+	off = (size_t)snprintf(text, 4096, "store:\n  path: \"");
+	for (i = 0; i < 11; i++)
+		off += (size_t)snprintf(text + off, 4096 - off, "${PA_T_BIG}");
+	off += (size_t)snprintf(text + off, 4096 - off, "\"\n");
+	CU_ASSERT_EQUAL(provauth_settings_parse(&s, text, off, "t.yaml"), PROVAUTH_ECONFIG);
+	CU_ASSERT_PTR_NULL(s);
+	MSG_HAS("t.yaml:2:");
+	MSG_HAS("store.path");
+	CU_ASSERT_EQUAL(unsetenv("PA_T_BIG"), 0);
+	free(text);
+	free(value);
+}
+
 static void test_env_escape(void)
 {
 	provauth_settings *s = parse_ok("store:\n"
@@ -588,6 +640,89 @@ static void test_load_and_warnings(void)
 	provauth_settings_free(s);
 }
 
+/* Writes `text` as dir/name (dir under tmpdir, created with dir_mode), file mode `mode`; static path. */
+static const char *write_in_dir(const char *dir, mode_t dir_mode, const char *name, const char *text, mode_t mode)
+{
+	static char rel[256];
+	char d[256];
+
+	snprintf(d, sizeof(d), "%s/%s", tmpdir, dir);
+	if (mkdir(d, 0700) != 0)
+		CU_ASSERT_FATAL(errno == EEXIST);
+	CU_ASSERT_FATAL(chmod(d, dir_mode) == 0);
+	snprintf(rel, sizeof(rel), "%s/%s", dir, name);
+	return write_file(rel, text, strlen(text), mode);
+}
+
+/*
+ * Settings other users can change decide where passwords go: a warning
+ * when the file or its directory is writable by every user (sticky or not),
+ * and a refusal when such a file holds a secret written literally.
+ */
+static void test_world_writable_settings(void)
+{
+	static const char plain[] = "log:\n  level: info\n";
+	static const char literal_pw[] = "providers:\n  pixverse:\n    global_password: hunter2-literal\n";
+	static const char literal_plugin_secret[] =
+		"providers:\n  pixiv:\n    client_secret: \"sk-literal-77\"\n";
+	static const char env_pw[] = "providers:\n  pixverse:\n    global_password: ${PA_T_WW}\n";
+	provauth_settings *s = NULL;
+	const char *path;
+
+	CU_ASSERT_EQUAL_FATAL(setenv("PA_T_WW", "from-env-pw", 1), 0);
+
+	/* The file writable by all: a warning naming it and its mode. */
+	path = write_in_dir("ww-safe", 0755, "a.yaml", plain, 0666);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_warning_count(s), 1);
+	CU_ASSERT(has(provauth_settings_warning(s, 0), path, __LINE__));
+	CU_ASSERT(has(provauth_settings_warning(s, 0), "other users can change", __LINE__));
+	CU_ASSERT(has(provauth_settings_warning(s, 0), "0666", __LINE__));
+	provauth_settings_free(s);
+	/* ...refused with a password written in it, which is not shown. */
+	path = write_in_dir("ww-safe", 0755, "b.yaml", literal_pw, 0622);
+	CU_ASSERT_EQUAL(provauth_settings_load(&s, path), PROVAUTH_ECONFIG);
+	CU_ASSERT_PTR_NULL(s);
+	MSG_HAS(path);
+	MSG_HAS(":3:22: providers.pixverse.global_password");
+	MSG_HAS("other users can change");
+	MSG_LACKS("hunter2");
+
+	/* A directory writable by all, not sticky: the same for a private file in it. */
+	path = write_in_dir("ww-dir", 0777, "c.yaml", plain, 0600);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_warning_count(s), 1);
+	CU_ASSERT(has(provauth_settings_warning(s, 0), "ww-dir is writable by every user", __LINE__));
+	provauth_settings_free(s);
+	/* Any key that holds a secret, a plugin's too. */
+	path = write_in_dir("ww-dir", 0777, "d.yaml", literal_plugin_secret, 0600);
+	CU_ASSERT_EQUAL(provauth_settings_load(&s, path), PROVAUTH_ECONFIG);
+	MSG_HAS("providers.pixiv.client_secret");
+	MSG_LACKS("sk-literal-77");
+	/* From the environment the secret is not in the file: a warning only. */
+	path = write_in_dir("ww-dir", 0777, "e.yaml", env_pw, 0600);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_STRING_EQUAL(pa_settings_provider(s, "pixverse")->global_password, "from-env-pw");
+	CU_ASSERT_EQUAL(provauth_settings_warning_count(s), 1);
+	provauth_settings_free(s);
+
+	/* Sticky (like /tmp): another user may still have put the file there. */
+	path = write_in_dir("ww-sticky", 01777, "f.yaml", literal_pw, 0600);
+	CU_ASSERT_EQUAL(provauth_settings_load(&s, path), PROVAUTH_ECONFIG);
+	MSG_HAS("1777");
+	path = write_in_dir("ww-sticky", 01777, "g.yaml", plain, 0600);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_EQUAL(provauth_settings_warning_count(s), 1);
+	provauth_settings_free(s);
+
+	/* Neither: no warning, and a literal password in a private file loads. */
+	path = write_in_dir("private", 0755, "h.yaml", literal_pw, 0600);
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&s, path), 0);
+	CU_ASSERT_EQUAL(provauth_settings_warning_count(s), 0);
+	provauth_settings_free(s);
+	CU_ASSERT_EQUAL(unsetenv("PA_T_WW"), 0);
+}
+
 static void test_load_errors(void)
 {
 	char big_path[300], *big;
@@ -841,6 +976,7 @@ int main(int argc, char **argv)
 		{ "full file", test_full_file },
 		{ "booleans", test_booleans },
 		{ "env expansion", test_env_expansion },
+		{ "env expansion is bounded", test_env_expansion_bounded },
 		{ "env escape", test_env_escape },
 		{ "text forms", test_text_forms },
 		{ "plugin_dir forms", test_plugin_dir_forms },
@@ -849,6 +985,7 @@ int main(int argc, char **argv)
 		{ "refcount", test_refcount },
 		{ "load and warnings", test_load_and_warnings },
 		{ "load errors", test_load_errors },
+		{ "world-writable settings", test_world_writable_settings },
 		{ "sample file", test_sample_file },
 		{ "bad structure", test_bad_structure },
 		{ "bad syntax", test_bad_syntax },

@@ -828,6 +828,38 @@ static void test_key_file_checks(void)
 	free(path);
 }
 
+/*
+ * A FIFO planted at the key path: opening it for reading blocks until a
+ * writer comes, forever, while the store lock is held. The open happens in a
+ * child with an alarm so that a regression fails the test instead of hanging it.
+ */
+static void test_key_file_fifo(void)
+{
+	char *path = populated_store(), *key;
+	pid_t pid;
+	int status = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+	key = pa_sprintf("%s.key", path);
+	CU_ASSERT_EQUAL_FATAL(unlink(key), 0);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(key, 0600), 0);
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		provauth_store *s = NULL;
+		int rc;
+
+		alarm(10);
+		rc = provauth_store_sqlite_open(&s, path, NULL);
+		_exit(rc == PROVAUTH_ECRYPTO && !s && error_has(key) && error_has("not a regular file") ? 0 : 1);
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	free(key);
+	free(path);
+}
+
 static void test_explicit_key_file(void)
 {
 	char *path = fresh_path(), *key = pa_sprintf("%s/explicit-%d.key", tmpdir, db_counter);
@@ -1161,6 +1193,7 @@ static const pa_test sqlite_tests[] = {
 	{ "garbage file changes nothing", test_garbage_file },
 	{ "foreign database changes nothing", test_foreign_database },
 	{ "key file checks", test_key_file_checks },
+	{ "FIFO as key file refused without blocking", test_key_file_fifo },
 	{ "explicit key file", test_explicit_key_file },
 	{ "PROVAUTH_STORE_KEY", test_env_key },
 	{ "tampered rows", test_tampered_rows },

@@ -84,6 +84,22 @@ PROVAUTH_EXTERN(void) provauth_error_clear(void);
 PROVAUTH_EXTERN(void) provauth_free(void *ptr);
 
 /* ------------------------------------------------------------------------ */
+/* Process hardening                                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Keeps the process's memory (the store key, passwords, tokens) out of
+ * core files and away from other users' debuggers: marks the process not
+ * dumpable (prctl PR_SET_DUMPABLE 0: no core file, no ptrace attach but by
+ * root, /proc/PID/mem and friends owned by root) and sets RLIMIT_CORE to 0.
+ * Call it first thing in main, before any secret is read; it affects the
+ * whole process and is kept across fork (exec of a set-uid program aside).
+ * Returns 0, or PROVAUTH_EUNSUPPORTED where the system offers neither, or
+ * PROVAUTH_ERROR when a step failed (the message says which).
+ */
+PROVAUTH_EXTERN(int) provauth_process_harden(void);
+
+/* ------------------------------------------------------------------------ */
 /* Logging                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -322,10 +338,18 @@ typedef struct provauth_manager_options {
 	 * that only look at accounts.
 	 */
 	int store_must_exist;
+	/*
+	 * Version 3. 1: try each plugin file in a child process first (fork,
+	 * load, entry point, init) and load it here only when that child came
+	 * back: a plugin that crashes (or hangs for 10 s) is skipped with
+	 * "FILE crashed in init (signal N)" or the like, and the others load.
+	 * Costs a fork per plugin; for programs that list or check plugins.
+	 */
+	int trial_plugins;
 } provauth_manager_options;
 
-#define PROVAUTH_MANAGER_OPTIONS_VERSION 2
-#define PROVAUTH_MANAGER_OPTIONS_INIT { PROVAUTH_MANAGER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0 }
+#define PROVAUTH_MANAGER_OPTIONS_VERSION 3
+#define PROVAUTH_MANAGER_OPTIONS_INIT { PROVAUTH_MANAGER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }
 
 /*
  * Creates a manager: loads the plugins (settings' plugin_dir list, then
