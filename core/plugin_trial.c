@@ -31,7 +31,7 @@ void pa_plugin_calling(const pa_logger *lg, const char *file, const char *call)
 
 	pa_log(lg, PROVAUTH_LOG_DEBUG, "plugin_calling", f, PA_ARRAY_LEN(f));
 	if (stage_fd >= 0) {
-		char c = strcmp(call, "init") == 0 ? 'I' : 'E';
+		char c = strcmp(call, "init") == 0 ? 'I' : strcmp(call, "fini") == 0 ? 'F' : 'E';
 		ssize_t n;
 
 		do
@@ -45,6 +45,7 @@ static const char *stage_name(char c)
 	switch (c) {
 	case 'E': return "its entry point";
 	case 'I': return "init";
+	case 'F': return "fini";
 	default: return "its constructors (while being loaded)";  /* no byte yet, or 'D' lost */
 	}
 }
