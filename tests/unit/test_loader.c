@@ -567,19 +567,15 @@ static void test_world_writable_ancestor_is_skipped(void)
 	pa_plugins_unload(&set);
 	provauth_settings_free(s);
 
-	/* sticky and root's, like /tmp: others cannot rename what is not theirs */
-	if (geteuid() == 0) {
-		CU_ASSERT_FATAL(chmod(mid, 01777) == 0);
-		s = settings_for(dir, NULL, NULL);
-		CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
-		CU_ASSERT_PTR_NOT_NULL(pa_plugins_find(&set, "fixture"));
-		CU_ASSERT_EQUAL(set.skipped_count, 0);
-		pa_plugins_unload(&set);
-		provauth_settings_free(s);
-	} else {
-		fprintf(stderr, "\n(not root: a sticky directory of ours is no root-owned one; sticky case not run)\n");
-	}
-	/* ... but sticky alone is not enough when the directory is not root's */
+	/* sticky and ours (or root's, like /tmp): others cannot rename what is not theirs */
+	CU_ASSERT_FATAL(chmod(mid, 01777) == 0);
+	s = settings_for(dir, NULL, NULL);
+	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
+	CU_ASSERT_PTR_NOT_NULL(pa_plugins_find(&set, "fixture"));
+	CU_ASSERT_EQUAL(set.skipped_count, 0);
+	pa_plugins_unload(&set);
+	provauth_settings_free(s);
+	/* ... but sticky is no excuse for a directory of another user's */
 	if (geteuid() == 0) {
 		CU_ASSERT_FATAL(chown(mid, 65534, 65534) == 0);
 		sk = load_expecting_skip(&set, &s, dir, "good.so");
