@@ -39,6 +39,17 @@ int pa_set_string(char **dst, const char *src);
 int pa_streq(const char *a, const char *b);     /* NULL-safe, NULL == NULL */
 /* Monotonic milliseconds, for timeouts and waits (never the test clock). */
 int64_t pa_monotonic_ms(void);
+/*
+ * Whether another local user could change a file or directory provauth
+ * trusts (a plugin, the store, its key, their directories), like OpenSSH:
+ * only root and the caller may own it and nobody else may write it, except
+ * a sticky directory, where others may add names but not rename or remove
+ * the owner's. One rule for the loader and the store; each names the
+ * object in its own words.
+ */
+struct stat;
+enum { PA_TRUSTED = 0, PA_UNTRUSTED_OWNER, PA_UNTRUSTED_MODE };
+int pa_stat_trust(const struct stat *st);
 
 /* ---- redact.c: quoting server text without the secrets it may echo ---- */
 

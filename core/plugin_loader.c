@@ -307,20 +307,21 @@ static int already_seen(const pa_plugin_set *set, const char *real)
  * itself, decides what code runs in us: only root and the caller may own
  * them, and nobody else may write them. A sticky directory of root's (/tmp)
  * or the caller's is the exception: others may add entries there but not
- * rename or remove those of root or the caller. (The store's files follow
- * the same rule, core/store_perm.c; inside a user namespace that maps no
+ * rename or remove those of root or the caller. (pa_stat_trust holds the
+ * rule, shared with the store's files; inside a user namespace that maps no
  * one, every owner reads as the overflow uid, the caller's included.)
  */
 static int check_node(const struct stat *st, int is_dir, const char *path, const char *file)
 {
 	const char *what = is_dir ? "directory" : "file";
 	unsigned long me = (unsigned long)geteuid(), owner = (unsigned long)st->st_uid;
+	int trust = pa_stat_trust(st);
 
-	if (owner != 0 && owner != me)
+	if (trust == PA_UNTRUSTED_OWNER)
 		return pa_error_set(PROVAUTH_EPLUGIN,
 		                    "%s: %s %s is owned by uid %lu, neither root nor the current user (uid %lu)",
 		                    file, what, path, owner, me);
-	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(is_dir && (st->st_mode & S_ISVTX)))
+	if (trust == PA_UNTRUSTED_MODE)
 		return pa_error_set(PROVAUTH_EPLUGIN, "%s: %s %s is writable by other users (mode %04o, owner uid %lu)",
 		                    file, what, path, (unsigned int)(st->st_mode & 07777), owner);
 	return 0;

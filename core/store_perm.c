@@ -30,21 +30,16 @@ static const char *owner_name(char *buf, size_t len, uid_t uid)
 	return buf;
 }
 
-static int trusted_owner(uid_t uid)
-{
-	return uid == 0 || uid == geteuid();
-}
-
 int pa_store_check_stat(const char *where, const char *path, const struct stat *sb, int err)
 {
 	char who[96], me[96];
+	int trust = pa_stat_trust(sb);
 
-	if (!trusted_owner(sb->st_uid))
+	if (trust == PA_UNTRUSTED_OWNER)
 		return pa_error_set(err, "%s: %s is owned by %s, not by you (%s) or root; refusing to use it",
 		                    where, path, owner_name(who, sizeof(who), sb->st_uid),
 		                    owner_name(me, sizeof(me), geteuid()));
-	/* A sticky directory (like /tmp) lets others add names but not replace the caller's. */
-	if ((sb->st_mode & 022) && !(S_ISDIR(sb->st_mode) && (sb->st_mode & S_ISVTX)))
+	if (trust == PA_UNTRUSTED_MODE)
 		return pa_error_set(err, "%s: %s (owner %s, mode %04o) is writable by group or others; "
 		                    "refusing to use it (chmod go-w %s)",
 		                    where, path, owner_name(who, sizeof(who), sb->st_uid),

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "internal.h"
 
 char *pa_strdup(const char *s)
@@ -73,4 +75,13 @@ int64_t pa_monotonic_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pa_stat_trust(const struct stat *st)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return PA_UNTRUSTED_OWNER;
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX)))
+		return PA_UNTRUSTED_MODE;
+	return PA_TRUSTED;
 }
