@@ -1,7 +1,7 @@
 # bench: performance benchmarks (see bench/RESULTS.md). They are built with
 # every build so they cannot rot, never run by make check; `make bench`
 # builds them and `./dev bench` runs them in an optimised tree.
-PA_BENCH_CF = $(AM_CFLAGS) $(PA_DEP_CF)
+PA_BENCH_CF = $(PA_BASE_CFLAGS) $(PA_DEP_CF)
 PA_BENCH_BINS = bench/hotpath bench/e2e bench/storm bench/scale
 
 noinst_PROGRAMS += $(PA_BENCH_BINS)
@@ -9,7 +9,7 @@ EXTRA_DIST += bench/RESULTS.md
 
 noinst_LTLIBRARIES += bench/libbenchutil.la
 bench_libbenchutil_la_SOURCES = bench/bench_util.h bench/bench_util.c
-bench_libbenchutil_la_CFLAGS = $(AM_CFLAGS)
+bench_libbenchutil_la_CFLAGS = $(PA_BASE_CFLAGS)
 
 bench_hotpath_SOURCES = bench/hotpath.c
 bench_hotpath_CFLAGS = $(PA_BENCH_CF)

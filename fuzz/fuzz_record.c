@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "record.h"
+#include "store/record.h"
 #include "fuzz.h"
 
 static int same(const char *a, const char *b)

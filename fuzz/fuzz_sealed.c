@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "record.h"
-#include "seal.h"
+#include "store/record.h"
+#include "store/seal.h"
 #include "fuzz.h"
 
 static const unsigned char pa_fuzz_seal_key[PA_SEAL_KEY_LEN] = PA_FUZZ_SEAL_KEY;

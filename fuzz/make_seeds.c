@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "internal.h"
-#include "record.h"
-#include "seal.h"
+#include "store/record.h"
+#include "store/seal.h"
 #include "fuzz.h"
 
 static int write_file(const char *dir, const char *sub, const char *name, const unsigned char *prefix,

@@ -1,5 +1,6 @@
 # The provauth command-line tool. It links libprovauth.so and uses only the
-# public API, as an outside program would.
+# public API, as an outside program would. Its tests are in tests/cli; the
+# demo it runs (./dev demo) is tools/demo.sh.
 bin_PROGRAMS += provauth
 provauth_SOURCES = \
 	tools/cli.h \
@@ -19,16 +20,3 @@ provauth_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/core/include
 provauth_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 provauth_LDADD = libprovauth.la $(JSONC_LIBS)
 
-TESTS += tests/cli/test_cli_plugins.sh
-EXTRA_DIST += tests/cli/test_cli_plugins.sh
-
-TESTS += tests/cli/test_sample_settings.sh
-EXTRA_DIST += tests/cli/test_sample_settings.sh
-
-TESTS += tests/cli/test_cli_accounts.sh
-EXTRA_DIST += tests/cli/test_cli_accounts.sh
-TESTS += tests/cli/test_cli_recovery.sh
-EXTRA_DIST += tests/cli/test_cli_recovery.sh
-
-TESTS += tests/cli/test_cli_output.sh
-EXTRA_DIST += tests/cli/test_cli_output.sh

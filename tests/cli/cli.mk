@@ -1,3 +1,16 @@
-# The helpers every test script sources (tests/cli/*.sh, tests/install): they
-# are read from $(srcdir) at run time, so the dist must carry them.
-EXTRA_DIST += tests/cli/cli_helpers.sh
+# tests/cli: the provauth program, its man page, sample settings and the
+# demo, driven as a user would. The helpers every script sources
+# (cli_helpers.sh, also by tests/install) are read from $(srcdir) at run time.
+PA_CLI_TESTS = \
+	tests/cli/test_cli_plugins.sh \
+	tests/cli/test_cli_accounts.sh \
+	tests/cli/test_cli_recovery.sh \
+	tests/cli/test_cli_output.sh \
+	tests/cli/test_cli_reimport.sh \
+	tests/cli/test_cli_echo.sh \
+	tests/cli/test_sample_settings.sh \
+	tests/cli/test_man_page.sh \
+	tests/cli/test_demo.sh
+TESTS += $(PA_CLI_TESTS)
+EXTRA_DIST += $(PA_CLI_TESTS) tests/cli/cli_helpers.sh tools/demo.sh
+CLEANFILES += demo-events.log

@@ -1,7 +1,7 @@
 # tests/fake: fake provider servers (real HTTP on 127.0.0.1) for tests, the
 # demo and benchmarks. They link json-c, OpenSSL and libmicrohttpd but never
 # the provauth core, so they cannot share its bugs.
-PA_FAKE_CF = $(AM_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(MHD_CFLAGS)
+PA_FAKE_CF = $(PA_BASE_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(MHD_CFLAGS)
 PA_FAKE_LIBS = $(JSONC_LIBS) $(OPENSSL_LIBS) $(MHD_LIBS) $(LIBS)
 
 noinst_LTLIBRARIES += tests/fake/libfakeprov.la
@@ -24,10 +24,19 @@ tests_fake_fake_pixverse_CPPFLAGS = -I$(top_builddir)
 tests_fake_fake_pixverse_CFLAGS = $(PA_FAKE_CF)
 tests_fake_fake_pixverse_LDADD = tests/fake/libfakeprov.la $(PA_FAKE_LIBS)
 
-check_PROGRAMS += tests/unit/test_fake_pixverse
-TESTS += tests/unit/test_fake_pixverse
-tests_unit_test_fake_pixverse_SOURCES = tests/unit/test_fake_pixverse.c
-tests_unit_test_fake_pixverse_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/tests/fake -I$(top_srcdir)/core/include
-tests_unit_test_fake_pixverse_CFLAGS = $(PA_FAKE_CF) $(CURL_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_test_fake_pixverse_LDADD = tests/fake/libfakeprov.la tests/support/libtestsupport.la $(CURL_LIBS) \
-	$(CUNIT_LIBS) $(PA_FAKE_LIBS)
+# The fake pixiv server: a C API linked into tests, and a standalone program.
+check_PROGRAMS += tests/fake/fake-pixiv
+tests_fake_fake_pixiv_SOURCES = \
+	tests/fake/fake_pixiv_main.c \
+	tests/fake/fake_pixiv.c \
+	tests/fake/fake_pixiv.h \
+	tests/fake/fake_idle.h
+tests_fake_fake_pixiv_CFLAGS = $(PA_FAKE_CF)
+tests_fake_fake_pixiv_LDADD = $(PA_FAKE_LIBS)
+
+# The loopback API the example plugin (examples/plugin) is tested against.
+check_PROGRAMS += tests/fake/fake-bearer
+tests_fake_fake_bearer_SOURCES = tests/fake/fake_bearer_main.c
+tests_fake_fake_bearer_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/tests/fake
+tests_fake_fake_bearer_CFLAGS = $(PA_FAKE_CF)
+tests_fake_fake_bearer_LDADD = tests/fake/libfakeprov.la $(PA_FAKE_LIBS)

@@ -6,8 +6,8 @@
 #include <CUnit/Basic.h>
 #include <openssl/rand.h>
 #include "internal.h"
-#include "record.h"
-#include "seal.h"
+#include "store/record.h"
+#include "store/seal.h"
 #include "../support/pa_test.h"
 
 static unsigned char key[PA_SEAL_KEY_LEN];

@@ -17,8 +17,8 @@
 #include <sqlite3.h>
 #include <provauth/store.h>
 #include "internal.h"
-#include "record.h"
-#include "seal.h"
+#include "store/record.h"
+#include "store/seal.h"
 #include "../support/pa_test.h"
 
 static char tmpdir[] = "/tmp/provauth-integrity-XXXXXX";

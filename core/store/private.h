@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <provauth/store.h>
-#include "seal.h"
+#include "store/seal.h"
 
 /*
  * Argument checks with the same messages in every backend. `where` names the

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "internal.h"
-#include "store_private.h"
+#include "store/private.h"
 
 /* "alice (uid 1000)" into buf: the message names a person, the uid settles ambiguity. */
 static const char *owner_name(char *buf, size_t len, uid_t uid)

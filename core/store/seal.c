@@ -6,7 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "internal.h"
-#include "seal.h"
+#include "store/seal.h"
 
 /* GCM takes int lengths; anything near INT_MAX is not a record we wrote. */
 #define SEAL_MAX_LEN ((size_t)INT_MAX - PA_SEAL_OVERHEAD)

@@ -31,9 +31,9 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include "internal.h"
-#include "record.h"
-#include "seal.h"
-#include "store_private.h"
+#include "store/record.h"
+#include "store/seal.h"
+#include "store/private.h"
 
 #define DEFAULT_BUSY_MS 5000
 #define KEY_CHECK_AD "provauth store key check"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include "internal.h"
-#include "store_private.h"
+#include "store/private.h"
 
 #define WHERE "store memory"
 

@@ -6,7 +6,7 @@
  * account), what only the sqlite store adds (the file unchanged by a failed
  * batch, the batch durable across a reopen, threads), and the manager's
  * side: validation, cache eviction, and host stores of version 1 and of
- * versions it must refuse. The crash test is tests/integration/test_put_many_crash.c.
+ * versions it must refuse. The crash test is tests/integration/test_store_batch_crash.c.
  */
 #include "config.h"
 #include <pthread.h>

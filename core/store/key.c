@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "internal.h"
-#include "store_private.h"
+#include "store/private.h"
 
 #ifndef HAVE_SECURE_GETENV
 # define secure_getenv getenv

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-#include "record.h"
+#include "store/record.h"
 
 enum {
 	TAG_PASSWORD = 1,

@@ -16,7 +16,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 #include "internal.h"
-#include "store_private.h"
+#include "store/private.h"
 
 static void read_boot_id(char *out, size_t len)
 {

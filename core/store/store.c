@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
-#include "store_private.h"
+#include "store/private.h"
 
 void provauth_store_free(provauth_store *store)
 {

@@ -1,0 +1,15 @@
+# core/store: the provauth_store backends (memory, sqlite), who may own the
+# store's files, the sealing key, sealing of secrets at rest (AES-256-GCM)
+# and the encoding of the sealed account record.
+core_libprovauth_core_la_SOURCES += \
+	core/store/private.h \
+	core/store/store.c \
+	core/store/memory.c \
+	core/store/sqlite.c \
+	core/store/key.c \
+	core/store/perm.c \
+	core/store/holder.c \
+	core/store/seal.h \
+	core/store/seal.c \
+	core/store/record.h \
+	core/store/record.c
