@@ -1,5 +1,6 @@
 /* AES-256-GCM sealing of secrets at rest, over OpenSSL's EVP interface. */
 #include "config.h"
+#include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,13 @@ int pa_seal(unsigned char **out, size_t *out_len, const unsigned char key[PA_SEA
 		goto done;
 	if (pt_len && EVP_EncryptUpdate(ctx, ct, &n, pt, (int)pt_len) != 1)
 		goto done;
-	if (EVP_EncryptFinal_ex(ctx, ct + pt_len, &n) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, PA_SEAL_TAG_LEN, ct + pt_len) != 1)
+	/* GCM is a stream mode: the blob's layout holds exactly pt_len bytes of ciphertext. */
+	assert(!pt_len || (size_t)n == pt_len);
+	if (EVP_EncryptFinal_ex(ctx, ct + pt_len, &n) != 1)
+		goto done;
+	/* GCM's final step writes no ciphertext: the tag goes where it would have. */
+	assert(n == 0);
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, PA_SEAL_TAG_LEN, ct + pt_len) != 1)
 		goto done;
 	ok = 1;
 done:
@@ -93,6 +99,7 @@ int pa_unseal(unsigned char **out, size_t *out_len, const unsigned char key[PA_S
 		goto fail;
 	if (ct_len && EVP_DecryptUpdate(ctx, pt, &n, ct, (int)ct_len) != 1)
 		goto fail;
+	assert(!ct_len || (size_t)n == ct_len);
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, PA_SEAL_TAG_LEN, tag) != 1)
 		goto fail;
 	/* Final verifies the tag: no byte of pt may be trusted (or kept) before it. */

@@ -5,7 +5,13 @@ core_libprovauth_core_la_SOURCES += \
 	core/store/private.h \
 	core/store/store.c \
 	core/store/memory.c \
+	core/store/sqlite_private.h \
 	core/store/sqlite.c \
+	core/store/sqlite_sql.c \
+	core/store/sqlite_files.c \
+	core/store/sqlite_schema.c \
+	core/store/sqlite_rows.c \
+	core/store/sqlite_lease.c \
 	core/store/key.c \
 	core/store/perm.c \
 	core/store/holder.c \

@@ -1,0 +1,119 @@
+/*
+ * What the files of the "sqlite" store share (sqlite*.c), private to them:
+ *
+ *   sqlite.c         open and close, the provauth_store table
+ *   sqlite_files.c   the database file, its -wal/-shm, the open lock
+ *   sqlite_schema.c  schema version, migrations, the key check
+ *   sqlite_rows.c    sealed rows: get, list, put, put_many, remove
+ *   sqlite_lease.c   cross-process leases
+ *   sqlite_sql.c     statements, transactions and their errors
+ *
+ * Concurrency: one connection per store, opened SQLITE_OPEN_NOMUTEX and
+ * guarded by the store's mutex for a whole operation, because an operation
+ * is several statements (BEGIN IMMEDIATE ... COMMIT) and sqlite3_changes()
+ * and sqlite3_errmsg() are per connection. Opening runs before the store is
+ * shared, without the mutex.
+ */
+#ifndef PA_STORE_SQLITE_PRIVATE_H
+#define PA_STORE_SQLITE_PRIVATE_H
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sqlite3.h>
+#include "internal.h"
+#include "store/private.h"
+
+/* Schema versions (sqlite_schema.c's migrations): the current one, and the one from which rows bind email and revision. */
+#define PA_SQL_SCHEMA_VERSION 3
+#define PA_SQL_SCHEMA_FULL_BINDING 3
+
+#define PA_SQL_ACCOUNT_COLUMNS "id, provider, email, metadata, revision, updated_at, access_expires_at, secrets"
+
+typedef struct sql_store {
+	provauth_store base;
+	pthread_mutex_t lock;
+	pthread_t holder;     /* who holds lock, when held: for the debug asserts */
+	int held;
+	sqlite3 *db;
+	char *path;
+	char *where;          /* "store <path>" for messages */
+	int busy_ms;
+	int64_t schema;       /* the file's schema version: it says how rows are bound */
+	pa_store_key key;
+} sql_store;
+
+/* The store's mutex, held for a whole operation. */
+static inline void pa_sql_lock(sql_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->holder = pthread_self();
+	st->held = 1;
+}
+
+static inline void pa_sql_unlock(sql_store *st)
+{
+	st->held = 0;
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* For helpers that share the connection's state (sqlite3_changes) with their caller. */
+#define PA_SQL_ASSERT_HELD(st) assert((st)->held && pthread_equal((st)->holder, pthread_self()))
+
+/* ---- sqlite_sql.c: statements and transactions ---- */
+
+/* PROVAUTH_ESTORE (not a store, damaged), EIO (busy, other), naming what was being done. */
+int pa_sql_error(sql_store *st, int rc, const char *doing);
+int pa_sql_prepare(sql_store *st, sqlite3_stmt **stmt, const char *sql);
+int pa_sql_exec(sql_store *st, const char *sql, const char *doing);
+/* BEGIN IMMEDIATE: writers wait for each other here, within the busy timeout. */
+int pa_sql_begin(sql_store *st);
+/* Ends the transaction begun by pa_sql_begin: commits when rc is 0, else rolls back. Returns the outcome. */
+int pa_sql_finish(sql_store *st, int rc);
+/* Binds text, or NULL for a NULL string. */
+int pa_sql_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* The single integer a query answers. */
+int pa_sql_query_int(sql_store *st, const char *sql, int64_t *out, const char *doing);
+
+/* ---- sqlite_rows.c ---- */
+
+/* Seals a's secrets for the row it will have once written: revision a->revision + 1. */
+int pa_sql_seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, const provauth_account *a);
+/* Builds an account from a row of PA_SQL_ACCOUNT_COLUMNS, its secrets opened. */
+int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s);
+int pa_sql_get(provauth_store *s, provauth_account **out, const char *id);
+int pa_sql_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider);
+int pa_sql_list_checked(provauth_store *s, provauth_account ***out, size_t *count, char ***damaged,
+                        size_t *damaged_count, const char *provider);
+int pa_sql_put(provauth_store *s, provauth_account *account);
+int pa_sql_put_many(provauth_store *s, provauth_account *const *accounts, size_t n);
+int pa_sql_remove(provauth_store *s, const char *id, uint64_t expected_revision);
+
+/* ---- sqlite_lease.c ---- */
+
+int pa_sql_lease_acquire(provauth_store *s, const char *id, const char *owner, int64_t ttl_ms);
+int pa_sql_lease_release(provauth_store *s, const char *id, const char *owner);
+
+/* ---- sqlite_schema.c ---- */
+
+/* Reads the schema version and refuses files we must not touch. Only reads. */
+int pa_sql_inspect(sql_store *st, int64_t *version);
+/* 1 when meta.key_check exists and opens with our key, 0 when absent; < 0 on a wrong key. */
+int pa_sql_check_key(sql_store *st);
+/* Without a key check: the key must open a sealed row, if there is one. Only reads. */
+int pa_sql_check_key_on_row(sql_store *st);
+/* Brings the schema to PA_SQL_SCHEMA_VERSION in one transaction. */
+int pa_sql_migrate(sql_store *st);
+
+/* ---- sqlite_files.c ---- */
+
+/* Creates the file 0600 when absent (*created), or judges the one there. */
+int pa_sql_ensure_file(const sql_store *st, int *created);
+/* The -wal and -shm files, when present: same rules as the file. */
+int pa_sql_check_side_files(const sql_store *st);
+/* After a failed open of a file this process created. */
+void pa_sql_remove_created(const sql_store *st);
+/* flock(2) on the store's directory for the open; *fd_out to close when done. */
+int pa_sql_lock_for_open(const sql_store *st, int *fd_out);
+
+#endif /* PA_STORE_SQLITE_PRIVATE_H */

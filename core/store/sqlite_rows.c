@@ -1,0 +1,460 @@
+/*
+ * The sqlite store's rows: get, list, put, put_many and remove, each under
+ * the store's mutex for the whole operation.
+ *
+ * At rest: the secret fields are encoded (record.c) and sealed (seal.c) with
+ * the row's id, provider, email and revision as associated data (id and
+ * provider only before schema 3), so a blob moved to another row, an older
+ * blob of the same row put back, or an email edited behind our back does
+ * not open: that account is refused, the others stay usable.
+ */
+#include "config.h"
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "store/record.h"
+#include "store/seal.h"
+#include "store/sqlite_private.h"
+
+/* ---- sealing rows ---- */
+
+
+/*
+ * Associated data. Before schema 3: id NUL provider. From schema 3: a label,
+ * then id, provider, email ("-" when absent, "=" then the email otherwise,
+ * so absent and empty differ) and the decimal revision, NUL-separated.
+ * None holds a NUL, so the split is unambiguous.
+ */
+static int row_ad(char **out, size_t *len, int64_t schema, const char *id, const char *provider,
+                  const char *email, uint64_t revision)
+{
+	if (schema < PA_SQL_SCHEMA_FULL_BINDING) {
+		size_t a = strlen(id), b = strlen(provider);
+
+		if (!(*out = malloc(a + 1 + b + 1)))
+			return pa_error_oom();
+		memcpy(*out, id, a + 1);
+		memcpy(*out + a + 1, provider, b + 1);
+		*len = a + 1 + b;
+		return 0;
+	}
+	if (!(*out = pa_sprintf("provauth account v3%c%s%c%s%c%s%s%c%llu", 0, id, 0, provider, 0,
+	                        email ? "=" : "-", email ? email : "", 0, (unsigned long long)revision)))
+		return pa_error_oom();
+	/* pa_sprintf's length ends at the first NUL: count the parts instead. */
+	*len = strlen("provauth account v3") + 1 + strlen(id) + 1 + strlen(provider) + 1 + 1 +
+	       (email ? strlen(email) : 0) + 1 + (size_t)snprintf(NULL, 0, "%llu", (unsigned long long)revision);
+	return 0;
+}
+
+/* Seals a's secrets for the row it will have once written: revision a->revision + 1. */
+int pa_sql_seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, const provauth_account *a)
+{
+	unsigned char *plain = NULL;
+	size_t plain_len = 0, ad_len;
+	char *ad = NULL;
+	int rc;
+
+	if ((rc = pa_record_encode(&plain, &plain_len, a)) < 0 ||
+	    (rc = row_ad(&ad, &ad_len, st->schema, a->id, a->provider, a->email, a->revision + 1)) < 0 ||
+	    (rc = pa_seal(blob, blob_len, st->key.bytes, ad, ad_len, plain, plain_len)) < 0)
+		rc = pa_error_prefix(rc, "%s: account %s", st->where, a->id);
+	pa_wipe(plain, plain_len);
+	free(plain);
+	free(ad);
+	return rc;
+}
+
+/* Opens a row's secrets into a, whose id, provider, email and revision are the row's. */
+static int unseal_secrets(sql_store *st, provauth_account *a, const unsigned char *blob, size_t blob_len)
+{
+	unsigned char *plain = NULL;
+	size_t plain_len = 0, ad_len;
+	char *ad = NULL;
+	int rc;
+
+	if ((rc = row_ad(&ad, &ad_len, st->schema, a->id, a->provider, a->email, a->revision)) < 0)
+		return rc;
+	if ((rc = pa_unseal(&plain, &plain_len, st->key.bytes, ad, ad_len, blob, blob_len)) < 0) {
+		/* The key opened the key check: a row that does not open was changed. */
+		rc = pa_error_set(PROVAUTH_ECRYPTO,
+		                  "%s: account %s: its record was changed outside provauth (email, provider, "
+		                  "revision or sealed secrets do not match, e.g. edited or an older copy put "
+		                  "back); refusing to use it: remove the account and add it again",
+		                  st->where, a->id);
+	} else if ((rc = pa_record_decode(a, plain, plain_len)) < 0) {
+		rc = pa_error_prefix(rc, "%s: account %s", st->where, a->id);
+	}
+	if (plain) {
+		pa_wipe(plain, plain_len);
+		free(plain);
+	}
+	free(ad);
+	return rc;
+}
+
+/* Builds an account from a row of PA_SQL_ACCOUNT_COLUMNS. */
+int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s)
+{
+	const char *id = (const char *)sqlite3_column_text(s, 0);
+	const char *provider = (const char *)sqlite3_column_text(s, 1);
+	const char *metadata;
+	const unsigned char *blob;
+	provauth_account *a = NULL;
+	int rc, blob_len;
+
+	*out = NULL;
+	if (!id || !provider)
+		return pa_error_set(PROVAUTH_ESTORE, "%s: an account row has no id or provider", st->where);
+	if ((rc = provauth_account_new(&a, id, provider)) < 0)
+		return rc;
+	metadata = (const char *)sqlite3_column_text(s, 3);
+	if ((rc = pa_set_string(&a->email, (const char *)sqlite3_column_text(s, 2))) < 0 ||
+	    (rc = pa_set_string(&a->metadata, metadata ? metadata : "{}")) < 0)
+		goto fail;
+	a->revision = (uint64_t)sqlite3_column_int64(s, 4);
+	a->updated_at = sqlite3_column_int64(s, 5);
+	a->access_expires_at = sqlite3_column_int64(s, 6);
+	blob = sqlite3_column_blob(s, 7);
+	blob_len = sqlite3_column_bytes(s, 7);
+	if ((rc = unseal_secrets(st, a, blob, (size_t)blob_len)) < 0)
+		goto fail;
+	*out = a;
+	return 0;
+fail:
+	provauth_account_free(a);
+	return rc;
+}
+
+/* ---- the store interface ---- */
+
+int pa_sql_get(provauth_store *s, provauth_account **out, const char *id)
+{
+	sql_store *st = (sql_store *)s;
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (!out)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: get needs somewhere to put the account", st->where);
+	*out = NULL;
+	if ((rc = pa_store_check_id(st->where, id)) < 0)
+		return rc;
+	pa_sql_lock(st);
+	if ((rc = pa_sql_prepare(st, &q, "SELECT " PA_SQL_ACCOUNT_COLUMNS " FROM accounts WHERE id = ?1")) < 0)
+		goto out;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+	switch ((rc = sqlite3_step(q))) {
+	case SQLITE_ROW:
+		rc = pa_sql_row_account(st, out, q);
+		break;
+	case SQLITE_DONE:
+		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no account %s", st->where, id);
+		break;
+	default:
+		rc = pa_sql_error(st, rc, "reading an account");
+	}
+out:
+	sqlite3_finalize(q);
+	pa_sql_unlock(st);
+	return rc;
+}
+
+/* Adds a copy of id to a damaged list. */
+static int add_damaged(char ***ids, size_t *n, const char *id)
+{
+	char **grown = realloc(*ids, (*n + 1) * sizeof(**ids));
+
+	if (!grown)
+		return pa_error_oom();
+	*ids = grown;
+	if (!(grown[*n] = pa_strdup(id)))
+		return pa_error_oom();
+	(*n)++;
+	return 0;
+}
+
+/*
+ * list and list_checked. With `damaged`, a row that cannot be used (changed
+ * outside provauth, undecodable) is named there instead of failing the list.
+ */
+static int list_rows(sql_store *st, provauth_account ***out, size_t *count, char ***damaged, size_t *ndamaged,
+                     const char *provider)
+{
+	provauth_account **list = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	pa_sql_lock(st);
+	rc = pa_sql_prepare(st, &q, provider
+	                            ? "SELECT " PA_SQL_ACCOUNT_COLUMNS " FROM accounts WHERE provider = ?1 ORDER BY id"
+	                            : "SELECT " PA_SQL_ACCOUNT_COLUMNS " FROM accounts ORDER BY id");
+	if (rc < 0)
+		goto out;
+	if (provider)
+		sqlite3_bind_text(q, 1, provider, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			provauth_account **grown = realloc(list, ncap * sizeof(*grown));
+			if (!grown) {
+				rc = pa_error_oom();
+				goto out;
+			}
+			list = grown;
+			cap = ncap;
+		}
+		if ((rc = pa_sql_row_account(st, &list[n], q)) == 0) {
+			n++;
+			continue;
+		}
+		if (!damaged || (rc != PROVAUTH_ECRYPTO && rc != PROVAUTH_ESTORE))
+			goto out;
+		if ((rc = add_damaged(damaged, ndamaged, (const char *)sqlite3_column_text(q, 0))) < 0)
+			goto out;
+	}
+	rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "listing accounts");
+	/* An empty list is still an array, so callers can tell it from a failure. */
+	if (rc == 0 && !list && !(list = calloc(1, sizeof(*list))))
+		rc = pa_error_oom();
+out:
+	sqlite3_finalize(q);
+	pa_sql_unlock(st);
+	if (rc < 0) {
+		provauth_account_list_free(list, n);
+		return rc;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+int pa_sql_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider)
+{
+	sql_store *st = (sql_store *)s;
+	int rc;
+
+	if ((rc = pa_store_check_list(st->where, out, count)) < 0)
+		return rc;
+	return list_rows(st, out, count, NULL, NULL, provider);
+}
+
+int pa_sql_list_checked(provauth_store *s, provauth_account ***out, size_t *count, char ***damaged,
+                        size_t *damaged_count, const char *provider)
+{
+	sql_store *st = (sql_store *)s;
+	int rc;
+
+	if ((rc = pa_store_check_list(st->where, out, count)) < 0)
+		return rc;
+	if (!damaged || !damaged_count)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: list_checked needs somewhere to put damaged ids", st->where);
+	*damaged = NULL;
+	*damaged_count = 0;
+	if ((rc = list_rows(st, out, count, damaged, damaged_count, provider)) < 0) {
+		provauth_damaged_list_free(*damaged, *damaged_count);
+		*damaged = NULL;
+		*damaged_count = 0;
+	}
+	return rc;
+}
+
+/* Inside the transaction: tells ENOTFOUND from ECONFLICT after a write matched no row. */
+static int explain_miss(sql_store *st, const char *id, uint64_t expected)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	PA_SQL_ASSERT_HELD(st);
+	if ((rc = pa_sql_prepare(st, &q, "SELECT revision FROM accounts WHERE id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		rc = pa_error_set(PROVAUTH_ECONFLICT,
+		                  "%s: account %s changed since it was read (revision %llu, stored %llu)",
+		                  st->where, id, (unsigned long long)expected,
+		                  (unsigned long long)sqlite3_column_int64(q, 0));
+	else if (rc == SQLITE_DONE)
+		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no account %s", st->where, id);
+	else
+		rc = pa_sql_error(st, rc, "reading an account");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+#define SQL_INSERT \
+	"INSERT INTO accounts (provider, email, metadata, updated_at, access_expires_at," \
+	" secrets, id, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)"
+#define SQL_UPDATE \
+	"UPDATE accounts SET provider = ?1, email = ?2, metadata = ?3, updated_at = ?4," \
+	" access_expires_at = ?5, secrets = ?6, revision = revision + 1" \
+	" WHERE id = ?7 AND revision = ?8"
+
+static int check_revision(sql_store *st, const provauth_account *a)
+{
+	if (a->revision > (uint64_t)INT64_MAX - 1)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: revision out of range", st->where, a->id);
+	return 0;
+}
+
+/*
+ * Inside a transaction: one account's row through q (SQL_INSERT when its
+ * revision is 0, else SQL_UPDATE), with its already sealed secrets. Leaves q
+ * reset for the next account.
+ */
+static int write_row(sql_store *st, sqlite3_stmt *q, const provauth_account *account, const unsigned char *blob,
+                     size_t blob_len, int64_t now)
+{
+	char doing[160];
+	int rc;
+
+	/* sqlite3_changes() below must be this statement's: nobody else may use the connection. */
+	PA_SQL_ASSERT_HELD(st);
+	/* A blob from pa_seal: its header and tag, and no more than sqlite's int can count. */
+	assert(blob_len >= PA_SEAL_OVERHEAD && blob_len <= INT_MAX);
+	snprintf(doing, sizeof(doing), "writing account %s", account->id);
+	pa_sql_bind_text(q, 1, account->provider);
+	pa_sql_bind_text(q, 2, account->email);
+	pa_sql_bind_text(q, 3, pa_account_metadata(account));
+	sqlite3_bind_int64(q, 4, now);
+	if (account->access_expires_at)
+		sqlite3_bind_int64(q, 5, account->access_expires_at);
+	else
+		sqlite3_bind_null(q, 5);
+	pa_sql_bind_text(q, 7, account->id);
+	if (account->revision)
+		sqlite3_bind_int64(q, 8, (sqlite3_int64)account->revision);
+	/* The sealed blob is the one value that can exceed sqlite's limits; a NULL would hide that. */
+	if ((rc = sqlite3_bind_blob(q, 6, blob, (int)blob_len, SQLITE_STATIC)) != SQLITE_OK) {
+		rc = pa_sql_error(st, rc, doing);
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		rc = pa_error_set(PROVAUTH_ECONFLICT, "%s: account %s already exists", st->where, account->id);
+	else if (rc != SQLITE_DONE)
+		rc = pa_sql_error(st, rc, doing);
+	else if (sqlite3_changes(st->db) != 1)
+		rc = explain_miss(st, account->id, account->revision);
+	else
+		rc = 0;
+out:
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+int pa_sql_put(provauth_store *s, provauth_account *account)
+{
+	sql_store *st = (sql_store *)s;
+	unsigned char *blob = NULL;
+	size_t blob_len = 0;
+	sqlite3_stmt *q = NULL;
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	if ((rc = pa_store_check_account(st->where, account)) < 0 || (rc = check_revision(st, account)) < 0)
+		return rc;
+	/* Sealed before locking: the crypto needs no database state. */
+	if ((rc = pa_sql_seal_secrets(st, &blob, &blob_len, account)) < 0)
+		return rc;
+	pa_sql_lock(st);
+	if ((rc = pa_sql_begin(st)) < 0)
+		goto out;
+	if ((rc = pa_sql_prepare(st, &q, account->revision == 0 ? SQL_INSERT : SQL_UPDATE)) == 0)
+		rc = write_row(st, q, account, blob, blob_len, now);
+	sqlite3_finalize(q);
+	rc = pa_sql_finish(st, rc);
+out:
+	pa_sql_unlock(st);
+	pa_wipe(blob, blob_len);
+	free(blob);
+	if (rc < 0)
+		return rc;
+	account->revision++;
+	account->updated_at = now;
+	return 0;
+}
+
+/*
+ * One BEGIN IMMEDIATE ... COMMIT for the whole batch, so one fsync. Each
+ * account is sealed inside the transaction, just before its row is written:
+ * memory stays at one sealed record however large the batch, and the
+ * connection's mutex is held for the batch in any case. The first failing
+ * row rolls everything back; the accounts change only after the commit.
+ */
+int pa_sql_put_many(provauth_store *s, provauth_account *const *accounts, size_t n)
+{
+	sql_store *st = (sql_store *)s;
+	sqlite3_stmt *ins = NULL, *upd = NULL;
+	int64_t now = (int64_t)time(NULL);
+	size_t i;
+	int rc;
+
+	if ((rc = pa_store_check_batch(st->where, accounts, n)) < 0 || n == 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if ((rc = check_revision(st, accounts[i])) < 0)
+			return rc;
+	pa_sql_lock(st);
+	if ((rc = pa_sql_begin(st)) < 0)
+		goto out;
+	if ((rc = pa_sql_prepare(st, &ins, SQL_INSERT)) < 0 || (rc = pa_sql_prepare(st, &upd, SQL_UPDATE)) < 0)
+		goto done;
+	for (i = 0; i < n && rc == 0; i++) {
+		unsigned char *blob = NULL;
+		size_t blob_len = 0;
+
+		if ((rc = pa_sql_seal_secrets(st, &blob, &blob_len, accounts[i])) < 0)
+			break;
+		rc = write_row(st, accounts[i]->revision == 0 ? ins : upd, accounts[i], blob, blob_len, now);
+		pa_wipe(blob, blob_len);
+		free(blob);
+	}
+done:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(upd);
+	rc = pa_sql_finish(st, rc);
+out:
+	pa_sql_unlock(st);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		accounts[i]->revision++;
+		accounts[i]->updated_at = now;
+	}
+	return 0;
+}
+
+int pa_sql_remove(provauth_store *s, const char *id, uint64_t expected_revision)
+{
+	sql_store *st = (sql_store *)s;
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if ((rc = pa_store_check_id(st->where, id)) < 0)
+		return rc;
+	pa_sql_lock(st);
+	if ((rc = pa_sql_begin(st)) < 0)
+		goto out;
+	if ((rc = pa_sql_prepare(st, &q, "DELETE FROM accounts WHERE id = ?1 AND (?2 = 0 OR revision = ?2)")) < 0)
+		goto done;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)expected_revision);
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_DONE)
+		rc = pa_sql_error(st, rc, "removing an account");
+	else if (sqlite3_changes(st->db) != 1)
+		rc = explain_miss(st, id, expected_revision);
+	else
+		rc = 0;
+done:
+	sqlite3_finalize(q);
+	rc = pa_sql_finish(st, rc);
+out:
+	pa_sql_unlock(st);
+	return rc;
+}
