@@ -43,12 +43,14 @@ static int load_provider(provauth_settings *s, const pa_entry *e, int mode_known
 
 	if (!valid_provider_id(e->key))
 		return pa_settings_fail_at(s->source, e->line, e->col, block->path,
-		                           "invalid provider id (use 1 to 64 lowercase letters, digits, '_' or '-')");
+		                           "invalid provider id (use 1 to 64 lowercase letters, digits, "
+		                           "'_' or '-')");
 	/* A null block means "this provider, with defaults": make it an empty map. */
 	if (block->kind == NODE_NULL)
 		block->kind = NODE_MAP;
 	if (block->kind != NODE_MAP)
-		return node_fail(block, "expected a mapping of provider settings, got %s", pa_node_kind_name(block));
+		return node_fail(block, "expected a mapping of provider settings, got %s",
+		                 pa_node_kind_name(block));
 	memset(ps, 0, sizeof(*ps));
 	if (!(ps->id = strdup(e->key)))
 		return pa_error_oom();

@@ -133,8 +133,8 @@ static int yaml_failure(parser *p)
 	if (yp->error == YAML_READER_ERROR) {
 		offset_position(p->text, p->len, yp->problem_offset, &line, &col);
 		return pa_settings_fail_at(p->file, line, col, NULL,
-		                           "not a text settings file: %s (settings must be UTF-8 text; is this a binary file?)",
-		                           problem);
+		                           "not a text settings file: %s (settings must be UTF-8 text; "
+		                           "is this a binary file?)", problem);
 	}
 	if (yp->context && strstr(yp->context, "quoted scalar") &&
 	    (strstr(problem, "end of stream") || strstr(problem, "document indicator")))
@@ -147,7 +147,8 @@ static int yaml_failure(parser *p)
 		                           "indent with spaces", problem, yp->context ? " " : "",
 		                           yp->context ? yp->context : "");
 	if (yp->context)
-		return pa_settings_fail_at(p->file, line, col, NULL, "invalid YAML: %s %s (started at line %u, column %u)",
+		return pa_settings_fail_at(p->file, line, col, NULL,
+		                           "invalid YAML: %s %s (started at line %u, column %u)",
 		                           problem, yp->context, (unsigned)yp->context_mark.line + 1,
 		                           (unsigned)yp->context_mark.column + 1);
 	return pa_settings_fail_at(p->file, line, col, NULL, "invalid YAML: %s", problem);
@@ -169,7 +170,8 @@ static int count_node(parser *p, const yaml_event_t *ev)
 {
 	if (++p->nodes > PA_YAML_MAX_NODES)
 		return pa_settings_fail_at(p->file, EV_LINE(ev), EV_COL(ev), NULL,
-		                           "more than %d values; this is too large for a settings file", PA_YAML_MAX_NODES);
+		                           "more than %d values; this is too large for a settings file",
+		                           PA_YAML_MAX_NODES);
 	return 0;
 }
 
@@ -180,7 +182,8 @@ static int no_anchor_or_tag(parser *p, const yaml_event_t *ev, const char *path,
 		return pa_settings_fail_at(p->file, EV_LINE(ev), EV_COL(ev), path,
 		                           "anchors and aliases are not supported");
 	if (tag)
-		return pa_settings_fail_at(p->file, EV_LINE(ev), EV_COL(ev), path, "YAML tags (!...) are not supported");
+		return pa_settings_fail_at(p->file, EV_LINE(ev), EV_COL(ev), path,
+		                           "YAML tags (!...) are not supported");
 	return 0;
 }
 
@@ -198,7 +201,8 @@ static int parse_scalar(parser *p, const yaml_event_t *ev, const char *path, pro
 	if ((rc = no_anchor_or_tag(p, ev, path, ev->data.scalar.anchor, ev->data.scalar.tag)))
 		return rc;
 	if (memchr(raw, '\0', len))
-		return pa_settings_fail_at(p->file, EV_LINE(ev), EV_COL(ev), path, "NUL characters are not allowed");
+		return pa_settings_fail_at(p->file, EV_LINE(ev), EV_COL(ev), path,
+		                           "NUL characters are not allowed");
 	if (plain && (!len || strcmp(raw, "~") == 0 || strcmp(raw, "null") == 0 ||
 	              strcmp(raw, "Null") == 0 || strcmp(raw, "NULL") == 0)) {
 		*out = pa_node_new(NODE_NULL, p->file, path, EV_LINE(ev), EV_COL(ev));
@@ -247,7 +251,8 @@ static int check_duplicates(const provauth_setting *map)
 	if (!(path = pa_node_child_path(map->path, again->key)))
 		return pa_error_oom();
 	rc = pa_settings_fail_at(map->file, again->line, again->col, path,
-	                         "duplicate key: first defined at line %u, again at line %u", first->line, again->line);
+	                         "duplicate key: first defined at line %u, again at line %u",
+	                         first->line, again->line);
 	free(path);
 	return rc;
 }
@@ -350,7 +355,8 @@ static int parse_node(parser *p, const yaml_event_t *ev, const char *path, int d
 	case YAML_SCALAR_EVENT:
 		return parse_scalar(p, ev, path, out);
 	case YAML_ALIAS_EVENT:
-		return pa_settings_fail_at(p->file, EV_LINE(ev), EV_COL(ev), path, "anchors and aliases are not supported");
+		return pa_settings_fail_at(p->file, EV_LINE(ev), EV_COL(ev), path,
+		                           "anchors and aliases are not supported");
 	case YAML_MAPPING_START_EVENT:
 	case YAML_SEQUENCE_START_EVENT:
 		break;
