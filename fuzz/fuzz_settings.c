@@ -1,5 +1,5 @@
 /*
- * Settings loading (core/settings.c) from a YAML buffer, then what the
+ * Settings loading (core/settings/) from a YAML buffer, then what the
  * manager does with each provider block: the common keys plus the plugin's
  * setting_keys, and the real plugins' init reading their settings.
  *

@@ -1,6 +1,10 @@
 # core/store: the provauth_store backends (memory, sqlite), who may own the
 # store's files, the sealing key, sealing of secrets at rest (AES-256-GCM)
-# and the encoding of the sealed account record.
+# and the encoding of the sealed account record. The rest of the core uses
+# the store only through <provauth/store.h>, so the room has no header for
+# it; the tests and fuzzers also reach seal.h and record.h.
+#  - private.h: what the backends share; sqlite_private.h: what the sqlite
+#    backend's files (open, files, schema, rows, leases, statements) share.
 core_libprovauth_core_la_SOURCES += \
 	core/store/private.h \
 	core/store/store.c \
