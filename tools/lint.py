@@ -150,8 +150,10 @@ def display_width(s):
 
 
 class FileCheck:
-    def __init__(self, path, shown, text):
-        self.path, self.shown, self.text = path, shown, text
+    def __init__(self, path, shown, text, place):
+        # shown: the name findings use; place: the path in the tree, which
+        # decides the rules that depend on where a file lives.
+        self.path, self.shown, self.text, self.place = path, shown, text, place
         self.lines = text.split("\n")
         self.code, self.comments = strip_c(text)
         self.code_lines = self.code.split("\n")
@@ -178,7 +180,7 @@ class FileCheck:
         self.findings.append(Finding(self.shown, line, rule, message))
 
     def rel(self):
-        return self.shown.replace(os.sep, "/")
+        return self.place.replace(os.sep, "/")
 
     # ---- text rules ---------------------------------------------------------
 
@@ -234,6 +236,7 @@ class FileCheck:
         # to it ("} name;", "};"); after a function body nothing does.
         skip_to_semi = False
         opened_function = False
+        extern_c = 0
         code_lines = self.code_lines
         for ln, raw in enumerate(code_lines, 1):
             if raw.lstrip().startswith("#") or (ln > 1 and code_lines[ln - 2].rstrip().endswith("\\")
@@ -241,6 +244,11 @@ class FileCheck:
                 continue
             for ch in raw + "\n":
                 if ch == "{":
+                    if depth == 0 and re.match(r'\s*extern\s*"\s*"\s*$', "".join(buf)):
+                        # extern "C" { ... } wraps declarations without nesting them.
+                        extern_c += 1
+                        buf, start = [], None
+                        continue
                     if depth == 0:
                         text = "".join(buf)
                         t = " ".join(text.split())
@@ -251,6 +259,10 @@ class FileCheck:
                         buf, start = [], None
                     depth += 1
                 elif ch == "}":
+                    if depth == 0 and extern_c:
+                        extern_c -= 1
+                        buf, start = [], None
+                        continue
                     depth -= 1
                     if depth == 0:
                         buf, start = [], None
@@ -335,10 +347,11 @@ class FileCheck:
             m = re.match(r"\s*#\s*define\s+(%s)" % IDENT, code)
             if m and not m.group(1).startswith("PROVAUTH_"):
                 self.add(i, "public-name", "macro '%s' in a public header: name it PROVAUTH_..." % m.group(1))
-            for m in re.finditer(r"\b(struct|union|enum)\s+(%s)" % IDENT, code):
-                if not m.group(2).startswith("provauth_"):
-                    self.add(i, "public-name", "%s tag '%s' in a public header: name it provauth_..."
-                             % (m.group(1), m.group(2)))
+            for m in re.finditer(r"\b(?:(struct|union|enum)\s+(%s)\s*\{|typedef\s+(struct|union|enum)\s+(%s)\b)"
+                                 % (IDENT, IDENT), code):
+                kind, tag = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+                if not tag.startswith("provauth_"):
+                    self.add(i, "public-name", "%s tag '%s' in a public header: name it provauth_..." % (kind, tag))
         # Enum constants: the first identifier of every item of an enum body.
         for m in re.finditer(r"\benum\b[^{;]*\{([^}]*)\}", self.code):
             body_start = m.start(1)
@@ -367,6 +380,9 @@ class FileCheck:
         # "} name;" after a typedef'd struct: the typedef name.
         for m in re.finditer(r"\}\s*(%s)\s*;" % IDENT, self.code):
             name = m.group(1)
+            before = self.code[:m.start()]
+            if before.count("{") - before.count("}") - len(re.findall(r'extern\s*"\s*"\s*\{', before)) != 1:
+                continue  # a member of an anonymous struct, not a type
             if not name.startswith("provauth_"):
                 ln = self.code.count("\n", 0, m.start(1)) + 1
                 self.add(ln, "public-name", "type '%s' in a public header: name it provauth_..." % name)
@@ -427,9 +443,11 @@ def main(argv):
             shown = path
         with open(path, encoding="utf-8", errors="replace", newline="") as f:
             text = f.read()
-        fc = FileCheck(path, shown, text)
+        in_tree = os.path.relpath(os.path.abspath(path), top)
+        place = shown if in_tree.startswith("..") else in_tree
+        fc = FileCheck(path, shown, text, place)
         fc.check_text()
-        fc.check_calls(is_library(shown))
+        fc.check_calls(is_library(place))
         fc.check_names()
         findings += fc.findings
     findings.sort(key=lambda f: (f.path, f.line, f.rule))

@@ -115,6 +115,30 @@ expect_finding core/include/provauth/pub.h 10 public-name
 n=$(python3 "$lint" core/include/provauth/pub.h 2>/dev/null | grep -c ': public-name: ')
 [ "$n" -eq 6 ] && ok "public-name: 6 findings (macro, tag, type, callback, constant, function)" \
 	|| not_ok "public-name: expected 6 findings, got $n"
+# Inside extern "C", and with other libraries' types used (not defined) in it.
+cat >core/include/provauth/cxx.h <<'EOF'
+/* A public header ready for C++. */
+#ifndef PROVAUTH_CXX_H
+#define PROVAUTH_CXX_H
+#include <time.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+typedef struct provauth_reply {
+	struct { char *name; } *headers;
+	struct timespec at;
+} provauth_reply;
+PROVAUTH_EXTERN(int) provauth_reply_at(const struct timespec *t);
+PROVAUTH_EXTERN(int) reply_unprefixed(void);
+#ifdef __cplusplus
+}
+#endif
+#endif
+EOF
+expect_finding core/include/provauth/cxx.h 13 public-name
+n=$(python3 "$lint" core/include/provauth/cxx.h 2>/dev/null | grep -c ': public-name: ')
+[ "$n" -eq 1 ] && ok "public-name: inside extern \"C\", only the unprefixed function" \
+	|| not_ok "public-name in extern \"C\": expected 1 finding, got $n"
 
 cat >core/names.c <<'EOF'
 /* Non-static names in the core. */
