@@ -393,7 +393,7 @@ def is_library(rel):
     return "core" in parts or "plugins" in parts
 
 
-def collect(paths, top):
+def collect(paths):
     files = []
     for p in paths:
         if os.path.isdir(p):
@@ -432,7 +432,7 @@ def main(argv):
     else:
         base = os.getcwd()
     try:
-        files = collect(paths, top)
+        files = collect(paths)
     except FileNotFoundError as e:
         print("lint: no such file or directory: %s" % e, file=sys.stderr)
         return 2
