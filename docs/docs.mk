@@ -4,6 +4,11 @@ dist_man1_MANS = docs/provauth.1
 # What was tried against faults, crashes and bad input, and what held.
 EXTRA_DIST += docs/RELIABILITY.md
 
+# The house rules: the tree map and how one call flows (HACKING), the style
+# ./dev lint checks in part (STYLE), and notes on the two subtle parts.
+EXTRA_DIST += docs/HACKING.md docs/STYLE.md \
+	docs/internals/session-manager.md docs/internals/plugin-abi.md
+
 # The man page documents every command `provauth --help` lists
 # (tests/cli/test_man_page.sh).
 # The commented sample settings go to $(pkgdatadir)/provauth.yaml.sample: a
