@@ -56,8 +56,9 @@ int pa_sql_lease_acquire(provauth_store *s, const char *id, const char *owner, i
 	}
 	sqlite3_finalize(q);
 	q = NULL;
-	if ((rc = pa_sql_prepare(st, &q, "INSERT OR REPLACE INTO leases (account_id, owner, expires_at_ms, holder_pid,"
-	                                 " holder_boot_id, holder_pidns, holder_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")) < 0)
+	rc = pa_sql_prepare(st, &q, "INSERT OR REPLACE INTO leases (account_id, owner, expires_at_ms, holder_pid,"
+	                            " holder_boot_id, holder_pidns, holder_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+	if (rc < 0)
 		goto done;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(q, 2, owner, -1, SQLITE_TRANSIENT);

@@ -24,7 +24,10 @@
 #include "internal.h"
 #include "store/private.h"
 
-/* Schema versions (sqlite_schema.c's migrations): the current one, and the one from which rows bind email and revision. */
+/*
+ * Schema versions (sqlite_schema.c's migrations): the current one, and the
+ * one from which rows bind email and revision.
+ */
 #define PA_SQL_SCHEMA_VERSION 3
 #define PA_SQL_SCHEMA_FULL_BINDING 3
 
