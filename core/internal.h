@@ -287,6 +287,32 @@ int pa_setting_check_keys(const provauth_setting *s, const char *const *allowed,
 /* JSON object text for metadata with defaults applied ("{}" for NULL). */
 const char *pa_account_metadata(const provauth_account *a);
 
+/* rmw.c: the one read-modify-write-retry loop over a store's account. */
+
+/* What a change function returns to stop without writing (pa_account_rmw then returns 0). */
+#define PA_RMW_UNCHANGED 1
+typedef enum pa_rmw_stage { PA_RMW_READ, PA_RMW_CHANGE, PA_RMW_WRITE } pa_rmw_stage;
+typedef struct pa_account_rmw_op {
+	provauth_store *store;
+	const char *id;              /* read with store->get unless `read` is set */
+	/* Reads the account to change (NULL: store->get of `id`); its errors are returned as they are. */
+	int (*read)(provauth_account **out, void *payload);
+	/* Changes `a` in place: 0 (write it), PA_RMW_UNCHANGED, or an error; called again after a lost race. */
+	int (*change)(provauth_account *a, void *payload);
+	void *payload;
+	int keep;                    /* hand back the account written (or left unchanged) in `kept` */
+	provauth_account *kept;      /* out: when keep and 0 is returned; the caller frees it */
+	pa_rmw_stage stage;          /* out: where an error came from */
+	int attempts;                /* out: reads made */
+} pa_account_rmw_op;
+/*
+ * Reads, changes and writes (version-checked) until a write is not refused
+ * with PROVAUTH_ECONFLICT, at most a bounded number of times; returns 0,
+ * the first error of a read, change or write, or PROVAUTH_ECONFLICT (with
+ * the store's message) when every write lost the race. Sets no message of
+ * its own: each caller says what it was doing.
+ */
+int pa_account_rmw(pa_account_rmw_op *op);
 
 /* refresh_refused.c: metadata.refresh_refused, the mark of a refresh token refused for good. */
 /* The mark's JSON for this token (malloc()ed; NULL when out of memory or no token). */
