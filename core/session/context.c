@@ -1,0 +1,32 @@
+/*
+ * What every file of the session room asks of the manager, said once: log
+ * events named after the provider, a provider's settings with their
+ * defaults, and the stored account. The manager is reached through
+ * manager.h's accessors only.
+ */
+#include "config.h"
+#include <stdio.h>
+#include "manager.h"
+#include "session.h"
+
+void pa_session_log(provauth_manager *m, provauth_log_level level, const pa_plugin *p, const char *what,
+                    const provauth_log_field *fields, size_t n)
+{
+	char event[96];
+	snprintf(event, sizeof(event), "%s_%s", p ? p->vt.id : "provauth", what);
+	pa_log(pa_manager_logger(m), level, event, fields, n);
+}
+
+/* A provider the settings file does not mention gets the documented defaults. */
+static const pa_provider_settings default_provider_settings = { NULL, NULL, 0, NULL, 300, 600, 300, 1 };
+
+const pa_provider_settings *pa_provider_cfg(const pa_plugin *p)
+{
+	return p->settings ? p->settings : &default_provider_settings;
+}
+
+int pa_session_store_get(provauth_manager *m, provauth_account **out, const char *id)
+{
+	provauth_store *st = pa_manager_store(m);
+	return st->get(st, out, id);
+}
