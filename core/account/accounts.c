@@ -10,42 +10,48 @@
 
 int provauth_account_get(provauth_account **out, provauth_manager *m, const char *id)
 {
+	provauth_store *st = m ? pa_manager_store(m) : NULL;
 	int rc;
 
 	if (!out || !m || !id)
 		return pa_error_set(PROVAUTH_EINVAL, "account_get: output, manager and id are required");
-	rc = pa_manager_store(m)->get(pa_manager_store(m), out, id);
+	rc = st->get(st, out, id);
 	if (rc == PROVAUTH_ENOTFOUND)
-		return pa_error_set(rc, "account %s: not found in the %s store", id, pa_manager_store(m)->name);
+		return pa_error_set(rc, "account %s: not found in the %s store", id, st->name);
 	return rc;
 }
 
 int provauth_account_list(provauth_account ***out, size_t *count, provauth_manager *m, const char *provider)
 {
+	provauth_store *st = m ? pa_manager_store(m) : NULL;
+
 	if (!out || !count || !m)
 		return pa_error_set(PROVAUTH_EINVAL, "account_list: outputs and manager are required");
-	return pa_manager_store(m)->list(pa_manager_store(m), out, count, provider);
+	return st->list(st, out, count, provider);
 }
 
 int provauth_account_list_checked(provauth_account ***out, size_t *count, char ***damaged, size_t *damaged_count,
                                   provauth_manager *m, const char *provider)
 {
+	provauth_store *st = m ? pa_manager_store(m) : NULL;
+
 	if (!out || !count || !damaged || !damaged_count || !m)
 		return pa_error_set(PROVAUTH_EINVAL, "account_list_checked: outputs and manager are required");
 	*damaged = NULL;
 	*damaged_count = 0;
-	if (pa_manager_store(m)->version >= 3 && pa_manager_store(m)->list_checked)
-		return pa_manager_store(m)->list_checked(pa_manager_store(m), out, count, damaged, damaged_count, provider);
-	return pa_manager_store(m)->list(pa_manager_store(m), out, count, provider);
+	if (st->version >= 3 && st->list_checked)
+		return st->list_checked(st, out, count, damaged, damaged_count, provider);
+	return st->list(st, out, count, provider);
 }
 
 int provauth_account_put(provauth_manager *m, provauth_account *account)
 {
+	provauth_store *st = m ? pa_manager_store(m) : NULL;
 	int rc;
 
 	if (!m || !account || !account->id || !account->provider)
 		return pa_error_set(PROVAUTH_EINVAL, "account_put: manager and an account with id and provider are required");
-	rc = pa_manager_store(m)->put(pa_manager_store(m), account);
+	rc = st->put(st, account);
 	if (rc == PROVAUTH_ECONFLICT)
 		return pa_error_set(rc, "account %s: changed in the store since it was read (revision %llu); read it again",
 		                    account->id, (unsigned long long)account->revision);
@@ -56,6 +62,7 @@ int provauth_account_put(provauth_manager *m, provauth_account *account)
 
 int provauth_account_put_many(provauth_manager *m, provauth_account *const *accounts, size_t n)
 {
+	provauth_store *st = m ? pa_manager_store(m) : NULL;
 	size_t i;
 	int rc;
 
@@ -68,15 +75,15 @@ int provauth_account_put_many(provauth_manager *m, provauth_account *const *acco
 	if (n == 0)
 		return 0;
 	/* A version 1 store's struct may end before put_many: the version is read first. */
-	if (pa_manager_store(m)->version < 2 || !pa_manager_store(m)->put_many) {
+	if (st->version < 2 || !st->put_many) {
 		if (n > 1)
 			return pa_error_set(PROVAUTH_EUNSUPPORTED,
 			                    "account_put_many: the %s store (store version %u) cannot write %zu accounts in "
 			                    "one transaction; nothing was written (put them one by one if a partial "
-			                    "write is acceptable)", pa_manager_store(m)->name, pa_manager_store(m)->version, n);
-		rc = pa_manager_store(m)->put(pa_manager_store(m), accounts[0]);
+			                    "write is acceptable)", st->name, st->version, n);
+		rc = st->put(st, accounts[0]);
 	} else {
-		rc = pa_manager_store(m)->put_many(pa_manager_store(m), accounts, n);
+		rc = st->put_many(st, accounts, n);
 	}
 	if (rc < 0)
 		return pa_error_prefix(rc, "account_put_many: %zu account%s, none written", n, n == 1 ? "" : "s");
@@ -87,13 +94,14 @@ int provauth_account_put_many(provauth_manager *m, provauth_account *const *acco
 
 int provauth_account_remove(provauth_manager *m, const char *id)
 {
+	provauth_store *st = m ? pa_manager_store(m) : NULL;
 	int rc;
 
 	if (!m || !id)
 		return pa_error_set(PROVAUTH_EINVAL, "account_remove: manager and id are required");
-	rc = pa_manager_store(m)->remove(pa_manager_store(m), id, 0);
+	rc = st->remove(st, id, 0);
 	if (rc == PROVAUTH_ENOTFOUND)
-		return pa_error_set(rc, "account %s: not found in the %s store", id, pa_manager_store(m)->name);
+		return pa_error_set(rc, "account %s: not found in the %s store", id, st->name);
 	pa_manager_forget_session(m, id);
 	return rc;
 }

@@ -14,12 +14,13 @@
 /* The stored account of `provider` with this email, if any. */
 static int find_by_email(provauth_account **out, provauth_manager *m, const char *provider, const char *email)
 {
+	provauth_store *st = pa_manager_store(m);
 	provauth_account **list = NULL;
 	size_t n = 0, i;
 	int rc;
 
 	*out = NULL;
-	if ((rc = pa_manager_store(m)->list(pa_manager_store(m), &list, &n, provider)) < 0)
+	if ((rc = st->list(st, &list, &n, provider)) < 0)
 		return rc;
 	for (i = 0; i < n && !*out; i++)
 		if (list[i]->email && strcasecmp(list[i]->email, email) == 0) {
@@ -70,12 +71,13 @@ static int import_kind_check(const pa_plugin *p, const char *kind)
 /* The account `id` as the target of an import into `provider`. */
 static int import_target(provauth_account **out, provauth_manager *m, const char *provider, const char *id)
 {
+	provauth_store *st = pa_manager_store(m);
 	int rc;
 
 	*out = NULL;
-	rc = pa_manager_store(m)->get(pa_manager_store(m), out, id);
+	rc = st->get(st, out, id);
 	if (rc == PROVAUTH_ENOTFOUND)
-		return pa_error_set(rc, "import into account %s: no such account in the %s store", id, pa_manager_store(m)->name);
+		return pa_error_set(rc, "import into account %s: no such account in the %s store", id, st->name);
 	if (rc < 0)
 		return pa_error_prefix(rc, "import into account %s", id);
 	if (!(*out)->provider || strcmp((*out)->provider, provider) != 0) {
