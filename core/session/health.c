@@ -198,12 +198,12 @@ typedef struct pa_refused_change {
 
 static int mark_refused(provauth_account *now, void *payload)
 {
-	const pa_refused_change *rc = payload;
+	const pa_refused_change *x = payload;
 
 	/* New credentials meanwhile: the mark would name a token the account no longer holds. */
-	if (!pa_streq(now->refresh_token, rc->refresh_token))
+	if (!pa_streq(now->refresh_token, x->refresh_token))
 		return PA_RMW_UNCHANGED;
-	return provauth_account_set_metadata(now, "refresh_refused", rc->mark);
+	return provauth_account_set_metadata(now, "refresh_refused", x->mark);
 }
 
 /*
