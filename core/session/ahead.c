@@ -8,24 +8,16 @@
 #include "session.h"
 
 /*
- * OAuth-style accounts: renew ahead of expiry. While the token is still
- * valid one caller refreshes and the others go on with the current token;
- * once it has expired everyone waits for the single refresh.
+ * The renewal itself, apart from the checks: most calls find nothing to
+ * renew, and pay for the checks only (this is the hot path's).
  */
-int pa_refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *context)
+static int renew(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *context, int expired)
 {
 	pa_cached *c = *cp;
 	const provauth_account *a = c->account;
-	int64_t ahead = pa_provider_cfg(c->plugin)->refresh_ahead, now;
 	pa_recovery r = { PA_RECOVER_REFRESH_ONLY, NULL, context, NULL, NULL, 0, 0, NULL };
-	int expired, rc;
+	int rc;
 
-	if (!c->plugin->vt.refresh || !a->refresh_token)
-		return 0;
-	now = pa_manager_now(m);
-	if (a->access_token && a->access_expires_at > 0 && now < a->access_expires_at - ahead)
-		return 0;
-	expired = !a->access_token || a->access_expires_at <= 0 || now >= a->access_expires_at;
 	if (expired)
 		r.kind = PA_RECOVER_AUTO; /* wait for the single refresh in flight */
 	rc = pa_recover(m, e, c->plugin, a, &r);
@@ -51,3 +43,21 @@ int pa_refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const cha
 	return 0;
 }
 
+/*
+ * OAuth-style accounts: renew ahead of expiry. While the token is still
+ * valid one caller refreshes and the others go on with the current token;
+ * once it has expired everyone waits for the single refresh. (The check
+ * for a refresh token is pa_refresh_ahead's, inline in session.h.)
+ */
+int pa_refresh_ahead_oauth(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *context)
+{
+	const pa_cached *c = *cp;
+	const provauth_account *a = c->account;
+	int64_t ahead, now;
+
+	ahead = pa_provider_cfg(c->plugin)->refresh_ahead;
+	now = pa_manager_now(m);
+	if (a->access_token && a->access_expires_at > 0 && now < a->access_expires_at - ahead)
+		return 0;
+	return renew(m, e, cp, context, !a->access_token || a->access_expires_at <= 0 || now >= a->access_expires_at);
+}

@@ -147,19 +147,6 @@ void pa_cached_free(pa_cached *c)
 	free(c);
 }
 
-void pa_cached_release(pa_cached *c)
-{
-	int before;
-
-	if (!c)
-		return;
-	before = atomic_fetch_sub(&c->refs, 1);
-	/* A release without a matching reference would free a session still in use. */
-	assert(before > 0);
-	if (before == 1)
-		pa_cached_free(c);
-}
-
 int pa_session_same_credentials(const provauth_account *a, const provauth_account *b)
 {
 	size_t i;

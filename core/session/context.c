@@ -17,13 +17,7 @@ void pa_session_log(provauth_manager *m, provauth_log_level level, const pa_plug
 	pa_log(pa_manager_logger(m), level, event, fields, n);
 }
 
-/* A provider the settings file does not mention gets the documented defaults. */
-static const pa_provider_settings default_provider_settings = { NULL, NULL, 0, NULL, 300, 600, 300, 1 };
-
-const pa_provider_settings *pa_provider_cfg(const pa_plugin *p)
-{
-	return p->settings ? p->settings : &default_provider_settings;
-}
+const pa_provider_settings pa_default_provider_settings = { NULL, NULL, 0, NULL, 300, 600, 300, 1 };
 
 int pa_session_store_get(provauth_manager *m, provauth_account **out, const char *id)
 {

@@ -37,6 +37,7 @@
 #ifndef PA_SESSION_H
 #define PA_SESSION_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include "internal.h"
@@ -87,8 +88,23 @@ void pa_entry_evict(pa_entry *e, const pa_cached *c);
 int pa_session_acquire(provauth_manager *m, pa_entry *e, pa_cached **out);
 /* Frees a session nobody else can see (refs never shared). */
 void pa_cached_free(pa_cached *c);
-/* Drops one reference; the last one frees. NULL: nothing. */
-void pa_cached_release(pa_cached *c);
+/*
+ * Drops one reference; the last one frees. NULL: nothing. Inline: every
+ * call releases its session once, and the hot path is measured in
+ * instructions (bench/RESULTS.md).
+ */
+static inline void pa_cached_release(pa_cached *c)
+{
+	int before;
+
+	if (!c)
+		return;
+	before = atomic_fetch_sub(&c->refs, 1);
+	/* A release without a matching reference would free a session still in use. */
+	assert(before > 0);
+	if (before == 1)
+		pa_cached_free(c);
+}
 /* 1 when the credentials a session is built from are the same. */
 int pa_session_same_credentials(const provauth_account *a, const provauth_account *b);
 
@@ -102,8 +118,13 @@ int pa_session_build(provauth_manager *m, const char *id, pa_cached **out);
 /* Logs "<provider id>_<what>" ("provauth_<what>" without a plugin). */
 void pa_session_log(provauth_manager *m, provauth_log_level level, const pa_plugin *p, const char *what,
                     const provauth_log_field *fields, size_t n);
-/* The provider's settings block, or the documented defaults when the file has none. */
-const pa_provider_settings *pa_provider_cfg(const pa_plugin *p);
+/* What a provider the settings file does not mention gets: the documented defaults. */
+extern const pa_provider_settings pa_default_provider_settings;
+/* The provider's settings block, or the defaults when the file has none (inline: read on every call). */
+static inline const pa_provider_settings *pa_provider_cfg(const pa_plugin *p)
+{
+	return p->settings ? p->settings : &pa_default_provider_settings;
+}
 /* The stored account `id`, as the store's get. */
 int pa_session_store_get(provauth_manager *m, provauth_account **out, const char *id);
 
@@ -156,10 +177,19 @@ void pa_log_skipped(provauth_manager *m, const pa_plugin *p, const provauth_acco
 
 /* ---- ahead.c ---- */
 
+/* pa_refresh_ahead past its first check: the account has a refresh token its provider can use. */
+int pa_refresh_ahead_oauth(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *context);
 /*
  * Renews an OAuth access token ahead of expiry; *cp may be replaced by the
- * renewed session (or set to NULL when acquiring it failed).
+ * renewed session (or set to NULL when acquiring it failed). The first
+ * check is inline: most accounts have nothing to renew, and every call
+ * asks (the hot path is measured in instructions, bench/RESULTS.md).
  */
-int pa_refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *context);
+static inline int pa_refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *context)
+{
+	if (!(*cp)->plugin->vt.refresh || !(*cp)->account->refresh_token)
+		return 0;
+	return pa_refresh_ahead_oauth(m, e, cp, context);
+}
 
 #endif /* PA_SESSION_H */
