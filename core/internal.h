@@ -18,6 +18,8 @@
 
 /* ---- error.c: the thread-local last error ---- */
 
+#define PA_ERROR_MAX 1024   /* bytes of a message, NUL included */
+
 /* Sets the calling thread's message (printf-style) and returns `code`. */
 int pa_error_set(int code, const char *fmt, ...) PROVAUTH_PRINTF(2, 3);
 int pa_error_setv(int code, const char *fmt, va_list ap) PROVAUTH_PRINTF(2, 0);
@@ -25,6 +27,19 @@ int pa_error_setv(int code, const char *fmt, va_list ap) PROVAUTH_PRINTF(2, 0);
 int pa_error_oom(void);
 /* Prepends "prefix: " to the current message, keeping the code; returns code. */
 int pa_error_prefix(int code, const char *fmt, ...) PROVAUTH_PRINTF(2, 3);
+/*
+ * The thread's message kept aside while other work (a health record, a
+ * lease release, a store write) may replace it, and put back afterwards:
+ * the caller must see the error that matters, not a side effect's. The
+ * message has no code of its own, so the caller says which code goes with
+ * it; pa_error_restore returns that code.
+ */
+typedef struct pa_error_saved {
+	int code;
+	char msg[PA_ERROR_MAX];
+} pa_error_saved;
+void pa_error_save(pa_error_saved *saved, int code);
+int pa_error_restore(const pa_error_saved *saved);
 
 /* ---- util.c ---- */
 
@@ -141,6 +156,12 @@ provauth_json *pa_json_from_string(const char *s);
 provauth_json *pa_json_from_int(int64_t n);
 provauth_json *pa_json_from_bool(int b);
 char *pa_json_serialize(const provauth_json *v);
+/* json-c's lenient reading, kept for stored metadata only (see json.c); NULL text: NULL. */
+provauth_json *pa_json_parse_loose(const char *text);
+/* Removes obj's member `key` if present; PROVAUTH_EINVAL when obj is not an object. */
+int pa_json_remove(provauth_json *obj, const char *key);
+/* A string's text, or any other value's JSON text (NULL for NULL); valid while v lives. */
+const char *pa_json_text(const provauth_json *v);
 
 /* ---- json_check.c ---- */
 
@@ -163,6 +184,33 @@ int pa_json_valid(const char *text, size_t len);
 
 /* JSON object text for metadata with defaults applied ("{}" for NULL). */
 const char *pa_account_metadata(const provauth_account *a);
+
+/* rmw.c: the one read-modify-write-retry loop over a store's account. */
+
+/* What a change function returns to stop without writing (pa_account_rmw then returns 0). */
+#define PA_RMW_UNCHANGED 1
+typedef enum pa_rmw_stage { PA_RMW_READ, PA_RMW_CHANGE, PA_RMW_WRITE } pa_rmw_stage;
+typedef struct pa_account_rmw_op {
+	provauth_store *store;
+	const char *id;              /* read with store->get unless `read` is set */
+	/* Reads the account to change (NULL: store->get of `id`); its errors are returned as they are. */
+	int (*read)(provauth_account **out, void *payload);
+	/* Changes `a` in place: 0 (write it), PA_RMW_UNCHANGED, or an error; called again after a lost race. */
+	int (*change)(provauth_account *a, void *payload);
+	void *payload;
+	int keep;                    /* hand back the account written (or left unchanged) in `kept` */
+	provauth_account *kept;      /* out: when keep and 0 is returned; the caller frees it */
+	pa_rmw_stage stage;          /* out: where an error came from */
+	int attempts;                /* out: reads made */
+} pa_account_rmw_op;
+/*
+ * Reads, changes and writes (version-checked) until a write is not refused
+ * with PROVAUTH_ECONFLICT, at most a bounded number of times; returns 0,
+ * the first error of a read, change or write, or PROVAUTH_ECONFLICT (with
+ * the store's message) when every write lost the race. Sets no message of
+ * its own: each caller says what it was doing.
+ */
+int pa_account_rmw(pa_account_rmw_op *op);
 
 /* refresh_refused.c: metadata.refresh_refused, the mark of a refresh token refused for good. */
 /* The mark's JSON for this token (malloc()ed; NULL when out of memory or no token). */

@@ -1,21 +1,81 @@
-/* The manager: settings, logging, HTTP, store and plugins, tied together. */
+/*
+ * The manager's lifetime: settings, logging, HTTP, store, plugins and the
+ * session table, tied together, and the accessors through which the
+ * account and session rooms reach them (see manager.h for the direction of
+ * dependencies).
+ */
 #include "config.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include "manager.h"
+#include "session/session.h"
+
+struct provauth_manager {
+	provauth_settings *settings;           /* a reference */
+	pa_logger logger;
+	pa_http *http;
+	pa_host_ctx host_ctx;
+	provauth_host host;
+	provauth_store *store;
+	int own_store;
+	pa_plugin_set plugins;
+	pa_provider_state *provider_state;     /* plugins.count entries */
+	size_t provider_state_cap;
+	pa_session_table *sessions;
+	char owner[64];                        /* this manager's lease owner id */
+};
+
+/* ---- what the account and session rooms may ask (manager.h) ---- */
 
 int64_t pa_manager_now(const provauth_manager *m)
 {
 	return pa_host_now(&m->host_ctx);
 }
 
-int pa_manager_sync_provider_state(provauth_manager *m)
+provauth_store *pa_manager_store(const provauth_manager *m)
+{
+	return m->store;
+}
+
+pa_plugin *pa_manager_plugin(const provauth_manager *m, const char *id)
+{
+	return pa_plugins_find(&m->plugins, id);
+}
+
+const pa_logger *pa_manager_logger(const provauth_manager *m)
+{
+	return &m->logger;
+}
+
+const pa_session_settings *pa_manager_session_settings(const provauth_manager *m)
+{
+	return pa_settings_session(m->settings);
+}
+
+const char *pa_manager_owner(const provauth_manager *m)
+{
+	return m->owner;
+}
+
+pa_session_table *pa_manager_sessions(const provauth_manager *m)
+{
+	return m->sessions;
+}
+
+void pa_manager_forget_session(provauth_manager *m, const char *account_id)
+{
+	pa_sessions_evict(m->sessions, account_id);
+}
+
+/* ---- lifetime ---- */
+
+/* Grows provider_state to cover every loaded plugin. */
+static int sync_provider_state(provauth_manager *m)
+
 {
 	pa_provider_state *grown;
 	size_t i;
@@ -166,7 +226,7 @@ int provauth_manager_new(provauth_manager **out, const provauth_settings *settin
 		m->plugins.trial = opts->version >= 3 && opts->trial_plugins;
 		if ((rc = pa_plugins_load(&m->plugins, m->settings, &m->host, &m->logger)) < 0)
 			goto fail;
-		if ((rc = pa_manager_sync_provider_state(m)) < 0)
+		if ((rc = sync_provider_state(m)) < 0)
 			goto fail;
 		warn_unused_provider_blocks(m);
 	}
@@ -199,7 +259,7 @@ int provauth_manager_add_provider(provauth_manager *m, const provauth_provider *
 		return pa_error_set(PROVAUTH_EINVAL, "add_provider: manager and provider are required");
 	if ((rc = pa_plugins_add(&m->plugins, p, NULL, m->settings, &m->host, &m->logger)) < 0)
 		return rc;
-	return pa_manager_sync_provider_state(m);
+	return sync_provider_state(m);
 }
 
 void provauth_manager_log(provauth_manager *m, provauth_log_level level, const char *event,
@@ -262,414 +322,4 @@ int provauth_manager_skipped(provauth_plugin_skip *out, const provauth_manager *
 	out->file = m->plugins.skipped[i].file;
 	out->reason = m->plugins.skipped[i].reason;
 	return 0;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Accounts through the store                                               */
-/* ------------------------------------------------------------------------ */
-
-int provauth_account_get(provauth_account **out, provauth_manager *m, const char *id)
-{
-	int rc;
-
-	if (!out || !m || !id)
-		return pa_error_set(PROVAUTH_EINVAL, "account_get: output, manager and id are required");
-	rc = m->store->get(m->store, out, id);
-	if (rc == PROVAUTH_ENOTFOUND)
-		return pa_error_set(rc, "account %s: not found in the %s store", id, m->store->name);
-	return rc;
-}
-
-int provauth_account_list(provauth_account ***out, size_t *count, provauth_manager *m, const char *provider)
-{
-	if (!out || !count || !m)
-		return pa_error_set(PROVAUTH_EINVAL, "account_list: outputs and manager are required");
-	return m->store->list(m->store, out, count, provider);
-}
-
-int provauth_account_list_checked(provauth_account ***out, size_t *count, char ***damaged, size_t *damaged_count,
-                                  provauth_manager *m, const char *provider)
-{
-	if (!out || !count || !damaged || !damaged_count || !m)
-		return pa_error_set(PROVAUTH_EINVAL, "account_list_checked: outputs and manager are required");
-	*damaged = NULL;
-	*damaged_count = 0;
-	if (m->store->version >= 3 && m->store->list_checked)
-		return m->store->list_checked(m->store, out, count, damaged, damaged_count, provider);
-	return m->store->list(m->store, out, count, provider);
-}
-
-int provauth_account_put(provauth_manager *m, provauth_account *account)
-{
-	int rc;
-
-	if (!m || !account || !account->id || !account->provider)
-		return pa_error_set(PROVAUTH_EINVAL, "account_put: manager and an account with id and provider are required");
-	rc = m->store->put(m->store, account);
-	if (rc == PROVAUTH_ECONFLICT)
-		return pa_error_set(rc, "account %s: changed in the store since it was read (revision %llu); read it again",
-		                    account->id, (unsigned long long)account->revision);
-	if (rc == 0)
-		pa_sessions_evict(m, account->id);
-	return rc;
-}
-
-int provauth_account_put_many(provauth_manager *m, provauth_account *const *accounts, size_t n)
-{
-	size_t i;
-	int rc;
-
-	if (!m || (n && !accounts))
-		return pa_error_set(PROVAUTH_EINVAL, "account_put_many: manager and %zu accounts are required", n);
-	for (i = 0; i < n; i++)
-		if (!accounts[i] || !accounts[i]->id || !accounts[i]->provider)
-			return pa_error_set(PROVAUTH_EINVAL,
-			                    "account_put_many: entry %zu of %zu is not an account with id and provider", i, n);
-	if (n == 0)
-		return 0;
-	/* A version 1 store's struct may end before put_many: the version is read first. */
-	if (m->store->version < 2 || !m->store->put_many) {
-		if (n > 1)
-			return pa_error_set(PROVAUTH_EUNSUPPORTED,
-			                    "account_put_many: the %s store (store version %u) cannot write %zu accounts in "
-			                    "one transaction; nothing was written (put them one by one if a partial "
-			                    "write is acceptable)", m->store->name, m->store->version, n);
-		rc = m->store->put(m->store, accounts[0]);
-	} else {
-		rc = m->store->put_many(m->store, accounts, n);
-	}
-	if (rc < 0)
-		return pa_error_prefix(rc, "account_put_many: %zu account%s, none written", n, n == 1 ? "" : "s");
-	for (i = 0; i < n; i++)
-		pa_sessions_evict(m, accounts[i]->id);
-	return 0;
-}
-
-int provauth_account_remove(provauth_manager *m, const char *id)
-{
-	int rc;
-
-	if (!m || !id)
-		return pa_error_set(PROVAUTH_EINVAL, "account_remove: manager and id are required");
-	rc = m->store->remove(m->store, id, 0);
-	if (rc == PROVAUTH_ENOTFOUND)
-		return pa_error_set(rc, "account %s: not found in the %s store", id, m->store->name);
-	pa_sessions_evict(m, id);
-	return rc;
-}
-
-/*
- * Spec 5.3: marking an account google only makes sense where the service
- * has a Google sign-in (and password only where it has password logins).
- * A provider that declares its sign-ins (ABI 1.4) is taken at its word;
- * one that does not, and an account whose provider is not loaded, are
- * accepted as before.
- */
-static int auth_method_offered(provauth_manager *m, const provauth_account *a, provauth_auth_method method)
-{
-	const pa_plugin *p = pa_plugins_find(&m->plugins, a->provider);
-	unsigned int need = method == PROVAUTH_AUTH_GOOGLE ? PROVAUTH_SIGNIN_GOOGLE
-	                    : method == PROVAUTH_AUTH_PASSWORD ? PROVAUTH_SIGNIN_PASSWORD : 0;
-
-	if (!p || !need || !p->vt.sign_ins || (p->vt.sign_ins & need))
-		return 0;
-	return pa_error_set(PROVAUTH_EUNSUPPORTED,
-	                    "account %s: provider %s has no %s sign-in, so the account cannot be marked as signing in "
-	                    "that way; nothing was changed",
-	                    a->id, a->provider, method == PROVAUTH_AUTH_GOOGLE ? "Google" : "password");
-}
-
-int provauth_account_set_auth_method(provauth_manager *m, const char *id, provauth_auth_method method)
-{
-	const char *json = method == PROVAUTH_AUTH_PASSWORD ? "\"password\""
-	                   : method == PROVAUTH_AUTH_GOOGLE ? "\"google\"" : "\"unknown\"";
-	int attempt, rc = 0;
-
-	if (!m || !id)
-		return pa_error_set(PROVAUTH_EINVAL, "set_auth_method: manager and id are required");
-	for (attempt = 0; attempt < 8; attempt++) {
-		provauth_account *a = NULL;
-		if ((rc = provauth_account_get(&a, m, id)) < 0)
-			return rc;
-		if ((rc = auth_method_offered(m, a, method)) < 0) {
-			provauth_account_free(a);
-			return rc;
-		}
-		if ((rc = provauth_account_set_metadata(a, "auth_method", json)) == 0)
-			rc = m->store->put(m->store, a);
-		provauth_account_free(a);
-		if (rc != PROVAUTH_ECONFLICT)
-			break;
-	}
-	if (rc == 0)
-		pa_sessions_evict(m, id);
-	return rc;
-}
-
-/* The stored account of `provider` with this email, if any. */
-static int find_by_email(provauth_account **out, provauth_manager *m, const char *provider, const char *email)
-{
-	provauth_account **list = NULL;
-	size_t n = 0, i;
-	int rc;
-
-	*out = NULL;
-	if ((rc = m->store->list(m->store, &list, &n, provider)) < 0)
-		return rc;
-	for (i = 0; i < n && !*out; i++)
-		if (list[i]->email && strcasecmp(list[i]->email, email) == 0) {
-			*out = list[i];
-			list[i] = NULL;
-		}
-	provauth_account_list_free(list, n);
-	return 0;
-}
-
-/*
- * A kind the provider did not declare goes no further: the caller learns
- * which kinds it takes instead of the plugin's own refusal, and no token
- * is handed to a plugin that cannot use it.
- */
-static int import_kind_check(const pa_plugin *p, const char *kind)
-{
-	const provauth_import_kind *k = p->vt.import_kinds;
-	char *list = NULL;
-	size_t len = 0, i;
-	FILE *f;
-	int rc;
-
-	if (!k)
-		return 0;
-	for (i = 0; k[i].name; i++)
-		if (strcmp(k[i].name, kind) == 0)
-			return 0;
-	if (!(f = open_memstream(&list, &len)))
-		return pa_error_oom();
-	for (i = 0; k[i].name; i++)
-		fprintf(f, "%s%s", i ? ", " : "", k[i].name);
-	if (fclose(f) != 0) {
-		free(list);
-		return pa_error_oom();
-	}
-	/* Only a name is quoted: a secret pasted where the kind goes must not reach a log. */
-	if (pa_valid_name(kind))
-		rc = pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s does not import kind '%s'; it imports: %s",
-		                  p->vt.id, kind, list);
-	else
-		rc = pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s: the kind given is not a kind name "
-		                  "([a-z0-9_-]{1,32}; not shown); it imports: %s", p->vt.id, list);
-	free(list);
-	return rc;
-}
-
-/* The account `id` as the target of an import into `provider`. */
-static int import_target(provauth_account **out, provauth_manager *m, const char *provider, const char *id)
-{
-	int rc;
-
-	*out = NULL;
-	rc = m->store->get(m->store, out, id);
-	if (rc == PROVAUTH_ENOTFOUND)
-		return pa_error_set(rc, "import into account %s: no such account in the %s store", id, m->store->name);
-	if (rc < 0)
-		return pa_error_prefix(rc, "import into account %s", id);
-	if (!(*out)->provider || strcmp((*out)->provider, provider) != 0) {
-		rc = pa_error_set(PROVAUTH_EINVAL, "import into account %s: it is a %s account, not %s", id,
-		                  (*out)->provider ? (*out)->provider : "(no provider)", provider);
-		provauth_account_free(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-/*
- * Whether the credentials with `email` may go into `target`: 0 yes, 1 no
- * (another email; *other = NULL), 2 no (`target` has no email and the
- * account *other, to be freed, has this one), or an error.
- */
-static int import_owner(provauth_account **other, provauth_manager *m, const provauth_account *target,
-                        const char *email)
-{
-	int rc;
-
-	*other = NULL;
-	if (target->email && *target->email)
-		return strcasecmp(target->email, email) == 0 ? 0 : 1;
-	if ((rc = find_by_email(other, m, target->provider, email)) < 0)
-		return rc;
-	if (*other && strcmp((*other)->id, target->id) != 0)
-		return 2;
-	provauth_account_free(*other);
-	*other = NULL;
-	return 0;
-}
-
-/*
- * Applies the import's result to the account `target_id`, or else to the
- * provider's account with `email`, else to a new one, and stores it. The
- * provider's import ran once: for OAuth providers it is a token exchange
- * that may rotate (and revoke) the refresh token, so a write conflict is
- * resolved by applying the same result to a fresh read, never by importing
- * again. Returns 1 (nothing stored) when a fresh read of `target_id` says
- * the credentials are not its own.
- */
-static int import_store(char **out_id, provauth_manager *m, const char *provider, const provauth_update *upd,
-                        const char *email, const char *target_id)
-{
-	provauth_account *a = NULL, *other = NULL;
-	char *id = NULL;
-	int rc = 0, attempt;
-
-	for (attempt = 0; attempt < 8; attempt++) {
-		if (target_id) {
-			if ((rc = import_target(&a, m, provider, target_id)) < 0 ||
-			    (rc = import_owner(&other, m, a, email)) != 0)
-				break;
-		} else {
-			if ((rc = find_by_email(&a, m, provider, email)) < 0)
-				break;
-			if (!a && ((rc = provauth_account_new_id(&id)) < 0 ||
-			           (rc = provauth_account_new(&a, id, provider)) < 0))
-				break;
-		}
-		if ((rc = pa_update_apply(upd, a)) < 0)
-			break;
-		/* Cookie imports say nothing about how the user signs in. */
-		if (!strstr(pa_account_metadata(a), "\"auth_method\"") &&
-		    (rc = provauth_account_set_metadata(a, "auth_method", "\"unknown\"")) < 0)
-			break;
-		rc = m->store->put(m->store, a);
-		if (rc != PROVAUTH_ECONFLICT)
-			break;
-		provauth_account_free(a);
-		a = NULL;
-		free(id);
-		id = NULL;
-	}
-	if (rc == 0) {
-		pa_sessions_evict(m, a->id);
-		if (!(*out_id = pa_strdup(a->id)))
-			rc = pa_error_oom();
-	} else if (rc == PROVAUTH_ECONFLICT) {
-		pa_error_set(rc, "import into %s: the account kept changing while it was stored",
-		             target_id ? target_id : provider);
-	} else if (rc > 0) {
-		rc = 1;
-	}
-	provauth_account_free(other);
-	provauth_account_free(a);
-	free(id);
-	return rc;
-}
-
-/* Whether the import handed back a refresh token other than the one given (the user does not hold it). */
-static int import_replaced_token(const provauth_update *upd, const char *input)
-{
-	const char *rt = pa_update_get(upd, PROVAUTH_F_REFRESH_TOKEN);
-	const char *b = input, *e = input + strlen(input);
-
-	if (!rt || !*rt)
-		return 0;
-	while (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n')
-		b++;
-	while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
-		e--;
-	return strlen(rt) != (size_t)(e - b) || memcmp(rt, b, (size_t)(e - b)) != 0;
-}
-
-/* The credentials are not `target`'s: keep it as it is, and say so (documented in provauth.h). */
-static int import_refuse(provauth_manager *m, const char *provider, const char *input, const provauth_update *upd,
-                         const provauth_account *target, const char *email)
-{
-	provauth_account *other = NULL;
-	char *saved = NULL, whose[384];
-	int rc;
-
-	if (target->email && *target->email) {
-		snprintf(whose, sizeof(whose), "account %s (%s): the credentials are %s's", target->id, target->email,
-		         email);
-	} else {
-		if ((rc = find_by_email(&other, m, provider, email)) < 0)
-			return rc;
-		snprintf(whose, sizeof(whose), "account %s (no email): the credentials are %s's, whose account is %s",
-		         target->id, email, other ? other->id : "another one");
-		provauth_account_free(other);
-	}
-	if (!import_replaced_token(upd, input))
-		return pa_error_set(PROVAUTH_EINVAL, "import into %s; nothing was stored (import them without an "
-		                    "account id to update or create the account of %s)", whose, email);
-	if ((rc = import_store(&saved, m, provider, upd, email, NULL)) < 0)
-		return pa_error_prefix(rc, "import into %s; the provider replaced the token while checking it, and "
-		                       "storing the new one for %s failed", whose, email);
-	rc = pa_error_set(PROVAUTH_EINVAL, "import into %s; account %s was not changed, but the provider replaced "
-	                  "the token while checking it, so the new one was stored in account %s (%s)",
-	                  whose, target->id, saved, email);
-	free(saved);
-	return rc;
-}
-
-int provauth_account_import(char **out_id, provauth_manager *m, const char *provider, const char *kind,
-                            const char *input)
-{
-	return provauth_account_import_ext(out_id, m, provider, kind, input, NULL);
-}
-
-int provauth_account_import_ext(char **out_id, provauth_manager *m, const char *provider, const char *kind,
-                                const char *input, const provauth_import_options *opts)
-{
-	const char *target_id = opts ? opts->account_id : NULL;
-	provauth_account *target = NULL;
-	provauth_update *upd = NULL;
-	const char *email;
-	char *id = NULL;
-	pa_plugin *p;
-	int rc;
-
-	if (out_id)
-		*out_id = NULL;
-	if (!m || !provider || !kind || !input)
-		return pa_error_set(PROVAUTH_EINVAL, "import: manager, provider, kind and input are required");
-	if (opts && (opts->version == 0 || opts->version > PROVAUTH_IMPORT_OPTIONS_VERSION))
-		return pa_error_set(PROVAUTH_EINVAL, "import: options version %u unknown (this library knows up to %u)",
-		                    opts->version, PROVAUTH_IMPORT_OPTIONS_VERSION);
-	if (!(p = pa_plugins_find(&m->plugins, provider)))
-		return pa_error_set(PROVAUTH_EPLUGIN, "import: provider '%s' is not loaded (see 'provauth plugins')", provider);
-	if (!p->vt.import)
-		return pa_error_set(PROVAUTH_EUNSUPPORTED, "import: provider %s cannot import credentials", provider);
-	if ((rc = import_kind_check(p, kind)) < 0)
-		return rc;
-	/* Before the provider is asked: an exchange for a wrong account cannot be undone. */
-	if (target_id && (rc = import_target(&target, m, provider, target_id)) < 0)
-		return rc;
-	if ((rc = pa_update_new(&upd)) < 0)
-		goto out;
-	rc = p->vt.import(p->state, kind, input, target, upd);
-	if (rc > 0)
-		rc = PROVAUTH_ERROR;
-	/* The plugin checks what it sent; this catches an echo of what the target already held. */
-	pa_error_scrub(rc, target, NULL);
-	if (rc < 0) {
-		if (target)
-			pa_error_prefix(rc, "import into account %s (%s)", target->id, provider);
-		else
-			pa_error_prefix(rc, "import into %s", provider);
-		goto out;
-	}
-	if (!(email = pa_update_get(upd, PROVAUTH_F_EMAIL)) || !*email) {
-		rc = pa_error_set(PROVAUTH_EINVAL, "import into %s: the credentials do not say which account (no email)",
-		                  provider);
-		goto out;
-	}
-	rc = import_store(&id, m, provider, upd, email, target_id);
-	if (rc > 0)
-		rc = import_refuse(m, provider, input, upd, target, email);
-	if (rc == 0 && out_id) {
-		*out_id = id;
-		id = NULL;
-	}
-out:
-	free(id);
-	pa_update_free(upd);
-	provauth_account_free(target);
-	return rc;
 }

@@ -1,43 +1,49 @@
-/* The manager's private state, shared by manager.c and session.c. */
+/*
+ * The manager as the other rooms see it: a narrow set of accessors.
+ *
+ * Dependency direction
+ *
+ *     public API (provauth.h)
+ *        core/account/ (accounts, import)    core/session/ (run_with_session)
+ *                  \                          /
+ *                   +--> manager.h (this) <--+      accessors only
+ *                           ^
+ *                       manager.c  --> session/session.h: pa_sessions_new,
+ *                                      pa_sessions_free, pa_sessions_evict only
+ *
+ * manager.c owns the manager's lifetime (settings, logging, HTTP, store,
+ * plugins, the session table) and nothing else. The account and session
+ * rooms never see struct provauth_manager: they ask for what they need
+ * here, so the manager can change without them, and manager.c never
+ * reaches into the session room's cache, entries or recovery state.
+ */
 #ifndef PA_MANAGER_H
 #define PA_MANAGER_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include "internal.h"
 
-/* One per loaded provider, parallel to plugins.plugins[]. */
+/* One per loaded provider: state the session room keeps across accounts. */
 typedef struct pa_provider_state {
 	_Atomic int64_t login_cooldown_until;  /* clock seconds; provider-wide password logins stop */
 } pa_provider_state;
 
 typedef struct pa_session_table pa_session_table;
 
-struct provauth_manager {
-	provauth_settings *settings;           /* a reference */
-	pa_logger logger;
-	pa_http *http;
-	pa_host_ctx host_ctx;
-	provauth_host host;
-	provauth_store *store;
-	int own_store;
-	pa_plugin_set plugins;
-	pa_provider_state *provider_state;     /* plugins.count entries */
-	size_t provider_state_cap;
-	pa_session_table *sessions;
-	char owner[64];                        /* this manager's lease owner id */
-};
-
+/* The manager's clock (the caller's test clock if it gave one), in seconds. */
 int64_t pa_manager_now(const provauth_manager *m);
+provauth_store *pa_manager_store(const provauth_manager *m);
+/* The loaded provider `id`, or NULL. */
+pa_plugin *pa_manager_plugin(const provauth_manager *m, const char *id);
+const pa_logger *pa_manager_logger(const provauth_manager *m);
+const pa_session_settings *pa_manager_session_settings(const provauth_manager *m);
+/* This manager's owner id for the store's cross-process recovery lease. */
+const char *pa_manager_owner(const provauth_manager *m);
 /* The provider state for plugin `p` (NULL if unknown). */
 pa_provider_state *pa_manager_provider_state(provauth_manager *m, const pa_plugin *p);
-/* Grows provider_state to cover every loaded plugin. */
-int pa_manager_sync_provider_state(provauth_manager *m);
-
-/* session.c */
-int pa_sessions_new(pa_session_table **out);
-void pa_sessions_free(pa_session_table *t);
-/* Drops the account's cached session (after a put or remove). */
-void pa_sessions_evict(provauth_manager *m, const char *account_id);
+/* The manager's session table (the session room's own). */
+pa_session_table *pa_manager_sessions(const provauth_manager *m);
+/* Drops the account's cached session, after the account room changed it in the store. */
+void pa_manager_forget_session(provauth_manager *m, const char *account_id);
 
 #endif /* PA_MANAGER_H */

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <json-c/json.h>
 #include "internal.h"
 
 int provauth_account_new(provauth_account **out, const char *id, const char *provider)
@@ -248,49 +247,50 @@ provauth_auth_method provauth_auth_method_parse(const char *s)
 provauth_auth_method provauth_account_auth_method(const provauth_account *a)
 {
 	const char *md = pa_account_metadata(a);
-	struct json_object *o, *v;
+	provauth_json *o;
 	provauth_auth_method m = PROVAUTH_AUTH_UNKNOWN;
 
 	if (!strstr(md, "auth_method"))
 		return m;
-	o = json_tokener_parse(md);
-	if (o && json_object_object_get_ex(o, "auth_method", &v) && json_object_is_type(v, json_type_string))
-		m = provauth_auth_method_parse(json_object_get_string(v));
-	json_object_put(o);
+	o = pa_json_parse_loose(md);
+	/* pa_json_string: a value that is not a string names no method. */
+	m = provauth_auth_method_parse(pa_json_string(pa_json_get(o, "auth_method")));
+	pa_json_free(o);
 	return m;
 }
 
 int provauth_account_set_metadata(provauth_account *a, const char *key, const char *json)
 {
-	struct json_object *o, *v = NULL;
+	provauth_json *o, *v = NULL;
 	char *text;
+	int rc;
 
 	if (!a || !key || !*key)
 		return pa_error_set(PROVAUTH_EINVAL, "account: metadata key is required");
-	o = json_tokener_parse(pa_account_metadata(a));
-	if (!o || !json_object_is_type(o, json_type_object)) {
+	o = pa_json_parse_loose(pa_account_metadata(a));
+	if (!o || pa_json_type(o) != PROVAUTH_JSON_OBJECT) {
 		/* Unreadable metadata is replaced rather than kept half-edited. */
-		json_object_put(o);
-		if (!(o = json_object_new_object()))
+		pa_json_free(o);
+		if (!(o = pa_json_new_object()))
 			return pa_error_oom();
 	}
 	if (json) {
 		/*
-		 * The strict parser: json_tokener_parse would take "1 2" as 1 and
+		 * The strict parser: the loose one would take "1 2" as 1 and
 		 * silently drop what follows. JSON null parses as NULL, hence the
 		 * special case.
 		 */
-		v = (struct json_object *)pa_json_parse(json, strlen(json));
+		v = pa_json_parse(json, strlen(json));
 		if (!v && strcmp(json, "null") != 0) {
-			json_object_put(o);
+			pa_json_free(o);
 			return pa_error_set(PROVAUTH_EINVAL, "account %s: metadata.%s: value is not JSON", a->id, key);
 		}
-		json_object_object_add(o, key, v);
+		rc = pa_json_set(o, key, v);
 	} else {
-		json_object_object_del(o, key);
+		rc = pa_json_remove(o, key);
 	}
-	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	text = rc == 0 ? pa_json_serialize(o) : NULL;
+	pa_json_free(o);
 	if (!text)
 		return pa_error_oom();
 	free(a->metadata);

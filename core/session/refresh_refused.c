@@ -13,7 +13,6 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
-#include <json-c/json.h>
 #include <openssl/evp.h>
 #include "internal.h"
 
@@ -55,15 +54,15 @@ int pa_refresh_refused(const provauth_account *a)
 {
 	const char *md = pa_account_metadata(a);
 	char digest[PA_REFUSED_DIGEST_LEN];
-	struct json_object *o, *mark, *tok;
-	int refused = 0;
+	const char *marked;
+	provauth_json *o;
+	int refused;
 
 	if (!a->refresh_token || !strstr(md, "refresh_refused") || token_digest(a->refresh_token, digest) < 0)
 		return 0;
-	o = json_tokener_parse(md);
-	if (o && json_object_object_get_ex(o, "refresh_refused", &mark) &&
-	    json_object_object_get_ex(mark, "token", &tok) && json_object_is_type(tok, json_type_string))
-		refused = strcmp(json_object_get_string(tok), digest) == 0;
-	json_object_put(o);
+	o = pa_json_parse_loose(md);
+	marked = pa_json_string(pa_json_get(o, "refresh_refused.token"));
+	refused = marked && strcmp(marked, digest) == 0;
+	pa_json_free(o);
 	return refused;
 }

@@ -5,8 +5,6 @@
 #include <string.h>
 #include "internal.h"
 
-#define PA_ERROR_MAX 1024
-
 static _Thread_local char last_message[PA_ERROR_MAX];
 
 int pa_error_setv(int code, const char *fmt, va_list ap)
@@ -51,6 +49,18 @@ int pa_error_prefix(int code, const char *fmt, ...)
 	else
 		snprintf(last_message, sizeof(last_message), "%s: %s", prefix, provauth_strerror(code));
 	return code;
+}
+
+void pa_error_save(pa_error_saved *saved, int code)
+{
+	saved->code = code;
+	memcpy(saved->msg, last_message, sizeof(saved->msg));
+}
+
+int pa_error_restore(const pa_error_saved *saved)
+{
+	memcpy(last_message, saved->msg, sizeof(last_message));
+	return saved->code;
 }
 
 const char *provauth_last_error(void)

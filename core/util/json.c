@@ -222,3 +222,27 @@ char *pa_json_serialize(const provauth_json *v)
 	const char *s = json_object_to_json_string_ext(J(v), JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	return pa_strdup(s ? s : "null");
 }
+
+/*
+ * Stored metadata has always been read with json-c's default parser (text
+ * after the first value ignored, nesting up to 32): metadata a caller put
+ * by hand reads as it did. Input from the network goes through
+ * pa_json_parse instead.
+ */
+provauth_json *pa_json_parse_loose(const char *text)
+{
+	return text ? PJ(json_tokener_parse(text)) : NULL;
+}
+
+int pa_json_remove(provauth_json *obj, const char *key)
+{
+	if (!json_object_is_type(J(obj), json_type_object) || !key)
+		return PROVAUTH_EINVAL;
+	json_object_object_del(J(obj), key);
+	return 0;
+}
+
+const char *pa_json_text(const provauth_json *v)
+{
+	return v ? json_object_get_string(J(v)) : NULL;
+}

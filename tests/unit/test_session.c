@@ -1022,6 +1022,156 @@ static void test_cookie_refresh_off(void)
 	CU_ASSERT(pa_test_log_count("scripted_session_recovered", "step=password_login") == 1);
 }
 
+/* ---- pa_account_rmw and pa_error_save: what persistence stands on ---- */
+
+typedef struct rmw_lose {
+	int lose;                 /* puts still to refuse with PROVAUTH_ECONFLICT */
+	int puts;
+} rmw_lose;
+
+static int rmw_after(pa_fwd_op op, int rc, long token, void *payload)
+{
+	rmw_lose *l = payload;
+
+	(void)token;
+	if (op != PA_FWD_PUT)
+		return rc;
+	l->puts++;
+	if (l->lose > 0) {
+		l->lose--;
+		return pa_error_set(PROVAUTH_ECONFLICT, "test: another writer got in first");
+	}
+	return rc;
+}
+
+typedef struct rmw_count {
+	int changes;
+	int unchanged;
+} rmw_count;
+
+static int rmw_set_email(provauth_account *a, void *payload)
+{
+	rmw_count *n = payload;
+
+	n->changes++;
+	if (n->unchanged)
+		return PA_RMW_UNCHANGED;
+	return pa_set_string(&a->email, "rmw@example.com");
+}
+
+static provauth_store *rmw_store(rmw_lose *l)
+{
+	pa_fwd_hooks hooks = { NULL, rmw_after, l };
+	provauth_store *inner = NULL, *st = NULL;
+	provauth_account *a = NULL;
+
+	CU_ASSERT_FATAL(provauth_store_memory_new(&inner) == 0);
+	CU_ASSERT_FATAL(provauth_account_new(&a, "r1", "scripted") == 0);
+	CU_ASSERT_FATAL(inner->put(inner, a) == 0);
+	provauth_account_free(a);
+	CU_ASSERT_FATAL(pa_fwd_store_new(&st, inner, &hooks) == 0);
+	return st;
+}
+
+static void test_rmw_retries_lost_races_then_writes(void)
+{
+	rmw_lose l = { 3, 0 };
+	rmw_count n = { 0, 0 };
+	provauth_store *st = rmw_store(&l);
+	pa_account_rmw_op op = { 0 };
+	provauth_account *a = NULL;
+
+	op.store = st;
+	op.id = "r1";
+	op.change = rmw_set_email;
+	op.payload = &n;
+	op.keep = 1;
+	CU_ASSERT_EQUAL(pa_account_rmw(&op), 0);
+	CU_ASSERT_EQUAL(op.attempts, 4);
+	CU_ASSERT_EQUAL(n.changes, 4);
+	CU_ASSERT_EQUAL(l.puts, 4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(op.kept);
+	CU_ASSERT_STRING_EQUAL(op.kept->email, "rmw@example.com");
+	CU_ASSERT_FATAL(st->get(st, &a, "r1") == 0);
+	CU_ASSERT_STRING_EQUAL(a->email, "rmw@example.com");
+	CU_ASSERT_EQUAL(a->revision, op.kept->revision);
+	provauth_account_free(a);
+	provauth_account_free(op.kept);
+	provauth_store_free(st);
+}
+
+static void test_rmw_gives_up_after_its_bound(void)
+{
+	rmw_lose l = { 1000, 0 };
+	rmw_count n = { 0, 0 };
+	provauth_store *st = rmw_store(&l);
+	pa_account_rmw_op op = { 0 };
+
+	op.store = st;
+	op.id = "r1";
+	op.change = rmw_set_email;
+	op.payload = &n;
+	CU_ASSERT_EQUAL(pa_account_rmw(&op), PROVAUTH_ECONFLICT);
+	CU_ASSERT_EQUAL(op.stage, PA_RMW_WRITE);
+	/* Bounded: the same number of reads, changes and writes, and not a thousand. */
+	CU_ASSERT(op.attempts > 1 && op.attempts < 100);
+	CU_ASSERT_EQUAL(n.changes, op.attempts);
+	CU_ASSERT_EQUAL(l.puts, op.attempts);
+	CU_ASSERT_PTR_NULL(op.kept);
+	provauth_store_free(st);
+}
+
+static void test_rmw_unchanged_writes_nothing(void)
+{
+	rmw_lose l = { 0, 0 };
+	rmw_count n = { 0, 1 };
+	provauth_store *st = rmw_store(&l);
+	pa_account_rmw_op op = { 0 };
+
+	op.store = st;
+	op.id = "r1";
+	op.change = rmw_set_email;
+	op.payload = &n;
+	op.keep = 1;
+	CU_ASSERT_EQUAL(pa_account_rmw(&op), 0);
+	CU_ASSERT_EQUAL(l.puts, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(op.kept);
+	CU_ASSERT_PTR_NULL(op.kept->email);
+	provauth_account_free(op.kept);
+	provauth_store_free(st);
+}
+
+static void test_rmw_read_error_is_returned(void)
+{
+	rmw_lose l = { 0, 0 };
+	rmw_count n = { 0, 0 };
+	provauth_store *st = rmw_store(&l);
+	pa_account_rmw_op op = { 0 };
+
+	op.store = st;
+	op.id = "nobody";
+	op.change = rmw_set_email;
+	op.payload = &n;
+	CU_ASSERT_EQUAL(pa_account_rmw(&op), PROVAUTH_ENOTFOUND);
+	CU_ASSERT_EQUAL(op.stage, PA_RMW_READ);
+	CU_ASSERT_EQUAL(n.changes, 0);
+	CU_ASSERT_EQUAL(l.puts, 0);
+	provauth_store_free(st);
+}
+
+static void test_error_save_restore(void)
+{
+	pa_error_saved saved;
+
+	pa_error_set(PROVAUTH_EAUTH, "the error that matters");
+	pa_error_save(&saved, PROVAUTH_EAUTH);
+	pa_error_set(PROVAUTH_EIO, "a side effect's");
+	CU_ASSERT_STRING_EQUAL(provauth_last_error(), "a side effect's");
+	CU_ASSERT_EQUAL(pa_error_restore(&saved), PROVAUTH_EAUTH);
+	CU_ASSERT_STRING_EQUAL(provauth_last_error(), "the error that matters");
+	provauth_error_clear();
+}
+
 int main(int argc, char **argv)
 {
 	static const pa_test tests[] = {
@@ -1063,8 +1213,17 @@ int main(int argc, char **argv)
 		{ "dead lease holder: recovery does not wait for its TTL", test_dead_lease_holder },
 		PA_TEST_END
 	};
+	static const pa_test rmw_tests[] = {
+		{ "rmw: lost races are retried, then it writes", test_rmw_retries_lost_races_then_writes },
+		{ "rmw: gives up after its bound", test_rmw_gives_up_after_its_bound },
+		{ "rmw: unchanged writes nothing", test_rmw_unchanged_writes_nothing },
+		{ "rmw: a read error is returned", test_rmw_read_error_is_returned },
+		{ "error save and restore", test_error_save_restore },
+		PA_TEST_END
+	};
 	static const pa_test_suite suites[] = {
 		{ "session", setup, teardown, tests },
+		{ "what persistence stands on", NULL, NULL, rmw_tests },
 		PA_TEST_SUITE_END
 	};
 	int rc;

@@ -1,0 +1,233 @@
+/*
+ * Persistence and health records: what a recovery obtained is stored
+ * before anyone uses it, with the manager's own notes (session health,
+ * auth method, last reauth, the mark of a refused refresh token), each
+ * through the one read-modify-write loop (pa_account_rmw). Writing these
+ * never replaces the error the caller is about to see.
+ */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "manager.h"
+#include "session.h"
+
+typedef struct pa_persist_change {
+	const provauth_update *upd;
+	const pa_extra *x;
+} pa_persist_change;
+
+static int persist_change(provauth_account *a, void *payload)
+{
+	const pa_persist_change *pc = payload;
+	const provauth_update *upd = pc->upd;
+	const pa_extra *x = pc->x;
+	char num[32];
+	int rc;
+
+	if ((upd && (rc = pa_update_apply(upd, a)) < 0) ||
+	    (x && x->health_json && (rc = provauth_account_set_metadata(a, "session_health", x->health_json)) < 0) ||
+	    (x && x->set_password_method && (rc = provauth_account_set_metadata(a, "auth_method", "\"password\"")) < 0) ||
+	    (x && x->password && (rc = pa_set_string(&a->password, x->password)) < 0))
+		return rc;
+	if (x && x->last_reauth_at > 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)x->last_reauth_at);
+		if ((rc = provauth_account_set_metadata(a, "last_reauth_at", num)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Applies the provider's update plus the manager's own changes to the
+ * newest stored copy and stores it, re-applying on version conflicts: the
+ * update holds the newest credentials (we hold the recovery), so it must win.
+ */
+int pa_persist(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x)
+{
+	pa_persist_change pc = { upd, x };
+	pa_account_rmw_op op = { 0 };
+	int rc;
+
+	op.store = pa_manager_store(m);
+	op.id = id;
+	op.change = persist_change;
+	op.payload = &pc;
+	rc = pa_account_rmw(&op);
+	if (rc == PROVAUTH_ECONFLICT && op.stage == PA_RMW_WRITE)
+		return pa_error_set(PROVAUTH_ECONFLICT, "account %s: kept changing while recovered credentials were "
+		                    "stored", id);
+	if (rc < 0 && op.stage == PA_RMW_READ)
+		return pa_error_prefix(rc, "account %s", id);
+	if (rc < 0 && op.stage == PA_RMW_WRITE)
+		return pa_error_prefix(rc, "account %s: could not store credentials", id);
+	return rc;
+}
+
+static char *health_json(const char *state, const char *reason, const char *code, int64_t at,
+                         const char *message)
+{
+	provauth_json *o = pa_json_new_object();
+	char *out;
+
+	pa_json_set(o, "state", pa_json_from_string(state));
+	if (reason)
+		pa_json_set(o, "reason", pa_json_from_string(reason));
+	if (code && *code)
+		pa_json_set(o, "code", pa_json_from_string(code));
+	pa_json_set(o, "at", pa_json_from_int(at));
+	if (message)
+		pa_json_set(o, "message", pa_json_from_string(message));
+	out = pa_json_serialize(o);
+	pa_json_free(o);
+	return out;
+}
+
+/* 1 when health record h's `key` reads `want` (pa_json_text: as json-c always read it). */
+static int health_says(const provauth_json *h, const char *key, const char *want)
+{
+	const provauth_json *v = pa_json_get(h, key);
+	return v && pa_streq(pa_json_text(v), want);
+}
+
+/* 1 when the stored health already says this (same state, reason and code). */
+static int health_unchanged(provauth_manager *m, const char *id, const char *state, const char *reason,
+                            const char *code)
+{
+	provauth_json *o = NULL;
+	const provauth_json *h;
+	provauth_account *a = NULL;
+	int same = 0;
+
+	if (pa_session_store_get(m, &a, id) < 0)
+		return 0;
+	if ((o = pa_json_parse_loose(pa_account_metadata(a))) && (h = pa_json_get(o, "session_health"))) {
+		same = health_says(h, "state", state);
+		if (same && reason)
+			same = health_says(h, "reason", reason);
+		if (same && code && *code)
+			same = health_says(h, "code", code);
+	}
+	pa_json_free(o);
+	provauth_account_free(a);
+	return same;
+}
+
+void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, const char *state,
+                      const char *reason, const char *code, const char *message)
+{
+	char *h;
+	pa_extra x = { NULL, 0, NULL, 0 };
+	char shown[PA_HEALTH_MESSAGE_MAX];
+	pa_error_saved caller_error;
+
+	/* A dead account failing on every call should not rewrite its record every time. */
+	if (health_unchanged(m, id, state, reason, code))
+		return;
+	/*
+	 * What is stored is printed by `provauth session` for as long as it
+	 * stays: bounded, one line, and never a credential of the account, in
+	 * whatever case or spacing its provider's server echoed it.
+	 */
+	if (message) {
+		provauth_account *a = NULL;
+		size_t i;
+
+		if (pa_session_store_get(m, &a, id) < 0 || pa_message_repeats_account_secret(message, a, NULL))
+			message = a ? PA_TEXT_WITHHELD : "(message not stored: the account could not be read)";
+		provauth_account_free(a);
+		snprintf(shown, sizeof(shown), "%s", message);
+		for (i = 0; shown[i]; i++)
+			if ((unsigned char)shown[i] < 0x20 || shown[i] == 0x7f)
+				shown[i] = ' ';
+		message = shown;
+	}
+	h = health_json(state, reason, code, pa_manager_now(m), message);
+	x.health_json = h;
+	/* Recording health must not replace the error the caller is about to see. */
+	pa_error_save(&caller_error, PROVAUTH_OK);
+	if (h && pa_persist(m, id, NULL, &x) < 0) {
+		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("error", provauth_last_error()) };
+		pa_session_log(m, PROVAUTH_LOG_WARN, p, "session_health_not_stored", f, PA_ARRAY_LEN(f));
+	} else {
+		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("state", state),
+		                                 PA_F_STR("reason", reason ? reason : "") };
+		pa_session_log(m, PROVAUTH_LOG_INFO, p, "session_health_changed", f, PA_ARRAY_LEN(f));
+	}
+	free(h);
+	pa_error_restore(&caller_error);
+}
+
+/*
+ * Stores what a refresh or login brought back (even alongside its failure)
+ * before anyone uses it. The step's own message survives a write that works;
+ * a write that fails replaces it, being the error that matters then.
+ */
+int pa_persist_step(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x, int rc)
+{
+	pa_error_saved step_error, write_error;
+	int prc;
+
+	if (pa_update_is_empty(upd) && (!x || (!x->set_password_method && !x->password)))
+		return 0;
+	pa_error_save(&step_error, rc);
+	prc = pa_persist(m, id, upd, x);
+	if (prc == 0)
+		pa_error_restore(&step_error);
+	else if (rc == 0 && !pa_update_is_empty(upd)) {
+		/*
+		 * The provider has already issued them and may have revoked what
+		 * the store still holds (a rotated refresh token, a superseded
+		 * login): the caller must learn that the account may need help.
+		 */
+		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("error", provauth_last_error()) };
+		/* Logged too: a caller whose old access token still works never sees this error. */
+		pa_session_log(m, PROVAUTH_LOG_ERROR, NULL, "credentials_not_stored", f, PA_ARRAY_LEN(f));
+		pa_error_save(&write_error, prc);
+		pa_error_set(prc, "%s; the provider issued new credentials, which were not used since they could not "
+		             "be stored: if it revoked the stored ones, the account needs new credentials once the "
+		             "store is writable", write_error.msg);
+	}
+	return prc;
+}
+
+typedef struct pa_refused_change {
+	const char *refresh_token;   /* the token refused */
+	const char *mark;            /* its mark's JSON */
+} pa_refused_change;
+
+static int mark_refused(provauth_account *now, void *payload)
+{
+	const pa_refused_change *x = payload;
+
+	/* New credentials meanwhile: the mark would name a token the account no longer holds. */
+	if (!pa_streq(now->refresh_token, x->refresh_token))
+		return PA_RMW_UNCHANGED;
+	return provauth_account_set_metadata(now, "refresh_refused", x->mark);
+}
+
+/*
+ * Stores the mark of a refresh token refused for good, unless the stored
+ * credentials moved on meanwhile. A mark that cannot be stored only costs
+ * one more refusal in the next process: the refusal's message stands.
+ */
+void pa_mark_refresh_refused(provauth_manager *m, const provauth_account *a)
+{
+	pa_refused_change change = { a->refresh_token, NULL };
+	pa_account_rmw_op op = { 0 };
+	pa_error_saved refusal;
+	char *mark;
+
+	if (!a->refresh_token || !(mark = pa_refresh_refused_json(a->refresh_token, pa_manager_now(m))))
+		return;
+	pa_error_save(&refusal, PROVAUTH_OK);
+	change.mark = mark;
+	op.store = pa_manager_store(m);
+	op.id = a->id;
+	op.change = mark_refused;
+	op.payload = &change;
+	/* Whatever the outcome, the refusal's message stands (see above). */
+	(void)pa_account_rmw(&op);
+	free(mark);
+	pa_error_restore(&refusal);
+}
