@@ -44,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
-#include <provauth/provauth.h>
+#include <provauth/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -326,7 +326,8 @@ typedef struct provauth_operation {
 	           size_t nargs, char **out_json, provauth_failure *failure);
 } provauth_operation;
 
-typedef struct provauth_provider {
+/* Typedef'd as provauth_provider in <provauth/types.h>. */
+struct provauth_provider {
 	/* ---- never move ---- */
 	unsigned int abi_major;      /* PROVAUTH_PLUGIN_ABI_MAJOR */
 	unsigned int abi_minor;      /* PROVAUTH_PLUGIN_ABI_MINOR */
@@ -447,7 +448,7 @@ typedef struct provauth_provider {
 	 * method is accepted, as before.
 	 */
 	unsigned int sign_ins;
-} provauth_provider;
+};
 
 /* provauth_provider.sign_ins bits. */
 #define PROVAUTH_SIGNIN_PASSWORD 0x1u  /* email (or user name) and password */
@@ -457,13 +458,6 @@ typedef struct provauth_provider {
 /* True when the plugin's struct has `member` (struct_size covers it). */
 #define PROVAUTH_PROVIDER_HAS(p, member) \
 	((p)->struct_size >= offsetof(provauth_provider, member) + sizeof((p)->member))
-
-/*
- * Registers an in-process provider (a host that links its provider
- * statically): the same checks and init as a plugin loaded from a file.
- * `p` must stay valid until the manager is freed.
- */
-PROVAUTH_EXTERN(int) provauth_manager_add_provider(provauth_manager *m, const provauth_provider *p);
 
 /*
  * The entry point. Returns 0 and the provider description (static storage,
