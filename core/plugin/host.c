@@ -83,6 +83,30 @@ static int host_setting_bool(const provauth_host *h, const provauth_setting *s, 
 	return pa_setting_bool(s, key, def, out);
 }
 
+/*
+ * The allocator behind everything a plugin and the host hand each other.
+ * It is the C library's, so the core frees plugin-made session strings and
+ * operation results with free() / pa_secret_free() as it frees its own;
+ * the services exist so that a plugin never needs to know that.
+ */
+static void *host_alloc(const provauth_host *h, size_t n)
+{
+	PA_UNUSED(h);
+	return malloc(n ? n : 1);
+}
+
+static void host_free(const provauth_host *h, void *p)
+{
+	PA_UNUSED(h);
+	free(p);
+}
+
+static void host_secret_free(const provauth_host *h, char *s)
+{
+	PA_UNUSED(h);
+	pa_secret_free(s);
+}
+
 static int64_t host_now(const provauth_host *h)
 {
 	return pa_host_now(CTX(h));
@@ -183,6 +207,10 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->abi_minor = PROVAUTH_PLUGIN_ABI_MINOR;
 	h->size = sizeof(*h);
 	h->host_data = ctx;
+
+	h->alloc = host_alloc;
+	h->free = host_free;
+	h->secret_free = host_secret_free;
 
 	h->set_error = host_set_error;
 	h->log = host_log;

@@ -1,7 +1,8 @@
 /*
- * The ABI 1.3 host services: host->last_error and host->setting_error, and
- * both in-tree plugins reporting their own setting checks through the
- * latter (with the file position of the offending value) on this host and
+ * The host services added since ABI 1.3: host->last_error,
+ * host->setting_error and the 2.0 memory services; and both in-tree
+ * plugins reporting their own setting checks through setting_error (with
+ * the file position of the offending value) on this host and
  * without it (the plain message) on a 1.2-sized host table.
  */
 #include "config.h"
@@ -248,6 +249,34 @@ static void test_plugins_accept_good_values(void)
 	free(r);
 }
 
+/* ---- memory (2.0) ---- */
+
+/*
+ * What a plugin hands the host comes from host->alloc and goes back
+ * through host->free or host->secret_free; the core frees plugin-made
+ * session strings with free(), so alloc must be the C library's.
+ */
+static void test_memory_services(void)
+{
+	char *p, *secret;
+
+	CU_ASSERT(PROVAUTH_HOST_HAS(&host, alloc));
+	CU_ASSERT(PROVAUTH_HOST_HAS(&host, secret_free));
+	p = host.alloc(&host, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	host.free(&host, p);
+	host.free(&host, NULL);
+	secret = host.alloc(&host, 7);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(secret);
+	memcpy(secret, "s3cret", 7);
+	host.secret_free(&host, secret);
+	host.secret_free(&host, NULL);
+	/* freed by the core as it frees its own (session.c: free / pa_secret_free) */
+	p = host.alloc(&host, 4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	free(p);
+}
+
 /* ---- NULL from a plugin ---- */
 
 /*
@@ -295,6 +324,7 @@ int main(int argc, char **argv)
 		{ "plugins fall back on an older host", test_plugins_fall_back_on_an_older_host },
 		{ "plugins accept good values", test_plugins_accept_good_values },
 		{ "NULL arguments refused", test_null_arguments_refused },
+		{ "memory services", test_memory_services },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {

@@ -23,6 +23,14 @@
  *  1.2  host->json_valid
  *  1.3  host->last_error, host->setting_error, provider->import_kinds
  *  1.4  host->text_excerpt, provider->sign_ins
+ *  2.0  the host's allocator: host->alloc, free, secret_free; whatever a
+ *       plugin hands the host comes from host->alloc and whatever the host
+ *       hands a plugin goes back through host->free (1.x mixed malloc and
+ *       free across the boundary); plugin.h no longer includes provauth.h.
+ *       provauth_provider keeps 1.4's layout (its member groups still say
+ *       which 1.x minor added them); every 2.0 host has every service
+ *       below. A 1.x plugin is refused: "plugin ABI 1.x is no longer
+ *       supported; rebuild against provauth plugin ABI 2.0".
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -31,12 +39,16 @@
  *  per account (single-flight) but other calls may overlap them. Host services
  *  are all thread-safe.
  *
- * Ownership
+ * Ownership (2.0)
  *  Accounts, sessions, failures and updates passed to a plugin belong to the
- *  host and are valid only during the call. Strings a plugin stores into a
- *  provauth_session must be malloc()ed: the host frees them with free().
- *  Values handed out by host services are freed with the matching host
- *  function named next to them.
+ *  host and are valid only during the call. Whatever a plugin hands the host
+ *  to keep (strings it stores into a provauth_session, an operation's
+ *  *out_json) comes from host->alloc; the host frees it with its own free.
+ *  The update_* and failure_* services copy their arguments: the plugin
+ *  keeps (and frees) what it passed. Values handed out by host services are
+ *  freed with the host function named next to them, host->free by default.
+ *  The plugin's own state (what init makes, provider_data) is its own
+ *  business: any allocator, freed by fini / session_data_free.
  */
 #ifndef PROVAUTH_PLUGIN_H
 #define PROVAUTH_PLUGIN_H
@@ -50,8 +62,8 @@
 extern "C" {
 #endif
 
-#define PROVAUTH_PLUGIN_ABI_MAJOR 1
-#define PROVAUTH_PLUGIN_ABI_MINOR 4
+#define PROVAUTH_PLUGIN_ABI_MAJOR 2
+#define PROVAUTH_PLUGIN_ABI_MINOR 0
 
 /* Name of the one symbol a plugin exports. */
 #define PROVAUTH_PLUGIN_ENTRY "provauth_plugin_init"
@@ -110,11 +122,11 @@ typedef struct provauth_http_request {
 #define PROVAUTH_HTTP_REQUEST_INIT { PROVAUTH_HTTP_REQUEST_VERSION, "GET", NULL, NULL, 0, NULL, 0, 0, 0 }
 
 /*
- * Names are lowercased. Freed by host->http_response_free. The body was
- * allocated with malloc: a plugin may take it over (to hand it back as an
+ * Names are lowercased. Freed by host->http_response_free. The body comes
+ * from host->alloc: a plugin may take it over (to hand it back as an
  * operation's result, say) by setting body to NULL and body_len to 0
- * before http_response_free, and then frees it itself with free(). Every
- * host since ABI 1.0 accepts a NULL body there.
+ * before http_response_free, and then owns it: it gives it to the host or
+ * frees it with host->free.
  */
 typedef struct provauth_http_response {
 	long status;
@@ -154,6 +166,28 @@ struct provauth_host {
 	size_t size;               /* sizeof(provauth_host) in the host */
 	void *host_data;           /* the host's; plugins must not touch it */
 
+	/* -- memory: the host's allocator (2.0) -- */
+
+	/*
+	 * `n` bytes, uninitialised (n == 0 is taken as 1); NULL when out of
+	 * memory, with no error set. Everything a plugin hands the host to own
+	 * comes from here: strings it puts into a session, an operation's
+	 * result. Give it back with host->free or host->secret_free.
+	 */
+	void *(*alloc)(const provauth_host *h, size_t n);
+	/*
+	 * Frees what host->alloc, or any host service ("free with host->free"
+	 * below), handed out. NULL is allowed.
+	 */
+	void (*free)(const provauth_host *h, void *p);
+	/*
+	 * Overwrites a NUL-terminated string that held a secret with zeros, in
+	 * a way the compiler cannot drop, then frees it as host->free. For
+	 * passwords, tokens, cookie values and request bodies that carried
+	 * them. NULL is allowed.
+	 */
+	void (*secret_free)(const provauth_host *h, char *s);
+
 	/* -- errors and logging -- */
 
 	/* Sets the thread's last-error message ("pixverse: ..."); returns `code`. */
@@ -181,13 +215,13 @@ struct provauth_host {
 
 	/* -- encodings and digests -- */
 
-	/* Base64url (or standard base64) decode, padding optional. Free with free(). */
+	/* Base64url (or standard base64) decode, padding optional. Free *out with host->free. */
 	int (*base64_decode)(const provauth_host *h, const char *in, size_t len,
 	                     unsigned char **out, size_t *out_len);
 	/* Lowercase hex digest ("md5", "sha256") of data into out (2*size+1 bytes). */
 	int (*digest_hex)(const provauth_host *h, const char *alg, const void *data, size_t len,
 	                  char *out, size_t out_size);
-	/* Percent-encodes for URLs and form bodies. Free with free(). */
+	/* Percent-encodes for URLs and form bodies. Free with host->free; NULL on OOM or NULL s. */
 	char *(*url_escape)(const provauth_host *h, const char *s);
 
 	/* -- HTTP: libcurl with connection reuse, TLS verification always on -- */
@@ -223,7 +257,7 @@ struct provauth_host {
 	provauth_json *(*json_from_string)(const char *s);
 	provauth_json *(*json_from_int)(int64_t n);
 	provauth_json *(*json_from_bool)(int b);
-	/* Compact JSON text; free with free(). */
+	/* Compact JSON text; free with host->free. */
 	char *(*json_serialize)(const provauth_json *v);
 
 	/* -- credential updates (what build_session/refresh/try_reauth want stored) -- */
@@ -317,7 +351,8 @@ struct provauth_host {
 /*
  * A named operation callers run with provauth_call. Runs inside
  * run_with_session: on failure describe it in *failure and return its code.
- * On success set *out_json to a malloc()ed JSON text.
+ * On success set *out_json to a JSON text from host->alloc (the host frees
+ * it; a taken-over http body qualifies).
  */
 typedef struct provauth_operation {
 	const char *name;
@@ -359,7 +394,8 @@ struct provauth_provider {
 	 * Builds the session for `account`. The host prefills every field from
 	 * the account (pointers into its own copy, valid for the session's life);
 	 * a plugin that replaces jwt_token, openapi_key, access_token or cookies
-	 * must point them at malloc()ed memory, which the host frees. jwt_source
+	 * must point them at memory from host->alloc, which the host frees
+	 * (the cookies array and each of its names and values). jwt_source
 	 * must be a static string. Credentials the build
 	 * changed (e.g. a fresher JWT taken from the cookies) go into `update`;
 	 * the host persists them, version-checked. Required.
