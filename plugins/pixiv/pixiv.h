@@ -58,7 +58,10 @@ int pixiv_client_hash(const provauth_host *h, char out[PIXIV_HASH_LEN], const ch
 
 /* ---- token.c: token request bodies, replies and refusals ---- */
 
-/* A parsed successful token reply. Strings are malloc()ed; NULL when absent. */
+/*
+ * A parsed successful token reply. Strings come from host->alloc; NULL
+ * when absent. pixiv_token_clear frees them through `host`.
+ */
 typedef struct pixiv_token {
 	char *access_token;          /* secret */
 	char *refresh_token;         /* secret; NULL: the server kept the old one */
@@ -67,6 +70,7 @@ typedef struct pixiv_token {
 	char *user_name;
 	char *account;
 	char *mail_address;
+	const provauth_host *host;   /* set by pixiv_token_parse / pixiv_refresh_grant */
 } pixiv_token;
 
 void pixiv_token_clear(pixiv_token *t);
@@ -74,8 +78,8 @@ void pixiv_token_clear(pixiv_token *t);
 /*
  * The form body of a refresh: RFC 6749 fields, plus pixiv's when
  * !standard_oauth (get_secure_url, include_policy, device_token if given).
- * Returns a malloc()ed string (it holds secrets: wipe before freeing), or
- * NULL when memory ran out.
+ * Returns a string from host->alloc (it holds secrets: free it with
+ * host->secret_free), or NULL when memory ran out.
  */
 char *pixiv_token_form(const pixiv_state *st, const char *refresh_token, const char *device_token);
 
@@ -145,17 +149,16 @@ extern const provauth_operation pixiv_operations[PIXIV_OPERATION_COUNT];
 
 /* Overwrites memory that held a secret, in a way the compiler keeps. */
 void pixiv_wipe(void *p, size_t n);
-/* Wipes and frees a NUL-terminated secret; NULL-safe. */
-void pixiv_secret_free(char *s);
-char *pixiv_strdup(const char *s);            /* NULL-safe */
-/* A top-level string member of a metadata JSON text, malloc()ed; NULL if absent. */
+/* A copy from host->alloc (free with host->free / secret_free); NULL-safe. */
+char *pixiv_strdup(const provauth_host *h, const char *s);
+/* A top-level string member of a metadata JSON text, from host->alloc; NULL if absent. */
 char *pixiv_metadata_string(const provauth_host *h, const char *metadata, const char *key);
 /*
  * 1 when text[0, len) is one JSON document: the host's allocation-free
  * check when it has one (ABI 1.2), a full parse on an older host.
  */
 int pixiv_is_json(const provauth_host *h, const char *text, size_t len);
-/* JSON text of a string (for update_set_metadata), malloc()ed; NULL on OOM. */
+/* JSON text of a string (for update_set_metadata), from host->alloc; NULL on OOM. */
 char *pixiv_json_quote(const provauth_host *h, const char *s);
 /* 1 when `needle` occurs in `hay`, ignoring ASCII case; NULL-safe. */
 int pixiv_contains_ci(const char *hay, const char *needle);

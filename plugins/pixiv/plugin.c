@@ -156,8 +156,10 @@ static int px_build_session(void *state, const provauth_account *a, provauth_ses
 
 static void px_session_data_free(void *state, void *provider_data)
 {
-	(void)state;
-	free(provider_data);
+	const pixiv_state *st = state;
+
+	/* pixiv_metadata_string's, from host->alloc */
+	st->host->free(st->host, provider_data);
 }
 
 /* Stores a metadata string (JSON-quoted); absent values leave the old ones. */
@@ -171,7 +173,7 @@ static int set_meta(const provauth_host *h, provauth_update *u, const char *key,
 	if (!(json = pixiv_json_quote(h, value)))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixiv: out of memory");
 	rc = h->update_set_metadata(u, key, json);
-	free(json);
+	h->free(h, json);
 	return rc;
 }
 
@@ -205,7 +207,7 @@ static int px_refresh(void *state, const provauth_account *a, provauth_update *u
 	snprintf(who, sizeof(who), "account %s", a->id);
 	device = pixiv_metadata_string(h, a->metadata, "device_token");
 	rc = pixiv_refresh_grant(st, &tok, who, a->refresh_token, device);
-	pixiv_secret_free(device);
+	h->secret_free(h, device);
 	if (rc < 0)
 		return rc;
 	rc = apply_token(h, u, &tok, issued_at);
@@ -239,8 +241,10 @@ static int import_token(const provauth_host *h, const char *input, char **out)
 			return h->set_error(h, PROVAUTH_EINVAL,
 			                    "pixiv: import: the refresh token contains a space, a control or a non-ASCII "
 			                    "character at offset %ld (paste only the token)", (long)(p - input));
-	if (!(*out = strndup(b, (size_t)(e - b))))
+	if (!(*out = h->alloc(h, (size_t)(e - b) + 1)))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixiv: out of memory");
+	memcpy(*out, b, (size_t)(e - b));
+	(*out)[e - b] = '\0';
 	return 0;
 }
 
@@ -267,9 +271,9 @@ static int px_import(void *state, const char *kind, const char *input, const pro
 	issued_at = h->now(h);
 	/* Exchanging it proves it works and tells us whose it is. */
 	rc = pixiv_refresh_grant(st, &tok, "import", token, device);
-	pixiv_secret_free(device);
+	h->secret_free(h, device);
 	if (rc < 0) {
-		pixiv_secret_free(token);
+		h->secret_free(h, token);
 		return rc;
 	}
 	/*
@@ -296,7 +300,7 @@ static int px_import(void *state, const char *kind, const char *input, const pro
 		rc = h->set_error(h, rc, "pixiv: import: could not record the new tokens");
 	free(email);
 	pixiv_token_clear(&tok);
-	pixiv_secret_free(token);
+	h->secret_free(h, token);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #define PIXIV_MAX_TOKEN_LEN 8192
 
 typedef struct pixiv_buf {
+	const provauth_host *h;
 	char *p;
 	size_t len, cap;
 	int oom;
@@ -29,14 +30,13 @@ static void buf_add(pixiv_buf *b, const char *s)
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = (b->len + n + 1) * 2;
 		/* Grow by copy, wiping the old block: the body holds secrets. */
-		if (!(grown = malloc(cap))) {
+		if (!(grown = b->h->alloc(b->h, cap))) {
 			b->oom = 1;
 			return;
 		}
 		if (b->p) {
 			memcpy(grown, b->p, b->len);
-			pixiv_wipe(b->p, b->cap);
-			free(b->p);
+			b->h->secret_free(b->h, b->p);
 		}
 		b->p = grown;
 		b->cap = cap;
@@ -61,13 +61,13 @@ static void form_field(const provauth_host *h, pixiv_buf *b, const char *key, co
 	buf_add(b, key);
 	buf_add(b, "=");
 	buf_add(b, esc);
-	pixiv_secret_free(esc);
+	h->secret_free(h, esc);
 }
 
 char *pixiv_token_form(const pixiv_state *st, const char *refresh_token, const char *device_token)
 {
 	const provauth_host *h = st->host;
-	pixiv_buf b = { NULL, 0, 0, 0 };
+	pixiv_buf b = { h, NULL, 0, 0, 0 };
 
 	form_field(h, &b, "client_id", st->client_id);
 	form_field(h, &b, "client_secret", st->client_secret);
@@ -80,9 +80,7 @@ char *pixiv_token_form(const pixiv_state *st, const char *refresh_token, const c
 			form_field(h, &b, "device_token", device_token);
 	}
 	if (b.oom) {
-		if (b.p)
-			pixiv_wipe(b.p, b.cap);
-		free(b.p);
+		h->secret_free(h, b.p);
 		return NULL;
 	}
 	return b.p;
@@ -90,14 +88,16 @@ char *pixiv_token_form(const pixiv_state *st, const char *refresh_token, const c
 
 void pixiv_token_clear(pixiv_token *t)
 {
-	if (!t)
-		return;
-	pixiv_secret_free(t->access_token);
-	pixiv_secret_free(t->refresh_token);
-	free(t->user_id);
-	free(t->user_name);
-	free(t->account);
-	free(t->mail_address);
+	const provauth_host *h;
+
+	if (!t || !(h = t->host))
+		return; /* nothing was parsed into it */
+	h->secret_free(h, t->access_token);
+	h->secret_free(h, t->refresh_token);
+	h->free(h, t->user_id);
+	h->free(h, t->user_name);
+	h->free(h, t->account);
+	h->free(h, t->mail_address);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -131,7 +131,7 @@ static int dup_string(const provauth_host *h, const provauth_json *v, char **out
 
 	if (!s || !*s)
 		return 0;
-	if (!(*out = strdup(s)))
+	if (!(*out = pixiv_strdup(h, s)))
 		return PROVAUTH_ENOMEM;
 	return 0;
 }
@@ -148,12 +148,12 @@ static int parse_user(const provauth_host *h, const provauth_json *user, pixiv_t
 		return 0;
 	id = h->json_get(user, "id");
 	if (h->json_type(id) == PROVAUTH_JSON_STRING) {
-		if (pixiv_is_user_id(h->json_string(id)) && !(out->user_id = strdup(h->json_string(id))))
+		if (pixiv_is_user_id(h->json_string(id)) && !(out->user_id = pixiv_strdup(h, h->json_string(id))))
 			return PROVAUTH_ENOMEM;
 	} else if ((h->json_type(id) == PROVAUTH_JSON_INT || h->json_type(id) == PROVAUTH_JSON_DOUBLE) &&
 	           h->json_int(id, &n) == 0 && n >= 0) {
 		snprintf(num, sizeof(num), "%lld", (long long)n);
-		if (!(out->user_id = strdup(num)))
+		if (!(out->user_id = pixiv_strdup(h, num)))
 			return PROVAUTH_ENOMEM;
 	}
 	if ((rc = dup_string(h, h->json_get(user, "name"), &out->user_name)) < 0 ||
@@ -178,6 +178,7 @@ int pixiv_token_parse(const provauth_host *h, pixiv_token *out, const char *who,
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->host = h;
 	if (!body || !(doc = h->json_parse(body, len)))
 		return bad_reply(h, who, "it is not JSON");
 	if (h->json_type(doc) != PROVAUTH_JSON_OBJECT) {
@@ -193,7 +194,7 @@ int pixiv_token_parse(const provauth_host *h, pixiv_token *out, const char *who,
 		rc = bad_reply(h, who, "access_token is not a non-empty string of visible ASCII");
 		goto out;
 	}
-	if (!(out->access_token = strdup(s))) {
+	if (!(out->access_token = pixiv_strdup(h, s))) {
 		rc = h->set_error(h, PROVAUTH_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -217,7 +218,7 @@ int pixiv_token_parse(const provauth_host *h, pixiv_token *out, const char *who,
 			rc = bad_reply(h, who, "refresh_token is not a non-empty string of visible ASCII");
 			goto out;
 		}
-		if (!(out->refresh_token = strdup(s))) {
+		if (!(out->refresh_token = pixiv_strdup(h, s))) {
 			rc = h->set_error(h, PROVAUTH_ENOMEM, "out of memory");
 			goto out;
 		}

@@ -13,17 +13,15 @@ void pixiv_wipe(void *p, size_t n)
 		pixiv_memset(p, 0, n);
 }
 
-void pixiv_secret_free(char *s)
+char *pixiv_strdup(const provauth_host *h, const char *s)
 {
-	if (s) {
-		pixiv_wipe(s, strlen(s));
-		free(s);
-	}
-}
+	size_t n;
+	char *out;
 
-char *pixiv_strdup(const char *s)
-{
-	return s ? strdup(s) : NULL;
+	if (!s || !(out = h->alloc(h, (n = strlen(s)) + 1)))
+		return NULL;
+	memcpy(out, s, n + 1);
+	return out;
 }
 
 char *pixiv_metadata_string(const provauth_host *h, const char *metadata, const char *key)
@@ -37,7 +35,7 @@ char *pixiv_metadata_string(const provauth_host *h, const char *metadata, const 
 	if (!(doc = h->json_parse(metadata, strlen(metadata))))
 		return NULL;
 	if ((v = h->json_string(h->json_get(doc, key))) && *v)
-		out = strdup(v);
+		out = pixiv_strdup(h, v);
 	h->json_free(doc);
 	return out;
 }

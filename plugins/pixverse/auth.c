@@ -118,7 +118,7 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	req.body = body;
 	req.body_len = strlen(body);
 	rc = pv_send(st, &req, &r);
-	pv_secret_free(body);
+	h->secret_free(h, body);
 	free(url);
 	if (rc < 0)
 		return h->set_error(h, rc, "pixverse: account %s: login: %s", a->id, r.transport);
@@ -141,7 +141,7 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 		rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token);
 	if (rc == 0)
 		rc = pv_ids_store(st, u, &ids);
-	pv_secret_free(cookie_token);
+	h->secret_free(h, cookie_token);
 	pv_reply_free(st, &r);
 	return rc;
 }
@@ -166,14 +166,14 @@ static char *refreshed_token(const pv_state *st, const pv_reply *r, char *cookie
 			for (v += 7; *v == ' '; v++)
 				;
 			if (token_ok(v))
-				return pv_strdup(v);
+				return pv_strdup(h, v);
 		}
 	}
 	if ((v = h->http_header(r->http, "token")) && token_ok(v))
-		return pv_strdup(v);
+		return pv_strdup(h, v);
 	if (r->json && ((v = h->json_string(h->json_get(r->json, "Resp.Result.Token"))) ||
 	                (v = h->json_string(h->json_get(r->json, "Resp.Token")))) && token_ok(v))
-		return pv_strdup(v);
+		return pv_strdup(h, v);
 	return NULL;
 }
 
@@ -262,8 +262,8 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 	         (rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token)) == 0 && new_ids)
 		rc = pv_ids_store(st, u, &ids);
 	if (token != cookie_token)
-		pv_secret_free(token);
-	pv_secret_free(cookie_token);
+		h->secret_free(h, token);
+	h->secret_free(h, cookie_token);
 	pv_reply_free(st, &r);
 	return rc;
 }
@@ -295,7 +295,7 @@ static char *email_from_payload(const provauth_host *h, const provauth_json *pay
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *v = h->json_string(h->json_get(payload, keys[i]));
 		if (email_like(v))
-			return pv_strdup(v);
+			return pv_strdup(h, v);
 	}
 	return NULL;
 }
@@ -369,7 +369,7 @@ static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, cons
 	} else if (!email_like(mail = h->json_string(h->json_get(r.resp, "Mail")))) {
 		rc = h->set_error(h, PROVAUTH_EPROTOCOL, "pixverse: cookies: %s: reply has no email address (Resp.Mail)",
 		                  PV_USER_INFO_PATH);
-	} else if (!(*out = pv_strdup(mail))) {
+	} else if (!(*out = pv_strdup(h, mail))) {
 		rc = oom(h);
 	}
 	pv_reply_free(st, &r);
@@ -431,8 +431,8 @@ static int raw_data_parse(const provauth_host *h, const char *input, char **cook
 	} else {
 		*has_ids = t || a;
 		if (!(*cookies_text = h->json_serialize(c)) ||
-		    (h->json_string(jv) && !(*jwt = pv_strdup(h->json_string(jv))))) {
-			pv_secret_free(*cookies_text);
+		    (h->json_string(jv) && !(*jwt = pv_strdup(h, h->json_string(jv))))) {
+			h->secret_free(h, *cookies_text);
 			*cookies_text = NULL;
 			rc = oom(h);
 		}
@@ -475,7 +475,7 @@ int pv_import(void *state, const char *kind, const char *input, const provauth_a
 {
 	const pv_state *st = state;
 	const provauth_host *h = st->host;
-	pv_cookie_jar jar = { NULL, 0 };
+	pv_cookie_jar jar = { NULL, NULL, 0 };
 	provauth_json *payload = NULL;
 	pv_client_ids given, ids;
 	const char *token;
@@ -526,9 +526,9 @@ int pv_import(void *state, const char *kind, const char *input, const provauth_a
 out:
 	if (payload)
 		h->json_free(payload);
-	free(email);
-	pv_secret_free(cookies_text);
-	pv_secret_free(raw_jwt);
+	h->free(h, email);
+	h->secret_free(h, cookies_text);
+	h->secret_free(h, raw_jwt);
 	pv_cookies_free(&jar);
 	return rc;
 }

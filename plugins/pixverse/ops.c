@@ -284,7 +284,7 @@ static int op_ad_task(void *state, const provauth_session *s, const provauth_op_
 	if ((rc = ad_task_json(st, s, &o, f)) < 0)
 		return rc;
 	if (!o) {
-		*out_json = pv_strdup("null");
+		*out_json = pv_strdup(st->host, "null");
 		return *out_json ? 0 : oom_failure(st->host, f);
 	}
 	return finish(st->host, o, out_json, f);
@@ -292,11 +292,11 @@ static int op_ad_task(void *state, const provauth_session *s, const provauth_op_
 
 /* ---- credits and status: credits plus the ad task, best effort ---- */
 
-static void failure_reset(provauth_failure *f)
+static void failure_reset(const provauth_host *h, provauth_failure *f)
 {
-	/* The host allocates these with malloc; it zeroes the rest before each attempt. */
-	free(f->message);
-	free(f->body);
+	/* The host's failure_set_* allocated these; it zeroes the rest before each attempt. */
+	h->free(h, f->message);
+	h->free(h, f->body);
 	memset(f, 0, sizeof(*f));
 	f->retry_after = -1;
 }
@@ -323,7 +323,7 @@ static int ad_task_best_effort(const pv_state *st, const provauth_session *s, pr
 	oc.retry_after = -1;
 	pv_classify_error((void *)st, &tf, &oc);
 	if (oc.is_session_error) {
-		failure_reset(f);
+		failure_reset(h, f);
 		*f = tf;
 		return rc;
 	}
@@ -333,7 +333,7 @@ static int ad_task_best_effort(const pv_state *st, const provauth_session *s, pr
 		                                  { "error_code", PROVAUTH_FIELD_STRING, oc.error_code, 0 } };
 		h->log(h, PROVAUTH_LOG_INFO, "pixverse_ad_task_unavailable", fl, sizeof(fl) / sizeof(fl[0]));
 	}
-	failure_reset(&tf);
+	failure_reset(h, &tf);
 	return 0;
 }
 

@@ -47,10 +47,13 @@ typedef struct pv_session_data {
 const char *pv_strcasestr(const char *haystack, const char *needle);
 /* 1 when `code` appears in `text` as a whole number (not inside a longer one). */
 int pv_has_number(const char *text, const char *code);
-/* malloc()ed copy; NULL on NULL or OOM. */
-char *pv_strdup(const char *s);
-/* Overwrites then frees a secret string; NULL-safe. */
-void pv_secret_free(char *s);
+/*
+ * Copies from host->alloc (free with host->free, or host->secret_free for
+ * a secret): what the plugin hands the host comes from its allocator.
+ * NULL on NULL or OOM.
+ */
+char *pv_strdup(const provauth_host *h, const char *s);
+char *pv_strndup(const provauth_host *h, const char *s, size_t n);
 /* Longest piece of a server's message we repeat (host->text_excerpt's bound). */
 #define PV_SAFE_TEXT_MAX 160
 /*
@@ -81,7 +84,8 @@ provauth_json *pv_jwt_payload(const provauth_host *h, const char *token);
 /* ---- cookies.c ---- */
 
 typedef struct pv_cookie_jar {
-	provauth_cookie *items;     /* malloc()ed names and values */
+	const provauth_host *host;  /* whose allocator the names and values come from */
+	provauth_cookie *items;     /* names and values from host->alloc; the array is ours */
 	size_t count;
 } pv_cookie_jar;
 
@@ -212,8 +216,11 @@ int pv_reply_to_failure(const pv_state *st, const pv_reply *r, const char *endpo
                         provauth_failure *failure);
 /* Full URL for a path under a base; malloc()ed. */
 char *pv_url(const char *base, const char *path);
-/* Name and value of a Set-Cookie header (before the first ';'); 0, or -1 if unusable. */
-int pv_set_cookie_parse(const char *header, char **name, char **value, int *removes);
+/*
+ * Name and value of a Set-Cookie header (before the first ';'), from
+ * host->alloc; 0, or -1 if unusable.
+ */
+int pv_set_cookie_parse(const provauth_host *h, const char *header, char **name, char **value, int *removes);
 /*
  * Stores every cookie the reply sets into `update`; *token gets a copy of
  * the _ai_token one (NULL if none). Returns 0 or a negative code.

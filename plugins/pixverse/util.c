@@ -34,22 +34,20 @@ int pv_has_number(const char *text, const char *code)
 	return 0;
 }
 
-char *pv_strdup(const char *s)
+char *pv_strndup(const provauth_host *h, const char *s, size_t n)
 {
-	return s ? strdup(s) : NULL;
+	char *out;
+
+	if (!s || !(out = h->alloc(h, n + 1)))
+		return NULL;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return out;
 }
 
-void pv_secret_free(char *s)
+char *pv_strdup(const provauth_host *h, const char *s)
 {
-	if (!s)
-		return;
-	/* volatile keeps the compiler from dropping stores to memory about to be freed */
-	{
-		volatile char *v = s;
-		while (*v)
-			*v++ = 0;
-	}
-	free(s);
+	return s ? pv_strndup(h, s, strlen(s)) : NULL;
 }
 
 void pv_safe_text(const provauth_host *h, char *out, size_t size, const char *text, const char *const *secrets,
