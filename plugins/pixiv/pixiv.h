@@ -117,6 +117,15 @@ pixiv_token_error pixiv_token_error_parse(const provauth_host *h, long status, c
  */
 void pixiv_token_error_text(const provauth_host *h, const char *body, size_t len, char *out, size_t size);
 
+/* ---- plugin.c: the provider table ---- */
+
+/*
+ * What provauth_plugin_init returns (entry.c): the provider description.
+ * Apart from the exported entry, so that a program linking both plugins'
+ * libraries (the fuzz targets) has no two provauth_plugin_init.
+ */
+int pixiv_plugin_init(const provauth_provider **out, const provauth_host *host);
+
 /* ---- classify.c ---- */
 
 int pixiv_classify_error(void *state, const provauth_failure *failure, provauth_outcome *out);

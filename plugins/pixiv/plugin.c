@@ -335,9 +335,7 @@ static const provauth_provider pixiv_provider = {
 	.sign_ins = PROVAUTH_SIGNIN_TOKEN,
 };
 
-PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host);
-
-int provauth_plugin_init(const provauth_provider **out, const provauth_host *host)
+int pixiv_plugin_init(const provauth_provider **out, const provauth_host *host)
 {
 	(void)host;
 	*out = &pixiv_provider;

@@ -18,6 +18,13 @@
 
 /* ---- plugin.c: state shared by every call (read-only after init) ---- */
 
+/*
+ * What provauth_plugin_init returns (entry.c): the provider description.
+ * Apart from the exported entry, so that a program linking both plugins'
+ * libraries (the fuzz targets) has no two provauth_plugin_init.
+ */
+int pv_plugin_init(const provauth_provider **out, const provauth_host *host);
+
 typedef struct pv_state {
 	const provauth_host *host;
 	char *base_url;             /* web API, no trailing '/' */

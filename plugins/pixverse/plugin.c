@@ -151,9 +151,7 @@ static const provauth_provider provider = {
 	PROVAUTH_SIGNIN_PASSWORD | PROVAUTH_SIGNIN_GOOGLE,
 };
 
-PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host);
-
-PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host)
+int pv_plugin_init(const provauth_provider **out, const provauth_host *host)
 {
 	if (!out || !host)
 		return PROVAUTH_EINVAL;
