@@ -5,8 +5,8 @@
 PA_FUZZ_TARGETS = jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check redact json_string
 PA_FUZZ_COMMON = fuzz/fuzz.h fuzz/host.c
 # The plugins' own libraries: the objects their modules are made of.
-PA_FUZZ_PIXVERSE = plugins/pixverse/libpixverse.la
-PA_FUZZ_PIXIV = plugins/pixiv/libpixiv.la
+PA_FUZZ_PIXVERSE = plugins/pixverse/libpixverse.la plugins/support/libprovauth_plugin.la
+PA_FUZZ_PIXIV = plugins/pixiv/libpixiv.la plugins/support/libprovauth_plugin.la
 PA_FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fuzz -I$(top_srcdir)/plugins/pixverse -I$(top_srcdir)/plugins/pixiv
 PA_FUZZ_LIBS = core/libprovauth_core.la $(PA_DEP_LIBS)
 

@@ -88,7 +88,7 @@ static int api_get(pixiv_state *st, const provauth_session *s, const char *path,
 	req.follow_redirects = 0;
 	rc = h->http_request(h, &req, &resp);
 	/* The token must not stay behind on the stack or the heap. */
-	pixiv_wipe(auth, sizeof("Bearer ") - 1 + token_len);
+	provauth_plugin_wipe(auth, sizeof("Bearer ") - 1 + token_len);
 	if (auth != auth_small)
 		free(auth);
 	if (url != url_small)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <provauth/plugin.h>
+#include <provauth/plugin_util.h>
 
 #define PIXIV_ID "pixiv"
 
@@ -156,10 +157,6 @@ extern const provauth_operation pixiv_operations[PIXIV_OPERATION_COUNT];
 
 /* ---- util.c ---- */
 
-/* Overwrites memory that held a secret, in a way the compiler keeps. */
-void pixiv_wipe(void *p, size_t n);
-/* A copy from host->alloc (free with host->free / secret_free); NULL-safe. */
-char *pixiv_strdup(const provauth_host *h, const char *s);
 /* A top-level string member of a metadata JSON text, from host->alloc; NULL if absent. */
 char *pixiv_metadata_string(const provauth_host *h, const char *metadata, const char *key);
 /*
@@ -169,18 +166,16 @@ char *pixiv_metadata_string(const provauth_host *h, const char *metadata, const 
 int pixiv_is_json(const provauth_host *h, const char *text, size_t len);
 /* JSON text of a string (for update_set_metadata), from host->alloc; NULL on OOM. */
 char *pixiv_json_quote(const provauth_host *h, const char *s);
-/* 1 when `needle` occurs in `hay`, ignoring ASCII case; NULL-safe. */
-int pixiv_contains_ci(const char *hay, const char *needle);
 /*
- * Server text fit to quote, by host->text_excerpt: bounded, printable, and
+ * Server text fit to quote (provauth_plugin_quote): bounded, printable, and
  * withheld when it repeats any of `secrets` in any case or spacing (a
- * server may echo what it was sent, whole, cut or re-spelt). An older host
- * lacks the service: then nothing of the text is quoted.
+ * server may echo what it was sent, whole, cut or re-spelt). A host table
+ * without text_excerpt: then nothing of the text is quoted.
  */
 #define PIXIV_QUOTE_MAX 200
 #define PIXIV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-void pixiv_quote(const provauth_host *h, char *out, size_t size, const char *text, const char *const *secrets,
-                 size_t nsecrets);
+#define pixiv_quote(h, out, size, text, secrets, nsecrets) \
+	provauth_plugin_quote((h), (out), (size), (text), (secrets), (nsecrets), "server text not shown")
 /* 1 when s is 1..20 decimal digits. */
 int pixiv_is_user_id(const char *s);
 

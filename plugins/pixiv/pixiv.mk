@@ -22,6 +22,6 @@ plugin_LTLIBRARIES += plugins/pixiv.la
 plugins_pixiv_la_SOURCES = plugins/pixiv/entry.c
 plugins_pixiv_la_CPPFLAGS = -I$(top_srcdir)/core/include
 plugins_pixiv_la_CFLAGS = $(PA_BASE_CFLAGS)
-plugins_pixiv_la_LIBADD = plugins/pixiv/libpixiv.la
+plugins_pixiv_la_LIBADD = plugins/pixiv/libpixiv.la plugins/support/libprovauth_plugin.la
 plugins_pixiv_la_LDFLAGS = $(PA_PLUGIN_LINK)
 EXTRA_DIST += plugins/pixiv/README.md

@@ -4,7 +4,6 @@
  * refresh token is reported as PROVAUTH_EAUTH and the user supplies a new
  * one through import.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,45 +20,10 @@ static const char *const setting_keys[] = {
 
 /* ---- settings ---- */
 
+/* A value of ours the host's readers took but we refuse: named with its place in the file. */
+#define bad_setting(h, set, ...) provauth_plugin_setting_fail((h), (set), PIXIV_ID, __VA_ARGS__)
 /* Values end up in HTTP headers and form fields: printable, one line. */
-static int text_ok(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
-			return 0;
-	return 1;
-}
-
-static int bad_setting(const provauth_host *h, const provauth_setting *set, const char *key, const char *fmt, ...)
-	PROVAUTH_PRINTF(4, 5);
-
-/* A value the host's readers took but this plugin refuses: named with its place in the file when the host can. */
-static int bad_setting(const provauth_host *h, const provauth_setting *set, const char *key, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (PROVAUTH_HOST_HAS(h, setting_error) && h->setting_error)
-		return h->setting_error(h, set, key, "%s", msg);
-	return h->set_error(h, PROVAUTH_ECONFIG, "providers.pixiv.%s: %s", key, msg);
-}
-
-static int get_text(const provauth_host *h, const provauth_setting *set, const char *key, const char *def,
-                    const char **out)
-{
-	int rc;
-
-	if ((rc = h->setting_string(h, set, key, def, out)) < 0)
-		return rc;
-	if (!*out || !**out)
-		return bad_setting(h, set, key, "must not be empty");
-	if (!text_ok(*out))
-		return bad_setting(h, set, key, "must be one line of printable text");
-	return 0;
-}
+#define get_text(h, set, key, def, out) provauth_plugin_setting_text((h), (set), PIXIV_ID, (key), (def), (out))
 
 static int url_ok(const char *u)
 {
@@ -112,7 +76,7 @@ static int px_init(void **state, const provauth_host *h, const provauth_setting 
 	n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
-	if (!(st->api_base_url = strndup(base, n))) {
+	if (!(st->api_base_url = provauth_plugin_strndup(h, base, n))) {
 		rc = h->set_error(h, PROVAUTH_ENOMEM, "pixiv: out of memory");
 		goto fail;
 	}
@@ -129,7 +93,7 @@ static void px_fini(void *state)
 
 	if (!st)
 		return;
-	free((char *)st->api_base_url);
+	st->host->free(st->host, (char *)st->api_base_url);
 	free(st);
 }
 

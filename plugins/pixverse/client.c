@@ -9,20 +9,6 @@
 #include <strings.h>
 #include "pixverse.h"
 
-char *pv_url(const char *base, const char *path)
-{
-	size_t bl = strlen(base), pl = strlen(path);
-	char *u = malloc(bl + pl + 2);
-
-	if (!u)
-		return NULL;
-	memcpy(u, base, bl);
-	if (*path != '/')
-		u[bl++] = '/';
-	memcpy(u + bl, path, pl + 1);
-	return u;
-}
-
 const char *pv_transport_text(int code)
 {
 	switch (code) {
@@ -243,7 +229,7 @@ int pv_set_cookie_parse(const provauth_host *h, const char *header, char **name,
 	for (ve = semi; ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
 		;
 	/* A quoted value means its contents (RFC 6265 5.2 keeps quotes, browsers send them back as is). */
-	if (ne == ns || !(*name = pv_strndup(h, ns, (size_t)(ne - ns))) || !(*value = pv_strndup(h, vs, (size_t)(ve - vs))))
+	if (ne == ns || !(*name = provauth_plugin_strndup(h, ns, (size_t)(ne - ns))) || !(*value = provauth_plugin_strndup(h, vs, (size_t)(ve - vs))))
 		goto bad;
 	if (!pv_cookie_name_ok(*name) || !pv_cookie_value_ok(*value))
 		goto bad;
@@ -291,7 +277,7 @@ int pv_reply_cookies(const pv_state *st, const pv_reply *r, provauth_update *upd
 			continue;
 		if (strcmp(name, PV_TOKEN_COOKIE) == 0 && !removes) {
 			h->secret_free(h, *token);
-			if (!(*token = pv_strdup(h, value)))
+			if (!(*token = provauth_plugin_strdup(h, value)))
 				rc = h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
 		}
 		if (rc == 0)

@@ -37,7 +37,7 @@ static int web_get(const pv_state *st, const provauth_session *s, const char *pa
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if (!(url = pv_url(st->base_url, path)))
+	if (!(url = provauth_plugin_url_join(h, st->base_url, path)))
 		return oom_failure(h, f);
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
@@ -48,7 +48,7 @@ static int web_get(const pv_state *st, const provauth_session *s, const char *pa
 	req.cookie_count = s->cookie_count;
 	req.ids = data ? &data->ids : NULL;
 	rc = pv_send(st, &req, r);
-	free(url);
+	h->free(h, url);
 	if (rc < 0) {
 		snprintf(msg, sizeof(msg), "pixverse: GET %s: %s", path, r->transport);
 		h->failure_set_transport(f, rc, msg);
@@ -130,7 +130,7 @@ static int64_t openapi_credits(const pv_state *st, const provauth_session *s)
 
 	if (!s->openapi_key || !*s->openapi_key)
 		return 0;
-	if (!(url = pv_url(st->openapi_base_url, PV_OPENAPI_CREDITS_PATH)))
+	if (!(url = provauth_plugin_url_join(h, st->openapi_base_url, PV_OPENAPI_CREDITS_PATH)))
 		return 0;
 	memset(&req, 0, sizeof(req));
 	memset(&r, 0, sizeof(r));
@@ -146,7 +146,7 @@ static int64_t openapi_credits(const pv_state *st, const provauth_session *s)
 	else if (h->json_int(h->json_get(r.resp, "credits"), &n) < 0 &&
 	         h->json_int(h->json_get(r.resp, "total_credits"), &n) < 0)
 		why = "no_credits_field";
-	free(url);
+	h->free(h, url);
 	if (why) {
 		const provauth_log_field fl[] = { { "account_id", PROVAUTH_FIELD_STRING, s->account_id, 0 },
 		                                  { "reason", PROVAUTH_FIELD_STRING, why, 0 },
@@ -284,7 +284,7 @@ static int op_ad_task(void *state, const provauth_session *s, const provauth_op_
 	if ((rc = ad_task_json(st, s, &o, f)) < 0)
 		return rc;
 	if (!o) {
-		*out_json = pv_strdup(st->host, "null");
+		*out_json = provauth_plugin_strdup(st->host, "null");
 		return *out_json ? 0 : oom_failure(st->host, f);
 	}
 	return finish(st->host, o, out_json, f);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <provauth/plugin.h>
+#include <provauth/plugin_util.h>
 
 #define PV_ID "pixverse"
 
@@ -50,27 +51,19 @@ typedef struct pv_session_data {
 
 /* ---- util.c: text helpers ---- */
 
-/* Case-insensitive substring search; NULL-safe. */
-const char *pv_strcasestr(const char *haystack, const char *needle);
 /* 1 when `code` appears in `text` as a whole number (not inside a longer one). */
 int pv_has_number(const char *text, const char *code);
-/*
- * Copies from host->alloc (free with host->free, or host->secret_free for
- * a secret): what the plugin hands the host comes from its allocator.
- * NULL on NULL or OOM.
- */
-char *pv_strdup(const provauth_host *h, const char *s);
-char *pv_strndup(const provauth_host *h, const char *s, size_t n);
 /* Longest piece of a server's message we repeat (host->text_excerpt's bound). */
 #define PV_SAFE_TEXT_MAX 160
 /*
- * A server-supplied message made fit to show, by host->text_excerpt:
+ * A server-supplied message made fit to show (provauth_plugin_quote):
  * printable ASCII, shortened, and withheld if it repeats any of the
- * request's `secrets` in any case or spacing. An older host has no such
- * service: then nothing of the server's words is shown.
+ * request's `secrets` in any case or spacing. A host table without
+ * text_excerpt: then nothing of the server's words is shown.
  */
-void pv_safe_text(const provauth_host *h, char *out, size_t size, const char *text, const char *const *secrets,
-                  size_t nsecrets);
+#define PV_SAFE_TEXT(h, out, size, text, secrets, nsecrets) \
+	provauth_plugin_quote((h), (out), (size), (text), (secrets), (nsecrets), \
+	                      "(server text not shown: this host cannot check it for credentials)")
 
 /* ---- jwt.c ---- */
 
@@ -221,8 +214,6 @@ void pv_transport_detail(const provauth_host *h, int code, char *out, size_t siz
  */
 int pv_reply_to_failure(const pv_state *st, const pv_reply *r, const char *endpoint, int need_resp,
                         provauth_failure *failure);
-/* Full URL for a path under a base; malloc()ed. */
-char *pv_url(const char *base, const char *path);
 /*
  * Name and value of a Set-Cookie header (before the first ';'), from
  * host->alloc; 0, or -1 if unusable.

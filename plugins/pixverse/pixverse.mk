@@ -25,6 +25,6 @@ plugin_LTLIBRARIES += plugins/pixverse.la
 plugins_pixverse_la_SOURCES = plugins/pixverse/entry.c
 plugins_pixverse_la_CPPFLAGS = -I$(top_srcdir)/core/include
 plugins_pixverse_la_CFLAGS = $(PA_BASE_CFLAGS)
-plugins_pixverse_la_LIBADD = plugins/pixverse/libpixverse.la
+plugins_pixverse_la_LIBADD = plugins/pixverse/libpixverse.la plugins/support/libprovauth_plugin.la
 plugins_pixverse_la_LDFLAGS = $(PA_PLUGIN_LINK)
 EXTRA_DIST += plugins/pixverse/README.md

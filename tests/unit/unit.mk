@@ -41,9 +41,9 @@ EXTRA_tests_unit_test_plugin_host_DEPENDENCIES = plugins/pixiv.la plugins/pixver
 
 # Each plugin's library (the objects its module is made of), against the real host table.
 tests_unit_test_pixverse_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
-tests_unit_test_pixverse_unit_LDADD = plugins/pixverse/libpixverse.la $(LDADD)
+tests_unit_test_pixverse_unit_LDADD = plugins/pixverse/libpixverse.la plugins/support/libprovauth_plugin.la $(LDADD)
 tests_unit_test_pixiv_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixiv
-tests_unit_test_pixiv_unit_LDADD = plugins/pixiv/libpixiv.la $(LDADD)
+tests_unit_test_pixiv_unit_LDADD = plugins/pixiv/libpixiv.la plugins/support/libprovauth_plugin.la $(LDADD)
 
 # The fake Pixverse server judged from outside: it never links the core.
 tests_unit_test_fake_pixverse_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/tests/fake -I$(top_srcdir)/core/include
