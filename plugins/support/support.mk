@@ -12,9 +12,11 @@ plugins_support_libprovauth_plugin_la_SOURCES = \
 	plugins/support/text.c \
 	plugins/support/setting.c \
 	plugins/support/url.c \
-	plugins/support/token.c
+	plugins/support/token.c \
+	plugins/support/operation.c
 plugins_support_libprovauth_plugin_la_CPPFLAGS = -I$(top_srcdir)/core/include
-plugins_support_libprovauth_plugin_la_CFLAGS = $(PA_BASE_CFLAGS) -fPIC
+# Hidden: linked into a plugin, the helpers must not join its exports.
+plugins_support_libprovauth_plugin_la_CFLAGS = $(PA_BASE_CFLAGS) -fPIC -fvisibility=hidden
 plugins_support_libprovauth_plugin_la_LDFLAGS = -static
 
 pkgconfig_DATA += provauth-plugin.pc

@@ -152,3 +152,34 @@ int provauth_plugin_token_parse(const provauth_host *h, provauth_plugin_token *o
 	}
 	return 0;
 }
+
+int provauth_plugin_token_exchange(const provauth_host *h, provauth_plugin_token *out, provauth_json **reply,
+                                   const char *who, const char *url, const char *path, provauth_plugin_body kind,
+                                   const provauth_plugin_field *fields, size_t nfields)
+{
+	provauth_http_response *resp = NULL;
+	char *joined = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (reply)
+		*reply = NULL;
+	if (path && !(joined = provauth_plugin_url_join(h, url, path)))
+		return h->set_error(h, PROVAUTH_ENOMEM, "%s: out of memory", who);
+	rc = provauth_plugin_token_post(h, &resp, joined ? joined : url, kind, fields, nfields, NULL, 0);
+	h->free(h, joined);
+	if (rc < 0)
+		return rc;  /* the host's message names the URL and the cause */
+	if (resp->status == 400 || resp->status == 401)
+		rc = h->set_error(h, PROVAUTH_EAUTH, "%s: the token endpoint refused the grant (HTTP %ld)", who,
+		                  resp->status);
+	else if (resp->status != 200)
+		rc = h->set_error(h, PROVAUTH_EHTTP, "%s: the token endpoint answered HTTP %ld", who, resp->status);
+	else if ((rc = provauth_plugin_token_parse(h, out, who, resp->body, resp->body_len)) == 0 && reply &&
+	         !(*reply = h->json_parse(resp->body, resp->body_len))) {
+		provauth_plugin_token_clear(h, out);
+		rc = h->set_error(h, PROVAUTH_ENOMEM, "%s: out of memory", who);
+	}
+	h->http_response_free(resp);
+	return rc;
+}

@@ -134,6 +134,48 @@ int provauth_plugin_token_parse(const provauth_host *h, provauth_plugin_token *o
                                 const char *body, size_t len);
 void provauth_plugin_token_clear(const provauth_host *h, provauth_plugin_token *t);
 
+/*
+ * The whole exchange: provauth_plugin_token_post to url + path (path NULL:
+ * url alone), then
+ *  - HTTP 400 or 401 (RFC 6749's invalid_grant and invalid_client):
+ *    PROVAUTH_EAUTH, "WHO: the token endpoint refused the grant (HTTP N)";
+ *  - any other status but 200: PROVAUTH_EHTTP, "WHO: the token endpoint
+ *    answered HTTP N";
+ *  - 200: provauth_plugin_token_parse. When `reply` is not NULL it then
+ *    receives the parsed reply, for the service's own fields (an email, a
+ *    user id); free it with host->json_free.
+ * A plugin that must tell more refusals apart (a rate limit, a refused
+ * client) posts and parses itself with the two functions above.
+ */
+int provauth_plugin_token_exchange(const provauth_host *h, provauth_plugin_token *out, provauth_json **reply,
+                                   const char *who, const char *url, const char *path, provauth_plugin_body kind,
+                                   const provauth_plugin_field *fields, size_t nfields);
+
+/* ---- operations over a bearer token ---- */
+
+/*
+ * An operation's GET of base_url + path with "Authorization: Bearer
+ * <token>" (secret) and Accept: application/json. On success returns 0
+ * with *out_json the reply's body (a 200 whose body is JSON), from
+ * host->alloc: an operation hands it to the host as its result. Otherwise
+ * describes the failure in *f for the provider's classify_error and
+ * returns its code: the transport's (with the host's words, "WHO: GET
+ * PATH: connection refused"), PROVAUTH_EHTTP with the status, body and
+ * Retry-After of any other status, PROVAUTH_EPROTOCOL for a body that is
+ * not JSON, PROVAUTH_ESESSION without a token.
+ */
+int provauth_plugin_bearer_get(const provauth_host *h, char **out_json, const char *who, const char *base_url,
+                               const char *path, const char *token, provauth_failure *f);
+
+/*
+ * classify_error for a plain bearer-token REST API: HTTP 401 is a session
+ * error a refresh may fix ("token_rejected"); 403 PROVAUTH_EPROVIDER
+ * ("forbidden"); 429 PROVAUTH_ERATELIMIT ("rate_limited", Retry-After or
+ * 60 s); any other status PROVAUTH_EHTTP ("http_error"); a failure
+ * without a reply keeps its code ("non_session_error").
+ */
+int provauth_plugin_classify_http(const provauth_failure *f, provauth_outcome *out);
+
 #ifdef __cplusplus
 }
 #endif
