@@ -35,14 +35,7 @@ int pixiv_is_json(const provauth_host *h, const char *text, size_t len)
 
 char *pixiv_json_quote(const provauth_host *h, const char *s)
 {
-	provauth_json *v = h->json_from_string(s);
-	char *out;
-
-	if (!v)
-		return NULL;
-	out = h->json_serialize(v);
-	h->json_free(v);
-	return out;
+	return s ? h->json_format(h, "%s", s) : NULL;
 }
 
 int pixiv_is_user_id(const char *s)

@@ -30,17 +30,10 @@ static int oom(const provauth_host *h)
 /* Password login                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* {"username", "password"}: holds the password, free with host->secret_free. */
 static char *login_body(const provauth_host *h, const char *email, const char *password)
 {
-	provauth_json *o = h->json_new_object();
-	char *text = NULL;
-
-	if (o && h->json_set(o, "username", h->json_from_string(email)) == 0 &&
-	    h->json_set(o, "password", h->json_from_string(password)) == 0)
-		text = h->json_serialize(o);
-	if (o)
-		h->json_free(o);
-	return text;
+	return h->json_format(h, "{\"username\":%s,\"password\":%s}", email, password);
 }
 
 /* The login was refused: say why, and what it means for the account. */

@@ -4,6 +4,7 @@
  * fields, a JSON reply with access_token, refresh_token and expires_in.
  * What the grant means, and what an error reply means, stays the plugin's.
  */
+#include <stdio.h>
 #include <string.h>
 #include <provauth/plugin_util.h>
 
@@ -50,21 +51,33 @@ static char *form_body(const provauth_host *h, const provauth_plugin_field *fiel
 	return out;
 }
 
+/* {"name":"value",...}, each piece quoted by the host's json_format. */
 static char *json_body(const provauth_host *h, const provauth_plugin_field *fields, size_t nfields)
 {
-	provauth_json *o = h->json_new_object();
-	char *out = NULL;
-	size_t i;
+	char *out = provauth_plugin_strdup(h, "{"), *k, *v, *grown;
+	size_t i, len = 1;
 
-	if (!o)
-		return NULL;
-	for (i = 0; i < nfields; i++)
-		if (fields[i].value && h->json_set(o, fields[i].name, h->json_from_string(fields[i].value)) < 0)
-			goto done;
-	out = h->json_serialize(o);
-done:
-	h->json_free(o);
-	return out;
+	for (i = 0; out && i < nfields; i++) {
+		if (!fields[i].value)
+			continue;
+		k = h->json_format(h, "%s", fields[i].name);
+		v = h->json_format(h, "%s", fields[i].value);
+		grown = k && v ? h->alloc(h, len + strlen(k) + strlen(v) + 4) : NULL;
+		if (grown)
+			len = (size_t)snprintf(grown, len + strlen(k) + strlen(v) + 4, "%s%s%s:%s", out, len > 1 ? "," : "",
+			                       k, v);
+		h->free(h, k);
+		h->secret_free(h, v);
+		h->secret_free(h, out);
+		out = grown;
+	}
+	if (out && (grown = h->alloc(h, len + 2))) {
+		snprintf(grown, len + 2, "%s}", out);
+		h->secret_free(h, out);
+		return grown;
+	}
+	h->secret_free(h, out);
+	return NULL;
 }
 
 char *provauth_plugin_body_make(const provauth_host *h, provauth_plugin_body kind,

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,59 @@ static void test_memory_services(void)
 	free(p);
 }
 
+/* ---- JSON (2.0): json_format writes, json_parse is strict RFC 8259 ---- */
+
+static void expect_format(char *got, const char *want)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	if (strcmp(got, want) != 0)
+		fprintf(stderr, "\n  got  %s\n  want %s\n", got, want);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	host.free(&host, got);
+}
+
+static void test_json_format_and_parse(void)
+{
+	provauth_json *v;
+	char *t;
+
+	expect_format(host.json_format(&host, "{\"a\":%s,\"n\":%i,\"b\":%b,\"c\":%b}", "x\"y/\n\x01", (int64_t)-42, 7, 0),
+	              "{\"a\":\"x\\\"y/\\n\\u0001\",\"n\":-42,\"b\":true,\"c\":false}");
+	expect_format(host.json_format(&host, "[%s,%j,%j,\"100%%\"]", (const char *)NULL, "{\"k\":[1]}",
+	                               (const char *)NULL), "[null,{\"k\":[1]},null,\"100%\"]");
+	expect_format(host.json_format(&host, "%i", (int64_t)INT64_MIN), "-9223372036854775808");
+	/* what it writes, json_serialize writes the same way */
+	v = host.json_parse("{\"s\":\"a/\\u0001\"}", 16);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	expect_format(host.json_serialize(v), "{\"s\":\"a/\\u0001\"}");
+	host.json_free(v);
+	/* anything but one JSON value is refused */
+	provauth_error_clear();
+	CU_ASSERT_PTR_NULL(host.json_format(&host, "{\"a\":%s", "x"));
+	CU_ASSERT_EQUAL(provauth_last_error()[0] != '\0', 1);
+	CU_ASSERT_PTR_NULL(host.json_format(&host, "[%q]", 1));
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "unknown conversion %q"));
+	CU_ASSERT_PTR_NULL(host.json_format(&host, "%j", "{bad}"));
+	CU_ASSERT_PTR_NULL(host.json_format(&host, "[1]%"));
+	t = host.json_format(&host, "%s", "");
+	expect_format(t, "\"\"");
+	/* json_parse: RFC 8259 only, whatever the parser underneath also takes */
+	CU_ASSERT_PTR_NULL(host.json_parse("{\"a\":1,}", 8));
+	CU_ASSERT_PTR_NULL(host.json_parse("[1] // c", 8));
+	CU_ASSERT_PTR_NULL(host.json_parse("{'a':1}", 7));
+	CU_ASSERT_PTR_NULL(host.json_parse("[\"a\\u0000b\"]", 12));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v = host.json_parse(" [1, 2.0, \"3\"] ", 15));
+	{
+		int64_t n = 0;
+		CU_ASSERT_EQUAL(host.json_int(host.json_array_at(v, 1), &n), 0);
+		CU_ASSERT_EQUAL(n, 2);
+		CU_ASSERT_EQUAL(host.json_int(host.json_array_at(v, 2), &n), 0);
+		CU_ASSERT_EQUAL(n, 3);
+		CU_ASSERT_PTR_NULL(host.json_array_at(v, 3));
+	}
+	host.json_free(v);
+}
+
 /* ---- NULL from a plugin ---- */
 
 /*
@@ -325,6 +379,7 @@ int main(int argc, char **argv)
 		{ "plugins accept good values", test_plugins_accept_good_values },
 		{ "NULL arguments refused", test_null_arguments_refused },
 		{ "memory services", test_memory_services },
+		{ "json_format and a strict json_parse", test_json_format_and_parse },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {

@@ -27,6 +27,10 @@
  *       plugin hands the host comes from host->alloc and whatever the host
  *       hands a plugin goes back through host->free (1.x mixed malloc and
  *       free across the boundary); plugin.h no longer includes provauth.h.
+ *       The JSON services no longer build trees (json_new_object,
+ *       json_new_array, json_set, json_append, json_from_string, _int,
+ *       _bool are gone): host->json_format writes JSON text from a format,
+ *       and each reading service's semantics is written down here.
  *       provauth_provider keeps 1.4's layout (its member groups still say
  *       which 1.x minor added them); every 2.0 host has every service
  *       below. A 1.x plugin is refused: "plugin ABI 1.x is no longer
@@ -237,28 +241,72 @@ struct provauth_host {
 	/* First header with that (case-insensitive) name, or NULL. */
 	const char *(*http_header)(const provauth_http_response *resp, const char *name);
 
-	/* -- JSON (json-c underneath) -- */
+	/*
+	 * -- JSON --
+	 * Reading: parse a reply into a tree of values, look members up, read
+	 * scalars. Writing: json_format builds JSON text from a format, and
+	 * json_serialize writes a parsed value back out. Values are opaque and
+	 * read-only; a value got from another (json_get, json_array_at) is
+	 * borrowed and lives as long as the tree json_parse returned.
+	 */
 
-	provauth_json *(*json_parse)(const char *text, size_t len);  /* NULL if not JSON */
-	provauth_json *(*json_new_object)(void);
-	provauth_json *(*json_new_array)(void);
-	void (*json_free)(provauth_json *v);
-	provauth_json_type (*json_type)(const provauth_json *v);     /* NULL is JSON_NULL */
-	/* Member by dotted path ("Resp.Result.Token"); NULL if absent. Borrowed. */
+	/*
+	 * The tree of text[0, len) when it is exactly one JSON value as RFC 8259
+	 * defines it (what json_valid accepts: blanks around it, well-formed
+	 * UTF-8, no comments or other extensions, containers nested at most 64
+	 * deep), and no string holds \u0000 (a C string would stop there).
+	 * NULL otherwise, or out of memory. Free with json_free.
+	 */
+	provauth_json *(*json_parse)(const char *text, size_t len);
+	void (*json_free)(provauth_json *v);                         /* NULL allowed */
+	provauth_json_type (*json_type)(const provauth_json *v);     /* NULL is PROVAUTH_JSON_NULL */
+	/*
+	 * Member by dotted path of object keys ("Resp.Result.Token"); NULL when
+	 * v is NULL or not an object, a key is missing or the path has an empty
+	 * key ("a..b", "a."). Keys are at most 255 bytes. Borrowed.
+	 */
 	const provauth_json *(*json_get)(const provauth_json *v, const char *path);
-	const char *(*json_string)(const provauth_json *v);          /* NULL unless a string */
-	int (*json_int)(const provauth_json *v, int64_t *out);       /* ints, and integral strings */
+	/* The string's text (NUL-terminated, borrowed), or NULL unless v is a string. */
+	const char *(*json_string)(const provauth_json *v);
+	/*
+	 * *out = v as a 64-bit integer, returning 0, for: an integer (one
+	 * beyond the int64 range reads as INT64_MIN or INT64_MAX); a number
+	 * with no fraction within +-9e18 (3.0, 1e3); a non-empty string that is
+	 * all a decimal integer, sign allowed, that fits int64 ("42", "-7").
+	 * PROVAUTH_EINVAL, *out untouched, for anything else.
+	 */
+	int (*json_int)(const provauth_json *v, int64_t *out);
+	/* *out = 1 or 0 for true or false, returning 0; PROVAUTH_EINVAL, *out untouched, otherwise. */
 	int (*json_bool)(const provauth_json *v, int *out);
-	size_t (*json_array_len)(const provauth_json *v);
+	size_t (*json_array_len)(const provauth_json *v);            /* 0 unless an array */
+	/* Element i, borrowed; NULL unless v is an array longer than i. */
 	const provauth_json *(*json_array_at)(const provauth_json *v, size_t i);
-	/* Setters; `val` is taken over (freed by the container). */
-	int (*json_set)(provauth_json *obj, const char *key, provauth_json *val);
-	int (*json_append)(provauth_json *arr, provauth_json *val);
-	provauth_json *(*json_from_string)(const char *s);
-	provauth_json *(*json_from_int)(int64_t n);
-	provauth_json *(*json_from_bool)(int b);
-	/* Compact JSON text; free with host->free. */
+	/*
+	 * v as compact JSON text (no blanks; strings escape '"', '\\' and control
+	 * characters, \u00XX where there is no short form, and leave '/' and
+	 * other bytes as they are); "null" for NULL. From host->alloc, free
+	 * with host->free; NULL when out of memory.
+	 */
 	char *(*json_serialize)(const provauth_json *v);
+	/*
+	 * Compact JSON text made of `fmt`: the format's characters are copied
+	 * as they are (the plugin writes the braces, brackets, commas and
+	 * quoted keys) and each conversion inserts one value:
+	 *   %s  a const char *, as a JSON string escaped as json_serialize
+	 *       escapes strings; NULL gives null
+	 *   %i  an int64_t, as a decimal integer
+	 *   %b  an int, as true (non-zero) or false
+	 *   %j  a const char * of JSON text (from json_serialize or json_format,
+	 *       say), inserted as it is; NULL gives null
+	 *   %%  a '%'
+	 * e.g. json_format(h, "{\"email\":%s,\"credits\":%i}", email, n). The
+	 * result must be one JSON value as json_parse accepts it: otherwise
+	 * (a wrong conversion, unbalanced braces, %j of something not JSON)
+	 * NULL with PROVAUTH_EINVAL as the last error. From host->alloc, free
+	 * with host->free (host->secret_free when it holds a secret); NULL
+	 * when out of memory.
+	 */
+	char *(*json_format)(const provauth_host *h, const char *fmt, ...);
 
 	/* -- credential updates (what build_session/refresh/try_reauth want stored) -- */
 
@@ -282,11 +330,10 @@ struct provauth_host {
 
 	/*
 	 * 1 when text[0, len) is exactly one JSON value (strict RFC 8259: blanks
-	 * around it allowed, well-formed UTF-8, no comments or other json-c
+	 * around it allowed, well-formed UTF-8, no comments or other
 	 * extensions, containers nested at most 64 deep), 0 otherwise, NULL
 	 * included. Builds nothing and allocates nothing: for a plugin that only
-	 * needs to know a reply is JSON before handing it on as text. Check
-	 * PROVAUTH_HOST_HAS(host, json_valid) first; an older host lacks it.
+	 * needs to know a reply is JSON before handing it on as text.
 	 */
 	int (*json_valid)(const char *text, size_t len);
 
@@ -300,7 +347,7 @@ struct provauth_host {
 	 * its query string, fragment or user:password@, e.g. "connection
 	 * refused", "connection reset", "timed out after N ms", "cannot resolve
 	 * host". It may be passed straight to set_error or failure_set_*
-	 * as an argument. Check PROVAUTH_HOST_HAS(host, last_error) first.
+	 * as an argument.
 	 */
 	const char *(*last_error)(const provauth_host *h);
 
@@ -312,8 +359,7 @@ struct provauth_host {
 	 * (the position of KEY's value), or "FILE: providers.<id>.KEY: " when KEY
 	 * is not in the file (the plugin judged its default), followed by the
 	 * formatted text. Returns PROVAUTH_ECONFIG. Never quote a value whose key
-	 * may hold a secret. Check PROVAUTH_HOST_HAS(host, setting_error) first;
-	 * with an older host use set_error.
+	 * may hold a secret.
 	 */
 	int (*setting_error)(const provauth_host *h, const provauth_setting *s, const char *key,
 	                     const char *fmt, ...) PROVAUTH_PRINTF(4, 5);
@@ -333,8 +379,7 @@ struct provauth_host {
 	 * secret (all of one shorter than 8 but at least 6 long) in the text
 	 * count. Returns 1 when the text was withheld, 0 when quoted,
 	 * PROVAUTH_EINVAL without a buffer. Prefer codes and fixed descriptions
-	 * to quoting a server at all. Check PROVAUTH_HOST_HAS(host,
-	 * text_excerpt) first; with an older host, quote nothing.
+	 * to quoting a server at all.
 	 */
 	int (*text_excerpt)(const provauth_host *h, char *out, size_t size, const char *text, size_t len,
 	                    const char *const *secrets, size_t nsecrets);
