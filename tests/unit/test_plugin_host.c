@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include <provauth/plugin_util.h>
 #include "../support/pa_test.h"
 
 static pa_logger logger = { pa_test_log_capture, NULL, PROVAUTH_LOG_DEBUG };
@@ -331,6 +332,63 @@ static void test_json_format_and_parse(void)
 	host.json_free(v);
 }
 
+/* ---- the helper library (libprovauth_plugin) over this host ---- */
+
+static int token_parse(provauth_plugin_token *tok, const char *reply)
+{
+	return provauth_plugin_token_parse(&host, tok, "t", reply, strlen(reply));
+}
+
+static void test_helper_library(void)
+{
+	const provauth_plugin_field fields[] = {
+		{ "grant_type", "refresh_token" }, { "skipped", NULL }, { "refresh_token", "a b&c=d/\"e" },
+	};
+	provauth_plugin_token tok;
+	provauth_failure f = { PROVAUTH_FAILURE_HTTP, PROVAUTH_EHTTP, 429, NULL, NULL, 0, -1 };
+	provauth_outcome oc;
+	char *t;
+
+	expect_format(provauth_plugin_body_make(&host, PROVAUTH_PLUGIN_BODY_FORM, fields, 3),
+	              "grant_type=refresh_token&refresh_token=a%20b%26c%3Dd%2F%22e");
+	expect_format(provauth_plugin_body_make(&host, PROVAUTH_PLUGIN_BODY_JSON, fields, 3),
+	              "{\"grant_type\":\"refresh_token\",\"refresh_token\":\"a b&c=d/\\\"e\"}");
+	expect_format(provauth_plugin_url_join(&host, "https://a.example//", "/v1/x"), "https://a.example/v1/x");
+	expect_format(provauth_plugin_url_join(&host, "https://a.example", "v1"), "https://a.example/v1");
+
+	CU_ASSERT_EQUAL(token_parse(&tok, "{\"access_token\":\"at\",\"refresh_token\":\"rt\",\"expires_in\":\"3600\"}"), 0);
+	CU_ASSERT_STRING_EQUAL(tok.access_token, "at");
+	CU_ASSERT_STRING_EQUAL(tok.refresh_token, "rt");
+	CU_ASSERT_EQUAL(tok.expires_in, 3600);
+	provauth_plugin_token_clear(&host, &tok);
+	CU_ASSERT_PTR_NULL(tok.access_token);
+	CU_ASSERT_EQUAL(token_parse(&tok, "{\"access_token\":\"at\"}"), 0);
+	CU_ASSERT_PTR_NULL(tok.refresh_token);
+	CU_ASSERT_EQUAL(tok.expires_in, 0);
+	provauth_plugin_token_clear(&host, &tok);
+	CU_ASSERT_EQUAL(token_parse(&tok, "{\"access_token\":\"at\",\"expires_in\":-1}"),
+	                PROVAUTH_EPROTOCOL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "expires_in"));
+	CU_ASSERT_PTR_NULL(tok.access_token);
+	CU_ASSERT_EQUAL(token_parse(&tok, "[1]"), PROVAUTH_EPROTOCOL);
+
+	memset(&oc, 0, sizeof(oc));
+	CU_ASSERT_EQUAL(provauth_plugin_classify_http(&f, &oc), 0);
+	CU_ASSERT_EQUAL(oc.result, PROVAUTH_ERATELIMIT);
+	CU_ASSERT_EQUAL(oc.retry_after, 60);
+	CU_ASSERT_STRING_EQUAL(oc.error_code, "429");
+	CU_ASSERT_FALSE(oc.is_session_error);
+	f.http_status = 401;
+	CU_ASSERT_EQUAL(provauth_plugin_classify_http(&f, &oc), 0);
+	CU_ASSERT(oc.is_session_error && oc.should_attempt_reauth);
+	CU_ASSERT_STRING_EQUAL(oc.error_reason, "token_rejected");
+
+	CU_ASSERT(provauth_plugin_contains_ci("Too Many LOGINS", "many logins"));
+	CU_ASSERT_FALSE(provauth_plugin_contains_ci(NULL, "x"));
+	t = provauth_plugin_strndup(&host, "abcdef", 3);
+	expect_format(t, "abc");
+}
+
 /* ---- NULL from a plugin ---- */
 
 /*
@@ -380,6 +438,7 @@ int main(int argc, char **argv)
 		{ "NULL arguments refused", test_null_arguments_refused },
 		{ "memory services", test_memory_services },
 		{ "json_format and a strict json_parse", test_json_format_and_parse },
+		{ "the helper library", test_helper_library },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {

@@ -36,8 +36,9 @@ tests_unit_test_store_batch_SOURCES = tests/unit/test_store_batch.c \
 tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS)
 tests_unit_test_http_LDADD = $(LDADD) $(MHD_LIBS)
 
-# The host services plugins see, through both real plugins.
+# The host services plugins see, through both real plugins and the helper library.
 EXTRA_tests_unit_test_plugin_host_DEPENDENCIES = plugins/pixiv.la plugins/pixverse.la
+tests_unit_test_plugin_host_LDADD = plugins/support/libprovauth_plugin.la $(LDADD)
 
 # Each plugin's library (the objects its module is made of), against the real host table.
 tests_unit_test_pixverse_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse

@@ -162,8 +162,8 @@ typedef struct provauth_failure {
 	provauth_failure_kind kind;
 	int code;             /* provauth_error to return if not recovered */
 	long http_status;     /* 0 when none */
-	char *message;        /* malloc()ed or NULL */
-	char *body;           /* malloc()ed reply body, NUL-terminated, or NULL */
+	char *message;        /* malloc()ed (a plugin: host->alloc / host->free) or NULL */
+	char *body;           /* malloc()ed likewise: the reply body, NUL-terminated, or NULL */
 	size_t body_len;
 	long retry_after;     /* seconds from Retry-After, or -1 */
 } provauth_failure;
