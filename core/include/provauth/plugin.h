@@ -1,8 +1,12 @@
 /*
  * <provauth/plugin.h>: the provider plugin contract. The only header a
- * provider plugin needs; everything it may use from the host comes through
- * the provauth_host table it is handed, so a plugin built out of tree links
- * against nothing but libc.
+ * provider plugin needs: it includes <provauth/types.h> (the types host and
+ * plugins share) and nothing else of provauth, and declares no host-side
+ * function (those, provauth_manager_add_provider among them, are in
+ * <provauth/provauth.h>). Everything a plugin may use from the host comes
+ * through the provauth_host table it is handed, so a plugin built out of
+ * tree links nothing of provauth at run time; the optional helper library
+ * <provauth/plugin_util.h> is static and built on this table alone.
  *
  * ABI rules
  *  - A plugin is a shared object exporting one symbol, provauth_plugin_init.
