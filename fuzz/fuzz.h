@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <provauth/provauth.h>
 #include <provauth/plugin.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -4,10 +4,9 @@
 
 PA_FUZZ_TARGETS = jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check redact json_string
 PA_FUZZ_COMMON = fuzz/fuzz.h fuzz/host.c
-PA_FUZZ_PIXVERSE_ALL = $(PA_PIXVERSE_PURE) plugins/pixverse/client.c plugins/pixverse/auth.c \
-	plugins/pixverse/ops.c plugins/pixverse/plugin.c
-PA_FUZZ_PIXIV_PARTS = fuzz/pixiv_common.h plugins/pixiv/pixiv.h plugins/pixiv/headers.c \
-	plugins/pixiv/token.c plugins/pixiv/refresh.c plugins/pixiv/classify.c plugins/pixiv/util.c
+# The plugins' own libraries: the objects their modules are made of.
+PA_FUZZ_PIXVERSE = plugins/pixverse/libpixverse.la plugins/support/libprovauth_plugin.la
+PA_FUZZ_PIXIV = plugins/pixiv/libpixiv.la plugins/support/libprovauth_plugin.la
 PA_FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fuzz -I$(top_srcdir)/plugins/pixverse -I$(top_srcdir)/plugins/pixiv
 PA_FUZZ_LIBS = core/libprovauth_core.la $(PA_DEP_LIBS)
 
@@ -21,46 +20,46 @@ fuzz_make_seeds_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_make_seeds_LDADD = $(PA_FUZZ_LIBS)
 
 noinst_PROGRAMS += fuzz/fuzz_jwt
-fuzz_fuzz_jwt_SOURCES = fuzz/fuzz_jwt.c $(PA_FUZZ_COMMON) $(PA_PIXVERSE_PURE)
+fuzz_fuzz_jwt_SOURCES = fuzz/fuzz_jwt.c $(PA_FUZZ_COMMON)
 fuzz_fuzz_jwt_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"jwt"'
 fuzz_fuzz_jwt_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_fuzz_jwt_LDFLAGS = -fsanitize=fuzzer
-fuzz_fuzz_jwt_LDADD = $(PA_FUZZ_LIBS)
+fuzz_fuzz_jwt_LDADD = $(PA_FUZZ_PIXVERSE) $(PA_FUZZ_LIBS)
 
 noinst_PROGRAMS += fuzz/fuzz_cookies
-fuzz_fuzz_cookies_SOURCES = fuzz/fuzz_cookies.c $(PA_FUZZ_COMMON) $(PA_PIXVERSE_PURE)
+fuzz_fuzz_cookies_SOURCES = fuzz/fuzz_cookies.c $(PA_FUZZ_COMMON)
 fuzz_fuzz_cookies_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"cookies"'
 fuzz_fuzz_cookies_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_fuzz_cookies_LDFLAGS = -fsanitize=fuzzer
-fuzz_fuzz_cookies_LDADD = $(PA_FUZZ_LIBS)
+fuzz_fuzz_cookies_LDADD = $(PA_FUZZ_PIXVERSE) $(PA_FUZZ_LIBS)
 
 noinst_PROGRAMS += fuzz/fuzz_settings
-fuzz_fuzz_settings_SOURCES = fuzz/fuzz_settings.c $(PA_FUZZ_COMMON) $(PA_FUZZ_PIXVERSE_ALL) $(PA_FUZZ_PIXIV_PARTS) fuzz/pixiv_plugin.c plugins/pixiv/ops.c
+fuzz_fuzz_settings_SOURCES = fuzz/fuzz_settings.c $(PA_FUZZ_COMMON) fuzz/plugin_entries.c
 fuzz_fuzz_settings_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"settings"'
 fuzz_fuzz_settings_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_fuzz_settings_LDFLAGS = -fsanitize=fuzzer
-fuzz_fuzz_settings_LDADD = $(PA_FUZZ_LIBS)
+fuzz_fuzz_settings_LDADD = $(PA_FUZZ_PIXVERSE) $(PA_FUZZ_PIXIV) $(PA_FUZZ_LIBS)
 
 noinst_PROGRAMS += fuzz/fuzz_pixverse_reply
-fuzz_fuzz_pixverse_reply_SOURCES = fuzz/fuzz_pixverse_reply.c $(PA_FUZZ_COMMON) $(PA_FUZZ_PIXVERSE_ALL)
+fuzz_fuzz_pixverse_reply_SOURCES = fuzz/fuzz_pixverse_reply.c $(PA_FUZZ_COMMON)
 fuzz_fuzz_pixverse_reply_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"pixverse_reply"'
 fuzz_fuzz_pixverse_reply_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_fuzz_pixverse_reply_LDFLAGS = -fsanitize=fuzzer
-fuzz_fuzz_pixverse_reply_LDADD = $(PA_FUZZ_LIBS)
+fuzz_fuzz_pixverse_reply_LDADD = $(PA_FUZZ_PIXVERSE) $(PA_FUZZ_LIBS)
 
 noinst_PROGRAMS += fuzz/fuzz_pixiv_reply
-fuzz_fuzz_pixiv_reply_SOURCES = fuzz/fuzz_pixiv_reply.c $(PA_FUZZ_COMMON) $(PA_FUZZ_PIXIV_PARTS)
+fuzz_fuzz_pixiv_reply_SOURCES = fuzz/fuzz_pixiv_reply.c $(PA_FUZZ_COMMON) fuzz/pixiv_common.h
 fuzz_fuzz_pixiv_reply_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"pixiv_reply"'
 fuzz_fuzz_pixiv_reply_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_fuzz_pixiv_reply_LDFLAGS = -fsanitize=fuzzer
-fuzz_fuzz_pixiv_reply_LDADD = $(PA_FUZZ_LIBS)
+fuzz_fuzz_pixiv_reply_LDADD = $(PA_FUZZ_PIXIV) $(PA_FUZZ_LIBS)
 
 noinst_PROGRAMS += fuzz/fuzz_pixiv_token
-fuzz_fuzz_pixiv_token_SOURCES = fuzz/fuzz_pixiv_token.c $(PA_FUZZ_COMMON) $(PA_FUZZ_PIXIV_PARTS)
+fuzz_fuzz_pixiv_token_SOURCES = fuzz/fuzz_pixiv_token.c $(PA_FUZZ_COMMON) fuzz/pixiv_common.h
 fuzz_fuzz_pixiv_token_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"pixiv_token"'
 fuzz_fuzz_pixiv_token_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_fuzz_pixiv_token_LDFLAGS = -fsanitize=fuzzer
-fuzz_fuzz_pixiv_token_LDADD = $(PA_FUZZ_LIBS)
+fuzz_fuzz_pixiv_token_LDADD = $(PA_FUZZ_PIXIV) $(PA_FUZZ_LIBS)
 
 noinst_PROGRAMS += fuzz/fuzz_record
 fuzz_fuzz_record_SOURCES = fuzz/fuzz_record.c $(PA_FUZZ_COMMON)
@@ -100,45 +99,45 @@ else
 
 check_PROGRAMS += fuzz/replay_jwt
 TESTS += fuzz/replay_jwt
-fuzz_replay_jwt_SOURCES = fuzz/replay.c fuzz/fuzz_jwt.c $(PA_FUZZ_COMMON) $(PA_PIXVERSE_PURE)
+fuzz_replay_jwt_SOURCES = fuzz/replay.c fuzz/fuzz_jwt.c $(PA_FUZZ_COMMON)
 fuzz_replay_jwt_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"jwt"'
 fuzz_replay_jwt_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
-fuzz_replay_jwt_LDADD = $(PA_FUZZ_LIBS)
+fuzz_replay_jwt_LDADD = $(PA_FUZZ_PIXVERSE) $(PA_FUZZ_LIBS)
 
 check_PROGRAMS += fuzz/replay_cookies
 TESTS += fuzz/replay_cookies
-fuzz_replay_cookies_SOURCES = fuzz/replay.c fuzz/fuzz_cookies.c $(PA_FUZZ_COMMON) $(PA_PIXVERSE_PURE)
+fuzz_replay_cookies_SOURCES = fuzz/replay.c fuzz/fuzz_cookies.c $(PA_FUZZ_COMMON)
 fuzz_replay_cookies_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"cookies"'
 fuzz_replay_cookies_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
-fuzz_replay_cookies_LDADD = $(PA_FUZZ_LIBS)
+fuzz_replay_cookies_LDADD = $(PA_FUZZ_PIXVERSE) $(PA_FUZZ_LIBS)
 
 check_PROGRAMS += fuzz/replay_settings
 TESTS += fuzz/replay_settings
-fuzz_replay_settings_SOURCES = fuzz/replay.c fuzz/fuzz_settings.c $(PA_FUZZ_COMMON) $(PA_FUZZ_PIXVERSE_ALL) $(PA_FUZZ_PIXIV_PARTS) fuzz/pixiv_plugin.c plugins/pixiv/ops.c
+fuzz_replay_settings_SOURCES = fuzz/replay.c fuzz/fuzz_settings.c $(PA_FUZZ_COMMON) fuzz/plugin_entries.c
 fuzz_replay_settings_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"settings"'
 fuzz_replay_settings_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
-fuzz_replay_settings_LDADD = $(PA_FUZZ_LIBS)
+fuzz_replay_settings_LDADD = $(PA_FUZZ_PIXVERSE) $(PA_FUZZ_PIXIV) $(PA_FUZZ_LIBS)
 
 check_PROGRAMS += fuzz/replay_pixverse_reply
 TESTS += fuzz/replay_pixverse_reply
-fuzz_replay_pixverse_reply_SOURCES = fuzz/replay.c fuzz/fuzz_pixverse_reply.c $(PA_FUZZ_COMMON) $(PA_FUZZ_PIXVERSE_ALL)
+fuzz_replay_pixverse_reply_SOURCES = fuzz/replay.c fuzz/fuzz_pixverse_reply.c $(PA_FUZZ_COMMON)
 fuzz_replay_pixverse_reply_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"pixverse_reply"'
 fuzz_replay_pixverse_reply_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
-fuzz_replay_pixverse_reply_LDADD = $(PA_FUZZ_LIBS)
+fuzz_replay_pixverse_reply_LDADD = $(PA_FUZZ_PIXVERSE) $(PA_FUZZ_LIBS)
 
 check_PROGRAMS += fuzz/replay_pixiv_reply
 TESTS += fuzz/replay_pixiv_reply
-fuzz_replay_pixiv_reply_SOURCES = fuzz/replay.c fuzz/fuzz_pixiv_reply.c $(PA_FUZZ_COMMON) $(PA_FUZZ_PIXIV_PARTS)
+fuzz_replay_pixiv_reply_SOURCES = fuzz/replay.c fuzz/fuzz_pixiv_reply.c $(PA_FUZZ_COMMON) fuzz/pixiv_common.h
 fuzz_replay_pixiv_reply_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"pixiv_reply"'
 fuzz_replay_pixiv_reply_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
-fuzz_replay_pixiv_reply_LDADD = $(PA_FUZZ_LIBS)
+fuzz_replay_pixiv_reply_LDADD = $(PA_FUZZ_PIXIV) $(PA_FUZZ_LIBS)
 
 check_PROGRAMS += fuzz/replay_pixiv_token
 TESTS += fuzz/replay_pixiv_token
-fuzz_replay_pixiv_token_SOURCES = fuzz/replay.c fuzz/fuzz_pixiv_token.c $(PA_FUZZ_COMMON) $(PA_FUZZ_PIXIV_PARTS)
+fuzz_replay_pixiv_token_SOURCES = fuzz/replay.c fuzz/fuzz_pixiv_token.c $(PA_FUZZ_COMMON) fuzz/pixiv_common.h
 fuzz_replay_pixiv_token_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"pixiv_token"'
 fuzz_replay_pixiv_token_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
-fuzz_replay_pixiv_token_LDADD = $(PA_FUZZ_LIBS)
+fuzz_replay_pixiv_token_LDADD = $(PA_FUZZ_PIXIV) $(PA_FUZZ_LIBS)
 
 check_PROGRAMS += fuzz/replay_record
 TESTS += fuzz/replay_record

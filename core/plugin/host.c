@@ -83,6 +83,30 @@ static int host_setting_bool(const provauth_host *h, const provauth_setting *s, 
 	return pa_setting_bool(s, key, def, out);
 }
 
+/*
+ * The allocator behind everything a plugin and the host hand each other.
+ * It is the C library's, so the core frees plugin-made session strings and
+ * operation results with free() / pa_secret_free() as it frees its own;
+ * the services exist so that a plugin never needs to know that.
+ */
+static void *host_alloc(const provauth_host *h, size_t n)
+{
+	PA_UNUSED(h);
+	return malloc(n ? n : 1);
+}
+
+static void host_free(const provauth_host *h, void *p)
+{
+	PA_UNUSED(h);
+	free(p);
+}
+
+static void host_secret_free(const provauth_host *h, char *s)
+{
+	PA_UNUSED(h);
+	pa_secret_free(s);
+}
+
 static int64_t host_now(const provauth_host *h)
 {
 	return pa_host_now(CTX(h));
@@ -145,6 +169,138 @@ static int host_http_request(const provauth_host *h, const provauth_http_request
 	return pa_http_request(CTX(h)->http, req, out);
 }
 
+/*
+ * json_parse as plugin.h defines it: exactly RFC 8259 (the strict checker
+ * first), so that what a plugin can parse does not depend on the
+ * extensions of the parser underneath.
+ */
+static provauth_json *host_json_parse(const char *text, size_t len)
+{
+	if (!text || !pa_json_valid(text, len))
+		return NULL;
+	return pa_json_parse(text, len);
+}
+
+/* json_format's output, grown by copy: it may hold secrets, so no old block is freed unwiped. */
+typedef struct json_out {
+	char *p;
+	size_t len, cap;
+	int oom;
+} json_out;
+
+static void out_add(json_out *o, const char *s, size_t n)
+{
+	char *grown;
+	size_t cap;
+
+	if (o->oom)
+		return;
+	if (o->len + n + 1 > o->cap) {
+		cap = (o->len + n + 1) * 2;
+		if (!(grown = malloc(cap))) {
+			o->oom = 1;
+			return;
+		}
+		if (o->p) {
+			memcpy(grown, o->p, o->len);
+			pa_wipe(o->p, o->cap);
+			free(o->p);
+		}
+		o->p = grown;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static void out_str(json_out *o, const char *s)
+{
+	out_add(o, s, strlen(s));
+}
+
+/* A C string as a JSON string, escaped as json_serialize escapes strings. */
+static void out_quoted(json_out *o, const char *s)
+{
+	provauth_json *v;
+	char *text;
+
+	if (!s) {
+		out_str(o, "null");
+		return;
+	}
+	if (!(v = pa_json_from_string(s)) || !(text = pa_json_serialize(v))) {
+		pa_json_free(v);
+		o->oom = 1;
+		return;
+	}
+	pa_json_free(v);
+	out_str(o, text);
+	pa_secret_free(text);
+}
+
+static char *host_json_format(const provauth_host *h, const char *fmt, ...)
+{
+	json_out o = { NULL, 0, 0, 0 };
+	const char *p, *lit;
+	char num[32];
+	va_list ap;
+	int bad = 0;   /* the unknown conversion character, or 0 */
+
+	PA_UNUSED(h);
+	if (!fmt) {
+		plugin_null("json_format", "the format");
+		return NULL;
+	}
+	va_start(ap, fmt);
+	for (p = lit = fmt; !bad && *p; p++) {
+		if (*p != '%')
+			continue;
+		out_add(&o, lit, (size_t)(p - lit));
+		switch (*++p) {
+		case 's':
+			out_quoted(&o, va_arg(ap, const char *));
+			break;
+		case 'i':
+			snprintf(num, sizeof(num), "%lld", (long long)va_arg(ap, int64_t));
+			out_str(&o, num);
+			break;
+		case 'b':
+			out_str(&o, va_arg(ap, int) ? "true" : "false");
+			break;
+		case 'j': {
+			const char *j = va_arg(ap, const char *);
+			out_str(&o, j ? j : "null");
+			break;
+		}
+		case '%':
+			out_str(&o, "%");
+			break;
+		default:
+			bad = *p ? *p : '?';
+			continue;
+		}
+		lit = p + 1;
+	}
+	va_end(ap);
+	if (!bad)
+		out_str(&o, lit);
+	if (o.oom) {
+		pa_secret_free(o.p);
+		pa_error_oom();
+		return NULL;
+	}
+	if (bad || !o.p || !pa_json_valid(o.p, o.len)) {
+		pa_secret_free(o.p);
+		if (bad)
+			pa_error_set(PROVAUTH_EINVAL, "plugin called host->json_format with an unknown conversion %%%c", bad);
+		else
+			pa_error_set(PROVAUTH_EINVAL, "plugin called host->json_format with a format that makes no JSON value");
+		return NULL;
+	}
+	return o.p;
+}
+
 static const char *host_last_error(const provauth_host *h)
 {
 	PA_UNUSED(h);
@@ -184,6 +340,10 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->size = sizeof(*h);
 	h->host_data = ctx;
 
+	h->alloc = host_alloc;
+	h->free = host_free;
+	h->secret_free = host_secret_free;
+
 	h->set_error = host_set_error;
 	h->log = host_log;
 	h->setting_string = host_setting_string;
@@ -199,9 +359,7 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->http_response_free = pa_http_response_free;
 	h->http_header = pa_http_header;
 
-	h->json_parse = pa_json_parse;
-	h->json_new_object = pa_json_new_object;
-	h->json_new_array = pa_json_new_array;
+	h->json_parse = host_json_parse;
 	h->json_free = pa_json_free;
 	h->json_type = pa_json_type;
 	h->json_get = pa_json_get;
@@ -210,12 +368,8 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->json_bool = pa_json_bool;
 	h->json_array_len = pa_json_array_len;
 	h->json_array_at = pa_json_array_at;
-	h->json_set = pa_json_set;
-	h->json_append = pa_json_append;
-	h->json_from_string = pa_json_from_string;
-	h->json_from_int = pa_json_from_int;
-	h->json_from_bool = pa_json_from_bool;
 	h->json_serialize = pa_json_serialize;
+	h->json_format = host_json_format;
 
 	h->update_set = pa_update_set;
 	h->update_set_access_expiry = pa_update_set_access_expiry;

@@ -90,6 +90,15 @@ int pa_provider_check(const provauth_provider *p, const char *file)
 
 	if (!p)
 		return pa_error_set(PROVAUTH_EPLUGIN, "%s: no provider description", name);
+	/*
+	 * ABI 2.0 changed who allocates what a plugin hands the host: a 1.x
+	 * plugin would free host memory with its own free and fill sessions
+	 * with its own malloc. Say so, instead of the bare version numbers.
+	 */
+	if (p->abi_major == 1)
+		return pa_error_set(PROVAUTH_EPLUGIN,
+		                    "%s: plugin ABI 1.x is no longer supported; rebuild against provauth plugin ABI %u.%u",
+		                    name, PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR);
 	if (p->abi_major != PROVAUTH_PLUGIN_ABI_MAJOR || p->abi_minor > PROVAUTH_PLUGIN_ABI_MINOR)
 		return pa_error_set(PROVAUTH_EPLUGIN, "%s: ABI %u.%u, this host supports %u.0 to %u.%u",
 		                    name, p->abi_major, p->abi_minor, PROVAUTH_PLUGIN_ABI_MAJOR,

@@ -50,7 +50,7 @@ static void classify_http(const pixiv_state *st, const provauth_failure *f, prov
 	const char *err = h->json_string(h->json_get(doc, "error"));
 	long status = f->http_status;
 
-	if (msg && pixiv_contains_ci(msg, "rate limit") && (status == 400 || status == 403 || status == 429)) {
+	if (msg && provauth_plugin_contains_ci(msg, "rate limit") && (status == 400 || status == 403 || status == 429)) {
 		not_session(out, PROVAUTH_ERATELIMIT, "rate_limited");
 		out->retry_after = f->retry_after >= 0 ? f->retry_after : (long)st->rate_limit_wait;
 	} else if (status == 429) {

@@ -41,6 +41,6 @@ int pixiv_client_hash(const provauth_host *h, char out[PIXIV_HASH_LEN], const ch
 	memcpy(buf, client_time, tlen);
 	memcpy(buf + tlen, hash_secret, slen);
 	rc = h->digest_hex(h, "md5", buf, tlen + slen, out, PIXIV_HASH_LEN);
-	pixiv_wipe(buf, sizeof(buf)); /* it held the hash secret */
+	provauth_plugin_wipe(buf, sizeof(buf)); /* it held the hash secret */
 	return rc;
 }

@@ -88,7 +88,7 @@ static int api_get(pixiv_state *st, const provauth_session *s, const char *path,
 	req.follow_redirects = 0;
 	rc = h->http_request(h, &req, &resp);
 	/* The token must not stay behind on the stack or the heap. */
-	pixiv_wipe(auth, sizeof("Bearer ") - 1 + token_len);
+	provauth_plugin_wipe(auth, sizeof("Bearer ") - 1 + token_len);
 	if (auth != auth_small)
 		free(auth);
 	if (url != url_small)
@@ -155,7 +155,7 @@ static int op_user_detail(void *state, const provauth_session *s, const provauth
 		                 NULL);
 	}
 	if (!pixiv_is_user_id(given)) {
-		free(own);
+		h->free(h, own);
 		return arg_error(h, f, "user_detail", "user_id must be a decimal number", NULL);
 	}
 	{
@@ -167,7 +167,7 @@ static int op_user_detail(void *state, const provauth_session *s, const provauth
 		memcpy(pq + sizeof(head) - 1, given, glen);
 		memcpy(pq + sizeof(head) - 1 + glen, tail, sizeof(tail));
 	}
-	free(own);
+	h->free(h, own);
 	rc = api_get(st, s, "/v1/user/detail", pq, out_json, f);
 	return rc;
 }
@@ -229,16 +229,16 @@ static int op_get(void *state, const provauth_session *s, const provauth_op_arg 
 		v = h->url_escape(h, args[i].value);
 		need = len + (k ? strlen(k) : 0) + (v ? strlen(v) : 0) + 3;
 		if (!k || !v || !(grown = realloc(pq, need))) {
-			free(k);
-			free(v);
+			h->free(h, k);
+			h->free(h, v);
 			free(pq);
 			h->failure_set_message(f, PROVAUTH_ENOMEM, "out of memory");
 			return PROVAUTH_ENOMEM;
 		}
 		pq = grown;
 		len += (size_t)snprintf(pq + len, need - len, "%c%s=%s", strchr(pq, '?') ? '&' : '?', k, v);
-		free(k);
-		free(v);
+		h->free(h, k);
+		h->free(h, v);
 	}
 	rc = api_get(st, s, path, pq, out_json, f);
 	free(pq);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <provauth/plugin.h>
+#include <provauth/plugin_util.h>
 
 #define PIXIV_ID "pixiv"
 
@@ -58,7 +59,10 @@ int pixiv_client_hash(const provauth_host *h, char out[PIXIV_HASH_LEN], const ch
 
 /* ---- token.c: token request bodies, replies and refusals ---- */
 
-/* A parsed successful token reply. Strings are malloc()ed; NULL when absent. */
+/*
+ * A parsed successful token reply. Strings come from host->alloc; NULL
+ * when absent. pixiv_token_clear frees them through `host`.
+ */
 typedef struct pixiv_token {
 	char *access_token;          /* secret */
 	char *refresh_token;         /* secret; NULL: the server kept the old one */
@@ -67,6 +71,7 @@ typedef struct pixiv_token {
 	char *user_name;
 	char *account;
 	char *mail_address;
+	const provauth_host *host;   /* set by pixiv_token_parse / pixiv_refresh_grant */
 } pixiv_token;
 
 void pixiv_token_clear(pixiv_token *t);
@@ -74,8 +79,8 @@ void pixiv_token_clear(pixiv_token *t);
 /*
  * The form body of a refresh: RFC 6749 fields, plus pixiv's when
  * !standard_oauth (get_secure_url, include_policy, device_token if given).
- * Returns a malloc()ed string (it holds secrets: wipe before freeing), or
- * NULL when memory ran out.
+ * Returns a string from host->alloc (it holds secrets: free it with
+ * host->secret_free), or NULL when memory ran out.
  */
 char *pixiv_token_form(const pixiv_state *st, const char *refresh_token, const char *device_token);
 
@@ -113,6 +118,15 @@ pixiv_token_error pixiv_token_error_parse(const provauth_host *h, long status, c
  */
 void pixiv_token_error_text(const provauth_host *h, const char *body, size_t len, char *out, size_t size);
 
+/* ---- plugin.c: the provider table ---- */
+
+/*
+ * What provauth_plugin_init returns (entry.c): the provider description.
+ * Apart from the exported entry, so that a program linking both plugins'
+ * libraries (the fuzz targets) has no two provauth_plugin_init.
+ */
+int pixiv_plugin_init(const provauth_provider **out, const provauth_host *host);
+
 /* ---- classify.c ---- */
 
 int pixiv_classify_error(void *state, const provauth_failure *failure, provauth_outcome *out);
@@ -143,32 +157,25 @@ extern const provauth_operation pixiv_operations[PIXIV_OPERATION_COUNT];
 
 /* ---- util.c ---- */
 
-/* Overwrites memory that held a secret, in a way the compiler keeps. */
-void pixiv_wipe(void *p, size_t n);
-/* Wipes and frees a NUL-terminated secret; NULL-safe. */
-void pixiv_secret_free(char *s);
-char *pixiv_strdup(const char *s);            /* NULL-safe */
-/* A top-level string member of a metadata JSON text, malloc()ed; NULL if absent. */
+/* A top-level string member of a metadata JSON text, from host->alloc; NULL if absent. */
 char *pixiv_metadata_string(const provauth_host *h, const char *metadata, const char *key);
 /*
  * 1 when text[0, len) is one JSON document: the host's allocation-free
  * check when it has one (ABI 1.2), a full parse on an older host.
  */
 int pixiv_is_json(const provauth_host *h, const char *text, size_t len);
-/* JSON text of a string (for update_set_metadata), malloc()ed; NULL on OOM. */
+/* JSON text of a string (for update_set_metadata), from host->alloc; NULL on OOM. */
 char *pixiv_json_quote(const provauth_host *h, const char *s);
-/* 1 when `needle` occurs in `hay`, ignoring ASCII case; NULL-safe. */
-int pixiv_contains_ci(const char *hay, const char *needle);
 /*
- * Server text fit to quote, by host->text_excerpt: bounded, printable, and
+ * Server text fit to quote (provauth_plugin_quote): bounded, printable, and
  * withheld when it repeats any of `secrets` in any case or spacing (a
- * server may echo what it was sent, whole, cut or re-spelt). An older host
- * lacks the service: then nothing of the text is quoted.
+ * server may echo what it was sent, whole, cut or re-spelt). A host table
+ * without text_excerpt: then nothing of the text is quoted.
  */
 #define PIXIV_QUOTE_MAX 200
 #define PIXIV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-void pixiv_quote(const provauth_host *h, char *out, size_t size, const char *text, const char *const *secrets,
-                 size_t nsecrets);
+#define pixiv_quote(h, out, size, text, secrets, nsecrets) \
+	provauth_plugin_quote((h), (out), (size), (text), (secrets), (nsecrets), "server text not shown")
 /* 1 when s is 1..20 decimal digits. */
 int pixiv_is_user_id(const char *s);
 

@@ -4,7 +4,6 @@
  * refresh token is reported as PROVAUTH_EAUTH and the user supplies a new
  * one through import.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,45 +20,10 @@ static const char *const setting_keys[] = {
 
 /* ---- settings ---- */
 
+/* A value of ours the host's readers took but we refuse: named with its place in the file. */
+#define bad_setting(h, set, ...) provauth_plugin_setting_fail((h), (set), PIXIV_ID, __VA_ARGS__)
 /* Values end up in HTTP headers and form fields: printable, one line. */
-static int text_ok(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
-			return 0;
-	return 1;
-}
-
-static int bad_setting(const provauth_host *h, const provauth_setting *set, const char *key, const char *fmt, ...)
-	PROVAUTH_PRINTF(4, 5);
-
-/* A value the host's readers took but this plugin refuses: named with its place in the file when the host can. */
-static int bad_setting(const provauth_host *h, const provauth_setting *set, const char *key, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (PROVAUTH_HOST_HAS(h, setting_error) && h->setting_error)
-		return h->setting_error(h, set, key, "%s", msg);
-	return h->set_error(h, PROVAUTH_ECONFIG, "providers.pixiv.%s: %s", key, msg);
-}
-
-static int get_text(const provauth_host *h, const provauth_setting *set, const char *key, const char *def,
-                    const char **out)
-{
-	int rc;
-
-	if ((rc = h->setting_string(h, set, key, def, out)) < 0)
-		return rc;
-	if (!*out || !**out)
-		return bad_setting(h, set, key, "must not be empty");
-	if (!text_ok(*out))
-		return bad_setting(h, set, key, "must be one line of printable text");
-	return 0;
-}
+#define get_text(h, set, key, def, out) provauth_plugin_setting_text((h), (set), PIXIV_ID, (key), (def), (out))
 
 static int url_ok(const char *u)
 {
@@ -112,7 +76,7 @@ static int px_init(void **state, const provauth_host *h, const provauth_setting 
 	n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
-	if (!(st->api_base_url = strndup(base, n))) {
+	if (!(st->api_base_url = provauth_plugin_strndup(h, base, n))) {
 		rc = h->set_error(h, PROVAUTH_ENOMEM, "pixiv: out of memory");
 		goto fail;
 	}
@@ -129,7 +93,7 @@ static void px_fini(void *state)
 
 	if (!st)
 		return;
-	free((char *)st->api_base_url);
+	st->host->free(st->host, (char *)st->api_base_url);
 	free(st);
 }
 
@@ -156,8 +120,10 @@ static int px_build_session(void *state, const provauth_account *a, provauth_ses
 
 static void px_session_data_free(void *state, void *provider_data)
 {
-	(void)state;
-	free(provider_data);
+	const pixiv_state *st = state;
+
+	/* pixiv_metadata_string's, from host->alloc */
+	st->host->free(st->host, provider_data);
 }
 
 /* Stores a metadata string (JSON-quoted); absent values leave the old ones. */
@@ -171,7 +137,7 @@ static int set_meta(const provauth_host *h, provauth_update *u, const char *key,
 	if (!(json = pixiv_json_quote(h, value)))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixiv: out of memory");
 	rc = h->update_set_metadata(u, key, json);
-	free(json);
+	h->free(h, json);
 	return rc;
 }
 
@@ -205,7 +171,7 @@ static int px_refresh(void *state, const provauth_account *a, provauth_update *u
 	snprintf(who, sizeof(who), "account %s", a->id);
 	device = pixiv_metadata_string(h, a->metadata, "device_token");
 	rc = pixiv_refresh_grant(st, &tok, who, a->refresh_token, device);
-	pixiv_secret_free(device);
+	h->secret_free(h, device);
 	if (rc < 0)
 		return rc;
 	rc = apply_token(h, u, &tok, issued_at);
@@ -239,8 +205,10 @@ static int import_token(const provauth_host *h, const char *input, char **out)
 			return h->set_error(h, PROVAUTH_EINVAL,
 			                    "pixiv: import: the refresh token contains a space, a control or a non-ASCII "
 			                    "character at offset %ld (paste only the token)", (long)(p - input));
-	if (!(*out = strndup(b, (size_t)(e - b))))
+	if (!(*out = h->alloc(h, (size_t)(e - b) + 1)))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixiv: out of memory");
+	memcpy(*out, b, (size_t)(e - b));
+	(*out)[e - b] = '\0';
 	return 0;
 }
 
@@ -267,9 +235,9 @@ static int px_import(void *state, const char *kind, const char *input, const pro
 	issued_at = h->now(h);
 	/* Exchanging it proves it works and tells us whose it is. */
 	rc = pixiv_refresh_grant(st, &tok, "import", token, device);
-	pixiv_secret_free(device);
+	h->secret_free(h, device);
 	if (rc < 0) {
-		pixiv_secret_free(token);
+		h->secret_free(h, token);
 		return rc;
 	}
 	/*
@@ -296,7 +264,7 @@ static int px_import(void *state, const char *kind, const char *input, const pro
 		rc = h->set_error(h, rc, "pixiv: import: could not record the new tokens");
 	free(email);
 	pixiv_token_clear(&tok);
-	pixiv_secret_free(token);
+	h->secret_free(h, token);
 	return rc;
 }
 
@@ -331,9 +299,7 @@ static const provauth_provider pixiv_provider = {
 	.sign_ins = PROVAUTH_SIGNIN_TOKEN,
 };
 
-PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host);
-
-int provauth_plugin_init(const provauth_provider **out, const provauth_host *host)
+int pixiv_plugin_init(const provauth_provider **out, const provauth_host *host)
 {
 	(void)host;
 	*out = &pixiv_provider;

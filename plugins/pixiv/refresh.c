@@ -177,6 +177,7 @@ int pixiv_refresh_grant(pixiv_state *st, pixiv_token *out, const char *who, cons
 	char *form;
 
 	memset(out, 0, sizeof(*out));
+	out->host = h;
 	if (!refresh_token || !*refresh_token)
 		return h->set_error(h, PROVAUTH_EAUTH, "pixiv: %s has no refresh token; %s", who, PIXIV_NEW_TOKEN_HINT);
 	if (!(form = pixiv_token_form(st, refresh_token, device_token)))
@@ -225,7 +226,6 @@ int pixiv_refresh_grant(pixiv_state *st, pixiv_token *out, const char *who, cons
 		sleep_ms(delay);
 	}
 	h->http_response_free(resp);
-	pixiv_wipe(form, strlen(form));
-	free(form);
+	h->secret_free(h, form);
 	return rc;
 }

@@ -13,91 +13,35 @@
 #define PIXIV_MAX_EXPIRES_IN INT64_C(315360000)
 #define PIXIV_MAX_TOKEN_LEN 8192
 
-typedef struct pixiv_buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-} pixiv_buf;
-
-static void buf_add(pixiv_buf *b, const char *s)
-{
-	size_t n = strlen(s);
-	char *grown;
-
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		/* Grow by copy, wiping the old block: the body holds secrets. */
-		if (!(grown = malloc(cap))) {
-			b->oom = 1;
-			return;
-		}
-		if (b->p) {
-			memcpy(grown, b->p, b->len);
-			pixiv_wipe(b->p, b->cap);
-			free(b->p);
-		}
-		b->p = grown;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void form_field(const provauth_host *h, pixiv_buf *b, const char *key, const char *value)
-{
-	char *esc;
-
-	if (b->oom)
-		return;
-	if (!(esc = h->url_escape(h, value))) {
-		b->oom = 1;
-		return;
-	}
-	if (b->len)
-		buf_add(b, "&");
-	buf_add(b, key);
-	buf_add(b, "=");
-	buf_add(b, esc);
-	pixiv_secret_free(esc);
-}
-
 char *pixiv_token_form(const pixiv_state *st, const char *refresh_token, const char *device_token)
 {
-	const provauth_host *h = st->host;
-	pixiv_buf b = { NULL, 0, 0, 0 };
+	const int pixiv = !st->standard_oauth;
+	const provauth_plugin_field fields[] = {
+		{ "client_id", st->client_id },
+		{ "client_secret", st->client_secret },
+		{ "grant_type", "refresh_token" },
+		{ "refresh_token", refresh_token },
+		/* pixiv's own fields; NULL leaves a field out */
+		{ "get_secure_url", pixiv ? "1" : NULL },
+		{ "include_policy", pixiv ? "true" : NULL },
+		{ "device_token", pixiv && device_token && *device_token ? device_token : NULL },
+	};
 
-	form_field(h, &b, "client_id", st->client_id);
-	form_field(h, &b, "client_secret", st->client_secret);
-	form_field(h, &b, "grant_type", "refresh_token");
-	form_field(h, &b, "refresh_token", refresh_token);
-	if (!st->standard_oauth) {
-		form_field(h, &b, "get_secure_url", "1");
-		form_field(h, &b, "include_policy", "true");
-		if (device_token && *device_token)
-			form_field(h, &b, "device_token", device_token);
-	}
-	if (b.oom) {
-		if (b.p)
-			pixiv_wipe(b.p, b.cap);
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	return provauth_plugin_body_make(st->host, PROVAUTH_PLUGIN_BODY_FORM, fields, PIXIV_ARRAY_LEN(fields));
 }
 
 void pixiv_token_clear(pixiv_token *t)
 {
-	if (!t)
-		return;
-	pixiv_secret_free(t->access_token);
-	pixiv_secret_free(t->refresh_token);
-	free(t->user_id);
-	free(t->user_name);
-	free(t->account);
-	free(t->mail_address);
+	const provauth_host *h;
+
+	if (!t || !(h = t->host))
+		return; /* nothing was parsed into it */
+	h->secret_free(h, t->access_token);
+	h->secret_free(h, t->refresh_token);
+	h->free(h, t->user_id);
+	h->free(h, t->user_name);
+	h->free(h, t->account);
+	h->free(h, t->mail_address);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -131,7 +75,7 @@ static int dup_string(const provauth_host *h, const provauth_json *v, char **out
 
 	if (!s || !*s)
 		return 0;
-	if (!(*out = strdup(s)))
+	if (!(*out = provauth_plugin_strdup(h, s)))
 		return PROVAUTH_ENOMEM;
 	return 0;
 }
@@ -148,12 +92,12 @@ static int parse_user(const provauth_host *h, const provauth_json *user, pixiv_t
 		return 0;
 	id = h->json_get(user, "id");
 	if (h->json_type(id) == PROVAUTH_JSON_STRING) {
-		if (pixiv_is_user_id(h->json_string(id)) && !(out->user_id = strdup(h->json_string(id))))
+		if (pixiv_is_user_id(h->json_string(id)) && !(out->user_id = provauth_plugin_strdup(h, h->json_string(id))))
 			return PROVAUTH_ENOMEM;
 	} else if ((h->json_type(id) == PROVAUTH_JSON_INT || h->json_type(id) == PROVAUTH_JSON_DOUBLE) &&
 	           h->json_int(id, &n) == 0 && n >= 0) {
 		snprintf(num, sizeof(num), "%lld", (long long)n);
-		if (!(out->user_id = strdup(num)))
+		if (!(out->user_id = provauth_plugin_strdup(h, num)))
 			return PROVAUTH_ENOMEM;
 	}
 	if ((rc = dup_string(h, h->json_get(user, "name"), &out->user_name)) < 0 ||
@@ -178,6 +122,7 @@ int pixiv_token_parse(const provauth_host *h, pixiv_token *out, const char *who,
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->host = h;
 	if (!body || !(doc = h->json_parse(body, len)))
 		return bad_reply(h, who, "it is not JSON");
 	if (h->json_type(doc) != PROVAUTH_JSON_OBJECT) {
@@ -193,7 +138,7 @@ int pixiv_token_parse(const provauth_host *h, pixiv_token *out, const char *who,
 		rc = bad_reply(h, who, "access_token is not a non-empty string of visible ASCII");
 		goto out;
 	}
-	if (!(out->access_token = strdup(s))) {
+	if (!(out->access_token = provauth_plugin_strdup(h, s))) {
 		rc = h->set_error(h, PROVAUTH_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -217,7 +162,7 @@ int pixiv_token_parse(const provauth_host *h, pixiv_token *out, const char *who,
 			rc = bad_reply(h, who, "refresh_token is not a non-empty string of visible ASCII");
 			goto out;
 		}
-		if (!(out->refresh_token = strdup(s))) {
+		if (!(out->refresh_token = provauth_plugin_strdup(h, s))) {
 			rc = h->set_error(h, PROVAUTH_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -279,13 +224,13 @@ pixiv_token_error pixiv_token_error_parse(const provauth_host *h, long status, c
 	else if (err && strcmp(err, "invalid_request") == 0)
 		kind = PIXIV_TERR_INVALID_REQUEST;
 	/* pixiv often leaves out the top-level "error": the system message says it. */
-	else if (sys && pixiv_contains_ci(sys, "invalid refresh token"))
+	else if (sys && provauth_plugin_contains_ci(sys, "invalid refresh token"))
 		kind = PIXIV_TERR_INVALID_GRANT;
-	else if (sys && pixiv_contains_ci(sys, "access_denied"))
+	else if (sys && provauth_plugin_contains_ci(sys, "access_denied"))
 		kind = PIXIV_TERR_ACCESS_DENIED;
-	else if (sys && pixiv_contains_ci(sys, "invalid_client"))
+	else if (sys && provauth_plugin_contains_ci(sys, "invalid_client"))
 		kind = PIXIV_TERR_INVALID_CLIENT;
-	else if ((msg && pixiv_contains_ci(msg, "rate limit")) || status == 429)
+	else if ((msg && provauth_plugin_contains_ci(msg, "rate limit")) || status == 429)
 		kind = PIXIV_TERR_RATE_LIMIT;
 	else if (code_size && code[0])
 		kind = PIXIV_TERR_OTHER;

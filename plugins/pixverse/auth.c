@@ -30,17 +30,10 @@ static int oom(const provauth_host *h)
 /* Password login                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* {"username", "password"}: holds the password, free with host->secret_free. */
 static char *login_body(const provauth_host *h, const char *email, const char *password)
 {
-	provauth_json *o = h->json_new_object();
-	char *text = NULL;
-
-	if (o && h->json_set(o, "username", h->json_from_string(email)) == 0 &&
-	    h->json_set(o, "password", h->json_from_string(password)) == 0)
-		text = h->json_serialize(o);
-	if (o)
-		h->json_free(o);
-	return text;
+	return h->json_format(h, "{\"username\":%s,\"password\":%s}", email, password);
 }
 
 /* The login was refused: say why, and what it means for the account. */
@@ -52,8 +45,8 @@ static int login_refused(const pv_state *st, const provauth_account *a, const pv
 	char msg[PV_SAFE_TEXT_MAX + 64];
 	int rc;
 
-	pv_safe_text(h, msg, sizeof(msg), r->err_msg, secrets, 1);
-	if (pv_strcasestr(r->err_msg, "oauth")) {
+	PV_SAFE_TEXT(h, msg, sizeof(msg), r->err_msg, secrets, 1);
+	if (provauth_plugin_contains_ci(r->err_msg, "oauth")) {
 		/* A Google account: no password will ever work, so stop holding one. */
 		if ((rc = h->update_set_metadata(u, "auth_method", "\"google\"")) < 0 ||
 		    (rc = h->update_set(u, PROVAUTH_F_PASSWORD, NULL)) < 0)
@@ -67,11 +60,11 @@ static int login_refused(const pv_state *st, const provauth_account *a, const pv
 		                    "marked auth_method=google: import fresh cookies from a browser session instead",
 		                    a->id);
 	}
-	if (r->err_code == PV_ERR_TOO_MANY_LOGINS || pv_strcasestr(r->err_msg, "too many login"))
+	if (r->err_code == PV_ERR_TOO_MANY_LOGINS || provauth_plugin_contains_ci(r->err_msg, "too many login"))
 		return h->set_error(h, PROVAUTH_ECOOLDOWN, "pixverse: account %s: login refused: too many login attempts "
 		                    "(ErrCode %lld); logins pause for the login cooldown",
 		                    a->id, (long long)r->err_code);
-	if (r->err_code == PV_ERR_TOKEN_INVALID && pv_strcasestr(r->err_msg, "account is blocked"))
+	if (r->err_code == PV_ERR_TOKEN_INVALID && provauth_plugin_contains_ci(r->err_msg, "account is blocked"))
 		return h->set_error(h, PROVAUTH_EBANNED, "pixverse: account %s is blocked by Pixverse (ErrCode %lld)", a->id,
 		                    (long long)r->err_code);
 	if (r->err_code == PV_ERR_NO_SUCH_USER)
@@ -106,8 +99,8 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	 */
 	if ((rc = pv_ids_fresh(st, &ids)) < 0)
 		return rc;
-	if (!(url = pv_url(st->base_url, PV_LOGIN_PATH)) || !(body = login_body(h, a->email, password))) {
-		free(url);
+	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_LOGIN_PATH)) || !(body = login_body(h, a->email, password))) {
+		h->free(h, url);
 		return oom(h);
 	}
 	memset(&req, 0, sizeof(req));
@@ -118,8 +111,8 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	req.body = body;
 	req.body_len = strlen(body);
 	rc = pv_send(st, &req, &r);
-	pv_secret_free(body);
-	free(url);
+	h->secret_free(h, body);
+	h->free(h, url);
 	if (rc < 0)
 		return h->set_error(h, rc, "pixverse: account %s: login: %s", a->id, r.transport);
 
@@ -141,7 +134,7 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 		rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token);
 	if (rc == 0)
 		rc = pv_ids_store(st, u, &ids);
-	pv_secret_free(cookie_token);
+	h->secret_free(h, cookie_token);
 	pv_reply_free(st, &r);
 	return rc;
 }
@@ -166,14 +159,14 @@ static char *refreshed_token(const pv_state *st, const pv_reply *r, char *cookie
 			for (v += 7; *v == ' '; v++)
 				;
 			if (token_ok(v))
-				return pv_strdup(v);
+				return provauth_plugin_strdup(h, v);
 		}
 	}
 	if ((v = h->http_header(r->http, "token")) && token_ok(v))
-		return pv_strdup(v);
+		return provauth_plugin_strdup(h, v);
 	if (r->json && ((v = h->json_string(h->json_get(r->json, "Resp.Result.Token"))) ||
 	                (v = h->json_string(h->json_get(r->json, "Resp.Token")))) && token_ok(v))
-		return pv_strdup(v);
+		return provauth_plugin_strdup(h, v);
 	return NULL;
 }
 
@@ -188,7 +181,7 @@ static int refresh_refused(const pv_state *st, const provauth_account *a, const 
 		return h->set_error(h, PROVAUTH_ESESSION, "pixverse: account %s: refresh refused: the session was replaced "
 		                    "by a login elsewhere (ErrCode %lld)", a->id, code);
 	case PV_ERR_TOKEN_INVALID:
-		if (pv_strcasestr(r->err_msg, "account is blocked"))
+		if (provauth_plugin_contains_ci(r->err_msg, "account is blocked"))
 			return h->set_error(h, PROVAUTH_EBANNED, "pixverse: account %s is blocked by Pixverse (ErrCode %lld)",
 			                    a->id, code);
 		/* fall through */
@@ -220,7 +213,7 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 	/* A refresh renews the token of the same session: with the same ids. */
 	if ((new_ids = pv_ids_for(st, a->metadata, &ids)) < 0)
 		return new_ids;
-	if (!(url = pv_url(st->base_url, PV_REFRESH_PATH)))
+	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_REFRESH_PATH)))
 		return oom(h);
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
@@ -233,7 +226,7 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 	req.body = "{}";
 	req.body_len = 2;
 	rc = pv_send(st, &req, &r);
-	free(url);
+	h->free(h, url);
 	if (rc < 0)
 		return h->set_error(h, rc, "pixverse: account %s: refresh: %s", a->id, r.transport);
 
@@ -262,8 +255,8 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 	         (rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token)) == 0 && new_ids)
 		rc = pv_ids_store(st, u, &ids);
 	if (token != cookie_token)
-		pv_secret_free(token);
-	pv_secret_free(cookie_token);
+		h->secret_free(h, token);
+	h->secret_free(h, cookie_token);
 	pv_reply_free(st, &r);
 	return rc;
 }
@@ -295,7 +288,7 @@ static char *email_from_payload(const provauth_host *h, const provauth_json *pay
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *v = h->json_string(h->json_get(payload, keys[i]));
 		if (email_like(v))
-			return pv_strdup(v);
+			return provauth_plugin_strdup(h, v);
 	}
 	return NULL;
 }
@@ -317,7 +310,7 @@ static void quote_reply(const provauth_host *h, char *out, size_t size, const ch
 	secrets[0] = token;
 	for (i = 0; i < jar->count; i++)
 		secrets[i + 1] = jar->items[i].value;
-	pv_safe_text(h, out, size, text, secrets, jar->count + 1);
+	PV_SAFE_TEXT(h, out, size, text, secrets, jar->count + 1);
 	free(secrets);
 }
 
@@ -336,7 +329,7 @@ static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, cons
 	int rc;
 
 	*out = NULL;
-	if (!(url = pv_url(st->base_url, PV_USER_INFO_PATH)))
+	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_USER_INFO_PATH)))
 		return oom(h);
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
@@ -347,7 +340,7 @@ static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, cons
 	req.cookie_count = jar->count;
 	req.ids = ids;
 	rc = pv_send(st, &req, &r);
-	free(url);
+	h->free(h, url);
 	if (rc < 0)
 		return h->set_error(h, rc, "pixverse: cookies: asking Pixverse whose cookies these are: %s",
 		                    r.transport);
@@ -369,7 +362,7 @@ static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, cons
 	} else if (!email_like(mail = h->json_string(h->json_get(r.resp, "Mail")))) {
 		rc = h->set_error(h, PROVAUTH_EPROTOCOL, "pixverse: cookies: %s: reply has no email address (Resp.Mail)",
 		                  PV_USER_INFO_PATH);
-	} else if (!(*out = pv_strdup(mail))) {
+	} else if (!(*out = provauth_plugin_strdup(h, mail))) {
 		rc = oom(h);
 	}
 	pv_reply_free(st, &r);
@@ -431,8 +424,8 @@ static int raw_data_parse(const provauth_host *h, const char *input, char **cook
 	} else {
 		*has_ids = t || a;
 		if (!(*cookies_text = h->json_serialize(c)) ||
-		    (h->json_string(jv) && !(*jwt = pv_strdup(h->json_string(jv))))) {
-			pv_secret_free(*cookies_text);
+		    (h->json_string(jv) && !(*jwt = provauth_plugin_strdup(h, h->json_string(jv))))) {
+			h->secret_free(h, *cookies_text);
 			*cookies_text = NULL;
 			rc = oom(h);
 		}
@@ -475,7 +468,7 @@ int pv_import(void *state, const char *kind, const char *input, const provauth_a
 {
 	const pv_state *st = state;
 	const provauth_host *h = st->host;
-	pv_cookie_jar jar = { NULL, 0 };
+	pv_cookie_jar jar = { NULL, NULL, 0 };
 	provauth_json *payload = NULL;
 	pv_client_ids given, ids;
 	const char *token;
@@ -526,9 +519,9 @@ int pv_import(void *state, const char *kind, const char *input, const provauth_a
 out:
 	if (payload)
 		h->json_free(payload);
-	free(email);
-	pv_secret_free(cookies_text);
-	pv_secret_free(raw_jwt);
+	h->free(h, email);
+	h->secret_free(h, cookies_text);
+	h->secret_free(h, raw_jwt);
 	pv_cookies_free(&jar);
 	return rc;
 }

@@ -125,7 +125,7 @@ void pv_classify_message(const char *message, provauth_outcome *out)
 
 	if (!message)
 		message = "";
-	if (pv_strcasestr(message, banned_phrase)) {
+	if (provauth_plugin_contains_ci(message, banned_phrase)) {
 		outcome_banned(out, PV_ERR_TOKEN_INVALID);
 		return;
 	}
@@ -133,7 +133,7 @@ void pv_classify_message(const char *message, provauth_outcome *out)
 		const pv_phrase *ph = &phrases[i];
 		if (ph->code)
 			snprintf(num, sizeof(num), "%lld", (long long)ph->code);
-		if (pv_strcasestr(message, ph->text) || (ph->code && pv_has_number(message, num))) {
+		if (provauth_plugin_contains_ci(message, ph->text) || (ph->code && pv_has_number(message, num))) {
 			if (ph->code == 0)
 				outcome_session(out, "session_expired", 0);
 			else
@@ -175,7 +175,7 @@ void pv_classify_http(const provauth_host *h, long status, const char *body, siz
 		has_code = 1;
 	if (has_code && code != 0) {
 		msg = h->json_string(h->json_get(json, "ErrMsg"));
-		if (code == PV_ERR_TOKEN_INVALID && pv_strcasestr(msg, banned_phrase))
+		if (code == PV_ERR_TOKEN_INVALID && provauth_plugin_contains_ci(msg, banned_phrase))
 			outcome_banned(out, code);
 		else if ((r = rule_for(code)))
 			outcome_rule(out, r);

@@ -9,20 +9,6 @@
 #include <strings.h>
 #include "pixverse.h"
 
-char *pv_url(const char *base, const char *path)
-{
-	size_t bl = strlen(base), pl = strlen(path);
-	char *u = malloc(bl + pl + 2);
-
-	if (!u)
-		return NULL;
-	memcpy(u, base, bl);
-	if (*path != '/')
-		u[bl++] = '/';
-	memcpy(u + bl, path, pl + 1);
-	return u;
-}
-
 const char *pv_transport_text(int code)
 {
 	switch (code) {
@@ -42,7 +28,7 @@ void pv_transport_detail(const provauth_host *h, int code, char *out, size_t siz
 }
 
 /* "a=1; b=2" from the jar, plus _ai_token=<jwt> when the jar lacks it. Secret. */
-static char *cookie_header(const pv_request *req)
+static char *cookie_header(const provauth_host *h, const pv_request *req)
 {
 	size_t i, len = 1;
 	char *out, *p;
@@ -53,7 +39,7 @@ static char *cookie_header(const pv_request *req)
 		len += strlen(req->cookies[i].name) + strlen(req->cookies[i].value) + 3;
 	if (add_token)
 		len += sizeof(PV_TOKEN_COOKIE) + strlen(req->jwt) + 3;
-	if (len == 1 || !(out = malloc(len)))
+	if (len == 1 || !(out = h->alloc(h, len)))
 		return NULL;
 	p = out;
 	*p = '\0';
@@ -67,7 +53,7 @@ static char *cookie_header(const pv_request *req)
 	if (add_token)
 		p += sprintf(p, "%s%s=%s", p == out ? "" : "; ", PV_TOKEN_COOKIE, req->jwt);
 	if (p == out) {
-		free(out);
+		h->free(h, out);
 		return NULL;
 	}
 	return out;
@@ -136,7 +122,7 @@ int pv_send(const pv_state *st, const pv_request *req, pv_reply *out)
 		hdr[n++] = (provauth_http_header){ "x-platform", "Web", 0 };
 		hdr[n++] = (provauth_http_header){ "Origin", st->web_origin, 0 };
 		hdr[n++] = (provauth_http_header){ "Referer", referer, 0 };
-		if ((cookies = cookie_header(req)))
+		if ((cookies = cookie_header(h, req)))
 			hdr[n++] = (provauth_http_header){ "Cookie", cookies, 1 };
 	}
 	hdr[n++] = (provauth_http_header){ "Content-Type", "application/json", 0 };
@@ -152,7 +138,7 @@ int pv_send(const pv_state *st, const pv_request *req, pv_reply *out)
 	rc = h->http_request(h, &hr, &out->http);
 	if (rc < 0)
 		pv_transport_detail(h, rc, out->transport, sizeof(out->transport));
-	pv_secret_free(cookies);
+	h->secret_free(h, cookies);
 	free(referer);
 	if (rc < 0 || !out->http) {
 		if (out->http)
@@ -221,7 +207,7 @@ int pv_reply_to_failure(const pv_state *st, const pv_reply *r, const char *endpo
 	return 0;
 }
 
-int pv_set_cookie_parse(const char *header, char **name, char **value, int *removes)
+int pv_set_cookie_parse(const provauth_host *h, const char *header, char **name, char **value, int *removes)
 {
 	const char *eq, *semi, *ns, *ne, *vs, *ve, *attr;
 
@@ -243,7 +229,7 @@ int pv_set_cookie_parse(const char *header, char **name, char **value, int *remo
 	for (ve = semi; ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
 		;
 	/* A quoted value means its contents (RFC 6265 5.2 keeps quotes, browsers send them back as is). */
-	if (ne == ns || !(*name = strndup(ns, (size_t)(ne - ns))) || !(*value = strndup(vs, (size_t)(ve - vs))))
+	if (ne == ns || !(*name = provauth_plugin_strndup(h, ns, (size_t)(ne - ns))) || !(*value = provauth_plugin_strndup(h, vs, (size_t)(ve - vs))))
 		goto bad;
 	if (!pv_cookie_name_ok(*name) || !pv_cookie_value_ok(*value))
 		goto bad;
@@ -268,8 +254,8 @@ int pv_set_cookie_parse(const char *header, char **name, char **value, int *remo
 		*removes = 1;
 	return 0;
 bad:
-	free(*name);
-	pv_secret_free(*value);
+	h->free(h, *name);
+	h->secret_free(h, *value);
 	*name = *value = NULL;
 	return -1;
 }
@@ -287,20 +273,20 @@ int pv_reply_cookies(const pv_state *st, const pv_reply *r, provauth_update *upd
 
 		if (strcasecmp(r->http->headers[i].name, "set-cookie") != 0)
 			continue;
-		if (pv_set_cookie_parse(r->http->headers[i].value, &name, &value, &removes) < 0)
+		if (pv_set_cookie_parse(h, r->http->headers[i].value, &name, &value, &removes) < 0)
 			continue;
 		if (strcmp(name, PV_TOKEN_COOKIE) == 0 && !removes) {
-			pv_secret_free(*token);
-			if (!(*token = pv_strdup(value)))
+			h->secret_free(h, *token);
+			if (!(*token = provauth_plugin_strdup(h, value)))
 				rc = h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
 		}
 		if (rc == 0)
 			rc = h->update_set_cookie(update, name, removes ? NULL : value);
-		free(name);
-		pv_secret_free(value);
+		h->free(h, name);
+		h->secret_free(h, value);
 	}
 	if (rc < 0) {
-		pv_secret_free(*token);
+		h->secret_free(h, *token);
 		*token = NULL;
 	}
 	return rc;

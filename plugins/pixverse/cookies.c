@@ -21,11 +21,11 @@ void pv_cookies_free(pv_cookie_jar *jar)
 {
 	size_t i;
 
-	if (!jar)
+	if (!jar || !jar->host)
 		return;
 	for (i = 0; i < jar->count; i++) {
-		free(jar->items[i].name);
-		pv_secret_free(jar->items[i].value);
+		jar->host->free(jar->host, jar->items[i].name);
+		jar->host->secret_free(jar->host, jar->items[i].value);
 	}
 	free(jar->items);
 	jar->items = NULL;
@@ -94,8 +94,8 @@ static int jar_put(pv_cookie_jar *jar, const provauth_host *h, const char *name,
 	char *n, *v;
 	size_t i;
 
-	if (!(n = malloc(nlen + 1)) || !(v = malloc(vlen + 1))) {
-		free(n);
+	if (!(n = h->alloc(h, nlen + 1)) || !(v = h->alloc(h, vlen + 1))) {
+		h->free(h, n);
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: cookies: out of memory");
 	}
 	memcpy(n, name, nlen);
@@ -104,20 +104,20 @@ static int jar_put(pv_cookie_jar *jar, const provauth_host *h, const char *name,
 	v[vlen] = '\0';
 	for (i = 0; i < jar->count; i++)
 		if (strcmp(jar->items[i].name, n) == 0) {
-			free(n);
-			pv_secret_free(jar->items[i].value);
+			h->free(h, n);
+			h->secret_free(h, jar->items[i].value);
 			jar->items[i].value = v;
 			return 0;
 		}
 	if (jar->count >= PV_COOKIES_MAX_COUNT) {
-		free(n);
-		pv_secret_free(v);
+		h->free(h, n);
+		h->secret_free(h, v);
 		return h->set_error(h, PROVAUTH_EINVAL, "pixverse: cookies: more than %d cookies; export only the pixverse.ai ones",
 		                    PV_COOKIES_MAX_COUNT);
 	}
 	if (!(grown = realloc(jar->items, (jar->count + 1) * sizeof(*grown)))) {
-		free(n);
-		pv_secret_free(v);
+		h->free(h, n);
+		h->secret_free(h, v);
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: cookies: out of memory");
 	}
 	jar->items = grown;
@@ -137,23 +137,23 @@ static int check_and_put(pv_cookie_jar *jar, const provauth_host *h, const char 
 
 	if (nlen == 0)
 		return h->set_error(h, PROVAUTH_EINVAL, "pixverse: cookies: %s has an empty name", where);
-	if (!(n = malloc(nlen + 1)))
+	if (!(n = h->alloc(h, nlen + 1)))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: cookies: out of memory");
 	memcpy(n, name, nlen);
 	n[nlen] = '\0';
 	ok = strlen(n) == nlen && pv_cookie_name_ok(n);
-	free(n);
+	h->free(h, n);
 	shown_name(name, nlen, shown, sizeof(shown));
 	if (!ok)
 		return h->set_error(h, PROVAUTH_EINVAL,
 		                    "pixverse: cookies: %s: name '%s' has characters a cookie name cannot contain", where,
 		                    shown);
-	if (!(n = malloc(vlen + 1)))
+	if (!(n = h->alloc(h, vlen + 1)))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: cookies: out of memory");
 	memcpy(n, value, vlen);
 	n[vlen] = '\0';
 	ok = strlen(n) == vlen && pv_cookie_value_ok(n);
-	pv_secret_free(n);
+	h->secret_free(h, n);
 	if (!ok)
 		return h->set_error(h, PROVAUTH_EINVAL,
 		                    "pixverse: cookies: %s ('%s'): the value has characters a Cookie header cannot carry "
@@ -400,6 +400,7 @@ int pv_cookies_parse(pv_cookie_jar *out, const provauth_host *h, const char *inp
 	size_t len;
 	int rc;
 
+	out->host = h;
 	out->items = NULL;
 	out->count = 0;
 	if (!input)

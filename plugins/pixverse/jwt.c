@@ -32,7 +32,7 @@ provauth_json *pv_jwt_payload(const provauth_host *h, const char *token)
 	if (h->base64_decode(h, p, (size_t)(end - p), &raw, &raw_len) < 0 || !raw)
 		return NULL;
 	json = h->json_parse((const char *)raw, raw_len);
-	free(raw);
+	h->free(h, raw);
 	if (json && h->json_type(json) != PROVAUTH_JSON_OBJECT) {
 		h->json_free(json);
 		json = NULL;

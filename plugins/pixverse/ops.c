@@ -37,7 +37,7 @@ static int web_get(const pv_state *st, const provauth_session *s, const char *pa
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if (!(url = pv_url(st->base_url, path)))
+	if (!(url = provauth_plugin_url_join(h, st->base_url, path)))
 		return oom_failure(h, f);
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
@@ -48,7 +48,7 @@ static int web_get(const pv_state *st, const provauth_session *s, const char *pa
 	req.cookie_count = s->cookie_count;
 	req.ids = data ? &data->ids : NULL;
 	rc = pv_send(st, &req, r);
-	free(url);
+	h->free(h, url);
 	if (rc < 0) {
 		snprintf(msg, sizeof(msg), "pixverse: GET %s: %s", path, r->transport);
 		h->failure_set_transport(f, rc, msg);
@@ -66,8 +66,11 @@ static int64_t int_member(const provauth_host *h, const provauth_json *obj, cons
 	return h->json_int(h->json_get(obj, key), &n) == 0 ? n : def;
 }
 
-/* A copy of a scalar member: integers (also integral floats), booleans, strings; anything else is null. */
-static provauth_json *copy_member(const provauth_host *h, const provauth_json *obj, const char *key)
+/*
+ * A scalar member as JSON text, from host->alloc: integers (also integral
+ * floats), booleans and strings; anything else is null. NULL: out of memory.
+ */
+static char *member_text(const provauth_host *h, const provauth_json *obj, const char *key)
 {
 	const provauth_json *v = h->json_get(obj, key);
 	int64_t n;
@@ -76,32 +79,23 @@ static provauth_json *copy_member(const provauth_host *h, const provauth_json *o
 	switch (h->json_type(v)) {
 	case PROVAUTH_JSON_INT:
 	case PROVAUTH_JSON_DOUBLE:
-		if (h->json_int(v, &n) == 0)
-			return h->json_from_int(n);
-		return NULL;
+		return h->json_int(v, &n) == 0 ? h->json_format(h, "%i", n) : h->json_format(h, "null");
 	case PROVAUTH_JSON_BOOL:
-		return h->json_bool(v, &b) == 0 ? h->json_from_bool(b) : NULL;
+		return h->json_bool(v, &b) == 0 ? h->json_format(h, "%b", b) : h->json_format(h, "null");
 	case PROVAUTH_JSON_STRING:
-		return h->json_from_string(h->json_string(v));
+		return h->json_format(h, "%s", h->json_string(v));
 	default:
-		return NULL;
+		return h->json_format(h, "null");
 	}
 }
 
-/* obj[key] = val, where val NULL means JSON null. Returns 0 or -1. */
-static int put(const provauth_host *h, provauth_json *obj, const char *key, provauth_json *val)
+/* Hands `text` (host->alloc'd JSON) over as the result; NULL was an allocation that failed. */
+static int finish(const provauth_host *h, char *text, char **out_json, provauth_failure *f)
 {
-	/* json_set takes NULL as null: the host's JSON values are json-c objects, and json-c's null is NULL. */
-	return h->json_set(obj, key, val) == 0 ? 0 : -1;
-}
-
-static int finish(const provauth_host *h, provauth_json *obj, char **out_json, provauth_failure *f)
-{
-	if (!obj)
+	if (!text)
 		return oom_failure(h, f);
-	*out_json = h->json_serialize(obj);
-	h->json_free(obj);
-	return *out_json ? 0 : oom_failure(h, f);
+	*out_json = text;
+	return 0;
 }
 
 static int no_args(const provauth_host *h, const char *op, const provauth_op_arg *args, size_t nargs)
@@ -130,7 +124,7 @@ static int64_t openapi_credits(const pv_state *st, const provauth_session *s)
 
 	if (!s->openapi_key || !*s->openapi_key)
 		return 0;
-	if (!(url = pv_url(st->openapi_base_url, PV_OPENAPI_CREDITS_PATH)))
+	if (!(url = provauth_plugin_url_join(h, st->openapi_base_url, PV_OPENAPI_CREDITS_PATH)))
 		return 0;
 	memset(&req, 0, sizeof(req));
 	memset(&r, 0, sizeof(r));
@@ -146,7 +140,7 @@ static int64_t openapi_credits(const pv_state *st, const provauth_session *s)
 	else if (h->json_int(h->json_get(r.resp, "credits"), &n) < 0 &&
 	         h->json_int(h->json_get(r.resp, "total_credits"), &n) < 0)
 		why = "no_credits_field";
-	free(url);
+	h->free(h, url);
 	if (why) {
 		const provauth_log_field fl[] = { { "account_id", PROVAUTH_FIELD_STRING, s->account_id, 0 },
 		                                  { "reason", PROVAUTH_FIELD_STRING, why, 0 },
@@ -167,34 +161,38 @@ static int64_t bounded(int64_t n)
 	return n > limit ? limit : n < -limit ? -limit : n;
 }
 
-static int credits_json(const pv_state *st, const provauth_session *s, provauth_json **out, provauth_failure *f)
+/* The credit figures, web first (the call that fails the operation), then OpenAPI (best effort). */
+typedef struct pv_credits {
+	int64_t web, openapi, daily, monthly, package;
+} pv_credits;
+
+static int credits_read(const pv_state *st, const provauth_session *s, pv_credits *c, provauth_failure *f)
 {
-	const provauth_host *h = st->host;
-	int64_t daily, monthly, package, total;
-	provauth_json *o;
 	pv_reply r;
 	int rc;
 
-	*out = NULL;
+	memset(c, 0, sizeof(*c));
 	if ((rc = web_get(st, s, PV_CREDITS_PATH, &r, f)) < 0)
 		return rc;
-	daily = int_member(h, r.resp, "credit_daily", 0);
-	monthly = int_member(h, r.resp, "credit_monthly", 0);
-	package = int_member(h, r.resp, "credit_package", 0);
+	c->daily = int_member(st->host, r.resp, "credit_daily", 0);
+	c->monthly = int_member(st->host, r.resp, "credit_monthly", 0);
+	c->package = int_member(st->host, r.resp, "credit_package", 0);
 	pv_reply_free(st, &r);
-	total = bounded(daily) + bounded(monthly) + bounded(package);
-	if (total < 0)
-		total = 0;
-	if (!(o = h->json_new_object()) || put(h, o, "web", h->json_from_int(total)) < 0 ||
-	    put(h, o, "openapi", h->json_from_int(openapi_credits(st, s))) < 0 ||
-	    put(h, o, "daily", h->json_from_int(daily)) < 0 || put(h, o, "monthly", h->json_from_int(monthly)) < 0 ||
-	    put(h, o, "package", h->json_from_int(package)) < 0) {
-		if (o)
-			h->json_free(o);
-		return oom_failure(h, f);
-	}
-	*out = o;
+	c->web = bounded(c->daily) + bounded(c->monthly) + bounded(c->package);
+	if (c->web < 0)
+		c->web = 0;
+	c->openapi = openapi_credits(st, s);
 	return 0;
+}
+
+/* {web, openapi, daily, monthly, package[, ad_watch_task]} from host->alloc; NULL when out of memory. */
+static char *credits_text(const provauth_host *h, const pv_credits *c, const char *task)
+{
+	if (task)
+		return h->json_format(h, "{\"web\":%i,\"openapi\":%i,\"daily\":%i,\"monthly\":%i,\"package\":%i,"
+		                      "\"ad_watch_task\":%j}", c->web, c->openapi, c->daily, c->monthly, c->package, task);
+	return h->json_format(h, "{\"web\":%i,\"openapi\":%i,\"daily\":%i,\"monthly\":%i,\"package\":%i}",
+	                      c->web, c->openapi, c->daily, c->monthly, c->package);
 }
 
 /* ---- user_info ---- */
@@ -204,56 +202,56 @@ static int op_user_info(void *state, const provauth_session *s, const provauth_o
 {
 	const pv_state *st = state;
 	const provauth_host *h = st->host;
-	provauth_json *o;
+	static const char *const keys[] = { "Mail", "Username", "Nickname", "AccId" };
+	char *v[4], *text = NULL;
 	pv_reply r;
+	size_t i;
 	int rc;
 
 	if ((rc = no_args(h, "user_info", args, nargs)) < 0)
 		return rc;
 	if ((rc = web_get(st, s, PV_USER_INFO_PATH, &r, f)) < 0)
 		return rc;
-	if (!(o = h->json_new_object()) || put(h, o, "email", copy_member(h, r.resp, "Mail")) < 0 ||
-	    put(h, o, "username", copy_member(h, r.resp, "Username")) < 0 ||
-	    put(h, o, "nickname", copy_member(h, r.resp, "Nickname")) < 0 ||
-	    put(h, o, "account_id", copy_member(h, r.resp, "AccId")) < 0) {
-		if (o)
-			h->json_free(o);
-		o = NULL;
-	}
+	for (i = 0; i < 4; i++)
+		v[i] = member_text(h, r.resp, keys[i]);
+	if (v[0] && v[1] && v[2] && v[3])
+		text = h->json_format(h, "{\"email\":%j,\"username\":%j,\"nickname\":%j,\"account_id\":%j}", v[0], v[1],
+		                      v[2], v[3]);
+	for (i = 0; i < 4; i++)
+		h->free(h, v[i]);
 	pv_reply_free(st, &r);
-	return finish(h, o, out_json, f);
+	return finish(h, text, out_json, f);
 }
 
 /* ---- ad_task ---- */
 
-/* The ad-watch task from a task list reply, or JSON null (NULL) when there is none. */
-static int ad_task_from(const provauth_host *h, const provauth_json *list, provauth_json **out)
+/* The ad-watch task from a task list reply as JSON text (host->alloc), or NULL when there is none. */
+static int ad_task_from(const provauth_host *h, const provauth_json *list, char **out)
 {
 	static const char *const keys[] = { "reward", "progress", "total_counts", "completed_counts", "expired_time" };
 	size_t i, k, n = h->json_array_len(list);
+	char *v[5];
 
 	*out = NULL;
 	for (i = 0; i < n; i++) {
 		const provauth_json *t = h->json_array_at(list, i);
-		provauth_json *o;
 
 		if (int_member(h, t, "task_type", -1) != PV_AD_TASK_TYPE ||
 		    int_member(h, t, "sub_type", -1) != PV_AD_TASK_SUBTYPE)
 			continue;
-		if (!(o = h->json_new_object()))
-			return -1;
-		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-			if (put(h, o, keys[k], copy_member(h, t, keys[k])) < 0) {
-				h->json_free(o);
-				return -1;
-			}
-		*out = o;
-		return 0;
+		for (k = 0; k < 5; k++)
+			v[k] = member_text(h, t, keys[k]);
+		if (v[0] && v[1] && v[2] && v[3] && v[4])
+			*out = h->json_format(h, "{\"reward\":%j,\"progress\":%j,\"total_counts\":%j,\"completed_counts\":%j,"
+			                      "\"expired_time\":%j}", v[0], v[1], v[2], v[3], v[4]);
+		for (k = 0; k < 5; k++)
+			h->free(h, v[k]);
+		return *out ? 0 : -1;
 	}
 	return 0;
 }
 
-static int ad_task_json(const pv_state *st, const provauth_session *s, provauth_json **out, provauth_failure *f)
+static int ad_task_json(const pv_state *st, const provauth_session *s, char **out, provauth_failure *f)
 {
 	const provauth_host *h = st->host;
 	pv_reply r;
@@ -276,27 +274,23 @@ static int op_ad_task(void *state, const provauth_session *s, const provauth_op_
                       char **out_json, provauth_failure *f)
 {
 	const pv_state *st = state;
-	provauth_json *o;
+	char *o;
 	int rc;
 
 	if ((rc = no_args(st->host, "ad_task", args, nargs)) < 0)
 		return rc;
 	if ((rc = ad_task_json(st, s, &o, f)) < 0)
 		return rc;
-	if (!o) {
-		*out_json = pv_strdup("null");
-		return *out_json ? 0 : oom_failure(st->host, f);
-	}
-	return finish(st->host, o, out_json, f);
+	return finish(st->host, o ? o : provauth_plugin_strdup(st->host, "null"), out_json, f);
 }
 
 /* ---- credits and status: credits plus the ad task, best effort ---- */
 
-static void failure_reset(provauth_failure *f)
+static void failure_reset(const provauth_host *h, provauth_failure *f)
 {
-	/* The host allocates these with malloc; it zeroes the rest before each attempt. */
-	free(f->message);
-	free(f->body);
+	/* The host's failure_set_* allocated these; it zeroes the rest before each attempt. */
+	h->free(h, f->message);
+	h->free(h, f->body);
 	memset(f, 0, sizeof(*f));
 	f->retry_after = -1;
 }
@@ -307,7 +301,7 @@ static void failure_reset(provauth_failure *f)
  * session died between two calls: that is the caller's problem too, and
  * run_with_session recovers it). Returns 0 or that error, described in *f.
  */
-static int ad_task_best_effort(const pv_state *st, const provauth_session *s, provauth_json **task,
+static int ad_task_best_effort(const pv_state *st, const provauth_session *s, char **task,
                                provauth_failure *f)
 {
 	const provauth_host *h = st->host;
@@ -323,7 +317,7 @@ static int ad_task_best_effort(const pv_state *st, const provauth_session *s, pr
 	oc.retry_after = -1;
 	pv_classify_error((void *)st, &tf, &oc);
 	if (oc.is_session_error) {
-		failure_reset(f);
+		failure_reset(h, f);
 		*f = tf;
 		return rc;
 	}
@@ -333,36 +327,28 @@ static int ad_task_best_effort(const pv_state *st, const provauth_session *s, pr
 		                                  { "error_code", PROVAUTH_FIELD_STRING, oc.error_code, 0 } };
 		h->log(h, PROVAUTH_LOG_INFO, "pixverse_ad_task_unavailable", fl, sizeof(fl) / sizeof(fl[0]));
 	}
-	failure_reset(&tf);
+	failure_reset(h, &tf);
 	return 0;
-}
-
-/* obj.ad_watch_task = task when there is one (taken over either way). Returns 0 or -1. */
-static int put_ad_task(const provauth_host *h, provauth_json *obj, provauth_json *task)
-{
-	return task ? put(h, obj, "ad_watch_task", task) : 0;
 }
 
 static int op_credits(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
                       char **out_json, provauth_failure *f)
 {
 	const pv_state *st = state;
-	provauth_json *o, *task;
+	const provauth_host *h = st->host;
+	pv_credits c;
+	char *task;
 	int rc;
 
-	if ((rc = no_args(st->host, "credits", args, nargs)) < 0)
+	if ((rc = no_args(h, "credits", args, nargs)) < 0)
 		return rc;
-	if ((rc = credits_json(st, s, &o, f)) < 0)
+	if ((rc = credits_read(st, s, &c, f)) < 0)
 		return rc;
-	if ((rc = ad_task_best_effort(st, s, &task, f)) < 0) {
-		st->host->json_free(o);
+	if ((rc = ad_task_best_effort(st, s, &task, f)) < 0)
 		return rc;
-	}
-	if (put_ad_task(st->host, o, task) < 0) {
-		st->host->json_free(o);
-		return oom_failure(st->host, f);
-	}
-	return finish(st->host, o, out_json, f);
+	rc = finish(h, credits_text(h, &c, task), out_json, f);
+	h->free(h, task);
+	return rc;
 }
 
 /* Spec 5 (/pixverse-status): {provider_id, email, credits: {web, openapi, ...}, ad_watch_task?}. */
@@ -371,37 +357,25 @@ static int op_status(void *state, const provauth_session *s, const provauth_op_a
 {
 	const pv_state *st = state;
 	const provauth_host *h = st->host;
-	provauth_json *credits = NULL, *task = NULL, *o;
+	const char *provider = s->provider ? s->provider : PV_ID;
+	char *credits, *task, *text = NULL;
+	pv_credits c;
 	int rc;
 
 	if ((rc = no_args(h, "status", args, nargs)) < 0)
 		return rc;
-	if ((rc = credits_json(st, s, &credits, f)) < 0)
+	if ((rc = credits_read(st, s, &c, f)) < 0)
 		return rc;
-	if ((rc = ad_task_best_effort(st, s, &task, f)) < 0) {
-		h->json_free(credits);
+	if ((rc = ad_task_best_effort(st, s, &task, f)) < 0)
 		return rc;
-	}
-	if (!(o = h->json_new_object()) || put(h, o, "provider_id", h->json_from_string(s->provider ? s->provider : PV_ID)) < 0 ||
-	    put(h, o, "email", s->email ? h->json_from_string(s->email) : NULL) < 0) {
-		if (o)
-			h->json_free(o);
-		h->json_free(credits);
-		if (task)
-			h->json_free(task);
-		return oom_failure(h, f);
-	}
-	if (put(h, o, "credits", credits) < 0) {
-		h->json_free(o);
-		if (task)
-			h->json_free(task);
-		return oom_failure(h, f);
-	}
-	if (put_ad_task(h, o, task) < 0) {
-		h->json_free(o);
-		return oom_failure(h, f);
-	}
-	return finish(h, o, out_json, f);
+	if ((credits = credits_text(h, &c, NULL)))
+		text = task ? h->json_format(h, "{\"provider_id\":%s,\"email\":%s,\"credits\":%j,\"ad_watch_task\":%j}",
+		                             provider, s->email, credits, task)
+		            : h->json_format(h, "{\"provider_id\":%s,\"email\":%s,\"credits\":%j}", provider, s->email,
+		                             credits);
+	h->free(h, credits);
+	h->free(h, task);
+	return finish(h, text, out_json, f);
 }
 
 const provauth_operation pv_operations[] = {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <provauth/plugin.h>
+#include <provauth/plugin_util.h>
 
 #define PV_ID "pixverse"
 
@@ -17,6 +18,13 @@
 #define PV_TOKEN_COOKIE "_ai_token"
 
 /* ---- plugin.c: state shared by every call (read-only after init) ---- */
+
+/*
+ * What provauth_plugin_init returns (entry.c): the provider description.
+ * Apart from the exported entry, so that a program linking both plugins'
+ * libraries (the fuzz targets) has no two provauth_plugin_init.
+ */
+int pv_plugin_init(const provauth_provider **out, const provauth_host *host);
 
 typedef struct pv_state {
 	const provauth_host *host;
@@ -43,24 +51,19 @@ typedef struct pv_session_data {
 
 /* ---- util.c: text helpers ---- */
 
-/* Case-insensitive substring search; NULL-safe. */
-const char *pv_strcasestr(const char *haystack, const char *needle);
 /* 1 when `code` appears in `text` as a whole number (not inside a longer one). */
 int pv_has_number(const char *text, const char *code);
-/* malloc()ed copy; NULL on NULL or OOM. */
-char *pv_strdup(const char *s);
-/* Overwrites then frees a secret string; NULL-safe. */
-void pv_secret_free(char *s);
 /* Longest piece of a server's message we repeat (host->text_excerpt's bound). */
 #define PV_SAFE_TEXT_MAX 160
 /*
- * A server-supplied message made fit to show, by host->text_excerpt:
+ * A server-supplied message made fit to show (provauth_plugin_quote):
  * printable ASCII, shortened, and withheld if it repeats any of the
- * request's `secrets` in any case or spacing. An older host has no such
- * service: then nothing of the server's words is shown.
+ * request's `secrets` in any case or spacing. A host table without
+ * text_excerpt: then nothing of the server's words is shown.
  */
-void pv_safe_text(const provauth_host *h, char *out, size_t size, const char *text, const char *const *secrets,
-                  size_t nsecrets);
+#define PV_SAFE_TEXT(h, out, size, text, secrets, nsecrets) \
+	provauth_plugin_quote((h), (out), (size), (text), (secrets), (nsecrets), \
+	                      "(server text not shown: this host cannot check it for credentials)")
 
 /* ---- jwt.c ---- */
 
@@ -81,7 +84,8 @@ provauth_json *pv_jwt_payload(const provauth_host *h, const char *token);
 /* ---- cookies.c ---- */
 
 typedef struct pv_cookie_jar {
-	provauth_cookie *items;     /* malloc()ed names and values */
+	const provauth_host *host;  /* whose allocator the names and values come from */
+	provauth_cookie *items;     /* names and values from host->alloc; the array is ours */
 	size_t count;
 } pv_cookie_jar;
 
@@ -210,10 +214,11 @@ void pv_transport_detail(const provauth_host *h, int code, char *out, size_t siz
  */
 int pv_reply_to_failure(const pv_state *st, const pv_reply *r, const char *endpoint, int need_resp,
                         provauth_failure *failure);
-/* Full URL for a path under a base; malloc()ed. */
-char *pv_url(const char *base, const char *path);
-/* Name and value of a Set-Cookie header (before the first ';'); 0, or -1 if unusable. */
-int pv_set_cookie_parse(const char *header, char **name, char **value, int *removes);
+/*
+ * Name and value of a Set-Cookie header (before the first ';'), from
+ * host->alloc; 0, or -1 if unusable.
+ */
+int pv_set_cookie_parse(const provauth_host *h, const char *header, char **name, char **value, int *removes);
 /*
  * Stores every cookie the reply sets into `update`; *token gets a copy of
  * the _ai_token one (NULL if none). Returns 0 or a negative code.

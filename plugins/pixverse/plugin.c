@@ -3,7 +3,6 @@
  * is a setting, so tests (and a relocated service) point the plugin
  * anywhere without rebuilding it.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,62 +25,16 @@ static const char *const setting_keys[] = {
 
 static void state_free(pv_state *st)
 {
+	const provauth_host *h;
+
 	if (!st)
 		return;
-	free(st->base_url);
-	free(st->web_origin);
-	free(st->openapi_base_url);
-	free(st->user_agent);
+	h = st->host;
+	h->free(h, st->base_url);
+	h->free(h, st->web_origin);
+	h->free(h, st->openapi_base_url);
+	h->free(h, st->user_agent);
 	free(st);
-}
-
-static int text_ok(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
-			return 0;
-	return 1;
-}
-
-static int bad_setting(const provauth_host *h, const provauth_setting *s, const char *key, const char *fmt, ...)
-	PROVAUTH_PRINTF(4, 5);
-
-/* A value the host's readers took but this plugin refuses: named with its place in the file when the host can. */
-static int bad_setting(const provauth_host *h, const provauth_setting *s, const char *key, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (PROVAUTH_HOST_HAS(h, setting_error) && h->setting_error)
-		return h->setting_error(h, s, key, "%s", msg);
-	return h->set_error(h, PROVAUTH_ECONFIG, "providers.pixverse.%s: %s", key, msg);
-}
-
-/* An http(s) URL without trailing '/', copied into *out. */
-static int url_setting(const provauth_host *h, const provauth_setting *s, const char *key, const char *def,
-                       char **out)
-{
-	const char *v = NULL;
-	size_t n, scheme;
-	int rc;
-
-	if ((rc = h->setting_string(h, s, key, def, &v)) < 0)
-		return rc;
-	if (!v || (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) || !text_ok(v) || strchr(v, ' ') ||
-	    strchr(v, '?') || strchr(v, '#'))
-		return bad_setting(h, s, key, "expected an http:// or https:// URL without query or fragment");
-	scheme = v[4] == 's' ? 8 : 7;
-	n = strlen(v);
-	while (n > scheme && v[n - 1] == '/')
-		n--;
-	if (n <= scheme || v[scheme] == '/')
-		return bad_setting(h, s, key, "the URL has no host");
-	if (!(*out = strndup(v, n)))
-		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
-	return 0;
 }
 
 static int pv_init(void **state, const provauth_host *h, const provauth_setting *settings)
@@ -94,18 +47,20 @@ static int pv_init(void **state, const provauth_host *h, const provauth_setting 
 	if (!(st = calloc(1, sizeof(*st))))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
 	st->host = h;
-	if ((rc = url_setting(h, settings, "base_url", PV_DEFAULT_BASE_URL, &st->base_url)) < 0 ||
-	    (rc = url_setting(h, settings, "web_origin", PV_DEFAULT_WEB_ORIGIN, &st->web_origin)) < 0 ||
-	    (rc = url_setting(h, settings, "openapi_base_url", PV_DEFAULT_OPENAPI_BASE_URL, &st->openapi_base_url)) < 0 ||
+	if ((rc = provauth_plugin_setting_url(h, settings, PV_ID, "base_url", PV_DEFAULT_BASE_URL, &st->base_url)) < 0 ||
+	    (rc = provauth_plugin_setting_url(h, settings, PV_ID, "web_origin", PV_DEFAULT_WEB_ORIGIN,
+	                                      &st->web_origin)) < 0 ||
+	    (rc = provauth_plugin_setting_url(h, settings, PV_ID, "openapi_base_url", PV_DEFAULT_OPENAPI_BASE_URL,
+	                                      &st->openapi_base_url)) < 0 ||
 	    (rc = h->setting_int(h, settings, "jwt_refresh_threshold", PV_DEFAULT_JWT_THRESHOLD, 0, PV_MAX_JWT_THRESHOLD,
 	                         &st->jwt_refresh_threshold)) < 0 ||
 	    (rc = h->setting_string(h, settings, "user_agent", PV_DEFAULT_USER_AGENT, &ua)) < 0)
 		goto fail;
-	if (!ua || !*ua || !text_ok(ua)) {
-		rc = bad_setting(h, settings, "user_agent", "must be non-empty text on one line");
+	if (!ua || !*ua || !provauth_plugin_text_ok(ua)) {
+		rc = provauth_plugin_setting_fail(h, settings, PV_ID, "user_agent", "must be non-empty text on one line");
 		goto fail;
 	}
-	if (!(st->user_agent = strdup(ua))) {
+	if (!(st->user_agent = provauth_plugin_strdup(h, ua))) {
 		rc = h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
 		goto fail;
 	}
@@ -151,9 +106,7 @@ static const provauth_provider provider = {
 	PROVAUTH_SIGNIN_PASSWORD | PROVAUTH_SIGNIN_GOOGLE,
 };
 
-PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host);
-
-PROVAUTH_PLUGIN_EXPORT int provauth_plugin_init(const provauth_provider **out, const provauth_host *host)
+int pv_plugin_init(const provauth_provider **out, const provauth_host *host)
 {
 	if (!out || !host)
 		return PROVAUTH_EINVAL;

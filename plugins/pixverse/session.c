@@ -43,10 +43,10 @@ static int choose_jwt(const pv_state *st, const provauth_account *a, provauth_se
 		return 0;
 	if (cookie_ok && cookie_exp <= now)
 		return 0; /* expired too: swapping one dead token for another helps nobody */
-	if (!(copy = pv_strdup(cookie_jwt)))
+	if (!(copy = provauth_plugin_strdup(h, cookie_jwt)))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
 	if ((rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, cookie_jwt)) < 0) {
-		pv_secret_free(copy);
+		h->secret_free(h, copy);
 		return rc;
 	}
 	s->jwt_token = copy;

@@ -1,23 +1,7 @@
-/* Small text helpers the other files share. */
+/* Small text helpers the other files share (the common ones are in <provauth/plugin_util.h>). */
 #include <ctype.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "pixverse.h"
-
-const char *pv_strcasestr(const char *haystack, const char *needle)
-{
-	size_t n;
-
-	if (!haystack || !needle)
-		return NULL;
-	n = strlen(needle);
-	for (; *haystack; haystack++)
-		if (strncasecmp(haystack, needle, n) == 0)
-			return haystack;
-	return n == 0 ? haystack : NULL;
-}
 
 int pv_has_number(const char *text, const char *code)
 {
@@ -32,38 +16,4 @@ int pv_has_number(const char *text, const char *code)
 			return 1;
 	}
 	return 0;
-}
-
-char *pv_strdup(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-void pv_secret_free(char *s)
-{
-	if (!s)
-		return;
-	/* volatile keeps the compiler from dropping stores to memory about to be freed */
-	{
-		volatile char *v = s;
-		while (*v)
-			*v++ = 0;
-	}
-	free(s);
-}
-
-void pv_safe_text(const provauth_host *h, char *out, size_t size, const char *text, const char *const *secrets,
-                  size_t nsecrets)
-{
-	if (!size)
-		return;
-	out[0] = '\0';
-	if (!text || !*text)
-		return;
-	/* One check for every plugin, in the host: a local copy would fall behind it. */
-	if (!PROVAUTH_HOST_HAS(h, text_excerpt)) {
-		snprintf(out, size, "(server text not shown: this host cannot check it for credentials)");
-		return;
-	}
-	h->text_excerpt(h, out, size, text, strlen(text), secrets, nsecrets);
 }

@@ -33,12 +33,16 @@ else
 	ok "make install DESTDIR=..."
 	# Relocate the .pc as a packager's sysroot would, for provauth alone.
 	mkdir -p "$tmp/pc"
-	sed "s|^prefix=|prefix=$root|" "$root$PA_LIBDIR/pkgconfig/provauth.pc" >"$tmp/pc/provauth.pc"
+	for pc in provauth provauth-plugin; do
+		sed "s|^prefix=|prefix=$root|" "$root$PA_LIBDIR/pkgconfig/$pc.pc" >"$tmp/pc/$pc.pc"
+	done
 	export PKG_CONFIG_PATH="$tmp/pc"
 fi
 bin=$root$PA_BINDIR/provauth
 export LD_LIBRARY_PATH="$root$PA_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 for f in "$bin" "$root$PA_LIBDIR/libprovauth.so" "$root$PA_INCLUDEDIR/provauth/plugin.h" \
+	"$root$PA_INCLUDEDIR/provauth/types.h" "$root$PA_INCLUDEDIR/provauth/plugin_util.h" \
+	"$root$PA_LIBDIR/libprovauth_plugin.a" \
 	"$root$PA_PLUGINDIR/pixverse.so" "$root$PA_MANDIR/man1/provauth.1" \
 	"$root$PA_PKGDATADIR/provauth.yaml.sample"; do
 	check "installed: ${f#"$root"}" '[ -f "$f" ]'
@@ -51,6 +55,9 @@ build_flags=(CC="${PA_CC:-cc}" CFLAGS="${PA_CFLAGS:-} -Wall -Wextra -Werror" LDF
 cp -r "$PA_SRCDIR/examples/plugin" "$PA_SRCDIR/examples/embed" "$tmp/" && chmod -R u+w "$tmp/plugin" "$tmp/embed"
 make -C "$tmp/plugin" "${build_flags[@]}" >"$tmp/out" 2>"$tmp/err" || die "examples/plugin builds"
 ok "examples/plugin builds with its own Makefile"
+check "... linking the helper library through pkg-config provauth-plugin" \
+	'pkg-config --libs provauth-plugin | grep -q -- -lprovauth_plugin && grep -q "provauth-plugin" "$tmp/plugin/Makefile"'
+check "... and nothing of libprovauth" '! ldd "$tmp/plugin/bearer.so" | grep -q libprovauth'
 check "the plugin exports only provauth_plugin_init" \
 	'[ "$(nm -D --defined-only "$tmp/plugin/bearer.so" | awk "\$2 == \"T\" {print \$3}")" = provauth_plugin_init ]'
 make -C "$tmp/embed" "${build_flags[@]}" >"$tmp/out" 2>"$tmp/err" || die "examples/embed builds"

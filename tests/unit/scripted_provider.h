@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <provauth/provauth.h>
 #include <provauth/plugin.h>
 
 typedef struct scripted_server {

@@ -354,18 +354,23 @@ static void expect_refusal(const struct refusal *r)
 
 static void test_each_broken_plugin_is_refused_with_its_reason(void)
 {
-	char newer[64], supported[64];
+	char newer[64], supported[64], future[64], rebuild[128];
 	size_t i;
 
 	snprintf(newer, sizeof(newer), "ABI %d.%d,", PROVAUTH_PLUGIN_ABI_MAJOR,
 	         PROVAUTH_PLUGIN_ABI_MINOR + 1);
 	snprintf(supported, sizeof(supported), "this host supports %d.0 to %d.%d",
 	         PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR);
+	snprintf(future, sizeof(future), "ABI %d.0,", PROVAUTH_PLUGIN_ABI_MAJOR + 1);
+	snprintf(rebuild, sizeof(rebuild),
+	         "abi_1x.so: plugin ABI 1.x is no longer supported; rebuild against provauth plugin ABI %d.%d",
+	         PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR);
 	{
 		const struct refusal cases[] = {
 			{ "no_entry", "no_entry.so", NULL,
 			  { "no entry point provauth_plugin_init in", NULL } },
-			{ "major_mismatch", "major_mismatch.so", NULL, { "ABI 2.0,", supported } },
+			{ "major_mismatch", "major_mismatch.so", NULL, { future, supported } },
+			{ "abi_1x", "abi_1x.so", NULL, { rebuild, NULL } },
 			{ "newer_minor", "newer_minor.so", NULL, { newer, supported } },
 			{ "init_fails", "init_fails.so", NULL,
 			  { "init failed", "fixture: greeting is required" } },
@@ -709,6 +714,7 @@ static void test_loading_continues_past_failures(void)
 {
 	static const char *const broken[] = {
 		"no_entry", "major_mismatch", "newer_minor", "init_fails", "entry_fails", "no_desc", "bad_kinds",
+		"abi_1x",
 	};
 	char *dir = make_dir();
 	provauth_settings *s;
@@ -1005,7 +1011,7 @@ static void test_older_minor_loads_without_operations(void)
 	CU_ASSERT_FALSE(PROVAUTH_PROVIDER_HAS(&pl->vt, operations));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pl->op_names);
 	CU_ASSERT_PTR_NULL(pl->op_names[0]);
-	CU_ASSERT_STRING_EQUAL(pl->vt.description, "ABI 1.0 fixture");
+	CU_ASSERT_STRING_EQUAL(pl->vt.description, "short struct fixture");
 	{
 		char abi[32];
 		snprintf(abi, sizeof(abi), " abi=%d.0", PROVAUTH_PLUGIN_ABI_MAJOR);
@@ -1017,11 +1023,11 @@ static void test_older_minor_loads_without_operations(void)
 }
 
 /*
- * A plugin built for 1.2 loads in this (1.3) host, and the host table's
- * size tells it which services it may call: a 1.2-sized table, as an older
- * host hands out, has json_valid but neither 1.3 service.
+ * A plugin that checks its host's services loads, and the host table's
+ * size tells it which services it may call: a table cut short, as an
+ * older host of the same major hands out, lacks the services past the cut.
  */
-static void test_minor_1_2_loads_and_tells_host_sizes(void)
+static void test_host_table_size_tells_the_services(void)
 {
 	char *dir = make_dir(), abi[32];
 	provauth_settings *s;
@@ -1029,24 +1035,24 @@ static void test_minor_1_2_loads_and_tells_host_sizes(void)
 	provauth_host older = host;
 	pa_plugin *pl;
 
-	add_fixture(dir, "minor_1_2", NULL);
-	s = settings_for(dir, NULL, "providers:\n  minor_1_2:\n    payload: '[1, 2]'\n");
+	add_fixture(dir, "host_sizes", NULL);
+	s = settings_for(dir, NULL, "providers:\n  host_sizes:\n    payload: '[1, 2]'\n");
 	events_clear();
 	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
 	CU_ASSERT_EQUAL(set.skipped_count, 0);
-	pl = pa_plugins_find(&set, "minor_1_2");
+	pl = pa_plugins_find(&set, "host_sizes");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pl);
 	CU_ASSERT(pl->initialised);
-	CU_ASSERT_EQUAL(pl->vt.abi_minor, 2);
-	snprintf(abi, sizeof(abi), " abi=%d.2", PROVAUTH_PLUGIN_ABI_MAJOR);
-	CU_ASSERT_EQUAL(events_matching("plugin_loaded", " provider=minor_1_2", abi), 1);
-	CU_ASSERT_EQUAL(events_matching("fixture_1_2_init", " has_last_error=1", " has_setting_error=1"), 1);
+	CU_ASSERT_EQUAL(pl->vt.abi_minor, PROVAUTH_PLUGIN_ABI_MINOR);
+	snprintf(abi, sizeof(abi), " abi=%d.%d", PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR);
+	CU_ASSERT_EQUAL(events_matching("plugin_loaded", " provider=host_sizes", abi), 1);
+	CU_ASSERT_EQUAL(events_matching("fixture_host_sizes_init", " has_last_error=1", " has_setting_error=1"), 1);
 	pa_plugins_unload(&set);
 
-	/* This host's table has both; a table cut where 1.3 begins has neither. */
+	/* This host's table has both; a table cut where last_error begins has neither. */
 	CU_ASSERT(PROVAUTH_HOST_HAS(&host, last_error));
 	CU_ASSERT(PROVAUTH_HOST_HAS(&host, setting_error));
-	older.abi_minor = 2;
+	older.abi_minor = 7;
 	older.size = offsetof(provauth_host, last_error);
 	CU_ASSERT(PROVAUTH_HOST_HAS(&older, json_valid));
 	CU_ASSERT_FALSE(PROVAUTH_HOST_HAS(&older, last_error));
@@ -1055,22 +1061,22 @@ static void test_minor_1_2_loads_and_tells_host_sizes(void)
 	CU_ASSERT(PROVAUTH_HOST_HAS(&older, last_error));
 	CU_ASSERT_FALSE(PROVAUTH_HOST_HAS(&older, setting_error));
 
-	/* The plugin, handed the 1.2-sized table, sees the same and still loads. */
+	/* The plugin, handed the cut table, sees the same and still loads. */
 	older.size = offsetof(provauth_host, last_error);
 	events_clear();
 	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set_old, s, &older, &logger), 0);
-	CU_ASSERT_PTR_NOT_NULL(pa_plugins_find(&set_old, "minor_1_2"));
-	CU_ASSERT_EQUAL(events_matching("fixture_1_2_init", " host_minor=2", " has_last_error=0"), 1);
-	CU_ASSERT_EQUAL(events_matching("fixture_1_2_init", " has_setting_error=0", NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(pa_plugins_find(&set_old, "host_sizes"));
+	CU_ASSERT_EQUAL(events_matching("fixture_host_sizes_init", " host_minor=7", " has_last_error=0"), 1);
+	CU_ASSERT_EQUAL(events_matching("fixture_host_sizes_init", " has_setting_error=0", NULL), 1);
 	pa_plugins_unload(&set_old);
 
-	/* Its own check (a 1.2 service) still refuses a bad value. */
+	/* Its own check (json_valid) still refuses a bad value. */
 	provauth_settings_free(s);
-	s = settings_for(dir, NULL, "providers:\n  minor_1_2:\n    payload: '[1,'\n");
+	s = settings_for(dir, NULL, "providers:\n  host_sizes:\n    payload: '[1,'\n");
 	CU_ASSERT_EQUAL_FATAL(pa_plugins_load(&set, s, &host, &logger), 0);
-	CU_ASSERT_PTR_NULL(pa_plugins_find(&set, "minor_1_2"));
+	CU_ASSERT_PTR_NULL(pa_plugins_find(&set, "host_sizes"));
 	CU_ASSERT_EQUAL_FATAL(set.skipped_count, 1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(set.skipped[0].reason, "providers.minor_1_2.payload: not JSON"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(set.skipped[0].reason, "providers.host_sizes.payload: not JSON"));
 	pa_plugins_unload(&set);
 	provauth_settings_free(s);
 	remove_dir(dir);
@@ -1203,6 +1209,10 @@ static void test_provider_check(void)
 	p = fake_provider("a");
 	p.abi_major = 0;
 	expect_check_error(&p, "/x/a.so", "ABI 0.");
+	p = fake_provider("a");
+	p.abi_major = 1;
+	p.abi_minor = 0;
+	expect_check_error(&p, "/x/a.so", "/x/a.so: plugin ABI 1.x is no longer supported; rebuild against provauth plugin ABI 2.");
 
 	p = fake_provider("a");
 	p.struct_size = offsetof(provauth_provider, reserved_1_0);
@@ -1387,7 +1397,7 @@ int main(int argc, char **argv)
 		{ "same file twice loads once", test_same_file_twice_loads_once },
 		{ "missing configured directory warns", test_missing_configured_directory_warns },
 		{ "older minor loads without operations", test_older_minor_loads_without_operations },
-		{ "ABI 1.2 plugin loads; host size tells 1.2 from 1.3", test_minor_1_2_loads_and_tells_host_sizes },
+		{ "host table size tells a plugin the services", test_host_table_size_tells_the_services },
 		{ "unknown settings key refuses the plugin", test_unknown_settings_key_refuses_the_plugin },
 		{ "provider check", test_provider_check },
 		{ "add in-process provider", test_add_in_process_provider },

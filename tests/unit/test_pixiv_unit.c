@@ -529,8 +529,8 @@ static void test_helpers(void)
 	CU_ASSERT(!pixiv_is_user_id(""));
 	CU_ASSERT(!pixiv_is_user_id("12a"));
 	CU_ASSERT(!pixiv_is_user_id("123456789012345678901"));
-	CU_ASSERT(pixiv_contains_ci("x Rate LIMIT y", "rate limit"));
-	CU_ASSERT(!pixiv_contains_ci("rate limi", "rate limit"));
+	CU_ASSERT(provauth_plugin_contains_ci("x Rate LIMIT y", "rate limit"));
+	CU_ASSERT(!provauth_plugin_contains_ci("rate limi", "rate limit"));
 }
 
 int main(int argc, char **argv)

@@ -281,7 +281,7 @@ static void test_cookies_browser_export(void)
 /* Parses `in`, expects PROVAUTH_EINVAL with `want` in the message and no secret value in it. */
 static void expect_bad(const char *in, const char *want)
 {
-	pv_cookie_jar jar = { (provauth_cookie *)1, 99 };
+	pv_cookie_jar jar = { NULL, (provauth_cookie *)1, 99 };
 	const char *msg;
 	int rc;
 
@@ -1137,7 +1137,7 @@ static void test_client_set_cookie(void)
 	int removes;
 
 	for (i = 0; i < PA_ARRAY_LEN(ok); i++) {
-		CU_ASSERT_EQUAL_FATAL(pv_set_cookie_parse(ok[i].in, &name, &value, &removes), 0);
+		CU_ASSERT_EQUAL_FATAL(pv_set_cookie_parse(&host, ok[i].in, &name, &value, &removes), 0);
 		CU_ASSERT_STRING_EQUAL(name, ok[i].name);
 		CU_ASSERT_STRING_EQUAL(value, ok[i].value);
 		CU_ASSERT_EQUAL(removes, ok[i].removes);
@@ -1145,7 +1145,7 @@ static void test_client_set_cookie(void)
 		free(value);
 	}
 	for (i = 0; i < PA_ARRAY_LEN(bad); i++) {
-		CU_ASSERT_EQUAL(pv_set_cookie_parse(bad[i], &name, &value, &removes), -1);
+		CU_ASSERT_EQUAL(pv_set_cookie_parse(&host, bad[i], &name, &value, &removes), -1);
 		CU_ASSERT_PTR_NULL(name);
 		CU_ASSERT_PTR_NULL(value);
 	}

@@ -1,7 +1,8 @@
 /*
- * The ABI 1.3 host services: host->last_error and host->setting_error, and
- * both in-tree plugins reporting their own setting checks through the
- * latter (with the file position of the offending value) on this host and
+ * The host services added since ABI 1.3: host->last_error,
+ * host->setting_error and the 2.0 memory services; and both in-tree
+ * plugins reporting their own setting checks through setting_error (with
+ * the file position of the offending value) on this host and
  * without it (the plain message) on a 1.2-sized host table.
  */
 #include "config.h"
@@ -10,10 +11,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include <provauth/plugin_util.h>
 #include "../support/pa_test.h"
 
 static pa_logger logger = { pa_test_log_capture, NULL, PROVAUTH_LOG_DEBUG };
@@ -248,6 +251,144 @@ static void test_plugins_accept_good_values(void)
 	free(r);
 }
 
+/* ---- memory (2.0) ---- */
+
+/*
+ * What a plugin hands the host comes from host->alloc and goes back
+ * through host->free or host->secret_free; the core frees plugin-made
+ * session strings with free(), so alloc must be the C library's.
+ */
+static void test_memory_services(void)
+{
+	char *p, *secret;
+
+	CU_ASSERT(PROVAUTH_HOST_HAS(&host, alloc));
+	CU_ASSERT(PROVAUTH_HOST_HAS(&host, secret_free));
+	p = host.alloc(&host, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	host.free(&host, p);
+	host.free(&host, NULL);
+	secret = host.alloc(&host, 7);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(secret);
+	memcpy(secret, "s3cret", 7);
+	host.secret_free(&host, secret);
+	host.secret_free(&host, NULL);
+	/* freed by the core as it frees its own (session.c: free / pa_secret_free) */
+	p = host.alloc(&host, 4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	free(p);
+}
+
+/* ---- JSON (2.0): json_format writes, json_parse is strict RFC 8259 ---- */
+
+static void expect_format(char *got, const char *want)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	if (strcmp(got, want) != 0)
+		fprintf(stderr, "\n  got  %s\n  want %s\n", got, want);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	host.free(&host, got);
+}
+
+static void test_json_format_and_parse(void)
+{
+	provauth_json *v;
+	char *t;
+
+	expect_format(host.json_format(&host, "{\"a\":%s,\"n\":%i,\"b\":%b,\"c\":%b}", "x\"y/\n\x01", (int64_t)-42, 7, 0),
+	              "{\"a\":\"x\\\"y/\\n\\u0001\",\"n\":-42,\"b\":true,\"c\":false}");
+	expect_format(host.json_format(&host, "[%s,%j,%j,\"100%%\"]", (const char *)NULL, "{\"k\":[1]}",
+	                               (const char *)NULL), "[null,{\"k\":[1]},null,\"100%\"]");
+	expect_format(host.json_format(&host, "%i", (int64_t)INT64_MIN), "-9223372036854775808");
+	/* what it writes, json_serialize writes the same way */
+	v = host.json_parse("{\"s\":\"a/\\u0001\"}", 16);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	expect_format(host.json_serialize(v), "{\"s\":\"a/\\u0001\"}");
+	host.json_free(v);
+	/* anything but one JSON value is refused */
+	provauth_error_clear();
+	CU_ASSERT_PTR_NULL(host.json_format(&host, "{\"a\":%s", "x"));
+	CU_ASSERT_EQUAL(provauth_last_error()[0] != '\0', 1);
+	CU_ASSERT_PTR_NULL(host.json_format(&host, "[%q]", 1));
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "unknown conversion %q"));
+	CU_ASSERT_PTR_NULL(host.json_format(&host, "%j", "{bad}"));
+	CU_ASSERT_PTR_NULL(host.json_format(&host, "[1]%"));
+	t = host.json_format(&host, "%s", "");
+	expect_format(t, "\"\"");
+	/* json_parse: RFC 8259 only, whatever the parser underneath also takes */
+	CU_ASSERT_PTR_NULL(host.json_parse("{\"a\":1,}", 8));
+	CU_ASSERT_PTR_NULL(host.json_parse("[1] // c", 8));
+	CU_ASSERT_PTR_NULL(host.json_parse("{'a':1}", 7));
+	CU_ASSERT_PTR_NULL(host.json_parse("[\"a\\u0000b\"]", 12));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v = host.json_parse(" [1, 2.0, \"3\"] ", 15));
+	{
+		int64_t n = 0;
+		CU_ASSERT_EQUAL(host.json_int(host.json_array_at(v, 1), &n), 0);
+		CU_ASSERT_EQUAL(n, 2);
+		CU_ASSERT_EQUAL(host.json_int(host.json_array_at(v, 2), &n), 0);
+		CU_ASSERT_EQUAL(n, 3);
+		CU_ASSERT_PTR_NULL(host.json_array_at(v, 3));
+	}
+	host.json_free(v);
+}
+
+/* ---- the helper library (libprovauth_plugin) over this host ---- */
+
+static int token_parse(provauth_plugin_token *tok, const char *reply)
+{
+	return provauth_plugin_token_parse(&host, tok, "t", reply, strlen(reply));
+}
+
+static void test_helper_library(void)
+{
+	const provauth_plugin_field fields[] = {
+		{ "grant_type", "refresh_token" }, { "skipped", NULL }, { "refresh_token", "a b&c=d/\"e" },
+	};
+	provauth_plugin_token tok;
+	provauth_failure f = { PROVAUTH_FAILURE_HTTP, PROVAUTH_EHTTP, 429, NULL, NULL, 0, -1 };
+	provauth_outcome oc;
+	char *t;
+
+	expect_format(provauth_plugin_body_make(&host, PROVAUTH_PLUGIN_BODY_FORM, fields, 3),
+	              "grant_type=refresh_token&refresh_token=a%20b%26c%3Dd%2F%22e");
+	expect_format(provauth_plugin_body_make(&host, PROVAUTH_PLUGIN_BODY_JSON, fields, 3),
+	              "{\"grant_type\":\"refresh_token\",\"refresh_token\":\"a b&c=d/\\\"e\"}");
+	expect_format(provauth_plugin_url_join(&host, "https://a.example//", "/v1/x"), "https://a.example/v1/x");
+	expect_format(provauth_plugin_url_join(&host, "https://a.example", "v1"), "https://a.example/v1");
+
+	CU_ASSERT_EQUAL(token_parse(&tok, "{\"access_token\":\"at\",\"refresh_token\":\"rt\",\"expires_in\":\"3600\"}"), 0);
+	CU_ASSERT_STRING_EQUAL(tok.access_token, "at");
+	CU_ASSERT_STRING_EQUAL(tok.refresh_token, "rt");
+	CU_ASSERT_EQUAL(tok.expires_in, 3600);
+	provauth_plugin_token_clear(&host, &tok);
+	CU_ASSERT_PTR_NULL(tok.access_token);
+	CU_ASSERT_EQUAL(token_parse(&tok, "{\"access_token\":\"at\"}"), 0);
+	CU_ASSERT_PTR_NULL(tok.refresh_token);
+	CU_ASSERT_EQUAL(tok.expires_in, 0);
+	provauth_plugin_token_clear(&host, &tok);
+	CU_ASSERT_EQUAL(token_parse(&tok, "{\"access_token\":\"at\",\"expires_in\":-1}"),
+	                PROVAUTH_EPROTOCOL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "expires_in"));
+	CU_ASSERT_PTR_NULL(tok.access_token);
+	CU_ASSERT_EQUAL(token_parse(&tok, "[1]"), PROVAUTH_EPROTOCOL);
+
+	memset(&oc, 0, sizeof(oc));
+	CU_ASSERT_EQUAL(provauth_plugin_classify_http(&f, &oc), 0);
+	CU_ASSERT_EQUAL(oc.result, PROVAUTH_ERATELIMIT);
+	CU_ASSERT_EQUAL(oc.retry_after, 60);
+	CU_ASSERT_STRING_EQUAL(oc.error_code, "429");
+	CU_ASSERT_FALSE(oc.is_session_error);
+	f.http_status = 401;
+	CU_ASSERT_EQUAL(provauth_plugin_classify_http(&f, &oc), 0);
+	CU_ASSERT(oc.is_session_error && oc.should_attempt_reauth);
+	CU_ASSERT_STRING_EQUAL(oc.error_reason, "token_rejected");
+
+	CU_ASSERT(provauth_plugin_contains_ci("Too Many LOGINS", "many logins"));
+	CU_ASSERT_FALSE(provauth_plugin_contains_ci(NULL, "x"));
+	t = provauth_plugin_strndup(&host, "abcdef", 3);
+	expect_format(t, "abc");
+}
+
 /* ---- NULL from a plugin ---- */
 
 /*
@@ -295,6 +436,9 @@ int main(int argc, char **argv)
 		{ "plugins fall back on an older host", test_plugins_fall_back_on_an_older_host },
 		{ "plugins accept good values", test_plugins_accept_good_values },
 		{ "NULL arguments refused", test_null_arguments_refused },
+		{ "memory services", test_memory_services },
+		{ "json_format and a strict json_parse", test_json_format_and_parse },
+		{ "the helper library", test_helper_library },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {

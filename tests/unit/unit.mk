@@ -36,17 +36,15 @@ tests_unit_test_store_batch_SOURCES = tests/unit/test_store_batch.c \
 tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS)
 tests_unit_test_http_LDADD = $(LDADD) $(MHD_LIBS)
 
-# The host services plugins see, through both real plugins.
+# The host services plugins see, through both real plugins and the helper library.
 EXTRA_tests_unit_test_plugin_host_DEPENDENCIES = plugins/pixiv.la plugins/pixverse.la
+tests_unit_test_plugin_host_LDADD = plugins/support/libprovauth_plugin.la $(LDADD)
 
-# Each plugin's server-free parts compiled in, against the real host table.
-tests_unit_test_pixverse_unit_SOURCES = tests/unit/test_pixverse_unit.c \
-	$(PA_PIXVERSE_PURE) plugins/pixverse/client.c plugins/pixverse/auth.c
+# Each plugin's library (the objects its module is made of), against the real host table.
 tests_unit_test_pixverse_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
-tests_unit_test_pixiv_unit_SOURCES = tests/unit/test_pixiv_unit.c \
-	plugins/pixiv/pixiv.h plugins/pixiv/headers.c plugins/pixiv/token.c \
-	plugins/pixiv/refresh.c plugins/pixiv/classify.c plugins/pixiv/util.c
+tests_unit_test_pixverse_unit_LDADD = plugins/pixverse/libpixverse.la plugins/support/libprovauth_plugin.la $(LDADD)
 tests_unit_test_pixiv_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixiv
+tests_unit_test_pixiv_unit_LDADD = plugins/pixiv/libpixiv.la plugins/support/libprovauth_plugin.la $(LDADD)
 
 # The fake Pixverse server judged from outside: it never links the core.
 tests_unit_test_fake_pixverse_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/tests/fake -I$(top_srcdir)/core/include

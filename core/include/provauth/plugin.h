@@ -1,8 +1,12 @@
 /*
  * <provauth/plugin.h>: the provider plugin contract. The only header a
- * provider plugin needs; everything it may use from the host comes through
- * the provauth_host table it is handed, so a plugin built out of tree links
- * against nothing but libc.
+ * provider plugin needs: it includes <provauth/types.h> (the types host and
+ * plugins share) and nothing else of provauth, and declares no host-side
+ * function (those, provauth_manager_add_provider among them, are in
+ * <provauth/provauth.h>). Everything a plugin may use from the host comes
+ * through the provauth_host table it is handed, so a plugin built out of
+ * tree links nothing of provauth at run time; the optional helper library
+ * <provauth/plugin_util.h> is static and built on this table alone.
  *
  * ABI rules
  *  - A plugin is a shared object exporting one symbol, provauth_plugin_init.
@@ -23,6 +27,18 @@
  *  1.2  host->json_valid
  *  1.3  host->last_error, host->setting_error, provider->import_kinds
  *  1.4  host->text_excerpt, provider->sign_ins
+ *  2.0  the host's allocator: host->alloc, free, secret_free; whatever a
+ *       plugin hands the host comes from host->alloc and whatever the host
+ *       hands a plugin goes back through host->free (1.x mixed malloc and
+ *       free across the boundary); plugin.h no longer includes provauth.h.
+ *       The JSON services no longer build trees (json_new_object,
+ *       json_new_array, json_set, json_append, json_from_string, _int,
+ *       _bool are gone): host->json_format writes JSON text from a format,
+ *       and each reading service's semantics is written down here.
+ *       provauth_provider keeps 1.4's layout (its member groups still say
+ *       which 1.x minor added them); every 2.0 host has every service
+ *       below. A 1.x plugin is refused: "plugin ABI 1.x is no longer
+ *       supported; rebuild against provauth plugin ABI 2.0".
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -31,12 +47,16 @@
  *  per account (single-flight) but other calls may overlap them. Host services
  *  are all thread-safe.
  *
- * Ownership
+ * Ownership (2.0)
  *  Accounts, sessions, failures and updates passed to a plugin belong to the
- *  host and are valid only during the call. Strings a plugin stores into a
- *  provauth_session must be malloc()ed: the host frees them with free().
- *  Values handed out by host services are freed with the matching host
- *  function named next to them.
+ *  host and are valid only during the call. Whatever a plugin hands the host
+ *  to keep (strings it stores into a provauth_session, an operation's
+ *  *out_json) comes from host->alloc; the host frees it with its own free.
+ *  The update_* and failure_* services copy their arguments: the plugin
+ *  keeps (and frees) what it passed. Values handed out by host services are
+ *  freed with the host function named next to them, host->free by default.
+ *  The plugin's own state (what init makes, provider_data) is its own
+ *  business: any allocator, freed by fini / session_data_free.
  */
 #ifndef PROVAUTH_PLUGIN_H
 #define PROVAUTH_PLUGIN_H
@@ -44,14 +64,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
-#include <provauth/provauth.h>
+#include <provauth/types.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define PROVAUTH_PLUGIN_ABI_MAJOR 1
-#define PROVAUTH_PLUGIN_ABI_MINOR 4
+#define PROVAUTH_PLUGIN_ABI_MAJOR 2
+#define PROVAUTH_PLUGIN_ABI_MINOR 0
 
 /* Name of the one symbol a plugin exports. */
 #define PROVAUTH_PLUGIN_ENTRY "provauth_plugin_init"
@@ -110,11 +130,11 @@ typedef struct provauth_http_request {
 #define PROVAUTH_HTTP_REQUEST_INIT { PROVAUTH_HTTP_REQUEST_VERSION, "GET", NULL, NULL, 0, NULL, 0, 0, 0 }
 
 /*
- * Names are lowercased. Freed by host->http_response_free. The body was
- * allocated with malloc: a plugin may take it over (to hand it back as an
+ * Names are lowercased. Freed by host->http_response_free. The body comes
+ * from host->alloc: a plugin may take it over (to hand it back as an
  * operation's result, say) by setting body to NULL and body_len to 0
- * before http_response_free, and then frees it itself with free(). Every
- * host since ABI 1.0 accepts a NULL body there.
+ * before http_response_free, and then owns it: it gives it to the host or
+ * frees it with host->free.
  */
 typedef struct provauth_http_response {
 	long status;
@@ -154,6 +174,28 @@ struct provauth_host {
 	size_t size;               /* sizeof(provauth_host) in the host */
 	void *host_data;           /* the host's; plugins must not touch it */
 
+	/* -- memory: the host's allocator (2.0) -- */
+
+	/*
+	 * `n` bytes, uninitialised (n == 0 is taken as 1); NULL when out of
+	 * memory, with no error set. Everything a plugin hands the host to own
+	 * comes from here: strings it puts into a session, an operation's
+	 * result. Give it back with host->free or host->secret_free.
+	 */
+	void *(*alloc)(const provauth_host *h, size_t n);
+	/*
+	 * Frees what host->alloc, or any host service ("free with host->free"
+	 * below), handed out. NULL is allowed.
+	 */
+	void (*free)(const provauth_host *h, void *p);
+	/*
+	 * Overwrites a NUL-terminated string that held a secret with zeros, in
+	 * a way the compiler cannot drop, then frees it as host->free. For
+	 * passwords, tokens, cookie values and request bodies that carried
+	 * them. NULL is allowed.
+	 */
+	void (*secret_free)(const provauth_host *h, char *s);
+
 	/* -- errors and logging -- */
 
 	/* Sets the thread's last-error message ("pixverse: ..."); returns `code`. */
@@ -181,13 +223,13 @@ struct provauth_host {
 
 	/* -- encodings and digests -- */
 
-	/* Base64url (or standard base64) decode, padding optional. Free with free(). */
+	/* Base64url (or standard base64) decode, padding optional. Free *out with host->free. */
 	int (*base64_decode)(const provauth_host *h, const char *in, size_t len,
 	                     unsigned char **out, size_t *out_len);
 	/* Lowercase hex digest ("md5", "sha256") of data into out (2*size+1 bytes). */
 	int (*digest_hex)(const provauth_host *h, const char *alg, const void *data, size_t len,
 	                  char *out, size_t out_size);
-	/* Percent-encodes for URLs and form bodies. Free with free(). */
+	/* Percent-encodes for URLs and form bodies. Free with host->free; NULL on OOM or NULL s. */
 	char *(*url_escape)(const provauth_host *h, const char *s);
 
 	/* -- HTTP: libcurl with connection reuse, TLS verification always on -- */
@@ -203,28 +245,72 @@ struct provauth_host {
 	/* First header with that (case-insensitive) name, or NULL. */
 	const char *(*http_header)(const provauth_http_response *resp, const char *name);
 
-	/* -- JSON (json-c underneath) -- */
+	/*
+	 * -- JSON --
+	 * Reading: parse a reply into a tree of values, look members up, read
+	 * scalars. Writing: json_format builds JSON text from a format, and
+	 * json_serialize writes a parsed value back out. Values are opaque and
+	 * read-only; a value got from another (json_get, json_array_at) is
+	 * borrowed and lives as long as the tree json_parse returned.
+	 */
 
-	provauth_json *(*json_parse)(const char *text, size_t len);  /* NULL if not JSON */
-	provauth_json *(*json_new_object)(void);
-	provauth_json *(*json_new_array)(void);
-	void (*json_free)(provauth_json *v);
-	provauth_json_type (*json_type)(const provauth_json *v);     /* NULL is JSON_NULL */
-	/* Member by dotted path ("Resp.Result.Token"); NULL if absent. Borrowed. */
+	/*
+	 * The tree of text[0, len) when it is exactly one JSON value as RFC 8259
+	 * defines it (what json_valid accepts: blanks around it, well-formed
+	 * UTF-8, no comments or other extensions, containers nested at most 64
+	 * deep), and no string holds \u0000 (a C string would stop there).
+	 * NULL otherwise, or out of memory. Free with json_free.
+	 */
+	provauth_json *(*json_parse)(const char *text, size_t len);
+	void (*json_free)(provauth_json *v);                         /* NULL allowed */
+	provauth_json_type (*json_type)(const provauth_json *v);     /* NULL is PROVAUTH_JSON_NULL */
+	/*
+	 * Member by dotted path of object keys ("Resp.Result.Token"); NULL when
+	 * v is NULL or not an object, a key is missing or the path has an empty
+	 * key ("a..b", "a."). Keys are at most 255 bytes. Borrowed.
+	 */
 	const provauth_json *(*json_get)(const provauth_json *v, const char *path);
-	const char *(*json_string)(const provauth_json *v);          /* NULL unless a string */
-	int (*json_int)(const provauth_json *v, int64_t *out);       /* ints, and integral strings */
+	/* The string's text (NUL-terminated, borrowed), or NULL unless v is a string. */
+	const char *(*json_string)(const provauth_json *v);
+	/*
+	 * *out = v as a 64-bit integer, returning 0, for: an integer (one
+	 * beyond the int64 range reads as INT64_MIN or INT64_MAX); a number
+	 * with no fraction within +-9e18 (3.0, 1e3); a non-empty string that is
+	 * all a decimal integer, sign allowed, that fits int64 ("42", "-7").
+	 * PROVAUTH_EINVAL, *out untouched, for anything else.
+	 */
+	int (*json_int)(const provauth_json *v, int64_t *out);
+	/* *out = 1 or 0 for true or false, returning 0; PROVAUTH_EINVAL, *out untouched, otherwise. */
 	int (*json_bool)(const provauth_json *v, int *out);
-	size_t (*json_array_len)(const provauth_json *v);
+	size_t (*json_array_len)(const provauth_json *v);            /* 0 unless an array */
+	/* Element i, borrowed; NULL unless v is an array longer than i. */
 	const provauth_json *(*json_array_at)(const provauth_json *v, size_t i);
-	/* Setters; `val` is taken over (freed by the container). */
-	int (*json_set)(provauth_json *obj, const char *key, provauth_json *val);
-	int (*json_append)(provauth_json *arr, provauth_json *val);
-	provauth_json *(*json_from_string)(const char *s);
-	provauth_json *(*json_from_int)(int64_t n);
-	provauth_json *(*json_from_bool)(int b);
-	/* Compact JSON text; free with free(). */
+	/*
+	 * v as compact JSON text (no blanks; strings escape '"', '\\' and control
+	 * characters, \u00XX where there is no short form, and leave '/' and
+	 * other bytes as they are); "null" for NULL. From host->alloc, free
+	 * with host->free; NULL when out of memory.
+	 */
 	char *(*json_serialize)(const provauth_json *v);
+	/*
+	 * Compact JSON text made of `fmt`: the format's characters are copied
+	 * as they are (the plugin writes the braces, brackets, commas and
+	 * quoted keys) and each conversion inserts one value:
+	 *   %s  a const char *, as a JSON string escaped as json_serialize
+	 *       escapes strings; NULL gives null
+	 *   %i  an int64_t, as a decimal integer
+	 *   %b  an int, as true (non-zero) or false
+	 *   %j  a const char * of JSON text (from json_serialize or json_format,
+	 *       say), inserted as it is; NULL gives null
+	 *   %%  a '%'
+	 * e.g. json_format(h, "{\"email\":%s,\"credits\":%i}", email, n). The
+	 * result must be one JSON value as json_parse accepts it: otherwise
+	 * (a wrong conversion, unbalanced braces, %j of something not JSON)
+	 * NULL with PROVAUTH_EINVAL as the last error. From host->alloc, free
+	 * with host->free (host->secret_free when it holds a secret); NULL
+	 * when out of memory.
+	 */
+	char *(*json_format)(const provauth_host *h, const char *fmt, ...);
 
 	/* -- credential updates (what build_session/refresh/try_reauth want stored) -- */
 
@@ -248,11 +334,10 @@ struct provauth_host {
 
 	/*
 	 * 1 when text[0, len) is exactly one JSON value (strict RFC 8259: blanks
-	 * around it allowed, well-formed UTF-8, no comments or other json-c
+	 * around it allowed, well-formed UTF-8, no comments or other
 	 * extensions, containers nested at most 64 deep), 0 otherwise, NULL
 	 * included. Builds nothing and allocates nothing: for a plugin that only
-	 * needs to know a reply is JSON before handing it on as text. Check
-	 * PROVAUTH_HOST_HAS(host, json_valid) first; an older host lacks it.
+	 * needs to know a reply is JSON before handing it on as text.
 	 */
 	int (*json_valid)(const char *text, size_t len);
 
@@ -266,7 +351,7 @@ struct provauth_host {
 	 * its query string, fragment or user:password@, e.g. "connection
 	 * refused", "connection reset", "timed out after N ms", "cannot resolve
 	 * host". It may be passed straight to set_error or failure_set_*
-	 * as an argument. Check PROVAUTH_HOST_HAS(host, last_error) first.
+	 * as an argument.
 	 */
 	const char *(*last_error)(const provauth_host *h);
 
@@ -278,8 +363,7 @@ struct provauth_host {
 	 * (the position of KEY's value), or "FILE: providers.<id>.KEY: " when KEY
 	 * is not in the file (the plugin judged its default), followed by the
 	 * formatted text. Returns PROVAUTH_ECONFIG. Never quote a value whose key
-	 * may hold a secret. Check PROVAUTH_HOST_HAS(host, setting_error) first;
-	 * with an older host use set_error.
+	 * may hold a secret.
 	 */
 	int (*setting_error)(const provauth_host *h, const provauth_setting *s, const char *key,
 	                     const char *fmt, ...) PROVAUTH_PRINTF(4, 5);
@@ -299,8 +383,7 @@ struct provauth_host {
 	 * secret (all of one shorter than 8 but at least 6 long) in the text
 	 * count. Returns 1 when the text was withheld, 0 when quoted,
 	 * PROVAUTH_EINVAL without a buffer. Prefer codes and fixed descriptions
-	 * to quoting a server at all. Check PROVAUTH_HOST_HAS(host,
-	 * text_excerpt) first; with an older host, quote nothing.
+	 * to quoting a server at all.
 	 */
 	int (*text_excerpt)(const provauth_host *h, char *out, size_t size, const char *text, size_t len,
 	                    const char *const *secrets, size_t nsecrets);
@@ -317,7 +400,8 @@ struct provauth_host {
 /*
  * A named operation callers run with provauth_call. Runs inside
  * run_with_session: on failure describe it in *failure and return its code.
- * On success set *out_json to a malloc()ed JSON text.
+ * On success set *out_json to a JSON text from host->alloc (the host frees
+ * it; a taken-over http body qualifies).
  */
 typedef struct provauth_operation {
 	const char *name;
@@ -326,7 +410,8 @@ typedef struct provauth_operation {
 	           size_t nargs, char **out_json, provauth_failure *failure);
 } provauth_operation;
 
-typedef struct provauth_provider {
+/* Typedef'd as provauth_provider in <provauth/types.h>. */
+struct provauth_provider {
 	/* ---- never move ---- */
 	unsigned int abi_major;      /* PROVAUTH_PLUGIN_ABI_MAJOR */
 	unsigned int abi_minor;      /* PROVAUTH_PLUGIN_ABI_MINOR */
@@ -358,7 +443,8 @@ typedef struct provauth_provider {
 	 * Builds the session for `account`. The host prefills every field from
 	 * the account (pointers into its own copy, valid for the session's life);
 	 * a plugin that replaces jwt_token, openapi_key, access_token or cookies
-	 * must point them at malloc()ed memory, which the host frees. jwt_source
+	 * must point them at memory from host->alloc, which the host frees
+	 * (the cookies array and each of its names and values). jwt_source
 	 * must be a static string. Credentials the build
 	 * changed (e.g. a fresher JWT taken from the cookies) go into `update`;
 	 * the host persists them, version-checked. Required.
@@ -447,7 +533,7 @@ typedef struct provauth_provider {
 	 * method is accepted, as before.
 	 */
 	unsigned int sign_ins;
-} provauth_provider;
+};
 
 /* provauth_provider.sign_ins bits. */
 #define PROVAUTH_SIGNIN_PASSWORD 0x1u  /* email (or user name) and password */
@@ -457,13 +543,6 @@ typedef struct provauth_provider {
 /* True when the plugin's struct has `member` (struct_size covers it). */
 #define PROVAUTH_PROVIDER_HAS(p, member) \
 	((p)->struct_size >= offsetof(provauth_provider, member) + sizeof((p)->member))
-
-/*
- * Registers an in-process provider (a host that links its provider
- * statically): the same checks and init as a plugin loaded from a file.
- * `p` must stay valid until the manager is freed.
- */
-PROVAUTH_EXTERN(int) provauth_manager_add_provider(provauth_manager *m, const provauth_provider *p);
 
 /*
  * The entry point. Returns 0 and the provider description (static storage,

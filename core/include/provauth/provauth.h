@@ -19,17 +19,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <provauth/types.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#if defined(__GNUC__) && __GNUC__ >= 4
-# define PROVAUTH_EXTERN(type) __attribute__((visibility("default"))) type
-# define PROVAUTH_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-# define PROVAUTH_EXTERN(type) type
-# define PROVAUTH_PRINTF(a, b)
 #endif
 
 #define PROVAUTH_VERSION "0.1.0"
@@ -41,33 +34,7 @@ PROVAUTH_EXTERN(const char *) provauth_version(void);
 /* Errors                                                                   */
 /* ------------------------------------------------------------------------ */
 
-typedef enum provauth_error {
-	PROVAUTH_OK           = 0,
-	PROVAUTH_ERROR        = -1,  /* unclassified failure */
-	PROVAUTH_EINVAL       = -2,  /* bad argument or input */
-	PROVAUTH_ENOMEM       = -3,  /* out of memory */
-	PROVAUTH_ENOTFOUND    = -4,  /* no such account, provider, operation or file */
-	PROVAUTH_ECONFIG      = -5,  /* settings file is wrong; message names file:line:col and key */
-	PROVAUTH_EPLUGIN      = -6,  /* a plugin could not be loaded or misbehaved */
-	PROVAUTH_EIO          = -7,  /* file or store I/O failed */
-	PROVAUTH_ECONFLICT    = -8,  /* store: the account changed since it was read */
-	PROVAUTH_ECRYPTO      = -9,  /* store: wrong key or sealed data corrupt */
-	PROVAUTH_ENETWORK     = -10, /* connection refused, failed, reset or TLS error */
-	PROVAUTH_ETIMEOUT     = -11, /* network or wait timeout */
-	PROVAUTH_EHTTP        = -12, /* unexpected HTTP status (5xx, an unfollowed redirect, ...) */
-	PROVAUTH_EPROTOCOL    = -13, /* reply not understood (not JSON, fields missing) */
-	PROVAUTH_ETOOBIG      = -14, /* reply larger than http.max_reply_bytes */
-	PROVAUTH_ESESSION     = -15, /* session invalid and could not be recovered */
-	PROVAUTH_EAUTH        = -16, /* credentials rejected (bad password, dead refresh token) */
-	PROVAUTH_ERATELIMIT   = -17, /* provider asked us to slow down; see retry_after */
-	PROVAUTH_ECOOLDOWN    = -18, /* recovery skipped: a cooldown is in force */
-	PROVAUTH_EBUSY        = -19, /* another recovery is in flight and did not finish in time */
-	PROVAUTH_EUNSUPPORTED = -20, /* provider (or host store) lacks this capability */
-	PROVAUTH_EPROVIDER    = -21, /* provider reported an API error that is not about the session */
-	PROVAUTH_EBANNED      = -22, /* account blocked by the provider; never reauthenticated */
-	PROVAUTH_ESTORE       = -23, /* store unusable: newer schema, corrupt file */
-	PROVAUTH_ERROR_MIN_   = -23
-} provauth_error;
+/* provauth_error, the codes, is in <provauth/types.h>. */
 
 /* Static description of an error code ("no such account", ...). Never NULL. */
 PROVAUTH_EXTERN(const char *) provauth_strerror(int error);
@@ -103,32 +70,7 @@ PROVAUTH_EXTERN(int) provauth_process_harden(void);
 /* Logging                                                                  */
 /* ------------------------------------------------------------------------ */
 
-typedef enum provauth_log_level {
-	PROVAUTH_LOG_DEBUG = 0,
-	PROVAUTH_LOG_INFO  = 1,
-	PROVAUTH_LOG_WARN  = 2,
-	PROVAUTH_LOG_ERROR = 3
-} provauth_log_level;
-
-typedef enum provauth_field_type {
-	PROVAUTH_FIELD_STRING = 0,
-	PROVAUTH_FIELD_INT    = 1,
-	PROVAUTH_FIELD_BOOL   = 2,
-	/*
-	 * A secret. Whoever emits the field puts the secret in `str`; before
-	 * any callback sees it, the library replaces `str` with a fingerprint
-	 * ("fp:1a2b3c4d": an HMAC under a per-process random key, so equal
-	 * secrets match within one process and cannot be guessed offline).
-	 */
-	PROVAUTH_FIELD_SECRET = 3
-} provauth_field_type;
-
-typedef struct provauth_log_field {
-	const char *key;
-	provauth_field_type type;
-	const char *str;  /* STRING, SECRET */
-	int64_t num;      /* INT, BOOL (0/1) */
-} provauth_log_field;
+/* Levels and fields (provauth_log_field) are in <provauth/types.h>. */
 
 /*
  * Receives every log event. `event` is a stable name such as
@@ -193,49 +135,11 @@ PROVAUTH_EXTERN(const char *) provauth_settings_source(const provauth_settings *
 /* Accounts                                                                 */
 /* ------------------------------------------------------------------------ */
 
-typedef enum provauth_auth_method {
-	PROVAUTH_AUTH_UNKNOWN  = 0, /* legacy / cookie-only: conservative, no password reauth */
-	PROVAUTH_AUTH_PASSWORD = 1, /* password or global_password: reauth allowed */
-	PROVAUTH_AUTH_GOOGLE   = 2  /* OAuth login at the provider: never password reauth */
-} provauth_auth_method;
+/* provauth_account and its parts are in <provauth/types.h>. */
 
 PROVAUTH_EXTERN(const char *) provauth_auth_method_name(provauth_auth_method m);
 /* "password" / "google"; anything else (including NULL) is UNKNOWN. */
 PROVAUTH_EXTERN(provauth_auth_method) provauth_auth_method_parse(const char *s);
-
-typedef struct provauth_cookie {
-	char *name;
-	char *value;      /* secret */
-} provauth_cookie;
-
-typedef struct provauth_api_key {
-	char *kind;       /* e.g. "openapi" */
-	char *value;      /* secret */
-} provauth_api_key;
-
-/*
- * One provider account: a plain snapshot. All strings are malloc()ed and
- * NUL-terminated; NULL means absent. Free with provauth_account_free.
- * Fields marked secret are sealed at rest by the sqlite store and are never
- * logged.
- */
-typedef struct provauth_account {
-	char *id;                 /* stable identifier, unique in the store */
-	char *provider;           /* provider id, e.g. "pixverse" */
-	char *email;
-	char *password;           /* secret */
-	char *jwt_token;          /* secret */
-	provauth_cookie *cookies; /* name -> value, names unique */
-	size_t cookie_count;
-	char *metadata;           /* JSON object text: auth_method, session_health, provider data */
-	provauth_api_key *api_keys;
-	size_t api_key_count;
-	char *refresh_token;      /* secret */
-	char *access_token;       /* secret */
-	int64_t access_expires_at;/* unix seconds; 0 = unknown */
-	uint64_t revision;        /* store version; bumped by every successful put */
-	int64_t updated_at;       /* unix seconds of the last put */
-} provauth_account;
 
 PROVAUTH_EXTERN(int) provauth_account_new(provauth_account **out, const char *id, const char *provider);
 PROVAUTH_EXTERN(int) provauth_account_dup(provauth_account **out, const provauth_account *src);
@@ -264,47 +168,7 @@ PROVAUTH_EXTERN(int) provauth_account_new_id(char **out);
 /* Sessions and failures                                                    */
 /* ------------------------------------------------------------------------ */
 
-/*
- * What an operation authenticates with, built by the provider from the
- * account. Owned by the manager; valid only during the operation callback.
- */
-typedef struct provauth_session {
-	const char *account_id;
-	const char *provider;
-	const char *email;
-	const char *jwt_token;          /* secret */
-	const provauth_cookie *cookies; /* secret values */
-	size_t cookie_count;
-	const char *openapi_key;        /* secret */
-	const char *jwt_source;         /* "account" | "cookies" | "none" */
-	provauth_auth_method auth_method;
-	const char *access_token;       /* secret (OAuth providers) */
-	int64_t access_expires_at;
-	const char *metadata;           /* the account's metadata JSON text */
-	void *provider_data;            /* provider's own, opaque */
-} provauth_session;
-
-typedef enum provauth_failure_kind {
-	PROVAUTH_FAILURE_NONE      = 0,
-	PROVAUTH_FAILURE_MESSAGE   = 1, /* an error message (the SDK-exception case) */
-	PROVAUTH_FAILURE_HTTP      = 2, /* an HTTP reply: status and body */
-	PROVAUTH_FAILURE_TRANSPORT = 3  /* no usable reply: connect, reset, timeout, too big */
-} provauth_failure_kind;
-
-/*
- * How an operation failed, for the provider's classify_error. The manager
- * zeroes it before each attempt and frees its strings afterwards. Fill it with
- * the provauth_failure_* setters; never put secrets in `message`.
- */
-typedef struct provauth_failure {
-	provauth_failure_kind kind;
-	int code;             /* provauth_error to return if not recovered */
-	long http_status;     /* 0 when none */
-	char *message;        /* malloc()ed or NULL */
-	char *body;           /* malloc()ed reply body, NUL-terminated, or NULL */
-	size_t body_len;
-	long retry_after;     /* seconds from Retry-After, or -1 */
-} provauth_failure;
+/* provauth_session and provauth_failure are in <provauth/types.h>. */
 
 PROVAUTH_EXTERN(int) provauth_failure_set_message(provauth_failure *f, int code, const char *fmt, ...)
 	PROVAUTH_PRINTF(3, 4);
@@ -380,14 +244,16 @@ typedef struct provauth_provider_info {
 	int can_refresh, can_reauth;
 } provauth_provider_info;
 
+/*
+ * Registers an in-process provider (a host that links its provider
+ * statically; see <provauth/plugin.h> for provauth_provider): the same
+ * checks and init as a plugin loaded from a file. `p` must stay valid
+ * until the manager is freed.
+ */
+PROVAUTH_EXTERN(int) provauth_manager_add_provider(provauth_manager *m, const provauth_provider *p);
+
 PROVAUTH_EXTERN(size_t) provauth_manager_provider_count(const provauth_manager *m);
 PROVAUTH_EXTERN(int) provauth_manager_provider_info(provauth_provider_info *out, const provauth_manager *m, size_t i);
-
-/* One kind of credentials a provider imports (provauth_account_import's `kind`). */
-typedef struct provauth_import_kind {
-	const char *name;          /* "cookies", "refresh_token" */
-	const char *summary;       /* one line for users; may be NULL */
-} provauth_import_kind;
 
 /*
  * The import kinds `provider` declared: *out points at its table, which
@@ -465,11 +331,6 @@ typedef struct provauth_run_options {
 PROVAUTH_EXTERN(int) provauth_run_with_session_ext(provauth_manager *manager, const char *account_id,
                                                    const char *op_name, provauth_operation_fn operation,
                                                    void *payload, const provauth_run_options *opts);
-
-typedef struct provauth_arg {
-	const char *key;
-	const char *value;
-} provauth_arg;
 
 /*
  * Runs the provider's named operation (e.g. "credits") for the account
