@@ -322,8 +322,10 @@ extern void (*pa_plugin_checked_hook)(const char *path);
 /* 1 for a provider id or import kind name: [a-z0-9_-]{1,32}. */
 int pa_valid_name(const char *s);
 
-/* Validates a provider description against this host's ABI; message names `file`. */
+/* contract.c: validates a provider description against this host's ABI; message names `file`. */
 int pa_provider_check(const provauth_provider *p, const char *file);
+/* The name messages use for a plugin: its file, or "in-process provider" for NULL. */
+const char *pa_plugin_display_name(const char *file);
 
 /* ---- host.c: the provauth_host table ---- */
 

@@ -73,7 +73,9 @@ STDOUT_FUNCS = ("printf", "vprintf", "puts", "putchar")
 # Non-static names per place: the core's internals are pa_, its API
 # provauth_; a plugin's own names carry its prefix, so that its objects
 # linked next to the core (unit tests, fuzz targets) collide with nothing.
-PLUGIN_PREFIXES = {"pixverse": ("pv_", "pixverse_"), "pixiv": ("pixiv_",)}
+# plugins/support is the helper library plugin writers link
+# (<provauth/plugin_util.h>): its names are installed API.
+PLUGIN_PREFIXES = {"pixverse": ("pv_", "pixverse_"), "pixiv": ("pixiv_",), "support": ("provauth_plugin_",)}
 PLUGIN_ENTRY = "provauth_plugin_init"
 
 RULES = {

@@ -180,7 +180,8 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 	if (!p->vt.try_reauth) {
 		r->skip_reason = "unsupported";
 		return pa_error_set(PROVAUTH_EUNSUPPORTED,
-		                    "account %s: provider %s has no password login; supply new credentials (e.g. a new refresh token)",
+		                    "account %s: provider %s has no password login; "
+		                    "supply new credentials (e.g. a new refresh token)",
 		                    a->id, p->vt.id);
 	}
 	if (r->kind == PA_RECOVER_AUTO) {
@@ -265,7 +266,8 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 		const provauth_log_field f[] = { PA_F_STR("account_id", a->id), PA_F_BOOL("success", rc == 0),
 		                                 PA_F_STR("context", r->context),
 		                                 PA_F_STR("error", rc < 0 ? provauth_last_error() : "") };
-		pa_session_log(m, rc == 0 ? PROVAUTH_LOG_INFO : PROVAUTH_LOG_WARN, p, "auto_reauth_completed", f, PA_ARRAY_LEN(f));
+		pa_session_log(m, rc == 0 ? PROVAUTH_LOG_INFO : PROVAUTH_LOG_WARN, p, "auto_reauth_completed", f,
+		               PA_ARRAY_LEN(f));
 	}
 	return rc;
 }

@@ -78,7 +78,8 @@ static void log_session_error(provauth_manager *m, const pa_plugin *p, const cha
                               const provauth_outcome *o)
 {
 	const provauth_log_field fd[] = { PA_F_STR("account_id", account_id), PA_F_STR("context", op_name),
-	                                  PA_F_STR("error_code", o->error_code), PA_F_STR("error_reason", o->error_reason) };
+	                                  PA_F_STR("error_code", o->error_code),
+	                                  PA_F_STR("error_reason", o->error_reason) };
 	const provauth_log_field fi[] = { PA_F_STR("account_id", account_id), PA_F_STR("reason", o->error_reason),
 	                                  PA_F_STR("error_code", o->error_code) };
 

@@ -248,8 +248,9 @@ static int px_import(void *state, const char *kind, const char *input, const pro
 	if (tok.mail_address) {
 		email = strdup(tok.mail_address);
 	} else if (tok.user_id) {
-		if ((email = malloc(strlen(tok.user_id) + sizeof("pixiv:"))))
-			sprintf(email, "pixiv:%s", tok.user_id);
+		size_t email_len = strlen(tok.user_id) + sizeof("pixiv:");
+		if ((email = malloc(email_len)))
+			snprintf(email, email_len, "pixiv:%s", tok.user_id);
 	} else {
 		email = strdup("oauth-account");
 	}

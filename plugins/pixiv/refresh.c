@@ -91,7 +91,8 @@ static int post_once(pixiv_state *st, const char *form, provauth_http_response *
 	hd[n++] = (provauth_http_header){ "Accept", "application/json", 0 };
 	if (!st->standard_oauth) {
 		if (pixiv_format_client_time(when, h->now(h)) < 0)
-			return h->set_error(h, PROVAUTH_EPROTOCOL, "pixiv: the host clock (%lld) cannot be written as an RFC 3339 time",
+			return h->set_error(h, PROVAUTH_EPROTOCOL,
+			                    "pixiv: the host clock (%lld) cannot be written as an RFC 3339 time",
 			                    (long long)h->now(h));
 		if ((rc = pixiv_client_hash(h, hash, when, st->hash_secret)) < 0)
 			return rc;
@@ -163,7 +164,8 @@ static int refusal(pixiv_state *st, const provauth_http_response *resp, const ch
 		                    resp->status, code);
 	default:
 		return h->set_error(h, PROVAUTH_EHTTP, "pixiv: %s: the token endpoint answered HTTP %ld%s", who,
-		                    resp->status, resp->status >= 300 && resp->status < 400 ? " (a redirect; not followed)" : "");
+		                    resp->status,
+		                    resp->status >= 300 && resp->status < 400 ? " (a redirect; not followed)" : "");
 	}
 }
 
@@ -201,7 +203,8 @@ int pixiv_refresh_grant(pixiv_state *st, pixiv_token *out, const char *who, cons
 			            pixiv_token_error_parse(h, status, resp->body, resp->body_len, NULL, 0) == PIXIV_TERR_UNKNOWN;
 			if (transient) {
 				ra = pixiv_retry_after(h->http_header(resp, "retry-after"));
-				rc = h->set_error(h, PROVAUTH_EHTTP, "pixiv: %s: the token endpoint answered HTTP %ld after %u attempt%s",
+				rc = h->set_error(h, PROVAUTH_EHTTP,
+				                  "pixiv: %s: the token endpoint answered HTTP %ld after %u attempt%s",
 				                  who, status, attempt + 1, attempt ? "s" : "");
 			} else {
 				rc = refusal(st, resp, who, lost_reply, refresh_token);
@@ -219,7 +222,8 @@ int pixiv_refresh_grant(pixiv_state *st, pixiv_token *out, const char *who, cons
 			break;
 		h->random_bytes(h, rnd, sizeof(rnd));
 		delay = pixiv_backoff_ms(st, attempt,
-		                         (uint32_t)rnd[0] | (uint32_t)rnd[1] << 8 | (uint32_t)rnd[2] << 16 | (uint32_t)rnd[3] << 24);
+		                         (uint32_t)rnd[0] | (uint32_t)rnd[1] << 8 |
+		                         (uint32_t)rnd[2] << 16 | (uint32_t)rnd[3] << 24);
 		if (ra >= 0 && ra * 1000 > delay)
 			delay = ra * 1000 > st->retry_max_ms ? st->retry_max_ms : ra * 1000;
 		log_retry(st, who, attempt, delay, status, rc);

@@ -99,7 +99,8 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	 */
 	if ((rc = pv_ids_fresh(st, &ids)) < 0)
 		return rc;
-	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_LOGIN_PATH)) || !(body = login_body(h, a->email, password))) {
+	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_LOGIN_PATH)) ||
+	    !(body = login_body(h, a->email, password))) {
 		h->free(h, url);
 		return oom(h);
 	}
@@ -117,8 +118,9 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 		return h->set_error(h, rc, "pixverse: account %s: login: %s", a->id, r.transport);
 
 	if (r.http->status == 429)
-		rc = h->set_error(h, PROVAUTH_ERATELIMIT, "pixverse: account %s: login rate limited (HTTP 429); retry after %lds",
-		                  a->id, r.retry_after >= 0 ? r.retry_after : (long)PV_DEFAULT_RETRY_AFTER);
+		rc = h->set_error(h, PROVAUTH_ERATELIMIT,
+		                  "pixverse: account %s: login rate limited (HTTP 429); retry after %lds", a->id,
+		                  r.retry_after >= 0 ? r.retry_after : (long)PV_DEFAULT_RETRY_AFTER);
 	else if (r.has_err_code && r.err_code != 0)
 		rc = login_refused(st, a, &r, password, u);
 	else if (r.http->status != 200)
@@ -231,8 +233,9 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 		return h->set_error(h, rc, "pixverse: account %s: refresh: %s", a->id, r.transport);
 
 	if (r.http->status == 429)
-		rc = h->set_error(h, PROVAUTH_ERATELIMIT, "pixverse: account %s: refresh rate limited (HTTP 429); retry after %lds",
-		                  a->id, r.retry_after >= 0 ? r.retry_after : (long)PV_DEFAULT_RETRY_AFTER);
+		rc = h->set_error(h, PROVAUTH_ERATELIMIT,
+		                  "pixverse: account %s: refresh rate limited (HTTP 429); retry after %lds", a->id,
+		                  r.retry_after >= 0 ? r.retry_after : (long)PV_DEFAULT_RETRY_AFTER);
 	else if (r.has_err_code && r.err_code != 0)
 		rc = refresh_refused(st, a, &r);
 	else if (r.http->status != 200)

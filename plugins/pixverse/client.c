@@ -48,10 +48,10 @@ static char *cookie_header(const provauth_host *h, const pv_request *req)
 		/* A stored cookie that cannot go into a header is left out rather than break the request. */
 		if (!pv_cookie_name_ok(c->name) || !pv_cookie_value_ok(c->value))
 			continue;
-		p += sprintf(p, "%s%s=%s", p == out ? "" : "; ", c->name, c->value);
+		p += snprintf(p, len - (size_t)(p - out), "%s%s=%s", p == out ? "" : "; ", c->name, c->value);
 	}
 	if (add_token)
-		p += sprintf(p, "%s%s=%s", p == out ? "" : "; ", PV_TOKEN_COOKIE, req->jwt);
+		p += snprintf(p, len - (size_t)(p - out), "%s%s=%s", p == out ? "" : "; ", PV_TOKEN_COOKIE, req->jwt);
 	if (p == out) {
 		h->free(h, out);
 		return NULL;
@@ -110,11 +110,12 @@ int pv_send(const pv_state *st, const pv_request *req, pv_reply *out)
 		hdr[n++] = (provauth_http_header){ "Ai-trace-id", ids->trace_id, 0 };
 		hdr[n++] = (provauth_http_header){ "ai-anonymous-id", ids->anonymous_id, 0 };
 	} else {
-		if (!(referer = malloc(strlen(st->web_origin) + 2))) {
+		size_t referer_len = strlen(st->web_origin) + 2;
+		if (!(referer = malloc(referer_len))) {
 			snprintf(out->transport, sizeof(out->transport), "%s", pv_transport_text(PROVAUTH_ENOMEM));
 			return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
 		}
-		sprintf(referer, "%s/", st->web_origin);
+		snprintf(referer, referer_len, "%s/", st->web_origin);
 		if (req->jwt && *req->jwt)
 			hdr[n++] = (provauth_http_header){ "token", req->jwt, 1 };
 		hdr[n++] = (provauth_http_header){ "ai-trace-id", ids->trace_id, 0 };
@@ -229,7 +230,8 @@ int pv_set_cookie_parse(const provauth_host *h, const char *header, char **name,
 	for (ve = semi; ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
 		;
 	/* A quoted value means its contents (RFC 6265 5.2 keeps quotes, browsers send them back as is). */
-	if (ne == ns || !(*name = provauth_plugin_strndup(h, ns, (size_t)(ne - ns))) || !(*value = provauth_plugin_strndup(h, vs, (size_t)(ve - vs))))
+	if (ne == ns || !(*name = provauth_plugin_strndup(h, ns, (size_t)(ne - ns))) ||
+	    !(*value = provauth_plugin_strndup(h, vs, (size_t)(ve - vs))))
 		goto bad;
 	if (!pv_cookie_name_ok(*name) || !pv_cookie_value_ok(*value))
 		goto bad;

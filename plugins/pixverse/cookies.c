@@ -112,7 +112,8 @@ static int jar_put(pv_cookie_jar *jar, const provauth_host *h, const char *name,
 	if (jar->count >= PV_COOKIES_MAX_COUNT) {
 		h->free(h, n);
 		h->secret_free(h, v);
-		return h->set_error(h, PROVAUTH_EINVAL, "pixverse: cookies: more than %d cookies; export only the pixverse.ai ones",
+		return h->set_error(h, PROVAUTH_EINVAL,
+		                    "pixverse: cookies: more than %d cookies; export only the pixverse.ai ones",
 		                    PV_COOKIES_MAX_COUNT);
 	}
 	if (!(grown = realloc(jar->items, (jar->count + 1) * sizeof(*grown)))) {
