@@ -50,7 +50,7 @@ void pa_fuzz_no_secret(const char *secret, const char *text, const uint8_t *inpu
 /* 1 for a provauth_error code the API defines. */
 int pa_fuzz_known_code(int code);
 
-/* The outcome the manager hands classify_error (session.c's outcome_init). */
+/* The outcome the manager hands classify_error (outcome_init in core/session/run.c). */
 void pa_fuzz_outcome_init(provauth_outcome *o, const provauth_failure *f);
 
 /* Checks that hold for every classification, from any provider. */

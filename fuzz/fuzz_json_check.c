@@ -1,5 +1,5 @@
 /*
- * The allocation-free JSON check (core/json_check.c) that the plugins use
+ * The allocation-free JSON check (core/util/json_check.c) that the plugins use
  * instead of a json-c parse: any bytes, no crash or over-read, and never
  * looser than json-c, the parser it stands in for: whatever it accepts,
  * pa_json_parse reads too.

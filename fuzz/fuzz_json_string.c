@@ -1,5 +1,5 @@
 /*
- * The JSON reader's strings (core/json.c: pa_json_parse, pa_json_get,
+ * The JSON reader's strings (core/util/json.c: pa_json_parse, pa_json_get,
  * pa_json_string): any bytes. A document is refused when a string or key
  * holds a NUL (raw or \u0000), which every C-string reader would cut short;
  * whatever is accepted holds no string whose json-c length differs from its

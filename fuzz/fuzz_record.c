@@ -1,5 +1,5 @@
 /*
- * The store's secrets record (core/record.c): decoding arbitrary bytes,
+ * The store's secrets record (core/store/record.c): decoding arbitrary bytes,
  * and decode -> encode -> decode being exact for whatever decodes.
  */
 #include "config.h"

@@ -1,5 +1,5 @@
 /*
- * Quoting server text (core/redact.c, host->text_excerpt): for any text and
+ * Quoting server text (core/util/redact.c, host->text_excerpt): for any text and
  * secret, the excerpt is NUL-terminated, bounded and printable ASCII, it is
  * withheld exactly when the text repeats the secret, and what is quoted
  * holds no piece of the secret however the server re-cased or split it.

@@ -1,6 +1,6 @@
 /*
- * The sealed blob path of the sqlite store (core/seal.c then
- * core/record.c) with a fixed key: anything but an intact blob of ours is
+ * The sealed blob path of the sqlite store (core/store/seal.c then
+ * core/store/record.c) with a fixed key: anything but an intact blob of ours is
  * refused with PROVAUTH_ECRYPTO, and an opened blob is a record.
  *
  * Input: byte 0 picks the associated data (the row a blob belongs to:

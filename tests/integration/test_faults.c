@@ -38,7 +38,7 @@
 /* Small on purpose: the timeout cells wait for them. */
 #define TIMEOUT_MS 400
 #define CONNECT_TIMEOUT_MS 300
-/* The host's words for a timeout (core/http.c), with the limit in force. */
+/* The host's words for a timeout (core/http/messages.c), with the limit in force. */
 #define STR2(x) #x
 #define STR(x) STR2(x)
 #define TIMED_OUT_WORDS "timed out after " STR(TIMEOUT_MS) " ms (Operation timed out"

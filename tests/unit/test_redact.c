@@ -1,5 +1,5 @@
 /*
- * Quoting server text (core/redact.c, host->text_excerpt): what a server
+ * Quoting server text (core/util/redact.c, host->text_excerpt): what a server
  * echoes of a request's secrets, re-cased, cut or with separators put in,
  * is never quoted; what is quoted is bounded and printable.
  */
