@@ -221,6 +221,10 @@ int pa_update_apply(const provauth_update *u, provauth_account *a)
 			return rc;
 	if (u->cookie_count && (rc = bound_cookies(u, a)) < 0)
 		return rc;
+	/*
+	 * A plugin that still sets a pre-schema-4 state key (auth_method, ...)
+	 * through update_set_metadata sets the typed field: set_metadata maps it.
+	 */
 	for (i = 0; i < u->meta_count; i++)
 		if ((rc = provauth_account_set_metadata(a, u->meta[i].key, u->meta[i].value)) < 0)
 			return rc;

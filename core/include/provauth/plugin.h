@@ -39,6 +39,10 @@
  *       which 1.x minor added them); every 2.0 host has every service
  *       below. A 1.x plugin is refused: "plugin ABI 1.x is no longer
  *       supported; rebuild against provauth plugin ABI 2.0".
+ *       Added within 2.0: the account's typed state
+ *       (provauth_account.state, at the end of the host-allocated struct:
+ *       auth method, session health, last reauth, refused refresh token;
+ *       metadata keys before store schema 4).
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -320,7 +324,12 @@ struct provauth_host {
 	int (*update_set_cookie)(provauth_update *u, const char *name, const char *value);
 	/* Drop every stored cookie before applying this update's cookies. */
 	int (*update_clear_cookies)(provauth_update *u);
-	/* metadata[key] = JSON text (e.g. "\"google\""); NULL removes the key. */
+	/*
+	 * metadata[key] = JSON text (e.g. "{\"user_id\":\"12\"}"); NULL removes
+	 * the key. The keys the core kept its state in before store schema 4
+	 * (auth_method, session_health, last_reauth_at, refresh_refused) are
+	 * mapped onto the account's typed state, read as they always were.
+	 */
 	int (*update_set_metadata)(provauth_update *u, const char *key, const char *json);
 
 	/* -- failures (same as the public provauth_failure_* functions) -- */
