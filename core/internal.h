@@ -259,6 +259,8 @@ int pa_update_set_access_expiry(provauth_update *u, int64_t t);
 int pa_update_set_cookie(provauth_update *u, const char *name, const char *value);
 int pa_update_clear_cookies(provauth_update *u);
 int pa_update_set_metadata(provauth_update *u, const char *key, const char *json);
+/* state.auth_method for the account the update is applied to. */
+int pa_update_set_auth_method(provauth_update *u, provauth_auth_method method);
 /* The value the update sets for `field` (NULL if it sets none or clears it). */
 const char *pa_update_get(const provauth_update *u, provauth_field field);
 

@@ -48,7 +48,10 @@ static int login_refused(const pv_state *st, const provauth_account *a, const pv
 	PV_SAFE_TEXT(h, msg, sizeof(msg), r->err_msg, secrets, 1);
 	if (provauth_plugin_contains_ci(r->err_msg, "oauth")) {
 		/* A Google account: no password will ever work, so stop holding one. */
-		if ((rc = h->update_set_metadata(u, "auth_method", "\"google\"")) < 0 ||
+		rc = PROVAUTH_HOST_HAS(h, update_set_auth_method) && h->update_set_auth_method
+		     ? h->update_set_auth_method(u, PROVAUTH_AUTH_GOOGLE)
+		     : h->update_set_metadata(u, "auth_method", "\"google\"");
+		if (rc < 0 ||
 		    (rc = h->update_set(u, PROVAUTH_F_PASSWORD, NULL)) < 0)
 			return rc;
 		{
