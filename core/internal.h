@@ -182,6 +182,24 @@ int pa_json_valid(const char *text, size_t len);
 
 /* ---- account.c (besides the public provauth_account_* functions) ---- */
 
+/* state.c: the core's own state of an account (provauth_account_state). */
+void pa_account_state_clear(provauth_account_state *s);
+/* dst (uninitialised) gets a copy of src; on failure dst is left empty. */
+int pa_account_state_copy(provauth_account_state *dst, const provauth_account_state *src);
+int pa_account_state_equal(const provauth_account_state *a, const provauth_account_state *b);
+/* Replaces *h with copies of the arguments (code "" counts as none); all NULL clears it. */
+int pa_health_set(provauth_health *h, const char *state, const char *reason, const char *code, int64_t at,
+                  const char *message);
+/* 1 when `key` is a metadata key the core kept its state in before store schema 4. */
+int pa_account_state_key(const char *key);
+/* Sets the typed field metadata key `key` stood for from its JSON value (NULL: cleared). */
+int pa_account_state_set_key(provauth_account *a, const char *key, const provauth_json *v);
+/*
+ * Moves the pre-schema-4 state keys out of a's metadata into a->state;
+ * *moved says whether anything was there. Metadata that does not read as
+ * an object is left as it is.
+ */
+int pa_account_state_from_metadata(provauth_account *a, int *moved);
 /* JSON object text for metadata with defaults applied ("{}" for NULL). */
 const char *pa_account_metadata(const provauth_account *a);
 
@@ -212,9 +230,9 @@ typedef struct pa_account_rmw_op {
  */
 int pa_account_rmw(pa_account_rmw_op *op);
 
-/* refresh_refused.c: metadata.refresh_refused, the mark of a refresh token refused for good. */
-/* The mark's JSON for this token (malloc()ed; NULL when out of memory or no token). */
-char *pa_refresh_refused_json(const char *refresh_token, int64_t at);
+/* refresh_refused.c: state.refresh_refused, the mark of a refresh token refused for good. */
+/* The mark for this token, its digest (malloc()ed; NULL when out of memory or no token). */
+char *pa_refresh_refused_mark(const char *refresh_token);
 /* 1 when the account's stored mark names its current refresh token. */
 int pa_refresh_refused(const provauth_account *a);
 /* 1 when every credential field (not revision/updated_at) is equal. */
@@ -241,6 +259,8 @@ int pa_update_set_access_expiry(provauth_update *u, int64_t t);
 int pa_update_set_cookie(provauth_update *u, const char *name, const char *value);
 int pa_update_clear_cookies(provauth_update *u);
 int pa_update_set_metadata(provauth_update *u, const char *key, const char *json);
+/* state.auth_method for the account the update is applied to. */
+int pa_update_set_auth_method(provauth_update *u, provauth_auth_method method);
 /* The value the update sets for `field` (NULL if it sets none or clears it). */
 const char *pa_update_get(const provauth_update *u, provauth_field field);
 

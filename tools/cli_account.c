@@ -1,8 +1,9 @@
 /*
  * What several commands show about an account: its session health, its
  * provider, and what the user should do when the library cannot recover
- * the session by itself. Reads metadata with json-c, as any program using
- * the library could; never looks at a secret's value.
+ * the session by itself. Reads the account's typed state, and the
+ * provider's metadata with json-c, as any program using the library could;
+ * never looks at a secret's value.
  */
 #include "config.h"
 #include <stdio.h>
@@ -25,33 +26,19 @@ static json_object *metadata_object(const provauth_account *a)
 	return o;
 }
 
-static void copy_member(char *buf, size_t size, json_object *o, const char *key)
-{
-	json_object *v;
-
-	buf[0] = '\0';
-	if (json_object_object_get_ex(o, key, &v) && v && !json_object_is_type(v, json_type_object) &&
-	    !json_object_is_type(v, json_type_array))
-		snprintf(buf, size, "%s", json_object_get_string(v));
-}
-
 void cli_account_health(cli_health *out, const provauth_account *account)
 {
-	json_object *md = metadata_object(account), *h, *at;
+	const provauth_health *h = &account->state.health;
 
 	memset(out, 0, sizeof(*out));
-	if (md && json_object_object_get_ex(md, "session_health", &h) && json_object_is_type(h, json_type_object)) {
-		out->present = 1;
-		copy_member(out->state, sizeof(out->state), h, "state");
-		copy_member(out->reason, sizeof(out->reason), h, "reason");
-		copy_member(out->code, sizeof(out->code), h, "code");
-		copy_member(out->message, sizeof(out->message), h, "message");
-		if (json_object_object_get_ex(h, "at", &at) && json_object_is_type(at, json_type_int))
-			out->at = json_object_get_int64(at);
-		if (!out->state[0])
-			snprintf(out->state, sizeof(out->state), "unknown");
-	}
-	json_object_put(md);
+	if (!h->state)
+		return;
+	out->present = 1;
+	snprintf(out->state, sizeof(out->state), "%s", h->state);
+	snprintf(out->reason, sizeof(out->reason), "%s", h->reason ? h->reason : "");
+	snprintf(out->code, sizeof(out->code), "%s", h->code ? h->code : "");
+	snprintf(out->message, sizeof(out->message), "%s", h->message ? h->message : "");
+	out->at = h->at;
 }
 
 char *cli_account_metadata(const provauth_account *account, const char *key)

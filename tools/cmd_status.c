@@ -240,7 +240,7 @@ out:
 
 /* ---- session ---- */
 
-static void session_text(const provauth_account *a, const cli_health *h, const char *last_reauth)
+static void session_text(const provauth_account *a, const cli_health *h)
 {
 	char t[40];
 	size_t i;
@@ -266,8 +266,8 @@ static void session_text(const provauth_account *a, const cli_health *h, const c
 		printf("access token:   none\n");
 	}
 	printf("refresh token:  %s\n", a->refresh_token ? "present" : "none");
-	if (last_reauth) {
-		cli_format_time(t, sizeof(t), strtoll(last_reauth, NULL, 10));
+	if (a->state.last_reauth_at > 0) {
+		cli_format_time(t, sizeof(t), a->state.last_reauth_at);
 		printf("last login:     %s\n", t);
 	}
 	if (!h->present) {
@@ -284,7 +284,7 @@ static void session_text(const provauth_account *a, const cli_health *h, const c
 	printf("updated:        %s (revision %llu)\n", t, (unsigned long long)a->revision);
 }
 
-static void session_json(const provauth_account *a, const cli_health *h, const char *last_reauth)
+static void session_json(const provauth_account *a, const cli_health *h)
 {
 	cli_json w;
 	size_t i;
@@ -311,8 +311,8 @@ static void session_json(const provauth_account *a, const cli_health *h, const c
 	else
 		cli_json_string(&w, "access_expires_at", NULL);
 	cli_json_bool(&w, "has_refresh_token", a->refresh_token != NULL);
-	if (last_reauth)
-		cli_json_int(&w, "last_reauth_at", strtoll(last_reauth, NULL, 10));
+	if (a->state.last_reauth_at > 0)
+		cli_json_int(&w, "last_reauth_at", a->state.last_reauth_at);
 	else
 		cli_json_string(&w, "last_reauth_at", NULL);
 	cli_health_json(&w, h);
@@ -331,7 +331,7 @@ static int run_session(cli_ctx *ctx, const cli_command *self, int argc, char **a
 {
 	const cli_spec spec = { NULL, 1, 1 };
 	provauth_account *a = NULL;
-	char *args[CLI_MAX_ARGS], *last_reauth = NULL;
+	char *args[CLI_MAX_ARGS];
 	cli_health h;
 	size_t nargs;
 	cli_env env;
@@ -341,13 +341,11 @@ static int run_session(cli_ctx *ctx, const cli_command *self, int argc, char **a
 		return r;
 	if ((r = open_account(&env, &a, ctx, args[0])) == 0) {
 		cli_account_health(&h, a);
-		last_reauth = cli_account_metadata(a, "last_reauth_at");
 		if (ctx->json)
-			session_json(a, &h, last_reauth);
+			session_json(a, &h);
 		else
-			session_text(a, &h, last_reauth);
+			session_text(a, &h);
 	}
-	free(last_reauth);
 	provauth_account_free(a);
 	return cli_env_close(&env, r);
 }

@@ -45,6 +45,7 @@ void provauth_account_free(provauth_account *a)
 	free(a->api_keys);
 	pa_secret_free(a->refresh_token);
 	pa_secret_free(a->access_token);
+	pa_account_state_clear(&a->state);
 	free(a);
 }
 
@@ -118,6 +119,8 @@ int provauth_account_dup(provauth_account **out, const provauth_account *src)
 	a->access_expires_at = src->access_expires_at;
 	a->revision = src->revision;
 	a->updated_at = src->updated_at;
+	if (pa_account_state_copy(&a->state, &src->state) < 0)
+		goto oom;
 	*out = a;
 	return 0;
 oom:
@@ -246,17 +249,7 @@ provauth_auth_method provauth_auth_method_parse(const char *s)
 
 provauth_auth_method provauth_account_auth_method(const provauth_account *a)
 {
-	const char *md = pa_account_metadata(a);
-	provauth_json *o;
-	provauth_auth_method m = PROVAUTH_AUTH_UNKNOWN;
-
-	if (!strstr(md, "auth_method"))
-		return m;
-	o = pa_json_parse_loose(md);
-	/* pa_json_string: a value that is not a string names no method. */
-	m = provauth_auth_method_parse(pa_json_string(pa_json_get(o, "auth_method")));
-	pa_json_free(o);
-	return m;
+	return a ? a->state.auth_method : PROVAUTH_AUTH_UNKNOWN;
 }
 
 int provauth_account_set_metadata(provauth_account *a, const char *key, const char *json)
@@ -285,7 +278,17 @@ int provauth_account_set_metadata(provauth_account *a, const char *key, const ch
 			pa_json_free(o);
 			return pa_error_set(PROVAUTH_EINVAL, "account %s: metadata.%s: value is not JSON", a->id, key);
 		}
+		if (pa_account_state_key(key)) {
+			/* The core's own state lives in typed fields since store schema 4: the key sets the field. */
+			rc = pa_account_state_set_key(a, key, v);
+			pa_json_free(v);
+			pa_json_free(o);
+			return rc;
+		}
 		rc = pa_json_set(o, key, v);
+	} else if (pa_account_state_key(key)) {
+		pa_json_free(o);
+		return pa_account_state_set_key(a, key, NULL);
 	} else {
 		rc = pa_json_remove(o, key);
 	}
@@ -345,5 +348,5 @@ int pa_account_same_credentials(const provauth_account *a, const provauth_accoun
 	       pa_streq(pa_account_metadata(a), pa_account_metadata(b)) && api_keys_equal(a, b) &&
 	       pa_streq(a->refresh_token, b->refresh_token) &&
 	       pa_streq(a->access_token, b->access_token) &&
-	       a->access_expires_at == b->access_expires_at;
+	       a->access_expires_at == b->access_expires_at && pa_account_state_equal(&a->state, &b->state);
 }

@@ -5,4 +5,5 @@ core_libprovauth_core_la_SOURCES += \
 	core/account/account.c \
 	core/account/accounts.c \
 	core/account/import.c \
-	core/account/rmw.c
+	core/account/rmw.c \
+	core/account/state.c

@@ -135,13 +135,13 @@ typedef struct pa_auth_method_change {
 static int change_auth_method(provauth_account *a, void *payload)
 {
 	const pa_auth_method_change *x = payload;
-	const char *json = x->method == PROVAUTH_AUTH_PASSWORD ? "\"password\""
-	                   : x->method == PROVAUTH_AUTH_GOOGLE ? "\"google\"" : "\"unknown\"";
 	int rc;
 
 	if ((rc = auth_method_offered(x->m, a, x->method)) < 0)
 		return rc;
-	return provauth_account_set_metadata(a, "auth_method", json);
+	a->state.auth_method = x->method == PROVAUTH_AUTH_PASSWORD || x->method == PROVAUTH_AUTH_GOOGLE
+	                       ? x->method : PROVAUTH_AUTH_UNKNOWN;
+	return 0;
 }
 
 int provauth_account_set_auth_method(provauth_manager *m, const char *id, provauth_auth_method method)

@@ -162,13 +162,8 @@ static int import_change(provauth_account *a, void *payload)
 			return PA_RMW_UNCHANGED;
 		}
 	}
-	if ((rc = pa_update_apply(w->upd, a)) < 0)
-		return rc;
-	/* Cookie imports say nothing about how the user signs in. */
-	if (!strstr(pa_account_metadata(a), "\"auth_method\"") &&
-	    (rc = provauth_account_set_metadata(a, "auth_method", "\"unknown\"")) < 0)
-		return rc;
-	return 0;
+	/* Cookie imports say nothing about how the user signs in: a new account's method stays UNKNOWN. */
+	return pa_update_apply(w->upd, a);
 }
 
 static int import_store(char **out_id, provauth_manager *m, const char *provider, const provauth_update *upd,

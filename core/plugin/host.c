@@ -387,4 +387,6 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->setting_error = host_setting_error;
 
 	h->text_excerpt = host_text_excerpt;
+
+	h->update_set_auth_method = pa_update_set_auth_method;
 }

@@ -10,21 +10,6 @@
 #include "manager.h"
 #include "session.h"
 
-static int metadata_health_invalid(const char *metadata)
-{
-	provauth_json *o;
-	const char *state;
-	int invalid;
-
-	if (!metadata || !strstr(metadata, "session_health"))
-		return 0;
-	o = pa_json_parse_loose(metadata);
-	state = pa_json_string(pa_json_get(o, "session_health.state"));
-	invalid = state && strcmp(state, "invalid") == 0;
-	pa_json_free(o);
-	return invalid;
-}
-
 typedef struct pa_build {
 	provauth_manager *m;
 	const char *id;
@@ -73,7 +58,7 @@ static int build_from(provauth_account *a, void *payload)
 	c->s.access_token = c->pre_access = acct->access_token;
 	c->s.access_expires_at = acct->access_expires_at;
 	c->s.metadata = pa_account_metadata(acct);
-	c->health_invalid = metadata_health_invalid(acct->metadata);
+	c->health_invalid = pa_streq(acct->state.health.state, "invalid");
 
 	rc = p->vt.build_session(p->state, acct, &c->s, upd);
 	if (rc < 0) {

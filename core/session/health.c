@@ -22,19 +22,17 @@ static int persist_change(provauth_account *a, void *payload)
 	const pa_persist_change *pc = payload;
 	const provauth_update *upd = pc->upd;
 	const pa_extra *x = pc->x;
-	char num[32];
+	const provauth_health *h = x ? x->health : NULL;
 	int rc;
 
 	if ((upd && (rc = pa_update_apply(upd, a)) < 0) ||
-	    (x && x->health_json && (rc = provauth_account_set_metadata(a, "session_health", x->health_json)) < 0) ||
-	    (x && x->set_password_method && (rc = provauth_account_set_metadata(a, "auth_method", "\"password\"")) < 0) ||
+	    (h && (rc = pa_health_set(&a->state.health, h->state, h->reason, h->code, h->at, h->message)) < 0) ||
 	    (x && x->password && (rc = pa_set_string(&a->password, x->password)) < 0))
 		return rc;
-	if (x && x->last_reauth_at > 0) {
-		snprintf(num, sizeof(num), "%lld", (long long)x->last_reauth_at);
-		if ((rc = provauth_account_set_metadata(a, "last_reauth_at", num)) < 0)
-			return rc;
-	}
+	if (x && x->set_password_method)
+		a->state.auth_method = PROVAUTH_AUTH_PASSWORD;
+	if (x && x->last_reauth_at > 0)
+		a->state.last_reauth_at = x->last_reauth_at;
 	return 0;
 }
 
@@ -64,51 +62,19 @@ int pa_persist(provauth_manager *m, const char *id, const provauth_update *upd, 
 	return rc;
 }
 
-static char *health_json(const char *state, const char *reason, const char *code, int64_t at,
-                         const char *message)
-{
-	provauth_json *o = pa_json_new_object();
-	char *out;
-
-	pa_json_set(o, "state", pa_json_from_string(state));
-	if (reason)
-		pa_json_set(o, "reason", pa_json_from_string(reason));
-	if (code && *code)
-		pa_json_set(o, "code", pa_json_from_string(code));
-	pa_json_set(o, "at", pa_json_from_int(at));
-	if (message)
-		pa_json_set(o, "message", pa_json_from_string(message));
-	out = pa_json_serialize(o);
-	pa_json_free(o);
-	return out;
-}
-
-/* 1 when health record h's `key` reads `want` (pa_json_text: as json-c always read it). */
-static int health_says(const provauth_json *h, const char *key, const char *want)
-{
-	const provauth_json *v = pa_json_get(h, key);
-	return v && pa_streq(pa_json_text(v), want);
-}
-
 /* 1 when the stored health already says this (same state, reason and code). */
 static int health_unchanged(provauth_manager *m, const char *id, const char *state, const char *reason,
                             const char *code)
 {
-	provauth_json *o = NULL;
-	const provauth_json *h;
 	provauth_account *a = NULL;
-	int same = 0;
+	const provauth_health *h;
+	int same;
 
 	if (pa_session_store_get(m, &a, id) < 0)
 		return 0;
-	if ((o = pa_json_parse_loose(pa_account_metadata(a))) && (h = pa_json_get(o, "session_health"))) {
-		same = health_says(h, "state", state);
-		if (same && reason)
-			same = health_says(h, "reason", reason);
-		if (same && code && *code)
-			same = health_says(h, "code", code);
-	}
-	pa_json_free(o);
+	h = &a->state.health;
+	same = h->state && pa_streq(h->state, state) && (!reason || pa_streq(h->reason, reason)) &&
+	       (!code || !*code || pa_streq(h->code, code));
 	provauth_account_free(a);
 	return same;
 }
@@ -116,7 +82,7 @@ static int health_unchanged(provauth_manager *m, const char *id, const char *sta
 void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, const char *state,
                       const char *reason, const char *code, const char *message)
 {
-	char *h;
+	provauth_health h = { NULL, NULL, NULL, 0, NULL };
 	pa_extra x = { NULL, 0, NULL, 0 };
 	char shown[PA_HEALTH_MESSAGE_MAX];
 	pa_error_saved caller_error;
@@ -142,11 +108,16 @@ void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, c
 				shown[i] = ' ';
 		message = shown;
 	}
-	h = health_json(state, reason, code, pa_manager_now(m), message);
-	x.health_json = h;
+	/* Borrowed strings: persist_change copies them into the stored account. */
+	h.state = (char *)state;
+	h.reason = (char *)reason;
+	h.code = code && *code ? (char *)code : NULL;
+	h.at = pa_manager_now(m);
+	h.message = (char *)message;
+	x.health = &h;
 	/* Recording health must not replace the error the caller is about to see. */
 	pa_error_save(&caller_error, PROVAUTH_OK);
-	if (h && pa_persist(m, id, NULL, &x) < 0) {
+	if (pa_persist(m, id, NULL, &x) < 0) {
 		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("error", provauth_last_error()) };
 		pa_session_log(m, PROVAUTH_LOG_WARN, p, "session_health_not_stored", f, PA_ARRAY_LEN(f));
 	} else {
@@ -154,7 +125,6 @@ void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, c
 		                                 PA_F_STR("reason", reason ? reason : "") };
 		pa_session_log(m, PROVAUTH_LOG_INFO, p, "session_health_changed", f, PA_ARRAY_LEN(f));
 	}
-	free(h);
 	pa_error_restore(&caller_error);
 }
 
@@ -193,7 +163,8 @@ int pa_persist_step(provauth_manager *m, const char *id, const provauth_update *
 
 typedef struct pa_refused_change {
 	const char *refresh_token;   /* the token refused */
-	const char *mark;            /* its mark's JSON */
+	const char *mark;            /* its digest, for state.refresh_refused */
+	int64_t at;                  /* when it was refused */
 } pa_refused_change;
 
 static int mark_refused(provauth_account *now, void *payload)
@@ -203,7 +174,10 @@ static int mark_refused(provauth_account *now, void *payload)
 	/* New credentials meanwhile: the mark would name a token the account no longer holds. */
 	if (!pa_streq(now->refresh_token, x->refresh_token))
 		return PA_RMW_UNCHANGED;
-	return provauth_account_set_metadata(now, "refresh_refused", x->mark);
+	if (pa_set_string(&now->state.refresh_refused, x->mark) < 0)
+		return pa_error_oom();
+	now->state.refresh_refused_at = x->at;
+	return 0;
 }
 
 /*
@@ -213,13 +187,14 @@ static int mark_refused(provauth_account *now, void *payload)
  */
 void pa_mark_refresh_refused(provauth_manager *m, const provauth_account *a)
 {
-	pa_refused_change change = { a->refresh_token, NULL };
+	pa_refused_change change = { a->refresh_token, NULL, 0 };
 	pa_account_rmw_op op = { 0 };
 	pa_error_saved refusal;
 	char *mark;
 
-	if (!a->refresh_token || !(mark = pa_refresh_refused_json(a->refresh_token, pa_manager_now(m))))
+	if (!a->refresh_token || !(mark = pa_refresh_refused_mark(a->refresh_token)))
 		return;
+	change.at = pa_manager_now(m);
 	pa_error_save(&refusal, PROVAUTH_OK);
 	change.mark = mark;
 	op.store = pa_manager_store(m);

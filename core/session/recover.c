@@ -71,22 +71,6 @@ static void log_recovered(provauth_manager *m, const pa_plugin *p, const char *i
 	pa_session_log(m, PROVAUTH_LOG_INFO, p, "session_recovered", f, PA_ARRAY_LEN(f));
 }
 
-static int64_t metadata_int(const provauth_account *a, const char *key)
-{
-	const provauth_json *v;
-	provauth_json *o;
-	int64_t n = 0;
-
-	if (!strstr(pa_account_metadata(a), key))
-		return 0;
-	o = pa_json_parse_loose(pa_account_metadata(a));
-	/* A JSON integer only: a string or a fraction is no timestamp the core wrote. */
-	if ((v = pa_json_get(o, key)) && pa_json_type(v) == PROVAUTH_JSON_INT)
-		(void)pa_json_int(v, &n);
-	pa_json_free(o);
-	return n;
-}
-
 /*
  * A failure that says nothing about the account's credentials: the network
  * or the provider's service failed (the caller tries again later), or the
@@ -208,7 +192,7 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 			                    "account %s: automatic password login is off (providers.%s.auto_reauth_enabled)",
 			                    a->id, p->vt.id);
 		}
-		last = metadata_int(a, "last_reauth_at");
+		last = a->state.last_reauth_at;
 		if (cfg->reauth_cooldown > 0 && last > 0 && now - last < cfg->reauth_cooldown) {
 			r->skip_reason = "cooldown";
 			return pa_error_set(PROVAUTH_ECOOLDOWN,

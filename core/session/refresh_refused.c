@@ -1,6 +1,6 @@
 /*
  * The stored mark of a refresh token the provider refused for good
- * (metadata.refresh_refused). A process that starts later reads it and does
+ * (state.refresh_refused, a metadata key before store schema 4). A process that starts later reads it and does
  * not send the dead token again: each new process would otherwise try it
  * once more, and a provider that counts failed grants may block the client.
  *
@@ -40,29 +40,20 @@ static int token_digest(const char *token, char out[PA_REFUSED_DIGEST_LEN])
 	return 0;
 }
 
-char *pa_refresh_refused_json(const char *refresh_token, int64_t at)
+char *pa_refresh_refused_mark(const char *refresh_token)
 {
-	char digest[PA_REFUSED_DIGEST_LEN], buf[96];
+	char digest[PA_REFUSED_DIGEST_LEN];
 
 	if (token_digest(refresh_token, digest) < 0)
 		return NULL;
-	snprintf(buf, sizeof(buf), "{\"token\":\"%s\",\"at\":%lld}", digest, (long long)at);
-	return pa_strdup(buf);
+	return pa_strdup(digest);
 }
 
 int pa_refresh_refused(const provauth_account *a)
 {
-	const char *md = pa_account_metadata(a);
 	char digest[PA_REFUSED_DIGEST_LEN];
-	const char *marked;
-	provauth_json *o;
-	int refused;
 
-	if (!a->refresh_token || !strstr(md, "refresh_refused") || token_digest(a->refresh_token, digest) < 0)
+	if (!a->refresh_token || !a->state.refresh_refused || token_digest(a->refresh_token, digest) < 0)
 		return 0;
-	o = pa_json_parse_loose(md);
-	marked = pa_json_string(pa_json_get(o, "refresh_refused.token"));
-	refused = marked && strcmp(marked, digest) == 0;
-	pa_json_free(o);
-	return refused;
+	return strcmp(a->state.refresh_refused, digest) == 0;
 }

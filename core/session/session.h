@@ -132,10 +132,10 @@ int pa_session_store_get(provauth_manager *m, provauth_account **out, const char
 
 /* The manager's own changes that go with a provider's update. */
 typedef struct pa_extra {
-	const char *health_json;     /* metadata.session_health, or NULL */
+	const provauth_health *health; /* store this as state.health, or NULL */
 	int set_password_method;     /* auth_method = password */
 	const char *password;        /* store this password (explicit reauth) */
-	int64_t last_reauth_at;      /* metadata.last_reauth_at when > 0 */
+	int64_t last_reauth_at;      /* state.last_reauth_at when > 0 */
 } pa_extra;
 
 int pa_persist(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x);

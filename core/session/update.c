@@ -25,6 +25,8 @@ struct provauth_update {
 	size_t cookie_count;
 	pa_kv *meta;
 	size_t meta_count;
+	int auth_method_set;
+	provauth_auth_method auth_method;  /* for state.auth_method */
 };
 
 int pa_update_new(provauth_update **out)
@@ -64,7 +66,7 @@ int pa_update_is_empty(const provauth_update *u)
 	for (i = 0; i < PA_UPDATE_FIELDS; i++)
 		if (u->field_set[i])
 			return 0;
-	return !u->expiry_set && !u->clear_cookies && !u->cookie_count && !u->meta_count;
+	return !u->expiry_set && !u->clear_cookies && !u->cookie_count && !u->meta_count && !u->auth_method_set;
 }
 
 int pa_update_set(provauth_update *u, provauth_field field, const char *value)
@@ -153,6 +155,17 @@ int pa_update_set_metadata(provauth_update *u, const char *key, const char *json
 	return kv_put(&u->meta, &u->meta_count, key, json);
 }
 
+int pa_update_set_auth_method(provauth_update *u, provauth_auth_method method)
+{
+	if (!u)
+		return PROVAUTH_EINVAL;
+	if (method != PROVAUTH_AUTH_UNKNOWN && method != PROVAUTH_AUTH_PASSWORD && method != PROVAUTH_AUTH_GOOGLE)
+		return pa_error_set(PROVAUTH_EINVAL, "update: unknown auth method %d", (int)method);
+	u->auth_method_set = 1;
+	u->auth_method = method;
+	return 0;
+}
+
 static size_t cookie_cost(const provauth_cookie *c)
 {
 	return strlen(c->name) + strlen(c->value) + 3;  /* "=" and "; " */
@@ -221,8 +234,15 @@ int pa_update_apply(const provauth_update *u, provauth_account *a)
 			return rc;
 	if (u->cookie_count && (rc = bound_cookies(u, a)) < 0)
 		return rc;
+	/*
+	 * A plugin that still sets a pre-schema-4 state key (auth_method, ...)
+	 * through update_set_metadata sets the typed field: set_metadata maps it.
+	 */
 	for (i = 0; i < u->meta_count; i++)
 		if ((rc = provauth_account_set_metadata(a, u->meta[i].key, u->meta[i].value)) < 0)
 			return rc;
+	/* The typed setter is the newer word of the two. */
+	if (u->auth_method_set)
+		a->state.auth_method = u->auth_method;
 	return 0;
 }

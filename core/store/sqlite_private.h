@@ -25,13 +25,21 @@
 #include "store/private.h"
 
 /*
- * Schema versions (sqlite_schema.c's migrations): the current one, and the
- * one from which rows bind email and revision.
+ * Schema versions (sqlite_schema.c's migrations): the current one, the one
+ * from which rows bind email and revision, and the one from which the
+ * account's state has columns of its own.
  */
-#define PA_SQL_SCHEMA_VERSION 3
+#define PA_SQL_SCHEMA_VERSION 4
 #define PA_SQL_SCHEMA_FULL_BINDING 3
+#define PA_SQL_SCHEMA_STATE_COLUMNS 4
 
+/* The columns every schema has (the migrations read rows through them). */
 #define PA_SQL_ACCOUNT_COLUMNS "id, provider, email, metadata, revision, updated_at, access_expires_at, secrets"
+#define PA_SQL_ACCOUNT_COLUMN_COUNT 8
+/* Schema 4's columns for provauth_account.state, in pa_sql_bind_state's order. */
+#define PA_SQL_STATE_COLUMNS \
+	"auth_method, health_state, health_reason, health_code, health_at, health_message, last_reauth_at," \
+	" refresh_refused, refresh_refused_at"
 
 typedef struct sql_store {
 	provauth_store base;
@@ -82,7 +90,10 @@ int pa_sql_query_int(sql_store *st, const char *sql, int64_t *out, const char *d
 
 /* Seals a's secrets for the row it will have once written: revision a->revision + 1. */
 int pa_sql_seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, const provauth_account *a);
-/* Builds an account from a row of PA_SQL_ACCOUNT_COLUMNS, its secrets opened. */
+/*
+ * Builds an account from a row of PA_SQL_ACCOUNT_COLUMNS (then, when the row
+ * has them, PA_SQL_STATE_COLUMNS), its secrets opened.
+ */
 int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s);
 int pa_sql_get(provauth_store *s, provauth_account **out, const char *id);
 int pa_sql_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider);
@@ -91,6 +102,15 @@ int pa_sql_list_checked(provauth_store *s, provauth_account ***out, size_t *coun
 int pa_sql_put(provauth_store *s, provauth_account *account);
 int pa_sql_put_many(provauth_store *s, provauth_account *const *accounts, size_t n);
 int pa_sql_remove(provauth_store *s, const char *id, uint64_t expected_revision);
+
+/* ---- sqlite_state.c ---- */
+
+/* Binds the PA_SQL_STATE_COLUMNS values of s to parameters first .. first + 8. */
+void pa_sql_bind_state(sqlite3_stmt *q, int first, const provauth_account_state *s);
+/* Reads PA_SQL_STATE_COLUMNS from result columns first .. first + 8 into s (empty). */
+int pa_sql_read_state(sqlite3_stmt *q, int first, provauth_account_state *s);
+/* Inside the migration to schema 4: each row's state from its metadata into the columns. */
+int pa_sql_move_state(sql_store *st);
 
 /* ---- sqlite_lease.c ---- */
 

@@ -95,7 +95,7 @@ static int unseal_secrets(sql_store *st, provauth_account *a, const unsigned cha
 	return rc;
 }
 
-/* Builds an account from a row of PA_SQL_ACCOUNT_COLUMNS. */
+/* Builds an account from a row of PA_SQL_ACCOUNT_COLUMNS, then PA_SQL_STATE_COLUMNS when it has them. */
 int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s)
 {
 	const char *id = (const char *)sqlite3_column_text(s, 0);
@@ -121,6 +121,9 @@ int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s)
 	blob_len = sqlite3_column_bytes(s, 7);
 	if ((rc = unseal_secrets(st, a, blob, (size_t)blob_len)) < 0)
 		goto fail;
+	if (sqlite3_column_count(s) > PA_SQL_ACCOUNT_COLUMN_COUNT &&
+	    (rc = pa_sql_read_state(s, PA_SQL_ACCOUNT_COLUMN_COUNT, &a->state)) < 0)
+		goto fail;
 	*out = a;
 	return 0;
 fail:
@@ -142,7 +145,8 @@ int pa_sql_get(provauth_store *s, provauth_account **out, const char *id)
 	if ((rc = pa_store_check_id(st->where, id)) < 0)
 		return rc;
 	pa_sql_lock(st);
-	if ((rc = pa_sql_prepare(st, &q, "SELECT " PA_SQL_ACCOUNT_COLUMNS " FROM accounts WHERE id = ?1")) < 0)
+	if ((rc = pa_sql_prepare(st, &q, "SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS
+	                                  " FROM accounts WHERE id = ?1")) < 0)
 		goto out;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
 	switch ((rc = sqlite3_step(q))) {
@@ -189,8 +193,10 @@ static int list_rows(sql_store *st, provauth_account ***out, size_t *count, char
 
 	pa_sql_lock(st);
 	rc = pa_sql_prepare(st, &q, provider
-	                            ? "SELECT " PA_SQL_ACCOUNT_COLUMNS " FROM accounts WHERE provider = ?1 ORDER BY id"
-	                            : "SELECT " PA_SQL_ACCOUNT_COLUMNS " FROM accounts ORDER BY id");
+	                            ? "SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS
+	                              " FROM accounts WHERE provider = ?1 ORDER BY id"
+	                            : "SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS
+	                              " FROM accounts ORDER BY id");
 	if (rc < 0)
 		goto out;
 	if (provider)
@@ -287,11 +293,16 @@ static int explain_miss(sql_store *st, const char *id, uint64_t expected)
 
 #define SQL_INSERT \
 	"INSERT INTO accounts (provider, email, metadata, updated_at, access_expires_at," \
-	" secrets, id, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)"
+	" secrets, id, revision, " PA_SQL_STATE_COLUMNS ")" \
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
 #define SQL_UPDATE \
 	"UPDATE accounts SET provider = ?1, email = ?2, metadata = ?3, updated_at = ?4," \
-	" access_expires_at = ?5, secrets = ?6, revision = revision + 1" \
+	" access_expires_at = ?5, secrets = ?6, revision = revision + 1," \
+	" auth_method = ?9, health_state = ?10, health_reason = ?11, health_code = ?12, health_at = ?13," \
+	" health_message = ?14, last_reauth_at = ?15, refresh_refused = ?16, refresh_refused_at = ?17" \
 	" WHERE id = ?7 AND revision = ?8"
+/* The first parameter of PA_SQL_STATE_COLUMNS in both statements. */
+#define SQL_STATE_FIRST 9
 
 static int check_revision(sql_store *st, const provauth_account *a)
 {
@@ -327,6 +338,7 @@ static int write_row(sql_store *st, sqlite3_stmt *q, const provauth_account *acc
 	pa_sql_bind_text(q, 7, account->id);
 	if (account->revision)
 		sqlite3_bind_int64(q, 8, (sqlite3_int64)account->revision);
+	pa_sql_bind_state(q, SQL_STATE_FIRST, &account->state);
 	/* The sealed blob is the one value that can exceed sqlite's limits; a NULL would hide that. */
 	if ((rc = sqlite3_bind_blob(q, 6, blob, (int)blob_len, SQLITE_STATIC)) != SQLITE_OK) {
 		rc = pa_sql_error(st, rc, doing);

@@ -55,6 +55,20 @@ static const char *const migrations[] = {
 	 * re-sealed by reseal_rows, in the same transaction.
 	 */
 	"INSERT INTO meta (key, value) VALUES ('sealed_binding', 'id provider email revision');",
+	/*
+	 * 4: the core's own state of an account (provauth_account.state) in
+	 * columns of its own instead of keys of the metadata JSON. The rows'
+	 * keys are moved by pa_sql_move_state, in the same transaction.
+	 */
+	"ALTER TABLE accounts ADD COLUMN auth_method TEXT;"
+	"ALTER TABLE accounts ADD COLUMN health_state TEXT;"
+	"ALTER TABLE accounts ADD COLUMN health_reason TEXT;"
+	"ALTER TABLE accounts ADD COLUMN health_code TEXT;"
+	"ALTER TABLE accounts ADD COLUMN health_at INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN health_message TEXT;"
+	"ALTER TABLE accounts ADD COLUMN last_reauth_at INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN refresh_refused TEXT;"
+	"ALTER TABLE accounts ADD COLUMN refresh_refused_at INTEGER;",
 };
 
 _Static_assert(PA_ARRAY_LEN(migrations) == PA_SQL_SCHEMA_VERSION, "one migration per schema version");
@@ -211,6 +225,8 @@ int pa_sql_migrate(sql_store *st)
 		if ((rc = pa_sql_exec(st, sql, "migrating the schema")) < 0)
 			goto out;
 		if (version + 1 == PA_SQL_SCHEMA_FULL_BINDING && (rc = reseal_rows(st)) < 0)
+			goto out;
+		if (version + 1 == PA_SQL_SCHEMA_STATE_COLUMNS && (rc = pa_sql_move_state(st)) < 0)
 			goto out;
 	}
 	rc = have_check ? 0 : write_key_check(st);

@@ -4,7 +4,8 @@
 # the store only through <provauth/store.h>, so the room has no header for
 # it; the tests and fuzzers also reach seal.h and record.h.
 #  - private.h: what the backends share; sqlite_private.h: what the sqlite
-#    backend's files (open, files, schema, rows, leases, statements) share.
+#    backend's files (open, files, schema, rows, state columns, leases,
+#    statements) share.
 core_libprovauth_core_la_SOURCES += \
 	core/store/private.h \
 	core/store/store.c \
@@ -15,6 +16,7 @@ core_libprovauth_core_la_SOURCES += \
 	core/store/sqlite_files.c \
 	core/store/sqlite_schema.c \
 	core/store/sqlite_rows.c \
+	core/store/sqlite_state.c \
 	core/store/sqlite_lease.c \
 	core/store/key.c \
 	core/store/perm.c \

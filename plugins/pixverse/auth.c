@@ -48,7 +48,10 @@ static int login_refused(const pv_state *st, const provauth_account *a, const pv
 	PV_SAFE_TEXT(h, msg, sizeof(msg), r->err_msg, secrets, 1);
 	if (provauth_plugin_contains_ci(r->err_msg, "oauth")) {
 		/* A Google account: no password will ever work, so stop holding one. */
-		if ((rc = h->update_set_metadata(u, "auth_method", "\"google\"")) < 0 ||
+		rc = PROVAUTH_HOST_HAS(h, update_set_auth_method) && h->update_set_auth_method
+		     ? h->update_set_auth_method(u, PROVAUTH_AUTH_GOOGLE)
+		     : h->update_set_metadata(u, "auth_method", "\"google\"");
+		if (rc < 0 ||
 		    (rc = h->update_set(u, PROVAUTH_F_PASSWORD, NULL)) < 0)
 			return rc;
 		{
@@ -213,7 +216,7 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 		return h->set_error(h, PROVAUTH_EAUTH, "pixverse: account %s has neither a token nor cookies to refresh",
 		                    a->id);
 	/* A refresh renews the token of the same session: with the same ids. */
-	if ((new_ids = pv_ids_for(st, a->metadata, &ids)) < 0)
+	if ((new_ids = pv_ids_for(st, a, &ids)) < 0)
 		return new_ids;
 	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_REFRESH_PATH)))
 		return oom(h);
@@ -462,7 +465,7 @@ static int import_ids(const pv_state *st, const provauth_account *existing, cons
 		return 0;
 	}
 	if (existing)
-		return (rc = pv_ids_for(st, existing->metadata, out)) < 0 ? rc : 0;
+		return (rc = pv_ids_for(st, existing, out)) < 0 ? rc : 0;
 	return pv_ids_fresh(st, out);
 }
 

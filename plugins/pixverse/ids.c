@@ -30,20 +30,14 @@ int pv_id_ok(const char *s)
 	return 1;
 }
 
-/* 1 when metadata.session_health says the session ended with a 10005 at or after `since`. */
-static int dropped_by_10005(const provauth_host *h, const provauth_json *meta, int has_since, int64_t since)
+/* 1 when the account's session health says the session ended with a 10005 at or after `since`. */
+static int dropped_by_10005(const provauth_health *health, int has_since, int64_t since)
 {
-	const provauth_json *health = h->json_get(meta, "session_health");
-	const char *state = h->json_string(h->json_get(health, "state"));
-	const char *code = h->json_string(h->json_get(health, "code"));
-	int64_t at = 0;
-
-	if (!state || strcmp(state, "invalid") != 0 || !code || strcmp(code, "10005") != 0)
+	if (!health->state || strcmp(health->state, "invalid") != 0 || !health->code ||
+	    strcmp(health->code, "10005") != 0)
 		return 0;
-	if (h->json_int(h->json_get(health, "at"), &at) < 0)
-		at = 0;
 	/* Ids set in the very second of the 10005 count as its successors: they came with a new session. */
-	return !has_since || since < at;
+	return !has_since || since < health->at;
 }
 
 int pv_ids_fresh(const pv_state *st, pv_client_ids *out)
@@ -59,9 +53,10 @@ int pv_ids_fresh(const pv_state *st, pv_client_ids *out)
 	return 0;
 }
 
-int pv_ids_for(const pv_state *st, const char *metadata_json, pv_client_ids *out)
+int pv_ids_for(const pv_state *st, const provauth_account *acct, pv_client_ids *out)
 {
 	const provauth_host *h = st->host;
+	const char *metadata_json = acct->metadata;
 	provauth_json *meta = NULL;
 	const char *t = NULL, *a = NULL;
 	int64_t since = 0;
@@ -73,7 +68,7 @@ int pv_ids_for(const pv_state *st, const char *metadata_json, pv_client_ids *out
 		meta = h->json_parse(metadata_json, strlen(metadata_json));
 	if (meta && h->json_type(meta) == PROVAUTH_JSON_OBJECT) {
 		has_since = h->json_int(h->json_get(meta, "ids_at"), &since) == 0;
-		if (!dropped_by_10005(h, meta, has_since, since)) {
+		if (!dropped_by_10005(&acct->state.health, has_since, since)) {
 			t = h->json_string(h->json_get(meta, "trace_id"));
 			a = h->json_string(h->json_get(meta, "anonymous_id"));
 		}

@@ -126,7 +126,7 @@ int pv_ids_fresh(const pv_state *st, pv_client_ids *out);
  * were set. Returns 1 when any was generated (store them), 0 when read,
  * negative on failure.
  */
-int pv_ids_for(const pv_state *st, const char *metadata_json, pv_client_ids *out);
+int pv_ids_for(const pv_state *st, const provauth_account *acct, pv_client_ids *out);
 /* metadata.trace_id, .anonymous_id and .ids_at (now) into the update. */
 int pv_ids_store(const pv_state *st, provauth_update *u, const pv_client_ids *ids);
 

@@ -74,7 +74,7 @@ int pv_build_session(void *state, const provauth_account *a, provauth_session *s
 	/* openapi_key: the host prefilled the first api_keys entry of kind "openapi". */
 	if (!(data = calloc(1, sizeof(*data))))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
-	if ((rc = pv_ids_for(st, a->metadata, &data->ids)) < 0) {
+	if ((rc = pv_ids_for(st, a, &data->ids)) < 0) {
 		free(data);
 		return rc;
 	}

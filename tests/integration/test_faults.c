@@ -278,7 +278,8 @@ static void cell_check(const char *provider, const char *op, const char *row, co
 
 /*
  * Every field of the account as one text, metadata keys in a fixed order.
- * `volatile_key` (a metadata key a cell may legitimately write) is left out,
+ * `volatile_key` (a metadata key or state field a cell may legitimately
+ * write) is left out,
  * and so are revision and updated_at when it is given: writing it bumps them.
  */
 static char *record_text(const provauth_account *a, const char *volatile_key)
@@ -313,6 +314,20 @@ static char *record_text(const provauth_account *a, const char *volatile_key)
 	if (meta && volatile_key && json_object_is_type(meta, json_type_object))
 		json_object_object_del(meta, volatile_key);
 	json_object_object_add(o, "metadata", meta);
+	/* The core's own state (typed since store schema 4), volatile_key naming its field as it did the key. */
+	json_object_object_add(o, "auth_method",
+	                       json_object_new_string(provauth_auth_method_name(a->state.auth_method)));
+#define S(k, v) json_object_object_add(o, k, (v) ? json_object_new_string(v) : NULL)
+	S("health_state", a->state.health.state);
+	S("health_reason", a->state.health.reason);
+	S("health_code", a->state.health.code);
+	S("health_message", a->state.health.message);
+	S("refresh_refused", a->state.refresh_refused);
+#undef S
+	json_object_object_add(o, "health_at", json_object_new_int64(a->state.health.at));
+	json_object_object_add(o, "refresh_refused_at", json_object_new_int64(a->state.refresh_refused_at));
+	if (!volatile_key || strcmp(volatile_key, "last_reauth_at") != 0)
+		json_object_object_add(o, "last_reauth_at", json_object_new_int64(a->state.last_reauth_at));
 	if (!volatile_key) {
 		json_object_object_add(o, "revision", json_object_new_int64((int64_t)a->revision));
 		json_object_object_add(o, "updated_at", json_object_new_int64(a->updated_at));
@@ -512,7 +527,7 @@ static void pv_cell(pv_op op, const cell *c)
 		/* The attempt counts for the reauth cooldown: that stamp is the one write. */
 		volatile_key = "last_reauth_at";
 		changed = "last_reauth_at";
-		CU_ASSERT_PTR_NOT_NULL(strstr(after->metadata, "\"last_reauth_at\":"));
+		CU_ASSERT(after->state.last_reauth_at > 0);
 	}
 	if (op == PV_CREDITS_AFTER_REFRESH) {
 		/* The refresh succeeded before the fault: its token is stored, and it works. */

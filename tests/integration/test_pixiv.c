@@ -246,7 +246,7 @@ static int see_session(const provauth_session *s, provauth_failure *f, void *pay
 	return 0;
 }
 
-/* Spec 7.2: build_session fills auth_method (from metadata.auth_method), and the rest with it. */
+/* Spec 7.2: build_session fills auth_method (from state.auth_method), and the rest with it. */
 static void test_build_session_auth_method(void)
 {
 	provauth_manager *m = manager(NULL);
@@ -608,9 +608,8 @@ static void test_dead_refresh_token(void)
 	CU_ASSERT(strstr(provauth_last_error(), "invalid_grant") != NULL);
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
 	acct = stored(store, id);
-	CU_ASSERT(acct->metadata && strstr(acct->metadata, "\"session_health\"") &&
-	          strstr(acct->metadata, "\"state\":\"invalid\"") &&
-	          strstr(acct->metadata, "supply a new refresh token"));
+	CU_ASSERT(acct->state.health.state && strcmp(acct->state.health.state, "invalid") == 0 &&
+	          acct->state.health.message && strstr(acct->state.health.message, "supply a new refresh token"));
 	/* The dead token stays stored (nothing replaced it), so the user can see which one failed. */
 	STR_EQ(acct->refresh_token, rt);
 	provauth_account_free(acct);
@@ -629,7 +628,7 @@ static void test_dead_refresh_token(void)
 	CU_ASSERT(call(m, id, "user_detail", NULL, 0, NULL) == 0);
 	acct = stored(store, id);
 	STR_EQ(acct->refresh_token, rt2);
-	CU_ASSERT(acct->metadata && strstr(acct->metadata, "\"state\":\"ok\""));
+	CU_ASSERT(acct->state.health.state && strcmp(acct->state.health.state, "ok") == 0);
 	provauth_account_free(acct);
 	free(id2);
 	free(id);
@@ -724,8 +723,8 @@ static void check_client_error(int rc, const char *id, const char *rt)
 	CU_ASSERT(strstr(provauth_last_error(), "supply") == NULL);
 	CU_ASSERT(strstr(provauth_last_error(), "wrong-client-secret") == NULL);
 	STR_EQ(a->refresh_token, rt);
-	CU_ASSERT(!a->metadata || strstr(a->metadata, "\"state\":\"invalid\"") == NULL);
-	CU_ASSERT(!a->metadata || strstr(a->metadata, "refresh_refused") == NULL);
+	CU_ASSERT(!a->state.health.state || strcmp(a->state.health.state, "invalid") != 0);
+	CU_ASSERT(a->state.refresh_refused == NULL);
 	provauth_account_free(a);
 }
 
@@ -810,8 +809,9 @@ static void test_dead_refresh_token_other_process(void)
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
 	provauth_manager_free(m);
 	a = stored(store, id);
-	CU_ASSERT(a->metadata && strstr(a->metadata, "\"refresh_refused\"") != NULL);
+	CU_ASSERT(a->state.refresh_refused != NULL);
 	/* The mark names the token by a digest only. */
+	CU_ASSERT(a->state.refresh_refused && strstr(a->state.refresh_refused, RT_MARK) == NULL);
 	CU_ASSERT(a->metadata && strstr(a->metadata, RT_MARK) == NULL);
 	provauth_account_free(a);
 
@@ -869,7 +869,7 @@ static void test_invalid_request(void)
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
 	a = stored(store, id);
 	STR_EQ(a->refresh_token, rt);
-	CU_ASSERT(!a->metadata || strstr(a->metadata, "\"state\":\"invalid\"") == NULL);
+	CU_ASSERT(!a->state.health.state || strcmp(a->state.health.state, "invalid") != 0);
 	provauth_account_free(a);
 
 	fake_pixiv_set_required_param(fk, NULL);

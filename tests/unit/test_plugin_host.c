@@ -264,6 +264,8 @@ static void test_memory_services(void)
 
 	CU_ASSERT(PROVAUTH_HOST_HAS(&host, alloc));
 	CU_ASSERT(PROVAUTH_HOST_HAS(&host, secret_free));
+	/* Appended within 2.0 for the typed account state: the host has it, filled in. */
+	CU_ASSERT(PROVAUTH_HOST_HAS(&host, update_set_auth_method) && host.update_set_auth_method != NULL);
 	p = host.alloc(&host, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	host.free(&host, p);

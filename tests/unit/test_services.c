@@ -753,6 +753,81 @@ static void test_account_metadata(void)
 	provauth_account_free(a);
 }
 
+/*
+ * The core's own state is typed (store schema 4): the old metadata keys set
+ * the fields, read as the core always read them, and never reach the
+ * metadata; copies carry it; a typed update setter wins over the old key.
+ */
+static void test_account_state(void)
+{
+	provauth_account *a = NULL, *b = NULL;
+	provauth_update *u = NULL;
+	int moved = 0;
+
+	CU_ASSERT_EQUAL_FATAL(provauth_account_new(&a, "acct-s", "pixverse"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "user_id", "\"42\""), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "session_health",
+	                                              "{\"state\":\"invalid\",\"reason\":\"logged_elsewhere\","
+	                                              "\"code\":\"10005\",\"at\":1700000000,\"message\":\"m\"}"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "last_reauth_at", "1700000100"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "refresh_refused",
+	                                              "{\"token\":\"sha256:0011223344556677\",\"at\":1700000200}"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "auth_method", "\"google\""), 0);
+	CU_ASSERT_STRING_EQUAL(a->metadata, "{\"user_id\":\"42\"}");
+	CU_ASSERT_EQUAL(a->state.auth_method, PROVAUTH_AUTH_GOOGLE);
+	CU_ASSERT(pa_streq(a->state.health.state, "invalid"));
+	CU_ASSERT(pa_streq(a->state.health.reason, "logged_elsewhere"));
+	CU_ASSERT(pa_streq(a->state.health.code, "10005"));
+	CU_ASSERT(pa_streq(a->state.health.message, "m"));
+	CU_ASSERT_EQUAL(a->state.health.at, 1700000000);
+	CU_ASSERT_EQUAL(a->state.last_reauth_at, 1700000100);
+	CU_ASSERT(pa_streq(a->state.refresh_refused, "sha256:0011223344556677"));
+	CU_ASSERT_EQUAL(a->state.refresh_refused_at, 1700000200);
+	/* A timestamp the core never wrote (a string) reads as none, as it always did. */
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "last_reauth_at", "\"1700000100\""), 0);
+	CU_ASSERT_EQUAL(a->state.last_reauth_at, 0);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(a, "last_reauth_at", "1700000100"), 0);
+
+	CU_ASSERT_EQUAL_FATAL(provauth_account_dup(&b, a), 0);
+	CU_ASSERT(pa_account_state_equal(&a->state, &b->state));
+	CU_ASSERT(pa_account_same_credentials(a, b));
+	CU_ASSERT_PTR_NOT_EQUAL(a->state.health.state, b->state.health.state);
+	CU_ASSERT_EQUAL(provauth_account_set_metadata(b, "session_health", NULL), 0);
+	CU_ASSERT_PTR_NULL(b->state.health.state);
+	CU_ASSERT_FALSE(pa_account_same_credentials(a, b));
+	provauth_account_free(b);
+
+	/* The migration's bridge: old keys out of the metadata, provider keys left. */
+	CU_ASSERT_EQUAL_FATAL(provauth_account_new(&b, "acct-old", "pixverse"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set(&b->metadata,
+	                                     "{\"auth_method\":\"password\",\"trace_id\":\"t\",\"last_reauth_at\":5}"), 0);
+	CU_ASSERT_EQUAL(pa_account_state_from_metadata(b, &moved), 0);
+	CU_ASSERT_EQUAL(moved, 1);
+	CU_ASSERT_STRING_EQUAL(b->metadata, "{\"trace_id\":\"t\"}");
+	CU_ASSERT_EQUAL(b->state.auth_method, PROVAUTH_AUTH_PASSWORD);
+	CU_ASSERT_EQUAL(b->state.last_reauth_at, 5);
+	/* Metadata the core could never read stays as it is. */
+	CU_ASSERT_EQUAL(provauth_account_set(&b->metadata, "not json \"auth_method\""), 0);
+	CU_ASSERT_EQUAL(pa_account_state_from_metadata(b, &moved), 0);
+	CU_ASSERT_EQUAL(moved, 0);
+	CU_ASSERT_STRING_EQUAL(b->metadata, "not json \"auth_method\"");
+	provauth_account_free(b);
+
+	/* The plugins' typed setter: applied after (and over) an old key. */
+	CU_ASSERT_EQUAL_FATAL(pa_update_new(&u), 0);
+	CU_ASSERT(pa_update_is_empty(u));
+	CU_ASSERT_EQUAL(pa_update_set_auth_method(u, (provauth_auth_method)7), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(pa_update_set_auth_method(NULL, PROVAUTH_AUTH_GOOGLE), PROVAUTH_EINVAL);
+	CU_ASSERT(pa_update_is_empty(u));
+	CU_ASSERT_EQUAL(pa_update_set_metadata(u, "auth_method", "\"google\""), 0);
+	CU_ASSERT_EQUAL(pa_update_set_auth_method(u, PROVAUTH_AUTH_PASSWORD), 0);
+	CU_ASSERT_EQUAL(pa_update_apply(u, a), 0);
+	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_PASSWORD);
+	CU_ASSERT_STRING_EQUAL(a->metadata, "{\"user_id\":\"42\"}");
+	pa_update_free(u);
+	provauth_account_free(a);
+}
+
 static void test_auth_method_names(void)
 {
 	CU_ASSERT_EQUAL(provauth_auth_method_parse("password"), PROVAUTH_AUTH_PASSWORD);
@@ -1102,6 +1177,7 @@ int main(int argc, char **argv)
 		{ "account basics", test_account_basics },
 		{ "account cookies and API keys", test_account_cookies_and_keys },
 		{ "account metadata", test_account_metadata },
+		{ "account state: typed, copied, from the old keys", test_account_state },
 		{ "auth method names", test_auth_method_names },
 		{ "account dup", test_account_dup },
 		{ "update apply", test_update_apply },

@@ -197,9 +197,9 @@ static void check_no_password_reauth(const char *method)
 	/* Only an account of unknown method is told a password would help. */
 	CU_ASSERT_EQUAL(strstr(provauth_last_error(), "with a password") != NULL, strcmp(method, "unknown") == 0);
 	a = stored("g1");
-	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"invalid\""));
-	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"code\":\"10005\""));
-	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "logged_elsewhere"));
+	CU_ASSERT(pa_streq(a->state.health.state, "invalid"));
+	CU_ASSERT(pa_streq(a->state.health.code, "10005"));
+	CU_ASSERT(pa_streq(a->state.health.reason, "logged_elsewhere"));
 	revision = a->revision;
 	provauth_account_free(a);
 	/* The same failure again leaves the record alone. */
@@ -293,7 +293,7 @@ static void test_retry_at_most_once(void)
 	CU_ASSERT_EQUAL(atomic_load(&srv->ops), 2);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
 	a = stored("a1");
-	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"invalid\""));
+	CU_ASSERT(pa_streq(a->state.health.state, "invalid"));
 	provauth_account_free(a);
 }
 
@@ -343,13 +343,13 @@ static void test_health_reset_after_success(void)
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "g1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
 	/* The user imports fresh cookies: the stored token is valid again. */
 	a = stored("g1");
-	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"invalid\""));
+	CU_ASSERT(pa_streq(a->state.health.state, "invalid"));
 	provauth_account_set(&a->jwt_token, srv->valid_token);
 	CU_ASSERT_FATAL(provauth_account_put(mgr, a) == 0);
 	provauth_account_free(a);
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "g1", "credits", scripted_op, NULL), 0);
 	a = stored("g1");
-	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"ok\""));
+	CU_ASSERT(pa_streq(a->state.health.state, "ok"));
 	provauth_account_free(a);
 }
 
@@ -554,8 +554,8 @@ static void test_dead_refresh_token_recorded_before_expiry(void)
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "user_detail", scripted_op, NULL), 0);
 	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
 	a = stored("a1");
-	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"reason\":\"refresh_rejected\""));
-	CU_ASSERT_PTR_NOT_NULL(strstr(a->metadata, "\"state\":\"invalid\""));
+	CU_ASSERT(pa_streq(a->state.health.reason, "refresh_rejected"));
+	CU_ASSERT(pa_streq(a->state.health.state, "invalid"));
 	provauth_account_free(a);
 	/* Not asked again for the same credentials. */
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "user_detail", scripted_op, NULL), 0);
@@ -959,8 +959,7 @@ static void test_run_without_retry(void)
 	CU_ASSERT(pa_test_log_count("scripted_auto_reauth_skipped",
 	                            "account_id=a1 auth_method=password reason=retry_disabled context=credits") == 1);
 	a = stored("a1");
-	CU_ASSERT(a->metadata && strstr(a->metadata, "\"state\":\"invalid\"") &&
-	          strstr(a->metadata, "\"reason\":\"logged_elsewhere\""));
+	CU_ASSERT(pa_streq(a->state.health.state, "invalid") && pa_streq(a->state.health.reason, "logged_elsewhere"));
 	provauth_account_free(a);
 	/* The cache was invalidated: the next call builds again. */
 	CU_ASSERT_EQUAL(ev_count(EV_BUILD), 1);

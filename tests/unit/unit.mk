@@ -19,6 +19,7 @@ PA_UNIT_TESTS = \
 	tests/unit/test_store_batch \
 	tests/unit/test_store_hardening \
 	tests/unit/test_store_integrity \
+	tests/unit/test_store_migrate \
 	tests/unit/test_seal \
 	tests/unit/test_pixverse_unit \
 	tests/unit/test_pixiv_unit \
@@ -51,3 +52,6 @@ tests_unit_test_fake_pixverse_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/tests
 tests_unit_test_fake_pixverse_CFLAGS = $(PA_FAKE_CF) $(CURL_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_fake_pixverse_LDADD = tests/fake/libfakeprov.la tests/support/libtestsupport.la \
 	$(CURL_LIBS) $(CUNIT_LIBS) $(PA_FAKE_LIBS)
+
+# The fixture stores' accounts, shared with the generator that wrote them.
+tests_unit_test_store_migrate_SOURCES = tests/unit/test_store_migrate.c tests/fixtures/stores/accounts.h

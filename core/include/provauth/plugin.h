@@ -39,6 +39,11 @@
  *       which 1.x minor added them); every 2.0 host has every service
  *       below. A 1.x plugin is refused: "plugin ABI 1.x is no longer
  *       supported; rebuild against provauth plugin ABI 2.0".
+ *       Added within 2.0: the account's typed state
+ *       (provauth_account.state, at the end of the host-allocated struct:
+ *       auth method, session health, last reauth, refused refresh token;
+ *       metadata keys before store schema 4) and, appended at the end
+ *       of the host table, host->update_set_auth_method.
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -320,7 +325,13 @@ struct provauth_host {
 	int (*update_set_cookie)(provauth_update *u, const char *name, const char *value);
 	/* Drop every stored cookie before applying this update's cookies. */
 	int (*update_clear_cookies)(provauth_update *u);
-	/* metadata[key] = JSON text (e.g. "\"google\""); NULL removes the key. */
+	/*
+	 * metadata[key] = JSON text (e.g. "{\"user_id\":\"12\"}"); NULL removes
+	 * the key. The keys the core kept its state in before store schema 4
+	 * (auth_method, session_health, last_reauth_at, refresh_refused) are
+	 * mapped onto the account's typed state, read as they always were; a
+	 * plugin sets the auth method with update_set_auth_method instead.
+	 */
 	int (*update_set_metadata)(provauth_update *u, const char *key, const char *json);
 
 	/* -- failures (same as the public provauth_failure_* functions) -- */
@@ -387,6 +398,17 @@ struct provauth_host {
 	 */
 	int (*text_excerpt)(const provauth_host *h, char *out, size_t size, const char *text, size_t len,
 	                    const char *const *secrets, size_t nsecrets);
+
+	/* ---- 2.0, account state (store schema 4) ---- */
+
+	/*
+	 * How the account signs in, as the plugin learnt it (a login refused
+	 * because the account uses Google): stored in the account's typed
+	 * state.auth_method, not its metadata. PROVAUTH_EINVAL for a value
+	 * outside provauth_auth_method. A host from before it lacks it: check
+	 * PROVAUTH_HOST_HAS(h, update_set_auth_method).
+	 */
+	int (*update_set_auth_method)(provauth_update *u, provauth_auth_method method);
 };
 
 /* True when the host provides `member` (it is newer or as new as the plugin). */

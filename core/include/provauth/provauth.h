@@ -154,11 +154,15 @@ PROVAUTH_EXTERN(const char *) provauth_account_cookie(const provauth_account *ac
 /* Adds or replaces the first API key of `kind`; value NULL removes it. */
 PROVAUTH_EXTERN(int) provauth_account_set_api_key(provauth_account *account, const char *kind, const char *value);
 PROVAUTH_EXTERN(const char *) provauth_account_api_key(const provauth_account *account, const char *kind);
-/* metadata.auth_method, parsed. */
+/* account->state.auth_method (UNKNOWN for NULL). */
 PROVAUTH_EXTERN(provauth_auth_method) provauth_account_auth_method(const provauth_account *account);
 /*
  * Sets top-level key `key` of the metadata object to the JSON value given as
- * text (e.g. "\"password\"", "{\"state\":\"ok\"}"); json NULL removes the key.
+ * text (e.g. "\"user\"", "{\"a\":1}"); json NULL removes the key.
+ * The keys the core kept its state in before store schema 4 (auth_method,
+ * session_health, last_reauth_at, refresh_refused) set the typed field of
+ * account->state instead, read as the core always read them; they never
+ * reach the metadata.
  */
 PROVAUTH_EXTERN(int) provauth_account_set_metadata(provauth_account *account, const char *key, const char *json);
 /* New random account id ("acct-" + 16 hex digits). */
@@ -450,7 +454,7 @@ PROVAUTH_EXTERN(int) provauth_account_import_ext(char **out_id, provauth_manager
                                                  const char *kind, const char *input,
                                                  const provauth_import_options *opts);
 
-/* Sets metadata.auth_method (the /connect-google endpoint uses GOOGLE). */
+/* Stores state.auth_method of account `id` (the /connect-google endpoint uses GOOGLE). */
 PROVAUTH_EXTERN(int) provauth_account_set_auth_method(provauth_manager *m, const char *id,
                                                       provauth_auth_method method);
 

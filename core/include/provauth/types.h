@@ -101,6 +101,37 @@ typedef struct provauth_api_key {
 } provauth_api_key;
 
 /*
+ * The last verdict the manager recorded on an account's session (what
+ * `provauth session` shows). Strings malloc()ed, NULL when absent; state
+ * NULL means no record.
+ */
+typedef struct provauth_health {
+	char *state;              /* "invalid", or "ok" once a recovery worked */
+	char *reason;             /* why, e.g. "recovery_failed", "refresh_refused" */
+	char *code;               /* the provider's error code, when it gave one */
+	int64_t at;               /* unix seconds of the record */
+	char *message;            /* one line, bounded, never a credential */
+} provauth_health;
+
+/*
+ * The core's own state of an account, kept in typed fields beside (not
+ * inside) the provider's metadata. Not secret: the sqlite store keeps it in
+ * plain columns. Before store schema 4 these were metadata keys (auth_method,
+ * session_health, last_reauth_at, refresh_refused).
+ */
+typedef struct provauth_account_state {
+	provauth_auth_method auth_method; /* how the account signs in; UNKNOWN: no password reauth */
+	provauth_health health;           /* the last session health record */
+	int64_t last_reauth_at;           /* unix seconds of the last password login; 0 = never */
+	/*
+	 * The refresh token the provider refused for good, named by a digest
+	 * ("sha256:" + 16 hex digits, never the token), and when; NULL when none.
+	 */
+	char *refresh_refused;
+	int64_t refresh_refused_at;
+} provauth_account_state;
+
+/*
  * One provider account: a plain snapshot. All strings are malloc()ed and
  * NUL-terminated; NULL means absent. Free with provauth_account_free.
  * Fields marked secret are sealed at rest by the sqlite store and are never
@@ -114,7 +145,7 @@ typedef struct provauth_account {
 	char *jwt_token;          /* secret */
 	provauth_cookie *cookies; /* name -> value, names unique */
 	size_t cookie_count;
-	char *metadata;           /* JSON object text: auth_method, session_health, provider data */
+	char *metadata;           /* JSON object text: the provider's own data */
 	provauth_api_key *api_keys;
 	size_t api_key_count;
 	char *refresh_token;      /* secret */
@@ -122,6 +153,7 @@ typedef struct provauth_account {
 	int64_t access_expires_at;/* unix seconds; 0 = unknown */
 	uint64_t revision;        /* store version; bumped by every successful put */
 	int64_t updated_at;       /* unix seconds of the last put */
+	provauth_account_state state; /* the core's own state; copied by stores like the rest */
 } provauth_account;
 
 /* ---- sessions and failures ---- */
