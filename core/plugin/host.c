@@ -387,4 +387,9 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->setting_error = host_setting_error;
 
 	h->text_excerpt = host_text_excerpt;
+
+	h->account_credential = provauth_account_credential;
+	h->account_credential_expires = provauth_account_credential_expires;
+	h->account_credential_count = provauth_account_credential_count;
+	h->account_credential_at = provauth_account_credential_at;
 }

@@ -64,14 +64,15 @@ static int build_from(provauth_account *a, void *payload)
 	c->s.account_id = acct->id;
 	c->s.provider = acct->provider;
 	c->s.email = acct->email;
-	c->s.jwt_token = c->pre_jwt = acct->jwt_token;
+	c->s.jwt_token = c->pre_jwt = provauth_account_credential(acct, PROVAUTH_CRED_JWT, NULL);
+	/* The session still lends the account's cookie array (ABI 2.0's provauth_session). */
 	c->s.cookies = c->pre_cookies = acct->cookies;
 	c->s.cookie_count = acct->cookie_count;
-	c->s.openapi_key = c->pre_openapi = provauth_account_api_key(acct, "openapi");
-	c->s.jwt_source = acct->jwt_token ? "account" : "none";
+	c->s.openapi_key = c->pre_openapi = provauth_account_credential(acct, PROVAUTH_CRED_API_KEY, "openapi");
+	c->s.jwt_source = c->pre_jwt ? "account" : "none";
 	c->s.auth_method = provauth_account_auth_method(acct);
-	c->s.access_token = c->pre_access = acct->access_token;
-	c->s.access_expires_at = acct->access_expires_at;
+	c->s.access_token = c->pre_access = provauth_account_credential(acct, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
+	c->s.access_expires_at = provauth_account_credential_expires(acct, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
 	c->s.metadata = pa_account_metadata(acct);
 	c->health_invalid = metadata_health_invalid(acct->metadata);
 

@@ -28,7 +28,8 @@ static int persist_change(provauth_account *a, void *payload)
 	if ((upd && (rc = pa_update_apply(upd, a)) < 0) ||
 	    (x && x->health_json && (rc = provauth_account_set_metadata(a, "session_health", x->health_json)) < 0) ||
 	    (x && x->set_password_method && (rc = provauth_account_set_metadata(a, "auth_method", "\"password\"")) < 0) ||
-	    (x && x->password && (rc = pa_set_string(&a->password, x->password)) < 0))
+	    (x && x->password &&
+	     (rc = provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, x->password, 0)) < 0))
 		return rc;
 	if (x && x->last_reauth_at > 0) {
 		snprintf(num, sizeof(num), "%lld", (long long)x->last_reauth_at);
@@ -201,7 +202,7 @@ static int mark_refused(provauth_account *now, void *payload)
 	const pa_refused_change *x = payload;
 
 	/* New credentials meanwhile: the mark would name a token the account no longer holds. */
-	if (!pa_streq(now->refresh_token, x->refresh_token))
+	if (!pa_streq(provauth_account_credential(now, PROVAUTH_CRED_REFRESH_TOKEN, NULL), x->refresh_token))
 		return PA_RMW_UNCHANGED;
 	return provauth_account_set_metadata(now, "refresh_refused", x->mark);
 }
@@ -213,12 +214,12 @@ static int mark_refused(provauth_account *now, void *payload)
  */
 void pa_mark_refresh_refused(provauth_manager *m, const provauth_account *a)
 {
-	pa_refused_change change = { a->refresh_token, NULL };
+	pa_refused_change change = { provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL), NULL };
 	pa_account_rmw_op op = { 0 };
 	pa_error_saved refusal;
 	char *mark;
 
-	if (!a->refresh_token || !(mark = pa_refresh_refused_json(a->refresh_token, pa_manager_now(m))))
+	if (!change.refresh_token || !(mark = pa_refresh_refused_json(change.refresh_token, pa_manager_now(m))))
 		return;
 	pa_error_save(&refusal, PROVAUTH_OK);
 	change.mark = mark;

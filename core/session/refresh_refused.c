@@ -53,12 +53,13 @@ char *pa_refresh_refused_json(const char *refresh_token, int64_t at)
 int pa_refresh_refused(const provauth_account *a)
 {
 	const char *md = pa_account_metadata(a);
+	const char *token = provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL);
 	char digest[PA_REFUSED_DIGEST_LEN];
 	const char *marked;
 	provauth_json *o;
 	int refused;
 
-	if (!a->refresh_token || !strstr(md, "refresh_refused") || token_digest(a->refresh_token, digest) < 0)
+	if (!token || !strstr(md, "refresh_refused") || token_digest(token, digest) < 0)
 		return 0;
 	o = pa_json_parse_loose(md);
 	marked = pa_json_string(pa_json_get(o, "refresh_refused.token"));

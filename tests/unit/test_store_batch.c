@@ -86,9 +86,9 @@ static provauth_account *make_account(const char *id)
 
 	CU_ASSERT_FATAL(provauth_account_new(&a, id, "scripted") == 0);
 	CU_ASSERT_FATAL(provauth_account_set(&a->email, "user@example.com") == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&a->password, SECRET_PW) == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&a->jwt_token, SECRET_JWT) == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&a->refresh_token, SECRET_REFRESH) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, SECRET_PW, 0) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, SECRET_JWT, 0) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, SECRET_REFRESH, 0) == 0);
 	CU_ASSERT_FATAL(provauth_account_set_cookie(a, "_ai_token", SECRET_COOKIE) == 0);
 	a->updated_at = SENTINEL_TIME;
 	return a;
@@ -121,8 +121,8 @@ static char *snapshot(provauth_store *st)
 	for (i = 0; i < n; i++) {
 		const provauth_account *a = list[i];
 		char *line = pa_sprintf("%s|%s|%s|%s|%s|%s|%s|%llu|%lld|%zu;", a->id, a->provider, a->email ? a->email : "",
-		                        a->password ? a->password : "", a->jwt_token ? a->jwt_token : "",
-		                        a->refresh_token ? a->refresh_token : "", a->metadata ? a->metadata : "",
+		                        provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL) ? provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL) : "", provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL) ? provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL) : "",
+		                        provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL) ? provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL) : "", a->metadata ? a->metadata : "",
 		                        (unsigned long long)a->revision, (long long)a->updated_at, a->cookie_count);
 		char *grown;
 		CU_ASSERT_FATAL(line != NULL);
@@ -178,8 +178,8 @@ static void test_inserts_then_updates(void)
 	}
 	CU_ASSERT_EQUAL_FATAL(st->get(st, &got, "acct-a"), 0);
 	CU_ASSERT_EQUAL(got->revision, 1);
-	CU_ASSERT_STRING_EQUAL(got->password, SECRET_PW);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(got, "_ai_token"), SECRET_COOKIE);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_PASSWORD, NULL), SECRET_PW);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_COOKIE, "_ai_token"), SECRET_COOKIE);
 	provauth_account_free(got);
 
 	/* Two updates at the revision just returned and one insert, in one batch. */
@@ -193,7 +193,7 @@ static void test_inserts_then_updates(void)
 	CU_ASSERT_EQUAL(b[2]->revision, 2);
 	CU_ASSERT_EQUAL_FATAL(st->get(st, &got, "acct-b"), 0);
 	CU_ASSERT_EQUAL(got->revision, 2);
-	CU_ASSERT_STRING_EQUAL(got->jwt_token, "jwt-SECRET-new");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_JWT, NULL), "jwt-SECRET-new");
 	provauth_account_free(got);
 	/* A single put sees the batch's revisions. */
 	a[1]->revision = 1;
@@ -501,7 +501,7 @@ static void test_sqlite_durable_and_sealed(void)
 	CU_ASSERT_EQUAL(other->get(other, &got, "acct-y"), 0);
 	if (got) {
 		CU_ASSERT_EQUAL(got->revision, 1);
-		CU_ASSERT_STRING_EQUAL(got->refresh_token, SECRET_REFRESH);
+		CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_REFRESH_TOKEN, NULL), SECRET_REFRESH);
 	}
 	provauth_account_free(got);
 	provauth_store_free(other);

@@ -101,6 +101,29 @@ typedef struct provauth_api_key {
 } provauth_api_key;
 
 /*
+ * One credential of an account: `kind` says what it is (the well-known
+ * kinds below; providers may define others), `name` tells apart several of
+ * one kind (a cookie's name, an API key's kind; "" for single-valued kinds
+ * such as a password), `value` is always a secret (sealed at rest, never
+ * logged) and `expires_at` is unix seconds, 0 when it does not expire or is
+ * unknown. Read one with provauth_account_credential_at: the strings are
+ * borrowed from the account and valid until it next changes.
+ */
+typedef struct provauth_credential {
+	const char *kind;
+	const char *name;
+	const char *value;        /* secret */
+	int64_t expires_at;       /* unix seconds; 0 = never / unknown */
+} provauth_credential;
+
+#define PROVAUTH_CRED_PASSWORD      "password"
+#define PROVAUTH_CRED_JWT           "jwt"
+#define PROVAUTH_CRED_COOKIE        "cookie"         /* name: the cookie's name */
+#define PROVAUTH_CRED_API_KEY       "api_key"        /* name: the key's kind, e.g. "openapi" */
+#define PROVAUTH_CRED_REFRESH_TOKEN "refresh_token"
+#define PROVAUTH_CRED_ACCESS_TOKEN  "access_token"   /* expires_at: the token's expiry */
+
+/*
  * One provider account: a plain snapshot. All strings are malloc()ed and
  * NUL-terminated; NULL means absent. Free with provauth_account_free.
  * Fields marked secret are sealed at rest by the sqlite store and are never
