@@ -74,6 +74,9 @@ int main(int argc, char **argv)
 	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "rt-AbCdEf0123456789", 0);
 	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at-0123456789AbCdEf", 0);
 	rc |= seed(argv[1], "all-fields", a);
+	/* Version 2 carries the access token's expiry. */
+	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at-0123456789AbCdEf", 1800000000);
+	rc |= seed(argv[1], "access-expiry", a);
 	provauth_account_free(a);
 	if (rc)
 		fprintf(stderr, "make_seeds: failed\n");

@@ -1,4 +1,9 @@
-/* Encoding and decoding of the sealed part of an account record (see record.h). */
+/*
+ * Encoding and decoding of the sealed part of an account record (see
+ * record.h): version 2, one list of credentials, is what is written;
+ * version 1, fixed tags for Pixverse's fields, is still read so that stores
+ * written before it open and lose nothing.
+ */
 #include "config.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -6,6 +11,7 @@
 #include "internal.h"
 #include "store/record.h"
 
+/* Version 1's tags. */
 enum {
 	TAG_PASSWORD = 1,
 	TAG_JWT_TOKEN = 2,
@@ -54,77 +60,62 @@ static void put_str(writer *w, const char *s)
 	w->len += 4 + n;
 }
 
-static void put_scalar(writer *w, unsigned char tag, const char *s)
+static void put_int64(writer *w, int64_t v)
 {
-	if (!s)
-		return;
-	put_byte(w, tag);
-	put_str(w, s);
+	uint64_t u = (uint64_t)v;
+	int shift;
+
+	for (shift = 56; shift >= 0; shift -= 8)
+		put_byte(w, (unsigned char)(u >> shift));
 }
 
-static void write_all(writer *w, const provauth_account *a)
+/* Version 2: per credential, kind | name | value | expires_at (8 bytes, big-endian, signed). */
+static int credential_size(size_t *total, const provauth_credential *c)
 {
-	size_t i;
+	int rc;
 
-	put_byte(w, PA_RECORD_VERSION);
-	put_scalar(w, TAG_PASSWORD, a->password);
-	put_scalar(w, TAG_JWT_TOKEN, a->jwt_token);
-	put_scalar(w, TAG_REFRESH_TOKEN, a->refresh_token);
-	put_scalar(w, TAG_ACCESS_TOKEN, a->access_token);
-	for (i = 0; i < a->cookie_count; i++) {
-		put_byte(w, TAG_COOKIE);
-		put_str(w, a->cookies[i].name);
-		put_str(w, a->cookies[i].value);
-	}
-	for (i = 0; i < a->api_key_count; i++) {
-		put_byte(w, TAG_API_KEY);
-		put_str(w, a->api_keys[i].kind);
-		put_str(w, a->api_keys[i].value);
-	}
+	if ((rc = str_size(total, c->kind)) < 0 || (rc = str_size(total, c->name)) < 0 ||
+	    (rc = str_size(total, c->value)) < 0)
+		return rc;
+	if (*total > SIZE_MAX - 8)
+		return pa_error_set(PROVAUTH_EINVAL, "secrets record: a value is too large");
+	*total += 8;
+	return 0;
+}
+
+static void put_credential(writer *w, const provauth_credential *c)
+{
+	put_str(w, c->kind);
+	put_str(w, c->name);
+	put_str(w, c->value);
+	put_int64(w, c->expires_at);
 }
 
 int pa_record_encode(unsigned char **out, size_t *out_len, const provauth_account *a)
 {
 	writer w = { NULL, 0 };
-	size_t total = 1, i;
-	const char *scalars[4];
+	size_t total = 1, i, n = provauth_account_credential_count(a);
+	provauth_credential c;
 	int rc;
 
 	*out = NULL;
 	*out_len = 0;
-	scalars[0] = a->password;
-	scalars[1] = a->jwt_token;
-	scalars[2] = a->refresh_token;
-	scalars[3] = a->access_token;
 	/* Sizes are checked first so the buffer is allocated once: no realloc leaves secret copies behind. */
-	for (i = 0; i < PA_ARRAY_LEN(scalars); i++) {
-		if (!scalars[i])
-			continue;
-		total++;
-		if ((rc = str_size(&total, scalars[i])) < 0)
+	for (i = 0; i < n; i++) {
+		if ((rc = provauth_account_credential_at(&c, a, i)) < 0)
 			return rc;
-	}
-	for (i = 0; i < a->cookie_count; i++) {
-		if (!a->cookies[i].name)
-			return pa_error_set(PROVAUTH_EINVAL, "account %s: cookie %zu has no name",
-			                    a->id ? a->id : "?", i);
-		total++;
-		if ((rc = str_size(&total, a->cookies[i].name)) < 0 ||
-		    (rc = str_size(&total, a->cookies[i].value)) < 0)
-			return rc;
-	}
-	for (i = 0; i < a->api_key_count; i++) {
-		if (!a->api_keys[i].kind)
-			return pa_error_set(PROVAUTH_EINVAL, "account %s: API key %zu has no kind",
-			                    a->id ? a->id : "?", i);
-		total++;
-		if ((rc = str_size(&total, a->api_keys[i].kind)) < 0 ||
-		    (rc = str_size(&total, a->api_keys[i].value)) < 0)
+		if (!c.name)
+			return pa_error_set(PROVAUTH_EINVAL, "account %s: a %s credential has no name",
+			                    a->id ? a->id : "?", c.kind);
+		if ((rc = credential_size(&total, &c)) < 0)
 			return rc;
 	}
 	if (!(w.buf = malloc(total)))
 		return pa_error_oom();
-	write_all(&w, a);
+	put_byte(&w, PA_RECORD_VERSION);
+	for (i = 0; i < n; i++)
+		if (provauth_account_credential_at(&c, a, i) == 0)
+			put_credential(&w, &c);
 	*out = w.buf;
 	*out_len = w.len;
 	return 0;
@@ -242,6 +233,98 @@ static int get_api_key(provauth_account *t, size_t *cap, reader *r)
 	return 0;
 }
 
+static int get_int64(int64_t *out, reader *r)
+{
+	uint64_t u = 0;
+	int i;
+
+	if (r->len - r->pos < 8)
+		return bad(r, "truncated expiry");
+	for (i = 0; i < 8; i++)
+		u = (u << 8) | r->buf[r->pos + i];
+	r->pos += 8;
+	*out = (int64_t)u;
+	return 0;
+}
+
+/* Appends a cookie or API key (version 2); the name moves into `t`. */
+static int append_pair(provauth_account *t, int is_cookie, size_t *cap, char *name, char *value)
+{
+	void *items = is_cookie ? (void *)t->cookies : (void *)t->api_keys;
+	size_t count = is_cookie ? t->cookie_count : t->api_key_count;
+	int rc;
+
+	rc = reserve(&items, cap, count, is_cookie ? sizeof(*t->cookies) : sizeof(*t->api_keys));
+	if (is_cookie)
+		t->cookies = items;
+	else
+		t->api_keys = items;
+	if (rc < 0)
+		return rc;
+	if (is_cookie) {
+		t->cookies[count].name = name;
+		t->cookies[count].value = value;
+		t->cookie_count++;
+	} else {
+		t->api_keys[count].kind = name;
+		t->api_keys[count].value = value;
+		t->api_key_count++;
+	}
+	return 0;
+}
+
+/* The field a single-valued kind lives in, NULL for other kinds. */
+static char **single_field(provauth_account *t, const char *kind)
+{
+	if (strcmp(kind, PROVAUTH_CRED_PASSWORD) == 0)
+		return &t->password;
+	if (strcmp(kind, PROVAUTH_CRED_JWT) == 0)
+		return &t->jwt_token;
+	if (strcmp(kind, PROVAUTH_CRED_REFRESH_TOKEN) == 0)
+		return &t->refresh_token;
+	if (strcmp(kind, PROVAUTH_CRED_ACCESS_TOKEN) == 0)
+		return &t->access_token;
+	return NULL;
+}
+
+/* One version 2 entry into `t`. A refused entry is named by the byte it starts at. */
+static int get_credential(provauth_account *t, size_t *cookie_cap, size_t *key_cap, reader *r)
+{
+	char *kind = NULL, *name = NULL, *value = NULL, **field;
+	reader at = *r;
+	int64_t expires_at = 0;
+	int rc, is_cookie;
+
+	if ((rc = get_str(&kind, r)) < 0 || (rc = get_str(&name, r)) < 0 || (rc = get_str(&value, r)) < 0 ||
+	    (rc = get_int64(&expires_at, r)) < 0)
+		goto out;
+	if ((field = single_field(t, kind))) {
+		if (*name)
+			rc = bad(&at, "a name on a single-valued credential");
+		else if (*field)
+			rc = bad(&at, "repeated field");
+		if (rc == 0) {
+			*field = value;
+			value = NULL;
+			/* Version 1 kept the expiry outside the record: only version 2 sets it. */
+			if (field == &t->access_token)
+				t->access_expires_at = expires_at;
+		}
+	} else if (strcmp(kind, PROVAUTH_CRED_COOKIE) == 0 || strcmp(kind, PROVAUTH_CRED_API_KEY) == 0) {
+		/* An empty name is kept, as version 1 kept it: what was stored reads back. */
+		is_cookie = strcmp(kind, PROVAUTH_CRED_COOKIE) == 0;
+		if ((rc = append_pair(t, is_cookie, is_cookie ? cookie_cap : key_cap, name, value)) == 0)
+			name = value = NULL;
+	} else {
+		rc = bad(&at, "unknown credential kind");
+	}
+out:
+	free(kind);
+	free(name);
+	pa_secret_free(value);
+	return rc;
+}
+
 static void free_secrets(provauth_account *a)
 {
 	size_t i;
@@ -276,11 +359,13 @@ int pa_record_decode(provauth_account *a, const unsigned char *buf, size_t len)
 	memset(&t, 0, sizeof(t));
 	if (!buf || len == 0)
 		return pa_error_set(PROVAUTH_ESTORE, "secrets record: empty");
-	if (buf[0] != PA_RECORD_VERSION)
+	if (buf[0] != PA_RECORD_VERSION && buf[0] != PA_RECORD_VERSION_FIXED)
 		return pa_error_set(PROVAUTH_ESTORE, "secrets record: unknown format version %u",
 		                    (unsigned)buf[0]);
 	r.pos = 1;
-	while (rc == 0 && r.pos < r.len) {
+	while (rc == 0 && r.pos < r.len && buf[0] == PA_RECORD_VERSION)
+		rc = get_credential(&t, &cookie_cap, &key_cap, &r);
+	while (rc == 0 && r.pos < r.len && buf[0] == PA_RECORD_VERSION_FIXED) {
 		unsigned char tag = buf[r.pos++];
 
 		switch (tag) {
@@ -304,6 +389,9 @@ int pa_record_decode(provauth_account *a, const unsigned char *buf, size_t len)
 	a->jwt_token = t.jwt_token;
 	a->refresh_token = t.refresh_token;
 	a->access_token = t.access_token;
+	/* Version 1 kept the expiry in the row (the sqlite column), not in the record. */
+	if (buf[0] == PA_RECORD_VERSION && t.access_token)
+		a->access_expires_at = t.access_expires_at;
 	a->cookies = t.cookies;
 	a->cookie_count = t.cookie_count;
 	a->api_keys = t.api_keys;

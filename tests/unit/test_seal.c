@@ -258,7 +258,7 @@ static void expect_refused(const unsigned char *bytes, size_t len, const char *w
 
 static void test_record_rejects_malformed(void)
 {
-	static const unsigned char version2[] = { 2 };
+	static const unsigned char version3[] = { 3 };
 	static const unsigned char unknown_tag[] = { 1, 9, 0, 0, 0, 0 };
 	static const unsigned char nul_inside[] = { 1, 1, 0, 0, 0, 3, 'a', 0, 'b' };
 	static const unsigned char repeated[] = { 1, 1, 0, 0, 0, 1, 'a', 1, 0, 0, 0, 1, 'b' };
@@ -267,13 +267,94 @@ static void test_record_rejects_malformed(void)
 	static const unsigned char cookie_no_value[] = { 1, 5, 0, 0, 0, 1, 'n' };
 
 	expect_refused(NULL, 0, "empty");
-	expect_refused(version2, sizeof(version2), "unknown format version 2");
+	expect_refused(version3, sizeof(version3), "unknown format version 3");
 	expect_refused(unknown_tag, sizeof(unknown_tag), "unknown field tag");
 	expect_refused(nul_inside, sizeof(nul_inside), "NUL byte");
 	expect_refused(repeated, sizeof(repeated), "repeated field");
 	expect_refused(huge, sizeof(huge), "truncated value");
 	expect_refused(short_len, sizeof(short_len), "truncated length");
 	expect_refused(cookie_no_value, sizeof(cookie_no_value), "truncated length");
+}
+
+/* Version 2 entries: u32 lengths of kind, name and value, then an 8-byte expiry. */
+#define V2_STR(n) 0, 0, 0, n
+#define V2_NO_EXPIRY 0, 0, 0, 0, 0, 0, 0, 0
+
+static void test_record_v2_rejects_malformed(void)
+{
+	static const unsigned char unknown_kind[] = { 2, V2_STR(4), 't', 'o', 't', 'p', V2_STR(0), V2_STR(1), 's',
+	                                              V2_NO_EXPIRY };
+	static const unsigned char named_single[] = { 2, V2_STR(3), 'j', 'w', 't', V2_STR(1), 'x', V2_STR(1), 's',
+	                                              V2_NO_EXPIRY };
+	static const unsigned char repeated[] = { 2, V2_STR(3), 'j', 'w', 't', V2_STR(0), V2_STR(1), 'a', V2_NO_EXPIRY,
+	                                          V2_STR(3), 'j', 'w', 't', V2_STR(0), V2_STR(1), 'b', V2_NO_EXPIRY };
+	static const unsigned char short_expiry[] = { 2, V2_STR(3), 'j', 'w', 't', V2_STR(0), V2_STR(1), 'a', 0, 0 };
+	static const unsigned char nul_in_kind[] = { 2, V2_STR(2), 'j', 0, V2_STR(0), V2_STR(0), V2_NO_EXPIRY };
+
+	expect_refused(unknown_kind, sizeof(unknown_kind), "unknown credential kind at byte 1");
+	expect_refused(named_single, sizeof(named_single), "a name on a single-valued credential");
+	expect_refused(repeated, sizeof(repeated), "repeated field");
+	expect_refused(short_expiry, sizeof(short_expiry), "truncated expiry");
+	expect_refused(nul_in_kind, sizeof(nul_in_kind), "NUL byte");
+}
+
+/* A record written before version 2 (fixed tags) decodes to the same credentials, and keeps the row's expiry. */
+static void test_record_reads_version1(void)
+{
+	static const unsigned char v1[] = {
+		1,
+		1, V2_STR(2), 'p', 'w',                       /* password */
+		2, V2_STR(3), 'j', '.', 't',                  /* jwt */
+		3, V2_STR(2), 'r', 't',                       /* refresh token */
+		4, V2_STR(2), 'a', 't',                       /* access token */
+		5, V2_STR(3), 's', 'i', 'd', V2_STR(1), 'c',  /* cookie sid=c */
+		5, V2_STR(1), 'e', V2_STR(0),                 /* cookie e= */
+		6, V2_STR(7), 'o', 'p', 'e', 'n', 'a', 'p', 'i', V2_STR(1), 'k'  /* API key openapi */
+	};
+	provauth_account *t = target_account(), *again = target_account();
+	unsigned char *buf;
+	size_t len;
+
+	CU_ASSERT_FATAL(t && again);
+	/* The sqlite store sets the expiry from its column before it decodes. */
+	t->access_expires_at = 1800000000;
+	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, v1, sizeof(v1)), 0);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_PASSWORD, NULL), "pw");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_JWT, NULL), "j.t");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_REFRESH_TOKEN, NULL), "rt");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_ACCESS_TOKEN, NULL), "at");
+	CU_ASSERT_EQUAL(provauth_account_credential_expires(t, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 1800000000);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "sid"), "c");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "e"), "");
+	CU_ASSERT_PTR_NULL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "old"));
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_API_KEY, "openapi"), "k");
+	CU_ASSERT_EQUAL(provauth_account_credential_count(t), 7);
+	/* Written again it is version 2, expiry included, and reads back the same. */
+	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, t), 0);
+	CU_ASSERT_EQUAL(buf[0], PA_RECORD_VERSION);
+	CU_ASSERT_EQUAL_FATAL(pa_record_decode(again, buf, len), 0);
+	CU_ASSERT(pa_account_same_credentials(t, again));
+	free(buf);
+	provauth_account_free(t);
+	provauth_account_free(again);
+}
+
+/* Version 2 carries the access token's expiry itself. */
+static void test_record_v2_expiry(void)
+{
+	provauth_account *a = full_account(), *t = target_account();
+	unsigned char *buf;
+	size_t len;
+
+	CU_ASSERT_FATAL(a && t);
+	CU_ASSERT_EQUAL_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at", 4102444800), 0);
+	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, a), 0);
+	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
+	CU_ASSERT_EQUAL(provauth_account_credential_expires(t, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 4102444800);
+	CU_ASSERT(pa_account_same_credentials(a, t));
+	free(buf);
+	provauth_account_free(a);
+	provauth_account_free(t);
 }
 
 static void test_record_truncations(void)
@@ -380,6 +461,9 @@ int main(int argc, char **argv)
 		{ "round trip", test_record_round_trip },
 		{ "no secrets", test_record_no_secrets },
 		{ "malformed records", test_record_rejects_malformed },
+		{ "malformed version 2 records", test_record_v2_rejects_malformed },
+		{ "reads version 1", test_record_reads_version1 },
+		{ "version 2 keeps the expiry", test_record_v2_expiry },
 		{ "truncations", test_record_truncations },
 		{ "fuzz", test_record_fuzz },
 		{ "nameless cookie", test_record_encode_refuses_nameless_cookie },
