@@ -132,6 +132,9 @@ static void session_strings_free(pa_cached *c)
 		}
 		free((void *)c->s.cookies);
 	}
+	/* The array lend_cookies made; its strings are the account's. */
+	free((void *)c->pre_cookies);
+	c->pre_cookies = NULL;
 	if (c->s.provider_data && c->plugin && c->plugin->vt.session_data_free)
 		c->plugin->vt.session_data_free(c->plugin->state, c->s.provider_data);
 }

@@ -155,82 +155,18 @@ static int get_str(char **out, reader *r)
 	return 0;
 }
 
-static int get_scalar(char **field, reader *r)
+/* The kind each version 1 tag stood for; NULL for an unknown tag. */
+static const char *v1_kind(unsigned char tag)
 {
-	if (*field)
-		return bad(r, "repeated field");
-	return get_str(field, r);
-}
-
-static int get_pair(char **name, char **value, reader *r)
-{
-	int rc;
-
-	*name = *value = NULL;
-	if ((rc = get_str(name, r)) < 0 || (rc = get_str(value, r)) < 0) {
-		free(*name);
-		*name = NULL;
-		return rc;
+	switch (tag) {
+	case TAG_PASSWORD:      return PROVAUTH_CRED_PASSWORD;
+	case TAG_JWT_TOKEN:     return PROVAUTH_CRED_JWT;
+	case TAG_REFRESH_TOKEN: return PROVAUTH_CRED_REFRESH_TOKEN;
+	case TAG_ACCESS_TOKEN:  return PROVAUTH_CRED_ACCESS_TOKEN;
+	case TAG_COOKIE:        return PROVAUTH_CRED_COOKIE;
+	case TAG_API_KEY:       return PROVAUTH_CRED_API_KEY;
+	default:                return NULL;
 	}
-	return 0;
-}
-
-/* Grows an array of `size`-byte items to hold one more; doubles so decoding stays linear. */
-static int reserve(void **items, size_t *cap, size_t count, size_t size)
-{
-	size_t ncap;
-	void *grown;
-
-	if (count < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 4;
-	if (!(grown = realloc(*items, ncap * size)))
-		return pa_error_oom();
-	*items = grown;
-	*cap = ncap;
-	return 0;
-}
-
-static int get_cookie(provauth_account *t, size_t *cap, reader *r)
-{
-	void *items = t->cookies;
-	char *name, *value;
-	int rc;
-
-	if ((rc = get_pair(&name, &value, r)) < 0)
-		return rc;
-	rc = reserve(&items, cap, t->cookie_count, sizeof(*t->cookies));
-	t->cookies = items;
-	if (rc < 0) {
-		free(name);
-		pa_secret_free(value);
-		return rc;
-	}
-	t->cookies[t->cookie_count].name = name;
-	t->cookies[t->cookie_count].value = value;
-	t->cookie_count++;
-	return 0;
-}
-
-static int get_api_key(provauth_account *t, size_t *cap, reader *r)
-{
-	void *items = t->api_keys;
-	char *kind, *value;
-	int rc;
-
-	if ((rc = get_pair(&kind, &value, r)) < 0)
-		return rc;
-	rc = reserve(&items, cap, t->api_key_count, sizeof(*t->api_keys));
-	t->api_keys = items;
-	if (rc < 0) {
-		free(kind);
-		pa_secret_free(value);
-		return rc;
-	}
-	t->api_keys[t->api_key_count].kind = kind;
-	t->api_keys[t->api_key_count].value = value;
-	t->api_key_count++;
-	return 0;
 }
 
 static int get_int64(int64_t *out, reader *r)
@@ -247,154 +183,109 @@ static int get_int64(int64_t *out, reader *r)
 	return 0;
 }
 
-/* Appends a cookie or API key (version 2); the name moves into `t`. */
-static int append_pair(provauth_account *t, int is_cookie, size_t *cap, char *name, char *value)
+static int is_single_valued(const char *kind)
 {
-	void *items = is_cookie ? (void *)t->cookies : (void *)t->api_keys;
-	size_t count = is_cookie ? t->cookie_count : t->api_key_count;
-	int rc;
+	return strcmp(kind, PROVAUTH_CRED_PASSWORD) == 0 || strcmp(kind, PROVAUTH_CRED_JWT) == 0 ||
+	       strcmp(kind, PROVAUTH_CRED_REFRESH_TOKEN) == 0 || strcmp(kind, PROVAUTH_CRED_ACCESS_TOKEN) == 0;
+}
 
-	rc = reserve(&items, cap, count, is_cookie ? sizeof(*t->cookies) : sizeof(*t->api_keys));
-	if (is_cookie)
-		t->cookies = items;
-	else
-		t->api_keys = items;
-	if (rc < 0)
-		return rc;
-	if (is_cookie) {
-		t->cookies[count].name = name;
-		t->cookies[count].value = value;
-		t->cookie_count++;
-	} else {
-		t->api_keys[count].kind = name;
-		t->api_keys[count].value = value;
-		t->api_key_count++;
+/*
+ * One entry into `t`, the strings already read (and taken on success).
+ * Cookies and API keys are appended as stored, duplicates and empty names
+ * included: what was stored reads back.
+ */
+static int add_entry(provauth_account *t, const reader *at, char *kind, char *name, char *value, int64_t expires_at)
+{
+	if (is_single_valued(kind)) {
+		if (*name)
+			return bad(at, "a name on a single-valued credential");
+		if (provauth_account_credential(t, kind, NULL))
+			return bad(at, "repeated field");
+	} else if (!*kind) {
+		/* Any other kind is a provider's own; the account cannot hold one without a kind. */
+		return bad(at, "a credential without a kind");
 	}
-	return 0;
+	return pa_account_append_credential(t, kind, name, value, expires_at);
 }
 
-/* The field a single-valued kind lives in, NULL for other kinds. */
-static char **single_field(provauth_account *t, const char *kind)
+/* One version 2 entry: kind, name, value, expiry. A refused entry is named by the byte it starts at. */
+static int get_credential(provauth_account *t, reader *r)
 {
-	if (strcmp(kind, PROVAUTH_CRED_PASSWORD) == 0)
-		return &t->password;
-	if (strcmp(kind, PROVAUTH_CRED_JWT) == 0)
-		return &t->jwt_token;
-	if (strcmp(kind, PROVAUTH_CRED_REFRESH_TOKEN) == 0)
-		return &t->refresh_token;
-	if (strcmp(kind, PROVAUTH_CRED_ACCESS_TOKEN) == 0)
-		return &t->access_token;
-	return NULL;
-}
-
-/* One version 2 entry into `t`. A refused entry is named by the byte it starts at. */
-static int get_credential(provauth_account *t, size_t *cookie_cap, size_t *key_cap, reader *r)
-{
-	char *kind = NULL, *name = NULL, *value = NULL, **field;
+	char *kind = NULL, *name = NULL, *value = NULL;
 	reader at = *r;
 	int64_t expires_at = 0;
-	int rc, is_cookie;
+	int rc;
 
 	if ((rc = get_str(&kind, r)) < 0 || (rc = get_str(&name, r)) < 0 || (rc = get_str(&value, r)) < 0 ||
-	    (rc = get_int64(&expires_at, r)) < 0)
-		goto out;
-	if ((field = single_field(t, kind))) {
-		if (*name)
-			rc = bad(&at, "a name on a single-valued credential");
-		else if (*field)
-			rc = bad(&at, "repeated field");
-		if (rc == 0) {
-			*field = value;
-			value = NULL;
-			/* Version 1 kept the expiry outside the record: only version 2 sets it. */
-			if (field == &t->access_token)
-				t->access_expires_at = expires_at;
-		}
-	} else if (strcmp(kind, PROVAUTH_CRED_COOKIE) == 0 || strcmp(kind, PROVAUTH_CRED_API_KEY) == 0) {
-		/* An empty name is kept, as version 1 kept it: what was stored reads back. */
-		is_cookie = strcmp(kind, PROVAUTH_CRED_COOKIE) == 0;
-		if ((rc = append_pair(t, is_cookie, is_cookie ? cookie_cap : key_cap, name, value)) == 0)
-			name = value = NULL;
-	} else {
-		rc = bad(&at, "unknown credential kind");
+	    (rc = get_int64(&expires_at, r)) < 0 || (rc = add_entry(t, &at, kind, name, value, expires_at)) < 0) {
+		free(kind);
+		free(name);
+		pa_secret_free(value);
 	}
-out:
-	free(kind);
-	free(name);
-	pa_secret_free(value);
 	return rc;
 }
 
-static void free_secrets(provauth_account *a)
+/* One version 1 entry: a tag, then a value (scalars) or a name and a value (cookies, API keys). */
+static int get_fixed(provauth_account *t, reader *r)
+{
+	const char *known = v1_kind(r->buf[r->pos]);
+	char *kind = NULL, *name = NULL, *value = NULL;
+	reader at = *r;
+	int rc;
+
+	if (!known)
+		return bad(r, "unknown field tag");
+	r->pos++;
+	if (!(kind = strdup(known)))
+		return pa_error_oom();
+	if (is_single_valued(known))
+		rc = (name = strdup("")) ? get_str(&value, r) : pa_error_oom();
+	else if ((rc = get_str(&name, r)) == 0)
+		rc = get_str(&value, r);
+	/* The expiry of a version 1 record's access token was in the row only. */
+	if (rc == 0)
+		rc = add_entry(t, &at, kind, name, value, 0);
+	if (rc < 0) {
+		free(kind);
+		free(name);
+		pa_secret_free(value);
+	}
+	return rc;
+}
+
+static void free_credentials(provauth_account *a)
 {
 	size_t i;
 
-	pa_secret_free(a->password);
-	pa_secret_free(a->jwt_token);
-	pa_secret_free(a->refresh_token);
-	pa_secret_free(a->access_token);
-	for (i = 0; i < a->cookie_count; i++) {
-		free(a->cookies[i].name);
-		pa_secret_free(a->cookies[i].value);
-	}
-	free(a->cookies);
-	for (i = 0; i < a->api_key_count; i++) {
-		free(a->api_keys[i].kind);
-		pa_secret_free(a->api_keys[i].value);
-	}
-	free(a->api_keys);
-	a->password = a->jwt_token = a->refresh_token = a->access_token = NULL;
-	a->cookies = NULL;
-	a->api_keys = NULL;
-	a->cookie_count = a->api_key_count = 0;
+	for (i = 0; i < a->credential_count; i++)
+		pa_credential_free(&a->credentials[i]);
+	free(a->credentials);
+	a->credentials = NULL;
+	a->credential_count = 0;
 }
 
 int pa_record_decode(provauth_account *a, const unsigned char *buf, size_t len)
 {
 	provauth_account t;
 	reader r = { buf, len, 0 };
-	size_t cookie_cap = 0, key_cap = 0;
 	int rc = 0;
 
 	memset(&t, 0, sizeof(t));
+	t.id = a->id;  /* for messages only */
 	if (!buf || len == 0)
 		return pa_error_set(PROVAUTH_ESTORE, "secrets record: empty");
 	if (buf[0] != PA_RECORD_VERSION && buf[0] != PA_RECORD_VERSION_FIXED)
 		return pa_error_set(PROVAUTH_ESTORE, "secrets record: unknown format version %u",
 		                    (unsigned)buf[0]);
 	r.pos = 1;
-	while (rc == 0 && r.pos < r.len && buf[0] == PA_RECORD_VERSION)
-		rc = get_credential(&t, &cookie_cap, &key_cap, &r);
-	while (rc == 0 && r.pos < r.len && buf[0] == PA_RECORD_VERSION_FIXED) {
-		unsigned char tag = buf[r.pos++];
-
-		switch (tag) {
-		case TAG_PASSWORD:      rc = get_scalar(&t.password, &r); break;
-		case TAG_JWT_TOKEN:     rc = get_scalar(&t.jwt_token, &r); break;
-		case TAG_REFRESH_TOKEN: rc = get_scalar(&t.refresh_token, &r); break;
-		case TAG_ACCESS_TOKEN:  rc = get_scalar(&t.access_token, &r); break;
-		case TAG_COOKIE:        rc = get_cookie(&t, &cookie_cap, &r); break;
-		case TAG_API_KEY:       rc = get_api_key(&t, &key_cap, &r); break;
-		default:
-			r.pos--;
-			rc = bad(&r, "unknown field tag");
-		}
-	}
+	while (rc == 0 && r.pos < r.len)
+		rc = buf[0] == PA_RECORD_VERSION ? get_credential(&t, &r) : get_fixed(&t, &r);
 	if (rc < 0) {
-		free_secrets(&t);
+		free_credentials(&t);
 		return rc;
 	}
-	free_secrets(a);
-	a->password = t.password;
-	a->jwt_token = t.jwt_token;
-	a->refresh_token = t.refresh_token;
-	a->access_token = t.access_token;
-	/* Version 1 kept the expiry in the row (the sqlite column), not in the record. */
-	if (buf[0] == PA_RECORD_VERSION && t.access_token)
-		a->access_expires_at = t.access_expires_at;
-	a->cookies = t.cookies;
-	a->cookie_count = t.cookie_count;
-	a->api_keys = t.api_keys;
-	a->api_key_count = t.api_key_count;
+	free_credentials(a);
+	a->credentials = t.credentials;
+	a->credential_count = t.credential_count;
 	return 0;
 }

@@ -10,7 +10,8 @@
  * 0 = none). Single-valued kinds ("password", "jwt", "refresh_token",
  * "access_token") have the name "" and appear at most once; cookies and API
  * keys ("cookie", "api_key") have a name (an empty one is kept, as version
- * 1 kept it) and keep their order.
+ * 1 kept it) and keep their order; any other non-empty kind is a provider's
+ * own and is kept as it is.
  *
  * Format version 1 (read only, what stores written before version 2 hold):
  * one version byte, then entries until the end:
@@ -34,7 +35,8 @@ int pa_record_encode(unsigned char **out, size_t *out_len, const provauth_accoun
 
 /*
  * Replaces the credentials of `a` with those in buf (version 1 or 2; a
- * version 1 record leaves the access token's expiry as the row set it). Accepts any bytes:
+ * version 1 record has no expiries: the sqlite store takes the access
+ * token's from its row). Accepts any bytes:
  * malformed input fails with PROVAUTH_ESTORE ("secrets record: ...") and
  * leaves `a` untouched.
  */

@@ -1258,10 +1258,10 @@ static void test_no_secrets_in_logs_or_errors(void)
 	CU_ASSERT_FATAL(store->list(store, &list, &n, "pixiv") == 0);
 	CU_ASSERT(n > 5);
 	for (i = 0; i < n; i++) {
-		if (list[i]->access_token)
-			CU_ASSERT(!pa_test_log_contains(list[i]->access_token));
-		if (list[i]->refresh_token)
-			CU_ASSERT(!pa_test_log_contains(list[i]->refresh_token));
+		if (provauth_account_credential(list[i], PROVAUTH_CRED_ACCESS_TOKEN, NULL))
+			CU_ASSERT(!pa_test_log_contains(provauth_account_credential(list[i], PROVAUTH_CRED_ACCESS_TOKEN, NULL)));
+		if (provauth_account_credential(list[i], PROVAUTH_CRED_REFRESH_TOKEN, NULL))
+			CU_ASSERT(!pa_test_log_contains(provauth_account_credential(list[i], PROVAUTH_CRED_REFRESH_TOKEN, NULL)));
 	}
 	provauth_account_list_free(list, n);
 }

@@ -176,8 +176,8 @@ static void child(int round, int fd, sqlite3_int64 wal_stop)
 			jwt[k] = (char)('a' + (k * 7 + i) % 26);
 		jwt[sizeof(jwt) - 1] = '\0';
 		if (provauth_account_new(&batch[i], id, "crashprov") < 0 ||
-		    provauth_account_set(&batch[i]->password, SECRET_PW) < 0 ||
-		    provauth_account_set(&batch[i]->jwt_token, jwt) < 0 ||
+		    provauth_account_set_credential(batch[i], PROVAUTH_CRED_PASSWORD, NULL, SECRET_PW, 0) < 0 ||
+		    provauth_account_set_credential(batch[i], PROVAUTH_CRED_JWT, NULL, jwt, 0) < 0 ||
 		    provauth_account_set_cookie(batch[i], "_ai_token", jwt) < 0)
 			_exit(3);
 	}

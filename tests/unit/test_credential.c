@@ -32,16 +32,16 @@ static void test_single_valued(void)
 		CU_ASSERT_EQUAL(provauth_account_set_credential(a, kinds[i], "", "v2", 0), 0);
 		CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, kinds[i], NULL), "v2");
 	}
-	CU_ASSERT_STRING_EQUAL(a->password, "v2");
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, "v2");
-	CU_ASSERT_STRING_EQUAL(a->refresh_token, "v2");
-	CU_ASSERT_STRING_EQUAL(a->access_token, "v2");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL), "v2");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL), "v2");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL), "v2");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), "v2");
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, NULL, 0), 0);
 	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL));
-	CU_ASSERT_PTR_NULL(a->jwt_token);
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL));
 	/* a name on a single-valued kind is a mistake, not a second password */
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, "x", "v3", 0), PROVAUTH_EINVAL);
-	CU_ASSERT_STRING_EQUAL(a->password, "v2");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL), "v2");
 	provauth_account_free(a);
 }
 
@@ -52,14 +52,14 @@ static void test_named(void)
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token", "c1", 0), 0);
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, "other", "c2", 0), 0);
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_API_KEY, "openapi", "k1", 0), 0);
-	CU_ASSERT_EQUAL(a->cookie_count, 2);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "other"), "c2");
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_COOKIE), 2);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "other"), "c2");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"), "c1");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_API_KEY, "openapi"), "k1");
 	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "missing"));
 	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, NULL));
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token", NULL, 0), 0);
-	CU_ASSERT_EQUAL(a->cookie_count, 1);
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_COOKIE), 1);
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, NULL, "c3", 0), PROVAUTH_EINVAL);
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_API_KEY, "", "k2", 0), PROVAUTH_EINVAL);
 	provauth_account_free(a);
@@ -71,9 +71,11 @@ static void test_expiry(void)
 
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at", 1700000000), 0);
 	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 1700000000);
-	CU_ASSERT_EQUAL(a->access_expires_at, 1700000000);
-	/* only the access token expires today */
+	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 1700000000);
+	/* any credential may carry an expiry; replacing the value replaces it */
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "j", 5), 0);
+	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_JWT, NULL), 5);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "j2", 0), 0);
 	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_JWT, NULL), 0);
 	/* removing the token forgets its expiry */
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, NULL, 0), 0);
@@ -106,16 +108,21 @@ static void test_iteration(void)
 	provauth_account_free(a);
 }
 
-static void test_unknown_kind(void)
+/* Kinds are the providers' to define: one the core does not know is kept like any other. */
+static void test_provider_kind(void)
 {
 	provauth_account *a = account();
 
-	CU_ASSERT_EQUAL(provauth_account_set_credential(a, "totp_seed", NULL, "s", 0), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(a, "totp_seed", NULL, "s", 0), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(a, "device_key", "phone", "d", 0), 0);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, "totp_seed", NULL), "s");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, "device_key", "phone"), "d");
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, "device_key", NULL));
+	CU_ASSERT_EQUAL(provauth_account_credential_count(a), 2);
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, "", NULL, "s", 0), PROVAUTH_EINVAL);
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, NULL, NULL, "s", 0), PROVAUTH_EINVAL);
-	CU_ASSERT_PTR_NULL(provauth_account_credential(a, "totp_seed", NULL));
 	CU_ASSERT_PTR_NULL(provauth_account_credential(a, NULL, NULL));
-	CU_ASSERT_EQUAL(provauth_account_credential_count(a), 0);
+	CU_ASSERT_EQUAL(provauth_account_credential_count(a), 2);
 	provauth_account_free(a);
 }
 
@@ -126,7 +133,7 @@ int main(int argc, char **argv)
 		{ "cookies and API keys by name", test_named },
 		{ "expiry", test_expiry },
 		{ "iteration", test_iteration },
-		{ "unknown kinds", test_unknown_kind },
+		{ "kinds a provider defines", test_provider_kind },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {

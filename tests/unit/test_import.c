@@ -303,7 +303,7 @@ static void test_other_email_with_replaced_token_keeps_the_token(void)
 		if (strcmp(list[i]->id, "target") != 0) {
 			found = 1;
 			CU_ASSERT_STRING_EQUAL(list[i]->email, "b@example.com");
-			CU_ASSERT_STRING_EQUAL(list[i]->refresh_token, "rt-SECRET-rotated-1");
+			CU_ASSERT_STRING_EQUAL(provauth_account_credential(list[i], PROVAUTH_CRED_REFRESH_TOKEN, NULL), "rt-SECRET-rotated-1");
 			CU_ASSERT(error_has(list[i]->id));
 		}
 	CU_ASSERT(found);

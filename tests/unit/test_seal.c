@@ -172,10 +172,10 @@ static provauth_account *full_account(void)
 
 	if (provauth_account_new(&a, "acct-1", "pixverse") < 0)
 		return NULL;
-	provauth_account_set(&a->password, "pw-secret");
-	provauth_account_set(&a->jwt_token, "jwt.secret.token");
-	provauth_account_set(&a->refresh_token, "");
-	provauth_account_set(&a->access_token, "access \xc3\xa9 token");
+	provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "pw-secret", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "jwt.secret.token", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "access \xc3\xa9 token", 0);
 	provauth_account_set_cookie(a, "_session", "cookie-secret");
 	provauth_account_set_cookie(a, "empty", "");
 	provauth_account_set_api_key(a, "openapi", "sk-secret");
@@ -190,7 +190,7 @@ static provauth_account *target_account(void)
 
 	if (provauth_account_new(&t, "acct-1", "pixverse") < 0)
 		return NULL;
-	provauth_account_set(&t->password, "sentinel");
+	provauth_account_set_credential(t, PROVAUTH_CRED_PASSWORD, NULL, "sentinel", 0);
 	provauth_account_set_cookie(t, "old", "cookie");
 	return t;
 }
@@ -206,11 +206,11 @@ static void test_record_round_trip(void)
 	CU_ASSERT_EQUAL(buf[0], PA_RECORD_VERSION);
 	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
 	CU_ASSERT(pa_account_same_credentials(a, t));
-	CU_ASSERT_STRING_EQUAL(t->refresh_token, "");
-	CU_ASSERT_EQUAL(t->cookie_count, 2);
-	CU_ASSERT_STRING_EQUAL(t->cookies[0].name, "_session");
-	CU_ASSERT_STRING_EQUAL(t->api_keys[1].kind, "other");
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(t, "old"));
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_REFRESH_TOKEN, NULL), "");
+	CU_ASSERT_EQUAL(pa_test_count(t, PROVAUTH_CRED_COOKIE), 2);
+	CU_ASSERT_STRING_EQUAL(pa_test_nth(t, PROVAUTH_CRED_COOKIE, 0)->name, "_session");
+	CU_ASSERT_STRING_EQUAL(pa_test_nth(t, PROVAUTH_CRED_API_KEY, 1)->name, "other");
+	CU_ASSERT_PTR_NULL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "old"));
 	free(buf);
 	provauth_account_free(a);
 	provauth_account_free(t);
@@ -226,10 +226,10 @@ static void test_record_no_secrets(void)
 	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, a), 0);
 	CU_ASSERT_EQUAL(len, 1);
 	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
-	CU_ASSERT_PTR_NULL(t->password);
-	CU_ASSERT_PTR_NULL(t->refresh_token);
-	CU_ASSERT_EQUAL(t->cookie_count, 0);
-	CU_ASSERT_EQUAL(t->api_key_count, 0);
+	CU_ASSERT_PTR_NULL(provauth_account_credential(t, PROVAUTH_CRED_PASSWORD, NULL));
+	CU_ASSERT_PTR_NULL(provauth_account_credential(t, PROVAUTH_CRED_REFRESH_TOKEN, NULL));
+	CU_ASSERT_EQUAL(pa_test_count(t, PROVAUTH_CRED_COOKIE), 0);
+	CU_ASSERT_EQUAL(pa_test_count(t, PROVAUTH_CRED_API_KEY), 0);
 	free(buf);
 	provauth_account_free(a);
 	provauth_account_free(t);
@@ -238,8 +238,8 @@ static void test_record_no_secrets(void)
 /* A failed decode must leave the target exactly as it was. */
 static int target_untouched(const provauth_account *t)
 {
-	return t->password && strcmp(t->password, "sentinel") == 0 && t->cookie_count == 1 &&
-	       pa_streq(provauth_account_cookie(t, "old"), "cookie") && !t->jwt_token && t->api_key_count == 0;
+	return provauth_account_credential(t, PROVAUTH_CRED_PASSWORD, NULL) && strcmp(provauth_account_credential(t, PROVAUTH_CRED_PASSWORD, NULL), "sentinel") == 0 && pa_test_count(t, PROVAUTH_CRED_COOKIE) == 1 &&
+	       pa_streq(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "old"), "cookie") && !provauth_account_credential(t, PROVAUTH_CRED_JWT, NULL) && pa_test_count(t, PROVAUTH_CRED_API_KEY) == 0;
 }
 
 static void expect_refused(const unsigned char *bytes, size_t len, const char *why)
@@ -282,8 +282,7 @@ static void test_record_rejects_malformed(void)
 
 static void test_record_v2_rejects_malformed(void)
 {
-	static const unsigned char unknown_kind[] = { 2, V2_STR(4), 't', 'o', 't', 'p', V2_STR(0), V2_STR(1), 's',
-	                                              V2_NO_EXPIRY };
+	static const unsigned char no_kind[] = { 2, V2_STR(0), V2_STR(0), V2_STR(1), 's', V2_NO_EXPIRY };
 	static const unsigned char named_single[] = { 2, V2_STR(3), 'j', 'w', 't', V2_STR(1), 'x', V2_STR(1), 's',
 	                                              V2_NO_EXPIRY };
 	static const unsigned char repeated[] = { 2, V2_STR(3), 'j', 'w', 't', V2_STR(0), V2_STR(1), 'a', V2_NO_EXPIRY,
@@ -291,14 +290,18 @@ static void test_record_v2_rejects_malformed(void)
 	static const unsigned char short_expiry[] = { 2, V2_STR(3), 'j', 'w', 't', V2_STR(0), V2_STR(1), 'a', 0, 0 };
 	static const unsigned char nul_in_kind[] = { 2, V2_STR(2), 'j', 0, V2_STR(0), V2_STR(0), V2_NO_EXPIRY };
 
-	expect_refused(unknown_kind, sizeof(unknown_kind), "unknown credential kind at byte 1");
+	expect_refused(no_kind, sizeof(no_kind), "a credential without a kind at byte 1");
 	expect_refused(named_single, sizeof(named_single), "a name on a single-valued credential");
 	expect_refused(repeated, sizeof(repeated), "repeated field");
 	expect_refused(short_expiry, sizeof(short_expiry), "truncated expiry");
 	expect_refused(nul_in_kind, sizeof(nul_in_kind), "NUL byte");
 }
 
-/* A record written before version 2 (fixed tags) decodes to the same credentials, and keeps the row's expiry. */
+/*
+ * A record written before version 2 (fixed tags) decodes to the same
+ * credentials. It has no expiries: the sqlite store takes the access
+ * token's from its row (test_store's "version 1 rows").
+ */
 static void test_record_reads_version1(void)
 {
 	static const unsigned char v1[] = {
@@ -316,14 +319,12 @@ static void test_record_reads_version1(void)
 	size_t len;
 
 	CU_ASSERT_FATAL(t && again);
-	/* The sqlite store sets the expiry from its column before it decodes. */
-	t->access_expires_at = 1800000000;
 	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, v1, sizeof(v1)), 0);
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_PASSWORD, NULL), "pw");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_JWT, NULL), "j.t");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_REFRESH_TOKEN, NULL), "rt");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_ACCESS_TOKEN, NULL), "at");
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(t, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 1800000000);
+	CU_ASSERT_EQUAL(provauth_account_credential_expires(t, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 0);
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "sid"), "c");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "e"), "");
 	CU_ASSERT_PTR_NULL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "old"));
@@ -339,7 +340,7 @@ static void test_record_reads_version1(void)
 	provauth_account_free(again);
 }
 
-/* Version 2 carries the access token's expiry itself. */
+/* Version 2 carries each expiry itself, and kinds the core does not know. */
 static void test_record_v2_expiry(void)
 {
 	provauth_account *a = full_account(), *t = target_account();
@@ -348,9 +349,13 @@ static void test_record_v2_expiry(void)
 
 	CU_ASSERT_FATAL(a && t);
 	CU_ASSERT_EQUAL_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at", 4102444800), 0);
+	/* A provider's own kind is kept too. */
+	CU_ASSERT_EQUAL_FATAL(provauth_account_set_credential(a, "device_key", "phone", "dk", 7), 0);
 	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, a), 0);
 	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
 	CU_ASSERT_EQUAL(provauth_account_credential_expires(t, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 4102444800);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, "device_key", "phone"), "dk");
+	CU_ASSERT_EQUAL(provauth_account_credential_expires(t, "device_key", "phone"), 7);
 	CU_ASSERT(pa_account_same_credentials(a, t));
 	free(buf);
 	provauth_account_free(a);
@@ -434,15 +439,18 @@ static void test_record_encode_refuses_nameless_cookie(void)
 	provauth_account *a = full_account();
 	unsigned char *buf = NULL;
 	size_t len;
-	char *name;
+	provauth_credential *cookie;
+	const char *name;
 
 	CU_ASSERT_FATAL(a != NULL);
-	name = a->cookies[0].name;
-	a->cookies[0].name = NULL;
+	/* Only the account room writes credentials; a test breaking one on purpose may too. */
+	cookie = (provauth_credential *)pa_test_nth(a, PROVAUTH_CRED_COOKIE, 0);
+	name = cookie->name;
+	cookie->name = NULL;
 	CU_ASSERT_EQUAL(pa_record_encode(&buf, &len, a), PROVAUTH_EINVAL);
 	CU_ASSERT_PTR_NULL(buf);
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "acct-1"));
-	a->cookies[0].name = name;
+	cookie->name = name;
 	provauth_account_free(a);
 }
 

@@ -123,7 +123,7 @@ static char *snapshot(provauth_store *st)
 		char *line = pa_sprintf("%s|%s|%s|%s|%s|%s|%s|%llu|%lld|%zu;", a->id, a->provider, a->email ? a->email : "",
 		                        provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL) ? provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL) : "", provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL) ? provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL) : "",
 		                        provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL) ? provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL) : "", a->metadata ? a->metadata : "",
-		                        (unsigned long long)a->revision, (long long)a->updated_at, a->cookie_count);
+		                        (unsigned long long)a->revision, (long long)a->updated_at, pa_test_count(a, PROVAUTH_CRED_COOKIE));
 		char *grown;
 		CU_ASSERT_FATAL(line != NULL);
 		grown = realloc(out, len + strlen(line) + 1);
@@ -184,7 +184,7 @@ static void test_inserts_then_updates(void)
 
 	/* Two updates at the revision just returned and one insert, in one batch. */
 	b[0] = a[2];
-	CU_ASSERT_FATAL(provauth_account_set(&b[0]->jwt_token, "jwt-SECRET-new") == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(b[0], PROVAUTH_CRED_JWT, NULL, "jwt-SECRET-new", 0) == 0);
 	b[1] = make_account("acct-d");
 	b[2] = a[0];
 	CU_ASSERT_EQUAL_FATAL(st->put_many(st, b, 3), 0);
@@ -621,8 +621,8 @@ static void test_manager_evicts(void)
 	CU_ASSERT_FATAL(m != NULL);
 	a[0] = make_account("ev-1");
 	a[1] = make_account("ev-2");
-	CU_ASSERT_FATAL(provauth_account_set(&a[0]->jwt_token, "jwt-SECRET-0") == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&a[1]->jwt_token, "jwt-SECRET-0") == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a[0], PROVAUTH_CRED_JWT, NULL, "jwt-SECRET-0", 0) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a[1], PROVAUTH_CRED_JWT, NULL, "jwt-SECRET-0", 0) == 0);
 	CU_ASSERT_EQUAL_FATAL(provauth_account_put_many(m, a, 2), 0);
 	CU_ASSERT_EQUAL(provauth_run_with_session(m, "ev-1", "op", scripted_op, NULL), 0);
 	CU_ASSERT_EQUAL(provauth_run_with_session(m, "ev-1", "op", scripted_op, NULL), 0);
@@ -630,8 +630,8 @@ static void test_manager_evicts(void)
 
 	/* The server now accepts another token only; the batch stores it. */
 	token = scripted_server_kick(srv);
-	CU_ASSERT_FATAL(provauth_account_set(&a[0]->jwt_token, token) == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&a[1]->jwt_token, token) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a[0], PROVAUTH_CRED_JWT, NULL, token, 0) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a[1], PROVAUTH_CRED_JWT, NULL, token, 0) == 0);
 	CU_ASSERT_EQUAL_FATAL(provauth_account_put_many(m, a, 2), 0);
 	builds = atomic_load(&srv->builds);
 	ops = atomic_load(&srv->ops);

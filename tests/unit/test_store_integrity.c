@@ -49,8 +49,8 @@ static provauth_account *make_account(const char *id, const char *email)
 	if (provauth_account_new(&a, id, "pixverse") < 0)
 		return NULL;
 	provauth_account_set(&a->email, email);
-	provauth_account_set(&a->password, "pw-Secret-4711");
-	provauth_account_set(&a->jwt_token, "eyJ.jwt-Secret.sig");
+	provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "pw-Secret-4711", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "eyJ.jwt-Secret.sig", 0);
 	return a;
 }
 
@@ -130,7 +130,7 @@ static void expect_alice_refused(const char *path)
 	CU_ASSERT(error_has("changed outside provauth"));
 	CU_ASSERT(!error_has("Secret"));
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-bob"), 0);
-	CU_ASSERT(got && got->password && strcmp(got->password, "pw-Secret-4711") == 0);
+	CU_ASSERT(got && provauth_account_credential(got, PROVAUTH_CRED_PASSWORD, NULL) && strcmp(provauth_account_credential(got, PROVAUTH_CRED_PASSWORD, NULL), "pw-Secret-4711") == 0);
 	provauth_account_free(got);
 	provauth_store_free(s);
 }
@@ -169,7 +169,7 @@ static void test_older_blob_put_back(void)
 	/* A re-login: new secrets, next revision. */
 	CU_ASSERT_EQUAL_FATAL(provauth_store_sqlite_open(&s, path, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &a, "acct-alice"), 0);
-	CU_ASSERT_EQUAL_FATAL(provauth_account_set(&a->jwt_token, "eyJ.newer-Secret.sig"), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "eyJ.newer-Secret.sig", 0), 0);
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
 	provauth_account_free(a);
 	provauth_store_free(s);
@@ -293,7 +293,7 @@ static void test_migration_reseals(void)
 	opts.key = key;
 	CU_ASSERT_EQUAL_FATAL(provauth_store_sqlite_open(&s, path, &opts), 0);
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-alice"), 0);
-	CU_ASSERT(got && got->password && strcmp(got->password, "pw-Secret-4711") == 0);
+	CU_ASSERT(got && provauth_account_credential(got, PROVAUTH_CRED_PASSWORD, NULL) && strcmp(provauth_account_credential(got, PROVAUTH_CRED_PASSWORD, NULL), "pw-Secret-4711") == 0);
 	CU_ASSERT(got && got->revision == 3);
 	provauth_account_free(got);
 	got = NULL;
