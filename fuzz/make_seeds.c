@@ -64,7 +64,8 @@ int main(int argc, char **argv)
 		return 1;
 	rc |= seed(argv[1], "empty", a);
 	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "hunter2-not-real", 0);
-	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "eyJhbGciOiJIUzI1NiJ9.eyJFeHBpcmVUaW1lIjoxODAwMDAwMDAwfQ.c2ln", 0);
+	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL,
+	                                      "eyJhbGciOiJIUzI1NiJ9.eyJFeHBpcmVUaW1lIjoxODAwMDAwMDAwfQ.c2ln", 0);
 	rc |= seed(argv[1], "password-jwt", a);
 	rc |= provauth_account_set_cookie(a, "_ai_token", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln");
 	rc |= provauth_account_set_cookie(a, "sid", "s%3Aabc.def");

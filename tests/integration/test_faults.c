@@ -90,10 +90,10 @@ static void account_secrets(const provauth_account *a)
 	provauth_credential c;
 	size_t i;
 
-	secret(provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL));
-	secret(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL));
-	secret(provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL));
-	secret(provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL));
+	secret(PA_CRED(a, PASSWORD));
+	secret(PA_CRED(a, JWT));
+	secret(PA_CRED(a, REFRESH_TOKEN));
+	secret(PA_CRED(a, ACCESS_TOKEN));
 	/* Every cookie's and API key's value: the single-valued kinds are above. */
 	for (i = 0; i < provauth_account_credential_count(a); i++)
 		if (provauth_account_credential_at(&c, a, i) == 0 &&
@@ -295,10 +295,10 @@ static char *record_text(const provauth_account *a, const char *volatile_key)
 	S("id", a->id);
 	S("provider", a->provider);
 	S("email", a->email);
-	S("password", provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL));
-	S("jwt_token", provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL));
-	S("refresh_token", provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL));
-	S("access_token", provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL));
+	S("password", PA_CRED(a, PASSWORD));
+	S("jwt_token", PA_CRED(a, JWT));
+	S("refresh_token", PA_CRED(a, REFRESH_TOKEN));
+	S("access_token", PA_CRED(a, ACCESS_TOKEN));
 #undef S
 	json_object_object_add(o, "access_expires_at",
 	                       json_object_new_int64(provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN,
@@ -525,7 +525,7 @@ static void pv_cell(pv_op op, const cell *c)
 	if (op == PV_CREDITS_AFTER_REFRESH) {
 		/* The refresh succeeded before the fault: its token is stored, and it works. */
 		changed = "new token";
-		CU_ASSERT_STRING_NOT_EQUAL(provauth_account_credential(after, PROVAUTH_CRED_JWT, NULL), provauth_account_credential(before, PROVAUTH_CRED_JWT, NULL));
+		CU_ASSERT_STRING_NOT_EQUAL(PA_CRED(after, JWT), PA_CRED(before, JWT));
 		provauth_account_free(before);
 		before = stored(m, id);
 		fake_pixverse_reset_counters(pv);
@@ -685,8 +685,8 @@ static void px_cell(px_op op, const cell *c)
 	after = stored(m, id);
 	if (op == PX_USER_DETAIL_AFTER_REFRESH) {
 		changed = "new token";
-		CU_ASSERT_STRING_NOT_EQUAL(provauth_account_credential(after, PROVAUTH_CRED_ACCESS_TOKEN, NULL), provauth_account_credential(before, PROVAUTH_CRED_ACCESS_TOKEN, NULL));
-		CU_ASSERT(provauth_account_credential_expires(after, PROVAUTH_CRED_ACCESS_TOKEN, NULL) > provauth_account_credential_expires(before, PROVAUTH_CRED_ACCESS_TOKEN, NULL));
+		CU_ASSERT_STRING_NOT_EQUAL(PA_CRED(after, ACCESS_TOKEN), PA_CRED(before, ACCESS_TOKEN));
+		CU_ASSERT(PA_CRED_EXPIRES(after, ACCESS_TOKEN) > PA_CRED_EXPIRES(before, ACCESS_TOKEN));
 		provauth_account_free(before);
 		before = stored(m, id);
 		fake_pixiv_reset_counts(px);

@@ -225,7 +225,7 @@ static void check_store(int round, uint64_t *anchor_rev, int done, outcome *o, e
 	if (mine == BATCH && anchor->revision == *anchor_rev + 1) {
 		o->all++;
 		snprintf(id, sizeof(id), "r%03d-%05d", round, BATCH - 1);
-		CU_ASSERT(st->get(st, &one, id) == 0 && one && strcmp(provauth_account_credential(one, PROVAUTH_CRED_PASSWORD, NULL), SECRET_PW) == 0);
+		CU_ASSERT(st->get(st, &one, id) == 0 && one && strcmp(PA_CRED(one, PASSWORD), SECRET_PW) == 0);
 		provauth_account_free(one);
 	} else if (mine == 0 && anchor->revision == *anchor_rev) {
 		o->none++;

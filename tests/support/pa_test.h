@@ -95,6 +95,11 @@ int pa_fwd_store_new_version(provauth_store **out, provauth_store *inner, const 
 /* Removes dir and everything below it (symlinks are not followed); 0 or -1. */
 int pa_test_rmtree(const char *dir);
 
+/* An account's single-valued credential by its PROVAUTH_CRED_ suffix: PA_CRED(a, JWT). */
+#define PA_CRED(a, kind) provauth_account_credential((a), PROVAUTH_CRED_##kind, NULL)
+/* Its expiry: PA_CRED_EXPIRES(a, ACCESS_TOKEN). */
+#define PA_CRED_EXPIRES(a, kind) provauth_account_credential_expires((a), PROVAUTH_CRED_##kind, NULL)
+
 /* How many credentials of `kind` the account holds (cookies, API keys). */
 static inline size_t pa_test_count(const provauth_account *a, const char *kind)
 {

@@ -32,16 +32,16 @@ static void test_single_valued(void)
 		CU_ASSERT_EQUAL(provauth_account_set_credential(a, kinds[i], "", "v2", 0), 0);
 		CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, kinds[i], NULL), "v2");
 	}
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL), "v2");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL), "v2");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL), "v2");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), "v2");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, PASSWORD), "v2");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "v2");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, REFRESH_TOKEN), "v2");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, ACCESS_TOKEN), "v2");
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, NULL, 0), 0);
-	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL));
-	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL));
+	CU_ASSERT_PTR_NULL(PA_CRED(a, JWT));
+	CU_ASSERT_PTR_NULL(PA_CRED(a, JWT));
 	/* a name on a single-valued kind is a mistake, not a second password */
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, "x", "v3", 0), PROVAUTH_EINVAL);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL), "v2");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, PASSWORD), "v2");
 	provauth_account_free(a);
 }
 
@@ -70,16 +70,16 @@ static void test_expiry(void)
 	provauth_account *a = account();
 
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at", 1700000000), 0);
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 1700000000);
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 1700000000);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(a, ACCESS_TOKEN), 1700000000);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(a, ACCESS_TOKEN), 1700000000);
 	/* any credential may carry an expiry; replacing the value replaces it */
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "j", 5), 0);
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_JWT, NULL), 5);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(a, JWT), 5);
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "j2", 0), 0);
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_JWT, NULL), 0);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(a, JWT), 0);
 	/* removing the token forgets its expiry */
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, NULL, 0), 0);
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 0);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(a, ACCESS_TOKEN), 0);
 	provauth_account_free(a);
 }
 

@@ -235,7 +235,7 @@ static void test_into_account_passes_existing_and_keeps_it(void)
 	CU_ASSERT_FATAL(id != NULL);
 	CU_ASSERT_STRING_EQUAL(id, "target");
 	a = stored("target");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL), "jwt-SECRET-A@EXAMPLE.com-1");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "jwt-SECRET-A@EXAMPLE.com-1");
 	CU_ASSERT_PTR_NOT_NULL(strstr(pa_account_metadata(a), "\"dev-1\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(pa_account_metadata(a), "\"auth_method\""));
 	provauth_account_free(a);
@@ -273,7 +273,7 @@ static void test_other_email_is_refused_and_nothing_stored(void)
 	CU_ASSERT(!error_has("SECRET"));
 	after = stored("target");
 	CU_ASSERT_EQUAL(after->revision, before->revision);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(after, PROVAUTH_CRED_JWT, NULL), "jwt-SECRET-old");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(after, JWT), "jwt-SECRET-old");
 	CU_ASSERT_EQUAL(account_count(), 1);
 	provauth_account_free(before);
 	provauth_account_free(after);
@@ -295,7 +295,7 @@ static void test_other_email_with_replaced_token_keeps_the_token(void)
 	CU_ASSERT(error_has("was not changed") && error_has("stored in account acct-"));
 	CU_ASSERT(!error_has("SECRET"));
 	t = stored("target");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_JWT, NULL), "jwt-SECRET-old");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, JWT), "jwt-SECRET-old");
 	provauth_account_free(t);
 	CU_ASSERT_FATAL(inner->list(inner, &list, &n, "importer") == 0);
 	CU_ASSERT_EQUAL(n, 2);
@@ -303,7 +303,7 @@ static void test_other_email_with_replaced_token_keeps_the_token(void)
 		if (strcmp(list[i]->id, "target") != 0) {
 			found = 1;
 			CU_ASSERT_STRING_EQUAL(list[i]->email, "b@example.com");
-			CU_ASSERT_STRING_EQUAL(provauth_account_credential(list[i], PROVAUTH_CRED_REFRESH_TOKEN, NULL), "rt-SECRET-rotated-1");
+			CU_ASSERT_STRING_EQUAL(PA_CRED(list[i], REFRESH_TOKEN), "rt-SECRET-rotated-1");
 			CU_ASSERT(error_has(list[i]->id));
 		}
 	CU_ASSERT(found);
@@ -349,7 +349,7 @@ static void test_conflict_applies_the_same_import_to_a_fresh_read(void)
 	a = stored("target");
 	/* Both writes survive: the other writer's and the import's. */
 	CU_ASSERT_PTR_NOT_NULL(strstr(pa_account_metadata(a), "\"other_writer\""));
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL), "jwt-SECRET-a@example.com-1");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "jwt-SECRET-a@example.com-1");
 	provauth_account_free(a);
 	free(id);
 }

@@ -406,12 +406,12 @@ static void build(built *b, const provauth_account *a)
 	b->s.account_id = a->id;
 	b->s.provider = a->provider;
 	b->s.email = a->email;
-	b->s.jwt_token = provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL);
+	b->s.jwt_token = PA_CRED(a, JWT);
 	/* The host lends the account's cookies as an array; names and values stay the account's. */
 	CU_ASSERT_FATAL(pv_account_cookies(state.host, a, &b->jar, &b->s.cookie_count) == 0);
 	b->s.cookies = b->jar;
 	b->s.openapi_key = provauth_account_credential(a, PROVAUTH_CRED_API_KEY, "openapi");
-	b->s.jwt_source = provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL) ? "account" : "none";
+	b->s.jwt_source = PA_CRED(a, JWT) ? "account" : "none";
 	b->s.auth_method = provauth_account_auth_method(a);
 	b->s.metadata = pa_account_metadata(a);
 	b->rc = pv_build_session(&state, a, &b->s, b->u);
@@ -419,7 +419,7 @@ static void build(built *b, const provauth_account *a)
 
 static void built_free(built *b, const provauth_account *a)
 {
-	if (b->s.jwt_token != provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL))
+	if (b->s.jwt_token != PA_CRED(a, JWT))
 		free((char *)b->s.jwt_token);
 	if (b->s.provider_data)
 		pv_session_data_free(&state, b->s.provider_data);
@@ -450,7 +450,7 @@ static void test_build_prefers_fresher_cookie(void)
 	CU_ASSERT_EQUAL(b.rc, 0);
 	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "cookies");
 	CU_ASSERT_STRING_EQUAL(b.s.jwt_token, newer);
-	CU_ASSERT_PTR_NOT_EQUAL(b.s.jwt_token, provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL));
+	CU_ASSERT_PTR_NOT_EQUAL(b.s.jwt_token, PA_CRED(a, JWT));
 	CU_ASSERT_STRING_EQUAL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN), newer);
 	CU_ASSERT_PTR_NOT_NULL(strstr(log_text ? log_text : "", "pixverse_jwt_from_cookies"));
 	CU_ASSERT_PTR_NULL(strstr(log_text ? log_text : "", newer));
@@ -487,7 +487,7 @@ static void test_build_keeps_account_jwt(void)
 	build(&b, a);
 	CU_ASSERT_EQUAL(b.rc, 0);
 	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
-	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL));
+	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, PA_CRED(a, JWT));
 	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
 	built_free(&b, a);
 	provauth_account_free(a);
@@ -496,7 +496,7 @@ static void test_build_keeps_account_jwt(void)
 	a = account_with(near, nearer);
 	build(&b, a);
 	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
-	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL));
+	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, PA_CRED(a, JWT));
 	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
 	built_free(&b, a);
 	provauth_account_free(a);
@@ -1239,7 +1239,7 @@ static void test_login(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(stub.body, "\"username\":\"user@example.com\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(stub.body, "\"password\":\"" SECRET_VALUE "\""));
 	CU_ASSERT_PTR_NULL(sent("token", NULL));
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_JWT, NULL), "new.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "new.jwt.tok");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_COOKIE, "_ai_token"), "new.jwt.tok");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_COOKIE, "lang"), "en");
 	CU_ASSERT_PTR_NOT_NULL(strstr(b->metadata, "anonymous_id"));
@@ -1250,8 +1250,8 @@ static void test_login(void)
 	CU_ASSERT_EQUAL(run_auth(0, a, &b), PROVAUTH_EAUTH);
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "signs in with Google"));
 	CU_ASSERT_EQUAL(provauth_account_auth_method(b), PROVAUTH_AUTH_GOOGLE);
-	CU_ASSERT_PTR_NULL(provauth_account_credential(b, PROVAUTH_CRED_PASSWORD, NULL));
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_JWT, NULL), "old.jwt.tok");
+	CU_ASSERT_PTR_NULL(PA_CRED(b, PASSWORD));
+	CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "old.jwt.tok");
 	provauth_account_free(b);
 
 	/* Refusals: each with its code, nothing stored. */
@@ -1278,8 +1278,8 @@ static void test_login(void)
 			stub_reply(200, cases[i].body);
 			CU_ASSERT_EQUAL(run_auth(0, a, &b), cases[i].rc);
 			CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), cases[i].want));
-			CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_JWT, NULL), "old.jwt.tok");
-			CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_PASSWORD, NULL), SECRET_VALUE);
+			CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "old.jwt.tok");
+			CU_ASSERT_STRING_EQUAL(PA_CRED(b, PASSWORD), SECRET_VALUE);
 			provauth_account_free(b);
 		}
 		stub_reply(429, "");
@@ -1315,7 +1315,7 @@ static void test_refresh(void)
 	CU_ASSERT_STRING_EQUAL(sent("token", &secret), "old.jwt.tok");
 	CU_ASSERT_EQUAL(secret, 1);
 	CU_ASSERT_STRING_EQUAL(sent("Cookie", NULL), "_ai_token=old.jwt.tok");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_JWT, NULL), "fresh.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "fresh.jwt.tok");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_COOKIE, "_ai_token"), "fresh.jwt.tok");
 	provauth_account_free(b);
 
@@ -1326,7 +1326,7 @@ static void test_refresh(void)
 	stub.reply_headers[1][0] = "set-cookie";
 	stub.reply_headers[1][1] = "_ai_token=cookie.jwt.tok; HttpOnly";
 	CU_ASSERT_EQUAL(run_auth(1, a, &b), 0);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_JWT, NULL), "cookie.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "cookie.jwt.tok");
 	provauth_account_free(b);
 
 	/* The same token back renews nothing: a passing failure, so the ladder goes on. */
@@ -1351,7 +1351,7 @@ static void test_refresh(void)
 		for (i = 0; i < PA_ARRAY_LEN(cases); i++) {
 			stub_reply(200, cases[i].body);
 			CU_ASSERT_EQUAL(run_auth(1, a, &b), cases[i].rc);
-			CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_JWT, NULL), "old.jwt.tok");
+			CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "old.jwt.tok");
 			provauth_account_free(b);
 		}
 	}

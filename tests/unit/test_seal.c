@@ -206,7 +206,7 @@ static void test_record_round_trip(void)
 	CU_ASSERT_EQUAL(buf[0], PA_RECORD_VERSION);
 	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
 	CU_ASSERT(pa_account_same_credentials(a, t));
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_REFRESH_TOKEN, NULL), "");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, REFRESH_TOKEN), "");
 	CU_ASSERT_EQUAL(pa_test_count(t, PROVAUTH_CRED_COOKIE), 2);
 	CU_ASSERT_STRING_EQUAL(pa_test_nth(t, PROVAUTH_CRED_COOKIE, 0)->name, "_session");
 	CU_ASSERT_STRING_EQUAL(pa_test_nth(t, PROVAUTH_CRED_API_KEY, 1)->name, "other");
@@ -226,8 +226,8 @@ static void test_record_no_secrets(void)
 	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, a), 0);
 	CU_ASSERT_EQUAL(len, 1);
 	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
-	CU_ASSERT_PTR_NULL(provauth_account_credential(t, PROVAUTH_CRED_PASSWORD, NULL));
-	CU_ASSERT_PTR_NULL(provauth_account_credential(t, PROVAUTH_CRED_REFRESH_TOKEN, NULL));
+	CU_ASSERT_PTR_NULL(PA_CRED(t, PASSWORD));
+	CU_ASSERT_PTR_NULL(PA_CRED(t, REFRESH_TOKEN));
 	CU_ASSERT_EQUAL(pa_test_count(t, PROVAUTH_CRED_COOKIE), 0);
 	CU_ASSERT_EQUAL(pa_test_count(t, PROVAUTH_CRED_API_KEY), 0);
 	free(buf);
@@ -238,8 +238,10 @@ static void test_record_no_secrets(void)
 /* A failed decode must leave the target exactly as it was. */
 static int target_untouched(const provauth_account *t)
 {
-	return provauth_account_credential(t, PROVAUTH_CRED_PASSWORD, NULL) && strcmp(provauth_account_credential(t, PROVAUTH_CRED_PASSWORD, NULL), "sentinel") == 0 && pa_test_count(t, PROVAUTH_CRED_COOKIE) == 1 &&
-	       pa_streq(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "old"), "cookie") && !provauth_account_credential(t, PROVAUTH_CRED_JWT, NULL) && pa_test_count(t, PROVAUTH_CRED_API_KEY) == 0;
+	return PA_CRED(t, PASSWORD) && strcmp(PA_CRED(t, PASSWORD), "sentinel") == 0 &&
+	       pa_test_count(t, PROVAUTH_CRED_COOKIE) == 1 &&
+	       pa_streq(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "old"), "cookie") && !PA_CRED(t, JWT) &&
+	       pa_test_count(t, PROVAUTH_CRED_API_KEY) == 0;
 }
 
 static void expect_refused(const unsigned char *bytes, size_t len, const char *why)
@@ -320,11 +322,11 @@ static void test_record_reads_version1(void)
 
 	CU_ASSERT_FATAL(t && again);
 	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, v1, sizeof(v1)), 0);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_PASSWORD, NULL), "pw");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_JWT, NULL), "j.t");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_REFRESH_TOKEN, NULL), "rt");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_ACCESS_TOKEN, NULL), "at");
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(t, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 0);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, PASSWORD), "pw");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, JWT), "j.t");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, REFRESH_TOKEN), "rt");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, ACCESS_TOKEN), "at");
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(t, ACCESS_TOKEN), 0);
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "sid"), "c");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "e"), "");
 	CU_ASSERT_PTR_NULL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "old"));
@@ -353,7 +355,7 @@ static void test_record_v2_expiry(void)
 	CU_ASSERT_EQUAL_FATAL(provauth_account_set_credential(a, "device_key", "phone", "dk", 7), 0);
 	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, a), 0);
 	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(t, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 4102444800);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(t, ACCESS_TOKEN), 4102444800);
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, "device_key", "phone"), "dk");
 	CU_ASSERT_EQUAL(provauth_account_credential_expires(t, "device_key", "phone"), 7);
 	CU_ASSERT(pa_account_same_credentials(a, t));

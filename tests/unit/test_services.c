@@ -775,11 +775,11 @@ static void test_account_dup(void)
 	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "rt", 0), 0);
 	CU_ASSERT_EQUAL_FATAL(provauth_account_dup(&b, a), 0);
 	CU_ASSERT_PTR_NOT_EQUAL(a->credentials, b->credentials);
-	CU_ASSERT_PTR_NOT_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL),
-	                        provauth_account_credential(b, PROVAUTH_CRED_JWT, NULL));
+	CU_ASSERT_PTR_NOT_EQUAL(PA_CRED(a, JWT),
+	                        PA_CRED(b, JWT));
 	CU_ASSERT(pa_account_same_credentials(a, b));
 	CU_ASSERT_EQUAL(b->revision, 4);
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(b, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 1700000000);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(b, ACCESS_TOKEN), 1700000000);
 	/* Bookkeeping fields are not credentials. */
 	b->revision = 9;
 	b->updated_at = 123;
@@ -838,11 +838,11 @@ static void test_update_apply(void)
 	CU_ASSERT(!pa_update_is_empty(u));
 
 	CU_ASSERT_EQUAL_FATAL(pa_update_apply(u, a), 0);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL), "jwt-new");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), "at");
-	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL));
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "jwt-new");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, ACCESS_TOKEN), "at");
+	CU_ASSERT_PTR_NULL(PA_CRED(a, PASSWORD));
 	CU_ASSERT_STRING_EQUAL(a->email, "a@example.com");      /* untouched */
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 1800000000);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(a, ACCESS_TOKEN), 1800000000);
 	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_COOKIE), 1);
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "sid"), "s-new");
 	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "csrf"));
@@ -880,7 +880,7 @@ static void test_update_clear_cookies(void)
 	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "sid"));
 	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "early"));
 	/* Other credentials are untouched by a cookie-only update. */
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL), "jwt");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "jwt");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_API_KEY, "openapi"), "k1");
 	pa_update_free(u);
 
@@ -908,7 +908,8 @@ static size_t cookie_bytes(const provauth_account *a)
 	size_t i, n = 0;
 
 	for (i = 0; i < pa_test_count(a, PROVAUTH_CRED_COOKIE); i++)
-		n += strlen(pa_test_nth(a, PROVAUTH_CRED_COOKIE, i)->name) + strlen(pa_test_nth(a, PROVAUTH_CRED_COOKIE, i)->value) + 3;  /* "; " and "=" */
+		n += strlen(pa_test_nth(a, PROVAUTH_CRED_COOKIE, i)->name) +
+		     strlen(pa_test_nth(a, PROVAUTH_CRED_COOKIE, i)->value) + 3;  /* "; " and "=" */
 	return n;
 }
 
@@ -942,7 +943,8 @@ static void test_update_cookie_jar_bounded(void)
 		CU_ASSERT(pa_test_count(a, PROVAUTH_CRED_COOKIE) <= PA_COOKIES_MAX_COUNT);
 		CU_ASSERT(cookie_bytes(a) <= PA_COOKIES_MAX_BYTES);
 		/* What this login set is all there. */
-		CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"), login % 2 ? "tok-odd" : "tok-even");
+		CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"),
+		                       login % 2 ? "tok-odd" : "tok-even");
 		snprintf(name, sizeof(name), "junk%d_19", login);
 		CU_ASSERT_PTR_NOT_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, name));
 		snprintf(name, sizeof(name), "junk%d_0", login);

@@ -149,7 +149,7 @@ static void test_password_account_reauths_and_retries_once(void)
 	CU_ASSERT_TRUE(pa_test_log_contains("scripted_auto_reauth_completed account_id=a1 success=1"));
 	CU_ASSERT_TRUE(pa_test_log_contains("error_code=10005 error_reason=logged_elsewhere"));
 	a = stored("a1");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL), srv->valid_token);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), srv->valid_token);
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"), srv->valid_token);
 	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_PASSWORD);
 	provauth_account_free(a);
@@ -365,8 +365,8 @@ static void test_explicit_reauth_sets_password_method(void)
 	CU_ASSERT_EQUAL(provauth_account_reauth(mgr, "a1", PW), 0);
 	a = stored("a1");
 	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_PASSWORD);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL), PW);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL), srv->valid_token);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, PASSWORD), PW);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), srv->valid_token);
 	provauth_account_free(a);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 2);
 }
@@ -382,7 +382,7 @@ static void test_oauth_answer_marks_google(void)
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
 	a = stored("a1");
 	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_GOOGLE);
-	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL));
+	CU_ASSERT_PTR_NULL(PA_CRED(a, PASSWORD));
 	provauth_account_free(a);
 }
 
@@ -524,8 +524,8 @@ static void test_expired_access_token_storm_one_refresh(void)
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
 	/* The rotated refresh token is stored. */
 	a = stored("a1");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL), "refresh-SECRET-next");
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), atomic_load(&fake_now) + 3600);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, REFRESH_TOKEN), "refresh-SECRET-next");
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(a, ACCESS_TOKEN), atomic_load(&fake_now) + 3600);
 	provauth_account_free(a);
 }
 

@@ -111,7 +111,7 @@ static provauth_account *make_account(const char *id, const char *provider)
 	provauth_account_set_metadata(a, "auth_method", "\"password\"");
 	provauth_account_set_metadata(a, "session_health", "{\"state\":\"ok\",\"n\":3}");
 	provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL,
-	                                provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 1893456000);
+	                                PA_CRED(a, ACCESS_TOKEN), 1893456000);
 	return a;
 }
 
@@ -200,7 +200,7 @@ static void test_insert_get(void)
 	CU_ASSERT(pa_account_same_credentials(a, got));
 	CU_ASSERT_EQUAL(got->revision, 1);
 	CU_ASSERT_EQUAL(got->updated_at, a->updated_at);
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(got, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 1893456000);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(got, ACCESS_TOKEN), 1893456000);
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_COOKIE, "_session"), "cookie-Secret-abcd");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_API_KEY, "openapi"), "sk-apikey-Secret-9");
 	CU_ASSERT_EQUAL(provauth_account_auth_method(got), PROVAUTH_AUTH_PASSWORD);
@@ -220,13 +220,13 @@ static void test_absent_fields_stay_absent(void)
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "bare"), 0);
 	CU_ASSERT_PTR_NULL(got->email);
-	CU_ASSERT_PTR_NULL(provauth_account_credential(got, PROVAUTH_CRED_PASSWORD, NULL));
-	CU_ASSERT_PTR_NULL(provauth_account_credential(got, PROVAUTH_CRED_JWT, NULL));
-	CU_ASSERT_PTR_NULL(provauth_account_credential(got, PROVAUTH_CRED_REFRESH_TOKEN, NULL));
-	CU_ASSERT_PTR_NULL(provauth_account_credential(got, PROVAUTH_CRED_ACCESS_TOKEN, NULL));
+	CU_ASSERT_PTR_NULL(PA_CRED(got, PASSWORD));
+	CU_ASSERT_PTR_NULL(PA_CRED(got, JWT));
+	CU_ASSERT_PTR_NULL(PA_CRED(got, REFRESH_TOKEN));
+	CU_ASSERT_PTR_NULL(PA_CRED(got, ACCESS_TOKEN));
 	CU_ASSERT_EQUAL(pa_test_count(got, PROVAUTH_CRED_COOKIE), 0);
 	CU_ASSERT_EQUAL(pa_test_count(got, PROVAUTH_CRED_API_KEY), 0);
-	CU_ASSERT_EQUAL(provauth_account_credential_expires(got, PROVAUTH_CRED_ACCESS_TOKEN, NULL), 0);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(got, ACCESS_TOKEN), 0);
 	CU_ASSERT_STRING_EQUAL(pa_account_metadata(got), "{}");
 	provauth_account_free(got);
 	provauth_account_free(a);
@@ -245,8 +245,8 @@ static void test_copies_are_independent(void)
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "acct-1"), 0);
 	provauth_account_set_credential(got, PROVAUTH_CRED_JWT, NULL, "changed-after-get", 0);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &again, "acct-1"), 0);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(again, PROVAUTH_CRED_PASSWORD, NULL), "pw-Secret-4711");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(again, PROVAUTH_CRED_JWT, NULL), "eyJ.jwt-Secret.sig");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(again, PASSWORD), "pw-Secret-4711");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(again, JWT), "eyJ.jwt-Secret.sig");
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(again, PROVAUTH_CRED_COOKIE, "_session"), "cookie-Secret-abcd");
 	provauth_account_free(again);
 	provauth_account_free(got);
@@ -277,7 +277,7 @@ static void test_list(void)
 	CU_ASSERT_STRING_EQUAL(list[1]->id, "b-acct");
 	CU_ASSERT_STRING_EQUAL(list[2]->id, "c-acct");
 	CU_ASSERT_STRING_EQUAL(list[0]->provider, "pixiv");
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(list[2], PROVAUTH_CRED_REFRESH_TOKEN, NULL), "refresh-Secret-0815");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(list[2], REFRESH_TOKEN), "refresh-Secret-0815");
 	provauth_account_list_free(list, n);
 
 	CU_ASSERT_EQUAL_FATAL(s->list(s, &list, &n, "pixverse"), 0);
@@ -346,7 +346,7 @@ static void test_revisions_and_conflicts(void)
 	CU_ASSERT_EQUAL(stale->revision, 1);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "acct-1"), 0);
 	CU_ASSERT_EQUAL(got->revision, 3);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_REFRESH_TOKEN, NULL), "rotated-Secret-2");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, REFRESH_TOKEN), "rotated-Secret-2");
 	CU_ASSERT_STRING_EQUAL(got->email, "user@example.com");
 	CU_ASSERT(pa_account_same_credentials(a, got));
 	provauth_account_free(got);
@@ -358,7 +358,7 @@ static void test_revisions_and_conflicts(void)
 	CU_ASSERT_EQUAL(stale->revision, 0);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "acct-1"), 0);
 	CU_ASSERT_EQUAL(got->revision, 3);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_REFRESH_TOKEN, NULL), "rotated-Secret-2");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, REFRESH_TOKEN), "rotated-Secret-2");
 	provauth_account_free(got);
 	provauth_account_free(stale);
 	provauth_account_free(a);
@@ -497,7 +497,7 @@ static void test_concurrent_increments(void)
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "counter"), 0);
 	CU_ASSERT_EQUAL(counter_of(got), (long)started * PER_THREAD);
 	CU_ASSERT_EQUAL(got->revision, 1 + (uint64_t)started * PER_THREAD);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_PASSWORD, NULL), "pw-Secret-4711");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, PASSWORD), "pw-Secret-4711");
 	provauth_account_free(got);
 	provauth_account_free(a);
 	provauth_store_free(s);

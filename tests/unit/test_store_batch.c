@@ -121,9 +121,10 @@ static char *snapshot(provauth_store *st)
 	for (i = 0; i < n; i++) {
 		const provauth_account *a = list[i];
 		char *line = pa_sprintf("%s|%s|%s|%s|%s|%s|%s|%llu|%lld|%zu;", a->id, a->provider, a->email ? a->email : "",
-		                        provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL) ? provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL) : "", provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL) ? provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL) : "",
-		                        provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL) ? provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL) : "", a->metadata ? a->metadata : "",
-		                        (unsigned long long)a->revision, (long long)a->updated_at, pa_test_count(a, PROVAUTH_CRED_COOKIE));
+		                        PA_CRED(a, PASSWORD) ? PA_CRED(a, PASSWORD) : "", PA_CRED(a, JWT) ? PA_CRED(a, JWT) : "",
+		                        PA_CRED(a, REFRESH_TOKEN) ? PA_CRED(a, REFRESH_TOKEN) : "", a->metadata ? a->metadata : "",
+		                        (unsigned long long)a->revision, (long long)a->updated_at,
+		                        pa_test_count(a, PROVAUTH_CRED_COOKIE));
 		char *grown;
 		CU_ASSERT_FATAL(line != NULL);
 		grown = realloc(out, len + strlen(line) + 1);
@@ -178,7 +179,7 @@ static void test_inserts_then_updates(void)
 	}
 	CU_ASSERT_EQUAL_FATAL(st->get(st, &got, "acct-a"), 0);
 	CU_ASSERT_EQUAL(got->revision, 1);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_PASSWORD, NULL), SECRET_PW);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, PASSWORD), SECRET_PW);
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_COOKIE, "_ai_token"), SECRET_COOKIE);
 	provauth_account_free(got);
 
@@ -193,7 +194,7 @@ static void test_inserts_then_updates(void)
 	CU_ASSERT_EQUAL(b[2]->revision, 2);
 	CU_ASSERT_EQUAL_FATAL(st->get(st, &got, "acct-b"), 0);
 	CU_ASSERT_EQUAL(got->revision, 2);
-	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_JWT, NULL), "jwt-SECRET-new");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, JWT), "jwt-SECRET-new");
 	provauth_account_free(got);
 	/* A single put sees the batch's revisions. */
 	a[1]->revision = 1;
@@ -501,7 +502,7 @@ static void test_sqlite_durable_and_sealed(void)
 	CU_ASSERT_EQUAL(other->get(other, &got, "acct-y"), 0);
 	if (got) {
 		CU_ASSERT_EQUAL(got->revision, 1);
-		CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_REFRESH_TOKEN, NULL), SECRET_REFRESH);
+		CU_ASSERT_STRING_EQUAL(PA_CRED(got, REFRESH_TOKEN), SECRET_REFRESH);
 	}
 	provauth_account_free(got);
 	provauth_store_free(other);

@@ -204,7 +204,7 @@ static void test_no_new_key_over_sealed_accounts(void)
 	CU_ASSERT_EQUAL_FATAL(write_file(key, good_key, key_len, 0600), 0);
 	CU_ASSERT_EQUAL_FATAL(provauth_store_sqlite_open(&s, path, NULL), 0);
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-1"), 0);
-	CU_ASSERT(got && provauth_account_credential(got, PROVAUTH_CRED_PASSWORD, NULL) && strcmp(provauth_account_credential(got, PROVAUTH_CRED_PASSWORD, NULL), "pw-Secret-4711") == 0);
+	CU_ASSERT(got && PA_CRED(got, PASSWORD) && strcmp(PA_CRED(got, PASSWORD), "pw-Secret-4711") == 0);
 	provauth_account_free(got);
 	provauth_store_free(s);
 	free(db);
