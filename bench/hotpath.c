@@ -141,11 +141,12 @@ static void add_account(provauth_store *st, const char *id, const char *provider
 {
 	provauth_account *a = NULL;
 
-	if (provauth_account_new(&a, id, provider) < 0 || provauth_account_set(&a->jwt_token, "jwt") < 0 ||
-	    provauth_account_set(&a->access_token, "at") < 0 || provauth_account_set(&a->refresh_token, "rt") < 0)
+	/* The access token is valid for a day: the expiry check passes without a refresh. */
+	if (provauth_account_new(&a, id, provider) < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "jwt", 0) < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at", (int64_t)time(NULL) + 86400) < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "rt", 0) < 0)
 		bench_die("creating an account");
-	/* Valid for a day: the expiry check passes without a refresh. */
-	a->access_expires_at = (int64_t)time(NULL) + 86400;
 	if (st->put(st, a) < 0)
 		bench_die("storing an account");
 	provauth_account_free(a);

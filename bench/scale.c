@@ -61,7 +61,8 @@ static provauth_account *make_account(long i)
 		jwt[k] = (char)('a' + (k * 7 + (size_t)i) % 26);
 	jwt[sizeof(jwt) - 1] = '\0';
 	if (provauth_account_new(&a, id, "benchnoop") < 0 || provauth_account_set(&a->email, email) < 0 ||
-	    provauth_account_set(&a->password, "bench-password") < 0 || provauth_account_set(&a->jwt_token, jwt) < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "bench-password", 0) < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, jwt, 0) < 0 ||
 	    provauth_account_set_cookie(a, "_ai_token", jwt) < 0 || provauth_account_set_cookie(a, "pv_sid", "sid-12345") < 0 ||
 	    provauth_account_set_metadata(a, "auth_method", "\"password\"") < 0)
 		bench_die("creating an account");

@@ -235,6 +235,12 @@ int pa_account_rmw(pa_account_rmw_op *op);
 char *pa_refresh_refused_mark(const char *refresh_token);
 /* 1 when the account's stored mark names its current refresh token. */
 int pa_refresh_refused(const provauth_account *a);
+/* Frees what one credential of an account owns (its value wiped) and clears it. */
+void pa_credential_free(provauth_credential *c);
+/* Deep copy into *dst (cleared first); on failure *dst owns nothing. */
+int pa_credential_copy(provauth_credential *dst, const provauth_credential *src);
+/* Appends a credential, taking the strings (malloc()ed) on success only; no lookup. */
+int pa_account_append_credential(provauth_account *a, char *kind, char *name, char *value, int64_t expires_at);
 /* 1 when every credential field (not revision/updated_at) is equal. */
 int pa_account_same_credentials(const provauth_account *a, const provauth_account *b);
 

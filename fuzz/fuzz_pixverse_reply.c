@@ -84,26 +84,32 @@ static void run_op(pv_state *st, unsigned which, int with_key, const uint8_t *da
 	provauth_failure_clear(&f);
 }
 
+/* The account a refresh or login starts from: a token and two cookies, a client's ids. */
+static provauth_account *fuzz_account(void)
+{
+	provauth_account *a = NULL;
+
+	if (provauth_account_new(&a, "acct-fuzz", PV_ID) < 0 || provauth_account_set(&a->email, "fuzz@example.com") < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, JWT, 0) < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token", JWT, 0) < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, "sid", COOKIE_VALUE, 0) < 0 ||
+	    provauth_account_set(&a->metadata, "{\"trace_id\":\"5d0c9a7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f\","
+	                         "\"anonymous_id\":\"0b6f2c8e-3a41-4f5e-9a7d-1c2b3d4e5f60\"}") < 0)
+		pa_fuzz_fail("out of memory");
+	return a;
+}
+
 static void run_auth(pv_state *st, int login, const uint8_t *data, size_t size)
 {
-	provauth_cookie cookies[2] = { { "_ai_token", JWT }, { "sid", COOKIE_VALUE } };
-	provauth_account a;
+	provauth_account *a = fuzz_account();
 	provauth_update *u;
 	const char *tok;
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	a.id = "acct-fuzz";
-	a.provider = PV_ID;
-	a.email = "fuzz@example.com";
-	a.jwt_token = JWT;
-	a.cookies = cookies;
-	a.cookie_count = 2;
-	a.metadata = "{\"trace_id\":\"5d0c9a7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f\",\"anonymous_id\":\"0b6f2c8e-3a41-4f5e-9a7d-1c2b3d4e5f60\"}";
 	if (pa_update_new(&u) < 0)
 		pa_fuzz_fail("out of memory");
 	provauth_error_clear();
-	rc = login ? pv_try_reauth(st, &a, PASSWORD, u) : pv_refresh(st, &a, u);
+	rc = login ? pv_try_reauth(st, a, PASSWORD, u) : pv_refresh(st, a, u);
 	PA_FUZZ_CHECK(rc == 0 || pa_fuzz_known_code(rc));
 	tok = pa_update_get(u, PROVAUTH_F_JWT_TOKEN);
 	if (rc == 0) {
@@ -122,6 +128,7 @@ static void run_auth(pv_state *st, int login, const uint8_t *data, size_t size)
 		check_secrets(NULL, data, size);
 	}
 	pa_update_free(u);
+	provauth_account_free(a);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

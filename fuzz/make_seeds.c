@@ -63,17 +63,21 @@ int main(int argc, char **argv)
 	if (provauth_account_new(&a, "acct-fuzz", "pixverse") < 0)
 		return 1;
 	rc |= seed(argv[1], "empty", a);
-	rc |= provauth_account_set(&a->password, "hunter2-not-real");
-	rc |= provauth_account_set(&a->jwt_token, "eyJhbGciOiJIUzI1NiJ9.eyJFeHBpcmVUaW1lIjoxODAwMDAwMDAwfQ.c2ln");
+	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "hunter2-not-real", 0);
+	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL,
+	                                      "eyJhbGciOiJIUzI1NiJ9.eyJFeHBpcmVUaW1lIjoxODAwMDAwMDAwfQ.c2ln", 0);
 	rc |= seed(argv[1], "password-jwt", a);
 	rc |= provauth_account_set_cookie(a, "_ai_token", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln");
 	rc |= provauth_account_set_cookie(a, "sid", "s%3Aabc.def");
 	rc |= provauth_account_set_cookie(a, "empty", "");
 	rc |= provauth_account_set_api_key(a, "openapi", "sk-0123456789abcdef");
 	rc |= seed(argv[1], "cookies-keys", a);
-	rc |= provauth_account_set(&a->refresh_token, "rt-AbCdEf0123456789");
-	rc |= provauth_account_set(&a->access_token, "at-0123456789AbCdEf");
+	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "rt-AbCdEf0123456789", 0);
+	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at-0123456789AbCdEf", 0);
 	rc |= seed(argv[1], "all-fields", a);
+	/* Version 2 carries the access token's expiry. */
+	rc |= provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at-0123456789AbCdEf", 1800000000);
+	rc |= seed(argv[1], "access-expiry", a);
 	provauth_account_free(a);
 	if (rc)
 		fprintf(stderr, "make_seeds: failed\n");

@@ -106,7 +106,7 @@ void cli_account_hint(provauth_manager *m, const char *id, int rc)
 		return;
 	}
 	p = a->provider;
-	if (a->refresh_token) {
+	if (provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL)) {
 		fprintf(stderr, "hint: account %s needs a new refresh token: sign in at %s, then run\n"
 		        "      provauth accounts add --provider %s --from-file FILE\n", id, p, p);
 	} else if (provauth_account_auth_method(a) == PROVAUTH_AUTH_GOOGLE) {

@@ -240,32 +240,57 @@ out:
 
 /* ---- session ---- */
 
+static int has(const provauth_account *a, const char *kind)
+{
+	return provauth_account_credential(a, kind, NULL) != NULL;
+}
+
+/* The names of the account's credentials of `kind` (cookie names, API key kinds), never their values. */
+static void names_text(const provauth_account *a, const char *kind)
+{
+	provauth_credential c;
+	size_t i, shown = 0, n = provauth_account_credential_count(a);
+
+	for (i = 0; i < n; i++)
+		if (provauth_account_credential_at(&c, a, i) == 0 && strcmp(c.kind, kind) == 0)
+			printf("%s%s", shown++ ? ", " : "", c.name);
+	printf("%s\n", shown ? "" : "none");
+}
+
+static void names_json(cli_json *w, const char *key, const provauth_account *a, const char *kind)
+{
+	provauth_credential c;
+	size_t i, n = provauth_account_credential_count(a);
+
+	cli_json_array_begin(w, key);
+	for (i = 0; i < n; i++)
+		if (provauth_account_credential_at(&c, a, i) == 0 && strcmp(c.kind, kind) == 0)
+			cli_json_string(w, NULL, c.name);
+	cli_json_array_end(w);
+}
+
 static void session_text(const provauth_account *a, const cli_health *h)
 {
+	int64_t expires = provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
 	char t[40];
-	size_t i;
 
 	printf("account:        %s\n", a->id);
 	printf("provider:       %s\n", a->provider);
 	printf("email:          %s\n", a->email ? a->email : "-");
 	printf("auth_method:    %s\n", provauth_auth_method_name(provauth_account_auth_method(a)));
-	printf("password:       %s\n", a->password ? "stored" : "none");
-	printf("jwt:            %s\n", a->jwt_token ? "present" : "none");
+	printf("password:       %s\n", has(a, PROVAUTH_CRED_PASSWORD) ? "stored" : "none");
+	printf("jwt:            %s\n", has(a, PROVAUTH_CRED_JWT) ? "present" : "none");
 	printf("cookies:        ");
-	for (i = 0; i < a->cookie_count; i++)
-		printf("%s%s", i ? ", " : "", a->cookies[i].name);
-	printf("%s\n", a->cookie_count ? "" : "none");
+	names_text(a, PROVAUTH_CRED_COOKIE);
 	printf("api keys:       ");
-	for (i = 0; i < a->api_key_count; i++)
-		printf("%s%s", i ? ", " : "", a->api_keys[i].kind);
-	printf("%s\n", a->api_key_count ? "" : "none");
-	if (a->access_token) {
-		cli_format_time(t, sizeof(t), a->access_expires_at);
-		printf("access token:   present, expires %s\n", a->access_expires_at > 0 ? t : "at an unknown time");
+	names_text(a, PROVAUTH_CRED_API_KEY);
+	if (provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL)) {
+		cli_format_time(t, sizeof(t), expires);
+		printf("access token:   present, expires %s\n", expires > 0 ? t : "at an unknown time");
 	} else {
 		printf("access token:   none\n");
 	}
-	printf("refresh token:  %s\n", a->refresh_token ? "present" : "none");
+	printf("refresh token:  %s\n", has(a, PROVAUTH_CRED_REFRESH_TOKEN) ? "present" : "none");
 	if (a->state.last_reauth_at > 0) {
 		cli_format_time(t, sizeof(t), a->state.last_reauth_at);
 		printf("last login:     %s\n", t);
@@ -286,8 +311,9 @@ static void session_text(const provauth_account *a, const cli_health *h)
 
 static void session_json(const provauth_account *a, const cli_health *h)
 {
+	int has_access = provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL) != NULL;
+	int64_t expires = provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
 	cli_json w;
-	size_t i;
 
 	cli_json_init(&w, stdout);
 	cli_json_object_begin(&w, NULL);
@@ -295,22 +321,16 @@ static void session_json(const provauth_account *a, const cli_health *h)
 	cli_json_string(&w, "provider", a->provider);
 	cli_json_string(&w, "email", a->email);
 	cli_json_string(&w, "auth_method", provauth_auth_method_name(provauth_account_auth_method(a)));
-	cli_json_bool(&w, "has_password", a->password != NULL);
-	cli_json_bool(&w, "has_jwt", a->jwt_token != NULL);
-	cli_json_array_begin(&w, "cookies");
-	for (i = 0; i < a->cookie_count; i++)
-		cli_json_string(&w, NULL, a->cookies[i].name);
-	cli_json_array_end(&w);
-	cli_json_array_begin(&w, "api_keys");
-	for (i = 0; i < a->api_key_count; i++)
-		cli_json_string(&w, NULL, a->api_keys[i].kind);
-	cli_json_array_end(&w);
-	cli_json_bool(&w, "has_access_token", a->access_token != NULL);
-	if (a->access_token && a->access_expires_at > 0)
-		cli_json_int(&w, "access_expires_at", a->access_expires_at);
+	cli_json_bool(&w, "has_password", provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL) != NULL);
+	cli_json_bool(&w, "has_jwt", provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL) != NULL);
+	names_json(&w, "cookies", a, PROVAUTH_CRED_COOKIE);
+	names_json(&w, "api_keys", a, PROVAUTH_CRED_API_KEY);
+	cli_json_bool(&w, "has_access_token", has_access);
+	if (has_access && expires > 0)
+		cli_json_int(&w, "access_expires_at", expires);
 	else
 		cli_json_string(&w, "access_expires_at", NULL);
-	cli_json_bool(&w, "has_refresh_token", a->refresh_token != NULL);
+	cli_json_bool(&w, "has_refresh_token", has(a, PROVAUTH_CRED_REFRESH_TOKEN));
 	if (a->state.last_reauth_at > 0)
 		cli_json_int(&w, "last_reauth_at", a->state.last_reauth_at);
 	else

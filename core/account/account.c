@@ -1,4 +1,8 @@
-/* provauth_account: allocation, copying and field helpers. */
+/*
+ * provauth_account: allocation, copying and field helpers. Its credentials
+ * are read and written in credential.c; the cookie and API key helpers here
+ * are the older names for two of their kinds.
+ */
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,21 +34,10 @@ void provauth_account_free(provauth_account *a)
 	free(a->id);
 	free(a->provider);
 	free(a->email);
-	pa_secret_free(a->password);
-	pa_secret_free(a->jwt_token);
-	for (i = 0; i < a->cookie_count; i++) {
-		free(a->cookies[i].name);
-		pa_secret_free(a->cookies[i].value);
-	}
-	free(a->cookies);
 	free(a->metadata);
-	for (i = 0; i < a->api_key_count; i++) {
-		free(a->api_keys[i].kind);
-		pa_secret_free(a->api_keys[i].value);
-	}
-	free(a->api_keys);
-	pa_secret_free(a->refresh_token);
-	pa_secret_free(a->access_token);
+	for (i = 0; i < a->credential_count; i++)
+		pa_credential_free(&a->credentials[i]);
+	free(a->credentials);
 	pa_account_state_clear(&a->state);
 	free(a);
 }
@@ -91,32 +84,17 @@ int provauth_account_dup(provauth_account **out, const provauth_account *src)
 	if ((src->id && !(a->id = strdup(src->id))) ||
 	    (src->provider && !(a->provider = strdup(src->provider))) ||
 	    (src->email && !(a->email = strdup(src->email))) ||
-	    (src->password && !(a->password = strdup(src->password))) ||
-	    (src->jwt_token && !(a->jwt_token = strdup(src->jwt_token))) ||
-	    !(a->metadata = strdup(src->metadata ? src->metadata : "{}")) ||
-	    (src->refresh_token && !(a->refresh_token = strdup(src->refresh_token))) ||
-	    (src->access_token && !(a->access_token = strdup(src->access_token))))
+	    !(a->metadata = strdup(src->metadata ? src->metadata : "{}")))
 		goto oom;
-	/* Counts are set first: free() copes with the NULL entries a failure leaves. */
-	if (src->cookie_count) {
-		if (!(a->cookies = calloc(src->cookie_count, sizeof(*a->cookies))))
+	/* The count is set first: free() copes with the NULL entries a failure leaves. */
+	if (src->credential_count) {
+		if (!(a->credentials = calloc(src->credential_count, sizeof(*a->credentials))))
 			goto oom;
-		a->cookie_count = src->cookie_count;
-		for (i = 0; i < src->cookie_count; i++)
-			if (!(a->cookies[i].name = strdup(src->cookies[i].name)) ||
-			    !(a->cookies[i].value = strdup(src->cookies[i].value ? src->cookies[i].value : "")))
+		a->credential_count = src->credential_count;
+		for (i = 0; i < src->credential_count; i++)
+			if (pa_credential_copy(&a->credentials[i], &src->credentials[i]) < 0)
 				goto oom;
 	}
-	if (src->api_key_count) {
-		if (!(a->api_keys = calloc(src->api_key_count, sizeof(*a->api_keys))))
-			goto oom;
-		a->api_key_count = src->api_key_count;
-		for (i = 0; i < src->api_key_count; i++)
-			if (!(a->api_keys[i].kind = strdup(src->api_keys[i].kind)) ||
-			    !(a->api_keys[i].value = strdup(src->api_keys[i].value ? src->api_keys[i].value : "")))
-				goto oom;
-	}
-	a->access_expires_at = src->access_expires_at;
 	a->revision = src->revision;
 	a->updated_at = src->updated_at;
 	if (pa_account_state_copy(&a->state, &src->state) < 0)
@@ -130,98 +108,26 @@ oom:
 
 const char *provauth_account_cookie(const provauth_account *a, const char *name)
 {
-	size_t i;
-
-	for (i = 0; a && name && i < a->cookie_count; i++)
-		if (strcmp(a->cookies[i].name, name) == 0)
-			return a->cookies[i].value;
-	return NULL;
+	return name ? provauth_account_credential(a, PROVAUTH_CRED_COOKIE, name) : NULL;
 }
 
 int provauth_account_set_cookie(provauth_account *a, const char *name, const char *value)
 {
-	provauth_cookie *grown;
-	char *n, *v;
-	size_t i;
-
 	if (!a || !name || !*name)
 		return pa_error_set(PROVAUTH_EINVAL, "account: cookie name is required");
-	for (i = 0; i < a->cookie_count; i++) {
-		if (strcmp(a->cookies[i].name, name) != 0)
-			continue;
-		if (!value) {
-			free(a->cookies[i].name);
-			pa_secret_free(a->cookies[i].value);
-			memmove(&a->cookies[i], &a->cookies[i + 1], (a->cookie_count - i - 1) * sizeof(*a->cookies));
-			a->cookie_count--;
-			return 0;
-		}
-		return pa_set_string(&a->cookies[i].value, value);
-	}
-	if (!value)
-		return 0;
-	if (!(grown = realloc(a->cookies, (a->cookie_count + 1) * sizeof(*grown))))
-		return pa_error_oom();
-	a->cookies = grown;
-	n = strdup(name);
-	v = strdup(value);
-	if (!n || !v) {
-		free(n);
-		free(v);
-		return pa_error_oom();
-	}
-	a->cookies[a->cookie_count].name = n;
-	a->cookies[a->cookie_count].value = v;
-	a->cookie_count++;
-	return 0;
+	return provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, name, value, 0);
 }
 
 const char *provauth_account_api_key(const provauth_account *a, const char *kind)
 {
-	size_t i;
-
-	for (i = 0; a && kind && i < a->api_key_count; i++)
-		if (strcmp(a->api_keys[i].kind, kind) == 0)
-			return a->api_keys[i].value;
-	return NULL;
+	return kind ? provauth_account_credential(a, PROVAUTH_CRED_API_KEY, kind) : NULL;
 }
 
 int provauth_account_set_api_key(provauth_account *a, const char *kind, const char *value)
 {
-	provauth_api_key *grown;
-	char *k, *v;
-	size_t i;
-
 	if (!a || !kind || !*kind)
 		return pa_error_set(PROVAUTH_EINVAL, "account: API key kind is required");
-	for (i = 0; i < a->api_key_count; i++) {
-		if (strcmp(a->api_keys[i].kind, kind) != 0)
-			continue;
-		if (!value) {
-			free(a->api_keys[i].kind);
-			pa_secret_free(a->api_keys[i].value);
-			memmove(&a->api_keys[i], &a->api_keys[i + 1], (a->api_key_count - i - 1) * sizeof(*a->api_keys));
-			a->api_key_count--;
-			return 0;
-		}
-		return pa_set_string(&a->api_keys[i].value, value);
-	}
-	if (!value)
-		return 0;
-	if (!(grown = realloc(a->api_keys, (a->api_key_count + 1) * sizeof(*grown))))
-		return pa_error_oom();
-	a->api_keys = grown;
-	k = strdup(kind);
-	v = strdup(value);
-	if (!k || !v) {
-		free(k);
-		free(v);
-		return pa_error_oom();
-	}
-	a->api_keys[a->api_key_count].kind = k;
-	a->api_keys[a->api_key_count].value = v;
-	a->api_key_count++;
-	return 0;
+	return provauth_account_set_credential(a, PROVAUTH_CRED_API_KEY, kind, value, 0);
 }
 
 const char *pa_account_metadata(const provauth_account *a)
@@ -315,38 +221,29 @@ int provauth_account_new_id(char **out)
 	return 0;
 }
 
-static int cookies_equal(const provauth_account *a, const provauth_account *b)
+/*
+ * The same credentials with the same expiries, whatever their order (a
+ * cookie jar is a set); what a store round trip must give back.
+ */
+static int credentials_equal(const provauth_account *a, const provauth_account *b)
 {
+	const provauth_credential *c;
 	size_t i;
 
-	if (a->cookie_count != b->cookie_count)
+	if (a->credential_count != b->credential_count)
 		return 0;
-	for (i = 0; i < a->cookie_count; i++)
-		if (!pa_streq(provauth_account_cookie(b, a->cookies[i].name), a->cookies[i].value))
+	for (i = 0; i < a->credential_count; i++) {
+		c = &a->credentials[i];
+		if (!pa_streq(provauth_account_credential(b, c->kind, c->name), c->value) ||
+		    provauth_account_credential_expires(b, c->kind, c->name) != c->expires_at)
 			return 0;
-	return 1;
-}
-
-static int api_keys_equal(const provauth_account *a, const provauth_account *b)
-{
-	size_t i;
-
-	if (a->api_key_count != b->api_key_count)
-		return 0;
-	for (i = 0; i < a->api_key_count; i++)
-		if (!pa_streq(a->api_keys[i].kind, b->api_keys[i].kind) ||
-		    !pa_streq(a->api_keys[i].value, b->api_keys[i].value))
-			return 0;
+	}
 	return 1;
 }
 
 int pa_account_same_credentials(const provauth_account *a, const provauth_account *b)
 {
 	return pa_streq(a->id, b->id) && pa_streq(a->provider, b->provider) &&
-	       pa_streq(a->email, b->email) && pa_streq(a->password, b->password) &&
-	       pa_streq(a->jwt_token, b->jwt_token) && cookies_equal(a, b) &&
-	       pa_streq(pa_account_metadata(a), pa_account_metadata(b)) && api_keys_equal(a, b) &&
-	       pa_streq(a->refresh_token, b->refresh_token) &&
-	       pa_streq(a->access_token, b->access_token) &&
-	       a->access_expires_at == b->access_expires_at && pa_account_state_equal(&a->state, &b->state);
+	       pa_streq(a->email, b->email) && credentials_equal(a, b) &&
+	       pa_streq(pa_account_metadata(a), pa_account_metadata(b)) && pa_account_state_equal(&a->state, &b->state);
 }

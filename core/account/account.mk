@@ -3,6 +3,7 @@
 # method); import; and the one store read-modify-write-retry loop.
 core_libprovauth_core_la_SOURCES += \
 	core/account/account.c \
+	core/account/credential.c \
 	core/account/accounts.c \
 	core/account/import.c \
 	core/account/rmw.c \

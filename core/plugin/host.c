@@ -388,5 +388,9 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 
 	h->text_excerpt = host_text_excerpt;
 
+	h->account_credential = provauth_account_credential;
+	h->account_credential_expires = provauth_account_credential_expires;
+	h->account_credential_count = provauth_account_credential_count;
+	h->account_credential_at = provauth_account_credential_at;
 	h->update_set_auth_method = pa_update_set_auth_method;
 }

@@ -53,11 +53,12 @@ int pa_refresh_ahead_oauth(provauth_manager *m, pa_entry *e, pa_cached **cp, con
 {
 	const pa_cached *c = *cp;
 	const provauth_account *a = c->account;
-	int64_t ahead, now;
+	const char *token = provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
+	int64_t ahead, now, expires = provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
 
 	ahead = pa_provider_cfg(c->plugin)->refresh_ahead;
 	now = pa_manager_now(m);
-	if (a->access_token && a->access_expires_at > 0 && now < a->access_expires_at - ahead)
+	if (token && expires > 0 && now < expires - ahead)
 		return 0;
-	return renew(m, e, cp, context, !a->access_token || a->access_expires_at <= 0 || now >= a->access_expires_at);
+	return renew(m, e, cp, context, !token || expires <= 0 || now >= expires);
 }

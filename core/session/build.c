@@ -17,6 +17,32 @@ typedef struct pa_build {
 } pa_build;
 
 /*
+ * The session's cookies (ABI 2.0's provauth_session still has a cookie
+ * array): the account's cookie credentials, names and values borrowed from
+ * it. The array is c->pre_cookies, freed with the session.
+ */
+static int lend_cookies(pa_cached *c, const provauth_account *acct)
+{
+	provauth_cookie *jar = NULL;
+	provauth_credential cred;
+	size_t i, n = provauth_account_credential_count(acct), count = 0;
+
+	for (i = 0; i < n; i++) {
+		if (provauth_account_credential_at(&cred, acct, i) < 0 || strcmp(cred.kind, PROVAUTH_CRED_COOKIE) != 0)
+			continue;
+		if (!jar && !(jar = calloc(n, sizeof(*jar))))
+			return pa_error_oom();
+		/* Borrowed: the host frees only what a plugin put in their place. */
+		jar[count].name = (char *)cred.name;
+		jar[count].value = (char *)cred.value;
+		count++;
+	}
+	c->s.cookies = c->pre_cookies = jar;
+	c->s.cookie_count = count;
+	return 0;
+}
+
+/*
  * One build from a fresh read `a`: the session points into a snapshot of
  * it, and `a` takes the build's update to be stored. A build that changed
  * nothing stores nothing.
@@ -49,14 +75,17 @@ static int build_from(provauth_account *a, void *payload)
 	c->s.account_id = acct->id;
 	c->s.provider = acct->provider;
 	c->s.email = acct->email;
-	c->s.jwt_token = c->pre_jwt = acct->jwt_token;
-	c->s.cookies = c->pre_cookies = acct->cookies;
-	c->s.cookie_count = acct->cookie_count;
-	c->s.openapi_key = c->pre_openapi = provauth_account_api_key(acct, "openapi");
-	c->s.jwt_source = acct->jwt_token ? "account" : "none";
+	c->s.jwt_token = c->pre_jwt = provauth_account_credential(acct, PROVAUTH_CRED_JWT, NULL);
+	if ((rc = lend_cookies(c, acct)) < 0) {
+		pa_update_free(upd);
+		pa_cached_free(c);
+		return rc;
+	}
+	c->s.openapi_key = c->pre_openapi = provauth_account_credential(acct, PROVAUTH_CRED_API_KEY, "openapi");
+	c->s.jwt_source = c->pre_jwt ? "account" : "none";
 	c->s.auth_method = provauth_account_auth_method(acct);
-	c->s.access_token = c->pre_access = acct->access_token;
-	c->s.access_expires_at = acct->access_expires_at;
+	c->s.access_token = c->pre_access = provauth_account_credential(acct, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
+	c->s.access_expires_at = provauth_account_credential_expires(acct, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
 	c->s.metadata = pa_account_metadata(acct);
 	c->health_invalid = pa_streq(acct->state.health.state, "invalid");
 

@@ -132,6 +132,9 @@ static void session_strings_free(pa_cached *c)
 		}
 		free((void *)c->s.cookies);
 	}
+	/* The array lend_cookies made; its strings are the account's. */
+	free((void *)c->pre_cookies);
+	c->pre_cookies = NULL;
 	if (c->s.provider_data && c->plugin && c->plugin->vt.session_data_free)
 		c->plugin->vt.session_data_free(c->plugin->state, c->s.provider_data);
 }
@@ -147,20 +150,37 @@ void pa_cached_free(pa_cached *c)
 	free(c);
 }
 
+/* The kinds a session is built from; API keys and expiries do not make a session stale. */
+static int same_kind(const provauth_account *a, const provauth_account *b, const char *kind)
+{
+	return pa_streq(provauth_account_credential(a, kind, NULL), provauth_account_credential(b, kind, NULL));
+}
+
+static size_t cookie_count(const provauth_account *a, const provauth_account *b, int *differs)
+{
+	provauth_credential c;
+	size_t i, n = provauth_account_credential_count(a), cookies = 0;
+
+	for (i = 0; i < n; i++) {
+		if (provauth_account_credential_at(&c, a, i) < 0 || strcmp(c.kind, PROVAUTH_CRED_COOKIE) != 0)
+			continue;
+		cookies++;
+		if (b && !pa_streq(provauth_account_credential(b, PROVAUTH_CRED_COOKIE, c.name), c.value))
+			*differs = 1;
+	}
+	return cookies;
+}
+
 int pa_session_same_credentials(const provauth_account *a, const provauth_account *b)
 {
-	size_t i;
+	int differs = 0;
 
 	if (!a || !b)
 		return 0;
-	if (!pa_streq(a->jwt_token, b->jwt_token) || !pa_streq(a->access_token, b->access_token) ||
-	    !pa_streq(a->refresh_token, b->refresh_token) || !pa_streq(a->password, b->password) ||
-	    a->cookie_count != b->cookie_count)
+	if (!same_kind(a, b, PROVAUTH_CRED_JWT) || !same_kind(a, b, PROVAUTH_CRED_ACCESS_TOKEN) ||
+	    !same_kind(a, b, PROVAUTH_CRED_REFRESH_TOKEN) || !same_kind(a, b, PROVAUTH_CRED_PASSWORD))
 		return 0;
-	for (i = 0; i < a->cookie_count; i++)
-		if (!pa_streq(provauth_account_cookie(b, a->cookies[i].name), a->cookies[i].value))
-			return 0;
-	return 1;
+	return cookie_count(a, b, &differs) == cookie_count(b, NULL, &differs) && !differs;
 }
 
 int pa_session_acquire(provauth_manager *m, pa_entry *e, pa_cached **out)

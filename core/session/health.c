@@ -27,7 +27,8 @@ static int persist_change(provauth_account *a, void *payload)
 
 	if ((upd && (rc = pa_update_apply(upd, a)) < 0) ||
 	    (h && (rc = pa_health_set(&a->state.health, h->state, h->reason, h->code, h->at, h->message)) < 0) ||
-	    (x && x->password && (rc = pa_set_string(&a->password, x->password)) < 0))
+	    (x && x->password &&
+	     (rc = provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, x->password, 0)) < 0))
 		return rc;
 	if (x && x->set_password_method)
 		a->state.auth_method = PROVAUTH_AUTH_PASSWORD;
@@ -172,7 +173,7 @@ static int mark_refused(provauth_account *now, void *payload)
 	const pa_refused_change *x = payload;
 
 	/* New credentials meanwhile: the mark would name a token the account no longer holds. */
-	if (!pa_streq(now->refresh_token, x->refresh_token))
+	if (!pa_streq(provauth_account_credential(now, PROVAUTH_CRED_REFRESH_TOKEN, NULL), x->refresh_token))
 		return PA_RMW_UNCHANGED;
 	if (pa_set_string(&now->state.refresh_refused, x->mark) < 0)
 		return pa_error_oom();
@@ -187,12 +188,12 @@ static int mark_refused(provauth_account *now, void *payload)
  */
 void pa_mark_refresh_refused(provauth_manager *m, const provauth_account *a)
 {
-	pa_refused_change change = { a->refresh_token, NULL, 0 };
+	pa_refused_change change = { provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL), NULL, 0 };
 	pa_account_rmw_op op = { 0 };
 	pa_error_saved refusal;
 	char *mark;
 
-	if (!a->refresh_token || !(mark = pa_refresh_refused_mark(a->refresh_token)))
+	if (!change.refresh_token || !(mark = pa_refresh_refused_mark(change.refresh_token)))
 		return;
 	change.at = pa_manager_now(m);
 	pa_error_save(&refusal, PROVAUTH_OK);

@@ -200,7 +200,9 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 			                    a->id, (long long)(now - last), (long long)cfg->reauth_cooldown);
 		}
 	}
-	password = r->password ? r->password : a->password ? a->password : cfg->global_password;
+	password = r->password ? r->password : provauth_account_credential(a, PROVAUTH_CRED_PASSWORD, NULL);
+	if (!password)
+		password = cfg->global_password;
 	if (!password || !*password) {
 		r->skip_reason = "no_password";
 		return pa_error_set(PROVAUTH_EAUTH,
@@ -311,7 +313,7 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 {
 	int64_t deadline = pa_monotonic_ms() + pa_manager_session_settings(m)->recovery_wait_ms;
 	provauth_account *a = NULL;
-	const char *refresh_step;
+	const char *refresh_step, *refresh_token;
 	int rc, leased, refreshed = 0, cookie_refresh_off = 0;
 
 	assert(e->recovering);
@@ -335,8 +337,9 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 	}
 	rc = PROVAUTH_EUNSUPPORTED;
 	/* Without a refresh token the provider's refresh renews the session from its cookies. */
-	refresh_step = a->refresh_token && *a->refresh_token ? "refresh" : "cookie_refresh";
-	if (r->kind != PA_RECOVER_EXPLICIT && p->vt.refresh && !a->refresh_token && !pa_provider_cfg(p)->cookie_refresh) {
+	refresh_token = provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL);
+	refresh_step = refresh_token && *refresh_token ? "refresh" : "cookie_refresh";
+	if (r->kind != PA_RECOVER_EXPLICIT && p->vt.refresh && !refresh_token && !pa_provider_cfg(p)->cookie_refresh) {
 		const provauth_log_field f[] = {
 			PA_F_STR("account_id", a->id),
 			PA_F_STR("auth_method", provauth_auth_method_name(provauth_account_auth_method(a))),

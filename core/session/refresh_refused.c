@@ -51,9 +51,10 @@ char *pa_refresh_refused_mark(const char *refresh_token)
 
 int pa_refresh_refused(const provauth_account *a)
 {
+	const char *token = provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL);
 	char digest[PA_REFUSED_DIGEST_LEN];
 
-	if (!a->refresh_token || !a->state.refresh_refused || token_digest(a->refresh_token, digest) < 0)
+	if (!token || !a->state.refresh_refused || token_digest(token, digest) < 0)
 		return 0;
 	return strcmp(a->state.refresh_refused, digest) == 0;
 }

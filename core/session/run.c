@@ -93,6 +93,14 @@ static void log_session_error(provauth_manager *m, const pa_plugin *p, const cha
  * message (and stored as the health record's): cut so that the account,
  * provider and operation before it still fit.
  */
+/* Whether the account's access token is still valid (only renewing it ahead failed). */
+static int access_expiring_soon(provauth_manager *m, const provauth_account *a)
+{
+	int64_t expires = provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
+
+	return expires > 0 && pa_manager_now(m) < expires;
+}
+
 static void failure_reason(char reason[PA_REASON_MAX])
 {
 	snprintf(reason, PA_REASON_MAX, "%s", provauth_last_error());
@@ -129,8 +137,7 @@ static int run_with_session(provauth_manager *m, const char *account_id, const c
 				pa_record_health(m, c->plugin, account_id, "invalid", "refresh_failed", "", reason);
 			pa_error_set(rc, "account %s: %s %s failed: the %s access token was not renewed: %s",
 			             account_id, c->plugin->vt.id, op_name,
-			             c->account->access_expires_at > 0 && pa_manager_now(m) < c->account->access_expires_at
-			                 ? "soon expiring" : "expired", reason);
+			             access_expiring_soon(m, c->account) ? "soon expiring" : "expired", reason);
 			pa_cached_release(c);
 		}
 		return rc;

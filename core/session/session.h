@@ -187,7 +187,8 @@ int pa_refresh_ahead_oauth(provauth_manager *m, pa_entry *e, pa_cached **cp, con
  */
 static inline int pa_refresh_ahead(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *context)
 {
-	if (!(*cp)->plugin->vt.refresh || !(*cp)->account->refresh_token)
+	if (!(*cp)->plugin->vt.refresh ||
+	    !provauth_account_credential((*cp)->account, PROVAUTH_CRED_REFRESH_TOKEN, NULL))
 		return 0;
 	return pa_refresh_ahead_oauth(m, e, cp, context);
 }

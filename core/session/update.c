@@ -166,9 +166,21 @@ int pa_update_set_auth_method(provauth_update *u, provauth_auth_method method)
 	return 0;
 }
 
-static size_t cookie_cost(const provauth_cookie *c)
+static size_t cookie_cost(const provauth_credential *c)
 {
 	return strlen(c->name) + strlen(c->value) + 3;  /* "=" and "; " */
+}
+
+/* The account's cookies in the order they were first set: the j-th of them, if any. */
+static int nth_cookie(provauth_credential *out, const provauth_account *a, size_t j)
+{
+	size_t i, n = provauth_account_credential_count(a);
+
+	for (i = 0; i < n; i++)
+		if (provauth_account_credential_at(out, a, i) == 0 && strcmp(out->kind, PROVAUTH_CRED_COOKIE) == 0 &&
+		    j-- == 0)
+			return 1;
+	return 0;
 }
 
 static int set_by(const provauth_update *u, const char *name)
@@ -190,47 +202,72 @@ static int set_by(const provauth_update *u, const char *name)
  */
 static int bound_cookies(const provauth_update *u, provauth_account *a)
 {
-	size_t bytes = 0, i;
+	provauth_credential c;
+	size_t bytes = 0, count = 0, i;
 	int pass, rc;
 
-	for (i = 0; i < a->cookie_count; i++)
-		bytes += cookie_cost(&a->cookies[i]);
+	for (count = 0; nth_cookie(&c, a, count); count++)
+		bytes += cookie_cost(&c);
 	for (pass = 0; pass < 2; pass++)
-		for (i = 0; i < a->cookie_count &&
-		            (a->cookie_count > PA_COOKIES_MAX_COUNT || bytes > PA_COOKIES_MAX_BYTES);) {
-			if (pass == 0 && set_by(u, a->cookies[i].name)) {
+		for (i = 0; (count > PA_COOKIES_MAX_COUNT || bytes > PA_COOKIES_MAX_BYTES) && nth_cookie(&c, a, i);) {
+			if (pass == 0 && set_by(u, c.name)) {
 				i++;
 				continue;
 			}
-			bytes -= cookie_cost(&a->cookies[i]);
-			if ((rc = provauth_account_set_cookie(a, a->cookies[i].name, NULL)) < 0)
+			bytes -= cookie_cost(&c);
+			if ((rc = provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, c.name, NULL, 0)) < 0)
 				return rc;
+			count--;
 		}
 	return 0;
 }
 
+/* The credential each secret provauth_field names; NULL for the email. */
+static const char *field_kind(size_t field)
+{
+	switch (field) {
+	case PROVAUTH_F_PASSWORD:      return PROVAUTH_CRED_PASSWORD;
+	case PROVAUTH_F_JWT_TOKEN:     return PROVAUTH_CRED_JWT;
+	case PROVAUTH_F_REFRESH_TOKEN: return PROVAUTH_CRED_REFRESH_TOKEN;
+	case PROVAUTH_F_ACCESS_TOKEN:  return PROVAUTH_CRED_ACCESS_TOKEN;
+	default:                       return NULL;
+	}
+}
+
 int pa_update_apply(const provauth_update *u, provauth_account *a)
 {
-	char **slots[PA_UPDATE_FIELDS];
+	const char *kind, *token;
+	provauth_credential c;
+	int64_t expires;
 	size_t i;
 	int rc;
 
-	slots[PROVAUTH_F_EMAIL] = &a->email;
-	slots[PROVAUTH_F_PASSWORD] = &a->password;
-	slots[PROVAUTH_F_JWT_TOKEN] = &a->jwt_token;
-	slots[PROVAUTH_F_REFRESH_TOKEN] = &a->refresh_token;
-	slots[PROVAUTH_F_ACCESS_TOKEN] = &a->access_token;
-	for (i = 0; i < PA_UPDATE_FIELDS; i++)
-		if (u->field_set[i] && (rc = pa_set_string(slots[i], u->field[i])) < 0)
+	for (i = 0; i < PA_UPDATE_FIELDS; i++) {
+		if (!u->field_set[i])
+			continue;
+		if (!(kind = field_kind(i))) {
+			if ((rc = pa_set_string(&a->email, u->field[i])) < 0)
+				return rc;
+			continue;
+		}
+		/* A new access token keeps the stored expiry unless the update brings one. */
+		expires = provauth_account_credential_expires(a, kind, NULL);
+		if (u->expiry_set)
+			expires = u->expiry;
+		if ((rc = provauth_account_set_credential(a, kind, NULL, u->field[i], expires)) < 0)
 			return rc;
-	if (u->expiry_set)
-		a->access_expires_at = u->expiry;
+	}
+	if (u->expiry_set && !u->field_set[PROVAUTH_F_ACCESS_TOKEN] &&
+	    (token = provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL)) &&
+	    (rc = provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, token, u->expiry)) < 0)
+		return rc;
 	if (u->clear_cookies)
-		while (a->cookie_count)
-			if ((rc = provauth_account_set_cookie(a, a->cookies[0].name, NULL)) < 0)
+		while (nth_cookie(&c, a, 0))
+			if ((rc = provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, c.name, NULL, 0)) < 0)
 				return rc;
 	for (i = 0; i < u->cookie_count; i++)
-		if ((rc = provauth_account_set_cookie(a, u->cookies[i].key, u->cookies[i].value)) < 0)
+		if ((rc = provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, u->cookies[i].key, u->cookies[i].value,
+		                                          0)) < 0)
 			return rc;
 	if (u->cookie_count && (rc = bound_cookies(u, a)) < 0)
 		return rc;

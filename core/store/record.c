@@ -1,4 +1,9 @@
-/* Encoding and decoding of the sealed part of an account record (see record.h). */
+/*
+ * Encoding and decoding of the sealed part of an account record (see
+ * record.h): version 2, one list of credentials, is what is written;
+ * version 1, fixed tags for Pixverse's fields, is still read so that stores
+ * written before it open and lose nothing.
+ */
 #include "config.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -6,6 +11,7 @@
 #include "internal.h"
 #include "store/record.h"
 
+/* Version 1's tags. */
 enum {
 	TAG_PASSWORD = 1,
 	TAG_JWT_TOKEN = 2,
@@ -54,77 +60,62 @@ static void put_str(writer *w, const char *s)
 	w->len += 4 + n;
 }
 
-static void put_scalar(writer *w, unsigned char tag, const char *s)
+static void put_int64(writer *w, int64_t v)
 {
-	if (!s)
-		return;
-	put_byte(w, tag);
-	put_str(w, s);
+	uint64_t u = (uint64_t)v;
+	int shift;
+
+	for (shift = 56; shift >= 0; shift -= 8)
+		put_byte(w, (unsigned char)(u >> shift));
 }
 
-static void write_all(writer *w, const provauth_account *a)
+/* Version 2: per credential, kind | name | value | expires_at (8 bytes, big-endian, signed). */
+static int credential_size(size_t *total, const provauth_credential *c)
 {
-	size_t i;
+	int rc;
 
-	put_byte(w, PA_RECORD_VERSION);
-	put_scalar(w, TAG_PASSWORD, a->password);
-	put_scalar(w, TAG_JWT_TOKEN, a->jwt_token);
-	put_scalar(w, TAG_REFRESH_TOKEN, a->refresh_token);
-	put_scalar(w, TAG_ACCESS_TOKEN, a->access_token);
-	for (i = 0; i < a->cookie_count; i++) {
-		put_byte(w, TAG_COOKIE);
-		put_str(w, a->cookies[i].name);
-		put_str(w, a->cookies[i].value);
-	}
-	for (i = 0; i < a->api_key_count; i++) {
-		put_byte(w, TAG_API_KEY);
-		put_str(w, a->api_keys[i].kind);
-		put_str(w, a->api_keys[i].value);
-	}
+	if ((rc = str_size(total, c->kind)) < 0 || (rc = str_size(total, c->name)) < 0 ||
+	    (rc = str_size(total, c->value)) < 0)
+		return rc;
+	if (*total > SIZE_MAX - 8)
+		return pa_error_set(PROVAUTH_EINVAL, "secrets record: a value is too large");
+	*total += 8;
+	return 0;
+}
+
+static void put_credential(writer *w, const provauth_credential *c)
+{
+	put_str(w, c->kind);
+	put_str(w, c->name);
+	put_str(w, c->value);
+	put_int64(w, c->expires_at);
 }
 
 int pa_record_encode(unsigned char **out, size_t *out_len, const provauth_account *a)
 {
 	writer w = { NULL, 0 };
-	size_t total = 1, i;
-	const char *scalars[4];
+	size_t total = 1, i, n = provauth_account_credential_count(a);
+	provauth_credential c;
 	int rc;
 
 	*out = NULL;
 	*out_len = 0;
-	scalars[0] = a->password;
-	scalars[1] = a->jwt_token;
-	scalars[2] = a->refresh_token;
-	scalars[3] = a->access_token;
 	/* Sizes are checked first so the buffer is allocated once: no realloc leaves secret copies behind. */
-	for (i = 0; i < PA_ARRAY_LEN(scalars); i++) {
-		if (!scalars[i])
-			continue;
-		total++;
-		if ((rc = str_size(&total, scalars[i])) < 0)
+	for (i = 0; i < n; i++) {
+		if ((rc = provauth_account_credential_at(&c, a, i)) < 0)
 			return rc;
-	}
-	for (i = 0; i < a->cookie_count; i++) {
-		if (!a->cookies[i].name)
-			return pa_error_set(PROVAUTH_EINVAL, "account %s: cookie %zu has no name",
-			                    a->id ? a->id : "?", i);
-		total++;
-		if ((rc = str_size(&total, a->cookies[i].name)) < 0 ||
-		    (rc = str_size(&total, a->cookies[i].value)) < 0)
-			return rc;
-	}
-	for (i = 0; i < a->api_key_count; i++) {
-		if (!a->api_keys[i].kind)
-			return pa_error_set(PROVAUTH_EINVAL, "account %s: API key %zu has no kind",
-			                    a->id ? a->id : "?", i);
-		total++;
-		if ((rc = str_size(&total, a->api_keys[i].kind)) < 0 ||
-		    (rc = str_size(&total, a->api_keys[i].value)) < 0)
+		if (!c.name)
+			return pa_error_set(PROVAUTH_EINVAL, "account %s: a %s credential has no name",
+			                    a->id ? a->id : "?", c.kind);
+		if ((rc = credential_size(&total, &c)) < 0)
 			return rc;
 	}
 	if (!(w.buf = malloc(total)))
 		return pa_error_oom();
-	write_all(&w, a);
+	put_byte(&w, PA_RECORD_VERSION);
+	for (i = 0; i < n; i++)
+		if (provauth_account_credential_at(&c, a, i) == 0)
+			put_credential(&w, &c);
 	*out = w.buf;
 	*out_len = w.len;
 	return 0;
@@ -164,149 +155,137 @@ static int get_str(char **out, reader *r)
 	return 0;
 }
 
-static int get_scalar(char **field, reader *r)
+/* The kind each version 1 tag stood for; NULL for an unknown tag. */
+static const char *v1_kind(unsigned char tag)
 {
-	if (*field)
-		return bad(r, "repeated field");
-	return get_str(field, r);
-}
-
-static int get_pair(char **name, char **value, reader *r)
-{
-	int rc;
-
-	*name = *value = NULL;
-	if ((rc = get_str(name, r)) < 0 || (rc = get_str(value, r)) < 0) {
-		free(*name);
-		*name = NULL;
-		return rc;
+	switch (tag) {
+	case TAG_PASSWORD:      return PROVAUTH_CRED_PASSWORD;
+	case TAG_JWT_TOKEN:     return PROVAUTH_CRED_JWT;
+	case TAG_REFRESH_TOKEN: return PROVAUTH_CRED_REFRESH_TOKEN;
+	case TAG_ACCESS_TOKEN:  return PROVAUTH_CRED_ACCESS_TOKEN;
+	case TAG_COOKIE:        return PROVAUTH_CRED_COOKIE;
+	case TAG_API_KEY:       return PROVAUTH_CRED_API_KEY;
+	default:                return NULL;
 	}
+}
+
+static int get_int64(int64_t *out, reader *r)
+{
+	uint64_t u = 0;
+	int i;
+
+	if (r->len - r->pos < 8)
+		return bad(r, "truncated expiry");
+	for (i = 0; i < 8; i++)
+		u = (u << 8) | r->buf[r->pos + i];
+	r->pos += 8;
+	*out = (int64_t)u;
 	return 0;
 }
 
-/* Grows an array of `size`-byte items to hold one more; doubles so decoding stays linear. */
-static int reserve(void **items, size_t *cap, size_t count, size_t size)
+static int is_single_valued(const char *kind)
 {
-	size_t ncap;
-	void *grown;
-
-	if (count < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 4;
-	if (!(grown = realloc(*items, ncap * size)))
-		return pa_error_oom();
-	*items = grown;
-	*cap = ncap;
-	return 0;
+	return strcmp(kind, PROVAUTH_CRED_PASSWORD) == 0 || strcmp(kind, PROVAUTH_CRED_JWT) == 0 ||
+	       strcmp(kind, PROVAUTH_CRED_REFRESH_TOKEN) == 0 || strcmp(kind, PROVAUTH_CRED_ACCESS_TOKEN) == 0;
 }
 
-static int get_cookie(provauth_account *t, size_t *cap, reader *r)
+/*
+ * One entry into `t`, the strings already read (and taken on success).
+ * Cookies and API keys are appended as stored, duplicates and empty names
+ * included: what was stored reads back.
+ */
+static int add_entry(provauth_account *t, const reader *at, char *kind, char *name, char *value, int64_t expires_at)
 {
-	void *items = t->cookies;
-	char *name, *value;
+	if (is_single_valued(kind)) {
+		if (*name)
+			return bad(at, "a name on a single-valued credential");
+		if (provauth_account_credential(t, kind, NULL))
+			return bad(at, "repeated field");
+	} else if (!*kind) {
+		/* Any other kind is a provider's own; the account cannot hold one without a kind. */
+		return bad(at, "a credential without a kind");
+	}
+	return pa_account_append_credential(t, kind, name, value, expires_at);
+}
+
+/* One version 2 entry: kind, name, value, expiry. A refused entry is named by the byte it starts at. */
+static int get_credential(provauth_account *t, reader *r)
+{
+	char *kind = NULL, *name = NULL, *value = NULL;
+	reader at = *r;
+	int64_t expires_at = 0;
 	int rc;
 
-	if ((rc = get_pair(&name, &value, r)) < 0)
-		return rc;
-	rc = reserve(&items, cap, t->cookie_count, sizeof(*t->cookies));
-	t->cookies = items;
-	if (rc < 0) {
+	if ((rc = get_str(&kind, r)) < 0 || (rc = get_str(&name, r)) < 0 || (rc = get_str(&value, r)) < 0 ||
+	    (rc = get_int64(&expires_at, r)) < 0 || (rc = add_entry(t, &at, kind, name, value, expires_at)) < 0) {
+		free(kind);
 		free(name);
 		pa_secret_free(value);
-		return rc;
 	}
-	t->cookies[t->cookie_count].name = name;
-	t->cookies[t->cookie_count].value = value;
-	t->cookie_count++;
-	return 0;
+	return rc;
 }
 
-static int get_api_key(provauth_account *t, size_t *cap, reader *r)
+/* One version 1 entry: a tag, then a value (scalars) or a name and a value (cookies, API keys). */
+static int get_fixed(provauth_account *t, reader *r)
 {
-	void *items = t->api_keys;
-	char *kind, *value;
+	const char *known = v1_kind(r->buf[r->pos]);
+	char *kind = NULL, *name = NULL, *value = NULL;
+	reader at = *r;
 	int rc;
 
-	if ((rc = get_pair(&kind, &value, r)) < 0)
-		return rc;
-	rc = reserve(&items, cap, t->api_key_count, sizeof(*t->api_keys));
-	t->api_keys = items;
+	if (!known)
+		return bad(r, "unknown field tag");
+	r->pos++;
+	if (!(kind = strdup(known)))
+		return pa_error_oom();
+	if (is_single_valued(known))
+		rc = (name = strdup("")) ? get_str(&value, r) : pa_error_oom();
+	else if ((rc = get_str(&name, r)) == 0)
+		rc = get_str(&value, r);
+	/* The expiry of a version 1 record's access token was in the row only. */
+	if (rc == 0)
+		rc = add_entry(t, &at, kind, name, value, 0);
 	if (rc < 0) {
 		free(kind);
+		free(name);
 		pa_secret_free(value);
-		return rc;
 	}
-	t->api_keys[t->api_key_count].kind = kind;
-	t->api_keys[t->api_key_count].value = value;
-	t->api_key_count++;
-	return 0;
+	return rc;
 }
 
-static void free_secrets(provauth_account *a)
+static void free_credentials(provauth_account *a)
 {
 	size_t i;
 
-	pa_secret_free(a->password);
-	pa_secret_free(a->jwt_token);
-	pa_secret_free(a->refresh_token);
-	pa_secret_free(a->access_token);
-	for (i = 0; i < a->cookie_count; i++) {
-		free(a->cookies[i].name);
-		pa_secret_free(a->cookies[i].value);
-	}
-	free(a->cookies);
-	for (i = 0; i < a->api_key_count; i++) {
-		free(a->api_keys[i].kind);
-		pa_secret_free(a->api_keys[i].value);
-	}
-	free(a->api_keys);
-	a->password = a->jwt_token = a->refresh_token = a->access_token = NULL;
-	a->cookies = NULL;
-	a->api_keys = NULL;
-	a->cookie_count = a->api_key_count = 0;
+	for (i = 0; i < a->credential_count; i++)
+		pa_credential_free(&a->credentials[i]);
+	free(a->credentials);
+	a->credentials = NULL;
+	a->credential_count = 0;
 }
 
 int pa_record_decode(provauth_account *a, const unsigned char *buf, size_t len)
 {
 	provauth_account t;
 	reader r = { buf, len, 0 };
-	size_t cookie_cap = 0, key_cap = 0;
 	int rc = 0;
 
 	memset(&t, 0, sizeof(t));
+	t.id = a->id;  /* for messages only */
 	if (!buf || len == 0)
 		return pa_error_set(PROVAUTH_ESTORE, "secrets record: empty");
-	if (buf[0] != PA_RECORD_VERSION)
+	if (buf[0] != PA_RECORD_VERSION && buf[0] != PA_RECORD_VERSION_FIXED)
 		return pa_error_set(PROVAUTH_ESTORE, "secrets record: unknown format version %u",
 		                    (unsigned)buf[0]);
 	r.pos = 1;
-	while (rc == 0 && r.pos < r.len) {
-		unsigned char tag = buf[r.pos++];
-
-		switch (tag) {
-		case TAG_PASSWORD:      rc = get_scalar(&t.password, &r); break;
-		case TAG_JWT_TOKEN:     rc = get_scalar(&t.jwt_token, &r); break;
-		case TAG_REFRESH_TOKEN: rc = get_scalar(&t.refresh_token, &r); break;
-		case TAG_ACCESS_TOKEN:  rc = get_scalar(&t.access_token, &r); break;
-		case TAG_COOKIE:        rc = get_cookie(&t, &cookie_cap, &r); break;
-		case TAG_API_KEY:       rc = get_api_key(&t, &key_cap, &r); break;
-		default:
-			r.pos--;
-			rc = bad(&r, "unknown field tag");
-		}
-	}
+	while (rc == 0 && r.pos < r.len)
+		rc = buf[0] == PA_RECORD_VERSION ? get_credential(&t, &r) : get_fixed(&t, &r);
 	if (rc < 0) {
-		free_secrets(&t);
+		free_credentials(&t);
 		return rc;
 	}
-	free_secrets(a);
-	a->password = t.password;
-	a->jwt_token = t.jwt_token;
-	a->refresh_token = t.refresh_token;
-	a->access_token = t.access_token;
-	a->cookies = t.cookies;
-	a->cookie_count = t.cookie_count;
-	a->api_keys = t.api_keys;
-	a->api_key_count = t.api_key_count;
+	free_credentials(a);
+	a->credentials = t.credentials;
+	a->credential_count = t.credential_count;
 	return 0;
 }

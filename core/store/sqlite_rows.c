@@ -103,6 +103,8 @@ int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s)
 	const char *metadata;
 	const unsigned char *blob;
 	provauth_account *a = NULL;
+	const char *token;
+	int64_t row_expiry;
 	int rc, blob_len;
 
 	*out = NULL;
@@ -116,13 +118,18 @@ int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s)
 		goto fail;
 	a->revision = (uint64_t)sqlite3_column_int64(s, 4);
 	a->updated_at = sqlite3_column_int64(s, 5);
-	a->access_expires_at = sqlite3_column_int64(s, 6);
+	row_expiry = sqlite3_column_int64(s, 6);
 	blob = sqlite3_column_blob(s, 7);
 	blob_len = sqlite3_column_bytes(s, 7);
 	if ((rc = unseal_secrets(st, a, blob, (size_t)blob_len)) < 0)
 		goto fail;
 	if (sqlite3_column_count(s) > PA_SQL_ACCOUNT_COLUMN_COUNT &&
 	    (rc = pa_sql_read_state(s, PA_SQL_ACCOUNT_COLUMN_COUNT, &a->state)) < 0)
+		goto fail;
+	/* A version 1 record kept the access token's expiry in the row alone. */
+	token = provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
+	if (token && row_expiry && !provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL) &&
+	    (rc = provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, token, row_expiry)) < 0)
 		goto fail;
 	*out = a;
 	return 0;
@@ -320,6 +327,7 @@ static int write_row(sql_store *st, sqlite3_stmt *q, const provauth_account *acc
                      size_t blob_len, int64_t now)
 {
 	char doing[160];
+	int64_t expiry;
 	int rc;
 
 	/* sqlite3_changes() below must be this statement's: nobody else may use the connection. */
@@ -331,8 +339,9 @@ static int write_row(sql_store *st, sqlite3_stmt *q, const provauth_account *acc
 	pa_sql_bind_text(q, 2, account->email);
 	pa_sql_bind_text(q, 3, pa_account_metadata(account));
 	sqlite3_bind_int64(q, 4, now);
-	if (account->access_expires_at)
-		sqlite3_bind_int64(q, 5, account->access_expires_at);
+	/* Not secret, and what refresh-ahead looks at: the access token's expiry has a column of its own. */
+	if ((expiry = provauth_account_credential_expires(account, PROVAUTH_CRED_ACCESS_TOKEN, NULL)))
+		sqlite3_bind_int64(q, 5, expiry);
 	else
 		sqlite3_bind_null(q, 5);
 	pa_sql_bind_text(q, 7, account->id);

@@ -33,16 +33,13 @@ int pa_store_check_account(const char *where, const provauth_account *a)
 	if (!a->id || !*a->id || !a->provider || !*a->provider)
 		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: id and provider are required", where,
 		                    a->id && *a->id ? a->id : "(no id)");
-	if (a->cookie_count && !a->cookies)
-		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: cookie_count without cookies", where, a->id);
-	if (a->api_key_count && !a->api_keys)
-		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: api_key_count without api_keys", where, a->id);
-	for (i = 0; i < a->cookie_count; i++)
-		if (!a->cookies[i].name)
-			return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: cookie %zu has no name", where, a->id, i);
-	for (i = 0; i < a->api_key_count; i++)
-		if (!a->api_keys[i].kind)
-			return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: API key %zu has no kind", where, a->id, i);
+	if (a->credential_count && !a->credentials)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: credential_count without credentials", where,
+		                    a->id);
+	for (i = 0; i < a->credential_count; i++)
+		if (!a->credentials[i].kind || !a->credentials[i].name)
+			return pa_error_set(PROVAUTH_EINVAL, "%s: account %s: credential %zu has no kind or name", where,
+			                    a->id, i);
 	return 0;
 }
 

@@ -129,22 +129,19 @@ int pa_text_excerpt(char *out, size_t size, const char *text, size_t len, const 
 static const char **account_secrets(const provauth_account *a, const char *extra, size_t *n)
 {
 	const char **s;
-	size_t i, k = 0, cap = 5 + (a ? a->cookie_count + a->api_key_count : 0);
+	provauth_credential c;
+	size_t i, k = 0, count = provauth_account_credential_count(a);
 
-	if (!(s = calloc(cap, sizeof(*s))))
+	if (!(s = calloc(1 + count, sizeof(*s))))
 		return NULL;
 	s[k++] = extra;
-	if (a) {
-		s[k++] = a->password;
-		s[k++] = a->jwt_token;
-		s[k++] = a->refresh_token;
-		s[k++] = a->access_token;
-		/* Every cookie value: which of them a server treats as a credential is its business. */
-		for (i = 0; i < a->cookie_count; i++)
-			s[k++] = a->cookies[i].value;
-		for (i = 0; i < a->api_key_count; i++)
-			s[k++] = a->api_keys[i].value;
-	}
+	/*
+	 * Every credential's value, whatever its kind: which cookie a server
+	 * treats as a credential is its business.
+	 */
+	for (i = 0; i < count; i++)
+		if (provauth_account_credential_at(&c, a, i) == 0)
+			s[k++] = c.value;
 	*n = k;
 	return s;
 }

@@ -68,12 +68,13 @@ static int token_exchange(bearer_state *st, const char *refresh_token, const cha
 static int bearer_refresh(void *state, const provauth_account *a, provauth_update *u)
 {
 	bearer_state *st = state;
+	const char *token = st->host->account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL);
 	char who[160];
 
-	if (!a->refresh_token)
+	if (!token)
 		return st->host->set_error(st->host, PROVAUTH_EAUTH, "bearer: account %s has no refresh token", a->id);
 	snprintf(who, sizeof(who), "bearer: account %s", a->id);
-	return token_exchange(st, a->refresh_token, who, u, 0);
+	return token_exchange(st, token, who, u, 0);
 }
 
 /* The host checked the kind against import_kinds. A pasted token often ends with a newline. */
@@ -104,9 +105,9 @@ static int bearer_build_session(void *state, const provauth_account *a, provauth
 	const provauth_host *h = ((bearer_state *)state)->host;
 
 	(void)s, (void)u;
-	if (a->access_token || a->refresh_token)
-		return 0;
-	return h->set_error(h, PROVAUTH_EAUTH, "bearer: account %s has no token", a->id);
+	return h->account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL) ||
+	       h->account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL)
+	       ? 0 : h->set_error(h, PROVAUTH_EAUTH, "bearer: account %s has no token", a->id);
 }
 
 /* GET /whoami: its JSON reply is the result. */

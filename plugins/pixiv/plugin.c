@@ -99,13 +99,22 @@ static void px_fini(void *state)
 
 /* ---- sessions ---- */
 
+/* A credential of `kind` that is present and not empty. */
+static int has_credential(const provauth_host *h, const provauth_account *a, const char *kind)
+{
+	const char *v = h->account_credential(a, kind, NULL);
+
+	return v && *v;
+}
+
 static int px_build_session(void *state, const provauth_account *a, provauth_session *s, provauth_update *u)
 {
 	pixiv_state *st = state;
 
 	(void)u;
 	/* The host prefilled access_token; the manager refreshes when it is missing or expiring. */
-	if ((!a->access_token || !*a->access_token) && (!a->refresh_token || !*a->refresh_token))
+	if (!has_credential(st->host, a, PROVAUTH_CRED_ACCESS_TOKEN) &&
+	    !has_credential(st->host, a, PROVAUTH_CRED_REFRESH_TOKEN))
 		return st->host->set_error(st->host, PROVAUTH_EAUTH,
 		                           "pixiv: account %s has neither an access token nor a refresh token; %s", a->id,
 		                           PIXIV_NEW_TOKEN_HINT);
@@ -170,7 +179,8 @@ static int px_refresh(void *state, const provauth_account *a, provauth_update *u
 
 	snprintf(who, sizeof(who), "account %s", a->id);
 	device = pixiv_metadata_string(h, a->metadata, "device_token");
-	rc = pixiv_refresh_grant(st, &tok, who, a->refresh_token, device);
+	rc = pixiv_refresh_grant(st, &tok, who, h->account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL),
+	                         device);
 	h->secret_free(h, device);
 	if (rc < 0)
 		return rc;

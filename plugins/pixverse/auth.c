@@ -204,34 +204,44 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 {
 	const pv_state *st = state;
 	const provauth_host *h = st->host;
-	const char *jwt = a->jwt_token && *a->jwt_token ? a->jwt_token
-	                  : pv_cookie_find(a->cookies, a->cookie_count, PV_TOKEN_COOKIE);
+	const char *account_jwt = h->account_credential(a, PROVAUTH_CRED_JWT, NULL);
+	const char *jwt = account_jwt && *account_jwt ? account_jwt
+	                  : h->account_credential(a, PROVAUTH_CRED_COOKIE, PV_TOKEN_COOKIE);
+	provauth_cookie *cookies;
+	size_t cookie_count;
 	pv_request req;
 	pv_reply r;
 	pv_client_ids ids;
 	char *url, *cookie_token = NULL, *token = NULL;
 	int rc, new_ids;
 
-	if ((!jwt || !*jwt) && a->cookie_count == 0)
+	if ((rc = pv_account_cookies(h, a, &cookies, &cookie_count)) < 0)
+		return rc;
+	if ((!jwt || !*jwt) && cookie_count == 0)
 		return h->set_error(h, PROVAUTH_EAUTH, "pixverse: account %s has neither a token nor cookies to refresh",
 		                    a->id);
 	/* A refresh renews the token of the same session: with the same ids. */
-	if ((new_ids = pv_ids_for(st, a, &ids)) < 0)
+	if ((new_ids = pv_ids_for(st, a, &ids)) < 0) {
+		free(cookies);
 		return new_ids;
-	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_REFRESH_PATH)))
+	}
+	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_REFRESH_PATH))) {
+		free(cookies);
 		return oom(h);
+	}
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
 	req.url = url;
 	req.endpoint = PV_REFRESH_PATH;
 	req.jwt = jwt;
-	req.cookies = a->cookies;
-	req.cookie_count = a->cookie_count;
+	req.cookies = cookies;
+	req.cookie_count = cookie_count;
 	req.ids = &ids;
 	req.body = "{}";
 	req.body_len = 2;
 	rc = pv_send(st, &req, &r);
 	h->free(h, url);
+	free(cookies);
 	if (rc < 0)
 		return h->set_error(h, rc, "pixverse: account %s: refresh: %s", a->id, r.transport);
 

@@ -42,6 +42,26 @@ const char *pv_cookie_find(const provauth_cookie *cookies, size_t count, const c
 	return NULL;
 }
 
+int pv_account_cookies(const provauth_host *h, const provauth_account *a, provauth_cookie **out, size_t *count)
+{
+	provauth_credential c;
+	size_t i, n = h->account_credential_count(a);
+
+	*out = NULL;
+	*count = 0;
+	for (i = 0; i < n; i++) {
+		if (h->account_credential_at(&c, a, i) < 0 || strcmp(c.kind, PROVAUTH_CRED_COOKIE) != 0)
+			continue;
+		if (!*out && !(*out = calloc(n, sizeof(**out))))
+			return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
+		/* Borrowed: a request only reads its cookies. */
+		(*out)[*count].name = (char *)c.name;
+		(*out)[*count].value = (char *)c.value;
+		(*count)++;
+	}
+	return 0;
+}
+
 /* RFC 6265 cookie-name: an RFC 9110 token. */
 int pv_cookie_name_ok(const char *name)
 {

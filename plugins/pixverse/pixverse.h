@@ -104,6 +104,12 @@ int pv_cookies_parse(pv_cookie_jar *out, const provauth_host *h, const char *inp
 void pv_cookies_free(pv_cookie_jar *jar);
 /* Value of `name` in a cookie array, or NULL. */
 const char *pv_cookie_find(const provauth_cookie *cookies, size_t count, const char *name);
+/*
+ * The account's cookies as an array for a request: names and values are
+ * borrowed from the account (valid while it is); free the array with free().
+ * *out is NULL when there are none.
+ */
+int pv_account_cookies(const provauth_host *h, const provauth_account *a, provauth_cookie **out, size_t *count);
 /* 1 when name / value can go into a Cookie header unchanged. */
 int pv_cookie_name_ok(const char *name);
 int pv_cookie_value_ok(const char *value);

@@ -23,23 +23,24 @@ void pv_session_data_free(void *state, void *provider_data)
 static int choose_jwt(const pv_state *st, const provauth_account *a, provauth_session *s, provauth_update *u)
 {
 	const provauth_host *h = st->host;
+	const char *account_jwt = h->account_credential(a, PROVAUTH_CRED_JWT, NULL);
 	const char *cookie_jwt;
 	int64_t now = h->now(h), acc_exp = 0, cookie_exp = 0;
 	int acc_ok, cookie_ok, rc;
 	char *copy;
 
-	if (!pv_jwt_needs_refresh(h, a->jwt_token, now, st->jwt_refresh_threshold))
+	if (!pv_jwt_needs_refresh(h, account_jwt, now, st->jwt_refresh_threshold))
 		return 0;
-	cookie_jwt = pv_cookie_find(a->cookies, a->cookie_count, PV_TOKEN_COOKIE);
-	if (!cookie_jwt || !*cookie_jwt || (a->jwt_token && strcmp(cookie_jwt, a->jwt_token) == 0))
+	cookie_jwt = h->account_credential(a, PROVAUTH_CRED_COOKIE, PV_TOKEN_COOKIE);
+	if (!cookie_jwt || !*cookie_jwt || (account_jwt && strcmp(cookie_jwt, account_jwt) == 0))
 		return 0;
-	acc_ok = a->jwt_token && *a->jwt_token && pv_jwt_expiry(h, a->jwt_token, &acc_exp) == 0;
+	acc_ok = account_jwt && *account_jwt && pv_jwt_expiry(h, account_jwt, &acc_exp) == 0;
 	cookie_ok = pv_jwt_expiry(h, cookie_jwt, &cookie_exp) == 0;
 	/*
 	 * Fresher: it expires later than the account's. With no usable account
 	 * token, a cookie whose expiry cannot be read is still better than none.
 	 */
-	if (cookie_ok ? (acc_ok && cookie_exp <= acc_exp) : (a->jwt_token && *a->jwt_token))
+	if (cookie_ok ? (acc_ok && cookie_exp <= acc_exp) : (account_jwt && *account_jwt))
 		return 0;
 	if (cookie_ok && cookie_exp <= now)
 		return 0; /* expired too: swapping one dead token for another helps nobody */

@@ -488,15 +488,15 @@ static void test_pixiv_rotation_kills(void)
 
 		a = read_stored(id);
 		CU_ASSERT_FATAL(a != NULL);
-		CU_ASSERT(a->refresh_token && *a->refresh_token);
-		CU_ASSERT(a->access_token && *a->access_token);
+		CU_ASSERT(PA_CRED(a, REFRESH_TOKEN) && *PA_CRED(a, REFRESH_TOKEN));
+		CU_ASSERT(PA_CRED(a, ACCESS_TOKEN) && *PA_CRED(a, ACCESS_TOKEN));
 		snprintf(uid, sizeof(uid), "%d", user);
 		current = fake_pixiv_current_refresh_token(fk, uid);
 		CU_ASSERT_FATAL(current != NULL);
 
 		m = open_manager("pixiv", fake_pixiv_base_url(fk));
 		CU_ASSERT_FATAL(m != NULL);
-		if (a->refresh_token && strcmp(a->refresh_token, current) == 0) {
+		if (PA_CRED(a, REFRESH_TOKEN) && strcmp(PA_CRED(a, REFRESH_TOKEN), current) == 0) {
 			rc = provauth_call(&out, m, id, "user_detail", NULL, 0);
 			if (rc < 0)
 				fprintf(stderr, "kill %d (%s): call after the kill: %s\n", k, phase_names[phase],
@@ -516,7 +516,7 @@ static void test_pixiv_rotation_kills(void)
 			rc = provauth_call(&out, m, id, "user_detail", NULL, 0);
 			CU_ASSERT(rc == PROVAUTH_EAUTH);
 			CU_ASSERT(strstr(provauth_last_error(), id) != NULL);
-			CU_ASSERT(strstr(provauth_last_error(), a->refresh_token) == NULL);
+			CU_ASSERT(strstr(provauth_last_error(), PA_CRED(a, REFRESH_TOKEN)) == NULL);
 			free(id);
 			user = pixiv_account(fk, m, &id);
 		}
@@ -589,9 +589,9 @@ static void test_pixverse_login_kills(void)
 
 		a = read_stored(id);
 		CU_ASSERT_FATAL(a != NULL);
-		STR_EQ(a->password, password);
+		STR_EQ(PA_CRED(a, PASSWORD), password);
 		CU_ASSERT(provauth_account_auth_method(a) == PROVAUTH_AUTH_PASSWORD);
-		CU_ASSERT(a->jwt_token && *a->jwt_token);
+		CU_ASSERT(PA_CRED(a, JWT) && *PA_CRED(a, JWT));
 
 		before = fake_pixverse_logins_ok(srv);
 		m = open_manager("pixverse", fake_pixverse_url(srv));

@@ -87,16 +87,18 @@ static void secret(const char *s)
 
 static void account_secrets(const provauth_account *a)
 {
+	provauth_credential c;
 	size_t i;
 
-	secret(a->password);
-	secret(a->jwt_token);
-	secret(a->refresh_token);
-	secret(a->access_token);
-	for (i = 0; i < a->cookie_count; i++)
-		secret(a->cookies[i].value);
-	for (i = 0; i < a->api_key_count; i++)
-		secret(a->api_keys[i].value);
+	secret(PA_CRED(a, PASSWORD));
+	secret(PA_CRED(a, JWT));
+	secret(PA_CRED(a, REFRESH_TOKEN));
+	secret(PA_CRED(a, ACCESS_TOKEN));
+	/* Every cookie's and API key's value: the single-valued kinds are above. */
+	for (i = 0; i < provauth_account_credential_count(a); i++)
+		if (provauth_account_credential_at(&c, a, i) == 0 &&
+		    (strcmp(c.kind, PROVAUTH_CRED_COOKIE) == 0 || strcmp(c.kind, PROVAUTH_CRED_API_KEY) == 0))
+			secret(c.value);
 }
 
 static const char *leaked(const char *msg)
@@ -286,6 +288,7 @@ static char *record_text(const provauth_account *a, const char *volatile_key)
 {
 	json_object *o = json_object_new_object(), *cookies = json_object_new_array(),
 	            *keys = json_object_new_array(), *meta = NULL;
+	provauth_credential c;
 	char *text;
 	size_t i;
 
@@ -293,20 +296,25 @@ static char *record_text(const provauth_account *a, const char *volatile_key)
 	S("id", a->id);
 	S("provider", a->provider);
 	S("email", a->email);
-	S("password", a->password);
-	S("jwt_token", a->jwt_token);
-	S("refresh_token", a->refresh_token);
-	S("access_token", a->access_token);
+	S("password", PA_CRED(a, PASSWORD));
+	S("jwt_token", PA_CRED(a, JWT));
+	S("refresh_token", PA_CRED(a, REFRESH_TOKEN));
+	S("access_token", PA_CRED(a, ACCESS_TOKEN));
 #undef S
-	json_object_object_add(o, "access_expires_at", json_object_new_int64(a->access_expires_at));
-	for (i = 0; i < a->cookie_count; i++) {
-		json_object_array_add(cookies, json_object_new_string(a->cookies[i].name));
-		json_object_array_add(cookies, json_object_new_string(a->cookies[i].value));
-	}
-	json_object_object_add(o, "cookies", cookies);
-	for (i = 0; i < a->api_key_count; i++) {
-		json_object_array_add(keys, json_object_new_string(a->api_keys[i].kind));
-		json_object_array_add(keys, json_object_new_string(a->api_keys[i].value));
+	json_object_object_add(o, "access_expires_at",
+	                       json_object_new_int64(provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN,
+	                                                                                 NULL)));
+	/* Cookies as name, value pairs, API keys as kind, value pairs, each in stored order. */
+	for (i = 0; i < provauth_account_credential_count(a); i++) {
+		if (provauth_account_credential_at(&c, a, i) < 0)
+			continue;
+		if (strcmp(c.kind, PROVAUTH_CRED_COOKIE) == 0) {
+			json_object_array_add(cookies, json_object_new_string(c.name));
+			json_object_array_add(cookies, json_object_new_string(c.value));
+		} else if (strcmp(c.kind, PROVAUTH_CRED_API_KEY) == 0) {
+			json_object_array_add(keys, json_object_new_string(c.name));
+			json_object_array_add(keys, json_object_new_string(c.value));
+		}
 	}
 	json_object_object_add(o, "api_keys", keys);
 	if (a->metadata && !(meta = json_tokener_parse(a->metadata)))
@@ -532,7 +540,7 @@ static void pv_cell(pv_op op, const cell *c)
 	if (op == PV_CREDITS_AFTER_REFRESH) {
 		/* The refresh succeeded before the fault: its token is stored, and it works. */
 		changed = "new token";
-		CU_ASSERT_STRING_NOT_EQUAL(after->jwt_token, before->jwt_token);
+		CU_ASSERT_STRING_NOT_EQUAL(PA_CRED(after, JWT), PA_CRED(before, JWT));
 		provauth_account_free(before);
 		before = stored(m, id);
 		fake_pixverse_reset_counters(pv);
@@ -692,8 +700,8 @@ static void px_cell(px_op op, const cell *c)
 	after = stored(m, id);
 	if (op == PX_USER_DETAIL_AFTER_REFRESH) {
 		changed = "new token";
-		CU_ASSERT_STRING_NOT_EQUAL(after->access_token, before->access_token);
-		CU_ASSERT(after->access_expires_at > before->access_expires_at);
+		CU_ASSERT_STRING_NOT_EQUAL(PA_CRED(after, ACCESS_TOKEN), PA_CRED(before, ACCESS_TOKEN));
+		CU_ASSERT(PA_CRED_EXPIRES(after, ACCESS_TOKEN) > PA_CRED_EXPIRES(before, ACCESS_TOKEN));
 		provauth_account_free(before);
 		before = stored(m, id);
 		fake_pixiv_reset_counts(px);

@@ -318,9 +318,9 @@ static void test_import_and_user_detail(void)
 	a = stored(store, id);
 	STR_EQ(a->provider, "pixiv");
 	STR_EQ(a->email, "alice@example.com");
-	STR_EQ(a->refresh_token, rt);
-	CU_ASSERT(a->access_token && strncmp(a->access_token, "px-at-", 6) == 0);
-	CU_ASSERT(a->access_expires_at == atomic_load(&fake_now) + 3600);
+	STR_EQ(PA_CRED(a, REFRESH_TOKEN), rt);
+	CU_ASSERT(PA_CRED(a, ACCESS_TOKEN) && strncmp(PA_CRED(a, ACCESS_TOKEN), "px-at-", 6) == 0);
+	CU_ASSERT(PA_CRED_EXPIRES(a, ACCESS_TOKEN) == atomic_load(&fake_now) + 3600);
 	CU_ASSERT(a->metadata && strstr(a->metadata, "\"user_id\":\"") != NULL);
 	provauth_account_free(a);
 
@@ -432,8 +432,8 @@ static void test_expired_access_token_refreshes_once(void)
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_API) == 2);
 	after = stored(store, id);
-	CU_ASSERT(after->access_token && strcmp(after->access_token, before->access_token) != 0);
-	STR_EQ(after->refresh_token, rt);
+	CU_ASSERT(PA_CRED(after, ACCESS_TOKEN) && strcmp(PA_CRED(after, ACCESS_TOKEN), PA_CRED(before, ACCESS_TOKEN)) != 0);
+	STR_EQ(PA_CRED(after, REFRESH_TOKEN), rt);
 	CU_ASSERT(pa_test_log_contains("pixiv_session_error_detected"));
 	provauth_account_free(before);
 	provauth_account_free(after);
@@ -502,8 +502,9 @@ static int check_stored_first(const provauth_session *s, provauth_failure *f, vo
 	(void)f;
 	if (rc->other->get(rc->other, &a, rc->id) == 0) {
 		rc->checked = 1;
-		rc->seen_rt = a->refresh_token ? strdup(a->refresh_token) : NULL;
-		rc->same_at = a->access_token && s->access_token && strcmp(a->access_token, s->access_token) == 0;
+		rc->seen_rt = PA_CRED(a, REFRESH_TOKEN) ? strdup(PA_CRED(a, REFRESH_TOKEN)) : NULL;
+		rc->same_at = PA_CRED(a, ACCESS_TOKEN) && s->access_token &&
+		              strcmp(PA_CRED(a, ACCESS_TOKEN), s->access_token) == 0;
 	}
 	provauth_account_free(a);
 	return 0;
@@ -572,8 +573,8 @@ static void test_rotation_revocation_two_managers(void)
 	CU_ASSERT(call(b, id, "user_detail", NULL, 0, NULL) == 0);
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
 	acct = stored(other, id);
-	CU_ASSERT(acct->refresh_token && strcmp(acct->refresh_token, cur) == 0);
-	CU_ASSERT(!strstr(acct->metadata ? acct->metadata : "", "\"invalid\""));
+	CU_ASSERT(PA_CRED(acct, REFRESH_TOKEN) && strcmp(PA_CRED(acct, REFRESH_TOKEN), cur) == 0);
+	CU_ASSERT(!acct->state.health.state || strcmp(acct->state.health.state, "invalid") != 0);
 	provauth_account_free(acct);
 
 	/* Another round, now started by b: a follows. */
@@ -611,7 +612,7 @@ static void test_dead_refresh_token(void)
 	CU_ASSERT(acct->state.health.state && strcmp(acct->state.health.state, "invalid") == 0 &&
 	          acct->state.health.message && strstr(acct->state.health.message, "supply a new refresh token"));
 	/* The dead token stays stored (nothing replaced it), so the user can see which one failed. */
-	STR_EQ(acct->refresh_token, rt);
+	STR_EQ(PA_CRED(acct, REFRESH_TOKEN), rt);
 	provauth_account_free(acct);
 
 	/* A second call does not hit the token endpoint again. */
@@ -627,7 +628,7 @@ static void test_dead_refresh_token(void)
 	STR_EQ(id2, id);
 	CU_ASSERT(call(m, id, "user_detail", NULL, 0, NULL) == 0);
 	acct = stored(store, id);
-	STR_EQ(acct->refresh_token, rt2);
+	STR_EQ(PA_CRED(acct, REFRESH_TOKEN), rt2);
 	CU_ASSERT(acct->state.health.state && strcmp(acct->state.health.state, "ok") == 0);
 	provauth_account_free(acct);
 	free(id2);
@@ -683,8 +684,8 @@ static void test_wrong_hash_secret(void)
 	CU_ASSERT(strstr(provauth_last_error(), "client time or hash") != NULL);
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 2);
 	after = stored(store, id);
-	STR_EQ(after->refresh_token, before->refresh_token);
-	STR_EQ(after->access_token, before->access_token);
+	STR_EQ(PA_CRED(after, REFRESH_TOKEN), PA_CRED(before, REFRESH_TOKEN));
+	STR_EQ(PA_CRED(after, ACCESS_TOKEN), PA_CRED(before, ACCESS_TOKEN));
 	provauth_account_free(before);
 	provauth_account_free(after);
 	free(id);
@@ -722,7 +723,7 @@ static void check_client_error(int rc, const char *id, const char *rt)
 	CU_ASSERT(strstr(provauth_last_error(), "invalid_client") != NULL);
 	CU_ASSERT(strstr(provauth_last_error(), "supply") == NULL);
 	CU_ASSERT(strstr(provauth_last_error(), "wrong-client-secret") == NULL);
-	STR_EQ(a->refresh_token, rt);
+	STR_EQ(PA_CRED(a, REFRESH_TOKEN), rt);
 	CU_ASSERT(!a->state.health.state || strcmp(a->state.health.state, "invalid") != 0);
 	CU_ASSERT(a->state.refresh_refused == NULL);
 	provauth_account_free(a);
@@ -868,7 +869,7 @@ static void test_invalid_request(void)
 	CU_ASSERT(strstr(provauth_last_error(), "Missing required parameter: scope") != NULL);
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
 	a = stored(store, id);
-	STR_EQ(a->refresh_token, rt);
+	STR_EQ(PA_CRED(a, REFRESH_TOKEN), rt);
 	CU_ASSERT(!a->state.health.state || strcmp(a->state.health.state, "invalid") != 0);
 	provauth_account_free(a);
 
@@ -925,7 +926,7 @@ static void test_server_errors_exhaust_retries(void)
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 4);
 	fake_pixiv_set_fault(fk, FAKE_PIXIV_TOKEN, FAKE_PIXIV_FAULT_NONE, 0, 0);
 	after = stored(store, id);
-	STR_EQ(after->refresh_token, before->refresh_token);
+	STR_EQ(PA_CRED(after, REFRESH_TOKEN), PA_CRED(before, REFRESH_TOKEN));
 	provauth_account_free(before);
 	provauth_account_free(after);
 	free(id);
@@ -950,9 +951,9 @@ static void malformed_case(fake_pixiv_fault fault, long param, int expect_rc, co
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_API) == 0);
 	after = stored(store, id);
-	STR_EQ(after->refresh_token, before->refresh_token);
-	STR_EQ(after->access_token, before->access_token);
-	CU_ASSERT(after->access_expires_at == before->access_expires_at);
+	STR_EQ(PA_CRED(after, REFRESH_TOKEN), PA_CRED(before, REFRESH_TOKEN));
+	STR_EQ(PA_CRED(after, ACCESS_TOKEN), PA_CRED(before, ACCESS_TOKEN));
+	CU_ASSERT(PA_CRED_EXPIRES(after, ACCESS_TOKEN) == PA_CRED_EXPIRES(before, ACCESS_TOKEN));
 	provauth_account_free(before);
 	provauth_account_free(after);
 	fake_pixiv_set_fault(fk, FAKE_PIXIV_TOKEN, FAKE_PIXIV_FAULT_NONE, 0, 0);
@@ -1068,14 +1069,14 @@ static void test_reimport_other_user(void)
 	CU_ASSERT_PTR_NULL(strstr(last_error, rt2));
 	after = stored(store, id);
 	CU_ASSERT_EQUAL(after->revision, before->revision);
-	CU_ASSERT_STRING_EQUAL(after->refresh_token, before->refresh_token);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(after, REFRESH_TOKEN), PA_CRED(before, REFRESH_TOKEN));
 	provauth_account_free(after);
 	/* The message names where the new token went; that account holds the live one. */
 	CU_ASSERT_FATAL((p = strstr(last_error, "stored in account ")) != NULL);
 	saved = strndup(p + strlen("stored in account "), strcspn(p + strlen("stored in account "), " "));
 	other = stored(store, saved);
 	cur = fake_pixiv_current_refresh_token(fk, (snprintf(rt, sizeof(rt), "%d", uid2), rt));
-	CU_ASSERT(cur && other->refresh_token && strcmp(cur, other->refresh_token) == 0);
+	CU_ASSERT(cur && PA_CRED(other, REFRESH_TOKEN) && strcmp(cur, PA_CRED(other, REFRESH_TOKEN)) == 0);
 	CU_ASSERT(cur && strcmp(cur, rt2) != 0);
 	CU_ASSERT_STRING_EQUAL(other->email, "other-5@example.com");
 	provauth_account_free(other);
@@ -1107,7 +1108,7 @@ static void test_standard_oauth_mode(void)
 	a = stored(store, id);
 	STR_EQ(a->email, "oauth-account");
 	/* The server sent no refresh token: the imported one is kept. */
-	STR_EQ(a->refresh_token, rt);
+	STR_EQ(PA_CRED(a, REFRESH_TOKEN), rt);
 	provauth_account_free(a);
 
 	CU_ASSERT(call(m, id, "get", (provauth_arg[]){ { "path", "/v2/feed" } }, 1, &json) == 0);
@@ -1120,7 +1121,7 @@ static void test_standard_oauth_mode(void)
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_API) == 2);
 	a = stored(store, id);
-	STR_EQ(a->refresh_token, rt);
+	STR_EQ(PA_CRED(a, REFRESH_TOKEN), rt);
 	provauth_account_free(a);
 	/* And a refresh ahead of expiry, by the manager's clock. */
 	expire_everything();
@@ -1218,7 +1219,7 @@ static void test_fake_pixiv_program(void)
 	if (id) {
 		provauth_account *a = stored(store, id);
 		STR_EQ(a->email, "bin@example.com");
-		CU_ASSERT(a->access_expires_at == atomic_load(&fake_now) + 600);
+		CU_ASSERT(PA_CRED_EXPIRES(a, ACCESS_TOKEN) == atomic_load(&fake_now) + 600);
 		provauth_account_free(a);
 		CU_ASSERT(call(m, id, "user_detail", NULL, 0, NULL) == 0);
 		CU_ASSERT(control(base, "expire") == 200);
@@ -1258,10 +1259,10 @@ static void test_no_secrets_in_logs_or_errors(void)
 	CU_ASSERT_FATAL(store->list(store, &list, &n, "pixiv") == 0);
 	CU_ASSERT(n > 5);
 	for (i = 0; i < n; i++) {
-		if (list[i]->access_token)
-			CU_ASSERT(!pa_test_log_contains(list[i]->access_token));
-		if (list[i]->refresh_token)
-			CU_ASSERT(!pa_test_log_contains(list[i]->refresh_token));
+		if (PA_CRED(list[i], ACCESS_TOKEN))
+			CU_ASSERT(!pa_test_log_contains(PA_CRED(list[i], ACCESS_TOKEN)));
+		if (PA_CRED(list[i], REFRESH_TOKEN))
+			CU_ASSERT(!pa_test_log_contains(PA_CRED(list[i], REFRESH_TOKEN)));
 	}
 	provauth_account_list_free(list, n);
 }

@@ -223,15 +223,17 @@ static void fixture(int google_only)
 /* Every credential the store holds for the account goes on the secrets list. */
 static void remember_secrets(const char *id)
 {
+	provauth_credential c;
 	provauth_account *a = NULL;
 	size_t i;
 
 	if (provauth_account_get(&a, mgr, id) != 0)
 		return;
-	secret(a->jwt_token);
-	secret(a->password);
-	for (i = 0; i < a->cookie_count; i++)
-		secret(a->cookies[i].value);
+	secret(PA_CRED(a, JWT));
+	secret(PA_CRED(a, PASSWORD));
+	for (i = 0; i < provauth_account_credential_count(a); i++)
+		if (provauth_account_credential_at(&c, a, i) == 0 && strcmp(c.kind, PROVAUTH_CRED_COOKIE) == 0)
+			secret(c.value);
 	provauth_account_free(a);
 }
 
@@ -681,10 +683,10 @@ static void test_import_unknown(void)
 	/* The fake's JWT carries a username, not an email: the plugin asked getUserInfo. */
 	CU_ASSERT_STRING_EQUAL(a->email, email);
 	CU_ASSERT_EQUAL(count(FAKE_PV_EP_USER_INFO), 1);
-	CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(a, "_ai_token"));
-	CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(a, "pv_sid"));
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, provauth_account_cookie(a, "_ai_token"));
-	CU_ASSERT_PTR_NULL(a->password);
+	CU_ASSERT_PTR_NOT_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"));
+	CU_ASSERT_PTR_NOT_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "pv_sid"));
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"));
+	CU_ASSERT_PTR_NULL(PA_CRED(a, PASSWORD));
 	provauth_account_free(a);
 
 	/* Every operation works on the imported session. */
@@ -738,9 +740,9 @@ static void test_import_unknown(void)
 	CU_ASSERT_STRING_EQUAL(id2, id);
 	provauth_free(id2);
 	a = get(id);
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, tok);
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "pv_sid")); /* replaced, not merged */
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "lang"), "en");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), tok);
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "pv_sid")); /* replaced, not merged */
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "lang"), "en");
 	provauth_account_free(a);
 	free(tok);
 	tok = fake_pixverse_login_token(srv, email);
@@ -753,8 +755,8 @@ static void test_import_unknown(void)
 	CU_ASSERT_STRING_EQUAL(id2, id);
 	provauth_free(id2);
 	a = get(id);
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, tok);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "lang"), "fr");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), tok);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "lang"), "fr");
 	provauth_account_free(a);
 	free(tok);
 	j = call_json(id, "credits", &rc);
@@ -780,9 +782,9 @@ static void test_reauth_sets_password(void)
 	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 1);
 	a = get(id);
 	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_PASSWORD);
-	CU_ASSERT_STRING_EQUAL(a->password, password);
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, provauth_account_cookie(a, "_ai_token"));
-	CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(a, "pv_sid")); /* other cookies kept */
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, PASSWORD), password);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"));
+	CU_ASSERT_PTR_NOT_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "pv_sid")); /* other cookies kept */
 	provauth_account_free(a);
 	remember_secrets(id);
 
@@ -905,7 +907,7 @@ static void test_google_only_login(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "import fresh cookies"));
 	a = get(id);
 	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_GOOGLE);
-	CU_ASSERT_PTR_NULL(a->password);
+	CU_ASSERT_PTR_NULL(PA_CRED(a, PASSWORD));
 	provauth_account_free(a);
 	remember_secrets(id);
 	free(id);
@@ -972,9 +974,10 @@ static void test_refresh_deliveries(void)
 		CU_ASSERT_EQUAL(count(FAKE_PV_EP_REFRESH), 1);
 		CU_ASSERT_EQUAL(count(FAKE_PV_EP_LOGIN), 0);
 		after = get(id);
-		CU_ASSERT_STRING_NOT_EQUAL(after->jwt_token, before->jwt_token);
-		CU_ASSERT_STRING_EQUAL(after->jwt_token, provauth_account_cookie(after, "_ai_token"));
-		CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(after, "pv_sid"));
+		CU_ASSERT_STRING_NOT_EQUAL(PA_CRED(after, JWT), PA_CRED(before, JWT));
+		CU_ASSERT_STRING_EQUAL(PA_CRED(after, JWT),
+		                       provauth_account_credential(after, PROVAUTH_CRED_COOKIE, "_ai_token"));
+		CU_ASSERT_PTR_NOT_NULL(provauth_account_credential(after, PROVAUTH_CRED_COOKIE, "pv_sid"));
 		CU_ASSERT_EQUAL(provauth_account_auth_method(after), PROVAUTH_AUTH_UNKNOWN);
 		provauth_account_free(before);
 		provauth_account_free(after);
@@ -1069,7 +1072,7 @@ static void test_ping_pong_two_processes(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mgr = manager_open());
 	after = get(id);
-	CU_ASSERT_STRING_NOT_EQUAL(after->jwt_token, before->jwt_token);
+	CU_ASSERT_STRING_NOT_EQUAL(PA_CRED(after, JWT), PA_CRED(before, JWT));
 	provauth_account_free(before);
 	provauth_account_free(after);
 	/* The stored token is the live one: no further login needed. */
@@ -1278,7 +1281,7 @@ static void test_login_refusals(void)
 	secret("wrong-SECRET-pw");
 	CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "login refused"));
 	a = get(id);
-	CU_ASSERT_STRING_EQUAL(a->password, password);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, PASSWORD), password);
 	provauth_account_free(a);
 	/* No such user. */
 	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_LOGIN, 500200, 1), 0);
@@ -1565,7 +1568,8 @@ static void test_broken_stored_jwt(void)
 	id = password_account();
 	/* A stored token whose payload does not decode, and no cookie to fall back on. */
 	a = get(id);
-	CU_ASSERT_EQUAL(provauth_account_set(&a->jwt_token, "eyJhbGciOiJIUzI1NiJ9.e30gbm90IGpzb24.c2ln"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL,
+	                                                "eyJhbGciOiJIUzI1NiJ9.e30gbm90IGpzb24.c2ln", 0), 0);
 	CU_ASSERT_EQUAL(provauth_account_set_cookie(a, "_ai_token", NULL), 0);
 	CU_ASSERT_EQUAL(provauth_account_put(mgr, a), 0);
 	provauth_account_free(a);
@@ -1577,13 +1581,13 @@ static void test_broken_stored_jwt(void)
 	CU_ASSERT_EQUAL(count(FAKE_PV_EP_LOGIN), 1);
 	CU_ASSERT(count_lines("pixverse_session_error_detected", "error_code=10003") >= 1);
 	a = get(id);
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, provauth_account_cookie(a, "_ai_token"));
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"));
 	provauth_account_free(a);
 
 	/* The same for an account that may not log in: a clear error, credentials untouched. */
 	CU_ASSERT_EQUAL(provauth_account_set_auth_method(mgr, id, PROVAUTH_AUTH_UNKNOWN), 0);
 	a = get(id);
-	CU_ASSERT_EQUAL(provauth_account_set(&a->jwt_token, "not-a-jwt"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "not-a-jwt", 0), 0);
 	CU_ASSERT_EQUAL(provauth_account_set_cookie(a, "_ai_token", NULL), 0);
 	CU_ASSERT_EQUAL(provauth_account_put(mgr, a), 0);
 	provauth_account_free(a);
@@ -1594,8 +1598,8 @@ static void test_broken_stored_jwt(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "import fresh cookies"));
 	CU_ASSERT_EQUAL(count(FAKE_PV_EP_LOGIN), 0);
 	a = get(id);
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, "not-a-jwt");
-	CU_ASSERT_STRING_EQUAL(a->password, password);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "not-a-jwt");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, PASSWORD), password);
 	provauth_account_free(a);
 	remember_secrets(id);
 	free(id);
@@ -1656,8 +1660,8 @@ static void test_bad_replies_change_nothing(void)
 		CU_ASSERT_EQUAL(provauth_account_reauth(mgr, id, NULL), PROVAUTH_EPROTOCOL);
 		last_msg();
 		after = get(id);
-		CU_ASSERT_STRING_EQUAL(after->jwt_token, before->jwt_token);
-		CU_ASSERT_STRING_EQUAL(after->password, before->password);
+		CU_ASSERT_STRING_EQUAL(PA_CRED(after, JWT), PA_CRED(before, JWT));
+		CU_ASSERT_STRING_EQUAL(PA_CRED(after, PASSWORD), PA_CRED(before, PASSWORD));
 		provauth_account_free(after);
 	}
 	provauth_account_free(before);

@@ -176,8 +176,8 @@ static void child(int round, int fd, sqlite3_int64 wal_stop)
 			jwt[k] = (char)('a' + (k * 7 + i) % 26);
 		jwt[sizeof(jwt) - 1] = '\0';
 		if (provauth_account_new(&batch[i], id, "crashprov") < 0 ||
-		    provauth_account_set(&batch[i]->password, SECRET_PW) < 0 ||
-		    provauth_account_set(&batch[i]->jwt_token, jwt) < 0 ||
+		    provauth_account_set_credential(batch[i], PROVAUTH_CRED_PASSWORD, NULL, SECRET_PW, 0) < 0 ||
+		    provauth_account_set_credential(batch[i], PROVAUTH_CRED_JWT, NULL, jwt, 0) < 0 ||
 		    provauth_account_set_cookie(batch[i], "_ai_token", jwt) < 0)
 			_exit(3);
 	}
@@ -225,7 +225,7 @@ static void check_store(int round, uint64_t *anchor_rev, int done, outcome *o, e
 	if (mine == BATCH && anchor->revision == *anchor_rev + 1) {
 		o->all++;
 		snprintf(id, sizeof(id), "r%03d-%05d", round, BATCH - 1);
-		CU_ASSERT(st->get(st, &one, id) == 0 && one && strcmp(one->password, SECRET_PW) == 0);
+		CU_ASSERT(st->get(st, &one, id) == 0 && one && strcmp(PA_CRED(one, PASSWORD), SECRET_PW) == 0);
 		provauth_account_free(one);
 	} else if (mine == 0 && anchor->revision == *anchor_rev) {
 		o->none++;
@@ -260,7 +260,7 @@ static void test_kills(void)
 
 	CU_ASSERT_FATAL(open_store(&st) == 0);
 	CU_ASSERT_FATAL(provauth_account_new(&anchor, "anchor", "crashprov") == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&anchor->password, SECRET_PW) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(anchor, PROVAUTH_CRED_PASSWORD, NULL, SECRET_PW, 0) == 0);
 	CU_ASSERT_FATAL(st->put_many(st, &anchor, 1) == 0);
 	anchor_rev = anchor->revision;
 	provauth_account_free(anchor);

@@ -576,7 +576,7 @@ static void check_unwritable_before_refresh(const char *when, const char *how)
 	CU_ASSERT(strstr(msg, before_rt) == NULL);
 	/* The stored token is still the live one: once the store is writable, the account works. */
 	a = stored(id);
-	CU_ASSERT(a->refresh_token && strcmp(a->refresh_token, before_rt) == 0);
+	CU_ASSERT(PA_CRED(a, REFRESH_TOKEN) && strcmp(PA_CRED(a, REFRESH_TOKEN), before_rt) == 0);
 	provauth_account_free(a);
 	CU_ASSERT_FATAL((m = open_manager("pixiv", fake_pixiv_base_url(fk), NULL, 1)) != NULL);
 	CU_ASSERT(provauth_call(&out, m, id, "user_detail", NULL, 0) == 0);
@@ -635,7 +635,7 @@ static void check_unwritable_after_refresh(const char *how)
 
 	/* The store holds the last record it could write, intact: the old, now revoked, token. */
 	a = stored(id);
-	CU_ASSERT(a->refresh_token && strcmp(a->refresh_token, old_rt) == 0);
+	CU_ASSERT(PA_CRED(a, REFRESH_TOKEN) && strcmp(PA_CRED(a, REFRESH_TOKEN), old_rt) == 0);
 	provauth_account_free(a);
 	CU_ASSERT_FATAL((m = open_manager("pixiv", fake_pixiv_base_url(fk), NULL, 1)) != NULL);
 	CU_ASSERT(provauth_call(&out, m, id, "user_detail", NULL, 0) == PROVAUTH_EAUTH);
@@ -694,7 +694,7 @@ static void test_full_while_token_valid(void)
 		fprintf(stderr, "\n  full, token valid: rc %d: %s\n", rc, msg);
 	CU_ASSERT(logged == 1);
 	CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == tokens + 1);
-	snprintf(bearer, sizeof(bearer), "Bearer %s", a->access_token ? a->access_token : "?");
+	snprintf(bearer, sizeof(bearer), "Bearer %s", PA_CRED(a, ACCESS_TOKEN) ? PA_CRED(a, ACCESS_TOKEN) : "?");
 	auth = fake_pixiv_last(fk, FAKE_PIXIV_API, "header:Authorization");
 	CU_ASSERT(auth && strcmp(auth, bearer) == 0);
 	free(auth);
@@ -734,7 +734,7 @@ static void check_pixverse_unwritable_after_login(const char *how)
 	CU_ASSERT_FATAL(provauth_account_reauth(m, id, password) == 0);
 	provauth_manager_free(m);
 	a = stored(id);
-	old_jwt = a->jwt_token ? strdup(a->jwt_token) : NULL;
+	old_jwt = PA_CRED(a, JWT) ? strdup(PA_CRED(a, JWT)) : NULL;
 	provauth_account_free(a);
 	CU_ASSERT_FATAL(old_jwt != NULL);
 	CU_ASSERT_FATAL(fake_pixverse_kick(pv, email) == 0);
@@ -760,8 +760,8 @@ static void check_pixverse_unwritable_after_login(const char *how)
 	CU_ASSERT(fake_pixverse_counter(pv, FAKE_PV_EP_CREDITS) == credits + 1);
 	/* The store keeps the kicked session, intact. */
 	a = stored(id);
-	CU_ASSERT(a->jwt_token && strcmp(a->jwt_token, old_jwt) == 0);
-	CU_ASSERT(a->password && strcmp(a->password, password) == 0);
+	CU_ASSERT(PA_CRED(a, JWT) && strcmp(PA_CRED(a, JWT), old_jwt) == 0);
+	CU_ASSERT(PA_CRED(a, PASSWORD) && strcmp(PA_CRED(a, PASSWORD), password) == 0);
 	provauth_account_free(a);
 	/* With a writable store, the stored password logs in again. */
 	CU_ASSERT_FATAL((m = open_manager("pixverse", fake_pixverse_url(pv), NULL, 0)) != NULL);

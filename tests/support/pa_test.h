@@ -8,6 +8,7 @@
 #define PA_TEST_H
 
 #include <stddef.h>
+#include <string.h>
 #include <CUnit/CUnit.h>
 #include <provauth/provauth.h>
 #include <provauth/store.h>
@@ -93,5 +94,31 @@ int pa_fwd_store_new_version(provauth_store **out, provauth_store *inner, const 
 
 /* Removes dir and everything below it (symlinks are not followed); 0 or -1. */
 int pa_test_rmtree(const char *dir);
+
+/* An account's single-valued credential by its PROVAUTH_CRED_ suffix: PA_CRED(a, JWT). */
+#define PA_CRED(a, kind) provauth_account_credential((a), PROVAUTH_CRED_##kind, NULL)
+/* Its expiry: PA_CRED_EXPIRES(a, ACCESS_TOKEN). */
+#define PA_CRED_EXPIRES(a, kind) provauth_account_credential_expires((a), PROVAUTH_CRED_##kind, NULL)
+
+/* How many credentials of `kind` the account holds (cookies, API keys). */
+static inline size_t pa_test_count(const provauth_account *a, const char *kind)
+{
+	size_t i, n = 0;
+
+	for (i = 0; a && i < a->credential_count; i++)
+		n += strcmp(a->credentials[i].kind, kind) == 0;
+	return n;
+}
+
+/* The j-th credential of `kind`, in the account's order; NULL past the last. */
+static inline const provauth_credential *pa_test_nth(const provauth_account *a, const char *kind, size_t j)
+{
+	size_t i;
+
+	for (i = 0; a && i < a->credential_count; i++)
+		if (strcmp(a->credentials[i].kind, kind) == 0 && j-- == 0)
+			return &a->credentials[i];
+	return NULL;
+}
 
 #endif /* PA_TEST_H */

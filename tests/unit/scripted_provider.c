@@ -140,7 +140,7 @@ static int s_reauth(void *state, const provauth_account *a, const char *password
 	st->host->update_set(u, PROVAUTH_F_JWT_TOKEN, token);
 	st->host->update_set_cookie(u, "_ai_token", token);
 	/* One token per session: an OAuth-style account's access token moves too. */
-	if (a->access_token)
+	if (provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL))
 		st->host->update_set(u, PROVAUTH_F_ACCESS_TOKEN, token);
 	return 0;
 }

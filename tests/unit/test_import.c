@@ -167,7 +167,7 @@ static void put_account(const char *id, const char *provider, const char *email)
 	CU_ASSERT_FATAL(provauth_account_new(&a, id, provider) == 0);
 	if (email)
 		CU_ASSERT_FATAL((a->email = strdup(email)) != NULL);
-	CU_ASSERT_FATAL((a->jwt_token = strdup("jwt-SECRET-old")) != NULL);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "jwt-SECRET-old", 0) == 0);
 	CU_ASSERT_FATAL(provauth_account_set_metadata(a, "device", "\"dev-1\"") == 0);
 	CU_ASSERT_FATAL(inner->put(inner, a) == 0);
 	provauth_account_free(a);
@@ -235,7 +235,7 @@ static void test_into_account_passes_existing_and_keeps_it(void)
 	CU_ASSERT_FATAL(id != NULL);
 	CU_ASSERT_STRING_EQUAL(id, "target");
 	a = stored("target");
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, "jwt-SECRET-A@EXAMPLE.com-1");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "jwt-SECRET-A@EXAMPLE.com-1");
 	CU_ASSERT_PTR_NOT_NULL(strstr(pa_account_metadata(a), "\"dev-1\""));
 	/* The cookie import leaves the method unknown, in the typed state (not the metadata) since schema 4. */
 	CU_ASSERT_EQUAL(a->state.auth_method, PROVAUTH_AUTH_UNKNOWN);
@@ -275,7 +275,7 @@ static void test_other_email_is_refused_and_nothing_stored(void)
 	CU_ASSERT(!error_has("SECRET"));
 	after = stored("target");
 	CU_ASSERT_EQUAL(after->revision, before->revision);
-	CU_ASSERT_STRING_EQUAL(after->jwt_token, "jwt-SECRET-old");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(after, JWT), "jwt-SECRET-old");
 	CU_ASSERT_EQUAL(account_count(), 1);
 	provauth_account_free(before);
 	provauth_account_free(after);
@@ -297,7 +297,7 @@ static void test_other_email_with_replaced_token_keeps_the_token(void)
 	CU_ASSERT(error_has("was not changed") && error_has("stored in account acct-"));
 	CU_ASSERT(!error_has("SECRET"));
 	t = stored("target");
-	CU_ASSERT_STRING_EQUAL(t->jwt_token, "jwt-SECRET-old");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, JWT), "jwt-SECRET-old");
 	provauth_account_free(t);
 	CU_ASSERT_FATAL(inner->list(inner, &list, &n, "importer") == 0);
 	CU_ASSERT_EQUAL(n, 2);
@@ -305,7 +305,7 @@ static void test_other_email_with_replaced_token_keeps_the_token(void)
 		if (strcmp(list[i]->id, "target") != 0) {
 			found = 1;
 			CU_ASSERT_STRING_EQUAL(list[i]->email, "b@example.com");
-			CU_ASSERT_STRING_EQUAL(list[i]->refresh_token, "rt-SECRET-rotated-1");
+			CU_ASSERT_STRING_EQUAL(PA_CRED(list[i], REFRESH_TOKEN), "rt-SECRET-rotated-1");
 			CU_ASSERT(error_has(list[i]->id));
 		}
 	CU_ASSERT(found);
@@ -351,7 +351,7 @@ static void test_conflict_applies_the_same_import_to_a_fresh_read(void)
 	a = stored("target");
 	/* Both writes survive: the other writer's and the import's. */
 	CU_ASSERT_PTR_NOT_NULL(strstr(pa_account_metadata(a), "\"other_writer\""));
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, "jwt-SECRET-a@example.com-1");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "jwt-SECRET-a@example.com-1");
 	provauth_account_free(a);
 	free(id);
 }

@@ -394,6 +394,7 @@ static void test_cookies_binary_garbage(void)
 typedef struct built {
 	provauth_session s;
 	provauth_update *u;
+	provauth_cookie *jar;  /* the cookies lent to s */
 	int rc;
 } built;
 
@@ -405,11 +406,12 @@ static void build(built *b, const provauth_account *a)
 	b->s.account_id = a->id;
 	b->s.provider = a->provider;
 	b->s.email = a->email;
-	b->s.jwt_token = a->jwt_token;
-	b->s.cookies = a->cookies;
-	b->s.cookie_count = a->cookie_count;
-	b->s.openapi_key = provauth_account_api_key(a, "openapi");
-	b->s.jwt_source = a->jwt_token ? "account" : "none";
+	b->s.jwt_token = PA_CRED(a, JWT);
+	/* The host lends the account's cookies as an array; names and values stay the account's. */
+	CU_ASSERT_FATAL(pv_account_cookies(state.host, a, &b->jar, &b->s.cookie_count) == 0);
+	b->s.cookies = b->jar;
+	b->s.openapi_key = provauth_account_credential(a, PROVAUTH_CRED_API_KEY, "openapi");
+	b->s.jwt_source = PA_CRED(a, JWT) ? "account" : "none";
 	b->s.auth_method = provauth_account_auth_method(a);
 	b->s.metadata = pa_account_metadata(a);
 	b->rc = pv_build_session(&state, a, &b->s, b->u);
@@ -417,10 +419,11 @@ static void build(built *b, const provauth_account *a)
 
 static void built_free(built *b, const provauth_account *a)
 {
-	if (b->s.jwt_token != a->jwt_token)
+	if (b->s.jwt_token != PA_CRED(a, JWT))
 		free((char *)b->s.jwt_token);
 	if (b->s.provider_data)
 		pv_session_data_free(&state, b->s.provider_data);
+	free(b->jar);
 	pa_update_free(b->u);
 }
 
@@ -430,7 +433,7 @@ static provauth_account *account_with(const char *jwt, const char *cookie_jwt)
 
 	CU_ASSERT_FATAL(provauth_account_new(&a, "acct-1", "pixverse") == 0);
 	provauth_account_set(&a->email, "user@example.com");
-	provauth_account_set(&a->jwt_token, jwt);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, jwt, 0);
 	if (cookie_jwt)
 		provauth_account_set_cookie(a, "_ai_token", cookie_jwt);
 	provauth_account_set_cookie(a, "other", "1");
@@ -447,7 +450,7 @@ static void test_build_prefers_fresher_cookie(void)
 	CU_ASSERT_EQUAL(b.rc, 0);
 	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "cookies");
 	CU_ASSERT_STRING_EQUAL(b.s.jwt_token, newer);
-	CU_ASSERT_PTR_NOT_EQUAL(b.s.jwt_token, a->jwt_token);
+	CU_ASSERT_PTR_NOT_EQUAL(b.s.jwt_token, PA_CRED(a, JWT));
 	CU_ASSERT_STRING_EQUAL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN), newer);
 	CU_ASSERT_PTR_NOT_NULL(strstr(log_text ? log_text : "", "pixverse_jwt_from_cookies"));
 	CU_ASSERT_PTR_NULL(strstr(log_text ? log_text : "", newer));
@@ -484,7 +487,7 @@ static void test_build_keeps_account_jwt(void)
 	build(&b, a);
 	CU_ASSERT_EQUAL(b.rc, 0);
 	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
-	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, a->jwt_token);
+	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, PA_CRED(a, JWT));
 	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
 	built_free(&b, a);
 	provauth_account_free(a);
@@ -493,7 +496,7 @@ static void test_build_keeps_account_jwt(void)
 	a = account_with(near, nearer);
 	build(&b, a);
 	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
-	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, a->jwt_token);
+	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, PA_CRED(a, JWT));
 	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
 	built_free(&b, a);
 	provauth_account_free(a);
@@ -1177,10 +1180,10 @@ static void test_client_set_cookie(void)
 	provauth_account_set_cookie(a, "old", "1");
 	provauth_account_set_cookie(a, "keep", "2");
 	CU_ASSERT_EQUAL(pa_update_apply(u, a), 0);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "_ai_token"), "new.jwt.tok");
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "lang"), "de");
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "keep"), "2");
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "old"));
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"), "new.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "lang"), "de");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "keep"), "2");
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "old"));
 	provauth_account_free(a);
 	pa_update_free(u);
 	free(token);
@@ -1197,8 +1200,8 @@ static provauth_account *login_account(void)
 
 	CU_ASSERT_FATAL(provauth_account_new(&a, "acct-l", "pixverse") == 0);
 	provauth_account_set(&a->email, "user@example.com");
-	provauth_account_set(&a->password, SECRET_VALUE);
-	provauth_account_set(&a->jwt_token, "old.jwt.tok");
+	provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, SECRET_VALUE, 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "old.jwt.tok", 0);
 	provauth_account_set_cookie(a, "_ai_token", "old.jwt.tok");
 	return a;
 }
@@ -1236,9 +1239,9 @@ static void test_login(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(stub.body, "\"username\":\"user@example.com\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(stub.body, "\"password\":\"" SECRET_VALUE "\""));
 	CU_ASSERT_PTR_NULL(sent("token", NULL));
-	CU_ASSERT_STRING_EQUAL(b->jwt_token, "new.jwt.tok");
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(b, "_ai_token"), "new.jwt.tok");
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(b, "lang"), "en");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "new.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_COOKIE, "_ai_token"), "new.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_COOKIE, "lang"), "en");
 	CU_ASSERT_PTR_NOT_NULL(strstr(b->metadata, "anonymous_id"));
 	provauth_account_free(b);
 
@@ -1247,8 +1250,8 @@ static void test_login(void)
 	CU_ASSERT_EQUAL(run_auth(0, a, &b), PROVAUTH_EAUTH);
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "signs in with Google"));
 	CU_ASSERT_EQUAL(provauth_account_auth_method(b), PROVAUTH_AUTH_GOOGLE);
-	CU_ASSERT_PTR_NULL(b->password);
-	CU_ASSERT_STRING_EQUAL(b->jwt_token, "old.jwt.tok");
+	CU_ASSERT_PTR_NULL(PA_CRED(b, PASSWORD));
+	CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "old.jwt.tok");
 	provauth_account_free(b);
 
 	/* Refusals: each with its code, nothing stored. */
@@ -1275,8 +1278,8 @@ static void test_login(void)
 			stub_reply(200, cases[i].body);
 			CU_ASSERT_EQUAL(run_auth(0, a, &b), cases[i].rc);
 			CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), cases[i].want));
-			CU_ASSERT_STRING_EQUAL(b->jwt_token, "old.jwt.tok");
-			CU_ASSERT_STRING_EQUAL(b->password, SECRET_VALUE);
+			CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "old.jwt.tok");
+			CU_ASSERT_STRING_EQUAL(PA_CRED(b, PASSWORD), SECRET_VALUE);
 			provauth_account_free(b);
 		}
 		stub_reply(429, "");
@@ -1312,8 +1315,8 @@ static void test_refresh(void)
 	CU_ASSERT_STRING_EQUAL(sent("token", &secret), "old.jwt.tok");
 	CU_ASSERT_EQUAL(secret, 1);
 	CU_ASSERT_STRING_EQUAL(sent("Cookie", NULL), "_ai_token=old.jwt.tok");
-	CU_ASSERT_STRING_EQUAL(b->jwt_token, "fresh.jwt.tok");
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(b, "_ai_token"), "fresh.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "fresh.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(b, PROVAUTH_CRED_COOKIE, "_ai_token"), "fresh.jwt.tok");
 	provauth_account_free(b);
 
 	/* The cookie wins over the headers. */
@@ -1323,7 +1326,7 @@ static void test_refresh(void)
 	stub.reply_headers[1][0] = "set-cookie";
 	stub.reply_headers[1][1] = "_ai_token=cookie.jwt.tok; HttpOnly";
 	CU_ASSERT_EQUAL(run_auth(1, a, &b), 0);
-	CU_ASSERT_STRING_EQUAL(b->jwt_token, "cookie.jwt.tok");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "cookie.jwt.tok");
 	provauth_account_free(b);
 
 	/* The same token back renews nothing: a passing failure, so the ladder goes on. */
@@ -1348,12 +1351,12 @@ static void test_refresh(void)
 		for (i = 0; i < PA_ARRAY_LEN(cases); i++) {
 			stub_reply(200, cases[i].body);
 			CU_ASSERT_EQUAL(run_auth(1, a, &b), cases[i].rc);
-			CU_ASSERT_STRING_EQUAL(b->jwt_token, "old.jwt.tok");
+			CU_ASSERT_STRING_EQUAL(PA_CRED(b, JWT), "old.jwt.tok");
 			provauth_account_free(b);
 		}
 	}
 	/* Nothing to refresh with. */
-	provauth_account_set(&a->jwt_token, NULL);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, NULL, 0);
 	provauth_account_set_cookie(a, "_ai_token", NULL);
 	stub_reply(200, "{}");
 	CU_ASSERT_EQUAL(run_auth(1, a, &b), PROVAUTH_EAUTH);
@@ -1381,9 +1384,9 @@ static void test_import_offline(void)
 	CU_ASSERT_FATAL(provauth_account_new(&a, "acct-i", "pixverse") == 0);
 	provauth_account_set_cookie(a, "stale", "1");
 	CU_ASSERT_EQUAL(pa_update_apply(u, a), 0);
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "stale"));
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "sid"), "x");
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "_ai_token"), tok);
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "stale"));
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "sid"), "x");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"), tok);
 	provauth_account_free(a);
 	pa_update_free(u);
 

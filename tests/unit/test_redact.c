@@ -122,7 +122,7 @@ static void test_error_scrub(void)
 
 	CU_ASSERT_EQUAL_FATAL(provauth_account_new(&a, "acct-1", "pixverse"), 0);
 	CU_ASSERT_EQUAL(provauth_account_set_cookie(a, "session", "Cookie-Value-0042"), 0);
-	CU_ASSERT_EQUAL(provauth_account_set(&a->password, "hunter2-Qzx7Vb"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "hunter2-Qzx7Vb", 0), 0);
 
 	pa_error_set(PROVAUTH_EAUTH, "pixverse: refused: COOKIE VALUE 0042");
 	CU_ASSERT_EQUAL(pa_error_scrub(PROVAUTH_EAUTH, a, NULL), PROVAUTH_EAUTH);

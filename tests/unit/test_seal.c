@@ -172,10 +172,10 @@ static provauth_account *full_account(void)
 
 	if (provauth_account_new(&a, "acct-1", "pixverse") < 0)
 		return NULL;
-	provauth_account_set(&a->password, "pw-secret");
-	provauth_account_set(&a->jwt_token, "jwt.secret.token");
-	provauth_account_set(&a->refresh_token, "");
-	provauth_account_set(&a->access_token, "access \xc3\xa9 token");
+	provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "pw-secret", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "jwt.secret.token", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "access \xc3\xa9 token", 0);
 	provauth_account_set_cookie(a, "_session", "cookie-secret");
 	provauth_account_set_cookie(a, "empty", "");
 	provauth_account_set_api_key(a, "openapi", "sk-secret");
@@ -190,7 +190,7 @@ static provauth_account *target_account(void)
 
 	if (provauth_account_new(&t, "acct-1", "pixverse") < 0)
 		return NULL;
-	provauth_account_set(&t->password, "sentinel");
+	provauth_account_set_credential(t, PROVAUTH_CRED_PASSWORD, NULL, "sentinel", 0);
 	provauth_account_set_cookie(t, "old", "cookie");
 	return t;
 }
@@ -206,11 +206,11 @@ static void test_record_round_trip(void)
 	CU_ASSERT_EQUAL(buf[0], PA_RECORD_VERSION);
 	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
 	CU_ASSERT(pa_account_same_credentials(a, t));
-	CU_ASSERT_STRING_EQUAL(t->refresh_token, "");
-	CU_ASSERT_EQUAL(t->cookie_count, 2);
-	CU_ASSERT_STRING_EQUAL(t->cookies[0].name, "_session");
-	CU_ASSERT_STRING_EQUAL(t->api_keys[1].kind, "other");
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(t, "old"));
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, REFRESH_TOKEN), "");
+	CU_ASSERT_EQUAL(pa_test_count(t, PROVAUTH_CRED_COOKIE), 2);
+	CU_ASSERT_STRING_EQUAL(pa_test_nth(t, PROVAUTH_CRED_COOKIE, 0)->name, "_session");
+	CU_ASSERT_STRING_EQUAL(pa_test_nth(t, PROVAUTH_CRED_API_KEY, 1)->name, "other");
+	CU_ASSERT_PTR_NULL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "old"));
 	free(buf);
 	provauth_account_free(a);
 	provauth_account_free(t);
@@ -226,10 +226,10 @@ static void test_record_no_secrets(void)
 	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, a), 0);
 	CU_ASSERT_EQUAL(len, 1);
 	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
-	CU_ASSERT_PTR_NULL(t->password);
-	CU_ASSERT_PTR_NULL(t->refresh_token);
-	CU_ASSERT_EQUAL(t->cookie_count, 0);
-	CU_ASSERT_EQUAL(t->api_key_count, 0);
+	CU_ASSERT_PTR_NULL(PA_CRED(t, PASSWORD));
+	CU_ASSERT_PTR_NULL(PA_CRED(t, REFRESH_TOKEN));
+	CU_ASSERT_EQUAL(pa_test_count(t, PROVAUTH_CRED_COOKIE), 0);
+	CU_ASSERT_EQUAL(pa_test_count(t, PROVAUTH_CRED_API_KEY), 0);
 	free(buf);
 	provauth_account_free(a);
 	provauth_account_free(t);
@@ -238,8 +238,10 @@ static void test_record_no_secrets(void)
 /* A failed decode must leave the target exactly as it was. */
 static int target_untouched(const provauth_account *t)
 {
-	return t->password && strcmp(t->password, "sentinel") == 0 && t->cookie_count == 1 &&
-	       pa_streq(provauth_account_cookie(t, "old"), "cookie") && !t->jwt_token && t->api_key_count == 0;
+	return PA_CRED(t, PASSWORD) && strcmp(PA_CRED(t, PASSWORD), "sentinel") == 0 &&
+	       pa_test_count(t, PROVAUTH_CRED_COOKIE) == 1 &&
+	       pa_streq(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "old"), "cookie") && !PA_CRED(t, JWT) &&
+	       pa_test_count(t, PROVAUTH_CRED_API_KEY) == 0;
 }
 
 static void expect_refused(const unsigned char *bytes, size_t len, const char *why)
@@ -258,7 +260,7 @@ static void expect_refused(const unsigned char *bytes, size_t len, const char *w
 
 static void test_record_rejects_malformed(void)
 {
-	static const unsigned char version2[] = { 2 };
+	static const unsigned char version3[] = { 3 };
 	static const unsigned char unknown_tag[] = { 1, 9, 0, 0, 0, 0 };
 	static const unsigned char nul_inside[] = { 1, 1, 0, 0, 0, 3, 'a', 0, 'b' };
 	static const unsigned char repeated[] = { 1, 1, 0, 0, 0, 1, 'a', 1, 0, 0, 0, 1, 'b' };
@@ -267,13 +269,99 @@ static void test_record_rejects_malformed(void)
 	static const unsigned char cookie_no_value[] = { 1, 5, 0, 0, 0, 1, 'n' };
 
 	expect_refused(NULL, 0, "empty");
-	expect_refused(version2, sizeof(version2), "unknown format version 2");
+	expect_refused(version3, sizeof(version3), "unknown format version 3");
 	expect_refused(unknown_tag, sizeof(unknown_tag), "unknown field tag");
 	expect_refused(nul_inside, sizeof(nul_inside), "NUL byte");
 	expect_refused(repeated, sizeof(repeated), "repeated field");
 	expect_refused(huge, sizeof(huge), "truncated value");
 	expect_refused(short_len, sizeof(short_len), "truncated length");
 	expect_refused(cookie_no_value, sizeof(cookie_no_value), "truncated length");
+}
+
+/* Version 2 entries: u32 lengths of kind, name and value, then an 8-byte expiry. */
+#define V2_STR(n) 0, 0, 0, n
+#define V2_NO_EXPIRY 0, 0, 0, 0, 0, 0, 0, 0
+
+static void test_record_v2_rejects_malformed(void)
+{
+	static const unsigned char no_kind[] = { 2, V2_STR(0), V2_STR(0), V2_STR(1), 's', V2_NO_EXPIRY };
+	static const unsigned char named_single[] = { 2, V2_STR(3), 'j', 'w', 't', V2_STR(1), 'x', V2_STR(1), 's',
+	                                              V2_NO_EXPIRY };
+	static const unsigned char repeated[] = { 2, V2_STR(3), 'j', 'w', 't', V2_STR(0), V2_STR(1), 'a', V2_NO_EXPIRY,
+	                                          V2_STR(3), 'j', 'w', 't', V2_STR(0), V2_STR(1), 'b', V2_NO_EXPIRY };
+	static const unsigned char short_expiry[] = { 2, V2_STR(3), 'j', 'w', 't', V2_STR(0), V2_STR(1), 'a', 0, 0 };
+	static const unsigned char nul_in_kind[] = { 2, V2_STR(2), 'j', 0, V2_STR(0), V2_STR(0), V2_NO_EXPIRY };
+
+	expect_refused(no_kind, sizeof(no_kind), "a credential without a kind at byte 1");
+	expect_refused(named_single, sizeof(named_single), "a name on a single-valued credential");
+	expect_refused(repeated, sizeof(repeated), "repeated field");
+	expect_refused(short_expiry, sizeof(short_expiry), "truncated expiry");
+	expect_refused(nul_in_kind, sizeof(nul_in_kind), "NUL byte");
+}
+
+/*
+ * A record written before version 2 (fixed tags) decodes to the same
+ * credentials. It has no expiries: the sqlite store takes the access
+ * token's from its row (test_store's "version 1 rows").
+ */
+static void test_record_reads_version1(void)
+{
+	static const unsigned char v1[] = {
+		1,
+		1, V2_STR(2), 'p', 'w',                       /* password */
+		2, V2_STR(3), 'j', '.', 't',                  /* jwt */
+		3, V2_STR(2), 'r', 't',                       /* refresh token */
+		4, V2_STR(2), 'a', 't',                       /* access token */
+		5, V2_STR(3), 's', 'i', 'd', V2_STR(1), 'c',  /* cookie sid=c */
+		5, V2_STR(1), 'e', V2_STR(0),                 /* cookie e= */
+		6, V2_STR(7), 'o', 'p', 'e', 'n', 'a', 'p', 'i', V2_STR(1), 'k'  /* API key openapi */
+	};
+	provauth_account *t = target_account(), *again = target_account();
+	unsigned char *buf;
+	size_t len;
+
+	CU_ASSERT_FATAL(t && again);
+	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, v1, sizeof(v1)), 0);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, PASSWORD), "pw");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, JWT), "j.t");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, REFRESH_TOKEN), "rt");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, ACCESS_TOKEN), "at");
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(t, ACCESS_TOKEN), 0);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "sid"), "c");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "e"), "");
+	CU_ASSERT_PTR_NULL(provauth_account_credential(t, PROVAUTH_CRED_COOKIE, "old"));
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, PROVAUTH_CRED_API_KEY, "openapi"), "k");
+	CU_ASSERT_EQUAL(provauth_account_credential_count(t), 7);
+	/* Written again it is version 2, expiry included, and reads back the same. */
+	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, t), 0);
+	CU_ASSERT_EQUAL(buf[0], PA_RECORD_VERSION);
+	CU_ASSERT_EQUAL_FATAL(pa_record_decode(again, buf, len), 0);
+	CU_ASSERT(pa_account_same_credentials(t, again));
+	free(buf);
+	provauth_account_free(t);
+	provauth_account_free(again);
+}
+
+/* Version 2 carries each expiry itself, and kinds the core does not know. */
+static void test_record_v2_expiry(void)
+{
+	provauth_account *a = full_account(), *t = target_account();
+	unsigned char *buf;
+	size_t len;
+
+	CU_ASSERT_FATAL(a && t);
+	CU_ASSERT_EQUAL_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at", 4102444800), 0);
+	/* A provider's own kind is kept too. */
+	CU_ASSERT_EQUAL_FATAL(provauth_account_set_credential(a, "device_key", "phone", "dk", 7), 0);
+	CU_ASSERT_EQUAL_FATAL(pa_record_encode(&buf, &len, a), 0);
+	CU_ASSERT_EQUAL_FATAL(pa_record_decode(t, buf, len), 0);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(t, ACCESS_TOKEN), 4102444800);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(t, "device_key", "phone"), "dk");
+	CU_ASSERT_EQUAL(provauth_account_credential_expires(t, "device_key", "phone"), 7);
+	CU_ASSERT(pa_account_same_credentials(a, t));
+	free(buf);
+	provauth_account_free(a);
+	provauth_account_free(t);
 }
 
 static void test_record_truncations(void)
@@ -353,15 +441,18 @@ static void test_record_encode_refuses_nameless_cookie(void)
 	provauth_account *a = full_account();
 	unsigned char *buf = NULL;
 	size_t len;
-	char *name;
+	provauth_credential *cookie;
+	const char *name;
 
 	CU_ASSERT_FATAL(a != NULL);
-	name = a->cookies[0].name;
-	a->cookies[0].name = NULL;
+	/* Only the account room writes credentials; a test breaking one on purpose may too. */
+	cookie = (provauth_credential *)pa_test_nth(a, PROVAUTH_CRED_COOKIE, 0);
+	name = cookie->name;
+	cookie->name = NULL;
 	CU_ASSERT_EQUAL(pa_record_encode(&buf, &len, a), PROVAUTH_EINVAL);
 	CU_ASSERT_PTR_NULL(buf);
 	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "acct-1"));
-	a->cookies[0].name = name;
+	cookie->name = name;
 	provauth_account_free(a);
 }
 
@@ -380,6 +471,9 @@ int main(int argc, char **argv)
 		{ "round trip", test_record_round_trip },
 		{ "no secrets", test_record_no_secrets },
 		{ "malformed records", test_record_rejects_malformed },
+		{ "malformed version 2 records", test_record_v2_rejects_malformed },
+		{ "reads version 1", test_record_reads_version1 },
+		{ "version 2 keeps the expiry", test_record_v2_expiry },
 		{ "truncations", test_record_truncations },
 		{ "fuzz", test_record_fuzz },
 		{ "nameless cookie", test_record_encode_refuses_nameless_cookie },

@@ -620,16 +620,16 @@ static provauth_account *sample_account(void)
 	if (provauth_account_new(&a, "acct-1", "pixverse") < 0)
 		return NULL;
 	if (provauth_account_set(&a->email, "a@example.com") < 0 ||
-	    provauth_account_set(&a->password, "pw") < 0 ||
-	    provauth_account_set(&a->jwt_token, "jwt") < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "pw", 0) < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "jwt", 0) < 0 ||
 	    provauth_account_set_cookie(a, "sid", "s1") < 0 ||
 	    provauth_account_set_cookie(a, "csrf", "c1") < 0 ||
 	    provauth_account_set_api_key(a, "openapi", "k1") < 0 ||
-	    provauth_account_set_metadata(a, "auth_method", "\"password\"") < 0) {
+	    provauth_account_set_metadata(a, "auth_method", "\"password\"") < 0 ||
+	    provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at-sample", 1700000000) < 0) {
 		provauth_account_free(a);
 		return NULL;
 	}
-	a->access_expires_at = 1700000000;
 	a->revision = 4;
 	return a;
 }
@@ -669,34 +669,34 @@ static void test_account_cookies_and_keys(void)
 	provauth_account *a = sample_account();
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-	CU_ASSERT_EQUAL(a->cookie_count, 2);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "sid"), "s1");
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_COOKIE), 2);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "sid"), "s1");
 	/* Replace keeps one entry per name. */
 	CU_ASSERT_EQUAL(provauth_account_set_cookie(a, "sid", "s2"), 0);
-	CU_ASSERT_EQUAL(a->cookie_count, 2);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "sid"), "s2");
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_COOKIE), 2);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "sid"), "s2");
 	/* Remove the first: the other one stays reachable. */
 	CU_ASSERT_EQUAL(provauth_account_set_cookie(a, "sid", NULL), 0);
-	CU_ASSERT_EQUAL(a->cookie_count, 1);
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "sid"));
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "csrf"), "c1");
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_COOKIE), 1);
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "sid"));
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "csrf"), "c1");
 	CU_ASSERT_EQUAL(provauth_account_set_cookie(a, "absent", NULL), 0);
-	CU_ASSERT_EQUAL(a->cookie_count, 1);
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_COOKIE), 1);
 	CU_ASSERT_EQUAL(provauth_account_set_cookie(a, "", "v"), PROVAUTH_EINVAL);
 	CU_ASSERT_EQUAL(provauth_account_set_cookie(a, NULL, "v"), PROVAUTH_EINVAL);
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, NULL));
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, NULL));
 	CU_ASSERT_PTR_NULL(provauth_account_cookie(NULL, "csrf"));
 
-	CU_ASSERT_STRING_EQUAL(provauth_account_api_key(a, "openapi"), "k1");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_API_KEY, "openapi"), "k1");
 	CU_ASSERT_EQUAL(provauth_account_set_api_key(a, "openapi", "k2"), 0);
-	CU_ASSERT_EQUAL(a->api_key_count, 1);
-	CU_ASSERT_STRING_EQUAL(provauth_account_api_key(a, "openapi"), "k2");
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_API_KEY), 1);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_API_KEY, "openapi"), "k2");
 	CU_ASSERT_EQUAL(provauth_account_set_api_key(a, "other", "o1"), 0);
-	CU_ASSERT_EQUAL(a->api_key_count, 2);
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_API_KEY), 2);
 	CU_ASSERT_EQUAL(provauth_account_set_api_key(a, "openapi", NULL), 0);
-	CU_ASSERT_EQUAL(a->api_key_count, 1);
-	CU_ASSERT_PTR_NULL(provauth_account_api_key(a, "openapi"));
-	CU_ASSERT_STRING_EQUAL(provauth_account_api_key(a, "other"), "o1");
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_API_KEY), 1);
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_API_KEY, "openapi"));
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_API_KEY, "other"), "o1");
 	CU_ASSERT_EQUAL(provauth_account_set_api_key(a, "", "v"), PROVAUTH_EINVAL);
 	provauth_account_free(a);
 }
@@ -847,13 +847,14 @@ static void test_account_dup(void)
 	provauth_account *a = sample_account(), *b = NULL;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-	CU_ASSERT_EQUAL(provauth_account_set(&a->refresh_token, "rt"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "rt", 0), 0);
 	CU_ASSERT_EQUAL_FATAL(provauth_account_dup(&b, a), 0);
-	CU_ASSERT_PTR_NOT_EQUAL(a->cookies, b->cookies);
-	CU_ASSERT_PTR_NOT_EQUAL(a->jwt_token, b->jwt_token);
+	CU_ASSERT_PTR_NOT_EQUAL(a->credentials, b->credentials);
+	CU_ASSERT_PTR_NOT_EQUAL(PA_CRED(a, JWT),
+	                        PA_CRED(b, JWT));
 	CU_ASSERT(pa_account_same_credentials(a, b));
 	CU_ASSERT_EQUAL(b->revision, 4);
-	CU_ASSERT_EQUAL(b->access_expires_at, 1700000000);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(b, ACCESS_TOKEN), 1700000000);
 	/* Bookkeeping fields are not credentials. */
 	b->revision = 9;
 	b->updated_at = 123;
@@ -863,12 +864,12 @@ static void test_account_dup(void)
 	CU_ASSERT(!pa_account_same_credentials(a, b));
 	CU_ASSERT_EQUAL(provauth_account_set_cookie(b, "sid", "s1"), 0);
 	CU_ASSERT(pa_account_same_credentials(a, b));
-	CU_ASSERT_EQUAL(provauth_account_set(&b->refresh_token, NULL), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(b, PROVAUTH_CRED_REFRESH_TOKEN, NULL, NULL, 0), 0);
 	CU_ASSERT(!pa_account_same_credentials(a, b));
-	CU_ASSERT_EQUAL(provauth_account_set(&b->refresh_token, "rt"), 0);
-	b->access_expires_at++;
+	CU_ASSERT_EQUAL(provauth_account_set_credential(b, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "rt", 0), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(b, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at-sample", 1700000001), 0);
 	CU_ASSERT(!pa_account_same_credentials(a, b));
-	b->access_expires_at--;
+	CU_ASSERT_EQUAL(provauth_account_set_credential(b, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at-sample", 1700000000), 0);
 	CU_ASSERT_EQUAL(provauth_account_set_metadata(b, "x", "1"), 0);
 	CU_ASSERT(!pa_account_same_credentials(a, b));
 	provauth_account_free(b);
@@ -912,14 +913,14 @@ static void test_update_apply(void)
 	CU_ASSERT(!pa_update_is_empty(u));
 
 	CU_ASSERT_EQUAL_FATAL(pa_update_apply(u, a), 0);
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, "jwt-new");
-	CU_ASSERT_STRING_EQUAL(a->access_token, "at");
-	CU_ASSERT_PTR_NULL(a->password);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "jwt-new");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, ACCESS_TOKEN), "at");
+	CU_ASSERT_PTR_NULL(PA_CRED(a, PASSWORD));
 	CU_ASSERT_STRING_EQUAL(a->email, "a@example.com");      /* untouched */
-	CU_ASSERT_EQUAL(a->access_expires_at, 1800000000);
-	CU_ASSERT_EQUAL(a->cookie_count, 1);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "sid"), "s-new");
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "csrf"));
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(a, ACCESS_TOKEN), 1800000000);
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_COOKIE), 1);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "sid"), "s-new");
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "csrf"));
 	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_GOOGLE);
 	md = parse(a->metadata);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(md);
@@ -949,13 +950,13 @@ static void test_update_clear_cookies(void)
 	/* ...one set after it survives. */
 	CU_ASSERT_EQUAL(pa_update_set_cookie(u, "fresh", "f"), 0);
 	CU_ASSERT_EQUAL_FATAL(pa_update_apply(u, a), 0);
-	CU_ASSERT_EQUAL(a->cookie_count, 1);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "fresh"), "f");
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "sid"));
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "early"));
+	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_COOKIE), 1);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "fresh"), "f");
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "sid"));
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "early"));
 	/* Other credentials are untouched by a cookie-only update. */
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, "jwt");
-	CU_ASSERT_STRING_EQUAL(provauth_account_api_key(a, "openapi"), "k1");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "jwt");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_API_KEY, "openapi"), "k1");
 	pa_update_free(u);
 
 	/* An empty update changes nothing. */
@@ -981,8 +982,9 @@ static size_t cookie_bytes(const provauth_account *a)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < a->cookie_count; i++)
-		n += strlen(a->cookies[i].name) + strlen(a->cookies[i].value) + 3;  /* "; " and "=" */
+	for (i = 0; i < pa_test_count(a, PROVAUTH_CRED_COOKIE); i++)
+		n += strlen(pa_test_nth(a, PROVAUTH_CRED_COOKIE, i)->name) +
+		     strlen(pa_test_nth(a, PROVAUTH_CRED_COOKIE, i)->value) + 3;  /* "; " and "=" */
 	return n;
 }
 
@@ -1013,22 +1015,23 @@ static void test_update_cookie_jar_bounded(void)
 		}
 		CU_ASSERT_EQUAL_FATAL(pa_update_apply(u, a), 0);
 		pa_update_free(u);
-		CU_ASSERT(a->cookie_count <= PA_COOKIES_MAX_COUNT);
+		CU_ASSERT(pa_test_count(a, PROVAUTH_CRED_COOKIE) <= PA_COOKIES_MAX_COUNT);
 		CU_ASSERT(cookie_bytes(a) <= PA_COOKIES_MAX_BYTES);
 		/* What this login set is all there. */
-		CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "_ai_token"), login % 2 ? "tok-odd" : "tok-even");
+		CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"),
+		                       login % 2 ? "tok-odd" : "tok-even");
 		snprintf(name, sizeof(name), "junk%d_19", login);
-		CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(a, name));
+		CU_ASSERT_PTR_NOT_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, name));
 		snprintf(name, sizeof(name), "junk%d_0", login);
-		CU_ASSERT_PTR_NOT_NULL(provauth_account_cookie(a, name));
+		CU_ASSERT_PTR_NOT_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, name));
 	}
 	/* The oldest went first. */
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "junk0_0"));
-	CU_ASSERT_PTR_NULL(provauth_account_cookie(a, "sid"));
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "junk0_0"));
+	CU_ASSERT_PTR_NULL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "sid"));
 	/* One name once: replaced, never added again. */
 	login = 0;
-	for (i = 0; i < (int)a->cookie_count; i++)
-		login += strcmp(a->cookies[i].name, "_ai_token") == 0;
+	for (i = 0; i < (int)pa_test_count(a, PROVAUTH_CRED_COOKIE); i++)
+		login += strcmp(pa_test_nth(a, PROVAUTH_CRED_COOKIE, i)->name, "_ai_token") == 0;
 	CU_ASSERT_EQUAL(login, 1);
 	provauth_account_free(a);
 }

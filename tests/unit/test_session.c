@@ -66,9 +66,9 @@ static void put_account(provauth_store *st, const char *id, const char *method, 
 	CU_ASSERT_FATAL(provauth_account_new(&a, id, "scripted") == 0);
 	a->email = strdup("user@example.com");
 	if (password)
-		a->password = strdup(password);
+		provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, password, 0);
 	if (jwt) {
-		a->jwt_token = strdup(jwt);
+		provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, jwt, 0);
 		provauth_account_set_cookie(a, "_ai_token", jwt);
 	}
 	if (method) {
@@ -149,8 +149,8 @@ static void test_password_account_reauths_and_retries_once(void)
 	CU_ASSERT_TRUE(pa_test_log_contains("scripted_auto_reauth_completed account_id=a1 success=1"));
 	CU_ASSERT_TRUE(pa_test_log_contains("error_code=10005 error_reason=logged_elsewhere"));
 	a = stored("a1");
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, srv->valid_token);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(a, "_ai_token"), srv->valid_token);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), srv->valid_token);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "_ai_token"), srv->valid_token);
 	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_PASSWORD);
 	provauth_account_free(a);
 }
@@ -307,7 +307,7 @@ static void test_newer_stored_credentials_are_reused(void)
 	/* Another process logged in and stored its token. */
 	scripted_server_kick(srv);
 	a = stored("a1");
-	provauth_account_set(&a->jwt_token, srv->valid_token);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, srv->valid_token, 0);
 	CU_ASSERT_FATAL(store->put(store, a) == 0);
 	provauth_account_free(a);
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
@@ -344,7 +344,7 @@ static void test_health_reset_after_success(void)
 	/* The user imports fresh cookies: the stored token is valid again. */
 	a = stored("g1");
 	CU_ASSERT(pa_streq(a->state.health.state, "invalid"));
-	provauth_account_set(&a->jwt_token, srv->valid_token);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, srv->valid_token, 0);
 	CU_ASSERT_FATAL(provauth_account_put(mgr, a) == 0);
 	provauth_account_free(a);
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "g1", "credits", scripted_op, NULL), 0);
@@ -365,8 +365,8 @@ static void test_explicit_reauth_sets_password_method(void)
 	CU_ASSERT_EQUAL(provauth_account_reauth(mgr, "a1", PW), 0);
 	a = stored("a1");
 	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_PASSWORD);
-	CU_ASSERT_STRING_EQUAL(a->password, PW);
-	CU_ASSERT_STRING_EQUAL(a->jwt_token, srv->valid_token);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, PASSWORD), PW);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), srv->valid_token);
 	provauth_account_free(a);
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 2);
 }
@@ -382,7 +382,7 @@ static void test_oauth_answer_marks_google(void)
 	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), PROVAUTH_ESESSION);
 	a = stored("a1");
 	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_GOOGLE);
-	CU_ASSERT_PTR_NULL(a->password);
+	CU_ASSERT_PTR_NULL(PA_CRED(a, PASSWORD));
 	provauth_account_free(a);
 }
 
@@ -500,9 +500,9 @@ static void put_oauth_account(const char *id, int64_t expires_in)
 	provauth_account *a = NULL;
 
 	CU_ASSERT_FATAL(provauth_account_new(&a, id, "scripted") == 0);
-	a->refresh_token = strdup("refresh-SECRET-0");
-	a->access_token = strdup(srv->valid_token);
-	a->access_expires_at = atomic_load(&fake_now) + expires_in;
+	provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "refresh-SECRET-0", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, srv->valid_token,
+	                                atomic_load(&fake_now) + expires_in);
 	CU_ASSERT_FATAL(store->put(store, a) == 0);
 	provauth_account_free(a);
 }
@@ -524,8 +524,8 @@ static void test_expired_access_token_storm_one_refresh(void)
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
 	/* The rotated refresh token is stored. */
 	a = stored("a1");
-	CU_ASSERT_STRING_EQUAL(a->refresh_token, "refresh-SECRET-next");
-	CU_ASSERT_EQUAL(a->access_expires_at, atomic_load(&fake_now) + 3600);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, REFRESH_TOKEN), "refresh-SECRET-next");
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(a, ACCESS_TOKEN), atomic_load(&fake_now) + 3600);
 	provauth_account_free(a);
 }
 

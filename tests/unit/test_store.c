@@ -101,16 +101,17 @@ static provauth_account *make_account(const char *id, const char *provider)
 	if (provauth_account_new(&a, id, provider) < 0)
 		return NULL;
 	provauth_account_set(&a->email, "user@example.com");
-	provauth_account_set(&a->password, "pw-Secret-4711");
-	provauth_account_set(&a->jwt_token, "eyJ.jwt-Secret.sig");
-	provauth_account_set(&a->refresh_token, "refresh-Secret-0815");
-	provauth_account_set(&a->access_token, "access-Secret-1234");
+	provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "pw-Secret-4711", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "eyJ.jwt-Secret.sig", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "refresh-Secret-0815", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "access-Secret-1234", 0);
 	provauth_account_set_cookie(a, "_session", "cookie-Secret-abcd");
 	provauth_account_set_cookie(a, "lang", "en");
 	provauth_account_set_api_key(a, "openapi", "sk-apikey-Secret-9");
 	provauth_account_set_metadata(a, "auth_method", "\"password\"");
 	provauth_account_set_metadata(a, "session_health", "{\"state\":\"ok\",\"n\":3}");
-	a->access_expires_at = 1893456000;
+	provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL,
+	                                PA_CRED(a, ACCESS_TOKEN), 1893456000);
 	return a;
 }
 
@@ -199,9 +200,9 @@ static void test_insert_get(void)
 	CU_ASSERT(pa_account_same_credentials(a, got));
 	CU_ASSERT_EQUAL(got->revision, 1);
 	CU_ASSERT_EQUAL(got->updated_at, a->updated_at);
-	CU_ASSERT_EQUAL(got->access_expires_at, 1893456000);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(got, "_session"), "cookie-Secret-abcd");
-	CU_ASSERT_STRING_EQUAL(provauth_account_api_key(got, "openapi"), "sk-apikey-Secret-9");
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(got, ACCESS_TOKEN), 1893456000);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_COOKIE, "_session"), "cookie-Secret-abcd");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_API_KEY, "openapi"), "sk-apikey-Secret-9");
 	CU_ASSERT_EQUAL(provauth_account_auth_method(got), PROVAUTH_AUTH_PASSWORD);
 	CU_ASSERT_STRING_EQUAL(got->email, "user@example.com");
 	provauth_account_free(got);
@@ -219,13 +220,13 @@ static void test_absent_fields_stay_absent(void)
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "bare"), 0);
 	CU_ASSERT_PTR_NULL(got->email);
-	CU_ASSERT_PTR_NULL(got->password);
-	CU_ASSERT_PTR_NULL(got->jwt_token);
-	CU_ASSERT_PTR_NULL(got->refresh_token);
-	CU_ASSERT_PTR_NULL(got->access_token);
-	CU_ASSERT_EQUAL(got->cookie_count, 0);
-	CU_ASSERT_EQUAL(got->api_key_count, 0);
-	CU_ASSERT_EQUAL(got->access_expires_at, 0);
+	CU_ASSERT_PTR_NULL(PA_CRED(got, PASSWORD));
+	CU_ASSERT_PTR_NULL(PA_CRED(got, JWT));
+	CU_ASSERT_PTR_NULL(PA_CRED(got, REFRESH_TOKEN));
+	CU_ASSERT_PTR_NULL(PA_CRED(got, ACCESS_TOKEN));
+	CU_ASSERT_EQUAL(pa_test_count(got, PROVAUTH_CRED_COOKIE), 0);
+	CU_ASSERT_EQUAL(pa_test_count(got, PROVAUTH_CRED_API_KEY), 0);
+	CU_ASSERT_EQUAL(PA_CRED_EXPIRES(got, ACCESS_TOKEN), 0);
 	CU_ASSERT_STRING_EQUAL(pa_account_metadata(got), "{}");
 	provauth_account_free(got);
 	provauth_account_free(a);
@@ -239,14 +240,14 @@ static void test_copies_are_independent(void)
 
 	CU_ASSERT_FATAL(s && a);
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
-	provauth_account_set(&a->password, "changed-after-put");
+	provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "changed-after-put", 0);
 	provauth_account_set_cookie(a, "_session", NULL);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "acct-1"), 0);
-	provauth_account_set(&got->jwt_token, "changed-after-get");
+	provauth_account_set_credential(got, PROVAUTH_CRED_JWT, NULL, "changed-after-get", 0);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &again, "acct-1"), 0);
-	CU_ASSERT_STRING_EQUAL(again->password, "pw-Secret-4711");
-	CU_ASSERT_STRING_EQUAL(again->jwt_token, "eyJ.jwt-Secret.sig");
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(again, "_session"), "cookie-Secret-abcd");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(again, PASSWORD), "pw-Secret-4711");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(again, JWT), "eyJ.jwt-Secret.sig");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(again, PROVAUTH_CRED_COOKIE, "_session"), "cookie-Secret-abcd");
 	provauth_account_free(again);
 	provauth_account_free(got);
 	provauth_account_free(a);
@@ -276,7 +277,7 @@ static void test_list(void)
 	CU_ASSERT_STRING_EQUAL(list[1]->id, "b-acct");
 	CU_ASSERT_STRING_EQUAL(list[2]->id, "c-acct");
 	CU_ASSERT_STRING_EQUAL(list[0]->provider, "pixiv");
-	CU_ASSERT_STRING_EQUAL(list[2]->refresh_token, "refresh-Secret-0815");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(list[2], REFRESH_TOKEN), "refresh-Secret-0815");
 	provauth_account_list_free(list, n);
 
 	CU_ASSERT_EQUAL_FATAL(s->list(s, &list, &n, "pixverse"), 0);
@@ -330,14 +331,14 @@ static void test_revisions_and_conflicts(void)
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
 	CU_ASSERT_EQUAL(a->revision, 1);
 	CU_ASSERT_EQUAL_FATAL(provauth_account_dup(&stale, a), 0);
-	provauth_account_set(&a->refresh_token, "rotated-Secret-2");
+	provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "rotated-Secret-2", 0);
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
 	CU_ASSERT_EQUAL(a->revision, 2);
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
 	CU_ASSERT_EQUAL(a->revision, 3);
 
 	/* A writer holding revision 1 lost the race: refused, and nothing it carried lands. */
-	provauth_account_set(&stale->refresh_token, "stale-Secret-1");
+	provauth_account_set_credential(stale, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "stale-Secret-1", 0);
 	provauth_account_set(&stale->email, "stale@example.com");
 	CU_ASSERT_EQUAL(s->put(s, stale), PROVAUTH_ECONFLICT);
 	CU_ASSERT(error_has("acct-1"));
@@ -345,7 +346,7 @@ static void test_revisions_and_conflicts(void)
 	CU_ASSERT_EQUAL(stale->revision, 1);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "acct-1"), 0);
 	CU_ASSERT_EQUAL(got->revision, 3);
-	CU_ASSERT_STRING_EQUAL(got->refresh_token, "rotated-Secret-2");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, REFRESH_TOKEN), "rotated-Secret-2");
 	CU_ASSERT_STRING_EQUAL(got->email, "user@example.com");
 	CU_ASSERT(pa_account_same_credentials(a, got));
 	provauth_account_free(got);
@@ -357,7 +358,7 @@ static void test_revisions_and_conflicts(void)
 	CU_ASSERT_EQUAL(stale->revision, 0);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "acct-1"), 0);
 	CU_ASSERT_EQUAL(got->revision, 3);
-	CU_ASSERT_STRING_EQUAL(got->refresh_token, "rotated-Secret-2");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, REFRESH_TOKEN), "rotated-Secret-2");
 	provauth_account_free(got);
 	provauth_account_free(stale);
 	provauth_account_free(a);
@@ -496,7 +497,7 @@ static void test_concurrent_increments(void)
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "counter"), 0);
 	CU_ASSERT_EQUAL(counter_of(got), (long)started * PER_THREAD);
 	CU_ASSERT_EQUAL(got->revision, 1 + (uint64_t)started * PER_THREAD);
-	CU_ASSERT_STRING_EQUAL(got->password, "pw-Secret-4711");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, PASSWORD), "pw-Secret-4711");
 	provauth_account_free(got);
 	provauth_account_free(a);
 	provauth_store_free(s);

@@ -86,9 +86,9 @@ static provauth_account *make_account(const char *id)
 
 	CU_ASSERT_FATAL(provauth_account_new(&a, id, "scripted") == 0);
 	CU_ASSERT_FATAL(provauth_account_set(&a->email, "user@example.com") == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&a->password, SECRET_PW) == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&a->jwt_token, SECRET_JWT) == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&a->refresh_token, SECRET_REFRESH) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, SECRET_PW, 0) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, SECRET_JWT, 0) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, SECRET_REFRESH, 0) == 0);
 	CU_ASSERT_FATAL(provauth_account_set_cookie(a, "_ai_token", SECRET_COOKIE) == 0);
 	a->updated_at = SENTINEL_TIME;
 	return a;
@@ -121,9 +121,10 @@ static char *snapshot(provauth_store *st)
 	for (i = 0; i < n; i++) {
 		const provauth_account *a = list[i];
 		char *line = pa_sprintf("%s|%s|%s|%s|%s|%s|%s|%llu|%lld|%zu;", a->id, a->provider, a->email ? a->email : "",
-		                        a->password ? a->password : "", a->jwt_token ? a->jwt_token : "",
-		                        a->refresh_token ? a->refresh_token : "", a->metadata ? a->metadata : "",
-		                        (unsigned long long)a->revision, (long long)a->updated_at, a->cookie_count);
+		                        PA_CRED(a, PASSWORD) ? PA_CRED(a, PASSWORD) : "", PA_CRED(a, JWT) ? PA_CRED(a, JWT) : "",
+		                        PA_CRED(a, REFRESH_TOKEN) ? PA_CRED(a, REFRESH_TOKEN) : "", a->metadata ? a->metadata : "",
+		                        (unsigned long long)a->revision, (long long)a->updated_at,
+		                        pa_test_count(a, PROVAUTH_CRED_COOKIE));
 		char *grown;
 		CU_ASSERT_FATAL(line != NULL);
 		grown = realloc(out, len + strlen(line) + 1);
@@ -178,13 +179,13 @@ static void test_inserts_then_updates(void)
 	}
 	CU_ASSERT_EQUAL_FATAL(st->get(st, &got, "acct-a"), 0);
 	CU_ASSERT_EQUAL(got->revision, 1);
-	CU_ASSERT_STRING_EQUAL(got->password, SECRET_PW);
-	CU_ASSERT_STRING_EQUAL(provauth_account_cookie(got, "_ai_token"), SECRET_COOKIE);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, PASSWORD), SECRET_PW);
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_COOKIE, "_ai_token"), SECRET_COOKIE);
 	provauth_account_free(got);
 
 	/* Two updates at the revision just returned and one insert, in one batch. */
 	b[0] = a[2];
-	CU_ASSERT_FATAL(provauth_account_set(&b[0]->jwt_token, "jwt-SECRET-new") == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(b[0], PROVAUTH_CRED_JWT, NULL, "jwt-SECRET-new", 0) == 0);
 	b[1] = make_account("acct-d");
 	b[2] = a[0];
 	CU_ASSERT_EQUAL_FATAL(st->put_many(st, b, 3), 0);
@@ -193,7 +194,7 @@ static void test_inserts_then_updates(void)
 	CU_ASSERT_EQUAL(b[2]->revision, 2);
 	CU_ASSERT_EQUAL_FATAL(st->get(st, &got, "acct-b"), 0);
 	CU_ASSERT_EQUAL(got->revision, 2);
-	CU_ASSERT_STRING_EQUAL(got->jwt_token, "jwt-SECRET-new");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, JWT), "jwt-SECRET-new");
 	provauth_account_free(got);
 	/* A single put sees the batch's revisions. */
 	a[1]->revision = 1;
@@ -501,7 +502,7 @@ static void test_sqlite_durable_and_sealed(void)
 	CU_ASSERT_EQUAL(other->get(other, &got, "acct-y"), 0);
 	if (got) {
 		CU_ASSERT_EQUAL(got->revision, 1);
-		CU_ASSERT_STRING_EQUAL(got->refresh_token, SECRET_REFRESH);
+		CU_ASSERT_STRING_EQUAL(PA_CRED(got, REFRESH_TOKEN), SECRET_REFRESH);
 	}
 	provauth_account_free(got);
 	provauth_store_free(other);
@@ -621,8 +622,8 @@ static void test_manager_evicts(void)
 	CU_ASSERT_FATAL(m != NULL);
 	a[0] = make_account("ev-1");
 	a[1] = make_account("ev-2");
-	CU_ASSERT_FATAL(provauth_account_set(&a[0]->jwt_token, "jwt-SECRET-0") == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&a[1]->jwt_token, "jwt-SECRET-0") == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a[0], PROVAUTH_CRED_JWT, NULL, "jwt-SECRET-0", 0) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a[1], PROVAUTH_CRED_JWT, NULL, "jwt-SECRET-0", 0) == 0);
 	CU_ASSERT_EQUAL_FATAL(provauth_account_put_many(m, a, 2), 0);
 	CU_ASSERT_EQUAL(provauth_run_with_session(m, "ev-1", "op", scripted_op, NULL), 0);
 	CU_ASSERT_EQUAL(provauth_run_with_session(m, "ev-1", "op", scripted_op, NULL), 0);
@@ -630,8 +631,8 @@ static void test_manager_evicts(void)
 
 	/* The server now accepts another token only; the batch stores it. */
 	token = scripted_server_kick(srv);
-	CU_ASSERT_FATAL(provauth_account_set(&a[0]->jwt_token, token) == 0);
-	CU_ASSERT_FATAL(provauth_account_set(&a[1]->jwt_token, token) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a[0], PROVAUTH_CRED_JWT, NULL, token, 0) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_credential(a[1], PROVAUTH_CRED_JWT, NULL, token, 0) == 0);
 	CU_ASSERT_EQUAL_FATAL(provauth_account_put_many(m, a, 2), 0);
 	builds = atomic_load(&srv->builds);
 	ops = atomic_load(&srv->ops);

@@ -70,8 +70,8 @@ static provauth_account *make_account(const char *id)
 	if (provauth_account_new(&a, id, "pixverse") < 0)
 		return NULL;
 	provauth_account_set(&a->email, "user@example.com");
-	provauth_account_set(&a->password, "pw-Secret-4711");
-	provauth_account_set(&a->jwt_token, "eyJ.jwt-Secret.sig");
+	provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "pw-Secret-4711", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "eyJ.jwt-Secret.sig", 0);
 	return a;
 }
 
@@ -204,7 +204,7 @@ static void test_no_new_key_over_sealed_accounts(void)
 	CU_ASSERT_EQUAL_FATAL(write_file(key, good_key, key_len, 0600), 0);
 	CU_ASSERT_EQUAL_FATAL(provauth_store_sqlite_open(&s, path, NULL), 0);
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-1"), 0);
-	CU_ASSERT(got && got->password && strcmp(got->password, "pw-Secret-4711") == 0);
+	CU_ASSERT(got && PA_CRED(got, PASSWORD) && strcmp(PA_CRED(got, PASSWORD), "pw-Secret-4711") == 0);
 	provauth_account_free(got);
 	provauth_store_free(s);
 	free(db);

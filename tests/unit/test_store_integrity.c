@@ -49,8 +49,8 @@ static provauth_account *make_account(const char *id, const char *email)
 	if (provauth_account_new(&a, id, "pixverse") < 0)
 		return NULL;
 	provauth_account_set(&a->email, email);
-	provauth_account_set(&a->password, "pw-Secret-4711");
-	provauth_account_set(&a->jwt_token, "eyJ.jwt-Secret.sig");
+	provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "pw-Secret-4711", 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "eyJ.jwt-Secret.sig", 0);
 	return a;
 }
 
@@ -130,7 +130,7 @@ static void expect_alice_refused(const char *path)
 	CU_ASSERT(error_has("changed outside provauth"));
 	CU_ASSERT(!error_has("Secret"));
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-bob"), 0);
-	CU_ASSERT(got && got->password && strcmp(got->password, "pw-Secret-4711") == 0);
+	CU_ASSERT(got && PA_CRED(got, PASSWORD) && strcmp(PA_CRED(got, PASSWORD), "pw-Secret-4711") == 0);
 	provauth_account_free(got);
 	provauth_store_free(s);
 }
@@ -169,7 +169,7 @@ static void test_older_blob_put_back(void)
 	/* A re-login: new secrets, next revision. */
 	CU_ASSERT_EQUAL_FATAL(provauth_store_sqlite_open(&s, path, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &a, "acct-alice"), 0);
-	CU_ASSERT_EQUAL_FATAL(provauth_account_set(&a->jwt_token, "eyJ.newer-Secret.sig"), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "eyJ.newer-Secret.sig", 0), 0);
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
 	provauth_account_free(a);
 	provauth_store_free(s);
@@ -248,6 +248,37 @@ out:
 	return rc;
 }
 
+/*
+ * A row as provauth wrote it before record format 2: the record in version
+ * 1's fixed tags (password "pw-bob", access token "at-bob"), the access
+ * token's expiry in the row's column alone.
+ */
+static int insert_v1_record_row(sqlite3 *db, const unsigned char *key, const char *id, const char *email)
+{
+	static const unsigned char v1[] = { 1, 1, 0, 0, 0, 6, 'p', 'w', '-', 'b', 'o', 'b',
+	                                    4, 0, 0, 0, 6, 'a', 't', '-', 'b', 'o', 'b' };
+	unsigned char *blob = NULL;
+	size_t blob_len = 0;
+	char ad[128];
+	size_t ad_len;
+	sqlite3_stmt *q = NULL;
+	int rc = -1;
+
+	ad_len = (size_t)snprintf(ad, sizeof(ad), "%s%c%s", id, 0, "pixverse");
+	if (pa_seal(&blob, &blob_len, key, ad, ad_len, v1, sizeof(v1)) < 0 ||
+	    sqlite3_prepare_v2(db, "INSERT INTO accounts VALUES (?1, 'pixverse', ?2, '{}', 3, 0, 1900000000, ?3)", -1,
+	                       &q, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, email, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 3, blob, (int)blob_len, SQLITE_STATIC);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
+out:
+	sqlite3_finalize(q);
+	free(blob);
+	return rc;
+}
+
 static char *v2_store(const unsigned char *key)
 {
 	static const char check_ad[] = "provauth store key check", check_text[] = "provauth store key check v1";
@@ -266,7 +297,8 @@ static char *v2_store(const unsigned char *key)
 		goto out;
 	sqlite3_bind_blob(q, 1, blob, (int)blob_len, SQLITE_STATIC);
 	ok = sqlite3_step(q) == SQLITE_DONE && insert_v2_row(db, key, "acct-alice", "alice@example.com") == 0 &&
-	     insert_v2_row(db, key, "acct-bob", "bob@example.com") == 0;
+	     insert_v2_row(db, key, "acct-bob", "bob@example.com") == 0 &&
+	     insert_v1_record_row(db, key, "acct-carol", "carol@example.com") == 0;
 out:
 	sqlite3_finalize(q);
 	sqlite3_close(db);
@@ -293,8 +325,14 @@ static void test_migration_reseals(void)
 	opts.key = key;
 	CU_ASSERT_EQUAL_FATAL(provauth_store_sqlite_open(&s, path, &opts), 0);
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-alice"), 0);
-	CU_ASSERT(got && got->password && strcmp(got->password, "pw-Secret-4711") == 0);
+	CU_ASSERT(got && PA_CRED(got, PASSWORD) && strcmp(PA_CRED(got, PASSWORD), "pw-Secret-4711") == 0);
 	CU_ASSERT(got && got->revision == 3);
+	provauth_account_free(got);
+	got = NULL;
+	/* A record written before format 2 loses nothing; its token's expiry comes from the row. */
+	CU_ASSERT_EQUAL(s->get(s, &got, "acct-carol"), 0);
+	CU_ASSERT(got && pa_streq(PA_CRED(got, PASSWORD), "pw-bob") && pa_streq(PA_CRED(got, ACCESS_TOKEN), "at-bob"));
+	CU_ASSERT(got && PA_CRED_EXPIRES(got, ACCESS_TOKEN) == 1900000000 && got->credential_count == 2);
 	provauth_account_free(got);
 	got = NULL;
 	provauth_store_free(s);

@@ -7,6 +7,7 @@
 # Tests that need more say so below the list.
 PA_UNIT_TESTS = \
 	tests/unit/test_services \
+	tests/unit/test_credential \
 	tests/unit/test_json_check \
 	tests/unit/test_redact \
 	tests/unit/test_settings \

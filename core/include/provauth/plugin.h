@@ -44,6 +44,10 @@
  *       auth method, session health, last reauth, refused refresh token;
  *       metadata keys before store schema 4) and, appended at the end
  *       of the host table, host->update_set_auth_method.
+ *       Refined before release: host->account_credential,
+ *       account_credential_expires, account_credential_count and
+ *       account_credential_at read an account's credentials by kind and
+ *       name, or one by one.
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -398,6 +402,21 @@ struct provauth_host {
 	 */
 	int (*text_excerpt)(const provauth_host *h, char *out, size_t size, const char *text, size_t len,
 	                    const char *const *secrets, size_t nsecrets);
+
+	/*
+	 * -- an account's credentials (2.0, added before 2.0 was released) --
+	 * What provauth_account_credential and _credential_expires answer:
+	 * the value of one credential (PROVAUTH_CRED_* kind; `name` a cookie's
+	 * name, an API key's kind, NULL for single-valued kinds), borrowed from
+	 * the account, or NULL; its expiry, 0 when none. Plugins read accounts
+	 * through these rather than the struct's fields, whose shape is going
+	 * to change.
+	 */
+	const char *(*account_credential)(const provauth_account *a, const char *kind, const char *name);
+	int64_t (*account_credential_expires)(const provauth_account *a, const char *kind, const char *name);
+	/* Iteration, as provauth_account_credential_count and _at: the strings are borrowed. */
+	size_t (*account_credential_count)(const provauth_account *a);
+	int (*account_credential_at)(provauth_credential *out, const provauth_account *a, size_t i);
 
 	/* ---- 2.0, account state (store schema 4) ---- */
 

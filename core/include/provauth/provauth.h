@@ -154,6 +154,27 @@ PROVAUTH_EXTERN(const char *) provauth_account_cookie(const provauth_account *ac
 /* Adds or replaces the first API key of `kind`; value NULL removes it. */
 PROVAUTH_EXTERN(int) provauth_account_set_api_key(provauth_account *account, const char *kind, const char *value);
 PROVAUTH_EXTERN(const char *) provauth_account_api_key(const provauth_account *account, const char *kind);
+/*
+ * Credentials, whatever the provider keeps (provauth_credential in
+ * <provauth/types.h>). `name` is NULL or "" for single-valued kinds.
+ * provauth_account_credential: the value, or NULL when absent (borrowed,
+ * valid until the account next changes).
+ */
+PROVAUTH_EXTERN(const char *) provauth_account_credential(const provauth_account *account, const char *kind,
+                                                          const char *name);
+/* Its expiry (unix seconds), 0 when it has none or is absent. */
+PROVAUTH_EXTERN(int64_t) provauth_account_credential_expires(const provauth_account *account, const char *kind,
+                                                             const char *name);
+/*
+ * Adds or replaces one credential; value NULL removes it. PROVAUTH_EINVAL for
+ * a kind the account cannot hold (or a name on a single-valued kind).
+ */
+PROVAUTH_EXTERN(int) provauth_account_set_credential(provauth_account *account, const char *kind, const char *name,
+                                                     const char *value, int64_t expires_at);
+/* Iteration: count, then entry i (0 <= i < count; PROVAUTH_ENOTFOUND beyond). */
+PROVAUTH_EXTERN(size_t) provauth_account_credential_count(const provauth_account *account);
+PROVAUTH_EXTERN(int) provauth_account_credential_at(provauth_credential *out, const provauth_account *account,
+                                                    size_t i);
 /* account->state.auth_method (UNKNOWN for NULL). */
 PROVAUTH_EXTERN(provauth_auth_method) provauth_account_auth_method(const provauth_account *account);
 /*

@@ -95,10 +95,30 @@ typedef struct provauth_cookie {
 	char *value;      /* secret */
 } provauth_cookie;
 
-typedef struct provauth_api_key {
-	char *kind;       /* e.g. "openapi" */
-	char *value;      /* secret */
-} provauth_api_key;
+/*
+ * One credential of an account: `kind` says what it is (the well-known
+ * kinds below; providers may define others), `name` tells apart several of
+ * one kind (a cookie's name, an API key's kind; "" for single-valued kinds
+ * such as a password), `value` is always a secret (sealed at rest, never
+ * logged) and `expires_at` is unix seconds, 0 when it does not expire or is
+ * unknown. Read one with provauth_account_credential_at: the strings are
+ * borrowed from the account and valid until it next changes. In an
+ * account's `credentials` the strings are the account's own (malloc()ed);
+ * change them through provauth_account_set_credential.
+ */
+typedef struct provauth_credential {
+	const char *kind;
+	const char *name;
+	const char *value;        /* secret */
+	int64_t expires_at;       /* unix seconds; 0 = never / unknown */
+} provauth_credential;
+
+#define PROVAUTH_CRED_PASSWORD      "password"
+#define PROVAUTH_CRED_JWT           "jwt"
+#define PROVAUTH_CRED_COOKIE        "cookie"         /* name: the cookie's name */
+#define PROVAUTH_CRED_API_KEY       "api_key"        /* name: the key's kind, e.g. "openapi" */
+#define PROVAUTH_CRED_REFRESH_TOKEN "refresh_token"
+#define PROVAUTH_CRED_ACCESS_TOKEN  "access_token"   /* expires_at: the token's expiry */
 
 /*
  * The last verdict the manager recorded on an account's session (what
@@ -134,23 +154,16 @@ typedef struct provauth_account_state {
 /*
  * One provider account: a plain snapshot. All strings are malloc()ed and
  * NUL-terminated; NULL means absent. Free with provauth_account_free.
- * Fields marked secret are sealed at rest by the sqlite store and are never
- * logged.
+ * Every credential value is a secret: sealed at rest by the sqlite store and
+ * never logged.
  */
 typedef struct provauth_account {
 	char *id;                 /* stable identifier, unique in the store */
 	char *provider;           /* provider id, e.g. "pixverse" */
 	char *email;
-	char *password;           /* secret */
-	char *jwt_token;          /* secret */
-	provauth_cookie *cookies; /* name -> value, names unique */
-	size_t cookie_count;
 	char *metadata;           /* JSON object text: the provider's own data */
-	provauth_api_key *api_keys;
-	size_t api_key_count;
-	char *refresh_token;      /* secret */
-	char *access_token;       /* secret */
-	int64_t access_expires_at;/* unix seconds; 0 = unknown */
+	provauth_credential *credentials; /* in the order first set; one per (kind, name) */
+	size_t credential_count;
 	uint64_t revision;        /* store version; bumped by every successful put */
 	int64_t updated_at;       /* unix seconds of the last put */
 	provauth_account_state state; /* the core's own state; copied by stores like the rest */
