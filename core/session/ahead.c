@@ -52,9 +52,8 @@ static int renew(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *c
 int pa_refresh_ahead_oauth(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *context)
 {
 	const pa_cached *c = *cp;
-	const provauth_account *a = c->account;
-	const char *token = provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
-	int64_t ahead, now, expires = provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
+	const char *token = c->access_token;
+	int64_t ahead, now, expires = c->access_expires_at;
 
 	ahead = pa_provider_cfg(c->plugin)->refresh_ahead;
 	now = pa_manager_now(m);

@@ -70,7 +70,8 @@ static int build_from(provauth_account *a, void *payload)
 		return pa_error_oom();
 	}
 	atomic_init(&c->refs, 1);
-	c->built_from = c->account = acct;
+	c->built_from = acct;
+	pa_cached_set_account(c, acct);
 	c->plugin = p;
 	c->s.account_id = acct->id;
 	c->s.provider = acct->provider;
@@ -147,7 +148,7 @@ int pa_session_build(provauth_manager *m, const char *id, pa_cached **out)
 		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("error", provauth_last_error()) };
 		pa_session_log(m, PROVAUTH_LOG_WARN, c->plugin, "build_session_not_persisted", f, PA_ARRAY_LEN(f));
 	} else if (op.kept && op.stage == PA_RMW_WRITE) {
-		c->account = op.kept;
+		pa_cached_set_account(c, op.kept);
 		/* The operation sees what is stored now: ids or flags the build just derived too. */
 		c->s.metadata = pa_account_metadata(op.kept);
 	} else {
