@@ -316,6 +316,7 @@ static char *record_text(const provauth_account *a, const char *volatile_key)
 			json_object_array_add(keys, json_object_new_string(c.value));
 		}
 	}
+	json_object_object_add(o, "cookies", cookies);
 	json_object_object_add(o, "api_keys", keys);
 	if (a->metadata && !(meta = json_tokener_parse(a->metadata)))
 		meta = json_object_new_string(a->metadata); /* compared as it is */
