@@ -269,6 +269,9 @@ int pa_update_set_metadata(provauth_update *u, const char *key, const char *json
 int pa_update_set_auth_method(provauth_update *u, provauth_auth_method method);
 /* The value the update sets for `field` (NULL if it sets none or clears it). */
 const char *pa_update_get(const provauth_update *u, provauth_field field);
+/* host->session_set_credential: only for sessions the host built (core/session/credential.c). */
+int pa_session_set_credential(provauth_session *s, const char *kind, const char *name, const char *value,
+                              int64_t expires_at);
 
 /* ---- plugin_loader.c ---- */
 

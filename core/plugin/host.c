@@ -393,4 +393,7 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->account_credential_count = provauth_account_credential_count;
 	h->account_credential_at = provauth_account_credential_at;
 	h->update_set_auth_method = pa_update_set_auth_method;
+	h->session_credential = provauth_session_credential;
+	h->session_credential_expires = provauth_session_credential_expires;
+	h->session_set_credential = pa_session_set_credential;
 }

@@ -43,6 +43,38 @@ static int lend_cookies(pa_cached *c, const provauth_account *acct)
 }
 
 /*
+ * Until every plugin sets session credentials through the host, what a
+ * build put into the Pixverse-shaped fields is copied into the session's
+ * credentials too, so that both say the same.
+ */
+static int mirror_fields(pa_cached *c)
+{
+	provauth_credential cred;
+	size_t i;
+	int rc = 0;
+
+	if (c->s.jwt_token != c->pre_jwt)
+		rc = pa_session_set_credential(&c->s, PROVAUTH_CRED_JWT, NULL, c->s.jwt_token, 0);
+	if (rc == 0 && c->s.openapi_key != c->pre_openapi)
+		rc = pa_session_set_credential(&c->s, PROVAUTH_CRED_API_KEY, "openapi", c->s.openapi_key, 0);
+	if (rc == 0 && c->s.access_token != c->pre_access)
+		rc = pa_session_set_credential(&c->s, PROVAUTH_CRED_ACCESS_TOKEN, NULL, c->s.access_token,
+		                               c->s.access_expires_at);
+	if (rc < 0 || c->s.cookies == c->pre_cookies)
+		return rc;
+	for (i = 0; provauth_account_credential_at(&cred, c->creds, i) == 0;)
+		if (strcmp(cred.kind, PROVAUTH_CRED_COOKIE) != 0)
+			i++;
+		else if ((rc = pa_session_set_credential(&c->s, cred.kind, cred.name, NULL, 0)) < 0)
+			return rc;
+	for (i = 0; i < c->s.cookie_count; i++)
+		if ((rc = pa_session_set_credential(&c->s, PROVAUTH_CRED_COOKIE, c->s.cookies[i].name,
+		                                    c->s.cookies[i].value, 0)) < 0)
+			return rc;
+	return 0;
+}
+
+/*
  * One build from a fresh read `a`: the session points into a snapshot of
  * it, and `a` takes the build's update to be stored. A build that changed
  * nothing stores nothing.
@@ -75,6 +107,11 @@ static int build_from(provauth_account *a, void *payload)
 	c->s.account_id = acct->id;
 	c->s.provider = acct->provider;
 	c->s.email = acct->email;
+	if ((rc = pa_session_lend_credentials(c, acct)) < 0) {
+		pa_update_free(upd);
+		pa_cached_free(c);
+		return rc;
+	}
 	c->s.jwt_token = c->pre_jwt = provauth_account_credential(acct, PROVAUTH_CRED_JWT, NULL);
 	if ((rc = lend_cookies(c, acct)) < 0) {
 		pa_update_free(upd);
@@ -90,6 +127,8 @@ static int build_from(provauth_account *a, void *payload)
 	c->health_invalid = pa_streq(acct->state.health.state, "invalid");
 
 	rc = p->vt.build_session(p->state, acct, &c->s, upd);
+	if (rc == 0)
+		rc = mirror_fields(c);
 	if (rc < 0) {
 		pa_error_scrub(rc, acct, NULL);
 		pa_update_free(upd);

@@ -144,6 +144,7 @@ void pa_cached_free(pa_cached *c)
 	if (!c)
 		return;
 	session_strings_free(c);
+	provauth_account_free(c->creds);
 	if (c->account != c->built_from)
 		provauth_account_free(c->account);
 	provauth_account_free(c->built_from);

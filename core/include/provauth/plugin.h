@@ -47,7 +47,10 @@
  *       Refined before release: host->account_credential,
  *       account_credential_expires, account_credential_count and
  *       account_credential_at read an account's credentials by kind and
- *       name, or one by one.
+ *       name, or one by one; provauth_session.credentials (a copy of the
+ *       account's plus what build_session set) with, appended to the host
+ *       table, host->session_credential, session_credential_expires and
+ *       session_set_credential (the host copies).
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -428,6 +431,26 @@ struct provauth_host {
 	 * PROVAUTH_HOST_HAS(h, update_set_auth_method).
 	 */
 	int (*update_set_auth_method)(provauth_update *u, provauth_auth_method method);
+
+	/* ---- 2.0, session credentials (added before 2.0 was released) ---- */
+
+	/*
+	 * What provauth_session_credential and _credential_expires answer: one
+	 * of session->credentials by kind and name (borrowed, valid as long as
+	 * the session), or NULL; its expiry, 0 when none.
+	 */
+	const char *(*session_credential)(const provauth_session *s, const char *kind, const char *name);
+	int64_t (*session_credential_expires)(const provauth_session *s, const char *kind, const char *name);
+	/*
+	 * For build_session: adds or replaces (value NULL: removes) one of the
+	 * session's credentials, e.g. a fresher JWT than the account's. The host
+	 * copies the strings; the plugin keeps what it passed. Only for the
+	 * session the host handed to build_session (PROVAUTH_EINVAL otherwise).
+	 * It changes this session only: what should be stored goes into the
+	 * update as well.
+	 */
+	int (*session_set_credential)(provauth_session *s, const char *kind, const char *name, const char *value,
+	                              int64_t expires_at);
 };
 
 /* True when the host provides `member` (it is newer or as new as the plugin). */

@@ -179,6 +179,16 @@ typedef struct provauth_session {
 	const char *account_id;
 	const char *provider;
 	const char *email;
+	/*
+	 * What the operation authenticates with: a copy of the account's
+	 * credentials plus what build_session set or removed
+	 * (host->session_set_credential). The host's own strings, every value
+	 * a secret; read one with provauth_session_credential. The
+	 * Pixverse-shaped fields below repeat some of them until the plugins
+	 * read this list (issue 14).
+	 */
+	const provauth_credential *credentials;
+	size_t credential_count;
 	const char *jwt_token;          /* secret */
 	const provauth_cookie *cookies; /* secret values */
 	size_t cookie_count;
