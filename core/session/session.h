@@ -60,9 +60,6 @@ typedef struct pa_cached {
 	provauth_account *account;     /* what the store holds now (== built_from unless build persisted) */
 	pa_plugin *plugin;
 	int health_invalid;
-	/* What the host prefilled: anything else in s was malloc()ed by the plugin. */
-	const char *pre_jwt, *pre_openapi, *pre_access;
-	const provauth_cookie *pre_cookies;
 	provauth_account *creds;       /* the session's credentials (s.credentials points into it) */
 } pa_cached;
 

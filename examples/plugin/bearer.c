@@ -1,9 +1,8 @@
 /*
- * bearer: a minimal out-of-tree provauth provider. It fits any HTTP API that trades a refresh token
- * for a short-lived bearer token (POST {base_url}/token {"refresh_token"} -> {"access_token",
- * "expires_in", "email"}) and answers GET {base_url}/whoami with it (401: rejected). It uses
- * <provauth/plugin.h> and the static helper library <provauth/plugin_util.h> (pkg-config
- * provauth-plugin); HTTP, JSON, memory and errors come from the host table.
+ * bearer: a minimal out-of-tree provauth provider. It fits any HTTP API that trades a refresh token for a
+ * short-lived bearer token (POST {base_url}/token {"refresh_token"} -> {"access_token", "expires_in", "email"})
+ * and answers GET {base_url}/whoami with it (401: rejected). It uses <provauth/plugin.h> and the static helper
+ * library <provauth/plugin_util.h> (pkg-config provauth-plugin); HTTP, JSON, memory and errors: the host table.
  * Settings block:  providers: { bearer: { base_url: https://... } }
  */
 #include <stdio.h>
@@ -99,7 +98,7 @@ static int bearer_import(void *state, const char *kind, const char *input, const
 	return rc;
 }
 
-/* The host prefilled s->access_token and refreshes it before it expires. */
+/* The session holds the account's access token; the host refreshes it before it expires. */
 static int bearer_build_session(void *state, const provauth_account *a, provauth_session *s, provauth_update *u)
 {
 	const provauth_host *h = ((bearer_state *)state)->host;
@@ -115,9 +114,10 @@ static int whoami(void *state, const provauth_session *s, const provauth_op_arg 
                   char **out_json, provauth_failure *f)
 {
 	bearer_state *st = state;
+	const char *token = st->host->session_credential(s, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
 
 	(void)args, (void)nargs;
-	return provauth_plugin_bearer_get(st->host, out_json, "bearer", st->base_url, "/whoami", s->access_token, f);
+	return provauth_plugin_bearer_get(st->host, out_json, "bearer", st->base_url, "/whoami", token, f);
 }
 
 static const provauth_operation operations[] = { { "whoami", "who the token is for (GET /whoami)", whoami } };

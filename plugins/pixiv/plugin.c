@@ -112,7 +112,7 @@ static int px_build_session(void *state, const provauth_account *a, provauth_ses
 	pixiv_state *st = state;
 
 	(void)u;
-	/* The host prefilled access_token; the manager refreshes when it is missing or expiring. */
+	/* The session holds the account's access token; the manager refreshes when it is missing or expiring. */
 	if (!has_credential(st->host, a, PROVAUTH_CRED_ACCESS_TOKEN) &&
 	    !has_credential(st->host, a, PROVAUTH_CRED_REFRESH_TOKEN))
 		return st->host->set_error(st->host, PROVAUTH_EAUTH,

@@ -195,7 +195,9 @@ static const provauth_operation scripted_ops[] = {
 
 int scripted_op(const provauth_session *session, provauth_failure *failure, void *payload)
 {
-	const char *token = session->access_token ? session->access_token : session->jwt_token;
+	const char *token = provauth_session_credential(session, PROVAUTH_CRED_ACCESS_TOKEN, NULL)
+	                    ? provauth_session_credential(session, PROVAUTH_CRED_ACCESS_TOKEN, NULL)
+	                    : provauth_session_credential(session, PROVAUTH_CRED_JWT, NULL);
 	char body[128];
 	int ok, forced;
 

@@ -50,7 +50,10 @@
  *       name, or one by one; provauth_session.credentials (a copy of the
  *       account's plus what build_session set) with, appended to the host
  *       table, host->session_credential, session_credential_expires and
- *       session_set_credential (the host copies).
+ *       session_set_credential (the host copies). The Pixverse-shaped session
+ *       fields are gone (jwt_token, cookies, cookie_count, openapi_key,
+ *       jwt_source, access_token, access_expires_at): they are session
+ *       credentials now, and no plugin memory is stored into a session.
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -62,8 +65,9 @@
  * Ownership (2.0)
  *  Accounts, sessions, failures and updates passed to a plugin belong to the
  *  host and are valid only during the call. Whatever a plugin hands the host
- *  to keep (strings it stores into a provauth_session, an operation's
- *  *out_json) comes from host->alloc; the host frees it with its own free.
+ *  to keep (an operation's *out_json) comes from host->alloc; the host frees
+ *  it with its own free. A plugin stores nothing into a provauth_session
+ *  but provider_data: session_set_credential copies.
  *  The update_* and failure_* services copy their arguments: the plugin
  *  keeps (and frees) what it passed. Values handed out by host services are
  *  freed with the host function named next to them, host->free by default.
@@ -505,13 +509,12 @@ struct provauth_provider {
 
 	/*
 	 * Builds the session for `account`. The host prefills every field from
-	 * the account (pointers into its own copy, valid for the session's life);
-	 * a plugin that replaces jwt_token, openapi_key, access_token or cookies
-	 * must point them at memory from host->alloc, which the host frees
-	 * (the cookies array and each of its names and values). jwt_source
-	 * must be a static string. Credentials the build
-	 * changed (e.g. a fresher JWT taken from the cookies) go into `update`;
-	 * the host persists them, version-checked. Required.
+	 * the account (pointers into its own copy, valid for the session's
+	 * life; session->credentials a copy of the account's); a plugin changes
+	 * the session's credentials only through host->session_set_credential,
+	 * which copies, and keeps its own data in provider_data. Credentials the
+	 * build changed (e.g. a fresher JWT taken from the cookies) go into
+	 * `update` as well; the host persists them, version-checked. Required.
 	 */
 	int (*build_session)(void *state, const provauth_account *account, provauth_session *session,
 	                     provauth_update *update);
