@@ -115,7 +115,7 @@ static void run_auth(pv_state *st, int login, const uint8_t *data, size_t size)
 	provauth_error_clear();
 	rc = login ? pv_try_reauth(st, a, PASSWORD, u) : pv_refresh(st, a, u);
 	PA_FUZZ_CHECK(rc == 0 || pa_fuzz_known_code(rc));
-	tok = pa_update_get(u, PROVAUTH_F_JWT_TOKEN);
+	tok = pa_update_credential(u, PROVAUTH_CRED_JWT, NULL);
 	if (rc == 0) {
 		/* A success always yields a token that can go into the token header and the cookie. */
 		PA_FUZZ_CHECK(tok && *tok && pv_cookie_value_ok(tok) && !strchr(tok, ' '));

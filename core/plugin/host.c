@@ -371,10 +371,9 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->json_serialize = pa_json_serialize;
 	h->json_format = host_json_format;
 
-	h->update_set = pa_update_set;
-	h->update_set_access_expiry = pa_update_set_access_expiry;
-	h->update_set_cookie = pa_update_set_cookie;
-	h->update_clear_cookies = pa_update_clear_cookies;
+	h->update_set_email = pa_update_set_email;
+	h->update_set_credential = pa_update_set_credential;
+	h->update_clear_credentials = pa_update_clear_credentials;
 	h->update_set_metadata = pa_update_set_metadata;
 
 	h->failure_set_message = provauth_failure_set_message;

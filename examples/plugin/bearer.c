@@ -56,9 +56,9 @@ static int token_exchange(bearer_state *st, const char *refresh_token, const cha
 	email = h->json_string(h->json_get(reply, "email"));
 	if (tok.expires_in <= 0 || (want_email && (!email || !*email)))
 		rc = h->set_error(h, PROVAUTH_EPROTOCOL, "%s: POST /token: reply lacks expires_in or email", who);
-	else if ((rc = h->update_set(u, PROVAUTH_F_ACCESS_TOKEN, tok.access_token)) == 0 &&
-	         (rc = h->update_set_access_expiry(u, h->now(h) + tok.expires_in)) == 0 && want_email)
-		rc = h->update_set(u, PROVAUTH_F_EMAIL, email);
+	else if ((rc = h->update_set_credential(u, PROVAUTH_CRED_ACCESS_TOKEN, NULL, tok.access_token,
+	                                        h->now(h) + tok.expires_in)) == 0 && want_email)
+		rc = h->update_set_email(u, email);
 	h->json_free(reply);
 	provauth_plugin_token_clear(h, &tok);
 	return rc;
@@ -93,7 +93,7 @@ static int bearer_import(void *state, const char *kind, const char *input, const
 		return h->set_error(h, PROVAUTH_ENOMEM, "bearer: out of memory");
 	/* The exchange proves the token works and tells whose it is. */
 	if ((rc = token_exchange(st, token, "bearer: import", u, 1)) == 0)
-		rc = h->update_set(u, PROVAUTH_F_REFRESH_TOKEN, token);
+		rc = h->update_set_credential(u, PROVAUTH_CRED_REFRESH_TOKEN, NULL, token, 0);
 	h->secret_free(h, token);
 	return rc;
 }

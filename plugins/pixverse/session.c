@@ -46,10 +46,9 @@ static int choose_jwt(const pv_state *st, const provauth_account *a, provauth_se
 		return 0;
 	if (cookie_ok && cookie_exp <= now)
 		return 0; /* expired too: swapping one dead token for another helps nobody */
-	/* The session uses it now; the update stores it, keeping the stored token's expiry as the host does. */
-	if ((rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, cookie_jwt)) < 0 ||
-	    (rc = h->session_set_credential(s, PROVAUTH_CRED_JWT, NULL, cookie_jwt,
-	                                    h->account_credential_expires(a, PROVAUTH_CRED_JWT, NULL))) < 0)
+	/* The session uses it now and the update stores it, alike: the expiry is the JWT's own business. */
+	if ((rc = h->update_set_credential(u, PROVAUTH_CRED_JWT, NULL, cookie_jwt, 0)) < 0 ||
+	    (rc = h->session_set_credential(s, PROVAUTH_CRED_JWT, NULL, cookie_jwt, 0)) < 0)
 		return rc;
 	{
 		const provauth_log_field f[] = {

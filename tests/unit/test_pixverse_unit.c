@@ -460,7 +460,7 @@ static void test_build_prefers_fresher_cookie(void)
 	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "cookies");
 	CU_ASSERT_STRING_EQUAL(session_jwt(&b), newer);
 	CU_ASSERT_STRING_NOT_EQUAL(session_jwt(&b), PA_CRED(a, JWT));
-	CU_ASSERT_STRING_EQUAL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN), newer);
+	CU_ASSERT_STRING_EQUAL(pa_update_credential(b.u, PROVAUTH_CRED_JWT, NULL), newer);
 	CU_ASSERT_PTR_NOT_NULL(strstr(log_text ? log_text : "", "pixverse_jwt_from_cookies"));
 	CU_ASSERT_PTR_NULL(strstr(log_text ? log_text : "", newer));
 	built_free(&b, a);
@@ -497,7 +497,7 @@ static void test_build_keeps_account_jwt(void)
 	CU_ASSERT_EQUAL(b.rc, 0);
 	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "account");
 	CU_ASSERT_STRING_EQUAL(session_jwt(&b), PA_CRED(a, JWT));
-	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
+	CU_ASSERT_PTR_NULL(pa_update_credential(b.u, PROVAUTH_CRED_JWT, NULL));
 	built_free(&b, a);
 	provauth_account_free(a);
 
@@ -506,7 +506,7 @@ static void test_build_keeps_account_jwt(void)
 	build(&b, a);
 	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "account");
 	CU_ASSERT_STRING_EQUAL(session_jwt(&b), PA_CRED(a, JWT));
-	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
+	CU_ASSERT_PTR_NULL(pa_update_credential(b.u, PROVAUTH_CRED_JWT, NULL));
 	built_free(&b, a);
 	provauth_account_free(a);
 
@@ -525,7 +525,7 @@ static void test_build_keeps_account_jwt(void)
 	a = account_with(near, near);
 	build(&b, a);
 	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "account");
-	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
+	CU_ASSERT_PTR_NULL(pa_update_credential(b.u, PROVAUTH_CRED_JWT, NULL));
 	built_free(&b, a);
 	provauth_account_free(a);
 
@@ -1388,8 +1388,8 @@ static void test_import_offline(void)
 	CU_ASSERT_FATAL(pa_update_new(&u) == 0);
 	CU_ASSERT_EQUAL(pv_import(&stub_state, "cookies", input, NULL, u), 0);
 	CU_ASSERT_EQUAL(stub.requests, 0);
-	CU_ASSERT_STRING_EQUAL(pa_update_get(u, PROVAUTH_F_EMAIL), "Someone@Example.com");
-	CU_ASSERT_STRING_EQUAL(pa_update_get(u, PROVAUTH_F_JWT_TOKEN), tok);
+	CU_ASSERT_STRING_EQUAL(pa_update_email(u), "Someone@Example.com");
+	CU_ASSERT_STRING_EQUAL(pa_update_credential(u, PROVAUTH_CRED_JWT, NULL), tok);
 	CU_ASSERT_FATAL(provauth_account_new(&a, "acct-i", "pixverse") == 0);
 	provauth_account_set_cookie(a, "stale", "1");
 	CU_ASSERT_EQUAL(pa_update_apply(u, a), 0);
@@ -1409,7 +1409,7 @@ static void test_import_offline(void)
 	CU_ASSERT_EQUAL(stub.requests, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(stub.url, "/creative_platform/getUserInfo"));
 	CU_ASSERT_STRING_EQUAL(sent("token", NULL), tok);
-	CU_ASSERT_STRING_EQUAL(pa_update_get(u, PROVAUTH_F_EMAIL), "someone@example.com");
+	CU_ASSERT_STRING_EQUAL(pa_update_email(u), "someone@example.com");
 	pa_update_free(u);
 	stub_reply(200, "{\"ErrCode\":0,\"Resp\":{\"Mail\":\"not an email\"}}");
 	CU_ASSERT_FATAL(pa_update_new(&u) == 0);

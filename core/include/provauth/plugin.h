@@ -54,6 +54,10 @@
  *       fields are gone (jwt_token, cookies, cookie_count, openapi_key,
  *       jwt_source, access_token, access_expires_at): they are session
  *       credentials now, and no plugin memory is stored into a session.
+ *       Updates likewise: host->update_set_email, update_set_credential
+ *       (kind, name, value, expiry) and update_clear_credentials (kind)
+ *       replace update_set (and provauth_field), update_set_access_expiry,
+ *       update_set_cookie and update_clear_cookies, in their place.
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -114,15 +118,6 @@ typedef enum provauth_json_type {
 	PROVAUTH_JSON_OBJECT,
 	PROVAUTH_JSON_ARRAY
 } provauth_json_type;
-
-/* Account string fields a provider may update. */
-typedef enum provauth_field {
-	PROVAUTH_F_EMAIL = 0,
-	PROVAUTH_F_PASSWORD,       /* secret */
-	PROVAUTH_F_JWT_TOKEN,      /* secret */
-	PROVAUTH_F_REFRESH_TOKEN,  /* secret */
-	PROVAUTH_F_ACCESS_TOKEN    /* secret */
-} provauth_field;
 
 typedef struct provauth_http_header {
 	const char *name;
@@ -330,12 +325,24 @@ struct provauth_host {
 
 	/* -- credential updates (what build_session/refresh/try_reauth want stored) -- */
 
-	int (*update_set)(provauth_update *u, provauth_field field, const char *value); /* NULL clears */
-	int (*update_set_access_expiry)(provauth_update *u, int64_t unix_seconds);
-	/* Replace (value) or remove (NULL) one cookie. */
-	int (*update_set_cookie)(provauth_update *u, const char *name, const char *value);
-	/* Drop every stored cookie before applying this update's cookies. */
-	int (*update_clear_cookies)(provauth_update *u);
+	int (*update_set_email)(provauth_update *u, const char *email); /* NULL clears */
+	/*
+	 * Stores (value) or removes (NULL) one of the account's credentials:
+	 * `kind` a PROVAUTH_CRED_* or the provider's own, `name` a cookie's
+	 * name, an API key's kind, NULL for single-valued kinds; `expires_at`
+	 * unix seconds, 0 for none or unknown (a token set without its expiry
+	 * loses the old one: pass it on if it still holds). Later settings of
+	 * the same kind and name win. PROVAUTH_EINVAL for an empty kind, a name
+	 * on a single-valued kind, none on a cookie or API key. Copies.
+	 */
+	int (*update_set_credential)(provauth_update *u, const char *kind, const char *name, const char *value,
+	                             int64_t expires_at);
+	/*
+	 * Drops every stored credential of `kind` (e.g. all cookies) before the
+	 * update's own credentials apply; those of that kind set earlier in
+	 * this update go too, those set after it stay.
+	 */
+	int (*update_clear_credentials)(provauth_update *u, const char *kind);
 	/*
 	 * metadata[key] = JSON text (e.g. "{\"user_id\":\"12\"}"); NULL removes
 	 * the key. The keys the core kept its state in before store schema 4
@@ -562,9 +569,9 @@ struct provauth_provider {
 	 * token, an anonymous id) so a re-import is no new device. Else NULL,
 	 * and the host matches by email afterwards; it refuses the result if the
 	 * email is not `existing`'s. The host calls import once per request
-	 * (it may exchange a token). Fill `update` with the
-	 * credentials and PROVAUTH_F_EMAIL (the host finds the account to update
-	 * by provider and email); may make network calls (e.g. to learn the
+	 * (it may exchange a token). Fill `update` with the credentials and
+	 * the email (update_set_email: the host finds the account to update by
+	 * provider and email); may make network calls (e.g. to learn the
 	 * email). Returns PROVAUTH_EINVAL with a message naming what is wrong
 	 * with the input (never quoting it), PROVAUTH_EUNSUPPORTED for an
 	 * unknown kind.
