@@ -239,6 +239,8 @@ int pa_refresh_refused(const provauth_account *a);
 void pa_credential_free(provauth_credential *c);
 /* Deep copy into *dst (cleared first); on failure *dst owns nothing. */
 int pa_credential_copy(provauth_credential *dst, const provauth_credential *src);
+/* 0 when an account can hold a credential of `kind` named `name` (NULL: ""), else PROVAUTH_EINVAL; no message. */
+int pa_credential_check(const char *kind, const char *name);
 /* Appends a credential, taking the strings (malloc()ed) on success only; no lookup. */
 int pa_account_append_credential(provauth_account *a, char *kind, char *name, char *value, int64_t expires_at);
 /* 1 when every credential field (not revision/updated_at) is equal. */
@@ -260,15 +262,22 @@ int pa_update_is_empty(const provauth_update *u);
  * bounds above: the oldest cookies the update did not set go first.
  */
 int pa_update_apply(const provauth_update *u, provauth_account *a);
-int pa_update_set(provauth_update *u, provauth_field field, const char *value);
-int pa_update_set_access_expiry(provauth_update *u, int64_t t);
-int pa_update_set_cookie(provauth_update *u, const char *name, const char *value);
-int pa_update_clear_cookies(provauth_update *u);
+int pa_update_set_email(provauth_update *u, const char *email);
+/* One credential to store (value) or remove (NULL); later settings of the same kind and name win. */
+int pa_update_set_credential(provauth_update *u, const char *kind, const char *name, const char *value,
+                             int64_t expires_at);
+/* Every stored credential of `kind` goes before the update's own apply (those set earlier go too). */
+int pa_update_clear_credentials(provauth_update *u, const char *kind);
 int pa_update_set_metadata(provauth_update *u, const char *key, const char *json);
 /* state.auth_method for the account the update is applied to. */
 int pa_update_set_auth_method(provauth_update *u, provauth_auth_method method);
-/* The value the update sets for `field` (NULL if it sets none or clears it). */
-const char *pa_update_get(const provauth_update *u, provauth_field field);
+/* The value the update sets for a credential (NULL if it sets none or removes it). */
+const char *pa_update_credential(const provauth_update *u, const char *kind, const char *name);
+/* The email the update sets (NULL if it sets none). */
+const char *pa_update_email(const provauth_update *u);
+/* host->session_set_credential: only for sessions the host built (core/session/credential.c). */
+int pa_session_set_credential(provauth_session *s, const char *kind, const char *name, const char *value,
+                              int64_t expires_at);
 
 /* ---- plugin_loader.c ---- */
 

@@ -46,8 +46,14 @@ static void classify(pv_state *st, const provauth_failure *f)
 static void run_op(pv_state *st, unsigned which, int with_key, const uint8_t *data, size_t size)
 {
 	const provauth_host *h = st->host;
-	provauth_cookie cookies[2] = { { "_ai_token", JWT }, { "sid", COOKIE_VALUE } };
-	pv_session_data sd = { { "5d0c9a7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f", "0b6f2c8e-3a41-4f5e-9a7d-1c2b3d4e5f60" } };
+	const provauth_credential creds[] = {
+		{ PROVAUTH_CRED_JWT, "", JWT, 0 },
+		{ PROVAUTH_CRED_COOKIE, "_ai_token", JWT, 0 },
+		{ PROVAUTH_CRED_COOKIE, "sid", COOKIE_VALUE, 0 },
+		{ PROVAUTH_CRED_API_KEY, "openapi", OPENAPI_KEY, 0 },
+	};
+	pv_session_data sd = { { "5d0c9a7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f", "0b6f2c8e-3a41-4f5e-9a7d-1c2b3d4e5f60" },
+	                       "account" };
 	provauth_session s;
 	provauth_failure f;
 	char *out = NULL;
@@ -58,10 +64,8 @@ static void run_op(pv_state *st, unsigned which, int with_key, const uint8_t *da
 	f.retry_after = -1;
 	s.account_id = "acct-fuzz";
 	s.provider = PV_ID;
-	s.jwt_token = JWT;
-	s.cookies = cookies;
-	s.cookie_count = 2;
-	s.openapi_key = with_key ? OPENAPI_KEY : NULL;
+	s.credentials = creds;
+	s.credential_count = with_key ? 4 : 3;  /* the OpenAPI key comes last */
 	s.metadata = "{}";
 	s.provider_data = &sd;
 	rc = pv_operations[which].run(st, &s, NULL, 0, &out, &f);
@@ -111,7 +115,7 @@ static void run_auth(pv_state *st, int login, const uint8_t *data, size_t size)
 	provauth_error_clear();
 	rc = login ? pv_try_reauth(st, a, PASSWORD, u) : pv_refresh(st, a, u);
 	PA_FUZZ_CHECK(rc == 0 || pa_fuzz_known_code(rc));
-	tok = pa_update_get(u, PROVAUTH_F_JWT_TOKEN);
+	tok = pa_update_credential(u, PROVAUTH_CRED_JWT, NULL);
 	if (rc == 0) {
 		/* A success always yields a token that can go into the token header and the cookie. */
 		PA_FUZZ_CHECK(tok && *tok && pv_cookie_value_ok(tok) && !strchr(tok, ' '));

@@ -25,6 +25,17 @@ static int is_named(const char *kind)
 	return strcmp(kind, PROVAUTH_CRED_COOKIE) == 0 || strcmp(kind, PROVAUTH_CRED_API_KEY) == 0;
 }
 
+int pa_credential_check(const char *kind, const char *name)
+{
+	if (!kind || !*kind)
+		return PROVAUTH_EINVAL;
+	if (!name)
+		name = "";
+	if ((is_single_valued(kind) && *name) || (is_named(kind) && !*name))
+		return PROVAUTH_EINVAL;
+	return 0;
+}
+
 static const provauth_credential *find(const provauth_account *a, const char *kind, const char *name)
 {
 	size_t i;

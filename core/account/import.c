@@ -196,7 +196,7 @@ static int import_store(char **out_id, provauth_manager *m, const char *provider
 /* Whether the import handed back a refresh token other than the one given (the user does not hold it). */
 static int import_replaced_token(const provauth_update *upd, const char *input)
 {
-	const char *rt = pa_update_get(upd, PROVAUTH_F_REFRESH_TOKEN);
+	const char *rt = pa_update_credential(upd, PROVAUTH_CRED_REFRESH_TOKEN, NULL);
 	const char *b = input, *e = input + strlen(input);
 
 	if (!rt || !*rt)
@@ -286,7 +286,7 @@ int provauth_account_import_ext(char **out_id, provauth_manager *m, const char *
 			pa_error_prefix(rc, "import into %s", provider);
 		goto out;
 	}
-	if (!(email = pa_update_get(upd, PROVAUTH_F_EMAIL)) || !*email) {
+	if (!(email = pa_update_email(upd)) || !*email) {
 		rc = pa_error_set(PROVAUTH_EINVAL, "import into %s: the credentials do not say which account (no email)",
 		                  provider);
 		goto out;

@@ -371,10 +371,9 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->json_serialize = pa_json_serialize;
 	h->json_format = host_json_format;
 
-	h->update_set = pa_update_set;
-	h->update_set_access_expiry = pa_update_set_access_expiry;
-	h->update_set_cookie = pa_update_set_cookie;
-	h->update_clear_cookies = pa_update_clear_cookies;
+	h->update_set_email = pa_update_set_email;
+	h->update_set_credential = pa_update_set_credential;
+	h->update_clear_credentials = pa_update_clear_credentials;
 	h->update_set_metadata = pa_update_set_metadata;
 
 	h->failure_set_message = provauth_failure_set_message;
@@ -393,4 +392,7 @@ void pa_host_init(provauth_host *h, pa_host_ctx *ctx)
 	h->account_credential_count = provauth_account_credential_count;
 	h->account_credential_at = provauth_account_credential_at;
 	h->update_set_auth_method = pa_update_set_auth_method;
+	h->session_credential = provauth_session_credential;
+	h->session_credential_expires = provauth_session_credential_expires;
+	h->session_set_credential = pa_session_set_credential;
 }

@@ -17,28 +17,34 @@ typedef struct pa_build {
 } pa_build;
 
 /*
- * The session's cookies (ABI 2.0's provauth_session still has a cookie
- * array): the account's cookie credentials, names and values borrowed from
- * it. The array is c->pre_cookies, freed with the session.
+ * Where the session's JWT came from, for the build_session log event:
+ * "none", the account's own ("account"), one of its cookies ("cookies",
+ * Pixverse's token cookie) or elsewhere ("build_session").
  */
-static int lend_cookies(pa_cached *c, const provauth_account *acct)
+static const char *jwt_source(const pa_cached *c)
 {
-	provauth_cookie *jar = NULL;
+	const char *jwt = provauth_session_credential(&c->s, PROVAUTH_CRED_JWT, NULL);
 	provauth_credential cred;
-	size_t i, n = provauth_account_credential_count(acct), count = 0;
+	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (provauth_account_credential_at(&cred, acct, i) < 0 || strcmp(cred.kind, PROVAUTH_CRED_COOKIE) != 0)
-			continue;
-		if (!jar && !(jar = calloc(n, sizeof(*jar))))
-			return pa_error_oom();
-		/* Borrowed: the host frees only what a plugin put in their place. */
-		jar[count].name = (char *)cred.name;
-		jar[count].value = (char *)cred.value;
-		count++;
-	}
-	c->s.cookies = c->pre_cookies = jar;
-	c->s.cookie_count = count;
+	if (!jwt)
+		return "none";
+	if (pa_streq(jwt, provauth_account_credential(c->built_from, PROVAUTH_CRED_JWT, NULL)))
+		return "account";
+	for (i = 0; provauth_account_credential_at(&cred, c->built_from, i) == 0; i++)
+		if (strcmp(cred.kind, PROVAUTH_CRED_COOKIE) == 0 && strcmp(cred.value, jwt) == 0)
+			return "cookies";
+	return "build_session";
+}
+
+/* 1 when the session holds a credential of `kind` (of any name). */
+static int has_kind(const provauth_session *s, const char *kind)
+{
+	size_t i;
+
+	for (i = 0; i < s->credential_count; i++)
+		if (strcmp(s->credentials[i].kind, kind) == 0)
+			return 1;
 	return 0;
 }
 
@@ -76,23 +82,19 @@ static int build_from(provauth_account *a, void *payload)
 	c->s.account_id = acct->id;
 	c->s.provider = acct->provider;
 	c->s.email = acct->email;
-	c->s.jwt_token = c->pre_jwt = provauth_account_credential(acct, PROVAUTH_CRED_JWT, NULL);
-	if ((rc = lend_cookies(c, acct)) < 0) {
+	if ((rc = pa_session_lend_credentials(c, acct)) < 0) {
 		pa_update_free(upd);
 		pa_cached_free(c);
 		return rc;
 	}
-	c->s.openapi_key = c->pre_openapi = provauth_account_credential(acct, PROVAUTH_CRED_API_KEY, "openapi");
-	c->s.jwt_source = c->pre_jwt ? "account" : "none";
 	c->s.auth_method = provauth_account_auth_method(acct);
-	c->s.access_token = c->pre_access = provauth_account_credential(acct, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
-	c->s.access_expires_at = provauth_account_credential_expires(acct, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
 	c->s.metadata = pa_account_metadata(acct);
 	c->health_invalid = pa_streq(acct->state.health.state, "invalid");
 
 	rc = p->vt.build_session(p->state, acct, &c->s, upd);
 	if (rc < 0) {
 		pa_error_scrub(rc, acct, NULL);
+		pa_error_scrub(rc, c->creds, NULL);  /* and what the build set */
 		pa_update_free(upd);
 		pa_cached_free(c);
 		return pa_error_prefix(rc, "account %s: %s could not build a session", b->id, p->vt.id);
@@ -157,10 +159,11 @@ int pa_session_build(provauth_manager *m, const char *id, pa_cached **out)
 	{
 		const provauth_log_field f[] = {
 			PA_F_STR("account_id", id),
-			PA_F_STR("jwt_source", c->s.jwt_source ? c->s.jwt_source : "none"),
+			PA_F_STR("jwt_source", jwt_source(c)),
 			PA_F_STR("auth_method", provauth_auth_method_name(c->s.auth_method)),
-			PA_F_BOOL("has_cookies", c->s.cookie_count > 0),
-			PA_F_BOOL("has_openapi_key", c->s.openapi_key != NULL),
+			PA_F_BOOL("has_cookies", has_kind(&c->s, PROVAUTH_CRED_COOKIE)),
+			PA_F_BOOL("has_openapi_key",
+			          provauth_session_credential(&c->s, PROVAUTH_CRED_API_KEY, "openapi") != NULL),
 		};
 		pa_session_log(m, PROVAUTH_LOG_INFO, c->plugin, "build_session", f, PA_ARRAY_LEN(f));
 	}

@@ -115,26 +115,9 @@ pa_entry *pa_entry_get(pa_session_table *t, const char *id)
 /* Cached sessions                                                          */
 /* ------------------------------------------------------------------------ */
 
-static void session_strings_free(pa_cached *c)
+/* What the plugin keeps for the session; the credentials are the host's own. */
+static void provider_data_free(pa_cached *c)
 {
-	size_t i;
-
-	if (c->s.jwt_token != c->pre_jwt)
-		pa_secret_free((char *)c->s.jwt_token);
-	if (c->s.openapi_key != c->pre_openapi)
-		pa_secret_free((char *)c->s.openapi_key);
-	if (c->s.access_token != c->pre_access)
-		pa_secret_free((char *)c->s.access_token);
-	if (c->s.cookies != c->pre_cookies) {
-		for (i = 0; i < c->s.cookie_count; i++) {
-			free(c->s.cookies[i].name);
-			pa_secret_free(c->s.cookies[i].value);
-		}
-		free((void *)c->s.cookies);
-	}
-	/* The array lend_cookies made; its strings are the account's. */
-	free((void *)c->pre_cookies);
-	c->pre_cookies = NULL;
 	if (c->s.provider_data && c->plugin && c->plugin->vt.session_data_free)
 		c->plugin->vt.session_data_free(c->plugin->state, c->s.provider_data);
 }
@@ -143,7 +126,8 @@ void pa_cached_free(pa_cached *c)
 {
 	if (!c)
 		return;
-	session_strings_free(c);
+	provider_data_free(c);
+	provauth_account_free(c->creds);
 	if (c->account != c->built_from)
 		provauth_account_free(c->account);
 	provauth_account_free(c->built_from);

@@ -68,9 +68,7 @@ typedef struct pa_cached {
 	int has_refresh_token;
 	const char *access_token;
 	int64_t access_expires_at;
-	/* What the host prefilled: anything else in s was malloc()ed by the plugin. */
-	const char *pre_jwt, *pre_openapi, *pre_access;
-	const provauth_cookie *pre_cookies;
+	provauth_account *creds;       /* the session's credentials (s.credentials points into it) */
 } pa_cached;
 
 typedef struct pa_entry {
@@ -87,6 +85,11 @@ typedef struct pa_entry {
 	int64_t failed_at_ms;
 	provauth_account *refresh_dead; /* credentials whose refresh was refused for good */
 } pa_entry;
+
+/* ---- credential.c ---- */
+
+/* The session's credentials start as a copy of the account's. */
+int pa_session_lend_credentials(pa_cached *c, const provauth_account *a);
 
 /* The account's entry, added if new (NULL and an error when out of memory). */
 pa_entry *pa_entry_get(pa_session_table *t, const char *id);

@@ -7,6 +7,7 @@ core_libprovauth_core_la_SOURCES += \
 	core/session/session.h \
 	core/session/cache.c \
 	core/session/build.c \
+	core/session/credential.c \
 	core/session/context.c \
 	core/session/health.c \
 	core/session/recover.c \

@@ -8,7 +8,13 @@
 #include <string.h>
 #include "internal.h"
 
-#define PA_UPDATE_FIELDS 5
+/* One credential to set (value) or remove (NULL), as provauth_account_set_credential takes it. */
+typedef struct pa_change {
+	char *kind;
+	char *name;    /* "" for single-valued kinds */
+	char *value;   /* secret; NULL: remove */
+	int64_t expires_at;
+} pa_change;
 
 typedef struct pa_kv {
 	char *key;
@@ -16,13 +22,12 @@ typedef struct pa_kv {
 } pa_kv;
 
 struct provauth_update {
-	int field_set[PA_UPDATE_FIELDS];
-	char *field[PA_UPDATE_FIELDS];
-	int expiry_set;
-	int64_t expiry;
-	int clear_cookies;
-	pa_kv *cookies;
-	size_t cookie_count;
+	int email_set;
+	char *email;
+	char **cleared;          /* kinds whose stored credentials go before the changes apply */
+	size_t cleared_count;
+	pa_change *changes;      /* in the order first set; one per (kind, name) */
+	size_t change_count;
 	pa_kv *meta;
 	size_t meta_count;
 	int auth_method_set;
@@ -46,54 +51,137 @@ static void kv_free(pa_kv *kv, size_t n)
 	free(kv);
 }
 
+static void change_free(pa_change *c)
+{
+	free(c->kind);
+	free(c->name);
+	pa_secret_free(c->value);
+}
+
 void pa_update_free(provauth_update *u)
 {
 	size_t i;
 
 	if (!u)
 		return;
-	for (i = 0; i < PA_UPDATE_FIELDS; i++)
-		pa_secret_free(u->field[i]);
-	kv_free(u->cookies, u->cookie_count);
+	free(u->email);
+	for (i = 0; i < u->cleared_count; i++)
+		free(u->cleared[i]);
+	free(u->cleared);
+	for (i = 0; i < u->change_count; i++)
+		change_free(&u->changes[i]);
+	free(u->changes);
 	kv_free(u->meta, u->meta_count);
 	free(u);
 }
 
 int pa_update_is_empty(const provauth_update *u)
 {
-	size_t i;
-
-	for (i = 0; i < PA_UPDATE_FIELDS; i++)
-		if (u->field_set[i])
-			return 0;
-	return !u->expiry_set && !u->clear_cookies && !u->cookie_count && !u->meta_count && !u->auth_method_set;
+	return !u->email_set && !u->cleared_count && !u->change_count && !u->meta_count && !u->auth_method_set;
 }
 
-int pa_update_set(provauth_update *u, provauth_field field, const char *value)
+int pa_update_set_email(provauth_update *u, const char *email)
 {
 	int rc;
 
-	if (!u || (unsigned)field >= PA_UPDATE_FIELDS)
-		return pa_error_set(PROVAUTH_EINVAL, "update: unknown field %d", (int)field);
-	if ((rc = pa_set_string(&u->field[field], value)) < 0)
+	if (!u)
+		return PROVAUTH_EINVAL;
+	if ((rc = pa_set_string(&u->email, email)) < 0)
 		return rc;
-	u->field_set[field] = 1;
+	u->email_set = 1;
 	return 0;
 }
 
-const char *pa_update_get(const provauth_update *u, provauth_field field)
+const char *pa_update_email(const provauth_update *u)
 {
-	if (!u || (unsigned)field >= PA_UPDATE_FIELDS || !u->field_set[field])
-		return NULL;
-	return u->field[field];
+	return u && u->email_set ? u->email : NULL;
 }
 
-int pa_update_set_access_expiry(provauth_update *u, int64_t t)
+static pa_change *find_change(const provauth_update *u, const char *kind, const char *name)
 {
+	size_t i;
+
+	for (i = 0; i < u->change_count; i++)
+		if (strcmp(u->changes[i].kind, kind) == 0 && strcmp(u->changes[i].name, name) == 0)
+			return &u->changes[i];
+	return NULL;
+}
+
+/*
+ * Later settings of the same credential win, as they would if applied in
+ * order. The kind and name are checked now, where the plugin can still see
+ * the error, against the rules the account applies.
+ */
+int pa_update_set_credential(provauth_update *u, const char *kind, const char *name, const char *value,
+                             int64_t expires_at)
+{
+	pa_change *c, *grown;
+	char *k, *n = NULL, *v = NULL;
+	int rc;
+
 	if (!u)
 		return PROVAUTH_EINVAL;
-	u->expiry_set = 1;
-	u->expiry = t;
+	if (!kind || !*kind)
+		return pa_error_set(PROVAUTH_EINVAL, "update: credential kind is required");
+	if (!name)
+		name = "";
+	if ((rc = pa_credential_check(kind, name)) < 0)
+		return pa_error_set(rc, "update: a %s credential %s", kind, *name ? "has no name" : "needs a name");
+	if ((c = find_change(u, kind, name))) {
+		if ((rc = pa_set_string(&c->value, value)) < 0)
+			return rc;
+		c->expires_at = expires_at;
+		return 0;
+	}
+	if (!(k = strdup(kind)) || !(n = strdup(name)) || (value && !(v = strdup(value))) ||
+	    !(grown = realloc(u->changes, (u->change_count + 1) * sizeof(*u->changes)))) {
+		free(k);
+		free(n);
+		pa_secret_free(v);
+		return pa_error_oom();
+	}
+	u->changes = grown;
+	grown[u->change_count] = (pa_change){ k, n, v, expires_at };
+	u->change_count++;
+	return 0;
+}
+
+const char *pa_update_credential(const provauth_update *u, const char *kind, const char *name)
+{
+	const pa_change *c;
+
+	if (!u || !kind)
+		return NULL;
+	c = find_change(u, kind, name ? name : "");
+	return c ? c->value : NULL;
+}
+
+/* What the update already holds of `kind` goes too: only what is set after the clear counts. */
+int pa_update_clear_credentials(provauth_update *u, const char *kind)
+{
+	char **grown, *k;
+	size_t i, j;
+
+	if (!u)
+		return PROVAUTH_EINVAL;
+	if (!kind || !*kind)
+		return pa_error_set(PROVAUTH_EINVAL, "update: credential kind is required");
+	for (i = j = 0; i < u->change_count; i++) {
+		if (strcmp(u->changes[i].kind, kind) == 0)
+			change_free(&u->changes[i]);
+		else
+			u->changes[j++] = u->changes[i];
+	}
+	u->change_count = j;
+	for (i = 0; i < u->cleared_count; i++)
+		if (strcmp(u->cleared[i], kind) == 0)
+			return 0;
+	if (!(k = strdup(kind)) || !(grown = realloc(u->cleared, (u->cleared_count + 1) * sizeof(*u->cleared)))) {
+		free(k);
+		return pa_error_oom();
+	}
+	u->cleared = grown;
+	grown[u->cleared_count++] = k;
 	return 0;
 }
 
@@ -119,24 +207,6 @@ static int kv_put(pa_kv **list, size_t *n, const char *key, const char *value)
 	grown[*n].key = k;
 	grown[*n].value = v;
 	(*n)++;
-	return 0;
-}
-
-int pa_update_set_cookie(provauth_update *u, const char *name, const char *value)
-{
-	if (!u)
-		return PROVAUTH_EINVAL;
-	return kv_put(&u->cookies, &u->cookie_count, name, value);
-}
-
-int pa_update_clear_cookies(provauth_update *u)
-{
-	if (!u)
-		return PROVAUTH_EINVAL;
-	u->clear_cookies = 1;
-	kv_free(u->cookies, u->cookie_count);
-	u->cookies = NULL;
-	u->cookie_count = 0;
 	return 0;
 }
 
@@ -185,12 +255,7 @@ static int nth_cookie(provauth_credential *out, const provauth_account *a, size_
 
 static int set_by(const provauth_update *u, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < u->cookie_count; i++)
-		if (strcmp(u->cookies[i].key, name) == 0)
-			return 1;
-	return 0;
+	return find_change(u, PROVAUTH_CRED_COOKIE, name) != NULL;
 }
 
 /*
@@ -222,54 +287,39 @@ static int bound_cookies(const provauth_update *u, provauth_account *a)
 	return 0;
 }
 
-/* The credential each secret provauth_field names; NULL for the email. */
-static const char *field_kind(size_t field)
+/* Removes every credential of `kind` the account holds. */
+static int clear_kind(provauth_account *a, const char *kind)
 {
-	switch (field) {
-	case PROVAUTH_F_PASSWORD:      return PROVAUTH_CRED_PASSWORD;
-	case PROVAUTH_F_JWT_TOKEN:     return PROVAUTH_CRED_JWT;
-	case PROVAUTH_F_REFRESH_TOKEN: return PROVAUTH_CRED_REFRESH_TOKEN;
-	case PROVAUTH_F_ACCESS_TOKEN:  return PROVAUTH_CRED_ACCESS_TOKEN;
-	default:                       return NULL;
-	}
+	provauth_credential c;
+	size_t i;
+	int rc;
+
+	for (i = 0; provauth_account_credential_at(&c, a, i) == 0;)
+		if (strcmp(c.kind, kind) != 0)
+			i++;
+		else if ((rc = provauth_account_set_credential(a, c.kind, c.name, NULL, 0)) < 0)
+			return rc;
+	return 0;
 }
 
 int pa_update_apply(const provauth_update *u, provauth_account *a)
 {
-	const char *kind, *token;
-	provauth_credential c;
-	int64_t expires;
+	int cookies = 0, rc;
 	size_t i;
-	int rc;
 
-	for (i = 0; i < PA_UPDATE_FIELDS; i++) {
-		if (!u->field_set[i])
-			continue;
-		if (!(kind = field_kind(i))) {
-			if ((rc = pa_set_string(&a->email, u->field[i])) < 0)
-				return rc;
-			continue;
-		}
-		/* A new access token keeps the stored expiry unless the update brings one. */
-		expires = provauth_account_credential_expires(a, kind, NULL);
-		if (u->expiry_set)
-			expires = u->expiry;
-		if ((rc = provauth_account_set_credential(a, kind, NULL, u->field[i], expires)) < 0)
-			return rc;
-	}
-	if (u->expiry_set && !u->field_set[PROVAUTH_F_ACCESS_TOKEN] &&
-	    (token = provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL)) &&
-	    (rc = provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, token, u->expiry)) < 0)
+	if (u->email_set && (rc = pa_set_string(&a->email, u->email)) < 0)
 		return rc;
-	if (u->clear_cookies)
-		while (nth_cookie(&c, a, 0))
-			if ((rc = provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, c.name, NULL, 0)) < 0)
-				return rc;
-	for (i = 0; i < u->cookie_count; i++)
-		if ((rc = provauth_account_set_credential(a, PROVAUTH_CRED_COOKIE, u->cookies[i].key, u->cookies[i].value,
-		                                          0)) < 0)
+	for (i = 0; i < u->cleared_count; i++)
+		if ((rc = clear_kind(a, u->cleared[i])) < 0)
 			return rc;
-	if (u->cookie_count && (rc = bound_cookies(u, a)) < 0)
+	for (i = 0; i < u->change_count; i++) {
+		const pa_change *c = &u->changes[i];
+
+		if ((rc = provauth_account_set_credential(a, c->kind, c->name, c->value, c->expires_at)) < 0)
+			return rc;
+		cookies |= strcmp(c->kind, PROVAUTH_CRED_COOKIE) == 0;
+	}
+	if (cookies && (rc = bound_cookies(u, a)) < 0)
 		return rc;
 	/*
 	 * A plugin that still sets a pre-schema-4 state key (auth_method, ...)

@@ -173,15 +173,16 @@ static int get_credits(const provauth_session *s, provauth_failure *failure, voi
 	long status = 0;
 	CURLcode cc;
 	int rc = 0;
+	const char *jwt = provauth_session_credential(s, PROVAUTH_CRED_JWT, NULL);
 
-	if (!s->jwt_token) {
+	if (!jwt) {
 		provauth_failure_set_message(failure, PROVAUTH_ESESSION, "user is not login");
 		return PROVAUTH_ESESSION;
 	}
 	snprintf(url, sizeof(url), "%s/creative_platform/user/credits", w->base_url);
-	if (!(token = malloc(strlen(s->jwt_token) + sizeof("token: "))))
+	if (!(token = malloc(strlen(jwt) + sizeof("token: "))))
 		return PROVAUTH_ENOMEM;
-	sprintf(token, "token: %s", s->jwt_token);
+	sprintf(token, "token: %s", jwt);
 	metadata_string(s->metadata, "trace_id", id, sizeof(id));
 	snprintf(trace, sizeof(trace), "ai-trace-id: %s", id);
 	metadata_string(s->metadata, "anonymous_id", id, sizeof(id));

@@ -1,9 +1,8 @@
 /*
- * bearer: a minimal out-of-tree provauth provider. It fits any HTTP API that trades a refresh token
- * for a short-lived bearer token (POST {base_url}/token {"refresh_token"} -> {"access_token",
- * "expires_in", "email"}) and answers GET {base_url}/whoami with it (401: rejected). It uses
- * <provauth/plugin.h> and the static helper library <provauth/plugin_util.h> (pkg-config
- * provauth-plugin); HTTP, JSON, memory and errors come from the host table.
+ * bearer: a minimal out-of-tree provauth provider. It fits any HTTP API that trades a refresh token for a
+ * short-lived bearer token (POST {base_url}/token {"refresh_token"} -> {"access_token", "expires_in", "email"})
+ * and answers GET {base_url}/whoami with it (401: rejected). It uses <provauth/plugin.h> and the static helper
+ * library <provauth/plugin_util.h> (pkg-config provauth-plugin); HTTP, JSON, memory and errors: the host table.
  * Settings block:  providers: { bearer: { base_url: https://... } }
  */
 #include <stdio.h>
@@ -57,9 +56,9 @@ static int token_exchange(bearer_state *st, const char *refresh_token, const cha
 	email = h->json_string(h->json_get(reply, "email"));
 	if (tok.expires_in <= 0 || (want_email && (!email || !*email)))
 		rc = h->set_error(h, PROVAUTH_EPROTOCOL, "%s: POST /token: reply lacks expires_in or email", who);
-	else if ((rc = h->update_set(u, PROVAUTH_F_ACCESS_TOKEN, tok.access_token)) == 0 &&
-	         (rc = h->update_set_access_expiry(u, h->now(h) + tok.expires_in)) == 0 && want_email)
-		rc = h->update_set(u, PROVAUTH_F_EMAIL, email);
+	else if ((rc = h->update_set_credential(u, PROVAUTH_CRED_ACCESS_TOKEN, NULL, tok.access_token,
+	                                        h->now(h) + tok.expires_in)) == 0 && want_email)
+		rc = h->update_set_email(u, email);
 	h->json_free(reply);
 	provauth_plugin_token_clear(h, &tok);
 	return rc;
@@ -94,12 +93,12 @@ static int bearer_import(void *state, const char *kind, const char *input, const
 		return h->set_error(h, PROVAUTH_ENOMEM, "bearer: out of memory");
 	/* The exchange proves the token works and tells whose it is. */
 	if ((rc = token_exchange(st, token, "bearer: import", u, 1)) == 0)
-		rc = h->update_set(u, PROVAUTH_F_REFRESH_TOKEN, token);
+		rc = h->update_set_credential(u, PROVAUTH_CRED_REFRESH_TOKEN, NULL, token, 0);
 	h->secret_free(h, token);
 	return rc;
 }
 
-/* The host prefilled s->access_token and refreshes it before it expires. */
+/* The session holds the account's access token; the host refreshes it before it expires. */
 static int bearer_build_session(void *state, const provauth_account *a, provauth_session *s, provauth_update *u)
 {
 	const provauth_host *h = ((bearer_state *)state)->host;
@@ -115,9 +114,10 @@ static int whoami(void *state, const provauth_session *s, const provauth_op_arg 
                   char **out_json, provauth_failure *f)
 {
 	bearer_state *st = state;
+	const char *token = st->host->session_credential(s, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
 
 	(void)args, (void)nargs;
-	return provauth_plugin_bearer_get(st->host, out_json, "bearer", st->base_url, "/whoami", s->access_token, f);
+	return provauth_plugin_bearer_get(st->host, out_json, "bearer", st->base_url, "/whoami", token, f);
 }
 
 static const provauth_operation operations[] = { { "whoami", "who the token is for (GET /whoami)", whoami } };

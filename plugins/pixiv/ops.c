@@ -35,6 +35,7 @@ static int api_get(pixiv_state *st, const provauth_session *s, const char *path,
                    char **out_json, provauth_failure *f)
 {
 	const provauth_host *h = st->host;
+	const char *token = h->session_credential(s, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
 	provauth_http_request req = PROVAUTH_HTTP_REQUEST_INIT;
 	provauth_http_response *resp = NULL;
 	provauth_http_header hd[6];
@@ -44,13 +45,13 @@ static int api_get(pixiv_state *st, const provauth_session *s, const char *path,
 	size_t n, base_len, pq_len, token_len;
 	int rc;
 
-	if (!s->access_token || !*s->access_token) {
+	if (!token || !*token) {
 		h->failure_set_message(f, PROVAUTH_ESESSION, "pixiv: GET %s: the account has no access token", path);
 		return PROVAUTH_ESESSION;
 	}
 	base_len = strlen(st->api_base_url);
 	pq_len = strlen(path_query);
-	token_len = strlen(s->access_token);
+	token_len = strlen(token);
 	n = base_len + pq_len + 1;
 	if (n > PIXIV_MAX_URL) {
 		h->failure_set_message(f, PROVAUTH_EINVAL, "pixiv: GET %s: the URL would be longer than %d bytes", path,
@@ -73,7 +74,7 @@ static int api_get(pixiv_state *st, const provauth_session *s, const char *path,
 	memcpy(url, st->api_base_url, base_len);
 	memcpy(url + base_len, path_query, pq_len + 1);
 	memcpy(auth, "Bearer ", sizeof("Bearer ") - 1);
-	memcpy(auth + sizeof("Bearer ") - 1, s->access_token, token_len + 1);
+	memcpy(auth + sizeof("Bearer ") - 1, token, token_len + 1);
 
 	hd[0] = (provauth_http_header){ "Authorization", auth, 1 };
 	hd[1] = (provauth_http_header){ "User-Agent", st->user_agent, 0 };

@@ -112,7 +112,7 @@ static int px_build_session(void *state, const provauth_account *a, provauth_ses
 	pixiv_state *st = state;
 
 	(void)u;
-	/* The host prefilled access_token; the manager refreshes when it is missing or expiring. */
+	/* The session holds the account's access token; the manager refreshes when it is missing or expiring. */
 	if (!has_credential(st->host, a, PROVAUTH_CRED_ACCESS_TOKEN) &&
 	    !has_credential(st->host, a, PROVAUTH_CRED_REFRESH_TOKEN))
 		return st->host->set_error(st->host, PROVAUTH_EAUTH,
@@ -155,11 +155,12 @@ static int apply_token(const provauth_host *h, provauth_update *u, const pixiv_t
 {
 	int rc;
 
-	if ((rc = h->update_set(u, PROVAUTH_F_ACCESS_TOKEN, t->access_token)) < 0 ||
-	    (rc = h->update_set_access_expiry(u, issued_at + t->expires_in)) < 0)
+	if ((rc = h->update_set_credential(u, PROVAUTH_CRED_ACCESS_TOKEN, NULL, t->access_token,
+	                                   issued_at + t->expires_in)) < 0)
 		return rc;
 	/* No refresh_token in the reply means the old one stays valid: keep it. */
-	if (t->refresh_token && (rc = h->update_set(u, PROVAUTH_F_REFRESH_TOKEN, t->refresh_token)) < 0)
+	if (t->refresh_token &&
+	    (rc = h->update_set_credential(u, PROVAUTH_CRED_REFRESH_TOKEN, NULL, t->refresh_token, 0)) < 0)
 		return rc;
 	if ((rc = set_meta(h, u, "user_id", t->user_id)) < 0 ||
 	    (rc = set_meta(h, u, "user_name", t->user_name)) < 0 ||
@@ -267,10 +268,10 @@ static int px_import(void *state, const char *kind, const char *input, const pro
 	if (!email) {
 		rc = h->set_error(h, PROVAUTH_ENOMEM, "pixiv: out of memory");
 	} else if ((rc = apply_token(h, u, &tok, issued_at)) == 0 && !tok.refresh_token) {
-		rc = h->update_set(u, PROVAUTH_F_REFRESH_TOKEN, token);
+		rc = h->update_set_credential(u, PROVAUTH_CRED_REFRESH_TOKEN, NULL, token, 0);
 	}
 	if (rc == 0)
-		rc = h->update_set(u, PROVAUTH_F_EMAIL, email);
+		rc = h->update_set_email(u, email);
 	if (rc < 0 && email)
 		rc = h->set_error(h, rc, "pixiv: import: could not record the new tokens");
 	free(email);

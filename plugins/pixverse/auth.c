@@ -52,7 +52,7 @@ static int login_refused(const pv_state *st, const provauth_account *a, const pv
 		     ? h->update_set_auth_method(u, PROVAUTH_AUTH_GOOGLE)
 		     : h->update_set_metadata(u, "auth_method", "\"google\"");
 		if (rc < 0 ||
-		    (rc = h->update_set(u, PROVAUTH_F_PASSWORD, NULL)) < 0)
+		    (rc = h->update_set_credential(u, PROVAUTH_CRED_PASSWORD, NULL, NULL, 0)) < 0)
 			return rc;
 		{
 			const provauth_log_field f[] = { { "account_id", PROVAUTH_FIELD_STRING, a->id, 0 } };
@@ -134,9 +134,9 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 		rc = h->set_error(h, PROVAUTH_EPROTOCOL, "pixverse: account %s: login reply has no usable Resp.Result.Token",
 		                  a->id);
 	else if ((rc = pv_reply_cookies(st, &r, u, &cookie_token)) == 0 &&
-	         (rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, token)) == 0 && !cookie_token)
+	         (rc = h->update_set_credential(u, PROVAUTH_CRED_JWT, NULL, token, 0)) == 0 && !cookie_token)
 		/* The cookie and the account must agree, or build_session would pick the stale one later. */
-		rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token);
+		rc = h->update_set_credential(u, PROVAUTH_CRED_COOKIE, PV_TOKEN_COOKIE, token, 0);
 	if (rc == 0)
 		rc = pv_ids_store(st, u, &ids);
 	h->secret_free(h, cookie_token);
@@ -267,8 +267,8 @@ int pv_refresh(void *state, const provauth_account *a, provauth_update *u)
 		 */
 		rc = h->set_error(h, PROVAUTH_ESESSION, "pixverse: account %s: refresh returned the token that just failed",
 		                  a->id);
-	else if ((rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, token)) == 0 &&
-	         (rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token)) == 0 && new_ids)
+	else if ((rc = h->update_set_credential(u, PROVAUTH_CRED_JWT, NULL, token, 0)) == 0 &&
+	         (rc = h->update_set_credential(u, PROVAUTH_CRED_COOKIE, PV_TOKEN_COOKIE, token, 0)) == 0 && new_ids)
 		rc = pv_ids_store(st, u, &ids);
 	if (token != cookie_token)
 		h->secret_free(h, token);
@@ -517,15 +517,17 @@ int pv_import(void *state, const char *kind, const char *input, const provauth_a
 		goto out;
 	if ((rc = pv_ids_store(st, u, &ids)) < 0)
 		goto out;
-	if ((rc = h->update_clear_cookies(u)) < 0 || (rc = h->update_set(u, PROVAUTH_F_EMAIL, email)) < 0 ||
-	    (rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, token)) < 0)
+	if ((rc = h->update_clear_credentials(u, PROVAUTH_CRED_COOKIE)) < 0 ||
+	    (rc = h->update_set_email(u, email)) < 0 ||
+	    (rc = h->update_set_credential(u, PROVAUTH_CRED_JWT, NULL, token, 0)) < 0)
 		goto out;
 	for (i = 0; i < jar.count; i++)
 		if (strcmp(jar.items[i].name, PV_TOKEN_COOKIE) != 0 &&
-		    (rc = h->update_set_cookie(u, jar.items[i].name, jar.items[i].value)) < 0)
+		    (rc = h->update_set_credential(u, PROVAUTH_CRED_COOKIE, jar.items[i].name, jar.items[i].value, 0)) <
+		        0)
 			goto out;
 	/* The cookie and the account must agree, or build_session would pick the other one later. */
-	if ((rc = h->update_set_cookie(u, PV_TOKEN_COOKIE, token)) < 0)
+	if ((rc = h->update_set_credential(u, PROVAUTH_CRED_COOKIE, PV_TOKEN_COOKIE, token, 0)) < 0)
 		goto out;
 	{
 		const provauth_log_field f[] = { { "cookie_count", PROVAUTH_FIELD_INT, NULL, (int64_t)jar.count },

@@ -283,7 +283,7 @@ int pv_reply_cookies(const pv_state *st, const pv_reply *r, provauth_update *upd
 				rc = h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
 		}
 		if (rc == 0)
-			rc = h->update_set_cookie(update, name, removes ? NULL : value);
+			rc = h->update_set_credential(update, PROVAUTH_CRED_COOKIE, name, removes ? NULL : value, 0);
 		h->free(h, name);
 		h->secret_free(h, value);
 	}

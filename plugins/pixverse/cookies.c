@@ -62,6 +62,25 @@ int pv_account_cookies(const provauth_host *h, const provauth_account *a, provau
 	return 0;
 }
 
+int pv_session_cookies(const provauth_host *h, const provauth_session *s, provauth_cookie **out, size_t *count)
+{
+	size_t i;
+
+	*out = NULL;
+	*count = 0;
+	for (i = 0; i < s->credential_count; i++) {
+		if (strcmp(s->credentials[i].kind, PROVAUTH_CRED_COOKIE) != 0)
+			continue;
+		if (!*out && !(*out = calloc(s->credential_count, sizeof(**out))))
+			return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
+		/* Borrowed: a request only reads its cookies. */
+		(*out)[*count].name = (char *)s->credentials[i].name;
+		(*out)[*count].value = (char *)s->credentials[i].value;
+		(*count)++;
+	}
+	return 0;
+}
+
 /* RFC 6265 cookie-name: an RFC 9110 token. */
 int pv_cookie_name_ok(const char *name)
 {

@@ -33,6 +33,7 @@ static int web_get(const pv_state *st, const provauth_session *s, const char *pa
 	const provauth_host *h = st->host;
 	const pv_session_data *data = s->provider_data;
 	pv_request req;
+	provauth_cookie *jar;
 	char *url, msg[PV_TRANSPORT_MAX + 160];
 	int rc;
 
@@ -43,11 +44,15 @@ static int web_get(const pv_state *st, const provauth_session *s, const char *pa
 	req.method = "GET";
 	req.url = url;
 	req.endpoint = path;
-	req.jwt = s->jwt_token;
-	req.cookies = s->cookies;
-	req.cookie_count = s->cookie_count;
+	if (pv_session_cookies(h, s, &jar, &req.cookie_count) < 0) {
+		h->free(h, url);
+		return oom_failure(h, f);
+	}
+	req.jwt = h->session_credential(s, PROVAUTH_CRED_JWT, NULL);
+	req.cookies = jar;
 	req.ids = data ? &data->ids : NULL;
 	rc = pv_send(st, &req, r);
+	free(jar);
 	h->free(h, url);
 	if (rc < 0) {
 		snprintf(msg, sizeof(msg), "pixverse: GET %s: %s", path, r->transport);
@@ -116,13 +121,14 @@ static int64_t openapi_credits(const pv_state *st, const provauth_session *s)
 {
 	const provauth_host *h = st->host;
 	const pv_session_data *data = s->provider_data;
+	const char *key = h->session_credential(s, PROVAUTH_CRED_API_KEY, "openapi");
 	const char *why = NULL;
 	pv_request req;
 	pv_reply r;
 	char *url;
 	int64_t n = 0;
 
-	if (!s->openapi_key || !*s->openapi_key)
+	if (!key || !*key)
 		return 0;
 	if (!(url = provauth_plugin_url_join(h, st->openapi_base_url, PV_OPENAPI_CREDITS_PATH)))
 		return 0;
@@ -131,7 +137,7 @@ static int64_t openapi_credits(const pv_state *st, const provauth_session *s)
 	req.method = "GET";
 	req.url = url;
 	req.endpoint = PV_OPENAPI_CREDITS_PATH;
-	req.api_key = s->openapi_key;
+	req.api_key = key;
 	req.ids = data ? &data->ids : NULL;
 	if (pv_send(st, &req, &r) < 0)
 		why = "transport";

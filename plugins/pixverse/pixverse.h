@@ -47,6 +47,7 @@ typedef struct pv_client_ids {
 /* Session data the plugin keeps next to the host's session. */
 typedef struct pv_session_data {
 	pv_client_ids ids;          /* stable per account */
+	const char *jwt_source;     /* static: "account", "cookies" (fresher than the account's) or "none" */
 } pv_session_data;
 
 /* ---- util.c: text helpers ---- */
@@ -110,6 +111,8 @@ const char *pv_cookie_find(const provauth_cookie *cookies, size_t count, const c
  * *out is NULL when there are none.
  */
 int pv_account_cookies(const provauth_host *h, const provauth_account *a, provauth_cookie **out, size_t *count);
+/* The session's cookies likewise (borrowed from the session; free the array with free). */
+int pv_session_cookies(const provauth_host *h, const provauth_session *s, provauth_cookie **out, size_t *count);
 /* 1 when name / value can go into a Cookie header unchanged. */
 int pv_cookie_name_ok(const char *name);
 int pv_cookie_value_ok(const char *value);

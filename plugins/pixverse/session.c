@@ -19,7 +19,10 @@ void pv_session_data_free(void *state, void *provider_data)
 	free(provider_data);
 }
 
-/* The session's JWT: the account's, or the cookie's when that one is fresher. */
+/*
+ * The session's JWT: the account's (0), or the cookie's when that one is
+ * fresher (1: the session holds it and the update stores it).
+ */
 static int choose_jwt(const pv_state *st, const provauth_account *a, provauth_session *s, provauth_update *u)
 {
 	const provauth_host *h = st->host;
@@ -27,7 +30,6 @@ static int choose_jwt(const pv_state *st, const provauth_account *a, provauth_se
 	const char *cookie_jwt;
 	int64_t now = h->now(h), acc_exp = 0, cookie_exp = 0;
 	int acc_ok, cookie_ok, rc;
-	char *copy;
 
 	if (!pv_jwt_needs_refresh(h, account_jwt, now, st->jwt_refresh_threshold))
 		return 0;
@@ -44,14 +46,10 @@ static int choose_jwt(const pv_state *st, const provauth_account *a, provauth_se
 		return 0;
 	if (cookie_ok && cookie_exp <= now)
 		return 0; /* expired too: swapping one dead token for another helps nobody */
-	if (!(copy = provauth_plugin_strdup(h, cookie_jwt)))
-		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
-	if ((rc = h->update_set(u, PROVAUTH_F_JWT_TOKEN, cookie_jwt)) < 0) {
-		h->secret_free(h, copy);
+	/* The session uses it now and the update stores it, alike: the expiry is the JWT's own business. */
+	if ((rc = h->update_set_credential(u, PROVAUTH_CRED_JWT, NULL, cookie_jwt, 0)) < 0 ||
+	    (rc = h->session_set_credential(s, PROVAUTH_CRED_JWT, NULL, cookie_jwt, 0)) < 0)
 		return rc;
-	}
-	s->jwt_token = copy;
-	s->jwt_source = "cookies";
 	{
 		const provauth_log_field f[] = {
 			{ "account_id", PROVAUTH_FIELD_STRING, a->id, 0 },
@@ -60,7 +58,7 @@ static int choose_jwt(const pv_state *st, const provauth_account *a, provauth_se
 		};
 		h->log(h, PROVAUTH_LOG_INFO, "pixverse_jwt_from_cookies", f, sizeof(f) / sizeof(f[0]));
 	}
-	return 0;
+	return 1;
 }
 
 int pv_build_session(void *state, const provauth_account *a, provauth_session *s, provauth_update *u)
@@ -70,11 +68,15 @@ int pv_build_session(void *state, const provauth_account *a, provauth_session *s
 	pv_session_data *data;
 	int rc;
 
-	if ((rc = choose_jwt(st, a, s, u)) < 0)
-		return rc;
-	/* openapi_key: the host prefilled the first api_keys entry of kind "openapi". */
+	int from_cookies;
+
+	if ((from_cookies = choose_jwt(st, a, s, u)) < 0)
+		return from_cookies;
+	/* The OpenAPI key: the host copied the account's api_key "openapi" into the session. */
 	if (!(data = calloc(1, sizeof(*data))))
 		return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
+	data->jwt_source = from_cookies ? "cookies"
+	                   : h->session_credential(s, PROVAUTH_CRED_JWT, NULL) ? "account" : "none";
 	if ((rc = pv_ids_for(st, a, &data->ids)) < 0) {
 		free(data);
 		return rc;

@@ -241,8 +241,10 @@ static int see_session(const provauth_session *s, provauth_failure *f, void *pay
 	(void)f;
 	seen->runs++;
 	seen->auth_method = s->auth_method;
-	snprintf(seen->jwt_source, sizeof(seen->jwt_source), "%s", s->jwt_source ? s->jwt_source : "(null)");
-	seen->has_access_token = s->access_token != NULL;
+	/* An OAuth session carries no JWT. */
+	snprintf(seen->jwt_source, sizeof(seen->jwt_source), "%s",
+	         provauth_session_credential(s, PROVAUTH_CRED_JWT, NULL) ? "(a jwt)" : "none");
+	seen->has_access_token = provauth_session_credential(s, PROVAUTH_CRED_ACCESS_TOKEN, NULL) != NULL;
 	return 0;
 }
 
@@ -497,14 +499,15 @@ typedef struct rotation_check {
 static int check_stored_first(const provauth_session *s, provauth_failure *f, void *payload)
 {
 	rotation_check *rc = payload;
+	const char *session_at = provauth_session_credential(s, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
 	provauth_account *a = NULL;
 
 	(void)f;
 	if (rc->other->get(rc->other, &a, rc->id) == 0) {
 		rc->checked = 1;
 		rc->seen_rt = PA_CRED(a, REFRESH_TOKEN) ? strdup(PA_CRED(a, REFRESH_TOKEN)) : NULL;
-		rc->same_at = PA_CRED(a, ACCESS_TOKEN) && s->access_token &&
-		              strcmp(PA_CRED(a, ACCESS_TOKEN), s->access_token) == 0;
+		rc->same_at = PA_CRED(a, ACCESS_TOKEN) && session_at &&
+		              strcmp(PA_CRED(a, ACCESS_TOKEN), session_at) == 0;
 	}
 	provauth_account_free(a);
 	return 0;

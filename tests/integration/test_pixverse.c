@@ -811,6 +811,24 @@ typedef struct session_seen {
 	int has_openapi_key;
 } session_seen;
 
+/*
+ * Where the session's JWT came from: "none", the stored account's
+ * ("account") or elsewhere ("other", e.g. a fresher _ai_token cookie).
+ */
+static const char *jwt_source(const provauth_session *s)
+{
+	const char *jwt = provauth_session_credential(s, PROVAUTH_CRED_JWT, NULL);
+	provauth_account *a = NULL;
+	const char *source;
+
+	if (!jwt)
+		return "none";
+	source = provauth_account_get(&a, mgr, s->account_id) == 0 && PA_CRED(a, JWT) && strcmp(PA_CRED(a, JWT), jwt) == 0
+	         ? "account" : "other";
+	provauth_account_free(a);
+	return source;
+}
+
 static int see_session(const provauth_session *s, provauth_failure *f, void *payload)
 {
 	session_seen *seen = payload;
@@ -818,8 +836,8 @@ static int see_session(const provauth_session *s, provauth_failure *f, void *pay
 	(void)f;
 	seen->runs++;
 	seen->auth_method = s->auth_method;
-	snprintf(seen->jwt_source, sizeof(seen->jwt_source), "%s", s->jwt_source ? s->jwt_source : "(null)");
-	seen->has_openapi_key = s->openapi_key != NULL;
+	snprintf(seen->jwt_source, sizeof(seen->jwt_source), "%s", jwt_source(s));
+	seen->has_openapi_key = provauth_session_credential(s, PROVAUTH_CRED_API_KEY, "openapi") != NULL;
 	return 0;
 }
 

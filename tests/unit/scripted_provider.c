@@ -126,7 +126,7 @@ static int s_reauth(void *state, const provauth_account *a, const char *password
 		sleep_ms(server->login_delay_ms);
 	if (server->google_on_login) {
 		st->host->update_set_metadata(u, "auth_method", "\"google\"");
-		st->host->update_set(u, PROVAUTH_F_PASSWORD, NULL);
+		st->host->update_set_credential(u, PROVAUTH_CRED_PASSWORD, NULL, NULL, 0);
 		return st->host->set_error(st->host, PROVAUTH_EAUTH, "scripted: sign in via OAuth");
 	}
 	if ((forced = server->login_result) != 0)
@@ -137,11 +137,12 @@ static int s_reauth(void *state, const provauth_account *a, const char *password
 	issue_token_locked(server);
 	snprintf(token, sizeof(token), "%s", server->valid_token);
 	pthread_mutex_unlock(&server->mu);
-	st->host->update_set(u, PROVAUTH_F_JWT_TOKEN, token);
-	st->host->update_set_cookie(u, "_ai_token", token);
+	st->host->update_set_credential(u, PROVAUTH_CRED_JWT, NULL, token, 0);
+	st->host->update_set_credential(u, PROVAUTH_CRED_COOKIE, "_ai_token", token, 0);
 	/* One token per session: an OAuth-style account's access token moves too. */
 	if (provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL))
-		st->host->update_set(u, PROVAUTH_F_ACCESS_TOKEN, token);
+		st->host->update_set_credential(u, PROVAUTH_CRED_ACCESS_TOKEN, NULL, token,
+		                                provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL));
 	return 0;
 }
 
@@ -160,10 +161,10 @@ static int s_refresh(void *state, const provauth_account *a, provauth_update *u)
 	issue_token_locked(server);
 	snprintf(token, sizeof(token), "%s", server->valid_token);
 	pthread_mutex_unlock(&server->mu);
-	st->host->update_set(u, PROVAUTH_F_JWT_TOKEN, token);
-	st->host->update_set(u, PROVAUTH_F_ACCESS_TOKEN, token);
-	st->host->update_set(u, PROVAUTH_F_REFRESH_TOKEN, "refresh-SECRET-next");
-	st->host->update_set_access_expiry(u, st->host->now(st->host) + server->access_ttl);
+	st->host->update_set_credential(u, PROVAUTH_CRED_JWT, NULL, token, 0);
+	st->host->update_set_credential(u, PROVAUTH_CRED_ACCESS_TOKEN, NULL, token,
+	                                st->host->now(st->host) + server->access_ttl);
+	st->host->update_set_credential(u, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "refresh-SECRET-next", 0);
 	return 0;
 }
 
@@ -195,7 +196,9 @@ static const provauth_operation scripted_ops[] = {
 
 int scripted_op(const provauth_session *session, provauth_failure *failure, void *payload)
 {
-	const char *token = session->access_token ? session->access_token : session->jwt_token;
+	const char *token = provauth_session_credential(session, PROVAUTH_CRED_ACCESS_TOKEN, NULL)
+	                    ? provauth_session_credential(session, PROVAUTH_CRED_ACCESS_TOKEN, NULL)
+	                    : provauth_session_credential(session, PROVAUTH_CRED_JWT, NULL);
 	char body[128];
 	int ok, forced;
 

@@ -60,9 +60,9 @@ static int t_import(void *state, const char *kind, const char *input, const prov
 		return host->set_error(host, PROVAUTH_EUNSUPPORTED, "test: unknown kind");
 	snprintf(jwt, sizeof(jwt), "jwt-SECRET-%s-%d", input, imports);
 	snprintf(rt, sizeof(rt), "rt-SECRET-rotated-%d", imports);
-	if ((rc = host->update_set(u, PROVAUTH_F_EMAIL, input)) < 0 ||
-	    (rc = host->update_set(u, PROVAUTH_F_JWT_TOKEN, jwt)) < 0 ||
-	    (rc = host->update_set(u, PROVAUTH_F_REFRESH_TOKEN, rotate ? rt : input)) < 0)
+	if ((rc = host->update_set_email(u, input)) < 0 ||
+	    (rc = host->update_set_credential(u, PROVAUTH_CRED_JWT, NULL, jwt, 0)) < 0 ||
+	    (rc = host->update_set_credential(u, PROVAUTH_CRED_REFRESH_TOKEN, NULL, rotate ? rt : input, 0)) < 0)
 		return rc;
 	return 0;
 }

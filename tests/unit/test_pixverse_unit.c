@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include "internal.h"
+#include "session/session.h"
 #include "pixverse.h"
 #include "../support/pa_test.h"
 
@@ -392,9 +393,8 @@ static void test_cookies_binary_garbage(void)
 /* ------------------------------------------------------------------------ */
 
 typedef struct built {
-	provauth_session s;
+	pa_cached c;           /* the host's session (c.s) and the credentials it holds */
 	provauth_update *u;
-	provauth_cookie *jar;  /* the cookies lent to s */
 	int rc;
 } built;
 
@@ -403,28 +403,37 @@ static void build(built *b, const provauth_account *a)
 {
 	memset(b, 0, sizeof(*b));
 	CU_ASSERT_FATAL(pa_update_new(&b->u) == 0);
-	b->s.account_id = a->id;
-	b->s.provider = a->provider;
-	b->s.email = a->email;
-	b->s.jwt_token = PA_CRED(a, JWT);
-	/* The host lends the account's cookies as an array; names and values stay the account's. */
-	CU_ASSERT_FATAL(pv_account_cookies(state.host, a, &b->jar, &b->s.cookie_count) == 0);
-	b->s.cookies = b->jar;
-	b->s.openapi_key = provauth_account_credential(a, PROVAUTH_CRED_API_KEY, "openapi");
-	b->s.jwt_source = PA_CRED(a, JWT) ? "account" : "none";
-	b->s.auth_method = provauth_account_auth_method(a);
-	b->s.metadata = pa_account_metadata(a);
-	b->rc = pv_build_session(&state, a, &b->s, b->u);
+	b->c.s.account_id = a->id;
+	b->c.s.provider = a->provider;
+	b->c.s.email = a->email;
+	/* The session's credentials are a copy of the account's. */
+	CU_ASSERT_FATAL(pa_session_lend_credentials(&b->c, a) == 0);
+	b->c.s.auth_method = provauth_account_auth_method(a);
+	b->c.s.metadata = pa_account_metadata(a);
+	b->rc = pv_build_session(&state, a, &b->c.s, b->u);
 }
 
 static void built_free(built *b, const provauth_account *a)
 {
-	if (b->s.jwt_token != PA_CRED(a, JWT))
-		free((char *)b->s.jwt_token);
-	if (b->s.provider_data)
-		pv_session_data_free(&state, b->s.provider_data);
-	free(b->jar);
+	(void)a;
+	if (b->c.s.provider_data)
+		pv_session_data_free(&state, b->c.s.provider_data);
+	provauth_account_free(b->c.creds);
 	pa_update_free(b->u);
+}
+
+/* The JWT the session authenticates with. */
+static const char *session_jwt(const built *b)
+{
+	return provauth_session_credential(&b->c.s, PROVAUTH_CRED_JWT, NULL);
+}
+
+/* Where Pixverse took it from (its session data). */
+static const char *jwt_source(const built *b)
+{
+	const pv_session_data *d = b->c.s.provider_data;
+
+	return d && d->jwt_source ? d->jwt_source : "(no session data)";
 }
 
 static provauth_account *account_with(const char *jwt, const char *cookie_jwt)
@@ -448,10 +457,10 @@ static void test_build_prefers_fresher_cookie(void)
 
 	build(&b, a);
 	CU_ASSERT_EQUAL(b.rc, 0);
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "cookies");
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_token, newer);
-	CU_ASSERT_PTR_NOT_EQUAL(b.s.jwt_token, PA_CRED(a, JWT));
-	CU_ASSERT_STRING_EQUAL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN), newer);
+	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "cookies");
+	CU_ASSERT_STRING_EQUAL(session_jwt(&b), newer);
+	CU_ASSERT_STRING_NOT_EQUAL(session_jwt(&b), PA_CRED(a, JWT));
+	CU_ASSERT_STRING_EQUAL(pa_update_credential(b.u, PROVAUTH_CRED_JWT, NULL), newer);
 	CU_ASSERT_PTR_NOT_NULL(strstr(log_text ? log_text : "", "pixverse_jwt_from_cookies"));
 	CU_ASSERT_PTR_NULL(strstr(log_text ? log_text : "", newer));
 	built_free(&b, a);
@@ -460,14 +469,14 @@ static void test_build_prefers_fresher_cookie(void)
 	/* No account token at all, or an undecodable one: the cookie's. */
 	a = account_with(NULL, newer);
 	build(&b, a);
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "cookies");
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_token, newer);
+	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "cookies");
+	CU_ASSERT_STRING_EQUAL(session_jwt(&b), newer);
 	built_free(&b, a);
 	provauth_account_free(a);
 	a = account_with("garbage", newer);
 	build(&b, a);
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "cookies");
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_token, newer);
+	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "cookies");
+	CU_ASSERT_STRING_EQUAL(session_jwt(&b), newer);
 	built_free(&b, a);
 	provauth_account_free(a);
 	free(old);
@@ -486,37 +495,37 @@ static void test_build_keeps_account_jwt(void)
 	a = account_with(fresh, fresher);
 	build(&b, a);
 	CU_ASSERT_EQUAL(b.rc, 0);
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
-	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, PA_CRED(a, JWT));
-	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
+	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "account");
+	CU_ASSERT_STRING_EQUAL(session_jwt(&b), PA_CRED(a, JWT));
+	CU_ASSERT_PTR_NULL(pa_update_credential(b.u, PROVAUTH_CRED_JWT, NULL));
 	built_free(&b, a);
 	provauth_account_free(a);
 
 	/* Near expiry but the cookie's expires sooner. */
 	a = account_with(near, nearer);
 	build(&b, a);
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
-	CU_ASSERT_PTR_EQUAL(b.s.jwt_token, PA_CRED(a, JWT));
-	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
+	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "account");
+	CU_ASSERT_STRING_EQUAL(session_jwt(&b), PA_CRED(a, JWT));
+	CU_ASSERT_PTR_NULL(pa_update_credential(b.u, PROVAUTH_CRED_JWT, NULL));
 	built_free(&b, a);
 	provauth_account_free(a);
 
 	/* The cookie's is undecodable, or expired, or the same token. */
 	a = account_with(near, "not-a-jwt");
 	build(&b, a);
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
+	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "account");
 	built_free(&b, a);
 	provauth_account_free(a);
 	a = account_with(NULL, dead);
 	build(&b, a);
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "none");
-	CU_ASSERT_PTR_NULL(b.s.jwt_token);
+	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "none");
+	CU_ASSERT_PTR_NULL(session_jwt(&b));
 	built_free(&b, a);
 	provauth_account_free(a);
 	a = account_with(near, near);
 	build(&b, a);
-	CU_ASSERT_STRING_EQUAL(b.s.jwt_source, "account");
-	CU_ASSERT_PTR_NULL(pa_update_get(b.u, PROVAUTH_F_JWT_TOKEN));
+	CU_ASSERT_STRING_EQUAL(jwt_source(&b), "account");
+	CU_ASSERT_PTR_NULL(pa_update_credential(b.u, PROVAUTH_CRED_JWT, NULL));
 	built_free(&b, a);
 	provauth_account_free(a);
 
@@ -537,13 +546,13 @@ static void test_build_openapi_key(void)
 	provauth_account_set_api_key(a, "openapi", "pv-openapi-key");
 	build(&b, a);
 	CU_ASSERT_EQUAL(b.rc, 0);
-	CU_ASSERT_STRING_EQUAL(b.s.openapi_key, "pv-openapi-key");
+	CU_ASSERT_STRING_EQUAL(provauth_session_credential(&b.c.s, PROVAUTH_CRED_API_KEY, "openapi"), "pv-openapi-key");
 	built_free(&b, a);
 	provauth_account_free(a);
 
 	a = account_with(fresh, NULL);
 	build(&b, a);
-	CU_ASSERT_PTR_NULL(b.s.openapi_key);
+	CU_ASSERT_PTR_NULL(provauth_session_credential(&b.c.s, PROVAUTH_CRED_API_KEY, "openapi"));
 	built_free(&b, a);
 	provauth_account_free(a);
 	free(fresh);
@@ -551,12 +560,12 @@ static void test_build_openapi_key(void)
 
 static const char *anon_of(const built *b)
 {
-	return ((const pv_session_data *)b->s.provider_data)->ids.anonymous_id;
+	return ((const pv_session_data *)b->c.s.provider_data)->ids.anonymous_id;
 }
 
 static const char *trace_of(const built *b)
 {
-	return ((const pv_session_data *)b->s.provider_data)->ids.trace_id;
+	return ((const pv_session_data *)b->c.s.provider_data)->ids.trace_id;
 }
 
 static int uuid_like(const char *s)
@@ -579,7 +588,7 @@ static void test_build_anonymous_id(void)
 
 	build(&b, a);
 	CU_ASSERT_EQUAL_FATAL(b.rc, 0);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(b.s.provider_data);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b.c.s.provider_data);
 	CU_ASSERT(uuid_like(anon_of(&b)));
 	CU_ASSERT(uuid_like(trace_of(&b)));
 	CU_ASSERT_STRING_NOT_EQUAL(anon_of(&b), trace_of(&b));
@@ -1379,8 +1388,8 @@ static void test_import_offline(void)
 	CU_ASSERT_FATAL(pa_update_new(&u) == 0);
 	CU_ASSERT_EQUAL(pv_import(&stub_state, "cookies", input, NULL, u), 0);
 	CU_ASSERT_EQUAL(stub.requests, 0);
-	CU_ASSERT_STRING_EQUAL(pa_update_get(u, PROVAUTH_F_EMAIL), "Someone@Example.com");
-	CU_ASSERT_STRING_EQUAL(pa_update_get(u, PROVAUTH_F_JWT_TOKEN), tok);
+	CU_ASSERT_STRING_EQUAL(pa_update_email(u), "Someone@Example.com");
+	CU_ASSERT_STRING_EQUAL(pa_update_credential(u, PROVAUTH_CRED_JWT, NULL), tok);
 	CU_ASSERT_FATAL(provauth_account_new(&a, "acct-i", "pixverse") == 0);
 	provauth_account_set_cookie(a, "stale", "1");
 	CU_ASSERT_EQUAL(pa_update_apply(u, a), 0);
@@ -1400,7 +1409,7 @@ static void test_import_offline(void)
 	CU_ASSERT_EQUAL(stub.requests, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(stub.url, "/creative_platform/getUserInfo"));
 	CU_ASSERT_STRING_EQUAL(sent("token", NULL), tok);
-	CU_ASSERT_STRING_EQUAL(pa_update_get(u, PROVAUTH_F_EMAIL), "someone@example.com");
+	CU_ASSERT_STRING_EQUAL(pa_update_email(u), "someone@example.com");
 	pa_update_free(u);
 	stub_reply(200, "{\"ErrCode\":0,\"Resp\":{\"Mail\":\"not an email\"}}");
 	CU_ASSERT_FATAL(pa_update_new(&u) == 0);

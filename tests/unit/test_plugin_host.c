@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "session/session.h"
 #include <provauth/plugin_util.h>
 #include "../support/pa_test.h"
 
@@ -255,8 +256,9 @@ static void test_plugins_accept_good_values(void)
 
 /*
  * What a plugin hands the host comes from host->alloc and goes back
- * through host->free or host->secret_free; the core frees plugin-made
- * session strings with free(), so alloc must be the C library's.
+ * through host->free or host->secret_free; the core frees what plugins
+ * hand it (an operation's result) with free(), so alloc must be the C
+ * library's.
  */
 static void test_memory_services(void)
 {
@@ -290,6 +292,46 @@ static void expect_format(char *got, const char *want)
 		fprintf(stderr, "\n  got  %s\n  want %s\n", got, want);
 	CU_ASSERT_STRING_EQUAL(got, want);
 	host.free(&host, got);
+}
+
+/*
+ * A session's credentials: a copy of the account's, which build_session
+ * changes through the host; the host copies, and the account stays as it was.
+ */
+static void test_session_credentials(void)
+{
+	provauth_account *a = NULL;
+	char value[] = "jwt-from-cookie";
+	pa_cached c;
+
+	CU_ASSERT(PROVAUTH_HOST_HAS(&host, session_set_credential) && host.session_credential != NULL &&
+	          host.session_credential_expires != NULL && host.session_set_credential != NULL);
+	CU_ASSERT_EQUAL_FATAL(provauth_account_new(&a, "acct-1", "pixverse"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "jwt-stored", 0), 0);
+	CU_ASSERT_EQUAL(provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at", 1700000000), 0);
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_EQUAL_FATAL(pa_session_lend_credentials(&c, a), 0);
+	CU_ASSERT_EQUAL(c.s.credential_count, 2);
+	CU_ASSERT_STRING_EQUAL(host.session_credential(&c.s, PROVAUTH_CRED_JWT, NULL), "jwt-stored");
+	CU_ASSERT_PTR_NOT_EQUAL(host.session_credential(&c.s, PROVAUTH_CRED_JWT, NULL), PA_CRED(a, JWT));
+	CU_ASSERT_EQUAL(provauth_session_credential_expires(&c.s, PROVAUTH_CRED_ACCESS_TOKEN, ""), 1700000000);
+	CU_ASSERT_PTR_NULL(provauth_session_credential(&c.s, PROVAUTH_CRED_COOKIE, "sid"));
+
+	CU_ASSERT_EQUAL(host.session_set_credential(&c.s, PROVAUTH_CRED_JWT, NULL, value, 1800000000), 0);
+	value[0] = 'X';
+	CU_ASSERT_STRING_EQUAL(provauth_session_credential(&c.s, PROVAUTH_CRED_JWT, NULL), "jwt-from-cookie");
+	CU_ASSERT_EQUAL(host.session_credential_expires(&c.s, PROVAUTH_CRED_JWT, NULL), 1800000000);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), "jwt-stored");
+	CU_ASSERT_EQUAL(host.session_set_credential(&c.s, PROVAUTH_CRED_ACCESS_TOKEN, NULL, NULL, 0), 0);
+	CU_ASSERT_PTR_NULL(provauth_session_credential(&c.s, PROVAUTH_CRED_ACCESS_TOKEN, NULL));
+	CU_ASSERT_EQUAL(c.s.credential_count, 1);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, ACCESS_TOKEN), "at");
+	/* The account's rules: a single-valued kind takes no name. */
+	CU_ASSERT_EQUAL(host.session_set_credential(&c.s, PROVAUTH_CRED_JWT, "x", "v", 0), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(host.session_set_credential(NULL, PROVAUTH_CRED_JWT, NULL, "v", 0), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NULL(host.session_credential(NULL, PROVAUTH_CRED_JWT, NULL));
+	provauth_account_free(c.creds);
+	provauth_account_free(a);
 }
 
 static void test_json_format_and_parse(void)
@@ -439,6 +481,7 @@ int main(int argc, char **argv)
 		{ "plugins accept good values", test_plugins_accept_good_values },
 		{ "NULL arguments refused", test_null_arguments_refused },
 		{ "memory services", test_memory_services },
+		{ "session credentials", test_session_credentials },
 		{ "json_format and a strict json_parse", test_json_format_and_parse },
 		{ "the helper library", test_helper_library },
 		PA_TEST_END

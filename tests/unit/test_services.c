@@ -892,16 +892,16 @@ static void test_update_apply(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_EQUAL_FATAL(pa_update_new(&u), 0);
 	CU_ASSERT(pa_update_is_empty(u));
-	CU_ASSERT_EQUAL(pa_update_set(u, PROVAUTH_F_JWT_TOKEN, "jwt-old"), 0);
-	CU_ASSERT_EQUAL(pa_update_set(u, PROVAUTH_F_JWT_TOKEN, "jwt-new"), 0);   /* later wins */
-	CU_ASSERT_EQUAL(pa_update_set(u, PROVAUTH_F_ACCESS_TOKEN, "at"), 0);
-	CU_ASSERT_EQUAL(pa_update_set(u, PROVAUTH_F_PASSWORD, NULL), 0);         /* clears */
-	CU_ASSERT_EQUAL(pa_update_set(u, (provauth_field)99, "x"), PROVAUTH_EINVAL);
-	CU_ASSERT_EQUAL(pa_update_set_access_expiry(u, 1800000000), 0);
-	CU_ASSERT_EQUAL(pa_update_set_cookie(u, "sid", "s-old"), 0);
-	CU_ASSERT_EQUAL(pa_update_set_cookie(u, "sid", "s-new"), 0);             /* later wins */
-	CU_ASSERT_EQUAL(pa_update_set_cookie(u, "csrf", NULL), 0);               /* removes */
-	CU_ASSERT_EQUAL(pa_update_set_cookie(u, "", "v"), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_JWT, NULL, "jwt-old", 0), 0);
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_JWT, NULL, "jwt-new", 0), 0);   /* later wins */
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "at", 1800000000), 0);
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_PASSWORD, NULL, NULL, 0), 0);   /* clears */
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, "", NULL, "x", 0), PROVAUTH_EINVAL);          /* no kind */
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_JWT, "x", "x", 0), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_COOKIE, "sid", "s-old", 0), 0);
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_COOKIE, "sid", "s-new", 0), 0); /* later wins */
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_COOKIE, "csrf", NULL, 0), 0);   /* removes */
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_COOKIE, "", "v", 0), PROVAUTH_EINVAL);
 	CU_ASSERT_EQUAL(pa_update_set_metadata(u, "auth_method", "\"google\""), 0);
 	CU_ASSERT_EQUAL(pa_update_set_metadata(u, "n", "1"), 0);
 	CU_ASSERT_EQUAL(pa_update_set_metadata(u, "n", "2"), 0);                 /* later wins */
@@ -944,11 +944,11 @@ static void test_update_clear_cookies(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_EQUAL_FATAL(pa_update_new(&u), 0);
 	/* A cookie set before the clear is dropped with the rest... */
-	CU_ASSERT_EQUAL(pa_update_set_cookie(u, "early", "e"), 0);
-	CU_ASSERT_EQUAL(pa_update_clear_cookies(u), 0);
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_COOKIE, "early", "e", 0), 0);
+	CU_ASSERT_EQUAL(pa_update_clear_credentials(u, PROVAUTH_CRED_COOKIE), 0);
 	CU_ASSERT(!pa_update_is_empty(u));
 	/* ...one set after it survives. */
-	CU_ASSERT_EQUAL(pa_update_set_cookie(u, "fresh", "f"), 0);
+	CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_COOKIE, "fresh", "f", 0), 0);
 	CU_ASSERT_EQUAL_FATAL(pa_update_apply(u, a), 0);
 	CU_ASSERT_EQUAL(pa_test_count(a, PROVAUTH_CRED_COOKIE), 1);
 	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_COOKIE, "fresh"), "f");
@@ -971,10 +971,10 @@ static void test_update_clear_cookies(void)
 		pa_update_free(u);
 	}
 	pa_update_free(NULL);
-	CU_ASSERT_EQUAL(pa_update_set_cookie(NULL, "a", "b"), PROVAUTH_EINVAL);
-	CU_ASSERT_EQUAL(pa_update_clear_cookies(NULL), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(pa_update_set_credential(NULL, PROVAUTH_CRED_COOKIE, "a", "b", 0), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(pa_update_clear_credentials(NULL, PROVAUTH_CRED_COOKIE), PROVAUTH_EINVAL);
 	CU_ASSERT_EQUAL(pa_update_set_metadata(NULL, "a", "1"), PROVAUTH_EINVAL);
-	CU_ASSERT_EQUAL(pa_update_set_access_expiry(NULL, 1), PROVAUTH_EINVAL);
+	CU_ASSERT_EQUAL(pa_update_set_email(NULL, "a@example.com"), PROVAUTH_EINVAL);
 	provauth_account_free(a);
 }
 
@@ -1008,10 +1008,12 @@ static void test_update_cookie_jar_bounded(void)
 		provauth_update *u = NULL;
 
 		CU_ASSERT_EQUAL_FATAL(pa_update_new(&u), 0);
-		CU_ASSERT_EQUAL(pa_update_set_cookie(u, "_ai_token", login % 2 ? "tok-odd" : "tok-even"), 0);
+		CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_COOKIE, "_ai_token",
+		                                         login % 2 ? "tok-odd" : "tok-even", 0), 0);
 		for (i = 0; i < 20; i++) {
 			snprintf(name, sizeof(name), "junk%d_%d", login, i);
-			CU_ASSERT_EQUAL(pa_update_set_cookie(u, name, login < 20 ? "small" : value), 0);
+			CU_ASSERT_EQUAL(pa_update_set_credential(u, PROVAUTH_CRED_COOKIE, name, login < 20 ? "small" : value, 0),
+			                0);
 		}
 		CU_ASSERT_EQUAL_FATAL(pa_update_apply(u, a), 0);
 		pa_update_free(u);

@@ -47,7 +47,17 @@
  *       Refined before release: host->account_credential,
  *       account_credential_expires, account_credential_count and
  *       account_credential_at read an account's credentials by kind and
- *       name, or one by one.
+ *       name, or one by one; provauth_session.credentials (a copy of the
+ *       account's plus what build_session set) with, appended to the host
+ *       table, host->session_credential, session_credential_expires and
+ *       session_set_credential (the host copies). The Pixverse-shaped session
+ *       fields are gone (jwt_token, cookies, cookie_count, openapi_key,
+ *       jwt_source, access_token, access_expires_at): they are session
+ *       credentials now, and no plugin memory is stored into a session.
+ *       Updates likewise: host->update_set_email, update_set_credential
+ *       (kind, name, value, expiry) and update_clear_credentials (kind)
+ *       replace update_set (and provauth_field), update_set_access_expiry,
+ *       update_set_cookie and update_clear_cookies, in their place.
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -59,8 +69,9 @@
  * Ownership (2.0)
  *  Accounts, sessions, failures and updates passed to a plugin belong to the
  *  host and are valid only during the call. Whatever a plugin hands the host
- *  to keep (strings it stores into a provauth_session, an operation's
- *  *out_json) comes from host->alloc; the host frees it with its own free.
+ *  to keep (an operation's *out_json) comes from host->alloc; the host frees
+ *  it with its own free. A plugin stores nothing into a provauth_session
+ *  but provider_data: session_set_credential copies.
  *  The update_* and failure_* services copy their arguments: the plugin
  *  keeps (and frees) what it passed. Values handed out by host services are
  *  freed with the host function named next to them, host->free by default.
@@ -107,15 +118,6 @@ typedef enum provauth_json_type {
 	PROVAUTH_JSON_OBJECT,
 	PROVAUTH_JSON_ARRAY
 } provauth_json_type;
-
-/* Account string fields a provider may update. */
-typedef enum provauth_field {
-	PROVAUTH_F_EMAIL = 0,
-	PROVAUTH_F_PASSWORD,       /* secret */
-	PROVAUTH_F_JWT_TOKEN,      /* secret */
-	PROVAUTH_F_REFRESH_TOKEN,  /* secret */
-	PROVAUTH_F_ACCESS_TOKEN    /* secret */
-} provauth_field;
 
 typedef struct provauth_http_header {
 	const char *name;
@@ -323,12 +325,24 @@ struct provauth_host {
 
 	/* -- credential updates (what build_session/refresh/try_reauth want stored) -- */
 
-	int (*update_set)(provauth_update *u, provauth_field field, const char *value); /* NULL clears */
-	int (*update_set_access_expiry)(provauth_update *u, int64_t unix_seconds);
-	/* Replace (value) or remove (NULL) one cookie. */
-	int (*update_set_cookie)(provauth_update *u, const char *name, const char *value);
-	/* Drop every stored cookie before applying this update's cookies. */
-	int (*update_clear_cookies)(provauth_update *u);
+	int (*update_set_email)(provauth_update *u, const char *email); /* NULL clears */
+	/*
+	 * Stores (value) or removes (NULL) one of the account's credentials:
+	 * `kind` a PROVAUTH_CRED_* or the provider's own, `name` a cookie's
+	 * name, an API key's kind, NULL for single-valued kinds; `expires_at`
+	 * unix seconds, 0 for none or unknown (a token set without its expiry
+	 * loses the old one: pass it on if it still holds). Later settings of
+	 * the same kind and name win. PROVAUTH_EINVAL for an empty kind, a name
+	 * on a single-valued kind, none on a cookie or API key. Copies.
+	 */
+	int (*update_set_credential)(provauth_update *u, const char *kind, const char *name, const char *value,
+	                             int64_t expires_at);
+	/*
+	 * Drops every stored credential of `kind` (e.g. all cookies) before the
+	 * update's own credentials apply; those of that kind set earlier in
+	 * this update go too, those set after it stay.
+	 */
+	int (*update_clear_credentials)(provauth_update *u, const char *kind);
 	/*
 	 * metadata[key] = JSON text (e.g. "{\"user_id\":\"12\"}"); NULL removes
 	 * the key. The keys the core kept its state in before store schema 4
@@ -428,6 +442,26 @@ struct provauth_host {
 	 * PROVAUTH_HOST_HAS(h, update_set_auth_method).
 	 */
 	int (*update_set_auth_method)(provauth_update *u, provauth_auth_method method);
+
+	/* ---- 2.0, session credentials (added before 2.0 was released) ---- */
+
+	/*
+	 * What provauth_session_credential and _credential_expires answer: one
+	 * of session->credentials by kind and name (borrowed, valid as long as
+	 * the session), or NULL; its expiry, 0 when none.
+	 */
+	const char *(*session_credential)(const provauth_session *s, const char *kind, const char *name);
+	int64_t (*session_credential_expires)(const provauth_session *s, const char *kind, const char *name);
+	/*
+	 * For build_session: adds or replaces (value NULL: removes) one of the
+	 * session's credentials, e.g. a fresher JWT than the account's. The host
+	 * copies the strings; the plugin keeps what it passed. Only for the
+	 * session the host handed to build_session (PROVAUTH_EINVAL otherwise).
+	 * It changes this session only: what should be stored goes into the
+	 * update as well.
+	 */
+	int (*session_set_credential)(provauth_session *s, const char *kind, const char *name, const char *value,
+	                              int64_t expires_at);
 };
 
 /* True when the host provides `member` (it is newer or as new as the plugin). */
@@ -482,13 +516,12 @@ struct provauth_provider {
 
 	/*
 	 * Builds the session for `account`. The host prefills every field from
-	 * the account (pointers into its own copy, valid for the session's life);
-	 * a plugin that replaces jwt_token, openapi_key, access_token or cookies
-	 * must point them at memory from host->alloc, which the host frees
-	 * (the cookies array and each of its names and values). jwt_source
-	 * must be a static string. Credentials the build
-	 * changed (e.g. a fresher JWT taken from the cookies) go into `update`;
-	 * the host persists them, version-checked. Required.
+	 * the account (pointers into its own copy, valid for the session's
+	 * life; session->credentials a copy of the account's); a plugin changes
+	 * the session's credentials only through host->session_set_credential,
+	 * which copies, and keeps its own data in provider_data. Credentials the
+	 * build changed (e.g. a fresher JWT taken from the cookies) go into
+	 * `update` as well; the host persists them, version-checked. Required.
 	 */
 	int (*build_session)(void *state, const provauth_account *account, provauth_session *session,
 	                     provauth_update *update);
@@ -536,9 +569,9 @@ struct provauth_provider {
 	 * token, an anonymous id) so a re-import is no new device. Else NULL,
 	 * and the host matches by email afterwards; it refuses the result if the
 	 * email is not `existing`'s. The host calls import once per request
-	 * (it may exchange a token). Fill `update` with the
-	 * credentials and PROVAUTH_F_EMAIL (the host finds the account to update
-	 * by provider and email); may make network calls (e.g. to learn the
+	 * (it may exchange a token). Fill `update` with the credentials and
+	 * the email (update_set_email: the host finds the account to update by
+	 * provider and email); may make network calls (e.g. to learn the
 	 * email). Returns PROVAUTH_EINVAL with a message naming what is wrong
 	 * with the input (never quoting it), PROVAUTH_EUNSUPPORTED for an
 	 * unknown kind.

@@ -175,6 +175,15 @@ PROVAUTH_EXTERN(int) provauth_account_set_credential(provauth_account *account, 
 PROVAUTH_EXTERN(size_t) provauth_account_credential_count(const provauth_account *account);
 PROVAUTH_EXTERN(int) provauth_account_credential_at(provauth_credential *out, const provauth_account *account,
                                                     size_t i);
+/*
+ * A session's credential (provauth_session.credentials): the value, or NULL
+ * when absent (borrowed, valid as long as the session); its expiry, 0 when
+ * it has none or is absent. `name` is NULL or "" for single-valued kinds.
+ */
+PROVAUTH_EXTERN(const char *) provauth_session_credential(const provauth_session *session, const char *kind,
+                                                          const char *name);
+PROVAUTH_EXTERN(int64_t) provauth_session_credential_expires(const provauth_session *session, const char *kind,
+                                                             const char *name);
 /* account->state.auth_method (UNKNOWN for NULL). */
 PROVAUTH_EXTERN(provauth_auth_method) provauth_account_auth_method(const provauth_account *account);
 /*

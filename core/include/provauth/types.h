@@ -179,14 +179,15 @@ typedef struct provauth_session {
 	const char *account_id;
 	const char *provider;
 	const char *email;
-	const char *jwt_token;          /* secret */
-	const provauth_cookie *cookies; /* secret values */
-	size_t cookie_count;
-	const char *openapi_key;        /* secret */
-	const char *jwt_source;         /* "account" | "cookies" | "none" */
 	provauth_auth_method auth_method;
-	const char *access_token;       /* secret (OAuth providers) */
-	int64_t access_expires_at;
+	/*
+	 * The credentials the operation uses: a copy of the account's plus what
+	 * build_session set or removed (host->session_set_credential). The
+	 * host's own strings, every value a secret; read one with
+	 * provauth_session_credential.
+	 */
+	const provauth_credential *credentials;
+	size_t credential_count;
 	const char *metadata;           /* the account's metadata JSON text */
 	void *provider_data;            /* provider's own, opaque */
 } provauth_session;
