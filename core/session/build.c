@@ -94,7 +94,8 @@ static int build_from(provauth_account *a, void *payload)
 	rc = p->vt.build_session(p->state, acct, &c->s, upd);
 	if (rc < 0) {
 		pa_error_scrub(rc, acct, NULL);
-		pa_error_scrub(rc, c->creds, NULL);  /* and what the build set */
+		if (c->creds)
+			pa_error_scrub(rc, c->creds, NULL);  /* and what the build set */
 		pa_update_free(upd);
 		pa_cached_free(c);
 		return pa_error_prefix(rc, "account %s: %s could not build a session", b->id, p->vt.id);

@@ -1,10 +1,14 @@
 /*
  * A session's credentials (provauth_session.credentials): what the
- * operation authenticates with, provider-neutral like the account's. The
- * host keeps them in an account of its own (pa_cached.creds) so that one
- * set of rules (one entry per kind and name, values wiped when freed)
- * serves both, and build_session changes them only through the host, which
- * copies: no plugin memory is ever stored into a host-owned session.
+ * operation authenticates with, provider-neutral like the account's. A
+ * session lends the credentials of the account snapshot it was built from
+ * (pa_cached.lent_from, which nothing changes while the session lives):
+ * most builds set nothing, and a copy per cached session doubled the
+ * memory a cached session costs (bench/scale). The first credential
+ * build_session sets copies them into an account of the session's own
+ * (pa_cached.creds), so that one set of rules (one entry per kind and
+ * name, values wiped when freed) serves both; the host copies what the
+ * plugin passes: no plugin memory is ever stored into a host-owned session.
  */
 #include "config.h"
 #include <stddef.h>
@@ -42,16 +46,17 @@ int64_t provauth_session_credential_expires(const provauth_session *s, const cha
 /* Points the session at its list again: setting a credential may move it. */
 static void show(pa_cached *c)
 {
-	c->s.credentials = c->creds->credentials;
-	c->s.credential_count = c->creds->credential_count;
+	const provauth_account *a = c->creds ? c->creds : c->lent_from;
+
+	c->s.credentials = a->credentials;
+	c->s.credential_count = a->credential_count;
 }
 
 int pa_session_lend_credentials(pa_cached *c, const provauth_account *a)
 {
-	int rc;
-
-	if ((rc = provauth_account_dup(&c->creds, a)) < 0)
-		return rc;
+	if (!a)
+		return pa_error_set(PROVAUTH_EINVAL, "session: no account to lend credentials from");
+	c->lent_from = a;
 	show(c);
 	return 0;
 }
@@ -69,8 +74,10 @@ int pa_session_set_credential(provauth_session *s, const char *kind, const char 
 	if (!s)
 		return pa_error_set(PROVAUTH_EINVAL, "session_set_credential: no session");
 	c = (pa_cached *)(void *)((char *)s - offsetof(pa_cached, s));
-	if (!c->creds)
+	if (!c->lent_from)
 		return pa_error_set(PROVAUTH_EINVAL, "session_set_credential: not a session the host built");
+	if (!c->creds && (rc = provauth_account_dup(&c->creds, c->lent_from)) < 0)
+		return rc;
 	rc = provauth_account_set_credential(c->creds, kind, name, value, expires_at);
 	show(c);
 	return rc;

@@ -60,7 +60,7 @@ static int attempt(const pa_cached *c, provauth_operation_fn op, void *payload, 
 		rc = PROVAUTH_ERROR;
 	/* The operation's words may quote its server, which may echo the credentials it was sent. */
 	if (f->message && (pa_message_repeats_account_secret(f->message, c->account, NULL) ||
-	                   pa_message_repeats_account_secret(f->message, c->creds, NULL))) {
+	                   pa_message_repeats_account_secret(f->message, pa_session_credentials_of(c), NULL))) {
 		char *fixed = pa_strdup("the provider's message was withheld: it repeats a credential of the account");
 		if (fixed) {
 			free(f->message);

@@ -68,8 +68,20 @@ typedef struct pa_cached {
 	int has_refresh_token;
 	const char *access_token;
 	int64_t access_expires_at;
-	provauth_account *creds;       /* the session's credentials (s.credentials points into it) */
+	/*
+	 * The session's credentials: lent from `lent_from` (the snapshot it was
+	 * built from) until build_session sets one, then the session's own copy
+	 * in `creds` (core/session/credential.c).
+	 */
+	const provauth_account *lent_from;
+	provauth_account *creds;
 } pa_cached;
+
+/* The account whose credentials the session shows (see pa_cached). */
+static inline const provauth_account *pa_session_credentials_of(const pa_cached *c)
+{
+	return c->creds ? c->creds : c->lent_from;
+}
 
 typedef struct pa_entry {
 	struct pa_entry *next;

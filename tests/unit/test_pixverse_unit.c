@@ -406,7 +406,7 @@ static void build(built *b, const provauth_account *a)
 	b->c.s.account_id = a->id;
 	b->c.s.provider = a->provider;
 	b->c.s.email = a->email;
-	/* The session's credentials are a copy of the account's. */
+	/* The session lends the account's credentials until the build sets one. */
 	CU_ASSERT_FATAL(pa_session_lend_credentials(&b->c, a) == 0);
 	b->c.s.auth_method = provauth_account_auth_method(a);
 	b->c.s.metadata = pa_account_metadata(a);
