@@ -110,6 +110,16 @@ static int open_store(provauth_manager *m, int must_exist)
 	m->own_store = 1;
 	if (pa_streq(st->backend, "memory"))
 		return provauth_store_memory_new(&m->store);
+	if (pa_streq(st->backend, "postgres")) {
+		provauth_postgres_options po = PROVAUTH_POSTGRES_OPTIONS_INIT;
+
+		po.key_file = st->key_file;
+		po.pool_size = (int)st->pool_size;
+		po.connect_timeout_ms = (int)st->connect_timeout_ms;
+		po.statement_timeout_ms = (int)st->statement_timeout_ms;
+		po.no_create = must_exist;
+		return provauth_store_postgres_open(&m->store, st->url, &po);
+	}
 	/* Any other problem (a directory in the way, no permission) is the store's to report. */
 	if (must_exist && stat(st->path, &sb) != 0 && errno == ENOENT)
 		return pa_error_set(PROVAUTH_ENOTFOUND, "no store at %s", st->path);

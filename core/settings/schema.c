@@ -10,13 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <libpq-fe.h>
 #include "settings/settings_private.h"
 
 static const char *const top_keys[] = {
 	"plugin_dir", "store", "log", "http", "session", "providers", NULL
 };
 static const char *const store_keys[] = {
-	"backend", "path", "key_file", "busy_timeout_ms", NULL
+	"backend", "path", "key_file", "busy_timeout_ms", "url", "pool_size", "connect_timeout_ms",
+	"statement_timeout_ms", NULL
 };
 static const char *const log_keys[] = { "level", "format", NULL };
 static const char *const http_keys[] = {
@@ -113,9 +115,42 @@ static int nonempty_path(const provauth_setting *map, const char *key, const cha
 	return rc;
 }
 
+/*
+ * store.url: a libpq connection string or URI. A password written in the
+ * file would sit in clear text wherever the file is copied, so it may only
+ * come from ${VAR} (or PGPASSWORD, a passfile or a service file, which libpq
+ * reads itself).
+ */
+static int load_store_url(provauth_settings *s, const provauth_setting *sec)
+{
+	const provauth_setting *node = pa_map_value(sec, "url");
+	PQconninfoOption *opts, *o;
+	char *why = NULL;
+	const char *url;
+	int rc, has_password = 0;
+
+	if ((rc = pa_read_string(sec, "url", NULL, "a PostgreSQL connection string or URI", &url)) || !url)
+		return rc;
+	if (!(opts = PQconninfoParse(url, &why))) {
+		/* libpq's reason names the option or the URI part; it never repeats a value. */
+		rc = node_fail(node, "not a PostgreSQL connection string or URI: %s", why ? why : "out of memory");
+		PQfreemem(why);
+		return rc;
+	}
+	for (o = opts; o->keyword; o++)
+		if (!strcmp(o->keyword, "password") && o->val && o->val[0])
+			has_password = 1;
+	PQconninfoFree(opts);
+	if (has_password && !node->from_env)
+		return node_fail(node, "holds a password in clear text; write it as ${VAR} (an environment "
+		                 "variable), or leave it out and let libpq read it from PGPASSWORD, "
+		                 "~/.pgpass or a service file");
+	return (s->store.url = strdup(url)) ? 0 : pa_error_oom();
+}
+
 static int load_store(provauth_settings *s)
 {
-	static const char *const backends[] = { "sqlite", "memory", NULL };
+	static const char *const backends[] = { "sqlite", "memory", "postgres", NULL };
 	const provauth_setting *sec;
 	const char *path, *key_file;
 	size_t backend;
@@ -125,10 +160,17 @@ static int load_store(provauth_settings *s)
 	    (rc = pa_read_choice(sec, "backend", backends, 0, &backend)) ||
 	    (rc = nonempty_path(sec, "path", &path)) ||
 	    (rc = nonempty_path(sec, "key_file", &key_file)) ||
-	    (rc = pa_read_int(sec, "busy_timeout_ms", 5000, 0, 600000, MILLIS, &s->store.busy_timeout_ms)))
+	    (rc = pa_read_int(sec, "busy_timeout_ms", 5000, 0, 600000, MILLIS, &s->store.busy_timeout_ms)) ||
+	    (rc = pa_read_int(sec, "pool_size", 4, 1, 64, "an integer number of connections", &s->store.pool_size)) ||
+	    (rc = pa_read_int(sec, "connect_timeout_ms", 5000, 1, 600000, MILLIS, &s->store.connect_timeout_ms)) ||
+	    (rc = pa_read_int(sec, "statement_timeout_ms", 30000, 1, 3600000, MILLIS, &s->store.statement_timeout_ms)) ||
+	    (rc = load_store_url(s, sec)))
 		return rc;
 	if (!(s->store.backend = strdup(backends[backend])))
 		return pa_error_oom();
+	if (backend == 2 && !s->store.url)
+		return pa_error_set(PROVAUTH_ECONFIG, "%s: store.url: the postgres backend needs the "
+		                    "database's connection string or URI", s->source);
 	if (path)
 		s->store.path = strdup(path);
 	else if ((rc = default_store_path(&s->store.path)))
@@ -220,6 +262,7 @@ static void settings_destroy(provauth_settings *s)
 	free(s->store.backend);
 	free(s->store.path);
 	free(s->store.key_file);
+	free(s->store.url);
 	free(s->http.ca_file);
 	for (i = 0; i < s->provider_count; i++) {
 		free(s->providers[i].id);

@@ -29,10 +29,14 @@ typedef struct pa_provider_settings {
 } pa_provider_settings;
 
 typedef struct pa_store_settings {
-	char *backend;                  /* "sqlite" (default) or "memory" */
+	char *backend;                  /* "sqlite" (default), "memory" or "postgres" */
 	char *path;                     /* default $XDG_DATA_HOME/provauth/accounts.db */
 	char *key_file;                 /* NULL unless set: the store tries PROVAUTH_STORE_KEY, then <path>.key */
 	int64_t busy_timeout_ms;        /* default 5000 */
+	char *url;                      /* postgres: libpq connection string or URI */
+	int64_t pool_size;              /* postgres: connections, default 4 */
+	int64_t connect_timeout_ms;     /* postgres: default 5000 */
+	int64_t statement_timeout_ms;   /* postgres: default 30000 */
 } pa_store_settings;
 
 typedef struct pa_log_settings {

@@ -18,6 +18,7 @@ core_libprovauth_core_la_SOURCES += \
 	core/store/sqlite_rows.c \
 	core/store/sqlite_state.c \
 	core/store/sqlite_lease.c \
+	core/store/postgres.c \
 	core/store/key.c \
 	core/store/perm.c \
 	core/store/holder.c \

@@ -1,7 +1,8 @@
 /*
  * <provauth/store.h>: where accounts live. A host may implement this over its
  * own database and hand it to provauth_manager_new through the options; the
- * library ships "sqlite" (the default, secrets sealed with AES-256-GCM) and
+ * library ships "sqlite" (the default, secrets sealed with AES-256-GCM),
+ * "postgres" (one store shared by many hosts, sealed the same way) and
  * "memory".
  *
  * Contract for implementers
@@ -34,9 +35,21 @@
  *    when no other owner holds an unexpired lease on the account, and then
  *    holds it for ttl_ms. It returns PROVAUTH_EBUSY (not an error to log)
  *    when someone else holds it. lease_release by a non-owner is a no-op.
+ *  - lease_wait (version 4, may be NULL) lets a waiter sleep instead of
+ *    polling: it returns 0 as soon as the lease on id may have become free
+ *    or the account may have changed (a put or remove of it, a release of its
+ *    lease, the death of its holder), PROVAUTH_EBUSY when timeout_ms ran out
+ *    first. Waking early or for nothing is allowed; the caller re-reads the
+ *    account and tries the lease again either way.
+ *  - put_verbatim (version 4, may be NULL) writes n accounts exactly as
+ *    given, revision (>= 1) and updated_at kept, into a store holding none
+ *    of their ids: all or nothing, as put_many. It is how a store is copied
+ *    to another (provauth store migrate). PROVAUTH_ECONFLICT names the first
+ *    id already there; PROVAUTH_EINVAL a revision of 0 or an id given twice.
  *  - Errors: PROVAUTH_ENOTFOUND for a missing id, PROVAUTH_ECONFLICT,
  *    PROVAUTH_EBUSY as above, PROVAUTH_EIO / ESTORE / ECRYPTO with a message
- *    naming the store file for the rest. Messages never include secrets.
+ *    naming the store (its file, or its server and database) for the rest.
+ *    Messages never include secrets, nor a database password.
  */
 #ifndef PROVAUTH_STORE_H
 #define PROVAUTH_STORE_H
@@ -48,13 +61,14 @@ extern "C" {
 #endif
 
 /*
- * 2 added put_many, 3 list_checked. A manager accepts a host store of
- * version 1 (it has no put_many member: provauth_account_put_many then
- * refuses batches of more than one account rather than write them
- * non-atomically), 2 (no list_checked: provauth_account_list_checked then
- * lists with list, where any damaged record fails the whole listing) or 3.
+ * 2 added put_many, 3 list_checked, 4 lease_wait and put_verbatim. A
+ * manager accepts a host store of version 1 (it has no put_many member:
+ * provauth_account_put_many then refuses batches of more than one account
+ * rather than write them non-atomically), 2 (no list_checked:
+ * provauth_account_list_checked then lists with list, where any damaged
+ * record fails the whole listing), 3 (no lease_wait: waiters poll) or 4.
  */
-#define PROVAUTH_STORE_VERSION 3
+#define PROVAUTH_STORE_VERSION 4
 
 struct provauth_store {
 	unsigned int version;   /* the PROVAUTH_STORE_VERSION the store was written against */
@@ -78,6 +92,9 @@ struct provauth_store {
 	 */
 	int (*list_checked)(provauth_store *s, provauth_account ***out, size_t *count, char ***damaged,
 	                    size_t *damaged_count, const char *provider);
+	/* From version 4 (absent before; either may be NULL): see the contract above. */
+	int (*lease_wait)(provauth_store *s, const char *id, int64_t timeout_ms);
+	int (*put_verbatim)(provauth_store *s, provauth_account *const *accounts, size_t n);
 };
 
 /* Frees any store through its free member. NULL is allowed. */
@@ -110,6 +127,39 @@ typedef struct provauth_sqlite_options {
  */
 PROVAUTH_EXTERN(int) provauth_store_sqlite_open(provauth_store **out, const char *path,
                                                 const provauth_sqlite_options *opts);
+
+typedef struct provauth_postgres_options {
+	unsigned int version;
+	const char *key_file;      /* 32-byte key; created 0600 only for a store with no sealed data yet */
+	const unsigned char *key;  /* or the key itself (32 bytes); wins over key_file */
+	int pool_size;             /* connections for reads and writes; 0: 4 */
+	int connect_timeout_ms;    /* 0: 5000 */
+	int statement_timeout_ms;  /* 0: 30000 */
+	int no_create;             /* 1: a database without provauth's tables is PROVAUTH_ENOTFOUND */
+} provauth_postgres_options;
+
+#define PROVAUTH_POSTGRES_OPTIONS_VERSION 1
+#define PROVAUTH_POSTGRES_OPTIONS_INIT { PROVAUTH_POSTGRES_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0 }
+
+/*
+ * Opens the "postgres" store in the database `conninfo` names (a libpq
+ * connection string or URI; the password comes from it, PGPASSWORD, a libpq
+ * passfile or a service file). Creates provauth's tables on first use
+ * (unless no_create), migrates an older schema, and refuses a newer one or a
+ * wrong key without changing anything. When neither key nor key_file is
+ * given, PROVAUTH_STORE_KEY (64 hex digits) is used; there is no default
+ * key file, since every host sharing the database needs the same key.
+ * Secrets are sealed exactly as in the sqlite store. Leases are PostgreSQL
+ * session advisory locks held on a connection of their own: the server
+ * frees them when the holder's connection ends, so a dead holder's lease
+ * frees itself at once; waiters are woken by LISTEN/NOTIFY. Connections
+ * come from a thread-safe pool and are re-established after a loss; a call
+ * that meets a lost connection fails with PROVAUTH_EIO naming the server,
+ * and writes nothing. Messages name host, port, database and user, never
+ * a password.
+ */
+PROVAUTH_EXTERN(int) provauth_store_postgres_open(provauth_store **out, const char *conninfo,
+                                                  const provauth_postgres_options *opts);
 
 #ifdef __cplusplus
 }
