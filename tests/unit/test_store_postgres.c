@@ -4,7 +4,8 @@
  * (tests/support/pg_server.h), each test on a database of its own: a
  * database administrator reading every table sees no secret in any
  * encoding; a wrong or missing key, a newer schema and no_create change
- * nothing; put_many and put_verbatim are all or nothing; a lease frees itself when
+ * nothing; eight processes creating the schema at once all succeed;
+ * put_many and put_verbatim are all or nothing; a lease frees itself when
  * its holder's process dies, and waiters are woken by puts and releases from
  * other processes, not by the timeout; a server restarted under the store
  * gives clean PROVAUTH_EIO failures naming the server, then success; and the
@@ -519,6 +520,65 @@ static void test_no_create(void)
 	free(url);
 }
 
+#define OPENERS 8
+
+static void test_concurrent_create(void)
+{
+	char *url = pa_pg_fresh_database(), *key = fresh_key_path();
+	provauth_store *s = NULL;
+	provauth_account **list = NULL;
+	pid_t pids[OPENERS];
+	int go[2], i, failed = 0;
+	long long tables = -1, again = -1;
+	size_t n = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(url);
+	CU_ASSERT_EQUAL_FATAL(pipe(go), 0);
+	for (i = 0; i < OPENERS; i++) {
+		pids[i] = fork();
+		CU_ASSERT_FATAL(pids[i] >= 0);
+		if (pids[i] == 0) {
+			provauth_store *cs = NULL;
+			char id[16], c;
+			provauth_account *a;
+			int ok;
+
+			close(go[1]);
+			snprintf(id, sizeof(id), "proc-%d", i);
+			a = make_account(id, "pixverse");
+			/* All children start together when the pipe closes. */
+			ok = read(go[0], &c, 1) == 0 && open_store(&cs, url, key) == 0 && cs->put(cs, a) == 0;
+			if (!ok)
+				fprintf(stderr, "child %d: %s\n", i, provauth_last_error());
+			provauth_account_free(a);
+			provauth_store_free(cs);
+			free(url);
+			free(key);
+			child_exit(ok);
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (i = 0; i < OPENERS; i++)
+		if (wait_child(pids[i]) != 0)
+			failed++;
+	CU_ASSERT_EQUAL(failed, 0);
+	CU_ASSERT_EQUAL(pa_pg_query_int(url, "SELECT count(*) FROM information_schema.tables "
+	                                     "WHERE table_schema = 'public'", &tables), 0);
+	CU_ASSERT(tables >= 1);
+	CU_ASSERT_EQUAL_FATAL(open_store(&s, url, key), 0);
+	CU_ASSERT_EQUAL(s->list(s, &list, &n, NULL), 0);
+	CU_ASSERT_EQUAL(n, OPENERS);
+	provauth_account_list_free(list, n);
+	provauth_store_free(s);
+	/* One schema: opening again created nothing more. */
+	CU_ASSERT_EQUAL(pa_pg_query_int(url, "SELECT count(*) FROM information_schema.tables "
+	                                     "WHERE table_schema = 'public'", &again), 0);
+	CU_ASSERT_EQUAL(again, tables);
+	free(key);
+	free(url);
+}
+
 /* ---- batches ---- */
 
 static void test_put_many_all_or_nothing(void)
@@ -938,6 +998,7 @@ int main(int argc, char **argv)
 		{ "a second host without the key is refused", test_second_host_without_key },
 		{ "a newer schema is refused untouched", test_newer_schema },
 		{ "no_create on an empty database", test_no_create },
+		{ "8 processes create the schema at once", test_concurrent_create },
 		{ "put_many all or nothing", test_put_many_all_or_nothing },
 		{ "put_verbatim keeps revisions, refuses existing ids", test_put_verbatim },
 		{ "a SIGKILLed holder's lease frees itself at once", test_dead_holder_frees_lease },
