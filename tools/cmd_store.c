@@ -107,13 +107,32 @@ static int source_close(store_source *src, int r)
 /* ---- init ---- */
 
 /*
+ * Where the missing store the manager could not open is, from its message:
+ * sqlite's "no store at PATH", or a database store's "store postgres
+ * USER@HOST:PORT/DB: ..." (the messages name the store, never a password).
+ * "" when the message says neither; NULL when out of memory.
+ */
+static char *missing_store_where(const char *msg)
+{
+	static const char no_store[] = "no store at ";
+	const char *end;
+
+	if (!msg)
+		return strdup("");
+	if (strncmp(msg, no_store, strlen(no_store)) == 0)
+		return strdup(msg + strlen(no_store));
+	if (strncmp(msg, "store ", 6) == 0 && (end = strstr(msg, ": ")))
+		return strndup(msg, (size_t)(end - msg));
+	return strdup("");
+}
+
+/*
  * A first look with a manager that must not create the store tells whether
  * it exists (and, for sqlite, where: "no store at PATH"); then a manager
  * allowed to create opens it, creating the file and key, or the tables.
  */
 static int run_init(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
-	static const char no_store[] = "no store at ";
 	char *where = NULL, *args[1];
 	const cli_spec spec = { NULL, 0, 0 };
 	size_t nargs;
@@ -133,7 +152,7 @@ static int run_init(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 	if (rc == PROVAUTH_ENOTFOUND) {
 		const char *msg = provauth_last_error();
 		created = 1;
-		if (msg && strncmp(msg, no_store, strlen(no_store)) == 0 && !(where = strdup(msg + strlen(no_store)))) {
+		if (!(where = missing_store_where(msg))) {
 			cli_env_free(&env);
 			cli_error("out of memory");
 			return CLI_EXIT_ERROR;
@@ -153,11 +172,11 @@ static int run_init(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 		cli_json_object_begin(&w, NULL);
 		cli_json_string(&w, "settings", env.settings_source);
 		cli_json_bool(&w, "created", created);
-		cli_json_string(&w, "where", where);
+		cli_json_string(&w, "where", where && where[0] ? where : NULL);
 		cli_json_object_end(&w);
 		cli_json_finish(&w);
 	} else if (created) {
-		printf("Created the store%s%s (settings: %s).\n", where ? " at " : "", where ? where : "",
+		printf("Created the store%s%s (settings: %s).\n", where[0] ? ": " : "", where,
 		       env.settings_source ? env.settings_source : "built-in defaults");
 	} else {
 		printf("The store already exists; nothing to do (settings: %s).\n",
@@ -384,11 +403,12 @@ static int copy_accounts(provauth_store *dest, const char *to, const store_listi
 
 static int run_migrate(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
-	const char *to = NULL, *from = NULL, *key_file = NULL;
+	const char *to = NULL, *from = NULL, *key_file = NULL, *from_key_file = NULL;
 	const cli_option opts[] = {
 		{ "--to", "DEST", &to, NULL },
 		{ "--from", "SRC", &from, NULL },
 		{ "--key-file", "FILE", &key_file, NULL },
+		{ "--from-key-file", "FILE", &from_key_file, NULL },
 		{ NULL, NULL, NULL, NULL },
 	};
 	const cli_spec spec = { opts, 0, 0 };
@@ -404,10 +424,14 @@ static int run_migrate(cli_ctx *ctx, const cli_command *self, int argc, char **a
 		return r;
 	if (!to)
 		return cli_usage_error("store migrate", "'store migrate' needs --to DEST");
+	if (from_key_file && !from)
+		return cli_usage_error("store migrate", "--from-key-file goes with --from: the settings' store "
+		                       "uses the settings' store.key_file");
 	/* Both specs are read before anything is opened: a refused one leaves no trace anywhere. */
 	if ((r = cli_store_spec_parse(&dest_spec, "store migrate", "--to", to)) >= 0)
 		return r;
-	if ((r = source_open(&src, ctx, "store migrate", "--from", from, key_file)) != 0) {
+	if ((r = source_open(&src, ctx, "store migrate", "--from", from,
+	                     from_key_file ? from_key_file : key_file)) != 0) {
 		cli_store_spec_free(&dest_spec);
 		return r;
 	}
@@ -452,7 +476,7 @@ static const cli_command store_commands[] = {
 	{
 		.name = "migrate",
 		.summary = "copy every account into another store, all or nothing, revisions kept",
-		.usage = "--to DEST [--from SRC] [--key-file FILE] [--json]",
+		.usage = "--to DEST [--from SRC [--from-key-file FILE]] [--key-file FILE] [--json]",
 		.help = "Copies every account of the settings' store (or of SRC) into DEST in one\n"
 		        "transaction, keeping revisions and write times, then reads DEST back and\n"
 		        "compares. DEST must hold none of the accounts; a store with a damaged record\n"
@@ -464,9 +488,11 @@ static const cli_command store_commands[] = {
 		        "A password in DEST or SRC is refused (command lines are visible to other\n"
 		        "users): give it in PGPASSWORD or a libpq password file (~/.pgpass).\n"
 		        "Options:\n"
-		        "  --key-file FILE  the key sealing DEST's and SRC's secrets (default:\n"
+		        "  --key-file FILE  the key sealing DEST's secrets (default:\n"
 		        "                   PROVAUTH_STORE_KEY, else for sqlite PATH.key). Every\n"
-		        "                   host sharing a postgres store needs this same file.\n",
+		        "                   host sharing a postgres store needs this same file.\n"
+		        "  --from-key-file FILE\n"
+		        "                   the key of SRC, when it is not DEST's (default: --key-file)\n",
 		.run = run_migrate,
 	},
 	{ .name = NULL },

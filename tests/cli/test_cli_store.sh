@@ -98,6 +98,15 @@ for s in $secrets; do
 	lacks "$tmp/c.db" "no secret in clear in the copy" "$s"
 done
 
+# ---- --from-key-file: a source sealed under another key than the destination ----
+run 0 "migrate b (its key) to k (a new key)" store migrate --from "$tmp/b.db" --from-key-file "$tmp/b.key" \
+	--to "$tmp/k.db" --key-file "$tmp/k.key"
+check "k's key is a new one" '! cmp -s "$tmp/b.key" "$tmp/k.key"'
+run 0 "k opens with its own key" --json store check --store "$tmp/k.db" --key-file "$tmp/k.key"
+check_json "k holds both accounts" 'assert d["ok"] and d["accounts"] == 2, d'
+run 1 "k does not open with b's key" store check --store "$tmp/k.db" --key-file "$tmp/b.key"
+run 2 "--from-key-file without --from" store migrate --to "$tmp/l.db" --from-key-file "$tmp/b.key"
+
 # ---- a damaged record ----
 cp "$tmp/c.db" "$tmp/d.db"
 python3 -c 'import sqlite3, sys
@@ -166,6 +175,18 @@ else
 	. "$tmp/pg.env"
 	export PGPASSFILE
 	db_url=$("$pg" createdb "$tmp/pg" migrate) || exit 99
+	printf 'store:\n  backend: postgres\n  url: "%s"\n  key_file: %s\n' "$db_url" "$tmp/accounts.key" >"$tmp/pg.yaml"
+	settings="$tmp/pg.yaml"
+	run 1 "check a database without provauth's tables" store check
+	has "$tmp/err" "check says the database holds no store, and creates none" "provauth: " "no provauth store"
+	run 0 "init the postgres store" --json store init
+	check_json "init created it and names the database" '
+assert d["created"] is True and d["where"].startswith("store postgres ") and d["where"].endswith("/migrate"), d'
+	run 0 "init the postgres store again" store init
+	has "$tmp/out" "a second init leaves it" "already exists"
+	run 0 "check the empty postgres store" store check
+	has "$tmp/out" "it holds no account" "accounts: 0"
+	settings="$tmp/provauth.yaml"
 	run 0 "migrate sqlite -> postgres" --json store migrate --to "$db_url" --key-file "$tmp/accounts.key"
 	check_json "2 accounts copied into postgres" 'assert d["accounts"] == 2 and d["verified"] is True, d'
 	run 0 "check the postgres store" --json store check --store "$db_url" --key-file "$tmp/accounts.key"
