@@ -374,8 +374,8 @@ else
 	pg_refreshes=$(($(pv_count refresh) - before_ref))
 	expect_delta "logins for the two processes" "$before_ok" "$(pv_count logins_ok)" 1
 	expect_delta "login requests for the two processes" "$before_req" "$(pv_count login)" 1
-	claim "both calls succeeded with one login: one process took the lease and logged in; the other"
-	say "   (see its note) used the session the first one stored"
+	claim "both calls succeeded with one login: the process that took the lease logged in and stored"
+	say "   the session; the other used the stored one (waking when the lease was released, if it was waiting)"
 	step_events
 fi
 

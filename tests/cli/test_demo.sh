@@ -54,8 +54,10 @@ else
 	for i in 1 2; do
 		has "$tmp/transcript" "step 6 shows process $i" "status $alice_id   # process $i"
 	done
-	has "$tmp/transcript" "step 6: one process logged in" "provauth logged it in again with its password"
-	has "$tmp/transcript" "step 6: the other used what it stored" "found it already recovered by another process"
+	# Whether the second process met the dead session or started after it was mended varies; one login does not.
+	n=$(grep -c "provauth logged it in again with its password" "$tmp/transcript")
+	if [ "$n" -eq 2 ]; then ok "step 6: one process of the two logged in (and step 3's)"
+	else not_ok "step 6: $n notes of a login in the transcript, expected 2 (step 3 and one process of step 6)"; fi
 	has "$tmp/transcript" "step 6 claims one login for both" "both calls succeeded with one login"
 	if [ -s "$tmp/work/secrets/db.pw" ]; then ok "the demo kept the database password"
 	else not_ok "the demo kept no database password"; fi
