@@ -17,17 +17,10 @@ static int describe(char **where, const char *conninfo)
 {
 	const char *user = NULL, *host = NULL, *hostaddr = NULL, *port = NULL, *dbname = NULL;
 	PQconninfoOption *opts, *o;
-	char *why = NULL, cut[120];
-	size_t i;
+	char *why = NULL, cut[160];
 
 	if (!(opts = PQconninfoParse(conninfo, &why))) {
-		/* libpq may quote the part it could not read, which can be a password: keep what precedes it. */
-		snprintf(cut, sizeof(cut), "%s", why ? why : "out of memory");
-		for (i = 0; cut[i]; i++)
-			if (cut[i] == '"' || cut[i] == '\n') {
-				cut[i] = '\0';
-				break;
-			}
+		pa_conninfo_reason(cut, sizeof(cut), why);
 		PQfreemem(why);
 		return pa_error_set(PROVAUTH_EINVAL, "store postgres: the connection string or URI does not parse (%s)",
 		                    cut);

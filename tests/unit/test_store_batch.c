@@ -709,6 +709,73 @@ static void test_manager_refuses_versions(void)
 	provauth_store_free(st);
 }
 
+/* ------------------------------------------------------------------------ */
+/* put_verbatim: the copy a store migration makes                           */
+/* ------------------------------------------------------------------------ */
+
+static void test_put_verbatim(void)
+{
+	provauth_store *st = fresh_store();
+	provauth_account *a[3], *got = NULL, *dup[2];
+	static const uint64_t revisions[] = { 5, 1, 42 };
+	char *before, *after;
+	size_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st->put_verbatim);
+	a[0] = make_account("v-a");
+	a[1] = make_account("v-b");
+	a[2] = make_account("v-c");
+	for (i = 0; i < 3; i++)
+		a[i]->revision = revisions[i];
+	CU_ASSERT_EQUAL_FATAL(st->put_verbatim(st, a, 3), 0);
+	/* Revision and write time are the copied ones, and the secrets open. */
+	for (i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(a[i]->revision, revisions[i]);
+		CU_ASSERT_EQUAL_FATAL(st->get(st, &got, a[i]->id), 0);
+		CU_ASSERT_EQUAL(got->revision, revisions[i]);
+		CU_ASSERT_EQUAL(got->updated_at, SENTINEL_TIME);
+		CU_ASSERT_STRING_EQUAL(PA_CRED(got, REFRESH_TOKEN), SECRET_REFRESH);
+		CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_COOKIE, "_ai_token"), SECRET_COOKIE);
+		provauth_account_free(got);
+		got = NULL;
+	}
+	/* A copied account is an ordinary one afterwards: put follows its revision. */
+	CU_ASSERT_EQUAL(st->put(st, a[2]), 0);
+	CU_ASSERT_EQUAL(a[2]->revision, 43);
+
+	/* An id already there fails the whole batch, naming it, and writes nothing. */
+	before = snapshot(st);
+	dup[0] = make_account("v-new");
+	dup[0]->revision = 3;
+	dup[1] = make_account("v-b");
+	dup[1]->revision = 9;
+	CU_ASSERT_EQUAL(st->put_verbatim(st, dup, 2), PROVAUTH_ECONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "v-b"));
+	assert_no_secret(provauth_last_error());
+	CU_ASSERT_EQUAL(st->get(st, &got, "v-new"), PROVAUTH_ENOTFOUND);
+	after = snapshot(st);
+	CU_ASSERT_STRING_EQUAL(before, after);
+	free(after);
+
+	/* Revision 0 is not a copy; one id twice cannot be. */
+	dup[1]->revision = 0;
+	CU_ASSERT_EQUAL(st->put_verbatim(st, dup, 2), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "revision 0"));
+	provauth_account_free(dup[1]);
+	dup[1] = make_account("v-new");
+	dup[1]->revision = 2;
+	CU_ASSERT_EQUAL(st->put_verbatim(st, dup, 2), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "more than once"));
+	after = snapshot(st);
+	CU_ASSERT_STRING_EQUAL(before, after);
+	free(after);
+	free(before);
+	CU_ASSERT_EQUAL(st->put_verbatim(st, NULL, 0), 0);
+	free_all(dup, 2);
+	free_all(a, 3);
+	provauth_store_free(st);
+}
+
 int main(int argc, char **argv)
 {
 	static const pa_test contract[] = {
@@ -721,6 +788,7 @@ int main(int argc, char **argv)
 		{ "empty batch", test_empty_batch },
 		{ "large interleaved batch", test_large_interleaved },
 		{ "threads", test_threads },
+		{ "put_verbatim keeps revisions", test_put_verbatim },
 		PA_TEST_END
 	};
 	static const pa_test sqlite_only[] = {
