@@ -152,6 +152,9 @@ run 2 "a password in --from is refused" store migrate --from "postgresql://u:$pw
 	--to "$tmp/g.db"
 lacks "$tmp/err" "the --from refusal does not repeat it" "$pw"
 check "nothing was created for a refused command" '[ ! -e "$tmp/g.db" ]'
+run 1 "a database nobody listens for" store migrate --to "postgresql://provauth@127.0.0.1:1/provauth" \
+	--key-file "$tmp/b.key"
+has "$tmp/err" "the failure names the server" "provauth: " "127.0.0.1:1"
 run 2 "migrate needs --to" store migrate
 run 2 "--key-file alone does not go with check" store check --key-file "$tmp/b.key"
 
