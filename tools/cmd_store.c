@@ -128,8 +128,9 @@ static char *missing_store_where(const char *msg)
 
 /*
  * A first look with a manager that must not create the store tells whether
- * it exists (and, for sqlite, where: "no store at PATH"); then a manager
- * allowed to create opens it, creating the file and key, or the tables.
+ * it exists (and where, from its message); then a manager allowed to create
+ * opens it, creating the file and key, or the tables. The public API has no
+ * way to ask a manager where an existing store is, so that one is not named.
  */
 static int run_init(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
