@@ -385,8 +385,9 @@ pv_stats
 px_stats
 logins=$(pv_count logins_ok) login_reqs=$(pv_count login) refreshes=$(pv_count refresh)
 tokens=$(px_count token) api=$(px_count api)
-[ "$logins" -eq $((2 + pg_logins)) ] || fail "fake-pixverse saw $logins logins, expected $((2 + pg_logins)) (steps 2, 3, 6)"
-[ "$login_reqs" -eq $((2 + pg_logins)) ] || fail "fake-pixverse saw $login_reqs login requests, expected $((2 + pg_logins))"
+want=$((2 + pg_logins))
+[ "$logins" -eq "$want" ] || fail "fake-pixverse saw $logins logins, expected $want (steps 2, 3, 6)"
+[ "$login_reqs" -eq "$want" ] || fail "fake-pixverse saw $login_reqs login requests, expected $want"
 [ "$refreshes" -eq $((2 + pg_refreshes)) ] ||
 	fail "fake-pixverse saw $refreshes refresh requests, expected $((2 + pg_refreshes)) (steps 3, 4, 6)"
 [ "$tokens" -eq 2 ] || fail "fake-pixiv saw $tokens token requests, expected 2 (add and one refresh)"

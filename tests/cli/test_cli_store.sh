@@ -29,7 +29,8 @@ for row in db.execute("select id, provider, email, revision, updated_at from acc
 }
 # settings_for DB KEY: a settings file like $settings whose store is DB sealed with KEY
 settings_for() {
-	sed -e "s|^  path: .*|  path: $1|" -e "s|^  key_file: .*|  key_file: $2|" "$tmp/provauth.yaml" >"$tmp/$(basename "$1").yaml"
+	sed -e "s|^  path: .*|  path: $1|" -e "s|^  key_file: .*|  key_file: $2|" "$tmp/provauth.yaml" \
+		>"$tmp/$(basename "$1").yaml"
 	echo "$tmp/$(basename "$1").yaml"
 }
 
@@ -49,7 +50,8 @@ has "$tmp/out" "a second init changes nothing and says so" "already exists"
 check "the key is the same" 'cmp -s "$tmp/accounts.key" "$tmp/key.first"'
 run 0 "check an empty store" --json store check
 check_json_style "check --json in the common style"
-check_json "an empty store: 0 accounts, ok" 'assert d == {"store": d["store"], "ok": True, "accounts": 0, "damaged": []}, d'
+check_json "an empty store: 0 accounts, ok" '
+assert d == {"store": d["store"], "ok": True, "accounts": 0, "damaged": []}, d'
 
 # ---- accounts: alice (pixverse, written twice) and carol (pixiv) ----
 cookies_of() {
@@ -69,7 +71,8 @@ run 0 "import carol" --json accounts import pixiv --kind refresh_token --from-fi
 carol=$(json_get id <"$tmp/out")
 rows "$tmp/accounts.db" >"$tmp/rows.a"
 alice_rev=$(python3 -c 'import sqlite3, sys
-print(sqlite3.connect(sys.argv[1]).execute("select revision from accounts where id = ?", (sys.argv[2],)).fetchone()[0])' \
+db = sqlite3.connect(sys.argv[1])
+print(db.execute("select revision from accounts where id = ?", (sys.argv[2],)).fetchone()[0])' \
 	"$tmp/accounts.db" "$alice") || exit 99
 check "alice's revision is above 1, so keeping it means something" '[ "$alice_rev" -ge 2 ]'
 run 0 "list the original" --json accounts list
