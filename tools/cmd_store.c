@@ -45,6 +45,7 @@ typedef struct store_source {
 	cli_env env;                /* the settings' store: env.manager */
 	cli_store_spec spec;        /* a named store */
 	provauth_store *store;      /* its store, NULL for the settings' one */
+	provauth_store_info *info;  /* what the library says of it */
 	char shown[512];            /* for messages */
 } store_source;
 
@@ -59,6 +60,8 @@ static int source_open(store_source *src, const cli_ctx *ctx, const char *comman
 			return r;
 		snprintf(src->shown, sizeof(src->shown), "the store of %s",
 		         src->env.settings_source ? src->env.settings_source : "the built-in settings");
+		if ((r = provauth_manager_store_info(&src->info, src->env.manager)) < 0)
+			return cli_env_close(&src->env, cli_env_fail(&src->env, r));
 		return 0;
 	}
 	if ((r = cli_store_spec_parse(&src->spec, command, option, spec)) >= 0)
@@ -67,6 +70,11 @@ static int source_open(store_source *src, const cli_ctx *ctx, const char *comman
 	if ((r = cli_store_spec_open(&src->store, &src->spec, key_file, 1)) != 0) {
 		cli_store_spec_free(&src->spec);
 		return r;
+	}
+	if ((r = provauth_store_info_get(&src->info, src->store)) < 0) {
+		provauth_store_free(src->store);
+		cli_store_spec_free(&src->spec);
+		return cli_fail(r);
 	}
 	return 0;
 }
@@ -97,6 +105,7 @@ static char *damaged_reason(store_source *src, const char *id)
 /* Ends a command that used a source: its events (settings' store) and what it opened. */
 static int source_close(store_source *src, int r)
 {
+	provauth_store_info_free(src->info);
 	provauth_store_free(src->store);
 	cli_store_spec_free(&src->spec);
 	if (src->env.settings || src->env.manager)
@@ -107,35 +116,17 @@ static int source_close(store_source *src, int r)
 /* ---- init ---- */
 
 /*
- * Where the missing store the manager could not open is, from its message:
- * sqlite's "no store at PATH", or a database store's "store postgres
- * USER@HOST:PORT/DB: ..." (the messages name the store, never a password).
- * "" when the message says neither; NULL when out of memory.
- */
-static char *missing_store_where(const char *msg)
-{
-	static const char no_store[] = "no store at ";
-	const char *end;
-
-	if (!msg)
-		return strdup("");
-	if (strncmp(msg, no_store, strlen(no_store)) == 0)
-		return strdup(msg + strlen(no_store));
-	if (strncmp(msg, "store ", 6) == 0 && (end = strstr(msg, ": ")))
-		return strndup(msg, (size_t)(end - msg));
-	return strdup("");
-}
-
-/*
  * A first look with a manager that must not create the store tells whether
- * it exists (and where, from its message); then a manager allowed to create
- * opens it, creating the file and key, or the tables. The public API has no
- * way to ask a manager where an existing store is, so that one is not named.
+ * it exists; then a manager allowed to create opens it, creating the file
+ * and key, or the tables. Either way the store is named as the library
+ * describes it (provauth_manager_store_info).
  */
 static int run_init(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 {
-	char *where = NULL, *args[1];
+	char *args[1];
 	const cli_spec spec = { NULL, 0, 0 };
+	provauth_store_info *info = NULL;
+	const char *where;
 	size_t nargs;
 	int r, rc, created = 0;
 	cli_env env;
@@ -151,39 +142,37 @@ static int run_init(cli_ctx *ctx, const cli_command *self, int argc, char **argv
 	}
 	rc = cli_env_manager(&env, CLI_STORE_EXISTING);
 	if (rc == PROVAUTH_ENOTFOUND) {
-		const char *msg = provauth_last_error();
 		created = 1;
-		if (!(where = missing_store_where(msg))) {
-			cli_env_free(&env);
-			cli_error("out of memory");
-			return CLI_EXIT_ERROR;
-		}
 		/* Afresh, so the first manager's warnings are not told twice. */
 		cli_env_free(&env);
-		if ((r = cli_env_open(&env, ctx, CLI_STORE_CREATE)) != 0) {
-			free(where);
+		if ((r = cli_env_open(&env, ctx, CLI_STORE_CREATE)) != 0)
 			return r;
-		}
 	} else if (rc < 0) {
 		return cli_env_close(&env, cli_env_fail(&env, rc));
 	}
+	if ((rc = provauth_manager_store_info(&info, env.manager)) < 0)
+		return cli_env_close(&env, cli_env_fail(&env, rc));
+	where = info->location ? info->location : info->backend;
 	if (ctx->json) {
 		cli_json w;
 		cli_json_init(&w, stdout);
 		cli_json_object_begin(&w, NULL);
 		cli_json_string(&w, "settings", env.settings_source);
 		cli_json_bool(&w, "created", created);
-		cli_json_string(&w, "where", where && where[0] ? where : NULL);
+		cli_json_string(&w, "backend", info->backend);
+		cli_json_string(&w, "where", info->location);
+		cli_json_string(&w, "key_file", info->key_file);
+		cli_json_int(&w, "schema_version", (long long)info->schema_version);
 		cli_json_object_end(&w);
 		cli_json_finish(&w);
 	} else if (created) {
-		printf("Created the store%s%s (settings: %s).\n", where[0] ? ": " : "", where,
+		printf("Created the %s store: %s (settings: %s).\n", info->backend, where,
 		       env.settings_source ? env.settings_source : "built-in defaults");
 	} else {
-		printf("The store already exists; nothing to do (settings: %s).\n",
+		printf("The %s store %s already exists; nothing to do (settings: %s).\n", info->backend, where,
 		       env.settings_source ? env.settings_source : "built-in defaults");
 	}
-	free(where);
+	provauth_store_info_free(info);
 	return cli_env_close(&env, CLI_EXIT_OK);
 }
 
@@ -199,6 +188,9 @@ static void check_report(const cli_ctx *ctx, const store_source *src, const stor
 		cli_json_init(&w, stdout);
 		cli_json_object_begin(&w, NULL);
 		cli_json_string(&w, "store", src->shown);
+		cli_json_string(&w, "backend", src->info->backend);
+		cli_json_string(&w, "where", src->info->location);
+		cli_json_int(&w, "schema_version", (long long)src->info->schema_version);
 		cli_json_bool(&w, "ok", l->damaged_count == 0);
 		cli_json_int(&w, "accounts", (long long)(l->count + l->damaged_count));
 		cli_json_array_begin(&w, "damaged");
@@ -214,6 +206,10 @@ static void check_report(const cli_ctx *ctx, const store_source *src, const stor
 		return;
 	}
 	printf("store: %s\n", src->shown);
+	printf("backend: %s%s%s\n", src->info->backend, src->info->location ? " " : "",
+	       src->info->location ? src->info->location : "");
+	if (src->info->schema_version)
+		printf("schema version: %lld\n", (long long)src->info->schema_version);
 	printf("accounts: %zu\n", l->count + l->damaged_count);
 	for (i = 0; i < l->damaged_count; i++)
 		printf("damaged: %s: %s\n", l->damaged[i], reasons[i] ? reasons[i] : "out of memory");
@@ -445,7 +441,7 @@ static int run_migrate(cli_ctx *ctx, const cli_command *self, int argc, char **a
 		cli_error("%s: account %s cannot be read (see 'provauth store check'); nothing was copied",
 		          src.shown, l.damaged[0]);
 		r = CLI_EXIT_ERROR;
-	} else if ((r = cli_store_spec_open(&dest, &dest_spec, key_file, 0)) == 0 &&
+	} else if ((r = cli_store_spec_open(&dest, &dest_spec, key_file ? key_file : src.info->key_file, 0)) == 0 &&
 	           (r = copy_accounts(dest, dest_spec.shown, &l)) == 0) {
 		migrate_report(ctx, src.shown, dest_spec.shown, l.count);
 	}
@@ -489,9 +485,10 @@ static const cli_command store_commands[] = {
 		        "A password in DEST or SRC is refused (command lines are visible to other\n"
 		        "users): give it in PGPASSWORD or a libpq password file (~/.pgpass).\n"
 		        "Options:\n"
-		        "  --key-file FILE  the key sealing DEST's secrets (default:\n"
-		        "                   PROVAUTH_STORE_KEY, else for sqlite PATH.key). Every\n"
-		        "                   host sharing a postgres store needs this same file.\n"
+		        "  --key-file FILE  the key sealing DEST's secrets (default: the source's key\n"
+		        "                   file, i.e. the settings' store.key_file, else\n"
+		        "                   PROVAUTH_STORE_KEY). Every host sharing a postgres\n"
+		        "                   store needs this same file.\n"
 		        "  --from-key-file FILE\n"
 		        "                   the key of SRC, when it is not DEST's (default: --key-file)\n",
 		.run = run_migrate,
