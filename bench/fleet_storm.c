@@ -163,6 +163,13 @@ static int child_main(int argc, char **argv)
 	if (provauth_call(&out, m, argv[5], op, NULL, 0) < 0)
 		bench_die("the child's first call");
 	provauth_free(out);
+	/*
+	 * Diagnostic (PA_BENCH_FLEET_WARM_LEASE=1): a short wait on another id
+	 * starts the store's listener and opens a lease connection before the
+	 * storm, to tell their cost on the first recovery from the rest.
+	 */
+	if (bench_env_long("PA_BENCH_FLEET_WARM_LEASE", 0) == 1 && st->lease_wait)
+		st->lease_wait(st, "fleet-warm-up", 50);
 	printf("ready\n");
 	fflush(stdout);
 	while (read(0, &go, 1) > 0)
