@@ -9,9 +9,10 @@
  * With a PostgreSQL server (PA_PG_URL, which ./dev bench sets), the same
  * single-thread calls also run on a second manager whose store is postgres:
  * a cached, valid session must not touch the database, so the target is
- * within 1.1x of the memory store. The two loops are separate functions
- * (calls_on_memory_store, calls_on_postgres_store) so that callgrind counts
- * their instructions apart.
+ * within 1.1x of the memory store. The single-thread calls run from
+ * functions of their own per store (calls_on_memory_store,
+ * calls_on_postgres_store), so that callgrind counts their instructions
+ * apart: 2 x ROUNDS x PA_BENCH_HOTPATH_ITERS calls each.
  */
 #include "config.h"
 #include <pthread.h>
@@ -79,8 +80,18 @@ static __attribute__((noinline)) void call_loop(worker *w)
 	w->elapsed_ns = bench_now_ns() - t0;
 }
 
-/* Thread bodies, one per store, so that callgrind_annotate shows each store's instructions inclusive. */
+/*
+ * Thread bodies, so that callgrind_annotate shows apart, inclusive, the
+ * single-thread calls on each store (the same runs on both: one no-op, one
+ * OAuth account) and the memory store's two-thread runs.
+ */
 static __attribute__((noinline)) void *calls_on_memory_store(void *arg)
+{
+	call_loop(arg);
+	return NULL;
+}
+
+static __attribute__((noinline)) void *calls_on_memory_store_two_threads(void *arg)
 {
 	call_loop(arg);
 	return NULL;
@@ -95,7 +106,9 @@ static __attribute__((noinline)) void *calls_on_postgres_store(void *arg)
 /* ns per call and per thread, `n` threads at once on ids[0..n-1] of manager m. */
 static double measure_threads(provauth_manager *m, const char *const *ids, int n)
 {
-	void *(*body)(void *) = m == mgr_postgres ? calls_on_postgres_store : calls_on_memory_store;
+	void *(*body)(void *) = m == mgr_postgres ? calls_on_postgres_store
+	                        : n == 2        ? calls_on_memory_store_two_threads
+	                                        : calls_on_memory_store;
 	pthread_barrier_t start;
 	pthread_t th[2];
 	worker w[2];
