@@ -91,6 +91,24 @@ static void *call_once(void *arg)
 	return NULL;
 }
 
+/* When the children were released (CLOCK_MONOTONIC ns), for the verbose log. */
+static _Atomic uint64_t released_ns;
+
+/*
+ * PA_BENCH_FLEET_VERBOSE=1: each child prints its events with the time since
+ * the release, to see where a storm's time goes.
+ */
+static void child_log(provauth_log_level level, const char *event, const provauth_log_field *fields, size_t nfields,
+                      void *payload)
+{
+	uint64_t t0 = atomic_load(&released_ns);
+
+	(void)level; (void)fields; (void)nfields; (void)payload;
+	if (t0)
+		fprintf(stderr, "fleet_storm child %d: +%.1f ms %s\n", (int)getpid(), (double)(bench_now_ns() - t0) / 1e6,
+		        event);
+}
+
 static void settings_yaml(char *yaml, size_t size, const char *provider, const char *url)
 {
 	if (strcmp(provider, "pixiv") == 0)
@@ -118,7 +136,7 @@ static provauth_manager *manager_on(provauth_store *st, const char *provider, co
 	if (provauth_settings_parse(&s, yaml, strlen(yaml), "bench-fleet.yaml") < 0)
 		bench_die("settings");
 	opts.store = st;
-	opts.log = bench_log_quiet;
+	opts.log = bench_env_long("PA_BENCH_FLEET_VERBOSE", 0) == 1 ? child_log : bench_log_quiet;
 	opts.clock = clock_ahead;
 	opts.clock_payload = ahead;
 	if (provauth_manager_new(&m, s, &opts) < 0)
@@ -175,6 +193,7 @@ static int child_main(int argc, char **argv)
 	while (read(0, &go, 1) > 0)
 		;
 	atomic_fetch_add(&ahead, CLOCK_STEP_S);
+	atomic_store(&released_ns, bench_now_ns());
 	pthread_barrier_init(&start, NULL, (unsigned)n);
 	for (i = 0; i < n; i++) {
 		c[i] = (caller){ m, argv[5], op, &start, 0, 0, "" };
@@ -283,7 +302,7 @@ static int fleet(scene *sc, int nproc, int nthreads, double *ms, int *count)
 			failed += rc != 0;
 			got++;
 		}
-		if (nproc > 1 && getenv("PA_BENCH_FLEET_VERBOSE"))
+		if (nproc > 1 && bench_env_long("PA_BENCH_FLEET_VERBOSE", 0) == 1)
 			fprintf(stderr, "fleet_storm: child %d: %d callers, fastest %.1f ms, slowest %.1f ms\n", i, got,
 			        bench_min(ms + *count - got, (size_t)got), bench_quantile(ms + *count - got, (size_t)got, 1.0));
 		fclose(kids[i].out);
