@@ -121,7 +121,7 @@ static void store_op(worker *w)
  * PG_UPDATE: one version-checked update that notifies waiters, in
  * autocommit) and core/store/pg_lease.c (pa_pg_lease_acquire,
  * pa_pg_lease_release, pa_pg_lease_key), as of the merge of integrate at
- * 60b42c9. Keep them in step when those change.
+ * 60b42c9 (unchanged at b8920a8). Keep them in step when those change.
  */
 #define PG_ACCOUNT_COLUMNS \
 	"id, provider, email, metadata, revision, updated_at, access_expires_at, secrets, auth_method," \
