@@ -88,6 +88,17 @@ static void lease_conn_put(pg_store *st, PGconn *c)
 	PQfinish(c);
 }
 
+static int start_listener(pg_store *st);
+
+void pa_pg_lease_adopt(pg_store *st, PGconn *c)
+{
+	pthread_mutex_lock(&st->lock);
+	st->open--;   /* no longer the pool's */
+	pthread_cond_signal(&st->freed);
+	pthread_mutex_unlock(&st->lock);
+	lease_conn_put(st, c);
+}
+
 /* ---- acquire and release ---- */
 
 static void lease_free(pg_lease *l)
@@ -143,6 +154,13 @@ int pa_pg_lease_acquire(provauth_store *s, const char *id, const char *owner, in
 	if ((rc = pa_store_check_lease(st->where, id, owner, ttl_ms)) < 0)
 		return rc;
 	if ((rc = held_here(st, id, owner)) <= 0)
+		return rc;
+	/*
+	 * A recovery is starting here: whoever does not get the lease waits
+	 * next, so the listener connects now, in its thread, while this one
+	 * asks for the lease.
+	 */
+	if ((rc = start_listener(st)) < 0)
 		return rc;
 	snprintf(key, sizeof(key), "%" PRId64, pa_pg_lease_key(id));
 	snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_ms > INT32_MAX ? (int64_t)INT32_MAX : ttl_ms);

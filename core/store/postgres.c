@@ -155,9 +155,17 @@ int provauth_store_postgres_open(provauth_store **out, const char *conninfo, con
 	if ((rc = resolve_key(st, opts)) < 0 || (rc = pa_pg_pool_get(st, &c, &reused)) < 0)
 		goto fail;
 	rc = pa_pg_prepare_schema(st, c, opts && opts->no_create);
-	pa_pg_pool_put(st, c);
-	if (rc < 0)
+	if (rc < 0) {
+		pa_pg_pool_put(st, c);
 		goto fail;
+	}
+	/*
+	 * The connection stays open for the first lease: a storm on a dead
+	 * session is when every host asks for one at once, and making a
+	 * connection (authentication included) costs more than the rest of
+	 * the lease. The pool makes its own on first use.
+	 */
+	pa_pg_lease_adopt(st, c);
 	st->base.version = PROVAUTH_STORE_VERSION;
 	st->base.name = "postgres";
 	st->base.get = pa_pg_get;
