@@ -11,13 +11,16 @@
  * idle_session_timeout = ttl, and the server ends a session left idle that
  * long (freeing the lock).
  *
- * Waiting: a waiter asks for the same lock on a connection of its own and
- * sleeps until the server grants it (the holder released it or died), or a
- * notification on PA_PG_CHANNEL names the account (a put, a remove, a
- * release), or its time runs out. A listener thread holds one connection
- * that LISTENs for the store and wakes the waiters the notification names.
- * A granted lock is given back at once: the waiter re-reads the account
- * and asks for the lease through lease_acquire like everyone else.
+ * Waiting: a waiter asks for the same lock, shared, on a connection of its
+ * own and sleeps until the server grants it (the holder released it or
+ * died: every shared request is granted at once), or a notification on
+ * PA_PG_CHANNEL names the account (a put, a remove, a release) and the
+ * grant does not follow within PA_PG_NOTIFIED_GRACE_MS, or its time runs
+ * out. A listener thread, started with the store's first lease request,
+ * holds one connection that LISTENs for the store and wakes the waiters a
+ * notification names. A granted lock is given back at once: the waiter
+ * re-reads the account and asks for the lease through lease_acquire like
+ * everyone else.
  */
 #include "config.h"
 #include <errno.h>
