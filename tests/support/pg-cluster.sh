@@ -238,6 +238,8 @@ cmd_reap() {
 	if [ -z "$bindir" ]; then find_server; fi
 	if [ -z "$run_user" ] && [ "$(id -u)" = 0 ]; then choose_user; fi
 	reap_cluster
+	# The state's passfile holds the password of a server that is gone: no reason to keep it.
+	rm -f "$state/cluster-dir" "$state/port" "$state/run-user" "$state/bindir" "$state/pgpass" "$state/watcher.pid"
 }
 
 cmd_pause() {
