@@ -243,7 +243,7 @@ static void test_dead_owner_stops_cluster(void)
 
 	CU_ASSERT_EQUAL(kill(owner, SIGKILL), 0);
 	CU_ASSERT_EQUAL(waitpid(owner, NULL, 0), owner);
-	for (i = 0; i < 250 && (process_runs(postmaster) || stat(cluster, &st) == 0); i++)
+	for (i = 0; i < 250 && (process_runs(postmaster) || stat(cluster, &st) == 0 || stat(record, &st) == 0); i++)
 		usleep(20000);
 	CU_ASSERT(!process_runs(postmaster));
 	CU_ASSERT_EQUAL(stat(cluster, &st), -1);
