@@ -7,8 +7,9 @@
  * Nothing is changed before everything was checked: a newer schema, a
  * table of the same name that is not provauth's, or a wrong key leaves the
  * database as it was. Creation and migrations run in one transaction under
- * an advisory lock, so hosts that start together create the schema once; the key check is written in the same transaction, and a
- * host that made a different key at the same time finds out there.
+ * an advisory lock, so hosts that start together create the schema once;
+ * the key check is written in the same transaction, and a host that made a
+ * different key at the same time finds out there.
  */
 #include "config.h"
 #include <stdio.h>

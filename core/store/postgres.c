@@ -101,6 +101,24 @@ static int resolve_key(pg_store *st, const provauth_postgres_options *o)
 	return pa_store_key_resolve(&st->key, st->where, NULL, o ? o->key : NULL, o ? o->key_file : NULL);
 }
 
+int pa_pg_describe(provauth_store *s, provauth_store_info *info)
+{
+	static const char prefix[] = "store postgres ";
+	pg_store *st = (pg_store *)s;
+	const char *where;
+
+	/* Only a store this file made is a pg_store, whatever a host store calls itself. */
+	if (s->free != pg_free)
+		return 1;
+	where = st->where;
+	if (!strncmp(where, prefix, strlen(prefix)))
+		where += strlen(prefix);
+	info->schema_version = PA_PG_SCHEMA_VERSION;   /* an open store has been brought to it */
+	if (!(info->location = pa_strdup(where)) || (st->key.file && !(info->key_file = pa_strdup(st->key.file))))
+		return pa_error_oom();
+	return 0;
+}
+
 int provauth_store_postgres_open(provauth_store **out, const char *conninfo, const provauth_postgres_options *opts)
 {
 	pthread_condattr_t attr;

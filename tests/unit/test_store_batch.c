@@ -776,6 +776,48 @@ static void test_put_verbatim(void)
 	provauth_store_free(st);
 }
 
+/* What the library says of a store: its own stores in full, anyone else's by name alone. */
+static void test_store_info(void)
+{
+	provauth_store *mem = NULL, *sql, *fwd = NULL;
+	provauth_store_info *info = NULL;
+	char *key;
+
+	CU_ASSERT_EQUAL_FATAL(provauth_store_memory_new(&mem), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_store_info_get(&info, mem), 0);
+	CU_ASSERT_STRING_EQUAL(info->backend, "memory");
+	CU_ASSERT_PTR_NULL(info->location);
+	CU_ASSERT_PTR_NULL(info->key_file);
+	CU_ASSERT_EQUAL(info->schema_version, 0);
+	provauth_store_info_free(info);
+	provauth_store_free(mem);
+
+	cur = &backends[1];
+	sql = fresh_store();
+	CU_ASSERT_EQUAL_FATAL(provauth_store_info_get(&info, sql), 0);
+	CU_ASSERT_STRING_EQUAL(info->backend, "sqlite");
+	CU_ASSERT_STRING_EQUAL(info->location, db_path);
+	key = pa_sprintf("%s.key", db_path);
+	CU_ASSERT_STRING_EQUAL(info->key_file, key);
+	free(key);
+	CU_ASSERT_EQUAL(info->schema_version, 4);
+	CU_ASSERT_EQUAL(info->version, PROVAUTH_STORE_INFO_VERSION);
+	provauth_store_info_free(info);
+
+	/* A host store that calls itself "sqlite" is not taken for one. */
+	CU_ASSERT_EQUAL_FATAL(pa_fwd_store_new(&fwd, sql, NULL), 0);
+	CU_ASSERT_STRING_EQUAL(fwd->name, "sqlite");
+	CU_ASSERT_EQUAL_FATAL(provauth_store_info_get(&info, fwd), 0);
+	CU_ASSERT_STRING_EQUAL(info->backend, "sqlite");
+	CU_ASSERT_PTR_NULL(info->location);
+	CU_ASSERT_EQUAL(info->schema_version, 0);
+	provauth_store_info_free(info);
+	provauth_store_free(fwd);
+
+	CU_ASSERT_EQUAL(provauth_store_info_get(NULL, NULL), PROVAUTH_EINVAL);
+	cur = &backends[0];
+}
+
 int main(int argc, char **argv)
 {
 	static const pa_test contract[] = {
@@ -800,6 +842,7 @@ int main(int argc, char **argv)
 		{ "evicts cached sessions", test_manager_evicts },
 		{ "version 1 host store", test_manager_version1_store },
 		{ "refuses unknown versions", test_manager_refuses_versions },
+		{ "store info", test_store_info },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {
