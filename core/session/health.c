@@ -6,6 +6,7 @@
  * never replaces the error the caller is about to see.
  */
 #include "config.h"
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,41 @@ void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, c
 	pa_error_restore(&caller_error);
 }
 
+/* Between tries to store issued credentials: doubling from 50 ms, at most 1 s. */
+#define PA_PERSIST_RETRY_FIRST_MS 50
+#define PA_PERSIST_RETRY_MAX_MS 1000
+
+/*
+ * New credentials the provider issued but the store refused for a reason
+ * that passes (a database restarting, a connection cut: PROVAUTH_EIO or
+ * ETIMEOUT) are tried again until session.recovery_wait_ms, the time
+ * callers wait for a recovery anyway: the provider may have revoked what
+ * the store holds (a rotated refresh token), so losing them can leave the
+ * account dead. Trying again is safe: the write is revision-checked, and
+ * one that did commit before its connection broke only makes the next try
+ * re-read and write the same credentials again.
+ */
+static int persist_issued_again(provauth_manager *m, const char *id, const provauth_update *upd,
+                                const pa_extra *x, int prc)
+{
+	int64_t deadline = pa_monotonic_ms() + pa_manager_session_settings(m)->recovery_wait_ms;
+	int64_t pause_ms = PA_PERSIST_RETRY_FIRST_MS;
+	int tries = 1;
+
+	while ((prc == PROVAUTH_EIO || prc == PROVAUTH_ETIMEOUT) && pa_monotonic_ms() + pause_ms < deadline) {
+		struct timespec ts = { (time_t)(pause_ms / 1000), (long)(pause_ms % 1000) * 1000000L };
+		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_INT("try", tries),
+		                                 PA_F_STR("error", provauth_last_error()) };
+
+		pa_session_log(m, PROVAUTH_LOG_WARN, NULL, "credentials_store_retry", f, PA_ARRAY_LEN(f));
+		nanosleep(&ts, NULL);
+		pause_ms = pause_ms * 2 > PA_PERSIST_RETRY_MAX_MS ? PA_PERSIST_RETRY_MAX_MS : pause_ms * 2;
+		prc = pa_persist(m, id, upd, x);
+		tries++;
+	}
+	return prc;
+}
+
 /*
  * Stores what a refresh or login brought back (even alongside its failure)
  * before anyone uses it. The step's own message survives a write that works;
@@ -143,6 +179,8 @@ int pa_persist_step(provauth_manager *m, const char *id, const provauth_update *
 		return 0;
 	pa_error_save(&step_error, rc);
 	prc = pa_persist(m, id, upd, x);
+	if (prc < 0 && rc == 0 && !pa_update_is_empty(upd))
+		prc = persist_issued_again(m, id, upd, x, prc);
 	if (prc == 0)
 		pa_error_restore(&step_error);
 	else if (rc == 0 && !pa_update_is_empty(upd)) {

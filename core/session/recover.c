@@ -326,8 +326,9 @@ static void lease_release(provauth_manager *m, pa_entry *e)
 	if (st->lease_release && st->lease_release(st, e->id, pa_manager_owner(m)) < 0) {
 		const provauth_log_field f[] = { PA_F_STR("account_id", e->id), PA_F_STR("error", provauth_last_error()) };
 		pa_session_log(m, PROVAUTH_LOG_WARN, NULL, "lease_not_released", f, PA_ARRAY_LEN(f));
-		pa_error_restore(&outcome);
 	}
+	/* Restored whatever the store answered: a release that succeeded may still have set a message. */
+	pa_error_restore(&outcome);
 }
 
 /* The ladder itself, run by the one thread that owns the account's recovery. */

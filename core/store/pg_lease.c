@@ -201,8 +201,7 @@ int pa_pg_lease_release(provauth_store *s, const char *id, const char *owner)
 {
 	pg_store *st = (pg_store *)s;
 	pg_lease **p, *l = NULL;
-	char key[24];
-	const char *params[] = { key, id };
+	const char *params[] = { id };
 	PGresult *r = NULL;
 	int rc;
 
@@ -218,10 +217,14 @@ int pa_pg_lease_release(provauth_store *s, const char *id, const char *owner)
 	pthread_mutex_unlock(&st->lock);
 	if (!l)
 		return 0;
-	snprintf(key, sizeof(key), "%" PRId64, pa_pg_lease_key(id));
-	rc = pa_pg_exec(st, l->conn, &r, "SELECT pg_advisory_unlock($1::bigint),"
-	                " set_config('idle_session_timeout', '0', false), pg_notify('" PA_PG_CHANNEL "', $2)",
-	                2, params, "releasing a lease");
+	/*
+	 * Every lock the connection holds, not just this key's: a connection
+	 * goes back to the idle list holding none, whatever happened to it
+	 * (a lock granted twice would otherwise outlive one unlock).
+	 */
+	rc = pa_pg_exec(st, l->conn, &r, "SELECT pg_advisory_unlock_all(),"
+	                " set_config('idle_session_timeout', '0', false), pg_notify('" PA_PG_CHANNEL "', $1)",
+	                1, params, "releasing a lease");
 	PQclear(r);
 	if (rc < 0) {
 		/*
@@ -348,9 +351,8 @@ static int start_listener(pg_store *st)
  * Reads the outcome of the pending lock request (cancelled first when
  * `cancel`), and gives the lock back if the server granted it.
  */
-static void end_lock_request(pg_store *st, PGconn *c, const char *key, int cancel)
+static void end_lock_request(pg_store *st, PGconn *c, int cancel)
 {
-	const char *params[] = { key };
 	PGcancel *handle;
 	PGresult *r;
 	char why[256];
@@ -364,8 +366,7 @@ static void end_lock_request(pg_store *st, PGconn *c, const char *key, int cance
 		granted |= PQresultStatus(r) == PGRES_TUPLES_OK;
 		PQclear(r);
 	}
-	if (granted && pa_pg_exec(st, c, &r, "SELECT pg_advisory_unlock_shared($1::bigint)", 1, params,
-	                          "giving back a lease") == 0)
+	if (granted && pa_pg_exec(st, c, &r, "SELECT pg_advisory_unlock_all()", 0, NULL, "giving back a lease") == 0)
 		PQclear(r);
 }
 
@@ -422,7 +423,7 @@ int pa_pg_lease_wait(provauth_store *s, const char *id, int64_t timeout_ms)
 			answered = 1;   /* granted, refused, or the connection is gone: the holder may be too */
 	}
 	if (!pa_pg_broken(c))
-		end_lock_request(st, c, key, !answered);
+		end_lock_request(st, c, !answered);
 	rc = woken || answered ? 0
 	                       : pa_error_set(PROVAUTH_EBUSY, "%s: account %s: lease still held after %lld ms",
 	                                      st->where, id, (long long)timeout_ms);
