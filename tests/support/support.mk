@@ -12,3 +12,5 @@ tests_support_libtestsupport_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)
 tests_support_libtestsupport_la_CFLAGS = $(AM_CFLAGS)
 tests_support_libtestsupport_la_LIBADD = $(CUNIT_LIBS)
 
+# The loopback TCP proxy that cuts connections on demand (test_fleet).
+tests_support_libtestsupport_la_SOURCES += tests/support/tcp_proxy.h tests/support/tcp_proxy.c
