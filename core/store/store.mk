@@ -24,5 +24,6 @@ core_libprovauth_core_la_SOURCES += \
 	core/store/holder.c \
 	core/store/seal.h \
 	core/store/seal.c \
+	core/store/account_seal.c \
 	core/store/record.h \
 	core/store/record.c
