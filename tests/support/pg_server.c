@@ -308,7 +308,7 @@ int pa_pg_query_int(const char *conninfo, const char *sql, long long *out)
 	return rc;
 }
 
-int pa_pg_exec(const char *conninfo, const char *sql)
+int pa_pg_run_sql(const char *conninfo, const char *sql)
 {
 	PGconn *c = connect_to(conninfo);
 	PGresult *r;
@@ -326,12 +326,12 @@ int pa_pg_exec(const char *conninfo, const char *sql)
 	return rc;
 }
 
-const char *pa_pg_error(void)
+const char *pa_pg_sql_error(void)
 {
 	return last_error;
 }
 
-char *pa_pg_password(void)
+char *pa_pg_server_password(void)
 {
 	char line[512], *colon, *nl;
 	FILE *f;

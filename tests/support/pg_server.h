@@ -37,14 +37,14 @@ int pa_pg_restart(void);
 /* Stops the server, keeping its data; pa_pg_resume starts it again on the same port. 0 or -1. */
 int pa_pg_pause(void);
 int pa_pg_resume(void);
-/* One-value query via libpq, for tests: 0 and *out, or -1 (see pa_pg_error). A NULL value reads as -1. */
+/* One-value query via libpq, for tests: 0 and *out, or -1 (see pa_pg_sql_error). A NULL value reads as -1. */
 int pa_pg_query_int(const char *url, const char *sql, long long *out);
-/* Runs sql (any number of statements, no result wanted): 0 or -1 (see pa_pg_error). */
-int pa_pg_exec(const char *url, const char *sql);
-/* What the last failed pa_pg_query_int / pa_pg_exec said. */
-const char *pa_pg_error(void);
+/* Runs sql (any number of statements, no result wanted): 0 or -1 (see pa_pg_sql_error). */
+int pa_pg_run_sql(const char *url, const char *sql);
+/* What the last failed pa_pg_query_int / pa_pg_run_sql said. */
+const char *pa_pg_sql_error(void);
 /* The server's password, read from the passfile: malloc, or NULL. For tests proving it never leaks. */
-char *pa_pg_password(void);
+char *pa_pg_server_password(void);
 /* Stops the cluster and removes its files; the next pa_pg_start makes a new one. */
 void pa_pg_stop(void);
 
