@@ -31,17 +31,17 @@ static char *script_path(void)
 {
 	const char *src = getenv("PA_SRCDIR");
 	const char *rel = "/tests/support/pg-cluster.sh";
+	size_t size;
 	char *p;
 
 	if (!src || !*src) {
 		fprintf(stderr, "pg_server: PA_SRCDIR is not set (make check sets it)\n");
 		return NULL;
 	}
-	p = malloc(strlen(src) + strlen(rel) + 1);
-	if (p) {
-		strcpy(p, src);
-		strcat(p, rel);
-	}
+	size = strlen(src) + strlen(rel) + 1;
+	p = malloc(size);
+	if (p)
+		snprintf(p, size, "%s%s", src, rel);
 	return p;
 }
 
