@@ -77,6 +77,12 @@ new_root() {
 		deb $mirror $suite-updates main
 		deb http://deb.debian.org/debian-security $suite-security main
 	EOF
+	# As in any container, packages may not start services: postgresql's
+	# postinst would start Debian's cluster on port 5432 of the host's
+	# loopback (this root shares its network), fail when that port is taken
+	# and leave a server behind otherwise. The tests start clusters of their own.
+	printf '#!/bin/sh\nexit 101\n' >"$1/usr/sbin/policy-rc.d"
+	chmod 755 "$1/usr/sbin/policy-rc.d"
 }
 
 # in_root DIR COMMAND...: COMMAND inside DIR as its /, in fresh mount and PID

@@ -18,7 +18,10 @@
 
 /* A failed recovery is reused by callers that failed on the same credentials for this long. */
 #define PA_FAILURE_MEMO_MS 30000
-/* How often waiters poll the store while another process holds the lease. */
+/*
+ * How often waiters poll a store that cannot wake them (no lease_wait, or
+ * one that failed) while another process holds the lease.
+ */
 #define PA_LEASE_POLL_MS 25
 /*
  * Bytes of each step's message quoted when two are told together (a
@@ -259,6 +262,27 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 }
 
 /*
+ * Sleeps until the lease may be free or the account may have changed: the
+ * store's lease_wait when it has one (woken by the store, not polling),
+ * else one poll interval.
+ */
+static void wait_for_lease(provauth_store *st, const char *id, int64_t deadline_ms)
+{
+	struct timespec ts = { 0, PA_LEASE_POLL_MS * 1000000L };
+	int64_t left = deadline_ms - pa_monotonic_ms();
+	int rc;
+
+	/* Its message, if any, is never the one a caller sees: lease_or_wait sets its own. */
+	if (st->version >= 4 && st->lease_wait && left > 0) {
+		rc = st->lease_wait(st, id, left);
+		/* Woken, or out of time: either way the caller looks again. A failed wait falls back to polling. */
+		if (rc == 0 || rc == PROVAUTH_EBUSY)
+			return;
+	}
+	nanosleep(&ts, NULL);
+}
+
+/*
  * Holds the store lease for the account, or waits until the process that
  * holds it stores new credentials (returns 1) or the wait runs out.
  */
@@ -266,7 +290,6 @@ static int lease_or_wait(provauth_manager *m, const provauth_account *used, int6
 {
 	int64_t ttl = pa_manager_session_settings(m)->lease_ttl_ms;
 	provauth_store *st = pa_manager_store(m);
-	struct timespec ts = { 0, PA_LEASE_POLL_MS * 1000000L };
 	int rc;
 
 	for (;;) {
@@ -281,7 +304,7 @@ static int lease_or_wait(provauth_manager *m, const provauth_account *used, int6
 			return pa_error_set(PROVAUTH_EBUSY,
 			                    "account %s: another process is recovering this session and did not finish in time",
 			                    used->id);
-		nanosleep(&ts, NULL);
+		wait_for_lease(st, used->id, deadline_ms);
 	}
 }
 

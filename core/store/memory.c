@@ -177,16 +177,16 @@ static int cmp_id(const void *a, const void *b)
  * the store as it is and the array is grown for the inserts; only then, when
  * nothing can fail any more, the store and the caller's accounts change.
  */
-static int mem_put_many(provauth_store *s, provauth_account *const *accounts, size_t n)
+static int put_batch(mem_store *m, provauth_account *const *accounts, size_t n, int verbatim)
 {
-	mem_store *m = (mem_store *)s;
 	provauth_account **copies = NULL, **ins = NULL;
 	size_t *pos = NULL;
 	size_t i, k = 0;
 	int64_t now = (int64_t)time(NULL);
 	int rc;
 
-	if ((rc = pa_store_check_batch(WHERE, accounts, n)) < 0 || n == 0)
+	rc = verbatim ? pa_store_check_verbatim(WHERE, accounts, n) : pa_store_check_batch(WHERE, accounts, n);
+	if (rc < 0 || n == 0)
 		return rc;
 	if (!(copies = calloc(n, sizeof(*copies))) || !(ins = calloc(n, sizeof(*ins))) ||
 	    !(pos = calloc(n, sizeof(*pos)))) {
@@ -196,14 +196,15 @@ static int mem_put_many(provauth_store *s, provauth_account *const *accounts, si
 	for (i = 0; i < n; i++) {
 		if ((rc = provauth_account_dup(&copies[i], accounts[i])) < 0)
 			goto out_unlocked;
-		copies[i]->updated_at = now;
+		if (!verbatim)
+			copies[i]->updated_at = now;
 	}
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < n; i++) {
 		const provauth_account *a = accounts[i];
 		if (find(m, a->id, &pos[i])) {
 			const provauth_account *old = m->accounts[pos[i]];
-			if (a->revision == 0) {
+			if (a->revision == 0 || verbatim) {
 				rc = pa_error_set(PROVAUTH_ECONFLICT, WHERE ": account %s already exists", a->id);
 				goto out;
 			}
@@ -213,7 +214,7 @@ static int mem_put_many(provauth_store *s, provauth_account *const *accounts, si
 				                  a->id, (unsigned long long)a->revision, (unsigned long long)old->revision);
 				goto out;
 			}
-		} else if (a->revision != 0) {
+		} else if (a->revision != 0 && !verbatim) {
 			rc = pa_error_set(PROVAUTH_ENOTFOUND, WHERE ": no account %s", a->id);
 			goto out;
 		} else {
@@ -238,7 +239,8 @@ static int mem_put_many(provauth_store *s, provauth_account *const *accounts, si
 	for (i = 0; i < n; i++) {
 		provauth_account *c = copies[i];
 		if (pos[i] == SIZE_MAX) {
-			c->revision = 1;
+			if (!verbatim)
+				c->revision = 1;
 			ins[k++] = c;
 			copies[i] = NULL;
 		} else {
@@ -247,7 +249,7 @@ static int mem_put_many(provauth_store *s, provauth_account *const *accounts, si
 			m->accounts[pos[i]] = c;
 		}
 		accounts[i]->revision = c->revision;
-		accounts[i]->updated_at = now;
+		accounts[i]->updated_at = c->updated_at;
 	}
 	/* Sorted inserts merged in from the end: one pass, however large the batch. */
 	if (k) {
@@ -271,6 +273,17 @@ out_unlocked:
 	free(ins);
 	free(pos);
 	return rc;
+}
+
+static int mem_put_many(provauth_store *s, provauth_account *const *accounts, size_t n)
+{
+	return put_batch((mem_store *)s, accounts, n, 0);
+}
+
+/* put_many's phases, with each account's revision and updated_at kept, and no id already there. */
+static int mem_put_verbatim(provauth_store *s, provauth_account *const *accounts, size_t n)
+{
+	return put_batch((mem_store *)s, accounts, n, 1);
 }
 
 static int mem_remove(provauth_store *s, const char *id, uint64_t expected_revision)
@@ -406,6 +419,7 @@ int provauth_store_memory_new(provauth_store **out)
 	m->base.lease_release = mem_lease_release;
 	m->base.free = mem_free;
 	m->base.put_many = mem_put_many;
+	m->base.put_verbatim = mem_put_verbatim;
 	*out = &m->base;
 	return 0;
 }

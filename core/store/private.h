@@ -19,6 +19,8 @@ int pa_store_check_account(const char *where, const provauth_account *a);
  * pa_store_check_account wants it, no id twice. Reads only.
  */
 int pa_store_check_batch(const char *where, provauth_account *const *accounts, size_t n);
+/* A put_verbatim batch: as pa_store_check_batch, and every revision at least 1. */
+int pa_store_check_verbatim(const char *where, provauth_account *const *accounts, size_t n);
 /* ttl_ms PA_STORE_NO_TTL: checks only id and owner (for release). */
 #define PA_STORE_NO_TTL (-1)
 int pa_store_check_lease(const char *where, const char *id, const char *owner, int64_t ttl_ms);
@@ -31,6 +33,26 @@ int64_t pa_store_wall_ms(void);
 int pa_store_make_parent_dirs(const char *where, const char *file);
 /* fsync of the file's directory, so a new name survives a crash. Best effort. */
 void pa_store_sync_dir(const char *file);
+
+/* ---- account_seal.c: an account's credentials sealed for its row ---- */
+
+/* The associated data binding a sealed record to its row (*out malloc()ed; holds NULs). */
+int pa_account_seal_ad(char **out, size_t *len, const char *id, const char *provider, const char *email,
+                       uint64_t revision);
+/* Seals a's credentials for the row it will have at `revision`; messages start with `where`. */
+int pa_account_seal(unsigned char **blob, size_t *blob_len, const unsigned char key[PA_SEAL_KEY_LEN],
+                    const provauth_account *a, uint64_t revision, const char *where);
+/*
+ * Opens a row's sealed credentials into a, whose id, provider, email and
+ * revision are the row's. PROVAUTH_ECRYPTO when the row was changed outside
+ * provauth (the caller has checked the key), ESTORE when undecodable.
+ */
+int pa_account_unseal(provauth_account *a, const unsigned char key[PA_SEAL_KEY_LEN], const unsigned char *blob,
+                      size_t blob_len, const char *where);
+
+/* The sealed known text that tells a wrong key from a right one, in every sealing backend. */
+#define PA_KEY_CHECK_AD "provauth store key check"
+#define PA_KEY_CHECK_TEXT "provauth store key check v1"
 
 /* ---- store_perm.c: who may control the store's files ---- */
 

@@ -179,6 +179,7 @@ int provauth_store_sqlite_open(provauth_store **out, const char *path, const pro
 	st->base.free = sql_free;
 	st->base.put_many = pa_sql_put_many;
 	st->base.list_checked = pa_sql_list_checked;
+	st->base.put_verbatim = pa_sql_put_verbatim;
 	if (!(st->path = strdup(path)) || !(st->where = pa_sprintf("store %s", path))) {
 		sql_free(&st->base);
 		return pa_error_oom();

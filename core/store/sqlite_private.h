@@ -102,6 +102,7 @@ int pa_sql_list_checked(provauth_store *s, provauth_account ***out, size_t *coun
 int pa_sql_put(provauth_store *s, provauth_account *account);
 int pa_sql_put_many(provauth_store *s, provauth_account *const *accounts, size_t n);
 int pa_sql_remove(provauth_store *s, const char *id, uint64_t expected_revision);
+int pa_sql_put_verbatim(provauth_store *s, provauth_account *const *accounts, size_t n);
 
 /* ---- sqlite_state.c ---- */
 

@@ -22,49 +22,32 @@
 
 
 /*
- * Associated data. Before schema 3: id NUL provider. From schema 3: a label,
- * then id, provider, email ("-" when absent, "=" then the email otherwise,
- * so absent and empty differ) and the decimal revision, NUL-separated.
- * None holds a NUL, so the split is unambiguous.
+ * Associated data. Before schema 3: id NUL provider. From schema 3: the
+ * full binding every sealing backend shares (account_seal.c).
  */
 static int row_ad(char **out, size_t *len, int64_t schema, const char *id, const char *provider,
                   const char *email, uint64_t revision)
 {
-	if (schema < PA_SQL_SCHEMA_FULL_BINDING) {
-		size_t a = strlen(id), b = strlen(provider);
+	size_t a, b;
 
-		if (!(*out = malloc(a + 1 + b + 1)))
-			return pa_error_oom();
-		memcpy(*out, id, a + 1);
-		memcpy(*out + a + 1, provider, b + 1);
-		*len = a + 1 + b;
-		return 0;
-	}
-	if (!(*out = pa_sprintf("provauth account v3%c%s%c%s%c%s%s%c%llu", 0, id, 0, provider, 0,
-	                        email ? "=" : "-", email ? email : "", 0, (unsigned long long)revision)))
+	if (schema >= PA_SQL_SCHEMA_FULL_BINDING)
+		return pa_account_seal_ad(out, len, id, provider, email, revision);
+	a = strlen(id);
+	b = strlen(provider);
+	if (!(*out = malloc(a + 1 + b + 1)))
 		return pa_error_oom();
-	/* pa_sprintf's length ends at the first NUL: count the parts instead. */
-	*len = strlen("provauth account v3") + 1 + strlen(id) + 1 + strlen(provider) + 1 + 1 +
-	       (email ? strlen(email) : 0) + 1 + (size_t)snprintf(NULL, 0, "%llu", (unsigned long long)revision);
+	memcpy(*out, id, a + 1);
+	memcpy(*out + a + 1, provider, b + 1);
+	*len = a + 1 + b;
 	return 0;
 }
 
 /* Seals a's secrets for the row it will have once written: revision a->revision + 1. */
 int pa_sql_seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, const provauth_account *a)
 {
-	unsigned char *plain = NULL;
-	size_t plain_len = 0, ad_len;
-	char *ad = NULL;
-	int rc;
-
-	if ((rc = pa_record_encode(&plain, &plain_len, a)) < 0 ||
-	    (rc = row_ad(&ad, &ad_len, st->schema, a->id, a->provider, a->email, a->revision + 1)) < 0 ||
-	    (rc = pa_seal(blob, blob_len, st->key.bytes, ad, ad_len, plain, plain_len)) < 0)
-		rc = pa_error_prefix(rc, "%s: account %s", st->where, a->id);
-	pa_wipe(plain, plain_len);
-	free(plain);
-	free(ad);
-	return rc;
+	/* Writes happen only at the current schema, whose binding is the shared one. */
+	assert(st->schema >= PA_SQL_SCHEMA_FULL_BINDING);
+	return pa_account_seal(blob, blob_len, st->key.bytes, a, a->revision + 1, st->where);
 }
 
 /* Opens a row's secrets into a, whose id, provider, email and revision are the row's. */
@@ -75,6 +58,8 @@ static int unseal_secrets(sql_store *st, provauth_account *a, const unsigned cha
 	char *ad = NULL;
 	int rc;
 
+	if (st->schema >= PA_SQL_SCHEMA_FULL_BINDING)
+		return pa_account_unseal(a, st->key.bytes, blob, blob_len, st->where);
 	if ((rc = row_ad(&ad, &ad_len, st->schema, a->id, a->provider, a->email, a->revision)) < 0)
 		return rc;
 	if ((rc = pa_unseal(&plain, &plain_len, st->key.bytes, ad, ad_len, blob, blob_len)) < 0) {
@@ -308,7 +293,12 @@ static int explain_miss(sql_store *st, const char *id, uint64_t expected)
 	" auth_method = ?9, health_state = ?10, health_reason = ?11, health_code = ?12, health_at = ?13," \
 	" health_message = ?14, last_reauth_at = ?15, refresh_refused = ?16, refresh_refused_at = ?17" \
 	" WHERE id = ?7 AND revision = ?8"
-/* The first parameter of PA_SQL_STATE_COLUMNS in both statements. */
+/* put_verbatim: the revision (?8) and the write time (?4) are the account's own. */
+#define SQL_INSERT_VERBATIM \
+	"INSERT INTO accounts (provider, email, metadata, updated_at, access_expires_at," \
+	" secrets, id, revision, " PA_SQL_STATE_COLUMNS ")" \
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+/* The first parameter of PA_SQL_STATE_COLUMNS in all three statements. */
 #define SQL_STATE_FIRST 9
 
 static int check_revision(sql_store *st, const provauth_account *a)
@@ -448,6 +438,43 @@ out:
 		accounts[i]->updated_at = now;
 	}
 	return 0;
+}
+
+/* Like put_many, but each row keeps the account's revision and updated_at, and must be new. */
+int pa_sql_put_verbatim(provauth_store *s, provauth_account *const *accounts, size_t n)
+{
+	sql_store *st = (sql_store *)s;
+	sqlite3_stmt *ins = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = pa_store_check_verbatim(st->where, accounts, n)) < 0 || n == 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if ((rc = check_revision(st, accounts[i])) < 0)
+			return rc;
+	pa_sql_lock(st);
+	if ((rc = pa_sql_begin(st)) < 0)
+		goto out;
+	if ((rc = pa_sql_prepare(st, &ins, SQL_INSERT_VERBATIM)) < 0)
+		goto done;
+	for (i = 0; i < n && rc == 0; i++) {
+		unsigned char *blob = NULL;
+		size_t blob_len = 0;
+
+		if ((rc = pa_account_seal(&blob, &blob_len, st->key.bytes, accounts[i], accounts[i]->revision,
+		                          st->where)) < 0)
+			break;
+		rc = write_row(st, ins, accounts[i], blob, blob_len, accounts[i]->updated_at);
+		pa_wipe(blob, blob_len);
+		free(blob);
+	}
+done:
+	sqlite3_finalize(ins);
+	rc = pa_sql_finish(st, rc);
+out:
+	pa_sql_unlock(st);
+	return rc;
 }
 
 int pa_sql_remove(provauth_store *s, const char *id, uint64_t expected_revision)

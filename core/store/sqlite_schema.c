@@ -14,9 +14,6 @@
 #include <string.h>
 #include "store/sqlite_private.h"
 
-#define KEY_CHECK_AD "provauth store key check"
-#define KEY_CHECK_TEXT "provauth store key check v1"
-
 /*
  * Schema migrations: migrations[i] takes the schema from version i to i + 1,
  * inside the same transaction that sets PRAGMA user_version. A new version
@@ -122,10 +119,10 @@ int pa_sql_check_key(sql_store *st)
 
 		if (!blob || len < PA_SEAL_OVERHEAD || blob[0] != PA_SEAL_VERSION)
 			rc = pa_error_set(PROVAUTH_ESTORE, "%s: the key check record is damaged", st->where);
-		else if (pa_unseal(&plain, &plain_len, st->key.bytes, KEY_CHECK_AD, strlen(KEY_CHECK_AD), blob, len) < 0)
+		else if (pa_unseal(&plain, &plain_len, st->key.bytes, PA_KEY_CHECK_AD, strlen(PA_KEY_CHECK_AD), blob, len) < 0)
 			rc = pa_error_set(PROVAUTH_ECRYPTO, "%s: %s does not open this store (wrong key?)",
 			                  st->where, st->key.source);
-		else if (plain_len != strlen(KEY_CHECK_TEXT) || memcmp(plain, KEY_CHECK_TEXT, plain_len) != 0)
+		else if (plain_len != strlen(PA_KEY_CHECK_TEXT) || memcmp(plain, PA_KEY_CHECK_TEXT, plain_len) != 0)
 			rc = pa_error_set(PROVAUTH_ESTORE, "%s: the key check record is damaged", st->where);
 		else
 			rc = 1;
@@ -142,8 +139,8 @@ static int write_key_check(sql_store *st)
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if ((rc = pa_seal(&blob, &len, st->key.bytes, KEY_CHECK_AD, strlen(KEY_CHECK_AD), KEY_CHECK_TEXT,
-	                  strlen(KEY_CHECK_TEXT))) < 0)
+	if ((rc = pa_seal(&blob, &len, st->key.bytes, PA_KEY_CHECK_AD, strlen(PA_KEY_CHECK_AD), PA_KEY_CHECK_TEXT,
+	                  strlen(PA_KEY_CHECK_TEXT))) < 0)
 		return pa_error_prefix(rc, "%s", st->where);
 	if ((rc = pa_sql_prepare(st, &q, "INSERT INTO meta (key, value) VALUES ('key_check', ?1)")) == 0) {
 		sqlite3_bind_blob(q, 1, blob, (int)len, SQLITE_STATIC);

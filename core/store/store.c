@@ -82,6 +82,20 @@ int pa_store_check_batch(const char *where, provauth_account *const *accounts, s
 	return rc;
 }
 
+int pa_store_check_verbatim(const char *where, provauth_account *const *accounts, size_t n)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = pa_store_check_batch(where, accounts, n)) < 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (accounts[i]->revision == 0)
+			return pa_error_set(PROVAUTH_EINVAL, "%s: put_verbatim: account %s has revision 0; a copied "
+			                    "account keeps the revision it has (at least 1)", where, accounts[i]->id);
+	return 0;
+}
+
 int pa_store_check_lease(const char *where, const char *id, const char *owner, int64_t ttl_ms)
 {
 	int rc;
