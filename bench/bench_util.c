@@ -1,3 +1,4 @@
+/* The helpers every benchmark shares (see bench_util.h). */
 #include "config.h"
 #include <stdio.h>
 #include <stdlib.h>

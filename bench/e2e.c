@@ -154,7 +154,8 @@ int main(void)
 	/* Before the server starts, so that its threads inherit the mask. */
 	if (bench_env_long("PA_BENCH_E2E_PIN", 1))
 		pinned = pin_to_one_cpu();
-	if (fake_pixiv_start(&fk) < 0 || fake_pixiv_add_user(fk, "bench-refresh-token", "4242", "bench", "b@example.com") < 0) {
+	if (fake_pixiv_start(&fk) < 0 ||
+	    fake_pixiv_add_user(fk, "bench-refresh-token", "4242", "bench", "b@example.com") < 0) {
 		fprintf(stderr, "bench: cannot start the fake pixiv server\n");
 		return 1;
 	}

@@ -5,6 +5,14 @@
  * in memory, so only the manager's own work is measured. Baselines from the
  * same run: calling the no-op operation directly, and one uncontended
  * pthread mutex lock/unlock pair.
+ *
+ * With a PostgreSQL server (PA_PG_URL, which ./dev bench sets), the same
+ * single-thread calls also run on a second manager whose store is postgres:
+ * a cached, valid session must not touch the database, so the target is
+ * within 1.1x of the memory store. The single-thread calls run from
+ * functions of their own per store (calls_on_memory_store,
+ * calls_on_postgres_store), so that callgrind counts their instructions
+ * apart: 2 x ROUNDS x PA_BENCH_HOTPATH_ITERS calls each.
  */
 #include "config.h"
 #include <pthread.h>
@@ -15,6 +23,7 @@
 #include <provauth/provauth.h>
 #include <provauth/plugin.h>
 #include <provauth/store.h>
+#include "bench_pg.h"
 #include "bench_util.h"
 
 #define ROUNDS 5
@@ -44,11 +53,12 @@ static int noop(const provauth_session *s, provauth_failure *f, void *payload)
 /* Through a volatile pointer, as the manager calls it: no inlining. */
 static int (*volatile noop_ptr)(const provauth_session *, provauth_failure *, void *) = noop;
 
-static provauth_manager *mgr;
+static provauth_manager *mgr, *mgr_postgres;
 static volatile size_t sink_out;
 static long iters;
 
 typedef struct worker {
+	provauth_manager *m;
 	const char *id;
 	pthread_barrier_t *start;
 	uint64_t elapsed_ns;
@@ -56,9 +66,8 @@ typedef struct worker {
 	int failures;
 } worker;
 
-static void *run_calls(void *arg)
+static __attribute__((noinline)) void call_loop(worker *w)
 {
-	worker *w = arg;
 	uint64_t t0;
 	long i;
 
@@ -66,15 +75,40 @@ static void *run_calls(void *arg)
 		pthread_barrier_wait(w->start);
 	t0 = bench_now_ns();
 	for (i = 0; i < iters; i++)
-		if (provauth_run_with_session(mgr, w->id, "noop", noop, &w->sink) != 0)
+		if (provauth_run_with_session(w->m, w->id, "noop", noop, &w->sink) != 0)
 			w->failures++;
 	w->elapsed_ns = bench_now_ns() - t0;
+}
+
+/*
+ * Thread bodies, so that callgrind_annotate shows apart, inclusive, the
+ * single-thread calls on each store (the same runs on both: one no-op, one
+ * OAuth account) and the memory store's two-thread runs.
+ */
+static __attribute__((noinline)) void *calls_on_memory_store(void *arg)
+{
+	call_loop(arg);
 	return NULL;
 }
 
-/* ns per call and per thread, `n` threads at once on ids[0..n-1]. */
-static double measure_threads(const char *const *ids, int n)
+static __attribute__((noinline)) void *calls_on_memory_store_two_threads(void *arg)
 {
+	call_loop(arg);
+	return NULL;
+}
+
+static __attribute__((noinline)) void *calls_on_postgres_store(void *arg)
+{
+	call_loop(arg);
+	return NULL;
+}
+
+/* ns per call and per thread, `n` threads at once on ids[0..n-1] of manager m. */
+static double measure_threads(provauth_manager *m, const char *const *ids, int n)
+{
+	void *(*body)(void *) = m == mgr_postgres ? calls_on_postgres_store
+	                        : n == 2        ? calls_on_memory_store_two_threads
+	                                        : calls_on_memory_store;
 	pthread_barrier_t start;
 	pthread_t th[2];
 	worker w[2];
@@ -84,9 +118,10 @@ static double measure_threads(const char *const *ids, int n)
 	pthread_barrier_init(&start, NULL, (unsigned)n);
 	for (i = 0; i < n; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
+		w[i].m = m;
 		w[i].id = ids[i];
 		w[i].start = &start;
-		if (pthread_create(&th[i], NULL, run_calls, &w[i]) != 0) {
+		if (pthread_create(&th[i], NULL, body, &w[i]) != 0) {
 			fprintf(stderr, "bench: pthread_create failed\n");
 			exit(1);
 		}
@@ -152,44 +187,70 @@ static void add_account(provauth_store *st, const char *id, const char *provider
 	provauth_account_free(a);
 }
 
-int main(void)
+/* A manager on store st with the two no-op providers and the three accounts, each session built and cached. */
+static provauth_manager *cached_manager(provauth_store *st)
 {
 	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
 	provauth_settings *s = NULL;
-	provauth_store *st = NULL;
-	static const char *const same[2] = { "acct-a", "acct-a" }, *const diff[2] = { "acct-a", "acct-b" };
-	static const char *const oauth[1] = { "acct-o" };
-	double t1[ROUNDS], t2s[ROUNDS], t2d[ROUNDS], to[ROUNDS], direct[ROUNDS], mutex[ROUNDS];
-	double t1m, t2sm, t2dm, tom, dm, mm;
-	worker warm = { "acct-b", NULL, 0, 0, 0 };
-	int r;
+	provauth_manager *m = NULL;
+	size_t sink = 0;
 
-	iters = bench_env_long("PA_BENCH_HOTPATH_ITERS", 1000000);
-	if (provauth_settings_default(&s) < 0 || provauth_store_memory_new(&st) < 0)
-		bench_die("setup");
+	if (provauth_settings_default(&s) < 0)
+		bench_die("settings");
 	opts.store = st;
 	opts.log = bench_log_quiet;
 	opts.skip_plugins = 1;
-	if (provauth_manager_new(&mgr, s, &opts) < 0 || provauth_manager_add_provider(mgr, &bench_noop_provider) < 0 ||
-	    provauth_manager_add_provider(mgr, &oauth_provider) < 0)
+	if (provauth_manager_new(&m, s, &opts) < 0 || provauth_manager_add_provider(m, &bench_noop_provider) < 0 ||
+	    provauth_manager_add_provider(m, &oauth_provider) < 0)
 		bench_die("manager");
 	provauth_settings_free(s);
 	add_account(st, "acct-a", "benchnoop");
 	add_account(st, "acct-b", "benchnoop");
 	add_account(st, "acct-o", "benchoauth");
 	/* The first call builds and caches each session; only cached calls are measured. */
-	if (provauth_run_with_session(mgr, "acct-a", "noop", noop, &warm.sink) != 0 ||
-	    provauth_run_with_session(mgr, "acct-b", "noop", noop, &warm.sink) != 0 ||
-	    provauth_run_with_session(mgr, "acct-o", "noop", noop, &warm.sink) != 0)
+	if (provauth_run_with_session(m, "acct-a", "noop", noop, &sink) != 0 ||
+	    provauth_run_with_session(m, "acct-b", "noop", noop, &sink) != 0 ||
+	    provauth_run_with_session(m, "acct-o", "noop", noop, &sink) != 0)
 		bench_die("first call");
+	return m;
+}
+
+int main(void)
+{
+	provauth_store *st = NULL, *st_postgres = NULL;
+	static const char *const same[2] = { "acct-a", "acct-a" }, *const diff[2] = { "acct-a", "acct-b" };
+	static const char *const oauth[1] = { "acct-o" };
+	double t1[ROUNDS], t2s[ROUNDS], t2d[ROUNDS], to[ROUNDS], direct[ROUNDS], mutex[ROUNDS];
+	double p1[ROUNDS], po[ROUNDS];
+	double t1m, t2sm, t2dm, tom, dm, mm, p1m = 0, pom = 0;
+	const char *pg_url;
+	char pg_figures[256] = "";
+	int r;
+
+	iters = bench_env_long("PA_BENCH_HOTPATH_ITERS", 1000000);
+	if (provauth_store_memory_new(&st) < 0)
+		bench_die("setup");
+	mgr = cached_manager(st);
+	if ((pg_url = bench_pg_server("hotpath"))) {
+		char *conninfo = bench_pg_fresh_database(pg_url, "provauth_bench_hotpath");
+
+		st_postgres = bench_pg_store_open(conninfo, 0);
+		mgr_postgres = cached_manager(st_postgres);
+		free(conninfo);
+	}
 
 	for (r = 0; r < ROUNDS; r++) {
 		direct[r] = measure_direct();
 		mutex[r] = measure_mutex();
-		t1[r] = measure_threads(same, 1);
-		t2s[r] = measure_threads(same, 2);
-		t2d[r] = measure_threads(diff, 2);
-		to[r] = measure_threads(oauth, 1);
+		t1[r] = measure_threads(mgr, same, 1);
+		t2s[r] = measure_threads(mgr, same, 2);
+		t2d[r] = measure_threads(mgr, diff, 2);
+		to[r] = measure_threads(mgr, oauth, 1);
+		/* Interleaved with the memory store's runs, so a change in load touches both. */
+		if (mgr_postgres) {
+			p1[r] = measure_threads(mgr_postgres, same, 1);
+			po[r] = measure_threads(mgr_postgres, oauth, 1);
+		}
 	}
 	fprintf(stderr, "hotpath: %d rounds of %ld calls; best single-thread %.1f ns\n", ROUNDS, iters,
 	        bench_min(t1, ROUNDS));
@@ -199,11 +260,21 @@ int main(void)
 	tom = bench_median(to, ROUNDS);
 	dm = bench_median(direct, ROUNDS);
 	mm = bench_median(mutex, ROUNDS);
+	if (mgr_postgres) {
+		p1m = bench_median(p1, ROUNDS);
+		pom = bench_median(po, ROUNDS);
+		snprintf(pg_figures, sizeof(pg_figures),
+		         "ns_1thread_postgres=%.1f ns_1thread_oauth_postgres=%.1f x_postgres_vs_memory=%.3f "
+		         "x_postgres_vs_memory_oauth=%.3f target_x_postgres=1.1 ",
+		         p1m, pom, p1m / t1m, pom / tom);
+	}
 	printf("hotpath ns_1thread=%.1f ns_2threads_same_account=%.1f ns_2threads_two_accounts=%.1f "
 	       "ns_1thread_oauth=%.1f direct_ns=%.2f mutex_pair_ns=%.2f overhead_ns=%.1f x_mutex_pair=%.1f target_ns=1000 "
-	       "(median of %d rounds x %ld calls)\n",
-	       t1m, t2sm, t2dm, tom, dm, mm, t1m - dm, (t1m - dm) / mm, ROUNDS, iters);
+	       "%s(median of %d rounds x %ld calls)\n",
+	       t1m, t2sm, t2dm, tom, dm, mm, t1m - dm, (t1m - dm) / mm, pg_figures, ROUNDS, iters);
 	provauth_manager_free(mgr);
+	provauth_manager_free(mgr_postgres);
 	provauth_store_free(st);
+	provauth_store_free(st_postgres);
 	return t1m < 1000 ? 0 : 1;
 }

@@ -8,6 +8,13 @@
  * costs (heap and RSS growth over 10,000 sessions built through
  * run_with_session).
  *
+ * With a PostgreSQL server (PA_PG_URL, which ./dev bench sets), the same
+ * 100,000 accounts are migrated into an empty postgres store as `provauth
+ * store migrate` does (read them all from sqlite, one all-or-nothing
+ * put_verbatim), and the postgres store is then opened, read and listed
+ * like the sqlite one: pg_migrate_ms, pg_open_ms, pg_get_us_median,
+ * pg_list_all_ms.
+ *
  * The 100,000-account store is generated with put_many once into
  * PA_BENCH_CACHE (./dev bench: the build directory's bench-cache/) and
  * reused: it is 100 MB that need not be written again on every run.
@@ -23,6 +30,7 @@
 #include <provauth/provauth.h>
 #include <provauth/plugin.h>
 #include <provauth/store.h>
+#include "bench_pg.h"
 #include "bench_util.h"
 
 static int noop(const provauth_session *s, provauth_failure *f, void *payload)
@@ -63,7 +71,8 @@ static provauth_account *make_account(long i)
 	if (provauth_account_new(&a, id, "benchnoop") < 0 || provauth_account_set(&a->email, email) < 0 ||
 	    provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "bench-password", 0) < 0 ||
 	    provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, jwt, 0) < 0 ||
-	    provauth_account_set_cookie(a, "_ai_token", jwt) < 0 || provauth_account_set_cookie(a, "pv_sid", "sid-12345") < 0 ||
+	    provauth_account_set_cookie(a, "_ai_token", jwt) < 0 ||
+	    provauth_account_set_cookie(a, "pv_sid", "sid-12345") < 0 ||
 	    provauth_account_set_metadata(a, "auth_method", "\"password\"") < 0)
 		bench_die("creating an account");
 	return a;
@@ -180,6 +189,95 @@ static int ensure_store(const char *path, const char *key, long n, double *creat
 	return 0;
 }
 
+/* Median µs of 200 gets of accounts spread over the n, through the account API of manager m. */
+static double get_median_us(provauth_manager *m, long n)
+{
+	provauth_account *a = NULL;
+	double us[200];
+	char id[32];
+	uint64_t t0;
+	long i;
+
+	for (i = 0; i < 200; i++) {
+		account_id(id, sizeof(id), (i * 7919) % n);
+		t0 = bench_now_ns();
+		if (provauth_account_get(&a, m, id) < 0)
+			bench_die("get");
+		us[i] = (double)(bench_now_ns() - t0) / 1e3;
+		provauth_account_free(a);
+	}
+	return bench_median(us, 200);
+}
+
+/* A manager on st with the no-op provider, as a host opens one. */
+static provauth_manager *manager_on(provauth_store *st)
+{
+	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
+	provauth_settings *s = NULL;
+	provauth_manager *m = NULL;
+
+	if (provauth_settings_default(&s) < 0)
+		bench_die("settings");
+	opts.store = st;
+	opts.log = bench_log_quiet;
+	opts.skip_plugins = 1;
+	if (provauth_manager_new(&m, s, &opts) < 0 || provauth_manager_add_provider(m, &bench_noop_provider) < 0)
+		bench_die("manager");
+	provauth_settings_free(s);
+	return m;
+}
+
+/*
+ * The postgres part: migrate the n accounts of the sqlite store `from` into
+ * an empty postgres store, then open, get and list there. Appends its
+ * figures to out.
+ */
+static void scale_postgres(char *out, size_t size, provauth_store *from, const char *url, long n)
+{
+	provauth_account **list = NULL;
+	provauth_store *st;
+	provauth_manager *m;
+	char *conninfo = bench_pg_fresh_database(url, "provauth_bench_scale");
+	double read_ms, write_ms, open_ms, get_us, list_ms;
+	size_t count = 0;
+	uint64_t t0;
+
+	/* The schema is created by this first open, outside the figures. */
+	st = bench_pg_store_open(conninfo, 0);
+	t0 = bench_now_ns();
+	if (from->list(from, &list, &count, NULL) < 0)
+		bench_die("reading the sqlite store");
+	read_ms = (double)(bench_now_ns() - t0) / 1e6;
+	t0 = bench_now_ns();
+	if (st->put_verbatim(st, (provauth_account *const *)list, count) < 0)
+		bench_die("put_verbatim into postgres");
+	write_ms = (double)(bench_now_ns() - t0) / 1e6;
+	provauth_account_list_free(list, count);
+	provauth_store_free(st);
+
+	t0 = bench_now_ns();
+	st = bench_pg_store_open(conninfo, 0);
+	m = manager_on(st);
+	open_ms = (double)(bench_now_ns() - t0) / 1e6;
+	get_us = get_median_us(m, n);
+	t0 = bench_now_ns();
+	if (provauth_account_list(&list, &count, m, NULL) < 0)
+		bench_die("list postgres");
+	list_ms = (double)(bench_now_ns() - t0) / 1e6;
+	provauth_account_list_free(list, count);
+	if ((long)count != n) {
+		fprintf(stderr, "bench: postgres listed %zu accounts, expected %ld\n", count, n);
+		exit(1);
+	}
+	snprintf(out, size,
+	         " pg_migrate_ms=%.0f pg_migrate_read_ms=%.0f pg_migrate_write_ms=%.0f pg_open_ms=%.1f "
+	         "pg_get_us_median=%.1f pg_list_all_ms=%.0f pg_list_us_per_account=%.1f",
+	         read_ms + write_ms, read_ms, write_ms, open_ms, get_us, list_ms, list_ms * 1000.0 / (double)n);
+	provauth_manager_free(m);
+	provauth_store_free(st);
+	free(conninfo);
+}
+
 static double better(double a, double b)
 {
 	return a > b ? a : b;
@@ -187,16 +285,14 @@ static double better(double a, double b)
 
 int main(void)
 {
-	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
-	provauth_settings *s = NULL;
 	provauth_manager *m = NULL;
-	provauth_account **list = NULL, *a = NULL;
+	provauth_account **list = NULL;
 	provauth_store *st;
-	const char *cache = getenv("PA_BENCH_CACHE");
+	const char *cache = getenv("PA_BENCH_CACHE"), *pg_url;
 	long n = bench_env_long("PA_BENCH_SCALE_ACCOUNTS", 100000);
 	long cached = bench_env_long("PA_BENCH_SCALE_SESSIONS", 10000);
-	char path[1024], key[1024], id[32], gen[32];
-	double rate, batch_rate, created_s, open_ms, get_us[200], list_ms, per_session, heap_per_session;
+	char path[1024], key[1024], gen[32], pg_figures[512] = "";
+	double rate, batch_rate, created_s, open_ms, get_us, list_ms, per_session, heap_per_session;
 	size_t heap0, heap1;
 	size_t count = 0;
 	long rss0, rss1, i;
@@ -224,24 +320,9 @@ int main(void)
 
 	t0 = bench_now_ns();
 	st = open_store(path, key);
-	if (provauth_settings_default(&s) < 0)
-		bench_die("settings");
-	opts.store = st;
-	opts.log = bench_log_quiet;
-	opts.skip_plugins = 1;
-	if (provauth_manager_new(&m, s, &opts) < 0 || provauth_manager_add_provider(m, &bench_noop_provider) < 0)
-		bench_die("manager");
+	m = manager_on(st);
 	open_ms = (double)(bench_now_ns() - t0) / 1e6;
-	provauth_settings_free(s);
-
-	for (i = 0; i < 200; i++) {
-		account_id(id, sizeof(id), (i * 7919) % n);
-		t0 = bench_now_ns();
-		if (provauth_account_get(&a, m, id) < 0)
-			bench_die("get");
-		get_us[i] = (double)(bench_now_ns() - t0) / 1e3;
-		provauth_account_free(a);
-	}
+	get_us = get_median_us(m, n);
 
 	/*
 	 * Sessions hold their account snapshot. First pass: RSS and heap growth
@@ -272,15 +353,18 @@ int main(void)
 	heap1 = mallinfo2().uordblks;
 	heap_per_session = ((double)heap1 - (double)heap0) / (double)cached;
 
+	if ((pg_url = bench_pg_server("scale")))
+		scale_postgres(pg_figures, sizeof(pg_figures), st, pg_url, n);
+
 	if (created_s < 0)
 		snprintf(gen, sizeof(gen), "cached");
 	else
 		snprintf(gen, sizeof(gen), "%.1f", created_s);
-	printf("scale accounts=%ld put_per_s=%.0f put_many_per_s=%.0f put_many_x=%.1f batch=%d generate_s=%s open_ms=%.1f get_us_median=%.1f "
-	       "list_all_ms=%.0f list_us_per_account=%.1f cached_sessions=%ld rss_bytes_per_session=%.0f "
-	       "heap_bytes_per_session=%.0f\n",
+	printf("scale accounts=%ld put_per_s=%.0f put_many_per_s=%.0f put_many_x=%.1f batch=%d generate_s=%s "
+	       "open_ms=%.1f get_us_median=%.1f list_all_ms=%.0f list_us_per_account=%.1f cached_sessions=%ld "
+	       "rss_bytes_per_session=%.0f heap_bytes_per_session=%.0f%s\n",
 	       n, rate, batch_rate, batch_rate / rate, BATCH, gen, open_ms,
-	       bench_median(get_us, 200), list_ms, list_ms * 1000.0 / (double)n, cached, per_session, heap_per_session);
+	       get_us, list_ms, list_ms * 1000.0 / (double)n, cached, per_session, heap_per_session, pg_figures);
 	provauth_manager_free(m);
 	provauth_store_free(st);
 	return 0;

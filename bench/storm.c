@@ -109,7 +109,8 @@ static int storm_pixiv(long *tokens, double lat[3])
 	char yaml[1024], *id = NULL, *out = NULL;
 	int failed;
 
-	if (fake_pixiv_start(&fk) < 0 || fake_pixiv_add_user(fk, "storm-refresh-token", "777", "storm", "s@example.com") < 0)
+	if (fake_pixiv_start(&fk) < 0 ||
+	    fake_pixiv_add_user(fk, "storm-refresh-token", "777", "storm", "s@example.com") < 0)
 		return -1;
 	snprintf(yaml, sizeof(yaml),
 	         "session:\n  recovery_wait_ms: 30000\n"

@@ -78,6 +78,14 @@ int pa_stat_trust(const struct stat *st);
 #define PA_HEALTH_MESSAGE_MAX 512 /* bytes of session_health.message stored at most */
 #define PA_TEXT_WITHHELD "(server text withheld: it repeats a credential)"
 
+/*
+ * libpq's reason for refusing a connection string, fit to show: libpq
+ * quotes the part it could not read, which may be a password (a bad
+ * percent-encoding in the URI's user info), so quoted text is dropped
+ * unless libpq is naming an option or a URI parameter.
+ */
+void pa_conninfo_reason(char *out, size_t size, const char *why);
+
 /* Writes the lowercase ASCII letters and digits of s[0, len) to out (len bytes suffice); returns their count. */
 size_t pa_text_normalise(char *out, const char *s, size_t len);
 /*

@@ -7,7 +7,8 @@ EXTRA_DIST += docs/RELIABILITY.md
 # The house rules: the tree map and how one call flows (HACKING), the style
 # ./dev lint checks in part (STYLE), and notes on the two subtle parts.
 EXTRA_DIST += docs/HACKING.md docs/STYLE.md \
-	docs/internals/session-manager.md docs/internals/plugin-abi.md
+	docs/internals/session-manager.md docs/internals/plugin-abi.md \
+	docs/internals/postgres-store.md
 
 # The man page documents every command `provauth --help` lists
 # (tests/cli/test_man_page.sh).

@@ -44,6 +44,7 @@ extern const cli_command cli_cmd_accounts;
 extern const cli_command cli_cmd_status;
 extern const cli_command cli_cmd_call;
 extern const cli_command cli_cmd_session;
+extern const cli_command cli_cmd_store;
 
 /* ---- standard output and error (cli_output.c) ---- */
 
@@ -208,6 +209,30 @@ int cli_secret_read(char **out, const char *what, const char *file, const char *
                     const char *prompt, int multi_line);
 /* Wipes and frees a secret (NULL is fine). */
 void cli_secret_free(char *secret);
+
+/* ---- stores named on the command line (cli_store_spec.c) ---- */
+
+typedef struct cli_store_spec {
+	int is_postgres;            /* 1: a libpq URI or key=value string; 0: a sqlite file */
+	char *target;               /* the conninfo, or the sqlite file's path */
+	const char *shown;          /* for messages: target (a password was refused, so it holds none) */
+} cli_store_spec;
+
+/*
+ * Reads SPEC given to `option` of `command`: "postgresql://...",
+ * "postgres://...", "key=value ..." (postgres), "sqlite:PATH" or a path. A
+ * spec holding a password is a usage error that does not repeat it.
+ * Returns -1 to go on, else the exit status to return (already reported).
+ */
+int cli_store_spec_parse(cli_store_spec *out, const char *command, const char *option, const char *spec);
+/*
+ * Opens the store `spec` names, sealing with `key_file` (NULL: the store's
+ * default: PROVAUTH_STORE_KEY, then for sqlite "<path>.key"). With
+ * `must_exist` nothing is created. Returns 0, or CLI_EXIT_ERROR reported.
+ */
+int cli_store_spec_open(provauth_store **out, const cli_store_spec *spec, const char *key_file,
+                        int must_exist);
+void cli_store_spec_free(cli_store_spec *spec);
 
 typedef struct cli_json cli_json;
 

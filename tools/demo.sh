@@ -56,11 +56,15 @@ else
 	keep=0
 fi
 pids=()
+# The private PostgreSQL cluster of step 6 (tests/support/pg-cluster.sh), once started.
+pg_cluster=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/support/pg-cluster.sh
+pg_dir=''
 cleanup() {
 	exec 3>&-
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	[ -z "$pg_dir" ] || "$pg_cluster" stop "$pg_dir" >/dev/null 2>&1
 	[ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -94,7 +98,7 @@ pa() {
 	local want=$1 rc
 	shift
 	printf '  $ provauth'; printf ' %s' "$@"; printf '\n'
-	"$prog" -c "$work/provauth.yaml" --log-file "$log" "$@" >"$work/out" 2>"$work/err"
+	"$prog" -c "${pa_settings:-$work/provauth.yaml}" --log-file "$log" "$@" >"$work/out" 2>"$work/err"
 	rc=$?
 	cat "$work/out" "$work/err" >>"$work/transcript"
 	[ "${hide_out:-0}" = 1 ] || sed 's/^/    /' "$work/out"
@@ -316,14 +320,76 @@ unset last
 step_events
 
 # ---- 6 ----
+heading "two processes share one account through PostgreSQL"
+pg_logins=0 pg_refreshes=0 pg_ran=0
+mkdir -p "$work/pg" || fail "cannot create $work/pg"
+pg_dir=$work/pg   # stopped on exit, even after a start that failed half-way
+if [ ! -x "$pg_cluster" ]; then
+	say "skipped: $pg_cluster is missing, so no PostgreSQL server can be started"
+elif ! (unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGSERVICE PGSERVICEFILE PGPASSWORD PGPASSFILE
+	"$pg_cluster" start "$work/pg" $$) >"$work/pg.env" 2>"$work/pg.err"; then
+	say "skipped: no PostgreSQL server could be started ($(tail -n 1 "$work/pg.err"))"
+else
+	pg_ran=1
+	# PA_PG_URL, PGPASSFILE (the cluster's password file: the password is never on a command line)
+	. "$work/pg.env"
+	unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGSERVICE PGSERVICEFILE PGPASSWORD
+	export PGPASSFILE
+	# The database password joins the secrets that must appear nowhere in the output.
+	db_pw=$(sed -n 's/^\([^:]*:\)\{4\}//p' "$PGPASSFILE" | head -n 1)
+	[ -n "$db_pw" ] || fail "no password in $PGPASSFILE"
+	keep_secret db.pw "$db_pw"
+	unset db_pw
+	pg_url=$("$pg_cluster" createdb "$pg_dir" demo) || fail "cannot create the demo database"
+	say "a private PostgreSQL server on 127.0.0.1:$PA_PG_PORT, database demo; its password is only in"
+	say "$PGPASSFILE (libpq's PGPASSFILE, like ~/.pgpass), never on a command line"
+	{
+		printf 'store:\n  backend: postgres\n  url: "%s"\n  key_file: %s\n' "$pg_url" "$work/accounts.key"
+		sed -n '/^log:/,$p' "$work/provauth.yaml"
+	} >"$work/pg.yaml" || fail "cannot write $work/pg.yaml"
+	say "settings of both processes: $work/pg.yaml (store.backend: postgres, the same key file)"
+	pa 0 "${jflag[@]}" store migrate --to "$pg_url" --key-file "$work/accounts.key"
+	[ "$json" = 1 ] && out_has '"verified": true' || out_has "read back and verified"
+	claim "the sqlite store's accounts are in PostgreSQL, revisions kept"
+	ctl "$pv_port" POST "/__control/kick?email=alice@example.com" >/dev/null || fail "cannot kick alice"
+	say "fake-pixverse ends alice's session again; two processes, each its own manager, call at once:"
+	pv_stats
+	before_ok=$(pv_count logins_ok) before_req=$(pv_count login) before_ref=$(pv_count refresh)
+	for i in 1 2; do
+		"$prog" -c "$work/pg.yaml" --log-file "$log" "${jflag[@]}" status "$alice" \
+			>"$work/p$i.out" 2>"$work/p$i.err" &
+		ppid_of[i]=$!
+	done
+	for i in 1 2; do
+		wait "${ppid_of[i]}"
+		rc=$?
+		printf '  $ provauth -c pg.yaml status %s   # process %d\n' "$alice" "$i"
+		sed 's/^/    /' "$work/p$i.out" "$work/p$i.err"
+		cat "$work/p$i.out" "$work/p$i.err" >>"$work/transcript"
+		[ "$rc" -eq 0 ] || fail "process $i exited with $rc, expected 0"
+		grep -q credits "$work/p$i.out" || fail "process $i did not read the credits"
+	done
+	pv_stats
+	pg_logins=$(($(pv_count logins_ok) - before_ok))
+	pg_refreshes=$(($(pv_count refresh) - before_ref))
+	expect_delta "logins for the two processes" "$before_ok" "$(pv_count logins_ok)" 1
+	expect_delta "login requests for the two processes" "$before_req" "$(pv_count login)" 1
+	claim "both calls succeeded with one login: the process that took the lease logged in and stored"
+	say "   the session; the other used the stored one (waking when the lease was released, if it was waiting)"
+	step_events
+fi
+
+# ---- 7 ----
 heading "summary"
 pv_stats
 px_stats
 logins=$(pv_count logins_ok) login_reqs=$(pv_count login) refreshes=$(pv_count refresh)
 tokens=$(px_count token) api=$(px_count api)
-[ "$logins" -eq 2 ] || fail "fake-pixverse saw $logins logins, expected 2 (step 2 and step 3)"
-[ "$login_reqs" -eq 2 ] || fail "fake-pixverse saw $login_reqs login requests, expected 2"
-[ "$refreshes" -eq 2 ] || fail "fake-pixverse saw $refreshes refresh requests, expected 2 (steps 3 and 4)"
+want=$((2 + pg_logins))
+[ "$logins" -eq "$want" ] || fail "fake-pixverse saw $logins logins, expected $want (steps 2, 3, 6)"
+[ "$login_reqs" -eq "$want" ] || fail "fake-pixverse saw $login_reqs login requests, expected $want"
+[ "$refreshes" -eq $((2 + pg_refreshes)) ] ||
+	fail "fake-pixverse saw $refreshes refresh requests, expected $((2 + pg_refreshes)) (steps 3, 4, 6)"
 [ "$tokens" -eq 2 ] || fail "fake-pixiv saw $tokens token requests, expected 2 (add and one refresh)"
 [ "$api" -eq 2 ] || fail "fake-pixiv saw $api API requests, expected 2 (rejected, then retried)"
 say "1. cookies imported for alice@ (auth method unknown); status read her credits"
@@ -331,8 +397,13 @@ say "2. reauth with her password: auth method password"
 say "3. session kicked: one automatic login, the call succeeded"
 say "4. bob@ (Google) lost his session: no password tried, told to import cookies"
 say "5. pixiv account added from a refresh token; expired access token: one refresh"
+if [ "$pg_ran" = 1 ]; then
+	say "6. through PostgreSQL, two processes on alice's dead session: one login, both calls succeeded"
+else
+	say "6. (skipped: no PostgreSQL server)"
+fi
 say "fake-pixverse: $logins logins ($login_reqs login requests), $refreshes refresh requests"
-say "               (refused both times: a kicked session cannot be refreshed)"
+say "               (refused every time: a kicked session cannot be refreshed)"
 say "fake-pixiv:    $tokens token requests (1 to add the account, 1 refresh), $api API requests"
 # No secret the demo handled may show in what provauth printed or logged.
 n=0
@@ -344,7 +415,7 @@ for f in "$work"/secrets/*; do
 	grep -F -q -- "$s" "$log" && fail "a secret ($(basename "$f")) appears in the event log"
 	n=$((n + 1))
 done
-claim "none of the $n secrets used (password, tokens) appears in the output or the event log"
+claim "none of the $n secrets used (passwords, tokens) appears in the output or the event log"
 say "event log: $log"
 say "           ($(wc -l <"$log") JSON lines; a secret field would show only as an fp:... fingerprint)"
 printf '\n%sDemo complete.%s\n' "$bold" "$off"

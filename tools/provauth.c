@@ -20,6 +20,7 @@ static const cli_command *const commands[] = {
 	&cli_cmd_status,
 	&cli_cmd_call,
 	&cli_cmd_session,
+	&cli_cmd_store,
 	&cli_cmd_plugins,
 	&cli_cmd_config,
 };

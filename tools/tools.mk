@@ -14,9 +14,13 @@ provauth_SOURCES = \
 	tools/cmd_plugins.c \
 	tools/cmd_config.c \
 	tools/cmd_accounts.c \
-	tools/cmd_status.c
+	tools/cmd_status.c \
+	tools/cli_store_spec.c \
+	tools/cmd_store.c
 provauth_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/core/include
 # json-c reads metadata and operation results, as any program using the library could.
-provauth_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
-provauth_LDADD = libprovauth.la $(JSONC_LIBS)
+# libpq parses the connection strings given to `store migrate`, to refuse
+# one holding a password exactly as libpq would read it.
+provauth_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(LIBPQ_CFLAGS)
+provauth_LDADD = libprovauth.la $(JSONC_LIBS) $(LIBPQ_LIBS)
 

@@ -125,17 +125,16 @@ static int load_store_url(provauth_settings *s, const provauth_setting *sec)
 {
 	const provauth_setting *node = pa_map_value(sec, "url");
 	PQconninfoOption *opts, *o;
-	char *why = NULL;
+	char *why = NULL, reason[160];
 	const char *url;
 	int rc, has_password = 0;
 
 	if ((rc = pa_read_string(sec, "url", NULL, "a PostgreSQL connection string or URI", &url)) || !url)
 		return rc;
 	if (!(opts = PQconninfoParse(url, &why))) {
-		/* libpq's reason names the option or the URI part; it never repeats a value. */
-		rc = node_fail(node, "not a PostgreSQL connection string or URI: %s", why ? why : "out of memory");
+		pa_conninfo_reason(reason, sizeof(reason), why);
 		PQfreemem(why);
-		return rc;
+		return node_fail(node, "not a PostgreSQL connection string or URI: %s", reason);
 	}
 	for (o = opts; o->keyword; o++)
 		if (!strcmp(o->keyword, "password") && o->val && o->val[0])

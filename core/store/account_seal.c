@@ -38,7 +38,7 @@ int pa_account_seal(unsigned char **blob, size_t *blob_len, const unsigned char 
                     const provauth_account *a, uint64_t revision, const char *where)
 {
 	unsigned char *plain = NULL;
-	size_t plain_len = 0, ad_len;
+	size_t plain_len = 0, ad_len = 0;
 	char *ad = NULL;
 	int rc;
 
@@ -56,7 +56,7 @@ int pa_account_unseal(provauth_account *a, const unsigned char key[PA_SEAL_KEY_L
                       size_t blob_len, const char *where)
 {
 	unsigned char *plain = NULL;
-	size_t plain_len = 0, ad_len;
+	size_t plain_len = 0, ad_len = 0;
 	char *ad = NULL;
 	int rc;
 

@@ -11,13 +11,16 @@
  * idle_session_timeout = ttl, and the server ends a session left idle that
  * long (freeing the lock).
  *
- * Waiting: a waiter asks for the same lock on a connection of its own and
- * sleeps until the server grants it (the holder released it or died), or a
- * notification on PA_PG_CHANNEL names the account (a put, a remove, a
- * release), or its time runs out. A listener thread holds one connection
- * that LISTENs for the store and wakes the waiters the notification names.
- * A granted lock is given back at once: the waiter re-reads the account
- * and asks for the lease through lease_acquire like everyone else.
+ * Waiting: a waiter asks for the same lock, shared, on a connection of its
+ * own and sleeps until the server grants it (the holder released it or
+ * died: every shared request is granted at once), or a notification on
+ * PA_PG_CHANNEL names the account (a put, a remove, a release) and the
+ * grant does not follow within PA_PG_NOTIFIED_GRACE_MS, or its time runs
+ * out. A listener thread, started with the store's first lease request,
+ * holds one connection that LISTENs for the store and wakes the waiters a
+ * notification names. A granted lock is given back at once: the waiter
+ * re-reads the account and asks for the lease through lease_acquire like
+ * everyone else.
  */
 #include "config.h"
 #include <errno.h>
@@ -88,6 +91,17 @@ static void lease_conn_put(pg_store *st, PGconn *c)
 	PQfinish(c);
 }
 
+static int start_listener(pg_store *st);
+
+void pa_pg_lease_adopt(pg_store *st, PGconn *c)
+{
+	pthread_mutex_lock(&st->lock);
+	st->open--;   /* no longer the pool's */
+	pthread_cond_signal(&st->freed);
+	pthread_mutex_unlock(&st->lock);
+	lease_conn_put(st, c);
+}
+
 /* ---- acquire and release ---- */
 
 static void lease_free(pg_lease *l)
@@ -143,6 +157,13 @@ int pa_pg_lease_acquire(provauth_store *s, const char *id, const char *owner, in
 	if ((rc = pa_store_check_lease(st->where, id, owner, ttl_ms)) < 0)
 		return rc;
 	if ((rc = held_here(st, id, owner)) <= 0)
+		return rc;
+	/*
+	 * A recovery is starting here: whoever does not get the lease waits
+	 * next, so the listener connects now, in its thread, while this one
+	 * asks for the lease.
+	 */
+	if ((rc = start_listener(st)) < 0)
 		return rc;
 	snprintf(key, sizeof(key), "%" PRId64, pa_pg_lease_key(id));
 	snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_ms > INT32_MAX ? (int64_t)INT32_MAX : ttl_ms);
@@ -315,35 +336,49 @@ static int start_listener(pg_store *st)
 /* ---- waiting ---- */
 
 /*
- * After a wait ended otherwise: stops the lock request, and gives the lock
- * back if the server granted it in the meantime.
+ * How long a waiter that heard the account change goes on waiting for its
+ * lock request to be granted before it cancels the request. The holder
+ * releases its lease right after storing, which grants the request within
+ * a round trip; a cancel costs a new connection (a process on the
+ * server), which eight waiting hosts at once feel.
  */
-static void abandon_lock_request(pg_store *st, PGconn *c, const char *key)
+#define PA_PG_NOTIFIED_GRACE_MS 20
+
+/*
+ * Reads the outcome of the pending lock request (cancelled first when
+ * `cancel`), and gives the lock back if the server granted it.
+ */
+static void end_lock_request(pg_store *st, PGconn *c, const char *key, int cancel)
 {
 	const char *params[] = { key };
-	PGcancel *cancel = PQgetCancel(c);
+	PGcancel *handle;
 	PGresult *r;
 	char why[256];
 	int granted = 0;
 
-	if (cancel) {
-		PQcancel(cancel, why, sizeof(why));
-		PQfreeCancel(cancel);
+	if (cancel && (handle = PQgetCancel(c)) != NULL) {
+		PQcancel(handle, why, sizeof(why));
+		PQfreeCancel(handle);
 	}
 	while ((r = PQgetResult(c)) != NULL) {
 		granted |= PQresultStatus(r) == PGRES_TUPLES_OK;
 		PQclear(r);
 	}
-	if (granted && pa_pg_exec(st, c, &r, "SELECT pg_advisory_unlock($1::bigint)", 1, params,
+	if (granted && pa_pg_exec(st, c, &r, "SELECT pg_advisory_unlock_shared($1::bigint)", 1, params,
 	                          "giving back a lease") == 0)
 		PQclear(r);
 }
 
+/*
+ * The lock is asked for shared: shared requests do not conflict with each
+ * other, so when the holder lets go (or dies) the server grants every
+ * waiter at once instead of handing an exclusive lock down a queue.
+ */
 int pa_pg_lease_wait(provauth_store *s, const char *id, int64_t timeout_ms)
 {
 	pg_store *st = (pg_store *)s;
 	pg_waiter me = { id, -1, NULL }, **p;
-	int64_t deadline = pa_monotonic_ms() + timeout_ms;
+	int64_t now = pa_monotonic_ms(), deadline = now + timeout_ms;
 	char key[24];
 	const char *params[] = { key };
 	PGconn *c = NULL;
@@ -364,37 +399,30 @@ int pa_pg_lease_wait(provauth_store *s, const char *id, int64_t timeout_ms)
 	snprintf(key, sizeof(key), "%" PRId64, pa_pg_lease_key(id));
 	if ((rc = lease_conn_get(st, &c)) < 0)
 		goto out;
-	if (!PQsendQueryParams(c, "SELECT pg_advisory_lock($1::bigint)", 1, NULL, params, NULL, NULL, 0)) {
+	if (!PQsendQueryParams(c, "SELECT pg_advisory_lock_shared($1::bigint)", 1, NULL, params, NULL, NULL, 0)) {
 		rc = pa_pg_fail(st, c, NULL, "waiting for a lease");
 		goto out;
 	}
-	while (!woken && !answered) {
+	while (!answered) {
 		struct pollfd fds[2] = { { PQsocket(c), POLLIN, 0 }, { me.fd, POLLIN, 0 } };
 		int64_t left = deadline - pa_monotonic_ms();
 
 		if (left <= 0)
 			break;
-		if (poll(fds, 2, left > INT32_MAX ? INT32_MAX : (int)left) < 0 && errno != EINTR)
+		if (poll(fds, woken ? 1 : 2, left > INT32_MAX ? INT32_MAX : (int)left) < 0 && errno != EINTR)
 			break;
-		if (fds[1].revents)
+		if (!woken && fds[1].revents) {
+			/* The account changed: wait a little longer for the release that follows a put. */
 			woken = 1;
-		else if (fds[0].revents && (!PQconsumeInput(c) || !PQisBusy(c)))
+			now = pa_monotonic_ms();
+			if (deadline > now + PA_PG_NOTIFIED_GRACE_MS)
+				deadline = now + PA_PG_NOTIFIED_GRACE_MS;
+		}
+		if (fds[0].revents && (!PQconsumeInput(c) || !PQisBusy(c)))
 			answered = 1;   /* granted, refused, or the connection is gone: the holder may be too */
 	}
-	if (answered) {
-		PGresult *r;
-		int granted = 0;
-
-		while ((r = PQgetResult(c)) != NULL) {
-			granted |= PQresultStatus(r) == PGRES_TUPLES_OK;
-			PQclear(r);
-		}
-		if (granted && pa_pg_exec(st, c, &r, "SELECT pg_advisory_unlock($1::bigint)", 1, params,
-		                          "giving back a lease") == 0)
-			PQclear(r);
-	} else if (!pa_pg_broken(c)) {
-		abandon_lock_request(st, c, key);
-	}
+	if (!pa_pg_broken(c))
+		end_lock_request(st, c, key, !answered);
 	rc = woken || answered ? 0
 	                       : pa_error_set(PROVAUTH_EBUSY, "%s: account %s: lease still held after %lld ms",
 	                                      st->where, id, (long long)timeout_ms);

@@ -129,6 +129,8 @@ int pa_pg_remove(provauth_store *s, const char *id, uint64_t expected_revision);
 int pa_pg_lease_acquire(provauth_store *s, const char *id, const char *owner, int64_t ttl_ms);
 int pa_pg_lease_release(provauth_store *s, const char *id, const char *owner);
 int pa_pg_lease_wait(provauth_store *s, const char *id, int64_t timeout_ms);
+/* Takes a pool connection (counted as open) as an idle lease connection. */
+void pa_pg_lease_adopt(pg_store *st, PGconn *c);
 /* Stops the listener and closes every lease connection (the store is being freed). */
 void pa_pg_lease_close(pg_store *st);
 /* The advisory lock key of an account: 64 bits of a hash of its id. */

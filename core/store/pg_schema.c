@@ -7,9 +7,9 @@
  * Nothing is changed before everything was checked: a newer schema, a
  * table of the same name that is not provauth's, or a wrong key leaves the
  * database as it was. Creation and migrations run in one transaction under
- * a transaction advisory lock, so hosts that start together create the
- * schema once; the key check is written in the same transaction, and a
- * host that made a different key at the same time finds out there.
+ * an advisory lock, so hosts that start together create the schema once;
+ * the key check is written in the same transaction, and a host that made a
+ * different key at the same time finds out there.
  */
 #include "config.h"
 #include <stdio.h>
@@ -215,15 +215,27 @@ int pa_pg_prepare_schema(pg_store *st, PGconn *c, int no_create)
 		goto out;
 	if (seen.version == PA_PG_SCHEMA_VERSION && seen.key_check)
 		goto out;
-	if ((rc = pa_pg_command(st, c, "BEGIN", "starting the schema transaction")) < 0)
+	/*
+	 * The lock is taken before the transaction begins: a transaction
+	 * begun earlier would keep answering from the catalog cache it
+	 * started with, and not see the tables another host created while we
+	 * waited for the lock.
+	 */
+	if ((rc = pa_pg_command(st, c, "SELECT pg_advisory_lock(" SCHEMA_LOCK ")", "locking the schema")) < 0)
 		goto out;
-	if ((rc = pa_pg_command(st, c, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK ")", "locking the schema")) < 0 ||
-	    (rc = migrate_locked(st, c)) < 0) {
-		PGresult *r = PQexec(c, "ROLLBACK");
-		PQclear(r);
-		goto out;
+	if ((rc = pa_pg_command(st, c, "BEGIN", "starting the schema transaction")) == 0) {
+		if ((rc = migrate_locked(st, c)) < 0) {
+			PGresult *r = PQexec(c, "ROLLBACK");
+			PQclear(r);
+		} else {
+			rc = pa_pg_command(st, c, "COMMIT", "committing the schema");
+		}
 	}
-	rc = pa_pg_command(st, c, "COMMIT", "committing the schema");
+	/* A lost connection has freed the lock already; the error that matters is rc's. */
+	if (!pa_pg_broken(c)) {
+		PGresult *r = PQexec(c, "SELECT pg_advisory_unlock(" SCHEMA_LOCK ")");
+		PQclear(r);
+	}
 out:
 	free(seen.key_check);
 	return rc;

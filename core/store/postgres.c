@@ -17,17 +17,10 @@ static int describe(char **where, const char *conninfo)
 {
 	const char *user = NULL, *host = NULL, *hostaddr = NULL, *port = NULL, *dbname = NULL;
 	PQconninfoOption *opts, *o;
-	char *why = NULL, cut[120];
-	size_t i;
+	char *why = NULL, cut[160];
 
 	if (!(opts = PQconninfoParse(conninfo, &why))) {
-		/* libpq may quote the part it could not read, which can be a password: keep what precedes it. */
-		snprintf(cut, sizeof(cut), "%s", why ? why : "out of memory");
-		for (i = 0; cut[i]; i++)
-			if (cut[i] == '"' || cut[i] == '\n') {
-				cut[i] = '\0';
-				break;
-			}
+		pa_conninfo_reason(cut, sizeof(cut), why);
 		PQfreemem(why);
 		return pa_error_set(PROVAUTH_EINVAL, "store postgres: the connection string or URI does not parse (%s)",
 		                    cut);
@@ -108,6 +101,24 @@ static int resolve_key(pg_store *st, const provauth_postgres_options *o)
 	return pa_store_key_resolve(&st->key, st->where, NULL, o ? o->key : NULL, o ? o->key_file : NULL);
 }
 
+int pa_pg_describe(provauth_store *s, provauth_store_info *info)
+{
+	static const char prefix[] = "store postgres ";
+	pg_store *st = (pg_store *)s;
+	const char *where;
+
+	/* Only a store this file made is a pg_store, whatever a host store calls itself. */
+	if (s->free != pg_free)
+		return 1;
+	where = st->where;
+	if (!strncmp(where, prefix, strlen(prefix)))
+		where += strlen(prefix);
+	info->schema_version = PA_PG_SCHEMA_VERSION;   /* an open store has been brought to it */
+	if (!(info->location = pa_strdup(where)) || (st->key.file && !(info->key_file = pa_strdup(st->key.file))))
+		return pa_error_oom();
+	return 0;
+}
+
 int provauth_store_postgres_open(provauth_store **out, const char *conninfo, const provauth_postgres_options *opts)
 {
 	pthread_condattr_t attr;
@@ -144,9 +155,17 @@ int provauth_store_postgres_open(provauth_store **out, const char *conninfo, con
 	if ((rc = resolve_key(st, opts)) < 0 || (rc = pa_pg_pool_get(st, &c, &reused)) < 0)
 		goto fail;
 	rc = pa_pg_prepare_schema(st, c, opts && opts->no_create);
-	pa_pg_pool_put(st, c);
-	if (rc < 0)
+	if (rc < 0) {
+		pa_pg_pool_put(st, c);
 		goto fail;
+	}
+	/*
+	 * The connection stays open for the first lease: a storm on a dead
+	 * session is when every host asks for one at once, and making a
+	 * connection (authentication included) costs more than the rest of
+	 * the lease. The pool makes its own on first use.
+	 */
+	pa_pg_lease_adopt(st, c);
 	st->base.version = PROVAUTH_STORE_VERSION;
 	st->base.name = "postgres";
 	st->base.get = pa_pg_get;

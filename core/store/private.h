@@ -54,6 +54,11 @@ int pa_account_unseal(provauth_account *a, const unsigned char key[PA_SEAL_KEY_L
 #define PA_KEY_CHECK_AD "provauth store key check"
 #define PA_KEY_CHECK_TEXT "provauth store key check v1"
 
+/* ---- info.c: describing a built-in store (each backend fills in its part; 1: not its store) ---- */
+
+int pa_sql_describe(provauth_store *s, provauth_store_info *info);
+int pa_pg_describe(provauth_store *s, provauth_store_info *info);
+
 /* ---- store_perm.c: who may control the store's files ---- */
 
 /*

@@ -144,6 +144,19 @@ static int open_db_locked(sql_store *st)
 	return 0;
 }
 
+int pa_sql_describe(provauth_store *s, provauth_store_info *info)
+{
+	sql_store *st = (sql_store *)s;
+
+	/* Only a store this file made is a sql_store, whatever a host store calls itself. */
+	if (s->free != sql_free)
+		return 1;
+	info->schema_version = st->schema;
+	if (!(info->location = pa_strdup(st->path)) || (st->key.file && !(info->key_file = pa_strdup(st->key.file))))
+		return pa_error_oom();
+	return 0;
+}
+
 int provauth_store_sqlite_open(provauth_store **out, const char *path, const provauth_sqlite_options *opts)
 {
 	sql_store *st;

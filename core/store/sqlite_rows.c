@@ -54,7 +54,7 @@ int pa_sql_seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, c
 static int unseal_secrets(sql_store *st, provauth_account *a, const unsigned char *blob, size_t blob_len)
 {
 	unsigned char *plain = NULL;
-	size_t plain_len = 0, ad_len;
+	size_t plain_len = 0, ad_len = 0;
 	char *ad = NULL;
 	int rc;
 

@@ -10,6 +10,7 @@
 core_libprovauth_core_la_SOURCES += \
 	core/store/private.h \
 	core/store/store.c \
+	core/store/info.c \
 	core/store/memory.c \
 	core/store/sqlite_private.h \
 	core/store/sqlite.c \

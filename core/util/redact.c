@@ -168,3 +168,24 @@ int pa_error_scrub(int code, const provauth_account *a, const char *extra)
 		             a && a->provider ? a->provider : "provider", provauth_strerror(code));
 	return code;
 }
+
+void pa_conninfo_reason(char *out, size_t size, const char *why)
+{
+	static const char *const names_option[] = { "invalid connection option", "invalid URI query parameter" };
+	size_t i, n = 0;
+	int keep_quoted = 0;
+
+	if (!why)
+		why = "out of memory";
+	for (i = 0; i < PA_ARRAY_LEN(names_option); i++)
+		if (!strncmp(why, names_option[i], strlen(names_option[i])))
+			keep_quoted = 1;
+	for (; *why && *why != '\n' && n + 1 < size; why++) {
+		if (*why == '"' && !keep_quoted)
+			break;
+		out[n++] = (*why >= 0x20 && *why < 0x7f) ? *why : '?';
+	}
+	while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == ':'))
+		n--;
+	out[n] = '\0';
+}

@@ -46,6 +46,29 @@ static int fwd_put_many(provauth_store *st, provauth_account *const *accounts, s
 	return after(s, PA_FWD_PUT_MANY, s->inner->put_many(s->inner, accounts, n), t);
 }
 
+static int fwd_list_checked(provauth_store *st, provauth_account ***out, size_t *count, char ***damaged,
+                            size_t *ndamaged, const char *provider)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_LIST_CHECKED);
+	return after(s, PA_FWD_LIST_CHECKED, s->inner->list_checked(s->inner, out, count, damaged, ndamaged, provider),
+	             t);
+}
+
+static int fwd_lease_wait(provauth_store *st, const char *id, int64_t timeout_ms)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_LEASE_WAIT);
+	return after(s, PA_FWD_LEASE_WAIT, s->inner->lease_wait(s->inner, id, timeout_ms), t);
+}
+
+static int fwd_put_verbatim(provauth_store *st, provauth_account *const *accounts, size_t n)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_PUT_VERBATIM);
+	return after(s, PA_FWD_PUT_VERBATIM, s->inner->put_verbatim(s->inner, accounts, n), t);
+}
+
 static int fwd_remove(provauth_store *st, const char *id, uint64_t rev)
 {
 	fwd_store *s = (fwd_store *)st;
@@ -101,6 +124,9 @@ int pa_fwd_store_new_version(provauth_store **out, provauth_store *inner, const 
 	s->base.free = fwd_free;
 	/* What a host store written against version 1 looks like: no put_many. */
 	s->base.put_many = version >= 2 && inner->version >= 2 ? fwd_put_many : NULL;
+	s->base.list_checked = version >= 3 && inner->version >= 3 && inner->list_checked ? fwd_list_checked : NULL;
+	s->base.lease_wait = version >= 4 && inner->version >= 4 && inner->lease_wait ? fwd_lease_wait : NULL;
+	s->base.put_verbatim = version >= 4 && inner->version >= 4 && inner->put_verbatim ? fwd_put_verbatim : NULL;
 	s->inner = inner;
 	if (hooks)
 		s->hooks = *hooks;

@@ -70,7 +70,10 @@ typedef enum pa_fwd_op {
 	PA_FWD_REMOVE,
 	PA_FWD_LEASE_ACQUIRE,
 	PA_FWD_LEASE_RELEASE,
-	PA_FWD_PUT_MANY
+	PA_FWD_PUT_MANY,
+	PA_FWD_LIST_CHECKED,
+	PA_FWD_LEASE_WAIT,
+	PA_FWD_PUT_VERBATIM
 } pa_fwd_op;
 
 /* Either hook may be NULL. `before`'s result is handed to `after`, whose result the caller gets. */
@@ -86,7 +89,11 @@ typedef struct pa_fwd_hooks {
  * Returns 0 or -1 (out of memory).
  */
 int pa_fwd_store_new(provauth_store **out, provauth_store *inner, const pa_fwd_hooks *hooks);
-/* The same, declaring store `version`; below 2 it has no put_many, like a host store built against version 1. */
+/*
+ * The same, declaring store `version`: below 2 it has no put_many (like a
+ * host store built against version 1), below 3 no list_checked, below 4 no
+ * lease_wait and put_verbatim; a member inner lacks stays NULL.
+ */
 int pa_fwd_store_new_version(provauth_store **out, provauth_store *inner, const pa_fwd_hooks *hooks,
                              unsigned int version);
 

@@ -160,6 +160,8 @@ cmd_start() {
 	printf '%s\n' "$cluster" >"$state/cluster-dir"
 	printf '%s\n' "$run_user" >"$state/run-user"
 	printf '%s\n' "$bindir" >"$state/bindir"
+	# Watched from now on: whatever stops this script half-way, the owner's end takes the server along.
+	[ -z "$owner" ] || start_watcher "$owner"
 
 	password=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 	(umask 077; printf '%s\n' "$password" >"$cluster/pwfile")
@@ -196,7 +198,6 @@ cmd_start() {
 	export PGPASSFILE=$state/pgpass
 	"$bindir/createdb" -h 127.0.0.1 -p "$port" -U provauth -w provauth >"$cluster/createdb.log" 2>&1 ||
 		{ cat "$cluster/createdb.log" >&2; print_log_tail; cmd_stop "$state" >/dev/null 2>&1 || true; die "createdb provauth failed"; }
-	[ -z "$owner" ] || start_watcher "$owner"
 	printf "PA_PG_URL='postgresql://provauth@127.0.0.1:%s/provauth'\n" "$port"
 	printf "PGPASSFILE='%s'\n" "$state/pgpass"
 	printf "PA_PG_PORT=%s\n" "$port"
@@ -238,6 +239,8 @@ cmd_reap() {
 	if [ -z "$bindir" ]; then find_server; fi
 	if [ -z "$run_user" ] && [ "$(id -u)" = 0 ]; then choose_user; fi
 	reap_cluster
+	# The state's passfile holds the password of a server that is gone: no reason to keep it.
+	rm -f "$state/cluster-dir" "$state/port" "$state/run-user" "$state/bindir" "$state/pgpass" "$state/watcher.pid"
 }
 
 cmd_pause() {

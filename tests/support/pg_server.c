@@ -194,6 +194,9 @@ int pa_pg_start(void)
 	rc = run_script("start", NULL, &out);
 	if (rc != 0) {
 		free(out);
+		/* A start that failed half-way may have left a server running: stop takes whatever is there. */
+		if (rc != 77)
+			run_script("stop", NULL, NULL);
 		pa_test_rmtree(state_dir);
 		state_dir[0] = '\0';
 		if (rc == 77)

@@ -6,11 +6,13 @@
  * a process nor a file behind. The postgres store's tests trust all of it.
  */
 #include "config.h"
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <CUnit/Basic.h>
 #include <libpq-fe.h>
@@ -187,6 +189,73 @@ static void test_new_databases(void)
 	free(b);
 }
 
+/* Runs pg-cluster.sh start DIR OWNER quietly; its exit status. */
+static int start_cluster_for(const char *dir, pid_t owner)
+{
+	char *script = NULL, owner_text[32];
+	int status = -1;
+	pid_t pid;
+
+	if (asprintf(&script, "%s/tests/support/pg-cluster.sh", getenv("PA_SRCDIR")) < 0)
+		return -1;
+	snprintf(owner_text, sizeof(owner_text), "%ld", (long)owner);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execl("/bin/bash", "bash", script, "start", dir, owner_text, (char *)NULL);
+		_exit(127);
+	}
+	free(script);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A test that crashes leaves no server behind: the watcher stops it when its owner is gone. */
+static void test_dead_owner_stops_cluster(void)
+{
+	char *dir = NULL, *record = NULL, *cluster, *pidfile = NULL, *pid_text;
+	long postmaster;
+	struct stat st;
+	pid_t owner;
+	int i;
+
+	CU_ASSERT_FATAL(asprintf(&dir, "%s/crashed", tmpdir) > 0);
+	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+	owner = fork();
+	CU_ASSERT_FATAL(owner >= 0);
+	if (owner == 0) {
+		for (;;)
+			pause();
+	}
+	CU_ASSERT_EQUAL_FATAL(start_cluster_for(dir, owner), 0);
+	CU_ASSERT_FATAL(asprintf(&record, "%s/cluster-dir", dir) > 0);
+	cluster = first_line(record);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cluster);
+	CU_ASSERT_FATAL(asprintf(&pidfile, "%s/data/postmaster.pid", cluster) > 0);
+	pid_text = first_line(pidfile);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pid_text);
+	postmaster = strtol(pid_text, NULL, 10);
+	CU_ASSERT(process_runs(postmaster));
+
+	CU_ASSERT_EQUAL(kill(owner, SIGKILL), 0);
+	CU_ASSERT_EQUAL(waitpid(owner, NULL, 0), owner);
+	for (i = 0; i < 250 && (process_runs(postmaster) || stat(cluster, &st) == 0 || stat(record, &st) == 0); i++)
+		usleep(20000);
+	CU_ASSERT(!process_runs(postmaster));
+	CU_ASSERT_EQUAL(stat(cluster, &st), -1);
+	/* Nor the password: the passfile went with the cluster. */
+	CU_ASSERT_EQUAL(stat(record, &st), -1);
+	free(pid_text);
+	free(pidfile);
+	free(cluster);
+	free(record);
+	free(dir);
+}
+
 static void test_stop_leaves_nothing(void)
 {
 	char *state = strdup(pa_pg_state_dir()), *record = NULL, *cluster, *pidfile = NULL, *pid_text, *watcher_file = NULL;
@@ -242,6 +311,7 @@ int main(int argc, char **argv)
 		{ "restart drops live connections, same port after", test_restart_drops_connections },
 		{ "pause and resume", test_pause_and_resume },
 		{ "new databases are empty and distinct", test_new_databases },
+		{ "a dead owner's cluster is stopped by the watcher", test_dead_owner_stops_cluster },
 		{ "stop leaves no process and no file", test_stop_leaves_nothing },
 		PA_TEST_END
 	};

@@ -268,6 +268,59 @@ static void test_booleans(void)
 	}
 }
 
+/* ---- the postgres store ---- */
+
+static void test_postgres_store(void)
+{
+	provauth_settings *s;
+	const pa_store_settings *st;
+
+	s = parse_ok("store:\n  backend: postgres\n  url: postgresql://provauth@db.example:5433/accounts\n"
+	             "  key_file: /etc/provauth/store.key\n  pool_size: 8\n  connect_timeout_ms: 2500\n"
+	             "  statement_timeout_ms: 9000\n");
+	st = pa_settings_store(s);
+	CU_ASSERT_STRING_EQUAL(st->backend, "postgres");
+	CU_ASSERT_STRING_EQUAL(st->url, "postgresql://provauth@db.example:5433/accounts");
+	CU_ASSERT_STRING_EQUAL(st->key_file, "/etc/provauth/store.key");
+	CU_ASSERT_EQUAL(st->pool_size, 8);
+	CU_ASSERT_EQUAL(st->connect_timeout_ms, 2500);
+	CU_ASSERT_EQUAL(st->statement_timeout_ms, 9000);
+	provauth_settings_free(s);
+
+	/* Defaults, and a key=value connection string. */
+	s = parse_ok("store:\n  backend: postgres\n  url: host=127.0.0.1 dbname=provauth\n");
+	st = pa_settings_store(s);
+	CU_ASSERT_STRING_EQUAL(st->url, "host=127.0.0.1 dbname=provauth");
+	CU_ASSERT_EQUAL(st->pool_size, 4);
+	CU_ASSERT_EQUAL(st->connect_timeout_ms, 5000);
+	CU_ASSERT_EQUAL(st->statement_timeout_ms, 30000);
+	provauth_settings_free(s);
+
+	/* A password may come from the environment: the file then holds none. */
+	CU_ASSERT_EQUAL_FATAL(setenv("PA_T_PGPW", "pg-Secret-5150", 1), 0);
+	s = parse_ok("store:\n  backend: postgres\n  url: postgresql://provauth:${PA_T_PGPW}@db/accounts\n");
+	CU_ASSERT_STRING_EQUAL(pa_settings_store(s)->url, "postgresql://provauth:pg-Secret-5150@db/accounts");
+	provauth_settings_free(s);
+	unsetenv("PA_T_PGPW");
+}
+
+static void test_postgres_store_refusals(void)
+{
+	/* A password written in the file, in either syntax, is refused without being repeated. */
+	BAD_SECRET("store:\n  backend: postgres\n  url: postgresql://provauth:pg-Secret-1@db/accounts\n",
+	           "pg-Secret-1", "t.yaml:3:8: store.url:", "password in clear text", "PGPASSWORD", "${VAR}");
+	BAD_SECRET("store:\n  backend: postgres\n  url: host=db password=pg-Secret-2 dbname=x\n",
+	           "pg-Secret-2", "t.yaml:3:8: store.url:", "password in clear text");
+	BAD("store:\n  backend: postgres\n", "t.yaml: store.url:", "needs the database's connection string");
+	/* libpq quotes what it could not read: here, a password with a bad percent-encoding. */
+	BAD_SECRET("store:\n  backend: postgres\n  url: postgresql://u:pg-Secret-3%zz@db/x\n", "pg-Secret-3",
+	           "t.yaml:3:8: store.url:", "not a PostgreSQL connection string or URI",
+	           "invalid percent-encoded token");
+	BAD("store:\n  backend: postgres\n  url: host=db bogus_option=1\n", "store.url:", "bogus_option");
+	BAD("store:\n  backend: postgres\n  url: x\n  pool_size: 0\n", "store.pool_size:",
+	    "must be between 1 and 64");
+}
+
 /* ---- environment ---- */
 
 static void test_env_expansion(void)
@@ -891,7 +944,7 @@ static void test_bad_types(void)
 	BAD("store:\n  path: [a]\n", "t.yaml:2:9: store.path: expected a file name, got a sequence");
 	BAD("store:\n  path: true\n", "store.path: expected a file name, got 'true', which YAML reads as a boolean");
 	BAD("store:\n  path: \"\"\n", "t.yaml:2:9: store.path: a file name must not be empty");
-	BAD("store:\n  backend: mysql\n", "t.yaml:2:12: store.backend: expected one of sqlite, memory, got 'mysql'");
+	BAD("store:\n  backend: mysql\n", "t.yaml:2:12: store.backend: expected one of sqlite, memory, postgres, got 'mysql'");
 	BAD("store:\n  busy_timeout_ms: soon\n",
 	    "t.yaml:2:20: store.busy_timeout_ms: expected an integer number of milliseconds, got 'soon'");
 	BAD("store:\n  busy_timeout_ms: 600001\n",
@@ -975,6 +1028,8 @@ int main(int argc, char **argv)
 		{ "defaults", test_defaults },
 		{ "full file", test_full_file },
 		{ "booleans", test_booleans },
+		{ "postgres store", test_postgres_store },
+		{ "postgres store refusals", test_postgres_store_refusals },
 		{ "env expansion", test_env_expansion },
 		{ "env expansion is bounded", test_env_expansion_bounded },
 		{ "env escape", test_env_escape },

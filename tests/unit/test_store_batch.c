@@ -709,6 +709,115 @@ static void test_manager_refuses_versions(void)
 	provauth_store_free(st);
 }
 
+/* ------------------------------------------------------------------------ */
+/* put_verbatim: the copy a store migration makes                           */
+/* ------------------------------------------------------------------------ */
+
+static void test_put_verbatim(void)
+{
+	provauth_store *st = fresh_store();
+	provauth_account *a[3], *got = NULL, *dup[2];
+	static const uint64_t revisions[] = { 5, 1, 42 };
+	char *before, *after;
+	size_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st->put_verbatim);
+	a[0] = make_account("v-a");
+	a[1] = make_account("v-b");
+	a[2] = make_account("v-c");
+	for (i = 0; i < 3; i++)
+		a[i]->revision = revisions[i];
+	CU_ASSERT_EQUAL_FATAL(st->put_verbatim(st, a, 3), 0);
+	/* Revision and write time are the copied ones, and the secrets open. */
+	for (i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(a[i]->revision, revisions[i]);
+		CU_ASSERT_EQUAL_FATAL(st->get(st, &got, a[i]->id), 0);
+		CU_ASSERT_EQUAL(got->revision, revisions[i]);
+		CU_ASSERT_EQUAL(got->updated_at, SENTINEL_TIME);
+		CU_ASSERT_STRING_EQUAL(PA_CRED(got, REFRESH_TOKEN), SECRET_REFRESH);
+		CU_ASSERT_STRING_EQUAL(provauth_account_credential(got, PROVAUTH_CRED_COOKIE, "_ai_token"), SECRET_COOKIE);
+		provauth_account_free(got);
+		got = NULL;
+	}
+	/* A copied account is an ordinary one afterwards: put follows its revision. */
+	CU_ASSERT_EQUAL(st->put(st, a[2]), 0);
+	CU_ASSERT_EQUAL(a[2]->revision, 43);
+
+	/* An id already there fails the whole batch, naming it, and writes nothing. */
+	before = snapshot(st);
+	dup[0] = make_account("v-new");
+	dup[0]->revision = 3;
+	dup[1] = make_account("v-b");
+	dup[1]->revision = 9;
+	CU_ASSERT_EQUAL(st->put_verbatim(st, dup, 2), PROVAUTH_ECONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "v-b"));
+	assert_no_secret(provauth_last_error());
+	CU_ASSERT_EQUAL(st->get(st, &got, "v-new"), PROVAUTH_ENOTFOUND);
+	after = snapshot(st);
+	CU_ASSERT_STRING_EQUAL(before, after);
+	free(after);
+
+	/* Revision 0 is not a copy; one id twice cannot be. */
+	dup[1]->revision = 0;
+	CU_ASSERT_EQUAL(st->put_verbatim(st, dup, 2), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "revision 0"));
+	provauth_account_free(dup[1]);
+	dup[1] = make_account("v-new");
+	dup[1]->revision = 2;
+	CU_ASSERT_EQUAL(st->put_verbatim(st, dup, 2), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "more than once"));
+	after = snapshot(st);
+	CU_ASSERT_STRING_EQUAL(before, after);
+	free(after);
+	free(before);
+	CU_ASSERT_EQUAL(st->put_verbatim(st, NULL, 0), 0);
+	free_all(dup, 2);
+	free_all(a, 3);
+	provauth_store_free(st);
+}
+
+/* What the library says of a store: its own stores in full, anyone else's by name alone. */
+static void test_store_info(void)
+{
+	provauth_store *mem = NULL, *sql, *fwd = NULL;
+	provauth_store_info *info = NULL;
+	char *key;
+
+	CU_ASSERT_EQUAL_FATAL(provauth_store_memory_new(&mem), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_store_info_get(&info, mem), 0);
+	CU_ASSERT_STRING_EQUAL(info->backend, "memory");
+	CU_ASSERT_PTR_NULL(info->location);
+	CU_ASSERT_PTR_NULL(info->key_file);
+	CU_ASSERT_EQUAL(info->schema_version, 0);
+	provauth_store_info_free(info);
+	provauth_store_free(mem);
+
+	cur = &backends[1];
+	sql = fresh_store();
+	CU_ASSERT_EQUAL_FATAL(provauth_store_info_get(&info, sql), 0);
+	CU_ASSERT_STRING_EQUAL(info->backend, "sqlite");
+	CU_ASSERT_STRING_EQUAL(info->location, db_path);
+	key = pa_sprintf("%s.key", db_path);
+	CU_ASSERT_STRING_EQUAL(info->key_file, key);
+	free(key);
+	CU_ASSERT_EQUAL(info->schema_version, 4);
+	CU_ASSERT_EQUAL(info->version, PROVAUTH_STORE_INFO_VERSION);
+	provauth_store_info_free(info);
+
+	/* A host store that calls itself "sqlite" is not taken for one. */
+	CU_ASSERT_EQUAL_FATAL(pa_fwd_store_new(&fwd, sql, NULL), 0);
+	CU_ASSERT_STRING_EQUAL(fwd->name, "sqlite");
+	CU_ASSERT_EQUAL_FATAL(provauth_store_info_get(&info, fwd), 0);
+	CU_ASSERT_STRING_EQUAL(info->backend, "sqlite");
+	CU_ASSERT_PTR_NULL(info->location);
+	CU_ASSERT_EQUAL(info->schema_version, 0);
+	provauth_store_info_free(info);
+	provauth_store_free(fwd);
+
+	CU_ASSERT_EQUAL(provauth_store_info_get(NULL, NULL), PROVAUTH_EINVAL);
+	cur = &backends[0];
+}
+
 int main(int argc, char **argv)
 {
 	static const pa_test contract[] = {
@@ -721,6 +830,7 @@ int main(int argc, char **argv)
 		{ "empty batch", test_empty_batch },
 		{ "large interleaved batch", test_large_interleaved },
 		{ "threads", test_threads },
+		{ "put_verbatim keeps revisions", test_put_verbatim },
 		PA_TEST_END
 	};
 	static const pa_test sqlite_only[] = {
@@ -732,6 +842,7 @@ int main(int argc, char **argv)
 		{ "evicts cached sessions", test_manager_evicts },
 		{ "version 1 host store", test_manager_version1_store },
 		{ "refuses unknown versions", test_manager_refuses_versions },
+		{ "store info", test_store_info },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {

@@ -675,7 +675,7 @@ static void test_put_verbatim(void)
 /* ---- leases across processes ---- */
 
 /*
- * A child that opens its own store, takes the lease on "acct" for a minute,
+ * A child that opens its own store, takes the lease on "acct-one" for a minute,
  * says 'L' on `up`, then obeys one byte at a time on `cmd`: 'p' puts the
  * account again, 'r' releases the lease, 'q' (or the pipe's end) exits.
  * Each command is answered with its byte on `up` once done.
@@ -685,7 +685,7 @@ static void lease_holder(const char *url, const char *key, int cmd, int up)
 	provauth_store *cs = NULL;
 	provauth_account *a = NULL;
 	char c;
-	int ok = open_store(&cs, url, key) == 0 && cs->lease_acquire(cs, "acct", "child", 60000) == 0;
+	int ok = open_store(&cs, url, key) == 0 && cs->lease_acquire(cs, "acct-one", "child", 60000) == 0;
 
 	if (!ok || write(up, "L", 1) != 1)
 		child_exit(0);
@@ -693,9 +693,9 @@ static void lease_holder(const char *url, const char *key, int cmd, int up)
 		/* Later than the parent's wait starts: the wake must come from this, not from before. */
 		usleep(300 * 1000);
 		if (c == 'p')
-			ok = cs->get(cs, &a, "acct") == 0 && cs->put(cs, a) == 0;
+			ok = cs->get(cs, &a, "acct-one") == 0 && cs->put(cs, a) == 0;
 		else if (c == 'r')
-			ok = cs->lease_release(cs, "acct", "child") == 0;
+			ok = cs->lease_release(cs, "acct-one", "child") == 0;
 		provauth_account_free(a);
 		a = NULL;
 		ok = ok && write(up, &c, 1) == 1;
@@ -749,12 +749,12 @@ static void test_dead_holder_frees_lease(void)
 	pid = start_holder(url, key, &cmd, &up);
 	CU_ASSERT_FATAL(pid > 0);
 	CU_ASSERT_EQUAL_FATAL(open_store(&s, url, key), 0);
-	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct", "parent", 60000), PROVAUTH_EBUSY);
+	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-one", "parent", 60000), PROVAUTH_EBUSY);
 	CU_ASSERT_EQUAL(kill(pid, SIGKILL), 0);
 	CU_ASSERT_EQUAL(wait_child(pid), 128);
 	t0 = pa_monotonic_ms();
 	/* The lease's TTL is a minute: getting it now means the server freed it with the connection. */
-	while (pa_monotonic_ms() - t0 < 5000 && (rc = s->lease_acquire(s, "acct", "parent", 60000)) == PROVAUTH_EBUSY)
+	while (pa_monotonic_ms() - t0 < 5000 && (rc = s->lease_acquire(s, "acct-one", "parent", 60000)) == PROVAUTH_EBUSY)
 		usleep(20 * 1000);
 	elapsed = pa_monotonic_ms() - t0;
 	CU_ASSERT_EQUAL(rc, 0);
@@ -788,23 +788,23 @@ static void test_lease_wait_woken(void)
 
 	/* Nothing happens: the wait runs its whole timeout. */
 	t0 = pa_monotonic_ms();
-	CU_ASSERT_EQUAL(s->lease_wait(s, "acct", 500), PROVAUTH_EBUSY);
+	CU_ASSERT_EQUAL(s->lease_wait(s, "acct-one", 500), PROVAUTH_EBUSY);
 	CU_ASSERT(pa_monotonic_ms() - t0 >= 450);
 
 	/* A put by the holder wakes us: the caller's loop re-reads until the account changed. */
-	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "acct"), 0);
+	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "acct-one"), 0);
 	revision = got->revision;
 	provauth_account_free(got);
 	got = NULL;
 	CU_ASSERT_EQUAL(write(cmd, "p", 1), 1);
 	t0 = pa_monotonic_ms();
 	for (;;) {
-		rc = s->get(s, &got, "acct");
+		rc = s->get(s, &got, "acct-one");
 		if (rc < 0 || got->revision != revision || pa_monotonic_ms() - t0 > 10000)
 			break;
 		provauth_account_free(got);
 		got = NULL;
-		rc = s->lease_wait(s, "acct", 10000 - (pa_monotonic_ms() - t0));
+		rc = s->lease_wait(s, "acct-one", 10000 - (pa_monotonic_ms() - t0));
 		if (rc == PROVAUTH_EBUSY)
 			continue;
 		if (rc < 0)
@@ -818,15 +818,15 @@ static void test_lease_wait_woken(void)
 	CU_ASSERT(read(up, &c, 1) == 1 && c == 'p');
 
 	/* The holder's release wakes us, and the lease is ours at once. */
-	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct", "parent", 60000), PROVAUTH_EBUSY);
+	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-one", "parent", 60000), PROVAUTH_EBUSY);
 	CU_ASSERT_EQUAL(write(cmd, "r", 1), 1);
 	t0 = pa_monotonic_ms();
-	while ((rc = s->lease_acquire(s, "acct", "parent", 60000)) == PROVAUTH_EBUSY) {
+	while ((rc = s->lease_acquire(s, "acct-one", "parent", 60000)) == PROVAUTH_EBUSY) {
 		int64_t left = 10000 - (pa_monotonic_ms() - t0);
 
 		if (left <= 0)
 			break;
-		s->lease_wait(s, "acct", left);
+		s->lease_wait(s, "acct-one", left);
 	}
 	elapsed = pa_monotonic_ms() - t0;
 	CU_ASSERT_EQUAL(rc, 0);

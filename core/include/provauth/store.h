@@ -161,6 +161,27 @@ typedef struct provauth_postgres_options {
 PROVAUTH_EXTERN(int) provauth_store_postgres_open(provauth_store **out, const char *conninfo,
                                                   const provauth_postgres_options *opts);
 
+/* What and where a manager's store is: for tools, status pages and checks. */
+typedef struct provauth_store_info {
+	unsigned int version;
+	char *backend;            /* "sqlite", "postgres", "memory", or a host store's name */
+	char *location;           /* the sqlite file, or postgres "USER@HOST:PORT/DBNAME" (never a
+	                             password); NULL for memory and host stores */
+	char *key_file;           /* the sealing key's file; NULL when the key comes from elsewhere */
+	int64_t schema_version;   /* the store's schema version; 0 when it has none */
+} provauth_store_info;
+
+#define PROVAUTH_STORE_INFO_VERSION 1
+
+/*
+ * Describes a store, or the store of m. A store the library did not make
+ * (a host's, whatever its name) is described by its name alone. *out is
+ * freed with provauth_store_info_free.
+ */
+PROVAUTH_EXTERN(int) provauth_store_info_get(provauth_store_info **out, provauth_store *store);
+PROVAUTH_EXTERN(int) provauth_manager_store_info(provauth_store_info **out, provauth_manager *m);
+PROVAUTH_EXTERN(void) provauth_store_info_free(provauth_store_info *info);
+
 #ifdef __cplusplus
 }
 #endif
