@@ -12,15 +12,25 @@
  *     and the stored refresh token is the one the server holds current;
  *  3. with a cached, valid session, 1,000 calls make no store call at all
  *     (a forwarding store counts them; its count is shown to move on the
- *     first call, so a dead counter cannot pass).
+ *     first call, so a dead counter cannot pass);
+ *  4. (postgres) the server paused under a running fleet: cached sessions
+ *     go on, dead ones fail naming 127.0.0.1:PORT and never the password,
+ *     and no token is asked for that could not be stored; back, one token
+ *     request, the store whole; then restarts thrown into storms;
+ *  5. (postgres) the lease holder's connections cut by a proxy while its
+ *     token request is held: another process takes over, the stored token
+ *     stays the current one, the next round succeeds everywhere.
  *
  * The parent runs the fakes in-process and re-executes this program with
  * --child; children wait on a mapped "board" for the parent to start a
  * round, run M threads of calls and report each thread's outcome there.
- * The store is a sqlite file in the test's temporary directory, shared by
- * every process (one key file).
+ * The store is a sqlite file in the test's temporary directory, or a new
+ * database of the private PostgreSQL cluster (tests/support/pg_server.h)
+ * per scenario, shared by every process with one key file. Outside CI
+ * without a server only the sqlite half runs, and the test reads as skipped.
  *
- * PA_FLEET_TRIALS overrides the number of SIGKILL trials (20 on sqlite).
+ * PA_FLEET_TRIALS overrides the number of SIGKILL trials (20 on sqlite, 50
+ * on postgres).
  */
 #include "config.h"
 #include <CUnit/Basic.h>
