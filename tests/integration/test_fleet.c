@@ -1066,6 +1066,43 @@ static void test_server_outage(void)
 	CU_ASSERT(rev_after > rev_before);
 
 	/*
+	 * A restart while the lease holder's token request is in the provider's
+	 * hands: the holder must still store the rotated token (on a new
+	 * connection) before using it. The others, waiting on the lease, may
+	 * fail meanwhile, naming the server; the next round succeeds everywhere.
+	 */
+	{
+		unsigned short holder_port = 0;
+		int k;
+
+		rev_before = rev_after;
+		fake_pixiv_expire_access_tokens(fk);
+		fake_pixiv_reset_counts(fk);
+		fake_pixiv_hold_token(fk, 1);
+		r = start_round(ALL_CHILDREN);
+		CU_ASSERT_FATAL(fake_pixiv_wait_held(fk, ROUND_TIMEOUT_MS, &holder_port) == 0);
+		CU_ASSERT_FATAL(pa_pg_restart() == 0);
+		fake_pixiv_release_held(fk, 1);
+		CU_ASSERT_FATAL(wait_round(&f, r) == 0);
+		for (k = 0; k < FLEET_PROCS; k++) {
+			const slot *sl = &bd->slots[k];
+
+			CU_ASSERT(atomic_load(&sl->ok) + atomic_load(&sl->failed) == FLEET_THREADS);
+			if (atomic_load(&sl->failed) > 0)
+				CU_ASSERT(strstr(sl->error, "127.0.0.1") != NULL && strstr(sl->error, port) != NULL);
+			CU_ASSERT(strstr(sl->error, password) == NULL);
+		}
+		CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+		CU_ASSERT(stored_token_current(fk, &f, "8104"));
+		r = start_round(ALL_CHILDREN);
+		CU_ASSERT_FATAL(wait_round(&f, r) == 0);
+		CU_ASSERT(all_succeeded(&f, "after a restart inside the holder's token exchange"));
+		CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+		rev_after = store_consistent(f.id);
+		CU_ASSERT(rev_after > rev_before);
+	}
+
+	/*
 	 * A restart in the middle of a storm: wherever it lands (before the
 	 * lease, inside the refresh, at the put), a caller either succeeds or
 	 * fails naming the server, and no rotated token is lost.
