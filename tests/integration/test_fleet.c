@@ -1124,7 +1124,11 @@ static void test_server_outage(void)
 				CU_ASSERT(strstr(sl->error, "127.0.0.1") != NULL && strstr(sl->error, port) != NULL);
 			CU_ASSERT(strstr(sl->error, password) == NULL);
 		}
-		CU_ASSERT(stored_token_current(fk, &f, "8104"));
+		if (!stored_token_current(fk, &f, "8104")) {
+			CU_FAIL("a restart mid-storm lost the rotated refresh token");
+			for (k = 0; k < FLEET_PROCS; k++)
+				dump_child_log(k);
+		}
 		/* And once it is back, every call succeeds. */
 		r = start_round(ALL_CHILDREN);
 		CU_ASSERT_FATAL(wait_round(&f, r) == 0);
