@@ -85,6 +85,14 @@ struct fake_pixiv {
 
 	fp_misbehave mis[FAKE_PIXIV_ENDPOINTS];
 	long count[FAKE_PIXIV_ENDPOINTS];
+
+	/* Token requests held before anything is judged (fake_pixiv_hold_token). */
+	pthread_cond_t held_changed;
+	int hold_count;            /* requests still to hold; -1: all */
+	int held;                  /* requests waiting now */
+	unsigned short held_port;  /* the client port of the latest one held */
+	unsigned long release_gen; /* bumped by every release */
+	int release_process;       /* what the latest release said */
 	fp_kvs last_form[FAKE_PIXIV_ENDPOINTS];
 	fp_kvs last_header[FAKE_PIXIV_ENDPOINTS];
 	fp_kvs last_query[FAKE_PIXIV_ENDPOINTS];
@@ -540,6 +548,29 @@ static void add_token(fp_token **v, size_t *n, char *tok, size_t user, int64_t e
 	(*n)++;
 }
 
+/*
+ * Holds a token request (called with f->mu held, which the wait gives up)
+ * until fake_pixiv_release_held. Returns 1 when the release says to answer
+ * it as usual, 0 when it is to be dropped untouched.
+ */
+static int hold_token_request(fake_pixiv *f, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	unsigned long gen = f->release_gen;
+
+	if (f->hold_count > 0)
+		f->hold_count--;
+	f->held_port = 0;
+	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+		f->held_port = ntohs(((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_port);
+	f->held++;
+	pthread_cond_broadcast(&f->held_changed);
+	while (f->release_gen == gen)
+		pthread_cond_wait(&f->held_changed, &f->mu);
+	f->held--;
+	return f->release_process;
+}
+
 static enum MHD_Result handle_token(fake_pixiv *f, struct MHD_Connection *c, const char *url, fp_req *rq)
 {
 	fp_kvs form = { NULL, 0 }, headers = { NULL, 0 };
@@ -559,6 +590,11 @@ static enum MHD_Result handle_token(fake_pixiv *f, struct MHD_Connection *c, con
 	f->count[FAKE_PIXIV_TOKEN]++;
 	kvs_copy(&f->last_form[FAKE_PIXIV_TOKEN], &form);
 	kvs_copy(&f->last_header[FAKE_PIXIV_TOKEN], &headers);
+	if (f->hold_count != 0 && !hold_token_request(f, c)) {
+		pthread_mutex_unlock(&f->mu);
+		rc = reply_text(c, 503, "text/html", "<html><body>Service Unavailable</body></html>", 45, NULL, NULL);
+		goto out;
+	}
 	if (misbehave(f, FAKE_PIXIV_TOKEN, c, url, &rc)) /* unlocks */
 		goto out;
 	pthread_mutex_lock(&f->mu);
@@ -932,6 +968,7 @@ int fake_pixiv_start(fake_pixiv **out)
 	if (!(f = calloc(1, sizeof(*f))))
 		return -1;
 	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->held_changed, NULL);
 	f->client_id = xstrdup(FP_DEFAULT_CLIENT_ID);
 	f->client_secret = xstrdup(FP_DEFAULT_CLIENT_SECRET);
 	f->hash_secret = xstrdup(FP_DEFAULT_HASH_SECRET);
@@ -967,6 +1004,9 @@ void fake_pixiv_stop(fake_pixiv *f)
 
 	if (!f)
 		return;
+	/* A request still held would keep its connection thread, and the stop, waiting forever. */
+	fake_pixiv_hold_token(f, 0);
+	fake_pixiv_release_held(f, 0);
 	if (f->daemon)
 		MHD_stop_daemon(f->daemon);
 	for (i = 0; i < f->nusers; i++) {
@@ -990,6 +1030,7 @@ void fake_pixiv_stop(fake_pixiv *f)
 	free(f->client_secret);
 	free(f->hash_secret);
 	free(f->required_param);
+	pthread_cond_destroy(&f->held_changed);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }
@@ -1158,6 +1199,44 @@ void fake_pixiv_set_rate_limit(fake_pixiv *f, fake_pixiv_endpoint ep, long statu
 	f->mis[ep].rl_status = status;
 	f->mis[ep].rl_retry_after = retry_after;
 	f->mis[ep].rl_count = count;
+	pthread_mutex_unlock(&f->mu);
+}
+
+void fake_pixiv_hold_token(fake_pixiv *f, int count)
+{
+	pthread_mutex_lock(&f->mu);
+	f->hold_count = count;
+	pthread_mutex_unlock(&f->mu);
+}
+
+int fake_pixiv_wait_held(fake_pixiv *f, long timeout_ms, unsigned short *client_port)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&f->mu);
+	while (f->held == 0 && rc == 0)
+		rc = pthread_cond_timedwait(&f->held_changed, &f->mu, &until);
+	if (f->held > 0 && client_port)
+		*client_port = f->held_port;
+	rc = f->held > 0 ? 0 : -1;
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+void fake_pixiv_release_held(fake_pixiv *f, int process)
+{
+	pthread_mutex_lock(&f->mu);
+	f->release_process = process;
+	f->release_gen++;
+	pthread_cond_broadcast(&f->held_changed);
 	pthread_mutex_unlock(&f->mu);
 }
 

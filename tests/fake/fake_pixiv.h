@@ -87,6 +87,22 @@ void fake_pixiv_set_fault(fake_pixiv *f, fake_pixiv_endpoint ep, fake_pixiv_faul
  * `status`, and Retry-After when retry_after >= 0. */
 void fake_pixiv_set_rate_limit(fake_pixiv *f, fake_pixiv_endpoint ep, long status, long retry_after, int count);
 
+/*
+ * Holds the next `count` token requests (-1: all, 0: none) once they are
+ * counted and before anything is checked, granted or rotated: a test can
+ * then act (kill the client, cut its link) while the client is inside its
+ * token exchange and the server has done nothing yet.
+ */
+void fake_pixiv_hold_token(fake_pixiv *f, int count);
+/* 0 once a token request is held, with its client's TCP port on 127.0.0.1; -1 after timeout_ms. */
+int fake_pixiv_wait_held(fake_pixiv *f, long timeout_ms, unsigned short *client_port);
+/*
+ * Lets every held request go: process != 0 answers them as usual (grant,
+ * rotation); 0 answers 503 without touching any token, as a gateway does
+ * with a request whose client went away before the token service saw it.
+ */
+void fake_pixiv_release_held(fake_pixiv *f, int process);
+
 /* ---- observation ---- */
 
 long fake_pixiv_count(fake_pixiv *f, fake_pixiv_endpoint ep);

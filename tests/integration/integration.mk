@@ -5,6 +5,9 @@
 #   test_faults                the fault matrix (docs/RELIABILITY.md); -v prints it
 #   test_crash                 children SIGKILLed while they renew credentials
 #   test_store_batch_crash     SIGKILL in the middle of a large sqlite batch
+#   test_fleet                 processes sharing one account through one store:
+#                              one login per dead session, SIGKILL of the
+#                              lease holder, the hot path without the store
 #   test_store_full            a store that cannot be written: unsaved
 #                              credentials are never handed out
 PA_INTEGRATION_TESTS = \
@@ -13,7 +16,8 @@ PA_INTEGRATION_TESTS = \
 	tests/integration/test_faults \
 	tests/integration/test_crash \
 	tests/integration/test_store_batch_crash \
-	tests/integration/test_store_full
+	tests/integration/test_store_full \
+	tests/integration/test_fleet
 check_PROGRAMS += $(PA_INTEGRATION_TESTS)
 TESTS += $(PA_INTEGRATION_TESTS)
 
@@ -52,3 +56,9 @@ tests_integration_test_store_full_CPPFLAGS = $(PA_INTEGRATION_CPPFLAGS)
 tests_integration_test_store_full_CFLAGS = $(PA_INTEGRATION_CFLAGS)
 tests_integration_test_store_full_LDADD = $(PA_INTEGRATION_LDADD)
 EXTRA_tests_integration_test_store_full_DEPENDENCIES = plugins/pixiv.la plugins/pixverse.la
+
+tests_integration_test_fleet_SOURCES = tests/integration/test_fleet.c $(PA_FAKE_PIXIV_SOURCES)
+tests_integration_test_fleet_CPPFLAGS = $(PA_INTEGRATION_CPPFLAGS)
+tests_integration_test_fleet_CFLAGS = $(PA_INTEGRATION_CFLAGS)
+tests_integration_test_fleet_LDADD = $(PA_INTEGRATION_LDADD)
+EXTRA_tests_integration_test_fleet_DEPENDENCIES = plugins/pixiv.la plugins/pixverse.la

@@ -16,3 +16,5 @@ tests_support_libtestsupport_la_LIBADD = $(CUNIT_LIBS) $(LIBPQ_LIBS)
 # pg_server.c runs it, from the source tree (PA_SRCDIR).
 EXTRA_DIST += tests/support/pg-cluster.sh
 
+# The loopback TCP proxy that cuts connections on demand (test_fleet).
+tests_support_libtestsupport_la_SOURCES += tests/support/tcp_proxy.h tests/support/tcp_proxy.c
