@@ -375,17 +375,38 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 	}
 	/* (b) Renew without a password. */
 	if (r->kind != PA_RECOVER_EXPLICIT && p->vt.refresh && !cookie_refresh_off) {
+		char *sent = refresh_token && *refresh_token ? pa_strdup(refresh_token) : NULL;
+		int rotated_meanwhile;
+
 		refreshed = 1;
 		rc = step_refresh(m, e, p, a, r);
 		if (rc == 0)
 			r->step = refresh_step;
 		/* A configuration error is not fixed by another step, and a password login would hide it. */
-		if (rc == 0 || r->kind == PA_RECOVER_REFRESH_ONLY || rc == PROVAUTH_ECONFIG)
+		if (rc == 0 || r->kind == PA_RECOVER_REFRESH_ONLY || rc == PROVAUTH_ECONFIG) {
+			pa_secret_free(sent);
 			goto out;
+		}
 		provauth_account_free(a);
 		a = NULL;
-		if (pa_session_store_get(m, &a, e->id) < 0) /* the failed refresh may have stored metadata */
+		if (pa_session_store_get(m, &a, e->id) < 0) { /* the failed refresh may have stored metadata */
+			pa_secret_free(sent);
 			goto out;
+		}
+		/*
+		 * Refused, and the store now holds another refresh token: this
+		 * process lost its lease during the refresh (its connection cut,
+		 * the TTL passed) and the next holder rotated the token first.
+		 * Theirs is the one to use, not a password login.
+		 */
+		rotated_meanwhile = rc == PROVAUTH_EAUTH && sent && !pa_session_same_credentials(a, used) &&
+		                    !pa_streq(provauth_account_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL), sent);
+		pa_secret_free(sent);
+		if (rotated_meanwhile) {
+			provauth_account_free(a);
+			lease_release(m, e);
+			goto reused;
+		}
 	}
 	if (r->kind == PA_RECOVER_REFRESH_ONLY) {
 		r->skip_reason = "no_refresh";
