@@ -284,6 +284,9 @@ static const provauth_account *find_account(const store_listing *l, const char *
 
 	memset(&key, 0, sizeof(key));
 	key.id = (char *)id;
+	/* bsearch and qsort want an array even for 0 elements: an empty listing may have none. */
+	if (!l->count)
+		return NULL;
 	hit = bsearch(&kp, l->accounts, l->count, sizeof(*l->accounts), by_id);
 	return hit ? *hit : NULL;
 }
@@ -295,7 +298,8 @@ static const char *first_taken_id(const store_listing *src, const store_listing 
 
 	for (i = 0; i < src->count; i++)
 		if (find_account(dest, src->accounts[i]->id) ||
-		    bsearch(&src->accounts[i]->id, dest->damaged, dest->damaged_count, sizeof(char *), str_cmp))
+		    (dest->damaged_count &&
+		     bsearch(&src->accounts[i]->id, dest->damaged, dest->damaged_count, sizeof(char *), str_cmp)))
 			return src->accounts[i]->id;
 	return NULL;
 }
@@ -317,7 +321,8 @@ static int verify_copy(provauth_store *dest, const char *shown, const store_list
 		cli_error("%s: the copy could not be read back to verify it", shown);
 		return CLI_EXIT_ERROR;
 	}
-	qsort(back.accounts, back.count, sizeof(*back.accounts), by_id);
+	if (back.count)
+		qsort(back.accounts, back.count, sizeof(*back.accounts), by_id);
 	if (back.count + back.damaged_count != before + src->count) {
 		cli_error("%s holds %zu accounts after the copy, expected %zu", shown,
 		          back.count + back.damaged_count, before + src->count);
@@ -375,7 +380,8 @@ static int copy_accounts(provauth_store *dest, const char *to, const store_listi
 		cli_fail(rc);
 		return CLI_EXIT_ERROR;
 	}
-	qsort(existing.accounts, existing.count, sizeof(*existing.accounts), by_id);
+	if (existing.count)
+		qsort(existing.accounts, existing.count, sizeof(*existing.accounts), by_id);
 	before = existing.count + existing.damaged_count;
 	if ((taken = first_taken_id(l, &existing))) {
 		cli_error("%s already holds account %s; nothing was copied (the destination must hold none "
