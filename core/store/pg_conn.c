@@ -74,6 +74,22 @@ int pa_pg_exec(pg_store *st, PGconn *c, PGresult **res, const char *sql, int n, 
 	return rc;
 }
 
+int pa_pg_query_binary(pg_store *st, PGconn *c, PGresult **res, const char *sql, int n,
+                       const char *const *params, const char *doing)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 1);
+	int rc;
+
+	*res = NULL;
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
+		*res = r;
+		return 0;
+	}
+	rc = pa_pg_fail(st, c, r, doing);
+	PQclear(r);
+	return rc;
+}
+
 int pa_pg_command(pg_store *st, PGconn *c, const char *sql, const char *doing)
 {
 	PGresult *r = NULL;

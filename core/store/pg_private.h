@@ -105,6 +105,14 @@ int pa_pg_broken(PGconn *c);
 /* Runs a statement with text parameters; 0 with *res on PGRES_COMMAND_OK/TUPLES_OK, else pa_pg_fail. */
 int pa_pg_exec(pg_store *st, PGconn *c, PGresult **res, const char *sql, int n, const char *const *params,
                const char *doing);
+/*
+ * A query whose rows come back in binary format: bigints as 8 bytes in
+ * network order, bytea as its bytes, text as it is (libpq adds a NUL to
+ * every value either way). Rows of accounts are read so: no text to parse
+ * or hex to unescape.
+ */
+int pa_pg_query_binary(pg_store *st, PGconn *c, PGresult **res, const char *sql, int n,
+                       const char *const *params, const char *doing);
 /* Runs a command whose result is not needed. */
 int pa_pg_command(pg_store *st, PGconn *c, const char *sql, const char *doing);
 

@@ -59,19 +59,25 @@ static const char *col(const PGresult *r, int row, int i)
 	return PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
 }
 
+/* A bigint column of a binary-format row: 8 bytes, network order. NULL is 0. */
 static int64_t col_int(const PGresult *r, int row, int i)
 {
-	const char *v = col(r, row, i);
-	return v ? strtoll(v, NULL, 10) : 0;
+	const unsigned char *v = (const unsigned char *)col(r, row, i);
+	uint64_t x = 0;
+	int k;
+
+	if (!v || PQgetlength(r, row, i) != 8)
+		return 0;
+	for (k = 0; k < 8; k++)
+		x = x << 8 | v[k];
+	return (int64_t)x;
 }
 
-/* Builds the account of row `row` (PA_PG_ACCOUNT_COLUMNS), its secrets opened. */
+/* Builds the account of row `row` (PA_PG_ACCOUNT_COLUMNS, binary format), its secrets opened. */
 static int row_account(pg_store *st, provauth_account **out, const PGresult *r, int row)
 {
 	provauth_account_state *s;
 	provauth_account *a = NULL;
-	unsigned char *blob = NULL;
-	size_t blob_len = 0;
 	const char *metadata = col(r, row, 3), *secrets = col(r, row, 7);
 	int rc;
 
@@ -83,11 +89,12 @@ static int row_account(pg_store *st, provauth_account **out, const PGresult *r, 
 		goto fail;
 	a->revision = (uint64_t)col_int(r, row, 4);
 	a->updated_at = col_int(r, row, 5);
-	if (!secrets || !(blob = PQunescapeBytea((const unsigned char *)secrets, &blob_len))) {
+	if (!secrets) {
 		rc = pa_error_set(PROVAUTH_ESTORE, "%s: account %s: its sealed record is missing", st->where, a->id);
 		goto fail;
 	}
-	if ((rc = pa_account_unseal(a, st->key.bytes, blob, blob_len, st->where)) < 0)
+	if ((rc = pa_account_unseal(a, st->key.bytes, (const unsigned char *)secrets, (size_t)PQgetlength(r, row, 7),
+	                            st->where)) < 0)
 		goto fail;
 	s = &a->state;
 	s->auth_method = provauth_auth_method_parse(col(r, row, 8));
@@ -99,11 +106,9 @@ static int row_account(pg_store *st, provauth_account **out, const PGresult *r, 
 	}
 	s->last_reauth_at = col_int(r, row, 14);
 	s->refresh_refused_at = col_int(r, row, 16);
-	PQfreemem(blob);
 	*out = a;
 	return 0;
 fail:
-	PQfreemem(blob);
 	provauth_account_free(a);
 	return rc;
 }
@@ -123,8 +128,8 @@ static int get_op(pg_store *st, PGconn *c, void *arg, int *committing)
 	int rc;
 
 	PA_UNUSED(committing);
-	if ((rc = pa_pg_exec(st, c, &r, "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts WHERE id = $1", 1,
-	                     params, "reading an account")) < 0)
+	if ((rc = pa_pg_query_binary(st, c, &r, "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts WHERE id = $1",
+	                             1, params, "reading an account")) < 0)
 		return rc;
 	if (PQntuples(r) == 0)
 		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no account %s", st->where, g->id);
@@ -192,11 +197,12 @@ static int list_op(pg_store *st, PGconn *c, void *arg, int *committing)
 
 	PA_UNUSED(committing);
 	/* Byte order, as the other backends list: the database's collation may sort otherwise. */
-	rc = pa_pg_exec(st, c, &r,
-	                l->provider ? "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts WHERE provider = $1"
-	                              " ORDER BY id COLLATE \"C\""
-	                            : "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts ORDER BY id COLLATE \"C\"",
-	                l->provider ? 1 : 0, params, "listing accounts");
+	rc = pa_pg_query_binary(st, c, &r,
+	                        l->provider ? "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts WHERE provider = $1"
+	                                      " ORDER BY id COLLATE \"C\""
+	                                    : "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts"
+	                                      " ORDER BY id COLLATE \"C\"",
+	                        l->provider ? 1 : 0, params, "listing accounts");
 	if (rc < 0)
 		return rc;
 	rows = PQntuples(r);
