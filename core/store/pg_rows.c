@@ -163,19 +163,6 @@ typedef struct list_args {
 	size_t *ndamaged;
 } list_args;
 
-static int add_damaged(char ***ids, size_t *n, const char *id)
-{
-	char **grown = realloc(*ids, (*n + 1) * sizeof(**ids));
-
-	if (!grown)
-		return pa_error_oom();
-	*ids = grown;
-	if (!(grown[*n] = pa_strdup(id)))
-		return pa_error_oom();
-	(*n)++;
-	return 0;
-}
-
 static void list_reset(list_args *l)
 {
 	provauth_account_list_free(l->list, l->n);
@@ -218,7 +205,7 @@ static int list_op(pg_store *st, PGconn *c, void *arg, int *committing)
 		}
 		if (!l->damaged || (rc != PROVAUTH_ECRYPTO && rc != PROVAUTH_ESTORE))
 			goto out;
-		if ((rc = add_damaged(l->damaged, l->ndamaged, col(r, i, 0))) < 0)
+		if ((rc = pa_store_add_damaged(l->damaged, l->ndamaged, col(r, i, 0))) < 0)
 			goto out;
 	}
 	rc = 0;

@@ -25,6 +25,8 @@ int pa_store_check_verbatim(const char *where, provauth_account *const *accounts
 #define PA_STORE_NO_TTL (-1)
 int pa_store_check_lease(const char *where, const char *id, const char *owner, int64_t ttl_ms);
 int pa_store_check_list(const char *where, provauth_account ***out, size_t *count);
+/* Adds a copy of id to list_checked's damaged ids (*ids grows; *n counts). */
+int pa_store_add_damaged(char ***ids, size_t *n, const char *id);
 
 /* Wall-clock milliseconds: leases shared between processes need a common clock. */
 int64_t pa_store_wall_ms(void);

@@ -157,20 +157,6 @@ out:
 	return rc;
 }
 
-/* Adds a copy of id to a damaged list. */
-static int add_damaged(char ***ids, size_t *n, const char *id)
-{
-	char **grown = realloc(*ids, (*n + 1) * sizeof(**ids));
-
-	if (!grown)
-		return pa_error_oom();
-	*ids = grown;
-	if (!(grown[*n] = pa_strdup(id)))
-		return pa_error_oom();
-	(*n)++;
-	return 0;
-}
-
 /*
  * list and list_checked. With `damaged`, a row that cannot be used (changed
  * outside provauth, undecodable) is named there instead of failing the list.
@@ -210,7 +196,7 @@ static int list_rows(sql_store *st, provauth_account ***out, size_t *count, char
 		}
 		if (!damaged || (rc != PROVAUTH_ECRYPTO && rc != PROVAUTH_ESTORE))
 			goto out;
-		if ((rc = add_damaged(damaged, ndamaged, (const char *)sqlite3_column_text(q, 0))) < 0)
+		if ((rc = pa_store_add_damaged(damaged, ndamaged, (const char *)sqlite3_column_text(q, 0))) < 0)
 			goto out;
 	}
 	rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "listing accounts");
@@ -397,15 +383,15 @@ out:
  * connection's mutex is held for the batch in any case. The first failing
  * row rolls everything back; the accounts change only after the commit.
  */
-int pa_sql_put_many(provauth_store *s, provauth_account *const *accounts, size_t n)
+static int put_batch(sql_store *st, provauth_account *const *accounts, size_t n, int verbatim)
 {
-	sql_store *st = (sql_store *)s;
 	sqlite3_stmt *ins = NULL, *upd = NULL;
 	int64_t now = (int64_t)time(NULL);
 	size_t i;
 	int rc;
 
-	if ((rc = pa_store_check_batch(st->where, accounts, n)) < 0 || n == 0)
+	rc = verbatim ? pa_store_check_verbatim(st->where, accounts, n) : pa_store_check_batch(st->where, accounts, n);
+	if (rc < 0 || n == 0)
 		return rc;
 	for (i = 0; i < n; i++)
 		if ((rc = check_revision(st, accounts[i])) < 0)
@@ -413,15 +399,20 @@ int pa_sql_put_many(provauth_store *s, provauth_account *const *accounts, size_t
 	pa_sql_lock(st);
 	if ((rc = pa_sql_begin(st)) < 0)
 		goto out;
-	if ((rc = pa_sql_prepare(st, &ins, SQL_INSERT)) < 0 || (rc = pa_sql_prepare(st, &upd, SQL_UPDATE)) < 0)
+	if ((rc = pa_sql_prepare(st, &ins, verbatim ? SQL_INSERT_VERBATIM : SQL_INSERT)) < 0 ||
+	    (!verbatim && (rc = pa_sql_prepare(st, &upd, SQL_UPDATE)) < 0))
 		goto done;
 	for (i = 0; i < n && rc == 0; i++) {
+		const provauth_account *a = accounts[i];
+		/* A copy keeps its revision and write time; any other write makes the next ones. */
+		uint64_t revision = verbatim ? a->revision : a->revision + 1;
 		unsigned char *blob = NULL;
 		size_t blob_len = 0;
 
-		if ((rc = pa_sql_seal_secrets(st, &blob, &blob_len, accounts[i])) < 0)
+		if ((rc = pa_account_seal(&blob, &blob_len, st->key.bytes, a, revision, st->where)) < 0)
 			break;
-		rc = write_row(st, accounts[i]->revision == 0 ? ins : upd, accounts[i], blob, blob_len, now);
+		rc = write_row(st, verbatim || a->revision == 0 ? ins : upd, a, blob, blob_len,
+		               verbatim ? a->updated_at : now);
 		pa_wipe(blob, blob_len);
 		free(blob);
 	}
@@ -431,7 +422,7 @@ done:
 	rc = pa_sql_finish(st, rc);
 out:
 	pa_sql_unlock(st);
-	if (rc < 0)
+	if (rc < 0 || verbatim)
 		return rc;
 	for (i = 0; i < n; i++) {
 		accounts[i]->revision++;
@@ -440,41 +431,15 @@ out:
 	return 0;
 }
 
+int pa_sql_put_many(provauth_store *s, provauth_account *const *accounts, size_t n)
+{
+	return put_batch((sql_store *)s, accounts, n, 0);
+}
+
 /* Like put_many, but each row keeps the account's revision and updated_at, and must be new. */
 int pa_sql_put_verbatim(provauth_store *s, provauth_account *const *accounts, size_t n)
 {
-	sql_store *st = (sql_store *)s;
-	sqlite3_stmt *ins = NULL;
-	size_t i;
-	int rc;
-
-	if ((rc = pa_store_check_verbatim(st->where, accounts, n)) < 0 || n == 0)
-		return rc;
-	for (i = 0; i < n; i++)
-		if ((rc = check_revision(st, accounts[i])) < 0)
-			return rc;
-	pa_sql_lock(st);
-	if ((rc = pa_sql_begin(st)) < 0)
-		goto out;
-	if ((rc = pa_sql_prepare(st, &ins, SQL_INSERT_VERBATIM)) < 0)
-		goto done;
-	for (i = 0; i < n && rc == 0; i++) {
-		unsigned char *blob = NULL;
-		size_t blob_len = 0;
-
-		if ((rc = pa_account_seal(&blob, &blob_len, st->key.bytes, accounts[i], accounts[i]->revision,
-		                          st->where)) < 0)
-			break;
-		rc = write_row(st, ins, accounts[i], blob, blob_len, accounts[i]->updated_at);
-		pa_wipe(blob, blob_len);
-		free(blob);
-	}
-done:
-	sqlite3_finalize(ins);
-	rc = pa_sql_finish(st, rc);
-out:
-	pa_sql_unlock(st);
-	return rc;
+	return put_batch((sql_store *)s, accounts, n, 1);
 }
 
 int pa_sql_remove(provauth_store *s, const char *id, uint64_t expected_revision)

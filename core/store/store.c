@@ -111,6 +111,19 @@ int pa_store_check_lease(const char *where, const char *id, const char *owner, i
 	return 0;
 }
 
+int pa_store_add_damaged(char ***ids, size_t *n, const char *id)
+{
+	char **grown = realloc(*ids, (*n + 1) * sizeof(**ids));
+
+	if (!grown)
+		return pa_error_oom();
+	*ids = grown;
+	if (!(grown[*n] = pa_strdup(id)))
+		return pa_error_oom();
+	(*n)++;
+	return 0;
+}
+
 int pa_store_check_list(const char *where, provauth_account ***out, size_t *count)
 {
 	if (!out || !count)
