@@ -97,6 +97,20 @@ int pa_fwd_store_new(provauth_store **out, provauth_store *inner, const pa_fwd_h
 int pa_fwd_store_new_version(provauth_store **out, provauth_store *inner, const pa_fwd_hooks *hooks,
                              unsigned int version);
 
+/* ---- an account for store tests (store_account.c) ---- */
+
+/*
+ * An account carrying every kind of credential (password, JWT, refresh and
+ * access tokens, two cookies, an API key), each secret value one of
+ * pa_test_store_secrets, so a test can look for all of them anywhere.
+ */
+#define PA_TEST_STORE_SECRETS 6
+extern const char *const pa_test_store_secrets[PA_TEST_STORE_SECRETS];
+provauth_account *pa_test_store_account(const char *id, const char *provider);
+/* Whether the thread's last error holds `what`; holds none of the secrets above. */
+int pa_test_error_has(const char *what);
+int pa_test_error_has_no_secret(void);
+
 /* ---- files ---- */
 
 /* Removes dir and everything below it (symlinks are not followed); 0 or -1. */

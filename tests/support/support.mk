@@ -1,5 +1,6 @@
 # tests/support: what the CUnit test programs share (runner, log capture,
-# forwarding store, temp-dir removal, a private PostgreSQL server). Built for
+# forwarding store, temp-dir removal, an account for store tests, a private
+# PostgreSQL server). Built for
 # make check only; the top Makefile.am's LDADD (the unit test template) links it.
 check_LTLIBRARIES += tests/support/libtestsupport.la
 tests_support_libtestsupport_la_SOURCES = \
@@ -8,6 +9,7 @@ tests_support_libtestsupport_la_SOURCES = \
 	tests/support/log_capture.c \
 	tests/support/fwd_store.c \
 	tests/support/rmtree.c \
+	tests/support/store_account.c \
 	tests/support/pg_server.h \
 	tests/support/pg_server.c
 tests_support_libtestsupport_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)

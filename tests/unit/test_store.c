@@ -131,47 +131,6 @@ static provauth_store *fresh_store(void)
 	return s;
 }
 
-static provauth_account *make_account(const char *id, const char *provider)
-{
-	provauth_account *a;
-
-	if (provauth_account_new(&a, id, provider) < 0)
-		return NULL;
-	provauth_account_set(&a->email, "user@example.com");
-	provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "pw-Secret-4711", 0);
-	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "eyJ.jwt-Secret.sig", 0);
-	provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "refresh-Secret-0815", 0);
-	provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "access-Secret-1234", 0);
-	provauth_account_set_cookie(a, "_session", "cookie-Secret-abcd");
-	provauth_account_set_cookie(a, "lang", "en");
-	provauth_account_set_api_key(a, "openapi", "sk-apikey-Secret-9");
-	provauth_account_set_metadata(a, "auth_method", "\"password\"");
-	provauth_account_set_metadata(a, "session_health", "{\"state\":\"ok\",\"n\":3}");
-	provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL,
-	                                PA_CRED(a, ACCESS_TOKEN), 1893456000);
-	return a;
-}
-
-static const char *const all_secrets[] = {
-	"pw-Secret-4711", "eyJ.jwt-Secret.sig", "refresh-Secret-0815", "access-Secret-1234",
-	"cookie-Secret-abcd", "sk-apikey-Secret-9",
-};
-
-static int error_has(const char *what)
-{
-	return strstr(provauth_last_error(), what) != NULL;
-}
-
-static int error_has_no_secret(void)
-{
-	size_t i;
-
-	for (i = 0; i < PA_ARRAY_LEN(all_secrets); i++)
-		if (error_has(all_secrets[i]))
-			return 0;
-	return 1;
-}
-
 static long counter_of(const provauth_account *a)
 {
 	struct json_object *o = json_tokener_parse(pa_account_metadata(a)), *v;
@@ -224,7 +183,7 @@ static int increment(provauth_store *s, const char *id, int times)
 static void test_insert_get(void)
 {
 	provauth_store *s = fresh_store();
-	provauth_account *a = make_account("acct-1", "pixverse"), *got = NULL;
+	provauth_account *a = pa_test_store_account("acct-1", "pixverse"), *got = NULL;
 	int64_t before = time(NULL), after;
 
 	CU_ASSERT_FATAL(s && a);
@@ -273,7 +232,7 @@ static void test_absent_fields_stay_absent(void)
 static void test_copies_are_independent(void)
 {
 	provauth_store *s = fresh_store();
-	provauth_account *a = make_account("acct-1", "pixverse"), *got = NULL, *again = NULL;
+	provauth_account *a = pa_test_store_account("acct-1", "pixverse"), *got = NULL, *again = NULL;
 
 	CU_ASSERT_FATAL(s && a);
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
@@ -304,7 +263,7 @@ static void test_list(void)
 	CU_ASSERT_EQUAL(n, 0);
 	provauth_account_list_free(list, n);
 	for (i = 0; i < 3; i++) {
-		provauth_account *a = make_account(ids[i], providers[i]);
+		provauth_account *a = pa_test_store_account(ids[i], providers[i]);
 		CU_ASSERT_EQUAL(s->put(s, a), 0);
 		provauth_account_free(a);
 	}
@@ -334,15 +293,15 @@ static void test_list(void)
 static void test_remove(void)
 {
 	provauth_store *s = fresh_store();
-	provauth_account *a = make_account("acct-1", "pixverse"), *got = NULL;
+	provauth_account *a = pa_test_store_account("acct-1", "pixverse"), *got = NULL;
 
 	CU_ASSERT_FATAL(s && a);
 	CU_ASSERT_EQUAL(s->remove(s, "acct-1", 0), PROVAUTH_ENOTFOUND);
-	CU_ASSERT(error_has("acct-1"));
+	CU_ASSERT(pa_test_error_has("acct-1"));
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
 	CU_ASSERT_EQUAL(s->remove(s, "acct-1", 1), PROVAUTH_ECONFLICT);
-	CU_ASSERT(error_has("acct-1"));
+	CU_ASSERT(pa_test_error_has("acct-1"));
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-1"), 0);
 	provauth_account_free(got);
 	CU_ASSERT_EQUAL(s->remove(s, "acct-1", 2), 0);
@@ -362,7 +321,7 @@ static void test_remove(void)
 static void test_revisions_and_conflicts(void)
 {
 	provauth_store *s = fresh_store();
-	provauth_account *a = make_account("acct-1", "pixverse"), *stale = NULL, *got = NULL;
+	provauth_account *a = pa_test_store_account("acct-1", "pixverse"), *stale = NULL, *got = NULL;
 
 	CU_ASSERT_FATAL(s && a);
 	CU_ASSERT_EQUAL_FATAL(s->put(s, a), 0);
@@ -378,8 +337,8 @@ static void test_revisions_and_conflicts(void)
 	provauth_account_set_credential(stale, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "stale-Secret-1", 0);
 	provauth_account_set(&stale->email, "stale@example.com");
 	CU_ASSERT_EQUAL(s->put(s, stale), PROVAUTH_ECONFLICT);
-	CU_ASSERT(error_has("acct-1"));
-	CU_ASSERT(!error_has("stale-Secret-1"));
+	CU_ASSERT(pa_test_error_has("acct-1"));
+	CU_ASSERT(!pa_test_error_has("stale-Secret-1"));
 	CU_ASSERT_EQUAL(stale->revision, 1);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "acct-1"), 0);
 	CU_ASSERT_EQUAL(got->revision, 3);
@@ -391,7 +350,7 @@ static void test_revisions_and_conflicts(void)
 	/* Inserting an existing id is a conflict too, and leaves the stored account alone. */
 	stale->revision = 0;
 	CU_ASSERT_EQUAL(s->put(s, stale), PROVAUTH_ECONFLICT);
-	CU_ASSERT(error_has("already exists"));
+	CU_ASSERT(pa_test_error_has("already exists"));
 	CU_ASSERT_EQUAL(stale->revision, 0);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &got, "acct-1"), 0);
 	CU_ASSERT_EQUAL(got->revision, 3);
@@ -405,17 +364,17 @@ static void test_revisions_and_conflicts(void)
 static void test_missing(void)
 {
 	provauth_store *s = fresh_store();
-	provauth_account *a = make_account("ghost", "pixverse"), *got = (provauth_account *)&got;
+	provauth_account *a = pa_test_store_account("ghost", "pixverse"), *got = (provauth_account *)&got;
 
 	CU_ASSERT_FATAL(s && a);
 	CU_ASSERT_EQUAL(s->get(s, &got, "ghost"), PROVAUTH_ENOTFOUND);
 	CU_ASSERT_PTR_NULL(got);
-	CU_ASSERT(error_has("ghost"));
+	CU_ASSERT(pa_test_error_has("ghost"));
 	/* Updating what was never inserted is ENOTFOUND, not an insert. */
 	a->revision = 4;
 	CU_ASSERT_EQUAL(s->put(s, a), PROVAUTH_ENOTFOUND);
-	CU_ASSERT(error_has("ghost"));
-	CU_ASSERT(error_has_no_secret());
+	CU_ASSERT(pa_test_error_has("ghost"));
+	CU_ASSERT(pa_test_error_has_no_secret());
 	CU_ASSERT_EQUAL(a->revision, 4);
 	CU_ASSERT_EQUAL(s->get(s, &got, "ghost"), PROVAUTH_ENOTFOUND);
 	provauth_account_free(a);
@@ -425,7 +384,7 @@ static void test_missing(void)
 static void test_bad_arguments(void)
 {
 	provauth_store *s = fresh_store();
-	provauth_account *a = make_account("acct-1", "pixverse"), *got = NULL;
+	provauth_account *a = pa_test_store_account("acct-1", "pixverse"), *got = NULL;
 	char *provider;
 
 	CU_ASSERT_FATAL(s && a);
@@ -433,7 +392,7 @@ static void test_bad_arguments(void)
 	provider = a->provider;
 	a->provider = NULL;
 	CU_ASSERT_EQUAL(s->put(s, a), PROVAUTH_EINVAL);
-	CU_ASSERT(error_has("acct-1"));
+	CU_ASSERT(pa_test_error_has("acct-1"));
 	a->provider = provider;
 	CU_ASSERT_EQUAL(s->get(s, &got, ""), PROVAUTH_EINVAL);
 	CU_ASSERT_EQUAL(s->get(s, &got, NULL), PROVAUTH_EINVAL);
@@ -466,7 +425,7 @@ static void test_leases(void)
 	CU_ASSERT_FATAL(s != NULL);
 	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-1", "owner-a", 10000), 0);
 	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-1", "owner-b", 10000), PROVAUTH_EBUSY);
-	CU_ASSERT(error_has("acct-1"));
+	CU_ASSERT(pa_test_error_has("acct-1"));
 	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-1", "owner-a", 10000), 0);
 	/* Leases are per account. */
 	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-2", "owner-b", 10000), 0);
@@ -513,7 +472,7 @@ static void *worker_main(void *arg)
 static void test_concurrent_increments(void)
 {
 	provauth_store *s = fresh_store();
-	provauth_account *a = make_account("counter", "pixverse"), *got = NULL;
+	provauth_account *a = pa_test_store_account("counter", "pixverse"), *got = NULL;
 	pthread_t th[THREADS];
 	worker w[THREADS];
 	int i, started = 0, failed = 0;
@@ -625,7 +584,7 @@ static int same_as(const snapshot *snap, const char *path)
 static char *populated_store(void)
 {
 	provauth_store *s = NULL;
-	provauth_account *a = make_account("acct-1", "pixverse");
+	provauth_account *a = pa_test_store_account("acct-1", "pixverse");
 	char *path = fresh_path();
 
 	if (!a || !path || provauth_store_sqlite_open(&s, path, NULL) < 0 || s->put(s, a) < 0) {
@@ -655,7 +614,7 @@ static void test_file_modes(void)
 	char *path = pa_sprintf("%s/deep/er/accounts.db", tmpdir);
 	char *dir = pa_sprintf("%s/deep/er", tmpdir), *key = pa_sprintf("%s.key", path);
 	char *wal = pa_sprintf("%s-wal", path), *shm = pa_sprintf("%s-shm", path);
-	provauth_account *a = make_account("acct-1", "pixverse");
+	provauth_account *a = pa_test_store_account("acct-1", "pixverse");
 	provauth_store *s = NULL;
 	mode_t old = umask(0);
 	int rc;
@@ -683,7 +642,7 @@ static void test_file_modes(void)
 static void test_no_clear_text(void)
 {
 	char *path = fresh_path(), *wal = pa_sprintf("%s-wal", path);
-	provauth_account *a = make_account("acct-1", "pixverse");
+	provauth_account *a = pa_test_store_account("acct-1", "pixverse");
 	provauth_store *s = NULL;
 	unsigned char *db_bytes, *wal_bytes;
 	size_t db_len, wal_len, i;
@@ -696,9 +655,9 @@ static void test_no_clear_text(void)
 	/* The search works: the clear-text email is found in one of the files. */
 	CU_ASSERT(memmem(db_bytes, db_len, "user@example.com", 16) ||
 	          memmem(wal_bytes, wal_len, "user@example.com", 16));
-	for (i = 0; i < PA_ARRAY_LEN(all_secrets); i++) {
-		CU_ASSERT_PTR_NULL(memmem(db_bytes, db_len, all_secrets[i], strlen(all_secrets[i])));
-		CU_ASSERT_PTR_NULL(memmem(wal_bytes, wal_len, all_secrets[i], strlen(all_secrets[i])));
+	for (i = 0; i < PA_TEST_STORE_SECRETS; i++) {
+		CU_ASSERT_PTR_NULL(memmem(db_bytes, db_len, pa_test_store_secrets[i], strlen(pa_test_store_secrets[i])));
+		CU_ASSERT_PTR_NULL(memmem(wal_bytes, wal_len, pa_test_store_secrets[i], strlen(pa_test_store_secrets[i])));
 	}
 	free(db_bytes);
 	free(wal_bytes);
@@ -707,8 +666,8 @@ static void test_no_clear_text(void)
 	/* After the close checkpoints the log into the database file. */
 	CU_ASSERT_EQUAL_FATAL(read_file(path, &db_bytes, &db_len), 0);
 	CU_ASSERT_PTR_NOT_NULL(memmem(db_bytes, db_len, "user@example.com", 16));
-	for (i = 0; i < PA_ARRAY_LEN(all_secrets); i++)
-		CU_ASSERT_PTR_NULL(memmem(db_bytes, db_len, all_secrets[i], strlen(all_secrets[i])));
+	for (i = 0; i < PA_TEST_STORE_SECRETS; i++)
+		CU_ASSERT_PTR_NULL(memmem(db_bytes, db_len, pa_test_store_secrets[i], strlen(pa_test_store_secrets[i])));
 	free(db_bytes);
 	provauth_account_free(a);
 	free(wal);
@@ -718,7 +677,7 @@ static void test_no_clear_text(void)
 static void test_reopen_keeps_data(void)
 {
 	char *path = populated_store();
-	provauth_account *want = make_account("acct-1", "pixverse"), *got = NULL;
+	provauth_account *want = pa_test_store_account("acct-1", "pixverse"), *got = NULL;
 	provauth_store *s = NULL;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
@@ -754,14 +713,14 @@ static void test_wrong_key(void)
 
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ECRYPTO);
 	CU_ASSERT_PTR_NULL(s);
-	CU_ASSERT(error_has(path));
-	CU_ASSERT(error_has(key));
-	CU_ASSERT(error_has("wrong key"));
+	CU_ASSERT(pa_test_error_has(path));
+	CU_ASSERT(pa_test_error_has(key));
+	CU_ASSERT(pa_test_error_has("wrong key"));
 	CU_ASSERT(same_as(&snap, path));
 
 	opts.key = other;
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, &opts), PROVAUTH_ECRYPTO);
-	CU_ASSERT(error_has("the key given in the options"));
+	CU_ASSERT(pa_test_error_has("the key given in the options"));
 	CU_ASSERT(same_as(&snap, path));
 
 	/* The right key still opens it: nothing was damaged. */
@@ -785,9 +744,9 @@ static void test_newer_schema(void)
 	CU_ASSERT_EQUAL_FATAL(read_file(path, &snap.bytes, &snap.len), 0);
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ESTORE);
 	CU_ASSERT_PTR_NULL(s);
-	CU_ASSERT(error_has(path));
-	CU_ASSERT(error_has("schema version 99 is newer than this library supports"));
-	CU_ASSERT(error_has("upgrade provauth"));
+	CU_ASSERT(pa_test_error_has(path));
+	CU_ASSERT(pa_test_error_has("schema version 99 is newer than this library supports"));
+	CU_ASSERT(pa_test_error_has("upgrade provauth"));
 	CU_ASSERT(same_as(&snap, path));
 	free(snap.bytes);
 	free(path);
@@ -808,7 +767,7 @@ static void test_garbage_file(void)
 	CU_ASSERT_EQUAL_FATAL(read_file(path, &snap.bytes, &snap.len), 0);
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ESTORE);
 	CU_ASSERT_PTR_NULL(s);
-	CU_ASSERT(error_has(path));
+	CU_ASSERT(pa_test_error_has(path));
 	CU_ASSERT(same_as(&snap, path));
 	CU_ASSERT(!file_exists(key));
 	free(snap.bytes);
@@ -828,8 +787,8 @@ static void test_foreign_database(void)
 	CU_ASSERT_EQUAL_FATAL(raw_sql(path, "CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)"), 0);
 	CU_ASSERT_EQUAL_FATAL(read_file(path, &snap.bytes, &snap.len), 0);
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ESTORE);
-	CU_ASSERT(error_has("not a provauth store"));
-	CU_ASSERT(error_has(path));
+	CU_ASSERT(pa_test_error_has("not a provauth store"));
+	CU_ASSERT(pa_test_error_has(path));
 	CU_ASSERT(same_as(&snap, path));
 	free(snap.bytes);
 	free(dir);
@@ -846,24 +805,24 @@ static void test_key_file_checks(void)
 	CU_ASSERT_EQUAL_FATAL(chmod(key, 0640), 0);
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ECRYPTO);
 	CU_ASSERT_PTR_NULL(s);
-	CU_ASSERT(error_has(key));
-	CU_ASSERT(error_has("chmod 600"));
+	CU_ASSERT(pa_test_error_has(key));
+	CU_ASSERT(pa_test_error_has("chmod 600"));
 	/* Refused, not repaired: the mode is the user's to fix. */
 	CU_ASSERT_EQUAL(mode_of(key), 0640);
 	CU_ASSERT_EQUAL_FATAL(chmod(key, 0604), 0);
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ECRYPTO);
-	CU_ASSERT(error_has("chmod 600"));
+	CU_ASSERT(pa_test_error_has("chmod 600"));
 
 	CU_ASSERT_EQUAL_FATAL(write_file(key, "0123456789abcdef", 16, 0600), 0);
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ECRYPTO);
-	CU_ASSERT(error_has(key));
-	CU_ASSERT(error_has("16 bytes"));
+	CU_ASSERT(pa_test_error_has(key));
+	CU_ASSERT(pa_test_error_has("16 bytes"));
 
 	/* A store with data never gets a fresh key: that would only hide the lost one. */
 	CU_ASSERT_EQUAL_FATAL(unlink(key), 0);
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ECRYPTO);
-	CU_ASSERT(error_has(key));
-	CU_ASSERT(error_has("does not exist"));
+	CU_ASSERT(pa_test_error_has(key));
+	CU_ASSERT(pa_test_error_has("does not exist"));
 	CU_ASSERT(!file_exists(key));
 	free(key);
 	free(path);
@@ -893,7 +852,7 @@ static void test_key_file_fifo(void)
 
 		alarm(10);
 		rc = provauth_store_sqlite_open(&s, path, NULL);
-		ok = rc == PROVAUTH_ECRYPTO && !s && error_has(key) && error_has("not a regular file");
+		ok = rc == PROVAUTH_ECRYPTO && !s && pa_test_error_has(key) && pa_test_error_has("not a regular file");
 		/* Freed here too: valgrind checks forked children, and a leak fails their exit status. */
 		free(key);
 		free(path);
@@ -910,7 +869,7 @@ static void test_explicit_key_file(void)
 	char *path = fresh_path(), *key = pa_sprintf("%s/explicit-%d.key", tmpdir, db_counter);
 	char *default_key = pa_sprintf("%s.key", path);
 	provauth_sqlite_options opts = PROVAUTH_SQLITE_OPTIONS_INIT;
-	provauth_account *a = make_account("acct-1", "pixverse"), *got = NULL;
+	provauth_account *a = pa_test_store_account("acct-1", "pixverse"), *got = NULL;
 	provauth_store *s = NULL;
 
 	opts.key_file = key;
@@ -935,7 +894,7 @@ static void test_env_key(void)
 	static const char good[] = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
 	static const char bad[] = "zz-this-is-the-Secret-value-that-must-not-be-echoed-in-errors-00";
 	char *path = fresh_path(), *key = pa_sprintf("%s.key", path), *other = fresh_path();
-	provauth_account *a = make_account("acct-1", "pixverse"), *got = NULL;
+	provauth_account *a = pa_test_store_account("acct-1", "pixverse"), *got = NULL;
 	provauth_store *s = NULL;
 
 	CU_ASSERT_EQUAL_FATAL(strlen(bad), 64);
@@ -953,26 +912,26 @@ static void test_env_key(void)
 	/* Another valid key is a wrong key, and the message says where it came from. */
 	setenv("PROVAUTH_STORE_KEY", "ff112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ECRYPTO);
-	CU_ASSERT(error_has("PROVAUTH_STORE_KEY"));
-	CU_ASSERT(error_has("wrong key"));
+	CU_ASSERT(pa_test_error_has("PROVAUTH_STORE_KEY"));
+	CU_ASSERT(pa_test_error_has("wrong key"));
 
 	setenv("PROVAUTH_STORE_KEY", bad, 1);
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, other, NULL), PROVAUTH_ECRYPTO);
 	CU_ASSERT_PTR_NULL(s);
-	CU_ASSERT(error_has("PROVAUTH_STORE_KEY"));
-	CU_ASSERT(!error_has("Secret"));
-	CU_ASSERT(!error_has(bad + 10));
+	CU_ASSERT(pa_test_error_has("PROVAUTH_STORE_KEY"));
+	CU_ASSERT(!pa_test_error_has("Secret"));
+	CU_ASSERT(!pa_test_error_has(bad + 10));
 	CU_ASSERT(!file_exists(other));
 
 	setenv("PROVAUTH_STORE_KEY", "0011", 1);
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, other, NULL), PROVAUTH_ECRYPTO);
-	CU_ASSERT(error_has("64 hex digits"));
+	CU_ASSERT(pa_test_error_has("64 hex digits"));
 	CU_ASSERT(!file_exists(other));
 
 	/* Without the variable the default key file is used, and it does not exist for a store with data. */
 	unsetenv("PROVAUTH_STORE_KEY");
 	CU_ASSERT_EQUAL(provauth_store_sqlite_open(&s, path, NULL), PROVAUTH_ECRYPTO);
-	CU_ASSERT(error_has(key));
+	CU_ASSERT(pa_test_error_has(key));
 	CU_ASSERT(!file_exists(key));
 	provauth_account_free(a);
 	free(other);
@@ -1016,8 +975,8 @@ out:
 static void test_tampered_rows(void)
 {
 	char *path = fresh_path();
-	provauth_account *a = make_account("acct-tampered", "pixverse"), *b = make_account("acct-intact", "pixverse");
-	provauth_account *c = make_account("acct-swapped", "pixverse"), *got = NULL, **list = NULL;
+	provauth_account *a = pa_test_store_account("acct-tampered", "pixverse"), *b = pa_test_store_account("acct-intact", "pixverse");
+	provauth_account *c = pa_test_store_account("acct-swapped", "pixverse"), *got = NULL, **list = NULL;
 	provauth_store *s = NULL;
 	size_t n = 0;
 
@@ -1031,17 +990,17 @@ static void test_tampered_rows(void)
 
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-tampered"), PROVAUTH_ECRYPTO);
 	CU_ASSERT_PTR_NULL(got);
-	CU_ASSERT(error_has("acct-tampered"));
-	CU_ASSERT(error_has(path));
-	CU_ASSERT(error_has_no_secret());
+	CU_ASSERT(pa_test_error_has("acct-tampered"));
+	CU_ASSERT(pa_test_error_has(path));
+	CU_ASSERT(pa_test_error_has_no_secret());
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-swapped"), PROVAUTH_ECRYPTO);
-	CU_ASSERT(error_has("acct-swapped"));
+	CU_ASSERT(pa_test_error_has("acct-swapped"));
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-intact"), 0);
 	CU_ASSERT(got && pa_account_same_credentials(b, got));
 	provauth_account_free(got);
 	CU_ASSERT_EQUAL(s->list(s, &list, &n, NULL), PROVAUTH_ECRYPTO);
 	CU_ASSERT_PTR_NULL(list);
-	CU_ASSERT(error_has("acct-swapped") || error_has("acct-tampered"));
+	CU_ASSERT(pa_test_error_has("acct-swapped") || pa_test_error_has("acct-tampered"));
 
 	/* Writing the account again with its revision repairs the row. */
 	a->revision = 1;
@@ -1075,7 +1034,7 @@ static int wait_child(pid_t pid)
 static void test_two_processes_increment(void)
 {
 	char *path = fresh_path();
-	provauth_account *a = make_account("shared", "pixverse"), *got = NULL;
+	provauth_account *a = pa_test_store_account("shared", "pixverse"), *got = NULL;
 	provauth_store *s = NULL;
 	int go[2], status;
 	pid_t pid;
@@ -1153,7 +1112,7 @@ static void test_cross_process_lease(void)
 	CU_ASSERT_EQUAL(c, 'y');
 	CU_ASSERT_EQUAL_FATAL(provauth_store_sqlite_open(&s, path, NULL), 0);
 	CU_ASSERT_EQUAL(s->lease_acquire(s, "acct-1", "parent", 60000), PROVAUTH_EBUSY);
-	CU_ASSERT(error_has("child"));
+	CU_ASSERT(pa_test_error_has("child"));
 	CU_ASSERT_EQUAL(s->lease_release(s, "acct-1", "parent"), 0);
 	CU_ASSERT_EQUAL(write(done[1], "d", 1), 1);
 	CU_ASSERT_EQUAL(wait_child(pid), 0);
@@ -1188,7 +1147,7 @@ static void test_concurrent_create(void)
 			int ok;
 			close(go[1]);
 			snprintf(id, sizeof(id), "proc-%d", i);
-			a = make_account(id, "pixverse");
+			a = pa_test_store_account(id, "pixverse");
 			/* All children start together when the pipe closes. */
 			ok = read(go[0], &c, 1) == 0 && provauth_store_sqlite_open(&cs, path, NULL) == 0 &&
 			     cs->put(cs, a) == 0;

@@ -60,58 +60,20 @@ static int open_store(provauth_store **out, const char *url, const char *key_fil
 	return provauth_store_postgres_open(out, url, &opts);
 }
 
-static provauth_account *make_account(const char *id, const char *provider)
-{
-	provauth_account *a;
-
-	if (provauth_account_new(&a, id, provider) < 0)
-		return NULL;
-	provauth_account_set(&a->email, "user@example.com");
-	provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, "pw-Secret-4711", 0);
-	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, "eyJ.jwt-Secret.sig", 0);
-	provauth_account_set_credential(a, PROVAUTH_CRED_REFRESH_TOKEN, NULL, "refresh-Secret-0815", 0);
-	provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, "access-Secret-1234", 1893456000);
-	provauth_account_set_cookie(a, "_session", "cookie-Secret-abcd");
-	provauth_account_set_cookie(a, "lang", "en");
-	provauth_account_set_api_key(a, "openapi", "sk-apikey-Secret-9");
-	provauth_account_set_metadata(a, "auth_method", "\"password\"");
-	return a;
-}
-
-static const char *const all_secrets[] = {
-	"pw-Secret-4711", "eyJ.jwt-Secret.sig", "refresh-Secret-0815", "access-Secret-1234",
-	"cookie-Secret-abcd", "sk-apikey-Secret-9",
-};
-
-static int error_has(const char *what)
-{
-	return strstr(provauth_last_error(), what) != NULL;
-}
-
-static int error_has_no_secret(void)
-{
-	size_t i;
-
-	for (i = 0; i < PA_ARRAY_LEN(all_secrets); i++)
-		if (error_has(all_secrets[i]))
-			return 0;
-	return 1;
-}
-
 /* The message names the server: its address and its port. */
 static int error_names_server(void)
 {
 	char port[16];
 
 	snprintf(port, sizeof(port), "%d", pa_pg_port());
-	return error_has("127.0.0.1") && error_has(port);
+	return pa_test_error_has("127.0.0.1") && pa_test_error_has(port);
 }
 
 /* The server's password never appears in the last error. */
 static int error_has_no_password(void)
 {
 	char *password = pa_pg_server_password();
-	int ok = password && strlen(password) >= 16 && !error_has(password);
+	int ok = password && strlen(password) >= 16 && !pa_test_error_has(password);
 
 	free(password);
 	return ok;
@@ -314,7 +276,7 @@ static int value_reveals(const char *value, const char *needle)
 static void test_no_clear_text(void)
 {
 	char *url = pa_pg_fresh_database(), *key = fresh_key_path(), *password = pa_pg_server_password();
-	provauth_account *a = make_account("acct-one", "pixverse"), *b = make_account("acct-two", "pixiv");
+	provauth_account *a = pa_test_store_account("acct-one", "pixverse"), *b = pa_test_store_account("acct-two", "pixiv");
 	provauth_account *batch[1];
 	provauth_store *s = NULL;
 	PGconn *c;
@@ -349,11 +311,11 @@ static void test_no_clear_text(void)
 
 				values++;
 				ids_seen += strcmp(v, "acct-one") == 0 || strcmp(v, "acct-two") == 0;
-				for (n = 0; n < PA_ARRAY_LEN(all_secrets); n++)
-					if (value_reveals(v, all_secrets[n])) {
+				for (n = 0; n < PA_TEST_STORE_SECRETS; n++)
+					if (value_reveals(v, pa_test_store_secrets[n])) {
 						CU_FAIL("a secret in clear text");
 						fprintf(stderr, "%s, row %d, column %s reveals %s\n", PQgetvalue(tables, i, 0), j,
-						        PQfname(rows, k), all_secrets[n]);
+						        PQfname(rows, k), pa_test_store_secrets[n]);
 					}
 				CU_ASSERT(!value_reveals(v, password));
 			}
@@ -393,7 +355,7 @@ static void test_scanner_finds_encodings(void)
 /* A store at url holding one account, sealed under a key written to key_file. */
 static int populated_store(const char *url, const char *key_file)
 {
-	provauth_account *a = make_account("acct-one", "pixverse");
+	provauth_account *a = pa_test_store_account("acct-one", "pixverse");
 	provauth_store *s = NULL;
 	int rc = a ? open_store(&s, url, key_file) : -1;
 
@@ -419,7 +381,7 @@ static void test_wrong_key(void)
 	CU_ASSERT_EQUAL_FATAL(write_key(other, 0x5a), 0);
 	CU_ASSERT_EQUAL(open_store(&s, url, other), PROVAUTH_ECRYPTO);
 	CU_ASSERT_PTR_NULL(s);
-	CU_ASSERT(error_has_no_secret());
+	CU_ASSERT(pa_test_error_has_no_secret());
 	CU_ASSERT(error_has_no_password());
 	memset(raw, 0xa5, sizeof(raw));
 	opts.key = raw;
@@ -454,7 +416,7 @@ static void test_second_host_without_key(void)
 	CU_ASSERT_EQUAL(open_store(&s, url, absent), PROVAUTH_ECRYPTO);
 	CU_ASSERT_PTR_NULL(s);
 	CU_ASSERT_EQUAL(stat(absent, &st), -1);
-	CU_ASSERT(error_has(absent));
+	CU_ASSERT(pa_test_error_has(absent));
 	after = dump_database(url);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(after);
 	CU_ASSERT_STRING_EQUAL(after, before);
@@ -485,7 +447,7 @@ static void test_newer_schema(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(before);
 	CU_ASSERT_EQUAL(open_store(&s, url, key), PROVAUTH_ESTORE);
 	CU_ASSERT_PTR_NULL(s);
-	CU_ASSERT(error_has("999"));
+	CU_ASSERT(pa_test_error_has("999"));
 	after = dump_database(url);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(after);
 	CU_ASSERT_STRING_EQUAL(after, before);
@@ -545,7 +507,7 @@ static void test_concurrent_create(void)
 
 			close(go[1]);
 			snprintf(id, sizeof(id), "proc-%d", i);
-			a = make_account(id, "pixverse");
+			a = pa_test_store_account(id, "pixverse");
 			/* All children start together when the pipe closes. */
 			ok = read(go[0], &c, 1) == 0 && open_store(&cs, url, key) == 0 && cs->put(cs, a) == 0;
 			if (!ok)
@@ -584,8 +546,8 @@ static void test_concurrent_create(void)
 static void test_put_many_all_or_nothing(void)
 {
 	char *url = pa_pg_fresh_database(), *key = fresh_key_path();
-	provauth_account *one = make_account("acct-one", "pixverse"), *two = make_account("acct-two", "pixverse");
-	provauth_account *stale = make_account("acct-one", "pixverse"), *got = NULL;
+	provauth_account *one = pa_test_store_account("acct-one", "pixverse"), *two = pa_test_store_account("acct-two", "pixverse");
+	provauth_account *stale = pa_test_store_account("acct-one", "pixverse"), *got = NULL;
 	provauth_account *batch[2];
 	provauth_store *s = NULL;
 	long long rows = -1;
@@ -597,7 +559,7 @@ static void test_put_many_all_or_nothing(void)
 	batch[0] = two;
 	batch[1] = stale;
 	CU_ASSERT_EQUAL(s->put_many(s, batch, 2), PROVAUTH_ECONFLICT);
-	CU_ASSERT(error_has("acct-one"));
+	CU_ASSERT(pa_test_error_has("acct-one"));
 	CU_ASSERT_EQUAL(two->revision, 0);
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-two"), PROVAUTH_ENOTFOUND);
 	CU_ASSERT_EQUAL(pa_pg_query_int(url, "SELECT count(*) FROM provauth_accounts", &rows), 0);
@@ -605,7 +567,7 @@ static void test_put_many_all_or_nothing(void)
 	/* The same id twice: refused before anything is written. */
 	batch[1] = two;
 	CU_ASSERT_EQUAL(s->put_many(s, batch, 2), PROVAUTH_EINVAL);
-	CU_ASSERT(error_has("acct-two"));
+	CU_ASSERT(pa_test_error_has("acct-two"));
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-two"), PROVAUTH_ENOTFOUND);
 	/* Fixed: both go in, each with a new revision. */
 	batch[1] = one;
@@ -625,8 +587,8 @@ static void test_put_many_all_or_nothing(void)
 static void test_put_verbatim(void)
 {
 	char *url = pa_pg_fresh_database(), *key = fresh_key_path();
-	provauth_account *a = make_account("acct-a", "pixverse"), *b = make_account("acct-b", "pixiv");
-	provauth_account *c = make_account("acct-c", "pixiv"), *got = NULL;
+	provauth_account *a = pa_test_store_account("acct-a", "pixverse"), *b = pa_test_store_account("acct-b", "pixiv");
+	provauth_account *c = pa_test_store_account("acct-c", "pixiv"), *got = NULL;
 	provauth_account *batch[2];
 	provauth_store *s = NULL;
 
@@ -651,7 +613,7 @@ static void test_put_verbatim(void)
 	batch[0] = c;
 	batch[1] = a;
 	CU_ASSERT_EQUAL(s->put_verbatim(s, batch, 2), PROVAUTH_ECONFLICT);
-	CU_ASSERT(error_has("acct-a"));
+	CU_ASSERT(pa_test_error_has("acct-a"));
 	CU_ASSERT_EQUAL(s->get(s, &got, "acct-c"), PROVAUTH_ENOTFOUND);
 	/* A revision of 0 cannot be kept. */
 	c->revision = 0;
@@ -869,7 +831,7 @@ static int every_call(provauth_store *s, provauth_account *a)
 static void test_server_restart(void)
 {
 	char *url = pa_pg_fresh_database(), *key = fresh_key_path();
-	provauth_account *a = make_account("acct-one", "pixverse"), *got = NULL;
+	provauth_account *a = pa_test_store_account("acct-one", "pixverse"), *got = NULL;
 	provauth_store *s = NULL;
 	uint64_t written;
 	int i, rc;
@@ -887,7 +849,7 @@ static void test_server_restart(void)
 		CU_ASSERT_EQUAL(rc, PROVAUTH_EIO);
 		CU_ASSERT(error_names_server());
 		CU_ASSERT(error_has_no_password());
-		CU_ASSERT(error_has_no_secret());
+		CU_ASSERT(pa_test_error_has_no_secret());
 		CU_ASSERT_EQUAL(a->revision, written);
 	}
 	for (i = 0; i < 3; i++)
@@ -945,13 +907,13 @@ static void test_password_never_in_messages(void)
 	url = url_with_password(1, "provauth");
 	CU_ASSERT(open_store(&s, url, key) < 0);
 	CU_ASSERT_PTR_NULL(s);
-	CU_ASSERT(error_has("127.0.0.1"));
+	CU_ASSERT(pa_test_error_has("127.0.0.1"));
 	CU_ASSERT(error_has_no_password());
 	free(url);
 	/* No such database. */
 	url = url_with_password(pa_pg_port(), "no_such_database");
 	CU_ASSERT(open_store(&s, url, key) < 0);
-	CU_ASSERT(error_has("127.0.0.1"));
+	CU_ASSERT(pa_test_error_has("127.0.0.1"));
 	CU_ASSERT(error_has_no_password());
 	free(url);
 	/* The same as a key=value string. */
@@ -972,7 +934,7 @@ static void test_password_never_in_messages(void)
 	CU_ASSERT_PTR_NULL(s);
 	CU_ASSERT(error_names_server());
 	CU_ASSERT(error_has_no_password());
-	CU_ASSERT(!error_has("Wrong-Pass-0815"));
+	CU_ASSERT(!pa_test_error_has("Wrong-Pass-0815"));
 	free(url);
 	/* The right password in the URL works, and a server gone later is reported without it. */
 	url = url_with_password(pa_pg_port(), "provauth");
