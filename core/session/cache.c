@@ -169,12 +169,20 @@ int pa_session_same_credentials(const provauth_account *a, const provauth_accoun
 
 int pa_session_acquire(provauth_manager *m, pa_entry *e, pa_cached **out)
 {
+	return pa_session_acquire_newer(m, e, out, 0);
+}
+
+int pa_session_acquire_newer(provauth_manager *m, pa_entry *e, pa_cached **out, uint64_t stale_upto)
+{
 	pa_cached *c;
 	int rc;
 
 	pthread_mutex_lock(&e->mu);
-	if ((c = e->cached))
+	/* Revision 0 is never stored: stale_upto 0 takes any cached session. */
+	if ((c = e->cached) && c->account->revision > stale_upto)
 		atomic_fetch_add(&c->refs, 1);
+	else
+		c = NULL;
 	pthread_mutex_unlock(&e->mu);
 	if (c) {
 		*out = c;

@@ -114,6 +114,7 @@ static int run_with_session(provauth_manager *m, const char *account_id, const c
 	provauth_outcome o;
 	pa_recovery r;
 	pa_cached *c = NULL;
+	uint64_t failed_revision;
 	pa_plugin *p;
 	pa_entry *e;
 	int rc, rrc;
@@ -209,10 +210,11 @@ static int run_with_session(provauth_manager *m, const char *account_id, const c
 		provauth_failure_clear(&f);
 		return rc;
 	}
-	/* Retry once, never more. */
+	/* Retry once, never more, with a session newer than the one that failed. */
+	failed_revision = c->account->revision;
 	pa_cached_release(c);
 	c = NULL;
-	if ((rc = pa_session_acquire(m, e, &c)) < 0) {
+	if ((rc = pa_session_acquire_newer(m, e, &c, failed_revision)) < 0) {
 		provauth_failure_clear(&f);
 		return rc;
 	}

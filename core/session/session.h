@@ -109,6 +109,13 @@ pa_entry *pa_entry_get(pa_session_table *t, const char *id);
 void pa_entry_evict(pa_entry *e, const pa_cached *c);
 /* The entry's session, built if absent. The caller owns one reference. */
 int pa_session_acquire(provauth_manager *m, pa_entry *e, pa_cached **out);
+/*
+ * The same, but a cached session built from revision stale_upto or older
+ * is not taken: after a recovery, another thread may have cached a session
+ * built from the store before the recovered credentials were stored, with
+ * the credentials that just failed. A newer one is built (and cached).
+ */
+int pa_session_acquire_newer(provauth_manager *m, pa_entry *e, pa_cached **out, uint64_t stale_upto);
 /* Frees a session nobody else can see (refs never shared). */
 void pa_cached_free(pa_cached *c);
 /*
