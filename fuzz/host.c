@@ -213,7 +213,7 @@ void pa_fuzz_no_secret(const char *secret, const char *text, const uint8_t *inpu
 
 int pa_fuzz_known_code(int code)
 {
-	return code <= PROVAUTH_ERROR && code >= PROVAUTH_ESTORE;
+	return code <= PROVAUTH_ERROR && code >= PROVAUTH_ERROR_MIN_;
 }
 
 void pa_fuzz_check_outcome(const provauth_outcome *o)

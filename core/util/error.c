@@ -100,6 +100,12 @@ const char *provauth_strerror(int error)
 	case PROVAUTH_EPROVIDER:    return "provider API error";
 	case PROVAUTH_EBANNED:      return "account blocked by the provider";
 	case PROVAUTH_ESTORE:       return "store unusable";
+	case PROVAUTH_ECONCURRENCY: return "the account runs as many jobs as it may";
+	case PROVAUTH_ECREDITS:     return "not enough credits";
+	case PROVAUTH_EMODERATED:   return "output refused by moderation";
+	case PROVAUTH_EREJECTED:    return "input refused by moderation";
+	case PROVAUTH_EOVERLOAD:    return "provider under high load";
+	case PROVAUTH_ENOACCOUNT:   return "no account available";
 	default:                    return "unknown error code";
 	}
 }

@@ -58,6 +58,9 @@
  *       (kind, name, value, expiry) and update_clear_credentials (kind)
  *       replace update_set (and provauth_field), update_set_access_expiry,
  *       update_set_cookie and update_clear_cookies, in their place.
+ *  2.1  provider->pool: what an account pool must know of an account
+ *       (provauth_pool_hooks: a job's cost, the account's credits and
+ *       limits, the state of its jobs).
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -91,7 +94,7 @@ extern "C" {
 #endif
 
 #define PROVAUTH_PLUGIN_ABI_MAJOR 2
-#define PROVAUTH_PLUGIN_ABI_MINOR 0
+#define PROVAUTH_PLUGIN_ABI_MINOR 1
 
 /* Name of the one symbol a plugin exports. */
 #define PROVAUTH_PLUGIN_ENTRY "provauth_plugin_init"
@@ -485,6 +488,57 @@ typedef struct provauth_operation {
 	           size_t nargs, char **out_json, provauth_failure *failure);
 } provauth_operation;
 
+/*
+ * ---- 2.1: the account pool (<provauth/pool.h>) ----
+ * A provider whose accounts do work with limits (credits, jobs at once)
+ * lets the pool choose among them through these hooks. Every member may be
+ * NULL / 0 except as noted; struct_size is sizeof(provauth_pool_hooks) as
+ * the plugin was built (members are only ever appended).
+ */
+#define PROVAUTH_CREDIT_KIND_MAX 32
+
+typedef struct provauth_pool_hooks {
+	size_t struct_size;
+	/* The kind of credits jobs spend when estimate_cost does not say ("web"). */
+	const char *default_credit_kind;
+	/* Jobs at once an account may run before status has told (e.g. 2). 0: the pool's default. */
+	int default_max_concurrent;
+	/*
+	 * What the job `operation` with `args` (as provauth_call gets them)
+	 * will cost: the credit kind into kind (NUL-terminated, shorter than
+	 * PROVAUTH_CREDIT_KIND_MAX; "" with *cost 0 for a free job) and the
+	 * amount into *cost. Validates the parameters as the operation would,
+	 * without I/O: PROVAUTH_EINVAL after host->set_error naming the
+	 * parameter ("pixverse: duration 12: model v5 allows 1 to 10 s");
+	 * PROVAUTH_ENOTFOUND for an operation that is no job.
+	 */
+	int (*estimate_cost)(void *state, const char *operation, const provauth_op_arg *args, size_t nargs,
+	                     char kind[PROVAUTH_CREDIT_KIND_MAX], int64_t *cost);
+	/*
+	 * Runs like an operation, inside run_with_session: the account's
+	 * credits and limits, as JSON text from host->alloc:
+	 *   {"credits":{"web":120,"openapi":0},"max_concurrent":2,"blocked":false}
+	 * (max_concurrent 0 or absent: unknown; blocked true: the provider
+	 * blocked the account).
+	 */
+	int (*status)(void *state, const provauth_session *session, char **out_json, provauth_failure *failure);
+	/*
+	 * Runs like an operation: the state of the account's jobs ids[0..n) (as
+	 * the provider's generate returned them), in as few requests as the
+	 * service allows, as JSON text from host->alloc:
+	 *   {"jobs":[{"id":"123","state":"processing","url":null,"code":5}, ...]}
+	 * one entry per id, in order; state one of "queued", "processing",
+	 * "done" (url the result), "moderated", "failed", "unknown" (not found);
+	 * code the provider's own status number when it has one.
+	 */
+	int (*job_status)(void *state, const provauth_session *session, const char *const *ids, size_t n,
+	                  char **out_json, provauth_failure *failure);
+} provauth_pool_hooks;
+
+/* True when the plugin's hooks have `member`. */
+#define PROVAUTH_POOL_HOOKS_HAS(h, member) \
+	((h)->struct_size >= offsetof(provauth_pool_hooks, member) + sizeof((h)->member))
+
 /* Typedef'd as provauth_provider in <provauth/types.h>. */
 struct provauth_provider {
 	/* ---- never move ---- */
@@ -607,6 +661,11 @@ struct provauth_provider {
 	 * method is accepted, as before.
 	 */
 	unsigned int sign_ins;
+
+	/* ---- 2.1 ---- */
+
+	/* What the account pool needs (see provauth_pool_hooks); NULL: the provider's accounts are not pooled. */
+	const provauth_pool_hooks *pool;
 };
 
 /* provauth_provider.sign_ins bits. */

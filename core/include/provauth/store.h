@@ -55,20 +55,123 @@
 #define PROVAUTH_STORE_H
 
 #include <provauth/provauth.h>
+#include <provauth/pool.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /*
- * 2 added put_many, 3 list_checked, 4 lease_wait and put_verbatim. A
- * manager accepts a host store of version 1 (it has no put_many member:
- * provauth_account_put_many then refuses batches of more than one account
- * rather than write them non-atomically), 2 (no list_checked:
- * provauth_account_list_checked then lists with list, where any damaged
- * record fails the whole listing), 3 (no lease_wait: waiters poll) or 4.
+ * 2 added put_many, 3 list_checked, 4 lease_wait and put_verbatim, 5 the
+ * account pool. A manager accepts a host store of version 1 (it has no
+ * put_many member: provauth_account_put_many then refuses batches of more
+ * than one account rather than write them non-atomically), 2 (no
+ * list_checked: provauth_account_list_checked then lists with list, where
+ * any damaged record fails the whole listing), 3 (no lease_wait: waiters
+ * poll), 4 (no pool: the provauth_pool_* functions answer
+ * PROVAUTH_EUNSUPPORTED) or 5.
  */
-#define PROVAUTH_STORE_VERSION 4
+#define PROVAUTH_STORE_VERSION 5
+
+/*
+ * ---- The account pool (version 5) ----
+ *
+ * The store keeps, per account, its pool state (provauth_pool_account:
+ * status, priority, max slots, effective cap, slots in use, cooldown,
+ * credits by kind, last use) and the reservations. An account never
+ * touched by the pool has the defaults: status active, priority 0, max
+ * slots the query's default_slots, no cap, nothing in use, no cooldown, no
+ * credits known (credits_at 0). Pool state is not secret and not sealed;
+ * it goes when its account is removed.
+ *
+ * pool_reserve, in one transaction (sqlite: BEGIN IMMEDIATE; postgres: the
+ * candidate row locked FOR UPDATE SKIP LOCKED, so concurrent reservers
+ * take different accounts instead of queueing on one):
+ *  1. an account of q->provider whose cap probe is due (cap_probe_at <= now)
+ *     gets effective_cap + 1 (no cap once that reaches max slots) and, if
+ *     still capped, cap_probe_at = now + q->probe_interval;
+ *  2. candidates: accounts of q->provider (only q->account_id when set)
+ *     whose session health is not "invalid", status "active", cooldown_until
+ *     0 or <= now, in_use < the cap (effective_cap when set, else max_slots,
+ *     else q->default_slots), and, when q->credit_kind is set and not pinned,
+ *     credits of that kind >= q->cost (an account whose credits were never
+ *     learnt passes: credits_at 0);
+ *  3. the first by priority descending, then credits of q->credit_kind
+ *     ascending (descending with most_credits_first; never learnt counts as
+ *     0), then last_used ascending (never used first), then id;
+ *  4. its in_use + 1, last_used = now, credits of the kind minus cost (never
+ *     below 0) when learnt; a reservation row (q->reservation_id, holder
+ *     this process, cost, kind, label, created_at = now) is inserted.
+ * PROVAUTH_ENOACCOUNT (no message needed: the manager explains) when there
+ * is no candidate; ENOTFOUND when q->account_id names no account of the
+ * provider.
+ *
+ * pool_release, in one transaction: removes the reservation (found by id,
+ * else by account and job id), its account's in_use - 1 (never below 0),
+ * then applies the args: refund (the cost back to the kind), cooldown,
+ * lower_cap (effective_cap = max(1, in_use before this release - 1) and
+ * cap_probe_at), status. ENOTFOUND when there is no such reservation (it
+ * was released or reclaimed): then nothing changes.
+ *
+ * pool_reclaim: removes reservations without a job whose holder is dead
+ * (the lease rules: this host's dead process; postgres: the holder's
+ * connection is gone) and reservations older than ttl seconds; then sets
+ * every account's in_use of the provider to its count of reservations,
+ * counting the accounts it changed.
+ */
+typedef struct provauth_pool_query {
+	unsigned int version;
+	const char *reservation_id;   /* the new reservation's id (the manager makes it) */
+	const char *provider;
+	const char *account_id;       /* pinned, or NULL */
+	const char *credit_kind;      /* NULL: no credit check or charge */
+	int64_t cost;
+	int most_credits_first;
+	int64_t now;                  /* unix seconds, the manager's clock */
+	int default_slots;            /* max slots of an account whose plan is not known */
+	int64_t probe_interval;       /* seconds between upward probes of a learnt cap */
+	const char *holder;           /* the manager's owner id (the store adds its process identity) */
+	const char *label;            /* NULL allowed */
+} provauth_pool_query;
+
+#define PROVAUTH_POOL_QUERY_VERSION 1
+
+typedef struct provauth_pool_release_args {
+	unsigned int version;
+	const char *reservation_id;   /* or NULL and: */
+	const char *account_id;
+	const char *job_id;
+	int refund;                   /* 1: give the reservation's cost back */
+	int64_t cooldown_until;       /* > 0: set it (and cooldown_reason) unless a later one is set */
+	const char *cooldown_reason;
+	int lower_cap;
+	int64_t cap_probe_at;
+	const char *status;           /* NULL: unchanged; "exhausted", "banned" */
+} provauth_pool_release_args;
+
+#define PROVAUTH_POOL_RELEASE_ARGS_VERSION 1
+
+/* Changes to one account's pool state; unset members leave it alone. */
+typedef struct provauth_pool_update {
+	unsigned int version;
+	const char *account_id;
+	int64_t now;
+	int set_max_slots;  int max_slots;          /* also drops a learnt cap at or above it */
+	int set_credits;                           /* replace every kind; credits_at = now */
+	const provauth_pool_credit *credits;
+	size_t credit_count;
+	const char *status;                        /* NULL: unchanged */
+	int set_priority;   int priority;
+	int clear_cooldown;
+} provauth_pool_update;
+
+#define PROVAUTH_POOL_UPDATE_VERSION 1
+
+typedef struct provauth_pool_reclaim_counts {
+	size_t dead;
+	size_t expired;
+	size_t counters_fixed;
+} provauth_pool_reclaim_counts;
 
 struct provauth_store {
 	unsigned int version;   /* the PROVAUTH_STORE_VERSION the store was written against */
@@ -95,6 +198,20 @@ struct provauth_store {
 	/* From version 4 (absent before; either may be NULL): see the contract above. */
 	int (*lease_wait)(provauth_store *s, const char *id, int64_t timeout_ms);
 	int (*put_verbatim)(provauth_store *s, provauth_account *const *accounts, size_t n);
+	/* From version 5 (absent before; all NULL or all set): the account pool, see above. */
+	int (*pool_reserve)(provauth_store *s, provauth_pool_reservation **out, const provauth_pool_query *q);
+	int (*pool_attach)(provauth_store *s, const char *reservation_id, const char *job_id);
+	int (*pool_release)(provauth_store *s, const provauth_pool_release_args *a);
+	int (*pool_update)(provauth_store *s, const provauth_pool_update *u);
+	/*
+	 * provider NULL: every provider; account_id, when set, that account alone.
+	 * Accounts ordered by id, reservations by id; either out may be NULL.
+	 */
+	int (*pool_list)(provauth_store *s, provauth_pool_account ***out, size_t *count,
+	                 provauth_pool_reservation ***reservations, size_t *reservation_count,
+	                 const char *provider, const char *account_id);
+	int (*pool_reclaim)(provauth_store *s, provauth_pool_reclaim_counts *out, const char *provider, int64_t now,
+	                    int64_t ttl);
 };
 
 /* Frees any store through its free member. NULL is allowed. */

@@ -50,7 +50,18 @@ typedef enum provauth_error {
 	PROVAUTH_EPROVIDER    = -21, /* provider reported an API error that is not about the session */
 	PROVAUTH_EBANNED      = -22, /* account blocked by the provider; never reauthenticated */
 	PROVAUTH_ESTORE       = -23, /* store unusable: newer schema, corrupt file */
-	PROVAUTH_ERROR_MIN_   = -23
+	/*
+	 * Refusals of work (a generation job) that say nothing about the session:
+	 * an account pool releases the account with the matching outcome
+	 * (provauth_pool_outcome_for).
+	 */
+	PROVAUTH_ECONCURRENCY = -24, /* the account runs as many jobs as the provider allows */
+	PROVAUTH_ECREDITS     = -25, /* not enough credits on the account for the job */
+	PROVAUTH_EMODERATED   = -26, /* the output was refused by moderation; retrying may pass */
+	PROVAUTH_EREJECTED    = -27, /* the input (prompt, image) was refused by moderation: do not retry */
+	PROVAUTH_EOVERLOAD    = -28, /* the provider is under high load; retry later */
+	PROVAUTH_ENOACCOUNT   = -29, /* the pool has no account that can take the job now */
+	PROVAUTH_ERROR_MIN_   = -29
 } provauth_error;
 
 /* ---- logging ---- */
