@@ -961,8 +961,17 @@ static int cycles(provauth_store *s)
 			sched_yield();
 			continue;
 		}
-		if (rc != 0 || !slots_hold(s, &total) || total < 1 || release_id(s, r->id) != 0) {
-			fprintf(stderr, "cycle %d: %s\n", done, provauth_last_error());
+		if (rc != 0) {
+			fprintf(stderr, "cycle %d: reserve: %s\n", done, provauth_last_error());
+			return -1;
+		}
+		if (!slots_hold(s, &total) || total < 1) {
+			fprintf(stderr, "cycle %d: slots exceeded, or in use and reservations disagree\n", done);
+			provauth_pool_reservation_free(r);
+			return -1;
+		}
+		if (release_id(s, r->id) != 0) {
+			fprintf(stderr, "cycle %d: release: %s\n", done, provauth_last_error());
 			provauth_pool_reservation_free(r);
 			return -1;
 		}
