@@ -209,8 +209,10 @@ static int holder_key(pg_store *st, int32_t *key)
 			break;
 		r = r % INT32_MAX + 1;   /* positive: 1 .. INT32_MAX */
 		params[0] = num(k, r);
-		if ((rc = pa_pg_exec(st, st->holder_conn, &res, "SELECT pg_try_advisory_lock(" CLASS_SQL ", $1::int)", 1,
-		                     params, "taking the pool holder lock")) < 0)
+		/* A server-wide idle_session_timeout must not end the holder while it lives. */
+		if ((rc = pa_pg_exec(st, st->holder_conn, &res, "SELECT pg_try_advisory_lock(" CLASS_SQL ", $1::int),"
+		                     " set_config('idle_session_timeout', '0', false)", 1, params,
+		                     "taking the pool holder lock")) < 0)
 			break;
 		if (PQgetvalue(res, 0, 0)[0] == 't')
 			st->holder_key = (int32_t)r;

@@ -15,10 +15,12 @@
  * processes (sqlite, postgres): a reserver SIGKILLed before attaching a
  * job has its slot reclaimed at once, one with a job attached keeps it; 8
  * processes (threads, in the memory store) doing 50 reserve/release cycles
- * each on 3 accounts of 2 slots never exceed a slot and lose nothing.
+ * each on 3 accounts of 2 slots never exceed a slot and lose nothing. On
+ * postgres, a release notifies provauth_pool with the provider.
  */
 #include "config.h"
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -30,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <CUnit/Basic.h>
+#include <libpq-fe.h>
 #include "internal.h"
 #include "../support/pa_test.h"
 #include "../support/pg_server.h"
@@ -1046,6 +1049,68 @@ static void test_many_reservers(void)
 	parent_store = NULL;
 }
 
+/* ---- postgres: releases wake listeners ---- */
+
+/* The payload of the next provauth_pool notification on c within ms, or NULL (malloc). */
+static char *next_pool_notification(PGconn *c, int ms)
+{
+	int64_t deadline = pa_monotonic_ms() + ms;
+	PGnotify *n;
+
+	for (;;) {
+		struct pollfd p = { PQsocket(c), POLLIN, 0 };
+		int64_t left;
+
+		if (!PQconsumeInput(c))
+			return NULL;
+		if ((n = PQnotifies(c)) != NULL) {
+			char *payload = strcmp(n->relname, "provauth_pool") == 0 ? pa_strdup(n->extra) : NULL;
+
+			PQfreemem(n);
+			return payload;
+		}
+		if ((left = deadline - pa_monotonic_ms()) <= 0)
+			return NULL;
+		poll(&p, 1, (int)left);
+	}
+}
+
+static void test_release_notifies(void)
+{
+	static const char *const ids[] = { "a", NULL };
+	provauth_store *s = store_with(ids);
+	provauth_pool_reservation *r = NULL;
+	PGconn *c;
+	PGresult *res;
+	char *payload;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	c = PQconnectdb(location);
+	CU_ASSERT_EQUAL_FATAL(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, "LISTEN provauth_pool");
+	CU_ASSERT_EQUAL(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	CU_ASSERT_EQUAL_FATAL(reserve_q(s, &r, (ask){ 0 }), 0);
+	/* Reserving takes a slot: nobody needs waking. */
+	payload = next_pool_notification(c, 200);
+	CU_ASSERT_PTR_NULL(payload);
+	free(payload);
+	CU_ASSERT_EQUAL(release_id(s, r->id), 0);
+	payload = next_pool_notification(c, 5000);
+	CU_ASSERT_PTR_NOT_NULL(payload);
+	if (payload)
+		CU_ASSERT_STRING_EQUAL(payload, PROVIDER);
+	free(payload);
+	/* A refused second release changes nothing and says nothing. */
+	CU_ASSERT_EQUAL(release_id(s, r->id), PROVAUTH_ENOTFOUND);
+	payload = next_pool_notification(c, 200);
+	CU_ASSERT_PTR_NULL(payload);
+	free(payload);
+	provauth_pool_reservation_free(r);
+	PQfinish(c);
+	provauth_store_free(s);
+}
+
 /* ---- suites ---- */
 
 static int suite_memory(void)
@@ -1090,10 +1155,16 @@ int main(int argc, char **argv)
 		{ "a dead reserver's slot is reclaimed, an attached job's is not", test_dead_holder_reclaimed },
 		PA_TEST_END
 	};
+	static const pa_test postgres_tests[] = {
+		CONTRACT_TESTS,
+		{ "a dead reserver's slot is reclaimed, an attached job's is not", test_dead_holder_reclaimed },
+		{ "a release notifies provauth_pool with the provider", test_release_notifies },
+		PA_TEST_END
+	};
 	static const pa_test_suite all[] = {
 		{ "memory", suite_memory, NULL, memory_tests },
 		{ "sqlite", suite_sqlite, NULL, process_tests },
-		{ "postgres", suite_postgres, NULL, process_tests },
+		{ "postgres", suite_postgres, NULL, postgres_tests },
 		PA_TEST_SUITE_END
 	};
 	static const pa_test_suite without_postgres[] = {
