@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ typedef enum backend { MEMORY, SQLITE, POSTGRES } backend;
 static backend current;
 static char tmpdir[] = "/tmp/provauth-pool-XXXXXX";
 static int store_counter;
-static unsigned reservation_counter;
+static atomic_uint reservation_counter;   /* threads reserve at once in the memory store */
 static const unsigned char test_key[32] = "0123456789abcdef0123456789abcdef";
 /* The sqlite file or postgres URL of the test's store, for other processes to open. */
 static char *location;
@@ -120,7 +121,7 @@ static provauth_store *store_with(const char *const *ids)
 
 static void next_reservation_id(char id[24])
 {
-	snprintf(id, 24, "rsv-%08x%08x", (unsigned)getpid(), ++reservation_counter);
+	snprintf(id, 24, "rsv-%08x%08x", (unsigned)getpid(), atomic_fetch_add(&reservation_counter, 1) + 1);
 }
 
 typedef struct ask {
