@@ -25,6 +25,7 @@ PA_UNIT_TESTS = \
 	tests/unit/test_store_migrate \
 	tests/unit/test_seal \
 	tests/unit/test_pixverse_unit \
+	tests/unit/test_pixverse_gen \
 	tests/unit/test_pixiv_unit \
 	tests/unit/test_fake_pixverse
 check_PROGRAMS += $(PA_UNIT_TESTS)
@@ -47,6 +48,8 @@ tests_unit_test_plugin_host_LDADD = plugins/support/libprovauth_plugin.la $(LDAD
 # Each plugin's library (the objects its module is made of), against the real host table.
 tests_unit_test_pixverse_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
 tests_unit_test_pixverse_unit_LDADD = plugins/pixverse/libpixverse.la plugins/support/libprovauth_plugin.la $(LDADD)
+tests_unit_test_pixverse_gen_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
+tests_unit_test_pixverse_gen_LDADD = plugins/pixverse/libpixverse.la plugins/support/libprovauth_plugin.la $(LDADD)
 tests_unit_test_pixiv_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixiv
 tests_unit_test_pixiv_unit_LDADD = plugins/pixiv/libpixiv.la plugins/support/libprovauth_plugin.la $(LDADD)
 
