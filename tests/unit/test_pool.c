@@ -565,6 +565,23 @@ static void test_no_secret_in_pool_output(void)
 	CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), "SECRET"));
 }
 
+static void test_short_hooks_refused(void)
+{
+	static provauth_pool_hooks short_hooks = { sizeof(size_t), "web", 2, NULL, NULL, NULL };
+	provauth_provider p = scripted_provider;
+	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
+	provauth_manager *m = NULL;
+
+	opts.skip_plugins = 1;
+	opts.log = pa_test_log_capture;
+	opts.store = store; /* never the default store in the user's home */
+	CU_ASSERT_FATAL(provauth_manager_new(&m, NULL, &opts) == 0);
+	p.pool = &short_hooks;
+	CU_ASSERT_EQUAL(provauth_manager_add_provider(m, &p), PROVAUTH_EPLUGIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "pool hooks"));
+	provauth_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
 	static const pa_test tests[] = {
@@ -581,6 +598,7 @@ int main(int argc, char **argv)
 		{ "a waiter is woken by a release", test_waiter_woken_by_release },
 		{ "8 threads never exceed an account's slots", test_threads_never_exceed_slots },
 		{ "no secret in the pool's logs and errors", test_no_secret_in_pool_output },
+		{ "pool hooks shorter than ABI 2.1 refused", test_short_hooks_refused },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {
