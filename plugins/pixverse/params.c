@@ -460,7 +460,8 @@ int pv_gen_parse(const provauth_host *h, const provauth_op_arg *args, size_t nar
 	g->prompt = (v = arg_value(args, nargs, "prompt")) ? v : "";
 	if (strlen(g->prompt) > PV_PROMPT_MAX || !text_ok(g->prompt))
 		return h->set_error(h, PROVAUTH_EINVAL, "pixverse: prompt: at most %d characters of text", PV_PROMPT_MAX);
-	if (!*g->prompt && (g->type == PV_GEN_T2V || g->type == PV_GEN_T2I || g->type == PV_GEN_I2I))
+	/* The service answers 400011 to any job but a transition without one (a transition's segments have theirs). */
+	if (!*g->prompt && g->type != PV_GEN_TRANSITION)
 		return h->set_error(h, PROVAUTH_EINVAL, "pixverse: prompt: %s needs a prompt", g->type_name);
 	if ((v = arg_value(args, nargs, "negative_prompt"))) {
 		if (strlen(v) > PV_PROMPT_MAX || !text_ok(v))

@@ -350,11 +350,14 @@ static const bad_case bad_cases[] = {
 	{ { "type", "i2v", "prompt", "x", NULL }, { "image_url", "exactly 1", NULL } },
 	{ { "type", "i2v", "aspect_ratio", "1:1", "image_url", "https://m.test/upload/a.png", "image_path",
 	    "upload/a.png", NULL }, { "aspect_ratio", "i2v", NULL } },
-	{ { "type", "i2v", "image_url", "https://m.test/upload/a.png", NULL }, { "image_url", "image_path", "pairs" } },
-	{ { "type", "i2v", "image_url", "ftp://m.test/a.png", "image_path", "upload/a.png", NULL },
+	{ { "type", "i2v", "prompt", "x", "image_url", "https://m.test/upload/a.png", NULL },
+	  { "image_url", "image_path", "pairs" } },
+	{ { "type", "i2v", "image_url", "https://m.test/upload/a.png", "image_path", "upload/a.png", NULL },
+	  { "prompt", "i2v needs a prompt", NULL } },
+	{ { "type", "i2v", "prompt", "x", "image_url", "ftp://m.test/a.png", "image_path", "upload/a.png", NULL },
 	  { "image_url", "http", NULL } },
 	{ { "type", "extend", "prompt", "x", NULL }, { "video_id", "extend", NULL } },
-	{ { "type", "extend", "video_id", "abc", NULL }, { "video_id", "positive integer", NULL } },
+	{ { "type", "extend", "prompt", "x", "video_id", "abc", NULL }, { "video_id", "positive integer", NULL } },
 	{ { "type", "extend", "video_id", "7", "aspect_ratio", "1:1", NULL }, { "aspect_ratio", NULL } },
 	{ { "type", "transition", "image_url", "https://m.test/upload/a.png", "image_path", "upload/a.png", NULL },
 	  { "image_url", "2 to 7", NULL } },
@@ -838,6 +841,7 @@ static void test_generate_requests(void)
 	stub_reset(gen_rules);
 	memset(&v, 0, sizeof(v));
 	arg(&v, "type", "i2v");
+	arg(&v, "prompt", "it moves");
 	arg(&v, "image_url", "http://127.0.0.1:1/media/upload/u1.png");
 	arg(&v, "image_path", "upload/u1.png");
 	CU_ASSERT_EQUAL_FATAL(run_op(pv_op_generate, &s, &v, &out, &f), 0);
@@ -845,7 +849,7 @@ static void test_generate_requests(void)
 	CU_ASSERT_STRING_EQUAL(member(reqs[0].body, "customer_img_path"), "upload/u1.png");
 	CU_ASSERT_STRING_EQUAL(member(reqs[0].body, "customer_img_url"), "http://127.0.0.1:1/media/upload/u1.png");
 	CU_ASSERT_STRING_EQUAL(member(reqs[0].body, "aspect_ratio"), "");
-	CU_ASSERT_STRING_EQUAL(member(reqs[0].body, "prompt"), "");
+	CU_ASSERT_STRING_EQUAL(member(reqs[0].body, "prompt"), "it moves");
 	CU_ASSERT_STRING_EQUAL(member(out, "job_id"), "102");
 	host.free(&host, out);
 
