@@ -29,15 +29,17 @@ static void add_string_list(pv_jsonbuf *b, const char *key, const char *const *i
 	pv_jsonbuf_addf(b, "]");
 }
 
-/* prompt, model, quality and what every video job shares. */
+/* model, quality and the prompt: what every job carries (a transition's prompt only for one segment). */
 static void add_common(pv_jsonbuf *b, const pv_gen *g)
 {
-	pv_jsonbuf_addf(b, "\"prompt\":");
-	pv_jsonbuf_str(b, g->prompt);
-	pv_jsonbuf_addf(b, ",\"model\":");
+	pv_jsonbuf_addf(b, "\"model\":");
 	pv_jsonbuf_str(b, g->model);
 	pv_jsonbuf_addf(b, ",\"quality\":");
 	pv_jsonbuf_str(b, g->quality);
+	if (g->type == PV_GEN_TRANSITION && g->segment_count != 1)
+		return;
+	pv_jsonbuf_addf(b, ",\"prompt\":");
+	pv_jsonbuf_str(b, g->type == PV_GEN_TRANSITION ? g->prompts[0] : g->prompt);
 }
 
 /* The request body of g's endpoint (malloc'd), or NULL when out of memory. */

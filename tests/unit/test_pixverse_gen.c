@@ -785,6 +785,15 @@ static const char *member(const char *json, const char *path)
 	return buf;
 }
 
+static int has_member(const char *json, const char *key)
+{
+	provauth_json *j = host.json_parse(json, strlen(json));
+	int has = host.json_get(j, key) != NULL;
+
+	host.json_free(j);
+	return has;
+}
+
 static int has_no_secret(const char *text)
 {
 	return text && !strstr(text, JWT_SECRET) && !strstr(text, API_KEY_SECRET) && !strstr(text, COOKIE_SECRET);
@@ -889,6 +898,24 @@ static void test_generate_requests(void)
 	CU_ASSERT_STRING_EQUAL(member(reqs[0].body, "credit_change"), "32");
 	CU_ASSERT_STRING_EQUAL(member(reqs[0].body, "off_peak"), "0");
 	CU_ASSERT_STRING_EQUAL(member(out, "cost"), "32");
+	/* Two segments: no single prompt. */
+	CU_ASSERT(!has_member(reqs[0].body, "prompt"));
+	host.free(&host, out);
+
+	/* One segment (two images): its prompt goes as prompt too. */
+	stub_reset(gen_rules);
+	memset(&v, 0, sizeof(v));
+	arg(&v, "type", "transition");
+	arg(&v, "image_url", "http://m.test/upload/a.png");
+	arg(&v, "image_path", "upload/a.png");
+	arg(&v, "image_url", "http://m.test/upload/b.png");
+	arg(&v, "image_path", "upload/b.png");
+	arg(&v, "prompts", "only");
+	CU_ASSERT_EQUAL_FATAL(run_op(pv_op_generate, &s, &v, &out, &f), 0);
+	CU_ASSERT_STRING_EQUAL(member(reqs[0].body, "prompt"), "only");
+	CU_ASSERT_STRING_EQUAL(member(reqs[0].body, "prompts"), "[\"only\"]");
+	CU_ASSERT_STRING_EQUAL(member(reqs[0].body, "durations"), "[5]");
+	CU_ASSERT_STRING_EQUAL(member(out, "cost"), "20");
 	host.free(&host, out);
 
 	/* An image job: success_ids when there is no image_id, and the "image:" id. */
