@@ -1077,6 +1077,29 @@ static void test_jobs_batched(void)
 		CU_ASSERT_EQUAL(count_requests("/video/list/personal"), 1);
 		host.free(&host, out);
 	}
+	/* More ids than one list page: still one request, the ones not listed "unknown". */
+	stub_reset(list_rules);
+	{
+		static char texts[PV_JOB_IDS_MAX + 50][16];
+		const char *many[PV_JOB_IDS_MAX + 50];
+		provauth_json *j;
+
+		for (i = 0; i < PA_ARRAY_LEN(many); i++) {
+			snprintf(texts[i], sizeof(texts[i]), "%zu", 1000 + i);
+			many[i] = texts[i];
+		}
+		many[0] = "4";
+		CU_ASSERT_EQUAL_FATAL(pv_job_status(&stub_state, &s.c.s, many, PA_ARRAY_LEN(many), &out, &f), 0);
+		CU_ASSERT_EQUAL(nreqs, 1);
+		j = host.json_parse(out, strlen(out));
+		CU_ASSERT_EQUAL(host.json_array_len(host.json_get(j, "jobs")), PA_ARRAY_LEN(many));
+		CU_ASSERT_STRING_EQUAL(host.json_string(host.json_get(host.json_array_at(host.json_get(j, "jobs"), 0),
+		                                                      "state")), "done");
+		CU_ASSERT_STRING_EQUAL(host.json_string(host.json_get(host.json_array_at(host.json_get(j, "jobs"), 1),
+		                                                      "state")), "unknown");
+		host.json_free(j);
+		host.free(&host, out);
+	}
 	/* A malformed id: refused before any request. */
 	stub_reset(list_rules);
 	memset(&v, 0, sizeof(v));
@@ -1201,6 +1224,32 @@ static void test_plan_and_status(void)
 	CU_ASSERT_STRING_EQUAL(member(out, "blocked"), "true");
 	CU_ASSERT_EQUAL(f.kind, PROVAUTH_FAILURE_NONE);
 	host.free(&host, out);
+	/* Without the plan the limit is unknown (0); a lost session during it fails the call, to be recovered. */
+	{
+		static const stub_rule no_plan[] = {
+			{ "/creative_platform/toc/members/plan_details", "{\"ErrCode\":500100,\"ErrMsg\":\"db\"}" },
+			{ "/creative_platform/user/credits", "{\"ErrCode\":0,\"Resp\":{\"credit_daily\":3}}" },
+			{ NULL, NULL },
+		};
+		static const stub_rule lost[] = {
+			{ "/creative_platform/toc/members/plan_details", "{\"ErrCode\":10005,\"ErrMsg\":\"elsewhere\"}" },
+			{ "/creative_platform/user/credits", "{\"ErrCode\":0,\"Resp\":{\"credit_daily\":3}}" },
+			{ NULL, NULL },
+		};
+
+		stub_reset(no_plan);
+		CU_ASSERT_EQUAL_FATAL(pv_pool_status(&stub_state, &s.c.s, &out, &f), 0);
+		CU_ASSERT_STRING_EQUAL(member(out, "max_concurrent"), "0");
+		CU_ASSERT_STRING_EQUAL(member(out, "credits"), "{\"web\":3}");
+		CU_ASSERT_EQUAL(f.kind, PROVAUTH_FAILURE_NONE);
+		host.free(&host, out);
+		stub_reset(lost);
+		out = NULL;
+		CU_ASSERT_EQUAL(pv_pool_status(&stub_state, &s.c.s, &out, &f), PROVAUTH_EPROVIDER);
+		CU_ASSERT_PTR_NULL(out);
+		CU_ASSERT_EQUAL(f.kind, PROVAUTH_FAILURE_HTTP);
+		provauth_failure_clear(&f);
+	}
 	sess_close(&s);
 	sess_close(&k);
 }
