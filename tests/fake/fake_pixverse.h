@@ -117,6 +117,8 @@
  *                                               job durations (ms) from now on;
  *                                               answers the values in force
  *   POST /__control/plan?email=X&plan_type=&gen_simultaneously=
+ *   POST /__control/job_clock?freeze=0|1&advance_ms=N
+ *                                               {"ok":true,"now_ms":..,"frozen":..}
  *   POST /__control/next_outcome?outcome=done|moderated|failed|auto
  *   POST /__control/high_load?count=N           next N generation calls: 500069
  *   POST /__control/job_stats[?email=X]         {"ok":true, submitted, in_flight,
@@ -326,8 +328,13 @@ void fake_pixverse_reset_counters(fake_pixverse *srv);
 
 /* ---- generation jobs (fake_pixverse_jobs.c) ---- */
 
-/* The job clock: monotonic milliseconds since the server started. */
+/* The job clock: monotonic milliseconds since the server started, plus
+ * what fake_pixverse_advance_job_clock added; it stands still while frozen,
+ * so that a test can look at each phase of a job however slow it runs. */
 long long fake_pixverse_now_ms(fake_pixverse *srv);
+void fake_pixverse_freeze_job_clock(fake_pixverse *srv, int frozen);
+/* Moves the job clock forward by ms (>= 0), frozen or not. */
+void fake_pixverse_advance_job_clock(fake_pixverse *srv, long ms);
 /* For jobs submitted from now on; a negative value keeps the current one. */
 void fake_pixverse_set_job_durations(fake_pixverse *srv, long queue_ms, long process_ms);
 void fake_pixverse_set_early_cdn_ms(fake_pixverse *srv, long ms);

@@ -61,13 +61,20 @@ typedef struct gen_request {
 	char *text;              /* every prompt of the request, for the keywords */
 } gen_request;
 
-static long long clock_ms(const struct timespec *origin)
+static long long real_ms(const struct timespec *origin)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (long long)(now.tv_sec - origin->tv_sec) * 1000 +
 		(now.tv_nsec - origin->tv_nsec) / 1000000;
+}
+
+/* The job clock: real time since the start, plus what tests advanced it by,
+ * or standing still while frozen (so a test can look at each phase). */
+static long long pv_now_ms(fake_pixverse *pv)
+{
+	return pv->clock_frozen ? pv->frozen_at_ms : real_ms(&pv->started) + pv->clock_advance_ms;
 }
 
 static job_phase phase_of(const pv_job *j, long long now, long long *in_processing)
@@ -114,7 +121,7 @@ static void refund(pv_account *a, pv_job *j)
 
 void fake_pv_jobs_settle(fake_pixverse *pv)
 {
-	long long now = clock_ms(&pv->started), unused;
+	long long now = pv_now_ms(pv), unused;
 	size_t i;
 
 	for (i = 0; i < pv->njobs; i++) {
@@ -486,7 +493,7 @@ static void handle_generation(fake_pixverse *pv, pv_account *a, const fake_reque
 	json_object *body = fake_json_parse(req->body, req->body_len), *r, *ids;
 	gen_request g;
 	const char *msg = NULL;
-	long long now = clock_ms(&pv->started);
+	long long now = pv_now_ms(pv);
 	unsigned long flying;
 	long balance;
 	pv_job *j;
@@ -632,7 +639,7 @@ static void handle_list(fake_pixverse *pv, pv_account *a, int is_image, const fa
 {
 	size_t account = (size_t)(a - pv->accounts), i;
 	json_object *body = fake_json_parse(req->body, req->body_len), *data, *r;
-	long long offset = 0, limit = DEFAULT_LIST_LIMIT, now = clock_ms(&pv->started), seen = 0;
+	long long offset = 0, limit = DEFAULT_LIST_LIMIT, now = pv_now_ms(pv), seen = 0;
 
 	if (body && !json_object_is_type(body, json_type_object)) {
 		json_object_put(body);
@@ -745,7 +752,7 @@ void fake_pv_jobs_handle(fake_pixverse *pv, const fake_request *req, fake_respon
 
 int fake_pv_job_result_exists(fake_pixverse *pv, long long id, int is_image)
 {
-	long long now = clock_ms(&pv->started), unused;
+	long long now = pv_now_ms(pv), unused;
 	size_t i;
 
 	for (i = 0; i < pv->njobs; i++)
@@ -782,7 +789,7 @@ void fake_pv_jobs_free(fake_pixverse *pv)
 static void stats_of(fake_pixverse *pv, size_t account, fake_pv_job_stats *out)
 {
 	*out = pv->accounts[account].stats;
-	out->in_flight = in_flight(pv, account, clock_ms(&pv->started));
+	out->in_flight = in_flight(pv, account, pv_now_ms(pv));
 }
 
 static void stats_add(fake_pv_job_stats *sum, const fake_pv_job_stats *s)
@@ -817,6 +824,28 @@ static json_object *stats_json(const fake_pv_job_stats *s)
 	json_object_object_add(o, "charged", json_object_new_int64(s->charged));
 	json_object_object_add(o, "refunded", json_object_new_int64(s->refunded));
 	return o;
+}
+
+/* Called with the lock held; the clock never goes back. */
+static void freeze(fake_pixverse *pv, int frozen)
+{
+	if (frozen && !pv->clock_frozen) {
+		pv->frozen_at_ms = pv_now_ms(pv);
+		pv->clock_frozen = 1;
+	} else if (!frozen && pv->clock_frozen) {
+		pv->clock_advance_ms = pv->frozen_at_ms - real_ms(&pv->started);
+		pv->clock_frozen = 0;
+	}
+}
+
+static void advance(fake_pixverse *pv, long ms)
+{
+	if (ms <= 0)
+		return;
+	if (pv->clock_frozen)
+		pv->frozen_at_ms += ms;
+	else
+		pv->clock_advance_ms += ms;
 }
 
 /* Called with the lock held. -1 for an unknown email. */
@@ -886,7 +915,7 @@ void fake_pv_jobs_reset(fake_pixverse *pv)
 	size_t i;
 
 	fake_pv_jobs_settle(pv);
-	now = clock_ms(&pv->started);
+	now = pv_now_ms(pv);
 	for (i = 0; i < pv->naccounts; i++) {
 		memset(&pv->accounts[i].stats, 0, sizeof(pv->accounts[i].stats));
 		/* Jobs still running stay in flight: the peak starts from them. */
@@ -916,6 +945,23 @@ int fake_pv_jobs_control(fake_pixverse *pv, const fake_request *req, fake_respon
 		json_object_object_add(o, "queue_ms", json_object_new_int64(q));
 		json_object_object_add(o, "process_ms", json_object_new_int64(p));
 		json_object_object_add(o, "early_cdn_ms", json_object_new_int64(e));
+		fake_control_ok(resp, o);
+		return 1;
+	}
+	if (!strcmp(what, "job_clock")) {
+		long frozen = pv->clock_frozen, ms = 0;
+		json_object *o;
+
+		if (fake_request_arg_long(&frozen, req, "freeze") < 0 ||
+		    fake_request_arg_long(&ms, req, "advance_ms") < 0 || ms < 0) {
+			fake_control_error(resp, "job_clock: freeze must be 0 or 1, advance_ms an integer >= 0");
+			return 1;
+		}
+		freeze(pv, frozen != 0);
+		advance(pv, ms);
+		o = json_object_new_object();
+		json_object_object_add(o, "now_ms", json_object_new_int64(pv_now_ms(pv)));
+		json_object_object_add(o, "frozen", json_object_new_boolean(pv->clock_frozen));
 		fake_control_ok(resp, o);
 		return 1;
 	}
@@ -982,7 +1028,26 @@ int fake_pv_jobs_control(fake_pixverse *pv, const fake_request *req, fake_respon
 
 long long fake_pixverse_now_ms(fake_pixverse *pv)
 {
-	return clock_ms(&pv->started);
+	long long now;
+
+	fake_server_lock(pv->server);
+	now = pv_now_ms(pv);
+	fake_server_unlock(pv->server);
+	return now;
+}
+
+void fake_pixverse_freeze_job_clock(fake_pixverse *pv, int frozen)
+{
+	fake_server_lock(pv->server);
+	freeze(pv, frozen);
+	fake_server_unlock(pv->server);
+}
+
+void fake_pixverse_advance_job_clock(fake_pixverse *pv, long ms)
+{
+	fake_server_lock(pv->server);
+	advance(pv, ms);
+	fake_server_unlock(pv->server);
 }
 
 void fake_pixverse_set_job_durations(fake_pixverse *pv, long queue_ms, long process_ms)

@@ -88,6 +88,9 @@ struct fake_pixverse {
 
 	/* jobs (fake_pixverse_jobs.c) */
 	struct timespec started;     /* origin of the millisecond clock */
+	long long clock_advance_ms;  /* added to real time by tests */
+	int clock_frozen;            /* the clock stands at frozen_at_ms */
+	long long frozen_at_ms;
 	long job_queue_ms, job_process_ms, early_cdn_ms;
 	fake_pv_outcome next_outcome;  /* FAKE_PV_OUTCOME_AUTO: by prompt */
 	unsigned long high_load_left;  /* next generation calls answering 500069 */

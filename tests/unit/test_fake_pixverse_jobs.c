@@ -24,6 +24,8 @@
 #define ANON "7f0c1d6e-0000-4000-8000-00000000jobs"
 #define ALICE "alice@example.com"
 #define BOB "bob@example.com"
+/* Phases of the real-time lifecycle test: short, as tests of the pool use. */
+#define PHASE_MS 20
 
 typedef struct buf {
 	char *data;
@@ -289,78 +291,119 @@ static void stop(fake_pixverse *srv, char *a, char *b)
 
 /* ---- lifecycle ---- */
 
-/* Appends s to seq[] unless it repeats the last; the count. */
-static size_t seq_add(int *seq, size_t n, size_t max, int s)
+/* Index of s in the lifecycle order, or -1 when it does not belong there. */
+static int order_of(const int *order, size_t n, int s)
 {
-	if (n && seq[n - 1] == s)
-		return n;
-	if (n < max)
-		seq[n++] = s;
-	return n;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (order[i] == s)
+			return (int)i;
+	return -1;
+}
+
+/* In real time with short phases: whatever a slow client manages to see is
+ * in order and fits the clock, and the job ends done when it should. */
+static void test_video_lifecycle_timing(void)
+{
+	static const int order[] = { 5, 10, 1 };
+	char *tok;
+	fake_pixverse *srv = start(&tok, NULL);
+	int i, last = -1, status = -1;
+	long long id, submitted, answered, before, after;
+	json_object *r;
+
+	fake_pixverse_set_job_durations(srv, PHASE_MS, PHASE_MS);
+	fake_pixverse_set_early_cdn_ms(srv, PHASE_MS);
+	/* The job's clock starts when the fake takes the request: between these two. */
+	submitted = fake_pixverse_now_ms(srv);
+	CU_ASSERT_EQUAL_FATAL(t2v(srv, tok, "a cat", "360p", 5, &id), 0);
+	answered = fake_pixverse_now_ms(srv);
+	CU_ASSERT(id > 0);
+	for (i = 0; i < 3000 && status != 1; i++) {
+		int at;
+
+		before = fake_pixverse_now_ms(srv);
+		r = record(srv, tok, 0, id);
+		after = fake_pixverse_now_ms(srv);
+		status = (int)get_int(r, "video_status");
+		at = order_of(order, 3, status);
+		CU_ASSERT(at >= last);
+		last = at;
+		if (status == 5)
+			CU_ASSERT(before < answered + PHASE_MS);
+		if (status == 10) {
+			CU_ASSERT(after >= submitted + PHASE_MS);
+			CU_ASSERT(before < answered + 2 * PHASE_MS);
+			CU_ASSERT(get_int(r, "output_width") == 0 && get_int(r, "output_height") == 0);
+		}
+		if (status == 1)
+			CU_ASSERT(after >= submitted + 2 * PHASE_MS);
+		json_object_put(r);
+		sleep_ms(2);
+	}
+	CU_ASSERT_EQUAL(status, 1);
+	stop(srv, tok, NULL);
+}
+
+/* Each status of the job, one clock step at a time. */
+static int status_at(fake_pixverse *srv, const char *tok, int image, long long id, json_object **rec)
+{
+	json_object *r = record(srv, tok, image, id);
+	int status = (int)get_int(r, image ? "image_status" : "video_status");
+
+	if (rec)
+		*rec = r;
+	else
+		json_object_put(r);
+	return status;
 }
 
 static void test_video_lifecycle(void)
 {
 	char *tok;
 	fake_pixverse *srv = start(&tok, NULL);
-	int seq[8], i;
-	size_t n = 0;
-	long long id, submitted, before, after, done_at = -1;
+	long long id;
 	json_object *r;
+	const char *url;
+	fake_pv_job_stats s;
 
-	fake_pixverse_set_job_durations(srv, 150, 150);
-	fake_pixverse_set_early_cdn_ms(srv, 150);
-	submitted = fake_pixverse_now_ms(srv);
+	fake_pixverse_set_job_durations(srv, 100, 200);
+	fake_pixverse_set_early_cdn_ms(srv, 200);
+	fake_pixverse_freeze_job_clock(srv, 1);
 	CU_ASSERT_EQUAL_FATAL(t2v(srv, tok, "a cat", "360p", 5, &id), 0);
-	CU_ASSERT(id > 0);
-	for (i = 0; i < 3000 && done_at < 0; i++) {
-		int status, w, h;
-		const char *url;
-
-		before = fake_pixverse_now_ms(srv);
-		r = record(srv, tok, 0, id);
-		after = fake_pixverse_now_ms(srv);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-		status = (int)get_int(r, "video_status");
-		w = (int)get_int(r, "output_width");
-		h = (int)get_int(r, "output_height");
-		url = get_str(r, "url");
-		n = seq_add(seq, n, 8, status);
-		if (status == 5) {
-			CU_ASSERT(before < submitted + 150 + 1);
-		} else if (status == 10) {
-			/* The early CDN entry: a URL, no size, not a completion. */
-			CU_ASSERT(after >= submitted + 150);
-			CU_ASSERT(before < submitted + 300 + 1);
-			CU_ASSERT(w == 0 && h == 0);
-			CU_ASSERT(url && strstr(url, "/web/ori/"));
-		} else if (status == 1) {
-			CU_ASSERT(after >= submitted + 300);
-			CU_ASSERT(w == 640 && h == 360);
-			CU_ASSERT(url && strstr(url, "/media/web/ori/") && strstr(url, ".mp4"));
-			CU_ASSERT(strlen(get_str(r, "customer_video_last_frame_url")) > 0);
-			CU_ASSERT_EQUAL(get_int(r, "video_duration"), 5);
-			CU_ASSERT_STRING_EQUAL(get_str(r, "prompt"), "a cat");
-			done_at = after;
-		}
-		json_object_put(r);
-		sleep_ms(5);
-	}
-	CU_ASSERT_EQUAL_FATAL(n, 3);
-	CU_ASSERT_EQUAL(seq[0], 5);
-	CU_ASSERT_EQUAL(seq[1], 10);
-	CU_ASSERT_EQUAL(seq[2], 1);
-	{
-		fake_pv_job_stats s;
-
-		CU_ASSERT_EQUAL(fake_pixverse_job_stats(srv, ALICE, &s), 0);
-		CU_ASSERT_EQUAL(s.submitted, 1);
-		CU_ASSERT_EQUAL(s.done, 1);
-		CU_ASSERT_EQUAL(s.in_flight, 0);
-		CU_ASSERT_EQUAL(s.max_in_flight, 1);
-		CU_ASSERT_EQUAL(s.charged, 20);
-		CU_ASSERT_EQUAL(s.refunded, 0);
-	}
+	CU_ASSERT_EQUAL(status_at(srv, tok, 0, id, &r), 5);
+	CU_ASSERT(get_int(r, "output_width") == 0 && strlen(get_str(r, "url")) == 0);
+	json_object_put(r);
+	fake_pixverse_advance_job_clock(srv, 99);
+	CU_ASSERT_EQUAL(status_at(srv, tok, 0, id, NULL), 5);
+	fake_pixverse_advance_job_clock(srv, 1);
+	/* The early CDN entry: a URL, no size, not a completion. */
+	CU_ASSERT_EQUAL(status_at(srv, tok, 0, id, &r), 10);
+	url = get_str(r, "url");
+	CU_ASSERT(url && strstr(url, "/web/ori/"));
+	CU_ASSERT(get_int(r, "output_width") == 0 && get_int(r, "output_height") == 0);
+	json_object_put(r);
+	fake_pixverse_advance_job_clock(srv, 199);
+	CU_ASSERT_EQUAL(status_at(srv, tok, 0, id, NULL), 10);
+	CU_ASSERT_EQUAL(fake_pixverse_job_stats(srv, ALICE, &s), 0);
+	CU_ASSERT_EQUAL(s.in_flight, 1);
+	fake_pixverse_advance_job_clock(srv, 1);
+	CU_ASSERT_EQUAL(status_at(srv, tok, 0, id, &r), 1);
+	CU_ASSERT(get_int(r, "output_width") == 640 && get_int(r, "output_height") == 360);
+	url = get_str(r, "url");
+	CU_ASSERT(url && strstr(url, "/media/web/ori/") && strstr(url, ".mp4"));
+	CU_ASSERT(strlen(get_str(r, "customer_video_last_frame_url")) > 0);
+	CU_ASSERT_EQUAL(get_int(r, "video_duration"), 5);
+	CU_ASSERT_STRING_EQUAL(get_str(r, "prompt"), "a cat");
+	json_object_put(r);
+	CU_ASSERT_EQUAL(fake_pixverse_job_stats(srv, ALICE, &s), 0);
+	CU_ASSERT_EQUAL(s.submitted, 1);
+	CU_ASSERT_EQUAL(s.done, 1);
+	CU_ASSERT_EQUAL(s.in_flight, 0);
+	CU_ASSERT_EQUAL(s.max_in_flight, 1);
+	CU_ASSERT_EQUAL(s.charged, 20);
+	CU_ASSERT_EQUAL(s.refunded, 0);
 	stop(srv, tok, NULL);
 }
 
@@ -369,22 +412,23 @@ static void test_early_cdn_window(void)
 {
 	char *tok;
 	fake_pixverse *srv = start(&tok, NULL);
-	int seq[8], i;
-	size_t n = 0;
 	long long id;
 
-	fake_pixverse_set_job_durations(srv, 100, 400);
-	fake_pixverse_set_early_cdn_ms(srv, 100);
+	fake_pixverse_set_job_durations(srv, 10, 100);
+	fake_pixverse_set_early_cdn_ms(srv, 30);
+	fake_pixverse_freeze_job_clock(srv, 1);
 	CU_ASSERT_EQUAL_FATAL(t2v(srv, tok, "a dog", "360p", 5, &id), 0);
-	for (i = 0; i < 3000 && (!n || seq[n - 1] != 1); i++) {
-		json_object *r = record(srv, tok, 0, id);
-
-		n = seq_add(seq, n, 8, (int)get_int(r, "video_status"));
-		json_object_put(r);
-		sleep_ms(5);
-	}
-	CU_ASSERT_EQUAL_FATAL(n, 4);
-	CU_ASSERT(seq[0] == 5 && seq[1] == 10 && seq[2] == 5 && seq[3] == 1);
+	CU_ASSERT_EQUAL(status_at(srv, tok, 0, id, NULL), 5);
+	fake_pixverse_advance_job_clock(srv, 10);
+	CU_ASSERT_EQUAL(status_at(srv, tok, 0, id, NULL), 10);
+	fake_pixverse_advance_job_clock(srv, 30);
+	CU_ASSERT_EQUAL(status_at(srv, tok, 0, id, NULL), 5);
+	fake_pixverse_advance_job_clock(srv, 69);
+	CU_ASSERT_EQUAL(status_at(srv, tok, 0, id, NULL), 5);
+	/* Unfreezing never moves the clock back. */
+	fake_pixverse_freeze_job_clock(srv, 0);
+	fake_pixverse_advance_job_clock(srv, 1);
+	CU_ASSERT_EQUAL(status_at(srv, tok, 0, id, NULL), 1);
 	stop(srv, tok, NULL);
 }
 
@@ -392,25 +436,22 @@ static void test_image_lifecycle(void)
 {
 	char *tok;
 	fake_pixverse *srv = start(&tok, NULL);
-	int seq[8], i;
-	size_t n = 0;
 	long long id;
 	json_object *r;
 	buf b;
 
-	fake_pixverse_set_job_durations(srv, 150, 150);
+	fake_pixverse_set_job_durations(srv, 20, 40);
+	fake_pixverse_freeze_job_clock(srv, 1);
 	CU_ASSERT_EQUAL_FATAL(gen(srv, tok, "image/i2i", "{\"prompt\":\"a fox\",\"model\":\"qwen-image\","
 		"\"quality\":\"2k\",\"aspect_ratio\":\"1:1\",\"seed\":0,\"create_count\":1,"
 		"\"customer_img_paths\":[],\"customer_img_urls\":[]}", &id), 0);
 	CU_ASSERT(id > 0);
-	for (i = 0; i < 3000 && (!n || seq[n - 1] != 1); i++) {
-		r = record(srv, tok, 1, id);
-		n = seq_add(seq, n, 8, (int)get_int(r, "image_status"));
-		json_object_put(r);
-		sleep_ms(5);
-	}
-	CU_ASSERT_EQUAL_FATAL(n, 3);
-	CU_ASSERT(seq[0] == 10 && seq[1] == 5 && seq[2] == 1);
+	/* Images: 10 is the early queue, 5 processing, 1 done. */
+	CU_ASSERT_EQUAL(status_at(srv, tok, 1, id, NULL), 10);
+	fake_pixverse_advance_job_clock(srv, 20);
+	CU_ASSERT_EQUAL(status_at(srv, tok, 1, id, NULL), 5);
+	fake_pixverse_advance_job_clock(srv, 40);
+	CU_ASSERT_EQUAL(status_at(srv, tok, 1, id, NULL), 1);
 	r = record(srv, tok, 1, id);
 	CU_ASSERT(get_int(r, "width") == 1440 && get_int(r, "height") == 1440);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(get_str(r, "image_url"));
@@ -985,6 +1026,24 @@ static void test_control_http(void)
 	CU_ASSERT(get_int(a, "video_list") >= 1);
 	CU_ASSERT_EQUAL(get_int(a, "t2v"), 4);
 	json_object_put(stats);
+	/* The job clock over HTTP: frozen, it moves only when told. */
+	{
+		long long t0;
+
+		o = control(srv, "job_clock?freeze=1");
+		t0 = get_int(o, "now_ms");
+		CU_ASSERT(t0 >= 0);
+		json_object_put(o);
+		sleep_ms(20);
+		o = control(srv, "job_clock?advance_ms=7");
+		CU_ASSERT_EQUAL(get_int(o, "now_ms"), t0 + 7);
+		json_object_put(o);
+		CU_ASSERT_EQUAL(fake_pixverse_now_ms(srv), t0 + 7);
+		CU_ASSERT_PTR_NULL(control(srv, "job_clock?advance_ms=-1"));
+		json_object_put(control(srv, "job_clock?freeze=0"));
+		sleep_ms(20);
+		CU_ASSERT(fake_pixverse_now_ms(srv) >= t0 + 7 + 20);
+	}
 	/* reset zeroes the job counters. */
 	json_object_put(control(srv, "reset"));
 	o = control(srv, "job_stats");
@@ -1049,6 +1108,7 @@ int main(int argc, char **argv)
 {
 	static const pa_test tests[] = {
 		{ "video lifecycle: 5, 10 without size, 1 with size", test_video_lifecycle },
+		{ "video lifecycle in real time", test_video_lifecycle_timing },
 		{ "early CDN window shorter than processing", test_early_cdn_window },
 		{ "image lifecycle and cost", test_image_lifecycle },
 		{ "moderated and failed jobs are refunded", test_moderated_and_failed_are_refunded },
