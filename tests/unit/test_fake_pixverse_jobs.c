@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fake_pixverse.h"
 #include "../support/pa_test.h"
@@ -959,6 +960,41 @@ static void test_media_results(void)
 	stop(srv, tok, NULL);
 }
 
+/* The accounts file says what plan_details answers; a literal 0 is kept. */
+static void test_plans_from_accounts_file(void)
+{
+	char path[] = "/tmp/test_fake_pixverse_jobs.XXXXXX", err[256] = "";
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	fake_pixverse *srv;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("{\"accounts\": [{\"email\": \"a@x.org\", \"password\": \"p\"},"
+	      " {\"email\": \"b@x.org\", \"password\": \"p\", \"plan_type\": 1, \"gen_simultaneously\": 0},"
+	      " {\"email\": \"c@x.org\", \"password\": \"p\", \"gen_simultaneously\": 7}]}", f);
+	fclose(f);
+	srv = fake_pixverse_start(NULL, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+	CU_ASSERT_EQUAL(fake_pixverse_load_accounts(srv, path, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_concurrency_limit(srv, "a@x.org"), 2);
+	CU_ASSERT_EQUAL(fake_pixverse_concurrency_limit(srv, "b@x.org"), 5);
+	CU_ASSERT_EQUAL(fake_pixverse_concurrency_limit(srv, "c@x.org"), 7);
+	CU_ASSERT_EQUAL(fake_pixverse_concurrency_limit(srv, "nobody@x.org"), -1);
+	{
+		char *tok = fake_pixverse_login_token_ids(srv, "b@x.org", TRACE, ANON);
+		request rq = { .path = "/creative_platform/toc/members/plan_details", .body = "{}", .token = tok };
+		json_object *resp;
+
+		CU_ASSERT_EQUAL(call(srv, &rq, &resp), 0);
+		CU_ASSERT_EQUAL(get_int(resp, "gen_simultaneously"), 0);
+		CU_ASSERT_EQUAL(get_int(resp, "current_plan_type"), 1);
+		json_object_put(resp);
+		free(tok);
+	}
+	fake_pixverse_stop(srv);
+	unlink(path);
+}
+
 /* ---- control over HTTP ---- */
 
 static json_object *control(fake_pixverse *srv, const char *what)
@@ -1121,6 +1157,7 @@ int main(int argc, char **argv)
 		{ "dead session on generation calls", test_dead_session },
 		{ "upload parsing", test_upload },
 		{ "media host serves results", test_media_results },
+		{ "plans from the accounts file", test_plans_from_accounts_file },
 		{ "control endpoints for jobs", test_control_http },
 		PA_TEST_END
 	};
