@@ -1003,6 +1003,7 @@ int fake_pixverse_set_credits(fake_pixverse *pv, const char *email,
 	pv_account *acct;
 
 	fake_server_lock(pv->server);
+	fake_pv_jobs_settle(pv);
 	acct = find_account(pv, email);
 	if (acct) {
 		acct->credit_daily = daily;
@@ -1047,6 +1048,9 @@ static void pv_control(void *ctx, const fake_request *req, fake_response *resp)
 	pv_account *acct = find_account(pv, email);
 	char err[512];
 
+	/* Ends not yet seen by any request are settled first, so that what a
+	 * control call sets (credits) is not changed by a refund due before it. */
+	fake_pv_jobs_settle(pv);
 	if (!strcmp(what, "echo")) {
 		long on = 1;
 

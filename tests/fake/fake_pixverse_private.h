@@ -96,6 +96,7 @@ struct fake_pixverse {
 	unsigned long high_load_left;  /* next generation calls answering 500069 */
 	pv_job *jobs;
 	size_t njobs, cap_jobs;
+	size_t settled_prefix;       /* jobs[0 .. settled_prefix) are all settled */
 	long long next_video_id, next_image_id;
 
 	/* uploads (fake_pixverse_upload.c) */

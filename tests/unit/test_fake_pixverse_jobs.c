@@ -667,6 +667,17 @@ static void test_list_paging(void)
 	/* Lists do not carry "refresh: credit"; generation calls do. */
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_STRAY_REFRESH_CREDIT), 0);
 	CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_REFRESH_CREDIT), 0);
+	{
+		/* The other way round is counted (never refused). */
+		request no_refresh = { .path = "/creative_platform/video/t2v", .body = "{\"prompt\":\"p\"}", .token = tok };
+		request stray = { .path = "/creative_platform/video/list/personal", .body = "{}", .token = tok,
+				  .refresh_credit = 1 };
+
+		CU_ASSERT_EQUAL(call(srv, &no_refresh, NULL), 0);
+		CU_ASSERT_EQUAL(call(srv, &stray, NULL), 0);
+		CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_MISSING_REFRESH_CREDIT), 1);
+		CU_ASSERT_EQUAL(fake_pixverse_header_counter(srv, FAKE_PV_STRAY_REFRESH_CREDIT), 1);
+	}
 	stop(srv, tok, btok);
 }
 
