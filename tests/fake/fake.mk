@@ -16,7 +16,9 @@ tests_fake_libfakeprov_la_SOURCES = \
 	tests/fake/fake_pixverse_private.h \
 	tests/fake/fake_pixverse.c \
 	tests/fake/fake_pixverse_catalog.c \
+	tests/fake/fake_pixverse_validate.c \
 	tests/fake/fake_pixverse_jobs.c \
+	tests/fake/fake_pixverse_job_control.c \
 	tests/fake/fake_pixverse_upload.c
 tests_fake_libfakeprov_la_CPPFLAGS = -I$(top_builddir)
 tests_fake_libfakeprov_la_CFLAGS = $(PA_FAKE_CF)

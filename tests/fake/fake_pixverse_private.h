@@ -3,8 +3,10 @@
  * server and account structs, and the helpers every endpoint uses (the
  * envelope, the token and session checks). fake_pixverse.c holds accounts
  * and sessions, fake_pixverse_catalog.c the models and costs,
- * fake_pixverse_jobs.c generation jobs, fake_pixverse_upload.c the
- * OpenAPI upload and the media host.
+ * fake_pixverse_validate.c the checks of generation requests,
+ * fake_pixverse_jobs.c generation jobs and their endpoints,
+ * fake_pixverse_job_control.c their controls and counters,
+ * fake_pixverse_upload.c the OpenAPI upload and the media host.
  *
  * Everything here runs with the server lock held (fake_common.h): route
  * handlers hold it already, C API functions take it.
@@ -146,6 +148,25 @@ void fake_pv_output_size(const char *quality, const char *aspect_ratio, int *wid
 
 /* ---- jobs (fake_pixverse_jobs.c) ---- */
 
+/* What a generation request asks for, once checked. */
+typedef struct pv_gen_request {
+	int is_image;
+	const char *model, *quality, *aspect_ratio;
+	int duration;
+	long cost;
+	char *text;              /* every prompt of the request, for the keywords (malloc'd) */
+} pv_gen_request;
+
+/* The job clock (see fake_pixverse_now_ms) and real milliseconds since the start. */
+long long fake_pv_now_ms(fake_pixverse *pv);
+long long fake_pv_real_ms(fake_pixverse *pv);
+/* The account's jobs queued or processing at now. */
+unsigned long fake_pv_in_flight(fake_pixverse *pv, size_t account, long long now);
+/* The account's concurrency limit: gen_simultaneously, else 2 free / 5 paid. */
+int fake_pv_account_limit(const pv_account *a);
+/* The account's job of that kind and id, not deleted; NULL when none. */
+pv_job *fake_pv_find_job(fake_pixverse *pv, size_t account, int is_image, long long id);
+
 void fake_pv_jobs_init(fake_pixverse *pv);
 void fake_pv_jobs_free(fake_pixverse *pv);
 /* Answers a generation, list, delete or plan_details route. */
@@ -154,6 +175,15 @@ void fake_pv_jobs_handle(fake_pixverse *pv, const fake_request *req, fake_respon
 void fake_pv_jobs_settle(fake_pixverse *pv);
 /* Whether a finished job's result file "web/ori/<id>.<ext>" exists; *is_image set. */
 int fake_pv_job_result_exists(fake_pixverse *pv, long long id, int is_image);
+/* ---- requests (fake_pixverse_validate.c) ---- */
+
+/* Checks a generation request of route ep; 0 with *g filled, or the
+ * ErrCode with *msg. g->text is the caller's to free either way. */
+int fake_pv_check_generation(fake_pixverse *pv, size_t account, int ep, json_object *body,
+	pv_gen_request *g, const char **msg);
+
+/* ---- controls and counters (fake_pixverse_job_control.c) ---- */
+
 /* Job fields of /__control/stats; provider control endpoints (1 when handled). */
 void fake_pv_jobs_stats(fake_pixverse *pv, json_object *stats);
 void fake_pv_jobs_reset(fake_pixverse *pv);
