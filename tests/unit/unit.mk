@@ -28,7 +28,8 @@ PA_UNIT_TESTS = \
 	tests/unit/test_pixverse_unit \
 	tests/unit/test_pixverse_gen \
 	tests/unit/test_pixiv_unit \
-	tests/unit/test_fake_pixverse
+	tests/unit/test_fake_pixverse \
+	tests/unit/test_fake_pixverse_jobs
 check_PROGRAMS += $(PA_UNIT_TESTS)
 TESTS += $(PA_UNIT_TESTS)
 
@@ -61,6 +62,9 @@ tests_unit_test_fake_pixverse_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/tests
 tests_unit_test_fake_pixverse_CFLAGS = $(PA_FAKE_CF) $(CURL_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_fake_pixverse_LDADD = tests/fake/libfakeprov.la tests/support/libtestsupport.la \
 	$(CURL_LIBS) $(CUNIT_LIBS) $(PA_FAKE_LIBS)
+tests_unit_test_fake_pixverse_jobs_CPPFLAGS = $(tests_unit_test_fake_pixverse_CPPFLAGS)
+tests_unit_test_fake_pixverse_jobs_CFLAGS = $(tests_unit_test_fake_pixverse_CFLAGS)
+tests_unit_test_fake_pixverse_jobs_LDADD = $(tests_unit_test_fake_pixverse_LDADD)
 
 # The fixture stores' accounts, shared with the generator that wrote them.
 tests_unit_test_store_migrate_SOURCES = tests/unit/test_store_migrate.c tests/fixtures/stores/accounts.h
