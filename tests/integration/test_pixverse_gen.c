@@ -6,8 +6,9 @@
  * the fake's frozen job clock, jobs asked about in one list request per
  * kind however many, delete twice (the second is 500064: still deleted),
  * the plan, each error class as the service gives it, credits charged and
- * refunded as the contract's table says, and no secret in any result,
- * error message or log line.
+ * refunded as the contract's table says, the pool hooks through the real
+ * pool (memory store), and no secret in any result, error message or log
+ * line.
  */
 #include "config.h"
 #include <CUnit/Basic.h>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <provauth/pool.h>
 #include "internal.h"
 #include "fake_pixverse.h"
 #include "../support/pa_test.h"
@@ -102,6 +104,9 @@ static const char *plugin_dir_line(char *buf, size_t size)
 	return buf;
 }
 
+/* The store backend of the next fixture: sqlite, or memory (whose pool the pool test uses). */
+static const char *backend = "sqlite";
+
 static provauth_manager *manager_open(void)
 {
 	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
@@ -111,12 +116,15 @@ static provauth_manager *manager_open(void)
 
 	snprintf(yaml, sizeof(yaml),
 	         "%s"
-	         "store:\n  backend: sqlite\n  path: %s/accounts.db\n  busy_timeout_ms: 10000\n"
+	         "store:\n  backend: %s\n%s%s%s"
 	         "log:\n  level: debug\n"
 	         "http:\n  timeout_ms: 5000\n  connect_timeout_ms: 2000\n  max_reply_bytes: 1048576\n"
 	         "providers:\n  pixverse:\n    base_url: %s\n    openapi_base_url: %s\n"
 	         "    web_origin: https://app.pixverse.test\n",
-	         plugin_dir_line(pd, sizeof(pd)), store_dir, fake_pixverse_url(srv), fake_pixverse_url(srv));
+	         plugin_dir_line(pd, sizeof(pd)), backend, strcmp(backend, "sqlite") == 0 ? "  path: " : "",
+	         strcmp(backend, "sqlite") == 0 ? store_dir : "",
+	         strcmp(backend, "sqlite") == 0 ? "/accounts.db\n  busy_timeout_ms: 10000\n" : "", fake_pixverse_url(srv),
+	         fake_pixverse_url(srv));
 	if (provauth_settings_parse(&s, yaml, strlen(yaml), "test_pixverse_gen.yaml") != 0) {
 		fprintf(stderr, "settings: %s\n", provauth_last_error());
 		return NULL;
@@ -702,6 +710,78 @@ static void test_upload_errors(void)
 	fixture_end();
 }
 
+/* The pool hooks through the real pool: sync (status), acquire (estimate_cost), reconcile (job_status). */
+static void test_pool_hooks(void)
+{
+	provauth_pool_request req = PROVAUTH_POOL_REQUEST_INIT;
+	provauth_pool_reconcile_report report;
+	provauth_pool_reservation *r = NULL;
+	provauth_pool_account **list = NULL;
+	provauth_arg bad[2] = { { "prompt", "x" }, { "duration", "11" } };
+	size_t n = 0, i;
+	char *job;
+	args x = { 0 };
+
+	backend = "memory";
+	fixture();
+	backend = "sqlite";
+	CU_ASSERT_EQUAL(fake_pixverse_set_plan(srv, email, 1, 3), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_pool_sync(mgr, account_id), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_pool_list(&list, &n, NULL, NULL, mgr, "pixverse"), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(list[0]->max_slots, 3);
+	for (i = 0; i < list[0]->credit_count; i++)
+		if (strcmp(list[0]->credits[i].kind, "web") == 0)
+			CU_ASSERT_EQUAL(list[0]->credits[i].amount, CREDIT_DAILY + CREDIT_MONTHLY + CREDIT_PACKAGE);
+	/* The account has an OpenAPI key: both kinds. */
+	CU_ASSERT_EQUAL(list[0]->credit_count, 2);
+	provauth_pool_account_list_free(list, n);
+
+	/* The cost of a job as generate will be charged it; bad parameters named before any account is held. */
+	add(&x, "prompt", "pooled");
+	add(&x, "quality", "720p");
+	add(&x, "duration", "5");
+	req.provider = "pixverse";
+	req.operation = "generate";
+	req.args = bad;
+	req.nargs = 2;
+	CU_ASSERT_EQUAL(provauth_pool_acquire(&r, mgr, &req), PROVAUTH_EINVAL);
+	CU_ASSERT(strstr(provauth_last_error(), "duration") != NULL);
+	req.args = x.a;
+	req.nargs = x.n;
+	CU_ASSERT_EQUAL_FATAL(provauth_pool_acquire(&r, mgr, &req), 0);
+	CU_ASSERT_STRING_EQUAL(r->account_id, account_id);
+	CU_ASSERT_STRING_EQUAL(r->credit_kind, "web");
+	CU_ASSERT_EQUAL(r->cost, 8 * 5);
+	job = generate(&x, 8 * 5);
+	CU_ASSERT_EQUAL(provauth_pool_attach_job(mgr, r->id, job), 0);
+
+	/* Still running: reconcile releases nothing; ended: the slot comes back. */
+	memset(&report, 0, sizeof(report));
+	report.version = PROVAUTH_POOL_RECONCILE_REPORT_VERSION;
+	CU_ASSERT_EQUAL(provauth_pool_reconcile(&report, mgr, "pixverse"), 0);
+	CU_ASSERT_EQUAL(report.released_finished, 0);
+	finish_jobs();
+	fake_pixverse_reset_counters(srv);
+	CU_ASSERT_EQUAL(provauth_pool_reconcile(&report, mgr, "pixverse"), 0);
+	CU_ASSERT_EQUAL(report.released_finished, 1);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_VIDEO_LIST), 1);
+	CU_ASSERT_EQUAL_FATAL(provauth_pool_list(&list, &n, NULL, NULL, mgr, "pixverse"), 0);
+	CU_ASSERT_EQUAL(list[0]->in_use, 0);
+	provauth_pool_account_list_free(list, n);
+	provauth_pool_reservation_free(r);
+	free(job);
+
+	/* A blocked account is reported as such, and the pool bans it. */
+	CU_ASSERT_EQUAL(fake_pixverse_set_blocked(srv, email, 1), 0);
+	CU_ASSERT_EQUAL(provauth_pool_sync(mgr, account_id), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_pool_list(&list, &n, NULL, NULL, mgr, "pixverse"), 0);
+	CU_ASSERT_STRING_EQUAL(list[0]->status, "banned");
+	provauth_pool_account_list_free(list, n);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_LOGIN), 0);
+	fixture_end();
+}
+
 static void test_no_secret_leaks(void)
 {
 	size_t i;
@@ -759,6 +839,7 @@ int main(int argc, char **argv)
 		{ "plan: max concurrent from gen_simultaneously, else by tier", test_plan },
 		{ "error classes: concurrency, moderation, load, parameters, credits", test_error_classes },
 		{ "upload: a bad image, no key", test_upload_errors },
+		{ "pool hooks through the real pool: sync, acquire, reconcile, blocked", test_pool_hooks },
 		{ "no secret in any result, message or log line", test_no_secret_leaks },
 		PA_TEST_END
 	};
