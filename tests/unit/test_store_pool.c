@@ -224,18 +224,7 @@ static int set_max_slots(provauth_store *s, const char *id, int slots)
 	return s->pool_update(s, &u);
 }
 
-/* Frees one account of a listing (the list free takes the array too). */
-static void free_row(provauth_pool_account *a)
-{
-	provauth_pool_account **one = malloc(sizeof(*one));
-
-	if (!one)
-		abort();
-	one[0] = a;
-	provauth_pool_account_list_free(one, 1);
-}
-
-/* The pool's view of one account (free with free_row), or NULL. */
+/* The pool's view of one account (free with provauth_pool_account_free), or NULL. */
 static provauth_pool_account *row(provauth_store *s, const char *id)
 {
 	provauth_pool_account **list = NULL, *a = NULL;
@@ -254,7 +243,7 @@ static int in_use(provauth_store *s, const char *id)
 	provauth_pool_account *a = row(s, id);
 	int n = a ? a->in_use : -1;
 
-	free_row(a);
+	provauth_pool_account_free(a);
 	return n;
 }
 
@@ -267,7 +256,7 @@ static int64_t credit(provauth_store *s, const char *id, const char *kind)
 	for (i = 0; a && i < a->credit_count; i++)
 		if (!strcmp(a->credits[i].kind, kind))
 			v = a->credits[i].amount;
-	free_row(a);
+	provauth_pool_account_free(a);
 	return v;
 }
 
@@ -394,7 +383,7 @@ static void test_order_lru_then_id(void)
 		provauth_pool_account *b = row(s, "b");
 		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 		CU_ASSERT_EQUAL(b->last_used, NOW + 4);
-		free_row(b);
+		provauth_pool_account_free(b);
 	}
 	provauth_store_free(s);
 }
@@ -454,8 +443,8 @@ static void test_exclusions(void)
 		CU_ASSERT_EQUAL(a->healthy, 0);
 		CU_ASSERT_EQUAL(b->cooldown_until, NOW + 300);
 		CU_ASSERT_STRING_EQUAL(b->cooldown_reason, "session_lost");
-		free_row(a);
-		free_row(b);
+		provauth_pool_account_free(a);
+		provauth_pool_account_free(b);
 	}
 	/* Unknown, or of another provider: ENOTFOUND. */
 	CU_ASSERT_EQUAL(add_account(s, "x-pixiv", "pixiv", 0), 0);
@@ -516,7 +505,7 @@ static void test_cap_lowered_then_probed(void)
 	CU_ASSERT_EQUAL(a->cap_probe_at, NOW + 60);
 	CU_ASSERT_EQUAL(a->in_use, 2);
 	CU_ASSERT_EQUAL(a->max_slots, 4);
-	free_row(a);
+	provauth_pool_account_free(a);
 	/* After the cooldown, 2 in use is the cap. */
 	CU_ASSERT_EQUAL(reserve_q(s, &extra, (ask){ .now = NOW + 10 }), PROVAUTH_ENOACCOUNT);
 	CU_ASSERT_EQUAL(release_id(s, r[1]->id), 0);
@@ -529,7 +518,7 @@ static void test_cap_lowered_then_probed(void)
 	CU_ASSERT_EQUAL(a->effective_cap, 3);
 	CU_ASSERT_EQUAL(a->cap_probe_at, NOW + 120);
 	CU_ASSERT_EQUAL(a->in_use, 3);
-	free_row(a);
+	provauth_pool_account_free(a);
 	CU_ASSERT_EQUAL(reserve_q(s, &extra, (ask){ .now = NOW + 61 }), PROVAUTH_ENOACCOUNT);
 	/* The next probe reaches max slots: no cap any more. */
 	CU_ASSERT(picks(s, (ask){ .now = NOW + 120 }, "a"));
@@ -538,7 +527,7 @@ static void test_cap_lowered_then_probed(void)
 	CU_ASSERT_EQUAL(a->effective_cap, 0);
 	CU_ASSERT_EQUAL(a->cap_probe_at, 0);
 	CU_ASSERT_EQUAL(a->in_use, 4);
-	free_row(a);
+	provauth_pool_account_free(a);
 	for (i = 0; i < 3; i++)
 		provauth_pool_reservation_free(r[i]);
 	provauth_store_free(s);
@@ -564,14 +553,14 @@ static void test_cap_floor_and_max_slots_drop_it(void)
 	a = row(s, "a");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_EQUAL(a->effective_cap, 1);   /* max(1, 1 - 1) */
-	free_row(a);
+	provauth_pool_account_free(a);
 	/* A learnt max at or below the cap drops it. */
 	CU_ASSERT_EQUAL(set_max_slots(s, "a", 1), 0);
 	a = row(s, "a");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_EQUAL(a->effective_cap, 0);
 	CU_ASSERT_EQUAL(a->max_slots, 1);
-	free_row(a);
+	provauth_pool_account_free(a);
 	provauth_store_free(s);
 }
 
@@ -683,7 +672,7 @@ static void test_release_and_attach(void)
 		CU_ASSERT_STRING_EQUAL(a->status, "active");
 		CU_ASSERT_EQUAL(a->cooldown_until, NOW + 300);   /* the later one stays */
 		CU_ASSERT_STRING_EQUAL(a->cooldown_reason, "session_lost");
-		free_row(a);
+		provauth_pool_account_free(a);
 		provauth_pool_reservation_free(r);
 	}
 	provauth_store_free(s);
@@ -717,7 +706,7 @@ static void test_update(void)
 	CU_ASSERT_EQUAL(a->priority, 7);
 	CU_ASSERT_EQUAL(a->credits_at, NOW + 5);
 	CU_ASSERT_EQUAL(a->credit_count, 2);
-	free_row(a);
+	provauth_pool_account_free(a);
 	CU_ASSERT_EQUAL(credit(s, "a", "openapi"), 9);
 	CU_ASSERT_EQUAL(credit(s, "a", "web"), 5);
 	/* Replacing credits replaces every kind; unset members stay. */
@@ -729,7 +718,7 @@ static void test_update(void)
 	CU_ASSERT_EQUAL(a->credit_count, 1);
 	CU_ASSERT_EQUAL(a->max_slots, 3);
 	CU_ASSERT_EQUAL(a->priority, 7);
-	free_row(a);
+	provauth_pool_account_free(a);
 	/* clear_cooldown ends a cooldown now. */
 	CU_ASSERT_EQUAL_FATAL(reserve_q(s, &r, (ask){ .pin = "a" }), 0);
 	memset(&rel, 0, sizeof(rel));
@@ -747,7 +736,7 @@ static void test_update(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_EQUAL(a->cooldown_until, 0);
 	CU_ASSERT_PTR_NULL(a->cooldown_reason);
-	free_row(a);
+	provauth_pool_account_free(a);
 	CU_ASSERT(picks(s, (ask){ .pin = "a" }, "a"));
 	/* Unknown account; a bad status. */
 	u = update_of("nobody");
@@ -797,7 +786,7 @@ static void test_removed_account_state_gone(void)
 	CU_ASSERT_EQUAL(a->in_use, 0);
 	CU_ASSERT_EQUAL(a->credit_count, 0);
 	CU_ASSERT_EQUAL(a->credits_at, 0);
-	free_row(a);
+	provauth_pool_account_free(a);
 	provauth_store_free(s);
 }
 
