@@ -124,6 +124,8 @@ static int run_done(sql_store *st, sqlite3_stmt *q, const char *doing)
 	return rc;
 }
 
+#define SQL_ACCOUNT_EXISTS "SELECT 1 FROM accounts WHERE id = ?1 AND (?2 IS NULL OR provider = ?2)"
+
 static int ensure_rows(sql_store *st, const char *provider, const char *account_id)
 {
 	sqlite3_stmt *q = NULL;
@@ -142,7 +144,7 @@ static int account_exists(sql_store *st, const char *id, const char *provider)
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if ((rc = pa_sql_prepare_cached(st, &q, "SELECT 1 FROM accounts WHERE id = ?1 AND (?2 IS NULL OR provider = ?2)")) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_ACCOUNT_EXISTS)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, id);
 	pa_sql_bind_text(q, 2, provider);
