@@ -1084,6 +1084,13 @@ static void test_server_outage(void)
 		r = start_round(ALL_CHILDREN);
 		CU_ASSERT_FATAL(fake_pixiv_wait_held(fk, ROUND_TIMEOUT_MS, &holder_port) == 0);
 		CU_ASSERT_FATAL(pa_pg_restart() == 0);
+		/*
+		 * The restart cut the holder's lease connection: the server no
+		 * longer holds its lease, and a waiter that reconnects before the
+		 * holder has stored may take the lease over (postgres-store.md: a
+		 * holder cut off is taken over, as a dead one). So: the held
+		 * request, and at most one more by the one waiter that took over.
+		 */
 		fake_pixiv_release_held(fk, 1);
 		CU_ASSERT_FATAL(wait_round(&f, r) == 0);
 		for (k = 0; k < FLEET_PROCS; k++) {
@@ -1094,12 +1101,16 @@ static void test_server_outage(void)
 				CU_ASSERT(strstr(sl->error, "127.0.0.1") != NULL && strstr(sl->error, port) != NULL);
 			CU_ASSERT(strstr(sl->error, password) == NULL);
 		}
-		CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+		CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) >= 1 && fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) <= 2);
+		if (fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 2)
+			fprintf(stderr, "test_fleet: a waiter took the lease over after the restart\n");
 		CU_ASSERT(stored_token_current(fk, &f, "8104"));
+		fake_pixiv_reset_counts(fk);
 		r = start_round(ALL_CHILDREN);
 		CU_ASSERT_FATAL(wait_round(&f, r) == 0);
 		CU_ASSERT(all_succeeded(&f, "after a restart inside the holder's token exchange"));
-		CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 1);
+		/* Whoever stored last, the stored token is the current one: nobody needs another. */
+		CU_ASSERT(fake_pixiv_count(fk, FAKE_PIXIV_TOKEN) == 0);
 		rev_after = store_consistent(f.id);
 		CU_ASSERT(rev_after > rev_before);
 	}
