@@ -542,10 +542,11 @@ static void wait_for_submissions(int n)
 }
 
 /*
- * Leaves the account credits for FEW_JOBS jobs. So that the credits can be
- * counted exactly, the pool chooses it for nothing meanwhile, its
- * submissions under way end first, and the job clock stands still (no job
- * ends, so none is refunded, between the snapshot and the cut).
+ * Leaves the account credits for FEW_JOBS jobs and makes it the pool's
+ * first choice, so that it runs out and its jobs go elsewhere. So that the
+ * credits can be counted exactly, the pool chooses it for nothing
+ * meanwhile, its submissions under way end first, and the job clock stands
+ * still (no job ends, so none is refunded, between the snapshot and the cut).
  */
 static void starve(account *ac)
 {
@@ -570,7 +571,10 @@ static void starve(account *ac)
 	ac->start_credits = FEW_JOBS * JOB_COST + JOB_COST / 2;
 	CU_ASSERT_EQUAL(fake_pixverse_set_credits(srv, ac->email, 0, ac->start_credits, 0), 0);
 	fake_pixverse_freeze_job_clock(srv, 0);
+	/* Back, and chosen first (the pool still counts its old credits): it runs out for sure. */
 	ps.disabled = 0;
+	ps.set_priority = 1;
+	ps.priority = 10;
 	CU_ASSERT_EQUAL_FATAL(provauth_pool_configure(mgr, ac->id, &ps), 0);
 }
 
