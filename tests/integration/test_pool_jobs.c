@@ -165,6 +165,7 @@ typedef struct job {
 	int attempts;
 	int releases;               /* successful releases of its reservation */
 	account *acct;
+	account *refused_by;        /* the account that last refused it (ECONCURRENCY, ECREDITS, ESESSION) */
 	char *rsv_id;
 	char *job_id;
 	char reason[256];           /* why it was refused */
@@ -423,6 +424,7 @@ static void process(int i)
 		if (rc == PROVAUTH_ECONCURRENCY || rc == PROVAUTH_ECREDITS || rc == PROVAUTH_ESESSION) {
 			pthread_mutex_lock(&jobs_mu);
 			requeued[rc == PROVAUTH_ECONCURRENCY ? 0 : rc == PROVAUTH_ECREDITS ? 1 : 2]++;
+			j->refused_by = ac;
 			pthread_mutex_unlock(&jobs_mu);
 			retry_or_refuse(j, i, msg);
 		} else {
@@ -670,6 +672,8 @@ static void check_outcomes(void)
 		/* Submitted once, followed to its end, released once, ended as its prompt says. */
 		CU_ASSERT_PTR_NOT_NULL(j->job_id);
 		CU_ASSERT_EQUAL(j->releases, 1);
+		/* A job an account refused went elsewhere. */
+		CU_ASSERT(j->refused_by != j->acct);
 		CU_ASSERT_EQUAL(j->state, strncmp(j->prompt, "moderate-me", 11) == 0 ? JOB_MODERATED
 		                          : strncmp(j->prompt, "fail-me", 7) == 0   ? JOB_FAILED
 		                                                                    : JOB_DONE);
