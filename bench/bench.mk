@@ -2,7 +2,7 @@
 # every build so they cannot rot, never run by make check; `make bench`
 # builds them and `./dev bench` runs them in an optimised tree.
 PA_BENCH_CF = $(PA_BASE_CFLAGS) $(PA_DEP_CF)
-PA_BENCH_BINS = bench/hotpath bench/e2e bench/storm bench/scale bench/pgstore bench/fleet_storm bench/pool
+PA_BENCH_BINS = bench/hotpath bench/e2e bench/storm bench/scale bench/pgstore bench/fleet_storm bench/pool bench/jobs
 # The postgres benchmarks' helpers (the server of ./dev bench, a fresh database, the store).
 PA_BENCH_PG_SOURCES = bench/bench_pg.h bench/bench_pg.c
 
@@ -33,6 +33,12 @@ bench_storm_SOURCES = bench/storm.c tests/fake/fake_pixiv.c tests/fake/fake_pixi
 bench_storm_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)
 bench_storm_CFLAGS = $(PA_BENCH_CF) $(MHD_CFLAGS)
 bench_storm_LDADD = bench/libbenchutil.la libprovauth.la tests/fake/libfakeprov.la $(PA_DEP_LIBS) $(MHD_LIBS)
+
+# 1,000 generation jobs through the pool against the fake Pixverse, compiled in.
+bench_jobs_SOURCES = bench/jobs.c
+bench_jobs_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)
+bench_jobs_CFLAGS = $(PA_BENCH_CF) $(MHD_CFLAGS)
+bench_jobs_LDADD = bench/libbenchutil.la libprovauth.la tests/fake/libfakeprov.la $(PA_DEP_LIBS) $(MHD_LIBS)
 
 # put, get and leases on the postgres store against bare libpq running its SQL.
 bench_pgstore_SOURCES = bench/pgstore.c $(PA_BENCH_PG_SOURCES)
