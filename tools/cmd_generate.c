@@ -516,8 +516,13 @@ static int run_generate(cli_ctx *ctx, const cli_command *self, int argc, char **
 	}
 	if (rc < 0) {
 		/* A failure after a reservation was told with its account; a refused acquire is told here. */
-		if (!s.told)
+		if (!s.told && o.account && !strstr(provauth_last_error(), o.account)) {
+			/* A pinned account that cannot take the job: the message names it. */
+			cli_env_flush_events(&env);
+			cli_error("account %s: %s", o.account, provauth_last_error());
+		} else if (!s.told) {
 			cli_env_fail(&env, rc);
+		}
 		else
 			cli_env_flush_events(&env);
 		if (rc == PROVAUTH_ENOACCOUNT)
