@@ -118,5 +118,5 @@ const provauth_provider bench_noop_provider = {
 	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider),
 	"benchnoop", "no-op provider for the benchmarks", "1",
 	NULL, bench_noop_init, bench_noop_fini, bench_noop_build, NULL, bench_noop_classify, NULL, NULL,
-	{ NULL, NULL, NULL, NULL }, NULL, 0, NULL, NULL, 0
+	{ NULL, NULL, NULL, NULL }, NULL, 0, NULL, NULL, 0, NULL
 };

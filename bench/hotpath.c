@@ -39,7 +39,7 @@ static const provauth_provider oauth_provider = {
 	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider),
 	"benchoauth", "no-op OAuth-style provider for the hot-path benchmark", "1",
 	NULL, bench_noop_init, bench_noop_fini, bench_noop_build, NULL, bench_noop_classify, p_refresh, NULL,
-	{ NULL, NULL, NULL, NULL }, NULL, 0, NULL, NULL, 0
+	{ NULL, NULL, NULL, NULL }, NULL, 0, NULL, NULL, 0, NULL
 };
 
 static int noop(const provauth_session *s, provauth_failure *f, void *payload)

@@ -170,6 +170,12 @@ provauth_json *pa_json_parse_loose(const char *text);
 int pa_json_remove(provauth_json *obj, const char *key);
 /* A string's text, or any other value's JSON text (NULL for NULL); valid while v lives. */
 const char *pa_json_text(const provauth_json *v);
+/*
+ * Calls fn for each member of object v, in order, until fn returns non-zero
+ * (which is returned); 0 when v is no object.
+ */
+int pa_json_each_member(const provauth_json *v, int (*fn)(const char *key, const provauth_json *value,
+                                                           void *payload), void *payload);
 
 /* ---- json_check.c ---- */
 

@@ -27,6 +27,7 @@ struct provauth_manager {
 	size_t provider_state_cap;
 	pa_session_table *sessions;
 	char owner[64];                        /* this manager's lease owner id */
+	pa_pool_waker *pool_waker;             /* wakes this process's pool waiters on a release */
 };
 
 /* ---- what the account and session rooms may ask (manager.h) ---- */
@@ -54,6 +55,16 @@ const pa_logger *pa_manager_logger(const provauth_manager *m)
 const pa_session_settings *pa_manager_session_settings(const provauth_manager *m)
 {
 	return pa_settings_session(m->settings);
+}
+
+pa_pool_waker *pa_manager_pool_waker(const provauth_manager *m)
+{
+	return m->pool_waker;
+}
+
+const pa_pool_settings *pa_manager_pool_settings(const provauth_manager *m)
+{
+	return pa_settings_pool(m->settings);
 }
 
 const char *pa_manager_owner(const provauth_manager *m)
@@ -209,7 +220,7 @@ int provauth_manager_new(provauth_manager **out, const provauth_settings *settin
 	snprintf(m->owner, sizeof(m->owner), "pid%ld-%02x%02x%02x%02x%02x%02x", (long)getpid(), rnd[0], rnd[1],
 	         rnd[2], rnd[3], rnd[4], rnd[5]);
 
-	if ((rc = pa_sessions_new(&m->sessions)) < 0)
+	if ((rc = pa_sessions_new(&m->sessions)) < 0 || (rc = pa_pool_waker_new(&m->pool_waker)) < 0)
 		goto fail;
 	log_settings_warnings(m);
 
@@ -229,6 +240,10 @@ int provauth_manager_new(provauth_manager **out, const provauth_settings *settin
 		m->store = NULL;
 		rc = pa_error_set(PROVAUTH_EINVAL, "manager: store %s declares version %u but has no put_many",
 		                  opts->store->name ? opts->store->name : "(unnamed)", opts->store->version);
+		goto fail;
+	}
+	if (opts->store && opts->store->version >= 5 && (rc = pa_pool_check_store(opts->store)) < 0) {
+		m->store = NULL;
 		goto fail;
 	}
 
@@ -252,6 +267,7 @@ void provauth_manager_free(provauth_manager *m)
 	if (!m)
 		return;
 	pa_sessions_free(m->sessions);
+	pa_pool_waker_free(m->pool_waker);
 	pa_plugins_unload(&m->plugins);
 	if (m->own_store)
 		provauth_store_free(m->store);

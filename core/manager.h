@@ -37,6 +37,16 @@ provauth_store *pa_manager_store(const provauth_manager *m);
 pa_plugin *pa_manager_plugin(const provauth_manager *m, const char *id);
 const pa_logger *pa_manager_logger(const provauth_manager *m);
 const pa_session_settings *pa_manager_session_settings(const provauth_manager *m);
+const pa_pool_settings *pa_manager_pool_settings(const provauth_manager *m);
+
+/* ---- core/pool: what the manager keeps for the pool room (pool/pool.h has the rest) ---- */
+
+typedef struct pa_pool_waker pa_pool_waker;
+int pa_pool_waker_new(pa_pool_waker **out);
+void pa_pool_waker_free(pa_pool_waker *w);
+pa_pool_waker *pa_manager_pool_waker(const provauth_manager *m);
+/* A host store of version 5 has every pool member or none (PROVAUTH_EINVAL naming the store). */
+int pa_pool_check_store(const provauth_store *s);
 /* This manager's owner id for the store's cross-process recovery lease. */
 const char *pa_manager_owner(const provauth_manager *m);
 /* The provider state for plugin `p` (NULL if unknown). */

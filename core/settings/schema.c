@@ -14,7 +14,7 @@
 #include "settings/settings_private.h"
 
 static const char *const top_keys[] = {
-	"plugin_dir", "store", "log", "http", "session", "providers", NULL
+	"plugin_dir", "store", "log", "http", "session", "pool", "providers", NULL
 };
 static const char *const store_keys[] = {
 	"backend", "path", "key_file", "busy_timeout_ms", "url", "pool_size", "connect_timeout_ms",
@@ -25,6 +25,9 @@ static const char *const http_keys[] = {
 	"ca_file", "connect_timeout_ms", "timeout_ms", "max_reply_bytes", NULL
 };
 static const char *const session_keys[] = { "recovery_wait_ms", "lease_ttl_ms", NULL };
+static const char *const pool_keys[] = {
+	"default_slots", "concurrency_cooldown", "session_cooldown", "cap_probe_interval", "reservation_ttl", NULL
+};
 
 int pa_settings_add_warning(provauth_settings *s, char *msg)
 {
@@ -237,6 +240,22 @@ static int load_session(provauth_settings *s)
 	return 0;
 }
 
+static int load_pool(provauth_settings *s)
+{
+	const provauth_setting *sec;
+	int rc;
+
+	if ((rc = pa_read_section(s->root, "pool", pool_keys, &sec)) ||
+	    (rc = pa_read_int(sec, "default_slots", 2, 1, 1000, "an integer number of jobs",
+	                      &s->pool.default_slots)) ||
+	    (rc = pa_read_int(sec, "concurrency_cooldown", 6, 0, 86400, SECONDS, &s->pool.concurrency_cooldown)) ||
+	    (rc = pa_read_int(sec, "session_cooldown", 300, 0, 604800, SECONDS, &s->pool.session_cooldown)) ||
+	    (rc = pa_read_int(sec, "cap_probe_interval", 150, 1, 86400, SECONDS, &s->pool.cap_probe_interval)) ||
+	    (rc = pa_read_int(sec, "reservation_ttl", 7200, 60, 604800, SECONDS, &s->pool.reservation_ttl)))
+		return rc;
+	return 0;
+}
+
 static provauth_settings *settings_new(const char *source)
 {
 	provauth_settings *s = calloc(1, sizeof(*s));
@@ -292,6 +311,7 @@ int pa_settings_build(provauth_settings **out, const char *text, size_t len, con
 	    (rc = load_log(s)) ||
 	    (rc = load_http(s)) ||
 	    (rc = load_session(s)) ||
+	    (rc = load_pool(s)) ||
 	    (rc = pa_settings_load_providers(s, mode_known, mode)) ||
 	    (rc = pa_settings_check_place(s, unsafe))) {
 		settings_destroy(s);
@@ -371,6 +391,11 @@ const pa_store_settings *pa_settings_store(const provauth_settings *s)
 const pa_log_settings *pa_settings_log(const provauth_settings *s)
 {
 	return s ? &s->log : NULL;
+}
+
+const pa_pool_settings *pa_settings_pool(const provauth_settings *s)
+{
+	return s ? &s->pool : NULL;
 }
 
 const pa_http_settings *pa_settings_http(const provauth_settings *s)

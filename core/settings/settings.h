@@ -56,12 +56,21 @@ typedef struct pa_session_settings {
 	int64_t lease_ttl_ms;           /* cross-process recovery lease; default 30000 */
 } pa_session_settings;
 
+typedef struct pa_pool_settings {
+	int64_t default_slots;          /* jobs at once for an account whose plan is unknown; default 2 */
+	int64_t concurrency_cooldown;   /* seconds after a concurrency refusal; default 6 */
+	int64_t session_cooldown;       /* seconds after a session lost for good; default 300 */
+	int64_t cap_probe_interval;     /* seconds between upward probes of a learnt cap; default 150 */
+	int64_t reservation_ttl;        /* seconds a reservation may live unreleased; default 7200 */
+} pa_pool_settings;
+
 /* Read-only after load; shared by reference count between the caller and managers. */
 const char *const *pa_settings_plugin_dirs(const provauth_settings *s, size_t *count);
 const pa_store_settings *pa_settings_store(const provauth_settings *s);
 const pa_log_settings *pa_settings_log(const provauth_settings *s);
 const pa_http_settings *pa_settings_http(const provauth_settings *s);
 const pa_session_settings *pa_settings_session(const provauth_settings *s);
+const pa_pool_settings *pa_settings_pool(const provauth_settings *s);
 /* NULL when the file has no block for that provider. */
 const pa_provider_settings *pa_settings_provider(const provauth_settings *s, const char *id);
 size_t pa_settings_provider_count(const provauth_settings *s);

@@ -28,6 +28,7 @@ struct provauth_settings {
 	pa_log_settings log;
 	pa_http_settings http;
 	pa_session_settings session;
+	pa_pool_settings pool;
 	pa_provider_settings *providers;
 	size_t provider_count;
 	char **warnings;

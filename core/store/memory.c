@@ -9,27 +9,11 @@
 #include <string.h>
 #include <time.h>
 #include "internal.h"
-#include "store/private.h"
+#include "store/memory_private.h"
 
-#define WHERE "store memory"
+#define WHERE PA_MEM_WHERE
 
-typedef struct mem_lease {
-	char *id;
-	char *owner;
-	int64_t expires_ms;   /* monotonic: leases never leave this process */
-} mem_lease;
-
-typedef struct mem_store {
-	provauth_store base;
-	pthread_mutex_t lock;
-	provauth_account **accounts;   /* sorted by id (strcmp, like sqlite's BINARY collation) */
-	size_t count, cap;
-	mem_lease *leases;
-	size_t lease_count, lease_cap;
-} mem_store;
-
-/* 1 when found at *pos; otherwise *pos is where the id would be inserted. */
-static int find(const mem_store *m, const char *id, size_t *pos)
+int pa_mem_find(const mem_store *m, const char *id, size_t *pos)
 {
 	size_t lo = 0, hi = m->count;
 
@@ -71,7 +55,7 @@ static int mem_get(provauth_store *s, provauth_account **out, const char *id)
 	if ((rc = pa_store_check_id(WHERE, id)) < 0)
 		return rc;
 	pthread_mutex_lock(&m->lock);
-	if (!find(m, id, &pos))
+	if (!pa_mem_find(m, id, &pos))
 		rc = pa_error_set(PROVAUTH_ENOTFOUND, WHERE ": no account %s", id);
 	else
 		rc = provauth_account_dup(out, m->accounts[pos]);
@@ -123,7 +107,7 @@ static int mem_put(provauth_store *s, provauth_account *account)
 		return rc;
 	copy->updated_at = (int64_t)time(NULL);
 	pthread_mutex_lock(&m->lock);
-	if (find(m, account->id, &pos)) {
+	if (pa_mem_find(m, account->id, &pos)) {
 		provauth_account *old = m->accounts[pos];
 		if (account->revision == 0 || old->revision != account->revision) {
 			rc = account->revision == 0
@@ -202,7 +186,7 @@ static int put_batch(mem_store *m, provauth_account *const *accounts, size_t n, 
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < n; i++) {
 		const provauth_account *a = accounts[i];
-		if (find(m, a->id, &pos[i])) {
+		if (pa_mem_find(m, a->id, &pos[i])) {
 			const provauth_account *old = m->accounts[pos[i]];
 			if (a->revision == 0 || verbatim) {
 				rc = pa_error_set(PROVAUTH_ECONFLICT, WHERE ": account %s already exists", a->id);
@@ -296,7 +280,7 @@ static int mem_remove(provauth_store *s, const char *id, uint64_t expected_revis
 	if ((rc = pa_store_check_id(WHERE, id)) < 0)
 		return rc;
 	pthread_mutex_lock(&m->lock);
-	if (!find(m, id, &pos)) {
+	if (!pa_mem_find(m, id, &pos)) {
 		rc = pa_error_set(PROVAUTH_ENOTFOUND, WHERE ": no account %s", id);
 	} else if (expected_revision && m->accounts[pos]->revision != expected_revision) {
 		rc = pa_error_set(PROVAUTH_ECONFLICT,
@@ -305,6 +289,7 @@ static int mem_remove(provauth_store *s, const char *id, uint64_t expected_revis
 		                  (unsigned long long)m->accounts[pos]->revision);
 	} else {
 		old = m->accounts[pos];
+		pa_mem_pool_forget(m, id);
 		memmove(&m->accounts[pos], &m->accounts[pos + 1], (m->count - pos - 1) * sizeof(*m->accounts));
 		m->count--;
 	}
@@ -392,6 +377,7 @@ static void mem_free(provauth_store *s)
 		free(m->leases[i].owner);
 	}
 	free(m->leases);
+	pa_mem_pool_free(m);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -420,6 +406,7 @@ int provauth_store_memory_new(provauth_store **out)
 	m->base.free = mem_free;
 	m->base.put_many = mem_put_many;
 	m->base.put_verbatim = mem_put_verbatim;
+	pa_mem_pool_install(m);
 	*out = &m->base;
 	return 0;
 }

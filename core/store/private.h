@@ -56,6 +56,23 @@ int pa_account_unseal(provauth_account *a, const unsigned char key[PA_SEAL_KEY_L
 #define PA_KEY_CHECK_AD "provauth store key check"
 #define PA_KEY_CHECK_TEXT "provauth store key check v1"
 
+/* ---- pool_objects.c: the pool's data as stores hand it out ---- */
+
+/* Copies every string given (NULL ones stay NULL). */
+int pa_pool_reservation_new(provauth_pool_reservation **out, const char *id, const char *account_id,
+                            const char *provider, const char *credit_kind, int64_t cost, int64_t created_at,
+                            const char *job_id, const char *label);
+/* healthy 1, everything else 0 / NULL but what is given; status NULL is "active". */
+int pa_pool_account_new(provauth_pool_account **out, const char *account_id, const char *provider,
+                        const char *email, const char *status, const char *cooldown_reason);
+int pa_pool_account_add_credit(provauth_pool_account *a, const char *kind, int64_t amount);
+/* Appends to a growing array of pointers (*n used of *cap). */
+int pa_pool_list_append(void ***list, size_t *n, size_t *cap, void *item);
+/* The arguments of pool_reserve, pool_release and pool_update, as every backend checks them. */
+int pa_pool_check_query(const char *where, provauth_pool_reservation **out, const provauth_pool_query *q);
+int pa_pool_check_release(const char *where, const provauth_pool_release_args *a);
+int pa_pool_check_update(const char *where, const provauth_pool_update *u);
+
 /* ---- info.c: describing a built-in store (each backend fills in its part; 1: not its store) ---- */
 
 int pa_sql_describe(provauth_store *s, provauth_store_info *info);

@@ -12,6 +12,9 @@ core_libprovauth_core_la_SOURCES += \
 	core/store/store.c \
 	core/store/info.c \
 	core/store/memory.c \
+	core/store/memory_private.h \
+	core/store/memory_pool.c \
+	core/store/pool_objects.c \
 	core/store/sqlite_private.h \
 	core/store/sqlite.c \
 	core/store/sqlite_sql.c \

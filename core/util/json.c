@@ -246,3 +246,17 @@ const char *pa_json_text(const provauth_json *v)
 {
 	return v ? json_object_get_string(J(v)) : NULL;
 }
+
+int pa_json_each_member(const provauth_json *v, int (*fn)(const char *key, const provauth_json *value,
+                                                           void *payload), void *payload)
+{
+	int rc;
+
+	if (!v || !json_object_is_type(J(v), json_type_object))
+		return 0;
+	json_object_object_foreach(J(v), key, value) {
+		if ((rc = fn(key, PJ(value), payload)) != 0)
+			return rc;
+	}
+	return 0;
+}

@@ -36,8 +36,10 @@ typedef enum provauth_pool_outcome {
 	                                  after pool.cap_probe_interval */
 	PROVAUTH_POOL_NO_CREDITS,      /* exhausted until provauth_pool_sync finds credits */
 	PROVAUTH_POOL_SESSION_LOST,    /* the session could not be recovered: pool.session_cooldown (300 s) */
-	PROVAUTH_POOL_MODERATED,       /* moderation refused the content: nothing changes */
-	PROVAUTH_POOL_BANNED           /* the provider blocked the account: never chosen again */
+	PROVAUTH_POOL_MODERATED,       /* moderation refused the content: the cost is given back,
+	                                  the account is not to blame */
+	PROVAUTH_POOL_BANNED,          /* the provider blocked the account: never chosen again */
+	PROVAUTH_POOL_FAILED           /* the job failed at the provider, which gives its cost back */
 } provauth_pool_outcome;
 
 /* "done", "unused", ...; NULL for a value outside the enum. */
@@ -51,6 +53,14 @@ PROVAUTH_EXTERN(const char *) provauth_pool_outcome_name(provauth_pool_outcome o
  * blame for a network fault or an overloaded provider).
  */
 PROVAUTH_EXTERN(provauth_pool_outcome) provauth_pool_outcome_for(int code);
+
+/*
+ * The outcome of a job that ended, from its state as a provider's
+ * job_status reports it: "done" DONE, "moderated" MODERATED, "failed"
+ * FAILED; -1 for a state that is no end ("queued", "processing",
+ * "unknown") or NULL.
+ */
+PROVAUTH_EXTERN(int) provauth_pool_outcome_for_job(const char *state);
 
 typedef struct provauth_pool_request {
 	unsigned int version;
