@@ -301,7 +301,7 @@ void cli_job_clear(cli_job *job);
 int cli_jobs_query(provauth_manager *m, const char *account_id, cli_job *jobs, size_t n);
 /*
  * Whether `state` is final: 1 and the outcome to release the job's
- * reservation with (done and failed: DONE, moderated: MODERATED); else 0.
+ * reservation with (provauth_pool_outcome_for_job); else 0.
  */
 int cli_job_finished(const char *state, provauth_pool_outcome *outcome);
 

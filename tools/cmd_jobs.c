@@ -44,15 +44,12 @@ void cli_job_clear(cli_job *job)
 
 int cli_job_finished(const char *state, provauth_pool_outcome *outcome)
 {
-	if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0) {
-		*outcome = PROVAUTH_POOL_DONE;
-		return 1;
-	}
-	if (strcmp(state, "moderated") == 0) {
-		*outcome = PROVAUTH_POOL_MODERATED;
-		return 1;
-	}
-	return 0;
+	int o = provauth_pool_outcome_for_job(state);
+
+	if (o < 0)
+		return 0;
+	*outcome = (provauth_pool_outcome)o;
+	return 1;
 }
 
 static const char *string_member(json_object *o, const char *key)

@@ -253,7 +253,8 @@ static void poll_job(worker *w, job *j, const provauth_pool_reservation *rsv, co
 			return;
 		}
 		if (strcmp(state, "failed") == 0 || (strcmp(state, "unknown") == 0 && ++unknown >= MAX_UNKNOWN_POLLS)) {
-			release(w, rsv->id, PROVAUTH_POOL_DONE);
+			/* The provider gives a failed job's cost back: so does the pool. */
+			release(w, rsv->id, PROVAUTH_POOL_FAILED);
 			job_end(w->jobs, j, ST_FAILED, "account=%s job=%s: the provider reports it %s", rsv->account_id,
 			        job_id, state);
 			return;
