@@ -124,6 +124,11 @@ int pa_provider_check(const provauth_provider *p, const char *file)
 				                    name, p->id, i);
 		}
 	}
+	if (PROVAUTH_PROVIDER_HAS(p, pool) && p->pool &&
+	    p->pool->struct_size < offsetof(provauth_pool_hooks, estimate_cost))
+		return pa_error_set(PROVAUTH_EPLUGIN,
+		                    "%s: provider '%s' has pool hooks of %zu bytes, fewer than ABI %u.1's first members",
+		                    name, p->id, p->pool->struct_size, PROVAUTH_PLUGIN_ABI_MAJOR);
 	if (PROVAUTH_PROVIDER_HAS(p, import_kinds) && p->import_kinds)
 		return check_import_kinds(p, name);
 	return 0;

@@ -33,7 +33,7 @@ void provauth_pool_reservation_list_free(provauth_pool_reservation **r, size_t c
 	free(r);
 }
 
-static void account_free(provauth_pool_account *a)
+void provauth_pool_account_free(provauth_pool_account *a)
 {
 	size_t i;
 
@@ -57,7 +57,7 @@ void provauth_pool_account_list_free(provauth_pool_account **accounts, size_t co
 	if (!accounts)
 		return;
 	for (i = 0; i < count; i++)
-		account_free(accounts[i]);
+		provauth_pool_account_free(accounts[i]);
 	free(accounts);
 }
 
@@ -96,7 +96,7 @@ int pa_pool_account_new(provauth_pool_account **out, const char *account_id, con
 	if (!(a->account_id = pa_strdup(account_id)) || !(a->provider = pa_strdup(provider)) ||
 	    (email && !(a->email = pa_strdup(email))) || !(a->status = pa_strdup(status ? status : "active")) ||
 	    (cooldown_reason && !(a->cooldown_reason = pa_strdup(cooldown_reason)))) {
-		account_free(a);
+		provauth_pool_account_free(a);
 		return pa_error_oom();
 	}
 	*out = a;

@@ -227,10 +227,81 @@ int scripted_op(const provauth_session *session, provauth_failure *failure, void
 	return PROVAUTH_ESESSION;
 }
 
+static int s_cost(void *state, const char *operation, const provauth_op_arg *args, size_t nargs,
+                  char kind[PROVAUTH_CREDIT_KIND_MAX], int64_t *cost)
+{
+	scripted_state *st = state;
+	size_t i;
+
+	if (strcmp(operation, "job") != 0)
+		return PROVAUTH_ENOTFOUND;
+	snprintf(kind, PROVAUTH_CREDIT_KIND_MAX, "web");
+	*cost = 0;
+	for (i = 0; i < nargs; i++) {
+		if (strcmp(args[i].key, "cost") == 0)
+			*cost = atoll(args[i].value);
+		else if (strcmp(args[i].key, "kind") == 0)
+			snprintf(kind, PROVAUTH_CREDIT_KIND_MAX, "%s", args[i].value);
+		else if (strcmp(args[i].key, "bad") == 0)
+			return st->host->set_error(st->host, PROVAUTH_EINVAL, "scripted: parameter bad refused");
+	}
+	return 0;
+}
+
+static int s_pool_status(void *state, const provauth_session *s, char **out_json, provauth_failure *f)
+{
+	scripted_state *st = state;
+
+	atomic_fetch_add(&server->pool_status_calls, 1);
+	if (scripted_op(s, f, NULL) < 0)
+		return f->code;
+	*out_json = st->host->json_format(st->host, "{\"credits\":{\"web\":%i,\"gold\":7},\"max_concurrent\":%i,"
+	                                  "\"blocked\":%b}", (int64_t)server->pool_credits, (int64_t)server->pool_max,
+	                                  server->pool_blocked);
+	return *out_json ? 0 : PROVAUTH_ENOMEM;
+}
+
+static const char *job_state(const char *id)
+{
+	if (strncmp(id, "done", 4) == 0)
+		return "done";
+	if (strncmp(id, "mod", 3) == 0)
+		return "moderated";
+	if (strncmp(id, "fail", 4) == 0)
+		return "failed";
+	return "processing";
+}
+
+static int s_job_status(void *state, const provauth_session *s, const char *const *ids, size_t n, char **out_json,
+                        provauth_failure *f)
+{
+	scripted_state *st = state;
+	char list[4096] = "[";
+	size_t i;
+
+	atomic_fetch_add(&server->pool_job_calls, 1);
+	if (scripted_op(s, f, NULL) < 0)
+		return f->code;
+	for (i = 0; i < n; i++) {
+		char *job = st->host->json_format(st->host, "{\"id\":%s,\"state\":%s}", ids[i], job_state(ids[i]));
+		if (!job)
+			return PROVAUTH_ENOMEM;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "", job);
+		st->host->free(st->host, job);
+	}
+	snprintf(list + strlen(list), sizeof(list) - strlen(list), "]");
+	*out_json = st->host->json_format(st->host, "{\"jobs\":%j}", list);
+	return *out_json ? 0 : PROVAUTH_ENOMEM;
+}
+
+static const provauth_pool_hooks scripted_pool = {
+	sizeof(provauth_pool_hooks), "web", 2, s_cost, s_pool_status, s_job_status
+};
+
 #define SCRIPTED_BASE(refresh_fn)                                                      \
 	PROVAUTH_PLUGIN_ABI_MAJOR, PROVAUTH_PLUGIN_ABI_MINOR, sizeof(provauth_provider), \
 	"scripted", "test provider", "1", NULL, s_init, s_fini, s_build, NULL, s_classify, \
-	refresh_fn, s_reauth, { NULL, NULL, NULL, NULL }, scripted_ops, 2, NULL, NULL, 0
+	refresh_fn, s_reauth, { NULL, NULL, NULL, NULL }, scripted_ops, 2, NULL, NULL, 0, &scripted_pool
 
 const provauth_provider scripted_provider = { SCRIPTED_BASE(NULL) };
 const provauth_provider scripted_provider_refreshing = { SCRIPTED_BASE(s_refresh) };

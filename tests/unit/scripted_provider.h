@@ -29,6 +29,12 @@ typedef struct scripted_server {
 	int next_error;                /* force an ErrCode for the next op (consumed) */
 	int rate_limit_next;           /* next op answers HTTP 429 with Retry-After */
 	int google_on_login;           /* login answers "sign in via OAuth" */
+	/* The pool hooks' answers (every account the same). */
+	int pool_credits;              /* status: credits of kind "web" */
+	int pool_max;                  /* status: max_concurrent (0: unknown) */
+	int pool_blocked;              /* status: blocked */
+	atomic_int pool_status_calls;
+	atomic_int pool_job_calls;     /* job_status calls (one per account asked) */
 } scripted_server;
 
 /* Creates the shared server state (token "jwt-SECRET-0" valid, password "pw-SECRET"). */
@@ -37,7 +43,13 @@ void scripted_server_free(scripted_server *s);
 /* Invalidates the current token, as a login elsewhere would; returns the new token. */
 const char *scripted_server_kick(scripted_server *s);
 
-/* Provider descriptions: with and without a refresh step. */
+/*
+ * Provider descriptions: with and without a refresh step. Both have pool
+ * hooks: estimate_cost of operation "job" (args cost=N, kind=K (default
+ * "web"), bad=1 refused naming "bad"), status (pool_credits, pool_max,
+ * pool_blocked, through scripted_op's session check) and job_status (a job
+ * id starting "done", "mod" or "fail" ended so; anything else processing).
+ */
 extern const provauth_provider scripted_provider;
 extern const provauth_provider scripted_provider_refreshing;
 

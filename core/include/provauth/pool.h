@@ -183,6 +183,7 @@ PROVAUTH_EXTERN(int) provauth_pool_list(provauth_pool_account ***out, size_t *co
                                         provauth_pool_reservation ***reservations, size_t *reservation_count,
                                         provauth_manager *m, const char *provider);
 PROVAUTH_EXTERN(void) provauth_pool_account_list_free(provauth_pool_account **accounts, size_t count);
+PROVAUTH_EXTERN(void) provauth_pool_account_free(provauth_pool_account *account);
 
 /*
  * Asks the provider (its pool_status hook, through provauth_run_with_session)
