@@ -356,8 +356,16 @@ static int run_jobs(cli_ctx *ctx, const cli_command *self, const char *path, int
 			rc = query_group(env.manager, jobs, group, count);
 		cli_progress_done();
 		if (rc < 0) {
-			/* The message names the account: the others are still asked. */
-			cli_env_fail(&env, rc);
+			/* One account's failure is told with its name; the others are still asked. */
+			cli_env_flush_events(&env);
+			if (!provauth_last_error()[0])
+				;  /* told already, with the account (an answer that did not parse) */
+			else if (strstr(provauth_last_error(), jobs[i].account_id))
+				cli_error("%s", provauth_last_error());
+			else
+				cli_error("account %s: %s", jobs[i].account_id, provauth_last_error());
+			cli_account_hint(env.manager, jobs[i].account_id, rc);
+			provauth_error_clear();
 			failed = 1;
 			continue;
 		}
