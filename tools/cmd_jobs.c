@@ -139,11 +139,12 @@ static int parse_handles(cli_job **out, const char *path, char **args, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		if (cli_job_parse(&jobs[i], args[i]) < 0) {
+			size_t bad = i + 1;
 			while (i--)
 				cli_job_clear(&jobs[i]);
 			free(jobs);
 			return cli_usage_error(path, "argument %zu of '%s' is not a job handle ACCOUNT_ID/JOB_ID "
-			                       "(as 'provauth generate' prints it)", i + 1, path);
+			                       "(as 'provauth generate' prints it)", bad, path);
 		}
 	}
 	*out = jobs;

@@ -77,7 +77,7 @@ static int width(int w, const char *s)
 
 static void print_accounts_text(const pool_view *v, const char *provider, const char *no_store, int64_t now)
 {
-	int w_id = 2, w_email = 5, w_status = 6, w_health = 6, w_slots = 5, w_cool = 8, w_credits = 7;
+	int w_id = 2, w_email = 5, w_status = 6, w_health = 7, w_slots = 5, w_cool = 8, w_credits = 7;
 	pool_row *rows;
 	size_t i;
 

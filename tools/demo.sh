@@ -391,14 +391,14 @@ gen_settings=$work/provauth.yaml
 [ "$pg_ran" = 1 ] && gen_settings=$work/pg.yaml
 pv_stats
 before_ok=$(pv_count logins_ok)
-printf '  $ provauth'; printf ' %s' "${jflag[@]}" generate --provider pixverse --prompt "a lighthouse at dusk" \
-	--duration 2 --wait; printf '\n'
+printf '  $ provauth'; printf ' %s' "${jflag[@]}"
+printf ' generate --provider pixverse --prompt "a lighthouse at dusk" --duration 2 --wait\n'
 "$prog" -c "$gen_settings" --log-file "$log" "${jflag[@]}" generate --provider pixverse \
 	--prompt "a lighthouse at dusk" --duration 2 --wait >"$work/out" 2>"$work/err" &
 gen_pid=$!
 # Once the job is in flight at the fake, alice's session is ended under it.
 for _ in $(seq 200); do
-	submitted=$(ctl "$pv_port" GET "/__control/job_stats?email=alice@example.com" | json_num submitted)
+	submitted=$(ctl "$pv_port" POST "/__control/job_stats?email=alice@example.com" | json_num submitted)
 	[ "${submitted:-0}" -ge 1 ] && break
 	sleep 0.05
 done

@@ -39,7 +39,7 @@ fake_settings "auto_reauth_enabled: true" "reauth_cooldown: 0"
 
 stats() { ctl GET "$pv/__control/stats"; }
 logins() { stats | json_get logins_ok; }
-job_stat() { ctl GET "$pv/__control/job_stats?email=$1" | json_get "$2"; }
+job_stat() { ctl POST "$pv/__control/job_stats?email=$1" | json_get "$2"; }
 
 # ---- three accounts, each logged in once with its password ----
 ids=''
