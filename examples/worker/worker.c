@@ -19,8 +19,9 @@
  *    cap for it) and the job goes back to the queue for another account;
  *  - an account out of credits is released with PROVAUTH_POOL_NO_CREDITS
  *    (not chosen again until its credits are synced) and the job re-queued;
- *  - a session that could not be recovered (SESSION_LOST: 300 s cooldown)
- *    and output moderation that may pass on a retry, likewise.
+ *  - a session that could not be recovered (SESSION_LOST: 300 s cooldown),
+ *    output moderation that may pass on a retry, high load and network
+ *    faults, likewise (at most MAX_ATTEMPTS tries in all).
  *
  * One line per job on stdout when it ends ("job N done account=... url=...",
  * "job N moderated ...", "job N failed: why"); a summary on stderr. Exits 0
@@ -52,8 +53,10 @@ static const char *const state_names[ST_COUNT] = {
 	"done", "moderated", "failed", "rejected", "no_account", "timeout"
 };
 
-enum requeue_reason { RQ_CONCURRENCY, RQ_CREDITS, RQ_SESSION, RQ_MODERATION, RQ_OVERLOAD, RQ_COUNT };
-static const char *const requeue_names[RQ_COUNT] = { "concurrency", "credits", "session", "moderation", "overload" };
+enum requeue_reason { RQ_CONCURRENCY, RQ_CREDITS, RQ_SESSION, RQ_MODERATION, RQ_TRANSIENT, RQ_COUNT };
+static const char *const requeue_names[RQ_COUNT] = {
+	"concurrency", "credits", "session", "moderation", "transient"
+};
 
 typedef struct job {
 	struct job *next;
@@ -277,8 +280,8 @@ static void submit_failed(worker *w, job *j, const provauth_pool_reservation *rs
 		reason = RQ_CREDITS;
 	else if (rc == PROVAUTH_ESESSION || rc == PROVAUTH_EAUTH)
 		reason = RQ_SESSION;
-	else if (rc == PROVAUTH_EOVERLOAD)
-		reason = RQ_OVERLOAD;
+	else if (is_transient(rc))  /* high load, the network: another try later */
+		reason = RQ_TRANSIENT;
 	else if (rc == PROVAUTH_EMODERATED && ++j->moderation_retries <= MAX_MODERATION_RETRIES)
 		reason = RQ_MODERATION;
 	if (reason != RQ_COUNT && j->attempts < MAX_ATTEMPTS) {
