@@ -43,8 +43,33 @@ static void classify(pv_state *st, const provauth_failure *f)
 		PA_FUZZ_CHECK(o.result == PROVAUTH_ERATELIMIT);
 }
 
+/*
+ * What each operation is given: the generation operations (issue 16) take
+ * arguments, enough to reach the reply; upload's file does not exist, so it
+ * is refused before any request, as an argument error (set_error, no
+ * failure to classify).
+ */
+static const provauth_op_arg generate_args[] = { { "prompt", "fuzz" } };
+static const provauth_op_arg job_args[] = { { "ids", "12,image:34" } };
+static const provauth_op_arg upload_args[] = { { "file", "/nonexistent/provauth-fuzz.png" } };
+
+static const provauth_op_arg *op_args(const char *name, size_t *n)
+{
+	*n = 1;
+	if (strcmp(name, "generate") == 0)
+		return generate_args;
+	if (strcmp(name, "jobs") == 0 || strcmp(name, "delete") == 0)
+		return job_args;
+	if (strcmp(name, "upload") == 0)
+		return upload_args;
+	*n = 0;
+	return NULL;
+}
+
 static void run_op(pv_state *st, unsigned which, int with_key, const uint8_t *data, size_t size)
 {
+	const provauth_op_arg *args;
+	size_t nargs;
 	const provauth_host *h = st->host;
 	const provauth_credential creds[] = {
 		{ PROVAUTH_CRED_JWT, "", JWT, 0 },
@@ -68,7 +93,13 @@ static void run_op(pv_state *st, unsigned which, int with_key, const uint8_t *da
 	s.credential_count = with_key ? 4 : 3;  /* the OpenAPI key comes last */
 	s.metadata = "{}";
 	s.provider_data = &sd;
-	rc = pv_operations[which].run(st, &s, NULL, 0, &out, &f);
+	args = op_args(pv_operations[which].name, &nargs);
+	rc = pv_operations[which].run(st, &s, args, nargs, &out, &f);
+	if (args == upload_args) {
+		PA_FUZZ_CHECK(rc == PROVAUTH_EINVAL && out == NULL && f.kind == PROVAUTH_FAILURE_NONE);
+		check_secrets(NULL, data, size);
+		return;
+	}
 	if (rc == 0) {
 		provauth_json *j;
 		PA_FUZZ_CHECK(out != NULL);

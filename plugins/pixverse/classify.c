@@ -22,12 +22,24 @@ static const pv_rule rules[] = {
 	{ PV_ERR_TOKEN_EXPIRED, "token_expired", 1, PROVAUTH_ESESSION, 0 },
 	{ PV_ERR_NOT_LOGIN, "user_not_login", 1, PROVAUTH_ESESSION, 0 },
 	{ PV_ERR_LOGGED_ELSEWHERE, "logged_elsewhere", 1, PROVAUTH_ESESSION, 0 },
-	{ PV_ERR_CREDITS_EXHAUSTED, "insufficient_credits", 0, PROVAUTH_EPROVIDER, 0 },
-	{ PV_ERR_BALANCE, "insufficient_credits", 0, PROVAUTH_EPROVIDER, 0 },
-	{ PV_ERR_CONCURRENCY, "concurrency_limit", 0, PROVAUTH_EPROVIDER, 0 },
-	{ PV_ERR_MODERATION_OUTPUT, "content_moderation", 0, PROVAUTH_EPROVIDER, 0 },
-	{ PV_ERR_MODERATION_PROMPT, "content_moderation", 0, PROVAUTH_EPROVIDER, 0 },
-	{ PV_ERR_HIGH_LOAD, "high_load", 0, PROVAUTH_EPROVIDER, 0 },
+	/* Generation (notes A.5): none is about the session; each is a code the pool acts on. */
+	{ PV_ERR_CREDITS_EXHAUSTED, "credits_exhausted", 0, PROVAUTH_ECREDITS, 0 },
+	{ PV_ERR_BALANCE, "insufficient_balance", 0, PROVAUTH_ECREDITS, 0 },
+	{ PV_ERR_CONCURRENCY, "concurrency_limit", 0, PROVAUTH_ECONCURRENCY, 0 },
+	{ PV_ERR_MODERATION_OUTPUT, "content_output_rejected", 0, PROVAUTH_EMODERATED, 0 },
+	{ PV_ERR_MODERATION_PROMPT, "content_prompt_rejected", 0, PROVAUTH_EREJECTED, 0 },
+	{ PV_ERR_HIGH_LOAD, "high_load", 0, PROVAUTH_EOVERLOAD, 0 },
+	{ 400011, "bad_parameter", 0, PROVAUTH_EINVAL, 0 },
+	{ 400017, "bad_parameter", 0, PROVAUTH_EINVAL, 0 },
+	{ 400018, "bad_parameter", 0, PROVAUTH_EINVAL, 0 },
+	{ 400019, "bad_parameter", 0, PROVAUTH_EINVAL, 0 },
+	{ 400032, "bad_parameter", 0, PROVAUTH_EINVAL, 0 },
+	{ 500030, "bad_image", 0, PROVAUTH_EINVAL, 0 },
+	{ 500031, "bad_image", 0, PROVAUTH_EINVAL, 0 },
+	{ 500032, "bad_image", 0, PROVAUTH_EINVAL, 0 },
+	{ 500033, "bad_image", 0, PROVAUTH_EINVAL, 0 },
+	{ 500041, "bad_image", 0, PROVAUTH_EINVAL, 0 },
+	{ 500042, "bad_image", 0, PROVAUTH_EINVAL, 0 },
 	{ PV_ERR_NO_SUCH_USER, "user_not_found", 0, PROVAUTH_EPROVIDER, 0 },
 	{ PV_ERR_TOO_MANY_LOGINS, "too_many_logins", 0, PROVAUTH_ECOOLDOWN, 1 },
 };
@@ -59,6 +71,12 @@ static const pv_phrase phrases[] = {
 
 static const char *const banned_phrase = "account is blocked";
 
+/* Every other 4000xx is a parameter the service refused too. */
+#define PV_ERR_PARAM_FIRST 400000
+#define PV_ERR_PARAM_LAST 400099
+
+static const pv_rule param_rule = { 0, "bad_parameter", 0, PROVAUTH_EINVAL, 0 };
+
 static const pv_rule *rule_for(int64_t code)
 {
 	size_t i;
@@ -66,7 +84,7 @@ static const pv_rule *rule_for(int64_t code)
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 		if (rules[i].code == code)
 			return &rules[i];
-	return NULL;
+	return code >= PV_ERR_PARAM_FIRST && code <= PV_ERR_PARAM_LAST ? &param_rule : NULL;
 }
 
 static void set_text(char *dst, size_t size, const char *src)
@@ -102,13 +120,14 @@ static void outcome_plain(provauth_outcome *out, const char *reason, int64_t cod
 		out->error_code[0] = '\0';
 }
 
-static void outcome_rule(provauth_outcome *out, const pv_rule *r)
+/* `code`: the ErrCode seen (a rule for a range has none of its own). */
+static void outcome_rule(provauth_outcome *out, const pv_rule *r, int64_t code)
 {
 	if (r->session) {
-		outcome_session(out, r->reason, r->code);
+		outcome_session(out, r->reason, code);
 		return;
 	}
-	outcome_plain(out, r->reason, r->code, r->result);
+	outcome_plain(out, r->reason, code, r->result);
 	out->start_login_cooldown = r->cooldown;
 }
 
@@ -137,14 +156,14 @@ void pv_classify_message(const char *message, provauth_outcome *out)
 			if (ph->code == 0)
 				outcome_session(out, "session_expired", 0);
 			else
-				outcome_rule(out, rule_for(ph->code));
+				outcome_rule(out, rule_for(ph->code), ph->code);
 			return;
 		}
 	}
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		snprintf(num, sizeof(num), "%lld", (long long)rules[i].code);
 		if (pv_has_number(message, num)) {
-			outcome_rule(out, &rules[i]);
+			outcome_rule(out, &rules[i], rules[i].code);
 			return;
 		}
 	}
@@ -178,7 +197,7 @@ void pv_classify_http(const provauth_host *h, long status, const char *body, siz
 		if (code == PV_ERR_TOKEN_INVALID && provauth_plugin_contains_ci(msg, banned_phrase))
 			outcome_banned(out, code);
 		else if ((r = rule_for(code)))
-			outcome_rule(out, r);
+			outcome_rule(out, r, code);
 		else
 			outcome_plain(out, "api_error", code, PROVAUTH_EPROVIDER);
 	} else if (status != 200) {

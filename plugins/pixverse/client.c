@@ -81,7 +81,7 @@ int pv_send(const pv_state *st, const pv_request *req, pv_reply *out)
 {
 	const provauth_host *h = st->host;
 	provauth_http_request hr = PROVAUTH_HTTP_REQUEST_INIT;
-	provauth_http_header hdr[12];
+	provauth_http_header hdr[14];
 	pv_client_ids once;
 	const pv_client_ids *ids = req->ids;
 	char *cookies = NULL, *referer = NULL;
@@ -125,8 +125,12 @@ int pv_send(const pv_state *st, const pv_request *req, pv_reply *out)
 		hdr[n++] = (provauth_http_header){ "Referer", referer, 0 };
 		if ((cookies = cookie_header(h, req)))
 			hdr[n++] = (provauth_http_header){ "Cookie", cookies, 1 };
+		/* Generation calls only: the service then answers with the credits the job left. */
+		if (req->refresh_credit)
+			hdr[n++] = (provauth_http_header){ "refresh", "credit", 0 };
 	}
-	hdr[n++] = (provauth_http_header){ "Content-Type", "application/json", 0 };
+	hdr[n++] = (provauth_http_header){ "Content-Type", req->content_type ? req->content_type : "application/json",
+	                                   0 };
 	hdr[n++] = (provauth_http_header){ "Accept", "application/json, text/plain, */*", 0 };
 	hdr[n++] = (provauth_http_header){ "User-Agent", st->user_agent, 0 };
 

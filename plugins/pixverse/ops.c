@@ -17,51 +17,11 @@
 #define PV_AD_TASK_TYPE 1
 #define PV_AD_TASK_SUBTYPE 11
 
-static int oom_failure(const provauth_host *h, provauth_failure *f)
-{
-	h->failure_set_message(f, PROVAUTH_ENOMEM, "pixverse: out of memory");
-	return PROVAUTH_ENOMEM;
-}
-
-/*
- * GET a web endpoint with the session's credentials. On success *r holds a
- * 200 reply with ErrCode 0 and a Resp; otherwise *failure describes it.
- */
+/* GET a web endpoint with the session's credentials (web.c). */
 static int web_get(const pv_state *st, const provauth_session *s, const char *path, pv_reply *r,
                    provauth_failure *f)
 {
-	const provauth_host *h = st->host;
-	const pv_session_data *data = s->provider_data;
-	pv_request req;
-	provauth_cookie *jar;
-	char *url, msg[PV_TRANSPORT_MAX + 160];
-	int rc;
-
-	memset(r, 0, sizeof(*r));
-	if (!(url = provauth_plugin_url_join(h, st->base_url, path)))
-		return oom_failure(h, f);
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url;
-	req.endpoint = path;
-	if (pv_session_cookies(h, s, &jar, &req.cookie_count) < 0) {
-		h->free(h, url);
-		return oom_failure(h, f);
-	}
-	req.jwt = h->session_credential(s, PROVAUTH_CRED_JWT, NULL);
-	req.cookies = jar;
-	req.ids = data ? &data->ids : NULL;
-	rc = pv_send(st, &req, r);
-	free(jar);
-	h->free(h, url);
-	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "pixverse: GET %s: %s", path, r->transport);
-		h->failure_set_transport(f, rc, msg);
-		return rc;
-	}
-	if ((rc = pv_reply_to_failure(st, r, path, 1, f)) < 0)
-		pv_reply_free(st, r);
-	return rc;
+	return pv_web_call(st, s, "GET", path, NULL, 0, 1, r, f);
 }
 
 /* An integer member, or `def`. */
@@ -98,7 +58,7 @@ static char *member_text(const provauth_host *h, const provauth_json *obj, const
 static int finish(const provauth_host *h, char *text, char **out_json, provauth_failure *f)
 {
 	if (!text)
-		return oom_failure(h, f);
+		return pv_oom_failure(h, f);
 	*out_json = text;
 	return 0;
 }
@@ -158,6 +118,13 @@ static int64_t openapi_credits(const pv_state *st, const provauth_session *s)
 	return n < 0 ? 0 : n;
 }
 
+int64_t pv_openapi_credits_if_key(const pv_state *st, const provauth_session *s)
+{
+	const char *key = st->host->session_credential(s, PROVAUTH_CRED_API_KEY, "openapi");
+
+	return key && *key ? openapi_credits(st, s) : -1;
+}
+
 /* ---- credits ---- */
 
 /* Credit counts are 32-bit on the wire; bounding them keeps a hostile reply from overflowing the sum. */
@@ -188,6 +155,23 @@ static int credits_read(const pv_state *st, const provauth_session *s, pv_credit
 	if (c->web < 0)
 		c->web = 0;
 	c->openapi = openapi_credits(st, s);
+	return 0;
+}
+
+int pv_web_credits(const pv_state *st, const provauth_session *s, int64_t *web, provauth_failure *f)
+{
+	pv_reply r;
+	int rc;
+
+	*web = 0;
+	if ((rc = web_get(st, s, PV_CREDITS_PATH, &r, f)) < 0)
+		return rc;
+	*web = bounded(int_member(st->host, r.resp, "credit_daily", 0)) +
+	       bounded(int_member(st->host, r.resp, "credit_monthly", 0)) +
+	       bounded(int_member(st->host, r.resp, "credit_package", 0));
+	if (*web < 0)
+		*web = 0;
+	pv_reply_free(st, &r);
 	return 0;
 }
 
@@ -273,7 +257,7 @@ static int ad_task_json(const pv_state *st, const provauth_session *s, char **ou
 	}
 	rc = ad_task_from(h, r.resp, out);
 	pv_reply_free(st, &r);
-	return rc < 0 ? oom_failure(h, f) : 0;
+	return rc < 0 ? pv_oom_failure(h, f) : 0;
 }
 
 static int op_ad_task(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
@@ -390,6 +374,16 @@ const provauth_operation pv_operations[] = {
 	{ "user_info", "the account's email, username, nickname and Pixverse account id", op_user_info },
 	{ "ad_task", "the ad-watch task: reward, progress, counts, expiry (null when none)", op_ad_task },
 	{ "status", "provider, email, credits and the ad-watch task (best effort)", op_status },
+	{ "generate", "submit a job: type=t2v|i2v|extend|transition|t2i|i2i, prompt, model, quality, duration, "
+	  "aspect_ratio, seed, negative_prompt, image_url+image_path (repeated), video_id, durations, prompts; "
+	  "answers {job_id, kind, type, model, quality, cost, credit_kind}", pv_op_generate },
+	{ "upload", "upload an image (file=PATH [name=NAME]; needs the account's openapi API key): {img_id, url, path}",
+	  pv_op_upload },
+	{ "jobs", "the state of jobs (ids=A,B or id=A, repeated), one list request per kind: {jobs:[{id, state, url, "
+	  "code}]}", pv_op_jobs },
+	{ "delete", "delete jobs' outputs (ids=A,B or id=A, repeated); already deleted counts: {deleted:[ids]}",
+	  pv_op_delete },
+	{ "plan", "the plan: {plan_name, plan_type, max_concurrent, gen_simultaneously, qualities}", pv_op_plan },
 };
 
 _Static_assert(sizeof(pv_operations) / sizeof(pv_operations[0]) == PV_OPERATION_COUNT,

@@ -159,6 +159,7 @@ enum {
 	PV_ERR_MODERATION_OUTPUT = 500054,
 	PV_ERR_MODERATION_PROMPT = 500063,
 	PV_ERR_HIGH_LOAD = 500069,
+	PV_ERR_DELETED = 500064,
 	PV_ERR_BALANCE = 500090,
 	PV_ERR_NO_SUCH_USER = 500200,
 	PV_ERR_TOO_MANY_LOGINS = 500213
@@ -180,6 +181,8 @@ typedef struct pv_request {
 	const char *api_key;         /* OpenAPI: API-KEY header instead of the web headers */
 	const char *body;            /* JSON text or NULL */
 	size_t body_len;
+	const char *content_type;    /* NULL: application/json (a multipart upload names its own) */
+	int refresh_credit;          /* 1: the `refresh: credit` header generation calls carry */
 } pv_request;
 
 /* The host's messages are at most 1 KiB; a longer one is cut. */
@@ -241,9 +244,156 @@ int pv_refresh(void *state, const provauth_account *account, provauth_update *up
 int pv_import(void *state, const char *kind, const char *input, const provauth_account *existing,
               provauth_update *update);
 
+/* ---- web.c: one call to the web API with the session's credentials ---- */
+
+/*
+ * `method` (GET / POST) `path` on the web API, with `body` (JSON text or
+ * NULL) and the `refresh: credit` header when `refresh_credit`. On success
+ * *r holds a 200 reply with ErrCode 0 (and a Resp when `need_resp`);
+ * otherwise *failure describes it and the code is returned.
+ */
+int pv_web_call(const pv_state *st, const provauth_session *s, const char *method, const char *path,
+                const char *body, int refresh_credit, int need_resp, pv_reply *r, provauth_failure *f);
+/* Out of memory, as an operation's failure. */
+int pv_oom_failure(const provauth_host *h, provauth_failure *f);
+
+/* ---- jsonbuf.c: JSON text built piece by piece (request bodies) ---- */
+
+typedef struct pv_jsonbuf {
+	const provauth_host *host;
+	char *text;                  /* malloc'd, NUL-terminated */
+	size_t len, size;
+	int failed;                  /* out of memory: every later append is a no-op */
+} pv_jsonbuf;
+
+void pv_jsonbuf_init(pv_jsonbuf *b, const provauth_host *h);
+/* Raw text, formatted as printf (numbers, punctuation, keys the caller quotes). */
+void pv_jsonbuf_addf(pv_jsonbuf *b, const char *fmt, ...) PROVAUTH_PRINTF(2, 3);
+/* `s` as a JSON string (escaped as host->json_format escapes). */
+void pv_jsonbuf_str(pv_jsonbuf *b, const char *s);
+/* The text (NULL when out of memory); the caller frees it with free(). */
+char *pv_jsonbuf_take(pv_jsonbuf *b);
+void pv_jsonbuf_free(pv_jsonbuf *b);
+
+/* ---- params.c: generation parameters, limits and costs (no I/O) ---- */
+
+typedef enum pv_gen_type {
+	PV_GEN_T2V = 0,
+	PV_GEN_I2V,
+	PV_GEN_EXTEND,
+	PV_GEN_TRANSITION,
+	PV_GEN_T2I,
+	PV_GEN_I2I
+} pv_gen_type;
+
+/* Most input images any generation takes (kling-image-o3's 10). */
+#define PV_GEN_IMAGES_MAX 10
+/* Transition: 2 to 7 images, so at most 6 segments. */
+#define PV_TRANSITION_IMAGES_MIN 2
+#define PV_TRANSITION_IMAGES_MAX 7
+#define PV_TRANSITION_SEGMENTS_MAX (PV_TRANSITION_IMAGES_MAX - 1)
+#define PV_SEGMENT_SECONDS_MIN 1
+#define PV_SEGMENT_SECONDS_MAX 8
+/* The credit kind every web generation spends. */
+#define PV_CREDIT_KIND_WEB "web"
+
+/* A validated generation request. Strings are static or borrowed from the call's args. */
+typedef struct pv_gen {
+	pv_gen_type type;
+	const char *type_name;       /* "t2v", ... */
+	int is_image;                /* t2i / i2i: an image job */
+	const char *prompt;          /* "" when none */
+	const char *model;           /* the table's spelling */
+	const char *quality;         /* normalised: "1440p" for "2k" */
+	int64_t duration;            /* video seconds (transition: the first segment's) */
+	const char *aspect_ratio;    /* NULL where the type takes none */
+	int has_seed;
+	int64_t seed;
+	const char *negative_prompt; /* NULL when none */
+	size_t image_count;
+	const char *image_urls[PV_GEN_IMAGES_MAX];
+	const char *image_paths[PV_GEN_IMAGES_MAX];
+	int64_t video_id;            /* extend */
+	size_t segment_count;        /* transition: image_count - 1 */
+	int64_t durations[PV_TRANSITION_SEGMENTS_MAX];
+	const char *prompts[PV_TRANSITION_SEGMENTS_MAX];
+	int64_t cost;                /* web credits */
+} pv_gen;
+
+/*
+ * Reads and validates a generate call's args (type, prompt, model, ...),
+ * filling the defaults, and computes the cost. PROVAUTH_EINVAL after
+ * host->set_error with a message naming the parameter and what it allows.
+ */
+int pv_gen_parse(const provauth_host *h, const provauth_op_arg *args, size_t nargs, pv_gen *out);
+/* Web credits per second of video at `quality`, or -1 for a quality no video model has. */
+int64_t pv_video_credits_per_second(const char *quality);
+
+/* ---- generate.c ---- */
+
+int pv_op_generate(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+                   char **out_json, provauth_failure *f);
+
+/* ---- jobs.c: job states and deletion ---- */
+
+/* What a job's record says: "queued", "processing", "done", "moderated", "failed". */
+const char *pv_video_state(int64_t status, const char *url, int64_t width, int64_t height);
+const char *pv_image_state(int64_t status, const char *url, int64_t width, int64_t height);
+/* 1 when `url` is a real output (a "/web/ori/" or "/openapi/output/" path, no moderation placeholder). */
+int pv_result_url_ok(const char *url);
+/* The pool hook: {"jobs":[{id, state, url, code}]} for ids[0..n), one list request per kind. */
+int pv_job_status(void *state, const provauth_session *s, const char *const *ids, size_t n, char **out_json,
+                  provauth_failure *f);
+int pv_op_jobs(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+               char **out_json, provauth_failure *f);
+int pv_op_delete(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+                 char **out_json, provauth_failure *f);
+/* Most ids one jobs / delete call takes (one list page answers them). */
+#define PV_JOB_IDS_MAX 200
+
+/* ---- upload.c: the OpenAPI multipart upload ---- */
+
+/* Largest image the service takes. */
+#define PV_UPLOAD_MAX_BYTES (20 * 1024 * 1024)
+/*
+ * The multipart/form-data body of one part named "image" holding data[0,
+ * len) as `filename` of `mime`, between `boundary` lines. malloc'd; NULL
+ * when out of memory. *body_len its length.
+ */
+char *pv_multipart_build(const char *boundary, const char *filename, const char *mime, const unsigned char *data,
+                         size_t len, size_t *body_len);
+/* The Content-Type for a file name's extension (png, jpg, jpeg, webp; any case), or NULL. */
+const char *pv_image_mime(const char *filename);
+/* "upload/<name>" from an upload URL ".../upload/<name>"; malloc'd, NULL when it has no such part. */
+char *pv_upload_path_of(const char *url);
+int pv_op_upload(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+                 char **out_json, provauth_failure *f);
+
+/* ---- plan.c ---- */
+
+/* Jobs at once from plan_details: gen_simultaneously when > 0, else 2 free / 5 paid. */
+int64_t pv_plan_max_concurrent(int64_t gen_simultaneously, int64_t plan_type);
+/* The account's plan_details as {plan_name, plan_type, max_concurrent, gen_simultaneously, qualities}. */
+int pv_plan_read(const pv_state *st, const provauth_session *s, char **out_json, int64_t *max_concurrent,
+                 provauth_failure *f);
+int pv_op_plan(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
+               char **out_json, provauth_failure *f);
+
+/* ---- pool.c: the 2.1 pool hooks ---- */
+
+extern const provauth_pool_hooks pv_pool_hooks;
+int pv_estimate_cost(void *state, const char *operation, const provauth_op_arg *args, size_t nargs,
+                     char kind[PROVAUTH_CREDIT_KIND_MAX], int64_t *cost);
+int pv_pool_status(void *state, const provauth_session *s, char **out_json, provauth_failure *f);
+
 /* ---- ops.c ---- */
 
-#define PV_OPERATION_COUNT 4
+/* The web total of /creative_platform/user/credits (daily + monthly + package), 0 or more. */
+int pv_web_credits(const pv_state *st, const provauth_session *s, int64_t *web, provauth_failure *f);
+/* The OpenAPI credits, best effort; -1 when the account has no OpenAPI key. */
+int64_t pv_openapi_credits_if_key(const pv_state *st, const provauth_session *s);
+
+#define PV_OPERATION_COUNT 9
 extern const provauth_operation pv_operations[PV_OPERATION_COUNT];
 
 #endif /* PV_PIXVERSE_H */

@@ -16,6 +16,14 @@ plugins_pixverse_libpixverse_la_SOURCES = \
 	plugins/pixverse/session.c \
 	plugins/pixverse/client.c \
 	plugins/pixverse/auth.c \
+	plugins/pixverse/web.c \
+	plugins/pixverse/jsonbuf.c \
+	plugins/pixverse/params.c \
+	plugins/pixverse/generate.c \
+	plugins/pixverse/jobs.c \
+	plugins/pixverse/upload.c \
+	plugins/pixverse/plan.c \
+	plugins/pixverse/pool.c \
 	plugins/pixverse/ops.c \
 	plugins/pixverse/plugin.c
 plugins_pixverse_libpixverse_la_CPPFLAGS = -I$(top_srcdir)/core/include

@@ -87,8 +87,8 @@ static const provauth_provider provider = {
 	PROVAUTH_PLUGIN_ABI_MINOR,
 	sizeof(provauth_provider),
 	PV_ID,
-	"Pixverse web API: JWT + cookie sessions, password login, cookie refresh and import",
-	"1.0.0",
+	"Pixverse web API: JWT + cookie sessions, password login, cookie refresh and import; generation jobs",
+	"1.1.0",
 	setting_keys,
 	pv_init,
 	pv_fini,
@@ -104,6 +104,8 @@ static const provauth_provider provider = {
 	import_kinds,
 	/* Accounts sign in with a password or with Google (then only cookies keep them alive). */
 	PROVAUTH_SIGNIN_PASSWORD | PROVAUTH_SIGNIN_GOOGLE,
+	/* Accounts run generation jobs with credits and a limit of jobs at once: the pool chooses among them. */
+	&pv_pool_hooks,
 };
 
 int pv_plugin_init(const provauth_provider **out, const provauth_host *host)

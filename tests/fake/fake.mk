@@ -13,7 +13,13 @@ tests_fake_libfakeprov_la_SOURCES = \
 	tests/fake/fake_jwt.c \
 	tests/fake/fake_main.c \
 	tests/fake/fake_pixverse.h \
-	tests/fake/fake_pixverse.c
+	tests/fake/fake_pixverse_private.h \
+	tests/fake/fake_pixverse.c \
+	tests/fake/fake_pixverse_catalog.c \
+	tests/fake/fake_pixverse_validate.c \
+	tests/fake/fake_pixverse_jobs.c \
+	tests/fake/fake_pixverse_job_control.c \
+	tests/fake/fake_pixverse_upload.c
 tests_fake_libfakeprov_la_CPPFLAGS = -I$(top_builddir)
 tests_fake_libfakeprov_la_CFLAGS = $(PA_FAKE_CF)
 tests_fake_libfakeprov_la_LIBADD = $(PA_FAKE_LIBS)

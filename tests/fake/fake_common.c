@@ -641,9 +641,13 @@ static int find_route(const fake_server *srv, const char *path)
 {
 	size_t i;
 
-	for (i = 0; i < srv->opts.nroutes; i++)
-		if (!strcmp(srv->opts.routes[i].path, path))
+	for (i = 0; i < srv->opts.nroutes; i++) {
+		const char *rp = srv->opts.routes[i].path;
+		size_t n = strlen(rp);
+
+		if (n && rp[n - 1] == '*' ? !strncmp(rp, path, n - 1) : !strcmp(rp, path))
 			return (int)i;
+	}
 	return -1;
 }
 
@@ -729,6 +733,15 @@ static fake_mhd_result serve(fake_server *srv, struct MHD_Connection *conn,
 	return ret;
 }
 
+static size_t body_limit(const fake_server *srv, const char *url)
+{
+	int route = find_route(srv, url);
+
+	if (route < 0 || !srv->opts.route_max_body || !srv->opts.route_max_body[route])
+		return FAKE_MAX_BODY;
+	return srv->opts.route_max_body[route];
+}
+
 static fake_mhd_result on_request(void *cls, struct MHD_Connection *conn,
 	const char *url, const char *method, const char *version,
 	const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -748,7 +761,7 @@ static fake_mhd_result on_request(void *cls, struct MHD_Connection *conn,
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (cc->too_large || cc->len + n > FAKE_MAX_BODY) {
+		if (cc->too_large || cc->len + n > body_limit(srv, url)) {
 			cc->too_large = 1;
 			return MHD_YES;
 		}

@@ -112,13 +112,16 @@ typedef void (*fake_handler_fn)(void *ctx, const fake_request *req,
 typedef struct fake_route {
 	const char *name;        /* counter and fault name, e.g. "login" */
 	const char *method;      /* "GET", "POST" */
-	const char *path;
+	const char *path;        /* ending in '*': every path with that prefix */
 } fake_route;
 
 typedef struct fake_server_options {
 	unsigned short port;             /* 0: any free port */
 	const fake_route *routes;
 	size_t nroutes;
+	/* Per route (parallel to routes), the largest request body; larger ones
+	 * answer HTTP 413. NULL, or 0 for a route: 1 MiB. */
+	const size_t *route_max_body;
 	/* Runs for every routed request, before faults. */
 	fake_handler_fn observe;
 	/* Answers a routed request. */

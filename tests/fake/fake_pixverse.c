@@ -3,7 +3,7 @@
  * the endpoints' answers. Behaviour is documented in fake_pixverse.h.
  */
 #include "config.h"
-#include "fake_pixverse.h"
+#include "fake_pixverse_private.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,51 +26,9 @@
 
 #define MSG_BLOCKED "Your account is blocked, please contact support."
 
-typedef struct attempt_log {
-	time_t *at;
-	size_t n;
-	size_t cap;
-} attempt_log;
-
-typedef struct pv_account {
-	int id;
-	char *email, *password, *username, *nickname, *api_key;
-	int google_only, blocked;
-	long credit_daily, credit_monthly, credit_package, openapi_credits;
-	int ad_reward, ad_progress, ad_total, ad_completed;
-	unsigned long session;       /* current session; 0: never logged in */
-	/*
-	 * The client ids (ai-trace-id, ai-anonymous-id) the current session is
-	 * tied to; ids_known 0 until its first authenticated request sets them.
-	 */
-	int ids_known;
-	char trace_id[64], anonymous_id[64];
-	unsigned long id_mismatches; /* requests refused with 10005 for other ids */
-	unsigned long expire_floor;  /* tokens with serial <= this answer 10002 */
-	attempt_log logins;
-} pv_account;
-
-typedef struct pv_token {
-	size_t account;
-	unsigned long session;
-} pv_token;
-
-struct fake_pixverse {
-	fake_server *server;
-	fake_pixverse_options opts;
-	unsigned char secret[32];
-	pv_account *accounts;
-	size_t naccounts, cap_accounts;
-	pv_token *tokens;            /* index = serial - 1 */
-	size_t ntokens, cap_tokens;
-	unsigned long next_session;
-	attempt_log logins;          /* server-wide */
-	unsigned long header_counts[FAKE_PV_HEADER_COUNT];
-	unsigned long logins_ok;
-	char last_trace[128];
-	char last_anonymous_id[FAKE_PV_EP_COUNT][64]; /* "" when none yet */
-	int echo;                    /* refusals echo what was sent (see fake_pixverse_set_echo) */
-};
+/* Uploads up to 20 MiB are accepted; a little more is read so that a
+ * larger image answers 500030 as the service does, not HTTP 413. */
+#define MAX_UPLOAD_BODY ((size_t)24 * 1024 * 1024)
 
 static const fake_route pv_routes[FAKE_PV_EP_COUNT] = {
 	[FAKE_PV_EP_LOGIN] = { "login", "POST", "/creative_platform/login" },
@@ -79,7 +37,24 @@ static const fake_route pv_routes[FAKE_PV_EP_COUNT] = {
 	[FAKE_PV_EP_USER_INFO] = { "user_info", "GET", "/creative_platform/getUserInfo" },
 	[FAKE_PV_EP_TASK_LIST] = { "task_list", "GET", "/creative_platform/task/list" },
 	[FAKE_PV_EP_OPENAPI_CREDITS] = { "openapi_credits", "GET", "/openapi/v2/account/credits" },
+	[FAKE_PV_EP_T2V] = { "t2v", "POST", "/creative_platform/video/t2v" },
+	[FAKE_PV_EP_I2V] = { "i2v", "POST", "/creative_platform/video/i2v" },
+	[FAKE_PV_EP_EXTEND] = { "extend", "POST", "/creative_platform/video/extend" },
+	[FAKE_PV_EP_FRAMES] = { "frames", "POST", "/creative_platform/video/frames" },
+	[FAKE_PV_EP_I2I] = { "i2i", "POST", "/creative_platform/image/i2i" },
+	[FAKE_PV_EP_VIDEO_LIST] = { "video_list", "POST", "/creative_platform/video/list/personal" },
+	[FAKE_PV_EP_IMAGE_LIST] = { "image_list", "POST", "/creative_platform/image/list/personal" },
+	[FAKE_PV_EP_VIDEO_DELETE] = { "video_delete", "POST", "/creative_platform/video/delete" },
+	[FAKE_PV_EP_IMAGE_DELETE] = { "image_delete", "POST", "/creative_platform/image/delete" },
+	[FAKE_PV_EP_PLAN_DETAILS] = { "plan_details", "POST", "/creative_platform/toc/members/plan_details" },
+	[FAKE_PV_EP_UPLOAD] = { "upload", "POST", "/openapi/v2/image/upload" },
+	[FAKE_PV_EP_MEDIA] = { "media", "GET", "/media/*" },
 };
+
+static const size_t pv_route_max_body[FAKE_PV_EP_COUNT] = {
+	[FAKE_PV_EP_UPLOAD] = MAX_UPLOAD_BODY,
+};
+
 
 int fake_pixverse_endpoint_parse(const char *name)
 {
@@ -125,6 +100,14 @@ const char *fake_pixverse_errmsg(int code)
 	case 500213: return "Too many login attempts, please try again later.";
 	case ERR_BAD_PARAMS: return "Invalid request parameters.";
 	case ERR_BAD_API_KEY: return "invalid api key";
+	case 400011: return "Required parameter is empty";
+	case 400018: return "The prompt is too long";
+	case 400019: return "The negative prompt is too long";
+	case 400032: return "Invalid image id";
+	case 500030: return "Image is too large";
+	case 500031: return "Image format is not supported";
+	case 500032: return "Image cannot be read";
+	case 500064: return "content has been deleted";
 	default: return "error";
 	}
 }
@@ -142,6 +125,16 @@ static pv_account *find_account(fake_pixverse *pv, const char *name)
 		    !strcasecmp(pv->accounts[i].username, name))
 			return &pv->accounts[i];
 	return NULL;
+}
+
+pv_account *fake_pv_find_account(fake_pixverse *pv, const char *name)
+{
+	return find_account(pv, name);
+}
+
+void fake_pv_media_base(fake_pixverse *pv, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/media", fake_server_url(pv->server));
 }
 
 static time_t now_of(fake_pixverse *pv)
@@ -249,7 +242,7 @@ static int ids_match(pv_account *acct, const fake_request *req)
 	return 1;
 }
 
-static void reply(const fake_request *req, fake_response *resp, int code,
+void fake_pv_reply(const fake_request *req, fake_response *resp, int code,
 	const char *msg, json_object *payload)
 {
 	json_object *env = json_object_new_object();
@@ -379,7 +372,7 @@ static void handle_login(fake_pixverse *pv, const fake_request *req, fake_respon
 
 	if (!body || !json_object_is_type(body, json_type_object)) {
 		json_object_put(body);
-		reply(req, resp, ERR_BAD_PARAMS, NULL, NULL);
+		fake_pv_reply(req, resp, ERR_BAD_PARAMS, NULL, NULL);
 		return;
 	}
 	user = fake_json_str(body, "username");
@@ -390,7 +383,7 @@ static void handle_login(fake_pixverse *pv, const fake_request *req, fake_respon
 		pass = fake_json_str(body, "Password");
 	if (!user || !*user) {
 		json_object_put(body);
-		reply(req, resp, ERR_BAD_PARAMS, NULL, NULL);
+		fake_pv_reply(req, resp, ERR_BAD_PARAMS, NULL, NULL);
 		return;
 	}
 	acct = find_account(pv, user);
@@ -398,7 +391,7 @@ static void handle_login(fake_pixverse *pv, const fake_request *req, fake_respon
 	    (acct && attempts_full(&acct->logins, now, pv->opts.login_window,
 				  pv->opts.login_limit))) {
 		json_object_put(body);
-		reply(req, resp, 500213, NULL, NULL);
+		fake_pv_reply(req, resp, 500213, NULL, NULL);
 		return;
 	}
 	attempts_add(&pv->logins, now);
@@ -406,19 +399,19 @@ static void handle_login(fake_pixverse *pv, const fake_request *req, fake_respon
 		attempts_add(&acct->logins, now);
 
 	if (!acct)
-		reply(req, resp, 500200, NULL, NULL);
+		fake_pv_reply(req, resp, 500200, NULL, NULL);
 	else if (acct->blocked)
-		reply(req, resp, 10001, MSG_BLOCKED, NULL);
+		fake_pv_reply(req, resp, 10001, MSG_BLOCKED, NULL);
 	else if (acct->google_only)
-		reply(req, resp, ERR_GOOGLE_ONLY, NULL, NULL);
+		fake_pv_reply(req, resp, ERR_GOOGLE_ONLY, NULL, NULL);
 	else if ((!pass || !acct->password || strcmp(pass, acct->password)) && pv->echo && pass) {
 		char *m = echo_text("Wrong password: ", pass, '*');
-		reply(req, resp, ERR_WRONG_PASSWORD, m, NULL);
+		fake_pv_reply(req, resp, ERR_WRONG_PASSWORD, m, NULL);
 		free(m);
 	} else if (!pass || !acct->password || strcmp(pass, acct->password))
-		reply(req, resp, ERR_WRONG_PASSWORD, NULL, NULL);
+		fake_pv_reply(req, resp, ERR_WRONG_PASSWORD, NULL, NULL);
 	else if (!(token = new_session(pv, acct)))
-		reply(req, resp, 500069, NULL, NULL);
+		fake_pv_reply(req, resp, 500069, NULL, NULL);
 	else {
 		/* The login's ids are the session's. */
 		session_ids(acct, fake_request_header(req, "ai-trace-id") ? fake_request_header(req, "ai-trace-id") : "",
@@ -431,7 +424,7 @@ static void handle_login(fake_pixverse *pv, const fake_request *req, fake_respon
 		json_object_object_add(result, "DeleteAt", json_object_new_int(0));
 		wrap = json_object_new_object();
 		json_object_object_add(wrap, "Result", result);
-		reply(req, resp, 0, NULL, wrap);
+		fake_pv_reply(req, resp, 0, NULL, wrap);
 		set_token_cookie(resp, token);
 		free(token);
 	}
@@ -448,15 +441,15 @@ static void handle_refresh(fake_pixverse *pv, const fake_request *req, fake_resp
 	size_t len;
 
 	if (code) {
-		reply(req, resp, code, msg, NULL);
+		fake_pv_reply(req, resp, code, msg, NULL);
 		return;
 	}
 	token = issue_token(pv, acct, tok->session);
 	if (!token) {
-		reply(req, resp, 500069, NULL, NULL);
+		fake_pv_reply(req, resp, 500069, NULL, NULL);
 		return;
 	}
-	reply(req, resp, 0, NULL, NULL);
+	fake_pv_reply(req, resp, 0, NULL, NULL);
 	switch (pv->opts.refresh_delivery) {
 	case FAKE_PV_REFRESH_BEARER:
 		len = strlen(token) + 16;
@@ -492,26 +485,35 @@ static json_object *task(int type, int sub, int reward, int progress, int total,
 	return t;
 }
 
-static void handle_session_call(fake_pixverse *pv, int ep, const fake_request *req,
-	fake_response *resp)
+pv_account *fake_pv_session(fake_pixverse *pv, const fake_request *req, fake_response *resp)
 {
 	pv_account *acct;
 	pv_token *tok;
 	const char *msg;
 	int code = check_token(pv, req, 0, &acct, &tok, &msg);
-	json_object *r;
-	time_t day_end;
 
 	if (code && pv->echo && fake_request_header(req, "Cookie")) {
 		char *m = echo_text("Bad cookies: ", fake_request_header(req, "Cookie"), 0);
-		reply(req, resp, code, m, NULL);
+		fake_pv_reply(req, resp, code, m, NULL);
 		free(m);
-		return;
+		return NULL;
 	}
 	if (code) {
-		reply(req, resp, code, msg, NULL);
-		return;
+		fake_pv_reply(req, resp, code, msg, NULL);
+		return NULL;
 	}
+	return acct;
+}
+
+static void handle_session_call(fake_pixverse *pv, int ep, const fake_request *req,
+	fake_response *resp)
+{
+	pv_account *acct = fake_pv_session(pv, req, resp);
+	json_object *r;
+	time_t day_end;
+
+	if (!acct)
+		return;
 	switch (ep) {
 	case FAKE_PV_EP_CREDITS:
 		r = json_object_new_object();
@@ -535,7 +537,7 @@ static void handle_session_call(fake_pixverse *pv, int ep, const fake_request *r
 			acct->ad_total, acct->ad_completed, day_end));
 		break;
 	}
-	reply(req, resp, 0, NULL, r);
+	fake_pv_reply(req, resp, 0, NULL, r);
 }
 
 static void handle_openapi_credits(fake_pixverse *pv, const fake_request *req,
@@ -551,19 +553,22 @@ static void handle_openapi_credits(fake_pixverse *pv, const fake_request *req,
 			json_object_object_add(r,
 				pv->opts.openapi_total_credits ? "total_credits" : "credits",
 				json_object_new_int64(pv->accounts[i].openapi_credits));
-			reply(req, resp, 0, NULL, r);
+			fake_pv_reply(req, resp, 0, NULL, r);
 			return;
 		}
 	}
-	reply(req, resp, ERR_BAD_API_KEY, NULL, NULL);
+	fake_pv_reply(req, resp, ERR_BAD_API_KEY, NULL, NULL);
 }
 
 static void pv_handle(void *ctx, const fake_request *req, fake_response *resp)
 {
 	fake_pixverse *pv = ctx;
 
+	/* Jobs that ended since the last request give their credits back first,
+	 * as the service's own bookkeeping would have by then. */
+	fake_pv_jobs_settle(pv);
 	if (req->fault.kind == FAKE_FAULT_APP_ERROR) {
-		reply(req, resp, (int)req->fault.param, NULL, NULL);
+		fake_pv_reply(req, resp, (int)req->fault.param, NULL, NULL);
 		return;
 	}
 	switch (req->route) {
@@ -576,6 +581,24 @@ static void pv_handle(void *ctx, const fake_request *req, fake_response *resp)
 	case FAKE_PV_EP_OPENAPI_CREDITS:
 		handle_openapi_credits(pv, req, resp);
 		break;
+	case FAKE_PV_EP_UPLOAD:
+		fake_pv_upload_handle(pv, req, resp);
+		break;
+	case FAKE_PV_EP_MEDIA:
+		fake_pv_media_handle(pv, req, resp);
+		break;
+	case FAKE_PV_EP_T2V:
+	case FAKE_PV_EP_I2V:
+	case FAKE_PV_EP_EXTEND:
+	case FAKE_PV_EP_FRAMES:
+	case FAKE_PV_EP_I2I:
+	case FAKE_PV_EP_VIDEO_LIST:
+	case FAKE_PV_EP_IMAGE_LIST:
+	case FAKE_PV_EP_VIDEO_DELETE:
+	case FAKE_PV_EP_IMAGE_DELETE:
+	case FAKE_PV_EP_PLAN_DETAILS:
+		fake_pv_jobs_handle(pv, req, resp);
+		break;
 	default:
 		handle_session_call(pv, req->route, req, resp);
 		break;
@@ -587,9 +610,20 @@ static void pv_observe(void *ctx, const fake_request *req, fake_response *resp)
 	fake_pixverse *pv = ctx;
 	const char *platform = fake_request_header(req, "x-platform");
 	const char *trace = fake_request_header(req, "ai-trace-id");
-	int web = req->route != FAKE_PV_EP_OPENAPI_CREDITS;
+	int web = req->route != FAKE_PV_EP_OPENAPI_CREDITS && req->route != FAKE_PV_EP_UPLOAD;
+	int generation = req->route >= FAKE_PV_EP_T2V && req->route <= FAKE_PV_EP_I2I;
+	const char *refresh = fake_request_header(req, "refresh");
+	int refresh_credit = refresh && !strcmp(refresh, "credit");
 
 	(void)resp;
+	/* The media host is a CDN: no client ids, no counters but its route's. */
+	if (req->route == FAKE_PV_EP_MEDIA)
+		return;
+	if (generation && !refresh_credit)
+		pv->header_counts[FAKE_PV_MISSING_REFRESH_CREDIT]++;
+	if (!generation && refresh_credit && req->route >= FAKE_PV_EP_VIDEO_LIST &&
+	    req->route <= FAKE_PV_EP_PLAN_DETAILS)
+		pv->header_counts[FAKE_PV_STRAY_REFRESH_CREDIT]++;
 	if (web && (!platform || strcmp(platform, "Web")))
 		pv->header_counts[FAKE_PV_MISSING_PLATFORM]++;
 	if (web && !fake_request_header(req, "ai-anonymous-id"))
@@ -620,6 +654,10 @@ static void pv_stats(void *ctx, json_object *stats)
 		json_object_new_int64((int64_t)pv->header_counts[FAKE_PV_MISSING_ANONYMOUS_ID]));
 	json_object_object_add(h, "reused_trace_id",
 		json_object_new_int64((int64_t)pv->header_counts[FAKE_PV_REUSED_TRACE_ID]));
+	json_object_object_add(h, "missing_refresh_credit",
+		json_object_new_int64((int64_t)pv->header_counts[FAKE_PV_MISSING_REFRESH_CREDIT]));
+	json_object_object_add(h, "stray_refresh_credit",
+		json_object_new_int64((int64_t)pv->header_counts[FAKE_PV_STRAY_REFRESH_CREDIT]));
 	json_object_object_add(stats, "headers", h);
 	h = json_object_new_object();
 	for (i = 0; i < FAKE_PV_EP_COUNT; i++)
@@ -627,6 +665,7 @@ static void pv_stats(void *ctx, json_object *stats)
 	json_object_object_add(stats, "last_anonymous_id", h);
 	json_object_object_add(stats, "logins_ok", json_object_new_int64((int64_t)pv->logins_ok));
 	json_object_object_add(stats, "accounts", json_object_new_int64((int64_t)pv->naccounts));
+	fake_pv_jobs_stats(pv, stats);
 }
 
 static void pv_reset(void *ctx)
@@ -637,6 +676,7 @@ static void pv_reset(void *ctx)
 	pv->logins_ok = 0;
 	pv->last_trace[0] = '\0';
 	memset(pv->last_anonymous_id, 0, sizeof(pv->last_anonymous_id));
+	fake_pv_jobs_reset(pv);
 }
 
 /* ---- accounts ---- */
@@ -716,6 +756,9 @@ int fake_pixverse_add_account(fake_pixverse *pv, const fake_pixverse_account *in
 	a.ad_progress = in->ad_progress;
 	a.ad_total = in->ad_total;
 	a.ad_completed = in->ad_completed;
+	a.plan_type = in->plan_type;
+	a.gen_simultaneously = in->gen_simultaneously == 0 ? 2 :
+		in->gen_simultaneously < 0 ? 0 : in->gen_simultaneously;
 	pv->accounts[pv->naccounts++] = a;
 	id = a.id;
 out:
@@ -788,6 +831,7 @@ static int account_from_json(fake_pixverse_account *a, json_object *o,
 	char *err, size_t errlen, const char *where)
 {
 	long google = 0, blocked = 0, reward = 0, progress = 0, total = 0, completed = 0;
+	long plan_type = 0, gen_simultaneously = 0;
 
 	memset(a, 0, sizeof(*a));
 	if (!json_object_is_type(o, json_type_object)) {
@@ -808,7 +852,9 @@ static int account_from_json(fake_pixverse_account *a, json_object *o,
 	    json_opt_long(&reward, o, "ad_reward", err, errlen, where) < 0 ||
 	    json_opt_long(&progress, o, "ad_progress", err, errlen, where) < 0 ||
 	    json_opt_long(&total, o, "ad_total", err, errlen, where) < 0 ||
-	    json_opt_long(&completed, o, "ad_completed", err, errlen, where) < 0)
+	    json_opt_long(&completed, o, "ad_completed", err, errlen, where) < 0 ||
+	    json_opt_long(&plan_type, o, "plan_type", err, errlen, where) < 0 ||
+	    json_opt_long(&gen_simultaneously, o, "gen_simultaneously", err, errlen, where) < 0)
 		return -1;
 	if (!a->email || !*a->email) {
 		snprintf(err, errlen, "%s: 'email' is required", where);
@@ -825,6 +871,13 @@ static int account_from_json(fake_pixverse_account *a, json_object *o,
 	a->ad_progress = (int)progress;
 	a->ad_total = (int)total;
 	a->ad_completed = (int)completed;
+	a->plan_type = (int)plan_type;
+	/* The file says what plan_details answers: a literal 0 means 0. */
+	a->gen_simultaneously = (int)gen_simultaneously;
+	if (!json_object_object_get_ex(o, "gen_simultaneously", NULL))
+		a->gen_simultaneously = 0;
+	else if (gen_simultaneously == 0)
+		a->gen_simultaneously = -1;
 	return 0;
 }
 
@@ -950,6 +1003,7 @@ int fake_pixverse_set_credits(fake_pixverse *pv, const char *email,
 	pv_account *acct;
 
 	fake_server_lock(pv->server);
+	fake_pv_jobs_settle(pv);
 	acct = find_account(pv, email);
 	if (acct) {
 		acct->credit_daily = daily;
@@ -994,6 +1048,9 @@ static void pv_control(void *ctx, const fake_request *req, fake_response *resp)
 	pv_account *acct = find_account(pv, email);
 	char err[512];
 
+	/* Ends not yet seen by any request are settled first, so that what a
+	 * control call sets (credits) is not changed by a refund due before it. */
+	fake_pv_jobs_settle(pv);
 	if (!strcmp(what, "echo")) {
 		long on = 1;
 
@@ -1017,6 +1074,8 @@ static void pv_control(void *ctx, const fake_request *req, fake_response *resp)
 		json_object_put(o);
 		return;
 	}
+	if (fake_pv_jobs_control(pv, req, resp))
+		return;
 	if (strcmp(what, "kick") && strcmp(what, "expire") && strcmp(what, "login_token") &&
 	    strcmp(what, "block") && strcmp(what, "credits"))
 		return;
@@ -1100,10 +1159,12 @@ fake_pixverse *fake_pixverse_start(const fake_pixverse_options *opts,
 		free(pv);
 		return NULL;
 	}
+	fake_pv_jobs_init(pv);
 	memset(&so, 0, sizeof(so));
 	so.port = pv->opts.port;
 	so.routes = pv_routes;
 	so.nroutes = FAKE_PV_EP_COUNT;
+	so.route_max_body = pv_route_max_body;
 	so.observe = pv_observe;
 	so.handle = pv_handle;
 	so.control = pv_control;
@@ -1113,6 +1174,7 @@ fake_pixverse *fake_pixverse_start(const fake_pixverse_options *opts,
 	so.ctx = pv;
 	so.log = pv->opts.log;
 	if (fake_server_start(&pv->server, &so, err, errlen) < 0) {
+		fake_pv_jobs_free(pv);
 		free(pv);
 		return NULL;
 	}
@@ -1131,6 +1193,8 @@ void fake_pixverse_stop(fake_pixverse *pv)
 	free(pv->accounts);
 	free(pv->tokens);
 	free(pv->logins.at);
+	fake_pv_jobs_free(pv);
+	fake_pv_uploads_free(pv);
 	OPENSSL_cleanse(pv->secret, sizeof(pv->secret));
 	free(pv);
 }

@@ -26,6 +26,10 @@ static void usage(FILE *out)
 	      "  --login-window SECONDS   login limit window (default 60)\n"
 	      "  --refresh-delivery HOW   cookie | bearer | header (default cookie)\n"
 	      "  --openapi-total-credits  answer Resp.total_credits instead of credits\n"
+	      "  --job-queue-ms MS        generation jobs stay queued MS ms (default 1000)\n"
+	      "  --job-process-ms MS      then processing MS ms (default 3000)\n"
+	      "  --early-cdn-ms MS        a video's first MS ms of processing show\n"
+	      "                           status 10 with size 0 (default 1000)\n"
 	      "  --no-control             disable the /__control/ endpoints\n"
 	      "  --no-stdin               do not stop at end of standard input\n"
 	      "  -v, --verbose            log one line per request to stderr\n"
@@ -59,6 +63,9 @@ int main(int argc, char **argv)
 		{ "login-window", required_argument, NULL, 'w' },
 		{ "refresh-delivery", required_argument, NULL, 'r' },
 		{ "openapi-total-credits", no_argument, NULL, 'T' },
+		{ "job-queue-ms", required_argument, NULL, 'Q' },
+		{ "job-process-ms", required_argument, NULL, 'P' },
+		{ "early-cdn-ms", required_argument, NULL, 'E' },
 		{ "no-control", no_argument, NULL, 'C' },
 		{ "no-stdin", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -118,6 +125,20 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			opts.openapi_total_credits = 1;
+			break;
+		case 'Q':
+		case 'P':
+		case 'E':
+			/* 0 in the options means the default: ask for 1 ms at least. */
+			if (parse_num(&v, optarg, 1, 86400L * 1000, c == 'Q' ? "--job-queue-ms" :
+				      c == 'P' ? "--job-process-ms" : "--early-cdn-ms") < 0)
+				return 2;
+			if (c == 'Q')
+				opts.job_queue_ms = v;
+			else if (c == 'P')
+				opts.job_process_ms = v;
+			else
+				opts.early_cdn_ms = v;
 			break;
 		case 'C':
 			opts.no_control_http = 1;

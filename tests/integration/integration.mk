@@ -2,6 +2,7 @@
 # real manager and stores against the fake servers on loopback.
 #
 #   test_pixverse, test_pixiv  each provider end to end
+#   test_pixverse_gen          Pixverse generation jobs against the fake's job lifecycle
 #   test_faults                the fault matrix (docs/RELIABILITY.md); -v prints it
 #   test_crash                 children SIGKILLed while they renew credentials
 #   test_store_batch_crash     SIGKILL in the middle of a large sqlite batch
@@ -12,6 +13,7 @@
 #                              credentials are never handed out
 PA_INTEGRATION_TESTS = \
 	tests/integration/test_pixverse \
+	tests/integration/test_pixverse_gen \
 	tests/integration/test_pixiv \
 	tests/integration/test_faults \
 	tests/integration/test_crash \
@@ -31,6 +33,10 @@ tests_integration_test_pixverse_CPPFLAGS = $(PA_INTEGRATION_CPPFLAGS)
 tests_integration_test_pixverse_CFLAGS = $(PA_INTEGRATION_CFLAGS)
 tests_integration_test_pixverse_LDADD = $(PA_INTEGRATION_LDADD)
 EXTRA_tests_integration_test_pixverse_DEPENDENCIES = plugins/pixverse.la
+tests_integration_test_pixverse_gen_CPPFLAGS = $(PA_INTEGRATION_CPPFLAGS)
+tests_integration_test_pixverse_gen_CFLAGS = $(PA_INTEGRATION_CFLAGS)
+tests_integration_test_pixverse_gen_LDADD = $(PA_INTEGRATION_LDADD)
+EXTRA_tests_integration_test_pixverse_gen_DEPENDENCIES = plugins/pixverse.la
 
 # Needs the standalone fake-pixiv program for its one standalone-binary case.
 tests_integration_test_pixiv_SOURCES = tests/integration/test_pixiv.c $(PA_FAKE_PIXIV_SOURCES)

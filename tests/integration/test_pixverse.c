@@ -722,8 +722,9 @@ static void test_import_unknown(void)
 		char *out = NULL;
 		CU_ASSERT_EQUAL(provauth_call(&out, mgr, id, "credits", &arg, 1), PROVAUTH_EINVAL);
 		CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "credits takes no arguments (got 'verbose')"));
-		CU_ASSERT_EQUAL(provauth_call(&out, mgr, id, "generate", NULL, 0), PROVAUTH_ENOTFOUND);
-		CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "no operation 'generate'"));
+		/* (generate became an operation in issue 16: an unknown name is another one.) */
+		CU_ASSERT_EQUAL(provauth_call(&out, mgr, id, "render", NULL, 0), PROVAUTH_ENOTFOUND);
+		CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "no operation 'render'"));
 		CU_ASSERT_PTR_NULL(out);
 	}
 	/* The requests looked like the web app's. */
@@ -1169,12 +1170,13 @@ static const e2e_row e2e_rows[] = {
 	{ 10002, "token_expired", 0 },
 	{ 10003, "user_not_login", 0 },
 	{ 10005, "logged_elsewhere", 0 },
-	{ 500043, "insufficient_credits", PROVAUTH_EPROVIDER },
-	{ 500090, "insufficient_credits", PROVAUTH_EPROVIDER },
-	{ 500044, "concurrency_limit", PROVAUTH_EPROVIDER },
-	{ 500054, "content_moderation", PROVAUTH_EPROVIDER },
-	{ 500063, "content_moderation", PROVAUTH_EPROVIDER },
-	{ 500069, "high_load", PROVAUTH_EPROVIDER },
+	/* Issue 16: the generation codes carry the pool's codes. */
+	{ 500043, "credits_exhausted", PROVAUTH_ECREDITS },
+	{ 500090, "insufficient_balance", PROVAUTH_ECREDITS },
+	{ 500044, "concurrency_limit", PROVAUTH_ECONCURRENCY },
+	{ 500054, "content_output_rejected", PROVAUTH_EMODERATED },
+	{ 500063, "content_prompt_rejected", PROVAUTH_EREJECTED },
+	{ 500069, "high_load", PROVAUTH_EOVERLOAD },
 	{ 123456, "api_error", PROVAUTH_EPROVIDER },
 };
 

@@ -703,13 +703,13 @@ static const row table[] = {
 	{ 10001, "Token is invalid", "token_invalid", 1, PROVAUTH_ESESSION, 0 },
 	{ 10002, "token expired", "token_expired", 1, PROVAUTH_ESESSION, 0 },
 	{ 500213, "Too many login attempts, please try again later.", "too_many_logins", 0, PROVAUTH_ECOOLDOWN, 1 },
-	{ 500043, "All credits have been used up", "insufficient_credits", 0, PROVAUTH_EPROVIDER, 0 },
-	{ 500090, "Insufficient balance", "insufficient_credits", 0, PROVAUTH_EPROVIDER, 0 },
+	{ 500043, "All credits have been used up", "credits_exhausted", 0, PROVAUTH_ECREDITS, 0 },
+	{ 500090, "Insufficient balance", "insufficient_balance", 0, PROVAUTH_ECREDITS, 0 },
 	{ 500044, "The number of concurrent generations has reached the limit", "concurrency_limit", 0,
-	  PROVAUTH_EPROVIDER, 0 },
-	{ 500054, "The output may contain inappropriate content", "content_moderation", 0, PROVAUTH_EPROVIDER, 0 },
-	{ 500063, "The prompt contains sensitive content", "content_moderation", 0, PROVAUTH_EPROVIDER, 0 },
-	{ 500069, "The system is under high load, please try again later", "high_load", 0, PROVAUTH_EPROVIDER, 0 },
+	  PROVAUTH_ECONCURRENCY, 0 },
+	{ 500054, "The output may contain inappropriate content", "content_output_rejected", 0, PROVAUTH_EMODERATED, 0 },
+	{ 500063, "The prompt contains sensitive content", "content_prompt_rejected", 0, PROVAUTH_EREJECTED, 0 },
+	{ 500069, "The system is under high load, please try again later", "high_load", 0, PROVAUTH_EOVERLOAD, 0 },
 };
 
 static void check_row(const row *r, const provauth_outcome *o, const char *how)

@@ -565,6 +565,43 @@ static void test_no_secret_in_pool_output(void)
 	CU_ASSERT_PTR_NULL(strstr(provauth_last_error(), "SECRET"));
 }
 
+/* A provider without pool hooks (pixiv's kind) still takes part: the pool's own default slots, no costs. */
+static void test_provider_without_hooks(void)
+{
+	static const char yaml[] = "pool:\n  default_slots: 1\n";
+	provauth_provider p = scripted_provider;
+	provauth_manager_options opts = PROVAUTH_MANAGER_OPTIONS_INIT;
+	provauth_pool_request req = PROVAUTH_POOL_REQUEST_INIT;
+	provauth_pool_reservation *r1 = NULL, *r2 = NULL;
+	provauth_arg args[] = { { "cost", "5" } };
+	provauth_settings *s = NULL;
+	provauth_manager *m = NULL;
+
+	fresh();
+	CU_ASSERT_FATAL(provauth_settings_parse(&s, yaml, strlen(yaml), "t.yaml") == 0);
+	opts.skip_plugins = 1;
+	opts.log = pa_test_log_capture;
+	opts.store = store;
+	opts.clock = test_clock;
+	CU_ASSERT_FATAL(provauth_manager_new(&m, s, &opts) == 0);
+	provauth_settings_free(s);
+	p.pool = NULL;
+	CU_ASSERT_FATAL(provauth_manager_add_provider(m, &p) == 0);
+	req.provider = "scripted";
+	req.operation = "job";
+	req.args = args;
+	req.nargs = 1;
+	CU_ASSERT_EQUAL_FATAL(provauth_pool_acquire(&r1, m, &req), 0);
+	CU_ASSERT_EQUAL(r1->cost, 0);
+	CU_ASSERT_PTR_NULL(r1->credit_kind);
+	req.account_id = r1->account_id;
+	CU_ASSERT_EQUAL(provauth_pool_acquire(&r2, m, &req), PROVAUTH_ENOACCOUNT);
+	CU_ASSERT_EQUAL(provauth_pool_sync(m, "a1"), PROVAUTH_EUNSUPPORTED);
+	CU_ASSERT_EQUAL(provauth_pool_release(m, r1->id, PROVAUTH_POOL_DONE), 0);
+	provauth_pool_reservation_free(r1);
+	provauth_manager_free(m);
+}
+
 static void test_short_hooks_refused(void)
 {
 	static provauth_pool_hooks short_hooks = { sizeof(size_t), "web", 2, NULL, NULL, NULL };
@@ -599,6 +636,7 @@ int main(int argc, char **argv)
 		{ "8 threads never exceed an account's slots", test_threads_never_exceed_slots },
 		{ "no secret in the pool's logs and errors", test_no_secret_in_pool_output },
 		{ "pool hooks shorter than ABI 2.1 refused", test_short_hooks_refused },
+		{ "a provider without pool hooks takes part", test_provider_without_hooks },
 		PA_TEST_END
 	};
 	static const pa_test_suite suites[] = {

@@ -26,8 +26,10 @@ PA_UNIT_TESTS = \
 	tests/unit/test_store_migrate \
 	tests/unit/test_seal \
 	tests/unit/test_pixverse_unit \
+	tests/unit/test_pixverse_gen \
 	tests/unit/test_pixiv_unit \
-	tests/unit/test_fake_pixverse
+	tests/unit/test_fake_pixverse \
+	tests/unit/test_fake_pixverse_jobs
 check_PROGRAMS += $(PA_UNIT_TESTS)
 TESTS += $(PA_UNIT_TESTS)
 
@@ -50,6 +52,8 @@ tests_unit_test_plugin_host_LDADD = plugins/support/libprovauth_plugin.la $(LDAD
 # Each plugin's library (the objects its module is made of), against the real host table.
 tests_unit_test_pixverse_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
 tests_unit_test_pixverse_unit_LDADD = plugins/pixverse/libpixverse.la plugins/support/libprovauth_plugin.la $(LDADD)
+tests_unit_test_pixverse_gen_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixverse
+tests_unit_test_pixverse_gen_LDADD = plugins/pixverse/libpixverse.la plugins/support/libprovauth_plugin.la $(LDADD)
 tests_unit_test_pixiv_unit_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/pixiv
 tests_unit_test_pixiv_unit_LDADD = plugins/pixiv/libpixiv.la plugins/support/libprovauth_plugin.la $(LDADD)
 
@@ -58,6 +62,9 @@ tests_unit_test_fake_pixverse_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/tests
 tests_unit_test_fake_pixverse_CFLAGS = $(PA_FAKE_CF) $(CURL_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_fake_pixverse_LDADD = tests/fake/libfakeprov.la tests/support/libtestsupport.la \
 	$(CURL_LIBS) $(CUNIT_LIBS) $(PA_FAKE_LIBS)
+tests_unit_test_fake_pixverse_jobs_CPPFLAGS = $(tests_unit_test_fake_pixverse_CPPFLAGS)
+tests_unit_test_fake_pixverse_jobs_CFLAGS = $(tests_unit_test_fake_pixverse_CFLAGS)
+tests_unit_test_fake_pixverse_jobs_LDADD = $(tests_unit_test_fake_pixverse_LDADD)
 
 # The fixture stores' accounts, shared with the generator that wrote them.
 tests_unit_test_store_migrate_SOURCES = tests/unit/test_store_migrate.c tests/fixtures/stores/accounts.h
