@@ -59,6 +59,9 @@ typedef struct submitted {
 static const char *const job_types[] = { "t2v", "i2v", "t2i", "i2i", "extend", "transition", NULL };
 
 /*
+ * Values given on the command line are never repeated in messages (a
+ * misplaced secret must not reach a terminal): they are named by option.
+ *
  * --image may repeat, which cli_parse does not allow: it is taken out of
  * argv here (into o->images), and the rest goes to cli_parse in `rest`.
  */
@@ -117,8 +120,8 @@ static int check_options(gen_opts *o)
 		for (i = 0; job_types[i] && strcmp(job_types[i], o->type) != 0; i++)
 			;
 		if (!job_types[i])
-			return cli_usage_error("generate", "--type '%s' is not one of t2v, i2v, t2i, i2i, extend, "
-			                       "transition", o->type);
+			return cli_usage_error("generate", "the --type given is not one of t2v, i2v, t2i, i2i, extend, "
+			                       "transition");
 	} else {
 		o->type = default_type(o);
 	}
@@ -127,8 +130,7 @@ static int check_options(gen_opts *o)
 		errno = 0;
 		o->timeout_s = strtol(o->timeout, &end, 10);
 		if (errno || *end || o->timeout_s <= 0 || o->timeout_s > 7 * 86400)
-			return cli_usage_error("generate", "--timeout '%s' is not a number of seconds (1 to 604800)",
-			                       o->timeout);
+			return cli_usage_error("generate", "the --timeout given is not a number of seconds (1 to 604800)");
 		if (!o->wait)
 			return cli_usage_error("generate", "--timeout is for --wait");
 	}

@@ -347,8 +347,7 @@ static int run_set(cli_ctx *ctx, const cli_command *self, int argc, char **argv)
 		errno = 0;
 		p = strtol(priority, &end, 10);
 		if (errno || *end || p < -1000000 || p > 1000000)
-			return cli_usage_error("pool set", "--priority '%s' is not an integer (-1000000 to 1000000)",
-			                       priority);
+			return cli_usage_error("pool set", "the --priority given is not an integer (-1000000 to 1000000)");
 		ps.set_priority = 1;
 		ps.priority = (int)p;
 	}

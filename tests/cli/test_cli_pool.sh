@@ -87,7 +87,10 @@ assert all(x["in_use"] == 0 for x in d["accounts"]), d["accounts"]
 assert d["reservations"] == []
 assert all(x["last_used"] == 0 for x in d["accounts"]), "an account was chosen"'
 run 2 "an unknown --type is a usage error" generate --provider pixverse --prompt "a cat" --type t2x
-has "$tmp/err" "the usage error names --type" "--type 't2x'"
+has "$tmp/err" "the usage error names --type and the types" "--type given is not one of t2v, i2v"
+lacks "$tmp/err" "the value given is not repeated" "t2x"
+run 2 "a --priority that is no number" pool set acct-0000000000000000 --priority high
+has "$tmp/err" "the usage error names --priority" "--priority given is not an integer"
 run 2 "generate without --prompt" generate --provider pixverse
 run 2 "--timeout without --wait" generate --provider pixverse --prompt x --timeout 5
 
