@@ -8,7 +8,7 @@ EXTRA_DIST += docs/RELIABILITY.md
 # ./dev lint checks in part (STYLE), and notes on the two subtle parts.
 EXTRA_DIST += docs/HACKING.md docs/STYLE.md \
 	docs/internals/session-manager.md docs/internals/plugin-abi.md \
-	docs/internals/postgres-store.md
+	docs/internals/postgres-store.md docs/internals/account-pool.md
 
 # The man page documents every command `provauth --help` lists
 # (tests/cli/test_man_page.sh).

@@ -454,13 +454,15 @@ static int mem_pool_list(provauth_store *s, provauth_pool_account ***out, size_t
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; out && i < m->count; i++) {
 		const provauth_account *a = m->accounts[i];
-		provauth_pool_account *pa;
+		provauth_pool_account *pa = NULL;
 		if ((provider && strcmp(a->provider, provider) != 0) || (account_id && strcmp(a->id, account_id) != 0))
 			continue;
-		if ((rc = describe(&pa, a, find_row(m, a->id))) < 0)
+		if ((rc = describe(&pa, a, find_row(m, a->id))) < 0) {
+			provauth_pool_account_free(pa);   /* made, then a credit failed */
 			break;
+		}
 		if ((rc = pa_pool_list_append((void ***)&list, &n, &cap, pa)) < 0) {
-			provauth_pool_account_list_free(&pa, 1);
+			provauth_pool_account_free(pa);
 			break;
 		}
 	}

@@ -6,6 +6,7 @@
  *   pg_schema.c  schema version, migrations, the key check
  *   pg_rows.c    sealed rows: get, list, put, put_many, put_verbatim, remove
  *   pg_lease.c   leases (advisory locks) and waiting for them (LISTEN/NOTIFY)
+ *   pg_pool.c    the account pool (store version 5)
  *
  * Concurrency: libpq connections are not shared between threads; each
  * operation takes a connection from the pool for its whole length (a
@@ -27,11 +28,20 @@
 #include "internal.h"
 #include "store/private.h"
 
-/* The schema this library writes (provauth_meta.schema_version). */
-#define PA_PG_SCHEMA_VERSION 1
+/* The schema this library writes (provauth_meta.schema_version): 2 added the account pool. */
+#define PA_PG_SCHEMA_VERSION 2
 
 /* The channel puts, removes and lease releases notify, with the account id as payload. */
 #define PA_PG_CHANNEL "provauth_accounts"
+
+/* The channel pool releases and reclaims notify, with the provider as payload. */
+#define PA_PG_POOL_CHANNEL "provauth_pool"
+/*
+ * The first key of the two-int4 advisory lock a store holds while it may
+ * hold pool reservations ("pool" in ASCII); the second is its random
+ * holder key.
+ */
+#define PA_PG_POOL_HOLDER_CLASS "1886351212"
 
 /* The columns of provauth_accounts, in the order pa_pg_row_account reads them. */
 #define PA_PG_ACCOUNT_COLUMNS \
@@ -65,6 +75,11 @@ typedef struct pg_store {
 	pthread_t listener;
 	int listener_started;
 	int listener_stop[2];     /* a pipe: written once to stop the thread */
+
+	/* The pool holder lock (pg_pool.c): taken at the first reservation, held until the store is freed. */
+	pthread_mutex_t holder_lock;
+	PGconn *holder_conn;
+	int32_t holder_key;       /* 0 until the lock is held */
 } pg_store;
 
 /* ---- pg_conn.c ---- */
@@ -116,6 +131,15 @@ int pa_pg_query_binary(pg_store *st, PGconn *c, PGresult **res, const char *sql,
 /* Runs a command whose result is not needed. */
 int pa_pg_command(pg_store *st, PGconn *c, const char *sql, const char *doing);
 
+/*
+ * An operation on a pool connection (pg_rows.c): *committing is set by op
+ * once the server may have committed; until then a lost connection that
+ * came from the pool is replaced and op runs again, once. An op that
+ * fails inside a transaction is rolled back by pa_pg_run.
+ */
+typedef int (*pa_pg_op)(pg_store *st, PGconn *c, void *arg, int *committing);
+int pa_pg_run(pg_store *st, pa_pg_op op, void *arg);
+
 /* ---- pg_schema.c ---- */
 
 /* Reads the schema and the key check, loads the key, creates or migrates. */
@@ -131,6 +155,20 @@ int pa_pg_put(provauth_store *s, provauth_account *account);
 int pa_pg_put_many(provauth_store *s, provauth_account *const *accounts, size_t n);
 int pa_pg_put_verbatim(provauth_store *s, provauth_account *const *accounts, size_t n);
 int pa_pg_remove(provauth_store *s, const char *id, uint64_t expected_revision);
+
+/* ---- pg_pool.c ---- */
+
+int pa_pg_pool_reserve(provauth_store *s, provauth_pool_reservation **out, const provauth_pool_query *q);
+int pa_pg_pool_attach(provauth_store *s, const char *reservation_id, const char *job_id);
+int pa_pg_pool_release(provauth_store *s, const provauth_pool_release_args *a);
+int pa_pg_pool_update(provauth_store *s, const provauth_pool_update *u);
+int pa_pg_pool_list(provauth_store *s, provauth_pool_account ***out, size_t *count,
+                    provauth_pool_reservation ***reservations, size_t *reservation_count, const char *provider,
+                    const char *account_id);
+int pa_pg_pool_reclaim(provauth_store *s, provauth_pool_reclaim_counts *out, const char *provider, int64_t now,
+                       int64_t ttl);
+/* Ends the holder lock's connection (the store is being freed). */
+void pa_pg_pool_holder_close(pg_store *st);
 
 /* ---- pg_lease.c ---- */
 

@@ -22,14 +22,12 @@
 
 /* ---- running an operation on a pool connection ---- */
 
-typedef int (*pg_op)(pg_store *st, PGconn *c, void *arg, int *committing);
-
 /*
  * Runs op on a pool connection. *committing is set by op once the server
  * may have committed; until then a lost connection that came from the pool
  * (it died while idle) is replaced and op runs again, once.
  */
-static int run(pg_store *st, pg_op op, void *arg)
+int pa_pg_run(pg_store *st, pa_pg_op op, void *arg)
 {
 	int attempt, rc = 0;
 
@@ -150,7 +148,7 @@ int pa_pg_get(provauth_store *s, provauth_account **out, const char *id)
 	*out = NULL;
 	if ((rc = pa_store_check_id(st->where, id)) < 0)
 		return rc;
-	return run(st, get_op, &g);
+	return pa_pg_run(st, get_op, &g);
 }
 
 /* ---- list ---- */
@@ -222,7 +220,7 @@ int pa_pg_list(provauth_store *s, provauth_account ***out, size_t *count, const 
 	list_args l = { provider, NULL, 0, NULL, NULL };
 	int rc;
 
-	if ((rc = pa_store_check_list(st->where, out, count)) < 0 || (rc = run(st, list_op, &l)) < 0)
+	if ((rc = pa_store_check_list(st->where, out, count)) < 0 || (rc = pa_pg_run(st, list_op, &l)) < 0)
 		return rc;
 	*out = l.list;
 	*count = l.n;
@@ -242,7 +240,7 @@ int pa_pg_list_checked(provauth_store *s, provauth_account ***out, size_t *count
 		return pa_error_set(PROVAUTH_EINVAL, "%s: list_checked needs somewhere to put damaged ids", st->where);
 	*damaged = NULL;
 	*damaged_count = 0;
-	if ((rc = run(st, list_op, &l)) < 0)
+	if ((rc = pa_pg_run(st, list_op, &l)) < 0)
 		return rc;
 	*out = l.list;
 	*count = l.n;
@@ -384,7 +382,7 @@ static int put_op(pg_store *st, PGconn *c, void *arg, int *committing)
 		                 : write_row(st, c, a, a->revision, a->revision + 1, p->now);
 	}
 	if (rc < 0)
-		return rc;   /* run() rolls back */
+		return rc;   /* pa_pg_run() rolls back */
 	*committing = 1;
 	return pa_pg_command(st, c, "COMMIT", "committing");
 }
@@ -396,7 +394,7 @@ int pa_pg_put(provauth_store *s, provauth_account *account)
 	int rc;
 
 	if ((rc = pa_store_check_account(st->where, account)) < 0 || (rc = check_revision(st, account)) < 0 ||
-	    (rc = run(st, put_op, &p)) < 0)
+	    (rc = pa_pg_run(st, put_op, &p)) < 0)
 		return rc;
 	account->revision++;
 	account->updated_at = p.now;
@@ -416,7 +414,7 @@ int pa_pg_put_many(provauth_store *s, provauth_account *const *accounts, size_t 
 		if ((rc = check_revision(st, accounts[i])) < 0)
 			return rc;
 	/* A batch of one is a transaction of its own all the same: put_op's single statement. */
-	if ((rc = run(st, put_op, &p)) < 0)
+	if ((rc = pa_pg_run(st, put_op, &p)) < 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		accounts[i]->revision++;
@@ -437,7 +435,7 @@ int pa_pg_put_verbatim(provauth_store *s, provauth_account *const *accounts, siz
 	for (i = 0; i < n; i++)
 		if ((rc = check_revision(st, accounts[i])) < 0)
 			return rc;
-	return run(st, put_op, &p);
+	return pa_pg_run(st, put_op, &p);
 }
 
 /* ---- remove ---- */
@@ -484,5 +482,5 @@ int pa_pg_remove(provauth_store *s, const char *id, uint64_t expected_revision)
 
 	if ((rc = pa_store_check_id(st->where, id)) < 0)
 		return rc;
-	return run(st, remove_op, &d);
+	return pa_pg_run(st, remove_op, &d);
 }

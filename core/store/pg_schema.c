@@ -38,6 +38,27 @@ static const char *const migrations[] = {
 	" health_reason text, health_code text, health_at bigint, health_message text,"
 	" last_reauth_at bigint, refresh_refused text, refresh_refused_at bigint);"
 	"CREATE INDEX provauth_accounts_provider ON provauth_accounts (provider, id);",
+	/*
+	 * 1 -> 2: the account pool (pg_pool.c), plain columns (nothing in it is
+	 * secret) that go with their account. A reservation records the holder
+	 * key of the store that made it (its advisory lock, see pg_pool.c).
+	 */
+	"CREATE TABLE provauth_pool ("
+	" account_id text PRIMARY KEY REFERENCES provauth_accounts (id) ON DELETE CASCADE,"
+	" provider text NOT NULL, status text NOT NULL DEFAULT 'active', priority integer NOT NULL DEFAULT 0,"
+	" max_slots integer, effective_cap integer, cap_probe_at bigint NOT NULL DEFAULT 0,"
+	" in_use integer NOT NULL DEFAULT 0, cooldown_until bigint NOT NULL DEFAULT 0, cooldown_reason text,"
+	" credits_at bigint NOT NULL DEFAULT 0, last_used bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX provauth_pool_provider ON provauth_pool (provider, account_id);"
+	"CREATE TABLE provauth_pool_credits ("
+	" account_id text NOT NULL REFERENCES provauth_pool (account_id) ON DELETE CASCADE,"
+	" kind text NOT NULL, amount bigint NOT NULL, PRIMARY KEY (account_id, kind));"
+	"CREATE TABLE provauth_pool_reservations ("
+	" id text PRIMARY KEY,"
+	" account_id text NOT NULL REFERENCES provauth_pool (account_id) ON DELETE CASCADE,"
+	" provider text NOT NULL, holder text, holder_key integer NOT NULL, credit_kind text,"
+	" cost bigint NOT NULL DEFAULT 0, created_at bigint NOT NULL, job_id text, label text);"
+	"CREATE INDEX provauth_pool_reservations_job ON provauth_pool_reservations (account_id, job_id);",
 };
 
 _Static_assert(PA_ARRAY_LEN(migrations) == PA_PG_SCHEMA_VERSION, "one migration per schema version");

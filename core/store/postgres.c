@@ -60,6 +60,7 @@ static void pg_free(provauth_store *s)
 
 	if (!st)
 		return;
+	pa_pg_pool_holder_close(st);
 	pa_pg_lease_close(st);
 	pa_pg_pool_close(st);
 	pa_store_key_clear(&st->key);
@@ -71,6 +72,7 @@ static void pg_free(provauth_store *s)
 	}
 	free(st->where);
 	pthread_cond_destroy(&st->freed);
+	pthread_mutex_destroy(&st->holder_lock);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
 }
@@ -138,6 +140,7 @@ int provauth_store_postgres_open(provauth_store **out, const char *conninfo, con
 	if (!(st = calloc(1, sizeof(*st))))
 		return pa_error_oom();
 	pthread_mutex_init(&st->lock, NULL);
+	pthread_mutex_init(&st->holder_lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&st->freed, &attr);
@@ -179,6 +182,12 @@ int provauth_store_postgres_open(provauth_store **out, const char *conninfo, con
 	st->base.list_checked = pa_pg_list_checked;
 	st->base.lease_wait = pa_pg_lease_wait;
 	st->base.put_verbatim = pa_pg_put_verbatim;
+	st->base.pool_reserve = pa_pg_pool_reserve;
+	st->base.pool_attach = pa_pg_pool_attach;
+	st->base.pool_release = pa_pg_pool_release;
+	st->base.pool_update = pa_pg_pool_update;
+	st->base.pool_list = pa_pg_pool_list;
+	st->base.pool_reclaim = pa_pg_pool_reclaim;
 	*out = &st->base;
 	return 0;
 fail:

@@ -193,6 +193,12 @@ int provauth_store_sqlite_open(provauth_store **out, const char *path, const pro
 	st->base.put_many = pa_sql_put_many;
 	st->base.list_checked = pa_sql_list_checked;
 	st->base.put_verbatim = pa_sql_put_verbatim;
+	st->base.pool_reserve = pa_sql_pool_reserve;
+	st->base.pool_attach = pa_sql_pool_attach;
+	st->base.pool_release = pa_sql_pool_release;
+	st->base.pool_update = pa_sql_pool_update;
+	st->base.pool_list = pa_sql_pool_list;
+	st->base.pool_reclaim = pa_sql_pool_reclaim;
 	if (!(st->path = strdup(path)) || !(st->where = pa_sprintf("store %s", path))) {
 		sql_free(&st->base);
 		return pa_error_oom();

@@ -6,6 +6,7 @@
  *   sqlite_schema.c  schema version, migrations, the key check
  *   sqlite_rows.c    sealed rows: get, list, put, put_many, remove
  *   sqlite_lease.c   cross-process leases
+ *   sqlite_pool.c    the account pool (store version 5)
  *   sqlite_sql.c     statements, transactions and their errors
  *
  * Concurrency: one connection per store, opened SQLITE_OPEN_NOMUTEX and
@@ -29,7 +30,7 @@
  * from which rows bind email and revision, and the one from which the
  * account's state has columns of its own.
  */
-#define PA_SQL_SCHEMA_VERSION 4
+#define PA_SQL_SCHEMA_VERSION 5
 #define PA_SQL_SCHEMA_FULL_BINDING 3
 #define PA_SQL_SCHEMA_STATE_COLUMNS 4
 
@@ -117,6 +118,18 @@ int pa_sql_move_state(sql_store *st);
 
 int pa_sql_lease_acquire(provauth_store *s, const char *id, const char *owner, int64_t ttl_ms);
 int pa_sql_lease_release(provauth_store *s, const char *id, const char *owner);
+
+/* ---- sqlite_pool.c ---- */
+
+int pa_sql_pool_reserve(provauth_store *s, provauth_pool_reservation **out, const provauth_pool_query *q);
+int pa_sql_pool_attach(provauth_store *s, const char *reservation_id, const char *job_id);
+int pa_sql_pool_release(provauth_store *s, const provauth_pool_release_args *a);
+int pa_sql_pool_update(provauth_store *s, const provauth_pool_update *u);
+int pa_sql_pool_list(provauth_store *s, provauth_pool_account ***out, size_t *count,
+                     provauth_pool_reservation ***reservations, size_t *reservation_count, const char *provider,
+                     const char *account_id);
+int pa_sql_pool_reclaim(provauth_store *s, provauth_pool_reclaim_counts *out, const char *provider, int64_t now,
+                        int64_t ttl);
 
 /* ---- sqlite_schema.c ---- */
 

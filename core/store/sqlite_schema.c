@@ -66,6 +66,45 @@ static const char *const migrations[] = {
 	"ALTER TABLE accounts ADD COLUMN last_reauth_at INTEGER;"
 	"ALTER TABLE accounts ADD COLUMN refresh_refused TEXT;"
 	"ALTER TABLE accounts ADD COLUMN refresh_refused_at INTEGER;",
+	/*
+	 * 5: the account pool (sqlite_pool.c). Pool state is not secret, so
+	 * it is plain columns; it goes with its account (ON DELETE CASCADE).
+	 * A reservation names its holder process as a lease does.
+	 */
+	"CREATE TABLE pool ("
+	"  account_id TEXT PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,"
+	"  provider TEXT NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'active',"
+	"  priority INTEGER NOT NULL DEFAULT 0,"
+	"  max_slots INTEGER,"
+	"  effective_cap INTEGER,"
+	"  cap_probe_at INTEGER NOT NULL DEFAULT 0,"
+	"  in_use INTEGER NOT NULL DEFAULT 0,"
+	"  cooldown_until INTEGER NOT NULL DEFAULT 0,"
+	"  cooldown_reason TEXT,"
+	"  credits_at INTEGER NOT NULL DEFAULT 0,"
+	"  last_used INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX pool_by_provider ON pool (provider, account_id);"
+	"CREATE TABLE pool_credits ("
+	"  account_id TEXT NOT NULL REFERENCES pool (account_id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL,"
+	"  amount INTEGER NOT NULL,"
+	"  PRIMARY KEY (account_id, kind));"
+	"CREATE TABLE pool_reservations ("
+	"  id TEXT PRIMARY KEY,"
+	"  account_id TEXT NOT NULL REFERENCES pool (account_id) ON DELETE CASCADE,"
+	"  provider TEXT NOT NULL,"
+	"  holder TEXT,"
+	"  holder_pid INTEGER,"
+	"  holder_boot_id TEXT,"
+	"  holder_pidns INTEGER,"
+	"  holder_start INTEGER,"
+	"  credit_kind TEXT,"
+	"  cost INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  job_id TEXT,"
+	"  label TEXT);"
+	"CREATE INDEX pool_reservations_by_job ON pool_reservations (account_id, job_id);",
 };
 
 _Static_assert(PA_ARRAY_LEN(migrations) == PA_SQL_SCHEMA_VERSION, "one migration per schema version");

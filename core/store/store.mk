@@ -23,12 +23,14 @@ core_libprovauth_core_la_SOURCES += \
 	core/store/sqlite_rows.c \
 	core/store/sqlite_state.c \
 	core/store/sqlite_lease.c \
+	core/store/sqlite_pool.c \
 	core/store/pg_private.h \
 	core/store/postgres.c \
 	core/store/pg_conn.c \
 	core/store/pg_schema.c \
 	core/store/pg_rows.c \
 	core/store/pg_lease.c \
+	core/store/pg_pool.c \
 	core/store/key.c \
 	core/store/perm.c \
 	core/store/holder.c \

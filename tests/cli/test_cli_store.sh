@@ -42,7 +42,7 @@ run 0 "init" --json store init
 check_json_style "init --json in the common style"
 check_json "init says it created the store, and where" '
 assert d["created"] is True and d["where"] == sys.argv[2] and d["settings"] == sys.argv[3], d
-assert d["backend"] == "sqlite" and d["key_file"] == sys.argv[4] and d["schema_version"] == 4, d' \
+assert d["backend"] == "sqlite" and d["key_file"] == sys.argv[4] and d["schema_version"] == 5, d' \
 	"$tmp/accounts.db" "$tmp/provauth.yaml" "$tmp/accounts.key"
 check "init made the file and its key" '[ -s "$tmp/accounts.db" ] && [ -s "$tmp/accounts.key" ]'
 cp "$tmp/accounts.key" "$tmp/key.first"
@@ -52,7 +52,7 @@ check "the key is the same" 'cmp -s "$tmp/accounts.key" "$tmp/key.first"'
 run 0 "check an empty store" --json store check
 check_json_style "check --json in the common style"
 check_json "an empty store: 0 accounts, ok" '
-assert d == {"store": d["store"], "backend": "sqlite", "where": sys.argv[2], "schema_version": 4,
+assert d == {"store": d["store"], "backend": "sqlite", "where": sys.argv[2], "schema_version": 5,
              "ok": True, "accounts": 0, "damaged": []}, d' "$tmp/accounts.db"
 
 # ---- accounts: alice (pixverse, written twice) and carol (pixiv) ----
@@ -189,7 +189,7 @@ else
 	has "$tmp/err" "check says the database holds no store, and creates none" "provauth: " "no provauth store"
 	run 0 "init the postgres store" --json store init
 	check_json "init created it and names the database" '
-assert d["created"] is True and d["backend"] == "postgres" and d["schema_version"] == 1, d
+assert d["created"] is True and d["backend"] == "postgres" and d["schema_version"] == 2, d
 assert d["where"].startswith("provauth@127.0.0.1:") and d["where"].endswith("/migrate"), d'
 	run 0 "init the postgres store again" store init
 	has "$tmp/out" "a second init leaves it" "already exists"

@@ -1,3 +1,7 @@
+/*
+ * A store that forwards every call, pool members included, to another,
+ * with the test's hooks around each (pa_test.h, "forwarding store").
+ */
 #include "config.h"
 #include <stdlib.h>
 #include "pa_test.h"
@@ -90,6 +94,53 @@ static int fwd_lease_release(provauth_store *st, const char *id, const char *own
 	return after(s, PA_FWD_LEASE_RELEASE, s->inner->lease_release(s->inner, id, owner), t);
 }
 
+static int fwd_pool_reserve(provauth_store *st, provauth_pool_reservation **out, const provauth_pool_query *q)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_POOL_RESERVE);
+	return after(s, PA_FWD_POOL_RESERVE, s->inner->pool_reserve(s->inner, out, q), t);
+}
+
+static int fwd_pool_attach(provauth_store *st, const char *reservation_id, const char *job_id)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_POOL_ATTACH);
+	return after(s, PA_FWD_POOL_ATTACH, s->inner->pool_attach(s->inner, reservation_id, job_id), t);
+}
+
+static int fwd_pool_release(provauth_store *st, const provauth_pool_release_args *a)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_POOL_RELEASE);
+	return after(s, PA_FWD_POOL_RELEASE, s->inner->pool_release(s->inner, a), t);
+}
+
+static int fwd_pool_update(provauth_store *st, const provauth_pool_update *u)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_POOL_UPDATE);
+	return after(s, PA_FWD_POOL_UPDATE, s->inner->pool_update(s->inner, u), t);
+}
+
+static int fwd_pool_list(provauth_store *st, provauth_pool_account ***out, size_t *count,
+                         provauth_pool_reservation ***reservations, size_t *reservation_count, const char *provider,
+                         const char *account_id)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_POOL_LIST);
+	return after(s, PA_FWD_POOL_LIST,
+	             s->inner->pool_list(s->inner, out, count, reservations, reservation_count, provider, account_id),
+	             t);
+}
+
+static int fwd_pool_reclaim(provauth_store *st, provauth_pool_reclaim_counts *out, const char *provider, int64_t now,
+                            int64_t ttl)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_POOL_RECLAIM);
+	return after(s, PA_FWD_POOL_RECLAIM, s->inner->pool_reclaim(s->inner, out, provider, now, ttl), t);
+}
+
 static void fwd_free(provauth_store *st)
 {
 	fwd_store *s = (fwd_store *)st;
@@ -127,6 +178,15 @@ int pa_fwd_store_new_version(provauth_store **out, provauth_store *inner, const 
 	s->base.list_checked = version >= 3 && inner->version >= 3 && inner->list_checked ? fwd_list_checked : NULL;
 	s->base.lease_wait = version >= 4 && inner->version >= 4 && inner->lease_wait ? fwd_lease_wait : NULL;
 	s->base.put_verbatim = version >= 4 && inner->version >= 4 && inner->put_verbatim ? fwd_put_verbatim : NULL;
+	/* All or none, as the contract wants them. */
+	if (version >= 5 && inner->version >= 5 && inner->pool_reserve) {
+		s->base.pool_reserve = fwd_pool_reserve;
+		s->base.pool_attach = fwd_pool_attach;
+		s->base.pool_release = fwd_pool_release;
+		s->base.pool_update = fwd_pool_update;
+		s->base.pool_list = fwd_pool_list;
+		s->base.pool_reclaim = fwd_pool_reclaim;
+	}
 	s->inner = inner;
 	if (hooks)
 		s->hooks = *hooks;

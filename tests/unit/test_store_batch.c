@@ -800,7 +800,7 @@ static void test_store_info(void)
 	key = pa_sprintf("%s.key", db_path);
 	CU_ASSERT_STRING_EQUAL(info->key_file, key);
 	free(key);
-	CU_ASSERT_EQUAL(info->schema_version, 4);
+	CU_ASSERT_EQUAL(info->schema_version, 5);
 	CU_ASSERT_EQUAL(info->version, PROVAUTH_STORE_INFO_VERSION);
 	provauth_store_info_free(info);
 

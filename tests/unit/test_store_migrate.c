@@ -168,7 +168,7 @@ static void migrate_fixture(int schema)
 	CU_ASSERT_EQUAL_FATAL(user_version(path), schema);
 
 	CU_ASSERT_EQUAL_FATAL(open_store(&s, path, key), 0);
-	CU_ASSERT_EQUAL(user_version(path), 4);
+	CU_ASSERT_EQUAL(user_version(path), 5);
 	CU_ASSERT_EQUAL(s->list(s, &list, &count, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(count, FIXTURE_ACCOUNT_COUNT);
 	/* Listed by id; the fixture table is not, so look each one up. */
@@ -193,7 +193,7 @@ static void migrate_fixture(int schema)
 	/* Migrated once: opening again changes nothing on disk. */
 	before = slurp(path, &len1);
 	CU_ASSERT_EQUAL_FATAL(open_store(&s, path, key), 0);
-	CU_ASSERT_EQUAL(user_version(path), 4);
+	CU_ASSERT_EQUAL(user_version(path), 5);
 	provauth_store_free(s);
 	after = slurp(path, &len2);
 	CU_ASSERT(before && after && len1 == len2 && memcmp(before, after, len1) == 0);
@@ -201,10 +201,10 @@ static void migrate_fixture(int schema)
 	free(after);
 
 	/* A newer schema is still refused, untouched. */
-	CU_ASSERT_EQUAL_FATAL(raw_sql(path, "PRAGMA user_version = 5"), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(raw_sql(path, "PRAGMA user_version = 6"), SQLITE_OK);
 	before = slurp(path, &len1);
 	CU_ASSERT_EQUAL(open_store(&s, path, key), PROVAUTH_ESTORE);
-	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "schema version 5 is newer"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "schema version 6 is newer"));
 	after = slurp(path, &len2);
 	CU_ASSERT(before && after && len1 == len2 && memcmp(before, after, len1) == 0);
 	free(before);
@@ -255,7 +255,7 @@ static void test_odd_rows(void)
 	                      SQLITE_OK);
 
 	CU_ASSERT_EQUAL_FATAL(open_store(&s, path, key), 0);
-	CU_ASSERT_EQUAL(user_version(path), 4);
+	CU_ASSERT_EQUAL(user_version(path), 5);
 	CU_ASSERT_EQUAL_FATAL(s->get(s, &a, "acct-plain"), 0);
 	CU_ASSERT_STRING_EQUAL(a->metadata, "not json {\"auth_method\":1}");
 	CU_ASSERT_EQUAL(a->state.auth_method, PROVAUTH_AUTH_UNKNOWN);
@@ -320,8 +320,9 @@ static provauth_account *big_account(size_t i)
 }
 
 /*
- * Schema 3's rows from schema 4's: the state back into metadata keys the
- * way the core of schema 3 wrote them, the columns dropped, user_version 3.
+ * Schema 3's rows from the current schema's: the state back into metadata
+ * keys the way the core of schema 3 wrote them, the columns and the pool's
+ * tables (schema 5) dropped, user_version 3.
  * The sealed blobs bind id, provider, email and revision only, which this
  * leaves alone: the result is what schema 3's provauth would have written
  * (the fixture test proves the migration on stores it really wrote; this
@@ -346,6 +347,9 @@ static const char to_schema3[] =
 	"ALTER TABLE accounts DROP COLUMN last_reauth_at;"
 	"ALTER TABLE accounts DROP COLUMN refresh_refused;"
 	"ALTER TABLE accounts DROP COLUMN refresh_refused_at;"
+	"DROP TABLE pool_reservations;"
+	"DROP TABLE pool_credits;"
+	"DROP TABLE pool;"
 	"PRAGMA user_version = 3;"
 	"COMMIT;";
 
@@ -376,7 +380,7 @@ static size_t check_big(const char *path, const char *key)
 	size_t count = 0, i, bad = 0;
 
 	CU_ASSERT_EQUAL_FATAL(open_store(&s, path, key), 0);
-	CU_ASSERT_EQUAL(user_version(path), 4);
+	CU_ASSERT_EQUAL(user_version(path), 5);
 	CU_ASSERT_EQUAL_FATAL(s->list(s, &list, &count, NULL), 0);
 	CU_ASSERT_EQUAL(count, BIG_COUNT);
 	for (i = 0; i < count && i < BIG_COUNT; i++) {

@@ -19,6 +19,7 @@ PA_UNIT_TESTS = \
 	tests/unit/test_import \
 	tests/unit/test_store \
 	tests/unit/test_store_postgres \
+	tests/unit/test_store_pool \
 	tests/unit/test_pg_server \
 	tests/unit/test_store_batch \
 	tests/unit/test_store_hardening \
