@@ -2,7 +2,7 @@
 # every build so they cannot rot, never run by make check; `make bench`
 # builds them and `./dev bench` runs them in an optimised tree.
 PA_BENCH_CF = $(PA_BASE_CFLAGS) $(PA_DEP_CF)
-PA_BENCH_BINS = bench/hotpath bench/e2e bench/storm bench/scale bench/pgstore bench/fleet_storm
+PA_BENCH_BINS = bench/hotpath bench/e2e bench/storm bench/scale bench/pgstore bench/fleet_storm bench/pool
 # The postgres benchmarks' helpers (the server of ./dev bench, a fresh database, the store).
 PA_BENCH_PG_SOURCES = bench/bench_pg.h bench/bench_pg.c
 
@@ -44,3 +44,8 @@ bench_fleet_storm_SOURCES = bench/fleet_storm.c $(PA_BENCH_PG_SOURCES) tests/fak
 bench_fleet_storm_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)
 bench_fleet_storm_CFLAGS = $(PA_BENCH_CF) $(MHD_CFLAGS)
 bench_fleet_storm_LDADD = bench/libbenchutil.la libprovauth.la tests/fake/libfakeprov.la $(PA_DEP_LIBS) $(MHD_LIBS)
+
+# Pool reservations (acquire + release) against the same statements in bare SQL, sqlite and postgres.
+bench_pool_SOURCES = bench/pool.c $(PA_BENCH_PG_SOURCES)
+bench_pool_CFLAGS = $(PA_BENCH_CF)
+bench_pool_LDADD = bench/libbenchutil.la libprovauth.la $(PA_DEP_LIBS)

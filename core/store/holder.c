@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,16 +81,30 @@ static int proc_start(int64_t pid, int64_t *start, int *zombie)
 	return 0;
 }
 
+/*
+ * A process's identity does not change while it lives, and every pool
+ * reservation records it: it is read once per process (a fork is a new
+ * process, told by its pid) instead of three /proc reads per reservation.
+ */
+static pthread_mutex_t self_mu = PTHREAD_MUTEX_INITIALIZER;
+static pa_lease_holder self_cached;
+
 void pa_lease_holder_self(pa_lease_holder *h)
 {
+	int64_t pid = (int64_t)getpid();
 	int zombie = 0;
 
-	memset(h, 0, sizeof(*h));
-	h->pid = (int64_t)getpid();
-	read_boot_id(h->boot_id, sizeof(h->boot_id));
-	h->pidns = pid_namespace();
-	if (proc_start(h->pid, &h->start, &zombie) < 0)
-		h->start = 0;
+	pthread_mutex_lock(&self_mu);
+	if (self_cached.pid != pid || !self_cached.start) {
+		memset(&self_cached, 0, sizeof(self_cached));
+		self_cached.pid = pid;
+		read_boot_id(self_cached.boot_id, sizeof(self_cached.boot_id));
+		self_cached.pidns = pid_namespace();
+		if (proc_start(pid, &self_cached.start, &zombie) < 0)
+			self_cached.start = 0;
+	}
+	*h = self_cached;
+	pthread_mutex_unlock(&self_mu);
 }
 
 int pa_lease_holder_dead(const pa_lease_holder *h)

@@ -283,7 +283,8 @@ static int mem_pool_release(provauth_store *s, const provauth_pool_release_args 
 	if ((rc = pa_pool_check_release(WHERE, a)) < 0)
 		return rc;
 	pthread_mutex_lock(&m->lock);
-	if ((i = find_reservation(m, a->reservation_id, a->account_id, a->job_id)) == (size_t)-1) {
+	if ((i = find_reservation(m, a->reservation_id && *a->reservation_id ? a->reservation_id : NULL,
+	                            a->account_id, a->job_id)) == (size_t)-1) {
 		rc = a->reservation_id
 		        ? pa_error_set(PROVAUTH_ENOTFOUND, WHERE ": no reservation %s", a->reservation_id)
 		        : pa_error_set(PROVAUTH_ENOTFOUND, WHERE ": no reservation for job %s of account %s",

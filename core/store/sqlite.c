@@ -21,6 +21,7 @@ static void sql_free(provauth_store *s)
 
 	if (!st)
 		return;
+	pa_sql_cache_clear(st);
 	/* close_v2 so a leftover statement cannot keep the file open forever. */
 	sqlite3_close_v2(st->db);
 	pa_store_key_clear(&st->key);

@@ -120,16 +120,18 @@ static int run_done(sql_store *st, sqlite3_stmt *q, const char *doing)
 		rc = pa_error_set(PROVAUTH_ECONFLICT, "%s: %s: %s", st->where, doing, sqlite3_errmsg(st->db));
 	else
 		rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, doing);
-	sqlite3_finalize(q);
+	pa_sql_release(st, q);
 	return rc;
 }
+
+#define SQL_ACCOUNT_EXISTS "SELECT 1 FROM accounts WHERE id = ?1 AND (?2 IS NULL OR provider = ?2)"
 
 static int ensure_rows(sql_store *st, const char *provider, const char *account_id)
 {
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if ((rc = pa_sql_prepare(st, &q, SQL_ENSURE_ROWS)) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_ENSURE_ROWS)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, provider);
 	pa_sql_bind_text(q, 2, account_id);
@@ -142,13 +144,13 @@ static int account_exists(sql_store *st, const char *id, const char *provider)
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if ((rc = pa_sql_prepare(st, &q, "SELECT 1 FROM accounts WHERE id = ?1 AND (?2 IS NULL OR provider = ?2)")) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_ACCOUNT_EXISTS)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, id);
 	pa_sql_bind_text(q, 2, provider);
 	rc = sqlite3_step(q);
 	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "reading an account");
-	sqlite3_finalize(q);
+	pa_sql_release(st, q);
 	return rc;
 }
 
@@ -159,7 +161,7 @@ static int probe_caps(sql_store *st, const provauth_pool_query *qy)
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if ((rc = pa_sql_prepare(st, &q, SQL_PROBE)) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_PROBE)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, qy->provider);
 	sqlite3_bind_int64(q, 2, qy->now);
@@ -175,7 +177,7 @@ static int pick(sql_store *st, char **id, const provauth_pool_query *qy)
 	int rc;
 
 	*id = NULL;
-	if ((rc = pa_sql_prepare(st, &q, SQL_CANDIDATE)) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_CANDIDATE)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, qy->provider);
 	pa_sql_bind_text(q, 2, qy->account_id);
@@ -189,7 +191,7 @@ static int pick(sql_store *st, char **id, const provauth_pool_query *qy)
 		rc = (*id = pa_strdup(text(q, 0))) ? 0 : pa_error_oom();
 	else
 		rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "choosing an account");
-	sqlite3_finalize(q);
+	pa_sql_release(st, q);
 	return rc;
 }
 
@@ -198,14 +200,14 @@ static int take(sql_store *st, const char *id, const provauth_pool_query *qy, co
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if ((rc = pa_sql_prepare(st, &q, SQL_TAKE)) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_TAKE)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, id);
 	sqlite3_bind_int64(q, 2, qy->now);
 	if ((rc = run_done(st, q, "reserving a slot")) < 0)
 		return rc;
 	if (qy->credit_kind && qy->cost > 0) {
-		if ((rc = pa_sql_prepare(st, &q, SQL_CHARGE)) < 0)
+		if ((rc = pa_sql_prepare_cached(st, &q, SQL_CHARGE)) < 0)
 			return rc;
 		pa_sql_bind_text(q, 1, id);
 		pa_sql_bind_text(q, 2, qy->credit_kind);
@@ -213,7 +215,7 @@ static int take(sql_store *st, const char *id, const provauth_pool_query *qy, co
 		if ((rc = run_done(st, q, "charging credits")) < 0)
 			return rc;
 	}
-	if ((rc = pa_sql_prepare(st, &q, SQL_INSERT_RESERVATION)) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_INSERT_RESERVATION)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, qy->reservation_id);
 	pa_sql_bind_text(q, 2, id);
@@ -288,7 +290,7 @@ int pa_sql_pool_attach(provauth_store *s, const char *reservation_id, const char
 		return pa_error_set(PROVAUTH_EINVAL, "%s: pool attach: a reservation id and a job id are required",
 		                    st->where);
 	pa_sql_lock(st);
-	if ((rc = pa_sql_prepare(st, &q, "UPDATE pool_reservations SET job_id = ?2 WHERE id = ?1")) == 0) {
+	if ((rc = pa_sql_prepare_cached(st, &q, "UPDATE pool_reservations SET job_id = ?2 WHERE id = ?1")) == 0) {
 		pa_sql_bind_text(q, 1, reservation_id);
 		pa_sql_bind_text(q, 2, job_id);
 		if ((rc = run_done(st, q, "attaching a job")) == 0 && sqlite3_changes(st->db) == 0)
@@ -320,7 +322,7 @@ static int find_reservation(sql_store *st, found_reservation *f, const provauth_
 	int rc;
 
 	memset(f, 0, sizeof(*f));
-	rc = pa_sql_prepare(st, &q, "SELECT id, account_id, credit_kind, cost FROM pool_reservations"
+	rc = pa_sql_prepare_cached(st, &q, "SELECT id, account_id, credit_kind, cost FROM pool_reservations"
 	                            " WHERE (?1 IS NOT NULL AND id = ?1)"
 	                            " OR (?1 IS NULL AND account_id = ?2 AND job_id = ?3) ORDER BY id LIMIT 1");
 	if (rc < 0)
@@ -336,7 +338,7 @@ static int find_reservation(sql_store *st, found_reservation *f, const provauth_
 	} else {
 		rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "reading a reservation");
 	}
-	sqlite3_finalize(q);
+	pa_sql_release(st, q);
 	return rc;
 }
 
@@ -345,12 +347,12 @@ static int apply_release(sql_store *st, const found_reservation *f, const provau
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if ((rc = pa_sql_prepare(st, &q, "DELETE FROM pool_reservations WHERE id = ?1")) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, "DELETE FROM pool_reservations WHERE id = ?1")) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, f->id);
 	if ((rc = run_done(st, q, "removing a reservation")) < 0)
 		return rc;
-	if ((rc = pa_sql_prepare(st, &q, SQL_RELEASE_ACCOUNT)) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_RELEASE_ACCOUNT)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, f->account_id);
 	sqlite3_bind_int64(q, 2, a->cooldown_until > 0 ? a->cooldown_until : 0);
@@ -362,7 +364,7 @@ static int apply_release(sql_store *st, const found_reservation *f, const provau
 		return rc;
 	if (!a->refund || !f->credit_kind || f->cost <= 0)
 		return 0;
-	if ((rc = pa_sql_prepare(st, &q, "UPDATE pool_credits SET amount = amount + ?3"
+	if ((rc = pa_sql_prepare_cached(st, &q, "UPDATE pool_credits SET amount = amount + ?3"
 	                                 " WHERE account_id = ?1 AND kind = ?2")) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, f->account_id);
@@ -406,13 +408,13 @@ static int replace_credits(sql_store *st, const provauth_pool_update *u)
 	size_t i;
 	int rc;
 
-	if ((rc = pa_sql_prepare(st, &q, "DELETE FROM pool_credits WHERE account_id = ?1")) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, "DELETE FROM pool_credits WHERE account_id = ?1")) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, u->account_id);
 	if ((rc = run_done(st, q, "replacing credits")) < 0)
 		return rc;
 	for (i = 0; i < u->credit_count; i++) {
-		if ((rc = pa_sql_prepare(st, &q, "INSERT OR REPLACE INTO pool_credits (account_id, kind, amount)"
+		if ((rc = pa_sql_prepare_cached(st, &q, "INSERT OR REPLACE INTO pool_credits (account_id, kind, amount)"
 		                                 " VALUES (?1, ?2, ?3)")) < 0)
 			return rc;
 		pa_sql_bind_text(q, 1, u->account_id);
@@ -433,7 +435,7 @@ static int apply_update(sql_store *st, const provauth_pool_update *u)
 		return rc < 0 ? rc : pa_error_set(PROVAUTH_ENOTFOUND, "%s: no account %s", st->where, u->account_id);
 	if ((rc = ensure_rows(st, NULL, u->account_id)) < 0)
 		return rc;
-	if ((rc = pa_sql_prepare(st, &q, SQL_UPDATE_ACCOUNT)) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_UPDATE_ACCOUNT)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, u->account_id);
 	sqlite3_bind_int(q, 2, u->set_max_slots != 0);
@@ -504,8 +506,8 @@ static int list_accounts(sql_store *st, provauth_pool_account ***out, size_t *co
 	size_t cap = 0;
 	int rc;
 
-	if ((rc = pa_sql_prepare(st, &q, SQL_LIST_ACCOUNTS)) < 0 ||
-	    (rc = pa_sql_prepare(st, &credits, "SELECT kind, amount FROM pool_credits WHERE account_id = ?1"
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_LIST_ACCOUNTS)) < 0 ||
+	    (rc = pa_sql_prepare_cached(st, &credits, "SELECT kind, amount FROM pool_credits WHERE account_id = ?1"
 	                                       " ORDER BY kind")) < 0)
 		goto out;
 	pa_sql_bind_text(q, 1, provider);
@@ -517,8 +519,8 @@ static int list_accounts(sql_store *st, provauth_pool_account ***out, size_t *co
 			goto out;
 	rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "listing the pool");
 out:
-	sqlite3_finalize(q);
-	sqlite3_finalize(credits);
+	pa_sql_release(st, q);
+	pa_sql_release(st, credits);
 	return rc;
 }
 
@@ -529,7 +531,7 @@ static int list_reservations(sql_store *st, provauth_pool_reservation ***out, si
 	size_t cap = 0;
 	int rc;
 
-	if ((rc = pa_sql_prepare(st, &q, SQL_LIST_RESERVATIONS)) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_LIST_RESERVATIONS)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, provider);
 	pa_sql_bind_text(q, 2, account_id);
@@ -547,7 +549,7 @@ static int list_reservations(sql_store *st, provauth_pool_reservation ***out, si
 	}
 	rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "listing reservations");
 out:
-	sqlite3_finalize(q);
+	pa_sql_release(st, q);
 	return rc;
 }
 
@@ -597,10 +599,10 @@ static int reclaim_dead(sql_store *st, const char *provider, size_t *dead)
 	sqlite3_stmt *q = NULL, *del = NULL;
 	int rc;
 
-	if ((rc = pa_sql_prepare(st, &q, "SELECT id, holder_pid, holder_boot_id, holder_pidns, holder_start"
+	if ((rc = pa_sql_prepare_cached(st, &q, "SELECT id, holder_pid, holder_boot_id, holder_pidns, holder_start"
 	                                 " FROM pool_reservations WHERE job_id IS NULL"
 	                                 " AND (?1 IS NULL OR provider = ?1)")) < 0 ||
-	    (rc = pa_sql_prepare(st, &del, "DELETE FROM pool_reservations WHERE id = ?1")) < 0)
+	    (rc = pa_sql_prepare_cached(st, &del, "DELETE FROM pool_reservations WHERE id = ?1")) < 0)
 		goto out;
 	pa_sql_bind_text(q, 1, provider);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -625,8 +627,8 @@ static int reclaim_dead(sql_store *st, const char *provider, size_t *dead)
 	}
 	rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "reading reservations");
 out:
-	sqlite3_finalize(q);
-	sqlite3_finalize(del);
+	pa_sql_release(st, q);
+	pa_sql_release(st, del);
 	return rc;
 }
 
@@ -639,7 +641,7 @@ static int reclaim_locked(sql_store *st, provauth_pool_reclaim_counts *c, const 
 	if ((rc = reclaim_dead(st, provider, &c->dead)) < 0)
 		return rc;
 	if (ttl > 0) {
-		if ((rc = pa_sql_prepare(st, &q, "DELETE FROM pool_reservations WHERE (?1 IS NULL OR provider = ?1)"
+		if ((rc = pa_sql_prepare_cached(st, &q, "DELETE FROM pool_reservations WHERE (?1 IS NULL OR provider = ?1)"
 		                                 " AND created_at <= ?2 - ?3")) < 0)
 			return rc;
 		pa_sql_bind_text(q, 1, provider);
@@ -649,7 +651,7 @@ static int reclaim_locked(sql_store *st, provauth_pool_reclaim_counts *c, const 
 			return rc;
 		c->expired = (size_t)sqlite3_changes(st->db);
 	}
-	if ((rc = pa_sql_prepare(st, &q, SQL_FIX_COUNTERS)) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, SQL_FIX_COUNTERS)) < 0)
 		return rc;
 	pa_sql_bind_text(q, 1, provider);
 	if ((rc = run_done(st, q, "repairing slot counters")) < 0)

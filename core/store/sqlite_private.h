@@ -42,6 +42,8 @@
 	"auth_method, health_state, health_reason, health_code, health_at, health_message, last_reauth_at," \
 	" refresh_refused, refresh_refused_at"
 
+#define PA_SQL_CACHE_SIZE 32
+
 typedef struct sql_store {
 	provauth_store base;
 	pthread_mutex_t lock;
@@ -53,6 +55,8 @@ typedef struct sql_store {
 	int busy_ms;
 	int64_t schema;       /* the file's schema version: it says how rows are bound */
 	pa_store_key key;
+	/* Statements kept prepared between calls (pa_sql_prepare_cached), keyed by their text's address. */
+	struct { const char *sql; sqlite3_stmt *stmt; int busy; } cache[PA_SQL_CACHE_SIZE];
 } sql_store;
 
 /* The store's mutex, held for a whole operation. */
@@ -77,6 +81,17 @@ static inline void pa_sql_unlock(sql_store *st)
 /* PROVAUTH_ESTORE (not a store, damaged), EIO (busy, other), naming what was being done. */
 int pa_sql_error(sql_store *st, int rc, const char *doing);
 int pa_sql_prepare(sql_store *st, sqlite3_stmt **stmt, const char *sql);
+/*
+ * The same, kept prepared for the next call when `sql` is a string of
+ * static storage (its address is the key): the pool's statements run on
+ * every reservation, and preparing them is a good part of its cost. Give
+ * the statement back with pa_sql_release, never sqlite3_finalize. Lock held.
+ */
+int pa_sql_prepare_cached(sql_store *st, sqlite3_stmt **stmt, const char *sql);
+/* Resets a cached statement for its next use, or finalizes one that is not. NULL allowed. */
+void pa_sql_release(sql_store *st, sqlite3_stmt *stmt);
+/* Finalizes every cached statement, before the connection closes. */
+void pa_sql_cache_clear(sql_store *st);
 int pa_sql_exec(sql_store *st, const char *sql, const char *doing);
 /* BEGIN IMMEDIATE: writers wait for each other here, within the busy timeout. */
 int pa_sql_begin(sql_store *st);

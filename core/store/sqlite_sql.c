@@ -37,6 +37,65 @@ int pa_sql_prepare(sql_store *st, sqlite3_stmt **stmt, const char *sql)
 	return 0;
 }
 
+int pa_sql_prepare_cached(sql_store *st, sqlite3_stmt **stmt, const char *sql)
+{
+	size_t i, free_slot = PA_SQL_CACHE_SIZE;
+	int rc;
+
+	for (i = 0; i < PA_SQL_CACHE_SIZE; i++) {
+		if (st->cache[i].sql == sql && !st->cache[i].busy) {
+			st->cache[i].busy = 1;
+			*stmt = st->cache[i].stmt;
+			return 0;
+		}
+		if (!st->cache[i].sql && free_slot == PA_SQL_CACHE_SIZE)
+			free_slot = i;
+	}
+	*stmt = NULL;
+	rc = sqlite3_prepare_v3(st->db, sql, -1, free_slot < PA_SQL_CACHE_SIZE ? SQLITE_PREPARE_PERSISTENT : 0, stmt,
+	                        NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(*stmt);
+		*stmt = NULL;
+		return pa_sql_error(st, rc, "preparing a query");
+	}
+	if (free_slot < PA_SQL_CACHE_SIZE) {
+		st->cache[free_slot].sql = sql;
+		st->cache[free_slot].stmt = *stmt;
+		st->cache[free_slot].busy = 1;
+	}
+	return 0;
+}
+
+void pa_sql_release(sql_store *st, sqlite3_stmt *stmt)
+{
+	size_t i;
+
+	if (!stmt)
+		return;
+	for (i = 0; i < PA_SQL_CACHE_SIZE; i++) {
+		if (st->cache[i].stmt == stmt) {
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			st->cache[i].busy = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(stmt);
+}
+
+void pa_sql_cache_clear(sql_store *st)
+{
+	size_t i;
+
+	for (i = 0; i < PA_SQL_CACHE_SIZE; i++) {
+		sqlite3_finalize(st->cache[i].stmt);
+		st->cache[i].sql = NULL;
+		st->cache[i].stmt = NULL;
+		st->cache[i].busy = 0;
+	}
+}
+
 int pa_sql_exec(sql_store *st, const char *sql, const char *doing)
 {
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
