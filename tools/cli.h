@@ -7,11 +7,16 @@
 
 #include <stdio.h>
 #include <provauth/provauth.h>
+#include <provauth/pool.h>
 
 enum {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_ERROR = 1,   /* the command ran and failed, or found problems */
-	CLI_EXIT_USAGE = 2    /* unknown command or option, bad arguments */
+	CLI_EXIT_USAGE = 2,   /* unknown command or option, bad arguments */
+	/* A generation job followed to its end (generate --wait) that did not give a result. */
+	CLI_EXIT_JOB_FAILED = 3,    /* the provider reports the job failed */
+	CLI_EXIT_JOB_MODERATED = 4, /* moderation refused the job's content */
+	CLI_EXIT_JOB_TIMEOUT = 5    /* still running when --timeout ran out */
 };
 
 typedef struct cli_ctx {
@@ -45,6 +50,9 @@ extern const cli_command cli_cmd_status;
 extern const cli_command cli_cmd_call;
 extern const cli_command cli_cmd_session;
 extern const cli_command cli_cmd_store;
+extern const cli_command cli_cmd_generate;
+extern const cli_command cli_cmd_jobs;
+extern const cli_command cli_cmd_pool;
 
 /* ---- standard output and error (cli_output.c) ---- */
 
@@ -265,6 +273,37 @@ int cli_provider_info(provauth_provider_info *out, const provauth_manager *m, co
  * password, a new refresh token). Nothing for other failures.
  */
 void cli_account_hint(provauth_manager *m, const char *id, int rc);
+
+/* ---- generation jobs, shared by `jobs` and `generate --wait` (cmd_jobs.c) ---- */
+
+/* A job as the CLI names it: "ACCOUNT_ID/JOB_ID" (the provider's job id may hold ':'). */
+typedef struct cli_job {
+	char *handle;               /* "ACCOUNT_ID/JOB_ID", owned */
+	const char *account_id;     /* into `split`, owned with it */
+	const char *job_id;
+	char *split;
+	char state[16];             /* "queued" ... "unknown"; "" before the provider was asked */
+	char *url;                  /* the result once done; NULL none */
+	long long code;             /* the provider's own status number; -1 none */
+} cli_job;
+
+/*
+ * Reads a handle "ACCOUNT_ID/JOB_ID" into *out (free with cli_job_clear).
+ * -1 when it is not one (nothing to free); the caller names the argument.
+ */
+int cli_job_parse(cli_job *out, const char *handle);
+void cli_job_clear(cli_job *job);
+/*
+ * Asks the provider about jobs[0..n), all of one account, in one "jobs"
+ * call (the provider batches them); fills each state, url and code. A job
+ * the answer leaves out is "unknown". 0, or the call's error (message set).
+ */
+int cli_jobs_query(provauth_manager *m, const char *account_id, cli_job *jobs, size_t n);
+/*
+ * Whether `state` is final: 1 and the outcome to release the job's
+ * reservation with (provauth_pool_outcome_for_job); else 0.
+ */
+int cli_job_finished(const char *state, provauth_pool_outcome *outcome);
 
 /* ---- JSON output (json_writer.c) ---- */
 

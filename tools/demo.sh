@@ -380,16 +380,66 @@ else
 fi
 
 # ---- 7 ----
+heading "a generation job through the account pool, its session killed on the way"
+# Jobs of a few seconds: queued half a second, then processing.
+ctl "$pv_port" POST "/__control/jobs?queue_ms=500&process_ms=4000&early_cdn_ms=500" >/dev/null ||
+	fail "cannot set the fake's job durations"
+say "the pool picks a Pixverse account that can take the job: bob's session is invalid since"
+say "step 4, so alice's; the job is submitted and followed until it ends (--wait)"
+# Alice's live session is in the store that logged her in last: PostgreSQL after step 6.
+gen_settings=$work/provauth.yaml
+[ "$pg_ran" = 1 ] && gen_settings=$work/pg.yaml
+pv_stats
+before_ok=$(pv_count logins_ok)
+printf '  $ provauth'; printf ' %s' "${jflag[@]}"
+printf ' generate --provider pixverse --prompt "a lighthouse at dusk" --duration 2 --wait\n'
+"$prog" -c "$gen_settings" --log-file "$log" "${jflag[@]}" generate --provider pixverse \
+	--prompt "a lighthouse at dusk" --duration 2 --wait >"$work/out" 2>"$work/err" &
+gen_pid=$!
+# Once the job is in flight at the fake, alice's session is ended under it.
+for _ in $(seq 200); do
+	submitted=$(ctl "$pv_port" POST "/__control/job_stats?email=alice@example.com" | json_num submitted)
+	[ "${submitted:-0}" -ge 1 ] && break
+	sleep 0.05
+done
+[ "${submitted:-0}" -ge 1 ] || fail "the job never reached fake-pixverse"
+ctl "$pv_port" POST "/__control/kick?email=alice@example.com" >/dev/null || fail "cannot kick alice"
+say "(the job is in flight: fake-pixverse now answers ErrCode 10005 to alice's token)"
+wait "$gen_pid"
+rc=$?
+cat "$work/out" "$work/err" >>"$work/transcript"
+sed 's/^/    /' "$work/out" "$work/err"
+[ "$rc" -eq 0 ] || fail "'provauth generate --wait' exited with $rc, expected 0"
+if [ "$json" = 1 ]; then
+	gen_url=$(json_str url <"$work/out")
+	gen_handle=$(json_str handle <"$work/out")
+else
+	gen_url=$(sed -n 's/^result: *//p' "$work/out")
+	gen_handle=$(sed -n 's/^job: *//p' "$work/out")
+fi
+case $gen_url in "$pv/media/web/ori/"*) ;; *) fail "the job's result is not a real output URL: '$gen_url'" ;; esac
+case $gen_handle in "$alice/"*) ;; *) fail "the job did not run on alice's account: '$gen_handle'" ;; esac
+pv_stats
+gen_logins=$(($(pv_count logins_ok) - before_ok))
+expect_delta "logins while the job ran" "$before_ok" "$(pv_count logins_ok)" 1
+claim "job $gen_handle done: one login mended the killed session and the job went on"
+say "   result: $gen_url"
+pa_settings=$gen_settings pa 0 "${jflag[@]}" pool --provider pixverse
+[ "$json" = 1 ] && out_has '"reservations": []' || out_has "$alice"
+claim "the finished job gave its slot back to the pool"
+step_events
+
+# ---- 8 ----
 heading "summary"
 pv_stats
 px_stats
 logins=$(pv_count logins_ok) login_reqs=$(pv_count login) refreshes=$(pv_count refresh)
 tokens=$(px_count token) api=$(px_count api)
-want=$((2 + pg_logins))
-[ "$logins" -eq "$want" ] || fail "fake-pixverse saw $logins logins, expected $want (steps 2, 3, 6)"
+want=$((2 + pg_logins + gen_logins))
+[ "$logins" -eq "$want" ] || fail "fake-pixverse saw $logins logins, expected $want (steps 2, 3, 6, 7)"
 [ "$login_reqs" -eq "$want" ] || fail "fake-pixverse saw $login_reqs login requests, expected $want"
-[ "$refreshes" -eq $((2 + pg_refreshes)) ] ||
-	fail "fake-pixverse saw $refreshes refresh requests, expected $((2 + pg_refreshes)) (steps 3, 4, 6)"
+[ "$refreshes" -eq $((3 + pg_refreshes)) ] ||
+	fail "fake-pixverse saw $refreshes refresh requests, expected $((3 + pg_refreshes)) (steps 3, 4, 6, 7)"
 [ "$tokens" -eq 2 ] || fail "fake-pixiv saw $tokens token requests, expected 2 (add and one refresh)"
 [ "$api" -eq 2 ] || fail "fake-pixiv saw $api API requests, expected 2 (rejected, then retried)"
 say "1. cookies imported for alice@ (auth method unknown); status read her credits"
@@ -402,6 +452,8 @@ if [ "$pg_ran" = 1 ]; then
 else
 	say "6. (skipped: no PostgreSQL server)"
 fi
+say "7. a generation job through the pool, alice's session killed on the way: one login, job done"
+say "   ($gen_url)"
 say "fake-pixverse: $logins logins ($login_reqs login requests), $refreshes refresh requests"
 say "               (refused every time: a kicked session cannot be refreshed)"
 say "fake-pixiv:    $tokens token requests (1 to add the account, 1 refresh), $api API requests"

@@ -21,6 +21,9 @@ static const cli_command *const commands[] = {
 	&cli_cmd_call,
 	&cli_cmd_session,
 	&cli_cmd_store,
+	&cli_cmd_generate,
+	&cli_cmd_jobs,
+	&cli_cmd_pool,
 	&cli_cmd_plugins,
 	&cli_cmd_config,
 };

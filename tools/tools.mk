@@ -16,7 +16,10 @@ provauth_SOURCES = \
 	tools/cmd_accounts.c \
 	tools/cmd_status.c \
 	tools/cli_store_spec.c \
-	tools/cmd_store.c
+	tools/cmd_store.c \
+	tools/cmd_generate.c \
+	tools/cmd_jobs.c \
+	tools/cmd_pool.c
 provauth_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/core/include
 # json-c reads metadata and operation results, as any program using the library could.
 # libpq parses the connection strings given to `store migrate`, to refuse

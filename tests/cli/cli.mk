@@ -11,6 +11,7 @@ PA_CLI_TESTS = \
 	tests/cli/test_cli_reimport.sh \
 	tests/cli/test_cli_echo.sh \
 	tests/cli/test_cli_store.sh \
+	tests/cli/test_cli_pool.sh \
 	tests/cli/test_sample_settings.sh \
 	tests/cli/test_man_page.sh \
 	tests/cli/test_demo.sh \

@@ -30,7 +30,8 @@ for h in "Step 1: import a Pixverse account from browser cookies" \
 	"Step 4: a Google-only account whose session dies" \
 	"Step 5: a pixiv account from a refresh token; its access token expires" \
 	"Step 6: two processes share one account through PostgreSQL" \
-	"Step 7: summary"; do
+	"Step 7: a generation job through the account pool, its session killed on the way" \
+	"Step 8: summary"; do
 	has "$tmp/transcript" "heading: $h" "$h"
 done
 has "$tmp/transcript" "step 1 shows the credits" "credits:  web 1250"
@@ -56,15 +57,20 @@ else
 	done
 	# Whether the second process met the dead session or started after it was mended varies; one login does not.
 	n=$(grep -c "provauth logged it in again with its password" "$tmp/transcript")
-	if [ "$n" -eq 2 ]; then ok "step 6: one process of the two logged in (and step 3's)"
-	else not_ok "step 6: $n notes of a login in the transcript, expected 2 (step 3 and one process of step 6)"; fi
+	if [ "$n" -eq 3 ]; then ok "step 6: one process of the two logged in (and step 3's, step 7's)"
+	else not_ok "step 6: $n notes of a login in the transcript, expected 3 (step 3, one process of step 6, step 7)"; fi
 	has "$tmp/transcript" "step 6 claims one login for both" "both calls succeeded with one login"
 	if [ -s "$tmp/work/secrets/db.pw" ]; then ok "the demo kept the database password"
 	else not_ok "the demo kept no database password"; fi
 fi
-# A kicked session cannot be refreshed: each recovery tries once, then logs in (step 3, step 6).
+# A kicked session cannot be refreshed: each recovery tries once, then logs in (steps 3, 6, 7).
 has "$tmp/transcript" "pixverse counts" \
-	"fake-pixverse: $((2 + pg_logins)) logins ($((2 + pg_logins)) login requests), $((2 + pg_logins)) refresh requests"
+	"fake-pixverse: $((3 + pg_logins)) logins ($((3 + pg_logins)) login requests), $((3 + pg_logins)) refresh requests"
+# Step 7: the job ran on alice's account through the pool and ended with a real result.
+has "$tmp/transcript" "step 7 follows the job to its result" "state:    done after"
+has "$tmp/transcript" "step 7 prints the result URL" "result:   http://127.0.0.1:" "/media/web/ori/"
+has "$tmp/transcript" "step 7 claims one login for the killed session" "one login mended the killed session"
+has "$tmp/transcript" "the summary tells step 7" "7. a generation job through the pool"
 has "$tmp/transcript" "pixiv counts" "fake-pixiv:    2 token requests (1 to add the account, 1 refresh), 2 API requests"
 has "$tmp/transcript" "the event log is named" "event log: $tmp/events.log"
 has "$tmp/transcript" "the demo ends" "Demo complete."
