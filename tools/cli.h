@@ -46,6 +46,8 @@ struct cli_command {
 extern const cli_command cli_cmd_plugins;
 extern const cli_command cli_cmd_config;
 extern const cli_command cli_cmd_accounts;
+/* accounts set-api-key's run (cmd_api_key.c); its entry is in accounts' table. */
+int cli_run_set_api_key(cli_ctx *ctx, const cli_command *self, int argc, char **argv);
 extern const cli_command cli_cmd_status;
 extern const cli_command cli_cmd_call;
 extern const cli_command cli_cmd_session;

@@ -605,6 +605,21 @@ static const cli_command accounts_commands[] = {
 		.usage = "ID",
 		.run = run_remove,
 	},
+	{
+		.name = "set-api-key",
+		.summary = "store an API key of an account (e.g. Pixverse's openapi key for uploads)",
+		.usage = "ID --kind KIND [--from-file FILE | --from-env VAR | --remove]",
+		.help = "Reads the key from FILE, from the environment variable VAR, or else from\n"
+		        "standard input (never from the command line) and stores it, sealed, as the\n"
+		        "account's API key of KIND, replacing one of that kind. Pixverse uploads\n"
+		        "images for 'generate --image' with the account's \"openapi\" key.\n"
+		        "\n"
+		        "  --kind KIND       the key's kind (Pixverse: openapi)\n"
+		        "  --from-file FILE  read the key from FILE\n"
+		        "  --from-env VAR    read the key from the environment variable VAR\n"
+		        "  --remove          remove the account's key of KIND instead\n",
+		.run = cli_run_set_api_key,
+	},
 	{ .name = NULL },
 };
 

@@ -14,6 +14,7 @@ provauth_SOURCES = \
 	tools/cmd_plugins.c \
 	tools/cmd_config.c \
 	tools/cmd_accounts.c \
+	tools/cmd_api_key.c \
 	tools/cmd_status.c \
 	tools/cli_store_spec.c \
 	tools/cmd_store.c \

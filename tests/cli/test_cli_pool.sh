@@ -21,7 +21,7 @@ umask 077
 cat >"$tmp/fake-accounts.json" <<'EOF'
 {"accounts": [
  {"email": "ann@pool.example", "password": "ann-pool-pw-5e1", "nickname": "Ann",
-  "credit_daily": 0, "credit_monthly": 1000, "credit_package": 0},
+  "credit_daily": 0, "credit_monthly": 1000, "credit_package": 0, "api_key": "pv-pool-ann-openapi-4f2e9"},
  {"email": "ben@pool.example", "password": "ben-pool-pw-7c2", "nickname": "Ben",
   "credit_daily": 0, "credit_monthly": 1000, "credit_package": 0},
  {"email": "cid@pool.example", "password": "cid-pool-pw-9a3", "nickname": "Cid",
@@ -117,6 +117,26 @@ assert "/web/ori/" in d["url"], d
 assert d["cost"] == 4 and d["credit_kind"] == "web", d
 assert d["reservation_id"].startswith("rsv-"), d'
 check_json_style "generate --json is laid out like every --json output"
+
+# ---- an image job: uploaded with the account's OpenAPI key, then image-to-video ----
+printf '\211PNG\r\n\032\n\000\000\000\rIHDR\000\000\000\001\000\000\000\001\010\002\000\000\000' >"$tmp/cat.png"
+run 1 "an image job on an account without an OpenAPI key" generate --provider pixverse --type i2v \
+	--prompt "the cat moves" --image "$tmp/cat.png" --account "$ben_id" --duration 1
+has "$tmp/err" "the error says what is missing" "upload needs an openapi API key"
+run 2 "set-api-key without --kind" accounts set-api-key "$ann_id" --from-file "$tmp/cat.png"
+printf '%s\n' 'pv-pool-ann-openapi-4f2e9' >"$tmp/ann.key"
+run 0 "set-api-key stores ann's OpenAPI key" accounts set-api-key "$ann_id" --kind openapi --from-file "$tmp/ann.key"
+has "$tmp/out" "the key is stored, not shown" "Stored the openapi API key of account $ann_id."
+uploads_before=$(stats | json_get uploads)
+run 0 "generate --image --wait" generate --provider pixverse --type i2v --prompt "the cat moves" \
+	--image "$tmp/cat.png" --account "$ann_id" --duration 1 --wait
+has "$tmp/out" "the image job is done" "state:    done after"
+has "$tmp/out" "the image job has its result" "result:   $pv/media/web/ori/"
+check "the image went up once" '[ "$(stats | json_get uploads)" -eq $((uploads_before + 1)) ]'
+run 0 "pool after the image jobs" --json pool --provider pixverse
+check_json "the refused and the finished image jobs gave their slots back" '
+assert all(x["in_use"] == 0 for x in d["accounts"]), d["accounts"]
+assert d["reservations"] == []'
 
 # ---- outcomes and their exit statuses ----
 run 4 "a moderated job exits 4" generate --provider pixverse --prompt "please moderate-me" --duration 1 --wait
@@ -259,6 +279,7 @@ assert a["ben@pool.example"]["effective_cap"] == 1, a["ben@pool.example"]
 assert a["cid@pool.example"]["status"] == "exhausted", a["cid@pool.example"]'
 
 # ---- no secret anywhere ----
+lacks "$all" "ann's OpenAPI key never appears" "pv-pool-ann-openapi-4f2e9"
 for who in ann ben cid; do
 	lacks "$all" "$who's password never appears" "$(cat "$tmp/$who.pw")"
 	jwt=$(cat "$tmp/$who.jwt")
