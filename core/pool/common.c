@@ -49,11 +49,16 @@ int pa_pool_provider(pa_plugin **plugin, const provauth_pool_hooks **hooks, prov
 	return 0;
 }
 
+/* Jobs at once of an account never synced: the operator's setting, else the provider's, else 2. */
 int pa_pool_default_slots(provauth_manager *m, const provauth_pool_hooks *hooks)
 {
+	int64_t set = pa_manager_pool_settings(m)->default_slots;
+
+	if (set > 0)
+		return (int)set;
 	if (hooks && PROVAUTH_POOL_HOOKS_HAS(hooks, default_max_concurrent) && hooks->default_max_concurrent > 0)
 		return hooks->default_max_concurrent;
-	return (int)pa_manager_pool_settings(m)->default_slots;
+	return 2;
 }
 
 typedef struct hook_call {

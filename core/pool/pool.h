@@ -19,7 +19,7 @@ int pa_pool_store(provauth_store **out, provauth_manager *m);
 /* The loaded provider (ENOTFOUND otherwise) and its pool hooks (NULL when it has none). */
 int pa_pool_provider(pa_plugin **plugin, const provauth_pool_hooks **hooks, provauth_manager *m,
                      const char *provider);
-/* Jobs at once of an account whose plan is not known: the provider's, else pool.default_slots. */
+/* Jobs at once of an account whose plan is not known: pool.default_slots when set, else the provider's, else 2. */
 int pa_pool_default_slots(provauth_manager *m, const provauth_pool_hooks *hooks);
 
 /* A hook that runs like an operation (status, job_status), run through run_with_session. */

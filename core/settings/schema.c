@@ -246,7 +246,7 @@ static int load_pool(provauth_settings *s)
 	int rc;
 
 	if ((rc = pa_read_section(s->root, "pool", pool_keys, &sec)) ||
-	    (rc = pa_read_int(sec, "default_slots", 2, 1, 1000, "an integer number of jobs",
+	    (rc = pa_read_int(sec, "default_slots", 0, 0, 1000, "an integer number of jobs",
 	                      &s->pool.default_slots)) ||
 	    (rc = pa_read_int(sec, "concurrency_cooldown", 6, 0, 86400, SECONDS, &s->pool.concurrency_cooldown)) ||
 	    (rc = pa_read_int(sec, "session_cooldown", 300, 0, 604800, SECONDS, &s->pool.session_cooldown)) ||

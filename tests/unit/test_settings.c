@@ -1022,10 +1022,34 @@ static void test_bad_env_and_secrets(void)
 	BAD_SECRET("log:\n  level: ${PA_T_SOON}\n", "999999", "log.level: expected one of debug");
 }
 
+static void test_pool_settings(void)
+{
+	provauth_settings *s = parse_ok("{}\n");
+
+	CU_ASSERT_EQUAL(pa_settings_pool(s)->default_slots, 0);
+	CU_ASSERT_EQUAL(pa_settings_pool(s)->concurrency_cooldown, 6);
+	CU_ASSERT_EQUAL(pa_settings_pool(s)->session_cooldown, 300);
+	CU_ASSERT_EQUAL(pa_settings_pool(s)->cap_probe_interval, 150);
+	CU_ASSERT_EQUAL(pa_settings_pool(s)->reservation_ttl, 7200);
+	provauth_settings_free(s);
+	s = parse_ok("pool:\n  default_slots: 5\n  concurrency_cooldown: 0\n  session_cooldown: 60\n"
+	             "  cap_probe_interval: 30\n  reservation_ttl: 600\n");
+	CU_ASSERT_EQUAL(pa_settings_pool(s)->default_slots, 5);
+	CU_ASSERT_EQUAL(pa_settings_pool(s)->concurrency_cooldown, 0);
+	CU_ASSERT_EQUAL(pa_settings_pool(s)->session_cooldown, 60);
+	CU_ASSERT_EQUAL(pa_settings_pool(s)->cap_probe_interval, 30);
+	CU_ASSERT_EQUAL(pa_settings_pool(s)->reservation_ttl, 600);
+	provauth_settings_free(s);
+	BAD("pool:\n  default_slots: 1001\n", "t.yaml:2:", "pool.default_slots", "1000");
+	BAD("pool:\n  reservation_ttl: 10\n", "pool.reservation_ttl", "60");
+	BAD("pool:\n  slots: 2\n", "pool", "slots");
+}
+
 int main(int argc, char **argv)
 {
 	static const pa_test tests[] = {
 		{ "defaults", test_defaults },
+		{ "pool settings", test_pool_settings },
 		{ "full file", test_full_file },
 		{ "booleans", test_booleans },
 		{ "postgres store", test_postgres_store },
