@@ -57,7 +57,7 @@ typedef struct pa_session_settings {
 } pa_session_settings;
 
 typedef struct pa_pool_settings {
-	int64_t default_slots;          /* jobs at once for an account whose plan is unknown; 0 (default): the provider's, else 2 */
+	int64_t default_slots;          /* jobs at once, plan unknown; 0 (default): the provider's, else 2 */
 	int64_t concurrency_cooldown;   /* seconds after a concurrency refusal; default 6 */
 	int64_t session_cooldown;       /* seconds after a session lost for good; default 300 */
 	int64_t cap_probe_interval;     /* seconds between upward probes of a learnt cap; default 150 */
