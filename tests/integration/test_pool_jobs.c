@@ -57,45 +57,10 @@ static provauth_manager *mgr;
 
 /* ---- everything the library said, and every secret it was given ---- */
 
+/* Log lines and failed calls' messages go to tests/support's capture (pa_test_log_*). */
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *said;
-static size_t said_len;
 static char **secrets;
 static size_t nsecrets;
-
-static void append(const char *s)
-{
-	size_t n = strlen(s);
-	char *grown;
-
-	pthread_mutex_lock(&log_mu);
-	if (!(grown = realloc(said, said_len + n + 2)))
-		abort();
-	said = grown;
-	memcpy(said + said_len, s, n);
-	said_len += n;
-	said[said_len++] = '\n';
-	said[said_len] = '\0';
-	pthread_mutex_unlock(&log_mu);
-}
-
-static void capture(provauth_log_level level, const char *event, const provauth_log_field *f, size_t n,
-                    void *payload)
-{
-	char line[4096];
-	size_t o, i;
-
-	(void)level;
-	(void)payload;
-	o = (size_t)snprintf(line, sizeof(line), "%s", event);
-	for (i = 0; i < n && o < sizeof(line); i++) {
-		if (f[i].type == PROVAUTH_FIELD_INT || f[i].type == PROVAUTH_FIELD_BOOL)
-			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%lld", f[i].key, (long long)f[i].num);
-		else
-			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s=%s", f[i].key, f[i].str ? f[i].str : "");
-	}
-	append(line);
-}
 
 static void secret(const char *s)
 {
@@ -112,7 +77,7 @@ static const char *failure(void)
 {
 	const char *msg = provauth_last_error();
 
-	append(msg);
+	pa_test_log_add(msg);
 	return msg;
 }
 
@@ -237,7 +202,7 @@ static provauth_manager *manager_open(void)
 		fprintf(stderr, "settings: %s\n", provauth_last_error());
 		return NULL;
 	}
-	opts.log = capture;
+	opts.log = pa_test_log_capture;
 	if (provauth_manager_new(&m, s, &opts) != 0)
 		fprintf(stderr, "manager: %s\n", provauth_last_error());
 	provauth_settings_free(s);
@@ -436,7 +401,7 @@ static void process(int i)
 		provauth_pool_reservation_free(r);
 		return;
 	}
-	append(out);
+	pa_test_log_add(out);
 	res = json_tokener_parse(out);
 	provauth_free(out);
 	if (!res || !json_object_object_get_ex(res, "cost", &v) || json_object_get_int64(v) != JOB_COST)
@@ -518,7 +483,7 @@ static void poll_account(account *ac)
 		failure();
 		return;
 	}
-	append(out);
+	pa_test_log_add(out);
 	res = json_tokener_parse(out);
 	provauth_free(out);
 	if (!res || !json_object_object_get_ex(res, "jobs", &list) || json_object_array_length(list) != (size_t)n) {
@@ -796,11 +761,12 @@ static void test_no_secret_leaks(void)
 
 	/* Runs last in its suite: every result, error message and log line of the run. */
 	CU_ASSERT(nsecrets >= 3 * ACCOUNTS);
-	CU_ASSERT(said_len > 1000);
+	CU_ASSERT_FATAL(pa_test_log_text() != NULL);
+	CU_ASSERT(strlen(pa_test_log_text()) > 1000);
 	for (i = 0; i < nsecrets; i++) {
-		if (said && strstr(said, secrets[i]))
+		if (strstr(pa_test_log_text(), secrets[i]))
 			fprintf(stderr, "\n  secret #%zu was said\n", i);
-		CU_ASSERT_PTR_NULL(said ? strstr(said, secrets[i]) : NULL);
+		CU_ASSERT_PTR_NULL(strstr(pa_test_log_text(), secrets[i]));
 	}
 }
 
@@ -885,6 +851,6 @@ int main(int argc, char **argv)
 	for (i = 0; i < nsecrets; i++)
 		free(secrets[i]);
 	free(secrets);
-	free(said);
+	pa_test_log_reset();
 	return rc;
 }
