@@ -18,9 +18,10 @@
  * and pool_reclaim then removes the reservations without a job whose key
  * no session holds in pg_locks.
  *
- * Releases (and reclaims that freed something) notify the channel
- * PA_PG_POOL_CHANNEL with the provider as payload, so waiting acquirers on
- * every host can ask again.
+ * Releases that free a slot of a full account (or give credits back), and
+ * reclaims that freed something, notify the channel PA_PG_POOL_CHANNEL
+ * with the provider as payload, so waiting acquirers on every host can ask
+ * again.
  *
  * lint: allow file-length the six pool members share their statements and
  * the holder lock; split, each file would need the others' SQL.
@@ -40,15 +41,25 @@
 	" WHERE ($1::text IS NULL OR a.provider = $1) AND ($2::text IS NULL OR a.id = $2)" \
 	" AND NOT EXISTS (SELECT 1 FROM provauth_pool p WHERE p.account_id = a.id) ON CONFLICT DO NOTHING"
 
-/* Rows locked by another reserver are skipped: it will have probed them. */
-#define PG_PROBE \
-	"UPDATE provauth_pool SET" \
-	" effective_cap = CASE WHEN effective_cap + 1 >= COALESCE(max_slots, $3::int) THEN NULL" \
+/*
+ * Both in one round trip, for every reservation: the pool rows of accounts
+ * new to the pool ($1 provider, $2 pinned id) and the due cap probes ($3
+ * now, $4 default slots, $5 probe interval). The probe cannot see the rows
+ * added beside it, and needs not: a new row has no learnt cap. Rows locked
+ * by another reserver are skipped: it will have probed them.
+ */
+#define PG_UPKEEP \
+	"WITH added AS (INSERT INTO provauth_pool (account_id, provider) SELECT id, provider FROM provauth_accounts a" \
+	" WHERE a.provider = $1 AND ($2::text IS NULL OR a.id = $2)" \
+	" AND NOT EXISTS (SELECT 1 FROM provauth_pool p WHERE p.account_id = a.id) ON CONFLICT DO NOTHING RETURNING 1)," \
+	" probed AS (UPDATE provauth_pool SET" \
+	" effective_cap = CASE WHEN effective_cap + 1 >= COALESCE(max_slots, $4::int) THEN NULL" \
 	" ELSE effective_cap + 1 END," \
-	" cap_probe_at = CASE WHEN effective_cap + 1 >= COALESCE(max_slots, $3::int) THEN 0" \
-	" ELSE $2::bigint + $4::bigint END" \
+	" cap_probe_at = CASE WHEN effective_cap + 1 >= COALESCE(max_slots, $4::int) THEN 0" \
+	" ELSE $3::bigint + $5::bigint END" \
 	" WHERE account_id IN (SELECT account_id FROM provauth_pool WHERE provider = $1" \
-	" AND effective_cap IS NOT NULL AND cap_probe_at <= $2::bigint FOR UPDATE SKIP LOCKED)"
+	" AND effective_cap IS NOT NULL AND cap_probe_at <= $3::bigint FOR UPDATE SKIP LOCKED) RETURNING 1)" \
+	" SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM probed)"
 
 /* $1 provider, $2 pinned id, $3 now, $4 default slots, $5 kind, $6 cost, $7 most credits first. */
 #define PG_CANDIDATES \
@@ -87,6 +98,20 @@
 	" effective_cap = CASE WHEN $4::boolean THEN GREATEST(1, in_use - 1) ELSE effective_cap END," \
 	" cap_probe_at = CASE WHEN $4::boolean THEN $5::bigint ELSE cap_probe_at END," \
 	" status = COALESCE($6, status) WHERE account_id = $1"
+
+/*
+ * A waiter waits only when no account could take its job; a slot freed on
+ * an account that had one free already cannot help it, and every
+ * notification costs a commit the server's one notification queue lock
+ * (under 8 reserving processes, a quarter of their rate). So the release
+ * notifies only when the account was full (by its cap after the release;
+ * unknown: yes), or when it gave credits back (an account too poor for a
+ * waiter's job may now do). $8: a refund was made.
+ */
+#define PG_RELEASE_ACCOUNT_AND_NOTIFY \
+	"WITH freed AS (" PG_RELEASE_ACCOUNT " RETURNING" \
+	" COALESCE(in_use + 1 >= COALESCE(effective_cap, max_slots), true) AS was_full)" \
+	" SELECT pg_notify('" PA_PG_POOL_CHANNEL "', $7) FROM freed WHERE was_full OR $8::boolean"
 
 #define PG_UPDATE_ACCOUNT \
 	"UPDATE provauth_pool SET" \
@@ -330,22 +355,52 @@ static int pick_and_take(pg_store *st, PGconn *c, reserve_args *a)
 	}
 }
 
+/*
+ * The upkeep costs a round trip; run on every reservation it was a fifth of
+ * a reservation's time under contention. Once a second per store and
+ * provider is enough: a new account enters the pool, and a due probe
+ * raises its cap, at most a second late; and a reservation that finds no
+ * account runs it anyway before giving up, so nothing is refused for want
+ * of it. A pinned account's row is always made (it is one row).
+ */
+#define PG_POOL_UPKEEP_MS 1000
+
+static int upkeep_due(pg_store *st, const provauth_pool_query *q)
+{
+	int64_t now = pa_monotonic_ms();
+	int due;
+
+	if (q->account_id)
+		return 1;
+	pthread_mutex_lock(&st->holder_lock);
+	due = strcmp(st->upkeep_provider, q->provider) != 0 || now - st->upkeep_ms >= PG_POOL_UPKEEP_MS;
+	if (due) {
+		snprintf(st->upkeep_provider, sizeof(st->upkeep_provider), "%s", q->provider);
+		st->upkeep_ms = now;
+	}
+	pthread_mutex_unlock(&st->holder_lock);
+	return due;
+}
+
 static int reserve_op(pg_store *st, PGconn *c, void *arg, int *committing)
 {
 	reserve_args *a = arg;
 	const provauth_pool_query *q = a->q;
 	pg_num n_now, n_slots, n_interval;
-	const char *p_rows[] = { q->provider, q->account_id };
-	const char *p_probe[] = { q->provider, num(n_now, q->now), num(n_slots, q->default_slots),
-		                  num(n_interval, q->probe_interval) };
-	int rc, taken = 0;
+	const char *p_upkeep[] = { q->provider, q->account_id, num(n_now, q->now), num(n_slots, q->default_slots),
+		                   num(n_interval, q->probe_interval) };
+	int rc, taken = 0, upkept = upkeep_due(st, q);
 
 	if ((rc = pa_pg_command(st, c, "BEGIN", "starting a transaction")) < 0)
 		return rc;
 	if ((q->account_id && (rc = check_pinned(st, c, q)) < 0) ||
-	    (rc = exec_count(st, c, PG_ENSURE_ROWS, 2, p_rows, "adding accounts to the pool", NULL)) < 0 ||
-	    (rc = exec_count(st, c, PG_PROBE, 4, p_probe, "probing account caps", NULL)) < 0 ||
+	    (upkept &&
+	     (rc = exec_count(st, c, PG_UPKEEP, 5, p_upkeep, "adding accounts to the pool and probing caps", NULL)) < 0) ||
 	    (taken = rc = pick_and_take(st, c, a)) < 0)
+		return rc;
+	if (!taken && !upkept &&
+	    ((rc = exec_count(st, c, PG_UPKEEP, 5, p_upkeep, "adding accounts to the pool and probing caps", NULL)) < 0 ||
+	     (taken = rc = pick_and_take(st, c, a)) < 0))
 		return rc;
 	if (!taken) {
 		free(a->account_id);
@@ -419,17 +474,18 @@ static int release_found(pg_store *st, PGconn *c, const provauth_pool_release_ar
 	pg_num n_until, n_probe;
 	const char *p_account[] = { account, num(n_until, a->cooldown_until > 0 ? a->cooldown_until : 0),
 		                    a->cooldown_reason, a->lower_cap ? "true" : "false", num(n_probe, a->cap_probe_at),
-		                    a->status };
+		                    a->status, provider, a->refund && kind && cost > 0 ? "true" : "false" };
 	const char *p_refund[] = { account, kind, PQgetvalue(found, 0, 2) };
 	int rc;
 
-	if ((rc = exec_count(st, c, PG_RELEASE_ACCOUNT, 6, p_account, "freeing a slot", NULL)) < 0)
+	/* The slot freed and the waiters told in one round trip: the notification goes out at COMMIT anyway. */
+	if ((rc = exec_count(st, c, PG_RELEASE_ACCOUNT_AND_NOTIFY, 8, p_account, "freeing a slot", NULL)) < 0)
 		return rc;
 	if (a->refund && kind && cost > 0 &&
 	    (rc = exec_count(st, c, "UPDATE provauth_pool_credits SET amount = amount + $3::bigint"
 	                            " WHERE account_id = $1 AND kind = $2", 3, p_refund, "refunding credits", NULL)) < 0)
 		return rc;
-	return notify_pool(st, c, provider);
+	return 0;
 }
 
 static int release_op(pg_store *st, PGconn *c, void *arg, int *committing)

@@ -80,6 +80,9 @@ typedef struct pg_store {
 	pthread_mutex_t holder_lock;
 	PGconn *holder_conn;
 	int32_t holder_key;       /* 0 until the lock is held */
+	/* When this store last ran the pool's upkeep (new rows, due probes), and for which provider. */
+	int64_t upkeep_ms;
+	char upkeep_provider[64];
 } pg_store;
 
 /* ---- pg_conn.c ---- */

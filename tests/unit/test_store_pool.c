@@ -16,7 +16,8 @@
  * job has its slot reclaimed at once, one with a job attached keeps it; 8
  * processes (threads, in the memory store) doing 50 reserve/release cycles
  * each on 3 accounts of 2 slots never exceed a slot and lose nothing. On
- * postgres, a release notifies provauth_pool with the provider.
+ * postgres, a release that frees a full account's slot notifies
+ * provauth_pool with the provider; one beside a free slot does not.
  */
 #include "config.h"
 #include <errno.h>
@@ -1069,7 +1070,7 @@ static void test_release_notifies(void)
 {
 	static const char *const ids[] = { "a", NULL };
 	provauth_store *s = store_with(ids);
-	provauth_pool_reservation *r = NULL;
+	provauth_pool_reservation *r = NULL, *r2 = NULL;
 	PGconn *c;
 	PGresult *res;
 	char *payload;
@@ -1097,6 +1098,23 @@ static void test_release_notifies(void)
 	CU_ASSERT_PTR_NULL(payload);
 	free(payload);
 	provauth_pool_reservation_free(r);
+	/* Once the cap is known: a slot freed beside a free one wakes nobody; the one of a full account does. */
+	CU_ASSERT_EQUAL_FATAL(set_max_slots(s, "a", 2), 0);
+	CU_ASSERT_EQUAL_FATAL(reserve_q(s, &r, (ask){ 0 }), 0);
+	CU_ASSERT_EQUAL(release_id(s, r->id), 0);
+	provauth_pool_reservation_free(r);
+	payload = next_pool_notification(c, 300);
+	CU_ASSERT_PTR_NULL(payload);
+	free(payload);
+	CU_ASSERT_EQUAL_FATAL(reserve_q(s, &r, (ask){ 0 }), 0);
+	CU_ASSERT_EQUAL_FATAL(reserve_q(s, &r2, (ask){ 0 }), 0);
+	CU_ASSERT_EQUAL(release_id(s, r2->id), 0);
+	payload = next_pool_notification(c, 5000);
+	CU_ASSERT_PTR_NOT_NULL(payload);
+	free(payload);
+	CU_ASSERT_EQUAL(release_id(s, r->id), 0);
+	provauth_pool_reservation_free(r);
+	provauth_pool_reservation_free(r2);
 	PQfinish(c);
 	provauth_store_free(s);
 }
@@ -1148,7 +1166,7 @@ int main(int argc, char **argv)
 	static const pa_test postgres_tests[] = {
 		CONTRACT_TESTS,
 		{ "a dead reserver's slot is reclaimed, an attached job's is not", test_dead_holder_reclaimed },
-		{ "a release notifies provauth_pool with the provider", test_release_notifies },
+		{ "a release freeing a full account notifies provauth_pool", test_release_notifies },
 		PA_TEST_END
 	};
 	static const pa_test_suite all[] = {

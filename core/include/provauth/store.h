@@ -104,7 +104,10 @@ extern "C" {
  *     this process, cost, kind, label, created_at = now) is inserted.
  * PROVAUTH_ENOACCOUNT (no message needed: the manager explains) when there
  * is no candidate; ENOTFOUND when q->account_id names no account of the
- * provider.
+ * provider. A backend may make new accounts' pool rows and run step 1 less
+ * often than every reservation (postgres: once a second per store and
+ * provider, to save a round trip), but always before answering ENOACCOUNT:
+ * a new account or a due probe is then seen at most that late.
  *
  * pool_release, in one transaction: removes the reservation (found by id,
  * else by account and job id), its account's in_use - 1 (never below 0),
