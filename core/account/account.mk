@@ -7,4 +7,5 @@ core_libprovauth_core_la_SOURCES += \
 	core/account/accounts.c \
 	core/account/import.c \
 	core/account/rmw.c \
-	core/account/state.c
+	core/account/state.c \
+	core/account/lease.c

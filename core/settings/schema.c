@@ -14,7 +14,7 @@
 #include "settings/settings_private.h"
 
 static const char *const top_keys[] = {
-	"plugin_dir", "store", "log", "http", "session", "pool", "providers", NULL
+	"plugin_dir", "store", "log", "http", "session", "pool", "providers", "daemon", NULL
 };
 static const char *const store_keys[] = {
 	"backend", "path", "key_file", "busy_timeout_ms", "url", "pool_size", "connect_timeout_ms",
@@ -295,6 +295,21 @@ static void settings_destroy(provauth_settings *s)
 	free(s);
 }
 
+/*
+ * The daemon: block is provauthd's, read by it through provauth_settings_block;
+ * the library only makes sure it is a mapping, so a program that ignores it
+ * still refuses a file whose block could not be what its author meant.
+ */
+static int check_daemon_block(const provauth_settings *s)
+{
+	const provauth_setting *v = pa_map_value(s->root, "daemon");
+
+	if (v && v->kind != NODE_MAP)
+		return node_fail(v, "expected a mapping of settings (indented 'key: value' lines), got %s",
+		                 pa_node_kind_name(v));
+	return 0;
+}
+
 int pa_settings_build(provauth_settings **out, const char *text, size_t len, const char *name,
                       int mode_known, mode_t mode, const char *unsafe)
 {
@@ -312,6 +327,7 @@ int pa_settings_build(provauth_settings **out, const char *text, size_t len, con
 	    (rc = load_http(s)) ||
 	    (rc = load_session(s)) ||
 	    (rc = load_pool(s)) ||
+	    (rc = check_daemon_block(s)) ||
 	    (rc = pa_settings_load_providers(s, mode_known, mode)) ||
 	    (rc = pa_settings_check_place(s, unsafe))) {
 		settings_destroy(s);

@@ -14,5 +14,6 @@ core_libprovauth_core_la_SOURCES += \
 	core/settings/values.c \
 	core/settings/schema.c \
 	core/settings/providers.c \
-	core/settings/file.c
+	core/settings/file.c \
+	core/settings/host_block.c
 EXTRA_DIST += etc/provauth.yaml

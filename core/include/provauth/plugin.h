@@ -103,8 +103,7 @@ extern "C" {
 /* Types shared by host and plugin                                          */
 /* ------------------------------------------------------------------------ */
 
-/* A provider's settings block (providers.<id> in the YAML file). Opaque. */
-typedef struct provauth_setting provauth_setting;
+/* provauth_setting (a provider's providers.<id> block) is in <provauth/types.h>. */
 
 /* Parsed JSON value. Opaque; see the json_* host services. */
 typedef struct provauth_json provauth_json;

@@ -488,6 +488,74 @@ PROVAUTH_EXTERN(int) provauth_account_import_ext(char **out_id, provauth_manager
 PROVAUTH_EXTERN(int) provauth_account_set_auth_method(provauth_manager *m, const char *id,
                                                       provauth_auth_method method);
 
+
+/* ---- blocks of the settings file a host reads itself ---- */
+
+/*
+ * A host program may keep its own settings in the same file under a
+ * top-level block the library knows of but does not read: `daemon:`
+ * (provauthd's). The library checks that it is a mapping; the host reads it
+ * with these, which give the library's "FILE:LINE:COL: daemon.key: ..."
+ * messages (PROVAUTH_ECONFIG). Nodes point into `settings`, which must
+ * outlive them. ${NAME} values come from the environment and are never
+ * shown in messages.
+ */
+PROVAUTH_EXTERN(const provauth_setting *) provauth_settings_block(const provauth_settings *settings,
+                                                                  const char *key);
+/* Each sets *out to `def` when `key` is absent or null; `map` NULL is an empty block. */
+PROVAUTH_EXTERN(int) provauth_setting_get_string(const char **out, const provauth_setting *map, const char *key,
+                                                 const char *def);
+PROVAUTH_EXTERN(int) provauth_setting_get_int(int64_t *out, const provauth_setting *map, const char *key,
+                                              int64_t def, int64_t min, int64_t max);
+PROVAUTH_EXTERN(int) provauth_setting_get_bool(int *out, const provauth_setting *map, const char *key, int def);
+/* A nested block (NULL when absent); with `allowed` (NULL-terminated) its keys are checked too. */
+PROVAUTH_EXTERN(int) provauth_setting_get_map(const provauth_setting **out, const provauth_setting *map,
+                                              const char *key, const char *const *allowed);
+/* A list: *items points at *count nodes (scalars or blocks); none when absent. */
+PROVAUTH_EXTERN(int) provauth_setting_get_list(const provauth_setting *const **items, size_t *count,
+                                               const provauth_setting *map, const char *key);
+PROVAUTH_EXTERN(int) provauth_setting_is_map(const provauth_setting *node);
+/* Fails naming the first key of `map` not in `allowed` (and the closest one that is). */
+PROVAUTH_EXTERN(int) provauth_setting_check_keys(const provauth_setting *map, const char *const *allowed);
+/* PROVAUTH_ECONFIG "FILE:LINE:COL: path.key: <message>" for a value the host found wrong. */
+PROVAUTH_EXTERN(int) provauth_setting_fail(const provauth_setting *map, const char *key, const char *fmt, ...)
+	PROVAUTH_PRINTF(3, 4);
+/* "daemon.tokens" and the like; for messages. */
+PROVAUTH_EXTERN(const char *) provauth_setting_path(const provauth_setting *node);
+
+/* ---- dividing work between processes and hosts ---- */
+
+/*
+ * Named leases in the manager's store, shared by every process (and, on
+ * PostgreSQL, every host) that uses it: 0 when `owner` now holds lease
+ * `name` for ttl_ms (taking it again renews it), PROVAUTH_EBUSY when
+ * another owner holds it unexpired. A holder that died is taken over at
+ * once where the store can tell (sqlite: its process is gone from this
+ * host; postgres: its connection ended), else after its TTL. The names
+ * share the store's lease table with the recoveries' per-account leases,
+ * so a host's names must contain ':' after a prefix of its own
+ * ("keeper:ID"); others are refused with PROVAUTH_EINVAL. Release by a
+ * non-owner does nothing.
+ */
+PROVAUTH_EXTERN(int) provauth_lease_acquire(provauth_manager *m, const char *name, const char *owner,
+                                            int64_t ttl_ms);
+PROVAUTH_EXTERN(int) provauth_lease_release(provauth_manager *m, const char *name, const char *owner);
+
+/*
+ * Keeps account `id` alive without an operation of the caller's: an
+ * account whose provider refreshes (an OAuth access token) has its access
+ * token renewed when it expires within `within` seconds (always when
+ * `within` < 0: a forced refresh, which also shows the provider the
+ * refresh token is in use), through the same single-flight recovery,
+ * lease and store rules as run_with_session; *refreshed (optional) is set
+ * to 1 when a new token was obtained and stored. An account whose provider
+ * does not refresh only has its session built (stored credentials
+ * checked, nothing sent); probe it with an operation (provauth_pool_sync,
+ * provauth_call). A refusal for good is recorded in the account's
+ * session_health as run_with_session records it.
+ */
+PROVAUTH_EXTERN(int) provauth_account_keep(int *refreshed, provauth_manager *m, const char *id, int64_t within);
+
 #ifdef __cplusplus
 }
 #endif

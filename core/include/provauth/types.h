@@ -66,6 +66,12 @@ typedef enum provauth_error {
 
 /* ---- logging ---- */
 
+/*
+ * A block of the settings file, opaque: a provider's providers.<id> (see
+ * <provauth/plugin.h>) or a host's own (provauth_settings_block).
+ */
+typedef struct provauth_setting provauth_setting;
+
 typedef enum provauth_log_level {
 	PROVAUTH_LOG_DEBUG = 0,
 	PROVAUTH_LOG_INFO  = 1,
