@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <pthread.h>
 #include <json-c/json.h>
@@ -267,6 +268,11 @@ void pad_notifier_stop(pad_notifier *n);
  */
 int pad_notify_account(pad_notifier *n, const char *event, const char *account_id, const char *provider,
                        const char *reason, const char *message);
+/*
+ * The library's log events, seen by the manager's log callback (world.c):
+ * "session_health_changed" may mean an account needs a human, or recovered.
+ */
+void pad_notify_from_event(pad_daemon *d, const char *event, const provauth_log_field *f, size_t n);
 
 /* ------------------------------------------------------------------------ */
 /* The daemon (provauthd.c)                                                 */
