@@ -5,6 +5,8 @@
  * before the branch lands.
  */
 #include "config.h"
+#include <stdlib.h>
+#include <string.h>
 #include "daemon.h"
 
 /* ---- http/ ---- */
@@ -91,3 +93,38 @@ void pad_notify_from_event(pad_daemon *d, const char *event, const provauth_log_
 	(void)f;
 	(void)n;
 }
+
+/* ---- api/ (the table) and ops/ (its handlers) ---- */
+static int pending_ok(pad_request *req, pad_reply *rep)
+{
+	static const char body[] = "{\"status\":\"ok\"}";
+
+	(void)req;
+	rep->status = 200;
+	rep->content_type = "application/json";
+	if (!(rep->body = strdup(body)))
+		return PROVAUTH_ENOMEM;
+	rep->len = sizeof(body) - 1;
+	return 0;
+}
+int pad_handle_healthz(pad_request *req, pad_reply *rep)
+{
+	return pending_ok(req, rep);
+}
+int pad_handle_readyz(pad_request *req, pad_reply *rep)
+{
+	return pending_ok(req, rep);
+}
+int pad_handle_metrics(pad_request *req, pad_reply *rep)
+{
+	return pending_ok(req, rep);
+}
+int pad_handle_status_page(pad_request *req, pad_reply *rep)
+{
+	return pending_ok(req, rep);
+}
+const pad_route pad_routes[] = {
+	{ "GET", "/healthz", PAD_SCOPE_NONE, pad_handle_healthz, "healthz" },
+	{ "GET", "/readyz", PAD_SCOPE_NONE, pad_handle_readyz, "readyz" },
+};
+const size_t pad_route_count = sizeof(pad_routes) / sizeof(pad_routes[0]);
