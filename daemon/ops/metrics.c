@@ -19,7 +19,6 @@
  */
 #include "config.h"
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "daemon.h"
@@ -354,7 +353,7 @@ void pad_metric_observe_ms(const char *family_name, const char *labels, double m
 		;
 	if (b < PAD_METRIC_BUCKETS)
 		atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->sum_us, (long long)llround(ms * 1000.0), memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->sum_us, (long long)(ms * 1000.0 + 0.5), memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->value, 1, memory_order_relaxed);
 }
 
