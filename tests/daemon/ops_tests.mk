@@ -4,6 +4,9 @@
 # in headless Chromium against the running daemon: test_status_page.sh.
 check_PROGRAMS += tests/daemon/test_daemon_ops
 TESTS += tests/daemon/test_daemon_ops
+# Needs http/ (the server) and api/ (GET /v1/accounts) to pass: it runs the real daemon.
+TESTS += tests/daemon/test_status_page.sh
+EXTRA_DIST += tests/daemon/test_status_page.sh tests/daemon/browser.py
 tests_daemon_test_daemon_ops_SOURCES = tests/daemon/test_daemon_ops.c \
 	daemon/ops/metrics.c daemon/ops/events.c daemon/ops/scrape.c daemon/ops/health.c \
 	daemon/ops/words.c daemon/ops/login.c daemon/ops/page.c daemon/ops/reply.c daemon/config/config.c
