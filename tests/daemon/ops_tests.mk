@@ -13,4 +13,4 @@ tests_daemon_test_daemon_ops_SOURCES = tests/daemon/test_daemon_ops.c \
 tests_daemon_test_daemon_ops_CPPFLAGS = $(PA_INTEGRATION_CPPFLAGS) -I$(top_srcdir)/daemon
 tests_daemon_test_daemon_ops_CFLAGS = $(PA_INTEGRATION_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
 tests_daemon_test_daemon_ops_LDADD = $(PA_INTEGRATION_LDADD) $(JSONC_LIBS) $(OPENSSL_LIBS)
-EXTRA_tests_daemon_test_daemon_ops_DEPENDENCIES = plugins/pixverse.la daemon/provauthd
+EXTRA_tests_daemon_test_daemon_ops_DEPENDENCIES = plugins/pixverse.la

@@ -292,7 +292,7 @@ static const char *parse_series(const char *p, char *name, size_t size, char *la
 			return NULL;
 		p++;
 		if (!strcmp(key, "le"))
-			snprintf(le, 16, "%s", val);
+			snprintf(le, 16, "%.15s", val);
 		else
 			l += (size_t)snprintf(labels_no_le + l, lsize - l, "%s%s=%s", l ? "," : "", key, val);
 		if (*p == ',')
