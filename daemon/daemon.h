@@ -82,7 +82,7 @@ typedef struct pad_config {
 	char *unix_path;            /* set when listen is unix:... */
 	char *host;                 /* TCP: numeric address */
 	int port;                   /* TCP: 0 = any free port (tests read it from the ready file) */
-	int64_t socket_mode;        /* unix: the socket file's mode; 0660 */
+	int64_t socket_mode;        /* unix: the socket file's mode; 0660 (written "0660": quoted octal) */
 	char *tls_certificate;      /* PEM file; with tls_key: HTTPS */
 	char *tls_key;              /* PEM file; secret (checked like the settings file) */
 	pad_token tokens[PAD_MAX_TOKENS];
