@@ -233,22 +233,24 @@ static int process(pad_notifier *nt, pad_note *n)
 	pad_world *w;
 	int rc, stopping, done;
 
-	if (!n->claimed) {
-		if (!claim(nt, n))
-			return 1;
-		n->claimed = 1;
-		if (!(n->body = pad_webhook_body(n->id, n->event, n->account_id, n->provider, n->reason, n->message,
-		                                 n->at)))
-			return 1;
-	}
 	if (!(w = pad_world_get(nt->d)))
 		return 1;
+	/* No webhook configured (or unset by a reload): nothing to claim or send. */
 	if (!w->config->webhook.url) {
-		/* Unset by a reload: nowhere to send it, kept for an operator. */
-		snprintf(n->last_error, sizeof(n->last_error), "no webhook.url");
-		dead_letter(nt, n, w->config, "no_url");
 		pad_world_put(w);
 		return 1;
+	}
+	if (!n->claimed) {
+		if (!claim(nt, n)) {
+			pad_world_put(w);
+			return 1;
+		}
+		n->claimed = 1;
+		if (!(n->body = pad_webhook_body(n->id, n->event, n->account_id, n->provider, n->reason, n->message,
+		                                 n->at))) {
+			pad_world_put(w);
+			return 1;
+		}
 	}
 	n->attempts++;
 	rc = deliver(n, &w->config->webhook);
@@ -381,6 +383,10 @@ void pad_notifier_stop(pad_notifier *nt)
 	w = pad_world_get(nt->d);
 	while ((n = nt->queue)) {
 		nt->queue = n->next;
+		if (!w || !w->config->webhook.url) {
+			note_free(n); /* no webhook configured: nothing was to be sent */
+			continue;
+		}
 		if (!n->body)
 			n->body = pad_webhook_body(n->id, n->event, n->account_id, n->provider, n->reason, n->message,
 			                           n->at);
@@ -392,6 +398,16 @@ void pad_notifier_stop(pad_notifier *nt)
 	pthread_cond_destroy(&nt->cv);
 	pthread_mutex_destroy(&nt->mu);
 	free(nt);
+}
+
+static int queued_unclaimed(pad_notifier *nt, const pad_note *n)
+{
+	const pad_note *q;
+
+	for (q = nt->queue; q; q = q->next)
+		if (!q->claimed && strcmp(q->event, n->event) == 0 && strcmp(q->account_id, n->account_id) == 0)
+			return 1;
+	return 0;
 }
 
 static int enqueue(pad_notifier *nt, const char *event, const char *account_id, const char *provider,
@@ -421,6 +437,12 @@ static int enqueue(pad_notifier *nt, const char *event, const char *account_id, 
 		pthread_mutex_unlock(&nt->mu);
 		note_free(n);
 		return PROVAUTH_EBUSY;
+	}
+	/* The same news about the same account still waiting for its claim: one is enough (the keeper repeats). */
+	if (queued_unclaimed(nt, n)) {
+		pthread_mutex_unlock(&nt->mu);
+		note_free(n);
+		return 0;
 	}
 	push(nt, n);
 	pthread_cond_signal(&nt->cv);

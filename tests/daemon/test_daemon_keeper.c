@@ -32,6 +32,8 @@ static pad_world world[DAEMONS];
 static _Atomic int64_t fake_now;
 static int64_t t0;
 static atomic_int runs_ok, runs_failed, notices;
+static pthread_mutex_t notice_mu = PTHREAD_MUTEX_INITIALIZER;
+static char notice_last[256];
 
 pad_world *pad_world_get(pad_daemon *d)
 {
@@ -81,13 +83,23 @@ int pad_notify_account(pad_notifier *n, const char *event, const char *account_i
                        const char *reason, const char *message)
 {
 	(void)n;
-	(void)event;
-	(void)account_id;
 	(void)provider;
-	(void)reason;
 	(void)message;
+	pthread_mutex_lock(&notice_mu);
+	snprintf(notice_last, sizeof(notice_last), "%s %s %s", event, account_id, reason ? reason : "-");
+	pthread_mutex_unlock(&notice_mu);
 	atomic_fetch_add(&notices, 1);
 	return 0;
+}
+
+static int notice_is(const char *want)
+{
+	int same;
+
+	pthread_mutex_lock(&notice_mu);
+	same = strcmp(notice_last, want) == 0;
+	pthread_mutex_unlock(&notice_mu);
+	return same;
 }
 
 static void quiet(provauth_log_level level, const char *event, const provauth_log_field *f, size_t n, void *p)
@@ -249,6 +261,8 @@ static void world_up_on(int i, provauth_store *st, const provauth_provider *prov
 	world[i].config->keeper = *kc;
 	memset(&dmn[i], 0, sizeof(dmn[i]));
 	pthread_mutex_init(&dmn[i].log_lock, NULL);
+	/* Only ever handed to the stand-in pad_notify_account above. */
+	dmn[i].notifier = (pad_notifier *)&notice_mu;
 }
 
 static void world_up(int i, const provauth_provider *prov, const pad_keeper_config *kc)
@@ -272,6 +286,7 @@ static void setup_server(void)
 	atomic_store(&runs_ok, 0);
 	atomic_store(&runs_failed, 0);
 	atomic_store(&notices, 0);
+	notice_last[0] = '\0';
 	CU_ASSERT_FATAL(provauth_store_memory_new(&store) == 0);
 }
 
@@ -390,6 +405,74 @@ static void test_idle_account_probed_within_max_idle(void)
 	teardown_server();
 }
 
+static void put_pooled_account(const char *id, const char *record)
+{
+	provauth_account *a = NULL;
+
+	CU_ASSERT_FATAL(provauth_account_new(&a, id, "scripted") == 0);
+	provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, srv->valid_token, 0);
+	provauth_account_set_cookie(a, "_ai_token", srv->valid_token);
+	if (record)
+		CU_ASSERT_FATAL(provauth_account_set_metadata(a, "provauthd", record) == 0);
+	CU_ASSERT_FATAL(provauth_account_put(world[0].manager, a) == 0);
+	provauth_account_free(a);
+}
+
+/* A sync that finds the account blocked tells a human once; the keeper then leaves it alone. */
+static void test_banned_by_sync_notified_then_left_alone(void)
+{
+	pad_keeper_config c = defaults();
+	pad_keeper *k = NULL;
+	int i;
+
+	c.time_scale = 3600; /* credit_sync 3600 s: 1 s here */
+	c.scan_interval_ms = 20;
+	setup_server();
+	srv->pool_credits = 10;
+	srv->pool_blocked = 1;
+	world_up(0, &scripted_provider, &c);
+	put_pooled_account("p1", NULL);
+	CU_ASSERT_FATAL(pad_keeper_start(&k, &dmn[0]) == 0);
+	for (i = 0; i < 30 && atomic_load(&notices) == 0; i++) {
+		atomic_fetch_add(&fake_now, 1);
+		sleep_ms(50);
+	}
+	CU_ASSERT_EQUAL(atomic_load(&srv->pool_status_calls), 1);
+	CU_ASSERT(notice_is("account.needs_human p1 banned"));
+	/* Days of this clock later: never probed again, never told again. */
+	for (i = 0; i < 10; i++) {
+		atomic_fetch_add(&fake_now, 30);
+		sleep_ms(40);
+	}
+	CU_ASSERT_EQUAL(atomic_load(&srv->pool_status_calls), 1);
+	CU_ASSERT_EQUAL(atomic_load(&notices), 1);
+	pad_keeper_stop(k);
+	world_down(0);
+	teardown_server();
+}
+
+/* Told it needed a human, and healthy again (re-imported): the keeper says it recovered. */
+static void test_reimported_account_recovered(void)
+{
+	pad_keeper_config c = defaults();
+	pad_keeper *k = NULL;
+	int i;
+
+	c.scan_interval_ms = 20;
+	setup_server();
+	srv->pool_credits = 10;
+	world_up(0, &scripted_provider, &c);
+	put_pooled_account("p1", "{\"notified\":\"needs_human\",\"notified_reason\":\"session_lost\"}");
+	put_pooled_account("p2", NULL);
+	CU_ASSERT_FATAL(pad_keeper_start(&k, &dmn[0]) == 0);
+	for (i = 0; i < 100 && atomic_load(&notices) == 0; i++)
+		sleep_ms(20);
+	CU_ASSERT(notice_is("account.recovered p1 -"));
+	pad_keeper_stop(k);
+	world_down(0);
+	teardown_server();
+}
+
 /*
  * Two keepers, each with its own manager (its own session table: no
  * in-process single flight between them) and `stores[i]`, keep `fleet`
@@ -492,6 +575,8 @@ int main(int argc, char **argv)
 	static const pa_test running[] = {
 		{ "token expiring without traffic: refreshed once", test_token_expiring_without_traffic_is_refreshed_once },
 		{ "idle account probed within max_idle", test_idle_account_probed_within_max_idle },
+		{ "banned by a sync: told once, then left alone", test_banned_by_sync_notified_then_left_alone },
+		{ "re-imported: recovered", test_reimported_account_recovered },
 		{ "two keepers, one store: no account refreshed twice", test_two_keepers_one_store_no_double_refresh },
 		PA_TEST_END
 	};
