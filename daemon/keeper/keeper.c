@@ -352,6 +352,7 @@ static void *worker(void *arg)
 {
 	pad_keeper *k = arg;
 	pad_task *t;
+	int stopping;
 
 	pthread_mutex_lock(&k->mu);
 	for (;;) {
@@ -366,8 +367,9 @@ static void *worker(void *arg)
 		/* At most rate_per_provider starts a second (real seconds: the provider's limit, not ours). */
 		while (!k->stopping && !rate_take(k, t->provider, t->world->config->keeper.rate_per_provider))
 			wait_ms(k, 20);
+		stopping = k->stopping;
 		pthread_mutex_unlock(&k->mu);
-		if (!k->stopping)
+		if (!stopping)
 			run_task(k, t);
 		pthread_mutex_lock(&k->mu);
 		inflight_drop(k, t->id);
