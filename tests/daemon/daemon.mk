@@ -13,3 +13,21 @@ PA_DAEMON_TEST_DEPS = daemon/provauthd$(EXEEXT) plugins/pixverse.la
 PA_DAEMON_TESTS =
 check_PROGRAMS += $(PA_DAEMON_TESTS)
 TESTS += $(PA_DAEMON_TESTS)
+
+# api: the OpenAPI validator (tests/daemon/openapi_check.c), tested on its
+# own against docs/api/openapi.json; the daemon's API tests use it too.
+PA_OPENAPI_CHECK = tests/daemon/openapi_check.c tests/daemon/openapi_check.h
+check_PROGRAMS += tests/daemon/test_openapi_check
+TESTS += tests/daemon/test_openapi_check
+tests_daemon_test_openapi_check_SOURCES = tests/daemon/test_openapi_check.c $(PA_OPENAPI_CHECK)
+tests_daemon_test_openapi_check_CPPFLAGS = $(PA_DAEMON_TEST_CPPFLAGS)
+tests_daemon_test_openapi_check_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+
+# api: every route over HTTP against the fake Pixverse, each answer
+# validated against the OpenAPI document.
+PA_DAEMON_TESTS += tests/daemon/test_daemon_api
+tests_daemon_test_daemon_api_SOURCES = tests/daemon/test_daemon_api.c $(PA_DAEMON_HARNESS) $(PA_OPENAPI_CHECK)
+tests_daemon_test_daemon_api_CPPFLAGS = $(PA_DAEMON_TEST_CPPFLAGS)
+tests_daemon_test_daemon_api_CFLAGS = $(PA_DAEMON_TEST_CFLAGS)
+tests_daemon_test_daemon_api_LDADD = $(PA_DAEMON_TEST_LDADD)
+EXTRA_tests_daemon_test_daemon_api_DEPENDENCIES = $(PA_DAEMON_TEST_DEPS)

@@ -1,0 +1,608 @@
+/*
+ * provauthd's REST API over HTTP: the real daemon (tests/daemon/harness.h)
+ * against the fake Pixverse, every route and its errors, every answer
+ * validated against docs/api/openapi.json; bearer tokens and scopes per
+ * route class; the spec's 7.2 scenarios driven through HTTP (cookie import
+ * -> auth_method unknown; reauth -> password, then a killed session
+ * recovered with one login on pixverse-status; connect-google -> google,
+ * then a killed session not password-reauthed and empty credits; credits
+ * retried once after a reauth); and no secret in any answer or in the
+ * daemon's log, as is, in either case, or base64-encoded.
+ */
+#include "config.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <CUnit/Basic.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include "fake_pixverse.h"
+#include "harness.h"
+#include "openapi_check.h"
+#include "pa_test.h"
+
+#define PA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#define TOK_READ "api-test-read-token-0001"
+#define TOK_OPERATE "api-test-operate-token-02"
+#define TOK_ADMIN "api-test-admin-token-0003"
+#define TOK_WRONG "api-test-nobody-token-0004"
+
+static fake_pixverse *srv;
+static pa_daemon *dmn;
+static pad_openapi *doc;
+static char **secrets;
+static size_t nsecrets;
+static char *replies;           /* every body the daemon answered, for the secret scan */
+static size_t replies_len;
+static unsigned long checked;   /* answers validated against the document */
+
+static void secret(const char *s)
+{
+	char **p;
+
+	if (!s || strlen(s) < 6)
+		return;
+	if (!(p = realloc(secrets, (nsecrets + 1) * sizeof(*secrets))))
+		return;
+	secrets = p;
+	secrets[nsecrets++] = strdup(s);
+}
+
+static void keep_reply(const char *body)
+{
+	size_t n = body ? strlen(body) : 0;
+	char *p;
+
+	if (!n || !(p = realloc(replies, replies_len + n + 2)))
+		return;
+	replies = p;
+	memcpy(replies + replies_len, body, n);
+	replies_len += n;
+	replies[replies_len++] = '\n';
+	replies[replies_len] = '\0';
+}
+
+/*
+ * One request; the answer is checked against the document (operation,
+ * status, body) and kept for the secret scan. Returns the status; *out (may
+ * be NULL) the parsed JSON body (NULL for none).
+ */
+static long call(const char *method, const char *path, const char *token, const char *body, json_object **out)
+{
+	long status = 0;
+	char *reply = NULL, err[512];
+
+	if (out)
+		*out = NULL;
+	CU_ASSERT_EQUAL_FATAL(pa_daemon_request(dmn, method, path, token, body, &status, &reply, NULL), 0);
+	keep_reply(reply);
+	if (pad_openapi_check_response(doc, method, path, status, reply, err, sizeof(err)) != 0) {
+		fprintf(stderr, "\n  %s %s -> %ld: %s\n  body: %.400s\n", method, path, status, err, reply ? reply : "");
+		CU_FAIL("the answer does not conform to docs/api/openapi.json");
+	}
+	checked++;
+	if (out && reply && *reply)
+		*out = json_tokener_parse(reply);
+	free(reply);
+	return status;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !v || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static json_object *jget(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static const char *error_code(json_object *o)
+{
+	return jstr(jget(o, "error"), "code");
+}
+
+static const char *error_message(json_object *o)
+{
+	const char *m = jstr(jget(o, "error"), "message");
+	return m ? m : "";
+}
+
+/* The import body of a browser session of `email`: its token, a session cookie, the browser's ids. */
+static char *import_body(const char *email, int n, const char *password)
+{
+	char *tok = fake_pixverse_login_token(srv, email), *body, sid[64];
+	json_object *o = json_object_new_object(), *raw = json_object_new_object(), *c = json_object_new_object();
+	json_object *ids = json_object_new_object();
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+	snprintf(sid, sizeof(sid), "sid-SECRET-%d-%s", n, email);
+	secret(tok);
+	secret(sid);
+	json_object_object_add(c, "_ai_token", json_object_new_string(tok));
+	json_object_object_add(c, "pv_sid", json_object_new_string(sid));
+	json_object_object_add(raw, "cookies", c);
+	json_object_object_add(ids, "ai_trace_id", json_object_new_string("trace-0000-1111-2222"));
+	json_object_object_add(ids, "ai_anonymous_id", json_object_new_string("anon-0000-1111-2222"));
+	json_object_object_add(raw, "session_ids", ids);
+	json_object_object_add(o, "provider_id", json_object_new_string("pixverse"));
+	json_object_object_add(o, "url", json_object_new_string("https://app.pixverse.ai/"));
+	json_object_object_add(o, "raw_data", raw);
+	if (password) {
+		secret(password);
+		json_object_object_add(o, "password", json_object_new_string(password));
+	}
+	body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	free(tok);
+	return body;
+}
+
+/* Imports a browser session of `email` through the API; the account id (malloc()ed). */
+static char *import(const char *email, int n, int *created)
+{
+	char *body = import_body(email, n, NULL), *id;
+	json_object *r;
+	long st = call("POST", "/v1/accounts/import-cookies", TOK_ADMIN, body, &r);
+
+	free(body);
+	if (st != 200)
+		fprintf(stderr, "\n  import: %ld %s\n", st, error_message(r));
+	CU_ASSERT_EQUAL_FATAL(st, 200);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(jstr(r, "account_id"));
+	CU_ASSERT_STRING_EQUAL(jstr(r, "email"), email);
+	if (created)
+		*created = json_object_get_boolean(jget(r, "created"));
+	id = strdup(jstr(r, "account_id"));
+	json_object_put(r);
+	return id;
+}
+
+static json_object *get_account(const char *id)
+{
+	char path[256];
+	json_object *a;
+
+	snprintf(path, sizeof(path), "/v1/accounts/%s", id);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_READ, NULL, &a), 200);
+	return a;
+}
+
+/* ---- access ---- */
+
+static void test_tokens_and_scopes(void)
+{
+	static const struct { const char *method, *path, *body; const char *min; } routes[] = {
+		{ "GET", "/v1/accounts", NULL, "read" },
+		{ "GET", "/v1/accounts/acct-none", NULL, "read" },
+		{ "GET", "/v1/pool", NULL, "read" },
+		{ "GET", "/metrics", NULL, "read" },
+		{ "GET", "/", NULL, "read" },
+		{ "GET", "/v1/accounts/acct-none/pixverse-status", NULL, "operate" },
+		{ "POST", "/v1/accounts/acct-none/reauth", "{}", "operate" },
+		{ "POST", "/v1/accounts/acct-none/call/credits", "{}", "operate" },
+		{ "POST", "/v1/jobs", "{\"params\":{}}", "operate" },
+		{ "GET", "/v1/jobs/acct-none:1", NULL, "operate" },
+		{ "POST", "/v1/accounts/import-cookies", "{}", "admin" },
+		{ "DELETE", "/v1/accounts/acct-none", NULL, "admin" },
+		{ "POST", "/v1/accounts/acct-none/connect-google", "{}", "admin" },
+	};
+	static const char *const order[] = { "read", "operate", "admin" };
+	static const char *const tokens[] = { TOK_READ, TOK_OPERATE, TOK_ADMIN };
+	json_object *r;
+	size_t i, k;
+
+	for (i = 0; i < PA_ARRAY_LEN(routes); i++) {
+		CU_ASSERT_STRING_EQUAL(pad_openapi_scope(doc, routes[i].method, routes[i].path), routes[i].min);
+		CU_ASSERT_EQUAL(call(routes[i].method, routes[i].path, NULL, routes[i].body, &r), 401);
+		CU_ASSERT_STRING_EQUAL(error_code(r) ? error_code(r) : "", "unauthorized");
+		json_object_put(r);
+		CU_ASSERT_EQUAL(call(routes[i].method, routes[i].path, TOK_WRONG, routes[i].body, &r), 401);
+		json_object_put(r);
+		for (k = 0; k < 3; k++) {
+			int enough = 0;
+			size_t m;
+			long st;
+			for (m = 0; m <= k; m++)
+				enough |= strcmp(order[m], routes[i].min) == 0;
+			st = call(routes[i].method, routes[i].path, tokens[k], routes[i].body, &r);
+			if (!enough) {
+				CU_ASSERT_EQUAL(st, 403);
+				CU_ASSERT_STRING_EQUAL(error_code(r) ? error_code(r) : "", "forbidden");
+			} else {
+				CU_ASSERT(st != 401 && st != 403);
+			}
+			json_object_put(r);
+		}
+	}
+	/* The open routes need no token. */
+	CU_ASSERT_EQUAL(call("GET", "/healthz", NULL, NULL, NULL), 200);
+	CU_ASSERT_EQUAL(call("GET", "/readyz", NULL, NULL, NULL), 200);
+}
+
+/* ---- the spec's routes, 7.2 through HTTP ---- */
+
+static void test_import_cookies(void)
+{
+	json_object *a, *r;
+	char *id, *again;
+	int created = 0;
+
+	id = import("alice@example.com", 1, &created);
+	CU_ASSERT_EQUAL(created, 1);
+	a = get_account(id);
+	/* 7.2: a cookie import says nothing of how the account signs in. */
+	CU_ASSERT_STRING_EQUAL(jstr(a, "auth_method"), "unknown");
+	CU_ASSERT_EQUAL(json_object_get_boolean(jget(a, "has_jwt")), 1);
+	CU_ASSERT_EQUAL(json_object_get_boolean(jget(a, "has_cookies")), 1);
+	json_object_put(a);
+	/* The same account again: updated, not created. */
+	again = import("alice@example.com", 2, &created);
+	CU_ASSERT_STRING_EQUAL(again, id);
+	CU_ASSERT_EQUAL(created, 0);
+	free(again);
+
+	/* Bad inputs name the field. */
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/import-cookies", TOK_ADMIN, "{\"raw_data\":{\"cookies\":{}}}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "provider_id"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/import-cookies", TOK_ADMIN, "{\"provider_id\":\"pixverse\"}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "raw_data"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/import-cookies", TOK_ADMIN,
+	                     "{\"provider_id\":\"pixverse\",\"raw_data\":{\"cookies\":\"x\"}}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "raw_data.cookies"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/import-cookies", TOK_ADMIN,
+	                     "{\"provider_id\":\"nosuch\",\"raw_data\":{\"cookies\":{}}}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "provider_id"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/import-cookies", TOK_ADMIN,
+	                     "{\"provider_id\":\"pixverse\",\"raw_data\":{\"cookies\":{}},\"nope\":1}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "nope"));
+	json_object_put(r);
+	/* No token cookie: the provider's refusal, as a 400. */
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/import-cookies", TOK_ADMIN,
+	                     "{\"provider_id\":\"pixverse\",\"raw_data\":{\"cookies\":{\"a\":\"b\"}}}", &r), 400);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/import-cookies", TOK_ADMIN, "{not json", &r), 400);
+	json_object_put(r);
+	free(id);
+}
+
+static void test_reauth_then_one_login(void)
+{
+	json_object *r, *a;
+	char *id = import("alice@example.com", 3, NULL), path[256], body[128];
+
+	secret("alice-demo-pw");
+	snprintf(path, sizeof(path), "/v1/accounts/%s/reauth", id);
+	CU_ASSERT_EQUAL(call("POST", path, TOK_OPERATE, "{\"password\":\"wrong-password-1\"}", &r), 502);
+	secret("wrong-password-1");
+	json_object_put(r);
+	snprintf(body, sizeof(body), "{\"password\":\"alice-demo-pw\",\"headless\":true}");
+	CU_ASSERT_EQUAL(call("POST", path, TOK_OPERATE, body, &r), 200);
+	CU_ASSERT_STRING_EQUAL(jstr(jget(r, "account"), "auth_method"), "password");
+	CU_ASSERT_EQUAL(json_object_get_boolean(jget(r, "success")), 1);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", path, TOK_OPERATE, "{\"headless\":\"yes\"}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "headless"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/acct-nosuch/reauth", TOK_OPERATE, "{}", &r), 404);
+	json_object_put(r);
+
+	/* 7.2: the session killed, pixverse-status recovers it with one login. */
+	fake_pixverse_kick(srv, "alice@example.com");
+	fake_pixverse_reset_counters(srv);
+	snprintf(path, sizeof(path), "/v1/accounts/%s/pixverse-status", id);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &r), 200);
+	CU_ASSERT_STRING_EQUAL(jstr(r, "provider_id"), "pixverse");
+	CU_ASSERT_STRING_EQUAL(jstr(r, "email"), "alice@example.com");
+	CU_ASSERT_PTR_NOT_NULL(jget(jget(r, "credits"), "web"));
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 1);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("GET", "/v1/accounts/acct-nosuch/pixverse-status", TOK_OPERATE, NULL, &r), 404);
+	json_object_put(r);
+	snprintf(path, sizeof(path), "/v1/accounts/%s/pixverse-status?force=maybe", id);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "force"));
+	json_object_put(r);
+
+	/* 7.2: credits retried once after the reauth. */
+	fake_pixverse_kick(srv, "alice@example.com");
+	fake_pixverse_reset_counters(srv);
+	snprintf(path, sizeof(path), "/v1/accounts/%s/call/credits", id);
+	CU_ASSERT_EQUAL(call("POST", path, TOK_OPERATE, "{}", &r), 200);
+	CU_ASSERT_PTR_NOT_NULL(jget(jget(r, "result"), "web"));
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 1);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_CREDITS), 2);
+	json_object_put(r);
+	a = get_account(id);
+	CU_ASSERT_EQUAL(json_object_get_boolean(jget(a, "needs_human")), 0);
+	json_object_put(a);
+	free(id);
+}
+
+static void test_connect_google_never_reauths(void)
+{
+	json_object *r, *a;
+	char *id = import("dave@example.com", 4, NULL), path[256];
+
+	snprintf(path, sizeof(path), "/v1/accounts/%s/connect-google", id);
+	CU_ASSERT_EQUAL(call("POST", path, TOK_ADMIN, "{}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "id_token"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", path, TOK_ADMIN, "{\"id_token\":\"google-id-token-SECRET\"}", &r), 200);
+	secret("google-id-token-SECRET");
+	CU_ASSERT_STRING_EQUAL(jstr(jget(r, "account"), "auth_method"), "google");
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/acct-nosuch/connect-google", TOK_ADMIN, "{\"id_token\":\"x\"}", &r),
+	                404);
+	json_object_put(r);
+
+	/* 7.2: the session killed, no password login; pixverse-status answers with empty credits. */
+	fake_pixverse_kick(srv, "dave@example.com");
+	fake_pixverse_reset_counters(srv);
+	snprintf(path, sizeof(path), "/v1/accounts/%s/pixverse-status", id);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &r), 200);
+	CU_ASSERT_EQUAL(json_object_object_length(jget(r, "credits")), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_LOGIN), 0);
+	json_object_put(r);
+	/* And the account says a person must act, in words. */
+	a = get_account(id);
+	CU_ASSERT_EQUAL(json_object_get_boolean(jget(a, "needs_human")), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(jstr(a, "needs_human_reason") ? jstr(a, "needs_human_reason") : "", "Google"));
+	CU_ASSERT_STRING_EQUAL(jstr(jget(a, "health"), "state"), "invalid");
+	json_object_put(a);
+	CU_ASSERT_EQUAL(call("GET", "/v1/accounts?status=needs_human", TOK_READ, NULL, &r), 200);
+	CU_ASSERT(json_object_array_length(r) >= 1);
+	json_object_put(r);
+	free(id);
+}
+
+/* ---- accounts, calls, jobs, pool ---- */
+
+static void test_accounts_list_get_delete(void)
+{
+	json_object *r, *a;
+	char *id = import("bob@example.com", 5, NULL), path[256];
+	size_t i, n, creds = 0;
+
+	CU_ASSERT_EQUAL(call("GET", "/v1/accounts?provider_id=pixverse", TOK_READ, NULL, &r), 200);
+	n = json_object_array_length(r);
+	CU_ASSERT(n >= 1);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("GET", "/v1/accounts?provider_id=nosuch", TOK_READ, NULL, &r), 200);
+	CU_ASSERT_EQUAL(json_object_array_length(r), 0);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("GET", "/v1/accounts?status=bogus", TOK_READ, NULL, &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "status"));
+	json_object_put(r);
+	a = get_account(id);
+	/* Credentials shown redacted: kind and name, never a value. */
+	for (i = 0; i < json_object_array_length(jget(a, "credentials")); i++) {
+		json_object *c = json_object_array_get_idx(jget(a, "credentials"), i);
+		CU_ASSERT_PTR_NULL(jget(c, "value"));
+		CU_ASSERT_EQUAL(json_object_get_boolean(jget(c, "redacted")), 1);
+		creds++;
+	}
+	CU_ASSERT(creds >= 2);
+	json_object_put(a);
+	snprintf(path, sizeof(path), "/v1/accounts/%s", id);
+	CU_ASSERT_EQUAL(call("DELETE", path, TOK_ADMIN, NULL, NULL), 204);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_READ, NULL, &r), 404);
+	CU_ASSERT_STRING_EQUAL(error_code(r) ? error_code(r) : "", "not_found");
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("DELETE", path, TOK_ADMIN, NULL, &r), 404);
+	json_object_put(r);
+	free(id);
+}
+
+static void test_call(void)
+{
+	json_object *r;
+	char *id = import("alice@example.com", 6, NULL), path[256];
+
+	snprintf(path, sizeof(path), "/v1/accounts/%s/call/user_info", id);
+	CU_ASSERT_EQUAL(call("POST", path, TOK_OPERATE, NULL, &r), 200);
+	CU_ASSERT_PTR_NOT_NULL(jget(r, "result"));
+	json_object_put(r);
+	snprintf(path, sizeof(path), "/v1/accounts/%s/call/nosuch_op", id);
+	CU_ASSERT_EQUAL(call("POST", path, TOK_OPERATE, "{}", &r), 404);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "nosuch_op"));
+	json_object_put(r);
+	snprintf(path, sizeof(path), "/v1/accounts/%s/call/credits", id);
+	CU_ASSERT_EQUAL(call("POST", path, TOK_OPERATE, "{\"args\":[1]}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "args"));
+	json_object_put(r);
+	/* The provider refuses an argument its operation does not take: a 400 through pad_reply_provauth. */
+	CU_ASSERT_EQUAL(call("POST", path, TOK_OPERATE, "{\"args\":{\"bogus\":\"1\"}}", &r), 400);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/acct-nosuch/call/credits", TOK_OPERATE, "{}", &r), 404);
+	json_object_put(r);
+	free(id);
+}
+
+static void test_jobs_and_pool(void)
+{
+	json_object *r, *j;
+	char *id = import("alice@example.com", 7, NULL), body[512], path[512];
+	const char *jid;
+
+	/* Pinned to the account: the pool checks its slots, not credits it never synced. */
+	snprintf(body, sizeof(body), "{\"account_id\":\"%s\",\"params\":{\"type\":\"t2v\",\"prompt\":\"a cat\","
+	         "\"model\":\"v5\",\"quality\":\"360p\",\"duration\":5}}", id);
+	CU_ASSERT_EQUAL(call("POST", "/v1/jobs", TOK_OPERATE, body, &r), 202);
+	jid = jstr(r, "id");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(jid);
+	CU_ASSERT_STRING_EQUAL(jstr(r, "account_id"), id);
+	snprintf(path, sizeof(path), "/v1/jobs/%s", jid);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &j), 200);
+	CU_ASSERT_STRING_EQUAL(jstr(j, "account_id"), id);
+	json_object_put(j);
+	CU_ASSERT_EQUAL(call("GET", "/v1/pool?provider_id=pixverse", TOK_READ, NULL, &r), 200);
+	CU_ASSERT(json_object_array_length(jget(r, "accounts")) >= 1);
+	json_object_put(r);
+
+	CU_ASSERT_EQUAL(call("GET", "/v1/jobs/no-colon", TOK_OPERATE, NULL, &r), 400);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/jobs", TOK_OPERATE, "{\"params\":{}}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "provider_id"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/jobs", TOK_OPERATE, "{\"provider_id\":\"pixverse\"}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "params"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/jobs", TOK_OPERATE,
+	                     "{\"provider_id\":\"pixverse\",\"params\":{\"type\":\"t2v\"},\"wait_ms\":-1}", &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "wait_ms"));
+	json_object_put(r);
+	/* Unpinned: no account has synced credits, so none can take it now. */
+	CU_ASSERT_EQUAL(call("POST", "/v1/jobs", TOK_OPERATE,
+	                     "{\"provider_id\":\"pixverse\",\"params\":{\"type\":\"t2v\",\"prompt\":\"x\"}}", &r), 503);
+	json_object_put(r);
+	free(id);
+}
+
+/* ---- secrets ---- */
+
+static char *base64(const char *s, int url)
+{
+	size_t n = strlen(s), i;
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+
+	if (!out)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
+	for (i = 0; url && out[i]; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+		else if (out[i] == '=')
+			out[i] = '\0';
+	}
+	/* The encoding's last group depends on what follows: look for the stable part only. */
+	if (strlen(out) > 8)
+		out[strlen(out) - 4] = '\0';
+	return out;
+}
+
+static int has_any_form(const char *text, const char *s)
+{
+	char *forms[5];
+	size_t i, n = strlen(s);
+	int found = 0;
+
+	if (!text)
+		return 0;
+	forms[0] = strdup(s);
+	forms[1] = strdup(s);
+	forms[2] = strdup(s);
+	for (i = 0; i < n; i++) {
+		forms[1][i] = (char)toupper((unsigned char)s[i]);
+		forms[2][i] = (char)tolower((unsigned char)s[i]);
+	}
+	forms[3] = base64(s, 0);
+	forms[4] = base64(s, 1);
+	for (i = 0; i < 5; i++) {
+		if (forms[i] && strstr(text, forms[i]))
+			found = 1;
+		free(forms[i]);
+	}
+	return found;
+}
+
+static void test_no_secret_anywhere(void)
+{
+	char *log = pa_daemon_log_text(dmn);
+	static const char *const tokens[] = { TOK_READ, TOK_OPERATE, TOK_ADMIN, TOK_WRONG };
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_LEN(tokens); i++)
+		secret(tokens[i]);
+	CU_ASSERT(nsecrets > 10);
+	CU_ASSERT(replies_len > 1000);
+	CU_ASSERT_PTR_NOT_NULL(log);
+	for (i = 0; i < nsecrets; i++) {
+		int in_reply = has_any_form(replies, secrets[i]), in_log = has_any_form(log, secrets[i]);
+		if (in_reply || in_log)
+			fprintf(stderr, "\n  secret #%zu (%zu chars) in %s\n", i, strlen(secrets[i]),
+			        in_reply ? "an answer" : "the daemon's log");
+		CU_ASSERT_EQUAL(in_reply, 0);
+		CU_ASSERT_EQUAL(in_log, 0);
+	}
+	free(log);
+	/* And every answer above was checked against the document. */
+	CU_ASSERT(checked > 100);
+}
+
+/* ---- set-up ---- */
+
+static int suite_init(void)
+{
+	static const pa_daemon_token tokens[] = {
+		{ "reader", TOK_READ, "read" },
+		{ "operator", TOK_OPERATE, "operate" },
+		{ "admin", TOK_ADMIN, "admin" },
+	};
+	pa_daemon_options o = PA_DAEMON_OPTIONS_INIT;
+	char yaml[2048], path[4096];
+	const char *src = getenv("PA_SRCDIR");
+
+	snprintf(path, sizeof(path), "%s/docs/api/openapi.json", src ? src : ".");
+	if (!(doc = pad_openapi_load(path)) || !(srv = pa_daemon_start_fake_pixverse()))
+		return -1;
+	o.tokens = tokens;
+	o.ntokens = PA_ARRAY_LEN(tokens);
+	o.daemon_yaml = "  rate: 0\n";
+	o.yaml = pa_daemon_pixverse_yaml(yaml, sizeof(yaml), srv);
+	return pa_daemon_start(&dmn, &o) == 0 ? 0 : -1;
+}
+
+static int suite_clean(void)
+{
+	size_t i;
+
+	if (dmn)
+		pa_daemon_stop(dmn, 0);
+	if (srv)
+		fake_pixverse_stop(srv);
+	pad_openapi_free(doc);
+	for (i = 0; i < nsecrets; i++)
+		free(secrets[i]);
+	free(secrets);
+	free(replies);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const pa_test tests[] = {
+		{ "no token, wrong token, wrong scope per route class", test_tokens_and_scopes },
+		{ "import-cookies: created, updated, auth_method unknown, bad input", test_import_cookies },
+		{ "reauth: password; a killed session, one login; credits retried once", test_reauth_then_one_login },
+		{ "connect-google: never password-reauthed, empty credits", test_connect_google_never_reauths },
+		{ "accounts: list, get (redacted), delete", test_accounts_list_get_delete },
+		{ "call: operations, unknown, bad args", test_call },
+		{ "jobs and the pool", test_jobs_and_pool },
+		{ "no secret in any answer or the log", test_no_secret_anywhere },
+		PA_TEST_END,
+	};
+	static const pa_test_suite suites[] = {
+		{ "daemon_api", suite_init, suite_clean, tests },
+		PA_TEST_SUITE_END,
+	};
+	return pa_test_run(argc, argv, suites);
+}
