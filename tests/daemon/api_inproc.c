@@ -252,6 +252,11 @@ void pad_inproc_stop(void)
 	pa_test_rmtree(tmpdir);
 }
 
+provauth_manager *pad_inproc_manager(void)
+{
+	return world.manager;
+}
+
 const char *pad_inproc_log(void)
 {
 	return pa_test_log_text();

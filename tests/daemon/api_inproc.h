@@ -9,6 +9,8 @@
 #ifndef PAD_API_INPROC_H
 #define PAD_API_INPROC_H
 
+#include <provauth/provauth.h>
+
 /* `yaml`: top-level settings added (the providers: block). 0 or -1 (reason on stderr). */
 int pad_inproc_start(const char *yaml);
 void pad_inproc_stop(void);
@@ -16,6 +18,8 @@ void pad_inproc_stop(void);
 long pad_inproc_request(const char *method, const char *path, const char *body, char **reply);
 /* The scope name ("none", "read", ...) of the route `method` `path` matches in pad_routes[], or NULL. */
 const char *pad_inproc_route_scope(const char *method, const char *path);
+/* The manager the handlers run against (for a test to read the store). */
+provauth_manager *pad_inproc_manager(void);
 /* Everything the library and the handlers logged, or NULL. */
 const char *pad_inproc_log(void);
 

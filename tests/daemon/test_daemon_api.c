@@ -301,6 +301,24 @@ static void test_import_cookies(void)
 	json_object_put(r);
 	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/import-cookies", TOK_ADMIN, "{not json", &r), 400);
 	json_object_put(r);
+
+	/* The service names no email for the session: 422 email_missing with a hint (the notes' rule). */
+	{
+		fake_pixverse_account na;
+		char *body;
+
+		memset(&na, 0, sizeof(na));
+		na.email = "mailless-user";
+		na.password = "mailless-pw-SECRET";
+		secret(na.password);
+		CU_ASSERT_FATAL(fake_pixverse_add_account(srv, &na) > 0);
+		body = import_body("mailless-user", 9, NULL);
+		CU_ASSERT_EQUAL(call("POST", "/v1/accounts/import-cookies", TOK_ADMIN, body, &r), 422);
+		CU_ASSERT_STRING_EQUAL(error_code(r) ? error_code(r) : "", "email_missing");
+		CU_ASSERT_PTR_NOT_NULL(jstr(jget(r, "error"), "hint"));
+		json_object_put(r);
+		free(body);
+	}
 	free(id);
 }
 
@@ -476,6 +494,15 @@ static void test_jobs_and_pool(void)
 	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &j), 200);
 	CU_ASSERT_STRING_EQUAL(jstr(j, "account_id"), id);
 	json_object_put(j);
+	/* Once the job ended, the GET gives its slot back, once. */
+	fake_pixverse_advance_job_clock(srv, 3600 * 1000L);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &j), 200);
+	CU_ASSERT_STRING_EQUAL(jstr(j, "state"), "done");
+	CU_ASSERT_EQUAL(json_object_get_boolean(jget(j, "released")), 1);
+	json_object_put(j);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &j), 200);
+	CU_ASSERT_EQUAL(json_object_get_boolean(jget(j, "released")), 0);
+	json_object_put(j);
 	CU_ASSERT_EQUAL(call("GET", "/v1/pool?provider_id=pixverse", TOK_READ, NULL, &r), 200);
 	CU_ASSERT(json_object_array_length(jget(r, "accounts")) >= 1);
 	json_object_put(r);
@@ -557,6 +584,40 @@ static int has_any_form(const char *text, const char *s)
 	return found;
 }
 
+/* Every credential the store holds now (the JWTs and cookies logins gave the daemon) joins the list. */
+static void remember_stored_secrets(void)
+{
+	provauth_account **list = NULL;
+	provauth_manager *m = NULL;
+	size_t n = 0, i, k;
+#ifdef PAD_API_IN_PROCESS
+	m = pad_inproc_manager();
+#else
+	provauth_manager_options mo = PROVAUTH_MANAGER_OPTIONS_INIT;
+	provauth_settings *st = NULL;
+
+	/* The daemon's store, opened beside it (sqlite allows it) without plugins. */
+	mo.log = pa_test_log_capture;
+	mo.skip_plugins = 1;
+	mo.store_must_exist = 1;
+	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&st, pa_daemon_settings_path(dmn)), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_manager_new(&m, st, &mo), 0);
+	provauth_settings_free(st);
+#endif
+	CU_ASSERT_EQUAL_FATAL(provauth_account_list(&list, &n, m, NULL), 0);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < provauth_account_credential_count(list[i]); k++) {
+			provauth_credential c;
+			if (provauth_account_credential_at(&c, list[i], k) == 0)
+				secret(c.value);
+		}
+	}
+	provauth_account_list_free(list, n);
+#ifndef PAD_API_IN_PROCESS
+	provauth_manager_free(m);
+#endif
+}
+
 static void test_no_secret_anywhere(void)
 {
 #ifdef PAD_API_IN_PROCESS
@@ -567,6 +628,18 @@ static void test_no_secret_anywhere(void)
 	static const char *const tokens[] = { TOK_READ, TOK_OPERATE, TOK_ADMIN, TOK_WRONG };
 	size_t i;
 
+	/* The scan itself finds each form (or its passing proves nothing). */
+	{
+		char *b = base64("eyJhbGciOiJIUzI1NiJ9.secret-sample", 0), text[256];
+		CU_ASSERT_FATAL(b != NULL);
+		snprintf(text, sizeof(text), "{\"x\":\"%s==\"}", b);
+		CU_ASSERT_EQUAL(has_any_form(text, "eyJhbGciOiJIUzI1NiJ9.secret-sample"), 1);
+		CU_ASSERT_EQUAL(has_any_form("a EYJHBGCIOIJIUZI1NIJ9.SECRET-SAMPLE b",
+		                             "eyJhbGciOiJIUzI1NiJ9.secret-sample"), 1);
+		CU_ASSERT_EQUAL(has_any_form("nothing here", "eyJhbGciOiJIUzI1NiJ9.secret-sample"), 0);
+		free(b);
+	}
+	remember_stored_secrets();
 	for (i = 0; i < PA_ARRAY_LEN(tokens); i++)
 		secret(tokens[i]);
 	CU_ASSERT(nsecrets > 10);
