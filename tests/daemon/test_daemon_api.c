@@ -476,6 +476,58 @@ static void test_call(void)
 	free(id);
 }
 
+/* The rule of tools/cmd_generate.c: a refusal that is the account's sends the job once to another. */
+static void test_job_retried_on_another_account(void)
+{
+	fake_pixverse_account c;
+	json_object *r, *pool, *accts;
+	char *carol, *alice, body[512];
+	const char *first;
+	size_t i, cooling = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.email = "carol@example.com";
+	c.password = "carol-pw-SECRET";
+	secret(c.password);
+	CU_ASSERT_FATAL(fake_pixverse_add_account(srv, &c) > 0);
+	carol = import("carol@example.com", 10, NULL);
+	alice = import("alice@example.com", 11, NULL);
+	fake_pixverse_reset_counters(srv);
+	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_T2V, 500044, 1), 0);
+	CU_ASSERT_EQUAL(call("POST", "/v1/jobs", TOK_OPERATE,
+	                     "{\"provider_id\":\"pixverse\",\"params\":{\"type\":\"t2v\",\"prompt\":\"a dog\"}}", &r),
+	                202);
+	first = jstr(r, "account_id");
+	CU_ASSERT_PTR_NOT_NULL(first);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_T2V), 2);
+	json_object_put(r);
+	/* The refused account cools down; the job went to the other one. */
+	CU_ASSERT_EQUAL(call("GET", "/v1/pool?provider_id=pixverse", TOK_READ, NULL, &pool), 200);
+	accts = jget(pool, "accounts");
+	for (i = 0; i < json_object_array_length(accts); i++) {
+		const char *why = jstr(json_object_array_get_idx(accts, i), "cooldown_reason");
+		cooling += why && strcmp(why, "concurrency") == 0;
+	}
+	CU_ASSERT_EQUAL(cooling, 1);
+	json_object_put(pool);
+
+	/* Pinned: no other account; the refusal is the answer (503) after one try. */
+	fake_pixverse_reset_counters(srv);
+	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_T2V, 500044, 1), 0);
+	snprintf(body, sizeof(body), "{\"account_id\":\"%s\",\"params\":{\"type\":\"t2v\",\"prompt\":\"a dog\"}}",
+	         carol);
+	{
+		long st = call("POST", "/v1/jobs", TOK_OPERATE, body, &r);
+		/* carol may be the one cooling down: then the pool refuses her before any submit. */
+		CU_ASSERT(st == 503);
+		json_object_put(r);
+	}
+	CU_ASSERT(fake_pixverse_counter(srv, FAKE_PV_EP_T2V) <= 1);
+	fake_pixverse_clear_faults(srv);
+	free(carol);
+	free(alice);
+}
+
 static void test_jobs_and_pool(void)
 {
 	json_object *r, *j;
@@ -715,6 +767,7 @@ int main(int argc, char **argv)
 		{ "accounts: list, get (redacted), delete", test_accounts_list_get_delete },
 		{ "call: operations, unknown, bad args", test_call },
 		{ "jobs and the pool", test_jobs_and_pool },
+		{ "jobs: a refusal that is the account's, tried once on another", test_job_retried_on_another_account },
 		{ "no secret in any answer or the log", test_no_secret_anywhere },
 		PA_TEST_END,
 	};
