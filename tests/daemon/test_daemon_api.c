@@ -636,26 +636,42 @@ static int has_any_form(const char *text, const char *s)
 	return found;
 }
 
-/* Every credential the store holds now (the JWTs and cookies logins gave the daemon) joins the list. */
-static void remember_stored_secrets(void)
+/* A manager on the daemon's store (sqlite lets a second one open it beside the daemon), without plugins. */
+static provauth_manager *side_open(void)
 {
-	provauth_account **list = NULL;
-	provauth_manager *m = NULL;
-	size_t n = 0, i, k;
 #ifdef PAD_API_IN_PROCESS
-	m = pad_inproc_manager();
+	return pad_inproc_manager();
 #else
 	provauth_manager_options mo = PROVAUTH_MANAGER_OPTIONS_INIT;
 	provauth_settings *st = NULL;
+	provauth_manager *m = NULL;
 
-	/* The daemon's store, opened beside it (sqlite allows it) without plugins. */
 	mo.log = pa_test_log_capture;
 	mo.skip_plugins = 1;
 	mo.store_must_exist = 1;
 	CU_ASSERT_EQUAL_FATAL(provauth_settings_load(&st, pa_daemon_settings_path(dmn)), 0);
 	CU_ASSERT_EQUAL_FATAL(provauth_manager_new(&m, st, &mo), 0);
 	provauth_settings_free(st);
+	return m;
 #endif
+}
+
+static void side_close(provauth_manager *m)
+{
+#ifdef PAD_API_IN_PROCESS
+	(void)m;
+#else
+	provauth_manager_free(m);
+#endif
+}
+
+/* Every credential the store holds now (the JWTs and cookies logins gave the daemon) joins the list. */
+static void remember_stored_secrets(void)
+{
+	provauth_account **list = NULL;
+	provauth_manager *m = side_open();
+	size_t n = 0, i, k;
+
 	CU_ASSERT_EQUAL_FATAL(provauth_account_list(&list, &n, m, NULL), 0);
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < provauth_account_credential_count(list[i]); k++) {
@@ -665,9 +681,40 @@ static void remember_stored_secrets(void)
 		}
 	}
 	provauth_account_list_free(list, n);
-#ifndef PAD_API_IN_PROCESS
-	provauth_manager_free(m);
-#endif
+	side_close(m);
+}
+
+/* The spec's Pixverse routes on an account of a provider without password login or a status operation. */
+static void test_unsupported_provider(void)
+{
+	provauth_manager *m = side_open();
+	provauth_account *a = NULL;
+	json_object *r;
+	int rc;
+
+	CU_ASSERT_EQUAL_FATAL(provauth_account_new(&a, "acct-other-1", "otherprov"), 0);
+	CU_ASSERT_EQUAL(provauth_account_set(&a->email, "other@example.com"), 0);
+	rc = provauth_account_put(m, a);
+	if (rc != 0)
+		fprintf(stderr, "\n  put: %s\n", provauth_last_error());
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	provauth_account_free(a);
+	side_close(m);
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/acct-other-1/reauth", TOK_OPERATE, "{}", &r), 400);
+	CU_ASSERT_STRING_EQUAL(error_code(r) ? error_code(r) : "", "unsupported");
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/acct-other-1/connect-google", TOK_ADMIN, "{\"id_token\":\"t\"}", &r),
+	                400);
+	CU_ASSERT_STRING_EQUAL(error_code(r) ? error_code(r) : "", "unsupported");
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("GET", "/v1/accounts/acct-other-1/pixverse-status", TOK_OPERATE, NULL, &r), 400);
+	CU_ASSERT_STRING_EQUAL(error_code(r) ? error_code(r) : "", "unsupported");
+	json_object_put(r);
+	/* Still listed and shown, with no credentials. */
+	r = get_account("acct-other-1");
+	CU_ASSERT_EQUAL(json_object_array_length(jget(r, "credentials")), 0);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(call("DELETE", "/v1/accounts/acct-other-1", TOK_ADMIN, NULL, NULL), 204);
 }
 
 static void test_no_secret_anywhere(void)
@@ -766,6 +813,7 @@ int main(int argc, char **argv)
 		{ "connect-google: never password-reauthed, empty credits", test_connect_google_never_reauths },
 		{ "accounts: list, get (redacted), delete", test_accounts_list_get_delete },
 		{ "call: operations, unknown, bad args", test_call },
+		{ "reauth, connect-google, pixverse-status: 400 for another provider", test_unsupported_provider },
 		{ "jobs and the pool", test_jobs_and_pool },
 		{ "jobs: a refusal that is the account's, tried once on another", test_job_retried_on_another_account },
 		{ "no secret in any answer or the log", test_no_secret_anywhere },
