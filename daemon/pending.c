@@ -64,30 +64,12 @@ const char *pad_request_query(const pad_request *req, const char *name)
 	return NULL;
 }
 
-/* ---- ops/ ---- */
-void pad_metric_add(const char *family, const char *labels, int64_t delta)
+/* ---- http/ helpers ops/ calls (delete with the http/ block) ---- */
+const char *pad_request_header(const pad_request *req, const char *name)
 {
-	(void)family;
-	(void)labels;
-	(void)delta;
-}
-void pad_metric_set(const char *family, const char *labels, int64_t value)
-{
-	(void)family;
-	(void)labels;
-	(void)value;
-}
-void pad_metric_observe_ms(const char *family, const char *labels, double ms)
-{
-	(void)family;
-	(void)labels;
-	(void)ms;
-}
-void pad_metrics_from_event(const char *event, const provauth_log_field *f, size_t n)
-{
-	(void)event;
-	(void)f;
-	(void)n;
+	(void)req;
+	(void)name;
+	return NULL;
 }
 
 /* ---- keeper/ ---- */
@@ -124,35 +106,5 @@ void pad_notify_from_event(pad_daemon *d, const char *event, const provauth_log_
 	(void)event;
 	(void)f;
 	(void)n;
-}
-
-/* ---- ops/ (its handlers; api/routes.c has the table) ---- */
-static int pending_ok(pad_request *req, pad_reply *rep)
-{
-	static const char body[] = "{\"status\":\"ok\"}";
-
-	(void)req;
-	rep->status = 200;
-	rep->content_type = "application/json";
-	if (!(rep->body = strdup(body)))
-		return PROVAUTH_ENOMEM;
-	rep->len = sizeof(body) - 1;
-	return 0;
-}
-int pad_handle_healthz(pad_request *req, pad_reply *rep)
-{
-	return pending_ok(req, rep);
-}
-int pad_handle_readyz(pad_request *req, pad_reply *rep)
-{
-	return pending_ok(req, rep);
-}
-int pad_handle_metrics(pad_request *req, pad_reply *rep)
-{
-	return pending_ok(req, rep);
-}
-int pad_handle_status_page(pad_request *req, pad_reply *rep)
-{
-	return pending_ok(req, rep);
 }
 

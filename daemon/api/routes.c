@@ -17,6 +17,8 @@ const pad_route pad_routes[] = {
 	{ "GET", "/healthz", PAD_SCOPE_NONE, pad_handle_healthz, "healthz" },
 	{ "GET", "/readyz", PAD_SCOPE_NONE, pad_handle_readyz, "readyz" },
 	{ "GET", "/metrics", PAD_SCOPE_READ, pad_handle_metrics, "metrics" },
+	/* The status page's sign-in form: checks the token it is given itself (daemon.h). */
+	{ "POST", "/login", PAD_SCOPE_NONE, pad_handle_login, "login" },
 	/* accounts */
 	{ "GET", "/v1/accounts", PAD_SCOPE_READ, pad_api_accounts_list, "accounts_list" },
 	{ "POST", "/v1/accounts/import-cookies", PAD_SCOPE_ADMIN, pad_api_import_cookies, "accounts_import_cookies" },

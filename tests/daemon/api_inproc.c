@@ -118,6 +118,10 @@ int pad_handle_metrics(pad_request *req, pad_reply *rep)
 	rep->status = 200;
 	return 0;
 }
+int pad_handle_login(pad_request *req, pad_reply *rep)
+{
+	return pad_handle_metrics(req, rep);
+}
 int pad_handle_status_page(pad_request *req, pad_reply *rep)
 {
 	return pad_handle_metrics(req, rep);

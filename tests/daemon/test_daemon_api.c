@@ -406,6 +406,7 @@ static void test_connect_google_never_reauths(void)
 	CU_ASSERT_EQUAL(json_object_get_boolean(jget(a, "needs_human")), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(jstr(a, "needs_human_reason") ? jstr(a, "needs_human_reason") : "", "Google"));
 	CU_ASSERT_STRING_EQUAL(jstr(jget(a, "health"), "state"), "invalid");
+	CU_ASSERT_STRING_EQUAL(jstr(a, "needs_human_code") ? jstr(a, "needs_human_code") : "", "session_lost");
 	json_object_put(a);
 	CU_ASSERT_EQUAL(call("GET", "/v1/accounts?status=needs_human", TOK_READ, NULL, &r), 200);
 	CU_ASSERT(json_object_array_length(r) >= 1);

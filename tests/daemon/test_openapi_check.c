@@ -48,7 +48,7 @@ static int check_json(const char *name, const char *json, char *err, size_t size
 static const char good_account[] =
 	"{\"id\":\"acct-1\",\"provider_id\":\"pixverse\",\"email\":\"a@example.com\",\"auth_method\":\"password\","
 	"\"health\":{\"state\":null,\"reason\":null,\"code\":null,\"at\":null,\"message\":null},"
-	"\"needs_human\":false,\"needs_human_reason\":null,"
+	"\"needs_human\":false,\"needs_human_code\":null,\"needs_human_reason\":null,"
 	"\"credentials\":[{\"kind\":\"jwt\",\"name\":\"\",\"expires_at\":null,\"redacted\":true}],"
 	"\"has_jwt\":true,\"jwt_expires_at\":null,\"has_cookies\":false,\"has_api_key\":false,"
 	"\"cooldown_until\":null,\"pool\":null,\"updated_at\":1700000000,\"revision\":1}";
@@ -218,7 +218,7 @@ static void test_document_covers_routes(void)
 {
 	static const struct { const char *method, *path, *scope; } routes[] = {
 		{ "GET", "/", "read" }, { "GET", "/healthz", "none" }, { "GET", "/readyz", "none" },
-		{ "GET", "/metrics", "read" }, { "GET", "/v1/accounts", "read" },
+		{ "GET", "/metrics", "read" }, { "POST", "/login", "none" }, { "GET", "/v1/accounts", "read" },
 		{ "POST", "/v1/accounts/import-cookies", "admin" }, { "GET", "/v1/accounts/x", "read" },
 		{ "DELETE", "/v1/accounts/x", "admin" }, { "POST", "/v1/accounts/x/reauth", "operate" },
 		{ "POST", "/v1/accounts/x/connect-google", "admin" },
