@@ -21,6 +21,8 @@ int pad_api_call(pad_request *req, pad_reply *rep);
 int pad_api_jobs_create(pad_request *req, pad_reply *rep);
 int pad_api_jobs_get(pad_request *req, pad_reply *rep);
 int pad_api_pool(pad_request *req, pad_reply *rep);
+/* providers.c: GET /v1/providers */
+int pad_handle_providers(pad_request *req, pad_reply *rep);
 
 /* ---- body fields (body.c) ---- */
 

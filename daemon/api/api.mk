@@ -8,5 +8,6 @@ daemon_provauthd_SOURCES += \
 	daemon/api/accounts.c \
 	daemon/api/auth_routes.c \
 	daemon/api/calls.c \
-	daemon/api/jobs.c
+	daemon/api/jobs.c \
+	daemon/api/providers.c
 EXTRA_DIST += docs/api/openapi.json

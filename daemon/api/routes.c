@@ -13,7 +13,8 @@
 
 const pad_route pad_routes[] = {
 	/* ops/ (its handlers) */
-	{ "GET", "/", PAD_SCOPE_READ, pad_handle_status_page, "status_page" },
+	/* Open: without a token it is the sign-in form; the handler checks the bearer or the cookie itself. */
+	{ "GET", "/", PAD_SCOPE_NONE, pad_handle_status_page, "status_page" },
 	{ "GET", "/healthz", PAD_SCOPE_NONE, pad_handle_healthz, "healthz" },
 	{ "GET", "/readyz", PAD_SCOPE_NONE, pad_handle_readyz, "readyz" },
 	{ "GET", "/metrics", PAD_SCOPE_READ, pad_handle_metrics, "metrics" },
@@ -34,6 +35,8 @@ const pad_route pad_routes[] = {
 	{ "POST", "/v1/jobs", PAD_SCOPE_OPERATE, pad_api_jobs_create, "jobs_create" },
 	{ "GET", "/v1/jobs/{id}", PAD_SCOPE_OPERATE, pad_api_jobs_get, "jobs_get" },
 	{ "GET", "/v1/pool", PAD_SCOPE_READ, pad_api_pool, "pool" },
+	/* what the current world loaded: checks a hot reload */
+	{ "GET", "/v1/providers", PAD_SCOPE_READ, pad_handle_providers, "providers" },
 };
 
 const size_t pad_route_count = sizeof(pad_routes) / sizeof(pad_routes[0]);

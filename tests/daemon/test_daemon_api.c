@@ -197,7 +197,7 @@ static void test_tokens_and_scopes(void)
 		{ "GET", "/v1/accounts/acct-none", NULL, "read" },
 		{ "GET", "/v1/pool", NULL, "read" },
 		{ "GET", "/metrics", NULL, "read" },
-		{ "GET", "/", NULL, "read" },
+		{ "GET", "/v1/providers", NULL, "read" },
 		{ "GET", "/v1/accounts/acct-none/pixverse-status", NULL, "operate" },
 		{ "POST", "/v1/accounts/acct-none/reauth", "{}", "operate" },
 		{ "POST", "/v1/accounts/acct-none/call/credits", "{}", "operate" },
