@@ -6,7 +6,7 @@ PA_DAEMON_HARNESS = tests/daemon/harness.c tests/daemon/harness.h
 PA_DAEMON_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir) -I$(top_srcdir)/tests/fake \
 	-I$(top_srcdir)/tests/daemon -I$(top_srcdir)/tests/support
 PA_DAEMON_TEST_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS)
-PA_DAEMON_TEST_LDADD = tests/fake/libfakeprov.la $(LDADD) $(MHD_LIBS)
+PA_DAEMON_TEST_LIBS = tests/fake/libfakeprov.la $(LDADD) $(MHD_LIBS)
 # Every daemon test runs the binary and its plugins.
 PA_DAEMON_TEST_DEPS = daemon/provauthd$(EXEEXT) plugins/pixverse.la
 
