@@ -9,29 +9,6 @@
 #include <string.h>
 #include "daemon.h"
 
-/* ---- http/ ---- */
-int pad_server_start(pad_server **out, pad_daemon *d)
-{
-	(void)d;
-	*out = NULL;
-	return PROVAUTH_EUNSUPPORTED;
-}
-const char *pad_server_url(const pad_server *s)
-{
-	(void)s;
-	return "";
-}
-void pad_server_stop(pad_server *s, int64_t timeout_s)
-{
-	(void)s;
-	(void)timeout_s;
-}
-int64_t pad_server_in_flight(const pad_server *s)
-{
-	(void)s;
-	return 0;
-}
-
 /* ---- ops/ ---- */
 void pad_metric_add(const char *family, const char *labels, int64_t delta)
 {
