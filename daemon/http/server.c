@@ -94,7 +94,7 @@ const char *pad_request_query(const pad_request *req, const char *name)
 	conn *c = req->conn;
 	const char *raw;
 	char *dst;
-	size_t i, len;
+	size_t len;
 	long n;
 
 	if (!c || !c->mc || !(raw = MHD_lookup_connection_value(c->mc, MHD_GET_ARGUMENT_KIND, name)))
@@ -104,14 +104,12 @@ const char *pad_request_query(const pad_request *req, const char *name)
 	len = strlen(raw);
 	if (!(dst = malloc(len + 1)))
 		return NULL;
-	/* A value that decodes to a NUL would be cut short: refused as absent. */
+	/* MHD has turned '+' into ' ' already. A value that decodes to a NUL would be cut short:
+	 * refused as absent. */
 	if ((n = pad_percent_decode(dst, len + 1, raw, len)) < 0 || strlen(dst) != (size_t)n) {
 		free(dst);
 		return NULL;
 	}
-	for (i = 0; dst[i]; i++)
-		if (dst[i] == '+')
-			dst[i] = ' ';
 	c->decoded[c->ndecoded++] = dst;
 	return dst;
 }

@@ -379,6 +379,23 @@ char *pa_daemon_header(const char *headers, const char *name)
 	return NULL;
 }
 
+pa_daemon *pa_daemon_client(const char *url, const char *cainfo)
+{
+	pa_daemon *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->reaped = 1;
+	snprintf(h->url, sizeof(h->url), "%s", url);
+	snprintf(h->cainfo, sizeof(h->cainfo), "%s", cainfo ? cainfo : "");
+	return h;
+}
+
+void pa_daemon_client_free(pa_daemon *h)
+{
+	free(h);
+}
+
 int pa_daemon_signal(pa_daemon *h, int sig)
 {
 	if (!pa_daemon_alive(h))

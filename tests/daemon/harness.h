@@ -86,6 +86,15 @@ int pa_daemon_request_raw(pa_daemon *h, const char *method, const char *path, co
 /* The value of header `name` in a headers text (case-insensitive), malloc()ed, or NULL. */
 char *pa_daemon_header(const char *headers, const char *name);
 
+/*
+ * A handle for a server this test runs itself (no child process): the
+ * request functions then work against `url` ("http://...", "https://...",
+ * "unix:/path"), trusting `cainfo` (PEM, may be NULL). Freed with
+ * pa_daemon_client_free, never pa_daemon_stop.
+ */
+pa_daemon *pa_daemon_client(const char *url, const char *cainfo);
+void pa_daemon_client_free(pa_daemon *h);
+
 int pa_daemon_signal(pa_daemon *h, int sig);
 /* Whether the daemon is still running (not reaped). */
 int pa_daemon_alive(pa_daemon *h);
