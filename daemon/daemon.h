@@ -250,6 +250,13 @@ long pad_percent_decode(char *dst, size_t dst_size, const char *src, size_t len)
  */
 int pad_bearer_parse(const char *header, const char **token, size_t *len);
 
+/*
+ * A request body as http/ accepts it: empty (0, *out NULL), or one JSON
+ * object and nothing after it but whitespace (0, *out owned by the caller).
+ * -1 for anything else, a NUL inside included.
+ */
+int pad_body_parse(json_object **out, const char *body, size_t len);
+
 /* A token bucket: `rate` per second refilled, at most `burst`. */
 typedef struct pad_bucket {
 	double level;

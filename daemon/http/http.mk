@@ -5,4 +5,5 @@ daemon_provauthd_SOURCES += \
 	daemon/http/router.c \
 	daemon/http/auth.c \
 	daemon/http/ratelimit.c \
-	daemon/http/reply.c
+	daemon/http/reply.c \
+	daemon/http/body.c

@@ -167,36 +167,6 @@ static int rate_check(pad_server *s, const pad_config *cfg, const pad_token *t)
 	return (int)wait;
 }
 
-/* The body as a JSON object: 0, or -1 when it is not one. */
-static int parse_body(pad_request *req)
-{
-	struct json_tokener *tok;
-	json_object *o;
-	size_t end;
-
-	if (req->body_len == 0)
-		return 0;
-	if (strlen(req->body) != req->body_len || !(tok = json_tokener_new_ex(64)))
-		return -1;
-	o = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
-	end = json_tokener_get_parse_end(tok);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-		json_tokener_free(tok);
-		json_object_put(o);
-		return -1;
-	}
-	json_tokener_free(tok);
-	for (; end < req->body_len; end++)
-		if (!strchr(" \t\r\n", req->body[end]))
-			break;
-	if (end != req->body_len || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return -1;
-	}
-	req->json = o;
-	return 0;
-}
-
 static void dispatch(conn *c, pad_request *req, pad_reply *rep, const pad_route **route)
 {
 	pad_daemon *d = c->s->d;
@@ -263,7 +233,7 @@ static void dispatch(conn *c, pad_request *req, pad_reply *rep, const pad_route 
 			return;
 		}
 	}
-	if (parse_body(req) < 0) {
+	if (pad_body_parse(&req->json, req->body, req->body_len) < 0) {
 		pad_reply_error(rep, 400, "bad_json", "the body must be a JSON object");
 		return;
 	}

@@ -25,7 +25,7 @@ TESTS += $(PA_DAEMON_TESTS)
 # world.c's or ops/'s).
 tests_daemon_test_daemon_http_SOURCES = tests/daemon/test_daemon_http.c $(PA_DAEMON_HARNESS) \
 	daemon/http/server.c daemon/http/router.c daemon/http/auth.c daemon/http/reply.c \
-	daemon/http/ratelimit.c daemon/config/config.c
+	daemon/http/ratelimit.c daemon/http/body.c daemon/config/config.c
 tests_daemon_test_daemon_http_CPPFLAGS = $(PA_DAEMON_TEST_CPPFLAGS) -I$(top_srcdir)/daemon
 tests_daemon_test_daemon_http_CFLAGS = $(PA_DAEMON_TEST_CFLAGS)
 tests_daemon_test_daemon_http_LDADD = $(PA_DAEMON_TEST_LIBS)
