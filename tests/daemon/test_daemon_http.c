@@ -817,6 +817,68 @@ static void test_binary_routes(void)
 	CU_ASSERT_EQUAL(pa_daemon_stop(h, 30), 0);
 }
 
+static void test_binary_unix_socket(void)
+{
+	pa_daemon_options o = PA_DAEMON_OPTIONS_INIT;
+	char sock[512];
+	struct stat st;
+	pa_daemon *h;
+
+	o.tokens = tokens;
+	o.ntokens = PAD_ARRAY_LEN(tokens);
+	o.listen = "unix";
+	o.daemon_yaml = "  socket_mode: 384\n"; /* 0600 */
+	CU_ASSERT_FATAL(pa_daemon_start(&h, &o) == 0);
+	CU_ASSERT_FATAL(strncmp(pa_daemon_url(h), "unix:/", 6) == 0);
+	snprintf(sock, sizeof(sock), "%s", pa_daemon_url(h) + 5);
+	CU_ASSERT(lstat(sock, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600);
+	CU_ASSERT(expect(h, "GET", "/healthz", NULL, NULL, 200, NULL));
+	CU_ASSERT(expect(h, "GET", "/nothing", TOKEN_READ, NULL, 404, "not_found"));
+	CU_ASSERT_EQUAL(pa_daemon_stop(h, 30), 0);
+	CU_ASSERT(lstat(sock, &st) != 0);
+}
+
+static void test_binary_tls(void)
+{
+	pa_daemon_options o = PA_DAEMON_OPTIONS_INIT;
+	char cert[256], key[256];
+	pa_daemon *h;
+
+	snprintf(cert, sizeof(cert), "%s/bin-cert.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/bin-key.pem", tmpdir);
+	CU_ASSERT_FATAL(make_cert(cert, key) == 0);
+	o.tokens = tokens;
+	o.ntokens = PAD_ARRAY_LEN(tokens);
+	o.tls_certificate = cert;
+	o.tls_key = key;
+	CU_ASSERT_FATAL(pa_daemon_start(&h, &o) == 0);
+	CU_ASSERT(strncmp(pa_daemon_url(h), "https://127.0.0.1:", 18) == 0);
+	CU_ASSERT(expect(h, "GET", "/healthz", NULL, NULL, 200, NULL));
+	CU_ASSERT(expect(h, "GET", "/nothing", TOKEN_READ, NULL, 404, "not_found"));
+	CU_ASSERT_EQUAL(pa_daemon_stop(h, 30), 0);
+}
+
+/* A key file that is not PEM: provauthd does not start, and says which file. */
+static void test_binary_bad_tls_file(void)
+{
+	pa_daemon_options o = PA_DAEMON_OPTIONS_INIT;
+	char cert[256], key[256];
+	pa_daemon *h = NULL;
+	FILE *f;
+
+	snprintf(cert, sizeof(cert), "%s/bin-cert.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/not-a-key.pem", tmpdir);
+	CU_ASSERT_FATAL((f = fopen(key, "w")) != NULL);
+	fputs("not a key\n", f);
+	fclose(f);
+	chmod(key, 0600);
+	o.tls_certificate = cert;
+	o.tls_key = key;
+	o.start_timeout = 10;
+	CU_ASSERT(pa_daemon_start(&h, &o) < 0);
+	CU_ASSERT_PTR_NULL(h);
+}
+
 /* A request whose body is still coming when SIGTERM arrives: it is answered, new ones are refused. */
 static void test_binary_drain(void)
 {
@@ -905,13 +967,16 @@ static const pa_test server_tests[] = {
 static const pa_test binary_tests[] = {
 	{ "provauthd: open routes, 404, 405", test_binary_routes },
 	{ "provauthd: SIGTERM answers the request in flight, exits 0", test_binary_drain },
+	{ "provauthd: Unix socket with its mode, removed on exit", test_binary_unix_socket },
+	{ "provauthd: TLS with a throwaway certificate", test_binary_tls },
+	{ "provauthd: a bad TLS key file stops the start", test_binary_bad_tls_file },
 	PA_TEST_END,
 };
 
 static const pa_test_suite suites[] = {
 	{ "daemon_http_units", NULL, NULL, unit_tests },
 	{ "daemon_http_server", suite_init, suite_clean, server_tests },
-	{ "daemon_http_binary", NULL, NULL, binary_tests },
+	{ "daemon_http_binary", suite_init, suite_clean, binary_tests },
 	PA_TEST_SUITE_END,
 };
 
