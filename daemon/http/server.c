@@ -543,8 +543,12 @@ int pad_server_start(pad_server **out, pad_daemon *d)
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->connection_timeout, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_raw, NULL };
-	if (cfg->threads > 1)
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads, NULL };
+	/* MHD splits the connection limit among its threads and refuses more threads than connections. */
+	if (cfg->threads > 1 && cfg->max_connections > 1)
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+		                                     (intptr_t)(cfg->threads < cfg->max_connections ? cfg->threads
+		                                                                                 : cfg->max_connections),
+		                                     NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 
 	s->mhd = MHD_start_daemon(flags, (uint16_t)(cfg->unix_path ? 0 : cfg->port), NULL, NULL, on_request, s,

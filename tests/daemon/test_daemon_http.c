@@ -375,7 +375,7 @@ static inproc *inproc_start(const char *listen, const char *extra, const char *c
 	if (!p)
 		return NULL;
 	snprintf(yaml, sizeof(yaml),
-	         "daemon:\n  listen: \"%s\"\n  threads: 4\n  tokens:\n"
+	         "daemon:\n  listen: \"%s\"\n  tokens:\n"
 	         "    - { name: reader, sha256: %s, scope: read }\n"
 	         "    - { name: operator, sha256: %s, scope: operate }\n"
 	         "    - { name: admin, sha256: %s, scope: admin }\n%s",
@@ -605,7 +605,9 @@ static void test_rate_limit(void)
 
 typedef struct slow_call {
 	pa_daemon *client;
+	const char *path;
 	long status;
+	atomic_int done;
 } slow_call;
 
 static void *slow_thread(void *arg)
@@ -613,9 +615,45 @@ static void *slow_thread(void *arg)
 	slow_call *sc = arg;
 	char *reply = NULL;
 
-	pa_daemon_request(sc->client, "GET", "/t/slow", TOKEN_READ, NULL, &sc->status, &reply, NULL);
+	pa_daemon_request(sc->client, "GET", sc->path, TOKEN_READ, NULL, &sc->status, &reply, NULL);
+	atomic_store(&sc->done, 1);
 	free(reply);
 	return NULL;
+}
+
+/* max_connections: a connection over the limit waits unserved until one of the others goes. */
+static void test_connection_limit(void)
+{
+	inproc *p = inproc_start("127.0.0.1:0", "  max_connections: 2\n  threads: 1\n", NULL);
+	struct timespec t = { 0, 500 * 1000 * 1000 };
+	struct sockaddr_in sa;
+	int fds[2], port, i;
+	slow_call sc;
+	pthread_t th;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	port = (int)strtol(strrchr(pad_server_url(p->d.server), ':') + 1, NULL, 10);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 2; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		CU_ASSERT_FATAL(fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	}
+	sc.client = p->client;
+	sc.status = -1;
+	sc.path = "/healthz";
+	atomic_init(&sc.done, 0);
+	nanosleep(&t, NULL);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, slow_thread, &sc) == 0);
+	nanosleep(&t, NULL);
+	CU_ASSERT_EQUAL(atomic_load(&sc.done), 0);
+	close(fds[0]);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(sc.status, 200);
+	close(fds[1]);
+	inproc_stop(p);
 }
 
 static void test_drain(void)
@@ -635,6 +673,8 @@ static void test_drain(void)
 	/* A slow request in flight when the server stops still gets its answer. */
 	sc.client = p->client;
 	sc.status = 0;
+	sc.path = "/t/slow";
+	atomic_init(&sc.done, 0);
 	CU_ASSERT_FATAL(pthread_create(&th, NULL, slow_thread, &sc) == 0);
 	nanosleep(&t, NULL);
 	CU_ASSERT_EQUAL(pad_server_in_flight(p->d.server), 1);
@@ -957,6 +997,7 @@ static const pa_test server_tests[] = {
 	{ "401, 403, 404, 405, 400, 413, 500: all JSON with the request id", test_auth_and_errors },
 	{ "captures and query values decoded", test_captures_and_query },
 	{ "429 rate_limited with Retry-After, per token", test_rate_limit },
+	{ "max_connections: one over the limit waits for a free slot", test_connection_limit },
 	{ "draining: 503; stop waits for a slow request", test_drain },
 	{ "Unix socket: mode, refusals, removed on stop", test_unix_socket },
 	{ "TLS with a throwaway certificate", test_tls },
