@@ -2,7 +2,8 @@
 # every build so they cannot rot, never run by make check; `make bench`
 # builds them and `./dev bench` runs them in an optimised tree.
 PA_BENCH_CF = $(PA_BASE_CFLAGS) $(PA_DEP_CF)
-PA_BENCH_BINS = bench/hotpath bench/e2e bench/storm bench/scale bench/pgstore bench/fleet_storm bench/pool bench/jobs
+PA_BENCH_BINS = bench/hotpath bench/e2e bench/storm bench/scale bench/pgstore bench/fleet_storm bench/pool bench/jobs \
+	bench/daemon
 # The postgres benchmarks' helpers (the server of ./dev bench, a fresh database, the store).
 PA_BENCH_PG_SOURCES = bench/bench_pg.h bench/bench_pg.c
 
@@ -55,3 +56,9 @@ bench_fleet_storm_LDADD = bench/libbenchutil.la libprovauth.la tests/fake/libfak
 bench_pool_SOURCES = bench/pool.c $(PA_BENCH_PG_SOURCES)
 bench_pool_CFLAGS = $(PA_BENCH_CF)
 bench_pool_LDADD = bench/libbenchutil.la libprovauth.la $(PA_DEP_LIBS)
+
+# provauthd under wrk against the library called directly, the fake Pixverse compiled in.
+bench_daemon_SOURCES = bench/daemon.c
+bench_daemon_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)
+bench_daemon_CFLAGS = $(PA_BENCH_CF) $(MHD_CFLAGS)
+bench_daemon_LDADD = bench/libbenchutil.la libprovauth.la tests/fake/libfakeprov.la $(PA_DEP_LIBS) $(MHD_LIBS)

@@ -82,7 +82,7 @@ typedef struct pad_config {
 	char *unix_path;            /* set when listen is unix:... */
 	char *host;                 /* TCP: numeric address */
 	int port;                   /* TCP: 0 = any free port (tests read it from the ready file) */
-	int64_t socket_mode;        /* unix: the socket file's mode; 0660 */
+	int64_t socket_mode;        /* unix: the socket file's mode; 0660 (written "0660": quoted octal) */
 	char *tls_certificate;      /* PEM file; with tls_key: HTTPS */
 	char *tls_key;              /* PEM file; secret (checked like the settings file) */
 	pad_token tokens[PAD_MAX_TOKENS];
@@ -285,6 +285,24 @@ int pad_handle_healthz(pad_request *req, pad_reply *rep);
 int pad_handle_readyz(pad_request *req, pad_reply *rep);
 int pad_handle_metrics(pad_request *req, pad_reply *rep);
 int pad_handle_status_page(pad_request *req, pad_reply *rep);
+
+/* ---- ops/ additions (ops/login.c) ---- */
+/*
+ * POST /login (scope NONE; body form-encoded "token=...", or JSON
+ * {"token": ...}): a READ-or-higher token sets the status page's cookie
+ * (HttpOnly, SameSite=Strict, Path=/) and redirects to / (303); a wrong one
+ * gets the sign-in form again with 401. http/ must let this route's
+ * form-encoded body through (it is not JSON).
+ */
+int pad_handle_login(pad_request *req, pad_reply *rep);
+/*
+ * The status page's sign-in cookie in a Cookie header, percent-decoded into
+ * `out`: the token's length, or -1 when there is none. http/ takes it as
+ * the bearer of GET requests that carry no Authorization header (never of
+ * other methods: SameSite=Strict already stops other sites, this keeps the
+ * cookie read-only on principle).
+ */
+int pad_cookie_bearer(const char *cookie_header, char *out, size_t size);
 
 /* ------------------------------------------------------------------------ */
 /* The keeper (keeper/) and notifications (notify/)                         */

@@ -13,5 +13,5 @@ daemon_provauthd_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/core/include -I$(t
 	-DSYSCONFDIR='"$(sysconfdir)"'
 daemon_provauthd_CFLAGS = $(PA_BASE_CFLAGS) $(JSONC_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(OPENSSL_CFLAGS)
 daemon_provauthd_LDADD = libprovauth.la $(JSONC_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS)
-
+include $(srcdir)/daemon/ops/ops.mk
 include $(srcdir)/daemon/http/http.mk

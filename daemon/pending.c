@@ -9,32 +9,6 @@
 #include <string.h>
 #include "daemon.h"
 
-/* ---- ops/ ---- */
-void pad_metric_add(const char *family, const char *labels, int64_t delta)
-{
-	(void)family;
-	(void)labels;
-	(void)delta;
-}
-void pad_metric_set(const char *family, const char *labels, int64_t value)
-{
-	(void)family;
-	(void)labels;
-	(void)value;
-}
-void pad_metric_observe_ms(const char *family, const char *labels, double ms)
-{
-	(void)family;
-	(void)labels;
-	(void)ms;
-}
-void pad_metrics_from_event(const char *event, const provauth_log_field *f, size_t n)
-{
-	(void)event;
-	(void)f;
-	(void)n;
-}
-
 /* ---- keeper/ ---- */
 int pad_keeper_start(pad_keeper **out, pad_daemon *d)
 {
@@ -71,35 +45,7 @@ void pad_notify_from_event(pad_daemon *d, const char *event, const provauth_log_
 	(void)n;
 }
 
-/* ---- api/ (the table) and ops/ (its handlers) ---- */
-static int pending_ok(pad_request *req, pad_reply *rep)
-{
-	static const char body[] = "{\"status\":\"ok\"}";
-
-	(void)req;
-	rep->status = 200;
-	rep->content_type = "application/json";
-	if (!(rep->body = strdup(body)))
-		return PROVAUTH_ENOMEM;
-	rep->len = sizeof(body) - 1;
-	return 0;
-}
-int pad_handle_healthz(pad_request *req, pad_reply *rep)
-{
-	return pending_ok(req, rep);
-}
-int pad_handle_readyz(pad_request *req, pad_reply *rep)
-{
-	return pending_ok(req, rep);
-}
-int pad_handle_metrics(pad_request *req, pad_reply *rep)
-{
-	return pending_ok(req, rep);
-}
-int pad_handle_status_page(pad_request *req, pad_reply *rep)
-{
-	return pending_ok(req, rep);
-}
+/* ---- api/ (the table) ---- */
 const pad_route pad_routes[] = {
 	{ "GET", "/healthz", PAD_SCOPE_NONE, pad_handle_healthz, "healthz" },
 	{ "GET", "/readyz", PAD_SCOPE_NONE, pad_handle_readyz, "readyz" },

@@ -37,7 +37,7 @@ TAB_WIDTH = 4
 # "no core file exceeds about 600 lines without a comment saying why").
 FILE_LINES_MAX = 600
 
-SOURCE_DIRS = ("core", "plugins", "tools")
+SOURCE_DIRS = ("core", "plugins", "tools", "daemon")
 
 # Banned functions and what to use instead. Most write without a bound or
 # keep hidden state; atoi and friends cannot report a malformed number.
@@ -326,6 +326,8 @@ class FileCheck:
             where = "plugins/%s/" % plugin
         elif "tools" in parts:
             prefixes, where = ("cli_", "main"), "tools/"
+        elif "daemon" in parts:
+            prefixes, where = ("pad_", "main"), "daemon/"
         else:
             return
         for line, text, end in self.toplevel():

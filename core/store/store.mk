@@ -33,6 +33,7 @@ core_libprovauth_core_la_SOURCES += \
 	core/store/pg_pool.c \
 	core/store/key.c \
 	core/store/perm.c \
+	core/store/trusted_file.c \
 	core/store/holder.c \
 	core/store/seal.h \
 	core/store/seal.c \

@@ -179,6 +179,25 @@ static int read_listen(pad_config *c, const provauth_setting *block)
 	return 0;
 }
 
+/* A file mode, written in quotes as octal ("0660"): YAML would read 0660 as a number. */
+static int read_mode(int64_t *out, const provauth_setting *map, const char *key, int64_t def)
+{
+	const char *v;
+	char *end;
+	long mode;
+	int rc;
+
+	*out = def;
+	if ((rc = provauth_setting_get_string(&v, map, key, NULL)) < 0 || !v)
+		return rc;
+	errno = 0;
+	mode = strtol(v, &end, 8);
+	if (errno || *end || end == v || v[0] != '0' || mode < 0 || mode > 0777)
+		return provauth_setting_fail(map, key, "expected an octal file mode in quotes, e.g. \"0660\"");
+	*out = mode;
+	return 0;
+}
+
 static int read_keeper(pad_keeper_config *k, const provauth_setting *block)
 {
 	const provauth_setting *m;
@@ -232,7 +251,7 @@ static int read_config(pad_config *c, const provauth_setting *block)
 
 	if ((rc = provauth_setting_check_keys(block, daemon_keys)) < 0 ||
 	    (rc = read_listen(c, block)) < 0 ||
-	    (rc = provauth_setting_get_int(&c->socket_mode, block, "socket_mode", 0660, 0, 0777)) < 0 ||
+	    (rc = read_mode(&c->socket_mode, block, "socket_mode", 0660)) < 0 ||
 	    (rc = read_string(&c->tls_certificate, block, "tls_certificate", NULL)) < 0 ||
 	    (rc = read_string(&c->tls_key, block, "tls_key", NULL)) < 0 ||
 	    (rc = read_tokens(c, block)) < 0 ||

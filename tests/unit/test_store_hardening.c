@@ -398,6 +398,63 @@ static void test_owned_by_another_user_refused(void)
 	free(path);
 }
 
+/* provauth_trusted_file_read (provauthd's TLS files) keeps the same rules, on the descriptor read. */
+static void test_trusted_file(void)
+{
+	char *dir = pa_sprintf("%s/trusted-%d", tmpdir, ++db_counter), *path, *out = NULL;
+	size_t len = 0;
+	uid_t uid;
+	gid_t gid;
+	FILE *f;
+
+	CU_ASSERT_FATAL(dir && mkdir(dir, 0700) == 0);
+	path = pa_sprintf("%s/key.pem", dir);
+	CU_ASSERT_FATAL((f = fopen(path, "w")) != NULL);
+	fputs("-----BEGIN PRIVATE KEY-----\n", f);
+	CU_ASSERT_FATAL(fclose(f) == 0);
+	CU_ASSERT_EQUAL_FATAL(chmod(path, 0600), 0);
+	CU_ASSERT_EQUAL(provauth_trusted_file_read(&out, &len, path, PROVAUTH_TRUST_SECRET, 4096), 0);
+	CU_ASSERT_EQUAL(len, 28);
+	CU_ASSERT(out && strcmp(out, "-----BEGIN PRIVATE KEY-----\n") == 0);
+	provauth_free(out);
+	out = NULL;
+	/* Too large for what it claims to be. */
+	CU_ASSERT_EQUAL(provauth_trusted_file_read(&out, &len, path, PROVAUTH_TRUST_SECRET, 10), PROVAUTH_ECONFIG);
+	CU_ASSERT(error_has("too large"));
+	/* A secret readable by the group; a certificate may be. */
+	CU_ASSERT_EQUAL_FATAL(chmod(path, 0640), 0);
+	CU_ASSERT_EQUAL(provauth_trusted_file_read(&out, &len, path, PROVAUTH_TRUST_SECRET, 4096), PROVAUTH_ECONFIG);
+	CU_ASSERT(error_has("chmod 600"));
+	CU_ASSERT(error_has(path));
+	CU_ASSERT_EQUAL(provauth_trusted_file_read(&out, &len, path, 0, 4096), 0);
+	provauth_free(out);
+	out = NULL;
+	/* Writable by the group: anyone in it could swap the certificate. */
+	CU_ASSERT_EQUAL_FATAL(chmod(path, 0664), 0);
+	CU_ASSERT_EQUAL(provauth_trusted_file_read(&out, &len, path, 0, 4096), PROVAUTH_ECONFIG);
+	CU_ASSERT(error_has("writable by group or others"));
+	CU_ASSERT_EQUAL_FATAL(chmod(path, 0600), 0);
+	/* Its directory writable by others. */
+	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0777), 0);
+	CU_ASSERT_EQUAL(provauth_trusted_file_read(&out, &len, path, 0, 4096), PROVAUTH_ECONFIG);
+	CU_ASSERT(error_has(dir));
+	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0700), 0);
+	/* Not a regular file; not there. */
+	CU_ASSERT_EQUAL(provauth_trusted_file_read(&out, &len, dir, 0, 4096), PROVAUTH_ECONFIG);
+	CU_ASSERT(error_has("not a regular file"));
+	CU_ASSERT_EQUAL(provauth_trusted_file_read(&out, &len, "/nonexistent-dir-x/k.pem", 0, 4096) < 0, 1);
+	CU_ASSERT_PTR_NULL(out);
+	if (other_user(&uid, &gid, "trusted file owned by another user")) {
+		CU_ASSERT_EQUAL_FATAL(chown(path, uid, gid), 0);
+		CU_ASSERT_EQUAL(provauth_trusted_file_read(&out, &len, path, 0, 4096), PROVAUTH_ECONFIG);
+		CU_ASSERT(error_has("nobody"));
+		CU_ASSERT_EQUAL_FATAL(chown(path, 0, 0), 0);
+	}
+	CU_ASSERT_PTR_NULL(out);
+	free(path);
+	free(dir);
+}
+
 /* A new store in a directory another user squatted, with an empty database and a key file they know. */
 static void test_squatted_new_store_refused(void)
 {
@@ -542,6 +599,7 @@ static const pa_test tests[] = {
 	{ "squatted new store refused", test_squatted_new_store_refused },
 	{ "dead lease holder taken over", test_dead_holder_taken_over },
 	{ "reused pid and other host", test_reused_pid_and_other_host },
+	{ "trusted files for hosts", test_trusted_file },
 	PA_TEST_END
 };
 

@@ -16,6 +16,7 @@ PA_UNIT_TESTS = \
 	tests/unit/test_plugin_host \
 	tests/unit/test_session \
 	tests/unit/test_pool \
+	tests/unit/test_lease \
 	tests/unit/test_import \
 	tests/unit/test_store \
 	tests/unit/test_store_postgres \

@@ -523,6 +523,23 @@ PROVAUTH_EXTERN(int) provauth_setting_fail(const provauth_setting *map, const ch
 /* "daemon.tokens" and the like; for messages. */
 PROVAUTH_EXTERN(const char *) provauth_setting_path(const provauth_setting *node);
 
+/* ---- files a host trusts ---- */
+
+#define PROVAUTH_TRUST_SECRET 1u  /* the file holds a secret: no access by group or others */
+
+/*
+ * Reads a file the way the library reads its own keys (OpenSSH's rules):
+ * every directory on its real path, then the open descriptor, must be
+ * owned by the caller or root and not writable by group or others (with
+ * PROVAUTH_TRUST_SECRET the file must not be readable by them either); it
+ * must be a regular file of at most `max` bytes. *out is NUL-terminated,
+ * *len bytes long; free it with provauth_free (wipe it first if secret).
+ * PROVAUTH_ECONFIG names the file and what is wrong ("chmod 600 PATH"),
+ * PROVAUTH_ENOTFOUND when it does not exist. For provauthd's TLS key.
+ */
+PROVAUTH_EXTERN(int) provauth_trusted_file_read(char **out, size_t *len, const char *path, unsigned flags,
+                                                size_t max);
+
 /* ---- dividing work between processes and hosts ---- */
 
 /*
