@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include "daemon.h"
 
@@ -167,6 +169,14 @@ static int rate_check(pad_server *s, const pad_config *cfg, const pad_token *t)
 	return (int)wait;
 }
 
+static int is_form(conn *c)
+{
+	const char *ct = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 &&
+	       (ct[33] == '\0' || ct[33] == ';' || ct[33] == ' ');
+}
+
 static void dispatch(conn *c, pad_request *req, pad_reply *rep, const pad_route **route)
 {
 	pad_daemon *d = c->s->d;
@@ -209,11 +219,22 @@ static void dispatch(conn *c, pad_request *req, pad_reply *rep, const pad_route 
 	}
 	if ((*route)->scope > PAD_SCOPE_NONE) {
 		const char *h = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+		const char *cookie = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE);
+		char from_cookie[1024];
 		const char *tok;
 		size_t len;
-		int wait;
+		int wait, n;
 
-		if (pad_bearer_parse(h, &tok, &len) < 0 || !(req->token = pad_config_find_token(cfg, tok, len))) {
+		if (h) {
+			if (pad_bearer_parse(h, &tok, &len) == 0)
+				req->token = pad_config_find_token(cfg, tok, len);
+		} else if (cookie && strcmp(req->method, "GET") == 0 &&
+		           (n = pad_cookie_bearer(cookie, from_cookie, sizeof(from_cookie))) > 0) {
+			/* The status page's sign-in cookie (ops/login.c): read-only use, GET alone. */
+			req->token = pad_config_find_token(cfg, from_cookie, (size_t)n);
+		}
+		OPENSSL_cleanse(from_cookie, sizeof(from_cookie));
+		if (!req->token) {
 			pad_reply_error(rep, 401, "unauthorized", h ? "unknown or malformed bearer token"
 			                                            : "this route needs a bearer token");
 			pad_reply_header(rep, "WWW-Authenticate", "Bearer realm=\"provauthd\"");
@@ -233,7 +254,9 @@ static void dispatch(conn *c, pad_request *req, pad_reply *rep, const pad_route 
 			return;
 		}
 	}
-	if (pad_body_parse(&req->json, req->body, req->body_len) < 0) {
+	/* Open routes may take a form (ops/'s sign-in form posts one); they get the body as it came. */
+	if (!((*route)->scope == PAD_SCOPE_NONE && is_form(c)) &&
+	    pad_body_parse(&req->json, req->body, req->body_len) < 0) {
 		pad_reply_error(rep, 400, "bad_json", "the body must be a JSON object");
 		return;
 	}

@@ -308,9 +308,13 @@ int pa_daemon_request_raw(pa_daemon *h, const char *method, const char *path, co
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	if (body) {
+		const char *const *e = extra_headers;
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-		hl = curl_slist_append(hl, "Content-Type: application/json");
+		while (e && *e && strncasecmp(*e, "Content-Type:", 13) != 0)
+			e++;
+		if (!e || !*e)
+			hl = curl_slist_append(hl, "Content-Type: application/json");
 	}
 	if (token) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);

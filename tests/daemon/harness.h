@@ -79,7 +79,10 @@ int pa_daemon_rewrite_settings(pa_daemon *h, const pa_daemon_options *o);
  */
 int pa_daemon_request(pa_daemon *h, const char *method, const char *path, const char *token,
                       const char *body, long *status, char **reply, char **headers);
-/* The same with a body of `len` bytes (may hold NULs) and extra header lines ("X-A: b"), NULL-ended. */
+/*
+ * The same with a body of `len` bytes (may hold NULs) and extra header lines
+ * ("X-A: b"), NULL-ended; a Content-Type among them replaces the JSON one.
+ */
 int pa_daemon_request_raw(pa_daemon *h, const char *method, const char *path, const char *token,
                           const char *body, size_t len, const char *const *extra_headers, long *status,
                           char **reply, char **headers);

@@ -75,6 +75,31 @@ static int handle_fail(pad_request *req, pad_reply *rep)
 	return PROVAUTH_EIO;
 }
 
+/* Echoes a form body as it came. */
+static int handle_form(pad_request *req, pad_reply *rep)
+{
+	if (req->json)
+		return pad_reply_error(rep, 500, "parsed", "a form was parsed as JSON");
+	return pad_reply_text(rep, 200, "text/plain", req->body, req->body_len);
+}
+
+/* ops/login.c's cookie reader, reduced to what this test sends: provauthd_token=TOKEN. */
+int pad_cookie_bearer(const char *cookie_header, char *out, size_t size)
+{
+	const char *p = strstr(cookie_header, "provauthd_token=");
+	size_t n;
+
+	if (!p)
+		return -1;
+	p += 16;
+	n = strcspn(p, "; ");
+	if (n == 0 || n >= size)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return (int)n;
+}
+
 const pad_route pad_routes[] = {
 	{ "GET", "/healthz", PAD_SCOPE_NONE, handle_ok, "healthz" },
 	{ "GET", "/t/read", PAD_SCOPE_READ, handle_ok, "t_read" },
@@ -84,6 +109,7 @@ const pad_route pad_routes[] = {
 	{ "POST", "/t/items/{id}/call/{operation}", PAD_SCOPE_OPERATE, handle_ok, "t_call" },
 	{ "GET", "/t/slow", PAD_SCOPE_READ, handle_slow, "t_slow" },
 	{ "GET", "/t/fail", PAD_SCOPE_READ, handle_fail, "t_fail" },
+	{ "POST", "/t/form", PAD_SCOPE_NONE, handle_form, "t_form" },
 };
 const size_t pad_route_count = PAD_ARRAY_LEN(pad_routes);
 
@@ -574,6 +600,51 @@ static void test_captures_and_query(void)
 	inproc_stop(p);
 }
 
+/* The status page's cookie stands for a bearer token on GET alone; open routes take forms. */
+static void test_cookie_and_form(void)
+{
+	inproc *p = inproc_start("127.0.0.1:0", NULL, NULL);
+	const char *read_cookie[] = { "Cookie: a=b; provauthd_token=" TOKEN_READ, NULL };
+	const char *admin_cookie[] = { "Cookie: provauthd_token=" TOKEN_ADMIN, NULL };
+	const char *wrong_cookie[] = { "Cookie: provauthd_token=nope-0123456789abcdef", NULL };
+	const char *form[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
+	const char *form_admin[] = { "Content-Type: application/x-www-form-urlencoded",
+	                             "Authorization: Bearer " TOKEN_ADMIN, NULL };
+	char *r = NULL;
+	long st = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(pa_daemon_request_raw(p->client, "GET", "/t/read", NULL, NULL, 0, read_cookie, &st, &r, NULL), 0);
+	CU_ASSERT_EQUAL(st, 200);
+	CU_ASSERT(r && strstr(r, "\"token\":\"reader\"") != NULL);
+	free(r);
+	CU_ASSERT_EQUAL(pa_daemon_request_raw(p->client, "GET", "/t/read", NULL, NULL, 0, wrong_cookie, &st, &r, NULL), 0);
+	CU_ASSERT_EQUAL(st, 401);
+	free(r);
+	/* Not for other methods, even with an admin token in the cookie. */
+	CU_ASSERT_EQUAL(pa_daemon_request_raw(p->client, "POST", "/t/admin", NULL, "{}", 2, admin_cookie, &st, &r,
+	                                      NULL), 0);
+	CU_ASSERT_EQUAL(st, 401);
+	free(r);
+	/* An Authorization header, even a wrong one, wins over the cookie. */
+	CU_ASSERT_EQUAL(pa_daemon_request_raw(p->client, "GET", "/t/read", "wrong-token-0123456789abcdef", NULL, 0,
+	                                      read_cookie, &st, &r, NULL), 0);
+	CU_ASSERT_EQUAL(st, 401);
+	free(r);
+	/* A form reaches an open route as it came; a route behind a token still wants JSON. */
+	CU_ASSERT_EQUAL(pa_daemon_request_raw(p->client, "POST", "/t/form", NULL, "token=a%2Bb&x=1", 15, form, &st, &r,
+	                                      NULL), 0);
+	CU_ASSERT_EQUAL(st, 200);
+	CU_ASSERT(r && strcmp(r, "token=a%2Bb&x=1") == 0);
+	free(r);
+	CU_ASSERT_EQUAL(pa_daemon_request_raw(p->client, "POST", "/t/admin", NULL, "x=1", 3, form_admin, &st, &r, NULL),
+	                0);
+	CU_ASSERT_EQUAL(st, 400);
+	free(r);
+	CU_ASSERT(expect(p->client, "POST", "/t/form", NULL, "not json", 400, "bad_json"));
+	inproc_stop(p);
+}
+
 static void test_rate_limit(void)
 {
 	inproc *p = inproc_start("127.0.0.1:0", "  rate: 1\n  burst: 3\n", NULL);
@@ -702,7 +773,7 @@ static void test_unix_socket(void)
 
 	snprintf(path, sizeof(path), "%s/http.sock", tmpdir);
 	snprintf(listen, sizeof(listen), "unix:%s", path);
-	snprintf(extra, sizeof(extra), "  socket_mode: %d\n", 0600);
+	snprintf(extra, sizeof(extra), "  socket_mode: \"0600\"\n");
 	p = inproc_start(listen, extra, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	CU_ASSERT_STRING_EQUAL(pad_server_url(p->d.server), listen);
@@ -718,7 +789,7 @@ static void test_unix_socket(void)
 	inproc_stop(p);
 	CU_ASSERT(lstat(path, &st) != 0 && errno == ENOENT);
 	/* A stale socket file is replaced; a file that is not a socket is not. */
-	snprintf(extra, sizeof(extra), "  socket_mode: %d\n", 0660);
+	snprintf(extra, sizeof(extra), "  socket_mode: \"0660\"\n");
 	p = inproc_start(listen, extra, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	CU_ASSERT(lstat(path, &st) == 0 && (st.st_mode & 0777) == 0660);
@@ -867,7 +938,7 @@ static void test_binary_unix_socket(void)
 	o.tokens = tokens;
 	o.ntokens = PAD_ARRAY_LEN(tokens);
 	o.listen = "unix";
-	o.daemon_yaml = "  socket_mode: 384\n"; /* 0600 */
+	o.daemon_yaml = "  socket_mode: \"0600\"\n";
 	CU_ASSERT_FATAL(pa_daemon_start(&h, &o) == 0);
 	CU_ASSERT_FATAL(strncmp(pa_daemon_url(h), "unix:/", 6) == 0);
 	snprintf(sock, sizeof(sock), "%s", pa_daemon_url(h) + 5);
@@ -996,6 +1067,7 @@ static const pa_test unit_tests[] = {
 static const pa_test server_tests[] = {
 	{ "401, 403, 404, 405, 400, 413, 500: all JSON with the request id", test_auth_and_errors },
 	{ "captures and query values decoded", test_captures_and_query },
+	{ "the sign-in cookie on GET; forms on open routes", test_cookie_and_form },
 	{ "429 rate_limited with Retry-After, per token", test_rate_limit },
 	{ "max_connections: one over the limit waits for a free slot", test_connection_limit },
 	{ "draining: 503; stop waits for a slow request", test_drain },
