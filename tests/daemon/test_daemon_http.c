@@ -990,6 +990,26 @@ static void test_binary_bad_tls_file(void)
 	CU_ASSERT_PTR_NULL(h);
 }
 
+/* The harness's fake helper: provauthd takes the providers: block pointing at the fake. */
+static void test_binary_with_fake(void)
+{
+	pa_daemon_options o = PA_DAEMON_OPTIONS_INIT;
+	fake_pixverse *srv = pa_daemon_start_fake_pixverse();
+	char yaml[1024];
+	pa_daemon *h;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+	o.tokens = tokens;
+	o.ntokens = PAD_ARRAY_LEN(tokens);
+	o.yaml = pa_daemon_pixverse_yaml(yaml, sizeof(yaml), srv);
+	CU_ASSERT(strstr(yaml, fake_pixverse_url(srv)) != NULL);
+	CU_ASSERT_FATAL(pa_daemon_start(&h, &o) == 0);
+	CU_ASSERT(expect(h, "GET", "/healthz", NULL, NULL, 200, NULL));
+	CU_ASSERT(pa_daemon_log_contains(h, "\"provider\":\"pixverse\""));
+	CU_ASSERT_EQUAL(pa_daemon_stop(h, 30), 0);
+	fake_pixverse_stop(srv);
+}
+
 /* A request whose body is still coming when SIGTERM arrives: it is answered, new ones are refused. */
 static void test_binary_drain(void)
 {
@@ -1083,6 +1103,7 @@ static const pa_test binary_tests[] = {
 	{ "provauthd: Unix socket with its mode, removed on exit", test_binary_unix_socket },
 	{ "provauthd: TLS with a throwaway certificate", test_binary_tls },
 	{ "provauthd: a bad TLS key file stops the start", test_binary_bad_tls_file },
+	{ "provauthd with the fake Pixverse's providers block", test_binary_with_fake },
 	PA_TEST_END,
 };
 
