@@ -13,6 +13,7 @@ core_libprovauth_core_la_SOURCES += \
 	core/session/recover.c \
 	core/session/ahead.c \
 	core/session/run.c \
+	core/session/keep.c \
 	core/session/update.c \
 	core/session/failure.c \
 	core/session/refresh_refused.c

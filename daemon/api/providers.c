@@ -4,7 +4,7 @@
  * directory appears after SIGHUP, with the file it came from.
  */
 #include "config.h"
-#include "daemon.h"
+#include "api.h"
 
 static json_object *operations_json(const provauth_provider_info *info)
 {

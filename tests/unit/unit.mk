@@ -15,6 +15,7 @@ PA_UNIT_TESTS = \
 	tests/unit/test_loader \
 	tests/unit/test_plugin_host \
 	tests/unit/test_session \
+	tests/unit/test_keep \
 	tests/unit/test_pool \
 	tests/unit/test_lease \
 	tests/unit/test_import \
@@ -37,6 +38,8 @@ TESTS += $(PA_UNIT_TESTS)
 
 # A provider scripted step by step, for the session manager's paths.
 tests_unit_test_session_SOURCES = tests/unit/test_session.c \
+	tests/unit/scripted_provider.c tests/unit/scripted_provider.h
+tests_unit_test_keep_SOURCES = tests/unit/test_keep.c \
 	tests/unit/scripted_provider.c tests/unit/scripted_provider.h
 tests_unit_test_pool_SOURCES = tests/unit/test_pool.c \
 	tests/unit/scripted_provider.c tests/unit/scripted_provider.h

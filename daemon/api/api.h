@@ -1,0 +1,63 @@
+/*
+ * daemon/api/: the REST routes of provauthd. Internal to the room; the
+ * other rooms see only pad_routes[] (daemon.h). Every handler works on
+ * req->world->manager through libprovauth's public API, answers JSON, and
+ * passes every library failure to pad_reply_provauth.
+ */
+#ifndef PAD_API_H
+#define PAD_API_H
+
+#include "daemon.h"
+
+/* Handlers (one file per concern: accounts.c, auth_routes.c, calls.c, jobs.c). */
+int pad_api_accounts_list(pad_request *req, pad_reply *rep);
+int pad_api_accounts_get(pad_request *req, pad_reply *rep);
+int pad_api_accounts_delete(pad_request *req, pad_reply *rep);
+int pad_api_import_cookies(pad_request *req, pad_reply *rep);
+int pad_api_reauth(pad_request *req, pad_reply *rep);
+int pad_api_connect_google(pad_request *req, pad_reply *rep);
+int pad_api_pixverse_status(pad_request *req, pad_reply *rep);
+int pad_api_call(pad_request *req, pad_reply *rep);
+int pad_api_jobs_create(pad_request *req, pad_reply *rep);
+int pad_api_jobs_get(pad_request *req, pad_reply *rep);
+int pad_api_pool(pad_request *req, pad_reply *rep);
+/* providers.c: GET /v1/providers */
+int pad_handle_providers(pad_request *req, pad_reply *rep);
+
+/* ---- body fields (body.c) ---- */
+
+/*
+ * Checks that the body is a JSON object holding only `allowed` keys
+ * (NULL-terminated); 0, or 1 after a 400 reply naming the first other key
+ * (every helper here: 1 means the reply is written, the handler returns 0).
+ * An empty body counts as {} when `empty_ok`.
+ */
+int pad_api_body_keys(pad_request *req, pad_reply *rep, const char *const *allowed, int empty_ok);
+/*
+ * A string member: 0 with *out (borrowed; NULL when absent), or 1 after a
+ * 400 reply naming `field` when it is present with another type, empty, or
+ * required and absent.
+ */
+int pad_api_body_string(pad_request *req, pad_reply *rep, json_object *obj, const char *field, int required,
+                        const char **out);
+/* A boolean member: 0 with *out (`def` when absent), or 1 after a 400 naming the field. */
+int pad_api_body_bool(pad_request *req, pad_reply *rep, json_object *obj, const char *field, int def, int *out);
+/* A query flag ("true"/"false"/"1"/"0"), `def` when absent; 400 naming it otherwise. */
+int pad_api_query_bool(pad_request *req, pad_reply *rep, const char *name, int def, int *out);
+
+/* ---- accounts as JSON (account_json.c) ---- */
+
+/*
+ * The account as the API shows it: ids, health, needs_human in words,
+ * credentials present as {kind, name, expires_at, redacted:true} and never
+ * a value, and the pool's view (`pool` may be NULL: none).
+ */
+json_object *pad_api_account_json(const provauth_account *a, const provauth_pool_account *pool);
+/* The pool's view of account `id`, or NULL (no pool hooks, or not found). Free with provauth_pool_account_free. */
+provauth_pool_account *pad_api_pool_account(provauth_manager *m, const provauth_account *a);
+/* The pool account as JSON (credits by kind, slots, status, priority, cooldown). */
+json_object *pad_api_pool_account_json(const provauth_pool_account *p);
+/* Reads account `id` and replies 200 with its JSON wrapped as {success, updated_fields, account}. */
+int pad_api_reply_account_change(pad_request *req, pad_reply *rep, const char *id, json_object *updated_fields);
+
+#endif /* PAD_API_H */

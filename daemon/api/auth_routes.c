@@ -1,0 +1,376 @@
+/*
+ * The spec's four account routes (notes, section C): import-cookies,
+ * reauth, connect-google, pixverse-status. The library does the work
+ * (provauth_account_import_ext, provauth_account_reauth,
+ * provauth_account_set_auth_method, provauth_call "status"); this file
+ * checks the input, says what changed, and shapes the answers as the notes
+ * do.
+ */
+#include "config.h"
+#include <string.h>
+#include "api.h"
+
+/* ---- helpers ---- */
+
+/* The loaded provider `id` (its strings are the manager's), 0; or -1 when none is loaded. */
+static int provider_info(provauth_provider_info *out, provauth_manager *m, const char *id)
+{
+	size_t i, n = provauth_manager_provider_count(m);
+
+	for (i = 0; i < n; i++)
+		if (provauth_manager_provider_info(out, m, i) == 0 && out->id && strcmp(out->id, id) == 0)
+			return 0;
+	return -1;
+}
+
+static int provider_has_operation(const provauth_provider_info *p, const char *op)
+{
+	size_t i;
+
+	for (i = 0; p->operations && p->operations[i]; i++)
+		if (strcmp(p->operations[i], op) == 0)
+			return 1;
+	return 0;
+}
+
+/* The value of credential (kind, name) in `a`, or NULL; compared, never shown. */
+static const char *cred_value(const provauth_account *a, const char *kind, const char *name)
+{
+	return a ? provauth_account_credential(a, kind, name) : NULL;
+}
+
+static int same(const char *x, const char *y)
+{
+	return (!x && !y) || (x && y && strcmp(x, y) == 0);
+}
+
+/* Whether the credentials of `kind` differ between the two accounts (either may be NULL). */
+static int kind_changed(const provauth_account *before, const provauth_account *after, const char *kind)
+{
+	const provauth_account *sides[2] = { before, after };
+	size_t s, i;
+
+	for (s = 0; s < 2; s++) {
+		const provauth_account *a = sides[s], *other = sides[1 - s];
+		size_t n = a ? provauth_account_credential_count(a) : 0;
+
+		for (i = 0; i < n; i++) {
+			provauth_credential c;
+			if (provauth_account_credential_at(&c, a, i) < 0 || strcmp(c.kind, kind) != 0)
+				continue;
+			if (!same(c.value, cred_value(other, kind, c.name)))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* The names of what changed from `before` (NULL: a new account) to `after`, as the notes' updated_fields. */
+static json_object *changed_fields(const provauth_account *before, const provauth_account *after)
+{
+	static const struct { const char *kind, *field; } kinds[] = {
+		{ PROVAUTH_CRED_JWT, "jwt_token" },
+		{ PROVAUTH_CRED_COOKIE, "cookies" },
+		{ PROVAUTH_CRED_PASSWORD, "password" },
+		{ PROVAUTH_CRED_API_KEY, "api_keys" },
+		{ PROVAUTH_CRED_REFRESH_TOKEN, "refresh_token" },
+		{ PROVAUTH_CRED_ACCESS_TOKEN, "access_token" },
+	};
+	json_object *arr = json_object_new_array();
+	size_t i;
+
+	if (!after)
+		return arr;
+	if (!before || !same(before->email, after->email))
+		json_object_array_add(arr, json_object_new_string("email"));
+	if (!before || before->state.auth_method != after->state.auth_method)
+		json_object_array_add(arr, json_object_new_string("auth_method"));
+	for (i = 0; i < PAD_ARRAY_LEN(kinds); i++)
+		if (kind_changed(before, after, kinds[i].kind))
+			json_object_array_add(arr, json_object_new_string(kinds[i].field));
+	if (!before || !same(before->metadata, after->metadata))
+		json_object_array_add(arr, json_object_new_string("metadata"));
+	if (before && !same(before->state.health.state, after->state.health.state))
+		json_object_array_add(arr, json_object_new_string("session_health"));
+	return arr;
+}
+
+/* The account `id` as now stored, or a reply (1) when it cannot be had. */
+static int load(provauth_account **out, pad_reply *rep, provauth_manager *m, const char *id)
+{
+	int rc;
+
+	*out = NULL;
+	if ((rc = provauth_account_get(out, m, id)) < 0) {
+		pad_reply_provauth(rep, rc);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Routes that sign in with a password (reauth) or turn it off
+ * (connect-google) make sense only for a provider that logs in with one.
+ */
+static int check_password_provider(pad_reply *rep, provauth_manager *m, const provauth_account *a)
+{
+	provauth_provider_info info;
+
+	if (provider_info(&info, m, a->provider) < 0 || !info.can_reauth) {
+		pad_reply_error(rep, 400, "unsupported", "account %s: provider %s does not sign in with a password",
+		                a->id, a->provider);
+		return 1;
+	}
+	return 0;
+}
+
+/* Stores the password given with an import, retrying once over a concurrent change. */
+static int store_password(provauth_manager *m, const char *id, const char *password)
+{
+	provauth_account *a = NULL;
+	int rc = 0, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if ((rc = provauth_account_get(&a, m, id)) < 0)
+			return rc;
+		if ((rc = provauth_account_set_credential(a, PROVAUTH_CRED_PASSWORD, NULL, password, 0)) == 0)
+			rc = provauth_account_put(m, a);
+		provauth_account_free(a);
+		a = NULL;
+		if (rc != PROVAUTH_ECONFLICT)
+			break;
+	}
+	return rc;
+}
+
+/* ---- POST /v1/accounts/import-cookies ---- */
+
+/* No email learnt: the notes' 422 {code "email_missing", hint}. */
+static int reply_email_missing(pad_request *req, pad_reply *rep, const char *why)
+{
+	json_object *o = json_object_new_object(), *e = json_object_new_object();
+
+	json_object_object_add(e, "code", json_object_new_string("email_missing"));
+	json_object_object_add(e, "message", json_object_new_string(why));
+	json_object_object_add(e, "request_id", json_object_new_string(req->id));
+	json_object_object_add(e, "hint", json_object_new_string(
+		"the cookies did not say which account they belong to: export them again from a tab where you are "
+		"logged in to the provider"));
+	json_object_object_add(o, "error", e);
+	return pad_reply_json(rep, 422, o);
+}
+
+/* The library says it learnt no email when the service's answer had none (EPROTOCOL naming it). */
+static int is_email_missing(int rc)
+{
+	return rc == PROVAUTH_EPROTOCOL && strstr(provauth_last_error(), "no email") != NULL;
+}
+
+int pad_api_import_cookies(pad_request *req, pad_reply *rep)
+{
+	static const char *const keys[] = { "provider_id", "url", "raw_data", "password", NULL };
+	provauth_manager *m = req->world->manager;
+	provauth_provider_info info;
+	provauth_account **before = NULL, *after = NULL;
+	const provauth_account *prev = NULL;
+	const char *provider, *url, *password;
+	json_object *raw, *cookies, *o, *fields;
+	size_t nbefore = 0, i;
+	char *id = NULL;
+	int rc;
+
+	if (pad_api_body_keys(req, rep, keys, 0) ||
+	    pad_api_body_string(req, rep, req->json, "provider_id", 1, &provider) ||
+	    pad_api_body_string(req, rep, req->json, "url", 0, &url) ||
+	    pad_api_body_string(req, rep, req->json, "password", 0, &password))
+		return 0;
+	if (!json_object_object_get_ex(req->json, "raw_data", &raw) || !raw)
+		return pad_reply_error(rep, 400, "invalid", "field 'raw_data' is required");
+	if (!json_object_is_type(raw, json_type_object))
+		return pad_reply_error(rep, 400, "invalid", "field 'raw_data' must be an object");
+	if (!json_object_object_get_ex(raw, "cookies", &cookies) || !cookies ||
+	    (!json_object_is_type(cookies, json_type_object) && !json_object_is_type(cookies, json_type_array)))
+		return pad_reply_error(rep, 400, "invalid", "field 'raw_data.cookies' must be an object of "
+		                       "name: value (or a browser export's array)");
+	if (provider_info(&info, m, provider) < 0)
+		return pad_reply_error(rep, 400, "invalid", "field 'provider_id': no provider '%.64s' is loaded",
+		                       provider);
+	/* What the store held, to say whether the import created or updated, and what. */
+	if ((rc = provauth_account_list(&before, &nbefore, m, provider)) < 0)
+		return pad_reply_provauth(rep, rc);
+	/*
+	 * raw_data is handed to the provider as it came: Pixverse's import takes
+	 * the browser extension's shape itself (cookies, jwt_token, session_ids),
+	 * as `provauth accounts import-cookies` hands it a file.
+	 */
+	rc = provauth_account_import_ext(&id, m, provider, "cookies", json_object_to_json_string_ext(raw,
+	                                 JSON_C_TO_STRING_PLAIN), NULL);
+	if (rc < 0) {
+		provauth_account_list_free(before, nbefore);
+		if (is_email_missing(rc))
+			return reply_email_missing(req, rep, provauth_last_error());
+		return pad_reply_provauth(rep, rc);
+	}
+	if (password && (rc = store_password(m, id, password)) < 0)
+		goto fail;
+	if ((rc = provauth_account_get(&after, m, id)) < 0)
+		goto fail;
+	for (i = 0; i < nbefore; i++)
+		if (strcmp(before[i]->id, id) == 0)
+			prev = before[i];
+	fields = changed_fields(prev, after);
+	o = json_object_new_object();
+	json_object_object_add(o, "success", json_object_new_boolean(1));
+	json_object_object_add(o, "message", json_object_new_string(prev ? "account updated from the cookies"
+	                                                                 : "account created from the cookies"));
+	json_object_object_add(o, "account_id", json_object_new_string(id));
+	json_object_object_add(o, "email", after->email ? json_object_new_string(after->email) : NULL);
+	json_object_object_add(o, "created", json_object_new_boolean(prev == NULL));
+	json_object_object_add(o, "updated_fields", fields);
+	{
+		const provauth_log_field f[] = { PAD_F_STR("account_id", id), PAD_F_STR("provider", provider),
+		                                 PAD_F_BOOL("created", prev == NULL),
+		                                 PAD_F_BOOL("password_given", password != NULL) };
+		pad_log(req->daemon, PROVAUTH_LOG_INFO, "api_account_imported", f, PAD_ARRAY_LEN(f));
+	}
+	provauth_account_free(after);
+	provauth_account_list_free(before, nbefore);
+	provauth_free(id);
+	return pad_reply_json(rep, 200, o);
+fail:
+	provauth_account_free(after);
+	provauth_account_list_free(before, nbefore);
+	provauth_free(id);
+	return pad_reply_provauth(rep, rc);
+}
+
+/* ---- POST /v1/accounts/{id}/reauth ---- */
+
+int pad_api_reauth(pad_request *req, pad_reply *rep)
+{
+	static const char *const keys[] = { "password", "headless", NULL };
+	provauth_manager *m = req->world->manager;
+	provauth_account *before = NULL, *after = NULL;
+	const char *password;
+	json_object *fields;
+	int headless, rc;
+
+	/* headless is the notes' field; the login is an API call, there is no browser to hide. */
+	if (pad_api_body_keys(req, rep, keys, 1) ||
+	    pad_api_body_string(req, rep, req->json, "password", 0, &password) ||
+	    pad_api_body_bool(req, rep, req->json, "headless", 1, &headless))
+		return 0;
+	if (load(&before, rep, m, req->params[0]))
+		return 0;
+	if (check_password_provider(rep, m, before)) {
+		provauth_account_free(before);
+		return 0;
+	}
+	if ((rc = provauth_account_reauth(m, before->id, password)) < 0) {
+		provauth_account_free(before);
+		return pad_reply_provauth(rep, rc);
+	}
+	if ((rc = provauth_account_get(&after, m, before->id)) < 0) {
+		provauth_account_free(before);
+		return pad_reply_provauth(rep, rc);
+	}
+	fields = changed_fields(before, after);
+	rc = pad_api_reply_account_change(req, rep, after->id, fields);
+	provauth_account_free(before);
+	provauth_account_free(after);
+	return rc;
+}
+
+/* ---- POST /v1/accounts/{id}/connect-google ---- */
+
+int pad_api_connect_google(pad_request *req, pad_reply *rep)
+{
+	static const char *const keys[] = { "id_token", NULL };
+	provauth_manager *m = req->world->manager;
+	provauth_account *before = NULL, *after = NULL;
+	const char *id_token;
+	json_object *fields;
+	int rc;
+
+	/*
+	 * As in the notes, the ID token is required but not exchanged (nor
+	 * stored): the route marks the account as one that signs in with
+	 * Google, which turns password reauth off for it.
+	 */
+	if (pad_api_body_keys(req, rep, keys, 0) ||
+	    pad_api_body_string(req, rep, req->json, "id_token", 1, &id_token))
+		return 0;
+	if (load(&before, rep, m, req->params[0]))
+		return 0;
+	if (check_password_provider(rep, m, before)) {
+		provauth_account_free(before);
+		return 0;
+	}
+	if ((rc = provauth_account_set_auth_method(m, before->id, PROVAUTH_AUTH_GOOGLE)) < 0 ||
+	    (rc = provauth_account_get(&after, m, before->id)) < 0) {
+		provauth_account_free(before);
+		return pad_reply_provauth(rep, rc);
+	}
+	fields = changed_fields(before, after);
+	rc = pad_api_reply_account_change(req, rep, after->id, fields);
+	provauth_account_free(before);
+	provauth_account_free(after);
+	return rc;
+}
+
+/* ---- GET /v1/accounts/{id}/pixverse-status ---- */
+
+/* Copies the notes' keys of the provider's answer; anything else it says stays out of the contract. */
+static void take(json_object *dst, json_object *src, const char *key, json_type type)
+{
+	json_object *v;
+
+	if (src && json_object_object_get_ex(src, key, &v) && v && json_object_is_type(v, type))
+		json_object_object_add(dst, key, json_object_get(v));
+}
+
+int pad_api_pixverse_status(pad_request *req, pad_reply *rep)
+{
+	provauth_manager *m = req->world->manager;
+	provauth_provider_info info;
+	provauth_account *a = NULL;
+	json_object *o, *answer = NULL, *credits = json_object_new_object(), *c;
+	char *out = NULL;
+	int force, rc;
+
+	/* force is the notes' argument; credits are read live on every call, so it changes nothing yet. */
+	if (pad_api_query_bool(req, rep, "force", 0, &force) || load(&a, rep, m, req->params[0])) {
+		json_object_put(credits);
+		return 0;
+	}
+	if (provider_info(&info, m, a->provider) < 0 || !provider_has_operation(&info, "status")) {
+		rc = pad_reply_error(rep, 400, "unsupported", "account %s: provider %s has no status operation", a->id,
+		                     a->provider);
+		json_object_put(credits);
+		provauth_account_free(a);
+		return rc;
+	}
+	rc = provauth_call(&out, m, a->id, "status", NULL, 0);
+	if (rc == 0)
+		answer = json_tokener_parse(out);
+	provauth_free(out);
+	if (rc < 0) {
+		/* The notes' rule: a provider error gives empty credits, not an HTTP error. */
+		const provauth_log_field f[] = { PAD_F_STR("account_id", a->id), PAD_F_INT("code", rc),
+		                                 PAD_F_STR("error", provauth_strerror(rc)) };
+		pad_log(req->daemon, PROVAUTH_LOG_INFO, "api_status_credits_unavailable", f, PAD_ARRAY_LEN(f));
+		provauth_error_clear();
+	}
+	if (answer && json_object_object_get_ex(answer, "credits", &c) && json_object_is_type(c, json_type_object)) {
+		take(credits, c, "web", json_type_int);
+		take(credits, c, "openapi", json_type_int);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "provider_id", json_object_new_string(a->provider));
+	json_object_object_add(o, "email", a->email ? json_object_new_string(a->email) : NULL);
+	json_object_object_add(o, "credits", credits);
+	take(o, answer, "ad_watch_task", json_type_object);
+	json_object_put(answer);
+	provauth_account_free(a);
+	return pad_reply_json(rep, 200, o);
+}
