@@ -6,8 +6,9 @@
 #   test_daemon_http  the HTTP layer: router, bearer tokens, rate limits and
 #                     replies as units; the server in-process over a route
 #                     table of its own (401/403/404/405/400/413/429, the Unix
-#                     socket's mode, TLS, draining); the real provauthd:
-#                     SIGTERM drains, no secret in its log
+#                     socket's mode, TLS, draining); the real provauthd on
+#                     api/'s routes: the same errors, 429, the sign-in
+#                     cookie, metrics; SIGTERM drains; no secret in its log
 PA_DAEMON_HARNESS = tests/daemon/harness.c tests/daemon/harness.h
 PA_DAEMON_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir) -I$(top_srcdir)/tests/fake \
 	-I$(top_srcdir)/tests/daemon -I$(top_srcdir)/tests/support

@@ -8,8 +8,10 @@
  *            400/413/429/500 over HTTP, every error JSON with the request id,
  *            draining, a slow request finishing while the server stops, the
  *            Unix socket's mode, TLS with a certificate made here
- *   binary   the real provauthd through the harness: routes, SIGTERM drains a
- *            request in flight and exits 0, no token in its log
+ *   binary   the real provauthd through the harness: api/'s routes (401, 403,
+ *            400, 413, 405, 404, 429, the sign-in cookie, metrics), SIGTERM
+ *            drains a request in flight and exits 0, a Unix socket with its
+ *            mode, TLS, no token in its log
  */
 #include "config.h"
 #include <errno.h>
@@ -1010,6 +1012,85 @@ static void test_binary_with_fake(void)
 	fake_pixverse_stop(srv);
 }
 
+/* provauthd with api/'s routes: the HTTP layer's answers on the real table, metrics, the cookie. */
+static void test_binary_real_routes(void)
+{
+	static const pa_daemon_token three[] = {
+		{ "reader", TOKEN_READ, "read" },
+		{ "operator", TOKEN_OPERATE, "operate" },
+		{ "admin", TOKEN_ADMIN, "admin" },
+	};
+	const char *cookie[] = { "Cookie: provauthd_token=" TOKEN_READ, NULL };
+	pa_daemon_options o = PA_DAEMON_OPTIONS_INIT;
+	char *headers = NULL, *reply = NULL, *v, big[2100];
+	int limited = 0, i;
+	pa_daemon *h;
+	long st;
+
+	o.tokens = three;
+	o.ntokens = PAD_ARRAY_LEN(three);
+	o.daemon_yaml = "  max_body: 1024\n  rate: 2\n  burst: 40\n";
+	CU_ASSERT_FATAL(pa_daemon_start(&h, &o) == 0);
+	st = call(h, "GET", "/v1/accounts", NULL, NULL, NULL, &headers);
+	CU_ASSERT_EQUAL(st, 401);
+	v = pa_daemon_header(headers, "WWW-Authenticate");
+	CU_ASSERT(v && strncmp(v, "Bearer", 6) == 0);
+	free(v);
+	free(headers);
+	CU_ASSERT(expect(h, "GET", "/v1/accounts", "wrong-token-0123456789abcdef", NULL, 401, "unauthorized"));
+	CU_ASSERT(expect(h, "GET", "/v1/accounts", TOKEN_READ, NULL, 200, NULL));
+	CU_ASSERT(expect(h, "DELETE", "/v1/accounts/someone", TOKEN_READ, NULL, 403, "forbidden"));
+	CU_ASSERT(expect(h, "DELETE", "/v1/accounts/someone", TOKEN_OPERATE, NULL, 403, "forbidden"));
+	CU_ASSERT(expect(h, "POST", "/v1/accounts/import-cookies", TOKEN_OPERATE, "{}", 403, "forbidden"));
+	CU_ASSERT(expect(h, "POST", "/v1/accounts/import-cookies", TOKEN_ADMIN, "{bad", 400, "bad_json"));
+	CU_ASSERT(expect(h, "POST", "/v1/accounts/import-cookies", TOKEN_ADMIN, "[]", 400, "bad_json"));
+	memset(big, ' ', sizeof(big) - 1);
+	big[0] = '{';
+	big[sizeof(big) - 2] = '}';
+	big[sizeof(big) - 1] = '\0';
+	CU_ASSERT(expect(h, "POST", "/v1/accounts/import-cookies", TOKEN_ADMIN, big, 413, "too_large"));
+	st = call(h, "PUT", "/v1/accounts", TOKEN_ADMIN, "{}", NULL, &headers);
+	CU_ASSERT_EQUAL(st, 405);
+	v = pa_daemon_header(headers, "Allow");
+	CU_ASSERT(v && strcmp(v, "GET") == 0);
+	free(v);
+	free(headers);
+	CU_ASSERT(expect(h, "GET", "/v1/accounts/a%2Fb", TOKEN_READ, NULL, 400, "bad_id"));
+	CU_ASSERT(expect(h, "GET", "/v1/nothing", TOKEN_READ, NULL, 404, "not_found"));
+	CU_ASSERT(expect(h, "GET", "/v1/accounts/", TOKEN_READ, NULL, 404, "not_found"));
+	/* The status page's cookie, read by ops/, is a bearer for GET. */
+	CU_ASSERT_EQUAL(pa_daemon_request_raw(h, "GET", "/v1/accounts", NULL, NULL, 0, cookie, &st, &reply, NULL), 0);
+	CU_ASSERT_EQUAL(st, 200);
+	free(reply);
+	/* What this layer counted, as ops/ shows it. */
+	CU_ASSERT_EQUAL(pa_daemon_request(h, "GET", "/metrics", TOKEN_READ, NULL, &st, &reply, NULL), 0);
+	CU_ASSERT_EQUAL(st, 200);
+	CU_ASSERT(reply && strstr(reply, "provauthd_http_requests_total") != NULL);
+	CU_ASSERT(reply && strstr(reply, "accounts_list") != NULL);
+	free(reply);
+	/* 2 a second after a burst of 40: a quick run of requests meets 429 with Retry-After. */
+	for (i = 0; i < 60 && !limited; i++) {
+		st = call(h, "GET", "/v1/accounts", TOKEN_OPERATE, NULL, NULL, &headers);
+		if (st == 429) {
+			limited = 1;
+			v = pa_daemon_header(headers, "Retry-After");
+			CU_ASSERT(v && strtol(v, NULL, 10) >= 1);
+			free(v);
+		} else {
+			CU_ASSERT_EQUAL(st, 200);
+		}
+		free(headers);
+	}
+	CU_ASSERT(limited);
+	CU_ASSERT(expect(h, "GET", "/v1/accounts", TOKEN_OPERATE, NULL, 429, "rate_limited"));
+	CU_ASSERT(expect(h, "GET", "/healthz", NULL, NULL, 200, NULL));
+	CU_ASSERT(!pa_daemon_log_contains(h, TOKEN_READ));
+	CU_ASSERT(!pa_daemon_log_contains(h, TOKEN_OPERATE));
+	CU_ASSERT(!pa_daemon_log_contains(h, TOKEN_ADMIN));
+	CU_ASSERT(!pa_daemon_log_contains(h, "wrong-token"));
+	CU_ASSERT_EQUAL(pa_daemon_stop(h, 30), 0);
+}
+
 /* A request whose body is still coming when SIGTERM arrives: it is answered, new ones are refused. */
 static void test_binary_drain(void)
 {
@@ -1099,6 +1180,7 @@ static const pa_test server_tests[] = {
 
 static const pa_test binary_tests[] = {
 	{ "provauthd: open routes, 404, 405", test_binary_routes },
+	{ "provauthd: api/'s routes: 401, 403, 400, 413, 405, 404, 429, cookie, metrics", test_binary_real_routes },
 	{ "provauthd: SIGTERM answers the request in flight, exits 0", test_binary_drain },
 	{ "provauthd: Unix socket with its mode, removed on exit", test_binary_unix_socket },
 	{ "provauthd: TLS with a throwaway certificate", test_binary_tls },
