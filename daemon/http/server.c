@@ -411,6 +411,13 @@ static size_t unescape_raw(void *cls, struct MHD_Connection *mc, char *uri)
 
 /* ---- starting and stopping ---- */
 
+static void wipe_free(char *secret)
+{
+	if (secret)
+		OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
+}
+
 static int start_error(pad_daemon *d, const char *what, const char *detail)
 {
 	const provauth_log_field f[] = { PAD_F_STR("what", what), PAD_F_STR("error", detail) };
@@ -420,31 +427,31 @@ static int start_error(pad_daemon *d, const char *what, const char *detail)
 	return PROVAUTH_ECONFIG;
 }
 
-static char *read_pem(const char *path)
+/*
+ * A PEM file read under the library's rules for keys (provauth_trusted_file_read:
+ * owner and modes of the file and every directory above it; the key readable by
+ * its owner alone). NULL after start_error names the file and what is wrong.
+ */
+static char *read_pem(pad_daemon *d, const char *path, unsigned flags, const char *what)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long len;
+	char *text = NULL, *copy;
+	size_t len = 0;
+	int rc;
 
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) <= 0 || len > (1 << 20) || fseek(f, 0, SEEK_SET) != 0 ||
-	    !(buf = malloc((size_t)len + 1))) {
-		fclose(f);
+	if ((rc = provauth_trusted_file_read(&text, &len, path, flags, 1 << 20)) < 0) {
+		start_error(d, path, provauth_last_error());
 		return NULL;
 	}
-	if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-		free(buf);
-		fclose(f);
+	if (!strstr(text, "-----BEGIN ") || !(copy = malloc(len + 1))) {
+		OPENSSL_cleanse(text, len);
+		provauth_free(text);
+		start_error(d, path, what);
 		return NULL;
 	}
-	fclose(f);
-	buf[len] = '\0';
-	if (!strstr(buf, "-----BEGIN ")) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	memcpy(copy, text, len + 1);
+	OPENSSL_cleanse(text, len);
+	provauth_free(text);
+	return copy;
 }
 
 /*
@@ -523,12 +530,9 @@ int pad_server_start(pad_server **out, pad_daemon *d)
 			rc = start_error(d, "daemon.tls_certificate", "this libmicrohttpd was built without TLS");
 			goto fail;
 		}
-		if (!(s->cert = read_pem(cfg->tls_certificate))) {
-			rc = start_error(d, cfg->tls_certificate, "cannot read a PEM certificate from this file");
-			goto fail;
-		}
-		if (!(s->key = read_pem(cfg->tls_key))) {
-			rc = start_error(d, cfg->tls_key, "cannot read a PEM key from this file");
+		if (!(s->cert = read_pem(d, cfg->tls_certificate, 0, "no PEM certificate in this file")) ||
+		    !(s->key = read_pem(d, cfg->tls_key, PROVAUTH_TRUST_SECRET, "no PEM key in this file"))) {
+			rc = PROVAUTH_ECONFIG;
 			goto fail;
 		}
 		flags |= MHD_USE_TLS;
@@ -607,7 +611,7 @@ fail:
 		unlink(s->unix_path);
 	free(s->unix_path);
 	free(s->cert);
-	free(s->key);
+	wipe_free(s->key);
 	pthread_mutex_destroy(&s->rate_lock);
 	free(s);
 	return rc < 0 ? rc : PROVAUTH_ECONFIG;
@@ -646,7 +650,7 @@ void pad_server_stop(pad_server *s, int64_t timeout_s)
 	MHD_stop_daemon(s->mhd);
 	free(s->unix_path);
 	free(s->cert);
-	free(s->key);
+	wipe_free(s->key);
 	pthread_mutex_destroy(&s->rate_lock);
 	free(s);
 }

@@ -874,6 +874,14 @@ static void test_tls(void)
 	free(r);
 	pa_daemon_client_free(plain);
 	inproc_stop(p);
+	/* A key others may read: refused (the library's rules for keys), and fine again once 0600. */
+	CU_ASSERT_FATAL(chmod(key, 0644) == 0);
+	snprintf(extra, sizeof(extra), "  tls_certificate: %s\n  tls_key: %s\n", cert, key);
+	CU_ASSERT_PTR_NULL(inproc_start("127.0.0.1:0", extra, cert));
+	CU_ASSERT_FATAL(chmod(key, 0600) == 0);
+	p = inproc_start("127.0.0.1:0", extra, cert);
+	CU_ASSERT_PTR_NOT_NULL(p);
+	inproc_stop(p);
 	/* A file that holds no PEM: the server does not start. */
 	snprintf(extra, sizeof(extra), "  tls_certificate: %s\n  tls_key: %s/nothing.pem\n", cert, tmpdir);
 	CU_ASSERT_PTR_NULL(inproc_start("127.0.0.1:0", extra, cert));
