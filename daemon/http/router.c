@@ -130,7 +130,9 @@ int pad_route_match_in(const pad_route *routes, size_t n, const pad_route **out,
 		m = match_one(routes[i].pattern, req->path, &probe, buf, buf_size);
 		if (m == MATCH_NO)
 			continue;
-		if (strcmp(routes[i].method, req->method) != 0) {
+		/* HEAD is GET without the body (MHD leaves the body out), for probes that send it. */
+		if (strcmp(routes[i].method, req->method) != 0 &&
+		    !(strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
 			other_method = 1;
 			if (allow_size)
 				allow_add(allow, allow_size, routes[i].method);

@@ -200,6 +200,10 @@ static void test_router(void)
 	CU_ASSERT_STRING_EQUAL(allow, "GET, DELETE");
 	CU_ASSERT_EQUAL(match("GET", "/t/admin", &req, allow, &r), 405);
 	CU_ASSERT_STRING_EQUAL(allow, "POST");
+	/* HEAD takes the GET route. */
+	CU_ASSERT_EQUAL(match("HEAD", "/t/items/x", &req, allow, &r), 0);
+	CU_ASSERT_STRING_EQUAL(r->name, "t_item_get");
+	CU_ASSERT_EQUAL(match("HEAD", "/t/admin", &req, allow, &r), 405);
 	/* Bad ids: an escaped '/', NUL, a bad escape, too long. */
 	CU_ASSERT_EQUAL(match("GET", "/t/items/a%2Fb", &req, allow, &r), 400);
 	CU_ASSERT_EQUAL(match("GET", "/t/items/a%2fb", &req, allow, &r), 400);
@@ -516,6 +520,14 @@ static void test_auth_and_errors(void)
 	CU_ASSERT(strncmp(pad_server_url(p->d.server), "http://127.0.0.1:", 17) == 0);
 	CU_ASSERT(strcmp(pad_server_url(p->d.server), "http://127.0.0.1:0") != 0);
 	CU_ASSERT(expect(p->client, "GET", "/healthz", NULL, NULL, 200, NULL));
+	{
+		long s2 = 0;
+		char *r = NULL;
+		CU_ASSERT_EQUAL(pa_daemon_request(p->client, "HEAD", "/healthz", NULL, NULL, &s2, &r, NULL), 0);
+		CU_ASSERT_EQUAL(s2, 200);
+		CU_ASSERT(r && r[0] == '\0');
+		free(r);
+	}
 	/* No token, wrong token, malformed header: 401 with WWW-Authenticate. */
 	st = call(p->client, "GET", "/t/read", NULL, NULL, NULL, &headers);
 	CU_ASSERT_EQUAL(st, 401);
