@@ -65,6 +65,7 @@ typedef struct conn {
 	char captures[PAD_CAPTURE_BUF];
 	char *decoded[MAX_DECODED];
 	size_t ndecoded;
+	char *path;                 /* the decoded path handlers see */
 } conn;
 
 static double now_s(void)
@@ -212,6 +213,12 @@ static void dispatch(conn *c, pad_request *req, pad_reply *rep, const pad_route 
 	default:
 		pad_reply_error(rep, 404, "not_found", "no such route");
 		return;
+	}
+	/* Handlers see the path decoded, as daemon.h says; it matched, so its escapes are all captures'. */
+	{
+		size_t len = strlen(req->path);
+		if ((c->path = malloc(len + 1)) && pad_percent_decode(c->path, len + 1, req->path, len) >= 0)
+			req->path = c->path;
 	}
 	if (c->too_large) {
 		pad_reply_error(rep, 413, "too_large", "the request body is over %lld bytes", (long long)cfg->max_body);
@@ -396,6 +403,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **ctx, enum 
 	for (i = 0; i < c->ndecoded; i++)
 		free(c->decoded[i]);
 	free(c->body);
+	free(c->path);
 	pad_world_put(c->world);
 	free(c);
 	atomic_fetch_sub(&s->in_flight, 1);

@@ -604,6 +604,8 @@ static void test_captures_and_query(void)
 	CU_ASSERT_EQUAL(st, 200);
 	o = json_tokener_parse(reply);
 	CU_ASSERT_FATAL(o != NULL);
+	CU_ASSERT(json_object_object_get_ex(o, "path", &v) &&
+	          strcmp(json_object_get_string(v), "/t/items/u@x.com/call/get credits") == 0);
 	CU_ASSERT(json_object_object_get_ex(o, "p0", &v) && strcmp(json_object_get_string(v), "u@x.com") == 0);
 	CU_ASSERT(json_object_object_get_ex(o, "p1", &v) && strcmp(json_object_get_string(v), "get credits") == 0);
 	CU_ASSERT(json_object_object_get_ex(o, "q", &v) && strcmp(json_object_get_string(v), "a+b c&") == 0);
