@@ -35,6 +35,8 @@ typedef int pad_mhd_result;
 #endif
 
 #define MAX_DECODED 16
+/* Bytes of an over-long body read and dropped before answering 413 mid-upload. */
+#define DISCARD_MAX ((size_t)16 << 20)
 
 typedef struct rate_slot {
 	char name[128];
@@ -60,6 +62,8 @@ typedef struct conn {
 	char *body;
 	size_t len, cap;
 	int too_large;
+	int responded;
+	size_t discarded;           /* body bytes dropped after max_body */
 	double start;
 	char id[17];
 	char captures[PAD_CAPTURE_BUF];
@@ -363,12 +367,23 @@ static pad_mhd_result on_request(void *cls, struct MHD_Connection *mc, const cha
 		int64_t max = c->world ? c->world->config->max_body : 0;
 
 		*upload_size = 0;
+		if (c->responded)
+			return MHD_YES;
 		if (c->too_large || (int64_t)(c->len + n) > max) {
-			/* Keep reading (and dropping) so the client gets its 413, not a reset. */
+			/*
+			 * Read on and drop, so the client gets its 413 rather than a reset
+			 * mid-upload; but not forever: past DISCARD_MAX, answer now and let
+			 * MHD close the connection.
+			 */
 			c->too_large = 1;
 			free(c->body);
 			c->body = NULL;
 			c->len = c->cap = 0;
+			c->discarded += n;
+			if (c->discarded > DISCARD_MAX) {
+				c->responded = 1;
+				return respond(c, url, method);
+			}
 			return MHD_YES;
 		}
 		if (c->len + n + 1 > c->cap) {
@@ -386,6 +401,9 @@ static pad_mhd_result on_request(void *cls, struct MHD_Connection *mc, const cha
 		c->body[c->len] = '\0';
 		return MHD_YES;
 	}
+	if (c->responded)
+		return MHD_YES;
+	c->responded = 1;
 	return respond(c, url, method);
 }
 

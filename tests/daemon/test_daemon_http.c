@@ -583,6 +583,38 @@ static void test_auth_and_errors(void)
 	big[sizeof(big) - 2] = '}';
 	big[sizeof(big) - 1] = '\0';
 	CU_ASSERT(expect(p->client, "POST", "/t/admin", TOKEN_ADMIN, big, 413, "too_large"));
+	{
+		/* 4 MiB against max_body 1024: read, dropped, answered 413. */
+		size_t n = 4u << 20;
+		char *huge = malloc(n + 1);
+		long s2 = 0;
+		char *r = NULL;
+		CU_ASSERT_FATAL(huge != NULL);
+		memset(huge, ' ', n);
+		huge[0] = '{';
+		huge[n - 1] = '}';
+		huge[n] = '\0';
+		pa_daemon_request(p->client, "POST", "/t/admin", TOKEN_ADMIN, huge, &s2, &r, NULL);
+		CU_ASSERT_EQUAL(s2, 413);
+		CU_ASSERT(r && strstr(r, "too_large") != NULL);
+		free(r);
+		free(huge);
+	}
+	{
+		/* 40 MiB: past what the server reads and drops, it answers early and closes. */
+		size_t n = 40u << 20;
+		char *huge = malloc(n + 1);
+		long s2 = 0;
+		char *r = NULL;
+		CU_ASSERT_FATAL(huge != NULL);
+		memset(huge, ' ', n);
+		huge[n] = '\0';
+		pa_daemon_request(p->client, "POST", "/t/admin", TOKEN_ADMIN, huge, &s2, &r, NULL);
+		CU_ASSERT(s2 == 413 || s2 == 0);
+		free(r);
+		free(huge);
+	}
+	CU_ASSERT(expect(p->client, "GET", "/healthz", NULL, NULL, 200, NULL));
 	big[1000] = '}';
 	big[1001] = '\0';
 	CU_ASSERT(expect(p->client, "POST", "/t/admin", TOKEN_ADMIN, big, 200, NULL));
