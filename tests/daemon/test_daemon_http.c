@@ -321,7 +321,7 @@ static char *error_code(const char *body, char **request_id)
 static void test_reply(void)
 {
 	pad_reply rep;
-	json_object *o, *e, *m;
+	json_object *o, *e = NULL, *m = NULL;
 	char *code;
 
 	memset(&rep, 0, sizeof(rep));
@@ -331,7 +331,7 @@ static void test_reply(void)
 	CU_ASSERT_EQUAL(rep.len, strlen(rep.body));
 	o = json_tokener_parse(rep.body);
 	CU_ASSERT_FATAL(o != NULL);
-	CU_ASSERT(json_object_object_get_ex(o, "error", &e) && json_object_object_get_ex(e, "message", &m));
+	CU_ASSERT_FATAL(json_object_object_get_ex(o, "error", &e) && json_object_object_get_ex(e, "message", &m));
 	CU_ASSERT_STRING_EQUAL(json_object_get_string(m), "quote \" newline \n tag </script> 7");
 	json_object_put(o);
 	/* A second reply replaces the first. */
