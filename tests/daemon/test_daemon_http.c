@@ -1145,6 +1145,32 @@ static void test_binary_real_routes(void)
 	CU_ASSERT_EQUAL(pa_daemon_stop(h, 30), 0);
 }
 
+/* SIGHUP: the tokens of the new settings apply to the next request; the listener stays. */
+static void test_binary_reload_tokens(void)
+{
+	static const pa_daemon_token before[] = { { "reader", TOKEN_READ, "read" } };
+	static const pa_daemon_token after[] = { { "admin", TOKEN_ADMIN, "admin" } };
+	pa_daemon_options o = PA_DAEMON_OPTIONS_INIT;
+	struct timespec t = { 0, 50 * 1000 * 1000 };
+	pa_daemon *h;
+	int i;
+
+	o.tokens = before;
+	o.ntokens = 1;
+	CU_ASSERT_FATAL(pa_daemon_start(&h, &o) == 0);
+	CU_ASSERT(expect(h, "GET", "/v1/accounts", TOKEN_READ, NULL, 200, NULL));
+	CU_ASSERT(expect(h, "GET", "/v1/accounts", TOKEN_ADMIN, NULL, 401, "unauthorized"));
+	o.tokens = after;
+	CU_ASSERT_FATAL(pa_daemon_rewrite_settings(h, &o) == 0);
+	CU_ASSERT(pa_daemon_signal(h, SIGHUP) == 0);
+	for (i = 0; i < 200 && !pa_daemon_log_contains(h, "\"event\":\"reloaded\""); i++)
+		nanosleep(&t, NULL);
+	CU_ASSERT(pa_daemon_log_contains(h, "\"event\":\"reloaded\""));
+	CU_ASSERT(expect(h, "GET", "/v1/accounts", TOKEN_ADMIN, NULL, 200, NULL));
+	CU_ASSERT(expect(h, "GET", "/v1/accounts", TOKEN_READ, NULL, 401, "unauthorized"));
+	CU_ASSERT_EQUAL(pa_daemon_stop(h, 30), 0);
+}
+
 /* A request whose body is still coming when SIGTERM arrives: it is answered, new ones are refused. */
 static void test_binary_drain(void)
 {
@@ -1239,6 +1265,7 @@ static const pa_test binary_tests[] = {
 	{ "provauthd: Unix socket with its mode, removed on exit", test_binary_unix_socket },
 	{ "provauthd: TLS with a throwaway certificate", test_binary_tls },
 	{ "provauthd: a bad TLS key file stops the start", test_binary_bad_tls_file },
+	{ "provauthd: SIGHUP swaps the tokens for the next request", test_binary_reload_tokens },
 	{ "provauthd with the fake Pixverse's providers block", test_binary_with_fake },
 	PA_TEST_END,
 };
