@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -238,6 +239,8 @@ int pa_daemon_start(pa_daemon **out, const pa_daemon_options *o)
 		}
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* A test that crashes or forgets pa_daemon_stop leaves no daemon behind. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		execl(bin, bin, "--config", h->settings, (char *)NULL);
 		fprintf(stderr, "harness: exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
