@@ -225,6 +225,46 @@ extern const size_t pad_route_count;
  */
 int pad_route_match(const pad_route **out, pad_request *req, char *allow, size_t allow_size);
 
+/* ---- http/'s own helpers (http/router.c, auth.c, ratelimit.c), for its tests and fuzzer ---- */
+
+#define PAD_MAX_PATH 2048           /* longer paths: 414 too_long */
+#define PAD_MAX_CAPTURE 200         /* bytes of a decoded {capture}; longer: 400 bad_id */
+#define PAD_CAPTURE_BUF (PAD_MAX_PARAMS * (PAD_MAX_CAPTURE + 1))
+
+/*
+ * pad_route_match over any table: 0, 404, 405 (allow filled), 400 (a
+ * capture that is badly encoded, empty, too long, or decodes to '/' or
+ * NUL) or 414 (path over PAD_MAX_PATH). `path` is the raw path (not yet
+ * percent-decoded; the server keeps it raw so that %2F stays inside one
+ * segment); captures are decoded into `buf` and req->params point there.
+ * pad_route_match itself uses pad_routes and a per-thread buffer.
+ */
+int pad_route_match_in(const pad_route *routes, size_t n, const pad_route **out, pad_request *req,
+                       char *buf, size_t buf_size, char *allow, size_t allow_size);
+/* Percent-decodes src[0..len) into dst (dst_size >= len + 1); '+' stays '+'. -1 on a bad escape. */
+long pad_percent_decode(char *dst, size_t dst_size, const char *src, size_t len);
+/*
+ * An Authorization header's bearer token: "Bearer" (any case), one space,
+ * then RFC 6750 token characters (A-Z a-z 0-9 - . _ ~ + /, then '='s).
+ * 0 with *token and *len pointing into `header`, or -1.
+ */
+int pad_bearer_parse(const char *header, const char **token, size_t *len);
+
+/*
+ * A request body as http/ accepts it: empty (0, *out NULL), or one JSON
+ * object and nothing after it but whitespace (0, *out owned by the caller).
+ * -1 for anything else, a NUL inside included.
+ */
+int pad_body_parse(json_object **out, const char *body, size_t len);
+
+/* A token bucket: `rate` per second refilled, at most `burst`. */
+typedef struct pad_bucket {
+	double level;
+	double last;                /* seconds, monotonic; 0: new (starts full) */
+} pad_bucket;
+/* 0 when a request may go now (one taken), else the whole seconds to wait (>= 1). rate 0: no limit. */
+int64_t pad_bucket_take(pad_bucket *b, double rate, double burst, double now);
+
 /* ------------------------------------------------------------------------ */
 /* Operations: metrics (ops/metrics.c), health, the status page             */
 /* ------------------------------------------------------------------------ */

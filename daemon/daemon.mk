@@ -7,8 +7,7 @@ daemon_provauthd_SOURCES = \
 	daemon/provauthd.c \
 	daemon/world.c \
 	daemon/log.c \
-	daemon/config/config.c \
-	daemon/pending.c
+	daemon/config/config.c
 daemon_provauthd_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/core/include -I$(top_srcdir)/daemon \
 	-DSYSCONFDIR='"$(sysconfdir)"'
 daemon_provauthd_CFLAGS = $(PA_BASE_CFLAGS) $(JSONC_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(OPENSSL_CFLAGS)
@@ -19,3 +18,4 @@ include $(srcdir)/daemon/api/api.mk
 include $(srcdir)/daemon/ops/ops.mk
 include $(srcdir)/daemon/keeper/keeper.mk
 include $(srcdir)/daemon/notify/notify.mk
+include $(srcdir)/daemon/http/http.mk

@@ -2,13 +2,16 @@
 # and, in every other build, the same targets replaying their corpus
 # (fuzz/corpus/<target>) under make check. See fuzz/README.md.
 
-PA_FUZZ_TARGETS = jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check redact json_string
+PA_FUZZ_TARGETS = jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check redact json_string daemon_request
 PA_FUZZ_COMMON = fuzz/fuzz.h fuzz/host.c
 # The plugins' own libraries: the objects their modules are made of.
 PA_FUZZ_PIXVERSE = plugins/pixverse/libpixverse.la plugins/support/libprovauth_plugin.la
 PA_FUZZ_PIXIV = plugins/pixiv/libpixiv.la plugins/support/libprovauth_plugin.la
 PA_FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fuzz -I$(top_srcdir)/plugins/pixverse -I$(top_srcdir)/plugins/pixiv
 PA_FUZZ_LIBS = core/libprovauth_core.la $(PA_DEP_LIBS)
+# provauthd's request handling (daemon/http/) and the settings' token lookup, without sockets.
+PA_FUZZ_DAEMON = daemon/daemon.h daemon/http/router.c daemon/http/auth.c daemon/http/reply.c \
+	daemon/http/body.c daemon/config/config.c
 
 EXTRA_DIST += fuzz/README.md fuzz/run.sh fuzz/corpus fuzz/dict
 if PA_FUZZ
@@ -95,6 +98,14 @@ fuzz_fuzz_json_string_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"json_str
 fuzz_fuzz_json_string_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_fuzz_json_string_LDFLAGS = -fsanitize=fuzzer
 fuzz_fuzz_json_string_LDADD = $(PA_FUZZ_LIBS)
+
+noinst_PROGRAMS += fuzz/fuzz_daemon_request
+fuzz_fuzz_daemon_request_SOURCES = fuzz/fuzz_daemon_request.c $(PA_FUZZ_COMMON) $(PA_FUZZ_DAEMON)
+fuzz_fuzz_daemon_request_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -I$(top_srcdir)/daemon -DPA_FUZZ_TARGET='"daemon_request"'
+fuzz_fuzz_daemon_request_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
+fuzz_fuzz_daemon_request_LDFLAGS = -fsanitize=fuzzer
+fuzz_fuzz_daemon_request_LDADD = $(PA_FUZZ_LIBS)
+
 else
 
 check_PROGRAMS += fuzz/replay_jwt
@@ -173,6 +184,12 @@ fuzz_replay_json_string_SOURCES = fuzz/replay.c fuzz/fuzz_json_string.c $(PA_FUZ
 fuzz_replay_json_string_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -DPA_FUZZ_TARGET='"json_string"'
 fuzz_replay_json_string_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
 fuzz_replay_json_string_LDADD = $(PA_FUZZ_LIBS)
+check_PROGRAMS += fuzz/replay_daemon_request
+TESTS += fuzz/replay_daemon_request
+fuzz_replay_daemon_request_SOURCES = fuzz/replay.c fuzz/fuzz_daemon_request.c $(PA_FUZZ_COMMON) $(PA_FUZZ_DAEMON)
+fuzz_replay_daemon_request_CPPFLAGS = $(PA_FUZZ_CPPFLAGS) -I$(top_srcdir)/daemon -DPA_FUZZ_TARGET='"daemon_request"'
+fuzz_replay_daemon_request_CFLAGS = $(AM_CFLAGS) $(PA_DEP_CF)
+fuzz_replay_daemon_request_LDADD = $(PA_FUZZ_LIBS)
 endif
 
 # make fuzz-targets: the fuzzers (in a --enable-fuzz build) without anything else.
@@ -180,7 +197,8 @@ endif
 if PA_FUZZ
 fuzz-targets: fuzz/fuzz_jwt$(EXEEXT) fuzz/fuzz_cookies$(EXEEXT) fuzz/fuzz_settings$(EXEEXT) fuzz/fuzz_pixverse_reply$(EXEEXT) \
 	fuzz/fuzz_pixiv_reply$(EXEEXT) fuzz/fuzz_pixiv_token$(EXEEXT) fuzz/fuzz_record$(EXEEXT) fuzz/fuzz_sealed$(EXEEXT) \
-	fuzz/fuzz_json_check$(EXEEXT) fuzz/fuzz_redact$(EXEEXT) fuzz/fuzz_json_string$(EXEEXT)
+	fuzz/fuzz_json_check$(EXEEXT) fuzz/fuzz_redact$(EXEEXT) fuzz/fuzz_json_string$(EXEEXT) \
+	fuzz/fuzz_daemon_request$(EXEEXT)
 else
 fuzz-targets:
 	@echo "fuzz-targets: configure with --enable-fuzz (CC=clang), or run ./dev fuzz" >&2; exit 1

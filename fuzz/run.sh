@@ -19,14 +19,14 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:?usage: fuzz/run.sh BUILD_DIR SECONDS|replay [TARGET...]}
 mode=${2:?usage: fuzz/run.sh BUILD_DIR SECONDS|replay [TARGET...]}
 shift 2
-all=(jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check redact json_string)
+all=(jwt cookies settings pixverse_reply pixiv_reply pixiv_token record sealed json_check redact json_string daemon_request)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 
 dict_of() {
 	case $1 in
 		settings) echo "$top/fuzz/dict/settings.dict" ;;
 		cookies) echo "$top/fuzz/dict/cookies.dict" ;;
-		pixverse_reply|pixiv_reply|pixiv_token|jwt|json_check|json_string) echo "$top/fuzz/dict/json.dict" ;;
+		pixverse_reply|pixiv_reply|pixiv_token|jwt|json_check|json_string|daemon_request) echo "$top/fuzz/dict/json.dict" ;;
 	esac
 }
 

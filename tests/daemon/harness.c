@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -238,6 +239,8 @@ int pa_daemon_start(pa_daemon **out, const pa_daemon_options *o)
 		}
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* A test that crashes or forgets pa_daemon_stop leaves no daemon behind. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		execl(bin, bin, "--config", h->settings, (char *)NULL);
 		fprintf(stderr, "harness: exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
@@ -308,9 +311,13 @@ int pa_daemon_request_raw(pa_daemon *h, const char *method, const char *path, co
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	if (body) {
+		const char *const *e = extra_headers;
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-		hl = curl_slist_append(hl, "Content-Type: application/json");
+		while (e && *e && strncasecmp(*e, "Content-Type:", 13) != 0)
+			e++;
+		if (!e || !*e)
+			hl = curl_slist_append(hl, "Content-Type: application/json");
 	}
 	if (token) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
@@ -377,6 +384,23 @@ char *pa_daemon_header(const char *headers, const char *name)
 		line = end ? end + 1 : NULL;
 	}
 	return NULL;
+}
+
+pa_daemon *pa_daemon_client(const char *url, const char *cainfo)
+{
+	pa_daemon *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->reaped = 1;
+	snprintf(h->url, sizeof(h->url), "%s", url);
+	snprintf(h->cainfo, sizeof(h->cainfo), "%s", cainfo ? cainfo : "");
+	return h;
+}
+
+void pa_daemon_client_free(pa_daemon *h)
+{
+	free(h);
 }
 
 int pa_daemon_signal(pa_daemon *h, int sig)

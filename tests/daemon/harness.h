@@ -79,12 +79,24 @@ int pa_daemon_rewrite_settings(pa_daemon *h, const pa_daemon_options *o);
  */
 int pa_daemon_request(pa_daemon *h, const char *method, const char *path, const char *token,
                       const char *body, long *status, char **reply, char **headers);
-/* The same with a body of `len` bytes (may hold NULs) and extra header lines ("X-A: b"), NULL-ended. */
+/*
+ * The same with a body of `len` bytes (may hold NULs) and extra header lines
+ * ("X-A: b"), NULL-ended; a Content-Type among them replaces the JSON one.
+ */
 int pa_daemon_request_raw(pa_daemon *h, const char *method, const char *path, const char *token,
                           const char *body, size_t len, const char *const *extra_headers, long *status,
                           char **reply, char **headers);
 /* The value of header `name` in a headers text (case-insensitive), malloc()ed, or NULL. */
 char *pa_daemon_header(const char *headers, const char *name);
+
+/*
+ * A handle for a server this test runs itself (no child process): the
+ * request functions then work against `url` ("http://...", "https://...",
+ * "unix:/path"), trusting `cainfo` (PEM, may be NULL). Freed with
+ * pa_daemon_client_free, never pa_daemon_stop.
+ */
+pa_daemon *pa_daemon_client(const char *url, const char *cainfo);
+void pa_daemon_client_free(pa_daemon *h);
 
 int pa_daemon_signal(pa_daemon *h, int sig);
 /* Whether the daemon is still running (not reaped). */
