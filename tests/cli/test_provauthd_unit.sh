@@ -3,7 +3,8 @@
 # verify and security where systemd-analyze exists, the keys it must have in
 # any case), the sample settings (they load with provauthd --check, as
 # installed and with their optional keys switched on, and show every key the
-# daemon reads) and the man page (every option and key, groff clean). What
+# daemon reads) and the man page (every option and key, the webhook headers
+# notify/ sends, groff clean). What
 # the Debian package installs, ./dev deb and tools/deb-smoke.sh check.
 set -u
 # shellcheck source=tests/cli/cli_helpers.sh
@@ -117,6 +118,17 @@ for opt in $(grep -oE -- '--[a-z][a-z-]*' "$tmp/help" | sort -u); do
 	if grep -qF -- "$(printf '%s' "$opt" | sed 's/-/\\-/g')" "$man"; then ok "man page mentions $opt"
 	else not_ok "man page lacks option $opt of provauthd --help"; fi
 done
+# The webhook headers a receiver checks, as daemon/notify/ sends them.
+notifier="$PA_SRCDIR/daemon/notify/notifier.c"
+headers=$(grep -o '"X-Provauth-[A-Za-z]*:' "$notifier" | tr -d '"' | sort -u)
+[ -n "$headers" ] || not_ok "found no X-Provauth- header in $notifier"
+for h in $headers; do
+	if grep -qF -- "$(printf '%s' "$h" | sed 's/-/\\-/g')" "$man"; then ok "man page names the webhook header $h"
+	else not_ok "man page lacks the webhook header $h that notify/ sends"; fi
+done
+grep -q '"X-Provauth-Signature: v1=%s"' "$notifier" && grep -qF 'X\-Provauth\-Signature: v1=' "$man"
+check "the signature's v1= prefix is documented as sent" '[ $? = 0 ]'
+
 if ! command -v groff >/dev/null 2>&1; then
 	not_ok "groff is not installed (Debian: groff-base), so the man page cannot be checked"
 elif warnings=$(groff -man -Tutf8 -ww -z "$man" 2>&1) && [ -z "$warnings" ]; then
