@@ -4,8 +4,8 @@
 # any case), the sample settings (they load with provauthd --check, as
 # installed and with their optional keys switched on, and show every key the
 # daemon reads) and the man page (every option and key, the webhook headers
-# notify/ sends, groff clean). What
-# the Debian package installs, ./dev deb and tools/deb-smoke.sh check.
+# notify/ sends, groff clean). What the Debian package installs, ./dev deb
+# and tools/deb-smoke.sh check.
 set -u
 # shellcheck source=tests/cli/cli_helpers.sh
 . "${PA_SRCDIR:?run through make check}/tests/cli/cli_helpers.sh"
