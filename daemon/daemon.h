@@ -305,6 +305,20 @@ int pad_handle_login(pad_request *req, pad_reply *rep);
 int pad_cookie_bearer(const char *cookie_header, char *out, size_t size);
 
 /* ------------------------------------------------------------------------ */
+/* Why an account needs a person (needs_human.c)                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * "session_lost", "refresh_token_dead", "banned", "credits_exhausted", or
+ * NULL when nothing needs one: from the account's health record, its
+ * refused-refresh mark and its pool status (NULL when not in a pool).
+ */
+const char *pad_needs_human_code(const char *health_state, const char *health_reason, int refresh_refused,
+                                 const char *pool_status);
+/* What the person should do, in words, for the account's way of signing in. */
+const char *pad_needs_human_words(const char *code, provauth_auth_method method);
+
+/* ------------------------------------------------------------------------ */
 /* The keeper (keeper/) and notifications (notify/)                         */
 /* ------------------------------------------------------------------------ */
 

@@ -7,7 +7,8 @@ daemon_provauthd_SOURCES = \
 	daemon/provauthd.c \
 	daemon/world.c \
 	daemon/log.c \
-	daemon/config/config.c
+	daemon/config/config.c \
+	daemon/needs_human.c
 daemon_provauthd_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/core/include -I$(top_srcdir)/daemon \
 	-DSYSCONFDIR='"$(sysconfdir)"'
 daemon_provauthd_CFLAGS = $(PA_BASE_CFLAGS) $(JSONC_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(OPENSSL_CFLAGS)

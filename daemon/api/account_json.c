@@ -25,49 +25,6 @@ static json_object *health_json(const provauth_health *h)
 	return o;
 }
 
-/*
- * Why a person must act, as the webhook's reason (daemon.h,
- * pad_notify_account), so the API, the status page and the webhook name it
- * alike; NULL when nothing needs one. Health first: it is what stops the
- * account working; the pool's verdicts after.
- */
-static const char *needs_human_code(const provauth_account *a, const provauth_pool_account *p)
-{
-	const provauth_health *h = &a->state.health;
-
-	if (p && p->status && strcmp(p->status, "banned") == 0)
-		return "banned";
-	if (h->state && strcmp(h->state, "invalid") == 0) {
-		if (a->state.refresh_refused || (h->reason && (strcmp(h->reason, "refresh_rejected") == 0 ||
-		                                               strcmp(h->reason, "refresh_refused") == 0)))
-			return "refresh_token_dead";
-		return "session_lost";
-	}
-	if (p && p->status && strcmp(p->status, "exhausted") == 0)
-		return "credits_exhausted";
-	return NULL;
-}
-
-/* The same in words a person acts on, for this account's way of signing in. */
-static const char *needs_human_words(const char *code, provauth_auth_method method)
-{
-	if (!code)
-		return NULL;
-	if (strcmp(code, "banned") == 0)
-		return "the provider blocked the account; it is not used until an operator clears it";
-	if (strcmp(code, "refresh_token_dead") == 0)
-		return "the provider refused the refresh token for good: sign in again and import a new one";
-	if (strcmp(code, "credits_exhausted") == 0)
-		return "the account has no credits left for its jobs: top it up or wait until the provider renews them";
-	if (method == PROVAUTH_AUTH_GOOGLE)
-		return "the session was lost and the account signs in with Google, which is never automated: import "
-		       "fresh cookies from a browser";
-	if (method == PROVAUTH_AUTH_UNKNOWN)
-		return "the session was lost and no password login is allowed for this account: import fresh cookies, "
-		       "or reauth with a password";
-	return "the session was lost and could not be recovered: reauth with a password or import fresh cookies";
-}
-
 provauth_pool_account *pad_api_pool_account(provauth_manager *m, const provauth_account *a)
 {
 	provauth_pool_account **list = NULL, *found = NULL;
@@ -117,7 +74,8 @@ json_object *pad_api_pool_account_json(const provauth_pool_account *p)
 json_object *pad_api_account_json(const provauth_account *a, const provauth_pool_account *p)
 {
 	json_object *o = json_object_new_object(), *creds = json_object_new_array();
-	const char *code = needs_human_code(a, p);
+	const char *code = pad_needs_human_code(a->state.health.state, a->state.health.reason,
+	                                        a->state.refresh_refused != NULL, p ? p->status : NULL);
 	int has_jwt = 0, has_cookies = 0, has_api_key = 0;
 	int64_t jwt_expires = 0;
 	size_t i, n = provauth_account_credential_count(a);
@@ -151,7 +109,7 @@ json_object *pad_api_account_json(const provauth_account *a, const provauth_pool
 	json_object_object_add(o, "health", health_json(&a->state.health));
 	json_object_object_add(o, "needs_human", json_object_new_boolean(code != NULL));
 	json_object_object_add(o, "needs_human_code", str_or_null(code));
-	json_object_object_add(o, "needs_human_reason", str_or_null(needs_human_words(code, a->state.auth_method)));
+	json_object_object_add(o, "needs_human_reason", str_or_null(pad_needs_human_words(code, a->state.auth_method)));
 	json_object_object_add(o, "credentials", creds);
 	json_object_object_add(o, "has_jwt", json_object_new_boolean(has_jwt));
 	json_object_object_add(o, "jwt_expires_at", jwt_expires ? json_object_new_int64(jwt_expires) : NULL);

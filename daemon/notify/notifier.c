@@ -88,9 +88,28 @@ static void note_log(pad_notifier *nt, provauth_log_level level, const char *wha
 
 /* ---- the store claim ---- */
 
+/* The reason and the words from the stored account, which knows how it signs in. */
+static void settle_words(pad_note *n, const provauth_account *a)
+{
+	const char *code = pad_needs_human_code(a->state.health.state, a->state.health.reason,
+	                                        a->state.refresh_refused != NULL, NULL);
+	char *reason, *message;
+
+	if (!code || !(reason = strdup(code)))
+		return;
+	if (!(message = strdup(pad_needs_human_words(code, a->state.auth_method)))) {
+		free(reason);
+		return;
+	}
+	free(n->reason);
+	free(n->message);
+	n->reason = reason;
+	n->message = message;
+}
+
 static int claim_change(pad_record *r, const provauth_account *a, void *arg)
 {
-	const pad_note *n = arg;
+	pad_note *n = arg;
 	int needs = strcmp(n->event, "account.needs_human") == 0;
 
 	if (n->health_event) {
@@ -98,6 +117,8 @@ static int claim_change(pad_record *r, const provauth_account *a, void *arg)
 		const char *state = a->state.health.state;
 		if (needs != (state && strcmp(state, "invalid") == 0))
 			return 0;
+		if (needs)
+			settle_words(n, a);
 	}
 	if (needs) {
 		if (strcmp(r->notified, "needs_human") == 0)
@@ -468,22 +489,6 @@ static const char *field(const provauth_log_field *f, size_t n, const char *key)
 	return NULL;
 }
 
-/* The reason a person is told, from the health record's reason; and what to do, in words. */
-static const char *needs_human_reason(const char *health_reason, const char **message)
-{
-	if (health_reason && (strstr(health_reason, "refresh_rejected") || strstr(health_reason, "refresh_failed") ||
-	                      strstr(health_reason, "refresh_refused"))) {
-		*message = "the provider refused the refresh token: supply new credentials";
-		return "refresh_token_dead";
-	}
-	if (health_reason && strstr(health_reason, "ban")) {
-		*message = "the provider reports the account banned or blocked";
-		return "banned";
-	}
-	*message = "the session was lost and could not be recovered: import fresh cookies or reauth the account";
-	return "session_lost";
-}
-
 void pad_notify_from_event(pad_daemon *d, const char *event, const provauth_log_field *f, size_t n)
 {
 	static const char suffix[] = "_session_health_changed";
@@ -508,7 +513,9 @@ void pad_notify_from_event(pad_daemon *d, const char *event, const provauth_log_
 	 * so an invalid record that a retry fixed at once is not sent).
 	 */
 	if (strcmp(state, "invalid") == 0) {
-		const char *why = needs_human_reason(reason, &message);
+		/* The words are settled at the claim, from the stored account (its way of signing in). */
+		const char *why = pad_needs_human_code(state, reason, 0, NULL);
+		message = pad_needs_human_words(why, PROVAUTH_AUTH_UNKNOWN);
 		enqueue(d->notifier, "account.needs_human", id, provider, why, message, 1);
 	} else if (strcmp(state, "ok") == 0) {
 		enqueue(d->notifier, "account.recovered", id, provider, NULL, "the account works again", 1);

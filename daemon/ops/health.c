@@ -16,7 +16,7 @@ int pad_handle_healthz(pad_request *req, pad_reply *rep)
 	static const char body[] = "{\"status\":\"ok\"}";
 
 	(void)req;
-	return pad_ops_reply(rep, 200, "application/json", body, sizeof(body) - 1);
+	return pad_reply_text(rep, 200, "application/json", body, sizeof(body) - 1);
 }
 
 static int not_ready(pad_reply *rep, const char *reason)
@@ -24,7 +24,7 @@ static int not_ready(pad_reply *rep, const char *reason)
 	char body[160];
 	int n = snprintf(body, sizeof(body), "{\"status\":\"not_ready\",\"reason\":\"%s\"}", reason);
 
-	return pad_ops_reply(rep, 503, "application/json", body, (size_t)n);
+	return pad_reply_text(rep, 503, "application/json", body, (size_t)n);
 }
 
 int pad_handle_readyz(pad_request *req, pad_reply *rep)
@@ -43,5 +43,5 @@ int pad_handle_readyz(pad_request *req, pad_reply *rep)
 		return not_ready(rep, "store_unavailable");
 	n = snprintf(body, sizeof(body), "{\"status\":\"ready\",\"generation\":%llu,\"store\":\"ok\"}",
 	             (unsigned long long)req->world->generation);
-	return pad_ops_reply(rep, 200, "application/json", body, (size_t)n);
+	return pad_reply_text(rep, 200, "application/json", body, (size_t)n);
 }

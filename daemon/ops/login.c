@@ -151,11 +151,11 @@ int pad_handle_login(pad_request *req, pad_reply *rep)
 	}
 	snprintf(cookie + o, sizeof(cookie) - o, "; Path=/; HttpOnly; SameSite=Strict%s", tls ? "; Secure" : "");
 	memset(token, 0, sizeof(token));
-	rc = pad_ops_reply(rep, 303, "text/plain; charset=utf-8", "Signed in.\n", 11);
+	rc = pad_reply_text(rep, 303, "text/plain; charset=utf-8", "Signed in.\n", 11);
 	if (rc == 0)
-		rc = pad_ops_header(rep, "Set-Cookie", cookie);
+		rc = pad_reply_header(rep, "Set-Cookie", cookie);
 	if (rc == 0)
-		rc = pad_ops_header(rep, "Location", "/");
+		rc = pad_reply_header(rep, "Location", "/");
 	memset(cookie, 0, sizeof(cookie));
 	return rc;
 }

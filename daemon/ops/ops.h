@@ -1,7 +1,7 @@
 /*
- * What the files of ops/ share and nothing else sees: the metrics text, the
- * replies they build (set on pad_reply directly, so ops/ needs nothing of
- * http/ but the struct), the status page's words and the sign-in cookie.
+ * What the files of ops/ share and nothing else sees: the metrics text, a
+ * reply that takes its body without a copy, the status page's buffer and
+ * the sign-in cookie.
  */
 #ifndef PAD_OPS_H
 #define PAD_OPS_H
@@ -14,20 +14,8 @@
 /* Every family's HELP and TYPE and every series, Prometheus text format 0.0.4. */
 int pad_metrics_render(char **out, size_t *len);
 
-/* A reply with a copy of `body` (len bytes). */
-int pad_ops_reply(pad_reply *rep, int status, const char *content_type, const char *body, size_t len);
 /* Takes ownership of `body` (malloc()ed). */
 int pad_ops_reply_owned(pad_reply *rep, int status, const char *content_type, char *body, size_t len);
-int pad_ops_header(pad_reply *rep, const char *name, const char *value);
-
-/* The sentence a person reads when an account needs a human ("banned", "session_lost", ...). */
-const char *pad_ops_reason_words(const char *reason, int google);
-/*
- * What an account needs a human for, from its stored health and its pool
- * status: "session_lost", "refresh_token_dead", "banned",
- * "credits_exhausted", or NULL when it does not.
- */
-const char *pad_ops_needs_human(const char *health_state, const char *health_reason, const char *pool_status);
 
 /* The sign-in form, with `error` (plain text, escaped here) when not NULL. */
 int pad_ops_login_form(pad_request *req, pad_reply *rep, int status, const char *error);

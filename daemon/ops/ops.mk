@@ -6,7 +6,6 @@ daemon_provauthd_SOURCES += \
 	daemon/ops/events.c \
 	daemon/ops/scrape.c \
 	daemon/ops/health.c \
-	daemon/ops/words.c \
 	daemon/ops/login.c \
 	daemon/ops/page.c \
 	daemon/ops/reply.c

@@ -51,10 +51,10 @@ static int page_headers(pad_reply *rep)
 	int rc;
 
 	pthread_once(&csp_once, build_csp);
-	if ((rc = pad_ops_header(rep, "Content-Security-Policy", csp)) < 0 ||
-	    (rc = pad_ops_header(rep, "X-Content-Type-Options", "nosniff")) < 0 ||
-	    (rc = pad_ops_header(rep, "Referrer-Policy", "no-referrer")) < 0 ||
-	    (rc = pad_ops_header(rep, "Cache-Control", "no-store")) < 0)
+	if ((rc = pad_reply_header(rep, "Content-Security-Policy", csp)) < 0 ||
+	    (rc = pad_reply_header(rep, "X-Content-Type-Options", "nosniff")) < 0 ||
+	    (rc = pad_reply_header(rep, "Referrer-Policy", "no-referrer")) < 0 ||
+	    (rc = pad_reply_header(rep, "Cache-Control", "no-store")) < 0)
 		return rc;
 	return 0;
 }
@@ -136,8 +136,8 @@ static void put_row(pad_ops_buf *b, const provauth_account *a, const provauth_po
 {
 	const provauth_health *h = &a->state.health;
 	const char *state = h->state && *h->state ? h->state : "not checked yet";
-	const char *need = pad_ops_needs_human(h->state, h->reason, p ? p->status : NULL);
-	int google = provauth_account_auth_method(a) == PROVAUTH_AUTH_GOOGLE;
+	const char *need = pad_needs_human_code(h->state, h->reason, a->state.refresh_refused != NULL,
+	                                       p ? p->status : NULL);
 	size_t i;
 
 	pad_ops_put(b, need ? "<tr class=\"needs-human\">" : "<tr>");
@@ -178,27 +178,8 @@ static void put_row(pad_ops_buf *b, const provauth_account *a, const provauth_po
 	else
 		pad_ops_put(b, "none");
 	pad_ops_put(b, "</td>");
-	put_cell(b, NULL, need ? pad_ops_reason_words(need, google) : "");
+	put_cell(b, NULL, need ? pad_needs_human_words(need, provauth_account_auth_method(a)) : "");
 	pad_ops_put(b, "</tr>\n");
-}
-
-/* The words the script uses, keyed like /v1/accounts' needs_human_reason; JSON safe inside <script>. */
-static void put_words(pad_ops_buf *b)
-{
-	static const char *const reasons[] = { "session_lost", "refresh_token_dead", "banned", "credits_exhausted" };
-	size_t i;
-
-	pad_ops_put(b, "<script type=\"application/json\" id=\"pad-words\">{");
-	for (i = 0; i < PAD_ARRAY_LEN(reasons); i++) {
-		pad_ops_putf(b, "\"%s\":\"", reasons[i]);
-		pad_ops_put(b, pad_ops_reason_words(reasons[i], 0));
-		pad_ops_putf(b, "\",\"%s_google\":\"", reasons[i]);
-		pad_ops_put(b, pad_ops_reason_words(reasons[i], 1));
-		pad_ops_put(b, "\",");
-	}
-	pad_ops_put(b, "\"other\":\"");
-	pad_ops_put(b, pad_ops_reason_words("other", 0));
-	pad_ops_put(b, "\"}</script>\n");
 }
 
 int pad_handle_status_page(pad_request *req, pad_reply *rep)
@@ -229,7 +210,6 @@ int pad_handle_status_page(pad_request *req, pad_reply *rep)
 	for (i = 0; i < n; i++)
 		put_row(&b, accounts[i], pool_of(pool, npool, accounts[i]->id), now);
 	pad_ops_put(&b, "</tbody></table>\n");
-	put_words(&b);
 	pad_ops_put(&b, "<script>" PAD_PAGE_SCRIPT "</script>\n</body></html>\n");
 	provauth_account_list_free(accounts, n);
 	provauth_pool_account_list_free(pool, npool);

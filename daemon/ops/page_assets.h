@@ -27,15 +27,11 @@
 
 #define PAD_PAGE_SCRIPT \
 	"(function(){'use strict';\n" \
-	"var words=JSON.parse(document.getElementById('pad-words').textContent);\n" \
 	"var body=document.getElementById('pad-accounts');\n" \
 	"var note=document.getElementById('pad-updated');\n" \
 	"function utc(s){if(!s||s<=0)return '';" \
 	"return new Date(s*1000).toISOString().replace('T',' ').slice(0,19)+' UTC';}\n" \
-	"function reason(a){var r=a.needs_human_reason;" \
-	"if(!a.needs_human&&!r)return '';if(!r)r='other';" \
-	"var g=(a.auth_method==='google');var w=words[r]||words.other;" \
-	"return (g&&words[r+'_google'])?words[r+'_google']:w;}\n" \
+	"function reason(a){return a.needs_human?(a.needs_human_reason||'This account needs attention.'):'';}\n" \
 	"function health(a){var h=a.health;if(h&&typeof h==='object')return h.state||'not checked yet';" \
 	"return h||'not checked yet';}\n" \
 	"function credits(p){var c=p&&p.credits;if(c===undefined||c===null)return 'unknown';" \

@@ -1,8 +1,7 @@
 /*
- * Replies and text buffers for ops/: bodies set on pad_reply directly (the
- * struct is the contract), so health, metrics and the status page build
- * and link without http/'s helpers; and an append-only buffer with an
- * HTML-escaping put, the only way the status page writes text.
+ * Replies and text buffers for ops/: a body handed over without a copy
+ * (the rendered page and metrics can be large), and an append-only buffer
+ * with an HTML-escaping put, the only way the status page writes text.
  */
 #include "config.h"
 #include <stdarg.h>
@@ -17,33 +16,6 @@ int pad_ops_reply_owned(pad_reply *rep, int status, const char *content_type, ch
 	rep->content_type = content_type;
 	rep->body = body;
 	rep->len = len;
-	return 0;
-}
-
-int pad_ops_reply(pad_reply *rep, int status, const char *content_type, const char *body, size_t len)
-{
-	char *copy = malloc(len + 1);
-
-	if (!copy)
-		return PROVAUTH_ENOMEM;
-	memcpy(copy, body, len);
-	copy[len] = '\0';
-	return pad_ops_reply_owned(rep, status, content_type, copy, len);
-}
-
-int pad_ops_header(pad_reply *rep, const char *name, const char *value)
-{
-	char *n, *v;
-
-	if (rep->nheaders >= PAD_REPLY_MAX_HEADERS)
-		return PROVAUTH_ERROR;
-	if (!(n = strdup(name)) || !(v = strdup(value))) {
-		free(n);
-		return PROVAUTH_ENOMEM;
-	}
-	rep->header_name[rep->nheaders] = n;
-	rep->header_value[rep->nheaders] = v;
-	rep->nheaders++;
 	return 0;
 }
 

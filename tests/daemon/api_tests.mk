@@ -1,6 +1,5 @@
-# tests/daemon, the api room: the OpenAPI validator on its own, every route
-# over HTTP through the harness (tests/daemon/daemon.mk), and the same
-# scenarios with the handlers in the test's process.
+# tests/daemon, the api room: the OpenAPI validator on its own, and every
+# route over HTTP through the harness (tests/daemon/daemon.mk).
 
 # api: the OpenAPI validator (tests/daemon/openapi_check.c), tested on its
 # own against docs/api/openapi.json; the daemon's API tests use it too.
@@ -20,17 +19,3 @@ tests_daemon_test_daemon_api_CPPFLAGS = $(PA_DAEMON_TEST_CPPFLAGS)
 tests_daemon_test_daemon_api_CFLAGS = $(PA_DAEMON_TEST_CFLAGS)
 tests_daemon_test_daemon_api_LDADD = $(PA_DAEMON_TEST_LIBS)
 EXTRA_tests_daemon_test_daemon_api_DEPENDENCIES = $(PA_DAEMON_TEST_DEPS)
-
-# The same scenarios with the handlers called in the test's process
-# (tests/daemon/api_inproc.c: the route table, the handlers, a manager of
-# the test's own), so the handlers are tested apart from the HTTP layer.
-check_PROGRAMS += tests/daemon/test_api_inproc
-TESTS += tests/daemon/test_api_inproc
-tests_daemon_test_api_inproc_SOURCES = tests/daemon/test_daemon_api.c tests/daemon/api_inproc.c \
-	tests/daemon/api_inproc.h $(PA_DAEMON_HARNESS) $(PA_OPENAPI_CHECK) \
-	daemon/api/api.h daemon/api/routes.c daemon/api/body.c daemon/api/account_json.c daemon/api/accounts.c \
-	daemon/api/auth_routes.c daemon/api/calls.c daemon/api/jobs.c
-tests_daemon_test_api_inproc_CPPFLAGS = $(PA_DAEMON_TEST_CPPFLAGS) -I$(top_srcdir)/daemon -DPAD_API_IN_PROCESS
-tests_daemon_test_api_inproc_CFLAGS = $(PA_DAEMON_TEST_CFLAGS)
-tests_daemon_test_api_inproc_LDADD = $(PA_DAEMON_TEST_LIBS)
-EXTRA_tests_daemon_test_api_inproc_DEPENDENCIES = plugins/pixverse.la

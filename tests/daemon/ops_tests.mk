@@ -9,7 +9,8 @@ TESTS += tests/daemon/test_status_page.sh
 EXTRA_DIST += tests/daemon/test_status_page.sh tests/daemon/browser.py
 tests_daemon_test_daemon_ops_SOURCES = tests/daemon/test_daemon_ops.c \
 	daemon/ops/metrics.c daemon/ops/events.c daemon/ops/scrape.c daemon/ops/health.c \
-	daemon/ops/words.c daemon/ops/login.c daemon/ops/page.c daemon/ops/reply.c daemon/config/config.c
+	daemon/ops/login.c daemon/ops/page.c daemon/ops/reply.c daemon/config/config.c \
+	daemon/needs_human.c daemon/http/reply.c
 tests_daemon_test_daemon_ops_CPPFLAGS = $(PA_INTEGRATION_CPPFLAGS) -I$(top_srcdir)/daemon
 tests_daemon_test_daemon_ops_CFLAGS = $(PA_INTEGRATION_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
 tests_daemon_test_daemon_ops_LDADD = $(PA_INTEGRATION_LDADD) $(JSONC_LIBS) $(OPENSSL_LIBS)

@@ -20,9 +20,6 @@
 #include "fake_pixverse.h"
 #include "harness.h"
 #include "openapi_check.h"
-#ifdef PAD_API_IN_PROCESS
-#include "api_inproc.h"
-#endif
 #include "pa_test.h"
 
 #define PA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -33,9 +30,7 @@
 #define TOK_WRONG "api-test-nobody-token-0004"
 
 static fake_pixverse *srv;
-#ifndef PAD_API_IN_PROCESS
 static pa_daemon *dmn;
-#endif
 static pad_openapi *doc;
 static char **secrets;
 static size_t nsecrets;
@@ -81,12 +76,7 @@ static long call(const char *method, const char *path, const char *token, const 
 
 	if (out)
 		*out = NULL;
-#ifdef PAD_API_IN_PROCESS
-	(void)token;
-	status = pad_inproc_request(method, path, body, &reply);
-#else
 	CU_ASSERT_EQUAL_FATAL(pa_daemon_request(dmn, method, path, token, body, &status, &reply, NULL), 0);
-#endif
 	keep_reply(reply);
 	if (pad_openapi_check_response(doc, method, path, status, reply, err, sizeof(err)) != 0) {
 		fprintf(stderr, "\n  %s %s -> %ld: %s\n  body: %.400s\n", method, path, status, err, reply ? reply : "");
@@ -212,20 +202,6 @@ static void test_tokens_and_scopes(void)
 	json_object *r;
 	size_t i, k;
 
-#ifdef PAD_API_IN_PROCESS
-	/* No HTTP layer here: the table's scopes are those the document gives and this list expects. */
-	(void)order;
-	(void)tokens;
-	(void)r;
-	(void)k;
-	for (i = 0; i < PA_ARRAY_LEN(routes); i++) {
-		CU_ASSERT_STRING_EQUAL(pad_openapi_scope(doc, routes[i].method, routes[i].path), routes[i].min);
-		CU_ASSERT_STRING_EQUAL(pad_inproc_route_scope(routes[i].method, routes[i].path), routes[i].min);
-	}
-	CU_ASSERT_STRING_EQUAL(pad_inproc_route_scope("GET", "/healthz"), "none");
-	CU_ASSERT_STRING_EQUAL(pad_inproc_route_scope("GET", "/readyz"), "none");
-	return;
-#endif
 	for (i = 0; i < PA_ARRAY_LEN(routes); i++) {
 		CU_ASSERT_STRING_EQUAL(pad_openapi_scope(doc, routes[i].method, routes[i].path), routes[i].min);
 		CU_ASSERT_EQUAL(call(routes[i].method, routes[i].path, NULL, routes[i].body, &r), 401);
@@ -640,9 +616,6 @@ static int has_any_form(const char *text, const char *s)
 /* A manager on the daemon's store (sqlite lets a second one open it beside the daemon), without plugins. */
 static provauth_manager *side_open(void)
 {
-#ifdef PAD_API_IN_PROCESS
-	return pad_inproc_manager();
-#else
 	provauth_manager_options mo = PROVAUTH_MANAGER_OPTIONS_INIT;
 	provauth_settings *st = NULL;
 	provauth_manager *m = NULL;
@@ -654,16 +627,11 @@ static provauth_manager *side_open(void)
 	CU_ASSERT_EQUAL_FATAL(provauth_manager_new(&m, st, &mo), 0);
 	provauth_settings_free(st);
 	return m;
-#endif
 }
 
 static void side_close(provauth_manager *m)
 {
-#ifdef PAD_API_IN_PROCESS
-	(void)m;
-#else
 	provauth_manager_free(m);
-#endif
 }
 
 /* Every credential the store holds now (the JWTs and cookies logins gave the daemon) joins the list. */
@@ -720,11 +688,7 @@ static void test_unsupported_provider(void)
 
 static void test_no_secret_anywhere(void)
 {
-#ifdef PAD_API_IN_PROCESS
-	char *log = pad_inproc_log() ? strdup(pad_inproc_log()) : NULL;
-#else
 	char *log = pa_daemon_log_text(dmn);
-#endif
 	static const char *const tokens[] = { TOK_READ, TOK_OPERATE, TOK_ADMIN, TOK_WRONG };
 	size_t i;
 
@@ -778,23 +742,15 @@ static int suite_init(void)
 	o.ntokens = PA_ARRAY_LEN(tokens);
 	o.daemon_yaml = "  rate: 0\n";
 	o.yaml = pa_daemon_pixverse_yaml(yaml, sizeof(yaml), srv);
-#ifdef PAD_API_IN_PROCESS
-	return pad_inproc_start(o.yaml);
-#else
 	return pa_daemon_start(&dmn, &o) == 0 ? 0 : -1;
-#endif
 }
 
 static int suite_clean(void)
 {
 	size_t i;
 
-#ifdef PAD_API_IN_PROCESS
-	pad_inproc_stop();
-#else
 	if (dmn)
 		pa_daemon_stop(dmn, 0);
-#endif
 	if (srv)
 		fake_pixverse_stop(srv);
 	pad_openapi_free(doc);

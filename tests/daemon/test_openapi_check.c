@@ -217,14 +217,14 @@ static void test_responses_by_operation_and_status(void)
 static void test_document_covers_routes(void)
 {
 	static const struct { const char *method, *path, *scope; } routes[] = {
-		{ "GET", "/", "read" }, { "GET", "/healthz", "none" }, { "GET", "/readyz", "none" },
+		{ "GET", "/", "none" }, { "GET", "/healthz", "none" }, { "GET", "/readyz", "none" },
 		{ "GET", "/metrics", "read" }, { "POST", "/login", "none" }, { "GET", "/v1/accounts", "read" },
 		{ "POST", "/v1/accounts/import-cookies", "admin" }, { "GET", "/v1/accounts/x", "read" },
 		{ "DELETE", "/v1/accounts/x", "admin" }, { "POST", "/v1/accounts/x/reauth", "operate" },
 		{ "POST", "/v1/accounts/x/connect-google", "admin" },
 		{ "GET", "/v1/accounts/x/pixverse-status", "operate" },
 		{ "POST", "/v1/accounts/x/call/op", "operate" }, { "POST", "/v1/jobs", "operate" },
-		{ "GET", "/v1/jobs/a:1", "operate" }, { "GET", "/v1/pool", "read" },
+		{ "GET", "/v1/jobs/a:1", "operate" }, { "GET", "/v1/pool", "read" }, { "GET", "/v1/providers", "read" },
 	};
 	size_t i;
 
