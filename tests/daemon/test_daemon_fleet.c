@@ -314,7 +314,7 @@ static void test_idle_account_touched_within_max_idle(void)
 		}
 		sleep_ms(50);
 	}
-	fprintf(stderr, "\n  idle account touched after %.1f s (due 9-11 s)\n", seen);
+	fprintf(stderr, "\n  idle account touched %.1f s after the import (due 9-11 s after its whole second)\n", seen);
 	/* Touched within max_idle (+ jitter, one scan, a second of rounding) ... */
 	CU_ASSERT(seen > 0 && seen <= 13.0);
 	/* ... and not before max_idle less its jitter (less a second of rounding). */
