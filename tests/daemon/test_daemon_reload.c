@@ -5,9 +5,10 @@
  * plugin dropped into the plugin directory served after a reload, one
  * removed gone from /v1/providers while a request on the old world still
  * completes, and its .so unmapped from the daemon once that request ends
- * (/proc/PID/maps); broken settings and a changed daemon.listen refused with
- * the old world serving; tokens added and removed without a restart. Every
- * daemon stops on SIGTERM with exit status 0.
+ * (/proc/PID/maps); broken settings and a changed daemon.listen or
+ * max_connections refused with the old world serving; tokens added and
+ * removed without a restart. Every daemon stops on SIGTERM with exit
+ * status 0.
  */
 #include "config.h"
 #include <ctype.h>
@@ -426,15 +427,15 @@ static void test_plugin_hot_reload(void)
 
 	/*
 	 * A slow call on the world that has good.so (the fake holds Pixverse's
-	 * credits answer 3 s), the file removed and SIGHUP meanwhile.
+	 * credits answer 5 s), the file removed and SIGHUP meanwhile.
 	 */
 	pv_id = import_pixverse(h, "bob@example.com");
 	memset(&slow, 0, sizeof(slow));
 	slow.h = h;
 	snprintf(slow.path, sizeof(slow.path), "/v1/accounts/%s/call/credits", pv_id);
-	CU_ASSERT_FATAL(fake_pixverse_inject_fault(srv, FAKE_PV_EP_CREDITS, FAKE_FAULT_DELAY, 1, 3000) == 0);
+	CU_ASSERT_FATAL(fake_pixverse_inject_fault(srv, FAKE_PV_EP_CREDITS, FAKE_FAULT_DELAY, 1, 5000) == 0);
 	CU_ASSERT_FATAL(pthread_create(&t, NULL, slow_call_run, &slow) == 0);
-	sleep_ms(700);
+	sleep_ms(1000);
 	CU_ASSERT_EQUAL(unlink(so), 0);
 	CU_ASSERT_EQUAL(pa_daemon_signal(h, SIGHUP), 0);
 	CU_ASSERT(wait_events(h, "reloaded", 2));
@@ -549,7 +550,15 @@ static void test_broken_reload(void)
 	says[2] = NULL;
 	reload_expect_failed(h, &bad, 4, says);
 
-	CU_ASSERT_EQUAL(metric(h, "provauthd_reloads_total{result=\"failed\"}"), 4);
+	/* So is the connection limit MHD was started with: "reloaded" would be a lie. */
+	bad = o;
+	bad.daemon_yaml = "  max_connections: 77\n";
+	says[0] = "daemon.max_connections";
+	says[1] = "restart";
+	says[2] = NULL;
+	reload_expect_failed(h, &bad, 5, says);
+
+	CU_ASSERT_EQUAL(metric(h, "provauthd_reloads_total{result=\"failed\"}"), 5);
 	CU_ASSERT_EQUAL(metric(h, "provauthd_reloads_total{result=\"ok\"}"), 0);
 	/* Mended: the next reload takes. */
 	CU_ASSERT_FATAL(pa_daemon_rewrite_settings(h, &o) == 0);
@@ -605,7 +614,7 @@ static void test_reload_tokens(void)
 static const pa_test tests[] = {
 	{ "SIGHUP 24 times under 6 client threads: no request fails", test_reload_under_load },
 	{ "a plugin dropped in is served; one removed is unloaded once idle", test_plugin_hot_reload },
-	{ "broken settings and a changed listen keep the old world", test_broken_reload },
+	{ "broken settings, a changed listen or connection limit keep the old world", test_broken_reload },
 	{ "a token added by a reload works, one removed gets 401", test_reload_tokens },
 	PA_TEST_END,
 };
