@@ -33,6 +33,8 @@ typedef struct pad_task {
 	pad_keep_kind kind;
 } pad_task;
 
+#define PAD_INFLIGHT_BUCKETS 4096
+
 typedef struct pad_inflight {
 	struct pad_inflight *next;
 	char *id;
@@ -57,7 +59,9 @@ struct pad_keeper {
 	pthread_cond_t scan_cv;     /* wakes the scheduler to stop */
 	int stopping;
 	pad_task *queue, *queue_tail;
-	pad_inflight *inflight;     /* queued or running: never twice */
+	/* Queued or running: never twice. Hashed: a scan asks once per due account, and
+	 * with thousands due a list made each scan quadratic, under k->mu. */
+	pad_inflight *inflight[PAD_INFLIGHT_BUCKETS];
 	pthread_t scheduler;
 	pthread_t *workers;
 	size_t nworkers;
@@ -70,11 +74,20 @@ struct pad_keeper {
 
 /* ---- small sets under k->mu ---- */
 
+static size_t inflight_bucket(const char *id)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % PAD_INFLIGHT_BUCKETS;
+}
+
 static int inflight_has(pad_keeper *k, const char *id)
 {
 	pad_inflight *f;
 
-	for (f = k->inflight; f; f = f->next)
+	for (f = k->inflight[inflight_bucket(id)]; f; f = f->next)
 		if (strcmp(f->id, id) == 0)
 			return 1;
 	return 0;
@@ -84,7 +97,7 @@ static void inflight_drop(pad_keeper *k, const char *id)
 {
 	pad_inflight **pp, *f;
 
-	for (pp = &k->inflight; (f = *pp); pp = &f->next)
+	for (pp = &k->inflight[inflight_bucket(id)]; (f = *pp); pp = &f->next)
 		if (strcmp(f->id, id) == 0) {
 			*pp = f->next;
 			free(f->id);
@@ -216,6 +229,30 @@ static const provauth_pool_account *pool_find(provauth_pool_account **pool, size
 	for (i = 0; i < n; i++)
 		if (strcmp(pool[i]->account_id, id) == 0)
 			return pool[i];
+	return NULL;
+}
+
+static int pool_cmp(const void *a, const void *b)
+{
+	return strcmp((*(provauth_pool_account *const *)a)->account_id, (*(provauth_pool_account *const *)b)->account_id);
+}
+
+/* pool_find over a list sorted by pool_cmp: a scan looks up every account. */
+static const provauth_pool_account *pool_search(provauth_pool_account **pool, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(pool[mid]->account_id, id);
+
+		if (c == 0)
+			return pool[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
@@ -410,8 +447,8 @@ static int queue_task(pad_keeper *k, pad_world *w, const provauth_account *a, pa
 	atomic_fetch_add(&w->refs, 1); /* the task's own reference */
 	t->world = w;
 	t->kind = kind;
-	fl->next = k->inflight;
-	k->inflight = fl;
+	fl->next = k->inflight[inflight_bucket(fl->id)];
+	k->inflight[inflight_bucket(fl->id)] = fl;
 	if (k->queue_tail)
 		k->queue_tail->next = t;
 	else
@@ -453,9 +490,12 @@ static void scan(pad_keeper *k)
 		pool = NULL;
 		npool = 0;
 	}
+	/* Sorted once, searched per account: a linear search each made the scan quadratic. */
+	if (npool > 1)
+		qsort(pool, npool, sizeof(*pool), pool_cmp);
 	pad_metric_set("provauthd_keeper_accounts", "", (int64_t)n);
 	for (i = 0; i < n; i++) {
-		const provauth_pool_account *p = pool_find(pool, npool, list[i]->id);
+		const provauth_pool_account *p = pool_search(pool, npool, list[i]->id);
 
 		if (needs_human(list[i]) || pool_says_skip(p, now))
 			continue;
@@ -516,6 +556,7 @@ static void *scheduler(void *arg)
 static void keeper_free(pad_keeper *k)
 {
 	pad_task *t;
+	size_t i;
 
 	while ((t = k->queue)) {
 		k->queue = t->next;
@@ -524,8 +565,9 @@ static void keeper_free(pad_keeper *k)
 		free(t->provider);
 		free(t);
 	}
-	while (k->inflight)
-		inflight_drop(k, k->inflight->id);
+	for (i = 0; i < PAD_INFLIGHT_BUCKETS; i++)
+		while (k->inflight[i])
+			inflight_drop(k, k->inflight[i]->id);
 	pthread_cond_destroy(&k->cv);
 	pthread_cond_destroy(&k->scan_cv);
 	pthread_mutex_destroy(&k->mu);

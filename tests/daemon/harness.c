@@ -88,7 +88,10 @@ static int write_settings(pa_daemon *h, const pa_daemon_options *o)
 		return -1;
 	}
 	fprintf(f, "%s", plugin_dir_line(pd, sizeof(pd), o->plugin_dir));
-	fprintf(f, "store:\n  backend: sqlite\n  path: %s/accounts.db\n  busy_timeout_ms: 10000\n", h->dir);
+	if (o->store_yaml)
+		fputs(o->store_yaml, f);
+	else
+		fprintf(f, "store:\n  backend: sqlite\n  path: %s/accounts.db\n  busy_timeout_ms: 10000\n", h->dir);
 	fprintf(f, "log:\n  level: debug\n");
 	fprintf(f, "daemon:\n");
 	if (listen)
