@@ -55,9 +55,12 @@ typedef struct pa_daemon_options {
 	/* The whole store: block ("store:\n  backend: postgres\n  url: ...\n"), in
 	 * place of the sqlite file in the temp dir (several daemons on one store). NULL: that file. */
 	const char *store_yaml;
+	/* A directory of the test's own added to plugin_dir (the build's
+	 * plugins still come from PROVAUTH_PLUGIN_PATH); NULL: none. */
+	const char *plugin_dir;
 } pa_daemon_options;
 
-#define PA_DAEMON_OPTIONS_INIT { NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
+#define PA_DAEMON_OPTIONS_INIT { NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
 
 typedef struct pa_daemon pa_daemon;
 
