@@ -3,7 +3,7 @@
 # builds them and `./dev bench` runs them in an optimised tree.
 PA_BENCH_CF = $(PA_BASE_CFLAGS) $(PA_DEP_CF)
 PA_BENCH_BINS = bench/hotpath bench/e2e bench/storm bench/scale bench/pgstore bench/fleet_storm bench/pool bench/jobs \
-	bench/daemon
+	bench/daemon bench/keeper
 # The postgres benchmarks' helpers (the server of ./dev bench, a fresh database, the store).
 PA_BENCH_PG_SOURCES = bench/bench_pg.h bench/bench_pg.c
 
@@ -62,3 +62,8 @@ bench_daemon_SOURCES = bench/daemon.c
 bench_daemon_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)
 bench_daemon_CFLAGS = $(PA_BENCH_CF) $(MHD_CFLAGS)
 bench_daemon_LDADD = bench/libbenchutil.la libprovauth.la tests/fake/libfakeprov.la $(PA_DEP_LIBS) $(MHD_LIBS)
+
+# provauthd's keeper renewing 10,000 due pixiv tokens against a bare libcurl loop, the fake pixiv compiled in.
+bench_keeper_SOURCES = bench/keeper.c tests/fake/fake_pixiv.c tests/fake/fake_pixiv.h
+bench_keeper_CFLAGS = $(PA_BENCH_CF) $(MHD_CFLAGS)
+bench_keeper_LDADD = bench/libbenchutil.la libprovauth.la $(PA_DEP_LIBS) $(MHD_LIBS)

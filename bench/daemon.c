@@ -10,7 +10,8 @@
  * daemon: HTTP parsing, the bearer check, the route, JSON out.
  *
  * PA_BENCH_DAEMON_SECONDS (10), PA_BENCH_DAEMON_CONNECTIONS (16),
- * PA_BENCH_DAEMON_THREADS (4: the daemon's request threads), PROVAUTHD (the
+ * PA_BENCH_DAEMON_THREADS (the daemon's request threads; default as many
+ * as connections, so both sides run the same number of calls at once), PROVAUTHD (the
  * binary; default ./daemon/provauthd, the build tree ./dev bench runs in).
  * Exits 1 when a request failed on either side.
  */
@@ -131,7 +132,7 @@ static void write_settings(const char *path, const char *dir, fake_pixverse *srv
 	        "  tokens:\n    - name: bench\n      sha256: \"%s\"\n      scope: operate\n"
 	        "  keeper:\n    enabled: false\n",
 	        dir, dir, fake_pixverse_url(srv), fake_pixverse_url(srv), dir,
-	        bench_env_long("PA_BENCH_DAEMON_THREADS", 4), hash);
+	        bench_env_long("PA_BENCH_DAEMON_THREADS", conns), hash);
 	if (fclose(f) != 0)
 		bench_die("settings file");
 }

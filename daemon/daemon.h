@@ -92,7 +92,8 @@ typedef struct pad_config {
 	int64_t rate;               /* requests per second per token; 50 (0: no limit) */
 	int64_t burst;              /* 100 */
 	int64_t connection_timeout; /* s idle before a connection is closed; 30 */
-	int64_t threads;            /* request threads; 4 */
+	int64_t threads;            /* request threads; 16: a handler blocks while the provider answers,
+	                               so this is how many provider calls run at once */
 	int64_t drain_timeout;      /* s SIGTERM waits for requests in flight; 30 */
 	char *state_dir;            /* webhook dead letters, ready file default; NULL: none */
 	char *ready_file;           /* written with {"pid","url"} once serving; NULL: none */

@@ -91,23 +91,33 @@ void pad_world_put(pad_world *w)
 		world_free(w);
 }
 
+static int str_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
 /*
- * Listening (listen, TLS, threads) is fixed for the process: a reload that
- * changes it is refused as a whole, so the old world goes on serving and
- * the log says to restart.
+ * Listening (listen, TLS, threads, and the connection limit and timeout
+ * MHD is started with) is fixed for the process: a reload that changes it
+ * is refused as a whole, so the old world goes on serving and the log says
+ * to restart, rather than logging "reloaded" over a value not applied.
  */
 static const char *fixed_change(const pad_config *a, const pad_config *b)
 {
 	if (strcmp(a->listen, b->listen) != 0)
 		return "daemon.listen";
-	if ((a->tls_certificate == NULL) != (b->tls_certificate == NULL) ||
-	    (a->tls_certificate && strcmp(a->tls_certificate, b->tls_certificate) != 0) ||
-	    (a->tls_key && strcmp(a->tls_key, b->tls_key) != 0))
+	if (str_differ(a->tls_certificate, b->tls_certificate))
 		return "daemon.tls_certificate";
+	if (str_differ(a->tls_key, b->tls_key))
+		return "daemon.tls_key";
 	if (a->threads != b->threads)
 		return "daemon.threads";
 	if (a->socket_mode != b->socket_mode)
 		return "daemon.socket_mode";
+	if (a->max_connections != b->max_connections)
+		return "daemon.max_connections";
+	if (a->connection_timeout != b->connection_timeout)
+		return "daemon.connection_timeout";
 	return NULL;
 }
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -315,16 +316,48 @@ out:
 }
 
 /*
+ * Whether the loaded object `lm` is the file open on `fd`: the mapping
+ * holding its dynamic section comes from that device and inode, as
+ * /proc/self/maps says. 0 when it is another file or when it cannot be told.
+ */
+static int object_is_file(const struct link_map *lm, int fd)
+{
+	uintptr_t at = (uintptr_t)lm->l_ld;
+	unsigned long lo, hi, ino;
+	unsigned int maj, mn;
+	char line[512];
+	struct stat st;
+	FILE *f;
+	int same = 0;
+
+	if (!at || fstat(fd, &st) < 0 || !(f = fopen("/proc/self/maps", "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mn, &ino) != 5 || at < lo || at >= hi)
+			continue;
+		same = maj == major(st.st_dev) && mn == minor(st.st_dev) && ino == (unsigned long)st.st_ino;
+		break;
+	}
+	fclose(f);
+	return same;
+}
+
+/*
  * The name under which the checked descriptor is loaded. glibc matches
- * dlopen names against those already loaded before opening anything, so a
- * number still naming an earlier (say, a refused but not unloadable)
- * object is moved to a fresh one first.
+ * dlopen names against those already loaded before opening anything: an
+ * object's first name and every other name it was opened by since (a
+ * plugin loaded again while still loaded, by a reloading host, gains the
+ * new /proc name as an alias). Once such a number is closed and reused for
+ * another file, dlopen by that name would hand back the earlier object, the
+ * wrong code under this file's name. So a name that resolves to anything
+ * but this very file is moved to a fresh number first. Old names pile up
+ * only below the highest number the process has held, hence the bound.
  */
 static int fd_name(int *fd, char *name, size_t size)
 {
 	int tries, nfd;
 
-	for (tries = 0; tries < 8; tries++) {
+	for (tries = 0; tries < 256; tries++) {
 		void *h;
 		struct link_map *lm = NULL;
 		int taken;
@@ -332,7 +365,7 @@ static int fd_name(int *fd, char *name, size_t size)
 		snprintf(name, size, "/proc/self/fd/%d", *fd);
 		if (!(h = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD)))
 			return 0;
-		taken = dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && pa_streq(lm->l_name, name);
+		taken = dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || !lm || !object_is_file(lm, *fd);
 		dlclose(h);
 		if (!taken)
 			return 0;

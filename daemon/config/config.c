@@ -260,7 +260,7 @@ static int read_config(pad_config *c, const provauth_setting *block)
 	    (rc = provauth_setting_get_int(&c->rate, block, "rate", 50, 0, 1000000)) < 0 ||
 	    (rc = provauth_setting_get_int(&c->burst, block, "burst", 100, 1, 1000000)) < 0 ||
 	    (rc = provauth_setting_get_int(&c->connection_timeout, block, "connection_timeout", 30, 1, 3600)) < 0 ||
-	    (rc = provauth_setting_get_int(&c->threads, block, "threads", 4, 1, 256)) < 0 ||
+	    (rc = provauth_setting_get_int(&c->threads, block, "threads", 16, 1, 256)) < 0 ||
 	    (rc = provauth_setting_get_int(&c->drain_timeout, block, "drain_timeout", 30, 0, 3600)) < 0 ||
 	    (rc = read_string(&c->state_dir, block, "state_dir", NULL)) < 0 ||
 	    (rc = read_string(&c->ready_file, block, "ready_file", NULL)) < 0 ||

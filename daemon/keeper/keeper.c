@@ -33,6 +33,8 @@ typedef struct pad_task {
 	pad_keep_kind kind;
 } pad_task;
 
+#define PAD_INFLIGHT_BUCKETS 4096
+
 typedef struct pad_inflight {
 	struct pad_inflight *next;
 	char *id;
@@ -57,7 +59,9 @@ struct pad_keeper {
 	pthread_cond_t scan_cv;     /* wakes the scheduler to stop */
 	int stopping;
 	pad_task *queue, *queue_tail;
-	pad_inflight *inflight;     /* queued or running: never twice */
+	/* Queued or running: never twice. Hashed: a scan asks once per due account, and
+	 * with thousands due a list made each scan quadratic, under k->mu. */
+	pad_inflight *inflight[PAD_INFLIGHT_BUCKETS];
 	pthread_t scheduler;
 	pthread_t *workers;
 	size_t nworkers;
@@ -70,11 +74,20 @@ struct pad_keeper {
 
 /* ---- small sets under k->mu ---- */
 
+static size_t inflight_bucket(const char *id)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % PAD_INFLIGHT_BUCKETS;
+}
+
 static int inflight_has(pad_keeper *k, const char *id)
 {
 	pad_inflight *f;
 
-	for (f = k->inflight; f; f = f->next)
+	for (f = k->inflight[inflight_bucket(id)]; f; f = f->next)
 		if (strcmp(f->id, id) == 0)
 			return 1;
 	return 0;
@@ -84,7 +97,7 @@ static void inflight_drop(pad_keeper *k, const char *id)
 {
 	pad_inflight **pp, *f;
 
-	for (pp = &k->inflight; (f = *pp); pp = &f->next)
+	for (pp = &k->inflight[inflight_bucket(id)]; (f = *pp); pp = &f->next)
 		if (strcmp(f->id, id) == 0) {
 			*pp = f->next;
 			free(f->id);
@@ -219,6 +232,30 @@ static const provauth_pool_account *pool_find(provauth_pool_account **pool, size
 	return NULL;
 }
 
+static int pool_cmp(const void *a, const void *b)
+{
+	return strcmp((*(provauth_pool_account *const *)a)->account_id, (*(provauth_pool_account *const *)b)->account_id);
+}
+
+/* pool_find over a list sorted by pool_cmp: a scan looks up every account. */
+static const provauth_pool_account *pool_search(provauth_pool_account **pool, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(pool[mid]->account_id, id);
+
+		if (c == 0)
+			return pool[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 /* ---- the work ---- */
 
 static int record_kept(pad_record *r, const provauth_account *a, void *arg)
@@ -292,6 +329,36 @@ static int probe(pad_keeper *k, provauth_manager *m, const pad_task *t, pad_keep
 	return rc;
 }
 
+static void kept(pad_keeper *k, const char *id, pad_keep_kind did, int rc, int refreshed)
+{
+	const provauth_log_field lf[] = { PAD_F_STR("account_id", id), PAD_F_STR("kind", pad_keep_kind_name(did)),
+	                                  PAD_F_STR("result", rc == 0 ? "ok" : "failed"),
+	                                  PAD_F_STR("code", rc == 0 ? "" : provauth_strerror(rc)),
+	                                  PAD_F_BOOL("refreshed", refreshed) };
+	char labels[64];
+
+	pad_log(k->d, rc == 0 ? PROVAUTH_LOG_INFO : PROVAUTH_LOG_WARN, "keeper_kept", lf, PAD_ARRAY_LEN(lf));
+	snprintf(labels, sizeof(labels), "kind=%s,result=%s", pad_keep_kind_name(did), rc == 0 ? "ok" : "failed");
+	pad_metric_add("provauthd_keeper_runs_total", labels, 1);
+}
+
+static void refresh_now(pad_keeper *k, pad_task *t)
+{
+	provauth_manager *m = t->world->manager;
+	int64_t v[3];
+	int rc, refreshed = 0;
+
+	rc = provauth_account_keep(&refreshed, m, t->id, t->world->config->keeper.refresh_ahead);
+	kept(k, t->id, PAD_KEEP_REFRESH, rc, refreshed);
+	if (rc < 0) {
+		/* Only a failure is written: it holds the retry back (pad_keep_retry_after). */
+		v[0] = pad_now();
+		v[1] = PAD_KEEP_REFRESH;
+		v[2] = 0;
+		pad_record_update(m, t->id, record_kept, v, NULL);
+	}
+}
+
 static void run_task(pad_keeper *k, pad_task *t)
 {
 	provauth_manager *m = t->world->manager;
@@ -300,10 +367,23 @@ static void run_task(pad_keeper *k, pad_task *t)
 	pad_keep_facts f;
 	pad_keep_plan plan;
 	pad_keep_kind did = t->kind;
-	char lease[512], labels[64];
+	char lease[512];
 	int64_t v[3];
 	int rc, leased, refreshed = 0;
 
+	/*
+	 * A token about to expire needs neither the keeper's lease nor its
+	 * record: provauth_account_keep is single-flight across processes (the
+	 * recovery lease, and the stored account read again under it, so a
+	 * daemon that comes second adopts the token the first one stored), and
+	 * the refresh's own write is the sign of life the idle rule reads.
+	 * That is 2 store commits saved of 4 on every refresh, which is most of
+	 * what a refresh costs beyond its HTTP request.
+	 */
+	if (t->kind == PAD_KEEP_REFRESH) {
+		refresh_now(k, t);
+		return;
+	}
 	snprintf(lease, sizeof(lease), "keeper:%s", t->id);
 	rc = provauth_lease_acquire(m, lease, k->owner, c->lease_ttl_ms);
 	if (rc == PROVAUTH_EBUSY)
@@ -328,15 +408,7 @@ static void run_task(pad_keeper *k, pad_task *t)
 	} else {
 		rc = probe(k, m, t, &did);
 	}
-	{
-		const provauth_log_field lf[] = { PAD_F_STR("account_id", t->id), PAD_F_STR("kind", pad_keep_kind_name(did)),
-		                                  PAD_F_STR("result", rc == 0 ? "ok" : "failed"),
-		                                  PAD_F_STR("code", rc == 0 ? "" : provauth_strerror(rc)),
-		                                  PAD_F_BOOL("refreshed", refreshed) };
-		pad_log(k->d, rc == 0 ? PROVAUTH_LOG_INFO : PROVAUTH_LOG_WARN, "keeper_kept", lf, PAD_ARRAY_LEN(lf));
-	}
-	snprintf(labels, sizeof(labels), "kind=%s,result=%s", pad_keep_kind_name(did), rc == 0 ? "ok" : "failed");
-	pad_metric_add("provauthd_keeper_runs_total", labels, 1);
+	kept(k, t->id, did, rc, refreshed);
 	v[0] = pad_now();
 	v[1] = did;
 	v[2] = rc == 0;
@@ -410,8 +482,8 @@ static int queue_task(pad_keeper *k, pad_world *w, const provauth_account *a, pa
 	atomic_fetch_add(&w->refs, 1); /* the task's own reference */
 	t->world = w;
 	t->kind = kind;
-	fl->next = k->inflight;
-	k->inflight = fl;
+	fl->next = k->inflight[inflight_bucket(fl->id)];
+	k->inflight[inflight_bucket(fl->id)] = fl;
 	if (k->queue_tail)
 		k->queue_tail->next = t;
 	else
@@ -453,9 +525,12 @@ static void scan(pad_keeper *k)
 		pool = NULL;
 		npool = 0;
 	}
+	/* Sorted once, searched per account: a linear search each made the scan quadratic. */
+	if (npool > 1)
+		qsort(pool, npool, sizeof(*pool), pool_cmp);
 	pad_metric_set("provauthd_keeper_accounts", "", (int64_t)n);
 	for (i = 0; i < n; i++) {
-		const provauth_pool_account *p = pool_find(pool, npool, list[i]->id);
+		const provauth_pool_account *p = pool_search(pool, npool, list[i]->id);
 
 		if (needs_human(list[i]) || pool_says_skip(p, now))
 			continue;
@@ -516,6 +591,7 @@ static void *scheduler(void *arg)
 static void keeper_free(pad_keeper *k)
 {
 	pad_task *t;
+	size_t i;
 
 	while ((t = k->queue)) {
 		k->queue = t->next;
@@ -524,8 +600,9 @@ static void keeper_free(pad_keeper *k)
 		free(t->provider);
 		free(t);
 	}
-	while (k->inflight)
-		inflight_drop(k, k->inflight->id);
+	for (i = 0; i < PAD_INFLIGHT_BUCKETS; i++)
+		while (k->inflight[i])
+			inflight_drop(k, k->inflight[i]->id);
 	pthread_cond_destroy(&k->cv);
 	pthread_cond_destroy(&k->scan_cv);
 	pthread_mutex_destroy(&k->mu);

@@ -86,8 +86,15 @@ void pad_keep_plan_for(pad_keep_plan *out, const pad_keeper_config *c, const pad
 	memset(out, 0, sizeof(*out));
 	if (f->refreshable && f->expires_at > 0)
 		consider(out, PAD_KEEP_REFRESH, f->expires_at - c->refresh_ahead, c->refresh_ahead);
-	/* Never kept by a daemon: its clock starts at its last write (an import is a sign of life). */
+	/*
+	 * Never kept by a daemon: its clock starts at its last write (an import
+	 * is a sign of life). A refreshable account's last write is also its
+	 * last refresh, which leaves no record of its own (run_task): the later
+	 * of the two counts.
+	 */
 	base = f->rec.kept_at ? f->rec.kept_at : f->updated_at ? f->updated_at : now;
+	if (f->refreshable && f->updated_at > base)
+		base = f->updated_at;
 	idle = pad_jitter(pad_keep_scaled(c, c->max_idle), c->jitter_percent, pad_keep_rnd(f->id, base));
 	consider(out, PAD_KEEP_IDLE, base + idle, f->refreshable ? -1 : 0);
 	if (f->pooled) {

@@ -50,21 +50,25 @@ static int token_hash(char hex[65], const char *token)
 	return 0;
 }
 
-/* plugin_dir: as tests/integration does: the environment's path under make check, else the build's. */
-static const char *plugin_dir_line(char *buf, size_t size)
+/*
+ * plugin_dir: as tests/integration does: the environment's path under make
+ * check, else the build's; then the test's own directory, if any.
+ */
+static const char *plugin_dir_line(char *buf, size_t size, const char *own)
 {
 	const char *b = getenv("PA_BUILDDIR");
 
 	if (getenv("PROVAUTH_PLUGIN_PATH") || !b)
-		snprintf(buf, size, "plugin_dir: []\n");
+		snprintf(buf, size, "plugin_dir: [%s%s%s]\n", own ? "\"" : "", own ? own : "", own ? "\"" : "");
 	else
-		snprintf(buf, size, "plugin_dir: %s/plugins/.libs\n", b);
+		snprintf(buf, size, "plugin_dir: [\"%s/plugins/.libs\"%s%s%s]\n", b, own ? ", \"" : "", own ? own : "",
+		         own ? "\"" : "");
 	return buf;
 }
 
 static int write_settings(pa_daemon *h, const pa_daemon_options *o)
 {
-	char pd[600], hex[65], tmp[400];
+	char pd[1200], hex[65], tmp[400];
 	const char *listen = o->listen;
 	FILE *f;
 	size_t i;
@@ -83,8 +87,11 @@ static int write_settings(pa_daemon *h, const pa_daemon_options *o)
 			close(fd);
 		return -1;
 	}
-	fprintf(f, "%s", plugin_dir_line(pd, sizeof(pd)));
-	fprintf(f, "store:\n  backend: sqlite\n  path: %s/accounts.db\n  busy_timeout_ms: 10000\n", h->dir);
+	fprintf(f, "%s", plugin_dir_line(pd, sizeof(pd), o->plugin_dir));
+	if (o->store_yaml)
+		fputs(o->store_yaml, f);
+	else
+		fprintf(f, "store:\n  backend: sqlite\n  path: %s/accounts.db\n  busy_timeout_ms: 10000\n", h->dir);
 	fprintf(f, "log:\n  level: debug\n");
 	fprintf(f, "daemon:\n");
 	if (listen)

@@ -52,9 +52,15 @@ typedef struct pa_daemon_options {
 	int keeper;
 	/* Seconds to wait for the ready file; 0: 30. */
 	int start_timeout;
+	/* The whole store: block ("store:\n  backend: postgres\n  url: ...\n"), in
+	 * place of the sqlite file in the temp dir (several daemons on one store). NULL: that file. */
+	const char *store_yaml;
+	/* A directory of the test's own added to plugin_dir (the build's
+	 * plugins still come from PROVAUTH_PLUGIN_PATH); NULL: none. */
+	const char *plugin_dir;
 } pa_daemon_options;
 
-#define PA_DAEMON_OPTIONS_INIT { NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 0 }
+#define PA_DAEMON_OPTIONS_INIT { NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
 
 typedef struct pa_daemon pa_daemon;
 

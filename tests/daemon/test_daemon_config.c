@@ -75,7 +75,7 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(c->max_connections, 256);
 	CU_ASSERT_EQUAL(c->rate, 50);
 	CU_ASSERT_EQUAL(c->burst, 100);
-	CU_ASSERT_EQUAL(c->threads, 4);
+	CU_ASSERT_EQUAL(c->threads, 16);
 	CU_ASSERT_EQUAL(c->drain_timeout, 30);
 	CU_ASSERT_EQUAL(c->keeper.enabled, 1);
 	CU_ASSERT_EQUAL(c->keeper.max_idle, 86400);

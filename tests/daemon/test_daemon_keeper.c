@@ -353,11 +353,8 @@ static void test_token_expiring_without_traffic_is_refreshed_once(void)
 	CU_ASSERT_FATAL(provauth_account_get(&a, world[0].manager, "a1") == 0);
 	CU_ASSERT(provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL) >
 	          atomic_load(&fake_now) + 3000);
-	{
-		char want[64];
-		snprintf(want, sizeof(want), "\"kept_at\":%lld", (long long)(t0 + 500));
-		CU_ASSERT(a->metadata && strstr(a->metadata, want) != NULL);
-	}
+	/* A refresh writes no keeper record: the refresh's own write is the sign of life. */
+	CU_ASSERT(!a->metadata || strstr(a->metadata, "kept_at") == NULL);
 	provauth_account_free(a);
 	CU_ASSERT_EQUAL(atomic_load(&world[0].refs), 1);
 	world_down(0);
@@ -477,8 +474,10 @@ static void test_reimported_account_recovered(void)
  * Two keepers, each with its own manager (its own session table: no
  * in-process single flight between them) and `stores[i]`, keep `fleet`
  * OAuth accounts through three refresh cycles. Every token is renewed once
- * per cycle, and each account is kept (a run counted) by one keeper only:
- * the lease and the re-check under it, not the library's own dedup.
+ * per cycle, however many keepers find it due: a keeper that comes second
+ * takes the recovery lease after the first, reads the stored account again
+ * under it and adopts the new token (provauth_account_keep's single flight
+ * across processes), so it runs without a token request.
  */
 static void fleet_cycles(provauth_store *stores[DAEMONS], int fleet)
 {
@@ -518,7 +517,7 @@ static void fleet_cycles(provauth_store *stores[DAEMONS], int fleet)
 		CU_ASSERT_EQUAL(wait_refreshes(fleet * cycle, 20000), fleet * cycle);
 		sleep_ms(300);
 		CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), fleet * cycle);
-		CU_ASSERT_EQUAL(atomic_load(&runs_ok), fleet * cycle);
+		CU_ASSERT(atomic_load(&runs_ok) >= fleet * cycle);
 	}
 	for (i = 0; i < DAEMONS; i++)
 		pad_keeper_stop(k[i]);
