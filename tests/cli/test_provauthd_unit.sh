@@ -2,10 +2,10 @@
 # What ships with provauthd stays true: the systemd unit (systemd-analyze
 # verify and security where systemd-analyze exists, the keys it must have in
 # any case), the sample settings (they load with provauthd --check, as
-# installed and with their optional keys switched on, and show every key the
-# daemon reads) and the man page (every option and key, the webhook headers
-# notify/ sends, groff clean). What the Debian package installs, ./dev deb
-# and tools/deb-smoke.sh check.
+# installed and with their optional keys switched on, show every key the
+# daemon reads, and set config.c's defaults) and the man page (every option
+# and key, the webhook headers notify/ sends, groff clean). What the Debian
+# package installs, ./dev deb and tools/deb-smoke.sh check.
 set -u
 # shellcheck source=tests/cli/cli_helpers.sh
 . "${PA_SRCDIR:?run through make check}/tests/cli/cli_helpers.sh"
@@ -111,6 +111,32 @@ for table in daemon_keys token_keys keeper_keys webhook_keys; do
 		else not_ok "the man page lacks key $pre$k"; fi
 	done
 done
+
+# The values the sample sets are config.c's defaults: the sample shows what
+# the daemon does when a key is left out.
+python3 - "$config_c" "$sample" >"$tmp/defaults" 2>&1 <<'EOF'
+import re, sys
+src = open(sys.argv[1]).read()
+text = open(sys.argv[2]).read()
+block = text[text.index("\ndaemon:\n"):]
+defaults = {}
+for key, expr in re.findall(r'get_int\(&[^,]+, *\w+, *"(\w+)", *([^,]+),', src):
+    defaults[key] = str(eval(expr, {"DAY": 86400}))
+for key, expr in re.findall(r'get_bool\(&[^,]+, *\w+, *"(\w+)", *([01])\)', src):
+    defaults[key] = "true" if expr == "1" else "false"
+for m in re.finditer(r"^ +(\w+): (\S+)$", block, re.M):
+    key, value = m.groups()
+    if key in defaults:
+        same = "same" if value == defaults[key] else "DIFFERS"
+        print("%s %s: sample %s, config.c %s" % (same, key, value, defaults[key]))
+EOF
+check "the sample's values were compared with config.c's defaults" 'grep -q "^same " "$tmp/defaults"'
+while IFS= read -r line; do
+	case $line in
+	same*) ok "sample default ${line#same }" ;;
+	*) not_ok "sample value $line" ;;
+	esac
+done <"$tmp/defaults"
 
 # ---- the man page ----------------------------------------------------------
 "$daemon" --help >"$tmp/help" 2>&1
