@@ -1,5 +1,7 @@
 # Documentation installed with the program.
 dist_man1_MANS = docs/provauth.1
+# provauthd is an administrator's daemon in sbin: section 8.
+dist_man8_MANS = docs/provauthd.8
 
 # What was tried against faults, crashes and bad input, and what held.
 EXTRA_DIST += docs/RELIABILITY.md
@@ -8,7 +10,13 @@ EXTRA_DIST += docs/RELIABILITY.md
 # ./dev lint checks in part (STYLE), and notes on the two subtle parts.
 EXTRA_DIST += docs/HACKING.md docs/STYLE.md \
 	docs/internals/session-manager.md docs/internals/plugin-abi.md \
-	docs/internals/postgres-store.md docs/internals/account-pool.md
+	docs/internals/postgres-store.md docs/internals/account-pool.md \
+	docs/internals/provauthd.md
+
+# provauthd's systemd unit and settings. The Debian package installs them
+# (debian/rules, debian/provauthd.service); make install leaves /etc and the
+# unit directories alone, so a source install overwrites no settings.
+EXTRA_DIST += etc/provauthd.service etc/provauthd.yaml
 
 # The man page documents every command `provauth --help` lists
 # (tests/cli/test_man_page.sh).

@@ -5,10 +5,10 @@
 #
 # ROOTDIR is an unpacked clean Debian root of the release the packages were
 # built for (e.g. a debootstrap --variant=minbase tree); it is changed, so pass
-# a throw-away copy. DEBDIR holds libprovauth0, libprovauth-dev and provauth
-# .deb files (./dev deb writes them to _build-deb/). As root, this script
+# a throw-away copy. DEBDIR holds libprovauth0, libprovauth-dev, provauth and
+# provauthd .deb files (./dev deb writes them to _build-deb/). As root, this script
 # mounts /proc, /sys, /dev and /dev/pts into ROOTDIR (unmounted again on any
-# exit), installs the three packages with apt-get inside it via chroot, plus
+# exit), installs the four packages with apt-get inside it via chroot, plus
 # what a user building the embedding example needs (gcc, make, pkg-config and
 # libcurl's -dev package, which the example itself uses), then checks:
 #
@@ -20,7 +20,11 @@
 #   3. provauth ships its man page and the sample settings, which load with
 #      both plugins and draw no error or warning (provauth config check);
 #   4. examples/embed builds with its own Makefile (pkg-config only), links
-#      the packaged library and runs a job against a memory store.
+#      the packaged library and runs a job against a memory store;
+#   5. provauthd --version names the packaged version, the package ships the
+#      daemon, its man page and unit, and /etc/provauth/provauthd.yaml as a
+#      conffile 0644 root:root, which provauthd --check (its default path)
+#      loads. The service is neither enabled nor started by the install.
 #
 # Exits 0 when all hold, 1 with "deb-smoke FAILED: ..." otherwise, 2 on bad usage.
 set -euo pipefail
@@ -38,7 +42,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Exactly one of each package (the -dbgsym ones are not needed).
 debs=()
-for p in libprovauth0 libprovauth-dev provauth; do
+for p in libprovauth0 libprovauth-dev provauth provauthd; do
 	shopt -s nullglob
 	found=("$debdir/${p}_"[0-9]*.deb)
 	shopt -u nullglob
@@ -95,9 +99,11 @@ echo "== apt-get install the packages into $root"
 in_root apt-get update -qq >"$root$work/apt.out" 2>&1 || { cat "$root$work/apt.out" >&2; die "apt-get update"; }
 in_root apt-get install -y -qq --no-install-recommends \
 	"$work/$(basename "${debs[0]}")" "$work/$(basename "${debs[1]}")" "$work/$(basename "${debs[2]}")" \
+	"$work/$(basename "${debs[3]}")" \
 	gcc libc6-dev make pkg-config libcurl4-openssl-dev >>"$root$work/apt.out" 2>&1 ||
 	{ cat "$root$work/apt.out" >&2; die "apt-get install"; }
-ok "installed: $(in_root dpkg-query -W -f '${Package} ${Version}\n' libprovauth0 libprovauth-dev provauth | paste -sd, | sed 's/,/, /g')"
+ok "installed: $(in_root dpkg-query -W -f '${Package} ${Version}\n' libprovauth0 libprovauth-dev provauth provauthd |
+	paste -sd, | sed 's/,/, /g')"
 
 # ---- 1. the tool runs ----------------------------------------------------
 out=$(in_root provauth --version) || die "provauth --version exits $?"
@@ -155,5 +161,37 @@ if [ $rc != 1 ] || ! grep -q '^job 1 nosuch-account failed: ' "$root$work/jobs.o
 	die "embed-jobs did not run its job (exit $rc)"
 fi
 ok "embed-jobs runs: $(head -1 "$root$work/jobs.out")"
+
+# ---- 5. the daemon, its unit and its settings ------------------------------
+out=$(in_root provauthd --version) || die "provauthd --version exits $?"
+echo "  $ provauthd --version"
+sed 's/^/  /' <<<"$out"
+[ "$out" = "provauthd ${version%%-*}" ] || die "provauthd --version does not name ${version%%-*}"
+ok "provauthd --version names $version"
+files=$(in_root dpkg -L provauthd)
+for f in /usr/sbin/provauthd /usr/share/man/man8/provauthd.8.gz /etc/provauth/provauthd.yaml; do
+	grep -qx "$f" <<<"$files" || die "provauthd does not install $f"
+done
+# debhelper puts units in /lib/systemd/system (bookworm) or /usr/lib/...
+grep -qE '^(/usr)?/lib/systemd/system/provauthd\.service$' <<<"$files" || die "provauthd does not install its unit"
+in_root dpkg-query -W -f '${Conffiles}\n' provauthd | grep -q '^ /etc/provauth/provauthd.yaml ' ||
+	die "/etc/provauth/provauthd.yaml is not a conffile"
+# The unit's dynamic user must read it: 0644, and only root may change it.
+[ "$(in_root stat -c '%a %U:%G' /etc/provauth/provauthd.yaml)" = "644 root:root" ] ||
+	die "/etc/provauth/provauthd.yaml is $(in_root stat -c '%a %U:%G' /etc/provauth/provauthd.yaml), not 644 root:root"
+[ "$(in_root stat -c '%a %U' /etc/provauth)" = "755 root" ] || die "/etc/provauth is not 755 root"
+ok "provauthd installs the daemon, provauthd(8), its unit and the conffile /etc/provauth/provauthd.yaml (644 root:root)"
+rc=0
+out=$(in_root provauthd --check 2>&1) || rc=$?
+[ $rc = 0 ] || { echo "$out" >&2; die "provauthd --check of the installed settings exits $rc"; }
+echo "  $ provauthd --check"
+sed 's/^/  /' <<<"$out"
+[ "$out" = "/etc/provauth/provauthd.yaml: ok (listen 127.0.0.1:8750, 0 tokens, keeper on, webhook off)" ] ||
+	die "provauthd --check does not load the installed settings cleanly"
+ok "provauthd --check loads /etc/provauth/provauthd.yaml without a warning"
+if [ -e "$root/etc/systemd/system/multi-user.target.wants/provauthd.service" ]; then
+	die "installing provauthd enabled the service before it has a token"
+fi
+ok "the service is not enabled by the install"
 
 echo "deb-smoke: all checks passed"

@@ -12,9 +12,11 @@
 #                   directory removed on exit
 #
 # Every claim the demo makes is checked: an unexpected exit status, output
-# or server count ends it with "DEMO FAILED: ..." and exit status 1. Only
-# bash and coreutils are needed: the fakes' /__control/ API is reached
-# through bash's /dev/tcp and its JSON read with sed.
+# or server count ends it with "DEMO FAILED: ..." and exit status 1. Bash and
+# coreutils run it: the fakes' /__control/ API is reached through bash's
+# /dev/tcp and its JSON read with sed. Step 8 (provauthd) talks to the
+# daemon with curl, as its users would, and its webhook receiver is python3's
+# http.server; ./dev installs both.
 set -uo pipefail
 
 usage() { sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -178,7 +180,9 @@ random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 printf '%sprovauth demo%s: sessions that stay alive, against fake Pixverse and pixiv servers.\n' "$bold" "$off"
 mkfifo "$work/hold" || fail "cannot create a fifo in $work"
-start fake-pixverse "$fake_pv"
+# Six logins in a minute in all (steps 2, 3, 6, 7 and two in 8): above the
+# fake's default server-wide limit of five, which step 8 would meet.
+start fake-pixverse "$fake_pv" --login-limit-global 20
 start fake-pixiv "$fake_px"
 # The fakes stop at end of input: this writer end stays open until exit.
 exec 3>"$work/hold"
@@ -430,16 +434,175 @@ claim "the finished job gave its slot back to the pool"
 step_events
 
 # ---- 8 ----
+heading "provauthd: the same over HTTP, and a webhook for the account that needs a human"
+d_logins=0 d_refreshes=0
+daemon=$build/daemon/provauthd
+[ -x "$daemon" ] || fail "$daemon is missing: build first"
+command -v curl >/dev/null 2>&1 || fail "curl is missing (./dev deps installs it)"
+mkdir -p "$work/daemon" || fail "cannot create $work/daemon"
+# A bearer token (the settings hold only its hash) and the webhook's secret.
+keep_secret daemon.token "$(random_hex 32)"
+keep_secret webhook.secret "$(random_hex 24)"
+# curl reads the header from a file: the token is never on a command line.
+printf 'Authorization: Bearer %s\n' "$(cat "$work/secrets/daemon.token")" >"$work/daemon/auth.header"
+hash=$("$daemon" --hash-token <"$work/secrets/daemon.token") || fail "provauthd --hash-token failed"
+# The receiver: prints each event it gets, after checking its signature.
+start receiver python3 -c '
+import hashlib, hmac, http.server, sys
+secret = open(sys.argv[1], "rb").read().strip()
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        ts = self.headers.get("X-Provauth-Timestamp", "")
+        got = self.headers.get("X-Provauth-Signature", "")
+        want = "v1=" + hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        good = hmac.compare_digest(want, got)
+        print(("signature ok: " if good else "BAD SIGNATURE: ") + body.decode(), flush=True)
+        self.send_response(204 if good else 401)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+print("PORT=%d" % server.server_address[1], flush=True)
+server.serve_forever()
+' "$work/secrets/webhook.secret"
+rx_port=$(port_of receiver) || exit 1
+{
+	sed -n '1,/^providers:/{/^providers:/!p}' "$work/provauth.yaml" |
+		sed "s|$work/accounts.db|$work/daemon/accounts.db|"
+	sed -n '/^providers:/,$p' "$work/provauth.yaml"
+	cat <<EOF
+daemon:
+  listen: 127.0.0.1:0
+  ready_file: $work/daemon/ready.json
+  state_dir: $work/daemon
+  tokens:
+    - name: demo
+      sha256: $hash
+      scope: admin
+  keeper:
+    # The demo counts logins: no keeping behind its back.
+    enabled: false
+  webhook:
+    url: http://127.0.0.1:$rx_port/hooks/provauth
+    secret: \${DEMO_WEBHOOK_SECRET}
+    backoff_ms: 100
+EOF
+} >"$work/daemon/provauthd.yaml" || fail "cannot write the daemon's settings"
+say "provauthd settings: $work/daemon/provauthd.yaml (its own sqlite store, one admin token by"
+say "its hash, the webhook to a receiver on 127.0.0.1:$rx_port that checks each signature)"
+printf '  $ provauthd --config %s &\n' "$work/daemon/provauthd.yaml"
+daemon_log=$work/daemon/provauthd.log
+DEMO_WEBHOOK_SECRET=$(cat "$work/secrets/webhook.secret") \
+	"$daemon" --config "$work/daemon/provauthd.yaml" 2>"$daemon_log" &
+daemon_pid=$!
+pids+=("$daemon_pid")
+for _ in $(seq 200); do [ -s "$work/daemon/ready.json" ] && break; sleep 0.05; done
+url=$(json_str url <"$work/daemon/ready.json")
+[ -n "$url" ] || { tail -5 "$daemon_log" >&2; fail "provauthd did not get ready"; }
+say "serving on $url"
+
+# api METHOD PATH [BODY-FILE]: curl with the token's header file; the reply in
+# $work/out, its status in $http_status.
+api() {
+	local method=$1 path=$2 body=${3:-}
+	local args=(-sS -o "$work/out" -w '%{http_code}' -H @"$work/daemon/auth.header" -X "$method")
+	[ -z "$body" ] || args+=(-H 'Content-Type: application/json' --data-binary @"$body")
+	printf '  $ curl -H @auth.header -X %s %s%s%s\n' "$method" "$url" "$path" "${body:+ -d @$(basename "$body")}"
+	http_status=$(curl "${args[@]}" "$url$path" 2>"$work/err")
+	cat "$work/out" "$work/err" >>"$work/transcript"
+	sed 's/^/    /' "$work/out"; echo
+	sed 's/^/    /' "$work/err"
+}
+# import_body EMAIL PASSWORD-OR-EMPTY > FILE: the import-cookies request of notes C.
+import_body() {
+	local token
+	token=$(ctl "$pv_port" POST "/__control/login_token?email=$1" | json_str token)
+	[ -n "$token" ] || fail "fake-pixverse gave no browser token for $1"
+	keep_secret "${1%@*}.http.jwt" "$token"
+	printf '{"provider_id": "pixverse", "url": "%s", "raw_data": {"cookies": {"_ai_token": "%s"}}%s}\n' \
+		"$pv" "$token" "${2:+, \"password\": \"$2\"}"
+}
+
+import_body dave@example.com dave-demo-pw >"$work/daemon/dave.json"
+keep_secret dave.pw dave-demo-pw
+api POST /v1/accounts/import-cookies "$work/daemon/dave.json"
+[ "$http_status" = 200 ] || [ "$http_status" = 201 ] || fail "import-cookies answered $http_status"
+dave=$(json_str account_id <"$work/out")
+[ -n "$dave" ] || fail "import-cookies did not name the account"
+claim "dave@example.com imported over HTTP as $dave, with his password"
+say "as in step 2, a reauth with the stored password makes it an account provauth may log in again:"
+printf '{}\n' >"$work/daemon/empty.json"
+pv_stats
+before_ok=$(pv_count logins_ok) before_ref=$(pv_count refresh)
+api POST "/v1/accounts/$dave/reauth" "$work/daemon/empty.json"
+[ "$http_status" = 200 ] || fail "reauth answered $http_status"
+out_has '"success":true'
+pv_stats
+expect_delta "logins for dave's reauth" "$before_ok" "$(pv_count logins_ok)" 1
+d_logins=1
+claim "one login; auth method password"
+ctl "$pv_port" POST "/__control/kick?email=dave@example.com" >/dev/null || fail "cannot kick dave"
+say "fake-pixverse ends dave's session."
+pv_stats
+before_ok=$(pv_count logins_ok) before_ref=$(pv_count refresh)
+api GET "/v1/accounts/$dave/pixverse-status"
+[ "$http_status" = 200 ] || fail "pixverse-status answered $http_status"
+out_has '"credits"'
+pv_stats
+expect_delta "logins for dave's status" "$before_ok" "$(pv_count logins_ok)" 1
+claim "one login with the stored password, then the status: credits read"
+d_logins=$((d_logins + $(pv_count logins_ok) - before_ok))
+d_refreshes=$(($(pv_count refresh) - before_ref))
+
+import_body bob@example.com '' >"$work/daemon/bob.json"
+api POST /v1/accounts/import-cookies "$work/daemon/bob.json"
+bob_d=$(json_str account_id <"$work/out")
+[ -n "$bob_d" ] || fail "import-cookies did not name bob's account"
+keep_secret bob.idtoken "google-id-$(random_hex 12)"
+printf '{"id_token": "%s"}\n' "$(cat "$work/secrets/bob.idtoken")" >"$work/daemon/google.json"
+api POST "/v1/accounts/$bob_d/connect-google" "$work/daemon/google.json"
+[ "$http_status" = 200 ] || fail "connect-google answered $http_status"
+ctl "$pv_port" POST "/__control/kick?email=bob@example.com" >/dev/null || fail "cannot kick bob"
+say "bob@ signs in with Google; fake-pixverse ends his session."
+pv_stats
+before_ok=$(pv_count logins_ok) before_ref=$(pv_count refresh)
+api GET "/v1/accounts/$bob_d/pixverse-status"
+pv_stats
+expect_delta "logins for bob (Google)" "$before_ok" "$(pv_count logins_ok)" 0
+d_refreshes=$((d_refreshes + $(pv_count refresh) - before_ref))
+for _ in $(seq 100); do grep -q "$bob_d" "$work/receiver.port" && break; sleep 0.05; done
+say "the receiver got:"
+grep -F "$bob_d" "$work/receiver.port" | sed 's/^/    /'
+grep -F "$bob_d" "$work/receiver.port" | grep -q '^signature ok: .*"account.needs_human"' ||
+	fail "no signed account.needs_human webhook for bob's account"
+grep -F "$bob_d" "$work/receiver.port" | grep -q '"session_lost"' || fail "the webhook does not say session_lost"
+claim "a signed webhook said bob's account needs a human (session_lost); no password was tried"
+say "SIGTERM: provauthd drains (no request is in flight) and exits"
+kill -TERM "$daemon_pid" 2>/dev/null
+wait "$daemon_pid"
+rc=$?
+[ "$rc" -eq 0 ] || fail "provauthd exited with $rc after SIGTERM, expected 0"
+grep -q '"event":"stopped"' "$daemon_log" || fail "provauthd did not log that it stopped"
+claim "provauthd drained and exited 0"
+# Its log is its own (JSON lines on stderr); the summary scans it for secrets too.
+names=$(sed -n 's/.*"event":"\([^"]*\)".*/\1/p' "$daemon_log" | grep -v -e '^plugin_loaded$' -e '^http_request$' |
+	uniq | paste -sd ' ' -)
+say "provauthd's events (and an http_request for each request): $names"
+say "provauthd's log: $daemon_log"
+
+# ---- 9 ----
 heading "summary"
 pv_stats
 px_stats
 logins=$(pv_count logins_ok) login_reqs=$(pv_count login) refreshes=$(pv_count refresh)
 tokens=$(px_count token) api=$(px_count api)
-want=$((2 + pg_logins + gen_logins))
-[ "$logins" -eq "$want" ] || fail "fake-pixverse saw $logins logins, expected $want (steps 2, 3, 6, 7)"
+want=$((2 + pg_logins + gen_logins + d_logins))
+[ "$logins" -eq "$want" ] || fail "fake-pixverse saw $logins logins, expected $want (steps 2, 3, 6, 7, 8)"
 [ "$login_reqs" -eq "$want" ] || fail "fake-pixverse saw $login_reqs login requests, expected $want"
-[ "$refreshes" -eq $((3 + pg_refreshes)) ] ||
-	fail "fake-pixverse saw $refreshes refresh requests, expected $((3 + pg_refreshes)) (steps 3, 4, 6, 7)"
+want_ref=$((3 + pg_refreshes + d_refreshes))
+[ "$refreshes" -eq "$want_ref" ] ||
+	fail "fake-pixverse saw $refreshes refresh requests, expected $want_ref (steps 3, 4, 6, 7, 8)"
 [ "$tokens" -eq 2 ] || fail "fake-pixiv saw $tokens token requests, expected 2 (add and one refresh)"
 [ "$api" -eq 2 ] || fail "fake-pixiv saw $api API requests, expected 2 (rejected, then retried)"
 say "1. cookies imported for alice@ (auth method unknown); status read her credits"
@@ -454,6 +617,8 @@ else
 fi
 say "7. a generation job through the pool, alice's session killed on the way: one login, job done"
 say "   ($gen_url)"
+say "8. provauthd: dave@ imported with curl and logged in (reauth); his session killed: one login,"
+say "   status read. bob@ (Google) lost his: a signed account.needs_human webhook, no password tried"
 say "fake-pixverse: $logins logins ($login_reqs login requests), $refreshes refresh requests"
 say "               (refused every time: a kicked session cannot be refreshed)"
 say "fake-pixiv:    $tokens token requests (1 to add the account, 1 refresh), $api API requests"
@@ -465,9 +630,10 @@ for f in "$work"/secrets/*; do
 	case $f in *.cookies) continue ;; esac   # their values are the tokens checked here
 	grep -F -q -- "$s" "$work/transcript" && fail "a secret ($(basename "$f")) appears in provauth's output"
 	grep -F -q -- "$s" "$log" && fail "a secret ($(basename "$f")) appears in the event log"
+	grep -F -q -- "$s" "$daemon_log" && fail "a secret ($(basename "$f")) appears in provauthd's log"
 	n=$((n + 1))
 done
-claim "none of the $n secrets used (passwords, tokens) appears in the output or the event log"
+claim "none of the $n secrets used (passwords, tokens) appears in the output, the event log or provauthd's"
 say "event log: $log"
 say "           ($(wc -l <"$log") JSON lines; a secret field would show only as an fp:... fingerprint)"
 printf '\n%sDemo complete.%s\n' "$bold" "$off"

@@ -14,6 +14,7 @@ PA_CLI_TESTS = \
 	tests/cli/test_cli_pool.sh \
 	tests/cli/test_sample_settings.sh \
 	tests/cli/test_man_page.sh \
+	tests/cli/test_provauthd_unit.sh \
 	tests/cli/test_demo.sh \
 	tests/cli/test_lint.sh
 TESTS += $(PA_CLI_TESTS)

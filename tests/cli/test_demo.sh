@@ -31,7 +31,8 @@ for h in "Step 1: import a Pixverse account from browser cookies" \
 	"Step 5: a pixiv account from a refresh token; its access token expires" \
 	"Step 6: two processes share one account through PostgreSQL" \
 	"Step 7: a generation job through the account pool, its session killed on the way" \
-	"Step 8: summary"; do
+	"Step 8: provauthd: the same over HTTP, and a webhook for the account that needs a human" \
+	"Step 9: summary"; do
 	has "$tmp/transcript" "heading: $h" "$h"
 done
 has "$tmp/transcript" "step 1 shows the credits" "credits:  web 1250"
@@ -63,9 +64,20 @@ else
 	if [ -s "$tmp/work/secrets/db.pw" ]; then ok "the demo kept the database password"
 	else not_ok "the demo kept no database password"; fi
 fi
-# A kicked session cannot be refreshed: each recovery tries once, then logs in (steps 3, 6, 7).
+# A kicked session cannot be refreshed: each recovery tries once, then logs in (steps 3, 6, 7, 8);
+# step 8 also logs dave in once through reauth and refreshes bob's dead session in vain.
 has "$tmp/transcript" "pixverse counts" \
-	"fake-pixverse: $((3 + pg_logins)) logins ($((3 + pg_logins)) login requests), $((3 + pg_logins)) refresh requests"
+	"fake-pixverse: $((5 + pg_logins)) logins ($((5 + pg_logins)) login requests), $((5 + pg_logins)) refresh requests"
+# Step 8: provauthd over HTTP with curl, and the webhook a receiver verified.
+has "$tmp/transcript" "step 8 imports with curl" "ok dave@example.com imported over HTTP as acct-"
+has "$tmp/transcript" "step 8 reads the status after the kill with one login" \
+	"ok one login with the stored password, then the status: credits read"
+has "$tmp/transcript" "step 8 shows the status's credits" '"credits":{"web":'
+has "$tmp/transcript" "step 8's webhook arrived signed" 'signature ok: {' '"event":"account.needs_human"' \
+	'"reason":"session_lost"'
+has "$tmp/transcript" "step 8's daemon drained and exited 0" "ok provauthd drained and exited 0"
+lacks "$tmp/transcript" "no webhook failed its signature" "BAD SIGNATURE"
+port_closed "$tmp/work/receiver.port" "the webhook receiver stopped"
 # Step 7: the job ran on alice's account through the pool and ended with a real result.
 has "$tmp/transcript" "step 7 follows the job to its result" "state:    done after"
 has "$tmp/transcript" "step 7 prints the result URL" "result:   http://127.0.0.1:" "/media/web/ori/"
@@ -95,12 +107,14 @@ if [ "$mode" = 600 ]; then ok "event log is 0600"; else not_ok "event log mode $
 # ---- no secret anywhere ----
 pg_secret=''
 [ "$pg_logins" = 1 ] && pg_secret=db.pw
-for name in alice.pw alice.jwt bob.jwt pixiv.token pixiv.access $pg_secret; do
+for name in alice.pw alice.jwt bob.jwt pixiv.token pixiv.access $pg_secret \
+	daemon.token webhook.secret dave.http.jwt bob.http.jwt bob.idtoken; do
 	f="$tmp/work/secrets/$name"
 	if [ ! -s "$f" ]; then not_ok "the demo kept its secret $name"; continue; fi
 	s=$(cat "$f")
 	lacks "$tmp/transcript" "secret $name not in the transcript" "$s"
 	lacks "$tmp/events.log" "secret $name not in the event log" "$s"
+	lacks "$tmp/work/daemon/provauthd.log" "secret $name not in provauthd's log" "$s"
 	case $name in *.jwt)
 		sig=${s##*.}
 		lacks "$tmp/transcript" "signature of $name not in the transcript" "$sig"
