@@ -326,7 +326,7 @@ class FileCheck:
             where = "plugins/%s/" % plugin
         elif "tools" in parts:
             prefixes, where = ("cli_", "main"), "tools/"
-        elif "daemon" in parts:
+        elif parts[0] == "daemon":
             prefixes, where = ("pad_", "main"), "daemon/"
         else:
             return
