@@ -225,7 +225,6 @@ static void dead_letter(pad_notifier *nt, pad_note *n, const pad_config *c, cons
 	char path[4096];
 	int rc = PROVAUTH_EINVAL;
 
-	pad_metric_add("provauthd_webhook_deliveries_total", "result=dead", 1);
 	if (c && c->webhook.dead_letter)
 		snprintf(path, sizeof(path), "%s", c->webhook.dead_letter);
 	else if (c && c->state_dir)
@@ -244,6 +243,8 @@ static void dead_letter(pad_notifier *nt, pad_note *n, const pad_config *c, cons
 	}
 	json_object_put(o);
 	json_object_put(body);
+	/* Counted once the line is written: whoever watches the count may read the file. */
+	pad_metric_add("provauthd_webhook_deliveries_total", "result=dead", 1);
 	note_log(nt, rc == 0 ? PROVAUTH_LOG_WARN : PROVAUTH_LOG_ERROR,
 	         rc == 0 ? "webhook_dead_lettered" : "webhook_lost", n);
 }
