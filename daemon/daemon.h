@@ -366,6 +366,8 @@ struct pad_daemon {
 	int64_t started_at;
 };
 
+/* The store the settings name outlives a reload: not the memory store (ECONFIG naming store.backend). */
+int pad_check_store(const provauth_settings *s);
 /* Loads a world from the settings file (settings, manager, config). */
 int pad_world_load(pad_world **out, pad_daemon *d);
 /* SIGHUP: loads a new world and swaps it in; the old one stays on failure. */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -48,11 +49,23 @@ static int hash_token(void)
 	char buf[4096];
 	unsigned char digest[32];
 	unsigned int dlen = 0, i;
+	struct termios saved, quiet;
+	int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	char *got;
 	size_t len;
 
-	if (isatty(STDIN_FILENO))
-		fprintf(stderr, "token (then Enter): ");
-	if (!fgets(buf, sizeof(buf), stdin)) {
+	if (tty) {
+		fprintf(stderr, "token (not shown, then Enter): ");
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	got = fgets(buf, sizeof(buf), stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+		fprintf(stderr, "\n");
+	}
+	if (!got) {
 		fprintf(stderr, "provauthd: no token on stdin\n");
 		return EXIT_USAGE;
 	}
@@ -187,7 +200,8 @@ static int check(pad_daemon *d)
 	pad_config *c = NULL;
 	int rc;
 
-	if ((rc = provauth_settings_load(&s, d->settings_path)) < 0 || (rc = pad_config_load(&c, s)) < 0) {
+	if ((rc = provauth_settings_load(&s, d->settings_path)) < 0 || (rc = pad_check_store(s)) < 0 ||
+	    (rc = pad_config_load(&c, s)) < 0) {
 		fprintf(stderr, "provauthd: %s\n", provauth_last_error());
 		provauth_settings_free(s);
 		return EXIT_CONFIG;

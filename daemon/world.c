@@ -36,7 +36,7 @@ static void world_free(pad_world *w)
  * A reload opens the store again: the memory store would come back empty,
  * every account gone without a word. Refused at start, naming the key.
  */
-static int check_store_outlives_reload(const provauth_settings *s)
+int pad_check_store(const provauth_settings *s)
 {
 	const provauth_setting *store = provauth_settings_block(s, "store");
 	const char *backend = NULL;
@@ -63,7 +63,7 @@ int pad_world_load(pad_world **out, pad_daemon *d)
 	opts.log = on_library_event;
 	opts.log_payload = d;
 	if ((rc = provauth_settings_load(&w->settings, d->settings_path)) < 0 ||
-	    (rc = check_store_outlives_reload(w->settings)) < 0 ||
+	    (rc = pad_check_store(w->settings)) < 0 ||
 	    (rc = pad_config_load(&w->config, w->settings)) < 0 ||
 	    (rc = provauth_manager_new(&w->manager, w->settings, &opts)) < 0) {
 		world_free(w);
