@@ -229,6 +229,8 @@ static long run_wrk(const char *url, long secs, double *rps, double *p99)
 	*p99 = -1;
 	while (fgets(line, sizeof(line), p)) {
 		char *s = line + strspn(line, " \t");
+
+		fputs(line, stderr); /* wrk's own report, for the record */
 		if (strncmp(s, "Requests/sec:", 13) == 0)
 			*rps = strtod(s + 13, NULL);
 		else if (strncmp(s, "99%", 3) == 0)

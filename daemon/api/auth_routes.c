@@ -329,48 +329,69 @@ static void take(json_object *dst, json_object *src, const char *key, json_type 
 		json_object_object_add(dst, key, json_object_get(v));
 }
 
+/* The notes' answer: {provider_id, email, credits:{web?, openapi?}, ad_watch_task?}. */
+static int status_reply(pad_reply *rep, const char *provider, const char *email, json_object *answer)
+{
+	json_object *o = json_object_new_object(), *credits = json_object_new_object(), *c;
+
+	if (answer && json_object_object_get_ex(answer, "credits", &c) && json_object_is_type(c, json_type_object)) {
+		take(credits, c, "web", json_type_int);
+		take(credits, c, "openapi", json_type_int);
+	}
+	json_object_object_add(o, "provider_id", json_object_new_string(provider));
+	json_object_object_add(o, "email", email ? json_object_new_string(email) : NULL);
+	json_object_object_add(o, "credits", credits);
+	take(o, answer, "ad_watch_task", json_type_object);
+	return pad_reply_json(rep, 200, o);
+}
+
+/*
+ * The status operation answers with the provider and email too, so the
+ * account is read only when the call failed: to tell a missing account
+ * (404) or a provider without the operation (400) from a provider error,
+ * which gives empty credits, not an HTTP error (the notes' rule). The
+ * common answer costs the call alone.
+ */
 int pad_api_pixverse_status(pad_request *req, pad_reply *rep)
 {
 	provauth_manager *m = req->world->manager;
 	provauth_provider_info info;
 	provauth_account *a = NULL;
-	json_object *o, *answer = NULL, *credits = json_object_new_object(), *c;
+	json_object *answer = NULL, *v;
+	const char *provider, *email;
 	char *out = NULL;
 	int force, rc;
 
 	/* force is the notes' argument; credits are read live on every call, so it changes nothing yet. */
-	if (pad_api_query_bool(req, rep, "force", 0, &force) || load(&a, rep, m, req->params[0])) {
-		json_object_put(credits);
+	if (pad_api_query_bool(req, rep, "force", 0, &force))
 		return 0;
-	}
-	if (provider_info(&info, m, a->provider) < 0 || !provider_has_operation(&info, "status")) {
-		rc = pad_reply_error(rep, 400, "unsupported", "account %s: provider %s has no status operation", a->id,
-		                     a->provider);
-		json_object_put(credits);
-		provauth_account_free(a);
-		return rc;
-	}
-	rc = provauth_call(&out, m, a->id, "status", NULL, 0);
+	rc = provauth_call(&out, m, req->params[0], "status", NULL, 0);
 	if (rc == 0)
 		answer = json_tokener_parse(out);
 	provauth_free(out);
+	if (answer && json_object_object_get_ex(answer, "provider_id", &v) &&
+	    (provider = json_object_get_string(v)) && *provider) {
+		email = json_object_object_get_ex(answer, "email", &v) ? json_object_get_string(v) : NULL;
+		rc = status_reply(rep, provider, email, answer);
+		json_object_put(answer);
+		return rc;
+	}
+	json_object_put(answer);
 	if (rc < 0) {
-		/* The notes' rule: a provider error gives empty credits, not an HTTP error. */
-		const provauth_log_field f[] = { PAD_F_STR("account_id", a->id), PAD_F_INT("code", rc),
+		const provauth_log_field f[] = { PAD_F_STR("account_id", req->params[0]), PAD_F_INT("code", rc),
 		                                 PAD_F_STR("error", provauth_strerror(rc)) };
 		pad_log(req->daemon, PROVAUTH_LOG_INFO, "api_status_credits_unavailable", f, PAD_ARRAY_LEN(f));
 		provauth_error_clear();
 	}
-	if (answer && json_object_object_get_ex(answer, "credits", &c) && json_object_is_type(c, json_type_object)) {
-		take(credits, c, "web", json_type_int);
-		take(credits, c, "openapi", json_type_int);
+	if (load(&a, rep, m, req->params[0]))
+		return 0;
+	if (provider_info(&info, m, a->provider) < 0 || !provider_has_operation(&info, "status")) {
+		rc = pad_reply_error(rep, 400, "unsupported", "account %s: provider %s has no status operation", a->id,
+		                     a->provider);
+		provauth_account_free(a);
+		return rc;
 	}
-	o = json_object_new_object();
-	json_object_object_add(o, "provider_id", json_object_new_string(a->provider));
-	json_object_object_add(o, "email", a->email ? json_object_new_string(a->email) : NULL);
-	json_object_object_add(o, "credits", credits);
-	take(o, answer, "ad_watch_task", json_type_object);
-	json_object_put(answer);
+	rc = status_reply(rep, a->provider, a->email, NULL);
 	provauth_account_free(a);
-	return pad_reply_json(rep, 200, o);
+	return rc;
 }
