@@ -244,32 +244,26 @@ fail:
 	return pad_reply_provauth(rep, rc);
 }
 
-/* ---- POST /v1/accounts/{id}/reauth ---- */
-
-int pad_api_reauth(pad_request *req, pad_reply *rep)
+/* The account of a route about signing in: 1 when already answered (no such account, or no password login). */
+static int load_login_account(provauth_account **out, pad_reply *rep, provauth_manager *m, const char *id)
 {
-	static const char *const keys[] = { "password", "headless", NULL };
-	provauth_manager *m = req->world->manager;
-	provauth_account *before = NULL, *after = NULL;
-	const char *password;
-	json_object *fields;
-	int headless, rc;
+	if (load(out, rep, m, id))
+		return 1;
+	if (check_password_provider(rep, m, *out)) {
+		provauth_account_free(*out);
+		*out = NULL;
+		return 1;
+	}
+	return 0;
+}
 
-	/* headless is the notes' field; the login is an API call, there is no browser to hide. */
-	if (pad_api_body_keys(req, rep, keys, 1) ||
-	    pad_api_body_string(req, rep, req->json, "password", 0, &password) ||
-	    pad_api_body_bool(req, rep, req->json, "headless", 1, &headless))
-		return 0;
-	if (load(&before, rep, m, req->params[0]))
-		return 0;
-	if (check_password_provider(rep, m, before)) {
-		provauth_account_free(before);
-		return 0;
-	}
-	if ((rc = provauth_account_reauth(m, before->id, password)) < 0) {
-		provauth_account_free(before);
-		return pad_reply_provauth(rep, rc);
-	}
+/* The answer to a change of `before`: what changed, and the account as stored now. Frees `before`. */
+static int reply_changed(pad_request *req, pad_reply *rep, provauth_manager *m, provauth_account *before)
+{
+	provauth_account *after = NULL;
+	json_object *fields;
+	int rc;
+
 	if ((rc = provauth_account_get(&after, m, before->id)) < 0) {
 		provauth_account_free(before);
 		return pad_reply_provauth(rep, rc);
@@ -281,15 +275,38 @@ int pad_api_reauth(pad_request *req, pad_reply *rep)
 	return rc;
 }
 
+/* ---- POST /v1/accounts/{id}/reauth ---- */
+
+int pad_api_reauth(pad_request *req, pad_reply *rep)
+{
+	static const char *const keys[] = { "password", "headless", NULL };
+	provauth_manager *m = req->world->manager;
+	provauth_account *before = NULL;
+	const char *password;
+	int headless, rc;
+
+	/* headless is the notes' field; the login is an API call, there is no browser to hide. */
+	if (pad_api_body_keys(req, rep, keys, 1) ||
+	    pad_api_body_string(req, rep, req->json, "password", 0, &password) ||
+	    pad_api_body_bool(req, rep, req->json, "headless", 1, &headless))
+		return 0;
+	if (load_login_account(&before, rep, m, req->params[0]))
+		return 0;
+	if ((rc = provauth_account_reauth(m, before->id, password)) < 0) {
+		provauth_account_free(before);
+		return pad_reply_provauth(rep, rc);
+	}
+	return reply_changed(req, rep, m, before);
+}
+
 /* ---- POST /v1/accounts/{id}/connect-google ---- */
 
 int pad_api_connect_google(pad_request *req, pad_reply *rep)
 {
 	static const char *const keys[] = { "id_token", NULL };
 	provauth_manager *m = req->world->manager;
-	provauth_account *before = NULL, *after = NULL;
+	provauth_account *before = NULL;
 	const char *id_token;
-	json_object *fields;
 	int rc;
 
 	/*
@@ -300,22 +317,13 @@ int pad_api_connect_google(pad_request *req, pad_reply *rep)
 	if (pad_api_body_keys(req, rep, keys, 0) ||
 	    pad_api_body_string(req, rep, req->json, "id_token", 1, &id_token))
 		return 0;
-	if (load(&before, rep, m, req->params[0]))
+	if (load_login_account(&before, rep, m, req->params[0]))
 		return 0;
-	if (check_password_provider(rep, m, before)) {
-		provauth_account_free(before);
-		return 0;
-	}
-	if ((rc = provauth_account_set_auth_method(m, before->id, PROVAUTH_AUTH_GOOGLE)) < 0 ||
-	    (rc = provauth_account_get(&after, m, before->id)) < 0) {
+	if ((rc = provauth_account_set_auth_method(m, before->id, PROVAUTH_AUTH_GOOGLE)) < 0) {
 		provauth_account_free(before);
 		return pad_reply_provauth(rep, rc);
 	}
-	fields = changed_fields(before, after);
-	rc = pad_api_reply_account_change(req, rep, after->id, fields);
-	provauth_account_free(before);
-	provauth_account_free(after);
-	return rc;
+	return reply_changed(req, rep, m, before);
 }
 
 /* ---- GET /v1/accounts/{id}/pixverse-status ---- */
