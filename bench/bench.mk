@@ -6,6 +6,8 @@ PA_BENCH_BINS = bench/hotpath bench/e2e bench/storm bench/scale bench/pgstore be
 	bench/daemon bench/keeper
 # The postgres benchmarks' helpers (the server of ./dev bench, a fresh database, the store).
 PA_BENCH_PG_SOURCES = bench/bench_pg.h bench/bench_pg.c
+# What the benchmarks that run provauthd share (its token hash, starting it).
+PA_BENCH_DAEMON_SOURCES = bench/bench_daemon.h bench/bench_daemon.c
 
 noinst_PROGRAMS += $(PA_BENCH_BINS)
 EXTRA_DIST += bench/RESULTS.md
@@ -58,12 +60,12 @@ bench_pool_CFLAGS = $(PA_BENCH_CF)
 bench_pool_LDADD = bench/libbenchutil.la libprovauth.la $(PA_DEP_LIBS)
 
 # provauthd under wrk against the library called directly, the fake Pixverse compiled in.
-bench_daemon_SOURCES = bench/daemon.c
+bench_daemon_SOURCES = bench/daemon.c $(PA_BENCH_DAEMON_SOURCES)
 bench_daemon_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_builddir)
 bench_daemon_CFLAGS = $(PA_BENCH_CF) $(MHD_CFLAGS)
 bench_daemon_LDADD = bench/libbenchutil.la libprovauth.la tests/fake/libfakeprov.la $(PA_DEP_LIBS) $(MHD_LIBS)
 
 # provauthd's keeper renewing 10,000 due pixiv tokens against a bare libcurl loop, the fake pixiv compiled in.
-bench_keeper_SOURCES = bench/keeper.c tests/fake/fake_pixiv.c tests/fake/fake_pixiv.h
+bench_keeper_SOURCES = bench/keeper.c $(PA_BENCH_DAEMON_SOURCES) tests/fake/fake_pixiv.c tests/fake/fake_pixiv.h
 bench_keeper_CFLAGS = $(PA_BENCH_CF) $(MHD_CFLAGS)
 bench_keeper_LDADD = bench/libbenchutil.la libprovauth.la $(PA_DEP_LIBS) $(MHD_LIBS)

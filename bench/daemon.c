@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 #include <provauth/provauth.h>
 #include "bench_util.h"
+#include "bench_daemon.h"
 #include "../tests/fake/fake_pixverse.h"
 
 #define MAX_CONNS 256
@@ -105,23 +106,13 @@ static void run_direct(double secs, double *rps, double *p99)
 	free(w);
 }
 
-static void sha256_hex(char out[65], const char *s)
-{
-	unsigned char d[32];
-	unsigned int len = 0, i;
-
-	EVP_Digest(s, strlen(s), d, &len, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 static void write_settings(const char *path, const char *dir, fake_pixverse *srv)
 {
 	char hash[65];
 	FILE *f;
 	int fd;
 
-	sha256_hex(hash, TOKEN);
+	bench_sha256_hex(hash, TOKEN);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || !(f = fdopen(fd, "w")))
 		bench_die("settings file");
 	fprintf(f,
@@ -153,48 +144,6 @@ static char *import_account(fake_pixverse *srv)
 	if (provauth_account_import(&id, mgr, "pixverse", "cookies", input) < 0)
 		bench_die("import");
 	return id;
-}
-
-/* Starts provauthd on the settings file; waits for its ready file; *url is its address. */
-static pid_t start_daemon(const char *settings, const char *dir, char *url, size_t url_size)
-{
-	const char *bin = getenv("PROVAUTHD") ? getenv("PROVAUTHD") : "./daemon/provauthd";
-	char ready[600], log[600], buf[1024];
-	pid_t pid;
-	int i;
-
-	snprintf(ready, sizeof(ready), "%s/ready", dir);
-	snprintf(log, sizeof(log), "%s/daemon.log", dir);
-	if ((pid = fork()) < 0)
-		bench_die("fork");
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0)
-			dup2(fd, 2);
-		execl(bin, bin, "--config", settings, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 200; i++) {
-		FILE *f = fopen(ready, "r");
-		if (f) {
-			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-			char *u, *end;
-			fclose(f);
-			buf[n] = '\0';
-			if ((u = strstr(buf, "\"url\":\"")) && (end = strchr(u + 7, '"'))) {
-				snprintf(url, url_size, "%.*s", (int)(end - u - 7), u + 7);
-				return pid;
-			}
-		}
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			fprintf(stderr, "bench: provauthd exited at start; its log is %s\n", log);
-			exit(1);
-		}
-		usleep(50000);
-	}
-	fprintf(stderr, "bench: provauthd did not become ready in 10 s (%s)\n", log);
-	kill(pid, SIGKILL);
-	exit(1);
 }
 
 /* "1.23ms", "850.00us", "1.01s" in milliseconds. */
@@ -293,7 +242,7 @@ int main(void)
 	run_direct(1, &direct_rps, &direct_p99);
 	run_direct((double)seconds, &direct_rps, &direct_p99);
 
-	pid = start_daemon(settings, dir, url, sizeof(url));
+	pid = bench_daemon_start(settings, dir, url, sizeof(url));
 	snprintf(target, sizeof(target), "%s/v1/accounts/%s/pixverse-status", url, account_id);
 	run_wrk(target, 1, &w_rps, &w_p99);
 	bad = run_wrk(target, seconds, &d_rps, &d_p99);

@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 #include <provauth/provauth.h>
 #include "bench_util.h"
+#include "bench_daemon.h"
 #include "../tests/fake/fake_pixiv.h"
 
 #define CLIENT_ID "benchKeeperClientId"
@@ -179,23 +180,13 @@ static double run_curl(void)
 
 /* ---- provauthd ---- */
 
-static void sha256_hex(char out[65], const char *s)
-{
-	unsigned char d[32];
-	unsigned int len = 0, i;
-
-	EVP_Digest(s, strlen(s), d, &len, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 static void write_settings(const char *path, const char *dir)
 {
 	char hash[65];
 	FILE *f;
 	int fd;
 
-	sha256_hex(hash, TOKEN);
+	bench_sha256_hex(hash, TOKEN);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || !(f = fdopen(fd, "w")))
 		bench_die("settings file");
 	fprintf(f,
@@ -251,25 +242,6 @@ static void store_accounts(const char *settings)
 	provauth_manager_free(m);
 }
 
-static pid_t start_daemon(const char *settings, const char *dir)
-{
-	const char *bin = getenv("PROVAUTHD") ? getenv("PROVAUTHD") : "./daemon/provauthd";
-	char log[600];
-	pid_t pid;
-
-	snprintf(log, sizeof(log), "%s/daemon.log", dir);
-	if ((pid = fork()) < 0)
-		bench_die("fork");
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0)
-			dup2(fd, 2);
-		execl(bin, bin, "--config", settings, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
 int main(void)
 {
 	char dir[512], settings[600];
@@ -315,7 +287,7 @@ int main(void)
 	curl_s = run_curl();
 
 	base = fake_pixiv_count(fk, FAKE_PIXIV_TOKEN);
-	pid = start_daemon(settings, dir);
+	pid = bench_daemon_start(settings, dir, NULL, 0);
 	keeper_s = watch_token_requests(base, 600);
 	/* No account twice: the count stays at one request per account. */
 	usleep(1000 * 1000);
