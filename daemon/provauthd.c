@@ -137,6 +137,26 @@ static void drain(pad_daemon *d)
 	d->notifier = NULL;
 }
 
+/* keeper.enabled is read again at a reload: the keeper starts or stops with it. */
+static void keeper_follows_settings(pad_daemon *d)
+{
+	pad_world *w = pad_world_get(d);
+	int enabled = w && w->config->keeper.enabled;
+	int rc;
+
+	pad_world_put(w);
+	if (enabled && !d->keeper) {
+		if ((rc = pad_keeper_start(&d->keeper, d)) < 0) {
+			const provauth_log_field f[] = { PAD_F_STR("error", provauth_last_error()), PAD_F_INT("code", rc) };
+			pad_log(d, PROVAUTH_LOG_ERROR, "keeper_start_failed", f, PAD_ARRAY_LEN(f));
+			d->keeper = NULL;
+		}
+	} else if (!enabled && d->keeper) {
+		pad_keeper_stop(d->keeper);
+		d->keeper = NULL;
+	}
+}
+
 static int serve(pad_daemon *d)
 {
 	sigset_t set;
@@ -176,7 +196,8 @@ static int serve(pad_daemon *d)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			pad_reload(d);
+			if (pad_reload(d) == 0)
+				keeper_follows_settings(d);
 			continue;
 		}
 		break;

@@ -62,9 +62,11 @@ int pad_handle_metrics(pad_request *req, pad_reply *rep)
 
 	if (req->world && req->world->manager)
 		fill_pool_slots(req->world->manager);
+	/*
+	 * The keeper's lag is set by the keeper at each scan: reading it from
+	 * here would race with a reload or a drain that stops the keeper.
+	 */
 	if (req->daemon) {
-		if (req->daemon->keeper)
-			pad_metric_set("provauthd_keeper_lag_seconds", "", pad_keeper_lag(req->daemon->keeper));
 		if (req->daemon->server)
 			pad_metric_set("provauthd_in_flight", "", pad_server_in_flight(req->daemon->server));
 		pad_metric_set("provauthd_up", "", 1);
