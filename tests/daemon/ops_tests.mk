@@ -15,3 +15,5 @@ tests_daemon_test_daemon_ops_CPPFLAGS = $(PA_INTEGRATION_CPPFLAGS) -I$(top_srcdi
 tests_daemon_test_daemon_ops_CFLAGS = $(PA_INTEGRATION_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
 tests_daemon_test_daemon_ops_LDADD = $(PA_INTEGRATION_LDADD) $(JSONC_LIBS) $(OPENSSL_LIBS)
 EXTRA_tests_daemon_test_daemon_ops_DEPENDENCIES = plugins/pixverse.la
+# The browser test's screenshot is a build artefact: kept by make check, gone with make clean.
+CLEANFILES += tests/artefacts/status_page.png
