@@ -108,10 +108,12 @@ static int write_ready_file(const char *path, const char *url)
 
 static int fail_start(pad_daemon *d, const char *what, int rc)
 {
-	const provauth_log_field f[] = { PAD_F_STR("stage", what), PAD_F_STR("error", provauth_last_error()),
-	                                 PAD_F_INT("code", rc) };
+	/* The listener says why in its own log line: the library's last error is not its to set. */
+	const char *why = *provauth_last_error() ? provauth_last_error() : "see the error logged above";
+	const provauth_log_field f[] = { PAD_F_STR("stage", what), PAD_F_STR("error", why), PAD_F_INT("code", rc) };
+
 	pad_log(d, PROVAUTH_LOG_ERROR, "start_failed", f, PAD_ARRAY_LEN(f));
-	fprintf(stderr, "provauthd: %s: %s\n", what, provauth_last_error());
+	fprintf(stderr, "provauthd: %s: %s\n", what, why);
 	return rc == PROVAUTH_ECONFIG ? EXIT_CONFIG : EXIT_START;
 }
 
