@@ -661,10 +661,16 @@ void pad_server_stop(pad_server *s, int64_t timeout_s)
 
 	if (!s)
 		return;
-	/* No new connections from here; requests already read go on to their reply. */
+	/*
+	 * No new connections from here; requests already read go on to their
+	 * reply. The listening socket stops listening now (a client is refused
+	 * at once instead of waiting in the backlog) but is closed only after
+	 * MHD has stopped: its thread may still be taking it out of its epoll
+	 * set, and the number must not be reused under it.
+	 */
 	fd = MHD_quiesce_daemon(s->mhd);
 	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+		shutdown(fd, SHUT_RDWR);
 	if (s->unix_path)
 		unlink(s->unix_path);
 	while (atomic_load(&s->in_flight) > 0 && now_s() < end)
@@ -674,6 +680,8 @@ void pad_server_stop(pad_server *s, int64_t timeout_s)
 		pad_log(s->d, PROVAUTH_LOG_WARN, "drain_timeout", f, PAD_ARRAY_LEN(f));
 	}
 	MHD_stop_daemon(s->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 	free(s->unix_path);
 	free(s->cert);
 	wipe_free(s->key);
