@@ -140,8 +140,13 @@ int pa_looks_number(const char *v)
 		s++;
 	if (strcasecmp(s, ".inf") == 0 || strcasecmp(s, ".nan") == 0)
 		return 1;
-	if (s[0] == '0' && strchr("xXoObB", s[1]) && s[1] && isxdigit((unsigned char)s[2])) {
-		for (s += 2; isxdigit((unsigned char)*s) || *s == '_'; s++)
+	if (s[0] == '0' && s[1] && strchr("xXoObB", s[1])) {
+		/* Each base takes only its own digits: 0b1010 is a number, 0ba4c5 (a hash) is text. */
+		const char *base_digits = strchr("xX", s[1]) ? "0123456789abcdefABCDEF" :
+		                          strchr("oO", s[1]) ? "01234567" : "01";
+		if (!s[2] || !strchr(base_digits, s[2]))
+			return 0;
+		for (s += 2; *s && (strchr(base_digits, *s) || *s == '_'); s++)
 			;
 		return *s == '\0';
 	}

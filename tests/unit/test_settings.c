@@ -268,6 +268,37 @@ static void test_booleans(void)
 	}
 }
 
+/* YAML's numbers take only their own base's digits: a hex hash that opens with 0b or 0o is text. */
+static void test_number_forms(void)
+{
+	static const char *const numbers[] = { "3", "-2", "+1.5", "1e3", "0x1F", "0o17", "0b1010", ".inf", "1_000" };
+	static const char *const texts[] = { "0ba4c52385c2a5f7", "0b", "0b2", "0o9", "0xg", "1e", "1.2.3", "e5", "_1",
+	                                     "0ob1" };
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < PA_ARRAY_LEN(numbers) + PA_ARRAY_LEN(texts); i++) {
+		int is_number = i < PA_ARRAY_LEN(numbers);
+		const char *v = is_number ? numbers[i] : texts[i - PA_ARRAY_LEN(numbers)];
+		const char *str = NULL;
+		provauth_settings *s;
+		int rc;
+
+		snprintf(text, sizeof(text), "providers:\n  p:\n    label: %s\n", v);
+		s = parse_ok(text);
+		rc = pa_setting_string(pa_settings_provider(s, "p")->node, "label", NULL, &str);
+		if (is_number) {
+			CU_ASSERT_EQUAL(rc, PROVAUTH_ECONFIG);
+			MSG_HAS("which YAML reads as a number");
+		} else {
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(str);
+			CU_ASSERT_STRING_EQUAL(str, v);
+		}
+		provauth_settings_free(s);
+	}
+}
+
 /* ---- the postgres store ---- */
 
 static void test_postgres_store(void)
@@ -1052,6 +1083,7 @@ int main(int argc, char **argv)
 		{ "pool settings", test_pool_settings },
 		{ "full file", test_full_file },
 		{ "booleans", test_booleans },
+		{ "number forms", test_number_forms },
 		{ "postgres store", test_postgres_store },
 		{ "postgres store refusals", test_postgres_store_refusals },
 		{ "env expansion", test_env_expansion },
