@@ -24,10 +24,13 @@ static void sql_free(provauth_store *s)
 	pa_sql_cache_clear(st);
 	/* close_v2 so a leftover statement cannot keep the file open forever. */
 	sqlite3_close_v2(st->db);
+	pa_sql_sync_stop(st);
 	pa_store_key_clear(&st->key);
 	free(st->path);
 	free(st->where);
 	pthread_mutex_destroy(&st->lock);
+	pthread_mutex_destroy(&st->sync_mu);
+	pthread_cond_destroy(&st->sync_cv);
 	free(st);
 }
 
@@ -72,7 +75,11 @@ static int set_pragmas(sql_store *st)
 	sqlite3_finalize(q);
 	if (rc < 0)
 		return rc;
-	/* FULL in WAL mode syncs the log at every commit: a put that returned survives a crash. */
+	/*
+	 * FULL in WAL mode syncs the log at every commit: what opening writes
+	 * (schema, migrations) survives a crash. Once open, commits are synced
+	 * by pa_sql_unlock instead, shared between threads (sqlite_sync.c).
+	 */
 	if ((rc = pa_sql_exec(st, "PRAGMA synchronous = FULL", "setting synchronous mode")) < 0 ||
 	    (rc = pa_sql_exec(st, "PRAGMA foreign_keys = ON", "enabling foreign keys")) < 0)
 		return rc;
@@ -141,6 +148,8 @@ static int open_db_locked(sql_store *st)
 	/* An up-to-date store is not write-locked at every open. */
 	if ((version < PA_SQL_SCHEMA_VERSION || !has_check) && (rc = pa_sql_migrate(st)) < 0)
 		return rc;
+	if ((rc = pa_sql_sync_start(st)) < 0)
+		return rc;
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 	return 0;
 }
@@ -177,7 +186,9 @@ int provauth_store_sqlite_open(provauth_store **out, const char *path, const pro
 		return pa_error_set(PROVAUTH_ESTORE, "store %s: libsqlite3 was built without thread support", path);
 	if (!(st = calloc(1, sizeof(*st))))
 		return pa_error_oom();
-	if (pthread_mutex_init(&st->lock, NULL) != 0) {
+	st->wal_fd = -1;
+	if (pthread_mutex_init(&st->lock, NULL) != 0 || pthread_mutex_init(&st->sync_mu, NULL) != 0 ||
+	    pthread_cond_init(&st->sync_cv, NULL) != 0) {
 		free(st);
 		return pa_error_set(PROVAUTH_ERROR, "store %s: cannot create a mutex", path);
 	}

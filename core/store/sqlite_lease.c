@@ -9,6 +9,21 @@
 #include <string.h>
 #include "store/sqlite_private.h"
 
+/* Kept prepared (pa_sql_prepare_cached): every recovery takes and gives back a lease. */
+static const char sql_read_lease[] =
+	"SELECT owner, expires_at_ms, holder_pid, holder_boot_id, holder_pidns, holder_start FROM leases"
+	" WHERE account_id = ?1";
+static const char sql_write_lease[] =
+	"INSERT OR REPLACE INTO leases (account_id, owner, expires_at_ms, holder_pid, holder_boot_id, holder_pidns,"
+	" holder_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+static const char sql_release_lease[] = "DELETE FROM leases WHERE account_id = ?1 AND owner = ?2";
+
+/*
+ * Leases commit without waiting for the disk (pa_sql_unlock_volatile): a
+ * lease lives no longer than its holder, and a crash of the host that
+ * loses one also ended the process that held it.
+ */
+
 /* Reads the holder columns of a leases row (columns first..first+3). */
 static void row_holder(pa_lease_holder *h, sqlite3_stmt *q, int first)
 {
@@ -35,8 +50,7 @@ int pa_sql_lease_acquire(provauth_store *s, const char *id, const char *owner, i
 	pa_sql_lock(st);
 	if ((rc = pa_sql_begin(st)) < 0)
 		goto out;
-	if ((rc = pa_sql_prepare(st, &q, "SELECT owner, expires_at_ms, holder_pid, holder_boot_id, holder_pidns,"
-	                                 " holder_start FROM leases WHERE account_id = ?1")) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, sql_read_lease)) < 0)
 		goto done;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(q);
@@ -54,10 +68,9 @@ int pa_sql_lease_acquire(provauth_store *s, const char *id, const char *owner, i
 		rc = pa_sql_error(st, rc, "reading a lease");
 		goto done;
 	}
-	sqlite3_finalize(q);
+	pa_sql_release(st, q);
 	q = NULL;
-	rc = pa_sql_prepare(st, &q, "INSERT OR REPLACE INTO leases (account_id, owner, expires_at_ms, holder_pid,"
-	                            " holder_boot_id, holder_pidns, holder_start) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+	rc = pa_sql_prepare_cached(st, &q, sql_write_lease);
 	if (rc < 0)
 		goto done;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
@@ -70,10 +83,10 @@ int pa_sql_lease_acquire(provauth_store *s, const char *id, const char *owner, i
 	rc = sqlite3_step(q);
 	rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "writing a lease");
 done:
-	sqlite3_finalize(q);
+	pa_sql_release(st, q);
 	rc = pa_sql_finish(st, rc);
 out:
-	pa_sql_unlock(st);
+	rc = pa_sql_unlock_volatile(st, rc);
 	return rc;
 }
 
@@ -86,13 +99,13 @@ int pa_sql_lease_release(provauth_store *s, const char *id, const char *owner)
 	if ((rc = pa_store_check_lease(st->where, id, owner, PA_STORE_NO_TTL)) < 0)
 		return rc;
 	pa_sql_lock(st);
-	if ((rc = pa_sql_prepare(st, &q, "DELETE FROM leases WHERE account_id = ?1 AND owner = ?2")) == 0) {
+	if ((rc = pa_sql_prepare_cached(st, &q, sql_release_lease)) == 0) {
 		sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(q, 2, owner, -1, SQLITE_TRANSIENT);
 		rc = sqlite3_step(q);
 		rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "releasing a lease");
 	}
-	sqlite3_finalize(q);
-	pa_sql_unlock(st);
+	pa_sql_release(st, q);
+	rc = pa_sql_unlock_volatile(st, rc);
 	return rc;
 }

@@ -269,11 +269,12 @@ done:
 	if (rc == 0 && !id)
 		rc = pa_error_set(PROVAUTH_ENOACCOUNT, "%s: no account of %s can take the job now", st->where,
 		                  qy->provider);
+out:
+	rc = pa_sql_unlock(st, rc);
+	/* Made once the reservation is on disk: a failed sync hands out nothing. */
 	if (rc == 0)
 		rc = pa_pool_reservation_new(out, qy->reservation_id, id, qy->provider, qy->credit_kind, qy->cost, qy->now,
 		                             NULL, qy->label);
-out:
-	pa_sql_unlock(st);
 	free(id);
 	return rc;
 }
@@ -297,8 +298,7 @@ int pa_sql_pool_attach(provauth_store *s, const char *reservation_id, const char
 			rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no reservation %s (released or reclaimed)", st->where,
 			                  reservation_id);
 	}
-	pa_sql_unlock(st);
-	return rc;
+	return pa_sql_unlock(st, rc);
 }
 
 typedef struct found_reservation {
@@ -395,7 +395,7 @@ int pa_sql_pool_release(provauth_store *s, const provauth_pool_release_args *a)
 		rc = apply_release(st, &f, a);
 	rc = pa_sql_finish(st, rc);
 out:
-	pa_sql_unlock(st);
+	rc = pa_sql_unlock(st, rc);
 	found_clear(&f);
 	return rc;
 }
@@ -461,8 +461,7 @@ int pa_sql_pool_update(provauth_store *s, const provauth_pool_update *u)
 	pa_sql_lock(st);
 	if ((rc = pa_sql_begin(st)) == 0)
 		rc = pa_sql_finish(st, apply_update(st, u));
-	pa_sql_unlock(st);
-	return rc;
+	return pa_sql_unlock(st, rc);
 }
 
 /* ---- list ---- */
@@ -578,7 +577,7 @@ int pa_sql_pool_list(provauth_store *s, provauth_pool_account ***out, size_t *co
 			rc = list_reservations(st, &held, &nheld, provider, account_id);
 		rc = pa_sql_finish(st, rc);
 	}
-	pa_sql_unlock(st);
+	rc = pa_sql_unlock(st, rc);
 	if (rc < 0) {
 		provauth_pool_account_list_free(accounts, n);
 		provauth_pool_reservation_list_free(held, nheld);
@@ -670,7 +669,7 @@ int pa_sql_pool_reclaim(provauth_store *s, provauth_pool_reclaim_counts *out, co
 	pa_sql_lock(st);
 	if ((rc = pa_sql_begin(st)) == 0)
 		rc = pa_sql_finish(st, reclaim_locked(st, &c, provider, now, ttl));
-	pa_sql_unlock(st);
+	rc = pa_sql_unlock(st, rc);
 	if (rc == 0 && out)
 		*out = c;
 	return rc;

@@ -8,6 +8,7 @@
  *   sqlite_lease.c   cross-process leases
  *   sqlite_pool.c    the account pool (store version 5)
  *   sqlite_sql.c     statements, transactions and their errors
+ *   sqlite_sync.c    durable commits: one fdatasync shared by concurrent writers
  *
  * Concurrency: one connection per store, opened SQLITE_OPEN_NOMUTEX and
  * guarded by the store's mutex for a whole operation, because an operation
@@ -20,6 +21,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sqlite3.h>
 #include "internal.h"
@@ -55,6 +57,18 @@ typedef struct sql_store {
 	int busy_ms;
 	int64_t schema;       /* the file's schema version: it says how rows are bound */
 	pa_store_key key;
+	/* Group commit (sqlite_sync.c): commits numbered under `lock`, synced under sync_mu. */
+	int committed;            /* the operation under way committed: set by sqlite's commit hook */
+	int64_t changes_at_lock;  /* sqlite3_total_changes64 when it began: a commit that changed no row needs no sync */
+	_Atomic uint64_t written; /* commits numbered so far */
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	uint64_t synced;          /* commits known to be on disk */
+	int syncing;              /* a leader is in fdatasync */
+	int sync_errno;           /* a failed sync: writes refused from then on */
+	uint64_t syncs;           /* fdatasyncs done (the tests read it) */
+	int wal_fd;               /* the -wal, opened at the first sync; -1 before */
+	char *wal_path;
 	/* Statements kept prepared between calls (pa_sql_prepare_cached), keyed by their text's address. */
 	struct { const char *sql; sqlite3_stmt *stmt; int busy; } cache[PA_SQL_CACHE_SIZE];
 } sql_store;
@@ -65,13 +79,25 @@ static inline void pa_sql_lock(sql_store *st)
 	pthread_mutex_lock(&st->lock);
 	st->holder = pthread_self();
 	st->held = 1;
+	st->changes_at_lock = sqlite3_total_changes64(st->db);
 }
 
-static inline void pa_sql_unlock(sql_store *st)
-{
-	st->held = 0;
-	pthread_mutex_unlock(&st->lock);
-}
+/* ---- sqlite_sync.c: durable commits, one fdatasync shared by the writers of the moment ---- */
+
+/* Once the store is open: commits stop syncing on their own, pa_sql_unlock syncs them. */
+int pa_sql_sync_start(sql_store *st);
+void pa_sql_sync_stop(sql_store *st);
+/*
+ * Ends an operation: gives the mutex back, then, when the operation
+ * committed anything, waits until that is on disk. Returns rc, or when rc
+ * is 0 the sync's error (the write may then be lost: the store refuses
+ * writes from then on).
+ */
+int pa_sql_unlock(sql_store *st, int rc);
+/* The same without the wait: for leases, which a crash of the host ends anyway. */
+int pa_sql_unlock_volatile(sql_store *st, int rc);
+/* 0, or EIO when an earlier sync failed (checked before a write begins). */
+int pa_sql_writable(sql_store *st);
 
 /* For helpers that share the connection's state (sqlite3_changes) with their caller. */
 #define PA_SQL_ASSERT_HELD(st) assert((st)->held && pthread_equal((st)->holder, pthread_self()))
@@ -110,6 +136,20 @@ int pa_sql_seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, c
  * Builds an account from a row of PA_SQL_ACCOUNT_COLUMNS (then, when the row
  * has them, PA_SQL_STATE_COLUMNS), its secrets opened.
  */
+/* A row's columns, its secrets still sealed: read under the mutex, opened after it. */
+typedef struct pa_sql_row {
+	provauth_account *account; /* all but the secrets */
+	unsigned char *blob;       /* the sealed secrets */
+	size_t blob_len;
+	int64_t expiry;            /* the access_expires_at column */
+	int64_t schema;            /* the binding the row was sealed with */
+} pa_sql_row;
+/* Copies the current row of a PA_SQL_ACCOUNT_COLUMNS (+ state) query. Lock held. */
+int pa_sql_row_read(sql_store *st, pa_sql_row *row, sqlite3_stmt *s);
+/* Unseals it into *out (the row then empty); on failure the row stays for pa_sql_row_clear. No lock needed. */
+int pa_sql_row_open(const sql_store *st, provauth_account **out, pa_sql_row *row);
+void pa_sql_row_clear(pa_sql_row *row);
+/* Both steps at once, for the migrations (which hold the store alone). */
 int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s);
 int pa_sql_get(provauth_store *s, provauth_account **out, const char *id);
 int pa_sql_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider);

@@ -51,16 +51,17 @@ int pa_sql_seal_secrets(sql_store *st, unsigned char **blob, size_t *blob_len, c
 }
 
 /* Opens a row's secrets into a, whose id, provider, email and revision are the row's. */
-static int unseal_secrets(sql_store *st, provauth_account *a, const unsigned char *blob, size_t blob_len)
+static int unseal_secrets(const sql_store *st, int64_t schema, provauth_account *a, const unsigned char *blob,
+                          size_t blob_len)
 {
 	unsigned char *plain = NULL;
 	size_t plain_len = 0, ad_len = 0;
 	char *ad = NULL;
 	int rc;
 
-	if (st->schema >= PA_SQL_SCHEMA_FULL_BINDING)
+	if (schema >= PA_SQL_SCHEMA_FULL_BINDING)
 		return pa_account_unseal(a, st->key.bytes, blob, blob_len, st->where);
-	if ((rc = row_ad(&ad, &ad_len, st->schema, a->id, a->provider, a->email, a->revision)) < 0)
+	if ((rc = row_ad(&ad, &ad_len, schema, a->id, a->provider, a->email, a->revision)) < 0)
 		return rc;
 	if ((rc = pa_unseal(&plain, &plain_len, st->key.bytes, ad, ad_len, blob, blob_len)) < 0) {
 		/* The key opened the key check: a row that does not open was changed. */
@@ -80,56 +81,103 @@ static int unseal_secrets(sql_store *st, provauth_account *a, const unsigned cha
 	return rc;
 }
 
-/* Builds an account from a row of PA_SQL_ACCOUNT_COLUMNS, then PA_SQL_STATE_COLUMNS when it has them. */
-int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s)
+/*
+ * Reading a row is two steps, so the store's mutex is held only for the
+ * first: pa_sql_row_read copies the columns (the secrets still sealed),
+ * pa_sql_row_open unseals them with no database state. Opening is most of
+ * a read's cost, and every thread of the process waits on that mutex.
+ */
+int pa_sql_row_read(sql_store *st, pa_sql_row *row, sqlite3_stmt *s)
 {
 	const char *id = (const char *)sqlite3_column_text(s, 0);
 	const char *provider = (const char *)sqlite3_column_text(s, 1);
 	const char *metadata;
-	const unsigned char *blob;
-	provauth_account *a = NULL;
-	const char *token;
-	int64_t row_expiry;
+	const void *blob;
 	int rc, blob_len;
 
-	*out = NULL;
+	memset(row, 0, sizeof(*row));
 	if (!id || !provider)
 		return pa_error_set(PROVAUTH_ESTORE, "%s: an account row has no id or provider", st->where);
-	if ((rc = provauth_account_new(&a, id, provider)) < 0)
+	if ((rc = provauth_account_new(&row->account, id, provider)) < 0)
 		return rc;
 	metadata = (const char *)sqlite3_column_text(s, 3);
-	if ((rc = pa_set_string(&a->email, (const char *)sqlite3_column_text(s, 2))) < 0 ||
-	    (rc = pa_set_string(&a->metadata, metadata ? metadata : "{}")) < 0)
+	if ((rc = pa_set_string(&row->account->email, (const char *)sqlite3_column_text(s, 2))) < 0 ||
+	    (rc = pa_set_string(&row->account->metadata, metadata ? metadata : "{}")) < 0)
 		goto fail;
-	a->revision = (uint64_t)sqlite3_column_int64(s, 4);
-	a->updated_at = sqlite3_column_int64(s, 5);
-	row_expiry = sqlite3_column_int64(s, 6);
+	row->account->revision = (uint64_t)sqlite3_column_int64(s, 4);
+	row->account->updated_at = sqlite3_column_int64(s, 5);
+	row->expiry = sqlite3_column_int64(s, 6);
+	row->schema = st->schema;
 	blob = sqlite3_column_blob(s, 7);
 	blob_len = sqlite3_column_bytes(s, 7);
-	if ((rc = unseal_secrets(st, a, blob, (size_t)blob_len)) < 0)
-		goto fail;
+	if (blob_len > 0) {
+		if (!(row->blob = malloc((size_t)blob_len))) {
+			rc = pa_error_oom();
+			goto fail;
+		}
+		memcpy(row->blob, blob, (size_t)blob_len);
+		row->blob_len = (size_t)blob_len;
+	}
 	if (sqlite3_column_count(s) > PA_SQL_ACCOUNT_COLUMN_COUNT &&
-	    (rc = pa_sql_read_state(s, PA_SQL_ACCOUNT_COLUMN_COUNT, &a->state)) < 0)
+	    (rc = pa_sql_read_state(s, PA_SQL_ACCOUNT_COLUMN_COUNT, &row->account->state)) < 0)
 		goto fail;
-	/* A version 1 record kept the access token's expiry in the row alone. */
-	token = provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
-	if (token && row_expiry && !provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL) &&
-	    (rc = provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, token, row_expiry)) < 0)
-		goto fail;
-	*out = a;
 	return 0;
 fail:
-	provauth_account_free(a);
+	pa_sql_row_clear(row);
+	return rc;
+}
+
+int pa_sql_row_open(const sql_store *st, provauth_account **out, pa_sql_row *row)
+{
+	provauth_account *a = row->account;
+	const char *token;
+	int rc;
+
+	*out = NULL;
+	if ((rc = unseal_secrets(st, row->schema, a, row->blob, row->blob_len)) < 0)
+		return rc;
+	/* A version 1 record kept the access token's expiry in the row alone. */
+	token = provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL);
+	if (token && row->expiry && !provauth_account_credential_expires(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL) &&
+	    (rc = provauth_account_set_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL, token, row->expiry)) < 0)
+		return rc;
+	row->account = NULL;
+	pa_sql_row_clear(row);
+	*out = a;
+	return 0;
+}
+
+void pa_sql_row_clear(pa_sql_row *row)
+{
+	provauth_account_free(row->account);
+	free(row->blob);
+	memset(row, 0, sizeof(*row));
+}
+
+int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s)
+{
+	pa_sql_row row;
+	int rc;
+
+	*out = NULL;
+	if ((rc = pa_sql_row_read(st, &row, s)) < 0)
+		return rc;
+	if ((rc = pa_sql_row_open(st, out, &row)) < 0)
+		pa_sql_row_clear(&row);
 	return rc;
 }
 
 /* ---- the store interface ---- */
 
+static const char sql_get_account[] =
+	"SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS " FROM accounts WHERE id = ?1";
+
 int pa_sql_get(provauth_store *s, provauth_account **out, const char *id)
 {
 	sql_store *st = (sql_store *)s;
 	sqlite3_stmt *q = NULL;
-	int rc;
+	pa_sql_row row;
+	int rc, found = 0;
 
 	if (!out)
 		return pa_error_set(PROVAUTH_EINVAL, "%s: get needs somewhere to put the account", st->where);
@@ -137,13 +185,12 @@ int pa_sql_get(provauth_store *s, provauth_account **out, const char *id)
 	if ((rc = pa_store_check_id(st->where, id)) < 0)
 		return rc;
 	pa_sql_lock(st);
-	if ((rc = pa_sql_prepare(st, &q, "SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS
-	                                  " FROM accounts WHERE id = ?1")) < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, sql_get_account)) < 0)
 		goto out;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
 	switch ((rc = sqlite3_step(q))) {
 	case SQLITE_ROW:
-		rc = pa_sql_row_account(st, out, q);
+		found = (rc = pa_sql_row_read(st, &row, q)) == 0;
 		break;
 	case SQLITE_DONE:
 		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no account %s", st->where, id);
@@ -152,8 +199,11 @@ int pa_sql_get(provauth_store *s, provauth_account **out, const char *id)
 		rc = pa_sql_error(st, rc, "reading an account");
 	}
 out:
-	sqlite3_finalize(q);
-	pa_sql_unlock(st);
+	pa_sql_release(st, q);
+	rc = pa_sql_unlock(st, rc);
+	/* Unsealed with the mutex given back: the other threads need not wait for the crypto. */
+	if (found && (rc = pa_sql_row_open(st, out, &row)) < 0)
+		pa_sql_row_clear(&row);
 	return rc;
 }
 
@@ -161,51 +211,72 @@ out:
  * list and list_checked. With `damaged`, a row that cannot be used (changed
  * outside provauth, undecodable) is named there instead of failing the list.
  */
+static const char sql_list_accounts[] =
+	"SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS " FROM accounts ORDER BY id";
+static const char sql_list_provider_accounts[] =
+	"SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS " FROM accounts WHERE provider = ?1 ORDER BY id";
+
+/* Adds the id of a row that cannot be used to *damaged, or fails when the caller wants no such list. */
+static int row_damaged(char ***damaged, size_t *ndamaged, const char *id, int rc)
+{
+	if (!damaged || (rc != PROVAUTH_ECRYPTO && rc != PROVAUTH_ESTORE))
+		return rc;
+	return pa_store_add_damaged(damaged, ndamaged, id);
+}
+
 static int list_rows(sql_store *st, provauth_account ***out, size_t *count, char ***damaged, size_t *ndamaged,
                      const char *provider)
 {
 	provauth_account **list = NULL;
-	size_t n = 0, cap = 0;
+	pa_sql_row *rows = NULL;
+	size_t nrows = 0, cap = 0, n = 0, i;
 	sqlite3_stmt *q = NULL;
 	int rc;
 
+	/* The rows are copied under the mutex and unsealed after it (pa_sql_row_read): a scan of
+	 * thousands of accounts would otherwise hold every other thread's store call that long. */
 	pa_sql_lock(st);
-	rc = pa_sql_prepare(st, &q, provider
-	                            ? "SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS
-	                              " FROM accounts WHERE provider = ?1 ORDER BY id"
-	                            : "SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS
-	                              " FROM accounts ORDER BY id");
-	if (rc < 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, provider ? sql_list_provider_accounts : sql_list_accounts)) < 0)
 		goto out;
 	if (provider)
 		sqlite3_bind_text(q, 1, provider, -1, SQLITE_TRANSIENT);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (n == cap) {
+		if (nrows == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
-			provauth_account **grown = realloc(list, ncap * sizeof(*grown));
+			pa_sql_row *grown = realloc(rows, ncap * sizeof(*grown));
 			if (!grown) {
 				rc = pa_error_oom();
 				goto out;
 			}
-			list = grown;
+			rows = grown;
 			cap = ncap;
 		}
-		if ((rc = pa_sql_row_account(st, &list[n], q)) == 0) {
-			n++;
+		if ((rc = pa_sql_row_read(st, &rows[nrows], q)) == 0) {
+			nrows++;
 			continue;
 		}
-		if (!damaged || (rc != PROVAUTH_ECRYPTO && rc != PROVAUTH_ESTORE))
-			goto out;
-		if ((rc = pa_store_add_damaged(damaged, ndamaged, (const char *)sqlite3_column_text(q, 0))) < 0)
+		if ((rc = row_damaged(damaged, ndamaged, (const char *)sqlite3_column_text(q, 0), rc)) < 0)
 			goto out;
 	}
 	rc = rc == SQLITE_DONE ? 0 : pa_sql_error(st, rc, "listing accounts");
-	/* An empty list is still an array, so callers can tell it from a failure. */
-	if (rc == 0 && !list && !(list = calloc(1, sizeof(*list))))
-		rc = pa_error_oom();
 out:
-	sqlite3_finalize(q);
-	pa_sql_unlock(st);
+	pa_sql_release(st, q);
+	rc = pa_sql_unlock(st, rc);
+	/* An empty list is still an array, so callers can tell it from a failure. */
+	if (rc == 0 && !(list = calloc(nrows ? nrows : 1, sizeof(*list))))
+		rc = pa_error_oom();
+	for (i = 0; i < nrows; i++) {
+		int orc;
+
+		if (rc == 0 && (orc = pa_sql_row_open(st, &list[n], &rows[i])) == 0) {
+			n++;
+			continue;
+		}
+		if (rc == 0)
+			rc = row_damaged(damaged, ndamaged, rows[i].account->id, orc);
+		pa_sql_row_clear(&rows[i]);
+	}
+	free(rows);
 	if (rc < 0) {
 		provauth_account_list_free(list, n);
 		return rc;
@@ -286,6 +357,9 @@ static int explain_miss(sql_store *st, const char *id, uint64_t expected)
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
 /* The first parameter of PA_SQL_STATE_COLUMNS in all three statements. */
 #define SQL_STATE_FIRST 9
+/* Kept prepared (pa_sql_prepare_cached): a put runs on every refresh. */
+static const char sql_insert[] = SQL_INSERT;
+static const char sql_update[] = SQL_UPDATE;
 
 static int check_revision(sql_store *st, const provauth_account *a)
 {
@@ -361,12 +435,12 @@ int pa_sql_put(provauth_store *s, provauth_account *account)
 	pa_sql_lock(st);
 	if ((rc = pa_sql_begin(st)) < 0)
 		goto out;
-	if ((rc = pa_sql_prepare(st, &q, account->revision == 0 ? SQL_INSERT : SQL_UPDATE)) == 0)
+	if ((rc = pa_sql_prepare_cached(st, &q, account->revision == 0 ? sql_insert : sql_update)) == 0)
 		rc = write_row(st, q, account, blob, blob_len, now);
-	sqlite3_finalize(q);
+	pa_sql_release(st, q);
 	rc = pa_sql_finish(st, rc);
 out:
-	pa_sql_unlock(st);
+	rc = pa_sql_unlock(st, rc);
 	pa_wipe(blob, blob_len);
 	free(blob);
 	if (rc < 0)
@@ -421,7 +495,7 @@ done:
 	sqlite3_finalize(upd);
 	rc = pa_sql_finish(st, rc);
 out:
-	pa_sql_unlock(st);
+	rc = pa_sql_unlock(st, rc);
 	if (rc < 0 || verbatim)
 		return rc;
 	for (i = 0; i < n; i++) {
@@ -468,6 +542,6 @@ done:
 	sqlite3_finalize(q);
 	rc = pa_sql_finish(st, rc);
 out:
-	pa_sql_unlock(st);
+	rc = pa_sql_unlock(st, rc);
 	return rc;
 }

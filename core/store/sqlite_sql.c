@@ -105,6 +105,10 @@ int pa_sql_exec(sql_store *st, const char *sql, const char *doing)
 
 int pa_sql_begin(sql_store *st)
 {
+	int rc;
+
+	if ((rc = pa_sql_writable(st)) < 0)
+		return rc;
 	return pa_sql_exec(st, "BEGIN IMMEDIATE", "starting a transaction");
 }
 

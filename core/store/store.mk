@@ -5,7 +5,7 @@
 # it; the tests and fuzzers also reach seal.h and record.h.
 #  - private.h: what the backends share; sqlite_private.h: what the sqlite
 #    backend's files (open, files, schema, rows, state columns, leases,
-#    statements) share; pg_private.h: what the postgres backend's files
+#    statements, group commit) share; pg_private.h: what the postgres backend's files
 #    (open, connections, schema, rows, leases) share.
 core_libprovauth_core_la_SOURCES += \
 	core/store/private.h \
@@ -23,6 +23,7 @@ core_libprovauth_core_la_SOURCES += \
 	core/store/sqlite_rows.c \
 	core/store/sqlite_state.c \
 	core/store/sqlite_lease.c \
+	core/store/sqlite_sync.c \
 	core/store/sqlite_pool.c \
 	core/store/pg_private.h \
 	core/store/postgres.c \

@@ -24,6 +24,7 @@ PA_UNIT_TESTS = \
 	tests/unit/test_store_pool \
 	tests/unit/test_pg_server \
 	tests/unit/test_store_batch \
+	tests/unit/test_store_sync \
 	tests/unit/test_store_hardening \
 	tests/unit/test_store_integrity \
 	tests/unit/test_store_migrate \

@@ -235,7 +235,9 @@ typedef struct provauth_sqlite_options {
 
 /*
  * Opens (creating 0600 if needed) the sqlite store at `path`: WAL journal,
- * synchronous=FULL commits, busy timeout, schema migrations. When neither
+ * durable commits (a write returns once its commit is on disk; threads that
+ * write at the same moment share one fdatasync; leases are not synced),
+ * busy timeout, schema migrations. When neither
  * key nor key_file is given, PROVAUTH_STORE_KEY (64 hex digits) is used, else
  * "<path>.key". A wrong key, a corrupt file or a newer schema fail with a
  * clear message and change nothing on disk (neither the database nor its
