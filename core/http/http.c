@@ -7,6 +7,7 @@
 #include "config.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "http/http_private.h"
 
 #define PA_HTTP_MAX_REDIRECTS 5
@@ -142,6 +143,20 @@ static CURLcode restrict_protocols(CURL *c)
 }
 
 /*
+ * libcurl (before 8.x) opens its sockets without close-on-exec. A host that
+ * runs a program (fork and exec) would hand it our connections to the
+ * providers, TLS sessions and all, for as long as that program lives; and
+ * a child holding a socket keeps it open after we close it. Ours are made
+ * close-on-exec at birth, so no other thread's fork can catch one before.
+ */
+static curl_socket_t open_socket_cloexec(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	(void)arg;
+	(void)purpose;
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+/*
  * The options that are the same for every request of this service, set once
  * per handle. Nothing a request chooses is among them: setup() sees to those
  * for every request (see there), so a pooled handle needs no
@@ -158,6 +173,7 @@ static CURLcode configure_handle(pa_handle *hd, const pa_http *h)
 		return cc;
 	/* Signals cannot be used from threads; timeouts then rely on the threaded resolver. */
 	PA_CURL_SET(CURLOPT_NOSIGNAL, 1L);
+	PA_CURL_SET(CURLOPT_OPENSOCKETFUNCTION, open_socket_cloexec);
 	PA_CURL_SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	PA_CURL_SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->ca_file)

@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 #include <CUnit/Basic.h>
@@ -592,6 +595,41 @@ static void test_get_body_and_headers(void)
 		for (const char *p = resp->headers[i].name; *p; p++)
 			CU_ASSERT(!(*p >= 'A' && *p <= 'Z'));
 	pa_http_response_free(resp);
+}
+
+/*
+ * Our connections are close-on-exec: a host that runs a program must not
+ * hand it the sockets to the providers. The pooled connection to the test
+ * server stays open after the request, so it can be looked at.
+ */
+static void test_sockets_close_on_exec(void)
+{
+	provauth_http_response *resp = NULL;
+	struct dirent *e;
+	DIR *dir;
+	int ours = 0;
+
+	CU_ASSERT_EQUAL_FATAL(do_get(http, "/hello", &resp), 0);
+	pa_http_response_free(resp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir = opendir("/proc/self/fd"));
+	while ((e = readdir(dir))) {
+		struct sockaddr_in local, peer;
+		socklen_t llen = sizeof(local), plen = sizeof(peer);
+		struct stat sb;
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(dir) || fstat(fd, &sb) != 0 || !S_ISSOCK(sb.st_mode))
+			continue;
+		/* A client socket to the test server: its peer is the server's port, its own side is not. */
+		if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0 || local.sin_family != AF_INET ||
+		    getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 || ntohs(peer.sin_port) != srv_port ||
+		    ntohs(local.sin_port) == srv_port)
+			continue;
+		ours++;
+		CU_ASSERT(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	}
+	closedir(dir);
+	CU_ASSERT(ours >= 1);
 }
 
 static void test_post_echo(void)
@@ -1594,6 +1632,7 @@ int main(void)
 {
 	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
 		{ "GET: status, body and headers", test_get_body_and_headers },
+		{ "sockets are close-on-exec", test_sockets_close_on_exec },
 		{ "proxy variables: read once, when the service is made", test_proxy_environment },
 		{ "POST echoes its body", test_post_echo },
 		{ "POST with no body sends an empty one", test_post_empty_body },
