@@ -36,6 +36,7 @@ pid_t bench_daemon_start(const char *settings, const char *dir, char *url, size_
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (fd >= 0)
 			dup2(fd, 2);
+		close_range(3, ~0U, 0); /* the benchmark's sockets are not the daemon's */
 		execl(bin, bin, "--config", settings, (char *)NULL);
 		_exit(127);
 	}
@@ -62,4 +63,35 @@ pid_t bench_daemon_start(const char *settings, const char *dir, char *url, size_
 	fprintf(stderr, "bench: provauthd did not become ready in 10 s (%s)\n", log);
 	kill(pid, SIGKILL);
 	exit(1);
+}
+
+FILE *bench_popen_alone(const char *cmd, pid_t *pid)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return NULL;
+	if ((*pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
+	if (*pid == 0) {
+		dup2(fds[1], 1);
+		close_range(3, ~0U, 0);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	return fdopen(fds[0], "r");
+}
+
+int bench_pclose_alone(FILE *f, pid_t pid)
+{
+	int status = 0;
+
+	fclose(f);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
 }

@@ -7,6 +7,7 @@
 #define BENCH_DAEMON_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* The lowercase hex SHA-256 of `s`: a daemon.tokens entry's sha256. */
@@ -18,5 +19,15 @@ void bench_sha256_hex(char out[65], const char *s);
  * at once.
  */
 pid_t bench_daemon_start(const char *settings, const char *dir, char *url, size_t url_size);
+
+/*
+ * popen(cmd, "r") and pclose for a program that must inherit none of this
+ * process's descriptors. wrk sizes its event loop for its own connections
+ * (10 + 3 per connection); the fake's and libcurl's sockets it inherited
+ * pushed its own past that size, and each that did not fit counted as a
+ * "connect" socket error.
+ */
+FILE *bench_popen_alone(const char *cmd, pid_t *pid);
+int bench_pclose_alone(FILE *f, pid_t pid);
 
 #endif /* BENCH_DAEMON_H */
