@@ -16,7 +16,22 @@
 typedef struct pa_persist_change {
 	const provauth_update *upd;
 	const pa_extra *x;
+	provauth_store *store;
+	const char *id;
+	const provauth_account *seed; /* the first read, when the caller has just read it under the lease */
 } pa_persist_change;
+
+/* The account to change: the caller's fresh copy the first time, the store's after a lost race. */
+static int persist_read(provauth_account **out, void *payload)
+{
+	pa_persist_change *pc = payload;
+	const provauth_account *seed = pc->seed;
+
+	pc->seed = NULL;
+	if (seed)
+		return provauth_account_dup(out, seed);
+	return pc->store->get(pc->store, out, pc->id);
+}
 
 static int persist_change(provauth_account *a, void *payload)
 {
@@ -40,17 +55,20 @@ static int persist_change(provauth_account *a, void *payload)
 
 /*
  * Applies the provider's update plus the manager's own changes to the
- * newest stored copy and stores it, re-applying on version conflicts: the
- * update holds the newest credentials (we hold the recovery), so it must win.
+ * newest stored copy (the caller's `seed` when it has one) and stores it,
+ * re-applying on version conflicts: the update holds the newest credentials
+ * (we hold the recovery), so it must win.
  */
-int pa_persist(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x)
+int pa_persist(provauth_manager *m, const char *id, const provauth_account *seed, const provauth_update *upd,
+               const pa_extra *x)
 {
-	pa_persist_change pc = { upd, x };
+	pa_persist_change pc = { upd, x, pa_manager_store(m), id, seed };
 	pa_account_rmw_op op = { 0 };
 	int rc;
 
-	op.store = pa_manager_store(m);
+	op.store = pc.store;
 	op.id = id;
+	op.read = persist_read;
 	op.change = persist_change;
 	op.payload = &pc;
 	rc = pa_account_rmw(&op);
@@ -119,7 +137,7 @@ void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, c
 	x.health = &h;
 	/* Recording health must not replace the error the caller is about to see. */
 	pa_error_save(&caller_error, PROVAUTH_OK);
-	if (pa_persist(m, id, NULL, &x) < 0) {
+	if (pa_persist(m, id, NULL, NULL, &x) < 0) {
 		const provauth_log_field f[] = { PA_F_STR("account_id", id), PA_F_STR("error", provauth_last_error()) };
 		pa_session_log(m, PROVAUTH_LOG_WARN, p, "session_health_not_stored", f, PA_ARRAY_LEN(f));
 	} else {
@@ -159,7 +177,7 @@ static int persist_issued_again(provauth_manager *m, const char *id, const prova
 		pa_session_log(m, PROVAUTH_LOG_WARN, NULL, "credentials_store_retry", f, PA_ARRAY_LEN(f));
 		nanosleep(&ts, NULL);
 		pause_ms = pause_ms * 2 > PA_PERSIST_RETRY_MAX_MS ? PA_PERSIST_RETRY_MAX_MS : pause_ms * 2;
-		prc = pa_persist(m, id, upd, x);
+		prc = pa_persist(m, id, NULL, upd, x);
 		tries++;
 	}
 	return prc;
@@ -170,7 +188,8 @@ static int persist_issued_again(provauth_manager *m, const char *id, const prova
  * before anyone uses it. The step's own message survives a write that works;
  * a write that fails replaces it, being the error that matters then.
  */
-int pa_persist_step(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x, int rc)
+int pa_persist_step(provauth_manager *m, const char *id, const provauth_account *seed, const provauth_update *upd,
+                    const pa_extra *x, int rc)
 {
 	pa_error_saved step_error, write_error;
 	int prc;
@@ -178,7 +197,7 @@ int pa_persist_step(provauth_manager *m, const char *id, const provauth_update *
 	if (pa_update_is_empty(upd) && (!x || (!x->set_password_method && !x->password)))
 		return 0;
 	pa_error_save(&step_error, rc);
-	prc = pa_persist(m, id, upd, x);
+	prc = pa_persist(m, id, seed, upd, x);
 	if (prc < 0 && rc == 0 && !pa_update_is_empty(upd))
 		prc = persist_issued_again(m, id, upd, x, prc);
 	if (prc == 0)

@@ -130,7 +130,8 @@ static int step_refresh(provauth_manager *m, pa_entry *e, pa_plugin *p, const pr
 	if (rc > 0)
 		rc = PROVAUTH_ERROR;
 	pa_error_scrub(rc, a, NULL);
-	prc = pa_persist_step(m, a->id, upd, NULL, rc);
+	/* `a` was read under the lease just before the request: the write starts from it. */
+	prc = pa_persist_step(m, a->id, a, upd, NULL, rc);
 	pa_update_free(upd);
 	if (rc == 0 && prc < 0)
 		rc = prc; /* a token we could not save is never handed out */
@@ -230,7 +231,7 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 	}
 	/* The attempt counts for the cooldown even if we crash before it ends. */
 	x.last_reauth_at = now;
-	if ((rc = pa_persist(m, a->id, NULL, &x)) < 0)
+	if ((rc = pa_persist(m, a->id, NULL, NULL, &x)) < 0)
 		return rc;
 	if ((rc = pa_update_new(&upd)) < 0)
 		return rc;
@@ -245,7 +246,7 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 	memset(&x, 0, sizeof(x));
 	x.set_password_method = rc == 0;
 	x.password = rc == 0 && r->kind == PA_RECOVER_EXPLICIT ? r->password : NULL;
-	prc = pa_persist_step(m, a->id, upd, &x, rc);
+	prc = pa_persist_step(m, a->id, NULL, upd, &x, rc); /* `a` is older than the attempt's time stamp */
 	pa_update_free(upd);
 	if (rc == 0 && prc < 0)
 		rc = prc;
@@ -342,9 +343,12 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 
 	assert(e->recovering);
 
-	/* (a) Someone (thread or process) already stored newer credentials. */
-	if (r->kind != PA_RECOVER_EXPLICIT && store_has_newer(m, e->id, used))
-		goto reused;
+	/*
+	 * (a) Someone (thread or process) already stored newer credentials:
+	 * seen in the read under the lease below, or by lease_or_wait while
+	 * another process holds it. A read before the lease would only repeat
+	 * that one, on every recovery.
+	 */
 	if ((leased = lease_or_wait(m, used, deadline)) < 0)
 		return leased;
 	if (leased == 1)

@@ -168,8 +168,15 @@ typedef struct pa_extra {
 	int64_t last_reauth_at;      /* state.last_reauth_at when > 0 */
 } pa_extra;
 
-int pa_persist(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x);
-int pa_persist_step(provauth_manager *m, const char *id, const provauth_update *upd, const pa_extra *x, int rc);
+/*
+ * `seed`: the account as the caller has just read it under the recovery
+ * lease, or NULL. The write starts from it instead of reading the store
+ * again; a write that loses the race reads the store as always.
+ */
+int pa_persist(provauth_manager *m, const char *id, const provauth_account *seed, const provauth_update *upd,
+               const pa_extra *x);
+int pa_persist_step(provauth_manager *m, const char *id, const provauth_account *seed, const provauth_update *upd,
+                    const pa_extra *x, int rc);
 void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, const char *state,
                       const char *reason, const char *code, const char *message);
 void pa_mark_refresh_refused(provauth_manager *m, const provauth_account *a);

@@ -333,6 +333,75 @@ static void test_refresh_before_password(void)
 	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 1);
 }
 
+/*
+ * The refresh's write starts from the account read under the lease; when
+ * another writer changed the account meanwhile (here: between the lease and
+ * the write), the write loses the race, reads the store again and keeps
+ * both changes.
+ */
+typedef struct writer_between {
+	provauth_store *inner;
+	int armed;
+	int gets;       /* reads between the lease and the write: the one under the lease, no other */
+	int conflicts;
+} writer_between;
+
+static long write_between(pa_fwd_op op, void *payload)
+{
+	writer_between *w = payload;
+	provauth_account *a = NULL;
+
+	if (op == PA_FWD_LEASE_ACQUIRE)
+		w->armed = 1;
+	if (op == PA_FWD_GET && w->armed)
+		w->gets++;
+	if (op != PA_FWD_PUT || !w->armed)
+		return 0;
+	w->armed = 0;
+	if (w->inner->get(w->inner, &a, "a1") == 0) {
+		CU_ASSERT_EQUAL(pa_set_string(&a->email, "changed-meanwhile@example.com"), 0);
+		CU_ASSERT_EQUAL(w->inner->put(w->inner, a), 0);
+	}
+	provauth_account_free(a);
+	return 0;
+}
+
+static int count_conflicts(pa_fwd_op op, int rc, long token, void *payload)
+{
+	writer_between *w = payload;
+
+	(void)token;
+	if (op == PA_FWD_PUT && rc == PROVAUTH_ECONFLICT)
+		w->conflicts++;
+	return rc;
+}
+
+static void test_refresh_write_survives_a_writer_meanwhile(void)
+{
+	writer_between w = { NULL, 0, 0, 0 };
+	pa_fwd_hooks hooks = { write_between, count_conflicts, &w };
+	provauth_store *fwd = NULL;
+	provauth_account *a;
+
+	teardown();
+	setup();
+	w.inner = store;
+	CU_ASSERT_FATAL(pa_fwd_store_new(&fwd, store, &hooks) == 0);
+	store = fwd; /* the test's reads and teardown go through it too; it owns the inner store */
+	mgr = manager_with("true", NULL, &scripted_provider_refreshing, store);
+	put_account(w.inner, "a1", "password", PW, TOK0);
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session(mgr, "a1", "credits", scripted_op, NULL), 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+	CU_ASSERT_EQUAL(atomic_load(&srv->logins), 0);
+	CU_ASSERT_EQUAL(w.gets, 1);
+	CU_ASSERT_EQUAL(w.conflicts, 1);
+	a = stored("a1");
+	CU_ASSERT_STRING_EQUAL(a->email, "changed-meanwhile@example.com");
+	CU_ASSERT_STRING_EQUAL(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL), srv->valid_token);
+	provauth_account_free(a);
+}
+
 static void test_health_reset_after_success(void)
 {
 	provauth_account *a;
@@ -1188,6 +1257,7 @@ int main(int argc, char **argv)
 		{ "retry at most once", test_retry_at_most_once },
 		{ "newer stored credentials reused", test_newer_stored_credentials_are_reused },
 		{ "refresh before password", test_refresh_before_password },
+		{ "a refresh's write survives a writer meanwhile", test_refresh_write_survives_a_writer_meanwhile },
 		{ "health reset after success", test_health_reset_after_success },
 		{ "explicit reauth sets password method", test_explicit_reauth_sets_password_method },
 		{ "OAuth answer marks google", test_oauth_answer_marks_google },
