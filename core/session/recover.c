@@ -285,9 +285,14 @@ static void wait_for_lease(provauth_store *st, const char *id, int64_t deadline_
 
 /*
  * Holds the store lease for the account, or waits until the process that
- * holds it stores new credentials (returns 1) or the wait runs out.
+ * holds it stores new credentials (returns 1) or the wait runs out. A
+ * renewal ahead of expiry (REFRESH_ONLY) does not wait: the token it has
+ * still works and another process is renewing it, as a thread of this one
+ * would (pa_recover). A keeper's worker then moves on to the next account
+ * instead of queueing behind another daemon's.
  */
-static int lease_or_wait(provauth_manager *m, const provauth_account *used, int64_t deadline_ms)
+static int lease_or_wait(provauth_manager *m, const provauth_account *used, int64_t deadline_ms,
+                         pa_recovery_kind kind)
 {
 	int64_t ttl = pa_manager_session_settings(m)->lease_ttl_ms;
 	provauth_store *st = pa_manager_store(m);
@@ -301,6 +306,8 @@ static int lease_or_wait(provauth_manager *m, const provauth_account *used, int6
 			return pa_error_prefix(rc, "account %s: recovery lease", used->id);
 		if (store_has_newer(m, used->id, used))
 			return 1;
+		if (kind == PA_RECOVER_REFRESH_ONLY)
+			return pa_error_set(PROVAUTH_EBUSY, "account %s: another process is renewing it", used->id);
 		if (pa_monotonic_ms() >= deadline_ms)
 			return pa_error_set(PROVAUTH_EBUSY,
 			                    "account %s: another process is recovering this session and did not finish in time",
@@ -349,7 +356,7 @@ static int recover_locked(provauth_manager *m, pa_entry *e, pa_plugin *p, const 
 	 * another process holds it. A read before the lease would only repeat
 	 * that one, on every recovery.
 	 */
-	if ((leased = lease_or_wait(m, used, deadline)) < 0)
+	if ((leased = lease_or_wait(m, used, deadline, r->kind)) < 0)
 		return leased;
 	if (leased == 1)
 		goto reused;

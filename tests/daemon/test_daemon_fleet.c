@@ -383,6 +383,14 @@ static void test_two_daemons_one_store(void)
 	CU_ASSERT_FATAL(pa_daemon_start(&b, &o) == 0);
 	base = fake_pixiv_count(fk, FAKE_PIXIV_TOKEN);
 	CU_ASSERT_EQUAL(base, FLEET_ACCOUNTS);
+	/*
+	 * Each token request takes 30 ms from here: one daemon alone needs
+	 * about 750 ms for a cycle (4 workers), longer than the other's scan
+	 * interval, so both take part whichever scans first. The second skips
+	 * the accounts the first holds (a renewal ahead of expiry does not wait
+	 * for another process's) and takes the ones nobody holds yet.
+	 */
+	fake_pixiv_set_fault(fk, FAKE_PIXIV_TOKEN, FAKE_PIXIV_FAULT_DELAY, 30, -1);
 	for (i = 0; i < FLEET_ACCOUNTS; i++) {
 		provauth_account *acc = NULL;
 		CU_ASSERT_FATAL(provauth_account_get(&acc, m, ids[i]) == 0);

@@ -119,6 +119,30 @@ static void test_outside_window_does_nothing(void)
 	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
 }
 
+/*
+ * Another process holds the account's recovery lease (it is renewing it):
+ * keeping does not wait for it (recovery_wait_ms is 5 s here), sends
+ * nothing and says nothing was refreshed; once the lease is free it renews.
+ */
+static void test_another_process_renewing_is_not_waited_for(void)
+{
+	int refreshed = -1;
+	int64_t t0;
+
+	FRESH(&scripted_provider_refreshing);
+	put_oauth_account("a1", 500);
+	CU_ASSERT_FATAL(store->lease_acquire(store, "a1", "another-process", 60000) == 0);
+	t0 = pa_monotonic_ms();
+	CU_ASSERT_EQUAL(provauth_account_keep(&refreshed, mgr, "a1", 600), 0);
+	CU_ASSERT(pa_monotonic_ms() - t0 < 2500);
+	CU_ASSERT_EQUAL(refreshed, 0);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 0);
+	CU_ASSERT_FATAL(store->lease_release(store, "a1", "another-process") == 0);
+	CU_ASSERT_EQUAL(provauth_account_keep(&refreshed, mgr, "a1", 600), 0);
+	CU_ASSERT_EQUAL(refreshed, 1);
+	CU_ASSERT_EQUAL(atomic_load(&srv->refreshes), 1);
+}
+
 static void test_negative_within_forces(void)
 {
 	int refreshed = -1;
@@ -239,6 +263,7 @@ int main(int argc, char **argv)
 		{ "within the window: refreshed once", test_within_window_refreshes_once },
 		{ "outside the window: nothing", test_outside_window_does_nothing },
 		{ "within < 0 forces", test_negative_within_forces },
+		{ "another process renewing it is not waited for", test_another_process_renewing_is_not_waited_for },
 		{ "8 threads keeping one account: 1 refresh", test_eight_threads_one_refresh },
 		{ "a refused refresh is recorded", test_refused_refresh_recorded },
 		{ "a network failure is returned, not recorded", test_network_failure_is_returned_not_recorded },
