@@ -91,6 +91,7 @@ typedef struct pad_config {
 	int64_t max_connections;    /* 256 */
 	int64_t rate;               /* requests per second per token; 50 (0: no limit) */
 	int64_t burst;              /* 100 */
+	int64_t auth_failures_per_minute; /* wrong tokens a client address may present; 10 (0: no limit) */
 	int64_t connection_timeout; /* s idle before a connection is closed; 30 */
 	int64_t threads;            /* request threads; 16: a handler blocks while the provider answers,
 	                               so this is how many provider calls run at once */
@@ -165,6 +166,16 @@ typedef struct pad_request {
 const char *pad_request_query(const pad_request *req, const char *name);
 /* A request header, or NULL. */
 const char *pad_request_header(const pad_request *req, const char *name);
+/*
+ * Wrong tokens, counted per client address (its IP; every Unix-socket
+ * client is one): at most daemon.auth_failures_per_minute, a burst of that
+ * many refilled evenly. pad_auth_blocked says how many whole seconds the
+ * request's address must wait before a token of its is checked again (0:
+ * none); pad_auth_failed counts one. A request that presents no token is
+ * not a failure: a browser opening the status page has none yet.
+ */
+int pad_auth_blocked(const pad_request *req);
+void pad_auth_failed(const pad_request *req);
 
 #define PAD_REPLY_MAX_HEADERS 8
 
@@ -265,6 +276,8 @@ typedef struct pad_bucket {
 } pad_bucket;
 /* 0 when a request may go now (one taken), else the whole seconds to wait (>= 1). rate 0: no limit. */
 int64_t pad_bucket_take(pad_bucket *b, double rate, double burst, double now);
+/* The same question without taking one: 0 when one is there now, else the whole seconds to wait. */
+int64_t pad_bucket_wait(const pad_bucket *b, double rate, double burst, double now);
 
 /* ------------------------------------------------------------------------ */
 /* Operations: metrics (ops/metrics.c), health, the status page             */

@@ -19,8 +19,8 @@
 
 static const char *const daemon_keys[] = {
 	"listen", "socket_mode", "tls_certificate", "tls_key", "tokens", "max_body", "max_connections",
-	"rate", "burst", "connection_timeout", "threads", "drain_timeout", "state_dir", "ready_file",
-	"keeper", "webhook", NULL
+	"rate", "burst", "auth_failures_per_minute", "connection_timeout", "threads", "drain_timeout", "state_dir",
+	"ready_file", "keeper", "webhook", NULL
 };
 static const char *const token_keys[] = { "name", "sha256", "scope", NULL };
 static const char *const keeper_keys[] = {
@@ -259,6 +259,8 @@ static int read_config(pad_config *c, const provauth_setting *block)
 	    (rc = provauth_setting_get_int(&c->max_connections, block, "max_connections", 256, 1, 65536)) < 0 ||
 	    (rc = provauth_setting_get_int(&c->rate, block, "rate", 50, 0, 1000000)) < 0 ||
 	    (rc = provauth_setting_get_int(&c->burst, block, "burst", 100, 1, 1000000)) < 0 ||
+	    (rc = provauth_setting_get_int(&c->auth_failures_per_minute, block, "auth_failures_per_minute", 10, 0,
+	                                   100000)) < 0 ||
 	    (rc = provauth_setting_get_int(&c->connection_timeout, block, "connection_timeout", 30, 1, 3600)) < 0 ||
 	    (rc = provauth_setting_get_int(&c->threads, block, "threads", 16, 1, 256)) < 0 ||
 	    (rc = provauth_setting_get_int(&c->drain_timeout, block, "drain_timeout", 30, 0, 3600)) < 0 ||

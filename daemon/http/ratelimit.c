@@ -2,7 +2,8 @@
  * Per-token rate limits: a token bucket, so a client may burst up to
  * `burst` requests and then goes on at `rate` a second. The server keeps
  * one bucket per token name (so a reload that keeps a token keeps its
- * bucket); this file is the arithmetic alone.
+ * bucket), and one per client address for wrong tokens; this file is the
+ * arithmetic alone.
  */
 #include "config.h"
 #include "daemon.h"
@@ -31,4 +32,11 @@ int64_t pad_bucket_take(pad_bucket *b, double rate, double burst, double now)
 	if ((double)whole < wait)
 		whole++;
 	return whole < 1 ? 1 : whole;
+}
+
+int64_t pad_bucket_wait(const pad_bucket *b, double rate, double burst, double now)
+{
+	pad_bucket copy = *b;
+
+	return pad_bucket_take(&copy, rate, burst, now);
 }

@@ -43,6 +43,14 @@ typedef struct rate_slot {
 	pad_bucket bucket;
 } rate_slot;
 
+/* Client addresses whose wrong tokens are counted at once; past that the quietest is forgotten. */
+#define FAIL_SLOTS 256
+
+typedef struct fail_slot {
+	char addr[INET6_ADDRSTRLEN];
+	pad_bucket bucket;
+} fail_slot;
+
 struct pad_server {
 	struct MHD_Daemon *mhd;
 	pad_daemon *d;
@@ -50,9 +58,11 @@ struct pad_server {
 	char *unix_path;
 	char *cert, *key;           /* PEM text, kept for MHD's lifetime */
 	atomic_long in_flight;
-	pthread_mutex_t rate_lock;
+	pthread_mutex_t rate_lock;  /* rates and fails */
 	rate_slot rates[PAD_MAX_TOKENS];
 	size_t nrates;
+	fail_slot fails[FAIL_SLOTS];
+	size_t nfails;
 };
 
 typedef struct conn {
@@ -126,6 +136,89 @@ const char *pad_request_header(const pad_request *req, const char *name)
 	conn *c = req->conn;
 
 	return c && c->mc ? MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, name) : NULL;
+}
+
+/* ---- wrong tokens, per client address ---- */
+
+/* The client's IP as text; every Unix-socket client is "unix" (the socket's mode is its access control). */
+static void client_address(const conn *c, char out[INET6_ADDRSTRLEN])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, INET6_ADDRSTRLEN, "unix");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, INET6_ADDRSTRLEN);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, INET6_ADDRSTRLEN);
+}
+
+/* The address's slot, or NULL (create: a new one, replacing the fullest bucket when all are taken). Locked. */
+static fail_slot *fail_slot_of(pad_server *s, const char *addr, int create, double rate, double burst,
+                               double now)
+{
+	size_t i, best = 0;
+	double best_level = -1;
+
+	for (i = 0; i < s->nfails; i++)
+		if (strcmp(s->fails[i].addr, addr) == 0)
+			return &s->fails[i];
+	if (!create)
+		return NULL;
+	if (s->nfails < FAIL_SLOTS) {
+		best = s->nfails++;
+	} else {
+		/* The address with the most failures left to spend has shown the least: it goes. */
+		for (i = 0; i < FAIL_SLOTS; i++) {
+			pad_bucket b = s->fails[i].bucket;
+			double level;
+			(void)pad_bucket_take(&b, rate, burst, now);
+			level = b.level;
+			if (level > best_level) {
+				best_level = level;
+				best = i;
+			}
+		}
+	}
+	memset(&s->fails[best], 0, sizeof(s->fails[best]));
+	snprintf(s->fails[best].addr, sizeof(s->fails[best].addr), "%s", addr);
+	return &s->fails[best];
+}
+
+int pad_auth_blocked(const pad_request *req)
+{
+	const conn *c = req->conn;
+	char addr[INET6_ADDRSTRLEN];
+	int64_t per_minute, wait = 0;
+	fail_slot *f;
+
+	if (!c || !c->mc || (per_minute = req->world->config->auth_failures_per_minute) <= 0)
+		return 0;
+	client_address(c, addr);
+	pthread_mutex_lock(&c->s->rate_lock);
+	if ((f = fail_slot_of(c->s, addr, 0, 0, 0, 0)))
+		wait = pad_bucket_wait(&f->bucket, (double)per_minute / 60.0, (double)per_minute, now_s());
+	pthread_mutex_unlock(&c->s->rate_lock);
+	return (int)wait;
+}
+
+void pad_auth_failed(const pad_request *req)
+{
+	const conn *c = req->conn;
+	char addr[INET6_ADDRSTRLEN];
+	int64_t per_minute;
+	double rate, now = now_s();
+	fail_slot *f;
+
+	if (!c || !c->mc || (per_minute = req->world->config->auth_failures_per_minute) <= 0)
+		return;
+	rate = (double)per_minute / 60.0;
+	client_address(c, addr);
+	pthread_mutex_lock(&c->s->rate_lock);
+	if ((f = fail_slot_of(c->s, addr, 1, rate, (double)per_minute, now)))
+		(void)pad_bucket_take(&f->bucket, rate, (double)per_minute, now);
+	pthread_mutex_unlock(&c->s->rate_lock);
+	pad_metric_add("provauthd_auth_failures_total", "", 1);
 }
 
 /* ---- the pipeline ---- */
@@ -234,17 +327,30 @@ static void dispatch(conn *c, pad_request *req, pad_reply *rep, const pad_route 
 		char from_cookie[1024];
 		const char *tok;
 		size_t len;
-		int wait, n;
+		int wait, n, presented = 0;
 
+		/* An address that presented too many wrong tokens waits, whatever it presents now. */
+		if ((wait = pad_auth_blocked(req)) > 0) {
+			char v[32];
+			snprintf(v, sizeof(v), "%d", wait);
+			pad_reply_error(rep, 429, "auth_rate_limited", "too many wrong tokens from this address; retry "
+			                "in %d s", wait);
+			pad_reply_header(rep, "Retry-After", v);
+			return;
+		}
 		if (h) {
+			presented = 1;
 			if (pad_bearer_parse(h, &tok, &len) == 0)
 				req->token = pad_config_find_token(cfg, tok, len);
 		} else if (cookie && strcmp(req->method, "GET") == 0 &&
 		           (n = pad_cookie_bearer(cookie, from_cookie, sizeof(from_cookie))) > 0) {
 			/* The status page's sign-in cookie (ops/login.c): read-only use, GET alone. */
+			presented = 1;
 			req->token = pad_config_find_token(cfg, from_cookie, (size_t)n);
 		}
 		OPENSSL_cleanse(from_cookie, sizeof(from_cookie));
+		if (!req->token && presented)
+			pad_auth_failed(req);
 		if (!req->token) {
 			pad_reply_error(rep, 401, "unauthorized", h ? "unknown or malformed bearer token"
 			                                            : "this route needs a bearer token");

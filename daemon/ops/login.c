@@ -130,14 +130,26 @@ int pad_handle_login(pad_request *req, pad_reply *rep)
 	char token[PAD_TOKEN_MAX], cookie[PAD_TOKEN_MAX * 3 + 128];
 	json_object *j = NULL;
 	size_t o, i;
-	int n = -1, rc, tls;
+	int n = -1, rc, tls, wait;
 
+	/* The sign-in form is a way to try tokens too: wrong ones count as the API's do. */
+	if ((wait = pad_auth_blocked(req)) > 0) {
+		char v[32];
+		snprintf(v, sizeof(v), "%d", wait);
+		rc = pad_ops_login_form(req, rep, 429, "Too many wrong tokens from this address. Try again in a "
+		                                       "minute.");
+		if (rc == 0)
+			rc = pad_reply_header(rep, "Retry-After", v);
+		return rc;
+	}
 	if (req->json && json_object_object_get_ex(req->json, "token", &j) && json_object_is_type(j, json_type_string))
 		n = decode(token, sizeof(token), json_object_get_string(j), (size_t)json_object_get_string_len(j), 0);
 	else if (req->body)
 		n = form_token(req->body, token, sizeof(token));
 	if (n <= 0 || !find_token(req, token, (size_t)n)) {
 		memset(token, 0, sizeof(token));
+		if (n > 0)
+			pad_auth_failed(req);
 		return pad_ops_login_form(req, rep, 401, "That token is not one this daemon knows (or it may only "
 		                                         "operate without reading). Paste a token with the read scope.");
 	}

@@ -87,6 +87,8 @@ static const family families[] = {
 	{ "provauthd_world_generation", GAUGE, "The generation of the settings in use (1 at start).", { { 0 } } },
 	{ "provauthd_up", GAUGE, "1 while the daemon serves.", { { 0 } } },
 	{ "provauthd_in_flight", GAUGE, "HTTP requests being answered.", { { 0 } } },
+	{ "provauthd_auth_failures_total", COUNTER, "Requests that presented a token this daemon does not know.",
+	  { { 0 } } },
 	{ "provauthd_metrics_series_dropped_total", COUNTER,
 	  "Series not recorded because the table of series was full.", { { 0 } } },
 };

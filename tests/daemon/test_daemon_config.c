@@ -74,6 +74,7 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(c->max_body, 1 << 20);
 	CU_ASSERT_EQUAL(c->max_connections, 256);
 	CU_ASSERT_EQUAL(c->rate, 50);
+	CU_ASSERT_EQUAL(c->auth_failures_per_minute, 10);
 	CU_ASSERT_EQUAL(c->burst, 100);
 	CU_ASSERT_EQUAL(c->threads, 16);
 	CU_ASSERT_EQUAL(c->drain_timeout, 30);
@@ -103,6 +104,7 @@ static void test_full_block(void)
 	                        "      scope: admin\n"
 	                        "  max_body: 2048\n"
 	                        "  rate: 0\n"
+	                        "  auth_failures_per_minute: 0\n"
 	                        "  threads: 2\n"
 	                        "  ready_file: /tmp/x.ready\n"
 	                        "  keeper:\n"
@@ -125,6 +127,7 @@ static void test_full_block(void)
 	CU_ASSERT_EQUAL(c->tokens[1].sha256[0], 0xab);
 	CU_ASSERT_EQUAL(c->max_body, 2048);
 	CU_ASSERT_EQUAL(c->rate, 0);
+	CU_ASSERT_EQUAL(c->auth_failures_per_minute, 0);
 	CU_ASSERT_EQUAL(c->threads, 2);
 	CU_ASSERT_STRING_EQUAL(c->ready_file, "/tmp/x.ready");
 	CU_ASSERT_EQUAL(c->keeper.enabled, 0);
@@ -200,6 +203,7 @@ static void test_refusals(void)
 	BAD("daemon:\n  socket_mode: \"660\"\n", "daemon.socket_mode", "octal");
 	BAD("daemon:\n  socket_mode: \"0990\"\n", "daemon.socket_mode", "octal");
 	BAD("daemon:\n  max_body: 10\n", "daemon.max_body", "1024");
+	BAD("daemon:\n  auth_failures_per_minute: -1\n", "daemon.auth_failures_per_minute", "0");
 	BAD("daemon:\n  threads: many\n", "daemon.threads", "integer");
 	BAD("daemon:\n  keeper:\n    max_idle: 1\n", "daemon.keeper.max_idle", "60");
 	BAD("daemon:\n  keeper:\n    jitter: 5\n", "daemon.keeper", "jitter");

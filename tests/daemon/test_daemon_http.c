@@ -722,6 +722,42 @@ static void test_rate_limit(void)
 	inproc_stop(p);
 }
 
+/*
+ * Wrong tokens are counted per client address: past auth_failures_per_minute
+ * of them, 429 auth_rate_limited with Retry-After for any token from there,
+ * a right one included. A request with no token is not a failure (a
+ * browser opening the page has none yet); 0 turns the limit off.
+ */
+static void test_auth_failure_limit(void)
+{
+	inproc *p = inproc_start("127.0.0.1:0", "  rate: 0\n  auth_failures_per_minute: 3\n", NULL);
+	char *headers = NULL, *v;
+	long st;
+	int i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	for (i = 0; i < 6; i++)
+		CU_ASSERT(expect(p->client, "GET", "/t/read", NULL, NULL, 401, "unauthorized"));
+	for (i = 0; i < 3; i++)
+		CU_ASSERT(expect(p->client, "GET", "/t/read", "wrong-token-0123456789abcdef", NULL, 401, "unauthorized"));
+	st = call(p->client, "GET", "/t/read", "wrong-token-0123456789abcdef", NULL, NULL, &headers);
+	CU_ASSERT_EQUAL(st, 429);
+	v = pa_daemon_header(headers, "Retry-After");
+	CU_ASSERT(v && strtol(v, NULL, 10) >= 1 && strtol(v, NULL, 10) <= 20);
+	free(v);
+	free(headers);
+	CU_ASSERT(expect(p->client, "GET", "/t/read", TOKEN_READ, NULL, 429, "auth_rate_limited"));
+	CU_ASSERT(expect(p->client, "GET", "/healthz", NULL, NULL, 200, NULL));
+	inproc_stop(p);
+
+	p = inproc_start("127.0.0.1:0", "  rate: 0\n  auth_failures_per_minute: 0\n", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	for (i = 0; i < 20; i++)
+		CU_ASSERT(expect(p->client, "GET", "/t/read", "wrong-token-0123456789abcdef", NULL, 401, "unauthorized"));
+	CU_ASSERT(expect(p->client, "GET", "/t/read", TOKEN_READ, NULL, 200, NULL));
+	inproc_stop(p);
+}
+
 typedef struct slow_call {
 	pa_daemon *client;
 	const char *path;
@@ -1145,6 +1181,44 @@ static void test_binary_real_routes(void)
 	CU_ASSERT_EQUAL(pa_daemon_stop(h, 30), 0);
 }
 
+/* The sign-in form counts wrong tokens with the API's, and answers the blocked address with the form. */
+static void test_binary_login_failures(void)
+{
+	static const pa_daemon_token one[] = { { "reader", TOKEN_READ, "read" } };
+	const char *form[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
+	pa_daemon_options o = PA_DAEMON_OPTIONS_INIT;
+	char *reply = NULL, *headers = NULL, *v;
+	pa_daemon *h;
+	long st = 0;
+
+	o.tokens = one;
+	o.ntokens = PAD_ARRAY_LEN(one);
+	o.daemon_yaml = "  auth_failures_per_minute: 2\n";
+	CU_ASSERT_FATAL(pa_daemon_start(&h, &o) == 0);
+	CU_ASSERT_EQUAL(pa_daemon_request_raw(h, "POST", "/login", NULL, "token=wrong-guess-0123456789", 28, form, &st,
+	                                      &reply, NULL), 0);
+	CU_ASSERT_EQUAL(st, 401);
+	free(reply);
+	CU_ASSERT(expect(h, "GET", "/v1/accounts", "wrong-token-0123456789abcdef", NULL, 401, "unauthorized"));
+	/* Two wrong tokens, one each way: the form now answers 429, still a form, with Retry-After. */
+	CU_ASSERT_EQUAL(pa_daemon_request_raw(h, "POST", "/login", NULL, "token=" TOKEN_READ, 6 + strlen(TOKEN_READ),
+	                                      form, &st, &reply, &headers), 0);
+	CU_ASSERT_EQUAL(st, 429);
+	CU_ASSERT(reply && strstr(reply, "<form") != NULL);
+	v = pa_daemon_header(headers, "Retry-After");
+	CU_ASSERT(v && strtol(v, NULL, 10) >= 1);
+	free(v);
+	free(headers);
+	free(reply);
+	CU_ASSERT(expect(h, "GET", "/v1/accounts", TOKEN_READ, NULL, 429, "auth_rate_limited"));
+	CU_ASSERT_EQUAL(pa_daemon_request(h, "GET", "/healthz", NULL, NULL, &st, &reply, NULL), 0);
+	CU_ASSERT_EQUAL(st, 200);
+	free(reply);
+	CU_ASSERT(!pa_daemon_log_contains(h, "wrong-guess"));
+	CU_ASSERT(!pa_daemon_log_contains(h, TOKEN_READ));
+	CU_ASSERT_EQUAL(pa_daemon_stop(h, 30), 0);
+}
+
 /* SIGHUP: the tokens of the new settings apply to the next request; the listener stays. */
 static void test_binary_reload_tokens(void)
 {
@@ -1250,6 +1324,7 @@ static const pa_test server_tests[] = {
 	{ "captures and query values decoded", test_captures_and_query },
 	{ "the sign-in cookie on GET; forms on open routes", test_cookie_and_form },
 	{ "429 rate_limited with Retry-After, per token", test_rate_limit },
+	{ "429 auth_rate_limited after wrong tokens, per address", test_auth_failure_limit },
 	{ "max_connections: one over the limit waits for a free slot", test_connection_limit },
 	{ "draining: 503; stop waits for a slow request", test_drain },
 	{ "Unix socket: mode, refusals, removed on stop", test_unix_socket },
@@ -1261,6 +1336,7 @@ static const pa_test server_tests[] = {
 static const pa_test binary_tests[] = {
 	{ "provauthd: open routes, 404, 405", test_binary_routes },
 	{ "provauthd: api/'s routes: 401, 403, 400, 413, 405, 404, 429, cookie, metrics", test_binary_real_routes },
+	{ "provauthd: the sign-in form counts wrong tokens with the API", test_binary_login_failures },
 	{ "provauthd: SIGTERM answers the request in flight, exits 0", test_binary_drain },
 	{ "provauthd: Unix socket with its mode, removed on exit", test_binary_unix_socket },
 	{ "provauthd: TLS with a throwaway certificate", test_binary_tls },

@@ -58,6 +58,26 @@ const char *pad_request_header(const pad_request *req, const char *name)
 	return NULL;
 }
 
+/*
+ * The wrong-token count lives with the listener (http/server.c), which this
+ * test does not link: nothing is blocked here, and the handler's wrong
+ * tokens are counted in `auth_failures`. The listener's own count is
+ * tested over HTTP (test_daemon_http).
+ */
+static int auth_failures;
+
+int pad_auth_blocked(const pad_request *req)
+{
+	(void)req;
+	return 0;
+}
+
+void pad_auth_failed(const pad_request *req)
+{
+	(void)req;
+	auth_failures++;
+}
+
 int64_t pad_now(void)
 {
 	return (int64_t)time(NULL);
@@ -689,9 +709,11 @@ static void test_login(void)
 	CU_ASSERT_EQUAL(rep.status, 303);
 	reply_free(&rep);
 
+	auth_failures = 0;
 	request(&req, "POST", "/login", "token=wrong-SECRET-guess");
 	CU_ASSERT_EQUAL(pad_handle_login(&req, &rep), 0);
 	CU_ASSERT_EQUAL(rep.status, 401);
+	CU_ASSERT_EQUAL(auth_failures, 1); /* a wrong token counts */
 	CU_ASSERT(reply_header(&rep, "Set-Cookie") == NULL);
 	CU_ASSERT(strstr(rep.body, "id=\"pad-error\"") != NULL);
 	CU_ASSERT(strstr(rep.body, "<form") != NULL);
@@ -701,6 +723,7 @@ static void test_login(void)
 	request(&req, "POST", "/login", "");
 	CU_ASSERT_EQUAL(pad_handle_login(&req, &rep), 0);
 	CU_ASSERT_EQUAL(rep.status, 401);
+	CU_ASSERT_EQUAL(auth_failures, 1); /* no token is no guess */
 	reply_free(&rep);
 
 	CU_ASSERT_EQUAL(pad_cookie_bearer("a=b; provauthd_token=", back, sizeof(back)), -1);
