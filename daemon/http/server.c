@@ -140,17 +140,29 @@ const char *pad_request_header(const pad_request *req, const char *name)
 
 /* ---- wrong tokens, per client address ---- */
 
-/* The client's IP as text; every Unix-socket client is "unix" (the socket's mode is its access control). */
+/*
+ * Who is guessing, as text: an IPv4 address; for IPv6 its /64, which one
+ * host is given whole (counting single addresses would let it try 2^64
+ * times as often); every Unix-socket client is "unix" (the socket's mode
+ * is its access control).
+ */
 static void client_address(const conn *c, char out[INET6_ADDRSTRLEN])
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
 	snprintf(out, INET6_ADDRSTRLEN, "unix");
-	if (sa && sa->sa_family == AF_INET)
+	if (sa && sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, INET6_ADDRSTRLEN);
-	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, INET6_ADDRSTRLEN);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&a)) {
+			inet_ntop(AF_INET, &a.s6_addr[12], out, INET6_ADDRSTRLEN);
+		} else {
+			memset(&a.s6_addr[8], 0, 8);
+			inet_ntop(AF_INET6, &a, out, INET6_ADDRSTRLEN);
+		}
+	}
 }
 
 /* The address's slot, or NULL (create: a new one, replacing the fullest bucket when all are taken). Locked. */
