@@ -127,19 +127,43 @@ typedef struct pa_import_write {
 	const char *email;
 	const char *target_id;
 	int refused;                 /* a fresh read of target_id says the credentials are not its own */
+	int want_before;             /* keep a copy of what the last read found in `before` */
+	provauth_account *before;    /* that copy; NULL when the last read made a new account */
 } pa_import_write;
+
+/* Keeps what the read found, as it was before the change (the caller asked for it). */
+static int import_keep_before(pa_import_write *w, const provauth_account *found)
+{
+	provauth_account_free(w->before);
+	w->before = NULL;
+	return w->want_before && found ? provauth_account_dup(&w->before, found) : 0;
+}
 
 /* The target account, or the provider's account with the email, or a new one. */
 static int import_read(provauth_account **out, void *payload)
 {
-	const pa_import_write *w = payload;
+	pa_import_write *w = payload;
 	char *id = NULL;
 	int rc;
 
-	if (w->target_id)
-		return import_target(out, w->m, w->provider, w->target_id);
-	if ((rc = find_by_email(out, w->m, w->provider, w->email)) < 0 || *out)
+	if (w->target_id) {
+		if ((rc = import_target(out, w->m, w->provider, w->target_id)) == 0 &&
+		    (rc = import_keep_before(w, *out)) < 0) {
+			provauth_account_free(*out);
+			*out = NULL;
+		}
 		return rc;
+	}
+	if ((rc = find_by_email(out, w->m, w->provider, w->email)) < 0)
+		return rc;
+	if (*out) {
+		if ((rc = import_keep_before(w, *out)) < 0) {
+			provauth_account_free(*out);
+			*out = NULL;
+		}
+		return rc;
+	}
+	(void)import_keep_before(w, NULL);
 	if ((rc = provauth_account_new_id(&id)) == 0)
 		rc = provauth_account_new(out, id, w->provider);
 	free(id);
@@ -166,10 +190,11 @@ static int import_change(provauth_account *a, void *payload)
 	return pa_update_apply(w->upd, a);
 }
 
+/* `previous`, when not NULL, gets the account as it was before (NULL: created); see provauth_import_options. */
 static int import_store(char **out_id, provauth_manager *m, const char *provider, const provauth_update *upd,
-                        const char *email, const char *target_id)
+                        const char *email, const char *target_id, provauth_account **previous)
 {
-	pa_import_write w = { m, provider, upd, email, target_id, 0 };
+	pa_import_write w = { m, provider, upd, email, target_id, 0, previous != NULL, NULL };
 	pa_account_rmw_op op = { 0 };
 	int rc;
 
@@ -189,6 +214,11 @@ static int import_store(char **out_id, provauth_manager *m, const char *provider
 		pa_error_set(rc, "import into %s: the account kept changing while it was stored",
 		             target_id ? target_id : provider);
 	}
+	if (rc == 0 && previous) {
+		*previous = w.before;
+		w.before = NULL;
+	}
+	provauth_account_free(w.before);
 	provauth_account_free(op.kept);
 	return rc;
 }
@@ -229,7 +259,7 @@ static int import_refuse(provauth_manager *m, const char *provider, const char *
 	if (!import_replaced_token(upd, input))
 		return pa_error_set(PROVAUTH_EINVAL, "import into %s; nothing was stored (import them without an "
 		                    "account id to update or create the account of %s)", whose, email);
-	if ((rc = import_store(&saved, m, provider, upd, email, NULL)) < 0)
+	if ((rc = import_store(&saved, m, provider, upd, email, NULL, NULL)) < 0)
 		return pa_error_prefix(rc, "import into %s; the provider replaced the token while checking it, and "
 		                       "storing the new one for %s failed", whose, email);
 	rc = pa_error_set(PROVAUTH_EINVAL, "import into %s; account %s was not changed, but the provider replaced "
@@ -249,7 +279,7 @@ int provauth_account_import_ext(char **out_id, provauth_manager *m, const char *
                                 const char *input, const provauth_import_options *opts)
 {
 	const char *target_id = opts ? opts->account_id : NULL;
-	provauth_account *target = NULL;
+	provauth_account *target = NULL, **previous = NULL;
 	provauth_update *upd = NULL;
 	const char *email;
 	char *id = NULL;
@@ -258,6 +288,10 @@ int provauth_account_import_ext(char **out_id, provauth_manager *m, const char *
 
 	if (out_id)
 		*out_id = NULL;
+	if (opts && opts->version >= 2 && opts->previous) {
+		previous = opts->previous;
+		*previous = NULL;
+	}
 	if (!m || !provider || !kind || !input)
 		return pa_error_set(PROVAUTH_EINVAL, "import: manager, provider, kind and input are required");
 	if (opts && (opts->version == 0 || opts->version > PROVAUTH_IMPORT_OPTIONS_VERSION))
@@ -291,7 +325,7 @@ int provauth_account_import_ext(char **out_id, provauth_manager *m, const char *
 		                  provider);
 		goto out;
 	}
-	rc = import_store(&id, m, provider, upd, email, target_id);
+	rc = import_store(&id, m, provider, upd, email, target_id, previous);
 	if (rc > 0)
 		rc = import_refuse(m, provider, input, upd, target, email);
 	if (rc == 0 && out_id) {

@@ -170,12 +170,11 @@ int pad_api_import_cookies(pad_request *req, pad_reply *rep)
 {
 	static const char *const keys[] = { "provider_id", "url", "raw_data", "password", NULL };
 	provauth_manager *m = req->world->manager;
+	provauth_import_options io = PROVAUTH_IMPORT_OPTIONS_INIT;
 	provauth_provider_info info;
-	provauth_account **before = NULL, *after = NULL;
-	const provauth_account *prev = NULL;
+	provauth_account *prev = NULL, *after = NULL;
 	const char *provider, *url, *password;
 	json_object *raw, *cookies, *o, *fields;
-	size_t nbefore = 0, i;
 	char *id = NULL;
 	int rc;
 
@@ -195,18 +194,16 @@ int pad_api_import_cookies(pad_request *req, pad_reply *rep)
 	if (provider_info(&info, m, provider) < 0)
 		return pad_reply_error(rep, 400, "invalid", "field 'provider_id': no provider '%.64s' is loaded",
 		                       provider);
-	/* What the store held, to say whether the import created or updated, and what. */
-	if ((rc = provauth_account_list(&before, &nbefore, m, provider)) < 0)
-		return pad_reply_provauth(rep, rc);
 	/*
 	 * raw_data is handed to the provider as it came: Pixverse's import takes
 	 * the browser extension's shape itself (cookies, jwt_token, session_ids),
-	 * as `provauth accounts import-cookies` hands it a file.
+	 * as `provauth accounts import-cookies` hands it a file. The account as
+	 * it was (io.previous; NULL: created) says what the import changed.
 	 */
+	io.previous = &prev;
 	rc = provauth_account_import_ext(&id, m, provider, "cookies", json_object_to_json_string_ext(raw,
-	                                 JSON_C_TO_STRING_PLAIN), NULL);
+	                                 JSON_C_TO_STRING_PLAIN), &io);
 	if (rc < 0) {
-		provauth_account_list_free(before, nbefore);
 		if (is_email_missing(rc))
 			return reply_email_missing(req, rep, provauth_last_error());
 		return pad_reply_provauth(rep, rc);
@@ -215,9 +212,6 @@ int pad_api_import_cookies(pad_request *req, pad_reply *rep)
 		goto fail;
 	if ((rc = provauth_account_get(&after, m, id)) < 0)
 		goto fail;
-	for (i = 0; i < nbefore; i++)
-		if (strcmp(before[i]->id, id) == 0)
-			prev = before[i];
 	fields = changed_fields(prev, after);
 	o = json_object_new_object();
 	json_object_object_add(o, "success", json_object_new_boolean(1));
@@ -234,12 +228,12 @@ int pad_api_import_cookies(pad_request *req, pad_reply *rep)
 		pad_log(req->daemon, PROVAUTH_LOG_INFO, "api_account_imported", f, PAD_ARRAY_LEN(f));
 	}
 	provauth_account_free(after);
-	provauth_account_list_free(before, nbefore);
+	provauth_account_free(prev);
 	provauth_free(id);
 	return pad_reply_json(rep, 200, o);
 fail:
 	provauth_account_free(after);
-	provauth_account_list_free(before, nbefore);
+	provauth_account_free(prev);
 	provauth_free(id);
 	return pad_reply_provauth(rep, rc);
 }

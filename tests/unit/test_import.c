@@ -220,6 +220,54 @@ static void test_without_account_matches_by_email(void)
 	free(id2);
 }
 
+/* Options version 2: the account as it was before the import (NULL when it made one). */
+static void test_previous_account(void)
+{
+	provauth_import_options o = PROVAUTH_IMPORT_OPTIONS_INIT;
+	provauth_account *prev = (provauth_account *)&o, *now;
+	char *id1 = NULL, *id2 = NULL, *id3 = NULL;
+
+	FRESH();
+	o.previous = &prev;
+	CU_ASSERT_EQUAL(provauth_account_import_ext(&id1, mgr, "importer", "token", "p@example.com", &o), 0);
+	CU_ASSERT_PTR_NULL(prev); /* made by this import */
+	CU_ASSERT_EQUAL(provauth_account_import_ext(&id2, mgr, "importer", "token", "p@example.com", &o), 0);
+	CU_ASSERT_FATAL(id1 && id2 && prev);
+	CU_ASSERT_STRING_EQUAL(id1, id2);
+	CU_ASSERT_STRING_EQUAL(prev->id, id1);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(prev, JWT), "jwt-SECRET-p@example.com-1");
+	now = stored(id1);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(now, JWT), "jwt-SECRET-p@example.com-2");
+	CU_ASSERT_EQUAL(prev->revision + 1, now->revision);
+	provauth_account_free(now);
+	provauth_account_free(prev);
+	/* Into a named account: that account as it was. */
+	put_account("target", "importer", "a@example.com");
+	o.account_id = "target";
+	prev = NULL;
+	CU_ASSERT_EQUAL(provauth_account_import_ext(&id3, mgr, "importer", "token", "a@example.com", &o), 0);
+	CU_ASSERT_FATAL(prev != NULL);
+	CU_ASSERT_STRING_EQUAL(prev->id, "target");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(prev, JWT), "jwt-SECRET-old");
+	provauth_account_free(prev);
+	free(id3);
+	id3 = NULL;
+	/* A failed import hands out nothing. */
+	prev = (provauth_account *)&o;
+	CU_ASSERT(provauth_account_import_ext(&id3, mgr, "importer", "cookies", "a@example.com", &o) < 0);
+	CU_ASSERT_PTR_NULL(prev);
+	/* A version 1 caller's struct has no such field: it is never touched. */
+	free(id3);
+	id3 = NULL;
+	o.version = 1;
+	prev = (provauth_account *)&o;
+	CU_ASSERT_EQUAL(provauth_account_import_ext(&id3, mgr, "importer", "token", "a@example.com", &o), 0);
+	CU_ASSERT_PTR_EQUAL(prev, (provauth_account *)&o);
+	free(id1);
+	free(id2);
+	free(id3);
+}
+
 static void test_into_account_passes_existing_and_keeps_it(void)
 {
 	provauth_account *a;
@@ -465,6 +513,7 @@ static void test_declared_kinds_listed_and_enforced(void)
 
 static const pa_test tests[] = {
 	{ "without an account: matched by email, no existing", test_without_account_matches_by_email },
+	{ "options v2: the account as it was before", test_previous_account },
 	{ "into an account: existing passed, id and metadata kept", test_into_account_passes_existing_and_keeps_it },
 	{ "unknown or foreign account: refused before the import", test_unknown_or_foreign_account_is_refused_before_import },
 	{ "another email: refused, nothing stored", test_other_email_is_refused_and_nothing_stored },

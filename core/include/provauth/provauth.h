@@ -454,10 +454,18 @@ typedef struct provauth_import_options {
 	 * Pixverse's anonymous id) instead of appearing as a new device.
 	 */
 	const char *account_id;
+	/* ---- version 2 ---- */
+	/*
+	 * Out, when not NULL: the account as it was just before this import
+	 * changed it (the caller frees it with provauth_account_free), or NULL
+	 * when the import created it. Lets a caller say what the import
+	 * changed without listing the provider's accounts first.
+	 */
+	provauth_account **previous;
 } provauth_import_options;
 
-#define PROVAUTH_IMPORT_OPTIONS_VERSION 1
-#define PROVAUTH_IMPORT_OPTIONS_INIT { PROVAUTH_IMPORT_OPTIONS_VERSION, NULL }
+#define PROVAUTH_IMPORT_OPTIONS_VERSION 2
+#define PROVAUTH_IMPORT_OPTIONS_INIT { PROVAUTH_IMPORT_OPTIONS_VERSION, NULL, NULL }
 
 /*
  * provauth_account_import with options (`opts` may be NULL: the same as
