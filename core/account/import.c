@@ -146,24 +146,20 @@ static int import_read(provauth_account **out, void *payload)
 	char *id = NULL;
 	int rc;
 
-	if (w->target_id) {
-		if ((rc = import_target(out, w->m, w->provider, w->target_id)) == 0 &&
-		    (rc = import_keep_before(w, *out)) < 0) {
-			provauth_account_free(*out);
-			*out = NULL;
-		}
+	if (w->target_id)
+		rc = import_target(out, w->m, w->provider, w->target_id);
+	else
+		rc = find_by_email(out, w->m, w->provider, w->email);
+	if (rc < 0)
+		return rc;
+	/* What was found, as it was (nothing: a new account follows). */
+	if ((rc = import_keep_before(w, *out)) < 0) {
+		provauth_account_free(*out);
+		*out = NULL;
 		return rc;
 	}
-	if ((rc = find_by_email(out, w->m, w->provider, w->email)) < 0)
-		return rc;
-	if (*out) {
-		if ((rc = import_keep_before(w, *out)) < 0) {
-			provauth_account_free(*out);
-			*out = NULL;
-		}
-		return rc;
-	}
-	(void)import_keep_before(w, NULL);
+	if (*out)
+		return 0;
 	if ((rc = provauth_account_new_id(&id)) == 0)
 		rc = provauth_account_new(out, id, w->provider);
 	free(id);

@@ -52,7 +52,7 @@ int pa_sql_sync_start(sql_store *st)
 	if (!(st->wal_path = pa_strdup(wal)))
 		return pa_error_oom();
 	sqlite3_commit_hook(st->db, note_commit, st);
-	/* From here a commit's sync is ours (sync_commits), done outside the mutex and shared. */
+	/* From here a commit's sync is ours (pa_sql_unlock), done outside the mutex and shared. */
 	return pa_sql_exec(st, "PRAGMA synchronous = NORMAL", "setting synchronous mode");
 }
 

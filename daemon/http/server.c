@@ -279,6 +279,16 @@ static int rate_check(pad_server *s, const pad_config *cfg, const pad_token *t)
 	return (int)wait;
 }
 
+/* 429 with `code`, saying why and for how long, and Retry-After in whole seconds. */
+static void reply_wait(pad_reply *rep, int wait, const char *code, const char *why)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%d", wait);
+	pad_reply_error(rep, 429, code, "%s; retry in %d s", why, wait);
+	pad_reply_header(rep, "Retry-After", v);
+}
+
 static int is_form(conn *c)
 {
 	const char *ct = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -343,11 +353,7 @@ static void dispatch(conn *c, pad_request *req, pad_reply *rep, const pad_route 
 
 		/* An address that presented too many wrong tokens waits, whatever it presents now. */
 		if ((wait = pad_auth_blocked(req)) > 0) {
-			char v[32];
-			snprintf(v, sizeof(v), "%d", wait);
-			pad_reply_error(rep, 429, "auth_rate_limited", "too many wrong tokens from this address; retry "
-			                "in %d s", wait);
-			pad_reply_header(rep, "Retry-After", v);
+			reply_wait(rep, wait, "auth_rate_limited", "too many wrong tokens from this address");
 			return;
 		}
 		if (h) {
@@ -375,11 +381,7 @@ static void dispatch(conn *c, pad_request *req, pad_reply *rep, const pad_route 
 			return;
 		}
 		if ((wait = rate_check(c->s, cfg, req->token)) > 0) {
-			char v[32];
-			snprintf(v, sizeof(v), "%d", wait);
-			pad_reply_error(rep, 429, "rate_limited", "too many requests for this token; retry in %d s",
-			                wait);
-			pad_reply_header(rep, "Retry-After", v);
+			reply_wait(rep, wait, "rate_limited", "too many requests for this token");
 			return;
 		}
 	}
