@@ -98,6 +98,7 @@ typedef struct pad_config {
 	int64_t drain_timeout;      /* s SIGTERM waits for requests in flight; 30 */
 	char *state_dir;            /* webhook dead letters, ready file default; NULL: none */
 	char *ready_file;           /* written with {"pid","url"} once serving; NULL: none */
+	int64_t ad_task_max_age;    /* s pixverse-status serves a stored ad-watch task; 300 (0: read it each time) */
 	pad_keeper_config keeper;
 	pad_webhook_config webhook;
 } pad_config;

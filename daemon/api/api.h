@@ -60,4 +60,15 @@ json_object *pad_api_pool_account_json(const provauth_pool_account *p);
 /* Reads account `id` and replies 200 with its JSON wrapped as {success, updated_fields, account}. */
 int pad_api_reply_account_change(pad_request *req, pad_reply *rep, const char *id, json_object *updated_fields);
 
+/* ---- the ad-watch task pixverse-status keeps (ad_task_cache.c) ---- */
+
+/*
+ * 1 with *task (a new reference; NULL when the provider had none) when
+ * `a`'s metadata holds an ad task read less than max_age seconds before
+ * `now`; 0 when it holds none that fresh (max_age 0: never).
+ */
+int pad_ad_task_cached(json_object **task, const provauth_account *a, int64_t now, int64_t max_age);
+/* Stores `task` (NULL: none) as read at `now` into account `id`'s metadata, read-modify-write. */
+int pad_ad_task_keep(provauth_manager *m, const char *id, json_object *task, int64_t now);
+
 #endif /* PAD_API_H */

@@ -7,6 +7,7 @@ daemon_provauthd_SOURCES += \
 	daemon/api/account_json.c \
 	daemon/api/accounts.c \
 	daemon/api/auth_routes.c \
+	daemon/api/ad_task_cache.c \
 	daemon/api/calls.c \
 	daemon/api/jobs.c \
 	daemon/api/providers.c

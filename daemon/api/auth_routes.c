@@ -331,8 +331,9 @@ static void take(json_object *dst, json_object *src, const char *key, json_type 
 		json_object_object_add(dst, key, json_object_get(v));
 }
 
-/* The notes' answer: {provider_id, email, credits:{web?, openapi?}, ad_watch_task?}. */
-static int status_reply(pad_reply *rep, const char *provider, const char *email, json_object *answer)
+/* The notes' answer: {provider_id, email, credits:{web?, openapi?}, ad_watch_task?}; `task` NULL: none. */
+static int status_reply(pad_reply *rep, const char *provider, const char *email, json_object *answer,
+                        json_object *task)
 {
 	json_object *o = json_object_new_object(), *credits = json_object_new_object(), *c;
 
@@ -343,48 +344,32 @@ static int status_reply(pad_reply *rep, const char *provider, const char *email,
 	json_object_object_add(o, "provider_id", json_object_new_string(provider));
 	json_object_object_add(o, "email", email ? json_object_new_string(email) : NULL);
 	json_object_object_add(o, "credits", credits);
-	take(o, answer, "ad_watch_task", json_type_object);
+	if (task && json_object_is_type(task, json_type_object))
+		json_object_object_add(o, "ad_watch_task", json_object_get(task));
 	return pad_reply_json(rep, 200, o);
 }
 
 /*
- * The status operation answers with the provider and email too, so the
- * account is read only when the call failed: to tell a missing account
- * (404) or a provider without the operation (400) from a provider error,
- * which gives empty credits, not an HTTP error (the notes' rule). The
- * common answer costs the call alone.
+ * Credits are read live on every call; the ad-watch task comes from the
+ * account's metadata while it is younger than daemon.ad_task_max_age, and
+ * from the provider otherwise or with force (ad_task_cache.c). A provider
+ * error gives empty credits, not an HTTP error (the notes' rule); a missing
+ * account is 404 and a provider without the operation 400.
  */
 int pad_api_pixverse_status(pad_request *req, pad_reply *rep)
 {
+	static const provauth_arg skip_task[] = { { "ad_task", "skip" } };
 	provauth_manager *m = req->world->manager;
 	provauth_provider_info info;
 	provauth_account *a = NULL;
-	json_object *answer = NULL, *v;
+	json_object *answer = NULL, *task = NULL, *v;
 	const char *provider, *email;
 	char *out = NULL;
-	int force, rc;
+	int64_t now = pad_now();
+	int force, rc, kept;
 
-	/* force is the notes' argument; credits are read live on every call, so it changes nothing yet. */
 	if (pad_api_query_bool(req, rep, "force", 0, &force))
 		return 0;
-	rc = provauth_call(&out, m, req->params[0], "status", NULL, 0);
-	if (rc == 0)
-		answer = json_tokener_parse(out);
-	provauth_free(out);
-	if (answer && json_object_object_get_ex(answer, "provider_id", &v) &&
-	    (provider = json_object_get_string(v)) && *provider) {
-		email = json_object_object_get_ex(answer, "email", &v) ? json_object_get_string(v) : NULL;
-		rc = status_reply(rep, provider, email, answer);
-		json_object_put(answer);
-		return rc;
-	}
-	json_object_put(answer);
-	if (rc < 0) {
-		const provauth_log_field f[] = { PAD_F_STR("account_id", req->params[0]), PAD_F_INT("code", rc),
-		                                 PAD_F_STR("error", provauth_strerror(rc)) };
-		pad_log(req->daemon, PROVAUTH_LOG_INFO, "api_status_credits_unavailable", f, PAD_ARRAY_LEN(f));
-		provauth_error_clear();
-	}
 	if (load(&a, rep, m, req->params[0]))
 		return 0;
 	if (provider_info(&info, m, a->provider) < 0 || !provider_has_operation(&info, "status")) {
@@ -393,7 +378,36 @@ int pad_api_pixverse_status(pad_request *req, pad_reply *rep)
 		provauth_account_free(a);
 		return rc;
 	}
-	rc = status_reply(rep, a->provider, a->email, NULL);
+	kept = !force && pad_ad_task_cached(&task, a, now, req->world->config->ad_task_max_age);
+	rc = provauth_call(&out, m, a->id, "status", kept ? skip_task : NULL, kept ? 1 : 0);
+	if (rc == 0)
+		answer = json_tokener_parse(out);
+	provauth_free(out);
+	if (rc < 0) {
+		const provauth_log_field f[] = { PAD_F_STR("account_id", a->id), PAD_F_INT("code", rc),
+		                                 PAD_F_STR("error", provauth_strerror(rc)) };
+		pad_log(req->daemon, PROVAUTH_LOG_INFO, "api_status_credits_unavailable", f, PAD_ARRAY_LEN(f));
+		provauth_error_clear();
+	}
+	/* A task read now (null: the provider has none) is kept; one that could not be read is not. */
+	if (!kept && answer && json_object_object_get_ex(answer, "ad_watch_task", &v)) {
+		task = json_object_get(v);
+		if (req->world->config->ad_task_max_age > 0 && (rc = pad_ad_task_keep(m, a->id, task, now)) < 0) {
+			const provauth_log_field f[] = { PAD_F_STR("account_id", a->id), PAD_F_INT("code", rc),
+			                                 PAD_F_STR("error", provauth_strerror(rc)) };
+			pad_log(req->daemon, PROVAUTH_LOG_WARN, "api_status_ad_task_not_kept", f, PAD_ARRAY_LEN(f));
+			provauth_error_clear();
+		}
+	}
+	if (answer && json_object_object_get_ex(answer, "provider_id", &v) &&
+	    (provider = json_object_get_string(v)) && *provider) {
+		email = json_object_object_get_ex(answer, "email", &v) ? json_object_get_string(v) : NULL;
+		rc = status_reply(rep, provider, email, answer, task);
+	} else {
+		rc = status_reply(rep, a->provider, a->email, NULL, task);
+	}
+	json_object_put(answer);
+	json_object_put(task);
 	provauth_account_free(a);
 	return rc;
 }

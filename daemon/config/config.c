@@ -20,7 +20,7 @@
 static const char *const daemon_keys[] = {
 	"listen", "socket_mode", "tls_certificate", "tls_key", "tokens", "max_body", "max_connections",
 	"rate", "burst", "auth_failures_per_minute", "connection_timeout", "threads", "drain_timeout", "state_dir",
-	"ready_file", "keeper", "webhook", NULL
+	"ready_file", "ad_task_max_age", "keeper", "webhook", NULL
 };
 static const char *const token_keys[] = { "name", "sha256", "scope", NULL };
 static const char *const keeper_keys[] = {
@@ -266,6 +266,7 @@ static int read_config(pad_config *c, const provauth_setting *block)
 	    (rc = provauth_setting_get_int(&c->drain_timeout, block, "drain_timeout", 30, 0, 3600)) < 0 ||
 	    (rc = read_string(&c->state_dir, block, "state_dir", NULL)) < 0 ||
 	    (rc = read_string(&c->ready_file, block, "ready_file", NULL)) < 0 ||
+	    (rc = provauth_setting_get_int(&c->ad_task_max_age, block, "ad_task_max_age", 300, 0, 86400)) < 0 ||
 	    (rc = read_keeper(&c->keeper, block)) < 0 ||
 	    (rc = read_webhook(&c->webhook, block)) < 0)
 		return rc;

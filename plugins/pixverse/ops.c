@@ -287,11 +287,12 @@ static void failure_reset(const provauth_host *h, provauth_failure *f)
 
 /*
  * The ad-watch task, best effort (spec 4.2): *task is NULL when it could not
- * be had or there is none, and only a session error fails the call (the web
+ * be had or there is none (*read tells the two apart: 1 when the list was
+ * read), and only a session error fails the call (the web
  * session died between two calls: that is the caller's problem too, and
  * run_with_session recovers it). Returns 0 or that error, described in *f.
  */
-static int ad_task_best_effort(const pv_state *st, const provauth_session *s, char **task,
+static int ad_task_best_effort(const pv_state *st, const provauth_session *s, char **task, int *read,
                                provauth_failure *f)
 {
 	const provauth_host *h = st->host;
@@ -299,8 +300,11 @@ static int ad_task_best_effort(const pv_state *st, const provauth_session *s, ch
 	provauth_outcome oc;
 	int rc;
 
-	if ((rc = ad_task_json(st, s, task, &tf)) == 0)
+	*read = 0;
+	if ((rc = ad_task_json(st, s, task, &tf)) == 0) {
+		*read = 1;
 		return 0;
+	}
 	*task = NULL;
 	memset(&oc, 0, sizeof(oc));
 	oc.result = tf.code;
@@ -328,41 +332,65 @@ static int op_credits(void *state, const provauth_session *s, const provauth_op_
 	const provauth_host *h = st->host;
 	pv_credits c;
 	char *task;
-	int rc;
+	int rc, task_read;
 
 	if ((rc = no_args(h, "credits", args, nargs)) < 0)
 		return rc;
 	if ((rc = credits_read(st, s, &c, f)) < 0)
 		return rc;
-	if ((rc = ad_task_best_effort(st, s, &task, f)) < 0)
+	if ((rc = ad_task_best_effort(st, s, &task, &task_read, f)) < 0)
 		return rc;
 	rc = finish(h, credits_text(h, &c, task), out_json, f);
 	h->free(h, task);
 	return rc;
 }
 
-/* Spec 5 (/pixverse-status): {provider_id, email, credits: {web, openapi, ...}, ad_watch_task?}. */
+/*
+ * status's one argument, ad_task=skip: the caller has a recent ad task (the
+ * notes' /pixverse-status keeps one for 5 minutes), so only credits are read.
+ */
+static int status_args(const provauth_host *h, const provauth_op_arg *args, size_t nargs, int *skip_task)
+{
+	*skip_task = 0;
+	if (nargs == 0)
+		return 0;
+	if (nargs == 1 && args[0].key && strcmp(args[0].key, "ad_task") == 0 && args[0].value &&
+	    strcmp(args[0].value, "skip") == 0) {
+		*skip_task = 1;
+		return 0;
+	}
+	return h->set_error(h, PROVAUTH_EINVAL, "pixverse: status takes only ad_task=skip (got '%s')",
+	                    args[0].key ? args[0].key : "");
+}
+
+/*
+ * Spec 5 (/pixverse-status): {provider_id, email, credits: {web, openapi, ...}, ad_watch_task?}.
+ * ad_watch_task is the task when there is one, null when the list was read
+ * and has none (a caller may keep that answer), and missing when it could
+ * not be read or was skipped.
+ */
 static int op_status(void *state, const provauth_session *s, const provauth_op_arg *args, size_t nargs,
                      char **out_json, provauth_failure *f)
 {
 	const pv_state *st = state;
 	const provauth_host *h = st->host;
 	const char *provider = s->provider ? s->provider : PV_ID;
-	char *credits, *task, *text = NULL;
+	char *credits, *task = NULL, *text = NULL;
 	pv_credits c;
-	int rc;
+	int rc, skip_task, task_read = 0;
 
-	if ((rc = no_args(h, "status", args, nargs)) < 0)
+	if ((rc = status_args(h, args, nargs, &skip_task)) < 0)
 		return rc;
 	if ((rc = credits_read(st, s, &c, f)) < 0)
 		return rc;
-	if ((rc = ad_task_best_effort(st, s, &task, f)) < 0)
+	if (!skip_task && (rc = ad_task_best_effort(st, s, &task, &task_read, f)) < 0)
 		return rc;
 	if ((credits = credits_text(h, &c, NULL)))
-		text = task ? h->json_format(h, "{\"provider_id\":%s,\"email\":%s,\"credits\":%j,\"ad_watch_task\":%j}",
-		                             provider, s->email, credits, task)
-		            : h->json_format(h, "{\"provider_id\":%s,\"email\":%s,\"credits\":%j}", provider, s->email,
-		                             credits);
+		text = task_read ? h->json_format(h, "{\"provider_id\":%s,\"email\":%s,\"credits\":%j,"
+		                                  "\"ad_watch_task\":%j}", provider, s->email, credits,
+		                                  task ? task : "null")
+		                 : h->json_format(h, "{\"provider_id\":%s,\"email\":%s,\"credits\":%j}", provider,
+		                                  s->email, credits);
 	h->free(h, credits);
 	h->free(h, task);
 	return finish(h, text, out_json, f);
@@ -373,7 +401,8 @@ const provauth_operation pv_operations[] = {
 	  "it could be read", op_credits },
 	{ "user_info", "the account's email, username, nickname and Pixverse account id", op_user_info },
 	{ "ad_task", "the ad-watch task: reward, progress, counts, expiry (null when none)", op_ad_task },
-	{ "status", "provider, email, credits and the ad-watch task (best effort)", op_status },
+	{ "status", "provider, email, credits and the ad-watch task (best effort; null when there is none; "
+	  "ad_task=skip reads credits only)", op_status },
 	{ "generate", "submit a job: type=t2v|i2v|extend|transition|t2i|i2i, prompt, model, quality, duration, "
 	  "aspect_ratio, seed, negative_prompt, image_url+image_path (repeated), video_id, durations, prompts; "
 	  "answers {job_id, kind, type, model, quality, cost, credit_kind}", pv_op_generate },

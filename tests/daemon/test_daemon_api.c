@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <CUnit/Basic.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -105,6 +106,14 @@ static json_object *jget(json_object *o, const char *key)
 	if (!o || !json_object_object_get_ex(o, key, &v))
 		return NULL;
 	return v;
+}
+
+/* An integer member, -1 when missing or of another type. */
+static int64_t jint(json_object *o, const char *key)
+{
+	json_object *v = jget(o, key);
+
+	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
 }
 
 static const char *error_code(json_object *o)
@@ -348,6 +357,65 @@ static void test_reauth_then_one_login(void)
 	a = get_account(id);
 	CU_ASSERT_EQUAL(json_object_get_boolean(jget(a, "needs_human")), 0);
 	json_object_put(a);
+	free(id);
+}
+
+/*
+ * The notes: pixverse-status reads credits live and keeps the ad-watch task
+ * for 5 minutes unless force (here daemon.ad_task_max_age: 3 s). Kept in
+ * the store: the daemon has no other place for it.
+ */
+static void test_status_keeps_ad_task(void)
+{
+	fake_pixverse_account e;
+	json_object *r, *t;
+	char *id, path[256], forced[300];
+
+	memset(&e, 0, sizeof(e));
+	e.email = "erin@example.com";
+	e.password = "erin-pw-SECRET";
+	e.ad_reward = 25;
+	e.ad_total = 3;
+	secret(e.password);
+	CU_ASSERT_FATAL(fake_pixverse_add_account(srv, &e) > 0);
+	id = import("erin@example.com", 20, NULL);
+
+	snprintf(path, sizeof(path), "/v1/accounts/%s/pixverse-status", id);
+	snprintf(forced, sizeof(forced), "%s?force=true", path);
+	fake_pixverse_reset_counters(srv);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &r), 200);
+	CU_ASSERT(json_object_object_get_ex(r, "ad_watch_task", &t) && jint(t, "reward") == 25);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_CREDITS), 1);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_TASK_LIST), 1);
+
+	/* Within max_age the task is the kept one: a task list that would fail is not even asked. */
+	CU_ASSERT_EQUAL(fake_pixverse_force_errcode(srv, FAKE_PV_EP_TASK_LIST, 500069, 1), 0);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &r), 200);
+	CU_ASSERT(json_object_object_get_ex(r, "ad_watch_task", &t) && jint(t, "reward") == 25);
+	CU_ASSERT_PTR_NOT_NULL(jget(jget(r, "credits"), "web"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_CREDITS), 2);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_TASK_LIST), 1);
+
+	/* force reads it: the failure leaves it out of the answer (best effort) and the kept copy alone. */
+	CU_ASSERT_EQUAL(call("GET", forced, TOK_OPERATE, NULL, &r), 200);
+	CU_ASSERT_FALSE(json_object_object_get_ex(r, "ad_watch_task", NULL));
+	CU_ASSERT_PTR_NOT_NULL(jget(jget(r, "credits"), "web"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_TASK_LIST), 2);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &r), 200);
+	CU_ASSERT(json_object_object_get_ex(r, "ad_watch_task", &t) && jint(t, "reward") == 25);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_TASK_LIST), 2);
+
+	/* Older than max_age: read again. */
+	sleep(4);
+	CU_ASSERT_EQUAL(call("GET", path, TOK_OPERATE, NULL, &r), 200);
+	CU_ASSERT(json_object_object_get_ex(r, "ad_watch_task", &t) && jint(t, "reward") == 25);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_TASK_LIST), 3);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_CREDITS), 5);
 	free(id);
 }
 
@@ -742,7 +810,7 @@ static int suite_init(void)
 	o.ntokens = PA_ARRAY_LEN(tokens);
 	/* The route matrix presents a wrong token to every route: more than the limit's default allows an
 	 * address (test_daemon_http checks that limit). */
-	o.daemon_yaml = "  rate: 0\n  auth_failures_per_minute: 0\n";
+	o.daemon_yaml = "  rate: 0\n  auth_failures_per_minute: 0\n  ad_task_max_age: 3\n";
 	o.yaml = pa_daemon_pixverse_yaml(yaml, sizeof(yaml), srv);
 	return pa_daemon_start(&dmn, &o) == 0 ? 0 : -1;
 }
@@ -770,6 +838,7 @@ int main(int argc, char **argv)
 		{ "import-cookies: created, updated, auth_method unknown, bad input", test_import_cookies },
 		{ "reauth: password; a killed session, one login; credits retried once", test_reauth_then_one_login },
 		{ "connect-google: never password-reauthed, empty credits", test_connect_google_never_reauths },
+		{ "pixverse-status keeps the ad task for max_age, force reads it", test_status_keeps_ad_task },
 		{ "accounts: list, get (redacted), delete", test_accounts_list_get_delete },
 		{ "call: operations, unknown, bad args", test_call },
 		{ "reauth, connect-google, pixverse-status: 400 for another provider", test_unsupported_provider },

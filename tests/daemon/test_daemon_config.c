@@ -75,6 +75,7 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(c->max_connections, 256);
 	CU_ASSERT_EQUAL(c->rate, 50);
 	CU_ASSERT_EQUAL(c->auth_failures_per_minute, 10);
+	CU_ASSERT_EQUAL(c->ad_task_max_age, 300);
 	CU_ASSERT_EQUAL(c->burst, 100);
 	CU_ASSERT_EQUAL(c->threads, 16);
 	CU_ASSERT_EQUAL(c->drain_timeout, 30);
@@ -107,6 +108,7 @@ static void test_full_block(void)
 	                        "  auth_failures_per_minute: 0\n"
 	                        "  threads: 2\n"
 	                        "  ready_file: /tmp/x.ready\n"
+	                        "  ad_task_max_age: 0\n"
 	                        "  keeper:\n"
 	                        "    enabled: false\n"
 	                        "    max_idle: 120\n"
@@ -130,6 +132,7 @@ static void test_full_block(void)
 	CU_ASSERT_EQUAL(c->auth_failures_per_minute, 0);
 	CU_ASSERT_EQUAL(c->threads, 2);
 	CU_ASSERT_STRING_EQUAL(c->ready_file, "/tmp/x.ready");
+	CU_ASSERT_EQUAL(c->ad_task_max_age, 0);
 	CU_ASSERT_EQUAL(c->keeper.enabled, 0);
 	CU_ASSERT_EQUAL(c->keeper.max_idle, 120);
 	CU_ASSERT_EQUAL(c->keeper.time_scale, 3600);
@@ -204,6 +207,7 @@ static void test_refusals(void)
 	BAD("daemon:\n  socket_mode: \"0990\"\n", "daemon.socket_mode", "octal");
 	BAD("daemon:\n  max_body: 10\n", "daemon.max_body", "1024");
 	BAD("daemon:\n  auth_failures_per_minute: -1\n", "daemon.auth_failures_per_minute", "0");
+	BAD("daemon:\n  ad_task_max_age: 86401\n", "daemon.ad_task_max_age", "86400");
 	BAD("daemon:\n  threads: many\n", "daemon.threads", "integer");
 	BAD("daemon:\n  keeper:\n    max_idle: 1\n", "daemon.keeper.max_idle", "60");
 	BAD("daemon:\n  keeper:\n    jitter: 5\n", "daemon.keeper", "jitter");

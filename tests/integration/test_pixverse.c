@@ -1364,6 +1364,26 @@ static void test_status_ad_task_best_effort(void)
 	json_object_put(j);
 	CU_ASSERT_EQUAL(count(FAKE_PV_EP_REFRESH), 1);
 	CU_ASSERT_EQUAL(count(FAKE_PV_EP_TASK_LIST), 2);
+	/* ad_task=skip: credits only, for a caller that keeps the task (provauthd's pixverse-status). */
+	{
+		static const provauth_arg skip[] = { { "ad_task", "skip" } }, other[] = { { "ad_task", "yes" } };
+		char *out = NULL;
+
+		fake_pixverse_reset_counters(srv);
+		CU_ASSERT_EQUAL(provauth_call(&out, mgr, id, "status", skip, 1), 0);
+		j = out ? json_tokener_parse(out) : NULL;
+		CU_ASSERT_FALSE(json_object_object_get_ex(j, "ad_watch_task", NULL));
+		CU_ASSERT(json_object_object_get_ex(j, "credits", &t) && jint(t, "daily") == CREDIT_DAILY);
+		json_object_put(j);
+		provauth_free(out);
+		out = NULL;
+		CU_ASSERT_EQUAL(count(FAKE_PV_EP_TASK_LIST), 0);
+		CU_ASSERT_EQUAL(count(FAKE_PV_EP_CREDITS), 1);
+		CU_ASSERT_EQUAL(provauth_call(&out, mgr, id, "status", other, 1), PROVAUTH_EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(provauth_last_error(), "ad_task=skip"));
+		CU_ASSERT_PTR_NULL(out);
+		CU_ASSERT_EQUAL(count(FAKE_PV_EP_CREDITS), 1);
+	}
 	remember_secrets(id);
 	free(id);
 	fixture_end();
