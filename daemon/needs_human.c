@@ -40,7 +40,8 @@ const char *pad_needs_human_words(const char *code, provauth_auth_method method)
 		return NULL;
 	if (strcmp(code, "session_lost") == 0) {
 		if (method == PROVAUTH_AUTH_GOOGLE)
-			return "The session was lost and this account signs in with Google: import its cookies again.";
+			return "The session was lost and this account signs in with Google: connect it with Google again "
+			       "or import its cookies again.";
 		if (method == PROVAUTH_AUTH_UNKNOWN)
 			return "The session was lost and this account may not sign in with a password: import its "
 			       "cookies again, or reauth it with a password.";

@@ -559,12 +559,16 @@ import_body bob@example.com '' >"$work/daemon/bob.json"
 api POST /v1/accounts/import-cookies "$work/daemon/bob.json"
 bob_d=$(json_str account_id <"$work/out")
 [ -n "$bob_d" ] || fail "import-cookies did not name bob's account"
-keep_secret bob.idtoken "google-id-$(random_hex 12)"
+# What Google Sign-In would hand bob's browser; connect-google exchanges it for a session.
+idtoken=$(ctl "$pv_port" POST "/__control/google_id_token?email=bob@example.com" | json_str id_token)
+[ -n "$idtoken" ] || fail "no Google ID token for bob from fake-pixverse"
+keep_secret bob.idtoken "$idtoken"
 printf '{"id_token": "%s"}\n' "$(cat "$work/secrets/bob.idtoken")" >"$work/daemon/google.json"
 api POST "/v1/accounts/$bob_d/connect-google" "$work/daemon/google.json"
 [ "$http_status" = 200 ] || fail "connect-google answered $http_status"
+out_has '"auth_method":"google"'
 ctl "$pv_port" POST "/__control/kick?email=bob@example.com" >/dev/null || fail "cannot kick bob"
-say "bob@ signs in with Google; fake-pixverse ends his session."
+say "bob@ signs in with Google (his ID token exchanged for a session); fake-pixverse ends it."
 pv_stats
 before_ok=$(pv_count logins_ok) before_ref=$(pv_count refresh)
 api GET "/v1/accounts/$bob_d/pixverse-status"

@@ -109,8 +109,8 @@ static int load(provauth_account **out, pad_reply *rep, provauth_manager *m, con
 }
 
 /*
- * Routes that sign in with a password (reauth) or turn it off
- * (connect-google) make sense only for a provider that logs in with one.
+ * Routes that sign in with a password (reauth) make sense only for a
+ * provider that logs in with one.
  */
 static int check_password_provider(pad_reply *rep, provauth_manager *m, const provauth_account *a)
 {
@@ -295,25 +295,60 @@ int pad_api_reauth(pad_request *req, pad_reply *rep)
 
 /* ---- POST /v1/accounts/{id}/connect-google ---- */
 
+#define GOOGLE_KIND "google_id_token"
+
+/* 1 when `provider` imports Google ID tokens (a plugin older than ABI 1.3, which does not say, is asked). */
+static int signs_in_with_google(provauth_manager *m, const char *provider)
+{
+	const provauth_import_kind *kinds = NULL;
+	size_t i;
+
+	if (provauth_provider_import_kinds(&kinds, m, provider) < 0) {
+		provauth_error_clear();
+		return 0;
+	}
+	if (!kinds)
+		return 1;
+	for (i = 0; kinds[i].name; i++)
+		if (strcmp(kinds[i].name, GOOGLE_KIND) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The notes' route only marks the account (the ID token is "accepted but
+ * not exchanged"), which leaves it without a session until someone imports
+ * cookies. Here the token is exchanged (the provider's google_id_token
+ * import: Pixverse's auto_login) for a session stored into this account,
+ * which the provider marks as one that signs in with Google, so password
+ * reauth is off for it. A token of another account's email is refused
+ * (409) and nothing is stored; the token itself is never stored or logged.
+ */
 int pad_api_connect_google(pad_request *req, pad_reply *rep)
 {
 	static const char *const keys[] = { "id_token", NULL };
+	provauth_import_options o = PROVAUTH_IMPORT_OPTIONS_INIT;
 	provauth_manager *m = req->world->manager;
 	provauth_account *before = NULL;
 	const char *id_token;
+	char *got = NULL;
 	int rc;
 
-	/*
-	 * As in the notes, the ID token is required but not exchanged (nor
-	 * stored): the route marks the account as one that signs in with
-	 * Google, which turns password reauth off for it.
-	 */
 	if (pad_api_body_keys(req, rep, keys, 0) ||
 	    pad_api_body_string(req, rep, req->json, "id_token", 1, &id_token))
 		return 0;
-	if (load_login_account(&before, rep, m, req->params[0]))
+	if (load(&before, rep, m, req->params[0]))
 		return 0;
-	if ((rc = provauth_account_set_auth_method(m, before->id, PROVAUTH_AUTH_GOOGLE)) < 0) {
+	if (!signs_in_with_google(m, before->provider)) {
+		rc = pad_reply_error(rep, 400, "unsupported", "account %s: provider %s has no Google sign-in", before->id,
+		                     before->provider);
+		provauth_account_free(before);
+		return rc;
+	}
+	o.account_id = before->id;
+	rc = provauth_account_import_ext(&got, m, before->provider, GOOGLE_KIND, id_token, &o);
+	provauth_free(got);
+	if (rc < 0) {
 		provauth_account_free(before);
 		return pad_reply_provauth(rep, rc);
 	}

@@ -1,5 +1,6 @@
 /*
- * Getting credentials: password login, cookie refresh and cookie import.
+ * Getting credentials: password login, cookie refresh, cookie import and
+ * Google sign-in (an ID token exchanged for a session).
  *
  * Every successful Pixverse login replaces the account's previous session
  * (the 10005 that other clients then see), so nothing here logs in on its
@@ -14,6 +15,7 @@
 #define PV_LOGIN_PATH "/creative_platform/login"
 #define PV_REFRESH_PATH "/auth/refresh"
 #define PV_USER_INFO_PATH "/creative_platform/getUserInfo"
+#define PV_GOOGLE_LOGIN_PATH "/creative_platform/oauth2/google/auto_login"
 
 /* A token we will put in a header: non-empty, header-safe, of sane size. */
 static int token_ok(const char *t)
@@ -479,6 +481,109 @@ static int import_ids(const pv_state *st, const provauth_account *existing, cons
 	return pv_ids_fresh(st, out);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Google sign-in                                                           */
+/* ------------------------------------------------------------------------ */
+
+static int google_refused(const pv_state *st, const pv_reply *r, const char *id_token)
+{
+	const provauth_host *h = st->host;
+	const char *secrets[] = { id_token };
+	char msg[PV_SAFE_TEXT_MAX + 64];
+
+	PV_SAFE_TEXT(h, msg, sizeof(msg), r->err_msg, secrets, 1);
+	if (r->err_code == PV_ERR_TOKEN_INVALID && provauth_plugin_contains_ci(r->err_msg, "account is blocked"))
+		return h->set_error(h, PROVAUTH_EBANNED, "pixverse: google_id_token: the account is blocked by Pixverse "
+		                    "(ErrCode %lld)", (long long)r->err_code);
+	if (r->err_code == PV_ERR_NO_SUCH_USER)
+		return h->set_error(h, PROVAUTH_EAUTH, "pixverse: google_id_token: Pixverse has no user with this Google "
+		                    "account's email (ErrCode %lld)", (long long)r->err_code);
+	if (r->err_code == PV_ERR_TOO_MANY_LOGINS)
+		return h->set_error(h, PROVAUTH_ECOOLDOWN, "pixverse: google_id_token: sign-in refused: too many login "
+		                    "attempts (ErrCode %lld)", (long long)r->err_code);
+	if (r->err_code == PV_ERR_HIGH_LOAD)
+		return h->set_error(h, PROVAUTH_EPROVIDER, "pixverse: google_id_token: service under high load (ErrCode "
+		                    "%lld); try later", (long long)r->err_code);
+	return h->set_error(h, PROVAUTH_EAUTH, "pixverse: google_id_token: sign-in refused (ErrCode %lld: %s); get a "
+	                    "fresh ID token from Google Sign-In", (long long)r->err_code, msg);
+}
+
+/*
+ * A Google ID token (what Google Sign-In hands app.pixverse.ai) exchanged
+ * for a Pixverse session: like a password login, a new session on fresh
+ * ids, and the account from now on one that signs in with Google. The ID
+ * token is a secret: it goes in the request body only, never in a message.
+ */
+static int import_google(const pv_state *st, const char *id_token, provauth_update *u)
+{
+	const provauth_host *h = st->host;
+	pv_cookie_jar none = { NULL, NULL, 0 };
+	provauth_json *payload = NULL;
+	pv_request req;
+	pv_reply r;
+	pv_client_ids ids;
+	char *url = NULL, *body = NULL, *cookie_token = NULL, *email = NULL;
+	const char *token;
+	int rc;
+
+	if (!token_ok(id_token))
+		return h->set_error(h, PROVAUTH_EINVAL, "pixverse: google_id_token: not a usable token (empty, too long, "
+		                    "or with spaces or control characters)");
+	if ((rc = pv_ids_fresh(st, &ids)) < 0)
+		return rc;
+	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_GOOGLE_LOGIN_PATH)) ||
+	    !(body = h->json_format(h, "{\"id_token\":%s}", id_token))) {
+		h->free(h, url);
+		return oom(h);
+	}
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = url;
+	req.endpoint = PV_GOOGLE_LOGIN_PATH;
+	req.ids = &ids;
+	req.body = body;
+	req.body_len = strlen(body);
+	rc = pv_send(st, &req, &r);
+	h->secret_free(h, body);
+	h->free(h, url);
+	if (rc < 0)
+		return h->set_error(h, rc, "pixverse: google_id_token: %s", r.transport);
+
+	if (r.http->status == 429)
+		rc = h->set_error(h, PROVAUTH_ERATELIMIT, "pixverse: google_id_token: rate limited (HTTP 429); retry after "
+		                  "%lds", r.retry_after >= 0 ? r.retry_after : (long)PV_DEFAULT_RETRY_AFTER);
+	else if (r.has_err_code && r.err_code != 0)
+		rc = google_refused(st, &r, id_token);
+	else if (r.http->status != 200)
+		rc = h->set_error(h, PROVAUTH_EHTTP, "pixverse: google_id_token: HTTP %ld", r.http->status);
+	else if (!r.json)
+		rc = h->set_error(h, PROVAUTH_EPROTOCOL, "pixverse: google_id_token: the reply is not JSON");
+	else if (!token_ok(token = h->json_string(h->json_get(r.json, "Resp.Result.Token"))))
+		rc = h->set_error(h, PROVAUTH_EPROTOCOL, "pixverse: google_id_token: the reply has no usable "
+		                  "Resp.Result.Token");
+	/* The session's cookies replace the old session's, whose token they would otherwise outlive. */
+	else if ((rc = h->update_clear_credentials(u, PROVAUTH_CRED_COOKIE)) == 0 &&
+	         (rc = pv_reply_cookies(st, &r, u, &cookie_token)) == 0 &&
+	         (rc = h->update_set_credential(u, PROVAUTH_CRED_JWT, NULL, token, 0)) == 0 &&
+	         (rc = h->update_set_credential(u, PROVAUTH_CRED_COOKIE, PV_TOKEN_COOKIE, token, 0)) == 0) {
+		/* Whose session this is: the token's claims, else the service (the host checks it against a named account). */
+		if (!((payload = pv_jwt_payload(h, token)) && (email = email_from_payload(h, payload))))
+			rc = email_from_service(st, &none, token, &ids, &email);
+		if (rc == 0 && (rc = h->update_set_email(u, email)) == 0 && (rc = pv_ids_store(st, u, &ids)) == 0)
+			rc = PROVAUTH_HOST_HAS(h, update_set_auth_method) && h->update_set_auth_method
+			     ? h->update_set_auth_method(u, PROVAUTH_AUTH_GOOGLE)
+			     : h->update_set_metadata(u, "auth_method", "\"google\"");
+		if (rc == 0)
+			h->log(h, PROVAUTH_LOG_INFO, "pixverse_google_signed_in", NULL, 0);
+	}
+	if (payload)
+		h->json_free(payload);
+	h->free(h, email);
+	h->secret_free(h, cookie_token);
+	pv_reply_free(st, &r);
+	return rc;
+}
+
 int pv_import(void *state, const char *kind, const char *input, const provauth_account *existing,
               provauth_update *u)
 {
@@ -492,9 +597,11 @@ int pv_import(void *state, const char *kind, const char *input, const provauth_a
 	size_t i;
 	int rc, has_given = 0;
 
+	if (kind && strcmp(kind, "google_id_token") == 0)
+		return import_google(st, input, u);
 	if (!kind || strcmp(kind, "cookies") != 0)
-		return h->set_error(h, PROVAUTH_EUNSUPPORTED, "pixverse: cannot import '%s' credentials (only 'cookies')",
-		                    kind ? kind : "(none)");
+		return h->set_error(h, PROVAUTH_EUNSUPPORTED, "pixverse: cannot import '%s' credentials (only 'cookies' "
+		                    "and 'google_id_token')", kind ? kind : "(none)");
 	memset(&given, 0, sizeof(given));
 	if ((rc = raw_data_parse(h, input, &cookies_text, &raw_jwt, &given, &has_given)) < 0)
 		return rc;

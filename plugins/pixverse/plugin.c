@@ -79,6 +79,8 @@ static void pv_fini(void *state)
 static const provauth_import_kind import_kinds[] = {
 	{ "cookies", "browser cookies with _ai_token: a Cookie header, a JSON object, a browser export, or the "
 	             "extension's {cookies, jwt_token, session_ids}" },
+	{ "google_id_token", "a Google ID token from Google Sign-In for app.pixverse.ai, exchanged for a session; the "
+	                     "account then signs in with Google" },
 	{ NULL, NULL },
 };
 

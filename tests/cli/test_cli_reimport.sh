@@ -160,7 +160,7 @@ run 0 "plugins --json" --json plugins
 check_json "import_kinds in the JSON" '
 p = {x["id"]: x for x in d["providers"]}
 assert [k["name"] for k in p["pixiv"]["import_kinds"]] == ["refresh_token"], p
-assert [k["name"] for k in p["pixverse"]["import_kinds"]] == ["cookies"], p
+assert [k["name"] for k in p["pixverse"]["import_kinds"]] == ["cookies", "google_id_token"], p
 assert all(k["summary"] for x in p.values() for k in x["import_kinds"]), p'
 
 run 1 "an unknown provider" accounts import nosuch --kind cookies </dev/null
@@ -181,6 +181,25 @@ for c in import-cookies add; do
 done
 run 0 "provauth --help" --help
 has "$tmp/out" "--help lists accounts import" "accounts import "
+
+# ---- a Google ID token, exchanged for a session into alice's account ----
+idtoken_of() {
+	tok=$(ctl POST "$pv/__control/google_id_token?email=$1" | json_get id_token) || exit 99
+	[ -n "$tok" ] || { echo "no Google ID token from the fake"; exit 99; }
+	printf '%s\n' "$tok" >"$tmp/$2"
+	secrets="$secrets $tok"
+}
+idtoken_of dave@example.com dave.idtoken
+run 1 "dave's Google ID token into alice's account is refused" accounts import pixverse --kind google_id_token \
+	--account "$alice" --from-file "$tmp/dave.idtoken"
+has "$tmp/err" "the refusal names both emails" "provauth: " "$alice" "dave@example.com" "alice@example.com"
+idtoken_of alice@example.com alice.idtoken
+run 0 "alice's Google ID token into her account" --json accounts import pixverse --kind google_id_token \
+	--account "$alice" --from-file "$tmp/alice.idtoken"
+check_json "the same account, now a Google one" 'assert d["id"] == sys.argv[2] and d["email"] == "alice@example.com", d' "$alice"
+run 0 "alice's account after the Google sign-in" --json session "$alice"
+check_json "auth_method google" 'assert d["auth_method"] == "google", d'
+run 0 "status on the exchanged session" status "$alice"
 
 # ---- no secret in anything provauth printed ----
 for s in $secrets; do

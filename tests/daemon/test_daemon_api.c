@@ -422,16 +422,48 @@ static void test_status_keeps_ad_task(void)
 static void test_connect_google_never_reauths(void)
 {
 	json_object *r, *a;
-	char *id = import("dave@example.com", 4, NULL), path[256];
+	char *id = import("dave@example.com", 4, NULL), path[256], status_path[256], body[2048], *tok;
 
 	snprintf(path, sizeof(path), "/v1/accounts/%s/connect-google", id);
 	CU_ASSERT_EQUAL(call("POST", path, TOK_ADMIN, "{}", &r), 400);
 	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "id_token"));
 	json_object_put(r);
-	CU_ASSERT_EQUAL(call("POST", path, TOK_ADMIN, "{\"id_token\":\"google-id-token-SECRET\"}", &r), 200);
+	/* A token Pixverse refuses: nothing changes. */
+	CU_ASSERT_EQUAL(call("POST", path, TOK_ADMIN, "{\"id_token\":\"google-id-token-SECRET\"}", &r), 502);
 	secret("google-id-token-SECRET");
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "fresh ID token"));
+	json_object_put(r);
+	a = get_account(id);
+	CU_ASSERT_STRING_EQUAL(jstr(a, "auth_method") ? jstr(a, "auth_method") : "", "unknown");
+	json_object_put(a);
+	/* Another account's token: refused for dave, whose account stays as it was. */
+	tok = fake_pixverse_google_id_token(srv, "alice@example.com", 600);
+	secret(tok);
+	snprintf(body, sizeof(body), "{\"id_token\":\"%s\"}", tok);
+	CU_ASSERT_EQUAL(call("POST", path, TOK_ADMIN, body, &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "alice@example.com"));
+	json_object_put(r);
+	free(tok);
+	a = get_account(id);
+	CU_ASSERT_STRING_EQUAL(jstr(a, "auth_method") ? jstr(a, "auth_method") : "", "unknown");
+	json_object_put(a);
+	/* Dave's own: exchanged for a session (no password login), and the account now signs in with Google. */
+	fake_pixverse_reset_counters(srv);
+	tok = fake_pixverse_google_id_token(srv, "dave@example.com", 600);
+	secret(tok);
+	snprintf(body, sizeof(body), "{\"id_token\":\"%s\"}", tok);
+	CU_ASSERT_EQUAL(call("POST", path, TOK_ADMIN, body, &r), 200);
 	CU_ASSERT_STRING_EQUAL(jstr(jget(r, "account"), "auth_method"), "google");
 	json_object_put(r);
+	free(tok);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_GOOGLE_LOGIN), 1);
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 0);
+	snprintf(status_path, sizeof(status_path), "/v1/accounts/%s/pixverse-status", id);
+	CU_ASSERT_EQUAL(call("GET", status_path, TOK_OPERATE, NULL, &r), 200);
+	CU_ASSERT_PTR_NOT_NULL(jget(jget(r, "credits"), "web"));
+	json_object_put(r);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_LOGIN), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_REFRESH), 0);
 	CU_ASSERT_EQUAL(call("POST", "/v1/accounts/acct-nosuch/connect-google", TOK_ADMIN, "{\"id_token\":\"x\"}", &r),
 	                404);
 	json_object_put(r);

@@ -637,8 +637,15 @@ static void test_webhooks_lost_google_session(void)
 
 	id = import_cookies(d, srv, "dave@example.com", 1, secrets, &nsecrets);
 	snprintf(path, sizeof(path), "/v1/accounts/%s/connect-google", id);
-	CU_ASSERT_EQUAL(call(d, "POST", path, TOK_ADMIN, "{\"id_token\":\"google-id-token-SECRET-77\"}", NULL), 200);
-	snprintf(secrets[nsecrets++], 512, "google-id-token-SECRET-77");
+	{
+		char *tok = fake_pixverse_google_id_token(srv, "dave@example.com", 600), google_body[2048];
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+		snprintf(google_body, sizeof(google_body), "{\"id_token\":\"%s\"}", tok);
+		CU_ASSERT_EQUAL(call(d, "POST", path, TOK_ADMIN, google_body, NULL), 200);
+		snprintf(secrets[nsecrets++], 512, "%s", tok);
+		free(tok);
+	}
 	CU_ASSERT_EQUAL(received(&rcv), 0);
 
 	/* The session killed at the fake, then used (three times: still one webhook). */

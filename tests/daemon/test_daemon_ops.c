@@ -664,8 +664,8 @@ static void test_page(void)
 	CU_ASSERT(strstr(rep.body, "<script>alert") == NULL);
 	CU_ASSERT(strstr(rep.body, EMAIL) != NULL);
 	/* the Google account that lost its session, in words */
-	CU_ASSERT(strstr(rep.body, "The session was lost and this account signs in with Google: import its cookies "
-	                           "again.") != NULL);
+	CU_ASSERT(strstr(rep.body, "The session was lost and this account signs in with Google: connect it with "
+	                           "Google again or import its cookies again.") != NULL);
 	CU_ASSERT(strstr(rep.body, "cookie-SECRET") == NULL);
 	CU_ASSERT(strstr(rep.body, TOKEN_READ) == NULL);
 	CU_ASSERT(strstr(rep.body, session_token ? session_token : "no-token") == NULL);

@@ -99,7 +99,7 @@ rm -f "$shot"
 if python3 "$PA_SRCDIR/tests/daemon/browser.py" --url "$url" --token "$reader_token" --screenshot "$shot" \
 	--chromium "$chromium" --chromedriver "$driver" --log "$tmp/chromedriver.log" \
 	--expect "alice@example.com" --expect "bob@example.com" --expect "pixverse" \
-	--expect "The session was lost and this account signs in with Google: import its cookies again." \
+	--expect "The session was lost and this account signs in with Google: connect it with Google again or import its cookies again." \
 	--expect-re 'alice@example\.com\s+ok\s+none\s+[0-9]+ / [0-9]+\s+[a-z_]+ [0-9]+' \
 	--expect-re 'bob@example\.com\s+invalid' \
 	--absent "$reader_token" --absent "$(cat "$tmp/alice.jwt")" --absent "alice-demo-pw" \

@@ -49,6 +49,7 @@ static const fake_route pv_routes[FAKE_PV_EP_COUNT] = {
 	[FAKE_PV_EP_PLAN_DETAILS] = { "plan_details", "POST", "/creative_platform/toc/members/plan_details" },
 	[FAKE_PV_EP_UPLOAD] = { "upload", "POST", "/openapi/v2/image/upload" },
 	[FAKE_PV_EP_MEDIA] = { "media", "GET", "/media/*" },
+	[FAKE_PV_EP_GOOGLE_LOGIN] = { "google_login", "POST", "/creative_platform/oauth2/google/auto_login" },
 };
 
 static const size_t pv_route_max_body[FAKE_PV_EP_COUNT] = {
@@ -431,6 +432,76 @@ static void handle_login(fake_pixverse *pv, const fake_request *req, fake_respon
 	json_object_put(body);
 }
 
+#define GOOGLE_ISSUER "https://accounts.google.com"
+#define GOOGLE_AUDIENCE "fake-pixverse-web.apps.googleusercontent.com"
+
+/* The account a Google ID token names, or NULL with *code why not (0: the token is good, no such user). */
+static pv_account *google_account(fake_pixverse *pv, const char *id_token, int *code)
+{
+	json_object *header = NULL, *payload = NULL, *v;
+	long long exp;
+	pv_account *acct = NULL;
+	const char *iss, *aud, *email;
+
+	*code = ERR_BAD_PARAMS;
+	if (!id_token || fake_jwt_decode(&header, &payload, pv->google_secret, sizeof(pv->google_secret), id_token) !=
+	    FAKE_JWT_OK)
+		goto out;
+	iss = fake_json_str(payload, "iss");
+	aud = fake_json_str(payload, "aud");
+	email = fake_json_str(payload, "email");
+	if (!iss || strcmp(iss, GOOGLE_ISSUER) || !aud || strcmp(aud, GOOGLE_AUDIENCE) || !email ||
+	    !json_object_object_get_ex(payload, "email_verified", &v) || !json_object_get_boolean(v) ||
+	    fake_json_int64(&exp, payload, "exp") < 0 || exp <= (long long)now_of(pv))
+		goto out;
+	*code = 0;
+	acct = find_account(pv, email);
+	if (!acct)
+		*code = 500200;
+out:
+	json_object_put(header);
+	json_object_put(payload);
+	return acct;
+}
+
+static void handle_google_login(fake_pixverse *pv, const fake_request *req, fake_response *resp)
+{
+	json_object *body = fake_json_parse(req->body, req->body_len), *result, *wrap;
+	pv_account *acct;
+	char *token;
+	int code;
+
+	if (!body || !json_object_is_type(body, json_type_object) || !fake_json_str(body, "id_token")) {
+		json_object_put(body);
+		fake_pv_reply(req, resp, ERR_BAD_PARAMS, NULL, NULL);
+		return;
+	}
+	acct = google_account(pv, fake_json_str(body, "id_token"), &code);
+	if (code == ERR_BAD_PARAMS)
+		fake_pv_reply(req, resp, code, "id_token is invalid", NULL);
+	else if (!acct)
+		fake_pv_reply(req, resp, code, NULL, NULL);
+	else if (acct->blocked)
+		fake_pv_reply(req, resp, 10001, MSG_BLOCKED, NULL);
+	else if (!(token = new_session(pv, acct)))
+		fake_pv_reply(req, resp, 500069, NULL, NULL);
+	else {
+		session_ids(acct, fake_request_header(req, "ai-trace-id") ? fake_request_header(req, "ai-trace-id") : "",
+		            fake_request_header(req, "ai-anonymous-id"));
+		result = json_object_new_object();
+		json_object_object_add(result, "AccountId", json_object_new_int(acct->id));
+		json_object_object_add(result, "Username", json_object_new_string(acct->username));
+		json_object_object_add(result, "Nickname", json_object_new_string(acct->nickname ? acct->nickname : ""));
+		json_object_object_add(result, "Token", json_object_new_string(token));
+		wrap = json_object_new_object();
+		json_object_object_add(wrap, "Result", result);
+		fake_pv_reply(req, resp, 0, NULL, wrap);
+		set_token_cookie(resp, token);
+		free(token);
+	}
+	json_object_put(body);
+}
+
 static void handle_refresh(fake_pixverse *pv, const fake_request *req, fake_response *resp)
 {
 	pv_account *acct;
@@ -574,6 +645,9 @@ static void pv_handle(void *ctx, const fake_request *req, fake_response *resp)
 	switch (req->route) {
 	case FAKE_PV_EP_LOGIN:
 		handle_login(pv, req, resp);
+		break;
+	case FAKE_PV_EP_GOOGLE_LOGIN:
+		handle_google_login(pv, req, resp);
 		break;
 	case FAKE_PV_EP_REFRESH:
 		handle_refresh(pv, req, resp);
@@ -947,6 +1021,36 @@ char *fake_pixverse_login_token_ids(fake_pixverse *pv, const char *email, const 
 	return token;
 }
 
+/* The server lock held. */
+static char *google_id_token_locked(fake_pixverse *pv, const char *email, long expires_in)
+{
+	json_object *payload = json_object_new_object();
+	time_t now = now_of(pv);
+	char *token;
+
+	json_object_object_add(payload, "iss", json_object_new_string(GOOGLE_ISSUER));
+	json_object_object_add(payload, "aud", json_object_new_string(GOOGLE_AUDIENCE));
+	json_object_object_add(payload, "sub", json_object_new_string("1170000000000000000"));
+	json_object_object_add(payload, "email", json_object_new_string(email ? email : ""));
+	json_object_object_add(payload, "email_verified", json_object_new_boolean(1));
+	json_object_object_add(payload, "iat", json_object_new_int64((int64_t)now));
+	json_object_object_add(payload, "exp", json_object_new_int64((int64_t)now + expires_in));
+	token = fake_jwt_sign(pv->google_secret, sizeof(pv->google_secret), "{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+		fake_json_text(payload, NULL));
+	json_object_put(payload);
+	return token;
+}
+
+char *fake_pixverse_google_id_token(fake_pixverse *pv, const char *email, long expires_in)
+{
+	char *token;
+
+	fake_server_lock(pv->server);
+	token = google_id_token_locked(pv, email, expires_in);
+	fake_server_unlock(pv->server);
+	return token;
+}
+
 unsigned long fake_pixverse_id_mismatches(fake_pixverse *pv, const char *email)
 {
 	pv_account *acct;
@@ -1076,6 +1180,26 @@ static void pv_control(void *ctx, const fake_request *req, fake_response *resp)
 	}
 	if (fake_pv_jobs_control(pv, req, resp))
 		return;
+	if (!strcmp(what, "google_id_token")) {
+		long expires_in = 3600;
+		char *token;
+		json_object *o;
+
+		if (!email || !*email || fake_request_arg_long(&expires_in, req, "expires_in") < 0) {
+			fake_control_error(resp, "google_id_token: needs email (and a number for expires_in)");
+			return;
+		}
+		/* Control handlers run under the server's lock. */
+		if (!(token = google_id_token_locked(pv, email, expires_in))) {
+			fake_control_error(resp, "google_id_token: out of memory");
+			return;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "id_token", json_object_new_string(token));
+		free(token);
+		fake_control_ok(resp, o);
+		return;
+	}
 	if (strcmp(what, "kick") && strcmp(what, "expire") && strcmp(what, "login_token") &&
 	    strcmp(what, "block") && strcmp(what, "credits"))
 		return;
@@ -1154,7 +1278,8 @@ fake_pixverse *fake_pixverse_start(const fake_pixverse_options *opts,
 		pv->opts.login_limit_global = DEFAULT_LOGIN_LIMIT;
 	if (pv->opts.login_window <= 0)
 		pv->opts.login_window = DEFAULT_LOGIN_WINDOW;
-	if (RAND_bytes(pv->secret, sizeof(pv->secret)) != 1) {
+	if (RAND_bytes(pv->secret, sizeof(pv->secret)) != 1 ||
+	    RAND_bytes(pv->google_secret, sizeof(pv->google_secret)) != 1) {
 		snprintf(err, errlen, "fake pixverse: no randomness for the token secret");
 		free(pv);
 		return NULL;
@@ -1196,6 +1321,7 @@ void fake_pixverse_stop(fake_pixverse *pv)
 	fake_pv_jobs_free(pv);
 	fake_pv_uploads_free(pv);
 	OPENSSL_cleanse(pv->secret, sizeof(pv->secret));
+	OPENSSL_cleanse(pv->google_secret, sizeof(pv->google_secret));
 	free(pv);
 }
 

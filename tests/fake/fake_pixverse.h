@@ -8,6 +8,7 @@
  *
  * Endpoints:
  *   POST /creative_platform/login      {"username"|"Username", "password"|"Password"}
+ *   POST /creative_platform/oauth2/google/auto_login  {"id_token"}: Google sign-in
  *   POST /auth/refresh                 token header or _ai_token cookie
  *   GET  /creative_platform/user/credits
  *   GET  /creative_platform/getUserInfo
@@ -83,6 +84,15 @@
  * login_limit admitted attempts for the account, or login_limit_global for
  * the whole server, within login_window seconds: 500213 (rejected attempts
  * do not count). Bad JSON or no username: 400001.
+ * Google sign-in (auto_login) takes an ID token from
+ * fake_pixverse_google_id_token (a JWT the fake signs with a second key of
+ * its own, standing in for Google's): not a token, a bad signature, another
+ * issuer or audience, an unverified email or an expired token answer
+ * 400001 "id_token is invalid" (the real service's code for this is not
+ * known); an email with no account 500200; a blocked account 10001.
+ * Otherwise a new session, as a password login starts (any account, Google-
+ * only or not: the service keys users by email), with the same answer;
+ * it does not count in logins_ok, which counts password logins.
  * OpenAPI: a missing or unknown API-KEY answers 400017 "invalid api key".
  *
  * Faults (fake_common.h) apply per endpoint; FAKE_FAULT_APP_ERROR answers the
@@ -109,6 +119,8 @@
  *   POST /__control/login_token?email=X[&trace_id=T&anonymous_id=A]
  *                                               {"ok":true,"token":"<jwt>"}; with T
  *                                               the session is tied to T / A
+ *   POST /__control/google_id_token?email=X[&expires_in=S]
+ *                                               {"ok":true,"id_token":"<jwt>"} (3600 s)
  *   POST /__control/block?email=X&on=0|1
  *   POST /__control/credits?email=X&daily=&monthly=&package=&openapi=
  *   POST /__control/account                     body: one account object (below)
@@ -167,6 +179,7 @@ typedef enum fake_pv_endpoint {
 	FAKE_PV_EP_PLAN_DETAILS,
 	FAKE_PV_EP_UPLOAD,
 	FAKE_PV_EP_MEDIA,
+	FAKE_PV_EP_GOOGLE_LOGIN,
 	FAKE_PV_EP_COUNT,
 	FAKE_PV_EP_TOTAL = -1     /* every request, including unknown paths */
 } fake_pv_endpoint;
@@ -174,7 +187,7 @@ typedef enum fake_pv_endpoint {
 /* Names: "login", "refresh", "credits", "user_info", "task_list",
  * "openapi_credits", "t2v", "i2v", "extend", "frames", "i2i", "video_list",
  * "image_list", "video_delete", "image_delete", "plan_details", "upload",
- * "media", "total"; -2 when unknown. */
+ * "media", "google_login", "total"; -2 when unknown. */
 int fake_pixverse_endpoint_parse(const char *name);
 const char *fake_pixverse_endpoint_name(fake_pv_endpoint ep);
 
@@ -283,6 +296,11 @@ int fake_pixverse_load_accounts(fake_pixverse *srv, const char *path,
  * token (malloc'd), or NULL for an unknown email. The session takes the
  * client ids of its first authenticated request. */
 char *fake_pixverse_login_token(fake_pixverse *srv, const char *email);
+/* A Google ID token for `email` as Google Sign-In hands it to the browser:
+ * {iss: accounts.google.com, aud, email, email_verified, iat, exp = now +
+ * expires_in (<= 0: already expired)}, for auto_login to exchange. The
+ * email need not have an account (auto_login then refuses it). malloc'd. */
+char *fake_pixverse_google_id_token(fake_pixverse *srv, const char *email, long expires_in);
 /* The same, with a browser whose ids are known: the session is tied to
  * trace_id / anonymous_id from the start (NULL trace_id: as above). */
 char *fake_pixverse_login_token_ids(fake_pixverse *srv, const char *email, const char *trace_id,

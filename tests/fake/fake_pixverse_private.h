@@ -76,6 +76,7 @@ struct fake_pixverse {
 	fake_server *server;
 	fake_pixverse_options opts;
 	unsigned char secret[32];
+	unsigned char google_secret[32]; /* signs the ID tokens Google would (fake_pixverse_google_id_token) */
 	pv_account *accounts;
 	size_t naccounts, cap_accounts;
 	pv_token *tokens;            /* index = serial - 1 */

@@ -911,6 +911,81 @@ static void test_google_never_reauths(void)
 	fixture_end();
 }
 
+/*
+ * Google sign-in: an ID token exchanged at auto_login for a session (no
+ * password login, no refresh), the account from then on a Google one;
+ * every refusal stores nothing and quotes no token.
+ */
+static void test_google_id_token(void)
+{
+	provauth_import_options o = PROVAUTH_IMPORT_OPTIONS_INIT;
+	provauth_account *a;
+	json_object *j;
+	char *tok, *bad, *id = NULL, *other = NULL, *got = NULL, before[64];
+	int rc;
+
+	fixture(1);
+	tok = fake_pixverse_google_id_token(srv, email, 3600);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+	secret(tok);
+	rc = provauth_account_import(&id, mgr, "pixverse", "google_id_token", tok);
+	if (rc != 0)
+		fprintf(stderr, "\n  google import: %s\n", last_msg());
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_GOOGLE_LOGIN), 1);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_LOGIN), 0);
+	a = get(id);
+	CU_ASSERT_STRING_EQUAL(a->email ? a->email : "", email);
+	CU_ASSERT_EQUAL(provauth_account_auth_method(a), PROVAUTH_AUTH_GOOGLE);
+	CU_ASSERT_PTR_NOT_NULL(PA_CRED(a, JWT));
+	snprintf(before, sizeof(before), "%.60s", PA_CRED(a, JWT) ? PA_CRED(a, JWT) : "");
+	provauth_account_free(a);
+	remember_secrets(id);
+	/* The session works as it is: no refresh, no login. */
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	json_object_put(j);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_REFRESH), 0);
+	CU_ASSERT_EQUAL(fake_pixverse_logins_ok(srv), 0);
+
+	/* Again, into the named account: a new session replaces the first. */
+	free(tok);
+	tok = fake_pixverse_google_id_token(srv, email, 3600);
+	secret(tok);
+	o.account_id = id;
+	CU_ASSERT_EQUAL(provauth_account_import_ext(&got, mgr, "pixverse", "google_id_token", tok, &o), 0);
+	CU_ASSERT_STRING_EQUAL(got ? got : "", id);
+	provauth_free(got);
+	a = get(id);
+	CU_ASSERT(PA_CRED(a, JWT) && strncmp(PA_CRED(a, JWT), before, strlen(before)) != 0);
+	provauth_account_free(a);
+	remember_secrets(id);
+	j = call_json(id, "credits", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	json_object_put(j);
+
+	/* Refused: expired, no such user, not a token at all. */
+	bad = fake_pixverse_google_id_token(srv, email, -60);
+	secret(bad);
+	CU_ASSERT_EQUAL(provauth_account_import(&other, mgr, "pixverse", "google_id_token", bad), PROVAUTH_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "fresh ID token"));
+	free(bad);
+	bad = fake_pixverse_google_id_token(srv, "nobody-google@example.com", 3600);
+	secret(bad);
+	CU_ASSERT_EQUAL(provauth_account_import(&other, mgr, "pixverse", "google_id_token", bad), PROVAUTH_EAUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "no user"));
+	free(bad);
+	CU_ASSERT_EQUAL(provauth_account_import(&other, mgr, "pixverse", "google_id_token", "two words"),
+	                PROVAUTH_EINVAL);
+	last_msg();
+	CU_ASSERT_PTR_NULL(other);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_GOOGLE_LOGIN), 4);
+	CU_ASSERT_EQUAL(count(FAKE_PV_EP_LOGIN), 0);
+	free(tok);
+	free(id);
+	fixture_end();
+}
+
 static void test_google_only_login(void)
 {
 	provauth_account *a;
@@ -1858,6 +1933,7 @@ int main(int argc, char **argv)
 		{ "build_session fills auth_method", test_build_session_auth_method },
 		{ "google: never auto-reauths, clear error", test_google_never_reauths },
 		{ "google-only account: login says so and marks it", test_google_only_login },
+		{ "google: an ID token signs in, refusals store nothing", test_google_id_token },
 		{ "credits: reauth and retry exactly once", test_credits_retry_once },
 		{ "refresh: token by cookie, Bearer or token header", test_refresh_deliveries },
 		{ "logged in elsewhere: two processes, one login", test_ping_pong_two_processes },
