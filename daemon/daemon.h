@@ -205,7 +205,8 @@ int pad_reply_error(pad_reply *rep, int status, const char *code, const char *fm
  * busy, ETIMEOUT 504, ENETWORK/EHTTP/EPROTOCOL 502 provider_unreachable,
  * ESESSION 502 session_lost, EAUTH 502 login_failed, ERATELIMIT 429,
  * ECOOLDOWN 429 cooldown, EUNSUPPORTED 400 unsupported, EBANNED 403 banned,
- * ECONCURRENCY/ENOACCOUNT 503, ECREDITS 402 no_credits, others 500
+ * ECONCURRENCY/ENOACCOUNT 503, ECREDITS 402 no_credits, ENOEMAIL 422
+ * email_missing, others 500
  * internal) and the message provauth_last_error() holds (never a secret:
  * the library's messages carry none).
  */

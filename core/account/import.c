@@ -219,12 +219,20 @@ static int import_store(char **out_id, provauth_manager *m, const char *provider
 	return rc;
 }
 
-/* Whether the import handed back a refresh token other than the one given (the user does not hold it). */
+/*
+ * Whether the import handed back credentials the user does not hold: a
+ * refresh token other than the one given, or a session token (JWT) that is
+ * not in the input, which only a sign-in at the server makes (a Google ID
+ * token exchanged): that sign-in replaced the account's session there.
+ */
 static int import_replaced_token(const provauth_update *upd, const char *input)
 {
 	const char *rt = pa_update_credential(upd, PROVAUTH_CRED_REFRESH_TOKEN, NULL);
+	const char *jwt = pa_update_credential(upd, PROVAUTH_CRED_JWT, NULL);
 	const char *b = input, *e = input + strlen(input);
 
+	if (jwt && *jwt && !strstr(input, jwt))
+		return 1;
 	if (!rt || !*rt)
 		return 0;
 	while (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n')
@@ -256,10 +264,10 @@ static int import_refuse(provauth_manager *m, const char *provider, const char *
 		return pa_error_set(PROVAUTH_EINVAL, "import into %s; nothing was stored (import them without an "
 		                    "account id to update or create the account of %s)", whose, email);
 	if ((rc = import_store(&saved, m, provider, upd, email, NULL, NULL)) < 0)
-		return pa_error_prefix(rc, "import into %s; the provider replaced the token while checking it, and "
-		                       "storing the new one for %s failed", whose, email);
-	rc = pa_error_set(PROVAUTH_EINVAL, "import into %s; account %s was not changed, but the provider replaced "
-	                  "the token while checking it, so the new one was stored in account %s (%s)",
+		return pa_error_prefix(rc, "import into %s; the provider issued new credentials for them (a sign-in, "
+		                       "or a replaced token), and storing them for %s failed", whose, email);
+	rc = pa_error_set(PROVAUTH_EINVAL, "import into %s; account %s was not changed, but the provider issued new "
+	                  "credentials for them (a sign-in, or a replaced token), so they were stored in account %s (%s)",
 	                  whose, target->id, saved, email);
 	free(saved);
 	return rc;
@@ -317,7 +325,7 @@ int provauth_account_import_ext(char **out_id, provauth_manager *m, const char *
 		goto out;
 	}
 	if (!(email = pa_update_email(upd)) || !*email) {
-		rc = pa_error_set(PROVAUTH_EINVAL, "import into %s: the credentials do not say which account (no email)",
+		rc = pa_error_set(PROVAUTH_ENOEMAIL, "import into %s: the credentials do not say which account (no email)",
 		                  provider);
 		goto out;
 	}

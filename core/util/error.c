@@ -106,6 +106,7 @@ const char *provauth_strerror(int error)
 	case PROVAUTH_EREJECTED:    return "input refused by moderation";
 	case PROVAUTH_EOVERLOAD:    return "provider under high load";
 	case PROVAUTH_ENOACCOUNT:   return "no account available";
+	case PROVAUTH_ENOEMAIL:     return "credentials of an unknown account (no email)";
 	default:                    return "unknown error code";
 	}
 }

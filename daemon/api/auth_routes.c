@@ -160,12 +160,6 @@ static int reply_email_missing(pad_request *req, pad_reply *rep, const char *why
 	return pad_reply_json(rep, 422, o);
 }
 
-/* The library says it learnt no email when the service's answer had none (EPROTOCOL naming it). */
-static int is_email_missing(int rc)
-{
-	return rc == PROVAUTH_EPROTOCOL && strstr(provauth_last_error(), "no email") != NULL;
-}
-
 int pad_api_import_cookies(pad_request *req, pad_reply *rep)
 {
 	static const char *const keys[] = { "provider_id", "url", "raw_data", "password", NULL };
@@ -204,7 +198,7 @@ int pad_api_import_cookies(pad_request *req, pad_reply *rep)
 	rc = provauth_account_import_ext(&id, m, provider, "cookies", json_object_to_json_string_ext(raw,
 	                                 JSON_C_TO_STRING_PLAIN), &io);
 	if (rc < 0) {
-		if (is_email_missing(rc))
+		if (rc == PROVAUTH_ENOEMAIL)
 			return reply_email_missing(req, rep, provauth_last_error());
 		return pad_reply_provauth(rep, rc);
 	}

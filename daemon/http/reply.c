@@ -92,6 +92,7 @@ int pad_reply_provauth(pad_reply *rep, int rc)
 	case PROVAUTH_EBANNED: status = 403; code = "banned"; break;
 	case PROVAUTH_ECONCURRENCY: status = 503; code = "concurrency"; break;
 	case PROVAUTH_ENOACCOUNT: status = 503; code = "no_account"; break;
+	case PROVAUTH_ENOEMAIL: status = 422; code = "email_missing"; break;
 	case PROVAUTH_ECREDITS: status = 402; code = "no_credits"; break;
 	default: break;
 	}

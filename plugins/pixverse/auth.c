@@ -378,7 +378,7 @@ static int email_from_service(const pv_state *st, const pv_cookie_jar *jar, cons
 		rc = h->set_error(h, PROVAUTH_EPROTOCOL, "pixverse: cookies: %s: reply is not JSON or has no Resp",
 		                  PV_USER_INFO_PATH);
 	} else if (!email_like(mail = h->json_string(h->json_get(r.resp, "Mail")))) {
-		rc = h->set_error(h, PROVAUTH_EPROTOCOL, "pixverse: cookies: %s: reply has no email address (Resp.Mail)",
+		rc = h->set_error(h, PROVAUTH_ENOEMAIL, "pixverse: cookies: %s: reply has no email address (Resp.Mail)",
 		                  PV_USER_INFO_PATH);
 	} else if (!(*out = provauth_plugin_strdup(h, mail))) {
 		rc = oom(h);

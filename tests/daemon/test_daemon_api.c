@@ -436,12 +436,17 @@ static void test_connect_google_never_reauths(void)
 	a = get_account(id);
 	CU_ASSERT_STRING_EQUAL(jstr(a, "auth_method") ? jstr(a, "auth_method") : "", "unknown");
 	json_object_put(a);
-	/* Another account's token: refused for dave, whose account stays as it was. */
-	tok = fake_pixverse_google_id_token(srv, "alice@example.com", 600);
+	/*
+	 * Another account's token: refused for dave, whose account stays as it
+	 * was. The sign-in it made replaced bob's session at Pixverse, so the new
+	 * session is kept, in bob's account (the message says which).
+	 */
+	tok = fake_pixverse_google_id_token(srv, "bob@example.com", 600);
 	secret(tok);
 	snprintf(body, sizeof(body), "{\"id_token\":\"%s\"}", tok);
 	CU_ASSERT_EQUAL(call("POST", path, TOK_ADMIN, body, &r), 400);
-	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "alice@example.com"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "bob@example.com"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "were stored in account acct-"));
 	json_object_put(r);
 	free(tok);
 	a = get_account(id);

@@ -359,7 +359,7 @@ static void test_reply(void)
 			{ PROVAUTH_ESESSION, 502, "session_lost" }, { PROVAUTH_EAUTH, 502, "login_failed" },
 			{ PROVAUTH_ECOOLDOWN, 429, "cooldown" },    { PROVAUTH_EBANNED, 403, "banned" },
 			{ PROVAUTH_ECREDITS, 402, "no_credits" },   { PROVAUTH_ENOACCOUNT, 503, "no_account" },
-			{ PROVAUTH_EIO, 500, "internal" },
+			{ PROVAUTH_ENOEMAIL, 422, "email_missing" }, { PROVAUTH_EIO, 500, "internal" },
 		};
 		for (size_t i = 0; i < PAD_ARRAY_LEN(cases); i++) {
 			CU_ASSERT_EQUAL(pad_reply_provauth(&rep, cases[i].rc), 0);

@@ -1649,6 +1649,25 @@ static void test_bad_imports(void)
 		CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "pixverse", "cookies", input), PROVAUTH_EAUTH);
 		CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "does not accept them"));
 	}
+	/* getUserInfo naming no email: PROVAUTH_ENOEMAIL, nothing stored. */
+	{
+		fake_pixverse_account na;
+		char *tok, input[2048];
+
+		memset(&na, 0, sizeof(na));
+		na.email = "mailless-user";
+		na.password = "mailless-pw-SECRET";
+		secret(na.password);
+		CU_ASSERT_FATAL(fake_pixverse_add_account(srv, &na) > 0);
+		tok = fake_pixverse_login_token(srv, "mailless-user");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+		secret(tok);
+		snprintf(input, sizeof(input), "_ai_token=%s", tok);
+		CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "pixverse", "cookies", input), PROVAUTH_ENOEMAIL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(last_msg(), "no email address"));
+		CU_ASSERT_PTR_NULL(id);
+		free(tok);
+	}
 	/* getUserInfo answering garbage. */
 	{
 		char *tok = fake_pixverse_login_token(srv, email), input[2048];

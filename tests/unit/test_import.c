@@ -21,6 +21,8 @@ static const provauth_host *host;
 static int imports;                 /* import calls */
 static char seen_existing[64];      /* id of the `existing` the last import got, "" for NULL */
 static int rotate;                  /* hand back a refresh token other than the input */
+static int token_given;             /* the session token is the input itself (as cookies carry it), not one a
+                                       sign-in made */
 
 static int t_init(void **state, const provauth_host *h, const provauth_setting *settings)
 {
@@ -58,7 +60,10 @@ static int t_import(void *state, const char *kind, const char *input, const prov
 	snprintf(seen_existing, sizeof(seen_existing), "%s", existing ? existing->id : "");
 	if (strcmp(kind, "token") != 0)
 		return host->set_error(host, PROVAUTH_EUNSUPPORTED, "test: unknown kind");
-	snprintf(jwt, sizeof(jwt), "jwt-SECRET-%s-%d", input, imports);
+	if (token_given)
+		snprintf(jwt, sizeof(jwt), "%s", input);
+	else
+		snprintf(jwt, sizeof(jwt), "jwt-SECRET-%s-%d", input, imports);
 	snprintf(rt, sizeof(rt), "rt-SECRET-rotated-%d", imports);
 	if ((rc = host->update_set_email(u, input)) < 0 ||
 	    (rc = host->update_set_credential(u, PROVAUTH_CRED_JWT, NULL, jwt, 0)) < 0 ||
@@ -130,6 +135,7 @@ static int setup(void)
 
 	imports = 0;
 	rotate = 0;
+	token_given = 0;
 	interfere = 0;
 	seen_existing[0] = '\0';
 	if (provauth_store_memory_new(&inner) < 0 || pa_fwd_store_new(&store, inner, &hooks) < 0)
@@ -314,6 +320,7 @@ static void test_other_email_is_refused_and_nothing_stored(void)
 	char *id = NULL;
 
 	FRESH();
+	token_given = 1;
 	put_account("target", "importer", "a@example.com");
 	before = stored("target");
 	CU_ASSERT_EQUAL(import_into(&id, "target", "b@example.com"), PROVAUTH_EINVAL);
@@ -327,6 +334,49 @@ static void test_other_email_is_refused_and_nothing_stored(void)
 	CU_ASSERT_EQUAL(account_count(), 1);
 	provauth_account_free(before);
 	provauth_account_free(after);
+}
+
+/* Credentials that say whose they are not: PROVAUTH_ENOEMAIL (what the daemon answers 422 email_missing), nothing stored. */
+static void test_no_email_is_enoemail(void)
+{
+	char *id = NULL;
+
+	FRESH();
+	CU_ASSERT_EQUAL(provauth_account_import(&id, mgr, "importer", "token", ""), PROVAUTH_ENOEMAIL);
+	CU_ASSERT_PTR_NULL(id);
+	CU_ASSERT(error_has("no email"));
+	CU_ASSERT_STRING_EQUAL(provauth_strerror(PROVAUTH_ENOEMAIL), "credentials of an unknown account (no email)");
+	CU_ASSERT_EQUAL(account_count(), 0);
+}
+
+/* A sign-in (a session token the input does not hold: a Google ID token exchanged) replaced b's session: kept. */
+static void test_other_email_sign_in_keeps_the_session(void)
+{
+	provauth_account **list = NULL, *t;
+	size_t n = 0, i;
+	char *id = NULL;
+	int found = 0;
+
+	FRESH();
+	put_account("target", "importer", "a@example.com");
+	CU_ASSERT_EQUAL(import_into(&id, "target", "b@example.com"), PROVAUTH_EINVAL);
+	CU_ASSERT_PTR_NULL(id);
+	CU_ASSERT(error_has("was not changed") && error_has("stored in account acct-") && error_has("b@example.com"));
+	CU_ASSERT(!error_has("SECRET"));
+	t = stored("target");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(t, JWT), "jwt-SECRET-old");
+	provauth_account_free(t);
+	CU_ASSERT_FATAL(inner->list(inner, &list, &n, "importer") == 0);
+	CU_ASSERT_EQUAL(n, 2);
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i]->id, "target") != 0) {
+			found = 1;
+			CU_ASSERT_STRING_EQUAL(list[i]->email, "b@example.com");
+			CU_ASSERT_STRING_EQUAL(PA_CRED(list[i], JWT), "jwt-SECRET-b@example.com-1");
+			CU_ASSERT(error_has(list[i]->id));
+		}
+	CU_ASSERT(found);
+	provauth_account_list_free(list, n);
 }
 
 static void test_other_email_with_replaced_token_keeps_the_token(void)
@@ -518,6 +568,8 @@ static const pa_test tests[] = {
 	{ "unknown or foreign account: refused before the import", test_unknown_or_foreign_account_is_refused_before_import },
 	{ "another email: refused, nothing stored", test_other_email_is_refused_and_nothing_stored },
 	{ "another email, replaced token: kept in the right account", test_other_email_with_replaced_token_keeps_the_token },
+	{ "another email, a sign-in: the new session kept in the right account", test_other_email_sign_in_keeps_the_session },
+	{ "no email: PROVAUTH_ENOEMAIL, nothing stored", test_no_email_is_enoemail },
 	{ "an account without email", test_account_without_email },
 	{ "write conflict: one import, applied to a fresh read", test_conflict_applies_the_same_import_to_a_fresh_read },
 	{ "bad options version, unknown kind", test_bad_options_and_kind },

@@ -61,6 +61,8 @@
  *  2.1  provider->pool: what an account pool must know of an account
  *       (provauth_pool_hooks: a job's cost, the account's credits and
  *       limits, the state of its jobs).
+ *       Added within 2.1: PROVAUTH_ENOEMAIL, which import may return (a
+ *       host that predates it reports it as an unknown error code).
  *
  * Threading
  *  Every provider function except init and fini may be called from several
@@ -627,7 +629,8 @@ struct provauth_provider {
 	 * provider and email); may make network calls (e.g. to learn the
 	 * email). Returns PROVAUTH_EINVAL with a message naming what is wrong
 	 * with the input (never quoting it), PROVAUTH_EUNSUPPORTED for an
-	 * unknown kind.
+	 * unknown kind, PROVAUTH_ENOEMAIL when the service accepts the
+	 * credentials but does not say whose they are (added within 2.1).
 	 */
 	int (*import)(void *state, const char *kind, const char *input, const provauth_account *existing,
 	              provauth_update *update);

@@ -439,7 +439,9 @@ PROVAUTH_EXTERN(int) provauth_account_reauth(provauth_manager *m, const char *id
  * account id; free it with provauth_free. `input` is treated as a secret.
  * A kind the provider did not declare (provauth_provider_import_kinds) is
  * refused with PROVAUTH_EUNSUPPORTED, naming the provider, the kind and the
- * kinds it takes, before the provider is asked anything.
+ * kinds it takes, before the provider is asked anything. Credentials that
+ * work but do not say whose they are (no email learnt) are refused with
+ * PROVAUTH_ENOEMAIL, and nothing is stored.
  */
 PROVAUTH_EXTERN(int) provauth_account_import(char **out_id, provauth_manager *m, const char *provider,
                                              const char *kind, const char *input);
@@ -482,7 +484,9 @@ typedef struct provauth_import_options {
  *    But an import may be a token exchange that replaced the refresh token
  *    at the server (which may have revoked the one given); throwing the new
  *    one away would lose the login. So when the import returns a refresh
- *    token other than `input`, it is stored the way provauth_account_import
+ *    token other than `input`, or a session token (JWT) `input` does not
+ *    hold (a sign-in that replaced that account's session at the server:
+ *    a Google ID token), it is stored the way provauth_account_import
  *    would (the account with the learnt email, else a new one), and the
  *    message, still PROVAUTH_EINVAL, names that account.
  * The provider's import runs once per call; a concurrent change to the

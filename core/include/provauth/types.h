@@ -61,7 +61,8 @@ typedef enum provauth_error {
 	PROVAUTH_EREJECTED    = -27, /* the input (prompt, image) was refused by moderation: do not retry */
 	PROVAUTH_EOVERLOAD    = -28, /* the provider is under high load; retry later */
 	PROVAUTH_ENOACCOUNT   = -29, /* the pool has no account that can take the job now */
-	PROVAUTH_ERROR_MIN_   = -29
+	PROVAUTH_ENOEMAIL     = -30, /* imported credentials work, but nothing says whose they are (no email) */
+	PROVAUTH_ERROR_MIN_   = -30
 } provauth_error;
 
 /* ---- logging ---- */
