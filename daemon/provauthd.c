@@ -106,14 +106,30 @@ static int write_ready_file(const char *path, const char *url)
 	return 0;
 }
 
+static void drain(pad_daemon *d);
+
+/*
+ * A start that failed half-way stops what it started (threads joined, the
+ * world let go) before the exit status says why: an exit with threads still
+ * running could write a webhook's dead letter half-way.
+ */
 static int fail_start(pad_daemon *d, const char *what, int rc)
 {
 	/* The listener says why in its own log line: the library's last error is not its to set. */
 	const char *why = *provauth_last_error() ? provauth_last_error() : "see the error logged above";
 	const provauth_log_field f[] = { PAD_F_STR("stage", what), PAD_F_STR("error", why), PAD_F_INT("code", rc) };
+	pad_world *w;
 
 	pad_log(d, PROVAUTH_LOG_ERROR, "start_failed", f, PAD_ARRAY_LEN(f));
 	fprintf(stderr, "provauthd: %s: %s\n", what, why);
+	if (d->world) {
+		drain(d);
+		pthread_mutex_lock(&d->world_lock);
+		w = d->world;
+		d->world = NULL;
+		pthread_mutex_unlock(&d->world_lock);
+		pad_world_put(w);
+	}
 	return rc == PROVAUTH_ECONFIG ? EXIT_CONFIG : EXIT_START;
 }
 

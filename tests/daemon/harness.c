@@ -248,7 +248,12 @@ int pa_daemon_start(pa_daemon **out, const pa_daemon_options *o)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		/* A test that crashes or forgets pa_daemon_stop leaves no daemon behind. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execl(bin, bin, "--config", h->settings, (char *)NULL);
+		/* PA_DAEMON_WRAPPER: a command the daemon runs under (CI: valgrind through libtool). */
+		if (getenv("PA_DAEMON_WRAPPER") && *getenv("PA_DAEMON_WRAPPER"))
+			execl("/bin/sh", "sh", "-c", "exec $PA_DAEMON_WRAPPER \"$0\" --config \"$1\"", bin, h->settings,
+			      (char *)NULL);
+		else
+			execl(bin, bin, "--config", h->settings, (char *)NULL);
 		fprintf(stderr, "harness: exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}

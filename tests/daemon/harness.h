@@ -67,7 +67,8 @@ typedef struct pa_daemon pa_daemon;
 /*
  * Makes the temp dir, writes the settings, starts provauthd and waits for
  * its ready file. 0, or -1 with the reason on stderr (and the daemon's log
- * copied there) and *out NULL.
+ * copied there) and *out NULL. With PA_DAEMON_WRAPPER set, provauthd runs
+ * under that command ("libtool --mode=execute valgrind ...": CI).
  */
 int pa_daemon_start(pa_daemon **out, const pa_daemon_options *o);
 /*
