@@ -119,12 +119,18 @@ const pad_token *pad_config_find_token(const pad_config *c, const char *bearer, 
  * (with its plugins) is freed when its last request or task lets go: the
  * hot reload that never fails a request.
  */
+/* The ad-watch tasks pixverse-status served lately (api/ad_task_cache.c), in front of the store. */
+typedef struct pad_ad_tasks pad_ad_tasks;
+pad_ad_tasks *pad_ad_tasks_new(void);          /* NULL when out of memory */
+void pad_ad_tasks_free(pad_ad_tasks *t);
+
 typedef struct pad_world {
 	atomic_int refs;
 	uint64_t generation;        /* 1, 2, ... */
 	provauth_settings *settings;
 	provauth_manager *manager;
 	pad_config *config;
+	pad_ad_tasks *ad_tasks;
 } pad_world;
 
 typedef struct pad_daemon pad_daemon;

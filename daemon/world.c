@@ -26,6 +26,7 @@ static void on_library_event(provauth_log_level level, const char *event, const 
 
 static void world_free(pad_world *w)
 {
+	pad_ad_tasks_free(w->ad_tasks);
 	provauth_manager_free(w->manager);
 	provauth_settings_free(w->settings);
 	pad_config_free(w->config);
@@ -65,7 +66,8 @@ int pad_world_load(pad_world **out, pad_daemon *d)
 	if ((rc = provauth_settings_load(&w->settings, d->settings_path)) < 0 ||
 	    (rc = pad_check_store(w->settings)) < 0 ||
 	    (rc = pad_config_load(&w->config, w->settings)) < 0 ||
-	    (rc = provauth_manager_new(&w->manager, w->settings, &opts)) < 0) {
+	    (rc = provauth_manager_new(&w->manager, w->settings, &opts)) < 0 ||
+	    (!(w->ad_tasks = pad_ad_tasks_new()) && (rc = PROVAUTH_ENOMEM))) {
 		world_free(w);
 		return rc;
 	}

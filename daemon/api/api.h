@@ -63,11 +63,16 @@ int pad_api_reply_account_change(pad_request *req, pad_reply *rep, const char *i
 /* ---- the ad-watch task pixverse-status keeps (ad_task_cache.c) ---- */
 
 /*
- * 1 with *task (a new reference; NULL when the provider had none) when
- * `a`'s metadata holds an ad task read less than max_age seconds before
- * `now`; 0 when it holds none that fresh (max_age 0: never).
+ * 1 with *task (a new reference; NULL when the provider had none) when the
+ * world's memory holds a task of account `id` read less than max_age
+ * seconds before `now`; 0 otherwise (max_age 0: never).
  */
-int pad_ad_task_cached(json_object **task, const provauth_account *a, int64_t now, int64_t max_age);
+int pad_ad_task_recent(json_object **task, pad_ad_tasks *t, const char *id, int64_t now, int64_t max_age);
+/* Puts `task` (NULL: none), read at synced_at, in the world's memory (a newer copy there stays). */
+void pad_ad_task_remember(pad_ad_tasks *t, const char *id, json_object *task, int64_t synced_at);
+/* The same as pad_ad_task_recent from `a`'s metadata, with *synced_at when it was read. */
+int pad_ad_task_cached(json_object **task, int64_t *synced_at, const provauth_account *a, int64_t now,
+                       int64_t max_age);
 /* Stores `task` (NULL: none) as read at `now` into account `id`'s metadata, read-modify-write. */
 int pad_ad_task_keep(provauth_manager *m, const char *id, json_object *task, int64_t now);
 

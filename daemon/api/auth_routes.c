@@ -379,11 +379,39 @@ static int status_reply(pad_reply *rep, const char *provider, const char *email,
 }
 
 /*
- * Credits are read live on every call; the ad-watch task comes from the
- * account's metadata while it is younger than daemon.ad_task_max_age, and
- * from the provider otherwise or with force (ad_task_cache.c). A provider
- * error gives empty credits, not an HTTP error (the notes' rule); a missing
- * account is 404 and a provider without the operation 400.
+ * A fresh ad-watch task of account `id`, from the world's memory, else from
+ * the account in the store (read into *a, which the caller frees; another
+ * daemon may have read the task lately). 1 with *task (NULL: none), or 0.
+ */
+static int kept_task(json_object **task, provauth_account **a, pad_request *req, int64_t now)
+{
+	pad_world *w = req->world;
+	int64_t max_age = w->config->ad_task_max_age, synced = 0;
+
+	if (max_age <= 0)
+		return 0;
+	if (pad_ad_task_recent(task, w->ad_tasks, req->params[0], now, max_age))
+		return 1;
+	/* A missing account is told apart after the call, which fails for it too. */
+	if (provauth_account_get(a, w->manager, req->params[0]) < 0) {
+		provauth_error_clear();
+		return 0;
+	}
+	if (!pad_ad_task_cached(task, &synced, *a, now, max_age))
+		return 0;
+	pad_ad_task_remember(w->ad_tasks, req->params[0], *task, synced);
+	return 1;
+}
+
+/*
+ * Credits are read live on every call; the ad-watch task is the one read
+ * in the last daemon.ad_task_max_age seconds (ad_task_cache.c), and is read
+ * from the provider when there is none that fresh, or with force. The
+ * status operation answers with the provider and email too, so the common
+ * call costs the operation alone; the account is read when the call failed,
+ * to tell a missing account (404) or a provider without the operation (400)
+ * from a provider error, which gives empty credits, not an HTTP error (the
+ * notes' rule).
  */
 int pad_api_pixverse_status(pad_request *req, pad_reply *rep)
 {
@@ -399,42 +427,50 @@ int pad_api_pixverse_status(pad_request *req, pad_reply *rep)
 
 	if (pad_api_query_bool(req, rep, "force", 0, &force))
 		return 0;
-	if (load(&a, rep, m, req->params[0]))
-		return 0;
-	if (provider_info(&info, m, a->provider) < 0 || !provider_has_operation(&info, "status")) {
-		rc = pad_reply_error(rep, 400, "unsupported", "account %s: provider %s has no status operation", a->id,
-		                     a->provider);
-		provauth_account_free(a);
-		return rc;
-	}
-	kept = !force && pad_ad_task_cached(&task, a, now, req->world->config->ad_task_max_age);
-	rc = provauth_call(&out, m, a->id, "status", kept ? skip_task : NULL, kept ? 1 : 0);
+	kept = !force && kept_task(&task, &a, req, now);
+	rc = provauth_call(&out, m, req->params[0], "status", kept ? skip_task : NULL, kept ? 1 : 0);
 	if (rc == 0)
 		answer = json_tokener_parse(out);
 	provauth_free(out);
-	if (rc < 0) {
-		const provauth_log_field f[] = { PAD_F_STR("account_id", a->id), PAD_F_INT("code", rc),
-		                                 PAD_F_STR("error", provauth_strerror(rc)) };
-		pad_log(req->daemon, PROVAUTH_LOG_INFO, "api_status_credits_unavailable", f, PAD_ARRAY_LEN(f));
-		provauth_error_clear();
-	}
 	/* A task read now (null: the provider has none) is kept; one that could not be read is not. */
 	if (!kept && answer && json_object_object_get_ex(answer, "ad_watch_task", &v)) {
 		task = json_object_get(v);
-		if (req->world->config->ad_task_max_age > 0 && (rc = pad_ad_task_keep(m, a->id, task, now)) < 0) {
-			const provauth_log_field f[] = { PAD_F_STR("account_id", a->id), PAD_F_INT("code", rc),
-			                                 PAD_F_STR("error", provauth_strerror(rc)) };
-			pad_log(req->daemon, PROVAUTH_LOG_WARN, "api_status_ad_task_not_kept", f, PAD_ARRAY_LEN(f));
-			provauth_error_clear();
+		if (req->world->config->ad_task_max_age > 0) {
+			int krc;
+
+			pad_ad_task_remember(req->world->ad_tasks, req->params[0], task, now);
+			if ((krc = pad_ad_task_keep(m, req->params[0], task, now)) < 0) {
+				const provauth_log_field f[] = { PAD_F_STR("account_id", req->params[0]), PAD_F_INT("code", krc),
+				                                 PAD_F_STR("error", provauth_strerror(krc)) };
+				pad_log(req->daemon, PROVAUTH_LOG_WARN, "api_status_ad_task_not_kept", f, PAD_ARRAY_LEN(f));
+				provauth_error_clear();
+			}
 		}
 	}
 	if (answer && json_object_object_get_ex(answer, "provider_id", &v) &&
 	    (provider = json_object_get_string(v)) && *provider) {
 		email = json_object_object_get_ex(answer, "email", &v) ? json_object_get_string(v) : NULL;
 		rc = status_reply(rep, provider, email, answer, task);
-	} else {
-		rc = status_reply(rep, a->provider, a->email, NULL, task);
+		goto out;
 	}
+	if (rc < 0) {
+		const provauth_log_field f[] = { PAD_F_STR("account_id", req->params[0]), PAD_F_INT("code", rc),
+		                                 PAD_F_STR("error", provauth_strerror(rc)) };
+		pad_log(req->daemon, PROVAUTH_LOG_INFO, "api_status_credits_unavailable", f, PAD_ARRAY_LEN(f));
+		provauth_error_clear();
+	}
+	provauth_account_free(a);
+	a = NULL;
+	if (load(&a, rep, m, req->params[0])) {
+		rc = 0;
+		goto out;
+	}
+	if (provider_info(&info, m, a->provider) < 0 || !provider_has_operation(&info, "status"))
+		rc = pad_reply_error(rep, 400, "unsupported", "account %s: provider %s has no status operation", a->id,
+		                     a->provider);
+	else
+		rc = status_reply(rep, a->provider, a->email, NULL, task);
+out:
 	json_object_put(answer);
 	json_object_put(task);
 	provauth_account_free(a);
