@@ -11,7 +11,11 @@
 #include <strings.h>
 #include "manager.h"
 
-/* The stored account of `provider` with this email, if any. */
+/*
+ * The stored account of `provider` with this email, if any (*out NULL when
+ * none). The store's find_email reads that one row; a store without it
+ * (version 5 or older) is listed, every account of the provider unsealed.
+ */
 static int find_by_email(provauth_account **out, provauth_manager *m, const char *provider, const char *email)
 {
 	provauth_store *st = pa_manager_store(m);
@@ -20,6 +24,13 @@ static int find_by_email(provauth_account **out, provauth_manager *m, const char
 	int rc;
 
 	*out = NULL;
+	if (st->version >= 6 && st->find_email) {
+		if ((rc = st->find_email(st, out, provider, email)) == PROVAUTH_ENOTFOUND) {
+			provauth_error_clear();
+			return 0;
+		}
+		return rc;
+	}
 	if ((rc = st->list(st, &list, &n, provider)) < 0)
 		return rc;
 	for (i = 0; i < n && !*out; i++)

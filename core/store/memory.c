@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include "internal.h"
 #include "store/memory_private.h"
@@ -60,6 +61,27 @@ static int mem_get(provauth_store *s, provauth_account **out, const char *id)
 	else
 		rc = provauth_account_dup(out, m->accounts[pos]);
 	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/* Accounts are kept sorted by id: the first match is the lowest id, as the contract wants. */
+static int mem_find_email(provauth_store *s, provauth_account **out, const char *provider, const char *email)
+{
+	mem_store *m = (mem_store *)s;
+	size_t i;
+	int rc = 1;
+
+	if (!out || !provider || !email)
+		return pa_error_set(PROVAUTH_EINVAL, WHERE ": find_email needs an out, a provider and an email");
+	*out = NULL;
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->count && rc == 1; i++)
+		if (m->accounts[i]->provider && strcmp(m->accounts[i]->provider, provider) == 0 &&
+		    m->accounts[i]->email && strcasecmp(m->accounts[i]->email, email) == 0)
+			rc = provauth_account_dup(out, m->accounts[i]);
+	pthread_mutex_unlock(&m->lock);
+	if (rc == 1)
+		rc = pa_error_set(PROVAUTH_ENOTFOUND, WHERE ": no %s account with that email", provider);
 	return rc;
 }
 
@@ -398,6 +420,7 @@ int provauth_store_memory_new(provauth_store **out)
 	m->base.version = PROVAUTH_STORE_VERSION;
 	m->base.name = "memory";
 	m->base.get = mem_get;
+	m->base.find_email = mem_find_email;
 	m->base.list = mem_list;
 	m->base.put = mem_put;
 	m->base.remove = mem_remove;

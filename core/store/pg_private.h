@@ -151,6 +151,7 @@ int pa_pg_prepare_schema(pg_store *st, PGconn *c, int no_create);
 /* ---- pg_rows.c ---- */
 
 int pa_pg_get(provauth_store *s, provauth_account **out, const char *id);
+int pa_pg_find_email(provauth_store *s, provauth_account **out, const char *provider, const char *email);
 int pa_pg_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider);
 int pa_pg_list_checked(provauth_store *s, provauth_account ***out, size_t *count, char ***damaged,
                        size_t *damaged_count, const char *provider);

@@ -151,6 +151,47 @@ int pa_pg_get(provauth_store *s, provauth_account **out, const char *id)
 	return pa_pg_run(st, get_op, &g);
 }
 
+/* ---- find_email ---- */
+
+typedef struct find_email_args {
+	const char *provider, *email;
+	provauth_account **out;
+} find_email_args;
+
+static int find_email_op(pg_store *st, PGconn *c, void *arg, int *committing)
+{
+	find_email_args *f = arg;
+	const char *params[] = { f->provider, f->email };
+	PGresult *r = NULL;
+	int rc;
+
+	PA_UNUSED(committing);
+	/* lower() under "C" folds ASCII only, as strcasecmp does; ids in byte order, as list gives them. */
+	if ((rc = pa_pg_query_binary(st, c, &r,
+	                             "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts WHERE provider = $1"
+	                             " AND lower(email COLLATE \"C\") = lower($2::text COLLATE \"C\")"
+	                             " ORDER BY id COLLATE \"C\" LIMIT 1",
+	                             2, params, "finding an account by email")) < 0)
+		return rc;
+	if (PQntuples(r) == 0)
+		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no %s account with that email", st->where, f->provider);
+	else
+		rc = row_account(st, f->out, r, 0);
+	PQclear(r);
+	return rc;
+}
+
+int pa_pg_find_email(provauth_store *s, provauth_account **out, const char *provider, const char *email)
+{
+	pg_store *st = (pg_store *)s;
+	find_email_args f = { provider, email, out };
+
+	if (!out || !provider || !email)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: find_email needs an out, a provider and an email", st->where);
+	*out = NULL;
+	return pa_pg_run(st, find_email_op, &f);
+}
+
 /* ---- list ---- */
 
 typedef struct list_args {

@@ -172,6 +172,7 @@ int provauth_store_postgres_open(provauth_store **out, const char *conninfo, con
 	st->base.version = PROVAUTH_STORE_VERSION;
 	st->base.name = "postgres";
 	st->base.get = pa_pg_get;
+	st->base.find_email = pa_pg_find_email;
 	st->base.list = pa_pg_list;
 	st->base.put = pa_pg_put;
 	st->base.remove = pa_pg_remove;

@@ -196,6 +196,7 @@ int provauth_store_sqlite_open(provauth_store **out, const char *path, const pro
 	st->base.version = PROVAUTH_STORE_VERSION;
 	st->base.name = "sqlite";
 	st->base.get = pa_sql_get;
+	st->base.find_email = pa_sql_find_email;
 	st->base.list = pa_sql_list;
 	st->base.put = pa_sql_put;
 	st->base.remove = pa_sql_remove;

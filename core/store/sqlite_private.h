@@ -152,6 +152,7 @@ void pa_sql_row_clear(pa_sql_row *row);
 /* Both steps at once, for the migrations (which hold the store alone). */
 int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s);
 int pa_sql_get(provauth_store *s, provauth_account **out, const char *id);
+int pa_sql_find_email(provauth_store *s, provauth_account **out, const char *provider, const char *email);
 int pa_sql_list(provauth_store *s, provauth_account ***out, size_t *count, const char *provider);
 int pa_sql_list_checked(provauth_store *s, provauth_account ***out, size_t *count, char ***damaged,
                         size_t *damaged_count, const char *provider);

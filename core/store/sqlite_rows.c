@@ -207,6 +207,44 @@ out:
 	return rc;
 }
 
+/* NOCASE folds ASCII only, as strcasecmp does; id orders as BINARY, as list does. */
+static const char sql_find_email[] =
+	"SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS " FROM accounts"
+	" WHERE provider = ?1 AND email = ?2 COLLATE NOCASE ORDER BY id LIMIT 1";
+
+int pa_sql_find_email(provauth_store *s, provauth_account **out, const char *provider, const char *email)
+{
+	sql_store *st = (sql_store *)s;
+	sqlite3_stmt *q = NULL;
+	pa_sql_row row;
+	int rc, found = 0;
+
+	if (!out || !provider || !email)
+		return pa_error_set(PROVAUTH_EINVAL, "%s: find_email needs an out, a provider and an email", st->where);
+	*out = NULL;
+	pa_sql_lock(st);
+	if ((rc = pa_sql_prepare_cached(st, &q, sql_find_email)) < 0)
+		goto out;
+	sqlite3_bind_text(q, 1, provider, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 2, email, -1, SQLITE_TRANSIENT);
+	switch ((rc = sqlite3_step(q))) {
+	case SQLITE_ROW:
+		found = (rc = pa_sql_row_read(st, &row, q)) == 0;
+		break;
+	case SQLITE_DONE:
+		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no %s account with that email", st->where, provider);
+		break;
+	default:
+		rc = pa_sql_error(st, rc, "finding an account by email");
+	}
+out:
+	pa_sql_release(st, q);
+	rc = pa_sql_unlock(st, rc);
+	if (found && (rc = pa_sql_row_open(st, out, &row)) < 0)
+		pa_sql_row_clear(&row);
+	return rc;
+}
+
 /*
  * list and list_checked. With `damaged`, a row that cannot be used (changed
  * outside provauth, undecodable) is named there instead of failing the list.

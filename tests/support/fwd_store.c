@@ -29,6 +29,13 @@ static int fwd_get(provauth_store *st, provauth_account **out, const char *id)
 	return after(s, PA_FWD_GET, s->inner->get(s->inner, out, id), t);
 }
 
+static int fwd_find_email(provauth_store *st, provauth_account **out, const char *provider, const char *email)
+{
+	fwd_store *s = (fwd_store *)st;
+	long t = before(s, PA_FWD_FIND_EMAIL);
+	return after(s, PA_FWD_FIND_EMAIL, s->inner->find_email(s->inner, out, provider, email), t);
+}
+
 static int fwd_list(provauth_store *st, provauth_account ***out, size_t *count, const char *provider)
 {
 	fwd_store *s = (fwd_store *)st;
@@ -187,6 +194,7 @@ int pa_fwd_store_new_version(provauth_store **out, provauth_store *inner, const 
 		s->base.pool_list = fwd_pool_list;
 		s->base.pool_reclaim = fwd_pool_reclaim;
 	}
+	s->base.find_email = version >= 6 && inner->version >= 6 && inner->find_email ? fwd_find_email : NULL;
 	s->inner = inner;
 	if (hooks)
 		s->hooks = *hooks;

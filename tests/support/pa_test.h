@@ -79,7 +79,8 @@ typedef enum pa_fwd_op {
 	PA_FWD_POOL_RELEASE,
 	PA_FWD_POOL_UPDATE,
 	PA_FWD_POOL_LIST,
-	PA_FWD_POOL_RECLAIM
+	PA_FWD_POOL_RECLAIM,
+	PA_FWD_FIND_EMAIL
 } pa_fwd_op;
 
 /* Either hook may be NULL. `before`'s result is handed to `after`, whose result the caller gets. */
@@ -98,8 +99,8 @@ int pa_fwd_store_new(provauth_store **out, provauth_store *inner, const pa_fwd_h
 /*
  * The same, declaring store `version`: below 2 it has no put_many (like a
  * host store built against version 1), below 3 no list_checked, below 4 no
- * lease_wait and put_verbatim, below 5 no pool members; a member inner
- * lacks stays NULL.
+ * lease_wait and put_verbatim, below 5 no pool members, below 6 no
+ * find_email; a member inner lacks stays NULL.
  */
 int pa_fwd_store_new_version(provauth_store **out, provauth_store *inner, const pa_fwd_hooks *hooks,
                              unsigned int version);

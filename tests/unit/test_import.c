@@ -108,12 +108,15 @@ static provauth_provider declared_provider(const char *id)
 
 static provauth_store *inner;
 static int interfere;               /* puts left before the other writer strikes */
+static unsigned store_version;      /* the version the forwarding store declares; 0: the current one */
+static unsigned long store_calls[PA_FWD_FIND_EMAIL + 1];
 
 static long fwd_before(pa_fwd_op op, void *payload)
 {
 	provauth_account *a = NULL;
 
 	(void)payload;
+	store_calls[op]++;
 	if (op != PA_FWD_PUT || interfere <= 0 || --interfere > 0)
 		return 0;
 	if (inner->get(inner, &a, "target") == 0) {
@@ -138,7 +141,9 @@ static int setup(void)
 	token_given = 0;
 	interfere = 0;
 	seen_existing[0] = '\0';
-	if (provauth_store_memory_new(&inner) < 0 || pa_fwd_store_new(&store, inner, &hooks) < 0)
+	memset(store_calls, 0, sizeof(store_calls));
+	if (provauth_store_memory_new(&inner) < 0 ||
+	    pa_fwd_store_new_version(&store, inner, &hooks, store_version ? store_version : PROVAUTH_STORE_VERSION) < 0)
 		return -1;
 	if (provauth_settings_default(&s) < 0)
 		return -1;
@@ -222,6 +227,25 @@ static void test_without_account_matches_by_email(void)
 	CU_ASSERT_FATAL(id1 && id2);
 	CU_ASSERT_STRING_EQUAL(id1, id2);
 	CU_ASSERT_EQUAL(account_count(), 1);
+	/* Found by the store's find_email: the provider's accounts were not listed. */
+	CU_ASSERT_EQUAL(store_calls[PA_FWD_FIND_EMAIL], 2);
+	CU_ASSERT_EQUAL(store_calls[PA_FWD_LIST], 0);
+	free(id1);
+	free(id2);
+
+	/* A store of version 5 has no find_email: the import lists, and finds the same. */
+	store_version = 5;
+	FRESH();
+	store_version = 0;
+	id1 = id2 = NULL;
+	CU_ASSERT_PTR_NULL(store->find_email);
+	CU_ASSERT_EQUAL(provauth_account_import_ext(&id1, mgr, "importer", "token", "a@example.com", NULL), 0);
+	CU_ASSERT_EQUAL(import_into(&id2, NULL, "A@Example.com"), 0);
+	CU_ASSERT_FATAL(id1 && id2);
+	CU_ASSERT_STRING_EQUAL(id1, id2);
+	CU_ASSERT_EQUAL(account_count(), 1);
+	CU_ASSERT_EQUAL(store_calls[PA_FWD_LIST], 2);
+	CU_ASSERT_EQUAL(store_calls[PA_FWD_FIND_EMAIL], 0);
 	free(id1);
 	free(id2);
 }

@@ -290,6 +290,53 @@ static void test_list(void)
 	provauth_store_free(s);
 }
 
+/* find_email: ASCII case folded, the lowest id of several, the provider's only, no pattern matching. */
+static void test_find_email(void)
+{
+	static const struct {
+		const char *id, *provider, *email;
+	} rows[] = {
+		{ "b-acct", "pixverse", "Mixed@Example.com" }, { "a-acct", "pixverse", "mixed@example.COM" },
+		{ "c-acct", "pixiv", "mixed@example.com" },    { "d-acct", "pixverse", "other@example.com" },
+		{ "e-acct", "pixverse", NULL },                { "f-acct", "pixverse", "\xc3\x84" "bc@example.com" },
+	};
+	provauth_store *s = fresh_store();
+	provauth_account *got = NULL;
+	size_t i;
+
+	CU_ASSERT_FATAL(s != NULL);
+	CU_ASSERT_EQUAL_FATAL(s->version, PROVAUTH_STORE_VERSION);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s->find_email);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		provauth_account *a = pa_test_store_account(rows[i].id, rows[i].provider);
+		CU_ASSERT_EQUAL_FATAL(provauth_account_set(&a->email, rows[i].email), 0);
+		CU_ASSERT_EQUAL(s->put(s, a), 0);
+		provauth_account_free(a);
+	}
+	CU_ASSERT_EQUAL_FATAL(s->find_email(s, &got, "pixverse", "MIXED@example.com"), 0);
+	CU_ASSERT_STRING_EQUAL(got->id, "a-acct");
+	CU_ASSERT_STRING_EQUAL(PA_CRED(got, REFRESH_TOKEN), "refresh-Secret-0815");
+	CU_ASSERT_EQUAL(got->revision, 1);
+	provauth_account_free(got);
+	CU_ASSERT_EQUAL_FATAL(s->find_email(s, &got, "pixiv", "mixed@example.com"), 0);
+	CU_ASSERT_STRING_EQUAL(got->id, "c-acct");
+	provauth_account_free(got);
+	CU_ASSERT_EQUAL_FATAL(s->find_email(s, &got, "pixverse", "\xc3\x84" "BC@EXAMPLE.com"), 0);
+	CU_ASSERT_STRING_EQUAL(got->id, "f-acct");
+	provauth_account_free(got);
+	got = (provauth_account *)1;
+	CU_ASSERT_EQUAL(s->find_email(s, &got, "pixverse", "nobody@example.com"), PROVAUTH_ENOTFOUND);
+	CU_ASSERT_PTR_NULL(got);
+	CU_ASSERT_EQUAL(s->find_email(s, &got, "pixverse", "mixed@example.co"), PROVAUTH_ENOTFOUND);
+	CU_ASSERT_EQUAL(s->find_email(s, &got, "pixverse", "mixed%"), PROVAUTH_ENOTFOUND);
+	CU_ASSERT_EQUAL(s->find_email(s, &got, "pixverse", "_ixed@example.com"), PROVAUTH_ENOTFOUND);
+	/* ASCII only, as strcasecmp: a non-ASCII letter in another case is another email. */
+	CU_ASSERT_EQUAL(s->find_email(s, &got, "pixverse", "\xc3\xa4" "bc@example.com"), PROVAUTH_ENOTFOUND);
+	CU_ASSERT_EQUAL(s->find_email(s, &got, "nobody", "mixed@example.com"), PROVAUTH_ENOTFOUND);
+	CU_ASSERT_PTR_NULL(got);
+	provauth_store_free(s);
+}
+
 static void test_remove(void)
 {
 	provauth_store *s = fresh_store();
@@ -1179,6 +1226,7 @@ static const pa_test contract_tests[] = {
 	{ "absent fields stay absent", test_absent_fields_stay_absent },
 	{ "copies are independent", test_copies_are_independent },
 	{ "list ordered and filtered", test_list },
+	{ "find by email", test_find_email },
 	{ "remove", test_remove },
 	{ "revisions and conflicts", test_revisions_and_conflicts },
 	{ "missing accounts", test_missing },

@@ -46,6 +46,11 @@
  *    of their ids: all or nothing, as put_many. It is how a store is copied
  *    to another (provauth store migrate). PROVAUTH_ECONFLICT names the first
  *    id already there; PROVAUTH_EINVAL a revision of 0 or an id given twice.
+ *  - find_email (version 6, may be NULL) reads the account of `provider`
+ *    whose email equals `email`, compared case-insensitively in ASCII (as
+ *    strcasecmp), the lowest id (byte order) when several have it;
+ *    PROVAUTH_ENOTFOUND when none. Only that row is read and unsealed: an
+ *    import finds its account by email without listing the provider's.
  *  - Errors: PROVAUTH_ENOTFOUND for a missing id, PROVAUTH_ECONFLICT,
  *    PROVAUTH_EBUSY as above, PROVAUTH_EIO / ESTORE / ECRYPTO with a message
  *    naming the store (its file, or its server and database) for the rest.
@@ -63,15 +68,16 @@ extern "C" {
 
 /*
  * 2 added put_many, 3 list_checked, 4 lease_wait and put_verbatim, 5 the
- * account pool. A manager accepts a host store of version 1 (it has no
- * put_many member: provauth_account_put_many then refuses batches of more
- * than one account rather than write them non-atomically), 2 (no
- * list_checked: provauth_account_list_checked then lists with list, where
- * any damaged record fails the whole listing), 3 (no lease_wait: waiters
- * poll), 4 (no pool: the provauth_pool_* functions answer
- * PROVAUTH_EUNSUPPORTED) or 5.
+ * account pool, 6 find_email. A manager accepts a host store of version 1
+ * (it has no put_many member: provauth_account_put_many then refuses
+ * batches of more than one account rather than write them non-atomically),
+ * 2 (no list_checked: provauth_account_list_checked then lists with list,
+ * where any damaged record fails the whole listing), 3 (no lease_wait:
+ * waiters poll), 4 (no pool: the provauth_pool_* functions answer
+ * PROVAUTH_EUNSUPPORTED), 5 (no find_email: an import lists the provider's
+ * accounts to find one by email) or 6.
  */
-#define PROVAUTH_STORE_VERSION 5
+#define PROVAUTH_STORE_VERSION 6
 
 /*
  * ---- The account pool (version 5) ----
@@ -215,6 +221,8 @@ struct provauth_store {
 	                 const char *provider, const char *account_id);
 	int (*pool_reclaim)(provauth_store *s, provauth_pool_reclaim_counts *out, const char *provider, int64_t now,
 	                    int64_t ttl);
+	/* From version 6 (absent before; may be NULL): see the contract above. */
+	int (*find_email)(provauth_store *s, provauth_account **out, const char *provider, const char *email);
 };
 
 /* Frees any store through its free member. NULL is allowed. */
