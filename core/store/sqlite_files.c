@@ -13,6 +13,22 @@
 #include <unistd.h>
 #include "store/sqlite_private.h"
 
+/*
+ * The database and its side files are looked at through O_PATH descriptors.
+ * Another connection of this process (a daemon's previous world, a host's
+ * second manager) may hold SQLite's POSIX locks on them, and closing any
+ * ordinary descriptor of a file drops every such lock the process holds:
+ * other processes would then think nobody uses the store, rebuild its
+ * -shm index and stop seeing this process's commits (SQLite's "how to
+ * corrupt" list, 2.2). Closing an O_PATH descriptor drops no lock, and
+ * fstat answers on it: the checks stay on the descriptor, not the name.
+ */
+#ifdef O_PATH
+#define LOOK_FLAGS (O_PATH | O_CLOEXEC)
+#else
+#define LOOK_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+#endif
+
 
 /*
  * Opens the database file, creating it 0600 when absent so sqlite never
@@ -40,8 +56,8 @@ int pa_sql_ensure_file(const sql_store *st, int *created)
 	}
 	if (errno != EEXIST)
 		return pa_error_set(PROVAUTH_EIO, "%s: cannot create the file: %s", st->where, strerror(errno));
-	/* Non-blocking: a FIFO planted at the path must not hang us; it is refused below. */
-	if ((fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
+	/* O_PATH (or non-blocking): a FIFO planted at the path must not hang us; it is refused below. */
+	if ((fd = open(st->path, LOOK_FLAGS)) < 0)
 		return pa_error_set(PROVAUTH_EIO, "%s: %s", st->where, strerror(errno));
 	if (fstat(fd, &sb) != 0)
 		rc = pa_error_set(PROVAUTH_EIO, "%s: %s", st->where, strerror(errno));
@@ -70,7 +86,7 @@ int pa_sql_check_side_files(const sql_store *st)
 
 		if (!side)
 			return pa_error_oom();
-		fd = open(side, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+		fd = open(side, LOOK_FLAGS | O_NOFOLLOW);
 		if (fd < 0) {
 			if (errno != ENOENT)
 				rc = pa_error_set(PROVAUTH_ESTORE, "%s: %s: %s", st->where, side, strerror(errno));

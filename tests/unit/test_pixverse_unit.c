@@ -1413,7 +1413,7 @@ static void test_import_offline(void)
 	pa_update_free(u);
 	stub_reply(200, "{\"ErrCode\":0,\"Resp\":{\"Mail\":\"not an email\"}}");
 	CU_ASSERT_FATAL(pa_update_new(&u) == 0);
-	CU_ASSERT_EQUAL(pv_import(&stub_state, "cookies", input, NULL, u), PROVAUTH_EPROTOCOL);
+	CU_ASSERT_EQUAL(pv_import(&stub_state, "cookies", input, NULL, u), PROVAUTH_ENOEMAIL);
 	CU_ASSERT(pa_update_is_empty(u));
 	pa_update_free(u);
 	CU_ASSERT_FATAL(pa_update_new(&u) == 0);

@@ -1078,6 +1078,87 @@ static int wait_child(pid_t pid)
 
 #define PROC_INCREMENTS 25
 
+#define LOCK_READERS 10
+
+/*
+ * A reader forked before any connection exists (none may cross a fork):
+ * on a byte from the pipe it opens the store at `path` and exits 0 when
+ * account "acct" has counter `want`.
+ */
+static pid_t fork_reader(int *go, const char *path, long want)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p) != 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		provauth_store *cs = NULL;
+		provauth_account *got = NULL;
+		char c;
+		int ok;
+
+		close(p[1]);
+		ok = read(p[0], &c, 1) == 1 && provauth_store_sqlite_open(&cs, path, NULL) == 0 &&
+		     cs->get(cs, &got, "acct") == 0 && counter_of(got) == want;
+		provauth_account_free(got);
+		provauth_store_free(cs);
+		_exit(ok ? 0 : 1);
+	}
+	close(p[0]);
+	*go = p[1];
+	return pid;
+}
+
+/* Writes counter `n` into "acct" through `s`, then lets reader `pid` look: its exit status. */
+static int write_then_read(provauth_store *s, long n, int go, pid_t pid)
+{
+	provauth_account *acct = NULL;
+	int rc = s->get(s, &acct, "acct");
+
+	if (rc == 0 && (rc = set_counter(acct, n)) == 0)
+		rc = s->put(s, acct);
+	provauth_account_free(acct);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(write(go, "g", 1), 1);
+	close(go);
+	return wait_child(pid);
+}
+
+/*
+ * A second store on the same file in one process (a daemon's reload opens
+ * the new world's while the old one still serves): opening it must leave
+ * the first's POSIX locks alone. When its checks closed descriptors of the
+ * file and its -shm, the locks went, and other processes stopped seeing
+ * what this one wrote.
+ */
+static void test_second_open_keeps_locks(void)
+{
+	char *path = fresh_path();
+	provauth_account *a = pa_test_store_account("acct", "pixverse");
+	provauth_store *first = NULL, *second = NULL;
+	pid_t pid[LOCK_READERS + 1];
+	int go[LOCK_READERS + 1];
+	long i;
+
+	CU_ASSERT_FATAL(path && a);
+	for (i = 1; i <= LOCK_READERS; i++)
+		CU_ASSERT_FATAL((pid[i] = fork_reader(&go[i], path, i)) > 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_store_sqlite_open(&first, path, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(set_counter(a, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(first->put(first, a), 0);
+	CU_ASSERT_EQUAL_FATAL(provauth_store_sqlite_open(&second, path, NULL), 0);
+	/* Both in use, another process reading after each write; then the first is closed. */
+	for (i = 1; i <= 6; i++)
+		CU_ASSERT_EQUAL(write_then_read(i % 2 ? first : second, i, go[i], pid[i]), 0);
+	provauth_store_free(first);
+	for (; i <= LOCK_READERS; i++)
+		CU_ASSERT_EQUAL(write_then_read(second, i, go[i], pid[i]), 0);
+	provauth_store_free(second);
+	provauth_account_free(a);
+	free(path);
+}
+
 static void test_two_processes_increment(void)
 {
 	char *path = fresh_path();
@@ -1251,6 +1332,7 @@ static const pa_test sqlite_tests[] = {
 	{ "tampered rows", test_tampered_rows },
 	{ "two processes increment", test_two_processes_increment },
 	{ "lease across processes", test_cross_process_lease },
+	{ "a second open in the process keeps the first's locks", test_second_open_keeps_locks },
 	{ "concurrent create", test_concurrent_create },
 	PA_TEST_END
 };
