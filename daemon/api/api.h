@@ -76,4 +76,29 @@ int pad_ad_task_cached(json_object **task, int64_t *synced_at, const provauth_ac
 /* Stores `task` (NULL: none) as read at `now` into account `id`'s metadata, read-modify-write. */
 int pad_ad_task_keep(provauth_manager *m, const char *id, json_object *task, int64_t now);
 
+/* ---- images sent with a job (job_images.c) ---- */
+
+#define PAD_JOB_MAX_IMAGES 7
+
+typedef struct pad_job_images {
+	size_t n;
+	char dir[512];                         /* the private temporary directory; "" before the first */
+	char *path[PAD_JOB_MAX_IMAGES];        /* each image's file there */
+	char *name[PAD_JOB_MAX_IMAGES];        /* the caller's name for it */
+	char *url[PAD_JOB_MAX_IMAGES];         /* what the last upload answered */
+	char *uploaded[PAD_JOB_MAX_IMAGES];    /* its path at the provider */
+	char why[256];                         /* an upload's answer we could not use; "" otherwise */
+} pad_job_images;
+
+/*
+ * The body's "images" (NULL: none) checked, decoded and written to a
+ * private temporary directory: 0, or 1 after a 400 (or 500) reply naming
+ * the field. pad_job_images_free undoes it either way.
+ */
+int pad_job_images_read(pad_job_images *im, pad_reply *rep, json_object *images);
+/* Uploads every image through account_id: url[] and uploaded[] set; 0 or a provauth_error (why[] may say). */
+int pad_job_images_upload(pad_job_images *im, provauth_manager *m, const char *account_id);
+/* Removes the files and the directory, frees the rest. */
+void pad_job_images_free(pad_job_images *im);
+
 #endif /* PAD_API_H */

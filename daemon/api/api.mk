@@ -10,5 +10,6 @@ daemon_provauthd_SOURCES += \
 	daemon/api/ad_task_cache.c \
 	daemon/api/calls.c \
 	daemon/api/jobs.c \
+	daemon/api/job_images.c \
 	daemon/api/providers.c
 EXTRA_DIST += docs/api/openapi.json

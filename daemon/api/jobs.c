@@ -15,6 +15,9 @@
 
 #define MAX_JOB_ARGS 48
 #define MAX_WAIT_MS 600000
+/* Stand-ins the pool prices and checks a job with before its images are uploaded (as the CLI's). */
+#define PLACEHOLDER_URL "https://media.pixverse.ai/upload/pending.png"
+#define PLACEHOLDER_PATH "upload/pending.png"
 
 /* A refusal that is the account's, not the job's: another account may take the job (tools/cmd_generate.c). */
 static int worth_another_account(int rc)
@@ -42,20 +45,35 @@ static char *member_text(const char *json, const char *key)
 }
 
 /*
- * Reserve, submit, attach. On failure the reservation is left in t->rsv
- * for give_back: the caller writes its reply first, because the release
- * replaces the library's message of the failure it follows.
+ * Reserve, upload the images through the account reserved, submit, attach.
+ * On failure the reservation is left in t->rsv for give_back: the caller
+ * writes its reply first, because the release replaces the library's
+ * message of the failure it follows. req->args ends with the images'
+ * stand-ins (nparams before them), replaced here by what the uploads
+ * answered.
  */
-static int try_submit(job_try *t, provauth_manager *m, const provauth_pool_request *req)
+static int try_submit(job_try *t, provauth_manager *m, const provauth_pool_request *req, size_t nparams,
+                      pad_job_images *im)
 {
+	provauth_arg args[MAX_JOB_ARGS + 2 * PAD_JOB_MAX_IMAGES];
 	char *answer = NULL;
+	size_t n = req->nargs, i;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
 	if ((rc = provauth_pool_acquire(&t->rsv, m, req)) < 0)
 		return rc;
 	t->reserved = 1;
-	rc = provauth_call(&answer, m, t->rsv->account_id, "generate", req->args, req->nargs);
+	memcpy(args, req->args, req->nargs * sizeof(*args));
+	if (im->n) {
+		if ((rc = pad_job_images_upload(im, m, t->rsv->account_id)) < 0)
+			return rc;
+		for (i = 0, n = nparams; i < im->n; i++) {
+			args[n++] = (provauth_arg){ "image_url", im->url[i] };
+			args[n++] = (provauth_arg){ "image_path", im->uploaded[i] };
+		}
+	}
+	rc = provauth_call(&answer, m, t->rsv->account_id, "generate", args, n);
 	if (rc == 0 && !(t->job_id = member_text(answer, "job_id")))
 		rc = PROVAUTH_EPROTOCOL;
 	provauth_free(answer);
@@ -80,16 +98,17 @@ static void give_back(job_try *t, provauth_manager *m, int rc)
 
 int pad_api_jobs_create(pad_request *req, pad_reply *rep)
 {
-	static const char *const keys[] = { "provider_id", "account_id", "params", "wait_ms", NULL };
+	static const char *const keys[] = { "provider_id", "account_id", "params", "images", "wait_ms", NULL };
 	provauth_manager *m = req->world->manager;
 	provauth_pool_request pr = PROVAUTH_POOL_REQUEST_INIT;
-	provauth_arg args[MAX_JOB_ARGS];
+	provauth_arg args[MAX_JOB_ARGS + 2 * PAD_JOB_MAX_IMAGES];
 	provauth_account *a = NULL;
 	const char *provider, *account_id;
-	json_object *params = NULL, *wait = NULL, *o;
+	json_object *params = NULL, *wait = NULL, *images = NULL, *o;
+	pad_job_images im;
 	char id[512], label[128];
 	job_try t;
-	size_t n = 0;
+	size_t n = 0, nparams, i;
 	int rc;
 
 	if (pad_api_body_keys(req, rep, keys, 0) ||
@@ -110,6 +129,12 @@ int pad_api_jobs_create(pad_request *req, pad_reply *rep)
 		args[n].value = json_object_get_string(val);
 		n++;
 	}
+	nparams = n;
+	json_object_object_get_ex(req->json, "images", &images);
+	if (images && (json_object_object_get_ex(params, "image_url", NULL) ||
+	               json_object_object_get_ex(params, "image_path", NULL)))
+		return pad_reply_error(rep, 400, "invalid", "give the job's images in 'images' or as "
+		                       "'params.image_url'/'image_path' of uploads made before, not both");
 	if (json_object_object_get_ex(req->json, "wait_ms", &wait) && wait) {
 		if (!json_object_is_type(wait, json_type_int) || json_object_get_int64(wait) < 0 ||
 		    json_object_get_int64(wait) > MAX_WAIT_MS)
@@ -124,6 +149,15 @@ int pad_api_jobs_create(pad_request *req, pad_reply *rep)
 			return pad_reply_provauth(rep, rc);
 		provider = a->provider;
 	}
+	if (pad_job_images_read(&im, rep, images)) {
+		pad_job_images_free(&im);
+		provauth_account_free(a);
+		return 0;
+	}
+	for (i = 0; i < im.n; i++) {
+		args[n++] = (provauth_arg){ "image_url", PLACEHOLDER_URL };
+		args[n++] = (provauth_arg){ "image_path", PLACEHOLDER_PATH };
+	}
 	pr.provider = provider;
 	pr.account_id = account_id;
 	pr.operation = "generate";
@@ -136,17 +170,22 @@ int pad_api_jobs_create(pad_request *req, pad_reply *rep)
 		         json_object_get_string(p) : "job");
 		pr.label = label;
 	}
-	rc = try_submit(&t, m, &pr);
+	rc = try_submit(&t, m, &pr, nparams, &im);
 	if (rc < 0 && t.reserved && worth_another_account(rc) && !account_id) {
 		give_back(&t, m, rc);
-		rc = try_submit(&t, m, &pr);
+		rc = try_submit(&t, m, &pr, nparams, &im);
 	}
 	if (rc < 0) {
-		pad_reply_provauth(rep, rc);
+		if (im.why[0])
+			pad_reply_error(rep, 502, "provider_unreachable", "%s", im.why);
+		else
+			pad_reply_provauth(rep, rc);
 		give_back(&t, m, rc);
+		pad_job_images_free(&im);
 		provauth_account_free(a);
 		return 0;
 	}
+	pad_job_images_free(&im);
 	snprintf(id, sizeof(id), "%s:%s", t.rsv->account_id, t.job_id);
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(id));

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <unistd.h>
 #include <CUnit/Basic.h>
@@ -23,6 +24,7 @@
 #include "harness.h"
 #include "openapi_check.h"
 #include "pa_test.h"
+#include <provauth/provauth.h>
 
 #define PA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -701,6 +703,123 @@ static void test_jobs_and_pool(void)
 	free(id);
 }
 
+/* provauthd-images-* directories in the daemon's TMPDIR (it inherits ours). */
+static int image_dirs(void)
+{
+	const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	DIR *d = opendir(tmp);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += strncmp(e->d_name, "provauthd-images-", 17) == 0;
+	closedir(d);
+	return n;
+}
+
+/* Sets the OpenAPI key of stored account `id` through the library, on the daemon's own store. */
+static void set_api_key(const char *id, const char *key)
+{
+	provauth_manager_options mo = PROVAUTH_MANAGER_OPTIONS_INIT;
+	provauth_settings *s = NULL;
+	provauth_manager *m = NULL;
+	provauth_account *a = NULL;
+
+	mo.skip_plugins = 1;
+	CU_ASSERT_FATAL(provauth_settings_load(&s, pa_daemon_settings_path(dmn)) == 0);
+	CU_ASSERT_FATAL(provauth_manager_new(&m, s, &mo) == 0);
+	if (provauth_account_get(&a, m, id) != 0) {
+		provauth_account **l = NULL;
+		size_t n = 0, i;
+		fprintf(stderr, "\n  set_api_key: %s (%s)\n", provauth_last_error(), pa_daemon_settings_path(dmn));
+		provauth_account_list(&l, &n, m, NULL);
+		for (i = 0; i < n; i++)
+			fprintf(stderr, "  have %s %s\n", l[i]->id, l[i]->email);
+		provauth_account_list_free(l, n);
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_FATAL(provauth_account_set_api_key(a, "openapi", key) == 0);
+	CU_ASSERT_FATAL(provauth_account_put(m, a) == 0);
+	provauth_account_free(a);
+	provauth_manager_free(m);
+	provauth_settings_free(s);
+}
+
+/* Images sent with the job: uploaded through the account reserved, then named in the job; files gone after. */
+static void test_job_with_images(void)
+{
+	static const unsigned char png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H',
+	                                     'D', 'R', 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4,
+	                                     0x89 };
+	fake_pixverse_account f;
+	json_object *r;
+	char data[128], body[1024], *id;
+	unsigned long uploads;
+	int dirs = image_dirs();
+
+	memset(&f, 0, sizeof(f));
+	f.email = "frank@example.com";
+	f.password = "frank-pw-SECRET";
+	f.api_key = "pv-openapi-SECRET-frank-9";
+	f.credit_daily = 1000;
+	secret(f.password);
+	secret(f.api_key);
+	CU_ASSERT_FATAL(fake_pixverse_add_account(srv, &f) > 0);
+	id = import("frank@example.com", 30, NULL);
+	set_api_key(id, f.api_key);
+	EVP_EncodeBlock((unsigned char *)data, png, (int)sizeof(png));
+	fake_pixverse_reset_counters(srv);
+	uploads = fake_pixverse_uploads(srv);
+	snprintf(body, sizeof(body), "{\"account_id\":\"%s\",\"params\":{\"type\":\"i2v\",\"prompt\":\"the cat "
+	         "walks\",\"model\":\"v5\",\"quality\":\"360p\",\"duration\":5},\"images\":[{\"name\":\"cat.png\","
+	         "\"data\":\"%s\"}]}", id, data);
+	if (call("POST", "/v1/jobs", TOK_OPERATE, body, &r) != 202) {
+		fprintf(stderr, "\n  POST /v1/jobs with an image: %s\n", error_message(r));
+		CU_FAIL("POST /v1/jobs with an image did not answer 202");
+	}
+	CU_ASSERT_STRING_EQUAL(jstr(r, "account_id") ? jstr(r, "account_id") : "", id);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(fake_pixverse_uploads(srv), uploads + 1);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_UPLOAD), 1);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_I2V), 1);
+	CU_ASSERT_EQUAL(image_dirs(), dirs);
+
+	/* Refused before anything is reserved or uploaded, naming the field. */
+	snprintf(body, sizeof(body), "{\"account_id\":\"%s\",\"params\":{\"type\":\"i2v\",\"prompt\":\"x\"},"
+	         "\"images\":{\"name\":\"cat.png\"}}", id);
+	CU_ASSERT_EQUAL(call("POST", "/v1/jobs", TOK_OPERATE, body, &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "'images'"));
+	json_object_put(r);
+	snprintf(body, sizeof(body), "{\"account_id\":\"%s\",\"params\":{\"type\":\"i2v\",\"prompt\":\"x\"},"
+	         "\"images\":[{\"name\":\"../cat.png\",\"data\":\"%s\"}]}", id, data);
+	CU_ASSERT_EQUAL(call("POST", "/v1/jobs", TOK_OPERATE, body, &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "images[0].name"));
+	json_object_put(r);
+	snprintf(body, sizeof(body), "{\"account_id\":\"%s\",\"params\":{\"type\":\"i2v\",\"prompt\":\"x\"},"
+	         "\"images\":[{\"name\":\"cat.png\",\"data\":\"%s\"},{\"name\":\"b.png\",\"data\":\"a=bc\"}]}",
+	         id, data);
+	CU_ASSERT_EQUAL(call("POST", "/v1/jobs", TOK_OPERATE, body, &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "images[1].data"));
+	json_object_put(r);
+	snprintf(body, sizeof(body), "{\"account_id\":\"%s\",\"params\":{\"type\":\"i2v\",\"prompt\":\"x\","
+	         "\"image_url\":\"u\"},\"images\":[{\"name\":\"cat.png\",\"data\":\"%s\"}]}", id, data);
+	CU_ASSERT_EQUAL(call("POST", "/v1/jobs", TOK_OPERATE, body, &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(error_message(r), "not both"));
+	json_object_put(r);
+	/* Not an image by its bytes: the provider refuses the upload, nothing is submitted, the slot goes back. */
+	snprintf(body, sizeof(body), "{\"account_id\":\"%s\",\"params\":{\"type\":\"i2v\",\"prompt\":\"x\","
+	         "\"model\":\"v5\",\"quality\":\"360p\",\"duration\":5},\"images\":[{\"name\":\"cat.png\","
+	         "\"data\":\"bm90IGFuIGltYWdl\"}]}", id);
+	CU_ASSERT(call("POST", "/v1/jobs", TOK_OPERATE, body, &r) >= 400);
+	json_object_put(r);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_UPLOAD), 2);
+	CU_ASSERT_EQUAL(fake_pixverse_counter(srv, FAKE_PV_EP_I2V), 1);
+	CU_ASSERT_EQUAL(image_dirs(), dirs);
+	free(id);
+}
+
 /* ---- secrets ---- */
 
 static char *base64(const char *s, int url)
@@ -913,6 +1032,7 @@ int main(int argc, char **argv)
 		{ "reauth, connect-google, pixverse-status: 400 for another provider", test_unsupported_provider },
 		{ "jobs and the pool", test_jobs_and_pool },
 		{ "jobs: a refusal that is the account's, tried once on another", test_job_retried_on_another_account },
+		{ "jobs: images sent with the job, uploaded through the account", test_job_with_images },
 		{ "no secret in any answer or the log", test_no_secret_anywhere },
 		PA_TEST_END,
 	};
