@@ -169,42 +169,57 @@ int pa_sql_row_account(sql_store *st, provauth_account **out, sqlite3_stmt *s)
 
 /* ---- the store interface ---- */
 
+/*
+ * The account in the first row of cached statement `sql`, its parameters
+ * bound from params[0..n-1]: read under the mutex and unsealed with it given
+ * back (the other threads need not wait for the crypto). No row:
+ * PROVAUTH_ENOTFOUND naming params[0]: the id, or the provider `by_email`.
+ */
+static int one_account(sql_store *st, provauth_account **out, const char *sql, const char *const *params, int n,
+                       const char *doing, int by_email)
+{
+	sqlite3_stmt *q = NULL;
+	pa_sql_row row;
+	int rc, i, found = 0;
+
+	pa_sql_lock(st);
+	if ((rc = pa_sql_prepare_cached(st, &q, sql)) < 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		sqlite3_bind_text(q, i + 1, params[i], -1, SQLITE_TRANSIENT);
+	switch ((rc = sqlite3_step(q))) {
+	case SQLITE_ROW:
+		found = (rc = pa_sql_row_read(st, &row, q)) == 0;
+		break;
+	case SQLITE_DONE:
+		rc = by_email ? pa_error_set(PROVAUTH_ENOTFOUND, "%s: no %s account with that email", st->where, params[0])
+		             : pa_error_set(PROVAUTH_ENOTFOUND, "%s: no account %s", st->where, params[0]);
+		break;
+	default:
+		rc = pa_sql_error(st, rc, doing);
+	}
+out:
+	pa_sql_release(st, q);
+	rc = pa_sql_unlock(st, rc);
+	if (found && (rc = pa_sql_row_open(st, out, &row)) < 0)
+		pa_sql_row_clear(&row);
+	return rc;
+}
+
 static const char sql_get_account[] =
 	"SELECT " PA_SQL_ACCOUNT_COLUMNS ", " PA_SQL_STATE_COLUMNS " FROM accounts WHERE id = ?1";
 
 int pa_sql_get(provauth_store *s, provauth_account **out, const char *id)
 {
 	sql_store *st = (sql_store *)s;
-	sqlite3_stmt *q = NULL;
-	pa_sql_row row;
-	int rc, found = 0;
+	int rc;
 
 	if (!out)
 		return pa_error_set(PROVAUTH_EINVAL, "%s: get needs somewhere to put the account", st->where);
 	*out = NULL;
 	if ((rc = pa_store_check_id(st->where, id)) < 0)
 		return rc;
-	pa_sql_lock(st);
-	if ((rc = pa_sql_prepare_cached(st, &q, sql_get_account)) < 0)
-		goto out;
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
-	switch ((rc = sqlite3_step(q))) {
-	case SQLITE_ROW:
-		found = (rc = pa_sql_row_read(st, &row, q)) == 0;
-		break;
-	case SQLITE_DONE:
-		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no account %s", st->where, id);
-		break;
-	default:
-		rc = pa_sql_error(st, rc, "reading an account");
-	}
-out:
-	pa_sql_release(st, q);
-	rc = pa_sql_unlock(st, rc);
-	/* Unsealed with the mutex given back: the other threads need not wait for the crypto. */
-	if (found && (rc = pa_sql_row_open(st, out, &row)) < 0)
-		pa_sql_row_clear(&row);
-	return rc;
+	return one_account(st, out, sql_get_account, &id, 1, "reading an account", 0);
 }
 
 /* NOCASE folds ASCII only, as strcasecmp does; id orders as BINARY, as list does. */
@@ -215,34 +230,12 @@ static const char sql_find_email[] =
 int pa_sql_find_email(provauth_store *s, provauth_account **out, const char *provider, const char *email)
 {
 	sql_store *st = (sql_store *)s;
-	sqlite3_stmt *q = NULL;
-	pa_sql_row row;
-	int rc, found = 0;
+	const char *params[] = { provider, email };
 
 	if (!out || !provider || !email)
 		return pa_error_set(PROVAUTH_EINVAL, "%s: find_email needs an out, a provider and an email", st->where);
 	*out = NULL;
-	pa_sql_lock(st);
-	if ((rc = pa_sql_prepare_cached(st, &q, sql_find_email)) < 0)
-		goto out;
-	sqlite3_bind_text(q, 1, provider, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(q, 2, email, -1, SQLITE_TRANSIENT);
-	switch ((rc = sqlite3_step(q))) {
-	case SQLITE_ROW:
-		found = (rc = pa_sql_row_read(st, &row, q)) == 0;
-		break;
-	case SQLITE_DONE:
-		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no %s account with that email", st->where, provider);
-		break;
-	default:
-		rc = pa_sql_error(st, rc, "finding an account by email");
-	}
-out:
-	pa_sql_release(st, q);
-	rc = pa_sql_unlock(st, rc);
-	if (found && (rc = pa_sql_row_open(st, out, &row)) < 0)
-		pa_sql_row_clear(&row);
-	return rc;
+	return one_account(st, out, sql_find_email, params, 2, "finding an account by email", 1);
 }
 
 /*

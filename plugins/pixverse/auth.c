@@ -28,6 +28,37 @@ static int oom(const provauth_host *h)
 	return h->set_error(h, PROVAUTH_ENOMEM, "pixverse: out of memory");
 }
 
+/*
+ * POSTs `body` (JSON holding a secret: a password, an ID token; wiped and
+ * freed here, whatever happens) to `path` with the new session's ids.
+ * Returns pv_send's result; PROVAUTH_ENOMEM when body is NULL or the URL
+ * cannot be made, with r->transport saying so, as pv_send's failures do.
+ */
+static int post_sign_in(const pv_state *st, const char *path, char *body, const pv_client_ids *ids, pv_reply *r)
+{
+	const provauth_host *h = st->host;
+	pv_request req;
+	char *url;
+	int rc;
+
+	if (!body || !(url = provauth_plugin_url_join(h, st->base_url, path))) {
+		h->secret_free(h, body);
+		snprintf(r->transport, sizeof(r->transport), "out of memory");
+		return PROVAUTH_ENOMEM;
+	}
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = url;
+	req.endpoint = path;
+	req.ids = ids;
+	req.body = body;
+	req.body_len = strlen(body);
+	rc = pv_send(st, &req, r);
+	h->secret_free(h, body);
+	h->free(h, url);
+	return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Password login                                                           */
 /* ------------------------------------------------------------------------ */
@@ -86,10 +117,9 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 {
 	const pv_state *st = state;
 	const provauth_host *h = st->host;
-	pv_request req;
 	pv_reply r;
 	pv_client_ids ids;
-	char *url = NULL, *body = NULL, *cookie_token = NULL;
+	char *cookie_token = NULL;
 	const char *token;
 	int rc;
 
@@ -104,22 +134,7 @@ int pv_try_reauth(void *state, const provauth_account *a, const char *password, 
 	 */
 	if ((rc = pv_ids_fresh(st, &ids)) < 0)
 		return rc;
-	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_LOGIN_PATH)) ||
-	    !(body = login_body(h, a->email, password))) {
-		h->free(h, url);
-		return oom(h);
-	}
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = url;
-	req.endpoint = PV_LOGIN_PATH;
-	req.ids = &ids;
-	req.body = body;
-	req.body_len = strlen(body);
-	rc = pv_send(st, &req, &r);
-	h->secret_free(h, body);
-	h->free(h, url);
-	if (rc < 0)
+	if ((rc = post_sign_in(st, PV_LOGIN_PATH, login_body(h, a->email, password), &ids, &r)) < 0)
 		return h->set_error(h, rc, "pixverse: account %s: login: %s", a->id, r.transport);
 
 	if (r.http->status == 429)
@@ -519,10 +534,9 @@ static int import_google(const pv_state *st, const char *id_token, provauth_upda
 	const provauth_host *h = st->host;
 	pv_cookie_jar none = { NULL, NULL, 0 };
 	provauth_json *payload = NULL;
-	pv_request req;
 	pv_reply r;
 	pv_client_ids ids;
-	char *url = NULL, *body = NULL, *cookie_token = NULL, *email = NULL;
+	char *cookie_token = NULL, *email = NULL;
 	const char *token;
 	int rc;
 
@@ -531,21 +545,7 @@ static int import_google(const pv_state *st, const char *id_token, provauth_upda
 		                    "or with spaces or control characters)");
 	if ((rc = pv_ids_fresh(st, &ids)) < 0)
 		return rc;
-	if (!(url = provauth_plugin_url_join(h, st->base_url, PV_GOOGLE_LOGIN_PATH)) ||
-	    !(body = h->json_format(h, "{\"id_token\":%s}", id_token))) {
-		h->free(h, url);
-		return oom(h);
-	}
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = url;
-	req.endpoint = PV_GOOGLE_LOGIN_PATH;
-	req.ids = &ids;
-	req.body = body;
-	req.body_len = strlen(body);
-	rc = pv_send(st, &req, &r);
-	h->secret_free(h, body);
-	h->free(h, url);
+	rc = post_sign_in(st, PV_GOOGLE_LOGIN_PATH, h->json_format(h, "{\"id_token\":%s}", id_token), &ids, &r);
 	if (rc < 0)
 		return h->set_error(h, rc, "pixverse: google_id_token: %s", r.transport);
 

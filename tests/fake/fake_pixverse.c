@@ -363,9 +363,34 @@ out:
 
 /* ---- endpoints ---- */
 
+/*
+ * A sign-in's answer: the new session takes the request's client ids, and
+ * its token goes in Resp.Result and the _ai_token cookie. A password login
+ * answers DeleteAt, Google's auto_login the Nickname (the notes' fields).
+ * Frees token.
+ */
+static void reply_signed_in(const fake_request *req, fake_response *resp, pv_account *acct, char *token, int google)
+{
+	const char *trace = fake_request_header(req, "ai-trace-id");
+	json_object *result = json_object_new_object(), *wrap = json_object_new_object();
+
+	session_ids(acct, trace ? trace : "", fake_request_header(req, "ai-anonymous-id"));
+	json_object_object_add(result, "AccountId", json_object_new_int(acct->id));
+	json_object_object_add(result, "Username", json_object_new_string(acct->username));
+	if (google)
+		json_object_object_add(result, "Nickname", json_object_new_string(acct->nickname ? acct->nickname : ""));
+	json_object_object_add(result, "Token", json_object_new_string(token));
+	if (!google)
+		json_object_object_add(result, "DeleteAt", json_object_new_int(0));
+	json_object_object_add(wrap, "Result", result);
+	fake_pv_reply(req, resp, 0, NULL, wrap);
+	set_token_cookie(resp, token);
+	free(token);
+}
+
 static void handle_login(fake_pixverse *pv, const fake_request *req, fake_response *resp)
 {
-	json_object *body = fake_json_parse(req->body, req->body_len), *result, *wrap;
+	json_object *body = fake_json_parse(req->body, req->body_len);
 	const char *user, *pass;
 	pv_account *acct;
 	time_t now = now_of(pv);
@@ -414,20 +439,8 @@ static void handle_login(fake_pixverse *pv, const fake_request *req, fake_respon
 	else if (!(token = new_session(pv, acct)))
 		fake_pv_reply(req, resp, 500069, NULL, NULL);
 	else {
-		/* The login's ids are the session's. */
-		session_ids(acct, fake_request_header(req, "ai-trace-id") ? fake_request_header(req, "ai-trace-id") : "",
-		            fake_request_header(req, "ai-anonymous-id"));
 		pv->logins_ok++;
-		result = json_object_new_object();
-		json_object_object_add(result, "AccountId", json_object_new_int(acct->id));
-		json_object_object_add(result, "Username", json_object_new_string(acct->username));
-		json_object_object_add(result, "Token", json_object_new_string(token));
-		json_object_object_add(result, "DeleteAt", json_object_new_int(0));
-		wrap = json_object_new_object();
-		json_object_object_add(wrap, "Result", result);
-		fake_pv_reply(req, resp, 0, NULL, wrap);
-		set_token_cookie(resp, token);
-		free(token);
+		reply_signed_in(req, resp, acct, token, 0);
 	}
 	json_object_put(body);
 }
@@ -466,7 +479,7 @@ out:
 
 static void handle_google_login(fake_pixverse *pv, const fake_request *req, fake_response *resp)
 {
-	json_object *body = fake_json_parse(req->body, req->body_len), *result, *wrap;
+	json_object *body = fake_json_parse(req->body, req->body_len);
 	pv_account *acct;
 	char *token;
 	int code;
@@ -485,20 +498,8 @@ static void handle_google_login(fake_pixverse *pv, const fake_request *req, fake
 		fake_pv_reply(req, resp, 10001, MSG_BLOCKED, NULL);
 	else if (!(token = new_session(pv, acct)))
 		fake_pv_reply(req, resp, 500069, NULL, NULL);
-	else {
-		session_ids(acct, fake_request_header(req, "ai-trace-id") ? fake_request_header(req, "ai-trace-id") : "",
-		            fake_request_header(req, "ai-anonymous-id"));
-		result = json_object_new_object();
-		json_object_object_add(result, "AccountId", json_object_new_int(acct->id));
-		json_object_object_add(result, "Username", json_object_new_string(acct->username));
-		json_object_object_add(result, "Nickname", json_object_new_string(acct->nickname ? acct->nickname : ""));
-		json_object_object_add(result, "Token", json_object_new_string(token));
-		wrap = json_object_new_object();
-		json_object_object_add(wrap, "Result", result);
-		fake_pv_reply(req, resp, 0, NULL, wrap);
-		set_token_cookie(resp, token);
-		free(token);
-	}
+	else
+		reply_signed_in(req, resp, acct, token, 1);
 	json_object_put(body);
 }
 
