@@ -31,7 +31,7 @@ static int renew(provauth_manager *m, pa_entry *e, pa_cached **cp, const char *c
 	if (rc < 0 && !expired) {
 		/* Still valid: use it. A refusal for good is recorded now, not at expiry. */
 		if (r.permanent)
-			pa_record_health(m, c->plugin, a->id, "invalid", "refresh_rejected", "", provauth_last_error());
+			pa_record_health(m, c->plugin, a->id, NULL, "invalid", "refresh_rejected", "", provauth_last_error());
 		return 0;
 	}
 	if (rc < 0)

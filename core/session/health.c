@@ -33,6 +33,20 @@ static int persist_read(provauth_account **out, void *payload)
 	return pc->store->get(pc->store, out, pc->id);
 }
 
+/*
+ * Whether `a` still holds the session `about` was read with: the same JWT
+ * and access token. A login or refresh elsewhere changes one of them; what
+ * a failed recovery of this process may store (metadata, a cleared
+ * password, a refused token's mark) does not.
+ */
+static int same_session(const provauth_account *a, const provauth_account *about)
+{
+	return pa_streq(provauth_account_credential(a, PROVAUTH_CRED_JWT, NULL),
+	                provauth_account_credential(about, PROVAUTH_CRED_JWT, NULL)) &&
+	       pa_streq(provauth_account_credential(a, PROVAUTH_CRED_ACCESS_TOKEN, NULL),
+	                provauth_account_credential(about, PROVAUTH_CRED_ACCESS_TOKEN, NULL));
+}
+
 static int persist_change(provauth_account *a, void *payload)
 {
 	const pa_persist_change *pc = payload;
@@ -41,6 +55,12 @@ static int persist_change(provauth_account *a, void *payload)
 	const provauth_health *h = x ? x->health : NULL;
 	int rc;
 
+	if (h && x->about && !same_session(a, x->about)) {
+		/* Newer credentials are stored: the health was about a session that is gone. */
+		h = NULL;
+		if (!upd && !x->password && !x->set_password_method && x->last_reauth_at <= 0)
+			return PA_RMW_UNCHANGED;
+	}
 	if ((upd && (rc = pa_update_apply(upd, a)) < 0) ||
 	    (h && (rc = pa_health_set(&a->state.health, h->state, h->reason, h->code, h->at, h->message)) < 0) ||
 	    (x && x->password &&
@@ -99,11 +119,11 @@ static int health_unchanged(provauth_manager *m, const char *id, const char *sta
 	return same;
 }
 
-void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, const char *state,
-                      const char *reason, const char *code, const char *message)
+void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, const provauth_account *about,
+                      const char *state, const char *reason, const char *code, const char *message)
 {
 	provauth_health h = { NULL, NULL, NULL, 0, NULL };
-	pa_extra x = { NULL, 0, NULL, 0 };
+	pa_extra x = { NULL, 0, NULL, 0, NULL };
 	char shown[PA_HEALTH_MESSAGE_MAX];
 	pa_error_saved caller_error;
 
@@ -135,6 +155,7 @@ void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, c
 	h.at = pa_manager_now(m);
 	h.message = (char *)message;
 	x.health = &h;
+	x.about = about;
 	/* Recording health must not replace the error the caller is about to see. */
 	pa_error_save(&caller_error, PROVAUTH_OK);
 	if (pa_persist(m, id, NULL, NULL, &x) < 0) {

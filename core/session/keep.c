@@ -48,7 +48,7 @@ int provauth_account_keep(int *refreshed, provauth_manager *m, const char *id, i
 	if (rc < 0) {
 		/* Recorded as the refresh-ahead records it: a refusal for good needs new credentials. */
 		if (r.permanent)
-			pa_record_health(m, c->plugin, id, "invalid", "refresh_rejected", "", provauth_last_error());
+			pa_record_health(m, c->plugin, id, NULL, "invalid", "refresh_rejected", "", provauth_last_error());
 		pa_cached_release(c);
 		return rc;
 	}

@@ -162,7 +162,7 @@ static int step_password(provauth_manager *m, pa_plugin *p, const provauth_accou
 	const char *password;
 	provauth_update *upd = NULL;
 	int64_t now = pa_manager_now(m), last;
-	pa_extra x = { NULL, 0, NULL, 0 };
+	pa_extra x = { NULL, 0, NULL, 0, NULL };
 	int rc, prc;
 
 	if (!p->vt.try_reauth) {

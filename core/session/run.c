@@ -136,7 +136,7 @@ static int run_with_session(provauth_manager *m, const char *account_id, const c
 			 * account as it was: nothing is known about it.
 			 */
 			if (!pa_says_nothing_about_credentials(rc))
-				pa_record_health(m, c->plugin, account_id, "invalid", "refresh_failed", "", reason);
+				pa_record_health(m, c->plugin, account_id, NULL, "invalid", "refresh_failed", "", reason);
 			pa_error_set(rc, "account %s: %s %s failed: the %s access token was not renewed: %s",
 			             account_id, c->plugin->vt.id, op_name,
 			             access_expiring_soon(m, c->account) ? "soon expiring" : "expired", reason);
@@ -176,8 +176,8 @@ static int run_with_session(provauth_manager *m, const char *account_id, const c
 		/* The caller handles the retry: judged and recorded, but nothing recovered. */
 		pa_log_skipped(m, p, c->account, "retry_disabled", op_name);
 		rc = o.result < 0 ? o.result : PROVAUTH_ESESSION;
-		pa_record_health(m, p, account_id, "invalid", o.error_reason, o.error_code,
-		              "not recovered: the caller asked for no retry");
+		pa_record_health(m, p, account_id, c->account, "invalid", o.error_reason, o.error_code,
+		                 "not recovered: the caller asked for no retry");
 		pa_error_set(rc, "account %s: %s %s failed: session invalid (%s%s%s); not recovered, as the caller "
 		             "asked (retry_on_session_error false)", account_id, p->vt.id, op_name, o.error_reason,
 		             o.error_code[0] ? ", code " : "", o.error_code);
@@ -202,7 +202,7 @@ static int run_with_session(provauth_manager *m, const char *account_id, const c
 			rc = rrc;
 		} else {
 			rc = o.result < 0 ? o.result : PROVAUTH_ESESSION;
-			pa_record_health(m, p, account_id, "invalid", o.error_reason, o.error_code, reason);
+			pa_record_health(m, p, account_id, c->account, "invalid", o.error_reason, o.error_code, reason);
 		}
 		pa_error_set(rc, "account %s: %s %s failed: session invalid (%s%s%s) and not recovered: %s", account_id,
 		             p->vt.id, op_name, o.error_reason, o.error_code[0] ? ", code " : "", o.error_code, reason);
@@ -228,8 +228,8 @@ static int run_with_session(provauth_manager *m, const char *account_id, const c
 		if (o.is_session_error) {
 			pa_entry_evict(e, c);
 			log_session_error(m, p, account_id, op_name, &o);
-			pa_record_health(m, p, account_id, "invalid", o.error_reason, o.error_code,
-			              "the retry after recovery failed too");
+			pa_record_health(m, p, account_id, c->account, "invalid", o.error_reason, o.error_code,
+			                 "the retry after recovery failed too");
 		}
 		rc = set_op_error(p, account_id, op_name, " after recovery", &f, &o);
 	}
@@ -239,7 +239,7 @@ static int run_with_session(provauth_manager *m, const char *account_id, const c
 
 success:
 	if (c->health_invalid) {
-		pa_record_health(m, p, account_id, "ok", NULL, NULL, NULL);
+		pa_record_health(m, p, account_id, NULL, "ok", NULL, NULL, NULL);
 		pa_entry_evict(e, c);
 	}
 	pa_cached_release(c);
@@ -293,9 +293,9 @@ int provauth_account_reauth(provauth_manager *m, const char *id, const char *pas
 	}
 	rc = pa_recover(m, e, p, a, &r);
 	if (rc == 0)
-		pa_record_health(m, p, id, "ok", NULL, NULL, NULL);
+		pa_record_health(m, p, id, NULL, "ok", NULL, NULL, NULL);
 	else if (r.permanent)
-		pa_record_health(m, p, id, "invalid", "reauth_failed", "", provauth_last_error());
+		pa_record_health(m, p, id, NULL, "invalid", "reauth_failed", "", provauth_last_error());
 	pa_entry_evict(e, NULL);
 	provauth_account_free(a);
 	return rc;

@@ -166,6 +166,13 @@ typedef struct pa_extra {
 	int set_password_method;     /* auth_method = password */
 	const char *password;        /* store this password (explicit reauth) */
 	int64_t last_reauth_at;      /* state.last_reauth_at when > 0 */
+	/*
+	 * The account (as read) whose session `health` is about, or NULL: the
+	 * health is stored only while the store still holds that session (its
+	 * JWT and access token). A failure of a session another process has
+	 * already replaced says nothing about the one stored now.
+	 */
+	const provauth_account *about;
 } pa_extra;
 
 /*
@@ -177,8 +184,9 @@ int pa_persist(provauth_manager *m, const char *id, const provauth_account *seed
                const pa_extra *x);
 int pa_persist_step(provauth_manager *m, const char *id, const provauth_account *seed, const provauth_update *upd,
                     const pa_extra *x, int rc);
-void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, const char *state,
-                      const char *reason, const char *code, const char *message);
+/* `about`: see pa_extra (NULL: recorded whatever the store holds now). */
+void pa_record_health(provauth_manager *m, const pa_plugin *p, const char *id, const provauth_account *about,
+                      const char *state, const char *reason, const char *code, const char *message);
 void pa_mark_refresh_refused(provauth_manager *m, const provauth_account *a);
 
 /* ---- recover.c ---- */

@@ -1005,6 +1005,44 @@ static void test_events_recent_failure_skip(void)
 	CU_ASSERT_EQUAL(ev_count(EV_RECOVERED), 0);
 }
 
+/*
+ * A session fails after another process stored newer credentials (its login
+ * replaced that session): the failure says nothing about the stored
+ * session, so no "invalid" health is recorded over it. (Pixverse drops the
+ * client ids of a session whose health says 10005: a stale record made the
+ * next session use fresh ids with the new token, and fail with 10005.)
+ */
+static void test_stale_failure_records_no_health(void)
+{
+	provauth_run_options ro = PROVAUTH_RUN_OPTIONS_INIT;
+	provauth_account *a;
+	const char *fresh;
+
+	mgr = manager_events("true", NULL, &scripted_provider_refreshing);
+	put_account(store, "a1", "password", PW, TOK0);
+	CU_ASSERT_EQUAL(provauth_run_with_session_ext(mgr, "a1", "credits", scripted_op, NULL, &ro), 0);
+	/* Another process logs in: the server takes its token, the store gets it. */
+	fresh = scripted_server_kick(srv);
+	a = stored("a1");
+	CU_ASSERT_FATAL(provauth_account_set_credential(a, PROVAUTH_CRED_JWT, NULL, fresh, 0) == 0);
+	CU_ASSERT_FATAL(provauth_account_set_cookie(a, "_ai_token", fresh) == 0);
+	CU_ASSERT_FATAL(store->put(store, a) == 0);
+	provauth_account_free(a);
+	/* This process still holds the old session in its cache: the call fails with it, unrecovered. */
+	ro.retry_on_session_error = 0;
+	CU_ASSERT_EQUAL(provauth_run_with_session_ext(mgr, "a1", "credits", scripted_op, NULL, &ro), PROVAUTH_ESESSION);
+	a = stored("a1");
+	CU_ASSERT_PTR_NULL(a->state.health.state);
+	CU_ASSERT_STRING_EQUAL(PA_CRED(a, JWT), fresh);
+	provauth_account_free(a);
+	/* The same failure with the stored session itself is recorded. */
+	scripted_server_kick(srv);
+	CU_ASSERT_EQUAL(provauth_run_with_session_ext(mgr, "a1", "credits", scripted_op, NULL, &ro), PROVAUTH_ESESSION);
+	a = stored("a1");
+	CU_ASSERT(pa_streq(a->state.health.state, "invalid") && pa_streq(a->state.health.reason, "logged_elsewhere"));
+	provauth_account_free(a);
+}
+
 /* retry_on_session_error false: classified, evicted, health recorded; no recovery, no retry. */
 static void test_run_without_retry(void)
 {
@@ -1259,6 +1297,7 @@ int main(int argc, char **argv)
 		{ "refresh before password", test_refresh_before_password },
 		{ "a refresh's write survives a writer meanwhile", test_refresh_write_survives_a_writer_meanwhile },
 		{ "health reset after success", test_health_reset_after_success },
+		{ "a failure of a session replaced meanwhile records no health", test_stale_failure_records_no_health },
 		{ "explicit reauth sets password method", test_explicit_reauth_sets_password_method },
 		{ "OAuth answer marks google", test_oauth_answer_marks_google },
 		{ "named operation", test_named_operation },
