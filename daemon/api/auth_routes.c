@@ -316,7 +316,10 @@ static int signs_in_with_google(provauth_manager *m, const char *provider)
  * import: Pixverse's auto_login) for a session stored into this account,
  * which the provider marks as one that signs in with Google, so password
  * reauth is off for it. A token of another account's email is refused
- * (409) and nothing is stored; the token itself is never stored or logged.
+ * (400) with this account unchanged; the session that sign-in made is kept
+ * in the account of that email (it replaced that account's session at the
+ * provider), and the message says which. The token itself is never stored
+ * or logged.
  */
 int pad_api_connect_google(pad_request *req, pad_reply *rep)
 {
