@@ -111,28 +111,32 @@ fail:
 	return rc;
 }
 
-/* ---- get ---- */
+/* ---- get and find_email: one account ---- */
 
-typedef struct get_args {
-	const char *id;
+typedef struct one_args {
+	const char *sql, *doing;
+	const char *params[2];
+	int nparams;
+	int by_email;             /* ENOTFOUND names the provider (params[0]), else the id */
 	provauth_account **out;
-} get_args;
+} one_args;
 
-static int get_op(pg_store *st, PGconn *c, void *arg, int *committing)
+/* The account in the first row `sql` answers, or PROVAUTH_ENOTFOUND naming params[0]. */
+static int one_op(pg_store *st, PGconn *c, void *arg, int *committing)
 {
-	get_args *g = arg;
-	const char *params[] = { g->id };
+	one_args *o = arg;
 	PGresult *r = NULL;
 	int rc;
 
 	PA_UNUSED(committing);
-	if ((rc = pa_pg_query_binary(st, c, &r, "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts WHERE id = $1",
-	                             1, params, "reading an account")) < 0)
+	if ((rc = pa_pg_query_binary(st, c, &r, o->sql, o->nparams, o->params, o->doing)) < 0)
 		return rc;
-	if (PQntuples(r) == 0)
-		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no account %s", st->where, g->id);
+	if (PQntuples(r) > 0)
+		rc = row_account(st, o->out, r, 0);
+	else if (o->by_email)
+		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no %s account with that email", st->where, o->params[0]);
 	else
-		rc = row_account(st, g->out, r, 0);
+		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no account %s", st->where, o->params[0]);
 	PQclear(r);
 	return rc;
 }
@@ -140,7 +144,8 @@ static int get_op(pg_store *st, PGconn *c, void *arg, int *committing)
 int pa_pg_get(provauth_store *s, provauth_account **out, const char *id)
 {
 	pg_store *st = (pg_store *)s;
-	get_args g = { id, out };
+	one_args o = { "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts WHERE id = $1", "reading an account",
+	               { id, NULL }, 1, 0, out };
 	int rc;
 
 	if (!out)
@@ -148,48 +153,22 @@ int pa_pg_get(provauth_store *s, provauth_account **out, const char *id)
 	*out = NULL;
 	if ((rc = pa_store_check_id(st->where, id)) < 0)
 		return rc;
-	return pa_pg_run(st, get_op, &g);
-}
-
-/* ---- find_email ---- */
-
-typedef struct find_email_args {
-	const char *provider, *email;
-	provauth_account **out;
-} find_email_args;
-
-static int find_email_op(pg_store *st, PGconn *c, void *arg, int *committing)
-{
-	find_email_args *f = arg;
-	const char *params[] = { f->provider, f->email };
-	PGresult *r = NULL;
-	int rc;
-
-	PA_UNUSED(committing);
-	/* lower() under "C" folds ASCII only, as strcasecmp does; ids in byte order, as list gives them. */
-	if ((rc = pa_pg_query_binary(st, c, &r,
-	                             "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts WHERE provider = $1"
-	                             " AND lower(email COLLATE \"C\") = lower($2::text COLLATE \"C\")"
-	                             " ORDER BY id COLLATE \"C\" LIMIT 1",
-	                             2, params, "finding an account by email")) < 0)
-		return rc;
-	if (PQntuples(r) == 0)
-		rc = pa_error_set(PROVAUTH_ENOTFOUND, "%s: no %s account with that email", st->where, f->provider);
-	else
-		rc = row_account(st, f->out, r, 0);
-	PQclear(r);
-	return rc;
+	return pa_pg_run(st, one_op, &o);
 }
 
 int pa_pg_find_email(provauth_store *s, provauth_account **out, const char *provider, const char *email)
 {
 	pg_store *st = (pg_store *)s;
-	find_email_args f = { provider, email, out };
+	/* lower() under "C" folds ASCII only, as strcasecmp does; ids in byte order, as list gives them. */
+	one_args o = { "SELECT " PA_PG_ACCOUNT_COLUMNS " FROM provauth_accounts WHERE provider = $1"
+	               " AND lower(email COLLATE \"C\") = lower($2::text COLLATE \"C\")"
+	               " ORDER BY id COLLATE \"C\" LIMIT 1",
+	               "finding an account by email", { provider, email }, 2, 1, out };
 
 	if (!out || !provider || !email)
 		return pa_error_set(PROVAUTH_EINVAL, "%s: find_email needs an out, a provider and an email", st->where);
 	*out = NULL;
-	return pa_pg_run(st, find_email_op, &f);
+	return pa_pg_run(st, one_op, &o);
 }
 
 /* ---- list ---- */
