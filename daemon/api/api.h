@@ -24,7 +24,7 @@ int pad_api_pool(pad_request *req, pad_reply *rep);
 /* providers.c: GET /v1/providers */
 int pad_handle_providers(pad_request *req, pad_reply *rep);
 
-/* ---- body fields (body.c) ---- */
+/* ---- body fields, and members of an operation's answer (body.c) ---- */
 
 /*
  * Checks that the body is a JSON object holding only `allowed` keys
@@ -44,6 +44,11 @@ int pad_api_body_string(pad_request *req, pad_reply *rep, json_object *obj, cons
 int pad_api_body_bool(pad_request *req, pad_reply *rep, json_object *obj, const char *field, int def, int *out);
 /* A query flag ("true"/"false"/"1"/"0"), `def` when absent; 400 naming it otherwise. */
 int pad_api_query_bool(pad_request *req, pad_reply *rep, const char *name, int def, int *out);
+/*
+ * Member `key` of a provider operation's JSON answer as a new string: a
+ * string, or with numbers_too an integer in digits; NULL otherwise.
+ */
+char *pad_api_answer_member(const char *json, const char *key, int numbers_too);
 
 /* ---- accounts as JSON (account_json.c) ---- */
 

@@ -1,7 +1,8 @@
 /*
  * Request bodies and query arguments: every bad input is a 400 that names
  * the field, so a client in another language can tell what to fix without
- * reading our source.
+ * reading our source. And the one JSON read of the other side: a member of
+ * a provider operation's answer (jobs.c, job_images.c).
  */
 #include "config.h"
 #include <stdarg.h>
@@ -92,4 +93,16 @@ int pad_api_query_bool(pad_request *req, pad_reply *rep, const char *name, int d
 	else
 		return refuse(rep, "query argument '%s' must be true or false", name);
 	return 0;
+}
+
+char *pad_api_answer_member(const char *json, const char *key, int numbers_too)
+{
+	json_object *o = json_tokener_parse(json), *v;
+	char *s = NULL;
+
+	if (o && json_object_object_get_ex(o, key, &v) && v &&
+	    (json_object_is_type(v, json_type_string) || (numbers_too && json_object_is_type(v, json_type_int))))
+		s = strdup(json_object_get_string(v));
+	json_object_put(o);
+	return s;
 }

@@ -164,18 +164,6 @@ int pad_job_images_read(pad_job_images *im, pad_reply *rep, json_object *images)
 	return 0;
 }
 
-/* A member of the provider's JSON answer as a new string, or NULL. */
-static char *answer_text(const char *json, const char *key)
-{
-	json_object *o = json_tokener_parse(json), *v;
-	char *s = NULL;
-
-	if (o && json_object_object_get_ex(o, key, &v) && v && json_object_is_type(v, json_type_string))
-		s = strdup(json_object_get_string(v));
-	json_object_put(o);
-	return s;
-}
-
 int pad_job_images_upload(pad_job_images *im, provauth_manager *m, const char *account_id)
 {
 	size_t i;
@@ -190,7 +178,8 @@ int pad_job_images_upload(pad_job_images *im, provauth_manager *m, const char *a
 		im->url[i] = im->uploaded[i] = NULL;
 		im->why[0] = '\0';
 		if ((rc = provauth_call(&out, m, account_id, "upload", args, PAD_ARRAY_LEN(args))) == 0 &&
-		    (!(im->url[i] = answer_text(out, "url")) || !(im->uploaded[i] = answer_text(out, "path")))) {
+		    (!(im->url[i] = pad_api_answer_member(out, "url", 0)) ||
+		     !(im->uploaded[i] = pad_api_answer_member(out, "path", 0)))) {
 			snprintf(im->why, sizeof(im->why), "account %s: the upload of image %zu (%s) answered no url and "
 			         "path", account_id, i, im->name[i]);
 			rc = PROVAUTH_EPROTOCOL;

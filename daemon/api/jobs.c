@@ -31,19 +31,6 @@ typedef struct job_try {
 	int reserved;               /* the failure came after a reservation: the account's, maybe */
 } job_try;
 
-/* A member of the provider's JSON answer as text (job ids come as strings or numbers). */
-static char *member_text(const char *json, const char *key)
-{
-	json_object *o = json_tokener_parse(json), *v;
-	char *s = NULL;
-
-	if (o && json_object_object_get_ex(o, key, &v) && v &&
-	    (json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int)))
-		s = strdup(json_object_get_string(v));
-	json_object_put(o);
-	return s;
-}
-
 /*
  * Reserve, upload the images through the account reserved, submit, attach.
  * On failure the reservation is left in t->rsv for give_back: the caller
@@ -74,7 +61,8 @@ static int try_submit(job_try *t, provauth_manager *m, const provauth_pool_reque
 		}
 	}
 	rc = provauth_call(&answer, m, t->rsv->account_id, "generate", args, n);
-	if (rc == 0 && !(t->job_id = member_text(answer, "job_id")))
+	/* Job ids come as strings or numbers. */
+	if (rc == 0 && !(t->job_id = pad_api_answer_member(answer, "job_id", 1)))
 		rc = PROVAUTH_EPROTOCOL;
 	provauth_free(answer);
 	if (rc < 0)
